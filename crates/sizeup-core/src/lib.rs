@@ -1,0 +1,29 @@
+//! Exact parameter counts, KV cache sizes and cost models for transformer language models.
+//!
+//! `sizeup-core` is pure computation: it turns an [`Architecture`] into numbers and
+//! never reads files, prints, or touches the network, so the same code runs in the
+//! CLI, a web page and (on `wasm32-unknown-unknown`) a browser.
+//!
+//! ```
+//! use sizeup_core::{params, Shape};
+//!
+//! // Llama-2-7B: 32 layers, h = 4096, 32 heads, f = 11008, V = 32000
+//! let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap();
+//! let count = params::count(&arch).unwrap();
+//! assert_eq!(count.total, 6_738_415_616); // shared/fixtures/models/llama-2-7b
+//! ```
+#![deny(missing_docs)]
+
+pub mod arch;
+pub mod dtype;
+pub mod error;
+pub mod kv;
+pub mod params;
+pub mod rough;
+pub mod shape;
+pub mod units;
+
+pub use arch::Architecture;
+pub use dtype::{BlockLayout, KvDtype};
+pub use error::{CoreError, Result};
+pub use shape::{BlockStyle, Shape};

@@ -1,0 +1,42 @@
+//! Checked integer arithmetic for counted quantities.
+//!
+//! Counts (parameters, bytes of weights and caches) are exact `u64`s; an overflow
+//! is an error that names the quantity, never a wrap.
+
+use crate::error::{CoreError, Result};
+
+/// Multiply a list of factors, failing with [`CoreError::Overflow`] on overflow.
+pub fn product(quantity: &'static str, factors: &[u64]) -> Result<u64> {
+    factors.iter().try_fold(1u64, |acc, &f| {
+        acc.checked_mul(f).ok_or(CoreError::Overflow { quantity })
+    })
+}
+
+/// Add a list of terms, failing with [`CoreError::Overflow`] on overflow.
+pub fn sum(quantity: &'static str, terms: &[u64]) -> Result<u64> {
+    terms.iter().try_fold(0u64, |acc, &t| {
+        acc.checked_add(t).ok_or(CoreError::Overflow { quantity })
+    })
+}
+
+/// One gibibyte (2³⁰ bytes).
+pub const GIB: f64 = 1_073_741_824.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_and_sum_detect_overflow() {
+        assert_eq!(product("x", &[3, 5, 7]), Ok(105));
+        assert_eq!(sum("x", &[3, 5, 7]), Ok(15));
+        assert_eq!(
+            product("x", &[u64::MAX, 2]),
+            Err(CoreError::Overflow { quantity: "x" })
+        );
+        assert_eq!(
+            sum("x", &[u64::MAX, 1]),
+            Err(CoreError::Overflow { quantity: "x" })
+        );
+    }
+}
