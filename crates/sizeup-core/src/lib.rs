@@ -17,11 +17,13 @@
 pub mod arch;
 pub mod dtype;
 pub mod error;
+pub mod hardware;
 pub mod kv;
 pub mod params;
 pub mod rough;
 pub mod shape;
 pub mod units;
+pub mod validation;
 
 pub use arch::Architecture;
 pub use dtype::{BlockLayout, KvDtype};
