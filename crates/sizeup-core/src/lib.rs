@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod arch;
+pub mod assumption;
 pub mod dtype;
 pub mod error;
 pub mod hardware;
@@ -26,6 +27,7 @@ pub mod units;
 pub mod validation;
 
 pub use arch::Architecture;
+pub use assumption::Assumption;
 pub use dtype::{BlockLayout, KvDtype};
 pub use error::{CoreError, Result};
 pub use shape::{BlockStyle, Shape};
