@@ -29,3 +29,72 @@ pub struct Case {
     #[serde(default)]
     pub uncertain: bool,
 }
+
+/// A case recomputed: what was reported, what sizeup predicts, what a naive baseline predicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseOutcome {
+    /// The case's `id`.
+    pub id: String,
+    /// The case's `kind`.
+    pub kind: String,
+    /// The compared figure's name, with its unit (`decode_tokens_per_sec`).
+    pub metric: String,
+    /// The reported value.
+    pub reported: f64,
+    /// sizeup's prediction; `None` when the case cannot be predicted.
+    pub predicted: Option<f64>,
+    /// The naive baseline's prediction.
+    pub baseline: Option<f64>,
+    /// Why the case cannot be predicted, or what was assumed where the source is silent.
+    pub note: Option<String>,
+}
+
+impl CaseOutcome {
+    /// Signed relative error of the prediction: `(predicted − reported) / reported`.
+    pub fn error(&self) -> Option<f64> {
+        self.predicted.map(|p| relative_error(p, self.reported))
+    }
+
+    /// Signed relative error of the baseline.
+    pub fn baseline_error(&self) -> Option<f64> {
+        self.baseline.map(|p| relative_error(p, self.reported))
+    }
+}
+
+/// `(predicted − reported) / reported`.
+pub fn relative_error(predicted: f64, reported: f64) -> f64 {
+    (predicted - reported) / reported
+}
+
+/// The `q`-quantile (0 ≤ q ≤ 1) of absolute values, by linear interpolation; `None` if empty.
+pub fn abs_quantile(values: &[f64], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().map(|x| x.abs()).filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_of_absolute_errors() {
+        let e = [-0.3, 0.1, 0.2, -0.05];
+        assert!((abs_quantile(&e, 0.5).unwrap() - 0.15).abs() < 1e-12);
+        assert_eq!(abs_quantile(&e, 1.0), Some(0.3));
+        assert_eq!(abs_quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn shared_cases_file_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/validation/cases.json");
+        let text = std::fs::read_to_string(path).expect("shared/validation/cases.json beside the repo");
+        let cases: Vec<Case> = serde_json::from_str(&text).unwrap();
+        assert_eq!(cases.len(), 97); // shared/validation/cases.json as laid out on 2026-11-28
+    }
+}
