@@ -1,1 +1,55 @@
-fn main(){}
+//! `sizeup`: parse, run, render; the one place that writes to the terminal.
+//!
+//! Exit codes: 0 success, 2 any error (bad input or usage included); 1 is kept
+//! for a negative verdict the user asks to be signalled. A broken pipe is success.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod cli;
+mod commands;
+mod diagnostics;
+mod error;
+mod humanize;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::AppError;
+use crate::render::render;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(text) => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: could not write to stdout: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Err(err) => {
+            eprint!("{}", diagnostics::render(&err));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Run one command and return its rendered output.
+fn run(cli: Cli) -> Result<String, AppError> {
+    match cli.command {
+        Command::Rough { args, output } => {
+            render(&commands::rough::run(&args)?, output.format, output.units())
+                .map_err(AppError::Render)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The single renderer of errors: `error:`, the `Caused by:` chain, then hints.
+//!
+//! Library errors carry data (field, value, expected); the hints that mention
+//! flags live here, because only the binary knows its flags.
+
+use std::error::Error as _;
+use std::fmt::Write as _;
+
+use sizeup_core::CoreError;
+
+use crate::error::AppError;
+
+/// Render an error for stderr, without color.
+pub fn render(err: &AppError) -> String {
+    let mut out = format!("error: {err}\n");
+    let mut source = err.source();
+    // `transparent` variants repeat their inner message as the first source.
+    if matches!(err, AppError::Core(_)) {
+        source = source.and_then(|s| s.source());
+    }
+    while let Some(cause) = source {
+        let _ = writeln!(out, "  Caused by: {cause}");
+        source = cause.source();
+    }
+    let hints = hints(err);
+    if !hints.is_empty() {
+        out.push('\n');
+        for hint in hints {
+            let _ = writeln!(out, "hint: {hint}");
+        }
+    }
+    out
+}
+
+fn hints(err: &AppError) -> Vec<String> {
+    match err {
+        AppError::Core(e) => core_hints(e),
+        AppError::Usage { hint, .. } => hint.iter().cloned().collect(),
+        AppError::Render(_) | AppError::Write { .. } => Vec::new(),
+    }
+}
+
+fn core_hints(err: &CoreError) -> Vec<String> {
+    match err {
+        CoreError::Overflow { .. } => {
+            vec!["the sizes given are too large to count exactly; check for a typo in the layer count, hidden size or vocabulary".into()]
+        }
+        CoreError::Zero { field } => vec![format!("give `{field}` a value of 1 or more")],
+        CoreError::Unknown { suggestions, .. } if !suggestions.is_empty() => {
+            vec![format!("did you mean {}?", quote_list(suggestions))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `` `a`, `b` or `c` ``.
+pub fn quote_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("`{s}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}

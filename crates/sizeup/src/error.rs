@@ -1,0 +1,36 @@
+//! The binary's error: a library error, or a usage error the CLI found itself.
+
+use sizeup_core::CoreError;
+use thiserror::Error;
+
+/// Everything a command can fail with.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// A computation rejected its input.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// Flags that do not fit together.
+    #[error("`{flag}` = `{value}` is invalid: {problem}")]
+    Usage {
+        /// The flag, as typed (`--tp`).
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong.
+        problem: String,
+        /// What to do instead.
+        hint: Option<String>,
+    },
+    /// Writing the report failed.
+    #[error("could not render the report")]
+    Render(#[source] crate::render::RenderError),
+    /// Writing a file the user asked for failed.
+    #[error("could not write `{path}`")]
+    Write {
+        /// The destination.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,162 @@
+//! The one place where counts, bytes and seconds become text for people.
+//!
+//! Machine formats (JSON, CSV) never pass through here: they carry exact base
+//! units. Human formats use binary prefixes by default (KiB = 1024 B) because
+//! memory is sized in them, and SI prefixes (GB = 10⁹ B) behind `--si`.
+
+/// Which prefixes human output uses for bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ByteUnits {
+    /// KiB, MiB, GiB, TiB (powers of 1024).
+    #[default]
+    Binary,
+    /// kB, MB, GB, TB (powers of 1000).
+    Si,
+}
+
+/// `1.50 GiB` (binary) or `1.61 GB` (SI).
+pub fn bytes(n: u64, units: ByteUnits) -> String {
+    let (base, names): (f64, [&str; 6]) = match units {
+        ByteUnits::Binary => (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]),
+        ByteUnits::Si => (1000.0, ["B", "kB", "MB", "GB", "TB", "PB"]),
+    };
+    let mut value = n as f64;
+    for (i, name) in names.iter().enumerate() {
+        if value < base || i == names.len() - 1 {
+            return if i == 0 {
+                format!("{n} B")
+            } else {
+                format!("{value:.2} {name}")
+            };
+        }
+        value /= base;
+    }
+    unreachable!("the loop returns at the last unit")
+}
+
+/// The lesson's `human_readable`: 1024-based values labelled `KB`/`MB`/`GB`/`TB`.
+///
+/// # Source
+/// shared/reference/model-scale-lesson.txt (`human_readable`); kept byte for byte,
+/// labels included, because `sizeup rough` must reproduce the lesson's output.
+pub fn lesson_bytes(n: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    for (i, unit) in units.iter().enumerate() {
+        if value < 1024.0 || i == units.len() - 1 {
+            return format!("{value:.2} {unit}");
+        }
+        value /= 1024.0;
+    }
+    unreachable!("the loop returns at the last unit")
+}
+
+/// `1.31B`: the lesson's parameter label (`params / 1e9` with two decimals).
+pub fn lesson_params(n: u64) -> String {
+    format!("{:.2}B", n as f64 / 1e9)
+}
+
+/// A count with a short scale: `8.03 B`, `525.3 M`, `4,096`.
+pub fn count(n: u64) -> String {
+    let x = n as f64;
+    if x >= 1e12 {
+        format!("{:.2} T", x / 1e12)
+    } else if x >= 1e9 {
+        format!("{:.2} B", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.1} M", x / 1e6)
+    } else {
+        grouped(n)
+    }
+}
+
+/// An exact count with thousands separators: `8,030,261,248`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Seconds with a unit that keeps three significant figures: `12.3 ms`, `4.56 s`, `3.2 h`.
+pub fn seconds(s: f64) -> String {
+    if !s.is_finite() {
+        return "∞".to_string();
+    }
+    let a = s.abs();
+    if a >= 86_400.0 * 2.0 {
+        format!("{:.1} days", s / 86_400.0)
+    } else if a >= 7_200.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if a >= 120.0 {
+        format!("{:.1} min", s / 60.0)
+    } else if a >= 1.0 {
+        format!("{s:.2} s")
+    } else if a >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
+
+/// A ratio as a percentage: `42.0%`.
+pub fn percent(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
+/// A rate with SI prefixes and a unit: `989 TFLOP/s`, `3.35 TB/s`.
+pub fn rate(x: f64, unit: &str) -> String {
+    let (v, p) = if x >= 1e15 {
+        (x / 1e15, "P")
+    } else if x >= 1e12 {
+        (x / 1e12, "T")
+    } else if x >= 1e9 {
+        (x / 1e9, "G")
+    } else if x >= 1e6 {
+        (x / 1e6, "M")
+    } else if x >= 1e3 {
+        (x / 1e3, "k")
+    } else {
+        (x, "")
+    };
+    format!("{} {p}{unit}", sig3(v))
+}
+
+/// A plain number with three significant figures.
+pub fn sig3(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lesson_labels_are_1024_based() {
+        // shared/reference/model-scale-lesson.txt: "kv cache : 768.00 MB" and "1.50 GB"
+        assert_eq!(lesson_bytes(805_306_368), "768.00 MB");
+        assert_eq!(lesson_bytes(1_610_612_736), "1.50 GB");
+        assert_eq!(lesson_params(1_310_556_160), "1.31B");
+    }
+
+    #[test]
+    fn binary_and_si_prefixes_differ() {
+        assert_eq!(bytes(1_610_612_736, ByteUnits::Binary), "1.50 GiB");
+        assert_eq!(bytes(1_610_612_736, ByteUnits::Si), "1.61 GB");
+        assert_eq!(bytes(512, ByteUnits::Binary), "512 B");
+        assert_eq!(grouped(8_030_261_248), "8,030,261,248");
+        assert_eq!(seconds(0.0123), "12.30 ms");
+    }
+}
