@@ -1,0 +1,88 @@
+//! End-to-end tests of the `sizeup` binary: outputs, formats and exit codes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn sizeup() -> Command {
+    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
+}
+
+/// `shared/` sits beside the repository (CI clones it so).
+fn shared(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(rel)
+}
+
+/// The lesson's expected output, as its script prints it.
+const LESSON_OUTPUT: &str = "\
+------------------------------------------------------------
+model : small
+rough params: 1.31B
+kv cache : 768.00 MB
+------------------------------------------------------------
+model : large
+rough params: 9.87B
+kv cache : 1.50 GB
+";
+
+#[test]
+fn rough_reproduces_the_lesson_byte_for_byte() {
+    sizeup()
+        .arg("rough")
+        .assert()
+        .success()
+        .stdout(LESSON_OUTPUT);
+}
+
+#[test]
+fn lesson_text_holds_the_same_output() {
+    // The lesson page lost its line breaks when it was saved; compare without them.
+    let lesson = std::fs::read_to_string(shared("reference/model-scale-lesson.txt")).unwrap();
+    assert!(lesson.contains(&LESSON_OUTPUT.replace('\n', "")));
+}
+
+#[test]
+fn rough_exercise_4096_to_16384_quadruples_the_cache() {
+    // the lesson's first exercise: small model, 4096 → 16384 tokens: 768 MiB → 3 GiB
+    sizeup()
+        .args([
+            "rough",
+            "--only",
+            "small",
+            "--seq-len",
+            "4096,16384",
+            "--format",
+            "csv",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "small,24,2048,4,50000,16,128,4096,1,2,1310556160,805306368",
+        ))
+        .stdout(predicate::str::contains(
+            "small,24,2048,4,50000,16,128,16384,1,2,1310556160,3221225472",
+        ));
+}
+
+#[test]
+fn rough_json_has_exact_values() {
+    let out = sizeup()
+        .args(["rough", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rows"][0]["estimate"]["params"], 1_310_556_160u64);
+    assert_eq!(v["rows"][1]["estimate"]["kv_cache_bytes"], 1_610_612_736u64);
+}
+
+#[test]
+fn rough_zero_is_a_usage_error() {
+    sizeup()
+        .args(["rough", "--hidden", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`hidden` must be at least 1"))
+        .stderr(predicate::str::contains("panicked").not());
+}
