@@ -156,9 +156,171 @@ mod tests {
     }
 
     #[test]
+    fn comparison_explains_llama_2_7b() {
+        let arch = crate::Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap();
+        let exact = crate::params::count(&arch).unwrap();
+        let c = compare(&arch, &exact).unwrap();
+        // MHA with a·d = h: the lesson's 4h² per block is exact for llama-2-7b
+        assert_eq!(c.components[0].rough, c.components[0].exact);
+        // gated MLP 3·4096·11008 per block vs 8·4096²
+        assert_eq!(c.components[1].rough, 4_294_967_296);
+        assert_eq!(c.components[1].exact, 4_328_521_728);
+        assert_eq!(c.exact_total, 6_738_415_616);
+        assert_eq!(c.rough_total, 32 * (12 * 4096 * 4096 + 4 * 4096) + 32000 * 4096);
+    }
+
+    #[test]
     fn zero_layers_is_an_error() {
         let [mut c, _] = RoughConfig::lesson();
         c.layers = 0;
         assert_eq!(estimate(&c), Err(CoreError::Zero { field: "layers" }));
     }
+}
+
+/// One component of the rough estimate beside its exact count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoughComponent {
+    /// What is compared (`attention`, `mlp`, `norms`, `embeddings and head`).
+    pub component: &'static str,
+    /// The lesson's figure for it.
+    pub rough: u64,
+    /// The exact count.
+    pub exact: u64,
+    /// Why the two differ.
+    pub reason: String,
+}
+
+/// The lesson's estimate applied to a real model, component by component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoughComparison {
+    /// `L·(12h² + 4h) + V·h`.
+    pub rough_total: u64,
+    /// The exact total.
+    pub exact_total: u64,
+    /// Attention, MLP, norms, embeddings: where the difference comes from.
+    pub components: Vec<RoughComponent>,
+}
+
+/// Compare the lesson's `12·h²` estimate with an exact count.
+///
+/// # Formula
+/// ```text
+/// rough attention = L·4h²,  rough MLP = L·8h²,  rough norms = L·4h,  rough embeddings = V·h
+/// ```
+///
+/// # Source
+/// shared/reference/model-scale-lesson.txt ("A very useful rough formula").
+///
+/// # Assumptions / limits
+/// The lesson assumes MHA with `a·d = h`, a plain `4h` MLP and a tied head; every
+/// departure (GQA, gated or wider MLPs, experts, an untied head, biases) shows up
+/// as a difference in its own component, with the reason.
+pub fn compare(
+    arch: &crate::Architecture,
+    exact: &crate::params::ParamCount,
+) -> Result<RoughComparison> {
+    let q = "rough parameter count";
+    let (l, h, v) = (arch.num_layers, arch.hidden_size, arch.vocab_size);
+    let b = &exact.breakdown;
+    let attention_reason = match arch.attention.kind {
+        crate::arch::AttentionKind::Mla { .. } => {
+            "MLA projects through low-rank latents instead of four h×h matrices".to_string()
+        }
+        crate::arch::AttentionKind::Standard {
+            heads,
+            kv_heads,
+            head_dim,
+        } => {
+            let mut r = Vec::new();
+            if kv_heads < heads {
+                r.push(format!(
+                    "{kv_heads} KV heads for {heads} query heads make k and v {}× smaller",
+                    heads / kv_heads.max(1)
+                ));
+            }
+            if heads * head_dim != h {
+                r.push(format!("heads·head_dim = {} ≠ h = {h}", heads * head_dim));
+            }
+            if arch.attention.bias.qkv || arch.attention.bias.output {
+                r.push("projection biases".into());
+            }
+            if r.is_empty() {
+                "matches 4h² (MHA, a·d = h)".into()
+            } else {
+                r.join("; ")
+            }
+        }
+    };
+    let ffn_exact = sum(
+        q,
+        &[
+            b.mlp,
+            b.moe_routed_experts,
+            b.moe_shared_experts,
+            b.moe_router,
+        ],
+    )?;
+    let ffn_reason = {
+        let d = &arch.ffn.dense;
+        let mut r = vec![format!(
+            "{} MLP with f = {} ({:.2}·h)",
+            match d.kind {
+                crate::arch::MlpKind::Gated => "gated (3 matrices)",
+                crate::arch::MlpKind::Plain => "plain (2 matrices)",
+            },
+            d.intermediate_size,
+            d.intermediate_size as f64 / h as f64
+        )];
+        if let Some(m) = &arch.ffn.moe {
+            r.push(format!(
+                "{} experts on {} layers, {} active per token",
+                m.num_experts, m.moe_layers, m.experts_per_token
+            ));
+        }
+        r.join("; ")
+    };
+    let emb_exact = sum(q, &[b.embedding, b.position_embedding, b.lm_head])?;
+    let emb_reason = if arch.embedding.tied {
+        "tied head counted once".to_string()
+    } else {
+        "untied LM head adds another V·h".to_string()
+    };
+    let components = vec![
+        RoughComponent {
+            component: "attention",
+            rough: product(q, &[l, 4, h, h])?,
+            exact: b.attention,
+            reason: attention_reason,
+        },
+        RoughComponent {
+            component: "mlp / experts",
+            rough: product(q, &[l, 8, h, h])?,
+            exact: ffn_exact,
+            reason: ffn_reason,
+        },
+        RoughComponent {
+            component: "norms",
+            rough: product(q, &[l, 4, h])?,
+            exact: b.norm,
+            reason: format!("{:?}, {} per block", arch.norm.kind, arch.norm.per_layer),
+        },
+        RoughComponent {
+            component: "embeddings and head",
+            rough: product(q, &[v, h])?,
+            exact: emb_exact,
+            reason: emb_reason,
+        },
+        RoughComponent {
+            component: "other (vision tower…)",
+            rough: 0,
+            exact: b.vision_and_projector,
+            reason: "outside the language model".into(),
+        },
+    ];
+    let rough_total = sum(q, &components.iter().map(|c| c.rough).collect::<Vec<_>>())?;
+    Ok(RoughComparison {
+        rough_total,
+        exact_total: exact.total,
+        components,
+    })
 }
