@@ -420,6 +420,7 @@ def decode_case(batch, ctx, extra, do_prefill, eager, graph, steps=32, warm=3):
     sync()
     d["max_cache_len"] = cache_max_len(cache)
     d["kv_cache_bytes"] = mem() - m0
+    d["kv_cache_bytes_expected"] = kv_bytes_expected(batch, ctx + extra)
     d["weight_bytes"] = M["weight_bytes"]
     if do_prefill:
         ids = torch.randint(0, cfg.vocab_size, (batch, ctx), device=DEV)
@@ -442,7 +443,7 @@ def decode_case(batch, ctx, extra, do_prefill, eager, graph, steps=32, warm=3):
             o = model(input_ids=tok, past_key_values=cache, use_cache=True)
             tok.copy_(o.logits[:, -1].argmax(-1, keepdim=True))
 
-    bytes_per_step = M["weight_bytes"] + d["kv_cache_bytes"]  # static buffer is read whole each step
+    bytes_per_step = M["weight_bytes"] + d["kv_cache_bytes_expected"]  # static buffer is read whole each step
     d["est_bytes_per_step_weights_plus_full_kv"] = bytes_per_step
 
     def summarize(total):
@@ -467,44 +468,60 @@ def decode_case(batch, ctx, extra, do_prefill, eager, graph, steps=32, warm=3):
         d["eager"]["rep_totals_s"] = reps
         if do_prefill:
             d["seq_len_after_eager"] = int(cache.get_seq_length())
-    if graph and CUDA:
-        set_len(cache, ctx)
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(3):
-                step()
-        torch.cuda.current_stream().wait_stream(s)
-        sync()
-        set_len(cache, ctx)
-        sync()
-        g = torch.cuda.CUDAGraph()
-        t = time.perf_counter()
-        with torch.cuda.graph(g):
-            step()
-        sync()
-        capture_s = time.perf_counter() - t
-        reps = []
-        for _ in range(2):
-            set_len(cache, ctx)
-            for _ in range(warm):
-                g.replay()
-            set_len(cache, ctx)
+    if graph and CUDA and not GRAPH_STATE["failed"]:
+        try:
+            _graph_part(d, cache, tok, step, ctx, steps, warm, summarize)
+        except Exception as ex:  # noqa: BLE001
+            GRAPH_STATE["failed"] = repr(ex)
+            d["cuda_graph"] = {"error": repr(ex), "traceback": traceback.format_exc()[-3000:]}
+            log(f"CUDA graph capture/replay FAILED: {ex!r}; later cases fall back to eager")
             sync()
-            t = time.perf_counter()
-            for _ in range(steps):
-                g.replay()
-            sync()
-            reps.append(time.perf_counter() - t)
-        d["cuda_graph"] = summarize(min(reps))
-        d["cuda_graph"]["rep_totals_s"] = reps
-        d["cuda_graph"]["capture_s"] = capture_s
-        d["seq_len_after_graph"] = int(cache.get_seq_length())
-        del g
+    elif graph and GRAPH_STATE["failed"]:
+        d["cuda_graph"] = {"skipped": "earlier graph failure: " + GRAPH_STATE["failed"]}
     del cache, tok
     if CUDA:
         torch.cuda.empty_cache()
     return d
+
+
+GRAPH_STATE = {"failed": None}
+
+
+def _graph_part(d, cache, tok, step, ctx, steps, warm, summarize):
+    """Manual torch.cuda.CUDAGraph capture of one decode step (warm-up on a side stream first)."""
+    set_len(cache, ctx)
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(s)
+    sync()
+    set_len(cache, ctx)
+    sync()
+    g = torch.cuda.CUDAGraph()
+    t = time.perf_counter()
+    with torch.cuda.graph(g):
+        step()
+    sync()
+    capture_s = time.perf_counter() - t
+    reps = []
+    for _ in range(2):
+        set_len(cache, ctx)
+        for _ in range(warm):
+            g.replay()
+        set_len(cache, ctx)
+        sync()
+        t = time.perf_counter()
+        for _ in range(steps):
+            g.replay()
+        sync()
+        reps.append(time.perf_counter() - t)
+    d["cuda_graph"] = summarize(min(reps))
+    d["cuda_graph"]["rep_totals_s"] = reps
+    d["cuda_graph"]["capture_s"] = capture_s
+    d["seq_len_after_graph"] = int(cache.get_seq_length())
+    del g
 
 
 def sec_decode():
@@ -537,7 +554,8 @@ def sec_decode_extras():
             d[key] = {"skipped": "time"}
             continue
         try:
-            d[key] = decode_case(batch, c, 64, do_prefill=False, eager=(batch == 1), graph=True)
+            d[key] = decode_case(batch, c, 64, do_prefill=False,
+                                 eager=(batch == 1 or bool(GRAPH_STATE["failed"]) or not CUDA), graph=True)
             g = d[key].get("cuda_graph", d[key].get("eager", {}))
             log(f"decode extra {key}: {g.get('per_step_s', 0)*1e3:.2f} ms/step {g.get('tokens_per_s', 0):.0f} tok/s")
         except Exception as ex:  # noqa: BLE001
@@ -552,8 +570,9 @@ def sec_decode_extras():
 
 # ---------------------------------------------------------------- torch.compile
 def sec_compiled():
-    d = {"mode": "reduce-overhead", "fullgraph": False, "target": "model.forward"}
-    if not CUDA:
+    mode = "reduce-overhead" if CUDA else "default"
+    d = {"mode": mode, "fullgraph": False, "target": "model.forward"}
+    if not CUDA and not args.tiny:
         d["skipped"] = "no cuda"
         return d
     budget = min(args.compile_watchdog_s, remaining() - 15)
@@ -575,7 +594,7 @@ def sec_compiled():
     wd.start()
     try:
         model, cfg = M["model"], M["cfg"]
-        cfwd = torch.compile(model.forward, mode="reduce-overhead", fullgraph=False)
+        cfwd = torch.compile(model.forward, mode=mode, fullgraph=False)
         ctx, extra, steps = (128 if args.tiny else 2048), 128, 32
         for batch in (1, 64):
             key = f"b{batch}_ctx{ctx}"
@@ -629,7 +648,8 @@ def sec_compiled():
             R["sections"]["decode_compiled"] = d
             save()
             del cache, tok
-            torch.cuda.empty_cache()
+            if CUDA:
+                torch.cuda.empty_cache()
             if remaining() < 60:
                 break
     finally:
