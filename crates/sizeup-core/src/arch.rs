@@ -107,8 +107,14 @@ pub enum QkNorm {
     None,
     /// One norm of width `d` shared by all query heads and one for keys (Qwen3, Gemma3).
     PerHeadShared,
-    /// A norm over the whole projection: `a·d` for queries, `k·d` for keys (OLMo2).
+    /// A norm over the whole projection: `a·d` for queries, `k·d` for keys (OLMo2),
+    /// of the block norms' kind.
     Full,
+    /// One scale-only norm per head, not shared: `a·d` weights for queries and `k·d`
+    /// for keys, whatever kind the block norms are. StableLM with `qk_layernorm` keeps
+    /// LayerNorms with bias in its blocks but `LayerNorm(d, bias=False)` per head, so
+    /// `Full` would count the q/k norms twice.
+    FullScaleOnly,
 }
 
 /// Sliding-window attention on some or all layers.
@@ -173,7 +179,8 @@ pub struct Moe {
 pub struct SharedExperts {
     /// The shared MLP; several shared experts are one MLP of their summed width.
     pub mlp: Mlp,
-    /// A scalar sigmoid gate `h×1` on the shared output (Qwen2-MoE).
+    /// A scalar sigmoid gate `h×1` on the shared output (Qwen2-MoE). The reference
+    /// groups it with the router (`moe_router`), not with the shared experts.
     pub gate: bool,
 }
 

@@ -52,6 +52,7 @@ pub fn attention_params_per_layer(arch: &Architecture) -> Result<AttentionParams
                 QkNorm::None => 0,
                 QkNorm::PerHeadShared => product(Q, &[2, head_dim, norm_elem])?,
                 QkNorm::Full => product(Q, &[sum(Q, &[q_width, kv_width])?, norm_elem])?,
+                QkNorm::FullScaleOnly => sum(Q, &[q_width, kv_width])?,
             };
             Ok(AttentionParams {
                 projections: sum(Q, &[weights, qkv_bias, o_bias, sinks])?,

@@ -38,9 +38,9 @@ pub struct MoeLayerParams {
     pub one_expert: u64,
     /// All `E` routed experts.
     pub routed: u64,
-    /// Shared experts and their gate.
+    /// Shared experts (their gate is counted with the router).
     pub shared: u64,
-    /// The router `h·E` (+ `E` bias).
+    /// The router `h·E` (+ `E` bias) and the shared-expert gate `h`, if any.
     pub router: u64,
 }
 
@@ -48,23 +48,34 @@ pub struct MoeLayerParams {
 ///
 /// # Formula
 /// ```text
-/// routed = E · mlp(expert);  router = h·E (+ E);  shared = mlp(shared) (+ h gate)
+/// routed = E · mlp(expert);  router = h·E (+ E) (+ h shared gate);  shared = mlp(shared)
 /// ```
+///
+/// # Assumptions / limits
+/// The shared-expert gate (`shared_expert_gate`, Qwen2-MoE) sits in `router`: the
+/// reference groups parameters by name and the gate is a routing weight, so
+/// `qwen1.5-moe-a2.7b` has `moe_router = 24·(2048·60 + 2048)` and
+/// `moe_shared_experts = 24·3·2048·5632` (shared/fixtures/models/qwen1.5-moe-a2.7b).
 ///
 /// # Source
 /// transformers `MixtralSparseMoeBlock`, `Qwen2MoeSparseMoeBlock`, `DeepseekV3MoE`.
 pub fn moe_params_per_layer(h: u64, moe: &Moe) -> Result<MoeLayerParams> {
     let one_expert = mlp_params(h, &moe.expert)?;
     let routed = product(Q, &[one_expert, moe.num_experts])?;
+    let shared_gate = match &moe.shared {
+        Some(s) if s.gate => h,
+        _ => 0,
+    };
     let router = sum(
         Q,
         &[
             product(Q, &[h, moe.num_experts])?,
             if moe.router_bias { moe.num_experts } else { 0 },
+            shared_gate,
         ],
     )?;
     let shared = match &moe.shared {
-        Some(s) => sum(Q, &[mlp_params(h, &s.mlp)?, if s.gate { h } else { 0 }])?,
+        Some(s) => mlp_params(h, &s.mlp)?,
         None => 0,
     };
     Ok(MoeLayerParams {

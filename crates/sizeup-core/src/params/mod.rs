@@ -33,9 +33,10 @@ pub struct Breakdown {
     pub mlp: u64,
     /// Routed experts of the MoE layers.
     pub moe_routed_experts: u64,
-    /// Shared experts and their gates.
+    /// Shared experts (their gates are routing weights, counted in `moe_router`).
     pub moe_shared_experts: u64,
-    /// Routers (`h·E` per MoE layer, plus a bias where the family has one).
+    /// Routers (`h·E` per MoE layer, plus a bias where the family has one) and
+    /// shared-expert gates.
     pub moe_router: u64,
     /// Every normalisation layer, q/k norms included.
     pub norm: u64,
