@@ -1,1 +1,11 @@
+//! Readers that turn model descriptions into sizeup [`Architecture`](sizeup_core::Architecture)s.
+//!
+//! * [`hf`]: Hugging Face `config.json`, one reader per `model_type` family.
+//!
+//! Nothing here computes a cost: every count is `sizeup_core`'s.
+#![deny(missing_docs)]
 
+pub mod error;
+pub mod hf;
+
+pub use error::FormatError;

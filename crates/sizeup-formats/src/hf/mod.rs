@@ -1,0 +1,291 @@
+//! Hugging Face `config.json` → [`Architecture`].
+//!
+//! The reader dispatches on `model_type` to one file per family or lineage. Each
+//! family reads its keys the way its transformers config class does: a key that
+//! is absent takes the class default (recorded as an [`Assumption`]), a key the
+//! class cannot do without is an error that names the `model_type` and the field.
+//! The resulting architecture counts exactly what
+//! `AutoModelForCausalLM.from_config(config)` builds (see `tests/fixtures.rs`):
+//! `quantization_config` is ignored (counts are for the unquantized layout) and
+//! multi-token-prediction layers that transformers does not build are not counted.
+//!
+//! ```
+//! let text = r#"{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
+//!   "num_attention_heads": 32, "num_key_value_heads": 32, "intermediate_size": 11008,
+//!   "vocab_size": 32000, "max_position_embeddings": 4096, "tie_word_embeddings": false}"#;
+//! let parsed = sizeup_formats::hf::from_config_str(text).unwrap();
+//! let count = sizeup_core::params::count(&parsed.arch).unwrap();
+//! assert_eq!(count.total, 6_738_415_616); // shared/fixtures/models/llama-2-7b
+//! ```
+
+mod bloom;
+mod cohere;
+mod config;
+mod deepseek;
+mod falcon;
+mod gemma;
+mod gpt2;
+mod gpt_oss;
+mod gptj;
+mod llama;
+mod mpt;
+mod neox;
+mod olmo;
+mod opt;
+mod phi;
+mod qwen;
+mod siglip;
+mod stablelm;
+mod starcoder2;
+mod window;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+use sizeup_core::arch::{
+    Architecture, Attention, AttentionBias, AttentionKind, Embedding, Ffn, Mlp, MlpKind, NormKind,
+    Norms, QkNorm,
+};
+use sizeup_core::kv::{self, KvRequest};
+use sizeup_core::{params, Assumption, KvDtype};
+
+use crate::error::FormatError;
+use config::Config;
+
+/// An architecture read from a config, with the defaults that filled absent keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The model as sizeup describes it.
+    pub arch: Architecture,
+    /// Each documented default rule that was applied because a key was absent
+    /// (`num_key_value_heads = num_attention_heads`, `head_dim = hidden / heads`…).
+    pub assumptions: Vec<Assumption>,
+}
+
+type Reader = fn(&mut Config) -> Result<Architecture, FormatError>;
+
+/// Every supported `model_type`, sorted, with its transformers config class and reader.
+const READERS: &[(&str, &str, Reader)] = &[
+    ("bloom", "BloomConfig", bloom::read),
+    ("cohere", "CohereConfig", cohere::read),
+    ("deepseek_v2", "DeepseekV2Config", deepseek::read_v2),
+    ("deepseek_v3", "DeepseekV3Config", deepseek::read_v3),
+    ("falcon", "FalconConfig", falcon::read),
+    ("gemma", "GemmaConfig", gemma::read_gemma),
+    ("gemma2", "Gemma2Config", gemma::read_gemma2),
+    ("gemma3", "Gemma3Config", gemma::read_gemma3),
+    ("gemma3_text", "Gemma3TextConfig", gemma::read_gemma3_text),
+    ("glm", "GlmConfig", llama::read_glm),
+    ("gpt2", "GPT2Config", gpt2::read),
+    ("gpt_neox", "GPTNeoXConfig", neox::read),
+    ("gpt_oss", "GptOssConfig", gpt_oss::read),
+    ("gptj", "GPTJConfig", gptj::read),
+    ("granite", "GraniteConfig", llama::read_llama),
+    ("llama", "LlamaConfig", llama::read_llama),
+    ("mistral", "MistralConfig", llama::read_mistral),
+    ("mixtral", "MixtralConfig", llama::read_mixtral),
+    ("mpt", "MptConfig", mpt::read),
+    ("olmo", "OlmoConfig", olmo::read_olmo),
+    ("olmo2", "Olmo2Config", olmo::read_olmo2),
+    ("olmo3", "Olmo3Config", olmo::read_olmo3),
+    ("opt", "OPTConfig", opt::read),
+    ("phi", "PhiConfig", phi::read),
+    ("phi3", "Phi3Config", llama::read_phi3),
+    ("qwen2", "Qwen2Config", qwen::read_qwen2),
+    ("qwen2_moe", "Qwen2MoeConfig", qwen::read_qwen2_moe),
+    ("qwen3", "Qwen3Config", qwen::read_qwen3),
+    ("qwen3_moe", "Qwen3MoeConfig", qwen::read_qwen3_moe),
+    ("stablelm", "StableLmConfig", stablelm::read),
+    ("starcoder2", "Starcoder2Config", starcoder2::read),
+];
+
+/// Every `model_type` the reader understands, sorted.
+pub fn supported_model_types() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| READERS.iter().map(|(name, _, _)| *name).collect())
+}
+
+/// Read a `config.json` text into an architecture.
+///
+/// # Errors
+/// [`FormatError::Json`] (with line and column) for malformed or truncated JSON;
+/// [`FormatError::MissingModelType`], [`FormatError::UnsupportedModelType`],
+/// [`FormatError::MissingField`] and [`FormatError::InvalidField`] for configs that
+/// do not describe a supported model; [`FormatError::Core`] when a count overflows.
+pub fn from_config_str(text: &str) -> Result<Parsed, FormatError> {
+    parse(text, "config.json")
+}
+
+/// Read a `config.json` file, or the `config.json` inside a directory.
+///
+/// # Errors
+/// [`FormatError::Io`] when the path cannot be read, [`FormatError::NoConfigInDirectory`]
+/// for a directory without one, then as [`from_config_str`].
+pub fn from_config_path(path: &Path) -> Result<Parsed, FormatError> {
+    let file = if path.is_dir() {
+        let inner = path.join("config.json");
+        if !inner.is_file() {
+            return Err(FormatError::NoConfigInDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        inner
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| FormatError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    parse(&text, &file.display().to_string())
+}
+
+fn parse(text: &str, context: &str) -> Result<Parsed, FormatError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| FormatError::Json {
+        context: context.to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| FormatError::MissingModelType {
+            context: context.to_string(),
+        })?;
+    from_map(map, context)
+}
+
+/// Read an already parsed config object.
+fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatError> {
+    let model_type = map
+        .get("model_type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| FormatError::MissingModelType {
+            context: context.to_string(),
+        })?;
+    let (_, class, reader) = READERS
+        .iter()
+        .find(|(name, _, _)| *name == model_type)
+        .ok_or_else(|| FormatError::UnsupportedModelType {
+            model_type: model_type.to_string(),
+            supported: supported_model_types()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        })?;
+    let mut cfg = Config::new(map, model_type, class);
+    let arch = reader(&mut cfg)?;
+    // Count once here so a config whose sizes overflow a u64 count is rejected at
+    // the door, not later in some report.
+    params::count(&arch)?;
+    kv::size(
+        &arch,
+        &KvRequest {
+            seq_len: 1,
+            batch: 1,
+            dtype: KvDtype::Fp16,
+            tp: 1,
+            block_tokens: None,
+        },
+    )?;
+    Ok(Parsed {
+        arch,
+        assumptions: cfg.take_assumptions(),
+    })
+}
+
+/// The sizes every standard-attention decoder has.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dims {
+    /// `h`.
+    pub hidden: u64,
+    /// `L`.
+    pub layers: u64,
+    /// `V`.
+    pub vocab: u64,
+    /// Longest context.
+    pub max_context: u64,
+    /// `a`.
+    pub heads: u64,
+    /// `k`.
+    pub kv_heads: u64,
+    /// `d`.
+    pub head_dim: u64,
+    /// `f` of the dense MLP.
+    pub ffn: u64,
+}
+
+/// A Llama-shaped decoder: RMSNorm before attention and MLP plus a final norm,
+/// gated MLP, no biases, untied head, no window. Families start here and change
+/// what differs.
+pub(crate) fn llama_like(model_type: &str, d: Dims) -> Architecture {
+    Architecture {
+        model_type: model_type.to_string(),
+        hidden_size: d.hidden,
+        num_layers: d.layers,
+        vocab_size: d.vocab,
+        max_context: d.max_context,
+        attention: Attention {
+            kind: AttentionKind::Standard {
+                heads: d.heads,
+                kv_heads: d.kv_heads,
+                head_dim: d.head_dim,
+            },
+            bias: AttentionBias::default(),
+            qk_norm: QkNorm::None,
+            sinks: false,
+            window: None,
+        },
+        ffn: Ffn {
+            dense: Mlp {
+                kind: MlpKind::Gated,
+                intermediate_size: d.ffn,
+                bias: false,
+            },
+            moe: None,
+        },
+        norm: Norms {
+            kind: NormKind::RmsNorm,
+            per_layer: 2,
+            final_norm: true,
+            embedding_norm: false,
+        },
+        embedding: Embedding {
+            tied: false,
+            learned_positions: 0,
+            lm_head_bias: false,
+        },
+        parallel_block: false,
+        extra: Vec::new(),
+    }
+}
+
+/// Read the Llama-style keys (`hidden_size`, `num_hidden_layers`, `vocab_size`,
+/// `num_attention_heads`, `num_key_value_heads`, `head_dim`, `intermediate_size`,
+/// `max_position_embeddings`) with the class's defaults for the optional ones.
+pub(crate) fn llama_dims(
+    cfg: &mut Config,
+    kv_default: config::KvHeads,
+    head_dim_default: config::HeadDim,
+    context_default: u64,
+) -> Result<Dims, FormatError> {
+    let hidden = cfg.size(&["hidden_size"])?;
+    let layers = cfg.size(&["num_hidden_layers"])?;
+    let vocab = cfg.size(&["vocab_size"])?;
+    let heads = cfg.size(&["num_attention_heads"])?;
+    let kv_heads = cfg.kv_heads("num_key_value_heads", heads, kv_default)?;
+    let head_dim = cfg.head_dim(hidden, heads, head_dim_default)?;
+    let ffn = cfg.size(&["intermediate_size"])?;
+    let max_context = cfg.context_or(&["max_position_embeddings"], context_default)?;
+    Ok(Dims {
+        hidden,
+        layers,
+        vocab,
+        max_context,
+        heads,
+        kv_heads,
+        head_dim,
+        ffn,
+    })
+}

@@ -1,0 +1,220 @@
+//! The Qwen lineage: qwen2 (also Qwen1.5 and Qwen2.5), qwen2_moe, qwen3, qwen3_moe.
+//!
+//! Sources: transformers `modeling_qwen2.py` (bias on q, k, v only),
+//! `modeling_qwen2_moe.py` (shared expert with a sigmoid gate `h×1`),
+//! `modeling_qwen3.py` and `modeling_qwen3_moe.py` (per-head q/k RMSNorm of width
+//! `d`, no biases), and their configuration classes, which also decide the
+//! sliding-window layers.
+
+use sizeup_core::arch::{Architecture, Mlp, MlpKind, Moe, QkNorm, SharedExperts};
+
+use super::config::{Config, HeadDim, KvHeads};
+use super::{llama_dims, llama_like, window};
+use crate::error::FormatError;
+
+/// Qwen2/Qwen3 windows: with `use_sliding_window` (default false), layers
+/// `i ≥ max_window_layers` (default 28) slide; without it none do.
+fn windows_from_max_window_layers(
+    cfg: &mut Config,
+    arch: &mut Architecture,
+) -> Result<(), FormatError> {
+    let size = window::size(cfg, Some(4096))?;
+    let enabled = cfg.flag_or(
+        "use_sliding_window",
+        false,
+        "`use_sliding_window` defaults to false",
+    )?;
+    if !enabled {
+        return Ok(());
+    }
+    let from = cfg.count_or(
+        "max_window_layers",
+        28,
+        "`max_window_layers` defaults to 28",
+    )?;
+    let layers = arch.num_layers;
+    let local = window::local_layers(
+        cfg,
+        layers,
+        "layers i >= max_window_layers slide",
+        layers - from.min(layers),
+    )?;
+    arch.attention.window = window::on(size, local);
+    Ok(())
+}
+
+/// `qwen2`: bias on q, k and v (not o), `num_key_value_heads` defaults to 32.
+pub(super) fn read_qwen2(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let dims = llama_dims(cfg, KvHeads::Fixed(32), HeadDim::Divide, 32_768)?;
+    let mut arch = llama_like(cfg.model_type(), dims);
+    arch.attention.bias.qkv = true;
+    arch.embedding.tied = cfg.tied(false)?;
+    windows_from_max_window_layers(cfg, &mut arch)?;
+    Ok(arch)
+}
+
+/// `qwen3`: q/k RMSNorm per head, no biases (`attention_bias` default false),
+/// `head_dim` defaults to 128 and `num_key_value_heads` to 32.
+pub(super) fn read_qwen3(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let dims = llama_dims(cfg, KvHeads::Fixed(32), HeadDim::Fixed(128), 32_768)?;
+    let mut arch = llama_like(cfg.model_type(), dims);
+    let bias = cfg.flag_or(
+        "attention_bias",
+        false,
+        "`attention_bias` defaults to false",
+    )?;
+    arch.attention.bias.qkv = bias;
+    arch.attention.bias.output = bias;
+    arch.attention.qk_norm = QkNorm::PerHeadShared;
+    arch.embedding.tied = cfg.tied(false)?;
+    windows_from_max_window_layers(cfg, &mut arch)?;
+    Ok(arch)
+}
+
+/// How many of `layers` are MoE layers: `i ∉ mlp_only_layers` and
+/// `(i + 1) % decoder_sparse_step == 0`, as Qwen2-MoE and Qwen3-MoE decide.
+fn moe_layer_count(cfg: &mut Config, layers: u64) -> Result<u64, FormatError> {
+    let step = cfg.count_or(
+        "decoder_sparse_step",
+        1,
+        "`decoder_sparse_step` defaults to 1",
+    )?;
+    if step == 0 {
+        return Err(cfg.invalid("decoder_sparse_step", 0, "a positive integer"));
+    }
+    let mut dense_only = cfg.opt_counts("mlp_only_layers")?.unwrap_or_default();
+    dense_only.sort_unstable();
+    dense_only.dedup();
+    let removed = dense_only
+        .iter()
+        .filter(|&&i| i < layers && (i + 1) % step == 0)
+        .count() as u64;
+    Ok(layers / step - removed)
+}
+
+/// `qwen2_moe` (Qwen1.5-MoE, Qwen2-57B-A14B): routed experts of
+/// `moe_intermediate_size`, one shared expert of `shared_expert_intermediate_size`
+/// with its scalar gate, bias on q, k and v (`qkv_bias`, default true).
+///
+/// # Assumptions / limits
+/// Windows follow `Qwen2MoeConfig`: with `use_sliding_window`, even layers below
+/// `max_window_layers` slide.
+pub(super) fn read_qwen2_moe(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let dims = llama_dims(cfg, KvHeads::Fixed(16), HeadDim::Divide, 32_768)?;
+    let mut arch = llama_like(cfg.model_type(), dims);
+    arch.attention.bias.qkv = cfg.flag_or("qkv_bias", true, "`qkv_bias` defaults to true")?;
+    arch.embedding.tied = cfg.tied(false)?;
+
+    let size = window::size(cfg, Some(4096))?;
+    if cfg.flag_or(
+        "use_sliding_window",
+        false,
+        "`use_sliding_window` defaults to false",
+    )? {
+        let below = cfg
+            .count_or(
+                "max_window_layers",
+                28,
+                "`max_window_layers` defaults to 28",
+            )?
+            .min(dims.layers);
+        let local = window::local_layers(
+            cfg,
+            dims.layers,
+            "even layers below max_window_layers slide",
+            below.div_ceil(2),
+        )?;
+        arch.attention.window = window::on(size, local);
+    }
+
+    let num_experts = cfg.count_or("num_experts", 60, "`num_experts` defaults to 60")?;
+    let moe_layers = moe_layer_count(cfg, dims.layers)?;
+    if num_experts > 0 && moe_layers > 0 {
+        let expert_f = cfg.size_or(
+            "moe_intermediate_size",
+            1408,
+            "`moe_intermediate_size` defaults to 1408",
+        )?;
+        let shared_f = cfg.count_or(
+            "shared_expert_intermediate_size",
+            5632,
+            "`shared_expert_intermediate_size` defaults to 5632",
+        )?;
+        arch.ffn.moe = Some(Moe {
+            num_experts,
+            experts_per_token: cfg.size_or(
+                "num_experts_per_tok",
+                4,
+                "`num_experts_per_tok` defaults to 4",
+            )?,
+            expert: gated(expert_f),
+            shared: Some(SharedExperts {
+                mlp: gated(shared_f),
+                gate: true,
+            }),
+            moe_layers,
+            router_bias: false,
+        });
+    }
+    Ok(arch)
+}
+
+/// `qwen3_moe`: Qwen3 attention (`head_dim` absent means `h/a` here, since the
+/// class has no default for it), routed experts only; `sliding_window` applies to
+/// every layer when `use_sliding_window` is set.
+pub(super) fn read_qwen3_moe(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let dims = llama_dims(cfg, KvHeads::Fixed(4), HeadDim::Divide, 32_768)?;
+    let mut arch = llama_like(cfg.model_type(), dims);
+    let bias = cfg.flag_or(
+        "attention_bias",
+        false,
+        "`attention_bias` defaults to false",
+    )?;
+    arch.attention.bias.qkv = bias;
+    arch.attention.bias.output = bias;
+    arch.attention.qk_norm = QkNorm::PerHeadShared;
+    arch.embedding.tied = cfg.tied(false)?;
+    let size = window::size(cfg, Some(4096))?;
+    if cfg.flag_or(
+        "use_sliding_window",
+        false,
+        "`use_sliding_window` defaults to false",
+    )? {
+        arch.attention.window = window::on(size, dims.layers);
+    }
+
+    let num_experts = match cfg.opt_count("num_experts")? {
+        Some(n) => n,
+        None => cfg.count_or("num_local_experts", 128, "`num_experts` defaults to 128")?,
+    };
+    let moe_layers = moe_layer_count(cfg, dims.layers)?;
+    if num_experts > 0 && moe_layers > 0 {
+        let expert_f = cfg.size_or(
+            "moe_intermediate_size",
+            768,
+            "`moe_intermediate_size` defaults to 768",
+        )?;
+        arch.ffn.moe = Some(Moe {
+            num_experts,
+            experts_per_token: cfg.size_or(
+                "num_experts_per_tok",
+                8,
+                "`num_experts_per_tok` defaults to 8",
+            )?,
+            expert: gated(expert_f),
+            shared: None,
+            moe_layers,
+            router_bias: false,
+        });
+    }
+    Ok(arch)
+}
+
+/// A bias-free gated MLP of width `f`.
+fn gated(f: u64) -> Mlp {
+    Mlp {
+        kind: MlpKind::Gated,
+        intermediate_size: f,
+        bias: false,
+    }
+}
