@@ -37,6 +37,8 @@ mod qwen;
 mod siglip;
 mod stablelm;
 mod starcoder2;
+#[cfg(test)]
+mod tests;
 mod window;
 
 use std::path::Path;
