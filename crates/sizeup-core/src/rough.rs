@@ -157,7 +157,9 @@ mod tests {
 
     #[test]
     fn comparison_explains_llama_2_7b() {
-        let arch = crate::Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap();
+        let arch = crate::Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
         let exact = crate::params::count(&arch).unwrap();
         let c = compare(&arch, &exact).unwrap();
         // MHA with a·d = h: the lesson's 4h² per block is exact for llama-2-7b
@@ -166,7 +168,10 @@ mod tests {
         assert_eq!(c.components[1].rough, 4_294_967_296);
         assert_eq!(c.components[1].exact, 4_328_521_728);
         assert_eq!(c.exact_total, 6_738_415_616);
-        assert_eq!(c.rough_total, 32 * (12 * 4096 * 4096 + 4 * 4096) + 32000 * 4096);
+        assert_eq!(
+            c.rough_total,
+            32 * (12 * 4096 * 4096 + 4 * 4096) + 32000 * 4096
+        );
     }
 
     #[test]
