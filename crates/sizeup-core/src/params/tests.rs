@@ -35,3 +35,50 @@ fn overflow_is_an_error_not_a_wrap() {
         Err(crate::CoreError::Overflow { .. })
     ));
 }
+
+#[test]
+fn shared_expert_gate_counts_with_the_router() {
+    // shared/fixtures/models/qwen1.5-moe-a2.7b: 24 MoE layers, h 2048, 60 experts of
+    // 1408, one shared expert of 5632 with a scalar gate.
+    use crate::arch::{Mlp, MlpKind, Moe, SharedExperts};
+    let mut arch = Shape::llama(24, 2048, 16, 16, 5632, 151_936)
+        .build()
+        .unwrap();
+    arch.attention.bias.qkv = true;
+    let gated = |f| Mlp {
+        kind: MlpKind::Gated,
+        intermediate_size: f,
+        bias: false,
+    };
+    arch.ffn.moe = Some(Moe {
+        num_experts: 60,
+        experts_per_token: 4,
+        expert: gated(1408),
+        shared: Some(SharedExperts {
+            mlp: gated(5632),
+            gate: true,
+        }),
+        moe_layers: 24,
+        router_bias: false,
+    });
+    let c = count(&arch).unwrap();
+    assert_eq!(c.breakdown.moe_router, 2_998_272); // 24·(2048·60 + 2048)
+    assert_eq!(c.breakdown.moe_shared_experts, 830_472_192); // 24·3·2048·5632
+    assert_eq!(c.breakdown.moe_routed_experts, 12_457_082_880); // 24·60·3·2048·1408
+    assert_eq!(c.active, 2_689_173_504);
+}
+
+#[test]
+fn scale_only_qk_norms_ignore_the_block_norm_kind() {
+    // StableLM qk_layernorm: LayerNorm(d, bias=False) per head: a·d + k·d weights per
+    // layer, although the block norms are LayerNorms with bias.
+    use crate::arch::{NormKind, QkNorm};
+    let mut arch = Shape::llama(2, 64, 4, 2, 96, 50).build().unwrap();
+    arch.norm.kind = NormKind::LayerNorm;
+    let before = count(&arch).unwrap().breakdown.norm;
+    arch.attention.qk_norm = QkNorm::FullScaleOnly;
+    assert_eq!(
+        count(&arch).unwrap().breakdown.norm - before,
+        2 * (4 * 16 + 2 * 16)
+    );
+}
