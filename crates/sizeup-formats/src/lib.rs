@@ -10,5 +10,6 @@
 pub mod catalog;
 pub mod error;
 pub mod hf;
+pub mod source;
 
 pub use error::FormatError;

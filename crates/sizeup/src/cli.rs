@@ -2,6 +2,9 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::kv::KvArgs;
+use crate::commands::models::ModelsArgs;
+use crate::commands::params::ParamsArgs;
 use crate::commands::rough::RoughArgs;
 use crate::humanize::ByteUnits;
 use crate::render::Format;
@@ -31,6 +34,66 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Exact parameter count and where the parameters sit
+    Params {
+        #[command(flatten)]
+        args: ParamsArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// KV cache per token, per sequence, per batch and per GPU
+    Kv {
+        #[command(flatten)]
+        args: KvArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The embedded model catalog
+    Models {
+        #[command(flatten)]
+        args: ModelsArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// The model every model command takes.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArg {
+    /// A catalog name (`sizeup models` lists them), a `config.json`, or a folder holding one
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+}
+
+/// Parse a token count: `4096`, `32k` (= 32768), `1m` (= 1048576).
+///
+/// Token counts use binary multiples because context windows are powers of two:
+/// "32k context" means 32768 tokens.
+pub fn parse_tokens(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (digits, mult) = match t.strip_suffix('k') {
+        Some(d) => (d, 1024),
+        None => match t.strip_suffix('m') {
+            Some(d) => (d, 1024 * 1024),
+            None => (t.as_str(), 1),
+        },
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a token count (expected a whole number such as `4096`, `32k` or `1m`)"))
+}
+
+/// Parse a KV cache precision.
+pub fn parse_kv_dtype(s: &str) -> Result<sizeup_core::KvDtype, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = sizeup_core::KvDtype::ALL.iter().map(|d| d.name()).collect();
+        format!(
+            "`{s}` is not a KV cache precision (expected one of {})",
+            names.join(", ")
+        )
+    })
 }
 
 /// Output flags every command takes.

@@ -7,6 +7,7 @@ use std::error::Error as _;
 use std::fmt::Write as _;
 
 use sizeup_core::CoreError;
+use sizeup_formats::FormatError;
 
 use crate::error::AppError;
 
@@ -15,7 +16,7 @@ pub fn render(err: &AppError) -> String {
     let mut out = format!("error: {err}\n");
     let mut source = err.source();
     // `transparent` variants repeat their inner message as the first source.
-    if matches!(err, AppError::Core(_)) {
+    if matches!(err, AppError::Core(_) | AppError::Formats(_)) {
         source = source.and_then(|s| s.source());
     }
     while let Some(cause) = source {
@@ -35,6 +36,7 @@ pub fn render(err: &AppError) -> String {
 fn hints(err: &AppError) -> Vec<String> {
     match err {
         AppError::Core(e) => core_hints(e),
+        AppError::Formats(e) => format_hints(e),
         AppError::Usage { hint, .. } => hint.iter().cloned().collect(),
         AppError::Render(_) | AppError::Write { .. } => Vec::new(),
     }
@@ -49,6 +51,30 @@ fn core_hints(err: &CoreError) -> Vec<String> {
         CoreError::Unknown { suggestions, .. } if !suggestions.is_empty() => {
             vec![format!("did you mean {}?", quote_list(suggestions))]
         }
+        _ => Vec::new(),
+    }
+}
+
+fn format_hints(err: &FormatError) -> Vec<String> {
+    match err {
+        FormatError::UnknownModel { suggestions, .. } => {
+            let mut h = Vec::new();
+            if !suggestions.is_empty() {
+                h.push(format!("did you mean {}?", quote_list(suggestions)));
+            }
+            h.push("`sizeup models` lists the catalog; a path to a `config.json` or a folder holding one works too".into());
+            h
+        }
+        FormatError::UnsupportedModelType { supported, .. } => vec![format!(
+            "supported model_types: {}",
+            supported.join(", ")
+        )],
+        FormatError::MissingField { field, .. } => {
+            vec![format!("add `{field}` to the config.json (its value is in the model's paper or model card)")]
+        }
+        FormatError::InvalidField { field, expected, .. } => vec![format!("set `{field}` to {expected}")],
+        FormatError::Json { .. } => vec!["the file is not valid JSON: check that it is complete (not truncated) and is the model's `config.json`".into()],
+        FormatError::Core(e) => core_hints(e),
         _ => Vec::new(),
     }
 }

@@ -1,6 +1,7 @@
 //! The binary's error: a library error, or a usage error the CLI found itself.
 
 use sizeup_core::CoreError;
+use sizeup_formats::error::FormatError;
 use thiserror::Error;
 
 /// Everything a command can fail with.
@@ -9,6 +10,9 @@ pub enum AppError {
     /// A computation rejected its input.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// A model file, config or name could not be read.
+    #[error(transparent)]
+    Formats(#[from] FormatError),
     /// Flags that do not fit together.
     #[error("`{flag}` = `{value}` is invalid: {problem}")]
     Usage {

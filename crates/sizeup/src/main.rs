@@ -9,6 +9,7 @@ mod commands;
 mod diagnostics;
 mod error;
 mod humanize;
+mod model;
 mod render;
 
 use std::io::Write;
@@ -47,9 +48,14 @@ fn main() -> ExitCode {
 /// Run one command and return its rendered output.
 fn run(cli: Cli) -> Result<String, AppError> {
     match cli.command {
-        Command::Rough { args, output } => {
-            render(&commands::rough::run(&args)?, output.format, output.units())
-                .map_err(AppError::Render)
-        }
+        Command::Rough { args, output } => emit(&commands::rough::run(&args)?, &output),
+        Command::Params { args, output } => emit(&commands::params::run(&args)?, &output),
+        Command::Kv { args, output } => emit(&commands::kv::run(&args)?, &output),
+        Command::Models { args, output } => emit(&commands::models::run(&args)?, &output),
     }
+}
+
+/// Render a report in the requested format.
+fn emit<R: render::Report>(report: &R, output: &cli::OutputArgs) -> Result<String, AppError> {
+    render(report, output.format, output.units()).map_err(AppError::Render)
 }

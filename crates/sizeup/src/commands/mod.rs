@@ -1,3 +1,6 @@
 //! One module per command: read arguments into core types, call core, build a report.
 
+pub mod kv;
+pub mod models;
+pub mod params;
 pub mod rough;

@@ -1,0 +1,136 @@
+//! `sizeup params MODEL`: the exact parameter count and where it sits.
+
+use clap::Args;
+use serde::Serialize;
+use sizeup_core::params::{self, Breakdown};
+use sizeup_core::rough::{self, RoughComparison};
+use sizeup_core::Assumption;
+
+use crate::cli::ModelArg;
+use crate::error::AppError;
+use crate::model::{self, ModelSummary};
+use crate::render::{Cell, Report, Table, View};
+
+/// Flags of `sizeup params`.
+#[derive(Debug, Args)]
+pub struct ParamsArgs {
+    #[command(flatten)]
+    model: ModelArg,
+}
+
+/// What `sizeup params` reports (JSON field names are a contract: see README.md).
+#[derive(Debug, Serialize)]
+pub struct ParamsReport {
+    /// The model and its architecture.
+    pub model: ModelSummary,
+    /// Every parameter, a tied LM head counted once.
+    pub params_total: u64,
+    /// Parameters one token uses (MoE: routed experts it skips excluded).
+    pub params_active: u64,
+    /// Parameters by group.
+    pub breakdown: Breakdown,
+    /// The lesson's `12·h²` estimate beside the exact count.
+    pub rough: RoughComparison,
+    /// Rules applied where the input was silent.
+    pub assumptions: Vec<Assumption>,
+}
+
+/// Count the model's parameters.
+pub fn run(args: &ParamsArgs) -> Result<ParamsReport, AppError> {
+    let loaded = model::load(&args.model.model)?;
+    let count = params::count(&loaded.arch)?;
+    Ok(ParamsReport {
+        model: ModelSummary::new(&loaded),
+        params_total: count.total,
+        params_active: count.active,
+        breakdown: count.breakdown,
+        rough: rough::compare(&loaded.arch, &count)?,
+        assumptions: loaded.assumptions,
+    })
+}
+
+impl Report for ParamsReport {
+    fn view(&self) -> View {
+        let b = &self.breakdown;
+        let mut t = Table::new(
+            Some(&format!(
+                "{} ({})",
+                self.model.name,
+                self.model.description()
+            )),
+            &[
+                ("group", "group"),
+                ("params", "params"),
+                ("exact", "params_exact"),
+                ("share", "share"),
+            ],
+        );
+        let groups = [
+            ("embedding", b.embedding),
+            ("position embedding", b.position_embedding),
+            ("attention", b.attention),
+            ("mlp", b.mlp),
+            ("moe routed experts", b.moe_routed_experts),
+            ("moe shared experts", b.moe_shared_experts),
+            ("moe router", b.moe_router),
+            ("norms", b.norm),
+            ("lm_head", b.lm_head),
+            ("vision tower + projector", b.vision_and_projector),
+        ];
+        let total = self.params_total.max(1) as f64;
+        for (name, n) in groups.into_iter().filter(|(_, n)| *n > 0) {
+            t.row(vec![
+                Cell::Text(name.into()),
+                Cell::Count(n),
+                Cell::Exact(n),
+                Cell::Ratio(n as f64 / total),
+            ]);
+        }
+        t.row(vec![
+            Cell::Text("total".into()),
+            Cell::Count(self.params_total),
+            Cell::Exact(self.params_total),
+            Cell::Ratio(1.0),
+        ]);
+        if self.params_active != self.params_total {
+            t.row(vec![
+                Cell::Text("active per token".into()),
+                Cell::Count(self.params_active),
+                Cell::Exact(self.params_active),
+                Cell::Ratio(self.params_active as f64 / total),
+            ]);
+        }
+        let mut r = Table::new(
+            Some(&format!(
+                "the lesson's rough estimate: {} (exact {}, {:+.1}%)",
+                crate::humanize::count(self.rough.rough_total),
+                crate::humanize::count(self.rough.exact_total),
+                (self.rough.rough_total as f64 / self.rough.exact_total.max(1) as f64 - 1.0)
+                    * 100.0
+            )),
+            &[
+                ("component", "component"),
+                ("rough", "rough"),
+                ("exact", "exact"),
+                ("why they differ", "reason"),
+            ],
+        );
+        for c in self
+            .rough
+            .components
+            .iter()
+            .filter(|c| c.rough > 0 || c.exact > 0)
+        {
+            r.row(vec![
+                Cell::Text(c.component.into()),
+                Cell::Count(c.rough),
+                Cell::Count(c.exact),
+                Cell::Text(c.reason.clone()),
+            ]);
+        }
+        View {
+            tables: vec![t, r],
+            notes: model::assumption_notes(&self.assumptions),
+        }
+    }
+}

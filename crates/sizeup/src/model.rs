@@ -1,0 +1,102 @@
+//! Turning the MODEL argument into an architecture, and summarizing it for reports.
+
+use serde::Serialize;
+use sizeup_core::{Architecture, Assumption};
+use sizeup_formats::source::{self, Loaded};
+
+use crate::error::AppError;
+
+/// Load a model from a catalog name, a `config.json`, a checkpoint folder, a GGUF file or `hf:ORG/NAME`.
+pub fn load(spec: &str) -> Result<Loaded, AppError> {
+    Ok(source::load(spec)?)
+}
+
+/// The model as every report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelSummary {
+    /// Catalog name, file name or Hub id.
+    pub name: String,
+    /// Where the architecture came from (`catalog`, `config.json`, `gguf`, `safetensors`, `hub`).
+    pub source: String,
+    /// Hugging Face `model_type`.
+    pub model_type: String,
+    /// `MHA`, `GQA`, `MQA`, `MLA` (+`SWA`).
+    pub attention: String,
+    /// `L`.
+    pub layers: u64,
+    /// `h`.
+    pub hidden_size: u64,
+    /// `a`.
+    pub heads: u64,
+    /// `k` (1 for MLA's shared latent).
+    pub kv_heads: u64,
+    /// `d`.
+    pub head_dim: u64,
+    /// `V`.
+    pub vocab_size: u64,
+    /// Longest context the model supports.
+    pub max_context: u64,
+    /// `E` routed experts and `e` per token, for MoE models.
+    pub experts: Option<(u64, u64)>,
+}
+
+impl ModelSummary {
+    /// Summarize a loaded model.
+    pub fn new(loaded: &Loaded) -> ModelSummary {
+        ModelSummary::of(&loaded.name, loaded.source.label(), &loaded.arch)
+    }
+
+    /// Summarize an architecture with a name and a source label.
+    pub fn of(name: &str, source: &str, a: &Architecture) -> ModelSummary {
+        ModelSummary {
+            name: name.to_string(),
+            source: source.to_string(),
+            model_type: a.model_type.clone(),
+            attention: a.attention_layout(),
+            layers: a.num_layers,
+            hidden_size: a.hidden_size,
+            heads: a.heads(),
+            kv_heads: a.kv_heads(),
+            head_dim: a.head_dim(),
+            vocab_size: a.vocab_size,
+            max_context: a.max_context,
+            experts: a
+                .ffn
+                .moe
+                .as_ref()
+                .map(|m| (m.num_experts, m.experts_per_token)),
+        }
+    }
+
+    /// `llama, 32 layers, h 4096, GQA 32/8×128`.
+    pub fn description(&self) -> String {
+        let mut s = format!(
+            "{}, {} layers, h {}, {} {}/{}×{}",
+            self.model_type,
+            self.layers,
+            self.hidden_size,
+            self.attention,
+            self.heads,
+            self.kv_heads,
+            self.head_dim
+        );
+        if let Some((e, k)) = self.experts {
+            s.push_str(&format!(", {k} of {e} experts"));
+        }
+        s
+    }
+}
+
+/// Notes for the human formats: each assumption on a line.
+pub fn assumption_notes(assumptions: &[Assumption]) -> Vec<String> {
+    if assumptions.is_empty() {
+        return Vec::new();
+    }
+    let mut notes = vec!["assumptions:".to_string()];
+    notes.extend(
+        assumptions
+            .iter()
+            .map(|a| format!("  {} = {} ({})", a.name, a.value, a.source)),
+    );
+    notes
+}
