@@ -71,6 +71,12 @@ pub fn load(spec: &str) -> Result<Loaded, FormatError> {
             assumptions: parsed.assumptions,
         });
     }
+    if looks_like_path(spec) {
+        return Err(FormatError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        });
+    }
     let entry = catalog::find(spec)?;
     Ok(Loaded {
         name: entry.name.clone(),
@@ -80,6 +86,14 @@ pub fn load(spec: &str) -> Result<Loaded, FormatError> {
         arch: entry.arch.clone(),
         assumptions: Vec::new(),
     })
+}
+
+/// A name with a path separator or a model-file extension is meant as a path:
+/// answering it with catalog suggestions would only confuse.
+fn looks_like_path(spec: &str) -> bool {
+    spec.contains('/')
+        || spec.contains('\\')
+        || [".json", ".gguf", ".safetensors"].iter().any(|ext| spec.ends_with(ext))
 }
 
 /// `llama-3.1-8b` for `models/llama-3.1-8b/config.json` and for `models/llama-3.1-8b`.

@@ -14,11 +14,9 @@ use crate::error::AppError;
 /// Render an error for stderr, without color.
 pub fn render(err: &AppError) -> String {
     let mut out = format!("error: {err}\n");
+    // `transparent` variants forward `source()` to the inner error, so the chain
+    // starts at the first real cause.
     let mut source = err.source();
-    // `transparent` variants repeat their inner message as the first source.
-    if matches!(err, AppError::Core(_) | AppError::Formats(_)) {
-        source = source.and_then(|s| s.source());
-    }
     while let Some(cause) = source {
         let _ = writeln!(out, "  Caused by: {cause}");
         source = cause.source();
@@ -72,7 +70,6 @@ fn format_hints(err: &FormatError) -> Vec<String> {
         FormatError::MissingField { field, .. } => {
             vec![format!("add `{field}` to the config.json (its value is in the model's paper or model card)")]
         }
-        FormatError::InvalidField { field, expected, .. } => vec![format!("set `{field}` to {expected}")],
         FormatError::Json { .. } => vec!["the file is not valid JSON: check that it is complete (not truncated) and is the model's `config.json`".into()],
         FormatError::Core(e) => core_hints(e),
         _ => Vec::new(),
