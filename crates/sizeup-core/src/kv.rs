@@ -92,7 +92,11 @@ fn cached_width(arch: &Architecture) -> (u64, u64, u64) {
 /// assert_eq!(c.bytes_total, 2_147_483_648); // 2 GiB at 4k context
 /// ```
 pub fn size(arch: &Architecture, req: &KvRequest) -> Result<KvCache> {
-    for (field, v) in [("seq_len", req.seq_len), ("batch", req.batch), ("tp", req.tp)] {
+    for (field, v) in [
+        ("seq_len", req.seq_len),
+        ("batch", req.batch),
+        ("tp", req.tp),
+    ] {
         if v == 0 {
             return Err(CoreError::Zero { field });
         }

@@ -118,7 +118,10 @@ pub fn estimate(c: &RoughConfig) -> Result<RoughEstimate> {
             product(q, &[4, h])?,
         ],
     )?;
-    let params = sum(q, &[product(q, &[c.layers, block])?, product(q, &[c.vocab, h])?])?;
+    let params = sum(
+        q,
+        &[product(q, &[c.layers, block])?, product(q, &[c.vocab, h])?],
+    )?;
     let kv_cache_bytes = product(
         "rough KV cache bytes",
         &[

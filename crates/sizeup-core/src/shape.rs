@@ -46,7 +46,14 @@ pub struct Shape {
 
 impl Shape {
     /// A Llama-style shape with MHA (`k = a`), `d = h/a` and a 4096-token context.
-    pub fn llama(layers: u64, hidden: u64, heads: u64, kv_heads: u64, ffn: u64, vocab: u64) -> Shape {
+    pub fn llama(
+        layers: u64,
+        hidden: u64,
+        heads: u64,
+        kv_heads: u64,
+        ffn: u64,
+        vocab: u64,
+    ) -> Shape {
         Shape {
             style: BlockStyle::Llama,
             layers,

@@ -106,7 +106,13 @@ pub fn count(arch: &Architecture) -> Result<ParamCount> {
     let lm_head = if emb.tied {
         0
     } else {
-        sum(Q, &[embedding, if emb.lm_head_bias { arch.vocab_size } else { 0 }])?
+        sum(
+            Q,
+            &[
+                embedding,
+                if emb.lm_head_bias { arch.vocab_size } else { 0 },
+            ],
+        )?
     };
 
     let attn = attention_params_per_layer(arch)?;
@@ -134,10 +140,7 @@ pub fn count(arch: &Architecture) -> Result<ParamCount> {
         mlp,
         norm,
         lm_head,
-        vision_and_projector: sum(
-            Q,
-            &arch.extra.iter().map(|g| g.params).collect::<Vec<_>>(),
-        )?,
+        vision_and_projector: sum(Q, &arch.extra.iter().map(|g| g.params).collect::<Vec<_>>())?,
         ..Breakdown::default()
     };
 

@@ -4,7 +4,9 @@ use crate::Shape;
 #[test]
 fn llama_2_7b_breakdown_matches_reference() {
     // shared/fixtures/models/llama-2-7b/expected.json
-    let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap();
+    let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000)
+        .build()
+        .unwrap();
     let c = count(&arch).unwrap();
     assert_eq!(c.breakdown.embedding, 131_072_000); // 32000·4096
     assert_eq!(c.breakdown.attention, 2_147_483_648); // 32·4·4096²
@@ -28,5 +30,8 @@ fn overflow_is_an_error_not_a_wrap() {
     let arch = Shape::llama(u64::MAX / 2, 1 << 20, 1, 1, 1 << 20, 1 << 20)
         .build()
         .unwrap();
-    assert!(matches!(count(&arch), Err(crate::CoreError::Overflow { .. })));
+    assert!(matches!(
+        count(&arch),
+        Err(crate::CoreError::Overflow { .. })
+    ));
 }

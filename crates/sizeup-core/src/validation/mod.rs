@@ -68,7 +68,11 @@ pub fn relative_error(predicted: f64, reported: f64) -> f64 {
 
 /// The `q`-quantile (0 ≤ q ≤ 1) of absolute values, by linear interpolation; `None` if empty.
 pub fn abs_quantile(values: &[f64], q: f64) -> Option<f64> {
-    let mut v: Vec<f64> = values.iter().map(|x| x.abs()).filter(|x| x.is_finite()).collect();
+    let mut v: Vec<f64> = values
+        .iter()
+        .map(|x| x.abs())
+        .filter(|x| x.is_finite())
+        .collect();
     if v.is_empty() {
         return None;
     }
@@ -92,8 +96,12 @@ mod tests {
 
     #[test]
     fn shared_cases_file_parses() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/validation/cases.json");
-        let text = std::fs::read_to_string(path).expect("shared/validation/cases.json beside the repo");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/validation/cases.json"
+        );
+        let text =
+            std::fs::read_to_string(path).expect("shared/validation/cases.json beside the repo");
         let cases: Vec<Case> = serde_json::from_str(&text).unwrap();
         assert_eq!(cases.len(), 97); // shared/validation/cases.json as laid out on 2026-11-28
     }
