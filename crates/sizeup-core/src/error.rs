@@ -31,6 +31,14 @@ pub enum CoreError {
         /// What would be valid.
         expected: String,
     },
+    /// Text that could not be read (a TOML accelerator file).
+    #[error("cannot read the {what}: {message}")]
+    Parse {
+        /// What was being read (`accelerator file`).
+        what: &'static str,
+        /// The parser's message.
+        message: String,
+    },
     /// A name that is not in a catalog.
     #[error("unknown {what} `{name}`")]
     Unknown {

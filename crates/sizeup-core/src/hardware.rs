@@ -1,47 +1,362 @@
 //! Accelerators: compute, memory, bandwidth and price, each figure with its source.
+//!
+//! The catalog is sizeup's own data file, `data/gpus.toml`, embedded at build time;
+//! its header states the conventions (dense peaks, one-direction links, GiB
+//! capacities). Users add their own accelerator with [`Accelerator::from_toml_str`].
+
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
 
 /// One accelerator (GPU or unified-memory chip) as the cost models see it.
 ///
 /// Every rate is the vendor's dense (no sparsity) peak; achieved rates come from
 /// [`crate::efficiency`]-style utilization assumptions, never from editing these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Accelerator {
     /// Canonical name used on the command line (`H100-SXM`).
     pub name: String,
+    /// Other names that select this row exactly (`h100`, `h100-sxm5`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Vendor (`NVIDIA`, `AMD`, `Apple`).
     pub vendor: String,
+    /// The memory is shared with the CPU (Apple silicon).
+    #[serde(default)]
+    pub unified_memory: bool,
     /// Memory in bytes (HBM, GDDR or unified memory).
     pub memory_bytes: u64,
     /// Peak memory bandwidth in bytes per second.
     pub memory_bandwidth_bytes_per_sec: f64,
     /// Dense tensor throughput per precision, in FLOP/s (or OP/s for int8).
     pub peak_flops: PeakFlops,
-    /// Per-GPU interconnect bandwidth in bytes per second, one direction
-    /// (NVLink, xGMI, or PCIe where there is no GPU link).
-    pub interconnect_bytes_per_sec: f64,
-    /// What the interconnect is (`NVLink 4`, `PCIe 5.0 x16`).
+    /// What links the devices for tensor parallelism (`NVLink 4`, `PCIe 4.0 x16`).
     pub interconnect: String,
-    /// A typical on-demand price per GPU-hour in US dollars (overridable).
-    pub price_per_hour_usd: f64,
-    /// Where the figures come from (datasheet title and date, or URL).
+    /// Per-device interconnect bandwidth in bytes per second, one direction;
+    /// `None` when the device has no link for tensor parallelism.
+    #[serde(default)]
+    pub interconnect_bytes_per_sec: Option<f64>,
+    /// A typical on-demand price per device-hour in US dollars (overridable);
+    /// `None` where there is no common hourly rental.
+    #[serde(default)]
+    pub price_per_hour_usd: Option<f64>,
+    /// Where the price comes from.
+    #[serde(default)]
+    pub price_source: Option<String>,
+    /// Where the figures come from (datasheet title and date, or how they were derived).
     pub source: String,
 }
 
 /// Dense peak throughput per precision, in FLOP/s; `None` where the chip has no such path.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PeakFlops {
     /// FP32 (non-tensor).
+    #[serde(default)]
     pub fp32: Option<f64>,
     /// TF32 tensor.
+    #[serde(default)]
     pub tf32: Option<f64>,
-    /// BF16/FP16 tensor.
+    /// BF16/FP16 tensor, FP32 accumulate.
+    #[serde(default)]
     pub bf16: Option<f64>,
     /// FP8 tensor.
+    #[serde(default)]
     pub fp8: Option<f64>,
     /// INT8 tensor (OP/s).
+    #[serde(default)]
     pub int8: Option<f64>,
     /// FP4 tensor.
+    #[serde(default)]
     pub fp4: Option<f64>,
+}
+
+impl PeakFlops {
+    /// Every stated figure with its name, in the order the catalog lists them.
+    pub fn stated(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("fp32", self.fp32),
+            ("tf32", self.tf32),
+            ("bf16", self.bf16),
+            ("fp8", self.fp8),
+            ("int8", self.int8),
+            ("fp4", self.fp4),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+        .collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    accelerator: Vec<Accelerator>,
+}
+
+impl Accelerator {
+    /// Read one accelerator from TOML text with the catalog's fields at top level.
+    ///
+    /// ```
+    /// # use sizeup_core::hardware::Accelerator;
+    /// let a = Accelerator::from_toml_str(r#"
+    ///     name = "my-card"
+    ///     vendor = "acme"
+    ///     memory_bytes = 17179869184
+    ///     memory_bandwidth_bytes_per_sec = 5e11
+    ///     peak_flops = { bf16 = 1e14 }
+    ///     interconnect = "PCIe 4.0 x16"
+    ///     interconnect_bytes_per_sec = 32e9
+    ///     source = "my measurements"
+    /// "#).unwrap();
+    /// assert_eq!(a.memory_bytes, 16 << 30);
+    /// ```
+    ///
+    /// # Errors
+    /// [`CoreError::Parse`] for malformed TOML or unknown fields; [`CoreError::Invalid`]
+    /// for a figure that is not positive and finite.
+    pub fn from_toml_str(text: &str) -> Result<Accelerator> {
+        let acc: Accelerator = toml::from_str(text).map_err(|e| CoreError::Parse {
+            what: "accelerator file",
+            message: e.message().to_string(),
+        })?;
+        acc.validate()?;
+        Ok(acc)
+    }
+
+    /// Check that every figure is usable: positive, finite, and at least one peak.
+    ///
+    /// # Errors
+    /// [`CoreError::Invalid`] naming the first offending field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &'static str, value: String| CoreError::Invalid {
+            field,
+            value,
+            expected: "a positive, finite number".into(),
+        };
+        if self.name.trim().is_empty() {
+            return Err(CoreError::Invalid {
+                field: "name",
+                value: self.name.clone(),
+                expected: "a non-empty name".into(),
+            });
+        }
+        if self.memory_bytes == 0 {
+            return Err(CoreError::Zero {
+                field: "memory_bytes",
+            });
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.memory_bandwidth_bytes_per_sec) {
+            return Err(bad(
+                "memory_bandwidth_bytes_per_sec",
+                self.memory_bandwidth_bytes_per_sec.to_string(),
+            ));
+        }
+        for (field, v) in [
+            (
+                "interconnect_bytes_per_sec",
+                self.interconnect_bytes_per_sec,
+            ),
+            ("price_per_hour_usd", self.price_per_hour_usd),
+        ] {
+            if let Some(v) = v.filter(|v| !positive(*v)) {
+                return Err(bad(field, v.to_string()));
+            }
+        }
+        let stated = self.peak_flops.stated();
+        if let Some((_, v)) = stated.iter().find(|(_, v)| !positive(*v)) {
+            return Err(bad("peak_flops", v.to_string()));
+        }
+        if self.peak_flops.bf16.is_none() && self.peak_flops.fp32.is_none() {
+            return Err(CoreError::Invalid {
+                field: "peak_flops",
+                value: "{}".into(),
+                expected: "at least `bf16` or `fp32`".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `query` names this accelerator (name or alias, ignoring case, `-`, `_` and spaces).
+    pub fn matches(&self, query: &str) -> bool {
+        let q = normalize(query);
+        self.names().any(|n| normalize(n) == q)
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+/// Parse a catalog file: an `[[accelerator]]` array of tables.
+///
+/// # Errors
+/// [`CoreError::Parse`] for malformed TOML; [`CoreError::Invalid`] for a bad row.
+pub fn parse_catalog(text: &str) -> Result<Vec<Accelerator>> {
+    let file: CatalogFile = toml::from_str(text).map_err(|e| CoreError::Parse {
+        what: "accelerator catalog",
+        message: e.message().to_string(),
+    })?;
+    for a in &file.accelerator {
+        a.validate()?;
+    }
+    Ok(file.accelerator)
+}
+
+/// The embedded catalog, parsed once.
+pub fn catalog() -> &'static [Accelerator] {
+    static CATALOG: OnceLock<Vec<Accelerator>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        // The file ships inside the binary and a test parses it, so a failure
+        // here is a build defect, not bad input.
+        parse_catalog(include_str!("../data/gpus.toml")).expect("embedded data/gpus.toml parses")
+    })
+}
+
+/// Find a catalog accelerator by name or alias (case, `-`, `_` and spaces ignored).
+///
+/// # Errors
+/// [`CoreError::Unknown`] with the nearest catalog names, best first.
+pub fn find(name: &str) -> Result<&'static Accelerator> {
+    catalog()
+        .iter()
+        .find(|a| a.matches(name))
+        .ok_or_else(|| CoreError::Unknown {
+            what: "accelerator",
+            name: name.to_string(),
+            suggestions: nearest(name, catalog(), 3),
+        })
+}
+
+/// The `n` catalog names nearest to `query`: names containing it first, then by
+/// Jaro–Winkler similarity of the normalized forms.
+fn nearest(query: &str, rows: &[Accelerator], n: usize) -> Vec<String> {
+    let q = normalize(query);
+    let mut scored: Vec<(f64, &str)> = rows
+        .iter()
+        .map(|a| {
+            let best = a
+                .names()
+                .map(|name| {
+                    let c = normalize(name);
+                    let contains = !q.is_empty() && (c.contains(&q) || q.contains(&c));
+                    strsim::jaro_winkler(&q, &c) + if contains { 1.0 } else { 0.0 }
+                })
+                .fold(0.0, f64::max);
+            (best, a.name.as_str())
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored
+        .into_iter()
+        .take(n)
+        .map(|(_, s)| s.to_string())
+        .collect()
+}
+
+fn normalize(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' ' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_has_a_source_and_positive_figures() {
+        let rows = catalog();
+        assert!(rows.len() >= 19);
+        for a in rows {
+            assert!(!a.source.trim().is_empty(), "{} has no source", a.name);
+            assert!(a.validate().is_ok(), "{}", a.name);
+            assert!(a.peak_flops.bf16.is_some(), "{} has no 16-bit peak", a.name);
+            if a.price_per_hour_usd.is_some() {
+                assert!(a.price_source.is_some(), "{} price has no source", a.name);
+            }
+        }
+    }
+
+    #[test]
+    fn names_and_aliases_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for a in catalog() {
+            for n in a.names() {
+                assert!(seen.insert(normalize(n)), "`{n}` names two rows");
+            }
+        }
+    }
+
+    #[test]
+    fn datasheet_values() {
+        let h100 = find("H100-SXM").unwrap();
+        // NVIDIA H100 datasheet: BF16 1,979 TFLOPS with sparsity = 989.4 dense; 3.35 TB/s
+        assert_eq!(h100.peak_flops.bf16, Some(989.4e12));
+        assert_eq!(h100.peak_flops.fp8, Some(1978.9e12));
+        assert_eq!(h100.memory_bandwidth_bytes_per_sec, 3.35e12);
+        // "80GB" HBM3 = 5 stacks × 16 GiB = 80 GiB; nvidia-smi shows 81559 MiB of it
+        assert_eq!(h100.memory_bytes, 80 << 30);
+        // NVLink 4: 900 GB/s both directions
+        assert_eq!(h100.interconnect_bytes_per_sec, Some(450e9));
+        // A100 datasheet: BF16 312 TFLOPS dense, 2,039 GB/s (80GB SXM)
+        let a100 = find("a100").unwrap();
+        assert_eq!(a100.name, "A100-SXM-80GB");
+        assert_eq!(a100.peak_flops.bf16, Some(312e12));
+        assert_eq!(a100.memory_bandwidth_bytes_per_sec, 2.039e12);
+        // MI300X data sheet: BF16 1,307.4 TFLOPS dense, 192 GB, 5.3 TB/s
+        let mi = find("mi300x").unwrap();
+        assert_eq!(mi.peak_flops.bf16, Some(1307.4e12));
+        assert_eq!(mi.memory_bytes, 192 << 30);
+        // Apple: M2 Ultra 76-core GPU "up to 27.2 teraflops", 800GB/s
+        let m2u = find("apple m2 ultra").unwrap();
+        assert_eq!(m2u.peak_flops.fp32, Some(27.2e12));
+        assert!(m2u.unified_memory && m2u.interconnect_bytes_per_sec.is_none());
+    }
+
+    #[test]
+    fn loose_matching_and_suggestions() {
+        assert_eq!(find("h100_sxm").unwrap().name, "H100-SXM");
+        assert_eq!(find("RTX 4090").unwrap().name, "RTX-4090");
+        assert_eq!(find("h200").unwrap().name, "H200-SXM");
+        match find("h10") {
+            Err(CoreError::Unknown { suggestions, .. }) => {
+                assert!(
+                    suggestions.iter().any(|s| s.starts_with("H100")),
+                    "{suggestions:?}"
+                )
+            }
+            other => panic!("expected Unknown, got {other:?}"),
+        }
+        match find("rtx4080") {
+            Err(CoreError::Unknown { suggestions, .. }) => {
+                assert!(
+                    suggestions.contains(&"RTX-4090".to_string()),
+                    "{suggestions:?}"
+                )
+            }
+            other => panic!("expected Unknown, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn user_files_are_checked() {
+        let bad = Accelerator::from_toml_str(
+            "name = \"x\"\nvendor = \"y\"\nmemory_bytes = 1\nmemory_bandwidth_bytes_per_sec = -1.0\npeak_flops = { bf16 = 1e12 }\ninterconnect = \"none\"\nsource = \"me\"\n",
+        );
+        assert!(matches!(
+            bad,
+            Err(CoreError::Invalid {
+                field: "memory_bandwidth_bytes_per_sec",
+                ..
+            })
+        ));
+        let typo = Accelerator::from_toml_str("nam = \"x\"");
+        assert!(matches!(typo, Err(CoreError::Parse { .. })));
+    }
 }
