@@ -141,6 +141,15 @@ pub fn estimate(c: &RoughConfig) -> Result<RoughEstimate> {
     })
 }
 
+fn norm_name(kind: crate::arch::NormKind) -> &'static str {
+    match kind {
+        crate::arch::NormKind::RmsNorm => "RMSNorm",
+        crate::arch::NormKind::LayerNorm => "LayerNorm",
+        crate::arch::NormKind::LayerNormNoBias => "LayerNorm without bias",
+        crate::arch::NormKind::NonParametric => "parameter-free LayerNorm",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,20 +275,32 @@ pub fn compare(
         ],
     )?;
     let ffn_reason = {
-        let d = &arch.ffn.dense;
-        let mut r = vec![format!(
-            "{} MLP with f = {} ({:.2}·h)",
-            match d.kind {
-                crate::arch::MlpKind::Gated => "gated (3 matrices)",
-                crate::arch::MlpKind::Plain => "plain (2 matrices)",
-            },
-            d.intermediate_size,
-            d.intermediate_size as f64 / h as f64
-        )];
+        let mlp_text = |m: &crate::arch::Mlp| {
+            format!(
+                "{} f = {} ({:.2}·h)",
+                match m.kind {
+                    crate::arch::MlpKind::Gated => "gated (3 matrices)",
+                    crate::arch::MlpKind::Plain => "plain (2 matrices)",
+                },
+                m.intermediate_size,
+                m.intermediate_size as f64 / h as f64
+            )
+        };
+        let mut r = Vec::new();
+        if arch.dense_layers() > 0 {
+            r.push(format!(
+                "{} dense layers, {}",
+                arch.dense_layers(),
+                mlp_text(&arch.ffn.dense)
+            ));
+        }
         if let Some(m) = &arch.ffn.moe {
             r.push(format!(
-                "{} experts on {} layers, {} active per token",
-                m.num_experts, m.moe_layers, m.experts_per_token
+                "{} MoE layers of {} experts, {}, {} active per token",
+                m.moe_layers,
+                m.num_experts,
+                mlp_text(&m.expert),
+                m.experts_per_token
             ));
         }
         r.join("; ")
@@ -307,7 +328,11 @@ pub fn compare(
             component: "norms",
             rough: product(q, &[l, 4, h])?,
             exact: b.norm,
-            reason: format!("{:?}, {} per block", arch.norm.kind, arch.norm.per_layer),
+            reason: format!(
+                "{}, {} per block",
+                norm_name(arch.norm.kind),
+                arch.norm.per_layer
+            ),
         },
         RoughComponent {
             component: "embeddings and head",

@@ -93,7 +93,9 @@ pub fn load(spec: &str) -> Result<Loaded, FormatError> {
 fn looks_like_path(spec: &str) -> bool {
     spec.contains('/')
         || spec.contains('\\')
-        || [".json", ".gguf", ".safetensors"].iter().any(|ext| spec.ends_with(ext))
+        || [".json", ".gguf", ".safetensors"]
+            .iter()
+            .any(|ext| spec.ends_with(ext))
 }
 
 /// `llama-3.1-8b` for `models/llama-3.1-8b/config.json` and for `models/llama-3.1-8b`.
