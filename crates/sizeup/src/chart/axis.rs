@@ -38,10 +38,24 @@ enum TickLabels {
     Names(Vec<String>),
 }
 
+/// How far a linear axis reaches beyond its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Extent {
+    /// From zero (or a negative minimum) to the tick at or above the maximum:
+    /// value axes, so that heights compare as proportions.
+    FromZero,
+    /// From the tick at or below the minimum to the maximum: the x axis,
+    /// with no empty stretch past the last point.
+    Data,
+}
+
 impl AxisRange {
     /// An axis spanning `values` (data and reference lines), for `axis`.
-    /// Linear axes start at zero when every value is ≥ 0.
-    pub fn numeric(axis: &Axis, values: impl IntoIterator<Item = f64>) -> AxisRange {
+    pub fn numeric(
+        axis: &Axis,
+        extent: Extent,
+        values: impl IntoIterator<Item = f64>,
+    ) -> AxisRange {
         let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in values {
             min = min.min(v);
@@ -53,7 +67,7 @@ impl AxisRange {
         if axis.log_scale {
             log_axis(axis.unit, min, max)
         } else {
-            linear_axis(axis.unit, min, max)
+            linear_axis(axis.unit, extent, min, max)
         }
     }
 
@@ -174,10 +188,17 @@ pub(super) fn value_text(unit: AxisUnit, v: f64) -> String {
     }
 }
 
-/// A linear axis from zero (or the minimum, if negative) to a tick at or above `max`.
-fn linear_axis(unit: AxisUnit, min: f64, max: f64) -> AxisRange {
-    let lo_data = min.min(0.0);
-    let hi_data = if max > lo_data { max } else { lo_data + 1.0 };
+/// A linear axis over `min..=max`, reaching as far as `extent` says.
+fn linear_axis(unit: AxisUnit, extent: Extent, min: f64, max: f64) -> AxisRange {
+    let lo_data = match extent {
+        Extent::FromZero => min.min(0.0),
+        Extent::Data => min,
+    };
+    let hi_data = if max > lo_data {
+        max
+    } else {
+        lo_data + lo_data.abs().max(1.0)
+    };
     let (per_unit, labels) = match unit {
         AxisUnit::Bytes(units) => {
             let (per_unit, unit) = humanize::byte_scale(hi_data, units);
@@ -199,8 +220,11 @@ fn linear_axis(unit: AxisUnit, min: f64, max: f64) -> AxisRange {
         nice_step(raw) * per_unit
     };
     let lo = (lo_data / step).floor() * step;
-    let hi = (hi_data / step).ceil() * step;
-    let count = ((hi - lo) / step).round() as usize;
+    let hi = match extent {
+        Extent::FromZero => (hi_data / step).ceil() * step,
+        Extent::Data => hi_data,
+    };
+    let count = ((hi - lo) / step + 1e-9).floor() as usize;
     let ticks = (0..=count).map(|i| lo + i as f64 * step).collect();
     AxisRange {
         lo,
@@ -295,7 +319,7 @@ mod tests {
     fn log_token_axis_ticks_at_powers_of_two() {
         // a sweep of seq_len=4k..128k, doubling
         let axis = Axis::log("Context length", AxisUnit::Tokens);
-        let r = AxisRange::numeric(&axis, [4096.0, 131_072.0]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [4096.0, 131_072.0]);
         assert_eq!(labels(&r), ["4k", "8k", "16k", "32k", "64k", "128k"]);
         assert_eq!(r.title(&axis), "Context length (tokens, log scale)");
     }
@@ -304,7 +328,7 @@ mod tests {
     fn linear_byte_axis_is_labelled_in_one_unit() {
         // 0 .. 17.3 GiB: ticks every 5 GiB, unit in the title
         let axis = Axis::linear("Memory", AxisUnit::Bytes(ByteUnits::Binary));
-        let r = AxisRange::numeric(&axis, [1.0e9, 17.3 * 1024f64.powi(3)]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [1.0e9, 17.3 * 1024f64.powi(3)]);
         assert_eq!(labels(&r), ["0", "5", "10", "15", "20"]);
         assert_eq!(r.title(&axis), "Memory (GiB)");
         assert_eq!(r.bounds(), (0.0, 20.0 * 1024f64.powi(3)));
@@ -313,14 +337,26 @@ mod tests {
     #[test]
     fn linear_token_axis_uses_multiples_of_1024() {
         let axis = Axis::linear("Context", AxisUnit::Tokens);
-        let r = AxisRange::numeric(&axis, [4096.0, 32_768.0]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [4096.0, 32_768.0]);
         assert_eq!(labels(&r), ["0", "8k", "16k", "24k", "32k"]);
+    }
+
+    #[test]
+    fn data_extent_stops_at_the_last_point() {
+        // micro-batch 1..16: ticks from 0, no empty stretch after 16
+        let axis = Axis::linear("Micro-batch", AxisUnit::Count);
+        let r = AxisRange::numeric(&axis, Extent::Data, [1.0, 16.0]);
+        assert_eq!(r.bounds(), (0.0, 16.0));
+        assert_eq!(labels(&r), ["0", "5", "10", "15"]);
+        // a single point still spans something
+        let r = AxisRange::numeric(&axis, Extent::Data, [8.0, 8.0]);
+        assert_eq!(r.bounds(), (8.0, 16.0));
     }
 
     #[test]
     fn seconds_axis_picks_ms() {
         let axis = Axis::linear("Time per output token", AxisUnit::Seconds);
-        let r = AxisRange::numeric(&axis, [0.012, 0.047]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [0.012, 0.047]);
         assert_eq!(r.title(&axis), "Time per output token (ms)");
         assert_eq!(labels(&r), ["0", "10", "20", "30", "40", "50"]);
     }
@@ -328,7 +364,7 @@ mod tests {
     #[test]
     fn short_log_decimal_axis_adds_2_and_5() {
         let axis = Axis::log("Throughput", AxisUnit::TokensPerSec);
-        let r = AxisRange::numeric(&axis, [150.0, 9000.0]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [150.0, 9000.0]);
         assert_eq!(
             labels(&r),
             ["100", "200", "500", "1,000", "2,000", "5,000", "10,000"]
@@ -339,7 +375,7 @@ mod tests {
     fn long_log_decimal_axis_ends_on_1_2_5_values() {
         // throughput 83..8,333 tokens/s: from 50 to 10,000, ticks at powers of ten
         let axis = Axis::log("Throughput", AxisUnit::TokensPerSec);
-        let r = AxisRange::numeric(&axis, [83.0, 8333.0]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [83.0, 8333.0]);
         assert_eq!(r.bounds(), (50.0, 10_000.0));
         assert_eq!(labels(&r), ["100", "1,000", "10,000"]);
     }
@@ -347,7 +383,7 @@ mod tests {
     #[test]
     fn long_log_axes_thin_their_ticks() {
         let axis = Axis::log("Batch", AxisUnit::Count);
-        let r = AxisRange::numeric(&axis, [1.0, 1_048_576.0]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [1.0, 1_048_576.0]);
         assert!(r.ticks().len() <= MAX_TICKS, "{:?}", labels(&r));
         assert_eq!(r.key_points(4usize).len(), 4);
     }
@@ -355,7 +391,7 @@ mod tests {
     #[test]
     fn mapping_is_monotonic_and_spans_the_limits() {
         let axis = Axis::log("Context length", AxisUnit::Tokens);
-        let r = AxisRange::numeric(&axis, [4096.0, 131_072.0]);
+        let r = AxisRange::numeric(&axis, Extent::FromZero, [4096.0, 131_072.0]);
         assert_eq!(r.map(&4096.0, (100, 600)), 100);
         assert_eq!(r.map(&131_072.0, (100, 600)), 600);
         assert_eq!(r.map(&16_384.0, (100, 600)), 300);

@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::axis::{value_text, AxisRange};
+use super::axis::{value_text, AxisRange, Extent};
 use super::legend::{self, Entry, Key};
 use super::line::y_label_area;
 use super::marks::{self, text_size, text_style, Placer, GRID_COLOR};
@@ -47,6 +47,7 @@ where
         .collect();
     let y = AxisRange::numeric(
         &chart.y,
+        Extent::FromZero,
         totals
             .iter()
             .copied()
@@ -99,11 +100,17 @@ where
 
     let (xs, ys) = ctx.plotting_area().get_pixel_range();
     let mut placer = Placer::new((xs.start, ys.start, xs.end, ys.end));
-    // Totals above the bars, where they fit within the bar's slot.
-    for (i, total) in totals.iter().enumerate() {
-        let text = value_text(chart.y.unit, *total);
-        let (w, _) = text_size(root, &text, font::POINT_LABEL)?;
-        if f64::from(w) <= slot * 0.95 {
+    // Totals above the bars: all of them if every one fits its slot, else none.
+    let texts: Vec<String> = totals
+        .iter()
+        .map(|t| value_text(chart.y.unit, *t))
+        .collect();
+    let mut widest = 0;
+    for text in &texts {
+        widest = widest.max(text_size(root, text, font::POINT_LABEL)?.0);
+    }
+    if f64::from(widest) <= slot * 0.95 {
+        for (i, (text, total)) in texts.into_iter().zip(&totals).enumerate() {
             let (px, py) = ctx.backend_coord(&(i as f64, *total));
             let style = text_style(font::POINT_LABEL, BLACK, HPos::Center, VPos::Bottom);
             root.draw(&Text::new(text, (px, py - 4), style))?;

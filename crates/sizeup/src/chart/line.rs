@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::axis::AxisRange;
+use super::axis::{AxisRange, Extent};
 use super::legend::{self, Entry, Key};
 use super::marks::{self, text_size, text_style, Placer, GRID_COLOR};
 use super::{color, font, ChartError, LineChart};
@@ -40,9 +40,10 @@ where
     let (plot_area, legend_area) = legend::split(&body, &entries)?;
 
     let points = || chart.series.iter().flat_map(|s| s.points.iter());
-    let x = AxisRange::numeric(&chart.x, points().map(|p| p.0));
+    let x = AxisRange::numeric(&chart.x, Extent::Data, points().map(|p| p.0));
     let y = AxisRange::numeric(
         &chart.y,
+        Extent::FromZero,
         points()
             .map(|p| p.1)
             .chain(chart.references.iter().map(|r| r.value)),

@@ -58,6 +58,9 @@ fn latency_chart() -> LineChart {
     }
 }
 
+/// Serving memory line items for Llama-3.1-8B in bf16: weights 8,030,261,248
+/// params × 2 B = 14.96 GiB (shared/fixtures/models/llama-3.1-8b/expected.json),
+/// KV cache 131,072 B/token × context; the 1 GiB overhead is illustrative.
 fn memory_bars() -> StackedBars {
     let gib = 1024f64.powi(3);
     StackedBars {
@@ -83,6 +86,38 @@ fn memory_bars() -> StackedBars {
             label: "L4 memory 24 GiB".into(),
             value: 24.0 * gib,
         }),
+    }
+}
+
+/// Training memory per GPU against micro-batch for three recomputation
+/// choices (illustrative: 16 B/param states for 8B params plus activations
+/// growing linearly with the micro-batch).
+fn training_chart() -> LineChart {
+    let gib = 1024f64.powi(3);
+    let states = 16.0 * 8.03e9 / 8.0; // ZeRO-3 over 8 GPUs
+    let per_sample = [
+        ("no recomputation", 9.5 * gib),
+        ("selective recomputation", 3.1 * gib),
+        ("full recomputation", 0.25 * gib),
+    ];
+    LineChart {
+        title: "Training memory per GPU against micro-batch (ZeRO-3, 8 GPUs)".into(),
+        x: Axis::linear("Micro-batch size (sequences of 8k tokens)", AxisUnit::Count),
+        y: Axis::linear("Memory per GPU", AxisUnit::Bytes(ByteUnits::Binary)),
+        series: per_sample
+            .iter()
+            .map(|(name, act)| Series {
+                name: (*name).into(),
+                points: (1..=16)
+                    .map(|b| (f64::from(b), states + f64::from(b) * act))
+                    .collect(),
+                point_labels: None,
+            })
+            .collect(),
+        references: vec![Reference {
+            label: "H100 memory 80 GiB".into(),
+            value: 80.0 * gib,
+        }],
     }
 }
 
@@ -288,6 +323,7 @@ fn render_examples() {
         ("chart-example", Chart::Line(kv_chart())),
         ("chart-latency", Chart::Line(latency_chart())),
         ("chart-bars", Chart::Bars(memory_bars())),
+        ("chart-training", Chart::Line(training_chart())),
     ] {
         for ext in ["png", "svg"] {
             let path = std::env::temp_dir().join(format!("{name}.{ext}"));
