@@ -59,7 +59,7 @@ impl Cell {
             Cell::Bytes(n) => humanize::bytes(*n, units),
             Cell::Seconds(s) => humanize::seconds(*s),
             Cell::Ratio(r) => humanize::percent(*r),
-            Cell::Number(x, unit) if unit.is_empty() => humanize::sig3(*x),
+            Cell::Number(x, "") => humanize::sig3(*x),
             Cell::Number(x, unit) => format!("{} {unit}", humanize::sig3(*x)),
             Cell::Text(t) | Cell::Labeled(_, t) => t.clone(),
             Cell::Empty => String::new(),
