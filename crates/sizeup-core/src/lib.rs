@@ -20,6 +20,7 @@ pub mod dtype;
 pub mod efficiency;
 pub mod error;
 pub mod hardware;
+pub mod inference;
 pub mod kv;
 pub mod params;
 pub mod rough;
@@ -29,6 +30,6 @@ pub mod validation;
 
 pub use arch::Architecture;
 pub use assumption::Assumption;
-pub use dtype::{BlockLayout, KvDtype};
+pub use dtype::{BlockLayout, KvDtype, WeightFormat};
 pub use error::{CoreError, Result};
 pub use shape::{BlockStyle, Shape};

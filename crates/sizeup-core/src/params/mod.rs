@@ -6,6 +6,7 @@
 
 mod attention;
 mod ffn;
+mod tensors;
 
 use serde::Serialize;
 
@@ -15,6 +16,7 @@ use crate::units::{product, sum};
 
 pub use attention::attention_params_per_layer;
 pub use ffn::{mlp_params, moe_params_per_layer, MoeLayerParams};
+pub use tensors::{tensors, Tensor, TensorRole};
 
 const Q: &str = "parameter count";
 

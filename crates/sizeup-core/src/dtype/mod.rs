@@ -1,6 +1,12 @@
 //! Storage formats of cached and stored numbers, with their exact block layouts.
 
+mod gguf;
+mod weights;
+
 use serde::{Deserialize, Serialize};
+
+pub use gguf::{GgmlType, GgufFileType, TensorContext};
+pub use weights::{ComputePrecision, Storage, WeightFormat, WeightOptions};
 
 /// How a format packs elements: `bytes` bytes hold `elements` values, scales included.
 ///

@@ -1,0 +1,337 @@
+//! Bytes of weights: every tensor in the storage its format gives it.
+
+use serde::Serialize;
+
+use crate::arch::{Architecture, AttentionKind};
+use crate::dtype::{Storage, TensorContext, WeightFormat, WeightOptions};
+use crate::error::Result;
+use crate::params::{tensors, Tensor, TensorRole};
+use crate::units::sum;
+
+const Q: &str = "weight bytes";
+
+/// One tensor with the storage its format gives it and its exact size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredTensor {
+    /// The tensor.
+    pub tensor: Tensor,
+    /// How it is stored.
+    pub storage: Storage,
+    /// Its bytes, all copies.
+    pub bytes: u64,
+}
+
+impl StoredTensor {
+    /// Whether tensor parallelism replicates this tensor on every rank instead of
+    /// splitting it: vectors, routers and MLA's down-projections (vLLM `ReplicatedLinear`).
+    pub fn replicated_under_tp(&self) -> bool {
+        self.tensor.role.is_vector()
+            || matches!(
+                self.tensor.role,
+                TensorRole::Router
+                    | TensorRole::SharedExpertGate
+                    | TensorRole::AttnQA
+                    | TensorRole::AttnKvA
+            )
+    }
+}
+
+/// Weight bytes by group, and per tensor-parallel rank.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightBreakdown {
+    /// The format.
+    pub format: WeightFormat,
+    /// All weights, bytes.
+    pub total_bytes: u64,
+    /// Parameters counted.
+    pub params: u64,
+    /// Average bits per parameter, scales included.
+    pub bits_per_param: f64,
+    /// Groups in the order of the model.
+    pub groups: Vec<WeightGroup>,
+}
+
+/// Bytes of one group of tensors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightGroup {
+    /// `embedding`, `attention`, `mlp`, `moe_experts`, `moe_shared_experts`,
+    /// `moe_router`, `norms_and_biases`, `lm_head`, `other`.
+    pub name: &'static str,
+    /// Parameters in the group.
+    pub params: u64,
+    /// Bytes in the group.
+    pub bytes: u64,
+    /// The storages used, most common first (`q4_K`, `q6_K`).
+    pub storages: Vec<String>,
+}
+
+fn group_of(role: TensorRole) -> &'static str {
+    use TensorRole::*;
+    match role {
+        TokenEmbedding | PositionEmbedding => "embedding",
+        AttnQ | AttnK | AttnV | AttnOutput | AttnQA | AttnQB | AttnKvA | AttnKvB | Sinks => {
+            "attention"
+        }
+        FfnGate | FfnUp | FfnDown => "mlp",
+        ExpertGate | ExpertUp | ExpertDown => "moe_experts",
+        SharedGate | SharedUp | SharedDown | SharedExpertGate => "moe_shared_experts",
+        Router => "moe_router",
+        Norm | Bias => "norms_and_biases",
+        LmHead => "lm_head",
+        Extra => "other",
+    }
+}
+
+/// Every tensor of `arch` with its storage and bytes under `format`.
+///
+/// # Source
+/// [`crate::params::tensors`] for the shapes, [`WeightFormat::storage`] for the storage.
+///
+/// # Errors
+/// [`crate::CoreError::Overflow`].
+pub fn stored_tensors(
+    arch: &Architecture,
+    format: WeightFormat,
+    opts: &WeightOptions,
+) -> Result<Vec<StoredTensor>> {
+    let list = tensors(arch)?;
+    let ffn_down_tensors = list
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.role,
+                TensorRole::FfnDown | TensorRole::ExpertDown | TensorRole::SharedDown
+            )
+        })
+        .count() as u64;
+    let experts = arch.ffn.moe.map_or(0, |m| m.num_experts);
+    // llama.cpp's `n_gqa`: MLA models keep `n_head_kv = n_head`, so 1
+    let gqa = match arch.attention.kind {
+        AttentionKind::Standard {
+            heads, kv_heads, ..
+        } => heads / kv_heads.max(1),
+        AttentionKind::Mla { .. } => 1,
+    };
+    list.into_iter()
+        .map(|tensor| {
+            let ctx = TensorContext {
+                role: tensor.role,
+                layer: tensor.layer,
+                cols: tensor.cols,
+                layers: arch.num_layers,
+                ffn_down_tensors,
+                experts,
+                gqa,
+                tied_embeddings: arch.embedding.tied,
+            };
+            let storage = format.storage(&ctx, opts);
+            Ok(StoredTensor {
+                tensor,
+                storage,
+                bytes: storage.bytes(tensor.rows, tensor.cols, tensor.copies)?,
+            })
+        })
+        .collect()
+}
+
+/// Exact bytes of all weights of `arch` stored as `format`.
+///
+/// # Formula
+/// Σ over tensors of the bytes of its storage (block scales, zeros, group
+/// indices included); see [`Storage::bytes`].
+///
+/// # Source
+/// DESIGN.md "Inference" (weights bytes); llama.cpp `llama_tensor_get_type` for GGUF mixtures.
+///
+/// # Example
+/// ```
+/// # use sizeup_core::{inference, Shape, WeightFormat};
+/// let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap();
+/// let q4_0 = "Q4_0".parse::<WeightFormat>().unwrap();
+/// let bytes = inference::weights_bytes(&arch, q4_0, &Default::default()).unwrap();
+/// // llama.cpp llama-bench prints 3.56 GiB for LLaMA-7B Q4_0 (PR #4766)
+/// assert_eq!(format!("{:.2}", bytes as f64 / (1u64 << 30) as f64), "3.56");
+/// ```
+///
+/// # Errors
+/// [`crate::CoreError::Overflow`].
+pub fn weights_bytes(
+    arch: &Architecture,
+    format: WeightFormat,
+    opts: &WeightOptions,
+) -> Result<u64> {
+    Ok(weights_breakdown(arch, format, opts)?.total_bytes)
+}
+
+/// Weight bytes grouped by what the tensors do.
+///
+/// # Errors
+/// [`crate::CoreError::Overflow`].
+pub fn weights_breakdown(
+    arch: &Architecture,
+    format: WeightFormat,
+    opts: &WeightOptions,
+) -> Result<WeightBreakdown> {
+    let stored = stored_tensors(arch, format, opts)?;
+    let mut groups: Vec<(WeightGroup, Vec<(String, u64)>)> = Vec::new();
+    for s in &stored {
+        let name = group_of(s.tensor.role);
+        let idx = match groups.iter().position(|(g, _)| g.name == name) {
+            Some(i) => i,
+            None => {
+                groups.push((
+                    WeightGroup {
+                        name,
+                        params: 0,
+                        bytes: 0,
+                        storages: Vec::new(),
+                    },
+                    Vec::new(),
+                ));
+                groups.len() - 1
+            }
+        };
+        let (g, kinds) = &mut groups[idx];
+        g.params = sum(Q, &[g.params, s.tensor.elements()?])?;
+        g.bytes = sum(Q, &[g.bytes, s.bytes])?;
+        let kind = s.storage.name();
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, b)) => *b += s.bytes,
+            None => kinds.push((kind, s.bytes)),
+        }
+    }
+    let groups: Vec<WeightGroup> = groups
+        .into_iter()
+        .map(|(mut g, mut kinds)| {
+            kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+            g.storages = kinds.into_iter().map(|(k, _)| k).collect();
+            g
+        })
+        .collect();
+    let total_bytes = sum(Q, &groups.iter().map(|g| g.bytes).collect::<Vec<_>>())?;
+    let params = sum(Q, &groups.iter().map(|g| g.params).collect::<Vec<_>>())?;
+    Ok(WeightBreakdown {
+        format,
+        total_bytes,
+        params,
+        bits_per_param: if params == 0 {
+            0.0
+        } else {
+            total_bytes as f64 * 8.0 / params as f64
+        },
+        groups,
+    })
+}
+
+/// Weight bytes one tensor-parallel rank holds.
+///
+/// # Formula
+/// Σ replicated tensors + Σ ⌈split tensor / t⌉
+///
+/// # Assumptions / limits
+/// Vectors, routers and MLA down-projections are replicated (vLLM layouts);
+/// everything else, embedding and LM head included, is split `t` ways.
+///
+/// # Errors
+/// [`crate::CoreError::Overflow`].
+pub fn weights_bytes_per_gpu(stored: &[StoredTensor], tp: u64) -> Result<u64> {
+    let tp = tp.max(1);
+    let parts: Vec<u64> = stored
+        .iter()
+        .map(|s| {
+            if s.replicated_under_tp() {
+                s.bytes
+            } else {
+                s.bytes.div_ceil(tp)
+            }
+        })
+        .collect();
+    sum(Q, &parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Shape;
+
+    const GIB: f64 = 1_073_741_824.0;
+
+    fn llama2_7b() -> Architecture {
+        Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap()
+    }
+
+    fn gguf(name: &str) -> WeightFormat {
+        name.parse().unwrap()
+    }
+
+    #[test]
+    fn llama_bench_sizes_of_llama_7b() {
+        // shared/validation/cases.json `llamacpp_gguf_sizes_7b`: llama-bench prints
+        // F16 12.55 GiB, Q8_0 6.67 GiB, Q4_0 3.56 GiB
+        let opts = WeightOptions::default();
+        let gib = |f: &str| weights_bytes(&llama2_7b(), gguf(f), &opts).unwrap() as f64 / GIB;
+        assert_eq!(format!("{:.2}", gib("F16")), "12.55");
+        assert_eq!(format!("{:.2}", gib("Q8_0")), "6.67");
+        assert_eq!(format!("{:.2}", gib("Q4_0")), "3.56");
+    }
+
+    #[test]
+    fn q4_k_m_mixture_of_llama_2_7b() {
+        // TheBloke/Llama-2-7B-GGUF model card: llama-2-7b.Q4_K_M.gguf 4.08 GB,
+        // Q5_K_M 4.78 GB, Q6_K 5.53 GB (file sizes, metadata included: ~1 MB)
+        let opts = WeightOptions::default();
+        let gb = |f: &str| weights_bytes(&llama2_7b(), gguf(f), &opts).unwrap() as f64 / 1e9;
+        assert!((gb("Q4_K_M") - 4.08).abs() < 0.01, "{}", gb("Q4_K_M"));
+        assert!((gb("Q5_K_M") - 4.78).abs() < 0.01, "{}", gb("Q5_K_M"));
+        assert!((gb("Q6_K") - 5.53).abs() < 0.01, "{}", gb("Q6_K"));
+        // Q4_K_M: half the attn_v and ffn_down in Q6_K, output Q6_K
+        let b = weights_breakdown(&llama2_7b(), gguf("Q4_K_M"), &opts).unwrap();
+        let attn = b.groups.iter().find(|g| g.name == "attention").unwrap();
+        assert_eq!(attn.storages, vec!["q4_K", "q6_K"]);
+        let head = b.groups.iter().find(|g| g.name == "lm_head").unwrap();
+        assert_eq!(head.storages, vec!["q6_K"]);
+    }
+
+    #[test]
+    fn keep_embeddings_in_16_bits() {
+        let keep = WeightOptions {
+            keep_embeddings_16bit: true,
+        };
+        let b = weights_breakdown(&llama2_7b(), gguf("Q4_K_M"), &keep).unwrap();
+        for name in ["embedding", "lm_head"] {
+            let g = b.groups.iter().find(|g| g.name == name).unwrap();
+            assert_eq!(g.bytes, 32000 * 4096 * 2);
+        }
+    }
+
+    #[test]
+    fn sixteen_bit_formats_are_two_bytes_a_parameter() {
+        let arch = llama2_7b();
+        let b = weights_bytes(&arch, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
+        assert_eq!(b, 2 * 6_738_415_616);
+        let gptq = weights_breakdown(
+            &arch,
+            WeightFormat::Gptq { group: 128 },
+            &Default::default(),
+        )
+        .unwrap();
+        // 4 bits + 16/128 scale + 4/128 zero ≈ 4.16 bits in the blocks; 16-bit embeddings lift the average
+        assert!(
+            gptq.bits_per_param > 4.3 && gptq.bits_per_param < 4.8,
+            "{}",
+            gptq.bits_per_param
+        );
+    }
+
+    #[test]
+    fn tensor_parallel_split_keeps_vectors_whole() {
+        let arch = llama2_7b();
+        let stored = stored_tensors(&arch, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
+        let one = weights_bytes_per_gpu(&stored, 1).unwrap();
+        let two = weights_bytes_per_gpu(&stored, 2).unwrap();
+        let norms = 2 * 266_240; // (32·2 + 1)·4096 RMSNorm weights in bf16
+        assert_eq!(two, (one - norms) / 2 + norms);
+    }
+}
