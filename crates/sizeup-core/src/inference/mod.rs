@@ -1,8 +1,641 @@
 //! Serving estimates: memory per GPU, prefill and decode speed, concurrency and cost.
+//!
+//! [`estimate`] answers "what does serving this model on these devices look
+//! like": memory line items and whether they fit, the largest batch and the
+//! longest context, time to first token and per output token with the bound of
+//! each phase, throughput and cost. Every factor it uses is in
+//! [`InferEstimate::assumptions`].
 
+mod concurrency;
+mod cost;
+mod engine;
+mod memory;
+mod roofline;
 mod weights;
 
+use std::fmt;
+
+use serde::Serialize;
+
+pub use concurrency::{max_batch, max_context, schedule, Load, Schedule};
+pub use cost::{cost, Cost};
+pub use engine::{profile, Backend, Engine, EngineProfile, Reserve};
+pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
+pub use roofline::{pass_time, peak_flops, runs_8bit, Bound, Machine, Pass, PassTime};
 pub use weights::{
     stored_tensors, weights_breakdown, weights_bytes, weights_bytes_per_gpu, StoredTensor,
     WeightBreakdown, WeightGroup,
 };
+
+use crate::arch::Architecture;
+use crate::assumption::Assumption;
+use crate::dtype::{ComputePrecision, KvDtype, WeightFormat, WeightOptions};
+use crate::error::{CoreError, Result};
+use crate::hardware::Accelerator;
+use crate::kv::{self, KvRequest};
+use crate::params;
+
+/// What to estimate: the devices, the format, the workload and the engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InferRequest {
+    /// The accelerator.
+    pub gpu: Accelerator,
+    /// Devices in all; `gpus / tp` replicas serve independently.
+    pub gpus: u64,
+    /// Tensor-parallel ranks per replica.
+    pub tp: u64,
+    /// Weight storage.
+    pub weights: WeightFormat,
+    /// Options of the weight format.
+    pub weight_options: WeightOptions,
+    /// KV cache precision.
+    pub kv_dtype: KvDtype,
+    /// Context each request may reach (sizes the KV cache); `None`: prompt + output.
+    pub context: Option<u64>,
+    /// Prompt tokens per request.
+    pub prompt: u64,
+    /// Output tokens per request.
+    pub output: u64,
+    /// Static batch or continuous batching.
+    pub load: Load,
+    /// Engine assumptions.
+    pub profile: EngineProfile,
+    /// Price per device-hour; `None`: the catalog's.
+    pub price_per_gpu_hour: Option<f64>,
+}
+
+impl InferRequest {
+    /// A request on one `gpu` with `engine`'s profile: bf16 weights and KV cache,
+    /// 1024 prompt and 256 output tokens, batch 1.
+    pub fn new(gpu: &Accelerator, engine: Engine) -> InferRequest {
+        InferRequest {
+            gpu: gpu.clone(),
+            gpus: 1,
+            tp: 1,
+            weights: WeightFormat::Bf16,
+            weight_options: WeightOptions::default(),
+            kv_dtype: KvDtype::Bf16,
+            context: None,
+            prompt: 1024,
+            output: 256,
+            load: Load::Batch(1),
+            profile: engine.profile(gpu),
+            price_per_gpu_hour: None,
+        }
+    }
+}
+
+/// Something the user should know that does not stop the estimate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Warning {
+    /// The context is longer than the model was built for; estimated anyway, not clamped.
+    ContextBeyondModel {
+        /// The requested context.
+        context: u64,
+        /// The model's `max_position_embeddings`.
+        max_context: u64,
+    },
+    /// The context is shorter than prompt + output.
+    ContextShorterThanRequest {
+        /// The requested context.
+        context: u64,
+        /// Prompt + output.
+        needed: u64,
+    },
+    /// The chip has no tensor path for the format's precision; 16 bits assumed.
+    NoTensorPath {
+        /// The precision the format asks for.
+        precision: ComputePrecision,
+    },
+    /// No price in the catalog and none given: no cost.
+    NoPrice {
+        /// The accelerator.
+        gpu: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::ContextBeyondModel { context, max_context } => write!(
+                f,
+                "context {context} is beyond the model's {max_context} tokens; estimated as asked"
+            ),
+            Warning::ContextShorterThanRequest { context, needed } => write!(
+                f,
+                "context {context} is shorter than prompt + output = {needed}"
+            ),
+            Warning::NoTensorPath { precision } => write!(
+                f,
+                "the accelerator states no {precision:?} tensor rate; matmuls priced at its 16-bit rate"
+            ),
+            Warning::NoPrice { gpu } => write!(f, "no hourly price for `{gpu}`; cost not estimated"),
+        }
+    }
+}
+
+/// One phase (prefill or a decode step) and what bounds it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Phase {
+    /// Seconds of the pass.
+    pub seconds: f64,
+    /// Tokens per second of one replica in this phase (prompt tokens for
+    /// prefill, output tokens of the whole batch for decode).
+    pub tokens_per_sec: f64,
+    /// The resource that takes most of the time.
+    pub bound: Bound,
+    /// Where the time goes.
+    pub breakdown: PassTime,
+}
+
+/// What would make a model fit that does not.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FitAdvice {
+    /// The smallest tensor-parallel size (a power of two dividing the heads) that fits.
+    pub min_tp: Option<u64>,
+    /// Smaller weight formats that fit at the requested layout.
+    pub formats: Vec<String>,
+    /// The largest batch that fits at the requested context (if any is ≥ 1).
+    pub max_batch: Option<u64>,
+    /// The longest context that fits at the requested batch (if any is ≥ 1).
+    pub max_context: Option<u64>,
+}
+
+/// A serving estimate: memory, speed, concurrency and cost, with its assumptions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InferEstimate {
+    /// The model's `model_type`.
+    pub model_type: String,
+    /// All parameters.
+    pub params_total: u64,
+    /// Parameters one token passes through.
+    pub params_active: u64,
+    /// The accelerator's name.
+    pub gpu: String,
+    /// Devices in all.
+    pub gpus: u64,
+    /// Tensor-parallel ranks per replica.
+    pub tp: u64,
+    /// Independent replicas (`gpus / tp`).
+    pub replicas: u64,
+    /// Weight format.
+    pub weights: WeightFormat,
+    /// Weight bytes by group, all ranks together.
+    pub weight_breakdown: WeightBreakdown,
+    /// KV cache precision.
+    pub kv_dtype: KvDtype,
+    /// KV bytes one token adds across all layers and ranks.
+    pub kv_bytes_per_token: u64,
+    /// The context the KV cache is sized for.
+    pub context: u64,
+    /// Prompt tokens per request.
+    pub prompt: u64,
+    /// Output tokens per request.
+    pub output: u64,
+    /// The load.
+    pub load: Load,
+    /// The engine.
+    pub engine: Engine,
+    /// Memory of each device.
+    pub memory: MemoryPerGpu,
+    /// Whether it fits.
+    pub fits: bool,
+    /// When it does not: what would.
+    pub fit_advice: Option<FitAdvice>,
+    /// Requests per replica that fit at the context.
+    pub max_batch_at_context: u64,
+    /// Context per request that fits at the batch.
+    pub max_context_at_batch: u64,
+    /// The prefill of the batch (or of one request under continuous batching).
+    pub prefill: Phase,
+    /// One decode step at the batch, at the average context `prompt + output/2`.
+    pub decode: Phase,
+    /// Latency and throughput of one replica.
+    pub schedule: Schedule,
+    /// Output tokens per second of all replicas, prefill included.
+    pub output_tokens_per_sec_total: f64,
+    /// Datasheet ridge: the batch where decode matmuls turn compute-bound,
+    /// `peak · bytes_per_param / (2 · bandwidth)`.
+    pub ridge_batch_datasheet: f64,
+    /// The same with the efficiencies applied, found on the pass model (no KV).
+    pub ridge_batch_effective: Option<u64>,
+    /// Routed experts a decode step reads per MoE layer, `E·(1 − (1 − e/E)^B)`.
+    pub moe_experts_touched_per_layer: Option<f64>,
+    /// Cost per million tokens, if there is a price.
+    pub cost: Option<Cost>,
+    /// Every assumption with its source.
+    pub assumptions: Vec<Assumption>,
+    /// Things to know.
+    pub warnings: Vec<Warning>,
+}
+
+fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
+    for (field, v) in [
+        ("gpus", req.gpus),
+        ("tp", req.tp),
+        ("batch", req.load.requests()),
+    ] {
+        if v == 0 {
+            return Err(CoreError::Zero { field });
+        }
+    }
+    if req.prompt == 0 && req.output == 0 {
+        return Err(CoreError::Zero {
+            field: "prompt + output",
+        });
+    }
+    if arch.heads() % req.tp != 0 {
+        return Err(CoreError::Invalid {
+            field: "tp",
+            value: req.tp.to_string(),
+            expected: format!("a divisor of the {} attention heads", arch.heads()),
+        });
+    }
+    if req.gpus % req.tp != 0 {
+        return Err(CoreError::Invalid {
+            field: "gpus",
+            value: req.gpus.to_string(),
+            expected: format!("a multiple of tp = {}", req.tp),
+        });
+    }
+    if req.tp > 1 && req.gpu.interconnect_bytes_per_sec.is_none() {
+        return Err(CoreError::Invalid {
+            field: "tp",
+            value: req.tp.to_string(),
+            expected: format!("1: `{}` has no link for tensor parallelism", req.gpu.name),
+        });
+    }
+    if let Some(p) = req.price_per_gpu_hour {
+        if !(p.is_finite() && p > 0.0) {
+            return Err(CoreError::Invalid {
+                field: "price",
+                value: p.to_string(),
+                expected: "a positive price per GPU-hour".into(),
+            });
+        }
+    }
+    req.gpu.validate()?;
+    req.profile.validate()
+}
+
+/// Memory of one device for `format` at `tp`, with `batch` requests of `context` tokens.
+fn memory_for(
+    arch: &Architecture,
+    req: &InferRequest,
+    format: WeightFormat,
+    tp: u64,
+    batch: u64,
+    context: u64,
+) -> Result<(MemoryPerGpu, KvRequest)> {
+    let stored = stored_tensors(arch, format, &req.weight_options)?;
+    let weights = weights_bytes_per_gpu(&stored, tp)?;
+    let kv_req = KvRequest {
+        seq_len: context.max(1),
+        batch,
+        dtype: req.kv_dtype,
+        tp,
+        block_tokens: req.profile.kv_block_tokens,
+    };
+    let kv = kv::size(arch, &kv_req)?.bytes_per_gpu;
+    let prompt_tokens = batch.saturating_mul(req.prompt.max(1));
+    let chunk = req
+        .profile
+        .prefill_chunk_tokens
+        .map_or(prompt_tokens, |c| c.min(prompt_tokens));
+    let workspace = activation_workspace_bytes(arch, chunk, batch, tp);
+    Ok((
+        layout(
+            req.gpu.memory_bytes,
+            weights,
+            kv,
+            workspace,
+            &req.profile,
+            tp,
+        ),
+        kv_req,
+    ))
+}
+
+/// Estimate serving `arch` as `req` describes.
+///
+/// # Formula
+/// See [`pass_time`] (speed), [`layout`] (memory), [`schedule`] (batching) and
+/// [`cost()`]; DESIGN.md "Inference".
+///
+/// # Errors
+/// [`CoreError::Zero`] for zero devices, tp or batch, or an empty request;
+/// [`CoreError::Invalid`] when `tp` does not divide the heads, `gpus` is not a
+/// multiple of `tp`, the device has no link for `tp > 1`, or an assumption is
+/// out of range. A model that does not fit is not an error: `fits` is false and
+/// `fit_advice` says what would fit. A context beyond the model is a warning.
+pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate> {
+    validate(arch, req)?;
+    let mut warnings = Vec::new();
+    let needed = req.prompt + req.output;
+    let context = req.context.unwrap_or(needed);
+    if context < needed {
+        warnings.push(Warning::ContextShorterThanRequest { context, needed });
+    }
+    if context > arch.max_context {
+        warnings.push(Warning::ContextBeyondModel {
+            context,
+            max_context: arch.max_context,
+        });
+    }
+    let batch = req.load.requests();
+    let count = params::count(arch)?;
+    let breakdown = weights_breakdown(arch, req.weights, &req.weight_options)?;
+    let stored = stored_tensors(arch, req.weights, &req.weight_options)?;
+    let (memory, kv_req) = memory_for(arch, req, req.weights, req.tp, batch, context)?;
+    let budget = memory.kv_budget_bytes();
+    let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
+    let max_context_at_batch = max_context(arch, &kv_req, budget)?;
+
+    let precision = req.weights.compute_precision();
+    let has_path = match precision {
+        ComputePrecision::Fp8 => req.gpu.peak_flops.fp8.is_some(),
+        ComputePrecision::Int8 => req.gpu.peak_flops.int8.is_some(),
+        ComputePrecision::Fp32 => req.gpu.peak_flops.fp32.is_some(),
+        ComputePrecision::Bf16 => true,
+    };
+    if !has_path {
+        warnings.push(Warning::NoTensorPath { precision });
+    }
+    let one_token = kv::size(
+        arch,
+        &KvRequest {
+            seq_len: 1,
+            batch: 1,
+            dtype: req.kv_dtype,
+            tp: req.tp,
+            block_tokens: None,
+        },
+    )?;
+    let machine = Machine {
+        gpu: &req.gpu,
+        tp: req.tp,
+        profile: &req.profile,
+        precision,
+        kv_bytes_per_token_layer: one_token.bytes_per_gpu as f64 / arch.num_layers.max(1) as f64,
+        quantized: req.weights.is_quantized(),
+    };
+
+    let prefill_seqs = match req.load {
+        Load::Batch(b) => b,
+        Load::Concurrency(_) => 1,
+    };
+    let prefill_pass = if req.prompt > 0 {
+        pass_time(
+            arch,
+            &stored,
+            &Pass {
+                sequences: prefill_seqs,
+                new_tokens: req.prompt,
+                cached_tokens: 0,
+            },
+            machine,
+        )
+    } else {
+        PassTime::default()
+    };
+    let decode_pass = pass_time(
+        arch,
+        &stored,
+        &Pass {
+            sequences: batch,
+            new_tokens: 1,
+            cached_tokens: req.prompt + req.output / 2,
+        },
+        machine,
+    );
+    let sched = schedule(
+        req.load,
+        req.output,
+        prefill_pass.seconds,
+        decode_pass.seconds,
+    );
+    let replicas = req.gpus / req.tp;
+    let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
+    let prefill = Phase {
+        seconds: prefill_pass.seconds,
+        tokens_per_sec: rate((prefill_seqs * req.prompt) as f64, prefill_pass.seconds),
+        bound: prefill_pass.bound(),
+        breakdown: prefill_pass,
+    };
+    let decode = Phase {
+        seconds: decode_pass.seconds,
+        tokens_per_sec: rate(batch as f64, decode_pass.seconds),
+        bound: decode_pass.bound(),
+        breakdown: decode_pass,
+    };
+
+    let bytes_per_param = breakdown.total_bytes as f64 / count.total.max(1) as f64;
+    let ridge_batch_datasheet = peak_flops(&req.gpu, precision) * bytes_per_param
+        / (2.0 * req.gpu.memory_bandwidth_bytes_per_sec);
+    let ridge_batch_effective = effective_ridge(arch, &stored, machine);
+
+    let moe_experts_touched_per_layer = arch.ffn.moe.map(|m| {
+        let e = m.num_experts as f64;
+        e * (1.0 - (1.0 - m.experts_per_token as f64 / e).powf(batch as f64))
+    });
+
+    let price = req.price_per_gpu_hour.or(req.gpu.price_per_hour_usd);
+    let output_tokens_per_sec_total = sched.output_tokens_per_sec * replicas as f64;
+    let cost = match price {
+        Some(p) => Some(cost::cost(
+            p,
+            req.gpus,
+            prefill.tokens_per_sec * replicas as f64,
+            output_tokens_per_sec_total,
+        )),
+        None => {
+            warnings.push(Warning::NoPrice {
+                gpu: req.gpu.name.clone(),
+            });
+            None
+        }
+    };
+
+    let fits = memory.fits();
+    let fit_advice = if fits {
+        None
+    } else {
+        Some(advise(arch, req, context, budget, &kv_req)?)
+    };
+
+    let mut assumptions = vec![
+        Assumption::new("accelerator", &req.gpu.name, &req.gpu.source),
+        Assumption::new(
+            "weight format",
+            req.weights,
+            "user choice; storage per tensor in weight_breakdown",
+        ),
+        Assumption::new(
+            "matmul precision",
+            format!("{precision:?}"),
+            "weight-only formats dequantize to 16 bits; fp8/int8 are W8A8",
+        ),
+        Assumption::new("KV cache precision", req.kv_dtype.name(), "user choice"),
+        Assumption::new(
+            "context for KV sizing",
+            context,
+            if req.context.is_some() {
+                "user flag"
+            } else {
+                "prompt + output"
+            },
+        ),
+        Assumption::new(
+            "decode context",
+            format!("prompt + output/2 = {}", req.prompt + req.output / 2),
+            "KV read grows linearly over the output: its average",
+        ),
+        Assumption::new(
+            "matmul efficiency curve",
+            "≥128 GFLOP 0.95, ≥16 0.9, ≥1 0.6, else 0.3",
+            "Calculon (Isaev et al. 2023) system files; DESIGN.md",
+        ),
+        Assumption::new(
+            "memory efficiency curve",
+            "≥100 MB 0.9, ≥10 MB 0.75, ≥1 MB 0.6, else 0.3",
+            "Calculon (Isaev et al. 2023) system files; DESIGN.md",
+        ),
+    ];
+    assumptions.extend(req.profile.assumptions());
+    if arch.is_moe() {
+        assumptions.push(Assumption::new(
+            "MoE routing",
+            "uniform: a step of B tokens reads E·(1 − (1 − e/E)^B) experts per layer",
+            "expected distinct experts under uniform top-e routing",
+        ));
+    }
+    if let Some(p) = price {
+        let source = if req.price_per_gpu_hour.is_some() {
+            "user flag".to_string()
+        } else {
+            req.gpu.price_source.clone().unwrap_or_default()
+        };
+        assumptions.push(Assumption::new(
+            "price per GPU-hour",
+            format!("${p:.2}"),
+            source,
+        ));
+    }
+
+    Ok(InferEstimate {
+        model_type: arch.model_type.clone(),
+        params_total: count.total,
+        params_active: count.active,
+        gpu: req.gpu.name.clone(),
+        gpus: req.gpus,
+        tp: req.tp,
+        replicas,
+        weights: req.weights,
+        weight_breakdown: breakdown,
+        kv_dtype: req.kv_dtype,
+        kv_bytes_per_token: one_token.bytes_total,
+        context,
+        prompt: req.prompt,
+        output: req.output,
+        load: req.load,
+        engine: req.profile.engine,
+        memory,
+        fits,
+        fit_advice,
+        max_batch_at_context,
+        max_context_at_batch,
+        prefill,
+        decode,
+        schedule: sched,
+        output_tokens_per_sec_total,
+        ridge_batch_datasheet,
+        ridge_batch_effective,
+        moe_experts_touched_per_layer,
+        cost,
+        assumptions,
+        warnings,
+    })
+}
+
+/// The smallest decode batch whose matmuls are compute-bound on the pass model
+/// (no KV cache), by bisection over 1..=2¹⁶.
+fn effective_ridge(arch: &Architecture, stored: &[StoredTensor], m: Machine<'_>) -> Option<u64> {
+    let compute_bound = |b: u64| {
+        let t = pass_time(
+            arch,
+            stored,
+            &Pass {
+                sequences: b,
+                new_tokens: 1,
+                cached_tokens: 0,
+            },
+            m,
+        );
+        t.compute_bound_seconds >= t.memory_bound_seconds
+    };
+    let (mut lo, mut hi) = (1u64, 1u64 << 16);
+    if compute_bound(lo) {
+        return Some(1);
+    }
+    if !compute_bound(hi) {
+        return None;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if compute_bound(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi)
+}
+
+/// What would make a model fit: more ranks, a smaller format, a smaller batch or context.
+fn advise(
+    arch: &Architecture,
+    req: &InferRequest,
+    context: u64,
+    budget: u64,
+    kv_req: &KvRequest,
+) -> Result<FitAdvice> {
+    let batch = req.load.requests();
+    let mut min_tp = None;
+    if req.gpu.interconnect_bytes_per_sec.is_some() {
+        let mut tp = req.tp.saturating_mul(2);
+        while tp <= 64 {
+            if arch.heads() % tp == 0 {
+                if let Ok((m, _)) = memory_for(arch, req, req.weights, tp, batch, context) {
+                    if m.fits() {
+                        min_tp = Some(tp);
+                        break;
+                    }
+                }
+            }
+            tp *= 2;
+        }
+    }
+    let current = weights_bytes(arch, req.weights, &req.weight_options)?;
+    let mut formats = Vec::new();
+    for name in ["fp8", "awq-int4-g128", "Q4_K_M", "Q3_K_M"] {
+        let f: WeightFormat = name.parse()?;
+        if weights_bytes(arch, f, &req.weight_options)? >= current {
+            continue;
+        }
+        if memory_for(arch, req, f, req.tp, batch, context)?.0.fits() {
+            formats.push(f.to_string());
+        }
+    }
+    let b = max_batch(arch, kv_req, budget)?;
+    let c = max_context(arch, kv_req, budget)?;
+    Ok(FitAdvice {
+        min_tp,
+        formats,
+        max_batch: (b >= 1).then_some(b),
+        max_context: (c >= 1).then_some(c),
+    })
+}
+
+#[cfg(test)]
+mod tests;

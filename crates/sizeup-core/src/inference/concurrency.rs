@@ -1,0 +1,179 @@
+//! How many requests fit, how long a context fits, and what batching does to speed.
+
+use serde::Serialize;
+
+use crate::arch::Architecture;
+use crate::error::{CoreError, Result};
+use crate::kv::{self, KvRequest};
+
+/// How requests share the devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "requests")]
+pub enum Load {
+    /// A static batch: every request is prefilled together, then decoded in lockstep.
+    Batch(u64),
+    /// Continuous batching with this many requests in flight: prefills of new
+    /// requests interleave with the decode steps of the others.
+    Concurrency(u64),
+}
+
+impl Load {
+    /// Requests held at once.
+    pub fn requests(self) -> u64 {
+        match self {
+            Load::Batch(b) | Load::Concurrency(b) => b,
+        }
+    }
+}
+
+/// The largest batch whose KV cache fits in `budget` bytes per rank at `context` tokens.
+///
+/// # Formula
+/// ⌊budget / KV bytes per sequence per rank⌋
+///
+/// # Errors
+/// Those of [`kv::size`].
+pub fn max_batch(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<u64> {
+    let one = kv::size(arch, &KvRequest { batch: 1, ..*req })?.bytes_per_gpu;
+    Ok(budget.checked_div(one).unwrap_or(u64::MAX))
+}
+
+/// The longest context per sequence whose KV cache for `req.batch` sequences fits in `budget`.
+///
+/// # Formula
+/// the largest `s` with KV(s, B) ≤ budget, by bisection (windows and paging make
+/// KV(s) piecewise, but never decreasing)
+///
+/// # Errors
+/// Those of [`kv::size`].
+pub fn max_context(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<u64> {
+    let fits = |s: u64| -> Result<bool> {
+        match kv::size(arch, &KvRequest { seq_len: s, ..*req }) {
+            Ok(c) => Ok(c.bytes_per_gpu <= budget),
+            // a cache too large to count does not fit either
+            Err(CoreError::Overflow { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    };
+    if !fits(1)? {
+        return Ok(0);
+    }
+    let (mut lo, mut hi) = (1u64, 1u64 << 40);
+    if fits(hi)? {
+        return Ok(hi);
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Latency and throughput of a load, from the time of its passes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Schedule {
+    /// Time to first token, seconds.
+    pub time_to_first_token_seconds: f64,
+    /// Time per output token seen by one request, seconds (prefill interference included).
+    pub time_per_output_token_seconds: f64,
+    /// First token to last, one request, seconds.
+    pub end_to_end_seconds: f64,
+    /// Output tokens per second one request sees.
+    pub tokens_per_sec_per_request: f64,
+    /// Output tokens per second of one replica, prefill time included.
+    pub output_tokens_per_sec: f64,
+}
+
+/// Combine prefill and decode times into a schedule.
+///
+/// # Formula
+/// ```text
+/// static batch B:   TTFT = prefill(B·p);  TPOT = step(B);  E2E = TTFT + o·TPOT
+///                   throughput = B·o / E2E
+/// continuous C:     TTFT = prefill(p);   TPOT = step(C) + C·prefill(p)/o
+///                   E2E = TTFT + o·TPOT;  throughput = C·o / (o·step(C) + C·prefill(p))
+/// ```
+///
+/// # Symbols
+/// `p` prompt tokens, `o` output tokens, `step(B)` one decode step at batch `B`
+/// averaged over the output (context `p + o/2`).
+///
+/// # Assumptions / limits
+/// Continuous batching: each request's prefill is spread over the decode steps
+/// of the requests in flight; no queueing (arrivals keep exactly `C` in flight).
+pub fn schedule(load: Load, output: u64, prefill_seconds: f64, step_seconds: f64) -> Schedule {
+    let o = output as f64;
+    let (ttft, tpot, throughput) = match load {
+        Load::Batch(b) => {
+            let e2e = prefill_seconds + o * step_seconds;
+            (
+                prefill_seconds,
+                step_seconds,
+                if e2e > 0.0 { b as f64 * o / e2e } else { 0.0 },
+            )
+        }
+        Load::Concurrency(c) => {
+            let c = c as f64;
+            let share = if o > 0.0 {
+                c * prefill_seconds / o
+            } else {
+                0.0
+            };
+            let busy = o * step_seconds + c * prefill_seconds;
+            (
+                prefill_seconds,
+                step_seconds + share,
+                if busy > 0.0 { c * o / busy } else { 0.0 },
+            )
+        }
+    };
+    let e2e = ttft + o * tpot;
+    Schedule {
+        time_to_first_token_seconds: ttft,
+        time_per_output_token_seconds: tpot,
+        end_to_end_seconds: e2e,
+        tokens_per_sec_per_request: if tpot > 0.0 { 1.0 / tpot } else { 0.0 },
+        output_tokens_per_sec: throughput,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KvDtype, Shape};
+
+    #[test]
+    fn batch_and_context_limits_invert_the_kv_size() {
+        // llama-2-7b: 512 KiB per token in fp16 (shared/fixtures/models/llama-2-7b)
+        let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let req = KvRequest {
+            seq_len: 4096,
+            batch: 1,
+            dtype: KvDtype::Fp16,
+            tp: 1,
+            block_tokens: Some(16),
+        };
+        // 2 GiB per 4k sequence: 20 GiB holds 10
+        assert_eq!(max_batch(&arch, &req, 20 << 30).unwrap(), 10);
+        // 20 GiB / (4 sequences × 512 KiB) = 10240 tokens, a multiple of 16
+        let four = KvRequest { batch: 4, ..req };
+        assert_eq!(max_context(&arch, &four, 20 << 30).unwrap(), 10240);
+    }
+
+    #[test]
+    fn static_batch_throughput_counts_the_prefill() {
+        let s = schedule(Load::Batch(8), 100, 1.0, 0.01);
+        assert_eq!(s.end_to_end_seconds, 2.0);
+        assert_eq!(s.output_tokens_per_sec, 400.0);
+        let c = schedule(Load::Concurrency(8), 100, 0.1, 0.01);
+        // each request's 0.1 s prefill costs the others 8·0.1/100 per token
+        assert!((c.time_per_output_token_seconds - 0.018).abs() < 1e-12);
+        assert!((c.output_tokens_per_sec - 800.0 / 1.8).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,410 @@
+//! Serving engines: what each one reserves, how it pages the KV cache, and how
+//! close its kernels get to the chip's peaks.
+//!
+//! Every number here is an assumption printed with each estimate and
+//! overridable. Efficiencies multiply the size-dependent Calculon curves of
+//! [`crate::efficiency`]: the curve says how well an operation of that size can
+//! fill the chip, the engine factor how much of that its kernels reach.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::assumption::Assumption;
+use crate::error::{CoreError, Result};
+use crate::hardware::Accelerator;
+
+const MIB: u64 = 1 << 20;
+
+/// A serving engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// vLLM (paged attention, continuous batching).
+    Vllm,
+    /// SGLang (radix attention, continuous batching).
+    Sglang,
+    /// NVIDIA TensorRT-LLM.
+    Trtllm,
+    /// llama.cpp (GGUF, CUDA or Metal backend).
+    LlamaCpp,
+    /// Hugging Face transformers `generate` (eager PyTorch).
+    Transformers,
+}
+
+impl Engine {
+    /// Every engine, in the order help lists them.
+    pub const ALL: [Engine; 5] = [
+        Engine::Vllm,
+        Engine::Sglang,
+        Engine::Trtllm,
+        Engine::LlamaCpp,
+        Engine::Transformers,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Vllm => "vllm",
+            Engine::Sglang => "sglang",
+            Engine::Trtllm => "trtllm",
+            Engine::LlamaCpp => "llama.cpp",
+            Engine::Transformers => "transformers",
+        }
+    }
+
+    /// The engine's profile on `gpu` (llama.cpp distinguishes its Metal and CUDA backends).
+    pub fn profile(self, gpu: &Accelerator) -> EngineProfile {
+        let backend = if gpu.vendor.eq_ignore_ascii_case("apple") {
+            Backend::Metal
+        } else if gpu.vendor.eq_ignore_ascii_case("amd") {
+            Backend::Rocm
+        } else {
+            Backend::Cuda
+        };
+        profile(self, backend)
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Engine {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = s.trim().to_ascii_lowercase().replace(['-', '_'], "");
+        let norm = norm
+            .replace("tensorrtllm", "trtllm")
+            .replace("llamacpp", "llama.cpp");
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name().replace(['-', '_'], "") == norm)
+            .ok_or_else(|| CoreError::Unknown {
+                what: "engine",
+                name: s.to_string(),
+                suggestions: Engine::ALL.iter().map(|e| e.name().to_string()).collect(),
+            })
+    }
+}
+
+/// The kernel library an engine runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// NVIDIA CUDA.
+    Cuda,
+    /// AMD ROCm.
+    Rocm,
+    /// Apple Metal.
+    Metal,
+}
+
+/// How an engine keeps memory back from its caches.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "of")]
+pub enum Reserve {
+    /// A fraction of the device's memory stays unused (vLLM `1 − gpu_memory_utilization`).
+    Total {
+        /// The fraction kept back.
+        fraction: f64,
+    },
+    /// A fraction of what is free after weights stays unused (TensorRT-LLM
+    /// `1 − kv_cache_free_gpu_mem_fraction`).
+    Free {
+        /// The fraction kept back.
+        fraction: f64,
+    },
+}
+
+/// Everything an estimate assumes about an engine. Each field is overridable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineProfile {
+    /// The engine.
+    pub engine: Engine,
+    /// Its backend on the chosen accelerator.
+    pub backend: Backend,
+    /// Paged KV cache block size in tokens; `None` for a contiguous cache.
+    pub kv_block_tokens: Option<u64>,
+    /// Memory the engine keeps back.
+    pub reserve: Reserve,
+    /// CUDA/Metal context, library workspaces, CUDA graphs and the driver's own
+    /// reserve, bytes per device.
+    pub runtime_bytes: u64,
+    /// Communication buffers per device when tensor-parallel (NCCL, custom all-reduce).
+    pub comm_buffer_bytes: u64,
+    /// Tokens one prefill step processes (sizes the activation workspace);
+    /// `None` for the whole batch at once.
+    pub prefill_chunk_tokens: Option<u64>,
+    /// Fraction of the curve-predicted 16-bit (and FP32) matmul rate its kernels reach.
+    pub matmul_efficiency_16bit: f64,
+    /// Fraction of the curve-predicted FP8/INT8 matmul rate its kernels reach.
+    pub matmul_efficiency_8bit: f64,
+    /// Fraction of the curve-predicted memory bandwidth its kernels reach.
+    pub memory_efficiency: f64,
+    /// Fixed time per layer per forward pass (kernel launches, synchronisation), seconds.
+    pub layer_overhead_seconds: f64,
+    /// Quantized weights are dequantized to 16 bits in memory before a batched
+    /// matmul (llama.cpp CUDA above 32 tokens): an extra read and write.
+    pub dequantize_for_batched_matmul: bool,
+    /// Fraction of the link bandwidth an all-reduce reaches (NCCL bus bandwidth).
+    pub allreduce_efficiency: f64,
+    /// Fixed latency of one all-reduce, seconds.
+    pub allreduce_latency_seconds: f64,
+    /// Where the numbers come from.
+    pub source: String,
+}
+
+/// The profile of `engine` on `backend`.
+///
+/// # Source
+/// - vLLM: `gpu_memory_utilization = 0.9` and 16-token blocks (vLLM engine
+///   arguments docs); `max_num_batched_tokens = 8192` chunked prefill (vLLM
+///   "Optimization and Tuning"); CUDA graphs for decode.
+/// - SGLang: `mem_fraction_static = 0.88`, page size 1, `chunked_prefill_size = 8192`
+///   (SGLang server arguments docs).
+/// - TensorRT-LLM: `kv_cache_free_gpu_mem_fraction = 0.9`, 64-token blocks,
+///   `max_num_tokens = 8192` (TensorRT-LLM docs); efficiencies calibrated on
+///   TensorRT-LLM's published v0.5/v0.6 A100/H100/L40S tables
+///   (shared/validation/cases.json).
+/// - llama.cpp: contiguous cache, `n_ubatch = 512`; CUDA factors calibrated on
+///   llama-bench runs of LLaMA-7B on RTX 3090/4090 (PR #4766, Jan 2024), Metal on
+///   M2 Ultra and M2 Max (issue #2850, PR #2959); macOS lets the GPU wire about
+///   75% of unified memory (`recommendedMaxWorkingSetSize`), kept back as reserve.
+/// - transformers: eager PyTorch, no paging, no reserve; factors are estimates
+///   (not calibrated).
+///
+/// # Assumptions / limits
+/// Runtime bytes are estimates: about 0.5 GiB of CUDA context and cuBLAS
+/// workspace, plus CUDA graphs for engines that capture them.
+pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
+    let base = EngineProfile {
+        engine,
+        backend,
+        kv_block_tokens: Some(16),
+        reserve: Reserve::Total { fraction: 0.10 },
+        runtime_bytes: 1536 * MIB,
+        comm_buffer_bytes: 512 * MIB,
+        prefill_chunk_tokens: Some(8192),
+        matmul_efficiency_16bit: 0.75,
+        matmul_efficiency_8bit: 0.55,
+        memory_efficiency: 0.90,
+        layer_overhead_seconds: 10e-6,
+        dequantize_for_batched_matmul: false,
+        allreduce_efficiency: 0.8,
+        allreduce_latency_seconds: 10e-6,
+        source: String::new(),
+    };
+    match (engine, backend) {
+        (Engine::Vllm, _) => EngineProfile {
+            source: "vLLM docs (gpu_memory_utilization 0.9, block 16, max_num_batched_tokens 8192); efficiencies shared with TensorRT-LLM's calibration".into(),
+            ..base
+        },
+        (Engine::Sglang, _) => EngineProfile {
+            kv_block_tokens: Some(1),
+            reserve: Reserve::Total { fraction: 0.12 },
+            source: "SGLang server arguments (mem_fraction_static 0.88, page size 1, chunked_prefill_size 8192); efficiencies shared with TensorRT-LLM's calibration".into(),
+            ..base
+        },
+        (Engine::Trtllm, _) => EngineProfile {
+            kv_block_tokens: Some(64),
+            reserve: Reserve::Free { fraction: 0.10 },
+            runtime_bytes: 1024 * MIB,
+            source: "TensorRT-LLM docs (kv_cache_free_gpu_mem_fraction 0.9, tokens_per_block 64, max_num_tokens 8192); efficiencies calibrated on its v0.5/v0.6 performance tables".into(),
+            ..base
+        },
+        (Engine::LlamaCpp, Backend::Metal) => EngineProfile {
+            kv_block_tokens: None,
+            reserve: Reserve::Total { fraction: 0.25 },
+            runtime_bytes: 256 * MIB,
+            comm_buffer_bytes: 0,
+            prefill_chunk_tokens: Some(512),
+            matmul_efficiency_16bit: 0.45,
+            matmul_efficiency_8bit: 0.45,
+            memory_efficiency: 0.75,
+            layer_overhead_seconds: 20e-6,
+            source: "llama.cpp Metal, calibrated on llama-bench LLaMA-7B runs on M2 Ultra and M2 Max (issue #2850, PR #2959); macOS GPU working-set limit ~75% of unified memory".into(),
+            ..base
+        },
+        (Engine::LlamaCpp, _) => EngineProfile {
+            kv_block_tokens: None,
+            reserve: Reserve::Total { fraction: 0.0 },
+            runtime_bytes: 512 * MIB,
+            comm_buffer_bytes: 0,
+            prefill_chunk_tokens: Some(512),
+            matmul_efficiency_16bit: 0.9,
+            matmul_efficiency_8bit: 0.9,
+            memory_efficiency: 0.95,
+            layer_overhead_seconds: 60e-6,
+            dequantize_for_batched_matmul: true,
+            source: "llama.cpp CUDA, calibrated on llama-bench LLaMA-7B runs on RTX 3090 and 4090 (PR #4766, Jan 2024)".into(),
+            ..base
+        },
+        (Engine::Transformers, _) => EngineProfile {
+            kv_block_tokens: None,
+            reserve: Reserve::Total { fraction: 0.0 },
+            runtime_bytes: 512 * MIB,
+            prefill_chunk_tokens: None,
+            matmul_efficiency_16bit: 0.65,
+            matmul_efficiency_8bit: 0.4,
+            memory_efficiency: 0.75,
+            layer_overhead_seconds: 150e-6,
+            source: "transformers generate (eager PyTorch): estimates, not calibrated".into(),
+            ..base
+        },
+    }
+}
+
+impl EngineProfile {
+    /// Check that fractions are fractions and times are not negative.
+    ///
+    /// # Errors
+    /// [`CoreError::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let reserve = match self.reserve {
+            Reserve::Total { fraction } | Reserve::Free { fraction } => fraction,
+        };
+        for (field, v, lo_open) in [
+            ("reserve fraction", reserve, false),
+            (
+                "matmul_efficiency_16bit",
+                self.matmul_efficiency_16bit,
+                true,
+            ),
+            ("matmul_efficiency_8bit", self.matmul_efficiency_8bit, true),
+            ("memory_efficiency", self.memory_efficiency, true),
+            ("allreduce_efficiency", self.allreduce_efficiency, true),
+        ] {
+            let ok = v.is_finite() && v <= 1.0 && if lo_open { v > 0.0 } else { v >= 0.0 };
+            if !ok {
+                return Err(CoreError::Invalid {
+                    field,
+                    value: v.to_string(),
+                    expected: "a fraction between 0 and 1".into(),
+                });
+            }
+        }
+        for (field, v) in [
+            ("layer_overhead_seconds", self.layer_overhead_seconds),
+            ("allreduce_latency_seconds", self.allreduce_latency_seconds),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(CoreError::Invalid {
+                    field,
+                    value: v.to_string(),
+                    expected: "a non-negative number of seconds".into(),
+                });
+            }
+        }
+        if self.kv_block_tokens == Some(0) {
+            return Err(CoreError::Zero {
+                field: "kv_block_tokens",
+            });
+        }
+        if self.prefill_chunk_tokens == Some(0) {
+            return Err(CoreError::Zero {
+                field: "prefill_chunk_tokens",
+            });
+        }
+        Ok(())
+    }
+
+    /// The profile as assumptions, each with its source.
+    pub fn assumptions(&self) -> Vec<Assumption> {
+        let src = self.source.as_str();
+        let mib = |b: u64| format!("{} MiB", b / MIB);
+        let mut v = vec![
+            Assumption::new("engine", format!("{} ({:?} backend)", self.engine, self.backend), src),
+            Assumption::new(
+                "KV cache block",
+                self.kv_block_tokens
+                    .map_or("contiguous".to_string(), |b| format!("{b} tokens")),
+                src,
+            ),
+            match self.reserve {
+                Reserve::Total { fraction } => Assumption::new(
+                    "engine reserve",
+                    format!("{fraction} of device memory"),
+                    src,
+                ),
+                Reserve::Free { fraction } => Assumption::new(
+                    "engine reserve",
+                    format!("{fraction} of memory free after weights"),
+                    src,
+                ),
+            },
+            Assumption::new(
+                "runtime memory (context, workspaces, graphs, driver)",
+                mib(self.runtime_bytes),
+                "estimate: CUDA context + cuBLAS workspace ≈ 0.5 GiB, plus CUDA graphs where captured",
+            ),
+            Assumption::new(
+                "communication buffers at tp ≥ 2",
+                mib(self.comm_buffer_bytes),
+                "estimate: NCCL channel buffers + custom all-reduce buffers",
+            ),
+            Assumption::new(
+                "prefill chunk",
+                self.prefill_chunk_tokens
+                    .map_or("whole batch".to_string(), |t| format!("{t} tokens")),
+                src,
+            ),
+            Assumption::new("matmul efficiency factor (16-bit)", self.matmul_efficiency_16bit, src),
+            Assumption::new("matmul efficiency factor (8-bit)", self.matmul_efficiency_8bit, src),
+            Assumption::new("memory bandwidth efficiency factor", self.memory_efficiency, src),
+            Assumption::new(
+                "overhead per layer per forward pass",
+                format!("{} µs", self.layer_overhead_seconds * 1e6),
+                src,
+            ),
+            Assumption::new(
+                "all-reduce",
+                format!(
+                    "{} of link bandwidth, {} µs latency, 2 per layer, not overlapped",
+                    self.allreduce_efficiency,
+                    self.allreduce_latency_seconds * 1e6
+                ),
+                "NCCL bus bandwidth ≈ 80% of NVLink (nccl-tests); DESIGN.md ring all-reduce",
+            ),
+        ];
+        if self.dequantize_for_batched_matmul {
+            v.push(Assumption::new(
+                "batched matmuls on quantized weights",
+                "dequantize to f16 in memory, then cuBLAS",
+                src,
+            ));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::find;
+
+    #[test]
+    fn profiles_are_valid_and_parse() {
+        for e in Engine::ALL {
+            for b in [Backend::Cuda, Backend::Rocm, Backend::Metal] {
+                profile(e, b).validate().unwrap();
+            }
+            assert_eq!(e.name().parse::<Engine>(), Ok(e));
+        }
+        assert_eq!("TensorRT-LLM".parse::<Engine>(), Ok(Engine::Trtllm));
+        assert_eq!("llamacpp".parse::<Engine>(), Ok(Engine::LlamaCpp));
+        assert!("tgi".parse::<Engine>().is_err());
+        // vLLM keeps 1 − gpu_memory_utilization (0.9) back
+        let p = Engine::Vllm.profile(find("H100-SXM").unwrap());
+        assert_eq!(p.reserve, Reserve::Total { fraction: 0.10 });
+        assert_eq!(p.kv_block_tokens, Some(16));
+        assert_eq!(
+            Engine::LlamaCpp.profile(find("M2-Ultra").unwrap()).backend,
+            Backend::Metal
+        );
+    }
+}

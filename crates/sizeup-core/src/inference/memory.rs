@@ -1,0 +1,153 @@
+//! Memory per device as line items: weights, KV cache, activations, runtime, buffers, reserve.
+
+use serde::Serialize;
+
+use super::engine::{EngineProfile, Reserve};
+use crate::arch::Architecture;
+
+/// Memory of one device, in bytes, as separate line items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MemoryPerGpu {
+    /// The device's memory.
+    pub total_bytes: u64,
+    /// Weights held by this rank.
+    pub weights_bytes: u64,
+    /// KV cache for the requested batch at the requested context.
+    pub kv_cache_bytes: u64,
+    /// Activation workspace for one prefill chunk (and its logits).
+    pub activation_workspace_bytes: u64,
+    /// Runtime: context, library workspaces, CUDA graphs, driver reserve.
+    pub runtime_bytes: u64,
+    /// Communication buffers (0 without tensor parallelism).
+    pub comm_buffer_bytes: u64,
+    /// What the engine keeps back by design (vLLM `1 − gpu_memory_utilization`).
+    pub engine_reserve_bytes: u64,
+    /// What is left; 0 when it does not fit.
+    pub free_bytes: u64,
+    /// What is missing; 0 when it fits.
+    pub shortfall_bytes: u64,
+}
+
+impl MemoryPerGpu {
+    /// Whether everything fits.
+    pub fn fits(&self) -> bool {
+        self.shortfall_bytes == 0
+    }
+
+    /// Bytes available for the KV cache once everything else is placed (0 if none).
+    pub fn kv_budget_bytes(&self) -> u64 {
+        self.total_bytes
+            .saturating_sub(self.weights_bytes)
+            .saturating_sub(self.activation_workspace_bytes)
+            .saturating_sub(self.runtime_bytes)
+            .saturating_sub(self.comm_buffer_bytes)
+            .saturating_sub(self.engine_reserve_bytes)
+    }
+}
+
+/// Activation workspace of one prefill chunk on one rank, bytes.
+///
+/// # Formula
+/// ```text
+/// T_w · 2 · (4·h + (2·f_tok + (a + 2k)·d) / t) + S_w · V / t · 4
+/// ```
+///
+/// # Symbols
+/// `T_w` tokens in the chunk, `S_w = min(sequences, T_w)` logit rows, `f_tok` the
+/// MLP width one token passes through (gate and up; `e·f_e` plus shared for MoE),
+/// `t` tensor-parallel ranks.
+///
+/// # Source
+/// vLLM sizes its workspace by profiling a dummy batch of `max_num_batched_tokens`;
+/// this counts the largest live tensors of one layer (residual, normed input,
+/// q/k/v, gate/up outputs) in 16 bits and the fp32 logits.
+///
+/// # Assumptions / limits
+/// An estimate, not a measurement; allocator fragmentation is not modelled.
+pub fn activation_workspace_bytes(
+    arch: &Architecture,
+    chunk_tokens: u64,
+    sequences: u64,
+    tp: u64,
+) -> u64 {
+    let tp = tp.max(1) as f64;
+    let h = arch.hidden_size as f64;
+    let f_tok = match &arch.ffn.moe {
+        Some(m) => {
+            let shared = m.shared.map_or(0, |s| s.mlp.intermediate_size);
+            (m.experts_per_token * m.expert.intermediate_size + shared)
+                .max(arch.ffn.dense.intermediate_size) as f64
+        }
+        None => arch.ffn.dense.intermediate_size as f64,
+    };
+    let qkv = ((arch.heads() + 2 * arch.kv_heads()) * arch.head_dim()) as f64;
+    let t = chunk_tokens as f64;
+    let rows = sequences.min(chunk_tokens) as f64;
+    let bytes =
+        t * 2.0 * (4.0 * h + (2.0 * f_tok + qkv) / tp) + rows * arch.vocab_size as f64 / tp * 4.0;
+    bytes.ceil() as u64
+}
+
+/// Lay out one device's memory.
+///
+/// # Formula
+/// ```text
+/// reserve = fraction · total                       (Total)
+///         = fraction · (total − weights − runtime)  (Free)
+/// free    = total − weights − KV − workspace − runtime − comm − reserve
+/// ```
+///
+/// # Source
+/// DESIGN.md "Inference": runtime overheads are separate line items.
+pub fn layout(
+    total: u64,
+    weights: u64,
+    kv: u64,
+    workspace: u64,
+    profile: &EngineProfile,
+    tp: u64,
+) -> MemoryPerGpu {
+    let comm = if tp > 1 { profile.comm_buffer_bytes } else { 0 };
+    let reserve = match profile.reserve {
+        Reserve::Total { fraction } => (total as f64 * fraction) as u64,
+        Reserve::Free { fraction } => {
+            (total
+                .saturating_sub(weights)
+                .saturating_sub(profile.runtime_bytes) as f64
+                * fraction) as u64
+        }
+    };
+    let used = [weights, kv, workspace, profile.runtime_bytes, comm, reserve]
+        .iter()
+        .fold(0u64, |a, b| a.saturating_add(*b));
+    MemoryPerGpu {
+        total_bytes: total,
+        weights_bytes: weights,
+        kv_cache_bytes: kv,
+        activation_workspace_bytes: workspace,
+        runtime_bytes: profile.runtime_bytes,
+        comm_buffer_bytes: comm,
+        engine_reserve_bytes: reserve,
+        free_bytes: total.saturating_sub(used),
+        shortfall_bytes: used.saturating_sub(total),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inference::engine::{profile, Backend, Engine};
+
+    #[test]
+    fn vllm_keeps_a_tenth_back() {
+        let p = profile(Engine::Vllm, Backend::Cuda);
+        let m = layout(80 << 30, 16 << 30, 10 << 30, 1 << 30, &p, 1);
+        assert_eq!(m.engine_reserve_bytes, 8 << 30);
+        assert!(m.fits());
+        assert_eq!(m.comm_buffer_bytes, 0);
+        let over = layout(80 << 30, 70 << 30, 10 << 30, 1 << 30, &p, 2);
+        assert!(!over.fits());
+        assert_eq!(over.free_bytes, 0);
+        assert!(over.shortfall_bytes > 9 << 30);
+    }
+}

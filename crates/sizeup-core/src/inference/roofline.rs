@@ -1,0 +1,412 @@
+//! Time of one forward pass, operation by operation.
+//!
+//! Each operation (a projection, the attention over the cache, the experts) is
+//! either compute-bound or memory-bound; its time is the larger of the two, with
+//! efficiencies that depend on its size ([`crate::efficiency`]) times the
+//! engine's factors. A pass adds the operations, the tensor-parallel all-reduces
+//! and a fixed overhead per layer.
+
+use serde::Serialize;
+
+use super::engine::EngineProfile;
+use super::weights::StoredTensor;
+use crate::arch::{Architecture, AttentionKind};
+use crate::dtype::ComputePrecision;
+use crate::efficiency::{matmul_curve, memory_curve};
+use crate::hardware::Accelerator;
+use crate::params::TensorRole;
+
+/// Which resource limits a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bound {
+    /// Tensor-core arithmetic.
+    Compute,
+    /// Memory bandwidth (weights and KV cache streamed from HBM/GDDR).
+    MemoryBandwidth,
+    /// Tensor-parallel all-reduces over the interconnect.
+    Communication,
+    /// Fixed per-layer costs (kernel launches, synchronisation).
+    Overhead,
+}
+
+/// The shape of one forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Sequences in the pass.
+    pub sequences: u64,
+    /// New tokens per sequence (the prompt for a prefill, 1 for a decode step).
+    pub new_tokens: u64,
+    /// Tokens already cached per sequence before the pass.
+    pub cached_tokens: u64,
+}
+
+impl Pass {
+    fn tokens(&self) -> f64 {
+        self.sequences as f64 * self.new_tokens as f64
+    }
+}
+
+/// What the pass runs on.
+#[derive(Debug, Clone, Copy)]
+pub struct Machine<'a> {
+    /// The accelerator.
+    pub gpu: &'a Accelerator,
+    /// Tensor-parallel ranks.
+    pub tp: u64,
+    /// Engine assumptions.
+    pub profile: &'a EngineProfile,
+    /// Precision of the weight matmuls.
+    pub precision: ComputePrecision,
+    /// KV bytes one token adds in one layer on one rank.
+    pub kv_bytes_per_token_layer: f64,
+    /// Whether the weights are quantized (for llama.cpp's dequantize-then-GEMM path).
+    pub quantized: bool,
+}
+
+/// Time of a pass and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct PassTime {
+    /// Wall time of the pass, seconds.
+    pub seconds: f64,
+    /// Time in operations limited by arithmetic.
+    pub compute_bound_seconds: f64,
+    /// Time in operations limited by memory bandwidth.
+    pub memory_bound_seconds: f64,
+    /// All-reduce time.
+    pub communication_seconds: f64,
+    /// Fixed per-layer overhead.
+    pub overhead_seconds: f64,
+    /// FLOPs per rank.
+    pub flops: f64,
+    /// Bytes moved per rank.
+    pub bytes: f64,
+}
+
+impl PassTime {
+    /// The resource that takes the most time.
+    pub fn bound(&self) -> Bound {
+        [
+            (self.compute_bound_seconds, Bound::Compute),
+            (self.memory_bound_seconds, Bound::MemoryBandwidth),
+            (self.communication_seconds, Bound::Communication),
+            (self.overhead_seconds, Bound::Overhead),
+        ]
+        .into_iter()
+        .fold((f64::MIN, Bound::Compute), |best, x| {
+            if x.0 > best.0 {
+                x
+            } else {
+                best
+            }
+        })
+        .1
+    }
+}
+
+/// Peak FLOP/s of `gpu` in `precision`, falling back to 16 bits (and 16 to FP32)
+/// where the chip has no such path.
+pub fn peak_flops(gpu: &Accelerator, precision: ComputePrecision) -> f64 {
+    let p = &gpu.peak_flops;
+    let sixteen = p.bf16.or(p.fp32).unwrap_or(0.0);
+    match precision {
+        ComputePrecision::Fp32 => p.fp32.unwrap_or(sixteen),
+        ComputePrecision::Bf16 => sixteen,
+        ComputePrecision::Fp8 => p.fp8.unwrap_or(sixteen),
+        ComputePrecision::Int8 => p.int8.unwrap_or(sixteen),
+    }
+}
+
+/// Whether `precision` runs on an 8-bit path of `gpu` (and so takes the 8-bit factor).
+pub fn runs_8bit(gpu: &Accelerator, precision: ComputePrecision) -> bool {
+    match precision {
+        ComputePrecision::Fp8 => gpu.peak_flops.fp8.is_some(),
+        ComputePrecision::Int8 => gpu.peak_flops.int8.is_some(),
+        _ => false,
+    }
+}
+
+/// Weights of one operation on one rank.
+#[derive(Debug, Clone, Copy, Default)]
+struct OpWeights {
+    /// Parameters on this rank.
+    elements: f64,
+    /// Stored bytes on this rank.
+    bytes: f64,
+    /// Output features on this rank (for activation traffic).
+    rows: f64,
+    /// Input features (for activation traffic).
+    cols: f64,
+}
+
+impl OpWeights {
+    fn add(&mut self, s: &StoredTensor, tp: f64) {
+        let split = if s.replicated_under_tp() { 1.0 } else { tp };
+        let copies = s.tensor.copies as f64;
+        self.elements += (s.tensor.rows * s.tensor.cols) as f64 * copies / split;
+        self.bytes += s.bytes as f64 / split;
+        self.rows += s.tensor.rows as f64 / split;
+        self.cols = self.cols.max(s.tensor.cols as f64);
+    }
+}
+
+struct Acc<'a> {
+    m: Machine<'a>,
+    t: PassTime,
+}
+
+impl Acc<'_> {
+    /// One operation: `flops` in the matmul precision (or 16-bit for attention) and `bytes`.
+    fn op(&mut self, flops: f64, bytes: f64, precision: ComputePrecision) {
+        if flops <= 0.0 && bytes <= 0.0 {
+            return;
+        }
+        let p = self.m.profile;
+        let factor = if runs_8bit(self.m.gpu, precision) {
+            p.matmul_efficiency_8bit
+        } else {
+            p.matmul_efficiency_16bit
+        };
+        let peak = peak_flops(self.m.gpu, precision);
+        let compute = flops / (peak * matmul_curve().at(flops) * factor);
+        let bw = self.m.gpu.memory_bandwidth_bytes_per_sec;
+        let memory = bytes / (bw * memory_curve().at(bytes) * p.memory_efficiency);
+        if compute >= memory {
+            self.t.compute_bound_seconds += compute;
+        } else {
+            self.t.memory_bound_seconds += memory;
+        }
+        self.t.flops += flops;
+        self.t.bytes += bytes;
+    }
+
+    /// A linear layer applied to `tokens` rows.
+    fn linear(&mut self, w: &OpWeights, tokens: f64) {
+        if w.elements == 0.0 {
+            return;
+        }
+        let flops = 2.0 * tokens * w.elements;
+        let activations = 2.0 * tokens * (w.cols + w.rows);
+        let batched = tokens > 32.0;
+        if self.m.quantized && batched && self.m.profile.dequantize_for_batched_matmul {
+            // llama.cpp CUDA: dequantize to f16 (read quantized, write f16), then a
+            // cuBLAS GEMM that reads the f16 copy.
+            let f16 = 2.0 * w.elements;
+            self.op(0.0, w.bytes + f16, self.m.precision);
+            self.op(flops, f16 + activations, ComputePrecision::Bf16);
+        } else {
+            self.op(flops, w.bytes + activations, self.m.precision);
+        }
+    }
+}
+
+/// Time of one forward pass of `pass` over `arch` with `stored` weights on `m`.
+///
+/// # Formula
+/// ```text
+/// op time   = max(F / (P · c(F) · f_c), M / (BW · m(M) · f_m))
+/// pass time = Σ_ops op time + 2·L·(α + 2(t−1)/t · T·h·2 / (link · f_link)) [t ≥ 2]
+///             + L · overhead
+/// linear:     F = 2·T·params/t,  M = weight bytes/t + 2·T·(in + out/t)
+/// attention:  F = 2·T·a/t·(d_qk + d_v)·ctx,  M = KV read (+ write for new tokens)
+/// experts:    weights of E·(1 − (1 − e/E)^T) experts touched, F for e per token
+/// ```
+///
+/// # Symbols
+/// `T` tokens in the pass, `P` peak FLOP/s of the precision, `BW` memory
+/// bandwidth, `c`/`m` Calculon's size curves, `f_c`/`f_m` engine factors,
+/// `ctx` attended tokens (causal prefill: cached + (new+1)/2), `α` all-reduce latency.
+///
+/// # Source
+/// DESIGN.md "Inference"; Calculon (Isaev et al. 2023) for the size curves;
+/// expected distinct experts for `T` tokens choosing `e` of `E` uniformly.
+///
+/// # Assumptions / limits
+/// Operations do not overlap; routing is uniform; attention runs in 16 bits;
+/// the LM head computes one row of logits per sequence.
+pub fn pass_time(
+    arch: &Architecture,
+    stored: &[StoredTensor],
+    pass: &Pass,
+    m: Machine<'_>,
+) -> PassTime {
+    let tp = m.tp.max(1) as f64;
+    let tokens = pass.tokens();
+    let mut acc = Acc {
+        m,
+        t: PassTime::default(),
+    };
+    let (heads, d_qk, d_v) = match arch.attention.kind {
+        AttentionKind::Standard {
+            heads, head_dim, ..
+        } => (heads, head_dim, head_dim),
+        // absorbed MLA attends over the latent: scores over r_kv + d_r, values over r_kv
+        AttentionKind::Mla {
+            heads,
+            kv_lora_rank,
+            qk_rope_head_dim,
+            ..
+        } => (heads, kv_lora_rank + qk_rope_head_dim, kv_lora_rank),
+    };
+    let heads_per_rank = heads as f64 / tp;
+    let (local_layers, window) = match arch.attention.window {
+        Some(w) => (w.local_layers.min(arch.num_layers), w.size as f64),
+        None => (0, f64::INFINITY),
+    };
+    let moe = arch.ffn.moe;
+
+    for layer in 0..arch.num_layers {
+        let mut attn_in = OpWeights::default();
+        let mut attn_out = OpWeights::default();
+        let mut up = OpWeights::default();
+        let mut down = OpWeights::default();
+        let mut experts = OpWeights::default();
+        let mut router = OpWeights::default();
+        for s in stored.iter().filter(|s| s.tensor.layer == Some(layer)) {
+            use TensorRole::*;
+            match s.tensor.role {
+                AttnQ | AttnK | AttnV | AttnQA | AttnQB | AttnKvA | AttnKvB => attn_in.add(s, tp),
+                AttnOutput => attn_out.add(s, tp),
+                FfnGate | FfnUp | SharedGate | SharedUp | SharedExpertGate => up.add(s, tp),
+                FfnDown | SharedDown => down.add(s, tp),
+                ExpertGate | ExpertUp | ExpertDown => experts.add(s, tp),
+                Router => router.add(s, tp),
+                _ => {}
+            }
+        }
+        acc.linear(&attn_in, tokens);
+
+        // attention over the cache
+        let span = if layer < local_layers {
+            window
+        } else {
+            f64::INFINITY
+        };
+        let new = pass.new_tokens as f64;
+        let cached = pass.cached_tokens as f64;
+        let attended = (cached + (new + 1.0) / 2.0).min(span);
+        let read = (cached + new).min(span);
+        let flops = 2.0 * tokens * heads_per_rank * (d_qk + d_v) as f64 * attended;
+        let kv = pass.sequences as f64 * (read + new) * m.kv_bytes_per_token_layer;
+        acc.op(flops, kv, ComputePrecision::Bf16);
+
+        acc.linear(&attn_out, tokens);
+        acc.linear(&up, tokens);
+        acc.linear(&down, tokens);
+        if let (Some(moe), true) = (moe, experts.elements > 0.0) {
+            acc.linear(&router, tokens);
+            let e = moe.num_experts as f64;
+            let k = moe.experts_per_token as f64;
+            let touched = e * (1.0 - (1.0 - k / e).powf(tokens));
+            let per_expert = OpWeights {
+                elements: experts.elements / e,
+                bytes: experts.bytes / e,
+                rows: experts.rows,
+                cols: experts.cols,
+            };
+            // each token runs k experts; the weights of the touched ones are read once
+            let flops = 2.0 * tokens * k * per_expert.elements;
+            let read = OpWeights {
+                elements: flops / (2.0 * tokens.max(1.0)),
+                bytes: per_expert.bytes * touched,
+                ..per_expert
+            };
+            acc.linear(&read, tokens);
+        }
+        if m.tp > 1 {
+            let link = m.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
+            let message = tokens * arch.hidden_size as f64 * 2.0;
+            let per = m.profile.allreduce_latency_seconds
+                + 2.0 * (tp - 1.0) / tp * message / (link * m.profile.allreduce_efficiency);
+            acc.t.communication_seconds += 2.0 * per;
+        }
+    }
+
+    // LM head: one row of logits per sequence (the last new token)
+    let mut head = OpWeights::default();
+    for s in stored
+        .iter()
+        .filter(|s| s.tensor.role == TensorRole::LmHead)
+    {
+        head.add(s, tp);
+    }
+    if head.elements == 0.0 {
+        // tied: the embedding matrix serves as the head
+        for s in stored
+            .iter()
+            .filter(|s| s.tensor.role == TensorRole::TokenEmbedding)
+        {
+            head.add(s, tp);
+        }
+    }
+    acc.linear(&head, pass.sequences as f64);
+
+    acc.t.overhead_seconds = arch.num_layers as f64 * m.profile.layer_overhead_seconds;
+    let t = &mut acc.t;
+    t.seconds = t.compute_bound_seconds
+        + t.memory_bound_seconds
+        + t.communication_seconds
+        + t.overhead_seconds;
+    acc.t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtype::{WeightFormat, WeightOptions};
+    use crate::hardware::find;
+    use crate::inference::engine::{profile, Backend, Engine};
+    use crate::inference::weights::stored_tensors;
+    use crate::Shape;
+
+    #[test]
+    fn decode_at_batch_one_streams_the_weights() {
+        let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let stored = stored_tensors(&arch, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
+        let gpu = find("H100-SXM").unwrap();
+        let prof = profile(Engine::Vllm, Backend::Cuda);
+        let m = Machine {
+            gpu,
+            tp: 1,
+            profile: &prof,
+            precision: ComputePrecision::Bf16,
+            kv_bytes_per_token_layer: 16384.0,
+            quantized: false,
+        };
+        let step = pass_time(
+            &arch,
+            &stored,
+            &Pass {
+                sequences: 1,
+                new_tokens: 1,
+                cached_tokens: 100,
+            },
+            m,
+        );
+        assert_eq!(step.bound(), Bound::MemoryBandwidth);
+        // the 13.48 GB of weights cross the memory bus once, less the embedding
+        // table (0.26 GB) of which a step reads one row
+        assert!(step.bytes > 13.2e9 && step.bytes < 13.3e9, "{}", step.bytes);
+        let prefill = pass_time(
+            &arch,
+            &stored,
+            &Pass {
+                sequences: 1,
+                new_tokens: 4096,
+                cached_tokens: 0,
+            },
+            m,
+        );
+        assert_eq!(prefill.bound(), Bound::Compute);
+        // 2·N·s + 2·L·a·d·s² FLOPs (DESIGN.md), N the 6_476_005_376 block weights
+        // (llama-2-7b less embedding, head and norms); the head runs for the last token only
+        let expected = 2.0 * 6_476_005_376.0 * 4096.0 + 2.0 * 32.0 * 4096.0 * 4096.0 * 4096.0;
+        assert!(
+            (prefill.flops / expected - 1.0).abs() < 0.005,
+            "{}",
+            prefill.flops / expected
+        );
+    }
+}
