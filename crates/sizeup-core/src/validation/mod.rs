@@ -4,6 +4,8 @@
 //! layout) and what was reported. The inference and training models predict the
 //! same figure, and so does a naive baseline, so the gain over the obvious shows.
 
+pub mod inference;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -80,6 +82,17 @@ pub fn abs_quantile(values: &[f64], q: f64) -> Option<f64> {
     let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+}
+
+/// The shared golden cases, read in place beside the repository (tests only).
+#[cfg(test)]
+pub(crate) fn shared_cases() -> Vec<Case> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/validation/cases.json"
+    );
+    let text = std::fs::read_to_string(path).expect("shared/validation/cases.json beside the repo");
+    serde_json::from_str(&text).expect("cases.json parses")
 }
 
 #[cfg(test)]

@@ -1,0 +1,453 @@
+//! Inference golden cases: decode and prefill speeds, weight and KV sizes others measured.
+//!
+//! Each case of kind `infer_decode`, `infer_prefill`, `weights_memory` or
+//! `kv_cache` is rebuilt from what its source states (the architecture through
+//! [`Shape`], the accelerator from the catalog, the precision as a
+//! [`WeightFormat`], the engine from the framework) and predicted by the one
+//! model of [`crate::inference`]. Beside it, a naive baseline:
+//! decode = weight bytes ÷ (datasheet bandwidth · [`BASELINE_MEMORY_UTILIZATION`]),
+//! prefill = 2·N·tokens ÷ (datasheet peak · [`BASELINE_COMPUTE_UTILIZATION`]).
+
+use serde_json::Value;
+
+use super::{Case, CaseOutcome};
+use crate::arch::Architecture;
+use crate::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
+use crate::hardware::{self, Accelerator};
+use crate::inference::{self, peak_flops, Engine, InferRequest, Load};
+use crate::kv::{self, KvRequest};
+use crate::shape::{BlockStyle, Shape};
+
+/// The baseline's one memory-bandwidth utilization for decode (a common rule of thumb).
+pub const BASELINE_MEMORY_UTILIZATION: f64 = 0.8;
+/// The baseline's one compute utilization for prefill (a common rule of thumb).
+pub const BASELINE_COMPUTE_UTILIZATION: f64 = 0.5;
+
+/// The bar on the median absolute relative error of decode and of prefill
+/// predictions (issue 4: at most 20%, and below the baseline's).
+pub const MEDIAN_SPEED_ERROR_BAR: f64 = 0.20;
+/// The bar on each weight-size prediction (exact counts; files add metadata).
+pub const WEIGHTS_ERROR_BAR: f64 = 0.01;
+
+const GIB: f64 = 1_073_741_824.0;
+
+/// Predict one case; `None` for kinds this module does not cover.
+///
+/// A covered case that cannot be predicted comes back with `predicted: None`
+/// and a `note` saying which fact is missing.
+pub fn predict(case: &Case) -> Option<CaseOutcome> {
+    let outcome = |metric: &str, reported: f64| CaseOutcome {
+        id: case.id.clone(),
+        kind: case.kind.clone(),
+        metric: metric.to_string(),
+        reported,
+        predicted: None,
+        baseline: None,
+        note: None,
+    };
+    let unpredictable = |metric: &str, reported: f64, why: String| CaseOutcome {
+        note: Some(why),
+        ..outcome(metric, reported)
+    };
+    match case.kind.as_str() {
+        "infer_decode" | "infer_prefill" => Some(
+            speed(case)
+                .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
+        ),
+        "weights_memory" => Some(
+            weights(case)
+                .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
+        ),
+        "kv_cache" => Some(
+            kv_cache(case)
+                .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
+        ),
+        _ => None,
+    }
+}
+
+/// Why a case cannot be predicted: (metric, reported value, reason).
+type Unpredictable = (String, f64, String);
+
+fn num(map: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
+    map.get(key).and_then(Value::as_f64)
+}
+
+fn text<'a>(map: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+/// The first reported figure, for cases that cannot be predicted.
+fn first_reported(case: &Case) -> (String, f64) {
+    case.reported
+        .iter()
+        .find_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
+        .unwrap_or_else(|| ("reported".into(), f64::NAN))
+}
+
+/// The architecture the case states: Llama-style blocks, or GPT-style where no
+/// FFN width is given (BLOOM: ALiBi, so no learned positions, and an embedding norm).
+fn architecture(case: &Case) -> Result<Architecture, String> {
+    let m = &case.model;
+    let get = |k: &str| num(m, k).map(|v| v as u64);
+    let layers = get("layers").ok_or("model.layers missing")?;
+    let hidden = get("hidden").ok_or("model.hidden missing")?;
+    let heads = get("heads").ok_or("model.heads missing")?;
+    let vocab = get("vocab").ok_or("model.vocab missing")?;
+    let kv_heads = get("kv_heads").unwrap_or(heads);
+    let (style, ffn) = match get("ffn") {
+        Some(f) => (BlockStyle::Llama, f),
+        None => (BlockStyle::Gpt, 4 * hidden),
+    };
+    let shape = Shape {
+        style,
+        layers,
+        hidden,
+        heads,
+        kv_heads,
+        head_dim: None,
+        ffn,
+        vocab,
+        max_context: get("seq_len").unwrap_or(4096).max(4096),
+    };
+    let mut arch = shape.build().map_err(|e| e.to_string())?;
+    if style == BlockStyle::Gpt && case.source.to_ascii_lowercase().contains("bloom") {
+        arch.embedding.learned_positions = 0;
+        arch.norm.embedding_norm = true;
+    }
+    Ok(arch)
+}
+
+/// Catalog row for the case's `gpu_type` text, most specific pattern first.
+///
+/// TensorRT-LLM's A100 tables were measured on DGX A100 (SXM, 80GB).
+fn accelerator(gpu_type: &str) -> Option<&'static Accelerator> {
+    let t = gpu_type.to_ascii_lowercase();
+    let name = [
+        ("m2 ultra", "M2-Ultra"),
+        ("m2 max", "M2-Max-30c"),
+        ("apple m2", "M2"),
+        ("4090", "RTX-4090"),
+        ("3090", "RTX-3090"),
+        ("h200", "H200-SXM"),
+        ("h100", "H100-SXM"),
+        ("a100", "A100-SXM-80GB"),
+        ("l40s", "L40S"),
+        ("a40", "A40"),
+    ]
+    .into_iter()
+    .find(|(pat, _)| t.contains(pat))?
+    .1;
+    hardware::find(name).ok()
+}
+
+fn engine(case: &Case) -> Option<Engine> {
+    let text = format!(
+        "{} {}",
+        text(&case.setup, "framework").unwrap_or(""),
+        case.source
+    )
+    .to_ascii_lowercase();
+    if text.contains("llama.cpp") || text.contains("llama-bench") {
+        Some(Engine::LlamaCpp)
+    } else if text.contains("tensorrt-llm") {
+        Some(Engine::Trtllm)
+    } else if text.contains("vllm") {
+        Some(Engine::Vllm)
+    } else {
+        None
+    }
+}
+
+/// The weight format and KV precision for a precision string; the note says what was assumed.
+fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&'static str>)> {
+    let up = p.to_ascii_uppercase();
+    let gguf = engine == Engine::LlamaCpp;
+    Some(match up.as_str() {
+        "F16" | "FP16" if gguf => (WeightFormat::Gguf(GgufFileType::F16), KvDtype::Fp16, None),
+        "F16" | "FP16" => (WeightFormat::Fp16, KvDtype::Fp16, None),
+        _ if up.contains("FP16") || up.contains("BF16") => (
+            WeightFormat::Fp16,
+            KvDtype::Fp16,
+            Some("fp16 or bf16: the same size and speed"),
+        ),
+        "Q8_0" => (WeightFormat::Gguf(GgufFileType::Q8_0), KvDtype::Fp16, None),
+        "Q4_0" => (WeightFormat::Gguf(GgufFileType::Q4_0), KvDtype::Fp16, None),
+        "FP8" => (
+            WeightFormat::Fp8E4m3,
+            KvDtype::Fp8,
+            Some("FP8 weights with an FP8 KV cache (the source's note)"),
+        ),
+        "4-BIT" if gguf => (
+            WeightFormat::Gguf(GgufFileType::Q4_0),
+            KvDtype::Fp16,
+            Some("'4-bit' read as GGUF Q4_0, llama.cpp's default 4-bit type then"),
+        ),
+        _ => return None,
+    })
+}
+
+/// Bytes of the naive baseline: `params × nominal bits / 8`.
+fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
+    let bits = match format {
+        WeightFormat::Fp32 => 32.0,
+        WeightFormat::Bf16 | WeightFormat::Fp16 => 16.0,
+        WeightFormat::Fp8E4m3 | WeightFormat::Int8PerChannel | WeightFormat::BnbInt8 => 8.0,
+        WeightFormat::Gguf(f) => match f {
+            GgufFileType::F16 | GgufFileType::BF16 => 16.0,
+            GgufFileType::Q8_0 => 8.0,
+            GgufFileType::Q6_K => 6.0,
+            GgufFileType::Q5_0
+            | GgufFileType::Q5_1
+            | GgufFileType::Q5_K_S
+            | GgufFileType::Q5_K_M => 5.0,
+            GgufFileType::Q3_K_S | GgufFileType::Q3_K_M | GgufFileType::Q3_K_L => 3.0,
+            GgufFileType::Q2_K => 2.0,
+            _ => 4.0,
+        },
+        _ => 4.0,
+    };
+    params * bits / 8.0
+}
+
+fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+    let (metric0, reported0) = first_reported(case);
+    let fail = |why: &str| (metric0.clone(), reported0, why.to_string());
+    let arch = architecture(case).map_err(|e| fail(&e))?;
+    let gpu_type = text(&case.setup, "gpu_type").ok_or_else(|| fail("setup.gpu_type missing"))?;
+    let gpu =
+        accelerator(gpu_type).ok_or_else(|| fail(&format!("no catalog row for `{gpu_type}`")))?;
+    let engine = engine(case).ok_or_else(|| fail("the serving framework is not stated"))?;
+    let prec = text(&case.setup, "precision").unwrap_or("");
+    let (weights, kv_dtype, prec_note) = precision(prec, engine)
+        .ok_or_else(|| fail(&format!("precision `{prec}` not stated exactly")))?;
+    let setup_num = |k: &str| num(&case.setup, k).map(|v| v as u64);
+    let gpus = setup_num("gpus").unwrap_or(1);
+    let tp = setup_num("tp").unwrap_or(gpus);
+    let batch = setup_num("batch").unwrap_or(1);
+    let mut notes: Vec<String> = prec_note.map(String::from).into_iter().collect();
+
+    let mut req = InferRequest::new(gpu, engine);
+    req.gpus = gpus;
+    req.tp = tp;
+    req.weights = weights;
+    req.kv_dtype = kv_dtype;
+    req.load = Load::Batch(batch);
+    req.weight_options = WeightOptions::default();
+    let params = num(&case.model, "params").unwrap_or(0.0);
+    let peak = peak_flops(gpu, weights.compute_precision()) * tp as f64;
+    let bandwidth = gpu.memory_bandwidth_bytes_per_sec * tp as f64;
+    let naive_step = nominal_bytes(params, weights) / (bandwidth * BASELINE_MEMORY_UTILIZATION);
+    let naive_prefill = |tokens: f64| 2.0 * params * tokens / (peak * BASELINE_COMPUTE_UTILIZATION);
+
+    let (metric, reported, predicted, baseline) = if case.kind == "infer_prefill" {
+        let prompt = setup_num("prompt_tokens")
+            .or_else(|| num(&case.model, "seq_len").map(|v| v as u64))
+            .ok_or_else(|| fail("prompt length not stated"))?;
+        req.prompt = prompt;
+        req.output = 1;
+        let reported = if let Some(ms) = num(&case.reported, "first_token_latency_ms") {
+            ms / 1e3
+        } else if let Some(tps) = num(&case.reported, "prefill_tokens_per_sec") {
+            (batch * prompt) as f64 / tps
+        } else {
+            return Err(fail("no prefill figure"));
+        };
+        let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        let tokens = (batch * prompt) as f64;
+        (
+            "prefill_seconds",
+            reported,
+            e.prefill.seconds,
+            naive_prefill(tokens),
+        )
+    } else if let Some(tps) = num(&case.reported, "decode_tokens_per_sec") {
+        // llama-bench `tg`: generate from an empty context, batch 1
+        let gen = setup_num("gen_tokens").unwrap_or_else(|| {
+            notes.push("prompt and generation lengths not stated: llama-bench tg128 from an empty context assumed".into());
+            128
+        });
+        req.prompt = setup_num("prompt_tokens").unwrap_or(0);
+        req.output = gen;
+        let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        (
+            "decode_tokens_per_sec",
+            tps,
+            e.schedule.tokens_per_sec_per_request,
+            batch as f64 / naive_step,
+        )
+    } else {
+        let (key, per_gpu) = if let Some(v) = num(&case.reported, "output_tokens_per_sec_per_gpu") {
+            (v, true)
+        } else if let Some(v) = num(&case.reported, "output_tokens_per_sec") {
+            // TensorRT-LLM's A100 column "out tok/s": per GPU for TP4, since the
+            // total (670 tok/s on 4×A100 at batch 1280) would be 3% of the H100's per-GPU rate
+            if gpus > 1 {
+                notes.push("`output_tokens_per_sec` read as per GPU: as a total it would imply under 5% utilization".into());
+            }
+            (v, gpus > 1)
+        } else {
+            let (m, r) = first_reported(case);
+            return Err((
+                m,
+                r,
+                "prompt and output lengths are not stated, so the batch's prefill/decode mix is unknown".into(),
+            ));
+        };
+        let prompt = setup_num("prompt_tokens").ok_or_else(|| fail("prompt length not stated"))?;
+        let gen = setup_num("gen_tokens").ok_or_else(|| fail("output length not stated"))?;
+        req.prompt = prompt;
+        req.output = gen;
+        let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        let div = if per_gpu { gpus as f64 } else { 1.0 };
+        let naive = (batch * gen) as f64
+            / (naive_prefill((batch * prompt) as f64) + gen as f64 * naive_step);
+        let metric = if per_gpu {
+            "output_tokens_per_sec_per_gpu"
+        } else {
+            "output_tokens_per_sec"
+        };
+        (
+            metric,
+            key,
+            e.output_tokens_per_sec_total / div,
+            naive / div,
+        )
+    };
+    if case.uncertain {
+        notes.push("the source marks this case uncertain".into());
+    }
+    Ok(CaseOutcome {
+        id: case.id.clone(),
+        kind: case.kind.clone(),
+        metric: metric.into(),
+        reported,
+        predicted: Some(predicted),
+        baseline: Some(baseline),
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    })
+}
+
+fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+    let (metric0, reported0) = first_reported(case);
+    let fail = |why: &str| (metric0.clone(), reported0, why.to_string());
+    let arch = architecture(case).map_err(|e| fail(&e))?;
+    let params = crate::params::count(&arch)
+        .map_err(|e| fail(&e.to_string()))?
+        .total as f64;
+    let opts = WeightOptions::default();
+    let size = |f: WeightFormat| {
+        inference::weights_bytes(&arch, f, &opts)
+            .map(|b| b as f64)
+            .map_err(|e| fail(&e.to_string()))
+    };
+    let outcome =
+        |metric: &str, reported: f64, predicted: f64, baseline: f64, note: String| CaseOutcome {
+            id: case.id.clone(),
+            kind: case.kind.clone(),
+            metric: metric.into(),
+            reported,
+            predicted: Some(predicted),
+            baseline: Some(baseline),
+            note: Some(note),
+        };
+    if let Some(gib) = num(&case.reported, "bf16_weights_GB_du") {
+        let b = size(WeightFormat::Bf16)?;
+        return Ok(outcome(
+            "bf16_weights_GiB",
+            gib,
+            b / GIB,
+            nominal_bytes(
+                num(&case.model, "params").unwrap_or(params),
+                WeightFormat::Bf16,
+            ) / GIB,
+            "`du` prints GiB (the source's note); checkpoint shards add a little".into(),
+        ));
+    }
+    if let Some(q4) = num(&case.reported, "Q4_0_GiB") {
+        let mut others = Vec::new();
+        for (key, f) in [
+            ("F16_GiB", GgufFileType::F16),
+            ("Q8_0_GiB", GgufFileType::Q8_0),
+        ] {
+            if let Some(r) = num(&case.reported, key) {
+                let p = size(WeightFormat::Gguf(f))? / GIB;
+                others.push(format!("{key}: predicted {p:.2} vs {r}"));
+            }
+        }
+        let f = WeightFormat::Gguf(GgufFileType::Q4_0);
+        return Ok(outcome(
+            "Q4_0_GiB",
+            q4,
+            size(f)? / GIB,
+            nominal_bytes(params, f) / GIB,
+            format!(
+                "Q4_0 with llama.cpp's Q6_K output tensor; {}",
+                others.join("; ")
+            ),
+        ));
+    }
+    if let Some(mb) = num(&case.reported, "weights_MB") {
+        let f = WeightFormat::Gguf(GgufFileType::Q4_0);
+        return Ok(outcome(
+            "weights_MB",
+            mb,
+            size(f)? / 1e6,
+            nominal_bytes(params, f) / 1e6,
+            "format not stated: GGUF Q4_0 assumed, MB = 10^6 bytes; the file adds ~1 MB of metadata".into(),
+        ));
+    }
+    Err(fail("no weight-size figure this module reads"))
+}
+
+fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+    let (metric, reported) = first_reported(case);
+    let fail = |why: &str| (metric.clone(), reported, why.to_string());
+    let arch = architecture(case).map_err(|e| fail(&e))?;
+    let unit = [
+        ("_GiB", GIB),
+        ("_MiB", 1048576.0),
+        ("_GB", 1e9),
+        ("_MB", 1e6),
+        ("_bytes", 1.0),
+    ]
+    .into_iter()
+    .find(|(suffix, _)| metric.ends_with(suffix))
+    .map(|(_, u)| u)
+    .ok_or_else(|| fail("the reported unit is not one of GiB, MiB, GB, MB, bytes"))?;
+    let seq = num(&case.setup, "seq_len")
+        .or_else(|| num(&case.model, "seq_len"))
+        .ok_or_else(|| fail("sequence length not stated"))? as u64;
+    let batch = num(&case.setup, "batch").unwrap_or(1.0) as u64;
+    let dtype = match text(&case.setup, "precision")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some(p) if p.contains("fp8") || p.contains("int8") => KvDtype::Fp8,
+        _ => KvDtype::Fp16,
+    };
+    let c = kv::size(
+        &arch,
+        &KvRequest {
+            seq_len: seq,
+            batch,
+            dtype,
+            tp: 1,
+            block_tokens: None,
+        },
+    )
+    .map_err(|e| fail(&e.to_string()))?;
+    let lesson = (arch.num_layers * batch * seq * arch.kv_heads() * arch.head_dim() * 2 * 2) as f64;
+    Ok(CaseOutcome {
+        id: case.id.clone(),
+        kind: case.kind.clone(),
+        metric,
+        reported,
+        predicted: Some(c.bytes_total as f64 / unit),
+        baseline: Some(lesson / unit),
+        note: None,
+    })
+}
+
+#[cfg(test)]
+mod tests;
