@@ -74,8 +74,9 @@ fn group_of(role: TensorRole) -> &'static str {
         }
         FfnGate | FfnUp | FfnDown => "mlp",
         ExpertGate | ExpertUp | ExpertDown => "moe_experts",
-        SharedGate | SharedUp | SharedDown | SharedExpertGate => "moe_shared_experts",
-        Router => "moe_router",
+        SharedGate | SharedUp | SharedDown => "moe_shared_experts",
+        // the reference groups the shared-expert gate with the router (params::Breakdown)
+        Router | SharedExpertGate => "moe_router",
         Norm | Bias => "norms_and_biases",
         LmHead => "lm_head",
         Extra => "other",

@@ -255,6 +255,7 @@ fn attention(arch: &Architecture, layer: u64, out: &mut Vec<Tensor>) -> Result<(
                 QkNorm::None => 0,
                 QkNorm::PerHeadShared => product(Q, &[2, head_dim, norm_elem])?,
                 QkNorm::Full => product(Q, &[sum(Q, &[q, kv])?, norm_elem])?,
+                QkNorm::FullScaleOnly => sum(Q, &[q, kv])?,
             };
             if qk_norms > 0 {
                 out.push(Tensor::vector(Norm, Some(layer), qk_norms));
