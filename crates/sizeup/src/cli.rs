@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::gpus::GpusArgs;
+use crate::commands::infer::InferArgs;
 use crate::commands::kv::KvArgs;
 use crate::commands::models::ModelsArgs;
 use crate::commands::params::ParamsArgs;
@@ -45,6 +47,20 @@ pub enum Command {
     Kv {
         #[command(flatten)]
         args: KvArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Serving: memory per GPU, prefill and decode speed, concurrency and cost
+    Infer {
+        #[command(flatten)]
+        args: InferArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The accelerator catalog, every figure with its source
+    Gpus {
+        #[command(flatten)]
+        args: GpusArgs,
         #[command(flatten)]
         output: OutputArgs,
     },

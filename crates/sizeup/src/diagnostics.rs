@@ -46,8 +46,22 @@ fn core_hints(err: &CoreError) -> Vec<String> {
             vec!["the sizes given are too large to count exactly; check for a typo in the layer count, hidden size or vocabulary".into()]
         }
         CoreError::Zero { field } => vec![format!("give `{field}` a value of 1 or more")],
+        CoreError::Unknown {
+            what: "accelerator",
+            suggestions,
+            ..
+        } => vec![
+            format!("did you mean {}?", quote_list(suggestions)),
+            "`sizeup gpus` lists the catalog; `--gpu-file FILE` reads your own".into(),
+        ],
         CoreError::Unknown { suggestions, .. } if !suggestions.is_empty() => {
             vec![format!("did you mean {}?", quote_list(suggestions))]
+        }
+        CoreError::Invalid { field: "tp", .. } => {
+            vec!["pass `--tp` with a divisor of the model's attention heads (`sizeup params MODEL` shows them)".into()]
+        }
+        CoreError::Invalid { field: "gpus", .. } => {
+            vec!["pass `--gpus` as a multiple of `--tp`: each replica uses `--tp` devices".into()]
         }
         _ => Vec::new(),
     }

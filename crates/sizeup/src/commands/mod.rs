@@ -1,5 +1,7 @@
 //! One module per command: read arguments into core types, call core, build a report.
 
+pub mod gpus;
+pub mod infer;
 pub mod kv;
 pub mod models;
 pub mod params;

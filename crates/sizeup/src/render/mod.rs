@@ -42,6 +42,8 @@ pub enum Cell {
     Ratio(f64),
     /// A number with a unit (`tokens/s`), shown with three significant figures.
     Number(f64, &'static str),
+    /// A rate shown with SI prefixes and a unit (`3.35 TB/s`, `989 TFLOP/s`).
+    Rate(f64, &'static str),
     /// An exact count shown with a label of the caller's choosing (the lesson's `1.31B`).
     Labeled(u64, String),
     /// Text.
@@ -61,6 +63,7 @@ impl Cell {
             Cell::Ratio(r) => humanize::percent(*r),
             Cell::Number(x, "") => humanize::sig3(*x),
             Cell::Number(x, unit) => format!("{} {unit}", humanize::sig3(*x)),
+            Cell::Rate(x, unit) => humanize::rate(*x, unit),
             Cell::Text(t) | Cell::Labeled(_, t) => t.clone(),
             Cell::Empty => String::new(),
         }
@@ -70,7 +73,9 @@ impl Cell {
     pub fn exact(&self) -> String {
         match self {
             Cell::Count(n) | Cell::Exact(n) | Cell::Bytes(n) | Cell::Labeled(n, _) => n.to_string(),
-            Cell::Seconds(x) | Cell::Ratio(x) | Cell::Number(x, _) => x.to_string(),
+            Cell::Seconds(x) | Cell::Ratio(x) | Cell::Number(x, _) | Cell::Rate(x, _) => {
+                x.to_string()
+            }
             Cell::Text(t) => t.clone(),
             Cell::Empty => String::new(),
         }

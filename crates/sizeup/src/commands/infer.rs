@@ -1,0 +1,432 @@
+//! `sizeup infer MODEL --gpu H100-SXM`: memory per GPU, speed, concurrency and cost of serving.
+
+use clap::Args;
+use serde::Serialize;
+use sizeup_core::hardware::{self, Accelerator};
+use sizeup_core::inference::{self, Bound, Engine, InferEstimate, InferRequest, Load, Reserve};
+use sizeup_core::{Assumption, KvDtype, WeightFormat};
+
+use crate::cli::ModelArg;
+use crate::commands::gpus::read_gpu_file;
+use crate::error::AppError;
+use crate::model::{self, ModelSummary};
+use crate::render::{Cell, Report, Table, View};
+
+/// Flags of `sizeup infer`. Every assumption of the engine profile is a flag.
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Accelerator name (`sizeup gpus` lists them; case, `-`, `_` and spaces are ignored)
+    #[arg(long, default_value = "H100-SXM")]
+    gpu: String,
+    /// A TOML file describing the accelerator instead of `--gpu` (the catalog's fields at top level)
+    #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
+    gpu_file: Option<String>,
+    /// Devices in all; `gpus / tp` replicas serve independently (default: `--tp`)
+    #[arg(long)]
+    gpus: Option<u64>,
+    /// Tensor-parallel devices per replica (default: `--gpus`, else 1)
+    #[arg(long)]
+    tp: Option<u64>,
+    /// Weight format: bf16, fp16, fp32, fp8, int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8, or a GGUF type such as Q4_K_M
+    #[arg(long, default_value = "bf16", value_parser = parse_weights)]
+    weights: WeightFormat,
+    /// Keep the token embedding and LM head in 16 bits even where the format quantizes them
+    #[arg(long)]
+    keep_embeddings_16bit: bool,
+    /// KV cache precision
+    #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
+    kv_dtype: KvDtype,
+    /// Context each request may reach, sizing the KV cache (default: prompt + output), e.g. `32k`
+    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    context: Option<u64>,
+    /// Prompt tokens per request
+    #[arg(long, default_value = "1024", value_parser = crate::cli::parse_tokens)]
+    prompt: u64,
+    /// Output tokens per request
+    #[arg(long, default_value = "256", value_parser = crate::cli::parse_tokens)]
+    output: u64,
+    /// A static batch: requests prefilled together, then decoded in lockstep (default 1)
+    #[arg(long, conflicts_with = "concurrency")]
+    batch: Option<u64>,
+    /// Continuous batching with this many requests in flight
+    #[arg(long)]
+    concurrency: Option<u64>,
+    /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
+    #[arg(long, default_value = "vllm", value_parser = parse_engine)]
+    engine: Engine,
+    /// Price per device-hour in US dollars (default: the catalog's)
+    #[arg(long)]
+    price: Option<f64>,
+    /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`)
+    #[arg(long)]
+    gpu_memory_utilization: Option<f64>,
+    /// Paged KV block size in tokens (0: a contiguous cache)
+    #[arg(long)]
+    kv_block: Option<u64>,
+    /// Runtime memory per device in MiB (context, workspaces, CUDA graphs, driver)
+    #[arg(long)]
+    runtime_mib: Option<u64>,
+    /// Communication buffers per device in MiB when tensor-parallel
+    #[arg(long)]
+    comm_buffer_mib: Option<u64>,
+    /// Tokens per prefill chunk (sizes the activation workspace)
+    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    prefill_chunk: Option<u64>,
+    /// Fraction of the curve-predicted 16-bit matmul rate the kernels reach
+    #[arg(long)]
+    matmul_efficiency: Option<f64>,
+    /// Fraction of the curve-predicted FP8/INT8 matmul rate the kernels reach
+    #[arg(long)]
+    matmul_efficiency_8bit: Option<f64>,
+    /// Fraction of the curve-predicted memory bandwidth the kernels reach
+    #[arg(long)]
+    memory_efficiency: Option<f64>,
+    /// Fixed overhead per layer per forward pass, microseconds
+    #[arg(long)]
+    layer_overhead_us: Option<f64>,
+    /// Fraction of the link bandwidth an all-reduce reaches
+    #[arg(long)]
+    allreduce_efficiency: Option<f64>,
+    /// Latency of one all-reduce, microseconds
+    #[arg(long)]
+    allreduce_latency_us: Option<f64>,
+}
+
+fn parse_weights(s: &str) -> Result<WeightFormat, String> {
+    s.parse().map_err(|_| {
+        format!(
+            "`{s}` is not a weight format (expected one of {})",
+            WeightFormat::valid_names().join(", ")
+        )
+    })
+}
+
+fn parse_engine(s: &str) -> Result<Engine, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = Engine::ALL.iter().map(|e| e.name()).collect();
+        format!(
+            "`{s}` is not an engine (expected one of {})",
+            names.join(", ")
+        )
+    })
+}
+
+/// What `sizeup infer` reports.
+#[derive(Debug, Serialize)]
+pub struct InferReport {
+    /// The model and its architecture.
+    pub model: ModelSummary,
+    /// The estimate, in base units, with its assumptions and warnings.
+    pub estimate: InferEstimate,
+    /// Rules applied while reading the model.
+    pub model_assumptions: Vec<Assumption>,
+}
+
+/// Estimate serving.
+pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
+    let loaded = model::load(&args.model.model)?;
+    let gpu: Accelerator = match &args.gpu_file {
+        Some(path) => read_gpu_file(path)?,
+        None => hardware::find(&args.gpu)?.clone(),
+    };
+    let mut req = InferRequest::new(&gpu, args.engine);
+    let (gpus, tp) = match (args.gpus, args.tp) {
+        (Some(g), Some(t)) => (g, t),
+        (Some(g), None) => (g, g),
+        (None, Some(t)) => (t, t),
+        (None, None) => (1, 1),
+    };
+    req.gpus = gpus;
+    req.tp = tp;
+    req.weights = args.weights;
+    req.weight_options.keep_embeddings_16bit = args.keep_embeddings_16bit;
+    req.kv_dtype = args.kv_dtype;
+    req.context = args.context;
+    req.prompt = args.prompt;
+    req.output = args.output;
+    req.load = match (args.batch, args.concurrency) {
+        (_, Some(c)) => Load::Concurrency(c),
+        (b, None) => Load::Batch(b.unwrap_or(1)),
+    };
+    req.price_per_gpu_hour = args.price;
+    let p = &mut req.profile;
+    let user = "user flag";
+    let mut overridden = Vec::new();
+    if let Some(u) = args.gpu_memory_utilization {
+        p.reserve = Reserve::Total { fraction: 1.0 - u };
+        overridden.push("gpu_memory_utilization");
+    }
+    if let Some(b) = args.kv_block {
+        p.kv_block_tokens = (b > 0).then_some(b);
+        overridden.push("kv_block");
+    }
+    if let Some(m) = args.runtime_mib {
+        p.runtime_bytes = m << 20;
+        overridden.push("runtime_mib");
+    }
+    if let Some(m) = args.comm_buffer_mib {
+        p.comm_buffer_bytes = m << 20;
+        overridden.push("comm_buffer_mib");
+    }
+    if let Some(c) = args.prefill_chunk {
+        p.prefill_chunk_tokens = Some(c);
+        overridden.push("prefill_chunk");
+    }
+    for (flag, value, field) in [
+        (
+            "matmul_efficiency",
+            args.matmul_efficiency,
+            &mut p.matmul_efficiency_16bit,
+        ),
+        (
+            "matmul_efficiency_8bit",
+            args.matmul_efficiency_8bit,
+            &mut p.matmul_efficiency_8bit,
+        ),
+        (
+            "memory_efficiency",
+            args.memory_efficiency,
+            &mut p.memory_efficiency,
+        ),
+        (
+            "allreduce_efficiency",
+            args.allreduce_efficiency,
+            &mut p.allreduce_efficiency,
+        ),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+            overridden.push(flag);
+        }
+    }
+    if let Some(us) = args.layer_overhead_us {
+        p.layer_overhead_seconds = us * 1e-6;
+        overridden.push("layer_overhead_us");
+    }
+    if let Some(us) = args.allreduce_latency_us {
+        p.allreduce_latency_seconds = us * 1e-6;
+        overridden.push("allreduce_latency_us");
+    }
+    if !overridden.is_empty() {
+        p.source = format!(
+            "{} (overridden by {user}: {})",
+            p.source,
+            overridden.join(", ")
+        );
+    }
+    let estimate = inference::estimate(&loaded.arch, &req)?;
+    Ok(InferReport {
+        model: ModelSummary::new(&loaded),
+        estimate,
+        model_assumptions: loaded.assumptions,
+    })
+}
+
+fn bound(b: Bound) -> &'static str {
+    match b {
+        Bound::Compute => "compute",
+        Bound::MemoryBandwidth => "memory bandwidth",
+        Bound::Communication => "communication",
+        Bound::Overhead => "per-layer overhead",
+    }
+}
+
+impl Report for InferReport {
+    fn view(&self) -> View {
+        let e = &self.estimate;
+        let m = &e.memory;
+        let load = match e.load {
+            Load::Batch(b) => format!("batch {b}"),
+            Load::Concurrency(c) => format!("{c} concurrent"),
+        };
+        let mut mem = Table::new(
+            Some(&format!(
+                "{} ({}) on {}×{} (tp {}), {} weights, {} KV, {}: memory per GPU",
+                self.model.name,
+                self.model.description(),
+                e.gpus,
+                e.gpu,
+                e.tp,
+                e.weights,
+                e.kv_dtype.name(),
+                e.engine
+            )),
+            &[
+                ("item", "item"),
+                ("bytes", "bytes"),
+                ("share", "share_of_device"),
+            ],
+        );
+        let total = m.total_bytes as f64;
+        let mut item = |name: &str, b: u64| {
+            mem.row(vec![
+                Cell::Text(name.into()),
+                Cell::Bytes(b),
+                Cell::Ratio(b as f64 / total),
+            ])
+        };
+        item("weights", m.weights_bytes);
+        item(
+            &format!(
+                "KV cache ({load} × {} tokens)",
+                crate::humanize::grouped(e.context)
+            ),
+            m.kv_cache_bytes,
+        );
+        item("activation workspace", m.activation_workspace_bytes);
+        item("runtime (context, workspaces, graphs)", m.runtime_bytes);
+        if e.tp > 1 {
+            item("communication buffers", m.comm_buffer_bytes);
+        }
+        item("engine reserve", m.engine_reserve_bytes);
+        if m.shortfall_bytes > 0 {
+            item("SHORT BY", m.shortfall_bytes);
+        } else {
+            item("free", m.free_bytes);
+        }
+        item("device memory", m.total_bytes);
+
+        let mut speed = Table::new(
+            Some(&format!(
+                "Speed per replica: {} prompt + {} output tokens, {load}",
+                crate::humanize::grouped(e.prompt),
+                crate::humanize::grouped(e.output)
+            )),
+            &[
+                ("quantity", "quantity"),
+                ("value", "value"),
+                ("bound", "bound"),
+            ],
+        );
+        let s = &e.schedule;
+        speed.row(vec![
+            Cell::Text("time to first token (prefill)".into()),
+            Cell::Seconds(s.time_to_first_token_seconds),
+            Cell::Text(bound(e.prefill.bound).into()),
+        ]);
+        speed.row(vec![
+            Cell::Text("time per output token".into()),
+            Cell::Seconds(s.time_per_output_token_seconds),
+            Cell::Text(bound(e.decode.bound).into()),
+        ]);
+        speed.row(vec![
+            Cell::Text("end-to-end latency".into()),
+            Cell::Seconds(s.end_to_end_seconds),
+            Cell::Empty,
+        ]);
+        speed.row(vec![
+            Cell::Text("tokens/s per request".into()),
+            Cell::Number(s.tokens_per_sec_per_request, "tokens/s"),
+            Cell::Empty,
+        ]);
+        speed.row(vec![
+            Cell::Text("prefill throughput".into()),
+            Cell::Number(e.prefill.tokens_per_sec, "tokens/s"),
+            Cell::Empty,
+        ]);
+        speed.row(vec![
+            Cell::Text(format!("output throughput, {} replica(s)", e.replicas)),
+            Cell::Number(e.output_tokens_per_sec_total, "tokens/s"),
+            Cell::Empty,
+        ]);
+        speed.row(vec![
+            Cell::Text("ridge batch (datasheet / effective)".into()),
+            Cell::Text(format!(
+                "{:.0} / {}",
+                e.ridge_batch_datasheet,
+                e.ridge_batch_effective
+                    .map_or("beyond 65536".to_string(), |r| r.to_string())
+            )),
+            Cell::Empty,
+        ]);
+
+        let mut limits = Table::new(
+            Some("Limits and cost"),
+            &[("quantity", "quantity"), ("value", "value")],
+        );
+        limits.row(vec![
+            Cell::Text("fits".into()),
+            Cell::Text(if e.fits { "yes" } else { "no" }.into()),
+        ]);
+        limits.row(vec![
+            Cell::Text(format!(
+                "largest batch at {} tokens",
+                crate::humanize::grouped(e.context)
+            )),
+            Cell::Exact(e.max_batch_at_context),
+        ]);
+        limits.row(vec![
+            Cell::Text(format!("longest context at {load}")),
+            if e.max_context_at_batch > self.model.max_context {
+                Cell::Text(format!(
+                    "{} (beyond the model's {})",
+                    crate::humanize::grouped(e.max_context_at_batch),
+                    crate::humanize::grouped(self.model.max_context)
+                ))
+            } else {
+                Cell::Exact(e.max_context_at_batch)
+            },
+        ]);
+        if let Some(t) = e.moe_experts_touched_per_layer {
+            limits.row(vec![
+                Cell::Text("experts read per MoE layer per decode step".into()),
+                Cell::Number(t, ""),
+            ]);
+        }
+        if let Some(c) = &e.cost {
+            limits.row(vec![
+                Cell::Text("$ per million input tokens".into()),
+                Cell::Number(c.usd_per_million_input_tokens, "USD"),
+            ]);
+            limits.row(vec![
+                Cell::Text("$ per million output tokens".into()),
+                Cell::Number(c.usd_per_million_output_tokens, "USD"),
+            ]);
+        }
+
+        let mut notes: Vec<String> = e.warnings.iter().map(|w| format!("warning: {w}")).collect();
+        if let Some(a) = &e.fit_advice {
+            let mut ways = Vec::new();
+            if let Some(tp) = a.min_tp {
+                ways.push(format!("--tp {tp} (and --gpus a multiple of it)"));
+            }
+            if !a.formats.is_empty() {
+                ways.push(format!("--weights {}", a.formats.join(" or ")));
+            }
+            if let Some(b) = a.max_batch {
+                ways.push(format!("--batch {b} or less at this context"));
+            }
+            if let Some(c) = a.max_context {
+                ways.push(format!("--context {c} or less at this batch"));
+            }
+            notes.push(format!(
+                "does not fit: {} short per GPU; it would fit with {}",
+                crate::humanize::bytes(m.shortfall_bytes, crate::humanize::ByteUnits::Binary),
+                if ways.is_empty() {
+                    "a larger device".to_string()
+                } else {
+                    ways.join("; or ")
+                }
+            ));
+        }
+        let groups: Vec<String> = e
+            .weight_breakdown
+            .groups
+            .iter()
+            .map(|g| format!("{} {}", g.name, g.storages.join("+")))
+            .collect();
+        notes.push(format!(
+            "weights: {:.2} bits per parameter on average ({})",
+            e.weight_breakdown.bits_per_param,
+            groups.join(", ")
+        ));
+        notes.extend(model::assumption_notes(&e.assumptions));
+        notes.extend(model::assumption_notes(&self.model_assumptions));
+        View {
+            tables: vec![mem, speed, limits],
+            notes,
+        }
+    }
+}

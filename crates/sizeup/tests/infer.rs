@@ -1,0 +1,147 @@
+//! End-to-end tests of `sizeup infer` and `sizeup gpus`: the JSON contract and exit codes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn sizeup() -> Command {
+    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = sizeup()
+        .args(args)
+        .args(["--format", "json"])
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn llama_70b_fp8_on_two_h100_at_32k_fits() {
+    let v = json(&[
+        "infer",
+        "llama-3.1-70b",
+        "--gpu",
+        "H100-SXM",
+        "--gpus",
+        "2",
+        "--weights",
+        "fp8",
+        "--context",
+        "32k",
+    ]);
+    let e = &v["estimate"];
+    assert_eq!(e["fits"], true);
+    assert_eq!(e["tp"], 2);
+    // 80·2·8·128·2 = 327_680 bytes per token in bf16 (shared/fixtures/models/llama-3.1-70b)
+    assert_eq!(e["kv_bytes_per_token"], 327_680);
+    assert_eq!(e["memory"]["kv_cache_bytes"], 5u64 << 30);
+    assert_eq!(e["decode"]["bound"], "memory_bandwidth");
+    assert!(e["cost"]["usd_per_million_output_tokens"].as_f64().unwrap() > 0.0);
+    assert!(e["assumptions"].as_array().unwrap().len() > 10);
+}
+
+#[test]
+fn mixtral_q4_k_m_does_not_fit_one_4090_and_says_what_would() {
+    let v = json(&[
+        "infer",
+        "mixtral-8x7b-v0.1",
+        "--gpu",
+        "rtx4090",
+        "--weights",
+        "Q4_K_M",
+        "--engine",
+        "llama.cpp",
+    ]);
+    let e = &v["estimate"];
+    assert_eq!(e["fits"], false);
+    assert!(e["memory"]["shortfall_bytes"].as_u64().unwrap() > 1 << 30);
+    assert_eq!(e["fit_advice"]["min_tp"], 2);
+    assert_eq!(e["moe_experts_touched_per_layer"], 2.0);
+}
+
+#[test]
+fn table_prints_memory_speed_and_assumptions() {
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--gpu",
+            "L40S",
+            "--concurrency",
+            "16",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("engine reserve"))
+        .stdout(predicate::str::contains("time per output token"))
+        .stdout(predicate::str::contains("assumptions:"));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_hint() {
+    sizeup()
+        .args(["infer", "llama-3.1-70b", "--gpu", "h100-sxn"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `H100-SXM`"));
+    sizeup()
+        .args(["infer", "llama-3.1-70b", "--tp", "3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`tp` = 3"));
+    sizeup()
+        .args(["infer", "llama-3.1-70b", "--batch", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("batch"));
+    sizeup()
+        .args(["infer", "llama-3.1-70b", "--weights", "q4_k_x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Q4_K_M"));
+}
+
+#[test]
+fn context_beyond_the_model_is_a_warning() {
+    let v = json(&["infer", "llama-3.1-8b", "--context", "200k"]);
+    let warnings = v["estimate"]["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w["kind"] == "context_beyond_model"));
+}
+
+#[test]
+fn gpus_lists_the_catalog_with_sources() {
+    let v = json(&["gpus"]);
+    let rows = v["accelerators"].as_array().unwrap();
+    assert!(rows.len() >= 19);
+    // NVIDIA H100 datasheet: 989.4 TFLOPS BF16 dense, 3.35 TB/s
+    let h100 = rows.iter().find(|r| r["name"] == "H100-SXM").unwrap();
+    assert_eq!(h100["peak_flops"]["bf16"], 989.4e12);
+    assert!(rows
+        .iter()
+        .all(|r| !r["source"].as_str().unwrap().is_empty()));
+    sizeup()
+        .args(["gpus", "--filter", "apple"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("M2-Ultra"));
+}
+
+#[test]
+fn a_user_accelerator_file_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.toml");
+    std::fs::write(
+        &path,
+        "name = \"my-card\"\nvendor = \"acme\"\nmemory_bytes = 34359738368\nmemory_bandwidth_bytes_per_sec = 1e12\npeak_flops = { bf16 = 2e14 }\ninterconnect = \"PCIe\"\ninterconnect_bytes_per_sec = 32e9\nprice_per_hour_usd = 1.0\nprice_source = \"mine\"\nsource = \"my bench\"\n",
+    )
+    .unwrap();
+    let v = json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--gpu-file",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(v["estimate"]["gpu"], "my-card");
+}
