@@ -151,6 +151,9 @@ pub struct EngineProfile {
     /// Quantized weights are dequantized to 16 bits in memory before a batched
     /// matmul (llama.cpp CUDA above 32 tokens): an extra read and write.
     pub dequantize_for_batched_matmul: bool,
+    /// Grouped-query K/V are copied to every query head before attention
+    /// (transformers' `repeat_kv`): the cache is read, written `a/k`-fold and read again.
+    pub expand_gqa_kv: bool,
     /// Fraction of the link bandwidth an all-reduce reaches (NCCL bus bandwidth).
     pub allreduce_efficiency: f64,
     /// Fixed latency of one all-reduce, seconds.
@@ -195,6 +198,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         memory_efficiency: 0.90,
         layer_overhead_seconds: 10e-6,
         dequantize_for_batched_matmul: false,
+        expand_gqa_kv: false,
         allreduce_efficiency: 0.8,
         allreduce_latency_seconds: 10e-6,
         source: String::new(),
@@ -253,7 +257,8 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             matmul_efficiency_8bit: 0.4,
             memory_efficiency: 0.75,
             layer_overhead_seconds: 150e-6,
-            source: "transformers generate (eager PyTorch): estimates, not calibrated".into(),
+            expand_gqa_kv: true,
+            source: "transformers generate (eager PyTorch, sdpa with repeat_kv): estimates, checked against this project's H200 runs (validation/h200-2026-11-28.json)".into(),
             ..base
         },
     }
@@ -371,6 +376,13 @@ impl EngineProfile {
                 "NCCL bus bandwidth ≈ 80% of NVLink (nccl-tests); DESIGN.md ring all-reduce",
             ),
         ];
+        if self.expand_gqa_kv {
+            v.push(Assumption::new(
+                "grouped-query K/V before attention",
+                "copied to every query head (read, write a/k copies, read)",
+                "transformers sdpa_attention_forward → repeat_kv",
+            ));
+        }
         if self.dequantize_for_batched_matmul {
             v.push(Assumption::new(
                 "batched matmuls on quantized weights",

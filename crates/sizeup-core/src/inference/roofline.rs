@@ -249,6 +249,15 @@ pub fn pass_time(
         } => (heads, kv_lora_rank + qk_rope_head_dim, kv_lora_rank),
     };
     let heads_per_rank = heads as f64 / tp;
+    // transformers' repeat_kv: read the cache, write a/k copies, read them back
+    let kv_traffic = match arch.attention.kind {
+        AttentionKind::Standard {
+            heads, kv_heads, ..
+        } if m.profile.expand_gqa_kv && heads > kv_heads => {
+            1.0 + 2.0 * heads as f64 / kv_heads.max(1) as f64
+        }
+        _ => 1.0,
+    };
     let (local_layers, window) = match arch.attention.window {
         Some(w) => (w.local_layers.min(arch.num_layers), w.size as f64),
         None => (0, f64::INFINITY),
@@ -287,7 +296,7 @@ pub fn pass_time(
         let attended = (cached + (new + 1.0) / 2.0).min(span);
         let read = (cached + new).min(span);
         let flops = 2.0 * tokens * heads_per_rank * (d_qk + d_v) as f64 * attended;
-        let kv = pass.sequences as f64 * (read + new) * m.kv_bytes_per_token_layer;
+        let kv = pass.sequences as f64 * (read + new) * m.kv_bytes_per_token_layer * kv_traffic;
         acc.op(flops, kv, ComputePrecision::Bf16);
 
         acc.linear(&attn_out, tokens);

@@ -154,6 +154,8 @@ fn engine(case: &Case) -> Option<Engine> {
         Some(Engine::Trtllm)
     } else if text.contains("vllm") {
         Some(Engine::Vllm)
+    } else if text.contains("transformers") {
+        Some(Engine::Transformers)
     } else {
         None
     }
@@ -166,6 +168,8 @@ fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&
     Some(match up.as_str() {
         "F16" | "FP16" if gguf => (WeightFormat::Gguf(GgufFileType::F16), KvDtype::Fp16, None),
         "F16" | "FP16" => (WeightFormat::Fp16, KvDtype::Fp16, None),
+        "BF16" if gguf => (WeightFormat::Gguf(GgufFileType::BF16), KvDtype::Fp16, None),
+        "BF16" => (WeightFormat::Bf16, KvDtype::Bf16, None),
         _ if up.contains("FP16") || up.contains("BF16") => (
             WeightFormat::Fp16,
             KvDtype::Fp16,
@@ -226,8 +230,25 @@ fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let tp = setup_num("tp").unwrap_or(gpus);
     let batch = setup_num("batch").unwrap_or(1);
     let mut notes: Vec<String> = prec_note.map(String::from).into_iter().collect();
+    // TensorRT-LLM's benchmarks (gptSessionBenchmark) report generated tokens over
+    // the whole run, context phase included; other throughputs are decode steps
+    let with_prefill = engine == Engine::Trtllm;
 
     let mut req = InferRequest::new(gpu, engine);
+    let framework = text(&case.setup, "framework")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if engine == Engine::Transformers
+        && (framework.contains("torch.compile") || framework.contains("cuda graph"))
+    {
+        // captured CUDA graphs remove the per-kernel launch cost: the per-layer
+        // overhead of an engine that captures them (vLLM's profile)
+        req.profile.layer_overhead_seconds =
+            inference::profile(Engine::Vllm, req.profile.backend).layer_overhead_seconds;
+        notes.push(
+            "torch.compile / CUDA graphs: per-layer overhead of a graph-capturing engine".into(),
+        );
+    }
     req.gpus = gpus;
     req.tp = tp;
     req.weights = weights;
@@ -300,19 +321,31 @@ fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         req.output = gen;
         let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
         let div = if per_gpu { gpus as f64 } else { 1.0 };
-        let naive = (batch * gen) as f64
-            / (naive_prefill((batch * prompt) as f64) + gen as f64 * naive_step);
         let metric = if per_gpu {
             "output_tokens_per_sec_per_gpu"
         } else {
             "output_tokens_per_sec"
         };
-        (
-            metric,
-            key,
-            e.output_tokens_per_sec_total / div,
-            naive / div,
-        )
+        if with_prefill {
+            let naive = (batch * gen) as f64
+                / (naive_prefill((batch * prompt) as f64) + gen as f64 * naive_step);
+            (
+                metric,
+                key,
+                e.output_tokens_per_sec_total / div,
+                naive / div,
+            )
+        } else {
+            // decode steps only: the batch's tokens per step, every replica
+            notes.push("decode steps only".into());
+            let replicas = e.replicas as f64;
+            (
+                metric,
+                key,
+                e.decode.tokens_per_sec * replicas / div,
+                batch as f64 / naive_step / div,
+            )
+        }
     };
     if case.uncertain {
         notes.push("the source marks this case uncertain".into());
@@ -397,6 +430,24 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             "format not stated: GGUF Q4_0 assumed, MB = 10^6 bytes; the file adds ~1 MB of metadata".into(),
         ));
     }
+    for (key, value) in &case.reported {
+        let Some(v) = value.as_f64() else { continue };
+        for (suffix, unit) in [("_bytes", 1.0), ("_GiB", GIB), ("_GB", 1e9)] {
+            let Some(name) = key.strip_suffix(suffix) else {
+                continue;
+            };
+            let Ok(f) = name.parse::<WeightFormat>() else {
+                continue;
+            };
+            return Ok(outcome(
+                key,
+                v,
+                size(f)? / unit,
+                nominal_bytes(params, f) / unit,
+                format!("{f} weights"),
+            ));
+        }
+    }
     Err(fail("no weight-size figure this module reads"))
 }
 
@@ -415,7 +466,8 @@ fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     .find(|(suffix, _)| metric.ends_with(suffix))
     .map(|(_, u)| u)
     .ok_or_else(|| fail("the reported unit is not one of GiB, MiB, GB, MB, bytes"))?;
-    let seq = num(&case.setup, "seq_len")
+    let seq = num(&case.setup, "context_tokens")
+        .or_else(|| num(&case.setup, "seq_len"))
         .or_else(|| num(&case.model, "seq_len"))
         .ok_or_else(|| fail("sequence length not stated"))? as u64;
     let batch = num(&case.setup, "batch").unwrap_or(1.0) as u64;
