@@ -8,6 +8,7 @@ use crate::commands::kv::KvArgs;
 use crate::commands::models::ModelsArgs;
 use crate::commands::params::ParamsArgs;
 use crate::commands::rough::RoughArgs;
+use crate::commands::validate::ValidateArgs;
 use crate::humanize::ByteUnits;
 use crate::render::Format;
 
@@ -61,6 +62,13 @@ pub enum Command {
     Gpus {
         #[command(flatten)]
         args: GpusArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Recompute published measurements and compare (with a naive baseline)
+    Validate {
+        #[command(flatten)]
+        args: ValidateArgs,
         #[command(flatten)]
         output: OutputArgs,
     },

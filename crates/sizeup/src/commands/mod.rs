@@ -6,3 +6,4 @@ pub mod kv;
 pub mod models;
 pub mod params;
 pub mod rough;
+pub mod validate;

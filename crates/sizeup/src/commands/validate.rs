@@ -1,0 +1,253 @@
+//! `sizeup validate`: recompute published measurements and show each error beside a naive baseline.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+use sizeup_core::validation::{abs_quantile, Case, CaseOutcome};
+
+use crate::error::AppError;
+use crate::render::{Cell, Report, Table, View};
+
+/// The published cases, read in place from `shared/` beside the repository.
+const SHARED_CASES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/validation/cases.json"
+);
+
+/// sizeup's own measurements (validation/README.md), embedded.
+const OWN_CASES: &str = include_str!("../../../../validation/h200-2026-11-28.json");
+
+/// Flags of `sizeup validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Cases file(s) in the schema of shared/validation/cases.json (default: the shared
+    /// cases beside the repository, plus sizeup's own H200 measurements)
+    #[arg(long = "cases", value_name = "FILE")]
+    cases: Vec<PathBuf>,
+    /// Only cases whose kind starts with this (`infer`, `train`, `kv_cache`…)
+    #[arg(long)]
+    kind: Option<String>,
+}
+
+/// One case's outcome with its provenance.
+#[derive(Debug, Serialize)]
+pub struct CaseRow {
+    /// The recomputed case.
+    #[serde(flatten)]
+    pub outcome: CaseOutcome,
+    /// Signed relative error of sizeup's prediction.
+    pub error: Option<f64>,
+    /// Signed relative error of the naive baseline.
+    pub baseline_error: Option<f64>,
+    /// The source's own caveat flag.
+    pub uncertain: bool,
+    /// Where the figure was published.
+    pub source: String,
+}
+
+/// Error statistics of one kind of case.
+#[derive(Debug, Serialize)]
+pub struct KindSummary {
+    /// The case kind.
+    pub kind: String,
+    /// Cases of this kind.
+    pub cases: usize,
+    /// Cases sizeup predicted.
+    pub predicted: usize,
+    /// Median absolute relative error of sizeup.
+    pub median_abs_error: Option<f64>,
+    /// 90th percentile of the absolute relative error.
+    pub p90_abs_error: Option<f64>,
+    /// Largest absolute relative error.
+    pub worst_abs_error: Option<f64>,
+    /// Median absolute relative error of the baseline, on the same cases.
+    pub baseline_median_abs_error: Option<f64>,
+    /// 90th percentile of the baseline's absolute error.
+    pub baseline_p90_abs_error: Option<f64>,
+}
+
+/// What `sizeup validate` reports.
+#[derive(Debug, Serialize)]
+pub struct ValidateReport {
+    /// Every case, in file order.
+    pub cases: Vec<CaseRow>,
+    /// Statistics per kind.
+    pub summary: Vec<KindSummary>,
+}
+
+fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
+    let parse = |name: String, text: &str| -> Result<Vec<Case>, AppError> {
+        serde_json::from_str(text).map_err(|e| AppError::Usage {
+            flag: "--cases",
+            value: name,
+            problem: format!("not a cases file: {e}"),
+            hint: Some("a cases file is a JSON list of {id, source, kind, model, setup, reported} objects, as in shared/validation/cases.json".into()),
+        })
+    };
+    let mut cases = Vec::new();
+    if args.cases.is_empty() {
+        let text = std::fs::read_to_string(SHARED_CASES).map_err(|_| AppError::Usage {
+            flag: "--cases",
+            value: SHARED_CASES.into(),
+            problem: "the shared cases file is not beside this build".into(),
+            hint: Some(
+                "pass `--cases FILE` with a file in the schema of shared/validation/cases.json"
+                    .into(),
+            ),
+        })?;
+        cases.extend(parse(SHARED_CASES.into(), &text)?);
+        cases.extend(parse("validation/h200-2026-11-28.json".into(), OWN_CASES)?);
+    }
+    for path in &args.cases {
+        let text = std::fs::read_to_string(path).map_err(|e| AppError::Usage {
+            flag: "--cases",
+            value: path.display().to_string(),
+            problem: e.to_string(),
+            hint: None,
+        })?;
+        cases.extend(parse(path.display().to_string(), &text)?);
+    }
+    Ok(cases)
+}
+
+/// Recompute every case.
+pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
+    let cases = read_cases(args)?;
+    let rows: Vec<CaseRow> = cases
+        .iter()
+        .filter(|c| args.kind.as_deref().is_none_or(|k| c.kind.starts_with(k)))
+        .map(|c| {
+            let outcome = predict(c);
+            CaseRow {
+                error: outcome.error(),
+                baseline_error: outcome.baseline_error(),
+                outcome,
+                uncertain: c.uncertain,
+                source: c.source.clone(),
+            }
+        })
+        .collect();
+    let mut kinds: Vec<String> = rows.iter().map(|r| r.outcome.kind.clone()).collect();
+    kinds.sort();
+    kinds.dedup();
+    let summary = kinds
+        .into_iter()
+        .map(|kind| {
+            let of_kind: Vec<&CaseRow> = rows.iter().filter(|r| r.outcome.kind == kind).collect();
+            let errors: Vec<f64> = of_kind.iter().filter_map(|r| r.error).collect();
+            let baseline: Vec<f64> = of_kind
+                .iter()
+                .filter(|r| r.error.is_some())
+                .filter_map(|r| r.baseline_error)
+                .collect();
+            KindSummary {
+                cases: of_kind.len(),
+                predicted: errors.len(),
+                median_abs_error: abs_quantile(&errors, 0.5),
+                p90_abs_error: abs_quantile(&errors, 0.9),
+                worst_abs_error: abs_quantile(&errors, 1.0),
+                baseline_median_abs_error: abs_quantile(&baseline, 0.5),
+                baseline_p90_abs_error: abs_quantile(&baseline, 0.9),
+                kind,
+            }
+        })
+        .collect();
+    Ok(ValidateReport {
+        cases: rows,
+        summary,
+    })
+}
+
+/// The inference or training model's prediction; a case neither knows is reported as such.
+fn predict(case: &Case) -> CaseOutcome {
+    sizeup_core::validation::inference::predict(case).unwrap_or_else(|| CaseOutcome {
+        id: case.id.clone(),
+        kind: case.kind.clone(),
+        metric: String::new(),
+        reported: f64::NAN,
+        predicted: None,
+        baseline: None,
+        note: Some(format!("no model predicts cases of kind `{}`", case.kind)),
+    })
+}
+
+fn ratio(x: Option<f64>) -> Cell {
+    x.map_or(Cell::Empty, Cell::Ratio)
+}
+
+fn signed(x: Option<f64>) -> Cell {
+    x.map_or(Cell::Empty, |e| Cell::Text(format!("{:+.1}%", e * 100.0)))
+}
+
+impl Report for ValidateReport {
+    fn view(&self) -> View {
+        let mut cases = Table::new(
+            Some("cases"),
+            &[
+                ("case", "id"),
+                ("kind", "kind"),
+                ("metric", "metric"),
+                ("reported", "reported"),
+                ("predicted", "predicted"),
+                ("error", "error"),
+                ("baseline", "baseline"),
+                ("baseline error", "baseline_error"),
+                ("note", "note"),
+            ],
+        );
+        for r in &self.cases {
+            let o = &r.outcome;
+            cases.row(vec![
+                Cell::Text(format!(
+                    "{}{}",
+                    o.id,
+                    if r.uncertain { " (uncertain)" } else { "" }
+                )),
+                Cell::Text(o.kind.clone()),
+                Cell::Text(o.metric.clone()),
+                if o.reported.is_finite() {
+                    Cell::Number(o.reported, "")
+                } else {
+                    Cell::Empty
+                },
+                o.predicted.map_or(Cell::Empty, |p| Cell::Number(p, "")),
+                signed(r.error),
+                o.baseline.map_or(Cell::Empty, |p| Cell::Number(p, "")),
+                signed(r.baseline_error),
+                Cell::Text(o.note.clone().unwrap_or_default()),
+            ]);
+        }
+        let mut summary = Table::new(
+            Some("summary: absolute relative error per kind (sizeup | naive baseline on the same cases)"),
+            &[
+                ("kind", "kind"),
+                ("cases", "cases"),
+                ("predicted", "predicted"),
+                ("median", "median_abs_error"),
+                ("p90", "p90_abs_error"),
+                ("worst", "worst_abs_error"),
+                ("baseline median", "baseline_median_abs_error"),
+                ("baseline p90", "baseline_p90_abs_error"),
+            ],
+        );
+        for s in &self.summary {
+            summary.row(vec![
+                Cell::Text(s.kind.clone()),
+                Cell::Exact(s.cases as u64),
+                Cell::Exact(s.predicted as u64),
+                ratio(s.median_abs_error),
+                ratio(s.p90_abs_error),
+                ratio(s.worst_abs_error),
+                ratio(s.baseline_median_abs_error),
+                ratio(s.baseline_p90_abs_error),
+            ]);
+        }
+        View {
+            tables: vec![summary, cases],
+            notes: vec![
+                "error = (predicted − reported) / reported; baselines: decode = weight bytes ÷ datasheet bandwidth, prefill = 2·N·tokens ÷ datasheet peak, training = 6·N·D at MFU 0.45".into(),
+            ],
+        }
+    }
+}
