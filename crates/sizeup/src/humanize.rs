@@ -142,6 +142,101 @@ pub fn sig3(v: f64) -> String {
     }
 }
 
+/// The unit an axis of bytes is labelled in, from its largest value:
+/// `(bytes per unit, unit name)`, e.g. `(2³⁰, "GiB")` for a maximum of 80 GiB.
+pub fn byte_scale(max: f64, units: ByteUnits) -> (f64, &'static str) {
+    let (base, names): (f64, [&str; 6]) = match units {
+        ByteUnits::Binary => (1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]),
+        ByteUnits::Si => (1000.0, ["B", "kB", "MB", "GB", "TB", "PB"]),
+    };
+    let mut scale = 1.0;
+    for (i, name) in names.iter().enumerate() {
+        if max.abs() < scale * base || i == names.len() - 1 {
+            return (scale, name);
+        }
+        scale *= base;
+    }
+    (1.0, "B")
+}
+
+/// `64 MiB`, `1.5 GiB`: bytes with the unit that suits this one value, for axis ticks.
+pub fn bytes_short(n: f64, units: ByteUnits) -> String {
+    let (scale, name) = byte_scale(n, units);
+    format!("{} {name}", compact(n / scale))
+}
+
+/// The unit an axis of seconds is labelled in, from its largest value:
+/// `(seconds per unit, unit name)`; same thresholds as [`seconds`].
+pub fn seconds_scale(max: f64) -> (f64, &'static str) {
+    let a = max.abs();
+    if a >= 7_200.0 {
+        (3600.0, "h")
+    } else if a >= 120.0 {
+        (60.0, "min")
+    } else if a >= 1.0 {
+        (1.0, "s")
+    } else if a >= 1e-3 {
+        (1e-3, "ms")
+    } else {
+        (1e-6, "µs")
+    }
+}
+
+/// `10 ms`, `2 s`: seconds with the unit that suits this one value, for axis ticks.
+pub fn seconds_short(s: f64) -> String {
+    let (scale, name) = seconds_scale(s);
+    format!("{} {name}", compact(s / scale))
+}
+
+/// A number for an axis tick: at most three significant figures below 1,000,
+/// no trailing zeros, separators above: `0`, `0.125`, `2.5`, `40`, `1,200`.
+pub fn compact(v: f64) -> String {
+    if !v.is_finite() {
+        return "∞".to_string();
+    }
+    let a = v.abs();
+    if a < 1e-12 {
+        return "0".to_string();
+    }
+    if a >= 1000.0 {
+        let sign = if v < 0.0 { "-" } else { "" };
+        return format!("{sign}{}", grouped(a.round() as u64));
+    }
+    let decimals = (2 - a.log10().floor() as i32).clamp(0, 9) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A token count with `k` = 1024 and `M` = 1024², as `--vary` reads them:
+/// `4k` (4,096), `128k`, `1M`; counts that are no such multiple stay exact (`1,000`).
+pub fn tokens_short(n: f64) -> String {
+    const K: f64 = 1024.0;
+    if n >= K * K && (n / (K * K)).fract() == 0.0 {
+        format!("{}M", compact(n / (K * K)))
+    } else if n >= K && (n / K).fract() == 0.0 {
+        format!("{}k", compact(n / K))
+    } else {
+        compact(n)
+    }
+}
+
+/// A count or rate for an axis tick: exact with separators below a million
+/// (`12,000`), then SI prefixes (`1.5M`, `2B`).
+pub fn count_short(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{}B", compact(v / 1e9))
+    } else if a >= 1e6 {
+        format!("{}M", compact(v / 1e6))
+    } else {
+        compact(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
