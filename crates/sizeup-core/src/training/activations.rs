@@ -71,7 +71,10 @@ impl std::str::FromStr for Recompute {
             .ok_or_else(|| CoreError::Unknown {
                 what: "recomputation mode",
                 name: s.to_string(),
-                suggestions: Recompute::ALL.iter().map(|r| r.name().to_string()).collect(),
+                suggestions: Recompute::ALL
+                    .iter()
+                    .map(|r| r.name().to_string())
+                    .collect(),
             })
     }
 }
@@ -99,7 +102,14 @@ pub struct ActivationConfig {
 
 impl ActivationConfig {
     /// The configuration a layout and a micro-batch imply.
-    pub fn new(layout: &Layout, seq_len: u64, micro_batch: u64, recompute: Recompute, flash_attention: bool, dropout: bool) -> Self {
+    pub fn new(
+        layout: &Layout,
+        seq_len: u64,
+        micro_batch: u64,
+        recompute: Recompute,
+        flash_attention: bool,
+        dropout: bool,
+    ) -> Self {
         ActivationConfig {
             seq_len,
             micro_batch,
@@ -383,7 +393,10 @@ mod tests {
     fn gpt_block_matches_korthikanti_exactly() {
         let sbh = S * B * H;
         // s·b·h·(34 + 5·a·s/h)
-        assert_eq!(bytes(cfg(1, false, Recompute::None)), 34 * sbh + 5 * A * S * S * B);
+        assert_eq!(
+            bytes(cfg(1, false, Recompute::None)),
+            34 * sbh + 5 * A * S * S * B
+        );
         // s·b·h·(10 + 24/t + 5·a·s/(h·t))
         assert_eq!(
             bytes(cfg(T, false, Recompute::None)),
@@ -441,12 +454,16 @@ mod tests {
         };
         let sb = 4096;
         let lse = 4 * 32 * 4096;
-        let l2 = Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap();
+        let l2 = Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
         assert_eq!(
             layer_bytes(&l2, &c, false).unwrap(),
             sb * (8 * 4096 + 2 * 3 * 4096 + 2 * 4096 + 6 * 11008) + lse
         );
-        let l3 = Shape::llama(32, 4096, 32, 8, 14336, 128256).build().unwrap();
+        let l3 = Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap();
         assert_eq!(
             layer_bytes(&l3, &c, false).unwrap(),
             sb * (8 * 4096 + 2 * (4096 + 2 * 1024) + 2 * 4096 + 6 * 14336) + lse

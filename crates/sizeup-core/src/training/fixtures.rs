@@ -4,7 +4,14 @@ use crate::hardware::{Accelerator, PeakFlops};
 
 const GIB: u64 = 1 << 30;
 
-fn gpu(name: &str, memory_gib: u64, bandwidth: f64, bf16: f64, fp8: Option<f64>, link: f64) -> Accelerator {
+fn gpu(
+    name: &str,
+    memory_gib: u64,
+    bandwidth: f64,
+    bf16: f64,
+    fp8: Option<f64>,
+    link: f64,
+) -> Accelerator {
     Accelerator {
         name: name.into(),
         vendor: "NVIDIA".into(),
@@ -25,11 +32,6 @@ fn gpu(name: &str, memory_gib: u64, bandwidth: f64, bf16: f64, fp8: Option<f64>,
 /// NVIDIA A100 SXM4 80GB datasheet (2021): 312 TFLOP/s BF16, 2.039 TB/s, NVLink 3 300 GB/s each way.
 pub(crate) fn a100_80() -> Accelerator {
     gpu("A100-SXM-80GB", 80, 2.039e12, 312e12, None, 300e9)
-}
-
-/// NVIDIA A100 SXM4 40GB datasheet (2021): 1.555 TB/s.
-pub(crate) fn a100_40() -> Accelerator {
-    gpu("A100-SXM-40GB", 40, 1.555e12, 312e12, None, 300e9)
 }
 
 /// NVIDIA H100 SXM datasheet (2023): 989.4 TFLOP/s BF16, 1978.9 FP8 dense, 3.35 TB/s, NVLink 4 450 GB/s each way.

@@ -77,7 +77,9 @@ pub fn per_token(
     let n = count.active as f64;
     let params_6n = 6.0 * n;
     let qk_width = match arch.attention.kind {
-        AttentionKind::Standard { heads, head_dim, .. } => heads * head_dim,
+        AttentionKind::Standard {
+            heads, head_dim, ..
+        } => heads * head_dim,
         AttentionKind::Mla {
             heads,
             qk_nope_head_dim,

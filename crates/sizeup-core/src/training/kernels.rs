@@ -125,12 +125,12 @@ pub enum Kernels {
 pub const FUSED_ELEMENTWISE_PER_H: u64 = 16;
 
 /// Eager PyTorch moves this many times the fused traffic (upcasts, copies and
-/// separate kernels for each operator).
+/// a separate kernel, reading and writing, for each operator).
 ///
 /// # Source
 /// Calibrated on the MosaicML llm-foundry benchmark table (cases `mpt_*` in
 /// `shared/validation/cases.json`), which trains with unfused PyTorch blocks.
-pub const EAGER_TRAFFIC_FACTOR: f64 = 3.0;
+pub const EAGER_TRAFFIC_FACTOR: f64 = 2.0;
 
 /// One GPU running one training job: the accelerator, its rates and the precision.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,7 +210,9 @@ impl<'a> Device<'a> {
             bytes += 3.0 * (m * k + k * n) * batch;
         }
         let memory = bytes
-            / (self.acc.memory_bandwidth_bytes_per_sec * GEMM_OPERAND_BANDWIDTH * SUSTAINED_FRACTION);
+            / (self.acc.memory_bandwidth_bytes_per_sec
+                * GEMM_OPERAND_BANDWIDTH
+                * SUSTAINED_FRACTION);
         compute + memory
     }
 
@@ -222,7 +224,10 @@ impl<'a> Device<'a> {
         if bytes <= 0.0 {
             return 0.0;
         }
-        bytes / (self.acc.memory_bandwidth_bytes_per_sec * memory_curve().at(bytes) * SUSTAINED_FRACTION)
+        bytes
+            / (self.acc.memory_bandwidth_bytes_per_sec
+                * memory_curve().at(bytes)
+                * SUSTAINED_FRACTION)
     }
 
     /// Seconds for a flash-attention kernel doing `flops` (causal work actually done).
@@ -230,7 +235,11 @@ impl<'a> Device<'a> {
     /// # Formula
     /// `t = flops / (peak₁₆ · attention_rate · sustained · (0.8 if d ≤ 64))`
     pub fn flash_attention(&self, flops: f64, head_dim: u64) -> f64 {
-        let small = if head_dim <= 64 { SMALL_HEAD_ATTENTION } else { 1.0 };
+        let small = if head_dim <= 64 {
+            SMALL_HEAD_ATTENTION
+        } else {
+            1.0
+        };
         flops / (self.peak_16 * self.rates.attention * SUSTAINED_FRACTION * small)
     }
 
@@ -272,7 +281,7 @@ impl<'a> Device<'a> {
                 "element-wise kernels",
                 match self.kernels {
                     Kernels::Fused => format!("fused: {FUSED_ELEMENTWISE_PER_H}·h bytes per token-layer outside the MLP"),
-                    Kernels::Eager => format!("eager PyTorch: {EAGER_TRAFFIC_FACTOR}× the fused traffic"),
+                    Kernels::Eager => format!("eager PyTorch: {EAGER_TRAFFIC_FACTOR}× the fused element-wise traffic"),
                 },
                 "Korthikanti et al. 2022 Table 4 (fused); MosaicML llm-foundry benchmarks (eager)",
             ),
@@ -306,7 +315,10 @@ mod tests {
         let acc = a100_80();
         assert!(matches!(
             Device::new(&acc, Precision::Fp8, Kernels::Fused),
-            Err(CoreError::Invalid { field: "precision", .. })
+            Err(CoreError::Invalid {
+                field: "precision",
+                ..
+            })
         ));
     }
 }

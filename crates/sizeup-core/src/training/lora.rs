@@ -72,7 +72,10 @@ impl std::str::FromStr for Projection {
             .ok_or_else(|| CoreError::Unknown {
                 what: "LoRA target",
                 name: s.to_string(),
-                suggestions: Projection::ALL.iter().map(|p| p.name().to_string()).collect(),
+                suggestions: Projection::ALL
+                    .iter()
+                    .map(|p| p.name().to_string())
+                    .collect(),
             })
     }
 }
@@ -213,12 +216,7 @@ pub fn matrices(arch: &Architecture) -> Vec<Matrix> {
     }
     mlp_matrices(h, &arch.ffn.dense, arch.dense_layers(), &mut out);
     if let Some(moe) = &arch.ffn.moe {
-        mlp_matrices(
-            h,
-            &moe.expert,
-            moe.num_experts * moe.moe_layers,
-            &mut out,
-        );
+        mlp_matrices(h, &moe.expert, moe.num_experts * moe.moe_layers, &mut out);
         if let Some(shared) = &moe.shared {
             mlp_matrices(h, &shared.mlp, moe.moe_layers, &mut out);
         }
@@ -335,7 +333,9 @@ mod tests {
 
     fn llama31_8b() -> Architecture {
         // shared/fixtures/models/llama-3.1-8b: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
-        Shape::llama(32, 4096, 32, 8, 14336, 128256).build().unwrap()
+        Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -344,10 +344,7 @@ mod tests {
         let count = params::count(&arch).unwrap();
         let total: u64 = matrices(&arch).iter().map(|m| m.params().unwrap()).sum();
         // the rest is embeddings, head and norms: 2·V·h + (2L + 1)·h
-        assert_eq!(
-            total + 2 * 128256 * 4096 + (2 * 32 + 1) * 4096,
-            count.total
-        );
+        assert_eq!(total + 2 * 128256 * 4096 + (2 * 32 + 1) * 4096, count.total);
     }
 
     #[test]

@@ -237,10 +237,23 @@ fn state_config(req: &TrainRequest) -> StateConfig<'_> {
 }
 
 /// Memory per GPU of the stage that needs the most, at micro-batch `b`.
-fn memory(arch: &Architecture, acc: &Accelerator, req: &TrainRequest, layout: &Layout, b: u64) -> Result<MemoryPerGpu> {
+fn memory(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+    layout: &Layout,
+    b: u64,
+) -> Result<MemoryPerGpu> {
     let mut layout = layout.clone();
     layout.micro_batches = (req.global_batch / (b.saturating_mul(layout.dp)).max(1)).max(1);
-    let act_cfg = ActivationConfig::new(&layout, req.seq_len, b, req.recompute, req.flash_attention, req.dropout);
+    let act_cfg = ActivationConfig::new(
+        &layout,
+        req.seq_len,
+        b,
+        req.recompute,
+        req.flash_attention,
+        req.dropout,
+    );
     let cfg = state_config(req);
     let logits = activations::logits_bytes(arch, &act_cfg)?;
     let comm = |stage| -> Result<u64> {
@@ -306,8 +319,15 @@ fn memory(arch: &Architecture, acc: &Accelerator, req: &TrainRequest, layout: &L
 }
 
 /// The largest micro-batch whose memory fits, by doubling then bisection.
-fn largest_micro_batch(arch: &Architecture, acc: &Accelerator, req: &TrainRequest, layout: &Layout) -> Result<Option<u64>> {
-    let fits = |b: u64| -> Result<bool> { Ok(memory(arch, acc, req, layout, b)?.total_bytes <= acc.memory_bytes) };
+fn largest_micro_batch(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+    layout: &Layout,
+) -> Result<Option<u64>> {
+    let fits = |b: u64| -> Result<bool> {
+        Ok(memory(arch, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
+    };
     if !fits(1)? {
         return Ok(None);
     }
@@ -349,7 +369,11 @@ fn largest_micro_batch(arch: &Architecture, acc: &Accelerator, req: &TrainReques
 /// # Errors
 /// [`CoreError`] for a layout that does not fit the model, the GPU count or the
 /// batch; a precision the accelerator lacks; an MFU outside (0, 1]; overflow.
-pub fn estimate(arch: &Architecture, acc: &Accelerator, req: &TrainRequest) -> Result<TrainEstimate> {
+pub fn estimate(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+) -> Result<TrainEstimate> {
     let workload = Workload {
         gpus: req.gpus,
         seq_len: req.seq_len,
@@ -400,7 +424,11 @@ pub fn estimate(arch: &Architecture, acc: &Accelerator, req: &TrainRequest) -> R
     let steps = tokens / tokens_per_step;
 
     // time
-    let stage = if layout.pp == 1 { Stage::Only } else { Stage::First };
+    let stage = if layout.pp == 1 {
+        Stage::Only
+    } else {
+        Stage::First
+    };
     let gpu_params = states::params_per_gpu(arch, &layout, stage)?.total()?;
     let trainable = match adapters {
         Some(a) => (a as f64 * gpu_params as f64 / count.total.max(1) as f64).ceil() as u64,
@@ -472,7 +500,14 @@ pub fn estimate(arch: &Architecture, acc: &Accelerator, req: &TrainRequest) -> R
     })
 }
 
-fn assumptions(req: &TrainRequest, layout: &Layout, arch: &Architecture, dev: &Device, price: f64, tokens: f64) -> Vec<Assumption> {
+fn assumptions(
+    req: &TrainRequest,
+    layout: &Layout,
+    arch: &Architecture,
+    dev: &Device,
+    price: f64,
+    tokens: f64,
+) -> Vec<Assumption> {
     let mut out = vec![
         Assumption::new(
             "precision",

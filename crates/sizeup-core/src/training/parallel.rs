@@ -260,15 +260,14 @@ impl Layout {
                 ));
             }
         }
-        match &arch.ffn.moe {
-            Some(moe) => {
-                if moe.num_experts % req.ep != 0 {
-                    return Err(invalid(
-                        "ep",
-                        req.ep,
-                        format!("a divisor of the {} experts", moe.num_experts),
-                    ));
-                }
+        let experts = arch.ffn.moe.as_ref().map(|m| m.num_experts);
+        match experts {
+            Some(e) if e % req.ep != 0 => {
+                return Err(invalid(
+                    "ep",
+                    req.ep,
+                    format!("a divisor of the {e} experts"),
+                ))
             }
             None if req.ep > 1 => {
                 return Err(invalid(
@@ -277,7 +276,7 @@ impl Layout {
                     "1 for a dense model (it has no experts)".into(),
                 ))
             }
-            None => {}
+            _ => {}
         }
         if dp % req.ep != 0 {
             return Err(invalid(

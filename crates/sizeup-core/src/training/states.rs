@@ -54,7 +54,10 @@ impl std::str::FromStr for Precision {
             .ok_or_else(|| CoreError::Unknown {
                 what: "training precision",
                 name: s.to_string(),
-                suggestions: Precision::ALL.iter().map(|p| p.name().to_string()).collect(),
+                suggestions: Precision::ALL
+                    .iter()
+                    .map(|p| p.name().to_string())
+                    .collect(),
             })
     }
 }
@@ -127,7 +130,10 @@ impl std::str::FromStr for Optimizer {
             .ok_or_else(|| CoreError::Unknown {
                 what: "optimizer",
                 name: s.to_string(),
-                suggestions: Optimizer::ALL.iter().map(|o| o.name().to_string()).collect(),
+                suggestions: Optimizer::ALL
+                    .iter()
+                    .map(|o| o.name().to_string())
+                    .collect(),
             })
     }
 }
@@ -187,10 +193,16 @@ pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Res
     let attn = attention_params_per_layer(arch)?;
     let block_norms = sum(
         Q,
-        &[product(Q, &[arch.norm.per_layer, h, norm_elem])?, attn.qk_norms],
+        &[
+            product(Q, &[arch.norm.per_layer, h, norm_elem])?,
+            attn.qk_norms,
+        ],
     )?;
     let attn_layer = sum(Q, &[attn.projections.div_ceil(t), block_norms])?;
-    let dense_layer = sum(Q, &[attn_layer, mlp_params(h, &arch.ffn.dense)?.div_ceil(t)])?;
+    let dense_layer = sum(
+        Q,
+        &[attn_layer, mlp_params(h, &arch.ffn.dense)?.div_ceil(t)],
+    )?;
 
     let (layers, first_layer) = match stage {
         Stage::Only => (arch.num_layers, 0),
@@ -200,10 +212,7 @@ pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Res
             (n, arch.num_layers - n)
         }
     };
-    let dense_layers_here = arch
-        .dense_layers()
-        .saturating_sub(first_layer)
-        .min(layers);
+    let dense_layers_here = arch.dense_layers().saturating_sub(first_layer).min(layers);
     let moe_layers_here = layers - dense_layers_here;
 
     let mut dense = product(Q, &[dense_layer, dense_layers_here])?;
@@ -212,9 +221,7 @@ pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Res
         let m = moe_params_per_layer(h, moe)?;
         let moe_layer = sum(Q, &[attn_layer, m.shared.div_ceil(t), m.router])?;
         dense = sum(Q, &[dense, product(Q, &[moe_layer, moe_layers_here])?])?;
-        let routed = m
-            .routed
-            .div_ceil(product(Q, &[layout.ep, t])?);
+        let routed = m.routed.div_ceil(product(Q, &[layout.ep, t])?);
         experts = product(Q, &[routed, moe_layers_here])?;
     }
 
@@ -252,7 +259,11 @@ pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Res
         Stage::Last => sum(
             Q,
             &[
-                if arch.embedding.tied { vocab_slice } else { untied_head },
+                if arch.embedding.tied {
+                    vocab_slice
+                } else {
+                    untied_head
+                },
                 final_norm,
             ],
         )?,
@@ -316,7 +327,10 @@ pub fn optimizer_bytes(n: u64, factored: u64, cfg: &StateConfig) -> Result<u64> 
         Optimizer::Adamw => product(Q, &[2, n, state_elem])?,
         Optimizer::Adamw8bit => product(
             Q,
-            &[2, sum(Q, &[n, product(Q, &[4, n.div_ceil(ADAM_8BIT_BLOCK)])?])?],
+            &[
+                2,
+                sum(Q, &[n, product(Q, &[4, n.div_ceil(ADAM_8BIT_BLOCK)])?])?,
+            ],
         )?,
         Optimizer::Sgd | Optimizer::Lion => product(Q, &[n, state_elem])?,
         Optimizer::Adafactor => product(Q, &[factored, state_elem])?,
@@ -330,7 +344,13 @@ fn adafactor_entries(arch: &Architecture, total: u64) -> Result<u64> {
     let mut factored = 0;
     let mut matrix_params = 0;
     for m in lora::matrices(arch) {
-        factored = sum(Q, &[factored, product(Q, &[sum(Q, &[m.d_in, m.d_out])?, m.copies])?])?;
+        factored = sum(
+            Q,
+            &[
+                factored,
+                product(Q, &[sum(Q, &[m.d_in, m.d_out])?, m.copies])?,
+            ],
+        )?;
         matrix_params = sum(Q, &[matrix_params, m.params()?])?;
     }
     let tables = if arch.embedding.tied { 1 } else { 2 };
@@ -342,7 +362,9 @@ fn adafactor_entries(arch: &Architecture, total: u64) -> Result<u64> {
             product(Q, &[tables, sum(Q, &[arch.vocab_size, arch.hidden_size])?])?,
         ],
     )?;
-    let vectors = total.saturating_sub(matrix_params).saturating_sub(table_params);
+    let vectors = total
+        .saturating_sub(matrix_params)
+        .saturating_sub(table_params);
     sum(Q, &[factored, vectors])
 }
 
@@ -376,7 +398,10 @@ pub fn model_states(
     let expert_dp = (dp / layout.ep).max(1);
     let shard = |bytes_dense: u64, bytes_experts: u64, on: bool| -> Result<u64> {
         if on {
-            sum(Q, &[bytes_dense.div_ceil(dp), bytes_experts.div_ceil(expert_dp)])
+            sum(
+                Q,
+                &[bytes_dense.div_ceil(dp), bytes_experts.div_ceil(expert_dp)],
+            )
         } else {
             sum(Q, &[bytes_dense, bytes_experts])
         }
@@ -390,16 +415,27 @@ pub fn model_states(
 
     match cfg.method.adapters() {
         None => {
-            let weights = shard(product(Q, &[gpu.dense, 2])?, product(Q, &[gpu.experts, 2])?, zero3)?;
+            let weights = shard(
+                product(Q, &[gpu.dense, 2])?,
+                product(Q, &[gpu.experts, 2])?,
+                zero3,
+            )?;
             let gradients = if cfg.optimizer_in_backward {
                 // the largest single tensor: the vocabulary slice on first and last stages
-                product(Q, &[arch.vocab_size.div_ceil(layout.tp), arch.hidden_size, 2])?
+                product(
+                    Q,
+                    &[arch.vocab_size.div_ceil(layout.tp), arch.hidden_size, 2],
+                )?
             } else {
-                shard(product(Q, &[gpu.dense, 2])?, product(Q, &[gpu.experts, 2])?, zero2)?
+                shard(
+                    product(Q, &[gpu.dense, 2])?,
+                    product(Q, &[gpu.experts, 2])?,
+                    zero2,
+                )?
             };
             let factored = (adafactor_entries(arch, count.total)? as f64 * share).ceil() as u64;
-            let dense_factored = (factored as f64 * gpu.dense as f64 / gpu_total.max(1) as f64)
-                .ceil() as u64;
+            let dense_factored =
+                (factored as f64 * gpu.dense as f64 / gpu_total.max(1) as f64).ceil() as u64;
             let optimizer = shard(
                 optimizer_bytes(gpu.dense, dense_factored, cfg)?,
                 optimizer_bytes(gpu.experts, factored.saturating_sub(dense_factored), cfg)?,
@@ -423,7 +459,8 @@ pub fn model_states(
                     for m in lora::matrices(arch) {
                         quantized_params = sum(Q, &[quantized_params, m.params()?])?;
                         let one = lora::nf4_bytes(product(Q, &[m.d_in, m.d_out])?)?;
-                        quantized_bytes = sum(Q, &[quantized_bytes, product(Q, &[one, m.copies])?])?;
+                        quantized_bytes =
+                            sum(Q, &[quantized_bytes, product(Q, &[one, m.copies])?])?;
                     }
                     let rest = count.total.saturating_sub(quantized_params);
                     let model = sum(Q, &[quantized_bytes, product(Q, &[rest, 2])?])?;
@@ -439,7 +476,8 @@ pub fn model_states(
                 ],
             )?;
             let gradients = product(Q, &[adapters, 2])?.div_ceil(if zero2 { dp } else { 1 });
-            let optimizer = optimizer_bytes(adapters, adapters, cfg)?.div_ceil(if zero1 { dp } else { 1 });
+            let optimizer =
+                optimizer_bytes(adapters, adapters, cfg)?.div_ceil(if zero1 { dp } else { 1 });
             Ok(ModelStates {
                 weights_bytes: weights,
                 gradients_bytes: gradients,
@@ -459,7 +497,9 @@ mod tests {
 
     fn llama2_7b() -> Architecture {
         // shared/fixtures/models/llama-2-7b: 6,738,415,616 parameters
-        Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap()
+        Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap()
     }
 
     fn layout(arch: &Architecture, req: LayoutRequest, gpus: u64) -> Layout {
@@ -550,7 +590,17 @@ mod tests {
         let method = Method::Full;
         let base = cfg(&method);
         let n = 1_000_000;
-        let with = |optimizer| optimizer_bytes(n, 0, &StateConfig { optimizer, ..base.clone() }).unwrap();
+        let with = |optimizer| {
+            optimizer_bytes(
+                n,
+                0,
+                &StateConfig {
+                    optimizer,
+                    ..base.clone()
+                },
+            )
+            .unwrap()
+        };
         assert_eq!(with(Optimizer::Adamw), 12 * n);
         assert_eq!(with(Optimizer::Sgd), 8 * n);
         assert_eq!(with(Optimizer::Lion), 8 * n);
@@ -566,7 +616,9 @@ mod tests {
 
     #[test]
     fn qlora_base_is_nf4_plus_16_bit_rest() {
-        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256).build().unwrap();
+        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap();
         let l = layout(&arch, LayoutRequest::default(), 1);
         let method = Method::Qlora {
             rank: 8,

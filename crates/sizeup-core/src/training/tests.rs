@@ -6,7 +6,9 @@ use crate::Shape;
 
 fn llama31_8b() -> Architecture {
     // shared/fixtures/models/llama-3.1-8b
-    Shape::llama(32, 4096, 32, 8, 14336, 128256).build().unwrap()
+    Shape::llama(32, 4096, 32, 8, 14336, 128256)
+        .build()
+        .unwrap()
 }
 
 #[test]

@@ -34,6 +34,14 @@ pub const LOSS_TRAFFIC_BYTES: f64 = 24.0;
 /// (backward = 2.5 × forward).
 pub const FLASH_BACKWARD_RATIO: f64 = 2.5;
 
+/// Share of the GPU's streaming multiprocessors that overlapping the expert
+/// all-to-all takes from computation.
+///
+/// # Source
+/// DeepSeek-V3 technical report (arXiv:2412.19437) §3.2.2: 20 of the H800's 132
+/// SMs are dedicated to the cross-node all-to-all that DualPipe hides.
+pub const EXPERT_COMM_SM_SHARE: f64 = 20.0 / 132.0;
+
 /// Which communication the framework hides behind computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overlap {
@@ -129,7 +137,11 @@ impl LayerTime {
 fn mlp_forward(cfg: &TimeConfig, h: f64, tokens: f64, mlp: &Mlp, batch: f64) -> f64 {
     let t = cfg.layout.tp as f64;
     let f = mlp.intermediate_size as f64;
-    let up = if mlp.kind == MlpKind::Gated { 2.0 * f } else { f };
+    let up = if mlp.kind == MlpKind::Gated {
+        2.0 * f
+    } else {
+        f
+    };
     cfg.dev.gemm(tokens, up / t, h, batch) + cfg.dev.gemm(tokens, h, f / t, batch)
 }
 
@@ -152,7 +164,8 @@ fn activation_bytes(mlp: &Mlp) -> f64 {
 /// recompute  full: the forward again (collectives included); selective: the attention core forward
 /// TP         4 collectives of M·h·2 bytes (6 with full recompute): 2·(t−1)/t·bytes/bw each
 /// CP         key/value all-gather forward and reduce-scatter + gather backward, minus the attention time
-/// EP         dispatch and combine all-to-alls, forward and backward: 4 · M·e·h·2·(ep−1)/ep / bw
+/// EP         dispatch and combine all-to-alls, forward and backward: 4 · M·e·h·2·(ep−1)/ep / bw;
+///            when overlapped, every kernel runs on 112/132 of the SMs instead
 /// ```
 ///
 /// # Source
@@ -177,7 +190,8 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
             head_dim,
         } => {
             let (a, k, d) = (heads as f64, kv_heads as f64, head_dim as f64);
-            let g = dev.gemm(tokens, (a + 2.0 * k) * d / t, h, 1.0) + dev.gemm(tokens, h, a * d / t, 1.0);
+            let g = dev.gemm(tokens, (a + 2.0 * k) * d / t, h, 1.0)
+                + dev.gemm(tokens, h, a * d / t, 1.0);
             (heads, head_dim, head_dim, g)
         }
         AttentionKind::Mla {
@@ -192,13 +206,25 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
             let qk = (qk_nope_head_dim + qk_rope_head_dim) as f64;
             let r_kv = kv_lora_rank as f64;
             let q = match q_lora_rank {
-                Some(r) => dev.gemm(tokens, r as f64, h, 1.0) + dev.gemm(tokens, a * qk / t, r as f64, 1.0),
+                Some(r) => {
+                    dev.gemm(tokens, r as f64, h, 1.0) + dev.gemm(tokens, a * qk / t, r as f64, 1.0)
+                }
                 None => dev.gemm(tokens, a * qk / t, h, 1.0),
             };
             let kv = dev.gemm(tokens, r_kv + qk_rope_head_dim as f64, h, 1.0)
-                + dev.gemm(tokens, a * (qk_nope_head_dim + v_head_dim) as f64 / t, r_kv, 1.0);
+                + dev.gemm(
+                    tokens,
+                    a * (qk_nope_head_dim + v_head_dim) as f64 / t,
+                    r_kv,
+                    1.0,
+                );
             let o = dev.gemm(tokens, h, a * v_head_dim as f64 / t, 1.0);
-            (heads, qk_nope_head_dim + qk_rope_head_dim, v_head_dim, q + kv + o)
+            (
+                heads,
+                qk_nope_head_dim + qk_rope_head_dim,
+                v_head_dim,
+                q + kv + o,
+            )
         }
     };
     let mut gemm_fwd = attn_gemms;
@@ -245,12 +271,17 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
     };
 
     // element-wise passes
-    let replicated = FUSED_ELEMENTWISE_PER_H as f64 * h * tokens / if l.sp_active() { t } else { 1.0 };
+    let replicated =
+        FUSED_ELEMENTWISE_PER_H as f64 * h * tokens / if l.sp_active() { t } else { 1.0 };
     let ew_fwd = dev.memory_pass((replicated + act_bytes) * dev.elementwise_factor());
     let ew_bwd = 2.0 * ew_fwd;
 
     // a frozen base skips weight gradients; an NF4 base is dequantized before each use
-    let gemm_bwd = if cfg.frozen_base { gemm_fwd } else { 2.0 * gemm_fwd };
+    let gemm_bwd = if cfg.frozen_base {
+        gemm_fwd
+    } else {
+        2.0 * gemm_fwd
+    };
     let dequant = if cfg.quantized_base {
         // read 4.127 bits, write 2 bytes per weight of this layer on this GPU
         let weights = cfg.params_on_gpu as f64 / arch.num_layers as f64;
@@ -259,8 +290,14 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
         0.0
     };
 
-    let forward = gemm_fwd + attn_fwd + ew_fwd + dequant;
-    let backward = gemm_bwd + attn_bwd + ew_bwd + dequant;
+    // hiding the all-to-all takes SMs away from every kernel of the step
+    let slow = if cfg.overlap.expert_parallel && l.ep > 1 {
+        1.0 / (1.0 - EXPERT_COMM_SM_SHARE)
+    } else {
+        1.0
+    };
+    let forward = (gemm_fwd + attn_fwd + ew_fwd + dequant) * slow;
+    let backward = (gemm_bwd + attn_bwd + ew_bwd + dequant) * slow;
 
     // tensor-parallel collectives
     let per_collective = if l.tp > 1 {
@@ -271,7 +308,7 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
     };
     let (recompute, collectives) = match cfg.recompute {
         Recompute::Full => (forward, 6.0),
-        Recompute::Selective if !cfg.flash_attention => (attn_fwd, 4.0),
+        Recompute::Selective if !cfg.flash_attention => (attn_fwd * slow, 4.0),
         _ => (0.0, 4.0),
     };
     let tp_seconds = if cfg.overlap.tensor_parallel {
@@ -283,9 +320,9 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
     // context parallel: gather K and V forward; reduce-scatter dK, dV and gather again backward
     let cp_seconds = if l.cp > 1 {
         let (k_width, v_width) = match arch.attention.kind {
-            AttentionKind::Standard { kv_heads, head_dim, .. } => {
-                ((kv_heads * head_dim) as f64, (kv_heads * head_dim) as f64)
-            }
+            AttentionKind::Standard {
+                kv_heads, head_dim, ..
+            } => ((kv_heads * head_dim) as f64, (kv_heads * head_dim) as f64),
             AttentionKind::Mla {
                 kv_lora_rank,
                 qk_rope_head_dim,
@@ -379,7 +416,8 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
         let sum = LayerTime {
             forward_seconds: dense.forward_seconds * dense_here + moe.forward_seconds * moe_here,
             backward_seconds: dense.backward_seconds * dense_here + moe.backward_seconds * moe_here,
-            recompute_seconds: dense.recompute_seconds * dense_here + moe.recompute_seconds * moe_here,
+            recompute_seconds: dense.recompute_seconds * dense_here
+                + moe.recompute_seconds * moe_here,
             tensor_parallel_seconds: dense.tensor_parallel_seconds * dense_here
                 + moe.tensor_parallel_seconds * moe_here,
             context_parallel_seconds: dense.context_parallel_seconds * dense_here
