@@ -10,8 +10,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hardware::Accelerator;
-
 /// Share of a link's bandwidth NCCL's ring collectives reach (bus bandwidth / link rate).
 ///
 /// # Source
@@ -42,15 +40,15 @@ impl Default for Network {
     }
 }
 
-/// Effective per-rank bandwidth of a ring over `group` ranks spaced `stride` apart.
+/// Effective per-rank bandwidth of a ring over `group` ranks spaced `stride` apart,
+/// on GPUs whose own link carries `link` bytes/s each way.
 ///
 /// # Formula
 /// ```text
 /// group·stride ≤ gpus_per_node:  link · 0.8
 /// otherwise:                     min(link, r · NIC) · 0.8,   r = clamp(gpus_per_node / stride, 1, group)
 /// ```
-pub fn group_bandwidth(acc: &Accelerator, net: &Network, group: u64, stride: u64) -> f64 {
-    let link = acc.interconnect_bytes_per_sec;
+pub fn group_bandwidth(link: f64, net: &Network, group: u64, stride: u64) -> f64 {
     let gpn = net.gpus_per_node.max(1);
     if group.saturating_mul(stride) <= gpn {
         return link * COLLECTIVE_EFFICIENCY;
@@ -82,21 +80,25 @@ pub fn all_gather(bytes: f64, n: u64, bw: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::fixtures::a100_80 as a100;
+    use crate::hardware;
 
     #[test]
     fn groups_inside_a_node_use_nvlink() {
-        let acc = a100();
+        // A100 SXM: NVLink 3, 300 GB/s each way (data/gpus.toml)
+        let link = hardware::find("A100-SXM-80GB")
+            .unwrap()
+            .interconnect_bytes_per_sec
+            .unwrap();
         let net = Network {
             gpus_per_node: 8,
             inter_node_bytes_per_sec: 25e9,
         };
         // tensor parallel 8: one node
-        assert_eq!(group_bandwidth(&acc, &net, 8, 1), 300e9 * 0.8);
+        assert_eq!(group_bandwidth(link, &net, 8, 1), 300e9 * 0.8);
         // data parallel with t = 8: one rank per node, one NIC
-        assert_eq!(group_bandwidth(&acc, &net, 16, 8), 25e9 * 0.8);
+        assert_eq!(group_bandwidth(link, &net, 16, 8), 25e9 * 0.8);
         // FSDP over 64 GPUs: 8 ranks per node share 8 NICs
-        assert_eq!(group_bandwidth(&acc, &net, 64, 1), 200e9 * 0.8);
+        assert_eq!(group_bandwidth(link, &net, 64, 1), 200e9 * 0.8);
         // 100 MB all-reduce over 8 ranks at 240 GB/s: 2·7/8·0.1/240 s
         assert!((all_reduce(1e8, 8, 240e9) - 1.75 * 1e8 / 240e9).abs() < 1e-15);
         assert_eq!(all_gather(1e8, 1, 240e9), 0.0);

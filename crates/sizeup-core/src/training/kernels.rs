@@ -147,6 +147,8 @@ pub struct Device<'a> {
     pub peak: f64,
     /// Datasheet 16-bit peak, FLOP/s (attention and the loss stay in 16 bits).
     pub peak_16: f64,
+    /// The GPU link's bandwidth each way (0 where there is none).
+    pub link: f64,
 }
 
 impl<'a> Device<'a> {
@@ -172,6 +174,7 @@ impl<'a> Device<'a> {
             kernels,
             peak,
             peak_16,
+            link: acc.interconnect_bytes_per_sec.unwrap_or(0.0),
         })
     }
 
@@ -292,7 +295,11 @@ impl<'a> Device<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::fixtures::a100_80;
+    use crate::hardware;
+
+    fn a100_80() -> Accelerator {
+        hardware::find("A100-SXM-80GB").unwrap().clone()
+    }
 
     #[test]
     fn large_products_run_at_mamf_times_sustained() {

@@ -187,8 +187,8 @@ pub struct TimeEstimate {
     pub total_seconds: f64,
     /// GPU-hours for the training tokens.
     pub gpu_hours: f64,
-    /// Cost in US dollars.
-    pub cost_usd: f64,
+    /// Cost in US dollars; `None` without a price.
+    pub cost_usd: Option<f64>,
 }
 
 /// Everything `sizeup train` reports.
@@ -402,6 +402,13 @@ pub fn estimate(
             });
         }
     }
+    if req.gpus > 1 && acc.interconnect_bytes_per_sec.is_none() {
+        return Err(CoreError::Invalid {
+            field: "gpus",
+            value: req.gpus.to_string(),
+            expected: format!("1: `{}` has no link between devices", acc.name),
+        });
+    }
     let count = params::count(arch)?;
     let dev = Device::new(acc, req.precision, req.kernels)?;
 
@@ -458,7 +465,7 @@ pub fn estimate(
     };
     let total_seconds = steps * step_seconds;
     let gpu_hours = total_seconds * gpus / 3600.0;
-    let price = req.price_per_gpu_hour.unwrap_or(acc.price_per_hour_usd);
+    let price = req.price_per_gpu_hour.or(acc.price_per_hour_usd);
     let time = TimeEstimate {
         step_seconds,
         breakdown,
@@ -470,7 +477,7 @@ pub fn estimate(
         steps,
         total_seconds,
         gpu_hours,
-        cost_usd: gpu_hours * price,
+        cost_usd: price.map(|p| gpu_hours * p),
     };
 
     let assumptions = assumptions(req, &layout, arch, &dev, price, tokens);
@@ -505,7 +512,7 @@ fn assumptions(
     layout: &Layout,
     arch: &Architecture,
     dev: &Device,
-    price: f64,
+    price: Option<f64>,
     tokens: f64,
 ) -> Vec<Assumption> {
     let mut out = vec![
@@ -572,11 +579,23 @@ fn assumptions(
             "fp32 gradients reduced once per step (ZeRO-0/1/2); FSDP/ZeRO-3 gathers 16-bit weights twice and reduce-scatters gradients per micro-batch",
             "Megatron-LM fp32 main grads; ZeRO (Rajbhandari et al. 2020) §7",
         ),
-        Assumption::new("price per GPU-hour", format!("${price:.2}"), match req.price_per_gpu_hour {
-            Some(_) => "user flag",
-            None => "accelerator catalog",
-        }),
     ];
+    out.push(match (req.price_per_gpu_hour, price) {
+        (Some(p), _) => Assumption::new("price per GPU-hour", format!("${p:.2}"), "user flag"),
+        (None, Some(p)) => Assumption::new(
+            "price per GPU-hour",
+            format!("${p:.2}"),
+            dev.acc
+                .price_source
+                .clone()
+                .unwrap_or_else(|| "accelerator catalog".into()),
+        ),
+        (None, None) => Assumption::new(
+            "price per GPU-hour",
+            "none (no cost)",
+            "the catalog lists no hourly price",
+        ),
+    });
     if arch.num_layers % layout.pp != 0 {
         out.push(Assumption::new(
             "uneven pipeline stages",
@@ -614,9 +633,6 @@ fn assumptions(
     out.extend(dev.assumptions());
     out
 }
-
-#[cfg(test)]
-pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,11 @@
 //! End-to-end checks of [`estimate`](super::estimate).
 
-use super::fixtures::{h100, rtx4090};
 use super::*;
+use crate::hardware;
+
+fn gpu(name: &str) -> Accelerator {
+    hardware::find(name).unwrap().clone()
+}
 use crate::Shape;
 
 fn llama31_8b() -> Architecture {
@@ -19,7 +23,7 @@ fn lora_on_one_4090_fits_and_reports_adapters() {
         targets: vec![lora::Projection::Q, lora::Projection::V],
     };
     req.recompute = Recompute::Full;
-    let e = estimate(&llama31_8b(), &rtx4090(), &req).unwrap();
+    let e = estimate(&llama31_8b(), &gpu("RTX-4090"), &req).unwrap();
     assert_eq!(e.params_trainable, 3_407_872);
     assert!(e.fits, "{:?}", e.memory);
     assert!(e.time.tokens_per_second > 0.0);
@@ -30,7 +34,7 @@ fn bad_mfu_is_an_error() {
     let mut req = TrainRequest::new(8, 2048, 8, 1);
     req.mfu = Some(1.5);
     assert!(matches!(
-        estimate(&llama31_8b(), &h100(), &req),
+        estimate(&llama31_8b(), &gpu("H100-SXM"), &req),
         Err(CoreError::Invalid { field: "mfu", .. })
     ));
 }

@@ -243,7 +243,7 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
                 act_bytes += tokens * activation_bytes(&shared.mlp);
             }
             if l.ep > 1 && !cfg.overlap.expert_parallel {
-                let bw = group_bandwidth(dev.acc, &cfg.net, l.ep, l.tp * l.cp);
+                let bw = group_bandwidth(dev.link, &cfg.net, l.ep, l.tp * l.cp);
                 let bytes = tokens * e * h * 2.0;
                 ep_seconds = 4.0 * all_gather(bytes, l.ep, bw);
             }
@@ -301,7 +301,7 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
 
     // tensor-parallel collectives
     let per_collective = if l.tp > 1 {
-        let bw = group_bandwidth(dev.acc, &cfg.net, l.tp, 1);
+        let bw = group_bandwidth(dev.link, &cfg.net, l.tp, 1);
         all_reduce(tokens * h * 2.0, l.tp, bw)
     } else {
         0.0
@@ -330,7 +330,7 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
             } => ((kv_lora_rank + qk_rope_head_dim) as f64, 0.0),
         };
         let gathered = b * s * (k_width + v_width) * 2.0 / t;
-        let bw = group_bandwidth(dev.acc, &cfg.net, l.cp, l.tp);
+        let bw = group_bandwidth(dev.link, &cfg.net, l.cp, l.tp);
         let comm = 3.0 * all_gather(gathered, l.cp, bw);
         (comm - attn_fwd - attn_bwd).max(0.0)
     } else {
@@ -444,7 +444,7 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
     let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;
     let h = arch.hidden_size as f64;
     let p2p = if l.pp > 1 {
-        let bw = group_bandwidth(cfg.dev.acc, &cfg.net, 2, l.tp * l.cp * l.dp);
+        let bw = group_bandwidth(cfg.dev.link, &cfg.net, 2, l.tp * l.cp * l.dp);
         2.0 * l.vpp as f64 * tokens * h * 2.0 / l.tp as f64 / bw
     } else {
         0.0
@@ -454,7 +454,7 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
     let slots = (l.pp - 1) as f64 / l.vpp as f64;
 
     // data parallel
-    let dp_bw = group_bandwidth(cfg.dev.acc, &cfg.net, l.dp, l.tp * l.cp);
+    let dp_bw = group_bandwidth(cfg.dev.link, &cfg.net, l.dp, l.tp * l.cp);
     let last_backward = slowest.backward_seconds + slowest.recompute_seconds;
     let mut fsdp = 0.0;
     let mut dp_seconds = 0.0;

@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 use super::{Case, CaseOutcome};
 use crate::arch::{Architecture, AttentionKind, Ffn, Mlp, MlpKind, Moe, SharedExperts};
-use crate::hardware::{Accelerator, PeakFlops};
+use crate::hardware::{self, Accelerator};
 use crate::params;
 use crate::shape::{BlockStyle, Shape};
 use crate::training::activations::Recompute;
@@ -225,93 +225,13 @@ fn hardware(gpu_type: &str) -> Result<(Accelerator, Network), String> {
     } else {
         return Err(format!("`{gpu_type}` is not in the accelerator catalog"));
     };
-    let mut acc =
-        catalog(name).ok_or_else(|| format!("`{name}` is not in the accelerator catalog"))?;
+    let mut acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
     if g.contains("h800") {
         // H800: H100 SXM compute and memory, NVLink cut to 400 GB/s both ways (NVIDIA; DeepSeek-V3 §3.1)
         acc.name = "H800".into();
-        acc.interconnect_bytes_per_sec = 200e9;
+        acc.interconnect_bytes_per_sec = Some(200e9);
     }
     Ok((acc, net))
-}
-
-/// Catalog rows the cases use, until the shared catalog (`hardware::find`) lands.
-fn catalog(name: &str) -> Option<Accelerator> {
-    let row = |name: &str,
-               gib: u64,
-               bw: f64,
-               bf16: f64,
-               fp8: Option<f64>,
-               link: f64,
-               price: f64,
-               source: &str| Accelerator {
-        name: name.into(),
-        vendor: "NVIDIA".into(),
-        memory_bytes: gib << 30,
-        memory_bandwidth_bytes_per_sec: bw,
-        peak_flops: PeakFlops {
-            bf16: Some(bf16),
-            fp8,
-            ..PeakFlops::default()
-        },
-        interconnect_bytes_per_sec: link,
-        interconnect: "NVLink".into(),
-        price_per_hour_usd: price,
-        source: source.into(),
-    };
-    Some(match name {
-        "H100-SXM" => row(
-            name,
-            80,
-            3.35e12,
-            989.4e12,
-            Some(1978.9e12),
-            450e9,
-            2.99,
-            "NVIDIA H100 datasheet (2023)",
-        ),
-        "A100-SXM-80GB" => row(
-            name,
-            80,
-            2.039e12,
-            312e12,
-            None,
-            300e9,
-            1.79,
-            "NVIDIA A100 datasheet (2021)",
-        ),
-        "A100-SXM-40GB" => row(
-            name,
-            40,
-            1.555e12,
-            312e12,
-            None,
-            300e9,
-            1.29,
-            "NVIDIA A100 datasheet (2021)",
-        ),
-        "RTX-4090" => row(
-            name,
-            24,
-            1.008e12,
-            165.2e12,
-            Some(330.3e12),
-            32e9,
-            0.69,
-            "NVIDIA Ada whitepaper (2022)",
-        ),
-        "RTX-A6000" => row(
-            name,
-            48,
-            0.768e12,
-            154.8e12,
-            None,
-            32e9,
-            0.80,
-            "NVIDIA RTX A6000 datasheet (2020)",
-        ),
-        _ => return None,
-    })
 }
 
 /// What the source's framework does, applied to every case from it.

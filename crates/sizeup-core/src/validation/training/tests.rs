@@ -1,16 +1,7 @@
 //! The training cases of `shared/validation/cases.json` against issue 5's bars.
 
 use super::*;
-use crate::validation::abs_quantile;
-
-fn shared_cases() -> Vec<Case> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/validation/cases.json"
-    );
-    let text = std::fs::read_to_string(path).expect("shared/validation/cases.json beside the repo");
-    serde_json::from_str(&text).expect("cases.json parses")
-}
+use crate::validation::{abs_quantile, shared_cases};
 
 fn outcomes() -> Vec<CaseOutcome> {
     shared_cases().iter().filter_map(predict).collect()
