@@ -25,6 +25,7 @@ pub mod kv;
 pub mod params;
 pub mod rough;
 pub mod shape;
+pub mod training;
 pub mod units;
 pub mod validation;
 

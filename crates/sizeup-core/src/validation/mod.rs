@@ -5,6 +5,7 @@
 //! same figure, and so does a naive baseline, so the gain over the obvious shows.
 
 pub mod inference;
+pub mod training;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,0 +1,380 @@
+//! Fine-tuning methods: full, LoRA and QLoRA; the projection matrices they adapt.
+//!
+//! LoRA (Hu et al. 2021, arXiv:2106.09685) freezes the base and trains, for each
+//! adapted matrix `W` of shape `d_in × d_out`, a pair `A (d_in × r)`, `B (r × d_out)`:
+//! `r·(d_in + d_out)` parameters. QLoRA (Dettmers et al. 2023, arXiv:2305.14314)
+//! also stores the frozen linear weights in 4-bit NormalFloat with double
+//! quantization.
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::{Architecture, AttentionKind, Mlp, MlpKind};
+use crate::error::{CoreError, Result};
+use crate::units::{product, sum};
+
+const Q: &str = "adapter parameter count";
+
+/// A projection matrix of a block, as LoRA targets name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Projection {
+    /// Query projection (MLA: the query down and up projections).
+    Q,
+    /// Key projection (MLA: the joint key/value down projection).
+    K,
+    /// Value projection (MLA: the key/value up projection).
+    V,
+    /// Attention output projection.
+    O,
+    /// MLP gate (gated MLPs only).
+    Gate,
+    /// MLP up projection.
+    Up,
+    /// MLP down projection.
+    Down,
+}
+
+impl Projection {
+    /// Every projection, in the order help lists them.
+    pub const ALL: [Projection; 7] = [
+        Projection::Q,
+        Projection::K,
+        Projection::V,
+        Projection::O,
+        Projection::Gate,
+        Projection::Up,
+        Projection::Down,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Projection::Q => "q",
+            Projection::K => "k",
+            Projection::V => "v",
+            Projection::O => "o",
+            Projection::Gate => "gate",
+            Projection::Up => "up",
+            Projection::Down => "down",
+        }
+    }
+}
+
+impl std::str::FromStr for Projection {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = s.trim().to_ascii_lowercase();
+        let norm = norm.trim_end_matches("_proj");
+        Projection::ALL
+            .into_iter()
+            .find(|p| p.name() == norm)
+            .ok_or_else(|| CoreError::Unknown {
+                what: "LoRA target",
+                name: s.to_string(),
+                suggestions: Projection::ALL
+                    .iter()
+                    .map(|p| p.name().to_string())
+                    .collect(),
+            })
+    }
+}
+
+/// One kind of weight matrix in the network, and how many copies there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Matrix {
+    /// Which projection it is.
+    pub projection: Projection,
+    /// Input width.
+    pub d_in: u64,
+    /// Output width.
+    pub d_out: u64,
+    /// Copies in the whole model (layers × experts).
+    pub copies: u64,
+}
+
+impl Matrix {
+    /// Weights in all copies: `d_in · d_out · copies`.
+    pub fn params(&self) -> Result<u64> {
+        product("matrix parameters", &[self.d_in, self.d_out, self.copies])
+    }
+}
+
+fn mlp_matrices(h: u64, mlp: &Mlp, copies: u64, out: &mut Vec<Matrix>) {
+    let f = mlp.intermediate_size;
+    if mlp.kind == MlpKind::Gated {
+        out.push(Matrix {
+            projection: Projection::Gate,
+            d_in: h,
+            d_out: f,
+            copies,
+        });
+    }
+    out.push(Matrix {
+        projection: Projection::Up,
+        d_in: h,
+        d_out: f,
+        copies,
+    });
+    out.push(Matrix {
+        projection: Projection::Down,
+        d_in: f,
+        d_out: h,
+        copies,
+    });
+}
+
+/// The projection matrices of every block (attention and MLP, experts included).
+///
+/// # Formula
+/// ```text
+/// standard attention: q h×a·d, k h×k·d, v h×k·d, o a·d×h          (× L)
+/// MLA:                q h×r_q and r_q×a·(d_n+d_r) (or h×a·(d_n+d_r)),
+///                     k h×(r_kv+d_r), v r_kv×a·(d_n+d_v), o a·d_v×h  (× L)
+/// MLP:                gate h×f (gated only), up h×f, down f×h        (× dense layers)
+/// MoE:                the same per routed expert (× E × MoE layers) and shared expert
+/// ```
+///
+/// # Assumptions / limits
+/// MLA has no separate k and v matrices; LoRA's `k` target adapts the joint
+/// down projection and `v` the up projection (how PEFT matches DeepSeek's
+/// `kv_a_proj_with_mqa` / `kv_b_proj` by name varies; this is our convention).
+pub fn matrices(arch: &Architecture) -> Vec<Matrix> {
+    let h = arch.hidden_size;
+    let l = arch.num_layers;
+    let mut out = Vec::new();
+    match arch.attention.kind {
+        AttentionKind::Standard {
+            heads,
+            kv_heads,
+            head_dim,
+        } => {
+            for (projection, d_in, d_out) in [
+                (Projection::Q, h, heads * head_dim),
+                (Projection::K, h, kv_heads * head_dim),
+                (Projection::V, h, kv_heads * head_dim),
+                (Projection::O, heads * head_dim, h),
+            ] {
+                out.push(Matrix {
+                    projection,
+                    d_in,
+                    d_out,
+                    copies: l,
+                });
+            }
+        }
+        AttentionKind::Mla {
+            heads,
+            q_lora_rank,
+            kv_lora_rank,
+            qk_nope_head_dim,
+            qk_rope_head_dim,
+            v_head_dim,
+        } => {
+            let q_out = heads * (qk_nope_head_dim + qk_rope_head_dim);
+            match q_lora_rank {
+                Some(r) => {
+                    out.push(Matrix {
+                        projection: Projection::Q,
+                        d_in: h,
+                        d_out: r,
+                        copies: l,
+                    });
+                    out.push(Matrix {
+                        projection: Projection::Q,
+                        d_in: r,
+                        d_out: q_out,
+                        copies: l,
+                    });
+                }
+                None => out.push(Matrix {
+                    projection: Projection::Q,
+                    d_in: h,
+                    d_out: q_out,
+                    copies: l,
+                }),
+            }
+            out.push(Matrix {
+                projection: Projection::K,
+                d_in: h,
+                d_out: kv_lora_rank + qk_rope_head_dim,
+                copies: l,
+            });
+            out.push(Matrix {
+                projection: Projection::V,
+                d_in: kv_lora_rank,
+                d_out: heads * (qk_nope_head_dim + v_head_dim),
+                copies: l,
+            });
+            out.push(Matrix {
+                projection: Projection::O,
+                d_in: heads * v_head_dim,
+                d_out: h,
+                copies: l,
+            });
+        }
+    }
+    mlp_matrices(h, &arch.ffn.dense, arch.dense_layers(), &mut out);
+    if let Some(moe) = &arch.ffn.moe {
+        mlp_matrices(h, &moe.expert, moe.num_experts * moe.moe_layers, &mut out);
+        if let Some(shared) = &moe.shared {
+            mlp_matrices(h, &shared.mlp, moe.moe_layers, &mut out);
+        }
+    }
+    out.retain(|m| m.copies > 0);
+    out
+}
+
+/// How the model is trained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Method {
+    /// Every parameter is trained.
+    Full,
+    /// Low-rank adapters on a frozen 16-bit base.
+    Lora {
+        /// Adapter rank `r`.
+        rank: u64,
+        /// The adapted projections.
+        targets: Vec<Projection>,
+    },
+    /// Low-rank adapters on a frozen NF4 base (double quantization).
+    Qlora {
+        /// Adapter rank `r`.
+        rank: u64,
+        /// The adapted projections.
+        targets: Vec<Projection>,
+    },
+}
+
+impl Method {
+    /// The method's name (`full`, `lora`, `qlora`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Full => "full",
+            Method::Lora { .. } => "lora",
+            Method::Qlora { .. } => "qlora",
+        }
+    }
+
+    /// The adapter rank and targets, for the adapter methods.
+    pub fn adapters(&self) -> Option<(u64, &[Projection])> {
+        match self {
+            Method::Full => None,
+            Method::Lora { rank, targets } | Method::Qlora { rank, targets } => {
+                Some((*rank, targets))
+            }
+        }
+    }
+}
+
+/// Trainable adapter parameters: `Σ r·(d_in + d_out)` over every adapted matrix copy.
+///
+/// # Formula
+/// ```text
+/// adapters = Σ_{matrices m with projection ∈ targets} copies(m) · r · (d_in(m) + d_out(m))
+/// ```
+///
+/// # Source
+/// Hu et al. 2021 (LoRA) §4: `W + B·A` with `B ∈ ℝ^{d×r}`, `A ∈ ℝ^{r×k}`.
+///
+/// # Example
+/// Llama-3.1-8B, r = 8 on q and v: 32 · 8 · ((4096+4096) + (4096+1024)) = 3,407,872.
+///
+/// # Errors
+/// [`CoreError::Zero`] for rank 0; [`CoreError::Overflow`] on overflow.
+pub fn adapter_params(arch: &Architecture, rank: u64, targets: &[Projection]) -> Result<u64> {
+    if rank == 0 {
+        return Err(CoreError::Zero { field: "lora_rank" });
+    }
+    let mut total = 0;
+    for m in matrices(arch) {
+        if targets.contains(&m.projection) {
+            let one = product(Q, &[rank, sum(Q, &[m.d_in, m.d_out])?, m.copies])?;
+            total = sum(Q, &[total, one])?;
+        }
+    }
+    Ok(total)
+}
+
+/// Weights per NF4 quantization block (QLoRA §3, "4-bit NormalFloat").
+pub const NF4_BLOCK: u64 = 64;
+/// First-level blocks per second-level fp32 constant (QLoRA §3, "Double Quantization").
+pub const NF4_SECOND_BLOCK: u64 = 256;
+
+/// Bytes of one weight tensor of `n` values in NF4 with double quantization.
+///
+/// # Formula
+/// ```text
+/// bytes = ⌈n/2⌉ (4-bit codes) + ⌈n/64⌉ (8-bit block scales) + 4·⌈n/(64·256)⌉ (fp32 second-level scales)
+/// bits per weight → 4 + 8/64 + 32/(64·256) = 4.127
+/// ```
+///
+/// # Source
+/// Dettmers et al. 2023, "QLoRA: Efficient Finetuning of Quantized LLMs"
+/// (arXiv:2305.14314) §3: double quantization cuts the constants from 32/64 =
+/// 0.5 to 8/64 + 32/(64·256) = 0.127 bits per parameter.
+pub fn nf4_bytes(n: u64) -> Result<u64> {
+    let blocks = n.div_ceil(NF4_BLOCK);
+    sum(
+        "NF4 bytes",
+        &[
+            n.div_ceil(2),
+            blocks,
+            product("NF4 bytes", &[4, blocks.div_ceil(NF4_SECOND_BLOCK)])?,
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{params, Shape};
+
+    fn llama31_8b() -> Architecture {
+        // shared/fixtures/models/llama-3.1-8b: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
+        Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn matrices_cover_every_projection_weight() {
+        let arch = llama31_8b();
+        let count = params::count(&arch).unwrap();
+        let total: u64 = matrices(&arch).iter().map(|m| m.params().unwrap()).sum();
+        // the rest is embeddings, head and norms: 2·V·h + (2L + 1)·h
+        assert_eq!(total + 2 * 128256 * 4096 + (2 * 32 + 1) * 4096, count.total);
+    }
+
+    #[test]
+    fn lora_counts_rank_times_widths() {
+        let arch = llama31_8b();
+        // 32 · 8 · ((4096 + 4096) + (4096 + 1024))
+        assert_eq!(
+            adapter_params(&arch, 8, &[Projection::Q, Projection::V]).unwrap(),
+            3_407_872
+        );
+        // all seven: per layer q 8192+k 5120+v 5120+o 8192 + 3·(4096+14336), r = 16
+        let all = adapter_params(&arch, 16, &Projection::ALL).unwrap();
+        assert_eq!(all, 32 * 16 * (8192 + 5120 + 5120 + 8192 + 3 * 18432));
+        assert!(adapter_params(&arch, 0, &Projection::ALL).is_err());
+    }
+
+    #[test]
+    fn nf4_double_quant_is_4_127_bits() {
+        // 64·256 weights: 8192 code bytes + 256 scale bytes + one fp32 constant
+        assert_eq!(nf4_bytes(64 * 256).unwrap(), 8192 + 256 + 4);
+        let n = 4096 * 14336;
+        let bits = nf4_bytes(n).unwrap() as f64 * 8.0 / n as f64;
+        assert!((bits - (4.0 + 8.0 / 64.0 + 32.0 / (64.0 * 256.0))).abs() < 1e-9);
+        assert!((bits - 4.127).abs() < 1e-3);
+    }
+
+    #[test]
+    fn targets_parse_with_or_without_proj() {
+        assert_eq!("q_proj".parse::<Projection>().unwrap(), Projection::Q);
+        assert_eq!("Down".parse::<Projection>().unwrap(), Projection::Down);
+        assert!("qkv".parse::<Projection>().is_err());
+    }
+}

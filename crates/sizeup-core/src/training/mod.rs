@@ -1,0 +1,638 @@
+//! Training estimates: memory per GPU under a parallel layout, FLOPs, step time,
+//! throughput, wall time and cost, for pre-training and fine-tuning.
+//!
+//! One entry point, [`estimate`], turns an [`Architecture`], an [`Accelerator`] and a
+//! [`TrainRequest`] into a [`TrainEstimate`]. The pieces live in modules named for
+//! what they compute: [`parallel`] (the layout and its checks), [`states`]
+//! (weights, gradients, optimizer states), [`activations`] (stored tensors per
+//! block), [`flops`], [`kernels`] and [`comm`] (how long one GPU or one collective
+//! takes), [`time`] (layers, pipeline, step) and [`lora`] (adapters and NF4).
+
+pub mod activations;
+pub mod comm;
+pub mod flops;
+pub mod kernels;
+pub mod lora;
+pub mod parallel;
+pub mod states;
+pub mod time;
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::Architecture;
+use crate::assumption::Assumption;
+use crate::error::{CoreError, Result};
+use crate::hardware::Accelerator;
+use crate::params;
+use crate::units::sum;
+
+use activations::{ActivationConfig, Recompute};
+use comm::{Network, COLLECTIVE_EFFICIENCY};
+use kernels::{Device, Kernels};
+use lora::Method;
+use parallel::{Layout, LayoutRequest, Workload, ZeroStage};
+use states::{Optimizer, Precision, Stage, StateConfig};
+use time::{Overlap, StepTime, TimeConfig};
+
+/// Memory the framework itself holds on each GPU: the CUDA context and the
+/// library workspaces and allocator slack around the tensors.
+///
+/// # Source
+/// PyTorch "CUDA semantics" notes (the context, ~0.3–0.6 GiB with lazy module
+/// loading, is outside `memory_reserved`); cuBLAS and NCCL workspaces and the
+/// caching allocator's rounding make up the rest of the 1 GiB.
+pub const FRAMEWORK_OVERHEAD_BYTES: u64 = 1 << 30;
+
+/// PyTorch DDP's gradient bucket size, double-buffered for overlap.
+///
+/// # Source
+/// `torch.nn.parallel.DistributedDataParallel(bucket_cap_mb=25)` (PyTorch docs).
+pub const DDP_BUCKET_BYTES: u64 = 25 << 20;
+
+/// A training run to estimate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainRequest {
+    /// GPUs in the run.
+    pub gpus: u64,
+    /// Sequence length `s`.
+    pub seq_len: u64,
+    /// Global batch `B` in sequences per optimizer step.
+    pub global_batch: u64,
+    /// Micro-batch `b` in sequences.
+    pub micro_batch: u64,
+    /// Training tokens; `None` uses the compute-optimal count (20 per parameter).
+    pub tokens: Option<u64>,
+    /// The parallel layout asked for.
+    pub layout: LayoutRequest,
+    /// Recomputation.
+    pub recompute: Recompute,
+    /// Flash attention.
+    pub flash_attention: bool,
+    /// Dropout on attention and residuals (1-byte masks; pre-training of current
+    /// models sets it to 0).
+    pub dropout: bool,
+    /// Optimizer.
+    pub optimizer: Optimizer,
+    /// Precision of the matrix products.
+    pub precision: Precision,
+    /// Keep fp32 master weights in the optimizer (mixed precision).
+    pub master_weights: bool,
+    /// Step the optimizer inside the backward pass, freeing each gradient at once.
+    pub optimizer_in_backward: bool,
+    /// Full training or adapters.
+    pub method: Method,
+    /// A model FLOPs utilization to use instead of the time model.
+    pub mfu: Option<f64>,
+    /// Fused or eager element-wise kernels.
+    pub kernels: Kernels,
+    /// Which communication is overlapped.
+    pub overlap: Overlap,
+    /// The cluster's network.
+    pub network: Network,
+    /// Price per GPU-hour in US dollars; `None` uses the accelerator's catalog price.
+    pub price_per_gpu_hour: Option<f64>,
+}
+
+impl TrainRequest {
+    /// A request with the defaults: no model parallelism, bf16 mixed-precision
+    /// AdamW, flash attention, no recomputation, fused kernels, overlapped
+    /// data-parallel traffic, full training.
+    pub fn new(gpus: u64, seq_len: u64, global_batch: u64, micro_batch: u64) -> TrainRequest {
+        TrainRequest {
+            gpus,
+            seq_len,
+            global_batch,
+            micro_batch,
+            tokens: None,
+            layout: LayoutRequest::default(),
+            recompute: Recompute::None,
+            flash_attention: true,
+            dropout: false,
+            optimizer: Optimizer::Adamw,
+            precision: Precision::Bf16,
+            master_weights: true,
+            optimizer_in_backward: false,
+            method: Method::Full,
+            mfu: None,
+            kernels: Kernels::Fused,
+            overlap: Overlap::default(),
+            network: Network::default(),
+            price_per_gpu_hour: None,
+        }
+    }
+}
+
+/// Memory on one GPU, line by line, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct MemoryPerGpu {
+    /// The pipeline stage these figures describe (the one that needs the most).
+    pub stage: Option<Stage>,
+    /// Weights.
+    pub weights_bytes: u64,
+    /// Gradients.
+    pub gradients_bytes: u64,
+    /// Optimizer states (fp32 master weights included).
+    pub optimizer_states_bytes: u64,
+    /// Stored activations of the micro-batches in flight (first stage: the most).
+    pub activations_bytes: u64,
+    /// Logits and loss buffers (last stage).
+    pub logits_and_loss_bytes: u64,
+    /// Communication buffers: FSDP's gathered layers, DDP's gradient buckets.
+    pub communication_buffers_bytes: u64,
+    /// CUDA context, workspaces, allocator slack.
+    pub framework_overhead_bytes: u64,
+    /// The sum.
+    pub total_bytes: u64,
+    /// The accelerator's memory.
+    pub capacity_bytes: u64,
+}
+
+/// FLOPs of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FlopsEstimate {
+    /// Per token trained.
+    pub per_token: flops::FlopsPerToken,
+    /// Model FLOPs of one step (`6·N + attention` per token).
+    pub model_flops_per_step: f64,
+    /// Hardware FLOPs of one step (recomputation included).
+    pub hardware_flops_per_step: f64,
+    /// `6·N·D` for the whole run (the published convention).
+    pub six_n_d: f64,
+    /// Model FLOPs of the whole run.
+    pub model_flops_total: f64,
+    /// Hardware FLOPs of the whole run.
+    pub hardware_flops_total: f64,
+}
+
+/// Time, throughput, utilization and cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TimeEstimate {
+    /// Seconds per optimizer step (the modelled value, or the `--mfu` override's).
+    pub step_seconds: f64,
+    /// The modelled breakdown of one step.
+    pub breakdown: StepTime,
+    /// The MFU given instead of the time model, if any.
+    pub mfu_override: Option<f64>,
+    /// Tokens per second over all GPUs.
+    pub tokens_per_second: f64,
+    /// Tokens per second per GPU.
+    pub tokens_per_second_per_gpu: f64,
+    /// Model FLOPs utilization (of the matmul precision's dense peak).
+    pub mfu: f64,
+    /// Hardware FLOPs utilization.
+    pub hfu: f64,
+    /// Optimizer steps for the training tokens.
+    pub steps: f64,
+    /// Wall seconds for the training tokens.
+    pub total_seconds: f64,
+    /// GPU-hours for the training tokens.
+    pub gpu_hours: f64,
+    /// Cost in US dollars; `None` without a price.
+    pub cost_usd: Option<f64>,
+}
+
+/// Everything `sizeup train` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainEstimate {
+    /// The accelerator's catalog name.
+    pub accelerator: String,
+    /// The checked layout.
+    pub layout: Layout,
+    /// The method (`full`, `lora`, `qlora`).
+    pub method: Method,
+    /// All parameters.
+    pub params_total: u64,
+    /// Parameters a token passes through (MoE).
+    pub params_active: u64,
+    /// Parameters trained (adapters for LoRA/QLoRA).
+    pub params_trainable: u64,
+    /// Memory per GPU.
+    pub memory: MemoryPerGpu,
+    /// Whether it fits.
+    pub fits: bool,
+    /// The largest micro-batch that fits (memory only; `None` if not even 1 does).
+    pub largest_micro_batch: Option<u64>,
+    /// FLOPs.
+    pub flops: FlopsEstimate,
+    /// Time and cost.
+    pub time: TimeEstimate,
+    /// Training tokens used for the totals.
+    pub tokens: f64,
+    /// Compute-optimal tokens for this model (20 per parameter).
+    pub compute_optimal_tokens: f64,
+    /// Training tokens per parameter.
+    pub tokens_per_parameter: f64,
+    /// What the estimate assumed, with sources.
+    pub assumptions: Vec<Assumption>,
+}
+
+fn state_config(req: &TrainRequest) -> StateConfig<'_> {
+    StateConfig {
+        precision: req.precision,
+        optimizer: req.optimizer,
+        master_weights: req.master_weights,
+        optimizer_in_backward: req.optimizer_in_backward,
+        method: &req.method,
+    }
+}
+
+/// Memory per GPU of the stage that needs the most, at micro-batch `b`.
+fn memory(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+    layout: &Layout,
+    b: u64,
+) -> Result<MemoryPerGpu> {
+    let mut layout = layout.clone();
+    layout.micro_batches = (req.global_batch / (b.saturating_mul(layout.dp)).max(1)).max(1);
+    let act_cfg = ActivationConfig::new(
+        &layout,
+        req.seq_len,
+        b,
+        req.recompute,
+        req.flash_attention,
+        req.dropout,
+    );
+    let cfg = state_config(req);
+    let logits = activations::logits_bytes(arch, &act_cfg)?;
+    let comm = |stage| -> Result<u64> {
+        let params = states::params_per_gpu(arch, &layout, stage)?.total()?;
+        let layers = match stage {
+            Stage::Last => layout.last_stage_layers(arch),
+            _ => layout.first_stage_layers(arch),
+        }
+        .max(1);
+        Ok(match layout.zero {
+            ZeroStage::Zero3 if layout.dp > 1 => 3 * (params / layers) * 2,
+            _ if layout.dp > 1 => 2 * DDP_BUCKET_BYTES,
+            _ => 0,
+        })
+    };
+    let build = |stage: Stage, activations_bytes: u64, logits_bytes: u64| -> Result<MemoryPerGpu> {
+        let s = states::model_states(arch, &layout, stage, &cfg)?;
+        let communication_buffers_bytes = comm(stage)?;
+        let total = sum(
+            "memory per GPU",
+            &[
+                s.weights_bytes,
+                s.gradients_bytes,
+                s.optimizer_states_bytes,
+                activations_bytes,
+                logits_bytes,
+                communication_buffers_bytes,
+                FRAMEWORK_OVERHEAD_BYTES,
+            ],
+        )?;
+        Ok(MemoryPerGpu {
+            stage: Some(stage),
+            weights_bytes: s.weights_bytes,
+            gradients_bytes: s.gradients_bytes,
+            optimizer_states_bytes: s.optimizer_states_bytes,
+            activations_bytes,
+            logits_and_loss_bytes: logits_bytes,
+            communication_buffers_bytes,
+            framework_overhead_bytes: FRAMEWORK_OVERHEAD_BYTES,
+            total_bytes: total,
+            capacity_bytes: acc.memory_bytes,
+        })
+    };
+    let first = activations::first_stage(arch, &layout, &act_cfg)?;
+    if layout.pp == 1 {
+        return build(Stage::Only, first.total_bytes, logits);
+    }
+    let first_mem = build(Stage::First, first.total_bytes, 0)?;
+    let last_layers = layout.last_stage_layers(arch);
+    let last_act = sum(
+        "activation bytes",
+        &[
+            first.per_layer_bytes.saturating_mul(last_layers),
+            first.recompute_working_bytes,
+        ],
+    )?;
+    let last_mem = build(Stage::Last, last_act, logits)?;
+    Ok(if last_mem.total_bytes > first_mem.total_bytes {
+        last_mem
+    } else {
+        first_mem
+    })
+}
+
+/// The largest micro-batch whose memory fits, by doubling then bisection.
+fn largest_micro_batch(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+    layout: &Layout,
+) -> Result<Option<u64>> {
+    let fits = |b: u64| -> Result<bool> {
+        Ok(memory(arch, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
+    };
+    if !fits(1)? {
+        return Ok(None);
+    }
+    const LIMIT: u64 = 1 << 20;
+    let mut lo = 1;
+    let mut hi = 2;
+    while hi <= LIMIT && fits(hi)? {
+        lo = hi;
+        hi *= 2;
+    }
+    if hi > LIMIT {
+        return Ok(Some(lo));
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(lo))
+}
+
+/// Estimate memory, FLOPs, time and cost of training `arch` on `acc` as `req` asks.
+///
+/// # Formula
+/// ```text
+/// memory per GPU = weights + gradients + optimizer states + activations (first stage)
+///                + logits and loss (last stage) + communication buffers + framework overhead
+/// step           = time::step_seconds (or model FLOPs per step / (gpus · peak · MFU) with an MFU given)
+/// tokens/s       = B · s / step;   MFU = model FLOPs per step / (step · gpus · peak)
+/// total          = D / (B · s) steps;  GPU-hours = total seconds · gpus / 3600;  cost = GPU-hours · price
+/// ```
+///
+/// # Source
+/// DESIGN.md "Training"; the modules' own sources.
+///
+/// # Errors
+/// [`CoreError`] for a layout that does not fit the model, the GPU count or the
+/// batch; a precision the accelerator lacks; an MFU outside (0, 1]; overflow.
+pub fn estimate(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+) -> Result<TrainEstimate> {
+    let workload = Workload {
+        gpus: req.gpus,
+        seq_len: req.seq_len,
+        global_batch: req.global_batch,
+        micro_batch: req.micro_batch,
+    };
+    let layout = Layout::resolve(&req.layout, arch, &workload)?;
+    if let Some(mfu) = req.mfu {
+        if !(mfu > 0.0 && mfu <= 1.0) {
+            return Err(CoreError::Invalid {
+                field: "mfu",
+                value: mfu.to_string(),
+                expected: "a fraction in (0, 1]".into(),
+            });
+        }
+    }
+    if let Some((rank, targets)) = req.method.adapters() {
+        if rank == 0 {
+            return Err(CoreError::Zero { field: "lora_rank" });
+        }
+        if targets.is_empty() {
+            return Err(CoreError::Invalid {
+                field: "lora_targets",
+                value: String::new(),
+                expected: "at least one of q,k,v,o,gate,up,down".into(),
+            });
+        }
+    }
+    if req.gpus > 1 && acc.interconnect_bytes_per_sec.is_none() {
+        return Err(CoreError::Invalid {
+            field: "gpus",
+            value: req.gpus.to_string(),
+            expected: format!("1: `{}` has no link between devices", acc.name),
+        });
+    }
+    let count = params::count(arch)?;
+    let dev = Device::new(acc, req.precision, req.kernels)?;
+
+    // memory
+    let mem = memory(arch, acc, req, &layout, req.micro_batch)?;
+    let largest = largest_micro_batch(arch, acc, req, &layout)?;
+
+    // FLOPs
+    let adapters = match req.method.adapters() {
+        Some((rank, targets)) => Some(lora::adapter_params(arch, rank, targets)?),
+        None => None,
+    };
+    let per_token = flops::per_token(arch, req.seq_len, req.recompute, adapters)?;
+    let tokens_per_step = (req.global_batch as f64) * (req.seq_len as f64);
+    let tokens = req
+        .tokens
+        .map_or_else(|| flops::compute_optimal_tokens(count.total), |t| t as f64);
+    let model_step = per_token.model * tokens_per_step;
+    let hardware_step = per_token.hardware * tokens_per_step;
+    let steps = tokens / tokens_per_step;
+
+    // time
+    let stage = if layout.pp == 1 {
+        Stage::Only
+    } else {
+        Stage::First
+    };
+    let gpu_params = states::params_per_gpu(arch, &layout, stage)?.total()?;
+    let trainable = match adapters {
+        Some(a) => (a as f64 * gpu_params as f64 / count.total.max(1) as f64).ceil() as u64,
+        None => gpu_params,
+    };
+    let tcfg = TimeConfig {
+        dev: dev.clone(),
+        net: req.network,
+        layout: &layout,
+        seq_len: req.seq_len,
+        micro_batch: req.micro_batch,
+        recompute: req.recompute,
+        flash_attention: req.flash_attention,
+        dropout: req.dropout,
+        overlap: req.overlap,
+        frozen_base: adapters.is_some(),
+        quantized_base: matches!(req.method, Method::Qlora { .. }),
+        trainable_params: trainable,
+        params_on_gpu: gpu_params,
+        optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
+    };
+    let breakdown = time::step_seconds(arch, &tcfg);
+    let gpus = req.gpus as f64;
+    let step_seconds = match req.mfu {
+        Some(mfu) => model_step / (gpus * dev.peak * mfu),
+        None => breakdown.step_seconds,
+    };
+    let total_seconds = steps * step_seconds;
+    let gpu_hours = total_seconds * gpus / 3600.0;
+    let price = req.price_per_gpu_hour.or(acc.price_per_hour_usd);
+    let time = TimeEstimate {
+        step_seconds,
+        breakdown,
+        mfu_override: req.mfu,
+        tokens_per_second: tokens_per_step / step_seconds,
+        tokens_per_second_per_gpu: tokens_per_step / step_seconds / gpus,
+        mfu: model_step / (step_seconds * gpus * dev.peak),
+        hfu: hardware_step / (step_seconds * gpus * dev.peak),
+        steps,
+        total_seconds,
+        gpu_hours,
+        cost_usd: price.map(|p| gpu_hours * p),
+    };
+
+    let assumptions = assumptions(req, &layout, arch, &dev, price, tokens);
+    Ok(TrainEstimate {
+        accelerator: acc.name.clone(),
+        layout,
+        method: req.method.clone(),
+        params_total: count.total,
+        params_active: count.active,
+        params_trainable: adapters.unwrap_or(count.total),
+        fits: mem.total_bytes <= acc.memory_bytes,
+        memory: mem,
+        largest_micro_batch: largest,
+        flops: FlopsEstimate {
+            per_token,
+            model_flops_per_step: model_step,
+            hardware_flops_per_step: hardware_step,
+            six_n_d: per_token.params_6n * tokens,
+            model_flops_total: per_token.model * tokens,
+            hardware_flops_total: per_token.hardware * tokens,
+        },
+        time,
+        tokens,
+        compute_optimal_tokens: flops::compute_optimal_tokens(count.total),
+        tokens_per_parameter: tokens / count.total.max(1) as f64,
+        assumptions,
+    })
+}
+
+fn assumptions(
+    req: &TrainRequest,
+    layout: &Layout,
+    arch: &Architecture,
+    dev: &Device,
+    price: Option<f64>,
+    tokens: f64,
+) -> Vec<Assumption> {
+    let mut out = vec![
+        Assumption::new(
+            "precision",
+            format!(
+                "{} products{}; 16-bit weights and gradients",
+                req.precision.name(),
+                if req.master_weights { ", fp32 master weights" } else { ", no fp32 master (pure 16-bit)" }
+            ),
+            "Micikevicius et al. 2018 (mixed precision); DESIGN.md 2 + 2 + 12 bytes",
+        ),
+        Assumption::new("optimizer", req.optimizer.name(), "user choice (default AdamW)"),
+        Assumption::new("recomputation", req.recompute.name(), "Korthikanti et al. 2022"),
+        Assumption::new(
+            "attention kernel",
+            if req.flash_attention { "flash attention (causal: half the s² work)" } else { "unfused softmax attention" },
+            "Dao 2023 (FlashAttention-2)",
+        ),
+        Assumption::new(
+            "activation bytes",
+            "16-bit tensors, 1-byte dropout masks; logits held in 16 + 32 bits (6 bytes each)",
+            "Korthikanti et al. 2022 §4.1",
+        ),
+        Assumption::new(
+            "framework overhead",
+            "1 GiB per GPU (CUDA context, workspaces, allocator slack)",
+            "PyTorch CUDA semantics notes",
+        ),
+        Assumption::new(
+            "collective bandwidth",
+            format!(
+                "{COLLECTIVE_EFFICIENCY} of the link; {} GPUs per node on {}, {:.0} GB/s per GPU between nodes",
+                req.network.gpus_per_node,
+                dev.acc.interconnect,
+                req.network.inter_node_bytes_per_sec / 1e9
+            ),
+            "nccl-tests bus bandwidth on DGX A100/H100; DGX H100 user guide (400 Gb/s per GPU)",
+        ),
+        Assumption::new(
+            "overlap",
+            format!(
+                "tensor parallel {}, data parallel {}, expert parallel {}",
+                req.overlap.tensor_parallel, req.overlap.data_parallel, req.overlap.expert_parallel
+            ),
+            "PyTorch DDP/FSDP overlap gradients by default; Megatron-Core needs --tp-comm-overlap",
+        ),
+        Assumption::new(
+            "pipeline schedule",
+            if layout.vpp > 1 {
+                format!("interleaved 1F1B, {} chunks per stage: bubble (p−1)/v micro-batch slots", layout.vpp)
+            } else {
+                "1F1B: bubble (p−1) micro-batch slots".to_string()
+            },
+            "Narayanan et al. 2021 §2.2",
+        ),
+        Assumption::new(
+            "MFU definition",
+            "(6·N + 12·L·a·d·s) per token over the dense peak of the product precision; attention non-causal",
+            "Narayanan et al. 2021; PaLM (Chowdhery et al. 2022) Appendix B",
+        ),
+        Assumption::new(
+            "gradient reduction",
+            "fp32 gradients reduced once per step (ZeRO-0/1/2); FSDP/ZeRO-3 gathers 16-bit weights twice and reduce-scatters gradients per micro-batch",
+            "Megatron-LM fp32 main grads; ZeRO (Rajbhandari et al. 2020) §7",
+        ),
+    ];
+    out.push(match (req.price_per_gpu_hour, price) {
+        (Some(p), _) => Assumption::new("price per GPU-hour", format!("${p:.2}"), "user flag"),
+        (None, Some(p)) => Assumption::new(
+            "price per GPU-hour",
+            format!("${p:.2}"),
+            dev.acc
+                .price_source
+                .clone()
+                .unwrap_or_else(|| "accelerator catalog".into()),
+        ),
+        (None, None) => Assumption::new(
+            "price per GPU-hour",
+            "none (no cost)",
+            "the catalog lists no hourly price",
+        ),
+    });
+    if arch.num_layers % layout.pp != 0 {
+        out.push(Assumption::new(
+            "uneven pipeline stages",
+            format!(
+                "{} layers on {} stages: the first stages hold {}, the last {}",
+                arch.num_layers,
+                layout.pp,
+                layout.first_stage_layers(arch),
+                layout.last_stage_layers(arch)
+            ),
+            "the fullest (first) stage sets the step time and the activation memory",
+        ));
+    }
+    if req.tokens.is_none() {
+        out.push(Assumption::new(
+            "training tokens",
+            format!("{tokens:.3e} (20 per parameter)"),
+            "Hoffmann et al. 2022 Table 3",
+        ));
+    }
+    if let Some(mfu) = req.mfu {
+        out.push(Assumption::new(
+            "step time",
+            format!("from MFU {mfu} instead of the time model"),
+            "user flag",
+        ));
+    }
+    if let Method::Qlora { .. } = req.method {
+        out.push(Assumption::new(
+            "QLoRA base",
+            "projections in NF4 with double quantization (4.127 bits); embeddings, head, norms in 16 bits",
+            "Dettmers et al. 2023 (QLoRA) §3",
+        ));
+    }
+    out.extend(dev.assumptions());
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,636 @@
+//! Model states per GPU: weights, gradients and optimizer states.
+//!
+//! Mixed-precision training keeps 16-bit weights and gradients and, in the
+//! optimizer, an fp32 master copy beside the optimizer's own states (Micikevicius
+//! et al. 2018; the ZeRO paper's 2 + 2 + 12 bytes per parameter for Adam).
+//! Tensor and pipeline parallelism divide the layers' parameters; ZeRO stages and
+//! FSDP divide the states over the data-parallel ranks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::arch::Architecture;
+use crate::error::{CoreError, Result};
+use crate::params::{attention_params_per_layer, mlp_params, moe_params_per_layer};
+use crate::training::lora::{self, Method};
+use crate::training::parallel::{Layout, ZeroStage};
+use crate::units::{product, sum};
+
+const Q: &str = "bytes of model states";
+
+/// Precision of the matrix multiplications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// bfloat16 mixed precision.
+    Bf16,
+    /// fp16 mixed precision (with loss scaling).
+    Fp16,
+    /// FP8 matrix multiplications (Transformer Engine), bf16 elsewhere.
+    Fp8,
+}
+
+impl Precision {
+    /// Every precision, in help order.
+    pub const ALL: [Precision; 3] = [Precision::Bf16, Precision::Fp16, Precision::Fp8];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+            Precision::Fp8 => "fp8",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = s.trim().to_ascii_lowercase();
+        Precision::ALL
+            .into_iter()
+            .find(|p| p.name() == norm)
+            .ok_or_else(|| CoreError::Unknown {
+                what: "training precision",
+                name: s.to_string(),
+                suggestions: Precision::ALL
+                    .iter()
+                    .map(|p| p.name().to_string())
+                    .collect(),
+            })
+    }
+}
+
+/// The optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Optimizer {
+    /// AdamW: first and second moments in fp32 (Loshchilov & Hutter 2019).
+    Adamw,
+    /// AdamW with block-wise 8-bit moments (Dettmers et al. 2022, bitsandbytes).
+    Adamw8bit,
+    /// SGD with momentum.
+    Sgd,
+    /// Adafactor without first moment, factored second moment (Shazeer & Stern 2018).
+    Adafactor,
+    /// Lion: one momentum buffer (Chen et al. 2023).
+    Lion,
+}
+
+impl Optimizer {
+    /// Every optimizer, in help order.
+    pub const ALL: [Optimizer; 5] = [
+        Optimizer::Adamw,
+        Optimizer::Adamw8bit,
+        Optimizer::Sgd,
+        Optimizer::Adafactor,
+        Optimizer::Lion,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Adamw => "adamw",
+            Optimizer::Adamw8bit => "adamw-8bit",
+            Optimizer::Sgd => "sgd",
+            Optimizer::Adafactor => "adafactor",
+            Optimizer::Lion => "lion",
+        }
+    }
+
+    /// Bytes the optimizer's update pass reads and writes per trainable parameter
+    /// (master, moments, gradient in; master, moments, 16-bit weight out).
+    pub fn update_traffic_bytes(self) -> f64 {
+        match self {
+            // read master 4, m 4, v 4, grad 2; write master 4, m 4, v 4, weight 2
+            Optimizer::Adamw => 28.0,
+            Optimizer::Adamw8bit => 18.0,
+            Optimizer::Sgd | Optimizer::Lion => 20.0,
+            Optimizer::Adafactor => 14.0,
+        }
+    }
+}
+
+impl std::str::FromStr for Optimizer {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        let norm = if norm == "adamw8bit" || norm == "adam-8bit" {
+            "adamw-8bit".to_string()
+        } else if norm == "adam" {
+            "adamw".to_string()
+        } else {
+            norm
+        };
+        Optimizer::ALL
+            .into_iter()
+            .find(|o| o.name() == norm)
+            .ok_or_else(|| CoreError::Unknown {
+                what: "optimizer",
+                name: s.to_string(),
+                suggestions: Optimizer::ALL
+                    .iter()
+                    .map(|o| o.name().to_string())
+                    .collect(),
+            })
+    }
+}
+
+/// Values per quantization block of bitsandbytes' 8-bit optimizer states, each
+/// block carrying one fp32 absmax (Dettmers et al. 2022, arXiv:2110.02861, §2: block size 2048).
+pub const ADAM_8BIT_BLOCK: u64 = 2048;
+
+/// Which pipeline stage a per-GPU figure describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The only stage (`p = 1`): embedding, every layer, head.
+    Only,
+    /// The first stage: embedding and `⌈L/p⌉` layers; keeps the most activations.
+    First,
+    /// The last stage: `⌊L/p⌋` layers, the final norm, the head and the loss.
+    Last,
+}
+
+/// Parameters held by one GPU of a stage, before data-parallel sharding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct GpuParams {
+    /// Parameters replicated over all `dp` ranks (sharded over `dp` by ZeRO).
+    pub dense: u64,
+    /// Routed-expert parameters, replicated over `dp/ep` ranks.
+    pub experts: u64,
+}
+
+impl GpuParams {
+    /// All parameters on the GPU.
+    pub fn total(&self) -> Result<u64> {
+        sum("parameters per GPU", &[self.dense, self.experts])
+    }
+}
+
+/// Parameters on one GPU of `stage`.
+///
+/// # Formula
+/// ```text
+/// layer  = attn/t + norms + (dense layer ? mlp/t : shared/t + router + routed/(ep·t))
+/// first  = ⌈L/p⌉ layers + V·h/t + P·h
+/// last   = ⌊L/p⌋ layers + final norm + V·h/t (untied head, or the tied copy when p > 1)
+/// ```
+///
+/// # Source
+/// Narayanan et al. 2021 §2 (Megatron places the embedding on the first stage and
+/// the head on the last; tied embeddings are kept on both and their gradients summed).
+///
+/// # Assumptions / limits
+/// Projections split exactly over `t` (rounded up); norms are replicated; dense
+/// (`first_k_dense_replace`) layers sit on the first stages.
+pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Result<GpuParams> {
+    let h = arch.hidden_size;
+    let t = layout.tp;
+    let norm_elem = arch.norm.kind.params_per_element();
+    let attn = attention_params_per_layer(arch)?;
+    let block_norms = sum(
+        Q,
+        &[
+            product(Q, &[arch.norm.per_layer, h, norm_elem])?,
+            attn.qk_norms,
+        ],
+    )?;
+    let attn_layer = sum(Q, &[attn.projections.div_ceil(t), block_norms])?;
+    let dense_layer = sum(
+        Q,
+        &[attn_layer, mlp_params(h, &arch.ffn.dense)?.div_ceil(t)],
+    )?;
+
+    let (layers, first_layer) = match stage {
+        Stage::Only => (arch.num_layers, 0),
+        Stage::First => (layout.first_stage_layers(arch), 0),
+        Stage::Last => {
+            let n = layout.last_stage_layers(arch);
+            (n, arch.num_layers - n)
+        }
+    };
+    let dense_layers_here = arch.dense_layers().saturating_sub(first_layer).min(layers);
+    let moe_layers_here = layers - dense_layers_here;
+
+    let mut dense = product(Q, &[dense_layer, dense_layers_here])?;
+    let mut experts = 0;
+    if let Some(moe) = &arch.ffn.moe {
+        let m = moe_params_per_layer(h, moe)?;
+        let moe_layer = sum(Q, &[attn_layer, m.shared.div_ceil(t), m.router])?;
+        dense = sum(Q, &[dense, product(Q, &[moe_layer, moe_layers_here])?])?;
+        let routed = m.routed.div_ceil(product(Q, &[layout.ep, t])?);
+        experts = product(Q, &[routed, moe_layers_here])?;
+    }
+
+    let vocab_slice = product(Q, &[arch.vocab_size, h])?.div_ceil(t);
+    let embedding = sum(
+        Q,
+        &[
+            vocab_slice,
+            product(Q, &[arch.embedding.learned_positions, h])?,
+            if arch.norm.embedding_norm {
+                product(Q, &[h, norm_elem])?
+            } else {
+                0
+            },
+        ],
+    )?;
+    let head_bias = if arch.embedding.lm_head_bias {
+        arch.vocab_size.div_ceil(t)
+    } else {
+        0
+    };
+    let final_norm = if arch.norm.final_norm {
+        product(Q, &[h, norm_elem])?
+    } else {
+        0
+    };
+    let untied_head = if arch.embedding.tied {
+        0
+    } else {
+        sum(Q, &[vocab_slice, head_bias])?
+    };
+    let extra = match stage {
+        Stage::Only => sum(Q, &[embedding, untied_head, final_norm])?,
+        Stage::First => embedding,
+        Stage::Last => sum(
+            Q,
+            &[
+                if arch.embedding.tied {
+                    vocab_slice
+                } else {
+                    untied_head
+                },
+                final_norm,
+            ],
+        )?,
+    };
+    dense = sum(Q, &[dense, extra])?;
+    Ok(GpuParams { dense, experts })
+}
+
+/// The three model-state line items on one GPU, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct ModelStates {
+    /// Weights (16-bit; the frozen base in its own format for LoRA/QLoRA).
+    pub weights_bytes: u64,
+    /// Gradients of the trainable parameters.
+    pub gradients_bytes: u64,
+    /// Optimizer states, fp32 master weights included.
+    pub optimizer_states_bytes: u64,
+    /// Trainable parameters on this GPU before sharding.
+    pub trainable_params: u64,
+}
+
+/// What the states depend on besides the model and the layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateConfig<'a> {
+    /// Compute precision.
+    pub precision: Precision,
+    /// Optimizer.
+    pub optimizer: Optimizer,
+    /// Keep an fp32 master copy in the optimizer (mixed precision); `false` trains
+    /// in pure 16-bit with states in the weights' precision (torchtune's default).
+    pub master_weights: bool,
+    /// The optimizer steps each parameter during the backward pass and frees its
+    /// gradient at once (torchtune `optimizer_in_bwd`): only the largest tensor's
+    /// gradient is ever held.
+    pub optimizer_in_backward: bool,
+    /// Full fine-tuning or adapters.
+    pub method: &'a Method,
+}
+
+/// Optimizer-state bytes for `n` trainable parameters.
+///
+/// # Formula
+/// ```text
+/// master = 4·n if master weights else 0
+/// adamw: master + 2·n·(4 if master else 2)       adamw-8bit: master + 2·(n + 4·⌈n/2048⌉)
+/// sgd, lion: master + n·(4 if master else 2)     adafactor: master + factored·(4 if master else 2)
+/// ```
+///
+/// # Source
+/// ZeRO (Rajbhandari et al. 2020) §3: K = 12 bytes per parameter for mixed-precision Adam;
+/// Dettmers et al. 2022 (8-bit optimizers, block 2048); Shazeer & Stern 2018 (Adafactor keeps
+/// a row and a column vector per matrix); Chen et al. 2023 (Lion keeps one momentum).
+pub fn optimizer_bytes(n: u64, factored: u64, cfg: &StateConfig) -> Result<u64> {
+    let state_elem = if cfg.master_weights { 4 } else { 2 };
+    let master = if cfg.master_weights {
+        product(Q, &[4, n])?
+    } else {
+        0
+    };
+    let states = match cfg.optimizer {
+        Optimizer::Adamw => product(Q, &[2, n, state_elem])?,
+        Optimizer::Adamw8bit => product(
+            Q,
+            &[
+                2,
+                sum(Q, &[n, product(Q, &[4, n.div_ceil(ADAM_8BIT_BLOCK)])?])?,
+            ],
+        )?,
+        Optimizer::Sgd | Optimizer::Lion => product(Q, &[n, state_elem])?,
+        Optimizer::Adafactor => product(Q, &[factored, state_elem])?,
+    };
+    sum(Q, &[master, states])
+}
+
+/// Second-moment entries Adafactor keeps for the whole model: a row and a column
+/// per matrix (embedding and head included), every element of the vectors.
+fn adafactor_entries(arch: &Architecture, total: u64) -> Result<u64> {
+    let mut factored = 0;
+    let mut matrix_params = 0;
+    for m in lora::matrices(arch) {
+        factored = sum(
+            Q,
+            &[
+                factored,
+                product(Q, &[sum(Q, &[m.d_in, m.d_out])?, m.copies])?,
+            ],
+        )?;
+        matrix_params = sum(Q, &[matrix_params, m.params()?])?;
+    }
+    let tables = if arch.embedding.tied { 1 } else { 2 };
+    let table_params = product(Q, &[tables, arch.vocab_size, arch.hidden_size])?;
+    factored = sum(
+        Q,
+        &[
+            factored,
+            product(Q, &[tables, sum(Q, &[arch.vocab_size, arch.hidden_size])?])?,
+        ],
+    )?;
+    let vectors = total
+        .saturating_sub(matrix_params)
+        .saturating_sub(table_params);
+    sum(Q, &[factored, vectors])
+}
+
+/// Weights, gradients and optimizer states on one GPU of `stage`.
+///
+/// # Formula
+/// ```text
+/// full:  weights = N_gpu·2 / (dp if ZeRO-3)     grads = N_gpu·2 / (dp if ZeRO ≥ 2)
+///        optimizer = opt(N_gpu) / (dp if ZeRO ≥ 1 or distributed optimizer)
+/// LoRA:  weights = base 16-bit + adapters·2;  QLoRA: projection weights in NF4
+///        grads and optimizer on the adapters only
+/// ```
+/// with `N_gpu` from [`params_per_gpu`]; expert parameters shard over `dp/ep`.
+///
+/// # Source
+/// DESIGN.md "Training"; ZeRO (Rajbhandari et al. 2020) Fig. 1; QLoRA (Dettmers et al. 2023) §3.
+///
+/// # Assumptions / limits
+/// FP8 training keeps 16-bit weights (Transformer Engine casts per GEMM; its FP8
+/// weight caches are not counted). LoRA adapters are spread over the GPUs in
+/// proportion to the base weights they hold.
+pub fn model_states(
+    arch: &Architecture,
+    layout: &Layout,
+    stage: Stage,
+    cfg: &StateConfig,
+) -> Result<ModelStates> {
+    let gpu = params_per_gpu(arch, layout, stage)?;
+    let count = crate::params::count(arch)?;
+    let dp = layout.dp;
+    let expert_dp = (dp / layout.ep).max(1);
+    let shard = |bytes_dense: u64, bytes_experts: u64, on: bool| -> Result<u64> {
+        if on {
+            sum(
+                Q,
+                &[bytes_dense.div_ceil(dp), bytes_experts.div_ceil(expert_dp)],
+            )
+        } else {
+            sum(Q, &[bytes_dense, bytes_experts])
+        }
+    };
+    let zero3 = layout.zero >= ZeroStage::Zero3;
+    let zero2 = layout.zero >= ZeroStage::Zero2;
+    let zero1 = layout.zero >= ZeroStage::Zero1;
+    let gpu_total = gpu.total()?;
+    // the fraction of the model this GPU holds, for quantities known model-wide
+    let share = gpu_total as f64 / count.total.max(1) as f64;
+
+    match cfg.method.adapters() {
+        None => {
+            let weights = shard(
+                product(Q, &[gpu.dense, 2])?,
+                product(Q, &[gpu.experts, 2])?,
+                zero3,
+            )?;
+            let gradients = if cfg.optimizer_in_backward {
+                // the largest single tensor: the vocabulary slice on first and last stages
+                product(
+                    Q,
+                    &[arch.vocab_size.div_ceil(layout.tp), arch.hidden_size, 2],
+                )?
+            } else {
+                shard(
+                    product(Q, &[gpu.dense, 2])?,
+                    product(Q, &[gpu.experts, 2])?,
+                    zero2,
+                )?
+            };
+            let factored = (adafactor_entries(arch, count.total)? as f64 * share).ceil() as u64;
+            let dense_factored =
+                (factored as f64 * gpu.dense as f64 / gpu_total.max(1) as f64).ceil() as u64;
+            let optimizer = shard(
+                optimizer_bytes(gpu.dense, dense_factored, cfg)?,
+                optimizer_bytes(gpu.experts, factored.saturating_sub(dense_factored), cfg)?,
+                zero1,
+            )?;
+            Ok(ModelStates {
+                weights_bytes: weights,
+                gradients_bytes: gradients,
+                optimizer_states_bytes: optimizer,
+                trainable_params: gpu_total,
+            })
+        }
+        Some((rank, targets)) => {
+            let adapters_total = lora::adapter_params(arch, rank, targets)?;
+            let adapters = (adapters_total as f64 * share).ceil() as u64;
+            let base = match cfg.method {
+                Method::Qlora { .. } => {
+                    // projections in NF4, everything else (embeddings, head, norms, router) in 16 bits
+                    let mut quantized_params = 0;
+                    let mut quantized_bytes = 0;
+                    for m in lora::matrices(arch) {
+                        quantized_params = sum(Q, &[quantized_params, m.params()?])?;
+                        let one = lora::nf4_bytes(product(Q, &[m.d_in, m.d_out])?)?;
+                        quantized_bytes =
+                            sum(Q, &[quantized_bytes, product(Q, &[one, m.copies])?])?;
+                    }
+                    let rest = count.total.saturating_sub(quantized_params);
+                    let model = sum(Q, &[quantized_bytes, product(Q, &[rest, 2])?])?;
+                    (model as f64 * share).ceil() as u64
+                }
+                _ => product(Q, &[gpu_total, 2])?,
+            };
+            let weights = sum(
+                Q,
+                &[
+                    if zero3 { base.div_ceil(dp) } else { base },
+                    product(Q, &[adapters, 2])?.div_ceil(if zero3 { dp } else { 1 }),
+                ],
+            )?;
+            let gradients = product(Q, &[adapters, 2])?.div_ceil(if zero2 { dp } else { 1 });
+            let optimizer =
+                optimizer_bytes(adapters, adapters, cfg)?.div_ceil(if zero1 { dp } else { 1 });
+            Ok(ModelStates {
+                weights_bytes: weights,
+                gradients_bytes: gradients,
+                optimizer_states_bytes: optimizer,
+                trainable_params: adapters,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::lora::Projection;
+    use crate::training::parallel::{LayoutRequest, Workload};
+    use crate::Shape;
+
+    fn llama2_7b() -> Architecture {
+        // shared/fixtures/models/llama-2-7b: 6,738,415,616 parameters
+        Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap()
+    }
+
+    fn layout(arch: &Architecture, req: LayoutRequest, gpus: u64) -> Layout {
+        let w = Workload {
+            gpus,
+            seq_len: 4096,
+            global_batch: gpus * 8,
+            micro_batch: 1,
+        };
+        Layout::resolve(&req, arch, &w).unwrap()
+    }
+
+    fn cfg(method: &Method) -> StateConfig<'_> {
+        StateConfig {
+            precision: Precision::Bf16,
+            optimizer: Optimizer::Adamw,
+            master_weights: true,
+            optimizer_in_backward: false,
+            method,
+        }
+    }
+
+    #[test]
+    fn adamw_is_2_2_12_bytes_per_parameter() {
+        let arch = llama2_7b();
+        let n = 6_738_415_616u64;
+        let l = layout(&arch, LayoutRequest::default(), 1);
+        let s = model_states(&arch, &l, Stage::Only, &cfg(&Method::Full)).unwrap();
+        assert_eq!(s.weights_bytes, 2 * n);
+        assert_eq!(s.gradients_bytes, 2 * n);
+        assert_eq!(s.optimizer_states_bytes, 12 * n);
+    }
+
+    #[test]
+    fn zero_stages_shard_in_order() {
+        // ZeRO paper Fig. 1: 7.5B params, 64 GPUs: 120 GB → 31.4 (1) → 16.6 (2) → 1.9 GB (3)
+        let arch = llama2_7b();
+        let n = 6_738_415_616u64;
+        let states = |zero| {
+            let l = layout(
+                &arch,
+                LayoutRequest {
+                    zero,
+                    ..LayoutRequest::default()
+                },
+                64,
+            );
+            let s = model_states(&arch, &l, Stage::Only, &cfg(&Method::Full)).unwrap();
+            s.weights_bytes + s.gradients_bytes + s.optimizer_states_bytes
+        };
+        assert_eq!(states(ZeroStage::Zero0), 16 * n);
+        assert_eq!(states(ZeroStage::Zero1), 4 * n + (12 * n).div_ceil(64));
+        assert_eq!(
+            states(ZeroStage::Zero2),
+            2 * n + (2 * n).div_ceil(64) + (12 * n).div_ceil(64)
+        );
+        assert_eq!(
+            states(ZeroStage::Zero3),
+            (2 * n).div_ceil(64) * 2 + (12 * n).div_ceil(64)
+        );
+    }
+
+    #[test]
+    fn tensor_and_pipeline_split_the_layers() {
+        let arch = llama2_7b();
+        let l = layout(
+            &arch,
+            LayoutRequest {
+                tp: 2,
+                pp: 2,
+                ..LayoutRequest::default()
+            },
+            4,
+        );
+        let first = params_per_gpu(&arch, &l, Stage::First).unwrap();
+        let last = params_per_gpu(&arch, &l, Stage::Last).unwrap();
+        // per layer: attention 4·4096²/2 + MLP 3·4096·11008/2 + 2 norms of 4096
+        let layer = 4 * 4096 * 4096 / 2 + 3 * 4096 * 11008 / 2 + 2 * 4096;
+        assert_eq!(first.dense, 16 * layer + 32000 * 4096 / 2);
+        assert_eq!(last.dense, 16 * layer + 32000 * 4096 / 2 + 4096);
+        // both stages together, times t, cover the model up to the replicated norms
+        let total = 2 * (first.dense + last.dense) - 2 * (32 * 2 * 4096 + 4096);
+        assert_eq!(total, 6_738_415_616 - (32 * 2 * 4096 + 4096));
+    }
+
+    #[test]
+    fn optimizers_differ_in_state_bytes() {
+        let method = Method::Full;
+        let base = cfg(&method);
+        let n = 1_000_000;
+        let with = |optimizer| {
+            optimizer_bytes(
+                n,
+                0,
+                &StateConfig {
+                    optimizer,
+                    ..base.clone()
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(with(Optimizer::Adamw), 12 * n);
+        assert_eq!(with(Optimizer::Sgd), 8 * n);
+        assert_eq!(with(Optimizer::Lion), 8 * n);
+        // 4 master + 2 · (1 byte + 4 bytes per 2048)
+        assert_eq!(with(Optimizer::Adamw8bit), 4 * n + 2 * (n + 4 * 489));
+        assert_eq!(with(Optimizer::Adafactor), 4 * n);
+        let pure = StateConfig {
+            master_weights: false,
+            ..base.clone()
+        };
+        assert_eq!(optimizer_bytes(n, 0, &pure).unwrap(), 4 * n);
+    }
+
+    #[test]
+    fn qlora_base_is_nf4_plus_16_bit_rest() {
+        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap();
+        let l = layout(&arch, LayoutRequest::default(), 1);
+        let method = Method::Qlora {
+            rank: 8,
+            targets: vec![Projection::Q, Projection::V],
+        };
+        let s = model_states(&arch, &l, Stage::Only, &cfg(&method)).unwrap();
+        // Llama-3.1-8B: 6,979,321,856 projection weights in NF4 ≈ 3.6 GB, plus
+        // 2·128256·4096 + 65·4096 = 1,050,939,392 other parameters in bf16
+        let gib = s.weights_bytes as f64 / crate::units::GIB;
+        assert!((gib - 5.317).abs() < 0.001, "{gib}");
+        assert_eq!(s.trainable_params, 3_407_872);
+        assert_eq!(s.gradients_bytes, 2 * 3_407_872);
+        assert_eq!(s.optimizer_states_bytes, 12 * 3_407_872);
+    }
+}

@@ -1,0 +1,121 @@
+//! The training cases of `shared/validation/cases.json` against issue 5's bars.
+
+use super::*;
+use crate::validation::{abs_quantile, shared_cases};
+
+fn outcomes() -> Vec<CaseOutcome> {
+    shared_cases().iter().filter_map(predict).collect()
+}
+
+fn table(outcomes: &[CaseOutcome]) -> String {
+    let mut out = String::new();
+    for o in outcomes {
+        let err = o
+            .error()
+            .map_or("      —".into(), |e| format!("{:+7.1}%", 100.0 * e));
+        let base = o
+            .baseline_error()
+            .map_or("      —".into(), |e| format!("{:+7.1}%", 100.0 * e));
+        out.push_str(&format!(
+            "{:<42} {:<30} {:>12.4} {:>12.4} {err} {base}  {}\n",
+            o.id,
+            o.metric,
+            o.reported,
+            o.predicted.unwrap_or(f64::NAN),
+            o.note.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}
+
+/// (sizeup median, sizeup p90, baseline median, baseline p90, cases) over predicted cases.
+fn summary(outcomes: &[&CaseOutcome]) -> (f64, f64, f64, f64, usize) {
+    let errs: Vec<f64> = outcomes.iter().filter_map(|o| o.error()).collect();
+    let base: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.predicted.is_some())
+        .filter_map(|o| o.baseline_error())
+        .collect();
+    (
+        abs_quantile(&errs, 0.5).unwrap_or(f64::NAN),
+        abs_quantile(&errs, 0.9).unwrap_or(f64::NAN),
+        abs_quantile(&base, 0.5).unwrap_or(f64::NAN),
+        abs_quantile(&base, 0.9).unwrap_or(f64::NAN),
+        errs.len(),
+    )
+}
+
+#[test]
+fn every_training_case_is_covered() {
+    let cases = shared_cases();
+    let training = cases
+        .iter()
+        .filter(|c| c.kind.starts_with("train_"))
+        .count();
+    let all = outcomes();
+    assert_eq!(all.len(), training);
+    for o in all.iter().filter(|o| o.predicted.is_none()) {
+        assert!(
+            o.note.is_some(),
+            "{} is not predicted and says nothing",
+            o.id
+        );
+    }
+}
+
+#[test]
+#[allow(clippy::print_stdout)] // the per-case table, for `cargo test -- --nocapture`
+fn throughput_meets_issue_5_bars() {
+    let all = outcomes();
+    let speed: Vec<&CaseOutcome> = all
+        .iter()
+        .filter(|o| o.kind == "train_throughput" || o.kind == "train_time")
+        .collect();
+    let (median, p90, base_median, base_p90, n) = summary(&speed);
+    let report = format!(
+        "{}\nthroughput/time: {n} predicted, median {:.1}% p90 {:.1}% (baseline on the same cases: median {:.1}% p90 {:.1}%)",
+        table(&all),
+        100.0 * median,
+        100.0 * p90,
+        100.0 * base_median,
+        100.0 * base_p90
+    );
+    println!("{report}");
+    assert!(median <= THROUGHPUT_MEDIAN_BAR, "{report}");
+    assert!(p90 <= THROUGHPUT_P90_BAR, "{report}");
+    assert!(median < base_median, "{report}");
+}
+
+#[test]
+#[allow(clippy::print_stdout)] // the per-case table, for `cargo test -- --nocapture`
+fn memory_meets_issue_5_bar() {
+    let all = outcomes();
+    let mem: Vec<&CaseOutcome> = all.iter().filter(|o| o.kind == "train_memory").collect();
+    let (median, _, _, _, n) = summary(&mem);
+    let report = format!(
+        "{}\nmemory: {n} predicted, median {:.1}%",
+        table(&all),
+        100.0 * median
+    );
+    println!("{report}");
+    assert!(median <= MEMORY_MEDIAN_BAR, "{report}");
+}
+
+#[test]
+fn korthikanti_savings_are_reproduced() {
+    // Korthikanti et al. 2022 §5: selective recomputation saves 70 % (GPT-3) and 65 % (MT-NLG)
+    for o in outcomes()
+        .iter()
+        .filter(|o| o.metric == "selective_recompute_activation_saving_pct")
+    {
+        assert!(o.error().unwrap().abs() < 0.01, "{o:?}");
+    }
+}
+
+#[test]
+fn flops_are_six_n_d() {
+    // GPT-3 Table D.1 and Chinchilla Table 3 use 6·N·D: within 3 % of the rounded figures
+    for o in outcomes().iter().filter(|o| o.kind == "train_flops") {
+        assert!(o.error().unwrap().abs() < 0.03, "{o:?}");
+    }
+}
