@@ -16,6 +16,7 @@
 
 pub mod arch;
 pub mod assumption;
+pub mod card;
 pub mod dtype;
 pub mod efficiency;
 pub mod error;

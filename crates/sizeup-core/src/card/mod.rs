@@ -1,0 +1,235 @@
+//! The lesson's evidence card as data: params, training cost, inference cost,
+//! the bottleneck, and a ranked list of computed what-ifs.
+//!
+//! Nothing here has a formula of its own: every figure comes from
+//! [`params::count`], [`rough::compare`], [`inference::estimate`] and
+//! [`training::estimate`], so the card cannot disagree with `sizeup infer` or
+//! `sizeup train`. What the card adds is judgement, made explicit: which figure
+//! binds for the workload (against stated targets), and how much each change
+//! moves that figure, each change recomputed through the same estimates.
+
+mod serve;
+mod train;
+mod workload;
+
+use serde::Serialize;
+
+use crate::arch::Architecture;
+use crate::error::Result;
+use crate::inference::InferRequest;
+use crate::params;
+use crate::rough::{self, RoughComparison};
+use crate::training::TrainRequest;
+use crate::{hardware::Accelerator, Assumption};
+
+pub use serve::InferenceSection;
+pub use train::TrainingSection;
+pub use workload::{ServeTargets, Workload};
+
+/// What a card is built from.
+#[derive(Debug, Clone)]
+pub struct CardInput<'a> {
+    /// The model.
+    pub arch: &'a Architecture,
+    /// What the model is for.
+    pub workload: Workload,
+    /// The serving setup (the workload's load is applied on top).
+    pub serve: InferRequest,
+    /// Latency and concurrency targets that decide what binds when serving.
+    pub targets: ServeTargets,
+    /// The training setup, if the card should cost training.
+    pub train: Option<(Accelerator, TrainRequest)>,
+    /// Smaller models to try as what-ifs, with their names.
+    pub alternatives: Vec<(String, Architecture)>,
+}
+
+/// The figure that binds, and which resource it measures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bottleneck {
+    /// Memory, latency, throughput or compute.
+    pub kind: BottleneckKind,
+    /// The figure that shows it.
+    pub figure: Figure,
+    /// One sentence: why this binds.
+    pub reason: String,
+}
+
+/// The four bottlenecks of the lesson's evidence card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BottleneckKind {
+    /// Weights, KV cache or training state do not fit as asked.
+    Memory,
+    /// Time to first token or per output token misses its target.
+    Latency,
+    /// Everything fits and meets its targets: tokens per second (and so cost) bind.
+    Throughput,
+    /// Training time and GPU-hours bind.
+    Compute,
+}
+
+/// A number with its unit and the direction that is better.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figure {
+    /// What it measures (`concurrent 32768-token requests`).
+    pub name: String,
+    /// Its value, in `unit`.
+    pub value: f64,
+    /// The unit (`requests`, `s`, `tokens/s`, `GPU-hours`, `bytes`).
+    pub unit: String,
+    /// Whether larger values are better.
+    pub higher_is_better: bool,
+}
+
+/// One computed change and its effect on the binding figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIf {
+    /// Short name (`fp8 KV cache`).
+    pub name: String,
+    /// What was changed, exactly.
+    pub change: String,
+    /// The binding figure before.
+    pub before: f64,
+    /// The binding figure after; `None` if the change could not be estimated.
+    pub after: Option<f64>,
+    /// `after / before`, oriented so that > 1 is an improvement.
+    pub gain: Option<f64>,
+    /// What else it costs or needs (retraining, quality, price).
+    pub caveat: Option<String>,
+    /// Why it could not be estimated.
+    pub error: Option<String>,
+}
+
+impl WhatIf {
+    fn evaluated(
+        name: &str,
+        change: String,
+        before: &Figure,
+        after: Result<f64>,
+        caveat: Option<&str>,
+    ) -> WhatIf {
+        let (after, error) = match after {
+            Ok(v) => (Some(v), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let gain = after.map(|a| {
+            let g = if before.higher_is_better {
+                a / before.value
+            } else {
+                before.value / a
+            };
+            if g.is_finite() {
+                g
+            } else if a == before.value {
+                1.0
+            } else {
+                f64::INFINITY
+            }
+        });
+        WhatIf {
+            name: name.to_string(),
+            change,
+            before: before.value,
+            after,
+            gain,
+            caveat: caveat.map(str::to_string),
+            error,
+        }
+    }
+}
+
+/// Parameters: the exact count, where it sits, and the lesson's estimate beside it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamsSection {
+    /// Every parameter.
+    pub total: u64,
+    /// Parameters one token uses.
+    pub active: u64,
+    /// Share of embeddings and LM head.
+    pub embedding_share: f64,
+    /// Share of attention.
+    pub attention_share: f64,
+    /// Share of MLPs and experts.
+    pub mlp_share: f64,
+    /// The rough estimate, component by component.
+    pub rough: RoughComparison,
+}
+
+/// The evidence card.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceCard {
+    /// The workload judged.
+    pub workload: Workload,
+    /// The targets that decide the bottleneck.
+    pub targets: ServeTargets,
+    /// Params.
+    pub params: ParamsSection,
+    /// Training cost, when asked for.
+    pub training: Option<TrainingSection>,
+    /// Inference cost.
+    pub inference: InferenceSection,
+    /// What binds.
+    pub bottleneck: Bottleneck,
+    /// Changes ranked by how much they improve the binding figure.
+    pub decisions: Vec<WhatIf>,
+    /// Every assumption of the estimates behind the card.
+    pub assumptions: Vec<Assumption>,
+}
+
+/// Build the card.
+///
+/// # Errors
+/// Whatever the underlying estimates reject for the base setup (a what-if that
+/// fails is reported in its row instead).
+pub fn build(input: &CardInput<'_>) -> Result<EvidenceCard> {
+    let count = params::count(input.arch)?;
+    let total = count.total.max(1) as f64;
+    let b = &count.breakdown;
+    let params = ParamsSection {
+        total: count.total,
+        active: count.active,
+        embedding_share: (b.embedding + b.position_embedding + b.lm_head) as f64 / total,
+        attention_share: b.attention as f64 / total,
+        mlp_share: (b.mlp + b.moe_routed_experts + b.moe_shared_experts + b.moe_router) as f64
+            / total,
+        rough: rough::compare(input.arch, &count)?,
+    };
+
+    let serving = serve::evaluate(input)?;
+    let training = match &input.train {
+        Some((acc, req)) => Some(train::evaluate(input.arch, acc, req)?),
+        None => None,
+    };
+
+    let (bottleneck, mut decisions, mut assumptions) = if input.workload.is_training() {
+        let t = training.as_ref().ok_or(crate::CoreError::Invalid {
+            field: "workload",
+            value: input.workload.name().into(),
+            expected: "a training setup for a training workload".into(),
+        })?;
+        let (b, d) = train::judge(input, t)?;
+        (b, d, t.estimate.assumptions.clone())
+    } else {
+        let (b, d) = serve::judge(input, &serving)?;
+        (b, d, serving.estimate.assumptions.clone())
+    };
+    decisions.sort_by(|x, y| {
+        let key = |w: &WhatIf| w.gain.unwrap_or(f64::NEG_INFINITY);
+        key(y).total_cmp(&key(x))
+    });
+    assumptions.extend(input.targets.assumptions(input.workload));
+
+    Ok(EvidenceCard {
+        workload: input.workload,
+        targets: input.targets,
+        params,
+        training,
+        inference: serving.section,
+        bottleneck,
+        decisions,
+        assumptions,
+    })
+}
+
+#[cfg(test)]
+mod tests;

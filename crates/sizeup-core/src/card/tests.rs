@@ -1,0 +1,156 @@
+use super::*;
+use crate::hardware;
+use crate::inference::{self, Engine, InferRequest, Load};
+use crate::training::TrainRequest;
+use crate::{KvDtype, Shape};
+
+/// Llama-3.1-8B: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
+/// (shared/fixtures/models/llama-3.1-8b).
+fn llama_8b() -> Architecture {
+    let mut s = Shape::llama(32, 4096, 32, 8, 14336, 128_256);
+    s.max_context = 131_072;
+    s.build().unwrap()
+}
+
+fn chat_on_l4(arch: &Architecture) -> CardInput<'_> {
+    let gpu = hardware::find("L4").unwrap();
+    let mut serve = InferRequest::new(gpu, Engine::Vllm);
+    serve.context = Some(32_768);
+    let (prompt, output) = Workload::Chat.request_shape();
+    serve.prompt = prompt;
+    serve.output = output;
+    let h100 = hardware::find("H100-SXM").unwrap().clone();
+    let mut train = TrainRequest::new(8, 4096, 256, 1);
+    train.layout.zero = crate::training::parallel::ZeroStage::Zero3;
+    CardInput {
+        arch,
+        workload: Workload::Chat,
+        serve,
+        targets: Workload::Chat.default_targets(),
+        train: Some((h100, train)),
+        alternatives: vec![],
+    }
+}
+
+#[test]
+fn card_figures_come_from_the_same_estimates() {
+    let arch = llama_8b();
+    let input = chat_on_l4(&arch);
+    let card = build(&input).unwrap();
+    assert_eq!(card.params.total, 8_030_261_248); // fixture params_total
+                                                  // the inference section is the inference estimate at the target concurrency
+    let mut req = input.serve.clone();
+    req.load = Load::Concurrency(16);
+    let est = inference::estimate(&arch, &req).unwrap();
+    assert_eq!(
+        card.inference.max_requests_at_context,
+        est.max_batch_at_context
+    );
+    assert_eq!(
+        card.inference.weights_bytes_per_gpu,
+        est.memory.weights_bytes
+    );
+    assert_eq!(
+        card.inference.tpot_seconds,
+        est.schedule.time_per_output_token_seconds
+    );
+    // 32k tokens × 131072 bytes per token in bf16 = 4 GiB per request
+    assert_eq!(card.inference.kv_bytes_per_request, 4 << 30);
+    let t = card.training.as_ref().unwrap();
+    let (acc, treq) = input.train.as_ref().unwrap();
+    let te = crate::training::estimate(&arch, acc, treq).unwrap();
+    assert_eq!(t.gpu_hours, te.time.gpu_hours);
+}
+
+#[test]
+fn bf16_8b_on_an_l4_at_32k_is_memory_bound_and_fp8_kv_helps() {
+    // 16 GB of bf16 weights on a 24 GB L4 leave room for one or two 4 GiB requests
+    let arch = llama_8b();
+    let card = build(&chat_on_l4(&arch)).unwrap();
+    assert_eq!(card.bottleneck.kind, BottleneckKind::Memory);
+    assert!(card.bottleneck.figure.higher_is_better);
+    let fp8_kv = card
+        .decisions
+        .iter()
+        .find(|w| w.name == "fp8 KV cache")
+        .unwrap();
+    let fp8_w = card
+        .decisions
+        .iter()
+        .find(|w| w.name == "fp8 weights")
+        .unwrap();
+    // every memory what-if moves the binding figure (requests that fit) up, never down
+    for w in [fp8_kv, fp8_w] {
+        assert!(
+            w.after.unwrap() >= w.before,
+            "{}: {:?} → {:?}",
+            w.name,
+            w.before,
+            w.after
+        );
+        assert!(w.gain.unwrap() >= 1.0);
+    }
+    // the ranking is by gain, best first
+    let gains: Vec<f64> = card.decisions.iter().filter_map(|w| w.gain).collect();
+    assert!(gains.windows(2).all(|p| p[0] >= p[1]));
+}
+
+#[test]
+fn what_ifs_move_the_figure_in_the_stated_direction() {
+    // fewer KV heads and a cheaper KV cache can only let more requests fit;
+    // a shorter context too; a smaller model frees memory
+    let arch = llama_8b();
+    let mut input = chat_on_l4(&arch);
+    let small = {
+        let mut s = Shape::llama(16, 2048, 32, 8, 8192, 128_256);
+        s.max_context = 131_072;
+        s.build().unwrap()
+    };
+    input.alternatives = vec![("llama-3.2-1b".into(), small)];
+    let card = build(&input).unwrap();
+    for name in [
+        "fp8 KV cache",
+        "MQA (1 KV head)",
+        "shorter context (retrieval)",
+        "smaller model: llama-3.2-1b",
+        "int4 weights (AWQ)",
+    ] {
+        let w = card
+            .decisions
+            .iter()
+            .find(|w| w.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert!(
+            w.gain.unwrap() > 1.0,
+            "{name} should raise the requests that fit: {w:?}"
+        );
+    }
+}
+
+#[test]
+fn a_training_card_binds_on_memory_when_it_does_not_fit() {
+    // 70B full training on 8 H100s without sharding: 16 bytes per parameter alone is 1.1 TB
+    let mut s = Shape::llama(80, 8192, 64, 8, 28672, 128_256);
+    s.max_context = 131_072;
+    let arch = s.build().unwrap();
+    let mut input = chat_on_l4(&arch);
+    input.workload = Workload::Train;
+    if let Some((_, r)) = input.train.as_mut() {
+        r.layout.zero = crate::training::parallel::ZeroStage::Zero0;
+    }
+    let card = build(&input).unwrap();
+    assert_eq!(card.bottleneck.kind, BottleneckKind::Memory);
+    let zero3 = card
+        .decisions
+        .iter()
+        .find(|w| w.name == "ZeRO-3 / FSDP")
+        .unwrap();
+    assert!(zero3.after.unwrap() < zero3.before / 4.0, "{zero3:?}");
+}
+
+#[test]
+fn kv_dtype_parses_for_cards() {
+    assert_eq!("fp8".parse::<KvDtype>().unwrap(), KvDtype::Fp8);
+    assert_eq!("finetune".parse::<Workload>().unwrap(), Workload::Finetune);
+    assert!("serve".parse::<Workload>().is_err());
+}
