@@ -97,6 +97,15 @@ fn method_name(m: &Method) -> &'static str {
     }
 }
 
+/// One change to the training setup: name, what changed, caveat, another model, the request.
+type Change = (
+    String,
+    String,
+    Option<&'static str>,
+    Option<Architecture>,
+    TrainRequest,
+);
+
 /// Which training figure binds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Metric {
@@ -168,13 +177,7 @@ pub(super) fn judge(
         )
     };
 
-    let mut changes: Vec<(
-        String,
-        String,
-        Option<&'static str>,
-        Option<Architecture>,
-        TrainRequest,
-    )> = Vec::new();
+    let mut changes: Vec<Change> = Vec::new();
     let mut with = |name: &str, change: String, caveat, f: &dyn Fn(&mut TrainRequest)| {
         let mut r = base.clone();
         f(&mut r);
