@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::card::CardArgs;
 use crate::commands::gpus::GpusArgs;
 use crate::commands::infer::InferArgs;
 use crate::commands::kv::KvArgs;
@@ -62,6 +63,13 @@ pub enum Command {
     Gpus {
         #[command(flatten)]
         args: GpusArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The lesson's evidence card: params, training cost, inference cost, bottleneck, decision
+    Card {
+        #[command(flatten)]
+        args: CardArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -139,5 +147,66 @@ impl OutputArgs {
         } else {
             ByteUnits::Binary
         }
+    }
+}
+
+/// Parse a weight format (`bf16`, `fp8`, `awq-int4-g128`, `Q4_K_M`…).
+pub fn parse_weights(s: &str) -> Result<sizeup_core::WeightFormat, String> {
+    s.parse().map_err(|_| {
+        format!(
+            "`{s}` is not a weight format (expected one of {})",
+            sizeup_core::WeightFormat::valid_names().join(", ")
+        )
+    })
+}
+
+/// Parse a serving engine.
+pub fn parse_engine(s: &str) -> Result<sizeup_core::inference::Engine, String> {
+    use sizeup_core::inference::Engine;
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = Engine::ALL.iter().map(|e| e.name()).collect();
+        format!(
+            "`{s}` is not an engine (expected one of {})",
+            names.join(", ")
+        )
+    })
+}
+
+/// Parse a large count with SI suffixes: `100M`, `15T`, `2.5e12`, `1000000`.
+///
+/// Unlike token counts of a context (`32k` = 32768), data sizes are decimal:
+/// "15T tokens" means 15·10¹² (Llama 3 paper).
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let err =
+        || format!("`{s}` is not a count (expected a number such as `100M`, `15T` or `2e12`)");
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('B' | 'G') => (&t[..t.len() - 1], 1e9),
+        Some('T') => (&t[..t.len() - 1], 1e12),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| err())?;
+    let x = v * mult;
+    if !(x.is_finite() && x >= 0.0 && x < 1.8e19) {
+        return Err(err());
+    }
+    Ok(x.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_decimal_and_tokens_binary() {
+        assert_eq!(parse_count("15T"), Ok(15_000_000_000_000));
+        assert_eq!(parse_count("100M"), Ok(100_000_000));
+        assert_eq!(parse_count("2.5e12"), Ok(2_500_000_000_000));
+        assert!(parse_count("lots").is_err());
+        assert!(parse_count("-5").is_err());
+        assert_eq!(parse_tokens("32k"), Ok(32_768));
+        assert!(parse_tokens("32kb").is_err());
     }
 }

@@ -92,7 +92,17 @@ fn estimate_for(
 }
 
 pub(super) fn evaluate(input: &CardInput<'_>) -> Result<Serving> {
-    let est = estimate_for(input.arch, &input.serve, input.workload, &input.targets)?;
+    let mut est = estimate_for(input.arch, &input.serve, input.workload, &input.targets)?;
+    // A service cannot hold more requests than fit: when fewer fit than the target,
+    // the speed and cost figures are those of the requests that do.
+    let wanted = input.targets.concurrency;
+    if wanted > 0 && (1..wanted).contains(&est.max_batch_at_context) {
+        let targets = ServeTargets {
+            concurrency: est.max_batch_at_context,
+            ..input.targets
+        };
+        est = estimate_for(input.arch, &input.serve, input.workload, &targets)?;
+    }
     let kv_per_request = kv::size(
         input.arch,
         &KvRequest {
@@ -190,13 +200,16 @@ pub(super) fn judge(input: &CardInput<'_>, serving: &Serving) -> Result<(Bottlen
     let est = &serving.estimate;
     let t = &input.targets;
     let s = &serving.section;
+    let gib = |b: u64| format!("{:.2} GiB", b as f64 / crate::units::GIB);
     let (kind, metric, reason) = if est.max_batch_at_context == 0 {
         (
             BottleneckKind::Memory,
             Metric::Fit,
             format!(
-                "weights ({} bytes per GPU) and runtime leave no room for one {}-token request: short by {} bytes per GPU",
-                est.memory.weights_bytes, est.context, est.memory.shortfall_bytes
+                "weights ({} per GPU) and runtime leave no room for one {}-token request: short by {} per GPU",
+                gib(est.memory.weights_bytes),
+                est.context,
+                gib(est.memory.shortfall_bytes)
             ),
         )
     } else if t.concurrency > 0 && est.max_batch_at_context < t.concurrency {
@@ -204,8 +217,12 @@ pub(super) fn judge(input: &CardInput<'_>, serving: &Serving) -> Result<(Bottlen
             BottleneckKind::Memory,
             Metric::Fit,
             format!(
-                "one {}-token request holds {} bytes of KV cache; {} fit beside the weights, the target is {}",
-                est.context, s.kv_bytes_per_request, est.max_batch_at_context, t.concurrency
+                "one {}-token request holds {} of KV cache; {} fit beside {} of weights, the target is {}",
+                est.context,
+                gib(s.kv_bytes_per_request),
+                est.max_batch_at_context,
+                gib(est.memory.weights_bytes),
+                t.concurrency
             ),
         )
     } else if t.max_tpot_seconds.is_some_and(|m| s.tpot_seconds > m) {

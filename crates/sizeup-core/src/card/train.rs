@@ -155,8 +155,10 @@ pub(super) fn judge(
                 higher_is_better: false,
             },
             format!(
-                "{} bytes needed per GPU against {} available; the largest item is {largest} ({bytes} bytes)",
-                t.total_bytes_per_gpu, t.capacity_bytes
+                "{:.1} GiB needed per GPU against {:.1} GiB; the largest item is {largest} ({:.1} GiB)",
+                t.total_bytes_per_gpu as f64 / crate::units::GIB,
+                t.capacity_bytes as f64 / crate::units::GIB,
+                bytes as f64 / crate::units::GIB
             ),
         )
     } else {

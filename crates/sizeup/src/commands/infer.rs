@@ -30,7 +30,7 @@ pub struct InferArgs {
     #[arg(long)]
     tp: Option<u64>,
     /// Weight format: bf16, fp16, fp32, fp8, int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8, or a GGUF type such as Q4_K_M
-    #[arg(long, default_value = "bf16", value_parser = parse_weights)]
+    #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
     weights: WeightFormat,
     /// Keep the token embedding and LM head in 16 bits even where the format quantizes them
     #[arg(long)]
@@ -54,7 +54,7 @@ pub struct InferArgs {
     #[arg(long)]
     concurrency: Option<u64>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
-    #[arg(long, default_value = "vllm", value_parser = parse_engine)]
+    #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     engine: Engine,
     /// Price per device-hour in US dollars (default: the catalog's)
     #[arg(long)]
@@ -92,25 +92,6 @@ pub struct InferArgs {
     /// Latency of one all-reduce, microseconds
     #[arg(long)]
     allreduce_latency_us: Option<f64>,
-}
-
-fn parse_weights(s: &str) -> Result<WeightFormat, String> {
-    s.parse().map_err(|_| {
-        format!(
-            "`{s}` is not a weight format (expected one of {})",
-            WeightFormat::valid_names().join(", ")
-        )
-    })
-}
-
-fn parse_engine(s: &str) -> Result<Engine, String> {
-    s.parse().map_err(|_| {
-        let names: Vec<&str> = Engine::ALL.iter().map(|e| e.name()).collect();
-        format!(
-            "`{s}` is not an engine (expected one of {})",
-            names.join(", ")
-        )
-    })
 }
 
 /// What `sizeup infer` reports.

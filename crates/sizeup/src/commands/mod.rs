@@ -1,5 +1,6 @@
 //! One module per command: read arguments into core types, call core, build a report.
 
+pub mod card;
 pub mod gpus;
 pub mod infer;
 pub mod kv;

@@ -25,19 +25,24 @@ pub fn render(view: &View, units: ByteUnits) -> String {
                 *w = (*w).max(c.chars().count());
             }
         }
-        let right: Vec<bool> = (0..table.columns.len())
+        // A column of numbers aligns right so the digits line up; a column that
+        // mixes numbers and text (a key-value table) aligns left.
+        let header_right: Vec<bool> = (0..table.columns.len())
             .map(|j| {
-                table
+                let mut cells = table
                     .rows
                     .iter()
-                    .any(|r| r.get(j).is_some_and(Cell::is_numeric))
+                    .filter_map(|r| r.get(j))
+                    .filter(|c| **c != Cell::Empty);
+                let first = cells.next();
+                first.is_some_and(Cell::is_numeric) && cells.all(Cell::is_numeric)
             })
             .collect();
-        let line = |values: &[String]| -> String {
+        let line = |values: &[String], right: &[bool]| -> String {
             let parts: Vec<String> = values
                 .iter()
                 .zip(&widths)
-                .zip(&right)
+                .zip(right)
                 .map(|((v, w), r)| {
                     let pad = w.saturating_sub(v.chars().count());
                     if *r {
@@ -50,12 +55,12 @@ pub fn render(view: &View, units: ByteUnits) -> String {
             format!("{}\n", parts.join("  ").trim_end())
         };
         if table.columns.iter().any(|c| !c.is_empty()) {
-            out.push_str(&line(&table.columns));
+            out.push_str(&line(&table.columns, &header_right));
             let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
             out.push_str(&format!("{}\n", rule.join("  ")));
         }
         for row in &cells {
-            out.push_str(&line(row));
+            out.push_str(&line(row, &header_right));
         }
     }
     if !view.notes.is_empty() {

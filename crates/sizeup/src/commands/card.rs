@@ -1,0 +1,493 @@
+//! `sizeup card MODEL --workload chat`: the lesson's evidence card.
+
+use clap::Args;
+use serde::Serialize;
+use sizeup_core::card::{self, BottleneckKind, CardInput, EvidenceCard, ServeTargets, Workload};
+use sizeup_core::hardware;
+use sizeup_core::inference::{Engine, InferRequest};
+use sizeup_core::training::activations::Recompute;
+use sizeup_core::training::lora::{Method, Projection};
+use sizeup_core::training::parallel::ZeroStage;
+use sizeup_core::training::TrainRequest;
+use sizeup_core::{params, Architecture, KvDtype, WeightFormat};
+
+use crate::cli::ModelArg;
+use crate::error::AppError;
+use crate::humanize::{self, ByteUnits};
+use crate::model::{self, ModelSummary};
+use crate::render::{Cell, Report, Table, View};
+
+/// Flags of `sizeup card`. Serving flags mean what they mean in `sizeup infer`,
+/// training flags what they mean in `sizeup train`; each workload fills in the rest.
+#[derive(Debug, Args)]
+pub struct CardArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// What the model is for: chat, batch, rag, train, finetune
+    #[arg(long, default_value = "chat", value_parser = parse_workload)]
+    workload: Workload,
+    /// Serving accelerator (`sizeup gpus` lists them)
+    #[arg(long, default_value = "H100-SXM")]
+    gpu: String,
+    /// Serving devices per replica (tensor parallel)
+    #[arg(long, default_value_t = 1)]
+    tp: u64,
+    /// Weight format for serving (as in `sizeup infer --weights`)
+    #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
+    weights: WeightFormat,
+    /// KV cache precision
+    #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
+    kv_dtype: KvDtype,
+    /// Context each request may reach (default: chat 8k, rag 16k, batch prompt + output)
+    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    context: Option<u64>,
+    /// Prompt tokens per request (default: chat 2048, rag 8192, batch 1024)
+    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    prompt: Option<u64>,
+    /// Output tokens per request (default: chat 512, rag 256, batch 1024)
+    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    output: Option<u64>,
+    /// Requests in flight the service must hold (default: chat 16, rag 8, batch: as many as fit)
+    #[arg(long)]
+    concurrency: Option<u64>,
+    /// Longest acceptable time to first token, seconds (default: chat 2, rag 4)
+    #[arg(long)]
+    ttft_target: Option<f64>,
+    /// Longest acceptable time per output token, milliseconds (default 50 for chat and rag)
+    #[arg(long)]
+    tpot_target_ms: Option<f64>,
+    /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
+    #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
+    engine: Engine,
+    /// Price per device-hour in US dollars (default: the catalog's)
+    #[arg(long)]
+    price: Option<f64>,
+    /// Training accelerator
+    #[arg(long, default_value = "H100-SXM")]
+    train_gpu: String,
+    /// Training GPUs
+    #[arg(long, default_value_t = 8)]
+    train_gpus: u64,
+    /// Training tokens (default: train 20 per parameter, Hoffmann et al. 2022; finetune 100M)
+    #[arg(long, value_parser = crate::cli::parse_count)]
+    tokens: Option<u64>,
+    /// Training sequence length
+    #[arg(long, default_value = "4096", value_parser = crate::cli::parse_tokens)]
+    seq_len: u64,
+    /// Sequences per optimizer step (default: 32 per training GPU)
+    #[arg(long)]
+    global_batch: Option<u64>,
+    /// Sequences per micro-batch
+    #[arg(long, default_value_t = 1)]
+    micro_batch: u64,
+    /// Activation recomputation: none, selective, full
+    #[arg(long, default_value = "selective")]
+    recompute: String,
+    /// ZeRO stage for training (3 = FSDP)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
+    zero: u8,
+    /// Fine-tuning method for `--workload finetune`: lora, qlora, full
+    #[arg(long, default_value = "lora")]
+    method: String,
+    /// LoRA rank
+    #[arg(long, default_value_t = 16)]
+    lora_rank: u64,
+}
+
+fn parse_workload(s: &str) -> Result<Workload, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+        format!(
+            "`{s}` is not a workload (expected one of {})",
+            names.join(", ")
+        )
+    })
+}
+
+/// What `sizeup card` reports.
+#[derive(Debug, Serialize)]
+pub struct CardReport {
+    /// The model.
+    pub model: ModelSummary,
+    /// The card.
+    pub card: EvidenceCard,
+    /// Rules applied while reading the model.
+    pub model_assumptions: Vec<sizeup_core::Assumption>,
+}
+
+/// Smaller catalog models to try: the two largest below 60% of this one's parameters,
+/// preferring the same family.
+fn alternatives(arch: &Architecture, name: &str) -> Vec<(String, Architecture)> {
+    let Ok(me) = params::count(arch) else {
+        return Vec::new();
+    };
+    let family = sizeup_formats::catalog::find(name)
+        .ok()
+        .map(|e| e.family.clone());
+    let mut smaller: Vec<(bool, u64, String, Architecture)> = sizeup_formats::catalog::all()
+        .iter()
+        .filter(|e| !e.name.starts_with("lesson-"))
+        .filter_map(|e| {
+            let n = params::count(&e.arch).ok()?.total;
+            (n * 10 < me.total * 6 && n * 10 > me.total).then(|| {
+                let same = family
+                    .as_deref()
+                    .is_some_and(|f| e.family.split('.').next() == f.split('.').next());
+                (same, n, e.name.clone(), e.arch.clone())
+            })
+        })
+        .collect();
+    smaller.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    smaller
+        .into_iter()
+        .take(2)
+        .map(|(_, _, n, a)| (n, a))
+        .collect()
+}
+
+fn recompute(s: &str) -> Result<Recompute, AppError> {
+    s.parse().map_err(|_| AppError::Usage {
+        flag: "--recompute",
+        value: s.into(),
+        problem: "not a recomputation mode".into(),
+        hint: Some("use `none`, `selective` or `full`".into()),
+    })
+}
+
+fn method(s: &str, rank: u64) -> Result<Method, AppError> {
+    let all = vec![
+        Projection::Q,
+        Projection::K,
+        Projection::V,
+        Projection::O,
+        Projection::Gate,
+        Projection::Up,
+        Projection::Down,
+    ];
+    match s {
+        "full" => Ok(Method::Full),
+        "lora" => Ok(Method::Lora { rank, targets: all }),
+        "qlora" => Ok(Method::Qlora { rank, targets: all }),
+        _ => Err(AppError::Usage {
+            flag: "--method",
+            value: s.into(),
+            problem: "not a fine-tuning method".into(),
+            hint: Some("use `lora`, `qlora` or `full`".into()),
+        }),
+    }
+}
+
+/// Build the card.
+pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
+    let loaded = model::load(&args.model.model)?;
+    let arch = &loaded.arch;
+    let w = args.workload;
+    let gpu = hardware::find(&args.gpu)?;
+    let (prompt, output) = w.request_shape();
+    let mut serve = InferRequest::new(gpu, args.engine);
+    serve.tp = args.tp;
+    serve.gpus = args.tp;
+    serve.weights = args.weights;
+    serve.kv_dtype = args.kv_dtype;
+    serve.prompt = args.prompt.unwrap_or(prompt);
+    serve.output = args.output.unwrap_or(output);
+    serve.context = Some(args.context.unwrap_or(match w {
+        Workload::Chat => 8192,
+        Workload::Rag => 16_384,
+        _ => serve.prompt + serve.output,
+    }));
+    serve.price_per_gpu_hour = args.price;
+
+    let mut targets: ServeTargets = w.default_targets();
+    if let Some(c) = args.concurrency {
+        targets.concurrency = c;
+    }
+    if let Some(t) = args.ttft_target {
+        targets.max_ttft_seconds = Some(t);
+    }
+    if let Some(t) = args.tpot_target_ms {
+        targets.max_tpot_seconds = Some(t / 1e3);
+    }
+
+    let train_gpu = hardware::find(&args.train_gpu)?.clone();
+    let global_batch = args.global_batch.unwrap_or(32 * args.train_gpus);
+    let mut train = TrainRequest::new(
+        args.train_gpus,
+        args.seq_len,
+        global_batch,
+        args.micro_batch,
+    );
+    train.recompute = recompute(&args.recompute)?;
+    train.layout.zero = match args.zero {
+        0 => ZeroStage::Zero0,
+        1 => ZeroStage::Zero1,
+        2 => ZeroStage::Zero2,
+        _ => ZeroStage::Zero3,
+    };
+    train.price_per_gpu_hour = None;
+    if w == Workload::Finetune {
+        train.method = method(&args.method, args.lora_rank)?;
+        train.tokens = Some(args.tokens.unwrap_or(100_000_000));
+    } else {
+        train.tokens = args.tokens;
+    }
+
+    let input = CardInput {
+        arch,
+        workload: w,
+        serve,
+        targets,
+        train: Some((train_gpu, train)),
+        alternatives: alternatives(arch, &args.model.model),
+    };
+    Ok(CardReport {
+        model: ModelSummary::new(&loaded),
+        card: card::build(&input)?,
+        model_assumptions: loaded.assumptions,
+    })
+}
+
+fn bottleneck_name(k: BottleneckKind) -> &'static str {
+    match k {
+        BottleneckKind::Memory => "memory",
+        BottleneckKind::Latency => "latency",
+        BottleneckKind::Throughput => "throughput",
+        BottleneckKind::Compute => "compute",
+    }
+}
+
+/// A figure in its unit, for people.
+fn figure_text(value: f64, unit: &str) -> String {
+    match unit {
+        "bytes" => humanize::bytes(value.max(0.0) as u64, ByteUnits::Binary),
+        "s" => humanize::seconds(value),
+        "requests" => format!("{value:.0}"),
+        "GPU-hours" => format!("{} GPU-hours", humanize::sig3(value)),
+        _ => format!("{} {unit}", humanize::sig3(value)),
+    }
+}
+
+impl Report for CardReport {
+    fn view(&self) -> View {
+        let c = &self.card;
+        let mut t = Table::new(
+            Some(&format!(
+                "Evidence card: {} ({}) as a {} workload",
+                self.model.name,
+                self.model.description(),
+                c.workload.name()
+            )),
+            &[("section", "section"), ("item", "item"), ("value", "value")],
+        );
+        let mut row = |section: &str, item: &str, value: Cell| {
+            t.row(vec![
+                Cell::Text(section.into()),
+                Cell::Text(item.into()),
+                value,
+            ]);
+        };
+        let p = &c.params;
+        row("Params", "total (exact)", Cell::Exact(p.total));
+        if p.active != p.total {
+            row("", "active per token", Cell::Exact(p.active));
+        }
+        row(
+            "",
+            "main contributors",
+            Cell::Text(format!(
+                "MLP/experts {}, attention {}, embeddings+head {}",
+                humanize::percent(p.mlp_share),
+                humanize::percent(p.attention_share),
+                humanize::percent(p.embedding_share)
+            )),
+        );
+        row(
+            "",
+            "lesson's rough estimate",
+            Cell::Text(format!(
+                "{} ({:+.1}% vs exact: {})",
+                humanize::count(p.rough.rough_total),
+                (p.rough.rough_total as f64 / p.total.max(1) as f64 - 1.0) * 100.0,
+                p.rough
+                    .components
+                    .iter()
+                    .filter(|x| x.rough != x.exact)
+                    .max_by_key(|x| x.rough.abs_diff(x.exact))
+                    .map_or("no difference".to_string(), |x| format!(
+                        "largest gap in {}: {}",
+                        x.component, x.reason
+                    ))
+            )),
+        );
+        if let Some(tr) = &c.training {
+            row(
+                "Training cost",
+                "setup",
+                Cell::Text(format!(
+                    "{} on {}×{}, {} tokens ({:.1} per parameter; compute-optimal {})",
+                    tr.method,
+                    tr.gpus,
+                    tr.accelerator,
+                    humanize::count(tr.tokens as u64),
+                    tr.tokens / p.total.max(1) as f64,
+                    humanize::count(tr.compute_optimal_tokens as u64)
+                )),
+            );
+            row(
+                "",
+                "forward + backward + optimizer state per GPU",
+                Cell::Text(format!(
+                    "weights {} + gradients {} + optimizer {} + activations {} = {} of {}{}",
+                    humanize::bytes(tr.weights_bytes_per_gpu, ByteUnits::Binary),
+                    humanize::bytes(tr.gradients_bytes_per_gpu, ByteUnits::Binary),
+                    humanize::bytes(tr.optimizer_states_bytes_per_gpu, ByteUnits::Binary),
+                    humanize::bytes(tr.activations_bytes_per_gpu, ByteUnits::Binary),
+                    humanize::bytes(tr.total_bytes_per_gpu, ByteUnits::Binary),
+                    humanize::bytes(tr.capacity_bytes, ByteUnits::Binary),
+                    if tr.fits { "" } else { " (does not fit)" }
+                )),
+            );
+            row(
+                "",
+                "model FLOPs",
+                Cell::Text(format!("{:.3e}", tr.model_flops)),
+            );
+            row(
+                "",
+                "time",
+                Cell::Text(format!(
+                    "{} wall, {} GPU-hours at {} MFU{}",
+                    humanize::seconds(tr.total_seconds),
+                    humanize::sig3(tr.gpu_hours),
+                    humanize::percent(tr.mfu),
+                    tr.cost_usd
+                        .map_or(String::new(), |u| format!(", ${}", humanize::sig3(u)))
+                )),
+            );
+        }
+        let i = &c.inference;
+        row(
+            "Inference cost",
+            "setup",
+            Cell::Text(format!(
+                "{}×{} (tp {}), {} weights, {} KV cache, {} requests in flight",
+                i.gpus,
+                i.gpu,
+                i.tp,
+                i.weights,
+                i.kv_dtype.name(),
+                i.requests_in_flight
+            )),
+        );
+        row("", "weights per GPU", Cell::Bytes(i.weights_bytes_per_gpu));
+        row(
+            "",
+            &format!(
+                "KV cache per request at {} tokens",
+                humanize::grouped(i.context_tokens)
+            ),
+            Cell::Bytes(i.kv_bytes_per_request),
+        );
+        row(
+            "",
+            "requests that fit at that context",
+            Cell::Exact(i.max_requests_at_context),
+        );
+        row(
+            "",
+            &format!(
+                "prefill ({} prompt tokens)",
+                humanize::grouped(i.prompt_tokens)
+            ),
+            Cell::Seconds(i.ttft_seconds),
+        );
+        row(
+            "",
+            "decode, per output token",
+            Cell::Seconds(i.tpot_seconds),
+        );
+        row(
+            "",
+            &format!(
+                "end to end ({} output tokens)",
+                humanize::grouped(i.output_tokens)
+            ),
+            Cell::Seconds(i.end_to_end_seconds),
+        );
+        row(
+            "",
+            "throughput per GPU",
+            Cell::Number(i.output_tokens_per_sec_per_gpu, "tokens/s"),
+        );
+        if let (Some(o), Some(inp)) = (
+            i.usd_per_million_output_tokens,
+            i.usd_per_million_input_tokens,
+        ) {
+            row(
+                "",
+                "cost per million tokens",
+                Cell::Text(format!(
+                    "${} output, ${} input",
+                    humanize::sig3(o),
+                    humanize::sig3(inp)
+                )),
+            );
+        }
+        let b = &c.bottleneck;
+        row(
+            "Bottleneck",
+            bottleneck_name(b.kind),
+            Cell::Text(format!(
+                "{} = {}",
+                b.figure.name,
+                figure_text(b.figure.value, &b.figure.unit)
+            )),
+        );
+        row("", "why", Cell::Text(b.reason.clone()));
+
+        let mut d = Table::new(
+            Some(&format!(
+                "Decision: what-ifs ranked by their effect on {}",
+                b.figure.name
+            )),
+            &[
+                ("what if", "what_if"),
+                ("change", "change"),
+                ("effect", "effect"),
+                ("gain", "gain"),
+                ("caveat", "caveat"),
+            ],
+        );
+        for w in &c.decisions {
+            let effect = match (w.after, &w.error) {
+                (Some(a), _) => format!(
+                    "{} → {}",
+                    figure_text(w.before, &b.figure.unit),
+                    figure_text(a, &b.figure.unit)
+                ),
+                (None, Some(e)) => format!("not estimated: {e}"),
+                (None, None) => String::new(),
+            };
+            d.row(vec![
+                Cell::Text(w.name.clone()),
+                Cell::Text(w.change.clone()),
+                Cell::Text(effect),
+                w.gain.map_or(Cell::Empty, |g| {
+                    Cell::Text(format!("×{}", humanize::sig3(g)))
+                }),
+                Cell::Text(w.caveat.clone().unwrap_or_default()),
+            ]);
+        }
+        let mut notes = vec!["assumptions:".to_string()];
+        notes.extend(
+            c.assumptions
+                .iter()
+                .map(|a| format!("  {} = {} ({})", a.name, a.value, a.source)),
+        );
+        notes.extend(model::assumption_notes(&self.model_assumptions));
+        View {
+            tables: vec![t, d],
+            notes,
+        }
+    }
+}
