@@ -9,6 +9,7 @@ use crate::commands::kv::KvArgs;
 use crate::commands::models::ModelsArgs;
 use crate::commands::params::ParamsArgs;
 use crate::commands::rough::RoughArgs;
+use crate::commands::train::TrainArgs;
 use crate::commands::validate::ValidateArgs;
 use crate::humanize::ByteUnits;
 use crate::render::Format;
@@ -56,6 +57,13 @@ pub enum Command {
     Infer {
         #[command(flatten)]
         args: InferArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Training: memory per GPU under a parallel layout, FLOPs, step time, MFU, wall time and cost
+    Train {
+        #[command(flatten)]
+        args: TrainArgs,
         #[command(flatten)]
         output: OutputArgs,
     },

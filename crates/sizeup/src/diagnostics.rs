@@ -61,8 +61,51 @@ fn core_hints(err: &CoreError) -> Vec<String> {
             vec!["pass `--tp` with a divisor of the model's attention heads (`sizeup params MODEL` shows them)".into()]
         }
         CoreError::Invalid { field: "gpus", .. } => {
-            vec!["pass `--gpus` as a multiple of `--tp`: each replica uses `--tp` devices".into()]
+            vec!["pass `--gpus` as a multiple of the model-parallel size: `--tp` for `infer`, `--tp`·`--pp`·`--cp` for `train`".into()]
         }
+        CoreError::Invalid { field: "dp", .. } => {
+            vec![
+                "`--tp`·`--pp`·`--cp`·`--dp` must equal `--gpus`; leave `--dp` out to derive it"
+                    .into(),
+            ]
+        }
+        CoreError::Invalid { field: "pp", .. } => {
+            vec![
+                "pass `--pp` no larger than the layer count (stages may hold unequal layers)"
+                    .into(),
+            ]
+        }
+        CoreError::Invalid { field: "vpp", .. } => {
+            vec!["pass `--vpp` as a divisor of the layers on one pipeline stage, with `--pp` above 1".into()]
+        }
+        CoreError::Invalid { field: "ep", .. } => {
+            vec![
+                "pass `--ep` as a divisor of both the expert count and the data-parallel size"
+                    .into(),
+            ]
+        }
+        CoreError::Invalid { field: "cp", .. } => {
+            vec!["pass `--cp` as a divisor of `--seq-len`".into()]
+        }
+        CoreError::Invalid {
+            field: "global_batch",
+            ..
+        } => vec![
+            "pass `--global-batch` as a multiple of `--micro-batch` × the data-parallel size"
+                .into(),
+        ],
+        CoreError::Invalid { field: "zero", .. } => {
+            vec!["`--fsdp` is ZeRO-3 sharding: drop `--zero` or pass `--zero 3`".into()]
+        }
+        CoreError::Invalid { field: "mfu", .. } => {
+            vec!["pass `--mfu` as a fraction, e.g. `0.4`".into()]
+        }
+        CoreError::Invalid {
+            field: "precision", ..
+        } => vec![
+            "pass `--precision bf16`, or pick an accelerator with that precision (`sizeup gpus`)"
+                .into(),
+        ],
         _ => Vec::new(),
     }
 }

@@ -60,6 +60,7 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Params { args, output } => emit(&commands::params::run(&args)?, &output),
         Command::Kv { args, output } => emit(&commands::kv::run(&args)?, &output),
         Command::Infer { args, output } => emit(&commands::infer::run(&args)?, &output),
+        Command::Train { args, output } => emit(&commands::train::run(&args)?, &output),
         Command::Gpus { args, output } => emit(&commands::gpus::run(&args)?, &output),
         Command::Models { args, output } => emit(&commands::models::run(&args)?, &output),
         Command::Card { args, output } => emit(&commands::card::run(&args)?, &output),

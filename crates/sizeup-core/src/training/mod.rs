@@ -7,6 +7,21 @@
 //! (weights, gradients, optimizer states), [`activations`] (stored tensors per
 //! block), [`flops`], [`kernels`] and [`comm`] (how long one GPU or one collective
 //! takes), [`time`] (layers, pipeline, step) and [`lora`] (adapters and NF4).
+//!
+//! ```
+//! use sizeup_core::{hardware, training::{self, TrainRequest}, Shape};
+//!
+//! // Llama-2-7B (6,738,415,616 parameters, shared/fixtures/models/llama-2-7b) on 8 A100s with FSDP
+//! let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000).build().unwrap();
+//! let gpu = hardware::find("A100-SXM-80GB").unwrap();
+//! let mut req = TrainRequest::new(8, 4096, 64, 1);
+//! req.layout.fsdp = true;
+//! let e = training::estimate(&arch, gpu, &req).unwrap();
+//! let m = &e.memory;
+//! // mixed-precision AdamW: 2 + 2 + 12 bytes per parameter, sharded over the 8 GPUs
+//! assert_eq!(m.weights_bytes + m.gradients_bytes + m.optimizer_states_bytes, 2 * 6_738_415_616);
+//! assert!(e.fits);
+//! ```
 
 pub mod activations;
 pub mod comm;
@@ -621,6 +636,13 @@ fn assumptions(
             "step time",
             format!("from MFU {mfu} instead of the time model"),
             "user flag",
+        ));
+    }
+    if req.method.adapters().is_some() {
+        out.push(Assumption::new(
+            "adapter activations",
+            "as for full training (an upper bound: frozen projections without adapters need not keep their inputs)",
+            "Hu et al. 2021 (LoRA)",
         ));
     }
     if let Method::Qlora { .. } = req.method {

@@ -38,3 +38,152 @@ fn bad_mfu_is_an_error() {
         Err(CoreError::Invalid { field: "mfu", .. })
     ));
 }
+
+fn gpt3() -> Architecture {
+    // GPT-3 175B (Brown et al. 2020 Table 2.1)
+    Shape::gpt(96, 12288, 96, 51200).build().unwrap()
+}
+
+#[test]
+fn pipeline_bubble_is_p_minus_1_over_v_slots() {
+    // Narayanan et al. 2021 §2.2: bubble = (p − 1)/v micro-batch slots
+    let acc = gpu("A100-SXM-80GB");
+    let mut req = TrainRequest::new(64, 2048, 64, 1);
+    req.layout = LayoutRequest {
+        tp: 8,
+        pp: 8,
+        vpp: 3,
+        ..LayoutRequest::default()
+    };
+    req.recompute = Recompute::Full;
+    let e = estimate(&gpt3(), &acc, &req).unwrap();
+    let b = e.time.breakdown;
+    assert!((b.bubble_seconds - 7.0 / 3.0 * b.micro_batch_seconds).abs() < 1e-9);
+    assert_eq!(e.layout.micro_batches, 64);
+}
+
+#[test]
+fn the_largest_micro_batch_is_the_last_that_fits() {
+    let acc = gpu("H100-SXM");
+    let arch = llama31_8b();
+    let mut req = TrainRequest::new(8, 4096, 8, 1);
+    req.layout.fsdp = true;
+    let e = estimate(&arch, &acc, &req).unwrap();
+    let b = e.largest_micro_batch.unwrap();
+    let at = |mb: u64| {
+        let mut r = req.clone();
+        r.micro_batch = mb;
+        r.global_batch = 8 * mb;
+        estimate(&arch, &acc, &r).unwrap().fits
+    };
+    assert!(at(b));
+    assert!(!at(b + 1));
+}
+
+#[test]
+fn an_mfu_given_sets_the_step_time() {
+    let acc = gpu("H100-SXM");
+    let mut req = TrainRequest::new(8, 4096, 64, 1);
+    req.layout.fsdp = true;
+    req.mfu = Some(0.4);
+    let e = estimate(&llama31_8b(), &acc, &req).unwrap();
+    assert!((e.time.mfu - 0.4).abs() < 1e-12);
+    // steps · step time = total
+    assert!(
+        (e.time.steps * e.time.step_seconds - e.time.total_seconds).abs()
+            < 1e-6 * e.time.total_seconds
+    );
+}
+
+#[test]
+fn overlapping_never_slows_a_step() {
+    let acc = gpu("H100-SXM");
+    let mut req = TrainRequest::new(64, 4096, 256, 1);
+    req.layout = LayoutRequest {
+        tp: 8,
+        pp: 2,
+        sequence_parallel: true,
+        distributed_optimizer: true,
+        ..LayoutRequest::default()
+    };
+    req.overlap.data_parallel = false;
+    let slow = estimate(&llama31_8b(), &acc, &req)
+        .unwrap()
+        .time
+        .step_seconds;
+    req.overlap.data_parallel = true;
+    req.overlap.tensor_parallel = true;
+    let fast = estimate(&llama31_8b(), &acc, &req)
+        .unwrap()
+        .time
+        .step_seconds;
+    assert!(fast < slow);
+}
+
+mod properties {
+    use super::*;
+    use crate::training::activations::{layer_bytes, ActivationConfig};
+    use crate::training::parallel::Workload;
+    use crate::training::states::{model_states, Stage, StateConfig};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn recomputation_and_parallelism_only_shrink_activations(
+            b in 1u64..16, s_blocks in 1u64..32, t_pow in 0u32..4, flash: bool, dropout: bool,
+        ) {
+            let arch = gpt3();
+            let t = 1u64 << t_pow;
+            let cfg = |recompute, sp, b| ActivationConfig {
+                seq_len: 128 * s_blocks,
+                micro_batch: b,
+                tp: t,
+                cp: 1,
+                sequence_parallel: sp,
+                recompute,
+                flash_attention: flash,
+                dropout,
+            };
+            let bytes = |r, sp, b| layer_bytes(&arch, &cfg(r, sp, b), false).unwrap();
+            prop_assert!(bytes(Recompute::Full, false, b) <= bytes(Recompute::Selective, false, b));
+            prop_assert!(bytes(Recompute::Selective, false, b) <= bytes(Recompute::None, false, b));
+            prop_assert!(bytes(Recompute::None, true, b) <= bytes(Recompute::None, false, b));
+            prop_assert!(bytes(Recompute::None, false, b) < bytes(Recompute::None, false, b + 1));
+        }
+
+        #[test]
+        fn each_zero_stage_holds_no_more(dp_pow in 0u32..8) {
+            let arch = llama31_8b();
+            let dp = 1u64 << dp_pow;
+            let w = Workload { gpus: dp, seq_len: 4096, global_batch: dp, micro_batch: 1 };
+            let method = Method::Full;
+            let cfg = StateConfig {
+                precision: Precision::Bf16,
+                optimizer: Optimizer::Adamw,
+                master_weights: true,
+                optimizer_in_backward: false,
+                method: &method,
+            };
+            let total = |zero| {
+                let l = Layout::resolve(&LayoutRequest { zero, ..LayoutRequest::default() }, &arch, &w).unwrap();
+                let s = model_states(&arch, &l, Stage::Only, &cfg).unwrap();
+                s.weights_bytes + s.gradients_bytes + s.optimizer_states_bytes
+            };
+            let stages = [ZeroStage::Zero0, ZeroStage::Zero1, ZeroStage::Zero2, ZeroStage::Zero3];
+            for pair in stages.windows(2) {
+                prop_assert!(total(pair[1]) <= total(pair[0]));
+            }
+        }
+
+        #[test]
+        fn a_resolved_layout_uses_every_gpu(tp_pow in 0u32..4, pp in 1u64..8, dp in 1u64..16) {
+            let arch = llama31_8b();
+            let tp = 1u64 << tp_pow;
+            let gpus = tp * pp * dp;
+            let w = Workload { gpus, seq_len: 4096, global_batch: dp * 4, micro_batch: 2 };
+            let l = Layout::resolve(&LayoutRequest { tp, pp, ..LayoutRequest::default() }, &arch, &w).unwrap();
+            prop_assert_eq!(l.gpus(), gpus);
+            prop_assert_eq!(l.micro_batches * l.dp * 2, dp * 4);
+        }
+    }
+}

@@ -7,4 +7,5 @@ pub mod kv;
 pub mod models;
 pub mod params;
 pub mod rough;
+pub mod train;
 pub mod validate;

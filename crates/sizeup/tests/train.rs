@@ -1,0 +1,131 @@
+//! End-to-end tests of `sizeup train`: the JSON contract, the table and exit codes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn sizeup() -> Command {
+    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = sizeup()
+        .arg("train")
+        .args(args)
+        .args(["--format", "json"])
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn issue_5_llama_8b_lora_on_one_4090_fits() {
+    let v = json(&[
+        "llama-3.1-8b",
+        "--gpu",
+        "RTX-4090",
+        "--method",
+        "lora",
+        "--lora-rank",
+        "8",
+        "--lora-targets",
+        "q,v",
+        "--recompute",
+        "full",
+        "--seq-len",
+        "2048",
+    ]);
+    let e = &v["estimate"];
+    assert_eq!(e["fits"], true);
+    // 32 layers · 8 · ((4096 + 4096) + (4096 + 1024)) (shared/fixtures/models/llama-3.1-8b)
+    assert_eq!(e["params_trainable"], 3_407_872);
+    assert_eq!(e["method"]["method"], "lora");
+    assert!(e["largest_micro_batch"].as_u64().unwrap() >= 1);
+    assert!(e["time"]["tokens_per_second"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn issue_5_llama_70b_full_fine_tune_on_8_h100_with_fsdp_does_not_fit() {
+    // AdamW keeps 16 bytes per parameter: 70.6B · 16 / 8 GPUs = 141 GB each
+    let v = json(&[
+        "llama-3.1-70b",
+        "--gpus",
+        "8",
+        "--fsdp",
+        "--recompute",
+        "full",
+    ]);
+    let e = &v["estimate"];
+    assert_eq!(e["fits"], false);
+    assert_eq!(e["layout"]["zero"], "zero3");
+    assert_eq!(e["largest_micro_batch"], Value::Null);
+}
+
+#[test]
+fn issue_5_llama_405b_on_16384_h100_with_metas_layout() {
+    // Llama Team 2024 Table 4: TP 8, PP 16, CP 1, 16M-token batches of 8192
+    let v = json(&[
+        "llama-3.1-405b",
+        "--gpus",
+        "16384",
+        "--tp",
+        "8",
+        "--pp",
+        "16",
+        "--vpp",
+        "2",
+        "--sequence-parallel",
+        "--zero",
+        "2",
+        "--seq-len",
+        "8192",
+        "--global-batch",
+        "2048",
+        "--recompute",
+        "full",
+        "--tokens",
+        "15.6T",
+    ]);
+    let e = &v["estimate"];
+    assert_eq!(e["layout"]["dp"], 128);
+    assert_eq!(e["layout"]["micro_batches"], 16);
+    assert_eq!(e["fits"], true);
+    let mfu = e["time"]["mfu"].as_f64().unwrap();
+    assert!(mfu > 0.2 && mfu < 0.5, "{mfu}");
+    // 126 layers on 16 stages is uneven: the assumption says so
+    let notes = e["assumptions"].to_string();
+    assert!(notes.contains("uneven pipeline stages"));
+}
+
+#[test]
+fn table_shows_memory_step_and_run() {
+    sizeup()
+        .args(["train", "llama-3.2-1b", "--gpus", "8", "--fsdp"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("optimizer states"))
+        .stdout(predicate::str::contains("pipeline bubble"))
+        .stdout(predicate::str::contains("compute-optimal tokens"))
+        .stdout(predicate::str::contains("assumptions:"));
+}
+
+#[test]
+fn issue_5_bad_layouts_exit_2_naming_the_field() {
+    for (args, field) in [
+        (vec!["--gpus", "8", "--tp", "3"], "gpus"),
+        (vec!["--gpus", "6", "--tp", "6"], "tp"),
+        (vec!["--gpus", "40", "--pp", "40"], "pp"),
+        (vec!["--gpus", "2", "--ep", "2"], "ep"),
+        (vec!["--gpus", "2", "--global-batch", "7"], "global_batch"),
+        (vec!["--gpus", "8", "--tp", "2", "--dp", "2"], "dp"),
+        (vec!["--gpus", "2", "--pp", "2", "--vpp", "3"], "vpp"),
+    ] {
+        sizeup()
+            .args(["train", "llama-3.2-1b"])
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("`{field}`")))
+            .stderr(predicate::str::contains("hint:"));
+    }
+}
