@@ -37,11 +37,19 @@ fn card_figures_come_from_the_same_estimates() {
     let arch = llama_8b();
     let input = chat_on_l4(&arch);
     let card = build(&input).unwrap();
-    assert_eq!(card.params.total, 8_030_261_248); // fixture params_total
-                                                  // the inference section is the inference estimate at the target concurrency
+    // fixture params_total
+    assert_eq!(card.params.total, 8_030_261_248);
+    // the inference section is the inference estimate at the target concurrency,
+    // or at the requests that fit when fewer do
     let mut req = input.serve.clone();
     req.load = Load::Concurrency(16);
+    let fit = inference::estimate(&arch, &req)
+        .unwrap()
+        .max_batch_at_context;
+    assert!((1..16).contains(&fit));
+    req.load = Load::Concurrency(fit);
     let est = inference::estimate(&arch, &req).unwrap();
+    assert_eq!(card.inference.requests_in_flight, fit);
     assert_eq!(
         card.inference.max_requests_at_context,
         est.max_batch_at_context
