@@ -197,7 +197,7 @@ pub fn parse_count(s: &str) -> Result<u64, String> {
     };
     let v: f64 = num.parse().map_err(|_| err())?;
     let x = v * mult;
-    if !(x.is_finite() && x >= 0.0 && x < 1.8e19) {
+    if !(x.is_finite() && (0.0..1.8e19).contains(&x)) {
         return Err(err());
     }
     Ok(x.round() as u64)
