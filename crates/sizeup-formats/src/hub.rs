@@ -1,0 +1,1 @@
+//! Hugging Face Hub access (in progress).
