@@ -53,12 +53,11 @@ fn llama_2_7b_q4_k_m_on_disk() {
     // a Q4_K_M-like mix: Q6_K for attn_v, ffn_down and output, Q4_K elsewhere
     lm.gguf_tensors(&mut g, Ty::Q4_K);
     for t in &mut g.tensors {
-        if t.0.ends_with(".attn_v.weight")
-            || t.0.ends_with(".ffn_down.weight")
-            || t.0 == "output.weight"
+        let n = t.name.as_str();
+        if n.ends_with(".attn_v.weight") || n.ends_with(".ffn_down.weight") || n == "output.weight"
         {
-            t.2 = Ty::Q6_K.id();
-            t.3 = Ty::Q6_K.bytes(&t.1);
+            t.type_id = Ty::Q6_K.id();
+            t.bytes = Ty::Q6_K.bytes(&t.dims);
         }
     }
     let dir = tempfile::tempdir().unwrap();

@@ -177,13 +177,23 @@ fn gguf_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// One tensor info to write.
+pub struct TensorEntry {
+    pub name: String,
+    /// ggml order, `ne0` first.
+    pub dims: Vec<u64>,
+    pub type_id: u32,
+    pub bytes: u64,
+    /// Written as is when set; else the next aligned offset.
+    pub offset: Option<u64>,
+}
+
 /// Builds GGUF files: metadata, tensor infos with aligned offsets, zero data.
 pub struct GgufWriter {
     pub version: u32,
     kvs: Vec<u8>,
     n_kv: u64,
-    /// (name, ggml dims, type id, bytes, explicit offset)
-    pub tensors: Vec<(String, Vec<u64>, u32, u64, Option<u64>)>,
+    pub tensors: Vec<TensorEntry>,
     alignment: u64,
 }
 
@@ -247,12 +257,17 @@ impl GgufWriter {
     /// A tensor with dims in ggml order (`ne0` first).
     pub fn tensor(&mut self, name: &str, dims: &[u64], ty: Ty) -> &mut Self {
         let bytes = ty.bytes(dims);
-        self.tensors
-            .push((name.to_string(), dims.to_vec(), ty.id(), bytes, None));
+        self.tensors.push(TensorEntry {
+            name: name.to_string(),
+            dims: dims.to_vec(),
+            type_id: ty.id(),
+            bytes,
+            offset: None,
+        });
         self
     }
-    /// A tensor info written as given: any type id, any offset. The data
-    /// section is sized as if it held `bytes` at that offset.
+    /// A tensor info written as given: any type id, any offset; the data
+    /// section is made at least `bytes` long.
     pub fn raw_tensor(
         &mut self,
         name: &str,
@@ -261,13 +276,13 @@ impl GgufWriter {
         offset: u64,
         bytes: u64,
     ) -> &mut Self {
-        self.tensors.push((
-            name.to_string(),
-            dims.to_vec(),
+        self.tensors.push(TensorEntry {
+            name: name.to_string(),
+            dims: dims.to_vec(),
             type_id,
             bytes,
-            Some(offset),
-        ));
+            offset: Some(offset),
+        });
         self
     }
     /// Header bytes (padded to the alignment) and the total file length.
@@ -279,17 +294,32 @@ impl GgufWriter {
         out.extend_from_slice(&self.kvs);
         let mut offset = 0u64;
         let mut data_len = 0u64;
-        for (name, dims, ty, bytes, at) in &self.tensors {
+        for TensorEntry {
+            name,
+            dims,
+            type_id: ty,
+            bytes,
+            offset: at,
+        } in &self.tensors
+        {
             gguf_str(&mut out, name);
             out.extend_from_slice(&(dims.len() as u32).to_le_bytes());
             for d in dims {
                 out.extend_from_slice(&d.to_le_bytes());
             }
             out.extend_from_slice(&ty.to_le_bytes());
-            let start = at.unwrap_or(offset);
-            out.extend_from_slice(&start.to_le_bytes());
-            offset = (start.saturating_add(*bytes)).div_ceil(self.alignment) * self.alignment;
-            data_len = data_len.max(offset);
+            match at {
+                // explicit offsets (hostile files): `bytes` is the data to reserve
+                Some(start) => {
+                    out.extend_from_slice(&start.to_le_bytes());
+                    data_len = data_len.max(bytes.div_ceil(self.alignment) * self.alignment);
+                }
+                None => {
+                    out.extend_from_slice(&offset.to_le_bytes());
+                    offset = (offset + bytes).div_ceil(self.alignment) * self.alignment;
+                    data_len = data_len.max(offset);
+                }
+            }
         }
         if !self.tensors.is_empty() {
             let padded = (out.len() as u64).div_ceil(self.alignment) * self.alignment;
