@@ -3,69 +3,15 @@
 
 mod support;
 
-use std::path::Path;
-
 use sizeup_core::{params, Shape};
 use sizeup_formats::safetensors::{self, compare_with_config, SafetensorsError};
 use sizeup_formats::tensors::{Dtype, Role};
-use support::{fixture_params, st_header, st_write};
-
-/// Llama-2-7B's tensors in Hugging Face naming, layers `range`.
-fn llama_2_7b_layers(range: std::ops::Range<u64>) -> Vec<(String, Vec<u64>)> {
-    // shared/fixtures/models/llama-2-7b/config.json: h 4096, f 11008, 32 heads
-    let (h, f) = (4096, 11008);
-    let mut out = Vec::new();
-    for i in range {
-        let p = format!("model.layers.{i}");
-        for proj in ["q_proj", "k_proj", "v_proj", "o_proj"] {
-            out.push((format!("{p}.self_attn.{proj}.weight"), vec![h, h]));
-        }
-        out.push((format!("{p}.mlp.gate_proj.weight"), vec![f, h]));
-        out.push((format!("{p}.mlp.up_proj.weight"), vec![f, h]));
-        out.push((format!("{p}.mlp.down_proj.weight"), vec![h, f]));
-        out.push((format!("{p}.input_layernorm.weight"), vec![h]));
-        out.push((format!("{p}.post_attention_layernorm.weight"), vec![h]));
-    }
-    out
-}
-
-fn write_shard(dir: &Path, name: &str, tensors: &[(String, Vec<u64>)]) -> (u64, Vec<String>) {
-    let spec: Vec<(&str, &str, Vec<u64>)> = tensors
-        .iter()
-        .map(|(n, s)| (n.as_str(), "BF16", s.clone()))
-        .collect();
-    let (json, data_len) = st_header(&spec, &[("format", "pt")]);
-    st_write(&dir.join(name), &json, data_len);
-    (data_len, tensors.iter().map(|(n, _)| n.clone()).collect())
-}
+use support::{fixture_params, st_header, st_write, write_llama_2_7b_sharded};
 
 #[test]
 fn sharded_llama_2_7b_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = vec![("model.embed_tokens.weight".to_string(), vec![32000, 4096])];
-    first.extend(llama_2_7b_layers(0..16));
-    let mut second = llama_2_7b_layers(16..32);
-    second.push(("model.norm.weight".into(), vec![4096]));
-    second.push(("lm_head.weight".into(), vec![32000, 4096]));
-    let shards = [
-        ("model-00001-of-00002.safetensors", first),
-        ("model-00002-of-00002.safetensors", second),
-    ];
-    let mut weight_map = serde_json::Map::new();
-    let mut total = 0;
-    for (name, tensors) in &shards {
-        let (bytes, names) = write_shard(dir.path(), name, tensors);
-        total += bytes;
-        for n in names {
-            weight_map.insert(n, (*name).into());
-        }
-    }
-    let index = serde_json::json!({"metadata": {"total_size": total}, "weight_map": weight_map});
-    std::fs::write(
-        dir.path().join("model.safetensors.index.json"),
-        index.to_string(),
-    )
-    .unwrap();
+    write_llama_2_7b_sharded(dir.path());
 
     let ckpt = safetensors::read_checkpoint(dir.path()).unwrap();
     // 6_738_415_616 = shared/fixtures/models/llama-2-7b/expected.json params_total
