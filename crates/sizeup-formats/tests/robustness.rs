@@ -4,73 +4,10 @@
 
 mod support;
 
-use std::io::Cursor;
-
 use proptest::prelude::*;
 use sizeup_formats::gguf;
-use sizeup_formats::safetensors::{self, SafetensorsError};
-use support::{st_bytes, st_header, GgufWriter, Ty};
-
-/// A small valid GGUF with every kind of metadata and a few tensors.
-fn sample_gguf() -> Vec<u8> {
-    let mut g = GgufWriter::default();
-    g.string("general.architecture", "llama")
-        .u32("llama.block_count", 1)
-        .u32("llama.embedding_length", 64)
-        .u32("llama.feed_forward_length", 256)
-        .u32("llama.attention.head_count", 4)
-        .u32("llama.attention.head_count_kv", 2)
-        .u32("llama.context_length", 128)
-        .f32("llama.rope.freq_base", 10000.0)
-        .bool("tokenizer.ggml.add_bos_token", true)
-        .strings(
-            "tokenizer.ggml.tokens",
-            &(0..8).map(|i| format!("tok{i}")).collect::<Vec<_>>(),
-        )
-        .i32s("tokenizer.ggml.token_type", &[1; 8]);
-    g.tensor("token_embd.weight", &[64, 8], Ty::Q8_0)
-        .tensor("blk.0.attn_norm.weight", &[64], Ty::F32)
-        .tensor("blk.0.attn_q.weight", &[64, 64], Ty::Q8_0)
-        .tensor("blk.0.attn_k.weight", &[64, 32], Ty::Q8_0)
-        .tensor("blk.0.attn_v.weight", &[64, 32], Ty::Q8_0)
-        .tensor("blk.0.attn_output.weight", &[64, 64], Ty::Q8_0)
-        .tensor("blk.0.ffn_norm.weight", &[64], Ty::F32)
-        .tensor("blk.0.ffn_gate.weight", &[64, 256], Ty::Q8_0)
-        .tensor("blk.0.ffn_up.weight", &[64, 256], Ty::Q8_0)
-        .tensor("blk.0.ffn_down.weight", &[256, 64], Ty::Q4_K)
-        .tensor("output_norm.weight", &[64], Ty::F32);
-    g.bytes()
-}
-
-fn sample_safetensors() -> Vec<u8> {
-    let (json, len) = st_header(
-        &[
-            ("model.embed_tokens.weight", "BF16", vec![8, 4]),
-            ("model.layers.0.self_attn.q_proj.qweight", "I32", vec![1, 4]),
-            ("model.layers.0.self_attn.q_proj.scales", "F16", vec![1, 4]),
-            ("model.layers.0.mlp.up_proj.weight", "F8_E4M3", vec![4, 4]),
-            ("model.layers.0.mlp.up_proj.weight_scale", "F32", vec![]),
-            ("lm_head.weight", "F4", vec![8, 4]),
-        ],
-        &[("format", "pt")],
-    );
-    st_bytes(&json, len)
-}
-
-/// What a corruption does to a file.
-#[derive(Debug, Clone)]
-enum Mutation {
-    /// Overwrite one byte.
-    Set(usize, u8),
-    /// Overwrite 8 bytes with a little-endian integer (a length, a count, an offset).
-    SetU64(usize, u64),
-    /// Keep only a prefix.
-    Truncate(usize),
-    /// Insert bytes.
-    Insert(usize, Vec<u8>),
-    /// Remove a range.
-    Remove(usize, usize),
-}
+use sizeup_formats::safetensors::SafetensorsError;
+use support::{apply, check_gguf, check_safetensors, sample_gguf, sample_safetensors, Mutation};
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let interesting = prop_oneof![
@@ -93,56 +30,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(i, v)| Mutation::Insert(i, v)),
         (any::<usize>(), 1usize..64).prop_map(|(i, n)| Mutation::Remove(i, n)),
     ]
-}
-
-fn apply(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
-    for m in mutations {
-        let len = bytes.len().max(1);
-        match m {
-            Mutation::Set(i, b) => {
-                if let Some(x) = bytes.get_mut(i % len) {
-                    *x = *b;
-                }
-            }
-            Mutation::SetU64(i, v) => {
-                let at = i % len;
-                for (k, b) in v.to_le_bytes().into_iter().enumerate() {
-                    if let Some(x) = bytes.get_mut(at + k) {
-                        *x = b;
-                    }
-                }
-            }
-            Mutation::Truncate(i) => bytes.truncate(i % len),
-            Mutation::Insert(i, v) => {
-                let at = (i % len).min(bytes.len());
-                bytes.splice(at..at, v.iter().copied());
-            }
-            Mutation::Remove(i, n) => {
-                let at = (i % len).min(bytes.len());
-                let end = (at + n).min(bytes.len());
-                bytes.drain(at..end);
-            }
-        }
-    }
-    bytes
-}
-
-/// Whatever a reader accepts must be consistent: tensors inside the file.
-fn check_gguf(bytes: &[u8]) {
-    if let Ok(file) = gguf::read_bytes(bytes) {
-        let table = file.tensor_table().expect("sums of in-file sizes fit");
-        assert!(file.data_offset + table.bytes <= bytes.len() as u64);
-        let _ = file.architecture();
-    }
-}
-
-fn check_safetensors(bytes: &[u8]) -> Result<(), SafetensorsError> {
-    let header = safetensors::read_header(Cursor::new(bytes), "fuzz")?;
-    let sum: u64 = header.tensors.iter().map(|t| t.bytes).sum();
-    assert_eq!(8 + header.header_len + sum, bytes.len() as u64);
-    let ckpt = safetensors::assemble("fuzz", None, vec![("fuzz".into(), header)])?;
-    assert_eq!(ckpt.table.bytes, sum);
-    Ok(())
 }
 
 proptest! {
