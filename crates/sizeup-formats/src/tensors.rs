@@ -307,13 +307,13 @@ impl Role {
 /// Classify a tensor by its name alone (Hugging Face or GGUF naming).
 ///
 /// Rules, first match wins: buffers; quantization side tensors named as such;
-/// vision and projector; anything with `norm` in a name part (`input_layernorm`,
-/// `q_norm`, `attn_norm`, `ln_f`); LM head (`lm_head`, `embed_out`,
+/// vision and projector; a holding module whose name has `norm` or starts with
+/// `ln_` (`input_layernorm`, `q_norm`, `attn_norm`, `ln_f`); LM head (`lm_head`, `embed_out`,
 /// `output_layer`, GGUF `output`); learned positions; token embedding; shared
 /// experts; routers (`gate` right under `mlp`/`block_sparse_moe`, `router`,
 /// `ffn_gate_inp`); routed experts (`experts`, `*_exps`, GGUF `ffn_up.N`);
 /// attention (`self_attn`, `attn`, `attention`, `self_attention`, `attn_*`);
-/// MLP (`mlp`, `feed_forward`, `ffn_*`); other.
+/// MLP (`mlp`, `feed_forward`, `ffn_*`, OPT's `fc1`/`fc2`); other.
 ///
 /// The sibling-dependent scale rules of the module docs (GPTQ `scales`, MXFP4
 /// `_scales`) are applied by [`TensorTable::new`], which sees all names.
@@ -351,10 +351,10 @@ pub fn classify(name: &str) -> Role {
     {
         return Role::VisionAndProjector;
     }
-    if parts
-        .iter()
-        .any(|p| p.contains("norm") || p.starts_with("ln_"))
-    {
+    // the module that holds the weight: `input_layernorm` in `….input_layernorm.weight`
+    // (not any part: DBRX's `norm_attn_norm.attn.Wqkv` is attention)
+    let owner = if parts.len() >= 2 { before_last } else { last };
+    if owner.contains("norm") || owner.starts_with("ln_") {
         return Role::Norm;
     }
     if parts[0] == "lm_head" || parts[0] == "output" || has(&["embed_out", "output_layer"]) {
@@ -409,8 +409,14 @@ pub fn classify(name: &str) -> Role {
     {
         return Role::Attention;
     }
-    if has(&["mlp", "feed_forward", "ffn", "block_sparse_moe"])
-        || parts.iter().any(|p| p.starts_with("ffn_"))
+    if has(&[
+        "mlp",
+        "feed_forward",
+        "ffn",
+        "block_sparse_moe",
+        "fc1",
+        "fc2",
+    ]) || parts.iter().any(|p| p.starts_with("ffn_"))
     {
         return Role::Mlp;
     }

@@ -109,6 +109,33 @@ fn hugging_face_names_get_their_roles() {
             "model.layers.0.mlp.up_proj.weight.quant_state.bitsandbytes__nf4",
             Role::QuantScales,
         ),
+        ("model.decoder.layers.0.fc1.weight", Role::Mlp),
+        (
+            "model.decoder.layers.0.self_attn_layer_norm.bias",
+            Role::Norm,
+        ),
+        (
+            "transformer.blocks.0.norm_attn_norm.attn.Wqkv.weight",
+            Role::Attention,
+        ),
+        (
+            "transformer.blocks.0.norm_attn_norm.norm_1.weight",
+            Role::Norm,
+        ),
+        (
+            "transformer.blocks.0.ffn.experts.mlp.w1",
+            Role::MoeRoutedExperts,
+        ),
+        (
+            "transformer.blocks.0.ffn.router.layer.weight",
+            Role::MoeRouter,
+        ),
+        (
+            "transformer.h.0.self_attention.query_key_value.weight",
+            Role::Attention,
+        ),
+        ("model.layers.0.self_attn.qkv_proj.weight", Role::Attention),
+        ("model.layers.0.mlp.gate_up_proj.weight", Role::Mlp),
         ("something.unusual", Role::Other),
     ];
     for (name, role) in cases {
