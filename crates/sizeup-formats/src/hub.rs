@@ -429,7 +429,7 @@ impl Hub {
                 })
             }
         };
-        if start.checked_add(len).map_or(true, |e| e > total) {
+        if start.checked_add(len).is_none_or(|e| e > total) {
             // let the safetensors checks name the problem with the real size
             return Ok((Vec::new(), total));
         }

@@ -499,7 +499,7 @@ fn check_placement(
         }
         if t.offset
             .checked_add(t.bytes)
-            .map_or(true, |end| end > data_len)
+            .is_none_or(|end| end > data_len)
         {
             return Err(GgufError::TensorOutOfBounds {
                 file: file.to_string(),
