@@ -2,7 +2,8 @@
 //!
 //! Each model's parameter count comes from `shared/fixtures/models/<name>/expected.json`
 //! (transformers' `sum(p.numel())`); the file's tensors and the architecture built
-//! from its metadata must both reproduce it.
+//! from its metadata must both reproduce it, and that architecture must equal the
+//! one `hf` reads from the fixture's `config.json`.
 
 mod support;
 
@@ -41,6 +42,13 @@ fn check_model(g: &GgufWriter, fixture: &str) -> (gguf::GgufFile, sizeup_core::A
         params::count(&arch).unwrap().total,
         expected,
         "{fixture}: parameters from metadata"
+    );
+    // the same Architecture as transformers' config.json gives (main's hf reader)
+    let dir = support::shared_dir().join("fixtures/models").join(fixture);
+    let from_config = sizeup_formats::hf::from_config_path(&dir).unwrap().arch;
+    assert_eq!(
+        arch, from_config,
+        "{fixture}: GGUF metadata and config.json describe the same model"
     );
     (file, arch)
 }
@@ -95,6 +103,11 @@ fn llama_2_7b_q4_k_m_on_disk() {
         (32, 4096, 32000)
     );
     assert!(!arch.embedding.tied);
+    let dir = support::shared_dir().join("fixtures/models/llama-2-7b");
+    assert_eq!(
+        arch,
+        &sizeup_formats::hf::from_config_path(&dir).unwrap().arch
+    );
     let vocab = model
         .assumptions
         .iter()
