@@ -15,7 +15,7 @@ use crate::params::TensorRole;
 
 /// A ggml tensor type, with its block layout.
 #[allow(non_camel_case_types)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum GgmlType {
     /// 32-bit float.
     F32,
@@ -61,11 +61,38 @@ pub enum GgmlType {
     IQ4_NL,
     /// 256 weights: fp16 d, u16 high scale bits, 4 low scale bytes, 128 bytes (136 bytes).
     IQ4_XS,
+    /// 64-bit float.
+    F64,
+    /// 8-bit integer.
+    I8,
+    /// 16-bit integer.
+    I16,
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+    /// 32 weights: fp16 scale and sum + 32 × int8 (36 bytes; activations).
+    Q8_1,
+    /// 256 weights: fp32 scale, 256 × int8, 16 int16 block sums (292 bytes; activations).
+    Q8_K,
+    /// Ternary, 256 weights in 54 bytes.
+    TQ1_0,
+    /// Ternary, 256 weights: 64 bytes of 2-bit codes + fp16 d (66 bytes).
+    TQ2_0,
+    /// OCP microscaling FP4, 32 weights: one E8M0 scale byte + 16 bytes (17 bytes).
+    MXFP4,
+    /// NVIDIA FP4, 64 weights: four E4M3 scale bytes + 32 bytes (36 bytes).
+    NVFP4,
+    /// 128 weights: fp16 d + 128 × 1 bit (18 bytes).
+    Q1_0,
+    /// 64 weights: fp16 d + 64 × 2 bit (18 bytes).
+    Q2_0,
 }
 
 impl GgmlType {
-    /// Every tensor type, in ggml's order.
-    pub const ALL: [GgmlType; 22] = [
+    /// Every tensor type: the weight types first, then those GGUF files may hold
+    /// for other tensors (integers, F64, activation types) and the newest formats.
+    pub const ALL: [GgmlType; 35] = [
         GgmlType::F32,
         GgmlType::F16,
         GgmlType::BF16,
@@ -88,7 +115,68 @@ impl GgmlType {
         GgmlType::IQ1_M,
         GgmlType::IQ4_NL,
         GgmlType::IQ4_XS,
+        GgmlType::F64,
+        GgmlType::I8,
+        GgmlType::I16,
+        GgmlType::I32,
+        GgmlType::I64,
+        GgmlType::Q8_1,
+        GgmlType::Q8_K,
+        GgmlType::TQ1_0,
+        GgmlType::TQ2_0,
+        GgmlType::MXFP4,
+        GgmlType::NVFP4,
+        GgmlType::Q1_0,
+        GgmlType::Q2_0,
     ];
+
+    /// The id GGUF tensor infos store (`enum ggml_type` in ggml's `include/ggml.h`).
+    /// Ids 4, 5, 31–33 and 36–38 belong to removed types.
+    pub fn id(self) -> u32 {
+        use GgmlType::*;
+        match self {
+            F32 => 0,
+            F16 => 1,
+            Q4_0 => 2,
+            Q4_1 => 3,
+            Q5_0 => 6,
+            Q5_1 => 7,
+            Q8_0 => 8,
+            Q8_1 => 9,
+            Q2_K => 10,
+            Q3_K => 11,
+            Q4_K => 12,
+            Q5_K => 13,
+            Q6_K => 14,
+            Q8_K => 15,
+            IQ2_XXS => 16,
+            IQ2_XS => 17,
+            IQ3_XXS => 18,
+            IQ1_S => 19,
+            IQ4_NL => 20,
+            IQ3_S => 21,
+            IQ2_S => 22,
+            IQ4_XS => 23,
+            I8 => 24,
+            I16 => 25,
+            I32 => 26,
+            I64 => 27,
+            F64 => 28,
+            IQ1_M => 29,
+            BF16 => 30,
+            TQ1_0 => 34,
+            TQ2_0 => 35,
+            MXFP4 => 39,
+            NVFP4 => 40,
+            Q1_0 => 41,
+            Q2_0 => 42,
+        }
+    }
+
+    /// The type with this GGUF id; `None` for unknown and removed ids.
+    pub fn from_id(id: u32) -> Option<GgmlType> {
+        GgmlType::ALL.into_iter().find(|t| t.id() == id)
+    }
 
     /// Bytes per block and values per block.
     ///
@@ -118,6 +206,26 @@ impl GgmlType {
             IQ1_S => (50, 256),
             IQ1_M => (56, 256),
             IQ4_XS => (136, 256),
+            F64 | I64 => (8, 1),
+            I32 => (4, 1),
+            I16 => (2, 1),
+            I8 => (1, 1),
+            // 2·half + QK8_1
+            Q8_1 => (36, 32),
+            // float + QK_K + QK_K/16·sizeof(int16)
+            Q8_K => (292, 256),
+            // half + QK_K/64 + (QK_K − 4·QK_K/64)/5
+            TQ1_0 => (54, 256),
+            // half + QK_K/4
+            TQ2_0 => (66, 256),
+            // uint8 e + QK_MXFP4/2
+            MXFP4 => (17, 32),
+            // QK_NVFP4/QK_NVFP4_SUB scale bytes + QK_NVFP4/2
+            NVFP4 => (36, 64),
+            // half + QK1_0/8
+            Q1_0 => (18, 128),
+            // half + QK2_0/4
+            Q2_0 => (18, 64),
         };
         BlockLayout { bytes, elements }
     }
@@ -148,6 +256,19 @@ impl GgmlType {
             IQ1_M => "iq1_m",
             IQ4_NL => "iq4_nl",
             IQ4_XS => "iq4_xs",
+            F64 => "f64",
+            I8 => "i8",
+            I16 => "i16",
+            I32 => "i32",
+            I64 => "i64",
+            Q8_1 => "q8_1",
+            Q8_K => "q8_K",
+            TQ1_0 => "tq1_0",
+            TQ2_0 => "tq2_0",
+            MXFP4 => "mxfp4",
+            NVFP4 => "nvfp4",
+            Q1_0 => "q1_0",
+            Q2_0 => "q2_0",
         }
     }
 
@@ -420,9 +541,9 @@ impl GgufFileType {
 }
 
 impl GgmlType {
-    /// Whether the type stores blocks with scales (not a plain float).
+    /// Whether the type stores blocks with scales (not a plain float or integer).
     pub fn is_quantized(self) -> bool {
-        !matches!(self, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
+        self.layout().elements > 1
     }
 }
 
@@ -468,6 +589,60 @@ mod tests {
         assert_eq!(bpw(GgmlType::Q8_0), 8.5);
         assert_eq!(bpw(GgmlType::IQ4_XS), 4.25);
         assert_eq!(bpw(GgmlType::IQ2_XXS), 2.0625); // "ends up using 2.0625 bpw"
+    }
+
+    #[test]
+    fn ids_and_block_sizes_match_ggml() {
+        // ggml @ d99724f: ids from include/ggml.h, (values, bytes) per block from the
+        // static_asserts in src/ggml-common.h
+        let expected = [
+            (GgmlType::F32, 0, 1, 4),
+            (GgmlType::F16, 1, 1, 2),
+            (GgmlType::Q4_0, 2, 32, 18),
+            (GgmlType::Q4_1, 3, 32, 20),
+            (GgmlType::Q5_0, 6, 32, 22),
+            (GgmlType::Q5_1, 7, 32, 24),
+            (GgmlType::Q8_0, 8, 32, 34),
+            (GgmlType::Q8_1, 9, 32, 36),
+            (GgmlType::Q2_K, 10, 256, 84),
+            (GgmlType::Q3_K, 11, 256, 110),
+            (GgmlType::Q4_K, 12, 256, 144),
+            (GgmlType::Q5_K, 13, 256, 176),
+            (GgmlType::Q6_K, 14, 256, 210),
+            (GgmlType::Q8_K, 15, 256, 292),
+            (GgmlType::IQ2_XXS, 16, 256, 66),
+            (GgmlType::IQ2_XS, 17, 256, 74),
+            (GgmlType::IQ3_XXS, 18, 256, 98),
+            (GgmlType::IQ1_S, 19, 256, 50),
+            (GgmlType::IQ4_NL, 20, 32, 18),
+            (GgmlType::IQ3_S, 21, 256, 110),
+            (GgmlType::IQ2_S, 22, 256, 82),
+            (GgmlType::IQ4_XS, 23, 256, 136),
+            (GgmlType::I8, 24, 1, 1),
+            (GgmlType::I16, 25, 1, 2),
+            (GgmlType::I32, 26, 1, 4),
+            (GgmlType::I64, 27, 1, 8),
+            (GgmlType::F64, 28, 1, 8),
+            (GgmlType::IQ1_M, 29, 256, 56),
+            (GgmlType::BF16, 30, 1, 2),
+            (GgmlType::TQ1_0, 34, 256, 54),
+            (GgmlType::TQ2_0, 35, 256, 66),
+            (GgmlType::MXFP4, 39, 32, 17),
+            (GgmlType::NVFP4, 40, 64, 36),
+            (GgmlType::Q1_0, 41, 128, 18),
+            (GgmlType::Q2_0, 42, 64, 18),
+        ];
+        assert_eq!(expected.len(), GgmlType::ALL.len());
+        for (t, id, elements, bytes) in expected {
+            assert_eq!(t.id(), id, "{t}");
+            assert_eq!(GgmlType::from_id(id), Some(t));
+            assert_eq!(t.layout(), BlockLayout { bytes, elements }, "{t}");
+        }
+        for removed in [4, 5, 31, 32, 33, 36, 37, 38, 43] {
+            assert_eq!(GgmlType::from_id(removed), None);
+        }
+        assert!(!GgmlType::I32.is_quantized());
+        assert!(GgmlType::MXFP4.is_quantized());
     }
 
     #[test]

@@ -13,7 +13,6 @@
 mod architecture;
 mod metadata;
 mod reader;
-mod types;
 
 use std::fs::File;
 use std::io::Cursor;
@@ -31,7 +30,9 @@ pub use reader::{
     read, tensor_bytes, GgufFile, GgufTensor, DEFAULT_ALIGNMENT, MAX_ARRAY_LEN, MAX_DIMS,
     MAX_HEADER_BYTES, MAX_KV, MAX_NAME_BYTES, MAX_NESTING, MAX_TENSORS,
 };
-pub use types::GgmlType;
+/// ggml tensor types and their block layouts live in `sizeup_core` (one table for
+/// reading files and for sizing quantized weights).
+pub use sizeup_core::dtype::GgmlType;
 
 /// What can go wrong reading a GGUF file. Every variant names the file.
 #[derive(Debug, Error)]

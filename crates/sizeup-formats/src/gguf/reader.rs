@@ -13,6 +13,9 @@
 //! header must end within [`MAX_HEADER_BYTES`]; tensors must lie inside the
 //! data section, aligned and without overlap.
 //!
+//! Tensor types and their block layouts are `sizeup_core::dtype::GgmlType`
+//! (ids from ggml's `enum ggml_type`, sizes from `ggml-common.h`).
+//!
 //! # Source
 //! GGUF specification (ggml-org/ggml `docs/gguf.md`); the checks follow
 //! `gguf_init_from_reader` in ggml's `src/gguf.cpp` (ggml @ d99724f), which
@@ -22,10 +25,10 @@
 use std::collections::HashSet;
 use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
 
+use sizeup_core::dtype::GgmlType;
 use sizeup_core::units::product;
 
 use super::metadata::{Array, Metadata, Value, ValueType};
-use super::types::GgmlType;
 use super::GgufError;
 
 /// The header of a GGUF file may not extend past this many bytes (256 MiB).
