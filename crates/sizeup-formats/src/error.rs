@@ -87,6 +87,22 @@ pub enum FormatError {
         /// The TOML parser's description.
         message: String,
     },
+    /// A GGUF file could not be read.
+    #[error(transparent)]
+    Gguf(#[from] crate::gguf::GgufError),
+    /// A safetensors checkpoint could not be read.
+    #[error(transparent)]
+    Safetensors(#[from] crate::safetensors::SafetensorsError),
+    /// The Hugging Face Hub could not be read.
+    #[cfg(feature = "hub")]
+    #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
+    /// A checkpoint folder has weights but no `config.json` to read the architecture from.
+    #[error("`{}` holds safetensors weights but no `config.json`", path.display())]
+    CheckpointWithoutConfig {
+        /// The folder.
+        path: PathBuf,
+    },
     /// Counting the model failed (a count overflows a `u64`, a zero size).
     #[error(transparent)]
     Core(#[from] CoreError),

@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands::card::CardArgs;
 use crate::commands::gpus::GpusArgs;
 use crate::commands::infer::InferArgs;
+use crate::commands::inspect::InspectArgs;
 use crate::commands::kv::KvArgs;
 use crate::commands::models::ModelsArgs;
 use crate::commands::params::ParamsArgs;
@@ -88,6 +89,13 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// The tensors a checkpoint holds (safetensors, GGUF or the Hub), by role and dtype
+    Inspect {
+        #[command(flatten)]
+        args: InspectArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// The embedded model catalog
     Models {
         #[command(flatten)]
@@ -100,7 +108,7 @@ pub enum Command {
 /// The model every model command takes.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArg {
-    /// A catalog name (`sizeup models` lists them), a `config.json`, or a folder holding one
+    /// A catalog name (`sizeup models` lists them), a `config.json`, a checkpoint folder, a `.gguf` file, or `hf:ORG/NAME[@REVISION]`
     #[arg(value_name = "MODEL")]
     pub model: String,
 }

@@ -63,6 +63,7 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Train { args, output } => emit(&commands::train::run(&args)?, &output),
         Command::Gpus { args, output } => emit(&commands::gpus::run(&args)?, &output),
         Command::Models { args, output } => emit(&commands::models::run(&args)?, &output),
+        Command::Inspect { args, output } => emit(&commands::inspect::run(&args)?, &output),
         Command::Card { args, output } => emit(&commands::card::run(&args)?, &output),
         Command::Validate { args, output } => emit(&commands::validate::run(&args)?, &output),
     }

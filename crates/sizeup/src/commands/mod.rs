@@ -3,6 +3,7 @@
 pub mod card;
 pub mod gpus;
 pub mod infer;
+pub mod inspect;
 pub mod kv;
 pub mod models;
 pub mod params;

@@ -31,6 +31,9 @@ pub struct ParamsReport {
     pub breakdown: Breakdown,
     /// The lesson's `12·h²` estimate beside the exact count.
     pub rough: RoughComparison,
+    /// What the checkpoint's files hold, when their headers were read
+    /// (safetensors folder, GGUF file, Hub), beside the config's count.
+    pub checkpoint: Option<sizeup_formats::source::CheckpointTensors>,
     /// Rules applied where the input was silent.
     pub assumptions: Vec<Assumption>,
 }
@@ -45,6 +48,7 @@ pub fn run(args: &ParamsArgs) -> Result<ParamsReport, AppError> {
         params_active: count.active,
         breakdown: count.breakdown,
         rough: rough::compare(&loaded.arch, &count)?,
+        checkpoint: loaded.tensors.clone(),
         assumptions: loaded.assumptions,
     })
 }
@@ -128,9 +132,31 @@ impl Report for ParamsReport {
                 Cell::Text(c.reason.clone()),
             ]);
         }
+        let mut notes = Vec::new();
+        if let Some(c) = &self.checkpoint {
+            notes.push(format!(
+                "checkpoint files: {} parameters in {} bytes ({} tensors)",
+                crate::humanize::grouped(c.table.params),
+                crate::humanize::grouped(c.table.bytes),
+                c.table.tensors.len()
+            ));
+            if let Some(cmp) = &c.comparison {
+                notes.push(if cmp.extra_in_file == 0 && cmp.missing_in_file == 0 {
+                    "the files hold exactly the parameters the config describes".to_string()
+                } else {
+                    format!(
+                        "the files differ from the config: {} more, {} fewer parameters ({:+.3}%)",
+                        crate::humanize::grouped(cmp.extra_in_file),
+                        crate::humanize::grouped(cmp.missing_in_file),
+                        cmp.relative_difference * 100.0
+                    )
+                });
+            }
+        }
+        notes.extend(model::assumption_notes(&self.assumptions));
         View {
             tables: vec![t, r],
-            notes: model::assumption_notes(&self.assumptions),
+            notes,
         }
     }
 }
