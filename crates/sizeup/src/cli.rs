@@ -188,27 +188,33 @@ pub fn parse_engine(s: &str) -> Result<sizeup_core::inference::Engine, String> {
     })
 }
 
-/// Parse a large count with SI suffixes: `100M`, `15T`, `2.5e12`, `1000000`.
+/// Parse a count with an SI suffix: `300B` = 3·10¹¹, `15.6T`, `2e12`, `1.5M`.
 ///
-/// Unlike token counts of a context (`32k` = 32768), data sizes are decimal:
-/// "15T tokens" means 15·10¹² (Llama 3 paper).
+/// Token budgets are quoted in decimal units ("15.6T tokens"), unlike context
+/// windows (`8k` = 8192).
 pub fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let err =
-        || format!("`{s}` is not a count (expected a number such as `100M`, `15T` or `2e12`)");
-    let (num, mult) = match t.chars().last() {
-        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+    let bad = || format!("`{s}` is not a count (expected e.g. `300B`, `15.6T`, `2e12`)");
+    let (digits, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
         Some('M') => (&t[..t.len() - 1], 1e6),
-        Some('B' | 'G') => (&t[..t.len() - 1], 1e9),
+        Some('B') | Some('G') => (&t[..t.len() - 1], 1e9),
         Some('T') => (&t[..t.len() - 1], 1e12),
         _ => (t, 1.0),
     };
-    let v: f64 = num.parse().map_err(|_| err())?;
-    let x = v * mult;
-    if !(x.is_finite() && (0.0..1.8e19).contains(&x)) {
-        return Err(err());
+    let v: f64 = digits.parse().map_err(|_| bad())?;
+    let n = v * mult;
+    if !(n.is_finite() && n >= 1.0 && n < u64::MAX as f64) {
+        return Err(bad());
     }
-    Ok(x.round() as u64)
+    Ok(n.round() as u64)
+}
+
+/// Parse an activation recomputation mode.
+pub fn parse_recompute(s: &str) -> Result<sizeup_core::training::activations::Recompute, String> {
+    s.parse().map_err(|_| {
+        format!("`{s}` is not a recomputation mode (expected none, selective or full)")
+    })
 }
 
 #[cfg(test)]
@@ -219,9 +225,12 @@ mod tests {
     fn counts_are_decimal_and_tokens_binary() {
         assert_eq!(parse_count("15T"), Ok(15_000_000_000_000));
         assert_eq!(parse_count("100M"), Ok(100_000_000));
+        assert_eq!(parse_count("15.6T"), Ok(15_600_000_000_000));
+        assert_eq!(parse_count("300B"), Ok(300_000_000_000));
         assert_eq!(parse_count("2.5e12"), Ok(2_500_000_000_000));
         assert!(parse_count("lots").is_err());
         assert!(parse_count("-5").is_err());
+        assert!(parse_count("0").is_err());
         assert_eq!(parse_tokens("32k"), Ok(32_768));
         assert!(parse_tokens("32kb").is_err());
     }

@@ -81,8 +81,8 @@ pub struct CardArgs {
     #[arg(long, default_value_t = 1)]
     micro_batch: u64,
     /// Activation recomputation: none, selective, full
-    #[arg(long, default_value = "selective")]
-    recompute: String,
+    #[arg(long, default_value = "selective", value_parser = crate::cli::parse_recompute)]
+    recompute: Recompute,
     /// ZeRO stage for training (3 = FSDP)
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
     zero: u8,
@@ -145,25 +145,8 @@ fn alternatives(arch: &Architecture, name: &str) -> Vec<(String, Architecture)> 
         .collect()
 }
 
-fn recompute(s: &str) -> Result<Recompute, AppError> {
-    s.parse().map_err(|_| AppError::Usage {
-        flag: "--recompute",
-        value: s.into(),
-        problem: "not a recomputation mode".into(),
-        hint: Some("use `none`, `selective` or `full`".into()),
-    })
-}
-
 fn method(s: &str, rank: u64) -> Result<Method, AppError> {
-    let all = vec![
-        Projection::Q,
-        Projection::K,
-        Projection::V,
-        Projection::O,
-        Projection::Gate,
-        Projection::Up,
-        Projection::Down,
-    ];
+    let all = Projection::ALL.to_vec();
     match s {
         "full" => Ok(Method::Full),
         "lora" => Ok(Method::Lora { rank, targets: all }),
@@ -217,7 +200,7 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         global_batch,
         args.micro_batch,
     );
-    train.recompute = recompute(&args.recompute)?;
+    train.recompute = args.recompute;
     train.layout.zero = match args.zero {
         0 => ZeroStage::Zero0,
         1 => ZeroStage::Zero1,

@@ -34,7 +34,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     gpus: u64,
     /// Training tokens, e.g. `15.6T`, `2e12`, `300B` (default: 20 per parameter, Hoffmann et al. 2022)
-    #[arg(long, value_parser = parse_si_count)]
+    #[arg(long, value_parser = crate::cli::parse_count)]
     tokens: Option<u64>,
     /// Sequence length, e.g. `4096` or `8k`
     #[arg(long, default_value = "4096", value_parser = crate::cli::parse_tokens)]
@@ -76,7 +76,7 @@ pub struct TrainArgs {
     #[arg(long)]
     distributed_optimizer: bool,
     /// Activation recomputation: none, selective or full
-    #[arg(long, default_value = "none", value_parser = parse_recompute)]
+    #[arg(long, default_value = "none", value_parser = crate::cli::parse_recompute)]
     recompute: Recompute,
     /// Flash attention (`--flash-attention false` for unfused softmax attention)
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -131,12 +131,6 @@ pub struct TrainArgs {
     price: Option<f64>,
 }
 
-fn parse_recompute(s: &str) -> Result<Recompute, String> {
-    s.parse().map_err(|_| {
-        format!("`{s}` is not a recomputation mode (expected none, selective or full)")
-    })
-}
-
 fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
     s.parse().map_err(|_| {
         let names: Vec<&str> = Optimizer::ALL.iter().map(|o| o.name()).collect();
@@ -160,28 +154,6 @@ fn parse_target(s: &str) -> Result<Projection, String> {
             names.join(",")
         )
     })
-}
-
-/// Parse a count with an SI suffix: `300B` = 3·10¹¹, `15.6T`, `2e12`, `1.5M`.
-///
-/// Token budgets are quoted in decimal units ("15.6T tokens"), unlike context
-/// windows (`8k` = 8192).
-pub fn parse_si_count(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let bad = || format!("`{s}` is not a count (expected e.g. `300B`, `15.6T`, `2e12`)");
-    let (digits, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 1e3),
-        Some('M') => (&t[..t.len() - 1], 1e6),
-        Some('B') | Some('G') => (&t[..t.len() - 1], 1e9),
-        Some('T') => (&t[..t.len() - 1], 1e12),
-        _ => (t, 1.0),
-    };
-    let v: f64 = digits.parse().map_err(|_| bad())?;
-    let n = v * mult;
-    if !(n.is_finite() && n >= 1.0 && n < u64::MAX as f64) {
-        return Err(bad());
-    }
-    Ok(n.round() as u64)
 }
 
 /// What `sizeup train` reports.
@@ -473,18 +445,5 @@ impl Report for TrainReport {
             tables: vec![mem, speed, run],
             notes,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_si_count;
-
-    #[test]
-    fn token_budgets_are_decimal() {
-        assert_eq!(parse_si_count("15.6T"), Ok(15_600_000_000_000));
-        assert_eq!(parse_si_count("300B"), Ok(300_000_000_000));
-        assert_eq!(parse_si_count("2e12"), Ok(2_000_000_000_000));
-        assert!(parse_si_count("lots").is_err());
     }
 }
