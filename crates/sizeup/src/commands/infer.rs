@@ -12,86 +12,94 @@ use crate::error::AppError;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
-/// Flags of `sizeup infer`. Every assumption of the engine profile is a flag.
+/// Flags of `sizeup infer`: the model and the serving flags.
 #[derive(Debug, Args)]
 pub struct InferArgs {
     #[command(flatten)]
     model: ModelArg,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// The serving flags, shared by `infer` and `sweep`. Every assumption of the
+/// engine profile is a flag; [`ServeArgs::request`] turns them into a request.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
     /// Accelerator name (`sizeup gpus` lists them; case, `-`, `_` and spaces are ignored)
     #[arg(long, default_value = "H100-SXM")]
-    gpu: String,
+    pub gpu: String,
     /// A TOML file describing the accelerator instead of `--gpu` (the catalog's fields at top level)
     #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
-    gpu_file: Option<String>,
+    pub gpu_file: Option<String>,
     /// Devices in all; `gpus / tp` replicas serve independently (default: `--tp`)
     #[arg(long)]
-    gpus: Option<u64>,
+    pub gpus: Option<u64>,
     /// Tensor-parallel devices per replica (default: `--gpus`, else 1)
     #[arg(long)]
-    tp: Option<u64>,
+    pub tp: Option<u64>,
     /// Weight format: bf16, fp16, fp32, fp8, int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8, or a GGUF type such as Q4_K_M
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
-    weights: WeightFormat,
+    pub weights: WeightFormat,
     /// Keep the token embedding and LM head in 16 bits even where the format quantizes them
     #[arg(long)]
-    keep_embeddings_16bit: bool,
+    pub keep_embeddings_16bit: bool,
     /// KV cache precision
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
-    kv_dtype: KvDtype,
+    pub kv_dtype: KvDtype,
     /// Context each request may reach, sizing the KV cache (default: prompt + output), e.g. `32k`
     #[arg(long, value_parser = crate::cli::parse_tokens)]
-    context: Option<u64>,
+    pub context: Option<u64>,
     /// Prompt tokens per request
     #[arg(long, default_value = "1024", value_parser = crate::cli::parse_tokens)]
-    prompt: u64,
+    pub prompt: u64,
     /// Output tokens per request
     #[arg(long, default_value = "256", value_parser = crate::cli::parse_tokens)]
-    output: u64,
+    pub output: u64,
     /// A static batch: requests prefilled together, then decoded in lockstep (default 1)
     #[arg(long, conflicts_with = "concurrency")]
-    batch: Option<u64>,
+    pub batch: Option<u64>,
     /// Continuous batching with this many requests in flight
     #[arg(long)]
-    concurrency: Option<u64>,
+    pub concurrency: Option<u64>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
-    engine: Engine,
+    pub engine: Engine,
     /// Price per device-hour in US dollars (default: the catalog's)
     #[arg(long)]
-    price: Option<f64>,
+    pub price: Option<f64>,
     /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`)
     #[arg(long)]
-    gpu_memory_utilization: Option<f64>,
+    pub gpu_memory_utilization: Option<f64>,
     /// Paged KV block size in tokens (0: a contiguous cache)
     #[arg(long)]
-    kv_block: Option<u64>,
+    pub kv_block: Option<u64>,
     /// Runtime memory per device in MiB (context, workspaces, CUDA graphs, driver)
     #[arg(long)]
-    runtime_mib: Option<u64>,
+    pub runtime_mib: Option<u64>,
     /// Communication buffers per device in MiB when tensor-parallel
     #[arg(long)]
-    comm_buffer_mib: Option<u64>,
+    pub comm_buffer_mib: Option<u64>,
     /// Tokens per prefill chunk (sizes the activation workspace)
     #[arg(long, value_parser = crate::cli::parse_tokens)]
-    prefill_chunk: Option<u64>,
+    pub prefill_chunk: Option<u64>,
     /// Fraction of the curve-predicted 16-bit matmul rate the kernels reach
     #[arg(long)]
-    matmul_efficiency: Option<f64>,
+    pub matmul_efficiency: Option<f64>,
     /// Fraction of the curve-predicted FP8/INT8 matmul rate the kernels reach
     #[arg(long)]
-    matmul_efficiency_8bit: Option<f64>,
+    pub matmul_efficiency_8bit: Option<f64>,
     /// Fraction of the curve-predicted memory bandwidth the kernels reach
     #[arg(long)]
-    memory_efficiency: Option<f64>,
+    pub memory_efficiency: Option<f64>,
     /// Fixed overhead per layer per forward pass, microseconds
     #[arg(long)]
-    layer_overhead_us: Option<f64>,
+    pub layer_overhead_us: Option<f64>,
     /// Fraction of the link bandwidth an all-reduce reaches
     #[arg(long)]
-    allreduce_efficiency: Option<f64>,
+    pub allreduce_efficiency: Option<f64>,
     /// Latency of one all-reduce, microseconds
     #[arg(long)]
-    allreduce_latency_us: Option<f64>,
+    pub allreduce_latency_us: Option<f64>,
 }
 
 /// What `sizeup infer` reports.
@@ -105,98 +113,116 @@ pub struct InferReport {
     pub model_assumptions: Vec<Assumption>,
 }
 
+impl ServeArgs {
+    /// The accelerator `--gpu` names or `--gpu-file` describes.
+    pub fn accelerator(&self) -> Result<Accelerator, AppError> {
+        Ok(match &self.gpu_file {
+            Some(path) => read_gpu_file(path)?,
+            None => hardware::find(&self.gpu)?.clone(),
+        })
+    }
+
+    /// The request these flags describe.
+    pub fn request(&self) -> Result<InferRequest, AppError> {
+        Ok(self.request_on(&self.accelerator()?))
+    }
+
+    /// The request these flags describe, on `gpu` (already resolved: a sweep
+    /// reads a `--gpu-file` once, not at every point).
+    pub fn request_on(&self, gpu: &Accelerator) -> InferRequest {
+        let mut req = InferRequest::new(gpu, self.engine);
+        let (gpus, tp) = match (self.gpus, self.tp) {
+            (Some(g), Some(t)) => (g, t),
+            (Some(g), None) => (g, g),
+            (None, Some(t)) => (t, t),
+            (None, None) => (1, 1),
+        };
+        req.gpus = gpus;
+        req.tp = tp;
+        req.weights = self.weights;
+        req.weight_options.keep_embeddings_16bit = self.keep_embeddings_16bit;
+        req.kv_dtype = self.kv_dtype;
+        req.context = self.context;
+        req.prompt = self.prompt;
+        req.output = self.output;
+        req.load = match (self.batch, self.concurrency) {
+            (_, Some(c)) => Load::Concurrency(c),
+            (b, None) => Load::Batch(b.unwrap_or(1)),
+        };
+        req.price_per_gpu_hour = self.price;
+        let p = &mut req.profile;
+        let user = "user flag";
+        let mut overridden = Vec::new();
+        if let Some(u) = self.gpu_memory_utilization {
+            p.reserve = Reserve::Total { fraction: 1.0 - u };
+            overridden.push("gpu_memory_utilization");
+        }
+        if let Some(b) = self.kv_block {
+            p.kv_block_tokens = (b > 0).then_some(b);
+            overridden.push("kv_block");
+        }
+        if let Some(m) = self.runtime_mib {
+            p.runtime_bytes = m << 20;
+            overridden.push("runtime_mib");
+        }
+        if let Some(m) = self.comm_buffer_mib {
+            p.comm_buffer_bytes = m << 20;
+            overridden.push("comm_buffer_mib");
+        }
+        if let Some(c) = self.prefill_chunk {
+            p.prefill_chunk_tokens = Some(c);
+            overridden.push("prefill_chunk");
+        }
+        for (flag, value, field) in [
+            (
+                "matmul_efficiency",
+                self.matmul_efficiency,
+                &mut p.matmul_efficiency_16bit,
+            ),
+            (
+                "matmul_efficiency_8bit",
+                self.matmul_efficiency_8bit,
+                &mut p.matmul_efficiency_8bit,
+            ),
+            (
+                "memory_efficiency",
+                self.memory_efficiency,
+                &mut p.memory_efficiency,
+            ),
+            (
+                "allreduce_efficiency",
+                self.allreduce_efficiency,
+                &mut p.allreduce_efficiency,
+            ),
+        ] {
+            if let Some(v) = value {
+                *field = v;
+                overridden.push(flag);
+            }
+        }
+        if let Some(us) = self.layer_overhead_us {
+            p.layer_overhead_seconds = us * 1e-6;
+            overridden.push("layer_overhead_us");
+        }
+        if let Some(us) = self.allreduce_latency_us {
+            p.allreduce_latency_seconds = us * 1e-6;
+            overridden.push("allreduce_latency_us");
+        }
+        if !overridden.is_empty() {
+            p.source = format!(
+                "{} (overridden by {user}: {})",
+                p.source,
+                overridden.join(", ")
+            );
+        }
+        req
+    }
+}
+
 /// Estimate serving.
 pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
     let loaded = model::load(&args.model.model)?;
-    let gpu: Accelerator = match &args.gpu_file {
-        Some(path) => read_gpu_file(path)?,
-        None => hardware::find(&args.gpu)?.clone(),
-    };
-    let mut req = InferRequest::new(&gpu, args.engine);
-    let (gpus, tp) = match (args.gpus, args.tp) {
-        (Some(g), Some(t)) => (g, t),
-        (Some(g), None) => (g, g),
-        (None, Some(t)) => (t, t),
-        (None, None) => (1, 1),
-    };
-    req.gpus = gpus;
-    req.tp = tp;
-    req.weights = args.weights;
-    req.weight_options.keep_embeddings_16bit = args.keep_embeddings_16bit;
-    req.kv_dtype = args.kv_dtype;
-    req.context = args.context;
-    req.prompt = args.prompt;
-    req.output = args.output;
-    req.load = match (args.batch, args.concurrency) {
-        (_, Some(c)) => Load::Concurrency(c),
-        (b, None) => Load::Batch(b.unwrap_or(1)),
-    };
-    req.price_per_gpu_hour = args.price;
-    let p = &mut req.profile;
-    let user = "user flag";
-    let mut overridden = Vec::new();
-    if let Some(u) = args.gpu_memory_utilization {
-        p.reserve = Reserve::Total { fraction: 1.0 - u };
-        overridden.push("gpu_memory_utilization");
-    }
-    if let Some(b) = args.kv_block {
-        p.kv_block_tokens = (b > 0).then_some(b);
-        overridden.push("kv_block");
-    }
-    if let Some(m) = args.runtime_mib {
-        p.runtime_bytes = m << 20;
-        overridden.push("runtime_mib");
-    }
-    if let Some(m) = args.comm_buffer_mib {
-        p.comm_buffer_bytes = m << 20;
-        overridden.push("comm_buffer_mib");
-    }
-    if let Some(c) = args.prefill_chunk {
-        p.prefill_chunk_tokens = Some(c);
-        overridden.push("prefill_chunk");
-    }
-    for (flag, value, field) in [
-        (
-            "matmul_efficiency",
-            args.matmul_efficiency,
-            &mut p.matmul_efficiency_16bit,
-        ),
-        (
-            "matmul_efficiency_8bit",
-            args.matmul_efficiency_8bit,
-            &mut p.matmul_efficiency_8bit,
-        ),
-        (
-            "memory_efficiency",
-            args.memory_efficiency,
-            &mut p.memory_efficiency,
-        ),
-        (
-            "allreduce_efficiency",
-            args.allreduce_efficiency,
-            &mut p.allreduce_efficiency,
-        ),
-    ] {
-        if let Some(v) = value {
-            *field = v;
-            overridden.push(flag);
-        }
-    }
-    if let Some(us) = args.layer_overhead_us {
-        p.layer_overhead_seconds = us * 1e-6;
-        overridden.push("layer_overhead_us");
-    }
-    if let Some(us) = args.allreduce_latency_us {
-        p.allreduce_latency_seconds = us * 1e-6;
-        overridden.push("allreduce_latency_us");
-    }
-    if !overridden.is_empty() {
-        p.source = format!(
-            "{} (overridden by {user}: {})",
-            p.source,
-            overridden.join(", ")
-        );
-    }
+    let req = args.serve.request()?;
     let estimate = inference::estimate(&loaded.arch, &req)?;
     Ok(InferReport {
         model: ModelSummary::new(&loaded),
