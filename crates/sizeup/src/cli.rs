@@ -10,6 +10,7 @@ use crate::commands::kv::KvArgs;
 use crate::commands::models::ModelsArgs;
 use crate::commands::params::ParamsArgs;
 use crate::commands::rough::RoughArgs;
+use crate::commands::sweep::SweepArgs;
 use crate::commands::train::TrainArgs;
 use crate::commands::validate::ValidateArgs;
 use crate::humanize::ByteUnits;
@@ -65,6 +66,13 @@ pub enum Command {
     Train {
         #[command(flatten)]
         args: TrainArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Vary one or two inputs of an estimate: a table and a chart (`--chart out.svg`)
+    Sweep {
+        #[command(flatten)]
+        args: SweepArgs,
         #[command(flatten)]
         output: OutputArgs,
     },

@@ -36,7 +36,7 @@ fn hints(err: &AppError) -> Vec<String> {
         AppError::Core(e) => core_hints(e),
         AppError::Formats(e) => format_hints(e),
         AppError::Usage { hint, .. } => hint.iter().cloned().collect(),
-        AppError::Render(_) | AppError::Write { .. } => Vec::new(),
+        AppError::Render(_) | AppError::Chart { .. } | AppError::Write { .. } => Vec::new(),
     }
 }
 

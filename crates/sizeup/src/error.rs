@@ -28,9 +28,16 @@ pub enum AppError {
     /// Writing the report failed.
     #[error("could not render the report")]
     Render(#[source] crate::render::RenderError),
+    /// A chart could not be drawn.
+    #[error("could not draw the chart `{path}`")]
+    Chart {
+        /// The destination.
+        path: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Writing a file the user asked for failed.
-    // Constructed by the chart output of `sweep`/`card` (issue 6), not wired yet.
-    #[allow(dead_code)]
     #[error("could not write `{path}`")]
     Write {
         /// The destination.

@@ -4,9 +4,6 @@
 //! for a negative verdict the user asks to be signalled. A broken pipe is success.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-// used by sweep/card (issue 6): the chart layer, sweep axes and the progress bar
-// are wired by the sweep command; until then only their tests call them.
-#[cfg_attr(not(test), allow(dead_code))]
 mod chart;
 mod cli;
 mod commands;
@@ -14,10 +11,8 @@ mod diagnostics;
 mod error;
 mod humanize;
 mod model;
-#[cfg_attr(not(test), allow(dead_code))]
 mod progress;
 mod render;
-#[cfg_attr(not(test), allow(dead_code))]
 mod sweep_axis;
 
 use std::io::Write;
@@ -61,12 +56,40 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Kv { args, output } => emit(&commands::kv::run(&args)?, &output),
         Command::Infer { args, output } => emit(&commands::infer::run(&args)?, &output),
         Command::Train { args, output } => emit(&commands::train::run(&args)?, &output),
+        Command::Sweep { args, output } => {
+            let report = commands::sweep::run(&args)?;
+            if let Some(path) = &args.chart {
+                write_chart(path, &report, &args, &output)?;
+            }
+            emit(&report, &output)
+        }
         Command::Gpus { args, output } => emit(&commands::gpus::run(&args)?, &output),
         Command::Models { args, output } => emit(&commands::models::run(&args)?, &output),
         Command::Inspect { args, output } => emit(&commands::inspect::run(&args)?, &output),
         Command::Card { args, output } => emit(&commands::card::run(&args)?, &output),
         Command::Validate { args, output } => emit(&commands::validate::run(&args)?, &output),
     }
+}
+
+/// Draw the sweep's chart and write it to `path`; say where on stderr.
+fn write_chart(
+    path: &std::path::Path,
+    report: &commands::sweep::SweepReport,
+    args: &commands::sweep::SweepArgs,
+    output: &cli::OutputArgs,
+) -> Result<(), AppError> {
+    let shown = path.display().to_string();
+    let chart = commands::sweep::chart(report, args.chart_kind, output.units())?;
+    let bytes = chart::write_chart(path, &chart).map_err(|e| AppError::Chart {
+        path: shown.clone(),
+        source: Box::new(e),
+    })?;
+    std::fs::write(path, bytes).map_err(|source| AppError::Write {
+        path: shown.clone(),
+        source,
+    })?;
+    eprintln!("chart written to {shown}");
+    Ok(())
 }
 
 /// Render a report in the requested format.

@@ -46,11 +46,13 @@ impl Progress {
     }
 
     /// Points done so far.
+    #[cfg(test)]
     pub fn position(&self) -> u64 {
         self.bar.position()
     }
 
     /// Whether anything is drawn.
+    #[cfg(test)]
     pub fn is_hidden(&self) -> bool {
         self.bar.is_hidden()
     }

@@ -8,5 +8,6 @@ pub mod kv;
 pub mod models;
 pub mod params;
 pub mod rough;
+pub mod sweep;
 pub mod train;
 pub mod validate;

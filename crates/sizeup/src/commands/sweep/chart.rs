@@ -1,0 +1,289 @@
+//! The chart of a sweep, chosen by what was varied: KV cache against context,
+//! latency against throughput as the batch grows, or memory line items as
+//! stacked bars. Pure: it describes the chart; `main` writes the file.
+
+use crate::chart::{Axis, AxisUnit, Chart, LineChart, Reference, Series, Stack, StackedBars};
+use crate::error::AppError;
+use crate::humanize::{self, ByteUnits};
+
+use super::axes::Quantity;
+use super::serve::ServePoint;
+use super::{ChartKind, SweepPoint, SweepReport};
+
+/// A range whose largest value is at least this many times its smallest is
+/// drawn on a log scale (doubling ranges then space evenly).
+const LOG_SPAN: f64 = 8.0;
+
+/// The chart `kind` draws for `report`.
+pub fn chart(report: &SweepReport, kind: ChartKind, units: ByteUnits) -> Result<Chart, AppError> {
+    let swept = report.swept();
+    let find = |names: &[&str]| swept.iter().position(|s| names.contains(&s.def.name));
+    let context = find(&["context"]);
+    let batch = find(&["batch", "concurrency"]);
+    let kind = match kind {
+        ChartKind::Auto => match swept.first().map(|s| s.def.name) {
+            Some("context") => ChartKind::Kv,
+            Some("batch" | "concurrency") => ChartKind::LatencyThroughput,
+            _ => ChartKind::Memory,
+        },
+        k => k,
+    };
+    let missing = |kind: &str, axis: &str, example: &str| AppError::Usage {
+        flag: "--chart-kind",
+        value: kind.into(),
+        problem: format!("it plots against `{axis}`, which this sweep does not vary"),
+        hint: Some(format!(
+            "add `--vary {example}`, or use `--chart-kind memory`"
+        )),
+    };
+    match kind {
+        ChartKind::Kv => {
+            let x = context.ok_or_else(|| missing("kv", "context", "context=4k..128k"))?;
+            Ok(Chart::Line(kv_chart(report, x, units)))
+        }
+        ChartKind::LatencyThroughput => {
+            let x = batch.ok_or_else(|| {
+                missing(
+                    "latency-throughput",
+                    "batch` or `concurrency",
+                    "batch=1..256",
+                )
+            })?;
+            Ok(Chart::Line(latency_chart(report, x)))
+        }
+        ChartKind::Memory | ChartKind::Auto => Ok(Chart::Bars(memory_bars(report, units))),
+    }
+}
+
+/// A value as a tick or legend shows it: `4k`, `8`, `50%`, `$2.5/h`.
+fn value_text(quantity: Quantity, v: f64) -> String {
+    match quantity {
+        Quantity::Tokens => humanize::tokens_short(v),
+        Quantity::Count => humanize::count_short(v),
+        Quantity::UsdPerHour => format!("${}/h", humanize::compact(v)),
+        Quantity::Fraction => humanize::percent(v),
+        Quantity::Mib => format!("{} MiB", humanize::compact(v)),
+        Quantity::Microseconds => format!("{} µs", humanize::compact(v)),
+    }
+}
+
+/// One series: its legend entry (none when only one input is varied) and its
+/// `(x value, point)` pairs in `x` order.
+type Group<'a> = (Option<String>, Vec<(f64, &'a ServePoint)>);
+
+/// The points grouped into series: one per value of the axis other than `x`
+/// (a single series when only `x` is varied), each in `x` order.
+fn series_by_other(report: &SweepReport, x: usize) -> Vec<Group<'_>> {
+    let swept = report.swept();
+    let other = (0..swept.len()).find(|&i| i != x);
+    let mut groups: Vec<Group> = match other {
+        Some(o) => swept[o]
+            .values
+            .iter()
+            .map(|&v| {
+                let s = &swept[o];
+                (
+                    Some(format!("{}={}", s.name, value_text(s.def.quantity, v))),
+                    Vec::new(),
+                )
+            })
+            .collect(),
+        None => vec![(None, Vec::new())],
+    };
+    for p in &report.points {
+        let Some(sp) = p.serve() else { continue };
+        let group = other.map_or(0, |o| {
+            let v = p.values.0[o].1;
+            swept[o].values.iter().position(|&w| w == v).unwrap_or(0)
+        });
+        groups[group].1.push((p.values.0[x].1, sp));
+    }
+    for (_, points) in &mut groups {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    groups.retain(|(_, points)| !points.is_empty());
+    groups
+}
+
+fn x_axis(label: &str, unit: AxisUnit, values: impl Iterator<Item = f64> + Clone) -> Axis {
+    let lo = values.clone().fold(f64::INFINITY, f64::min);
+    let hi = values.fold(0.0, f64::max);
+    if lo > 0.0 && hi >= LOG_SPAN * lo {
+        Axis::log(label, unit)
+    } else {
+        Axis::linear(label, unit)
+    }
+}
+
+fn kv_chart(report: &SweepReport, x: usize, units: ByteUnits) -> LineChart {
+    let groups = series_by_other(report, x);
+    let served = || groups.iter().flat_map(|(_, p)| p.iter().map(|(_, sp)| *sp));
+    let mut references = vec![Reference {
+        label: format!(
+            "{} memory {}",
+            report.gpu,
+            humanize::bytes(report.gpu_memory_bytes, units)
+        ),
+        value: report.gpu_memory_bytes as f64,
+    }];
+    // With one device per replica the request's whole cache sits on one GPU, so
+    // the room left after weights and overheads is the line to stay under.
+    let budgets: Vec<u64> = served().map(|p| p.kv_budget_bytes).collect();
+    if served().all(|p| p.tp == 1) && budgets.windows(2).all(|w| w[0] == w[1]) {
+        if let Some(&b) = budgets.first() {
+            references.push(Reference {
+                label: format!(
+                    "room for KV cache after weights {}",
+                    humanize::bytes(b, units)
+                ),
+                value: b as f64,
+            });
+        }
+    }
+    let series = groups
+        .iter()
+        .map(|(name, points)| Series {
+            name: name
+                .clone()
+                .unwrap_or_else(|| format!("{} KV cache", report.kv_dtype)),
+            points: points
+                .iter()
+                .map(|(c, p)| (*c, p.kv_per_request_bytes as f64))
+                .collect(),
+            point_labels: None,
+        })
+        .collect();
+    LineChart {
+        title: format!(
+            "{}: KV cache per request against context ({} cache)",
+            report.model.name, report.kv_dtype
+        ),
+        // linear: the cache grows in proportion to the context, and a straight
+        // line shows it (a log axis would bend it into a curve)
+        x: Axis::linear("Context length", AxisUnit::Tokens),
+        y: Axis::linear("KV cache per request", AxisUnit::Bytes(units)),
+        series,
+        references,
+    }
+}
+
+fn latency_chart(report: &SweepReport, x: usize) -> LineChart {
+    let groups = series_by_other(report, x);
+    let mut left_out = false;
+    let series: Vec<Series> = groups
+        .iter()
+        .map(|(name, points)| {
+            let fitting: Vec<&(f64, &ServePoint)> = points.iter().filter(|(_, p)| p.fits).collect();
+            left_out |= fitting.len() < points.len();
+            Series {
+                name: name
+                    .clone()
+                    .unwrap_or_else(|| format!("{} on {}", report.model.name, report.gpu)),
+                points: fitting
+                    .iter()
+                    .map(|(_, p)| (p.output_tokens_per_sec, p.time_per_output_token_seconds))
+                    .collect(),
+                point_labels: Some(fitting.iter().map(|(b, _)| format!("B={b}")).collect()),
+            }
+        })
+        .collect();
+    let rates = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect::<Vec<_>>();
+    let mut title = format!(
+        "{} on {}: latency against throughput by batch",
+        report.model.name, report.gpu
+    );
+    if left_out {
+        title.push_str(" (batches that do not fit left out)");
+    }
+    LineChart {
+        title,
+        x: x_axis(
+            "Output throughput, all replicas",
+            AxisUnit::TokensPerSec,
+            rates.iter().copied(),
+        ),
+        y: Axis::linear("Time per output token", AxisUnit::Seconds),
+        series,
+        references: Vec::new(),
+    }
+}
+
+fn memory_bars(report: &SweepReport, units: ByteUnits) -> StackedBars {
+    let swept = report.swept();
+    let served: Vec<(&SweepPoint, &ServePoint)> = report
+        .points
+        .iter()
+        .filter_map(|p| p.serve().map(|s| (p, s)))
+        .collect();
+    // two axes: `1 / 1k` under an x title `tp / prompt`, short enough to show
+    let categories = served
+        .iter()
+        .map(|(p, _)| {
+            let texts: Vec<String> = swept
+                .iter()
+                .zip(&p.values.0)
+                .map(|(s, &(_, v, _))| value_text(s.def.quantity, v))
+                .collect();
+            texts.join(" / ")
+        })
+        .collect();
+    type Item = (&'static str, fn(&ServePoint) -> u64);
+    // No `free` layer: the gap up to the device line shows it, and a bar that
+    // does not fit rises above the line.
+    let items: [Item; 6] = [
+        ("weights", |p| p.memory.weights_bytes),
+        ("KV cache", |p| p.memory.kv_cache_bytes),
+        ("activation workspace", |p| {
+            p.memory.activation_workspace_bytes
+        }),
+        ("runtime", |p| p.memory.runtime_bytes),
+        ("communication buffers", |p| p.memory.comm_buffer_bytes),
+        ("engine reserve", |p| p.memory.engine_reserve_bytes),
+    ];
+    let stacks = items
+        .iter()
+        .filter(|(_, get)| served.iter().any(|(_, p)| get(p) > 0))
+        .map(|(name, get)| Stack {
+            name: name.to_string(),
+            values: served.iter().map(|(_, p)| get(p) as f64).collect(),
+        })
+        .collect();
+    let x_label = match swept {
+        [one] => match one.def.quantity {
+            Quantity::Tokens => format!("{} (tokens)", one.name),
+            _ => one.name.to_string(),
+        },
+        _ => swept.iter().map(|s| s.name).collect::<Vec<_>>().join(" / "),
+    };
+    StackedBars {
+        title: format!("{}: memory per GPU", report.model.name),
+        x_label,
+        categories,
+        stacks,
+        y: Axis::linear("Memory per GPU", AxisUnit::Bytes(units)),
+        limit: Some(Reference {
+            label: format!(
+                "{} memory {}",
+                report.gpu,
+                humanize::bytes(report.gpu_memory_bytes, units)
+            ),
+            value: report.gpu_memory_bytes as f64,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_as_typed() {
+        assert_eq!(value_text(Quantity::Tokens, 131_072.0), "128k");
+        assert_eq!(value_text(Quantity::Count, 8.0), "8");
+        assert_eq!(value_text(Quantity::Fraction, 0.9), "90.0%");
+        assert_eq!(value_text(Quantity::UsdPerHour, 2.5), "$2.5/h");
+    }
+}

@@ -1,0 +1,356 @@
+//! `sizeup sweep MODEL --vary seq_len=4k..128k`: one estimate per point of one or
+//! two varied inputs, as a table and (with `--chart`) a chart.
+//!
+//! Every point runs the same estimate as `sizeup infer` with that flag set (see
+//! [`axes`]). Points are independent, so they are evaluated in parallel (rayon,
+//! here in the binary: the core stays free of threads); a point that fails (a
+//! `tp` that does not divide the heads) becomes a row holding its error.
+
+mod axes;
+mod chart;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use sizeup_core::Assumption;
+
+use crate::cli::ModelArg;
+use crate::commands::infer::ServeArgs;
+use crate::error::AppError;
+use crate::model::{self, ModelSummary};
+use crate::progress::Progress;
+use crate::render::{Cell, Report, Table, View};
+use crate::sweep_axis::SweepAxis;
+
+pub use self::axes::Quantity;
+pub use self::chart::chart;
+pub use self::serve::ServePoint;
+
+use self::axes::Swept;
+
+/// Sweeps of at least this many points show a progress bar (on a terminal):
+/// smaller ones finish before a bar would be seen.
+const PROGRESS_MIN_POINTS: usize = 2_000;
+
+/// Flags of `sizeup sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// What each point estimates
+    #[arg(long, value_enum, default_value_t = Mode::Serve)]
+    mode: Mode,
+    /// An input to vary, NAME=START..END[:STEP|*FACTOR] or NAME=V1,V2,… (k = 1024), e.g.
+    /// `seq_len=4k..128k`, `batch=1..256*2`, `hidden=2048..8192`; twice for a grid.
+    /// Any numeric flag of `sizeup infer` (`context`/`seq_len`, `prompt`, `output`,
+    /// `batch`, `concurrency`, `tp`, `gpus`, `price`, …) or the architecture
+    /// (`hidden`, `layers`, `kv_heads`)
+    #[arg(long = "vary", value_name = "NAME=SPEC", required = true)]
+    pub vary: Vec<SweepAxis>,
+    /// Write a chart to this file (`.svg` or `.png`)
+    #[arg(long, value_name = "FILE", value_parser = parse_chart_path)]
+    pub chart: Option<PathBuf>,
+    /// What the chart plots; `auto` picks by the varied input (context: KV cache;
+    /// batch or concurrency: latency against throughput; others: memory per GPU)
+    #[arg(long, value_enum, default_value_t = ChartKind::Auto)]
+    pub chart_kind: ChartKind,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// What each point of a sweep estimates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Serving, as `sizeup infer`.
+    Serve,
+}
+
+/// What a sweep's chart plots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChartKind {
+    /// Chosen by the varied input.
+    Auto,
+    /// KV cache per request against context, with the GPU's memory.
+    Kv,
+    /// Memory per GPU as stacked line items, one bar per point.
+    Memory,
+    /// Time per output token against throughput, one point per batch size.
+    LatencyThroughput,
+}
+
+fn parse_chart_path(s: &str) -> Result<PathBuf, String> {
+    let lower = s.to_ascii_lowercase();
+    if lower.ends_with(".svg") || lower.ends_with(".png") {
+        Ok(PathBuf::from(s))
+    } else {
+        Err(format!(
+            "`{s}` must end in `.svg` or `.png` (the chart format)"
+        ))
+    }
+}
+
+/// One varied input, as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AxisReport {
+    /// The name as given (`seq_len`).
+    pub name: &'static str,
+    /// The input it sets (`context`).
+    pub input: &'static str,
+    /// The axis in canonical form (`seq_len=4k..128k`).
+    pub spec: String,
+    /// How many values.
+    pub points: usize,
+}
+
+/// The values of the varied inputs at one point, serialized as a map from
+/// name to value (whole numbers for inputs that count).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointValues(pub Vec<(&'static str, f64, bool)>);
+
+impl Serialize for PointValues {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for &(name, value, whole) in &self.0 {
+            if whole {
+                map.serialize_entry(name, &(value as u64))?;
+            } else {
+                map.serialize_entry(name, &value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// What one point gave.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A serving estimate.
+    Serve(Box<ServePoint>),
+    /// The estimate refused the point; the message says why.
+    Error(String),
+}
+
+/// One point of the sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPoint {
+    /// The varied inputs' values.
+    pub values: PointValues,
+    /// The estimate, or why there is none.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl SweepPoint {
+    /// The serving estimate, if the point has one.
+    pub fn serve(&self) -> Option<&ServePoint> {
+        match &self.outcome {
+            Outcome::Serve(p) => Some(p),
+            Outcome::Error(_) => None,
+        }
+    }
+}
+
+/// What `sizeup sweep` reports: one point per combination of the varied values,
+/// first axis outermost.
+#[derive(Debug, Serialize)]
+pub struct SweepReport {
+    /// The model as loaded (before any architecture axis).
+    pub model: ModelSummary,
+    /// What each point estimates.
+    pub mode: Mode,
+    /// The accelerator.
+    pub gpu: String,
+    /// Its memory, bytes.
+    pub gpu_memory_bytes: u64,
+    /// Weight format (unless varied).
+    pub weights: String,
+    /// KV cache precision.
+    pub kv_dtype: String,
+    /// Serving engine.
+    pub engine: String,
+    /// The varied inputs, first axis outermost.
+    pub axes: Vec<AxisReport>,
+    /// The points, first axis outermost.
+    pub points: Vec<SweepPoint>,
+    /// The assumptions of the first point that has an estimate (the varied
+    /// inputs differ from point to point).
+    pub assumptions: Vec<Assumption>,
+    /// Rules applied while reading the model.
+    pub model_assumptions: Vec<Assumption>,
+    #[serde(skip)]
+    swept: Vec<Swept>,
+}
+
+impl SweepReport {
+    /// The axes' definitions, in order.
+    fn swept(&self) -> &[Swept] {
+        &self.swept
+    }
+}
+
+/// Run the sweep.
+pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
+    let swept = axes::resolve(&args.vary, axes::SERVE_AXES)?;
+    let loaded = model::load(&args.model.model)?;
+    let gpu = args.serve.accelerator()?;
+    let grid = Grid::new(&swept);
+
+    let progress = Progress::new(grid.len() as u64, grid.len() >= PROGRESS_MIN_POINTS);
+    progress.set_prefix(&swept.iter().map(|s| s.name).collect::<Vec<_>>().join(" × "));
+    let points: Vec<SweepPoint> = (0..grid.len())
+        .into_par_iter()
+        .map(|i| {
+            let values = grid.values(&swept, i);
+            let outcome = match serve::evaluate(&loaded.arch, &args.serve, &gpu, &swept, &values) {
+                Ok(p) => Outcome::Serve(Box::new(p)),
+                Err(e) => Outcome::Error(e.to_string()),
+            };
+            progress.inc();
+            SweepPoint {
+                values: PointValues(
+                    swept
+                        .iter()
+                        .zip(values)
+                        .map(|(s, v)| (s.name, v, s.def.whole))
+                        .collect(),
+                ),
+                outcome,
+            }
+        })
+        .collect();
+    progress.finish();
+
+    let assumptions = match grid.first_ok(&points) {
+        Some(i) => serve::assumptions(
+            &loaded.arch,
+            &args.serve,
+            &gpu,
+            &swept,
+            &grid.values(&swept, i),
+        )?,
+        None => Vec::new(),
+    };
+    Ok(SweepReport {
+        model: ModelSummary::new(&loaded),
+        mode: args.mode,
+        gpu: gpu.name.clone(),
+        gpu_memory_bytes: gpu.memory_bytes,
+        weights: args.serve.weights.to_string(),
+        kv_dtype: args.serve.kv_dtype.name().to_string(),
+        engine: args.serve.engine.name().to_string(),
+        axes: swept
+            .iter()
+            .map(|s| AxisReport {
+                name: s.name,
+                input: s.def.name,
+                spec: s.spec.clone(),
+                points: s.values.len(),
+            })
+            .collect(),
+        points,
+        assumptions,
+        model_assumptions: loaded.assumptions,
+        swept,
+    })
+}
+
+/// The points of one or two axes, first axis outermost.
+struct Grid {
+    lens: Vec<usize>,
+}
+
+impl Grid {
+    fn new(swept: &[Swept]) -> Grid {
+        Grid {
+            lens: swept.iter().map(|s| s.values.len()).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lens.iter().product()
+    }
+
+    /// The values at point `i`.
+    fn values(&self, swept: &[Swept], mut i: usize) -> Vec<f64> {
+        let mut out = vec![0.0; swept.len()];
+        for (k, s) in swept.iter().enumerate().rev() {
+            out[k] = s.values[i % self.lens[k]];
+            i /= self.lens[k];
+        }
+        out
+    }
+
+    fn first_ok(&self, points: &[SweepPoint]) -> Option<usize> {
+        points.iter().position(|p| p.serve().is_some())
+    }
+}
+
+/// A varied value as a table cell.
+fn value_cell(quantity: Quantity, v: f64, whole: bool) -> Cell {
+    match quantity {
+        Quantity::UsdPerHour => Cell::Number(v, "USD/h"),
+        Quantity::Fraction => Cell::Ratio(v),
+        Quantity::Mib => Cell::Number(v, "MiB"),
+        Quantity::Microseconds => Cell::Number(v, "µs"),
+        Quantity::Tokens | Quantity::Count if whole => Cell::Exact(v as u64),
+        Quantity::Tokens | Quantity::Count => Cell::Number(v, ""),
+    }
+}
+
+impl Report for SweepReport {
+    fn view(&self) -> View {
+        let title = format!(
+            "{} ({}) on {}: serving with {} weights, {} KV cache, {}; {} points ({})",
+            self.model.name,
+            self.model.description(),
+            self.gpu,
+            self.weights,
+            self.kv_dtype,
+            self.engine,
+            self.points.len(),
+            self.axes
+                .iter()
+                .map(|a| a.spec.clone())
+                .collect::<Vec<_>>()
+                .join(" × ")
+        );
+        let columns = serve::Columns::new(self);
+        let mut keys: Vec<(String, String)> = self
+            .axes
+            .iter()
+            .map(|a| (a.name.to_string(), a.name.to_string()))
+            .collect();
+        keys.extend(columns.headers());
+        let pairs: Vec<(&str, &str)> = keys.iter().map(|(h, k)| (h.as_str(), k.as_str())).collect();
+        let mut table = Table::new(Some(&title), &pairs);
+        for p in &self.points {
+            let mut row: Vec<Cell> = self
+                .swept()
+                .iter()
+                .zip(&p.values.0)
+                .map(|(s, &(_, v, whole))| value_cell(s.def.quantity, v, whole))
+                .collect();
+            row.extend(columns.cells(p));
+            table.row(row);
+        }
+        let mut notes = serve::notes(self);
+        if let Some((header, rest)) = model::assumption_notes(&self.assumptions).split_first() {
+            notes.push(format!(
+                "{} at the first point with an estimate (the varied inputs change from point to point)",
+                header.trim_end_matches(':')
+            ));
+            notes.extend(rest.iter().cloned());
+        }
+        notes.extend(model::assumption_notes(&self.model_assumptions));
+        View {
+            tables: vec![table],
+            notes,
+        }
+    }
+}
