@@ -1,0 +1,247 @@
+//! End-to-end tests of `sizeup sweep`: the same numbers as `kv` and `infer` at
+//! the same points, grids, error rows, charts and bad axes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn sizeup() -> Command {
+    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = sizeup()
+        .args(args)
+        .args(["--format", "json"])
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+/// The text content of every `<text>` element of an SVG.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|chunk| {
+            let body = chunk.split_once('>')?.1;
+            Some(body.split_once("</text>")?.0.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn kv_sweep_matches_sizeup_kv_at_every_point() {
+    let v = json(&["sweep", "llama-3.1-8b", "--vary", "seq_len=4k..128k"]);
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 6);
+    for p in points {
+        let s = p["values"]["seq_len"].as_u64().unwrap();
+        // vLLM's paged cache (block 16, the default engine) at batch 1, tp 1
+        let kv = json(&[
+            "kv",
+            "llama-3.1-8b",
+            "--seq-len",
+            &s.to_string(),
+            "--kv-dtype",
+            "bf16",
+            "--block-size",
+            "16",
+        ]);
+        let serve = &p["serve"];
+        assert_eq!(serve["kv_per_request_bytes"], kv["bytes_per_sequence"]);
+        assert_eq!(serve["memory"]["kv_cache_bytes"], kv["bytes_per_gpu"]);
+        // 2·32·8·128·2 = 131,072 bytes per token
+        // (shared/fixtures/models/llama-3.1-8b/expected.json, kv_bytes_per_token_fp16)
+        assert_eq!(serve["kv_per_request_bytes"].as_u64(), Some(131_072 * s));
+    }
+    assert_eq!(v["axes"][0]["input"], "context");
+    assert_eq!(v["axes"][0]["spec"], "seq_len=4k..128k");
+}
+
+#[test]
+fn a_point_equals_infer_with_that_flag() {
+    let sweep = json(&[
+        "sweep",
+        "llama-3.1-8b",
+        "--gpu",
+        "L40S",
+        "--vary",
+        "concurrency=1,16",
+    ]);
+    let infer = json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--gpu",
+        "L40S",
+        "--concurrency",
+        "16",
+    ]);
+    let p = &sweep["points"][1]["serve"];
+    let e = &infer["estimate"];
+    assert_eq!(p["memory"], e["memory"]);
+    assert_eq!(
+        p["time_per_output_token_seconds"],
+        e["schedule"]["time_per_output_token_seconds"]
+    );
+    assert_eq!(p["output_tokens_per_sec"], e["output_tokens_per_sec_total"]);
+    assert_eq!(p["max_batch_at_context"], e["max_batch_at_context"]);
+}
+
+#[test]
+fn two_axes_make_a_grid_with_error_rows() {
+    let v = json(&[
+        "sweep",
+        "llama-3.1-8b",
+        "--vary",
+        "batch=1,4,16",
+        "--vary",
+        "tp=1,2,3,4",
+    ]);
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3 * 4);
+    // first axis outermost
+    assert_eq!(points[1]["values"], serde_json::json!({"batch": 1, "tp": 2}));
+    assert_eq!(points[4]["values"], serde_json::json!({"batch": 4, "tp": 1}));
+    // tp 3 does not divide Llama-3.1-8B's 32 heads: a row with the reason, not a failure
+    let errors: Vec<&Value> = points.iter().filter(|p| p.get("error").is_some()).collect();
+    assert_eq!(errors.len(), 3);
+    assert!(errors.iter().all(|p| p["values"]["tp"] == 3));
+    assert!(errors[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("a divisor of the 32 attention heads"));
+
+    let csv = sizeup()
+        .args(["sweep", "llama-3.1-8b", "--vary", "batch=1,4,16"])
+        .args(["--vary", "tp=1,2,3,4", "--format", "csv"])
+        .assert()
+        .success();
+    let text = String::from_utf8(csv.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 12);
+    assert!(lines[0].starts_with("batch,tp,weights_bytes_per_gpu,"), "{}", lines[0]);
+    // exact base units: 8,030,261,248 params × 2 bytes at tp 1
+    // (shared/fixtures/models/llama-3.1-8b/expected.json)
+    assert!(lines[1].starts_with("1,1,16060522496,"), "{}", lines[1]);
+}
+
+#[test]
+fn hidden_size_rederives_the_model() {
+    let v = json(&["sweep", "llama-3.1-8b", "--vary", "hidden=2k,4k,8k"]);
+    let p = |i: usize| &v["points"][i]["serve"];
+    // the model's own width is the model: 8,030,261,248 parameters
+    // (shared/fixtures/models/llama-3.1-8b/expected.json)
+    assert_eq!(p(1)["params_total"], 8_030_261_248u64);
+    assert_eq!(
+        p(2)["shape"],
+        serde_json::json!({"layers": 32, "hidden_size": 8192, "heads": 64, "kv_heads": 16,
+            "head_dim": 128, "intermediate_size": 28672})
+    );
+    let params: Vec<u64> = (0..3).map(|i| p(i)["params_total"].as_u64().unwrap()).collect();
+    // the blocks grow as h², the embedding as h: doubling h more than triples the count
+    assert!(params[1] > 3 * params[0] && params[2] > 3 * params[1], "{params:?}");
+}
+
+#[test]
+fn kv_chart_holds_series_axes_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.svg");
+    sizeup()
+        .args(["sweep", "llama-3.1-8b", "--vary", "seq_len=4k..32k:4k"])
+        .args(["--vary", "kv_heads=1,8", "--chart"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("chart written to"));
+    let texts = svg_texts(&std::fs::read_to_string(&path).unwrap());
+    for expected in [
+        "kv_heads=1",
+        "kv_heads=8",
+        "Context length (tokens)",
+        "KV cache per request (GiB)",
+        "H100-SXM memory 80.00 GiB",
+        "32k",
+    ] {
+        assert!(texts.iter().any(|t| t == expected), "{expected} not in {texts:?}");
+    }
+}
+
+#[test]
+fn batch_sweep_charts_latency_against_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latency.svg");
+    sizeup()
+        .args(["sweep", "llama-3.1-8b", "--vary", "batch=1..64", "--chart"])
+        .arg(&path)
+        .assert()
+        .success();
+    let texts = svg_texts(&std::fs::read_to_string(&path).unwrap());
+    for expected in [
+        "B=1",
+        "B=64",
+        "Time per output token (ms)",
+        "Output throughput, all replicas (tokens/s, log scale)",
+    ] {
+        assert!(texts.iter().any(|t| t == expected), "{expected} not in {texts:?}");
+    }
+}
+
+#[test]
+fn other_axes_chart_memory_as_stacked_bars_in_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("memory.svg");
+    sizeup()
+        .args(["sweep", "llama-3.1-70b", "--gpu", "L40S", "--vary", "tp=2,4,8"])
+        .arg("--chart")
+        .arg(&svg)
+        .assert()
+        .success();
+    let texts = svg_texts(&std::fs::read_to_string(&svg).unwrap());
+    for expected in ["weights", "KV cache", "engine reserve", "L40S memory 48.00 GiB", "tp"] {
+        assert!(texts.iter().any(|t| t == expected), "{expected} not in {texts:?}");
+    }
+    let png = dir.path().join("memory.png");
+    sizeup()
+        .args(["sweep", "llama-3.1-70b", "--gpu", "L40S", "--vary", "tp=2,4,8"])
+        .arg("--chart")
+        .arg(&png)
+        .assert()
+        .success();
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn unknown_axis_exits_2_naming_the_valid_ones() {
+    sizeup()
+        .args(["sweep", "llama-3.1-8b", "--vary", "seqlen=4k..8k"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`seqlen` is not an input this sweep can vary"))
+        .stderr(predicate::str::contains("did you mean `seq_len`?"))
+        .stderr(predicate::str::contains("`context` (`seq_len`), `prompt`"))
+        .stderr(predicate::str::contains("`hidden`, `layers`, `kv_heads`"));
+}
+
+#[test]
+fn bad_sweeps_exit_2() {
+    for args in [
+        // three axes
+        &["--vary", "batch=1", "--vary", "tp=1", "--vary", "prompt=1k"][..],
+        // a fraction of a request
+        &["--vary", "batch=0.5"],
+        // the same input twice under two names
+        &["--vary", "context=1k", "--vary", "seq_len=2k"],
+        // a chart format that is neither SVG nor PNG
+        &["--vary", "batch=1,2", "--chart", "out.pdf"],
+        // a KV chart without a context axis
+        &["--vary", "batch=1,2", "--chart", "out.svg", "--chart-kind", "kv"],
+    ] {
+        sizeup()
+            .args(["sweep", "llama-3.1-8b"])
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::starts_with("error:"));
+    }
+}
