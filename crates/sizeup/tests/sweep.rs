@@ -100,8 +100,14 @@ fn two_axes_make_a_grid_with_error_rows() {
     let points = v["points"].as_array().unwrap();
     assert_eq!(points.len(), 3 * 4);
     // first axis outermost
-    assert_eq!(points[1]["values"], serde_json::json!({"batch": 1, "tp": 2}));
-    assert_eq!(points[4]["values"], serde_json::json!({"batch": 4, "tp": 1}));
+    assert_eq!(
+        points[1]["values"],
+        serde_json::json!({"batch": 1, "tp": 2})
+    );
+    assert_eq!(
+        points[4]["values"],
+        serde_json::json!({"batch": 4, "tp": 1})
+    );
     // tp 3 does not divide Llama-3.1-8B's 32 heads: a row with the reason, not a failure
     let errors: Vec<&Value> = points.iter().filter(|p| p.get("error").is_some()).collect();
     assert_eq!(errors.len(), 3);
@@ -119,7 +125,11 @@ fn two_axes_make_a_grid_with_error_rows() {
     let text = String::from_utf8(csv.get_output().stdout.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1 + 12);
-    assert!(lines[0].starts_with("batch,tp,weights_bytes_per_gpu,"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("batch,tp,weights_bytes_per_gpu,"),
+        "{}",
+        lines[0]
+    );
     // exact base units: 8,030,261,248 params × 2 bytes at tp 1
     // (shared/fixtures/models/llama-3.1-8b/expected.json)
     assert!(lines[1].starts_with("1,1,16060522496,"), "{}", lines[1]);
@@ -137,9 +147,14 @@ fn hidden_size_rederives_the_model() {
         serde_json::json!({"layers": 32, "hidden_size": 8192, "heads": 64, "kv_heads": 16,
             "head_dim": 128, "intermediate_size": 28672})
     );
-    let params: Vec<u64> = (0..3).map(|i| p(i)["params_total"].as_u64().unwrap()).collect();
+    let params: Vec<u64> = (0..3)
+        .map(|i| p(i)["params_total"].as_u64().unwrap())
+        .collect();
     // the blocks grow as h², the embedding as h: doubling h more than triples the count
-    assert!(params[1] > 3 * params[0] && params[2] > 3 * params[1], "{params:?}");
+    assert!(
+        params[1] > 3 * params[0] && params[2] > 3 * params[1],
+        "{params:?}"
+    );
 }
 
 #[test]
@@ -162,7 +177,10 @@ fn kv_chart_holds_series_axes_and_limits() {
         "H100-SXM memory 80.00 GiB",
         "32k",
     ] {
-        assert!(texts.iter().any(|t| t == expected), "{expected} not in {texts:?}");
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected} not in {texts:?}"
+        );
     }
 }
 
@@ -182,7 +200,10 @@ fn batch_sweep_charts_latency_against_throughput() {
         "Time per output token (ms)",
         "Output throughput, all replicas (tokens/s, log scale)",
     ] {
-        assert!(texts.iter().any(|t| t == expected), "{expected} not in {texts:?}");
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected} not in {texts:?}"
+        );
     }
 }
 
@@ -191,18 +212,41 @@ fn other_axes_chart_memory_as_stacked_bars_in_png() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("memory.svg");
     sizeup()
-        .args(["sweep", "llama-3.1-70b", "--gpu", "L40S", "--vary", "tp=2,4,8"])
+        .args([
+            "sweep",
+            "llama-3.1-70b",
+            "--gpu",
+            "L40S",
+            "--vary",
+            "tp=2,4,8",
+        ])
         .arg("--chart")
         .arg(&svg)
         .assert()
         .success();
     let texts = svg_texts(&std::fs::read_to_string(&svg).unwrap());
-    for expected in ["weights", "KV cache", "engine reserve", "L40S memory 48.00 GiB", "tp"] {
-        assert!(texts.iter().any(|t| t == expected), "{expected} not in {texts:?}");
+    for expected in [
+        "weights",
+        "KV cache",
+        "engine reserve",
+        "L40S memory 48.00 GiB",
+        "tp",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected} not in {texts:?}"
+        );
     }
     let png = dir.path().join("memory.png");
     sizeup()
-        .args(["sweep", "llama-3.1-70b", "--gpu", "L40S", "--vary", "tp=2,4,8"])
+        .args([
+            "sweep",
+            "llama-3.1-70b",
+            "--gpu",
+            "L40S",
+            "--vary",
+            "tp=2,4,8",
+        ])
         .arg("--chart")
         .arg(&png)
         .assert()
@@ -217,7 +261,9 @@ fn unknown_axis_exits_2_naming_the_valid_ones() {
         .args(["sweep", "llama-3.1-8b", "--vary", "seqlen=4k..8k"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("`seqlen` is not an input this sweep can vary"))
+        .stderr(predicate::str::contains(
+            "`seqlen` is not an input this sweep can vary",
+        ))
         .stderr(predicate::str::contains("did you mean `seq_len`?"))
         .stderr(predicate::str::contains("`context` (`seq_len`), `prompt`"))
         .stderr(predicate::str::contains("`hidden`, `layers`, `kv_heads`"));
@@ -235,7 +281,14 @@ fn bad_sweeps_exit_2() {
         // a chart format that is neither SVG nor PNG
         &["--vary", "batch=1,2", "--chart", "out.pdf"],
         // a KV chart without a context axis
-        &["--vary", "batch=1,2", "--chart", "out.svg", "--chart-kind", "kv"],
+        &[
+            "--vary",
+            "batch=1,2",
+            "--chart",
+            "out.svg",
+            "--chart-kind",
+            "kv",
+        ],
     ] {
         sizeup()
             .args(["sweep", "llama-3.1-8b"])
