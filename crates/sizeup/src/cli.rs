@@ -1,9 +1,10 @@
 //! Command-line definition: one clap tree, shared argument groups.
 
 use clap::{Args, Parser, Subcommand};
+use sizeup_core::hardware::{self, Accelerator};
 
 use crate::commands::card::CardArgs;
-use crate::commands::gpus::GpusArgs;
+use crate::commands::gpus::{read_gpu_file, GpusArgs};
 use crate::commands::infer::InferArgs;
 use crate::commands::inspect::InspectArgs;
 use crate::commands::kv::KvArgs;
@@ -13,6 +14,7 @@ use crate::commands::rough::RoughArgs;
 use crate::commands::sweep::SweepArgs;
 use crate::commands::train::TrainArgs;
 use crate::commands::validate::ValidateArgs;
+use crate::error::AppError;
 use crate::humanize::ByteUnits;
 use crate::render::Format;
 
@@ -72,7 +74,7 @@ pub enum Command {
     /// Vary one or two inputs of an estimate: a table and a chart (`--chart out.svg`)
     Sweep {
         #[command(flatten)]
-        args: SweepArgs,
+        args: Box<SweepArgs>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -119,6 +121,38 @@ pub struct ModelArg {
     /// A catalog name (`sizeup models` lists them), a `config.json`, a checkpoint folder, a `.gguf` file, or `hf:ORG/NAME[@REVISION]`
     #[arg(value_name = "MODEL")]
     pub model: String,
+}
+
+/// The devices, shared by the serving and training flags (and so by `sweep`,
+/// which takes both). Serving and training read `--gpus` and `--tp` with their
+/// own defaults.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct DeviceArgs {
+    /// Accelerator name (`sizeup gpus` lists them; case, `-`, `_` and spaces are ignored)
+    #[arg(long, default_value = "H100-SXM")]
+    pub gpu: String,
+    /// A TOML file describing the accelerator instead of `--gpu` (the catalog's fields at top level)
+    #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
+    pub gpu_file: Option<String>,
+    /// Devices in all (serving: `gpus / tp` replicas, default `--tp`; training: default 1)
+    #[arg(long)]
+    pub gpus: Option<u64>,
+    /// Tensor-parallel size (serving: devices per replica, default `--gpus`, else 1; training: default 1)
+    #[arg(long)]
+    pub tp: Option<u64>,
+    /// Price per device-hour in US dollars (default: the catalog's)
+    #[arg(long)]
+    pub price: Option<f64>,
+}
+
+impl DeviceArgs {
+    /// The accelerator `--gpu` names or `--gpu-file` describes.
+    pub fn accelerator(&self) -> Result<Accelerator, AppError> {
+        Ok(match &self.gpu_file {
+            Some(path) => read_gpu_file(path)?,
+            None => hardware::find(&self.gpu)?.clone(),
+        })
+    }
 }
 
 /// Parse a token count: `4096`, `32k` (= 32768), `1m` (= 1048576).

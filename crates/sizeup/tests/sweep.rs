@@ -262,7 +262,7 @@ fn unknown_axis_exits_2_naming_the_valid_ones() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "`seqlen` is not an input this sweep can vary",
+            "`seqlen` is not a serving input a sweep can vary",
         ))
         .stderr(predicate::str::contains("did you mean `seq_len`?"))
         .stderr(predicate::str::contains("`context` (`seq_len`), `prompt`"))
@@ -297,4 +297,114 @@ fn bad_sweeps_exit_2() {
             .code(2)
             .stderr(predicate::str::starts_with("error:"));
     }
+}
+
+#[test]
+fn a_training_point_equals_train_with_that_flag() {
+    let sweep = json(&[
+        "sweep",
+        "llama-3.1-8b",
+        "--mode",
+        "train",
+        "--gpus",
+        "8",
+        "--zero",
+        "3",
+        "--vary",
+        "micro_batch=1,2",
+    ]);
+    let train = json(&[
+        "train",
+        "llama-3.1-8b",
+        "--gpus",
+        "8",
+        "--zero",
+        "3",
+        "--micro-batch",
+        "2",
+    ]);
+    let p = &sweep["points"][1]["train"];
+    let e = &train["estimate"];
+    assert_eq!(p["memory"], e["memory"]);
+    assert_eq!(p["step_seconds"], e["time"]["step_seconds"]);
+    assert_eq!(p["mfu"], e["time"]["mfu"]);
+    assert_eq!(p["gpu_hours"], e["time"]["gpu_hours"]);
+    assert_eq!(p["largest_micro_batch"], e["largest_micro_batch"]);
+    assert_eq!(sweep["settings"]["zero"], 3);
+}
+
+#[test]
+fn training_memory_against_micro_batch_per_zero_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.svg");
+    let out = sizeup()
+        .args(["sweep", "llama-3.1-8b", "--mode", "train", "--gpus", "8"])
+        .args([
+            "--vary",
+            "micro_batch=1..8",
+            "--vary",
+            "zero=0,3",
+            "--chart",
+        ])
+        .arg(&path)
+        .assert()
+        .success();
+    let table = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(table.contains("optimizer"), "{table}");
+    let texts = svg_texts(&std::fs::read_to_string(&path).unwrap());
+    for expected in [
+        "zero=0",
+        "zero=3",
+        "Micro-batch (sequences)",
+        "Memory per GPU (GiB)",
+        "H100-SXM memory 80.00 GiB",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected} not in {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn flags_and_axes_of_the_other_mode_exit_2() {
+    sizeup()
+        .args([
+            "sweep",
+            "llama-3.1-8b",
+            "--micro-batch",
+            "2",
+            "--vary",
+            "batch=1,2",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("add `--mode train`"));
+    sizeup()
+        .args([
+            "sweep",
+            "llama-3.1-8b",
+            "--mode",
+            "train",
+            "--vary",
+            "context=1k",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`context` is a serving input: add `--mode serve`",
+        ));
+    sizeup()
+        .args([
+            "sweep",
+            "llama-3.1-8b",
+            "--mode",
+            "train",
+            "--vary",
+            "tp=1,2",
+        ])
+        .args(["--chart", "x.svg", "--chart-kind", "latency-throughput"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("it plots a serving estimate"));
 }

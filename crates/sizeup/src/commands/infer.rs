@@ -2,41 +2,31 @@
 
 use clap::Args;
 use serde::Serialize;
-use sizeup_core::hardware::{self, Accelerator};
+use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::{self, Bound, Engine, InferEstimate, InferRequest, Load, Reserve};
 use sizeup_core::{Assumption, KvDtype, WeightFormat};
 
-use crate::cli::ModelArg;
-use crate::commands::gpus::read_gpu_file;
+use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
-/// Flags of `sizeup infer`: the model and the serving flags.
+/// Flags of `sizeup infer`: the model, the devices and the serving flags.
 #[derive(Debug, Args)]
 pub struct InferArgs {
     #[command(flatten)]
     model: ModelArg,
     #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
     serve: ServeArgs,
 }
 
-/// The serving flags, shared by `infer` and `sweep`. Every assumption of the
-/// engine profile is a flag; [`ServeArgs::request`] turns them into a request.
-#[derive(Debug, Clone, Args)]
+/// The serving flags besides the devices, shared by `infer` and `sweep`. Every
+/// assumption of the engine profile is a flag; [`ServeArgs::request`] turns
+/// them, with the devices, into a request.
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct ServeArgs {
-    /// Accelerator name (`sizeup gpus` lists them; case, `-`, `_` and spaces are ignored)
-    #[arg(long, default_value = "H100-SXM")]
-    pub gpu: String,
-    /// A TOML file describing the accelerator instead of `--gpu` (the catalog's fields at top level)
-    #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
-    pub gpu_file: Option<String>,
-    /// Devices in all; `gpus / tp` replicas serve independently (default: `--tp`)
-    #[arg(long)]
-    pub gpus: Option<u64>,
-    /// Tensor-parallel devices per replica (default: `--gpus`, else 1)
-    #[arg(long)]
-    pub tp: Option<u64>,
     /// Weight format: bf16, fp16, fp32, fp8, int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8, or a GGUF type such as Q4_K_M
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
     pub weights: WeightFormat,
@@ -64,9 +54,6 @@ pub struct ServeArgs {
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     pub engine: Engine,
-    /// Price per device-hour in US dollars (default: the catalog's)
-    #[arg(long)]
-    pub price: Option<f64>,
     /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`)
     #[arg(long)]
     pub gpu_memory_utilization: Option<f64>,
@@ -114,24 +101,16 @@ pub struct InferReport {
 }
 
 impl ServeArgs {
-    /// The accelerator `--gpu` names or `--gpu-file` describes.
-    pub fn accelerator(&self) -> Result<Accelerator, AppError> {
-        Ok(match &self.gpu_file {
-            Some(path) => read_gpu_file(path)?,
-            None => hardware::find(&self.gpu)?.clone(),
-        })
+    /// The request these flags describe on `device`.
+    pub fn request(&self, device: &DeviceArgs) -> Result<InferRequest, AppError> {
+        Ok(self.request_on(device, &device.accelerator()?))
     }
 
-    /// The request these flags describe.
-    pub fn request(&self) -> Result<InferRequest, AppError> {
-        Ok(self.request_on(&self.accelerator()?))
-    }
-
-    /// The request these flags describe, on `gpu` (already resolved: a sweep
-    /// reads a `--gpu-file` once, not at every point).
-    pub fn request_on(&self, gpu: &Accelerator) -> InferRequest {
+    /// The request these flags describe on `device`, whose accelerator is `gpu`
+    /// (already resolved: a sweep reads a `--gpu-file` once, not at every point).
+    pub fn request_on(&self, device: &DeviceArgs, gpu: &Accelerator) -> InferRequest {
         let mut req = InferRequest::new(gpu, self.engine);
-        let (gpus, tp) = match (self.gpus, self.tp) {
+        let (gpus, tp) = match (device.gpus, device.tp) {
             (Some(g), Some(t)) => (g, t),
             (Some(g), None) => (g, g),
             (None, Some(t)) => (t, t),
@@ -149,7 +128,7 @@ impl ServeArgs {
             (_, Some(c)) => Load::Concurrency(c),
             (b, None) => Load::Batch(b.unwrap_or(1)),
         };
-        req.price_per_gpu_hour = self.price;
+        req.price_per_gpu_hour = device.price;
         let p = &mut req.profile;
         let user = "user flag";
         let mut overridden = Vec::new();
@@ -222,7 +201,7 @@ impl ServeArgs {
 /// Estimate serving.
 pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
     let loaded = model::load(&args.model.model)?;
-    let req = args.serve.request()?;
+    let req = args.serve.request(&args.device)?;
     let estimate = inference::estimate(&loaded.arch, &req)?;
     Ok(InferReport {
         model: ModelSummary::new(&loaded),

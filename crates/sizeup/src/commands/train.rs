@@ -3,7 +3,6 @@
 
 use clap::{ArgAction, Args};
 use serde::Serialize;
-use sizeup_core::hardware::{self, Accelerator};
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::kernels::Kernels;
 use sizeup_core::training::lora::{Method, Projection};
@@ -12,123 +11,117 @@ use sizeup_core::training::states::{Optimizer, Precision, Stage};
 use sizeup_core::training::{self, TrainEstimate, TrainRequest};
 use sizeup_core::Assumption;
 
-use crate::cli::ModelArg;
-use crate::commands::gpus::read_gpu_file;
+use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
 use crate::humanize;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
-/// Flags of `sizeup train`.
+/// Flags of `sizeup train`: the model, the devices and the training flags.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     model: ModelArg,
-    /// Accelerator name (`sizeup gpus` lists them)
-    #[arg(long, default_value = "H100-SXM")]
-    gpu: String,
-    /// A TOML file describing the accelerator instead of `--gpu`
-    #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
-    gpu_file: Option<String>,
-    /// GPUs in the run
-    #[arg(long, default_value_t = 1)]
-    gpus: u64,
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    train: TrainFlags,
+}
+
+/// The training flags besides the devices, shared by `train` and `sweep`;
+/// [`TrainFlags::request`] turns them, with the devices, into a request.
+#[derive(Debug, Clone, PartialEq, Args)]
+pub struct TrainFlags {
     /// Training tokens, e.g. `15.6T`, `2e12`, `300B` (default: 20 per parameter, Hoffmann et al. 2022)
     #[arg(long, value_parser = crate::cli::parse_count)]
-    tokens: Option<u64>,
+    pub tokens: Option<u64>,
     /// Sequence length, e.g. `4096` or `8k`
     #[arg(long, default_value = "4096", value_parser = crate::cli::parse_tokens)]
-    seq_len: u64,
+    pub seq_len: u64,
     /// Sequences per optimizer step (default: one micro-batch per data-parallel rank)
     #[arg(long)]
-    global_batch: Option<u64>,
+    pub global_batch: Option<u64>,
     /// Sequences per micro-batch
     #[arg(long, default_value_t = 1)]
-    micro_batch: u64,
-    /// Tensor-parallel size
-    #[arg(long, default_value_t = 1)]
-    tp: u64,
+    pub micro_batch: u64,
     /// Pipeline-parallel stages
     #[arg(long, default_value_t = 1)]
-    pp: u64,
+    pub pp: u64,
     /// Model chunks per pipeline stage (interleaved 1F1B when above 1)
     #[arg(long, default_value_t = 1)]
-    vpp: u64,
+    pub vpp: u64,
     /// Context-parallel size
     #[arg(long, default_value_t = 1)]
-    cp: u64,
+    pub cp: u64,
     /// Expert-parallel size (MoE models)
     #[arg(long, default_value_t = 1)]
-    ep: u64,
+    pub ep: u64,
     /// Data-parallel size (default: gpus / (tp·pp·cp))
     #[arg(long)]
-    dp: Option<u64>,
+    pub dp: Option<u64>,
     /// Sequence parallelism (norms and dropout split over the tensor-parallel ranks)
     #[arg(long)]
-    sequence_parallel: bool,
+    pub sequence_parallel: bool,
     /// ZeRO stage: 0, 1, 2 or 3
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
-    zero: u8,
+    pub zero: u8,
     /// PyTorch FSDP FULL_SHARD (ZeRO-3 sharding)
     #[arg(long)]
-    fsdp: bool,
+    pub fsdp: bool,
     /// Megatron's distributed optimizer (ZeRO-1 sharding)
     #[arg(long)]
-    distributed_optimizer: bool,
+    pub distributed_optimizer: bool,
     /// Activation recomputation: none, selective or full
     #[arg(long, default_value = "none", value_parser = crate::cli::parse_recompute)]
-    recompute: Recompute,
+    pub recompute: Recompute,
     /// Flash attention (`--flash-attention false` for unfused softmax attention)
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    flash_attention: bool,
+    pub flash_attention: bool,
     /// Dropout on attention and residuals (stores 1-byte masks)
     #[arg(long)]
-    dropout: bool,
+    pub dropout: bool,
     /// Optimizer: adamw, adamw-8bit, sgd, adafactor, lion
     #[arg(long, default_value = "adamw", value_parser = parse_optimizer)]
-    optimizer: Optimizer,
+    pub optimizer: Optimizer,
     /// Precision of the matrix products: bf16, fp16, fp8
     #[arg(long, default_value = "bf16", value_parser = parse_precision)]
-    precision: Precision,
+    pub precision: Precision,
     /// Keep fp32 master weights (`--master-weights false`: pure 16-bit training)
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    master_weights: bool,
+    pub master_weights: bool,
     /// Step the optimizer in the backward pass, freeing each gradient at once
     #[arg(long)]
-    optimizer_in_backward: bool,
+    pub optimizer_in_backward: bool,
     /// Model FLOPs utilization to use instead of the time model (0–1)
     #[arg(long)]
-    mfu: Option<f64>,
+    pub mfu: Option<f64>,
     /// Training method: full, lora, qlora
     #[arg(long, default_value = "full", value_parser = ["full", "lora", "qlora"])]
-    method: String,
+    pub method: String,
     /// LoRA rank
     #[arg(long, default_value_t = 16)]
-    lora_rank: u64,
+    pub lora_rank: u64,
     /// Adapted projections (QLoRA §4: all linear layers match full fine-tuning)
     #[arg(long, value_delimiter = ',', default_value = "q,k,v,o,gate,up,down", value_parser = parse_target)]
-    lora_targets: Vec<Projection>,
+    pub lora_targets: Vec<Projection>,
     /// Element-wise kernels: fused (Megatron, Transformer Engine, torch.compile) or eager
     #[arg(long, default_value = "fused", value_parser = ["fused", "eager"])]
-    kernels: String,
+    pub kernels: String,
     /// Overlap tensor-parallel collectives with the products (Transformer Engine)
     #[arg(long)]
-    overlap_tp: bool,
+    pub overlap_tp: bool,
     /// Overlap data-parallel traffic with computation (`--overlap-dp false` to expose it)
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
-    overlap_dp: bool,
+    pub overlap_dp: bool,
     /// Overlap the expert-parallel all-to-all (DualPipe)
     #[arg(long)]
-    overlap_ep: bool,
+    pub overlap_ep: bool,
     /// GPUs per node sharing the GPU link
     #[arg(long, default_value_t = 8)]
-    gpus_per_node: u64,
+    pub gpus_per_node: u64,
     /// Network bandwidth per GPU between nodes, Gb/s each way
     #[arg(long, default_value_t = 400.0)]
-    inter_node_gbps: f64,
-    /// Price per GPU-hour in US dollars (default: the catalog's)
-    #[arg(long)]
-    price: Option<f64>,
+    pub inter_node_gbps: f64,
 }
 
 fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
@@ -169,60 +162,70 @@ pub struct TrainReport {
     pub model_assumptions: Vec<Assumption>,
 }
 
+impl TrainFlags {
+    /// The request these flags describe on `device`.
+    ///
+    /// # Errors
+    /// A ZeRO stage above 3.
+    pub fn request(&self, device: &DeviceArgs) -> Result<TrainRequest, AppError> {
+        let gpus = device.gpus.unwrap_or(1);
+        let tp = device.tp.unwrap_or(1);
+        let model_parallel = tp.max(1) * self.pp.max(1) * self.cp.max(1);
+        let dp = self.dp.unwrap_or(gpus / model_parallel).max(1);
+        let global_batch = self.global_batch.unwrap_or(dp * self.micro_batch);
+        let mut req = TrainRequest::new(gpus, self.seq_len, global_batch, self.micro_batch);
+        req.tokens = self.tokens;
+        req.layout = LayoutRequest {
+            tp,
+            pp: self.pp,
+            vpp: self.vpp,
+            cp: self.cp,
+            ep: self.ep,
+            dp: self.dp,
+            sequence_parallel: self.sequence_parallel,
+            zero: ZeroStage::from_number(self.zero)?,
+            fsdp: self.fsdp,
+            distributed_optimizer: self.distributed_optimizer,
+        };
+        req.recompute = self.recompute;
+        req.flash_attention = self.flash_attention;
+        req.dropout = self.dropout;
+        req.optimizer = self.optimizer;
+        req.precision = self.precision;
+        req.master_weights = self.master_weights;
+        req.optimizer_in_backward = self.optimizer_in_backward;
+        req.mfu = self.mfu;
+        req.method = match self.method.as_str() {
+            "lora" => Method::Lora {
+                rank: self.lora_rank,
+                targets: self.lora_targets.clone(),
+            },
+            "qlora" => Method::Qlora {
+                rank: self.lora_rank,
+                targets: self.lora_targets.clone(),
+            },
+            _ => Method::Full,
+        };
+        req.kernels = if self.kernels == "eager" {
+            Kernels::Eager
+        } else {
+            Kernels::Fused
+        };
+        req.overlap.tensor_parallel = self.overlap_tp;
+        req.overlap.data_parallel = self.overlap_dp;
+        req.overlap.expert_parallel = self.overlap_ep;
+        req.network.gpus_per_node = self.gpus_per_node;
+        req.network.inter_node_bytes_per_sec = self.inter_node_gbps * 1e9 / 8.0;
+        req.price_per_gpu_hour = device.price;
+        Ok(req)
+    }
+}
+
 /// Estimate training.
 pub fn run(args: &TrainArgs) -> Result<TrainReport, AppError> {
     let loaded = model::load(&args.model.model)?;
-    let gpu: Accelerator = match &args.gpu_file {
-        Some(path) => read_gpu_file(path)?,
-        None => hardware::find(&args.gpu)?.clone(),
-    };
-    let model_parallel = args.tp.max(1) * args.pp.max(1) * args.cp.max(1);
-    let dp = args.dp.unwrap_or(args.gpus / model_parallel).max(1);
-    let global_batch = args.global_batch.unwrap_or(dp * args.micro_batch);
-    let mut req = TrainRequest::new(args.gpus, args.seq_len, global_batch, args.micro_batch);
-    req.tokens = args.tokens;
-    req.layout = LayoutRequest {
-        tp: args.tp,
-        pp: args.pp,
-        vpp: args.vpp,
-        cp: args.cp,
-        ep: args.ep,
-        dp: args.dp,
-        sequence_parallel: args.sequence_parallel,
-        zero: ZeroStage::from_number(args.zero)?,
-        fsdp: args.fsdp,
-        distributed_optimizer: args.distributed_optimizer,
-    };
-    req.recompute = args.recompute;
-    req.flash_attention = args.flash_attention;
-    req.dropout = args.dropout;
-    req.optimizer = args.optimizer;
-    req.precision = args.precision;
-    req.master_weights = args.master_weights;
-    req.optimizer_in_backward = args.optimizer_in_backward;
-    req.mfu = args.mfu;
-    req.method = match args.method.as_str() {
-        "lora" => Method::Lora {
-            rank: args.lora_rank,
-            targets: args.lora_targets.clone(),
-        },
-        "qlora" => Method::Qlora {
-            rank: args.lora_rank,
-            targets: args.lora_targets.clone(),
-        },
-        _ => Method::Full,
-    };
-    req.kernels = if args.kernels == "eager" {
-        Kernels::Eager
-    } else {
-        Kernels::Fused
-    };
-    req.overlap.tensor_parallel = args.overlap_tp;
-    req.overlap.data_parallel = args.overlap_dp;
-    req.overlap.expert_parallel = args.overlap_ep;
-    req.network.gpus_per_node = args.gpus_per_node;
-    req.network.inter_node_bytes_per_sec = args.inter_node_gbps * 1e9 / 8.0;
-    req.price_per_gpu_hour = args.price;
+    let gpu = args.device.accelerator()?;
+    let req = args.train.request(&args.device)?;
     let estimate = training::estimate(&loaded.arch, &gpu, &req)?;
     Ok(TrainReport {
         model: ModelSummary::new(&loaded),

@@ -1,22 +1,30 @@
 //! The inputs a sweep can vary, each mapped onto the flag it stands for.
 //!
-//! A serving axis sets one field of [`ServeArgs`] and the point is estimated by
-//! the same [`ServeArgs::request_on`] as `sizeup infer`, so a sweep point and an
-//! `infer` run with that flag agree by construction. Architecture axes derive a
-//! variant of the model through [`sizeup_core::resize`].
+//! A serving axis sets one field of [`ServeArgs`] (or [`DeviceArgs`]) and the
+//! point is estimated by the same [`ServeArgs::request_on`] as `sizeup infer`;
+//! a training axis sets a field of [`TrainFlags`] for [`TrainFlags::request`],
+//! as `sizeup train`. So a sweep point and a run of that command with that
+//! flag agree by construction. Architecture axes derive a variant of the model
+//! through [`sizeup_core::resize`].
 
-use sizeup_core::{resize, Architecture};
+use std::borrow::Cow;
 
+use sizeup_core::{resize, Architecture, Assumption, CoreError};
+
+use crate::cli::DeviceArgs;
 use crate::commands::infer::ServeArgs;
+use crate::commands::train::TrainFlags;
 use crate::error::AppError;
 use crate::sweep_axis::SweepAxis;
+
+use super::Mode;
 
 /// What a swept value measures: its column and chart axis units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quantity {
-    /// Tokens (context, prompt, output, block and chunk sizes).
+    /// Tokens (context, prompt, output, sequence, block and chunk sizes).
     Tokens,
-    /// A plain count (batch, GPUs, layers, heads, hidden size).
+    /// A plain count (batch, GPUs, layers, heads, hidden size, training tokens).
     Count,
     /// US dollars per GPU-hour.
     UsdPerHour,
@@ -26,13 +34,19 @@ pub enum Quantity {
     Mib,
     /// Microseconds.
     Microseconds,
+    /// Gigabits per second.
+    Gbps,
 }
 
 /// How a value reaches the estimate.
 #[derive(Debug, Clone, Copy)]
 pub enum Setter {
+    /// Set a device flag (both modes).
+    Device(fn(&mut DeviceArgs, f64)),
     /// Set a serving flag.
     Serve(fn(&mut ServeArgs, f64)),
+    /// Set a training flag.
+    Train(fn(&mut TrainFlags, f64)),
     /// Derive a variant of the architecture.
     Arch(fn(&Architecture, u64) -> sizeup_core::Result<Architecture>),
 }
@@ -60,6 +74,30 @@ impl AxisDef {
             None => format!("`{}`", self.name),
         }
     }
+
+    /// Whether the axis re-derives the architecture.
+    pub fn is_arch(&self) -> bool {
+        matches!(self.setter, Setter::Arch(_))
+    }
+}
+
+const fn def(name: &'static str, quantity: Quantity, whole: bool, setter: Setter) -> AxisDef {
+    AxisDef {
+        name,
+        alias: None,
+        quantity,
+        whole,
+        setter,
+    }
+}
+
+const fn device(
+    name: &'static str,
+    quantity: Quantity,
+    whole: bool,
+    set: fn(&mut DeviceArgs, f64),
+) -> AxisDef {
+    def(name, quantity, whole, Setter::Device(set))
 }
 
 const fn serve(
@@ -68,26 +106,23 @@ const fn serve(
     whole: bool,
     set: fn(&mut ServeArgs, f64),
 ) -> AxisDef {
-    AxisDef {
-        name,
-        alias: None,
-        quantity,
-        whole,
-        setter: Setter::Serve(set),
-    }
+    def(name, quantity, whole, Setter::Serve(set))
+}
+
+const fn train(
+    name: &'static str,
+    quantity: Quantity,
+    whole: bool,
+    set: fn(&mut TrainFlags, f64),
+) -> AxisDef {
+    def(name, quantity, whole, Setter::Train(set))
 }
 
 const fn arch(
     name: &'static str,
     derive: fn(&Architecture, u64) -> sizeup_core::Result<Architecture>,
 ) -> AxisDef {
-    AxisDef {
-        name,
-        alias: None,
-        quantity: Quantity::Count,
-        whole: true,
-        setter: Setter::Arch(derive),
-    }
+    def(name, Quantity::Count, true, Setter::Arch(derive))
 }
 
 // Whole axes are checked whole before any setter runs, so `as u64` is exact.
@@ -110,11 +145,11 @@ pub static SERVE_AXES: &[AxisDef] = &[
         a.concurrency = Some(v as u64);
         a.batch = None;
     }),
-    serve("tp", Quantity::Count, true, |a, v| a.tp = Some(v as u64)),
-    serve("gpus", Quantity::Count, true, |a, v| {
+    device("tp", Quantity::Count, true, |a, v| a.tp = Some(v as u64)),
+    device("gpus", Quantity::Count, true, |a, v| {
         a.gpus = Some(v as u64)
     }),
-    serve("price", Quantity::UsdPerHour, false, |a, v| {
+    device("price", Quantity::UsdPerHour, false, |a, v| {
         a.price = Some(v)
     }),
     serve(
@@ -167,6 +202,105 @@ pub static SERVE_AXES: &[AxisDef] = &[
     arch("kv_heads", resize::with_kv_heads),
 ];
 
+/// Every training input a sweep can vary: the numeric flags of `sizeup train`,
+/// then the architecture.
+pub static TRAIN_AXES: &[AxisDef] = &[
+    train("micro_batch", Quantity::Count, true, |a, v| {
+        a.micro_batch = v as u64
+    }),
+    train("global_batch", Quantity::Count, true, |a, v| {
+        a.global_batch = Some(v as u64)
+    }),
+    train("seq_len", Quantity::Tokens, true, |a, v| {
+        a.seq_len = v as u64
+    }),
+    train("tokens", Quantity::Count, true, |a, v| {
+        a.tokens = Some(v as u64)
+    }),
+    device("gpus", Quantity::Count, true, |a, v| {
+        a.gpus = Some(v as u64)
+    }),
+    device("tp", Quantity::Count, true, |a, v| a.tp = Some(v as u64)),
+    train("pp", Quantity::Count, true, |a, v| a.pp = v as u64),
+    train("vpp", Quantity::Count, true, |a, v| a.vpp = v as u64),
+    train("cp", Quantity::Count, true, |a, v| a.cp = v as u64),
+    train("ep", Quantity::Count, true, |a, v| a.ep = v as u64),
+    train("dp", Quantity::Count, true, |a, v| a.dp = Some(v as u64)),
+    // a stage above 255 saturates and is refused by the estimate like 4
+    train("zero", Quantity::Count, true, |a, v| {
+        a.zero = u8::try_from(v as u64).unwrap_or(u8::MAX)
+    }),
+    train("mfu", Quantity::Fraction, false, |a, v| a.mfu = Some(v)),
+    train("lora_rank", Quantity::Count, true, |a, v| {
+        a.lora_rank = v as u64
+    }),
+    train("gpus_per_node", Quantity::Count, true, |a, v| {
+        a.gpus_per_node = v as u64
+    }),
+    train("inter_node_gbps", Quantity::Gbps, false, |a, v| {
+        a.inter_node_gbps = v
+    }),
+    device("price", Quantity::UsdPerHour, false, |a, v| {
+        a.price = Some(v)
+    }),
+    arch("hidden", resize::with_hidden),
+    arch("layers", resize::with_layers),
+    arch("kv_heads", resize::with_kv_heads),
+];
+
+/// The flags a point changes: the mode's own flags.
+pub enum Flags<'a> {
+    /// Serving flags.
+    Serve(&'a mut ServeArgs),
+    /// Training flags.
+    Train(&'a mut TrainFlags),
+}
+
+/// Set the point's `values` of the `swept` axes on `device` and `flags`, and
+/// derive its architecture from `arch`.
+pub fn apply<'a>(
+    arch: &'a Architecture,
+    swept: &[Swept],
+    values: &[f64],
+    device: &mut DeviceArgs,
+    mut flags: Flags<'_>,
+) -> Result<Cow<'a, Architecture>, CoreError> {
+    let mut arch = Cow::Borrowed(arch);
+    for (s, &v) in swept.iter().zip(values) {
+        match (s.def.setter, &mut flags) {
+            (Setter::Device(set), _) => set(device, v),
+            (Setter::Serve(set), Flags::Serve(f)) => set(f, v),
+            (Setter::Train(set), Flags::Train(f)) => set(f, v),
+            // whole by construction (resolve)
+            (Setter::Arch(derive), _) => arch = Cow::Owned(derive(&arch, v as u64)?),
+            // each mode resolves against its own table, so a serving axis never
+            // meets training flags
+            (Setter::Serve(_), Flags::Train(_)) | (Setter::Train(_), Flags::Serve(_)) => {}
+        }
+    }
+    Ok(arch)
+}
+
+/// How each architecture axis of `swept` re-derives the model, as assumptions.
+pub fn assumptions(swept: &[Swept]) -> Vec<Assumption> {
+    swept
+        .iter()
+        .filter_map(|s| {
+            let rule = match s.def.name {
+                "hidden" => "heads keep their width d and GQA its queries per KV head (heads rounded to a whole group); MLP widths keep f/h",
+                "layers" => "dense layers of an MoE model and the share of sliding-window layers kept",
+                "kv_heads" => "query heads unchanged; k and v projections and the KV cache scale with k",
+                _ => return None,
+            };
+            Some(Assumption::new(
+                format!("{} axis", s.name),
+                rule,
+                "sizeup_core::resize (how the Llama 2/3 and Gemma families scale)",
+            ))
+        })
+        .collect()
+}
+
 /// An axis of this sweep: its definition, the name as typed and its values.
 #[derive(Debug, Clone)]
 pub struct Swept {
@@ -184,9 +318,18 @@ pub struct Swept {
 /// becomes a row, and a million rows already make a large report.
 pub const MAX_SWEEP_POINTS: usize = 1_000_000;
 
-/// Resolve the `--vary` axes against `defs`: one or two, distinct inputs,
-/// whole numbers where the input counts, at most [`MAX_SWEEP_POINTS`] in all.
-pub fn resolve(vary: &[SweepAxis], defs: &'static [AxisDef]) -> Result<Vec<Swept>, AppError> {
+/// The inputs a sweep of `mode` can vary.
+pub fn table(mode: Mode) -> &'static [AxisDef] {
+    match mode {
+        Mode::Serve => SERVE_AXES,
+        Mode::Train => TRAIN_AXES,
+    }
+}
+
+/// Resolve the `--vary` axes for `mode`: one or two, distinct inputs, whole
+/// numbers where the input counts, at most [`MAX_SWEEP_POINTS`] in all.
+pub fn resolve(vary: &[SweepAxis], mode: Mode) -> Result<Vec<Swept>, AppError> {
+    let defs = table(mode);
     if vary.is_empty() || vary.len() > 2 {
         return Err(AppError::Usage {
             flag: "--vary",
@@ -201,7 +344,7 @@ pub fn resolve(vary: &[SweepAxis], defs: &'static [AxisDef]) -> Result<Vec<Swept
     }
     let mut out: Vec<Swept> = Vec::new();
     for axis in vary {
-        let def = find(&axis.name, defs).ok_or_else(|| unknown(axis, defs))?;
+        let def = find(&axis.name, defs).ok_or_else(|| unknown(axis, mode))?;
         if out.iter().any(|s| std::ptr::eq(s.def, def)) {
             return Err(AppError::Usage {
                 flag: "--vary",
@@ -261,7 +404,25 @@ fn find(name: &str, defs: &'static [AxisDef]) -> Option<&'static AxisDef> {
         .find(|d| d.name == name || d.alias == Some(name))
 }
 
-fn unknown(axis: &SweepAxis, defs: &'static [AxisDef]) -> AppError {
+fn unknown(axis: &SweepAxis, mode: Mode) -> AppError {
+    let defs = table(mode);
+    let other = match mode {
+        Mode::Serve => Mode::Train,
+        Mode::Train => Mode::Serve,
+    };
+    if find(&axis.name, table(other)).is_some() {
+        return AppError::Usage {
+            flag: "--vary",
+            value: axis.to_string(),
+            problem: format!("`{}` is not a {} input", axis.name, mode.noun()),
+            hint: Some(format!(
+                "`{}` is a {} input: add `--mode {}`",
+                axis.name,
+                other.noun(),
+                other.name()
+            )),
+        };
+    }
     let names: Vec<String> = defs.iter().map(AxisDef::shown).collect();
     let nearest = defs
         .iter()
@@ -274,13 +435,18 @@ fn unknown(axis: &SweepAxis, defs: &'static [AxisDef]) -> AppError {
         hint.push_str(&format!("did you mean `{n}`? "));
     }
     hint.push_str(&format!(
-        "the inputs a sweep can vary: {}",
+        "the {} inputs a sweep can vary: {}",
+        mode.noun(),
         names.join(", ")
     ));
     AppError::Usage {
         flag: "--vary",
         value: axis.to_string(),
-        problem: format!("`{}` is not an input this sweep can vary", axis.name),
+        problem: format!(
+            "`{}` is not a {} input a sweep can vary",
+            axis.name,
+            mode.noun()
+        ),
         hint: Some(hint),
     }
 }
@@ -291,7 +457,7 @@ mod tests {
 
     fn axes(specs: &[&str]) -> Result<Vec<Swept>, AppError> {
         let vary: Vec<SweepAxis> = specs.iter().map(|s| s.parse().unwrap()).collect();
-        resolve(&vary, SERVE_AXES)
+        resolve(&vary, Mode::Serve)
     }
 
     #[test]
@@ -305,14 +471,30 @@ mod tests {
 
     #[test]
     fn every_name_is_unique() {
-        let mut names: Vec<&str> = SERVE_AXES
-            .iter()
-            .flat_map(|d| std::iter::once(d.name).chain(d.alias))
-            .collect();
-        names.sort_unstable();
-        let n = names.len();
-        names.dedup();
-        assert_eq!(names.len(), n);
+        for defs in [SERVE_AXES, TRAIN_AXES] {
+            let mut names: Vec<&str> = defs
+                .iter()
+                .flat_map(|d| std::iter::once(d.name).chain(d.alias))
+                .collect();
+            names.sort_unstable();
+            let n = names.len();
+            names.dedup();
+            assert_eq!(names.len(), n);
+        }
+    }
+
+    #[test]
+    fn an_input_of_the_other_mode_says_so() {
+        let err = axes(&["micro_batch=1,2"]).unwrap_err();
+        let AppError::Usage { hint, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            hint.as_deref(),
+            Some("`micro_batch` is a training input: add `--mode train`")
+        );
+        let vary: Vec<SweepAxis> = vec!["seq_len=1k..8k".parse().unwrap()];
+        assert_eq!(resolve(&vary, Mode::Train).unwrap()[0].def.name, "seq_len");
     }
 
     #[test]
@@ -321,7 +503,10 @@ mod tests {
         let AppError::Usage { problem, hint, .. } = err else {
             panic!("{err:?}")
         };
-        assert!(problem.contains("`seqlen`"), "{problem}");
+        assert!(
+            problem.contains("`seqlen` is not a serving input"),
+            "{problem}"
+        );
         let hint = hint.unwrap();
         assert!(hint.contains("did you mean `seq_len`?"), "{hint}");
         assert!(hint.contains("`kv_heads`"), "{hint}");

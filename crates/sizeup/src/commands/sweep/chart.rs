@@ -1,6 +1,7 @@
 //! The chart of a sweep, chosen by what was varied: KV cache against context,
-//! latency against throughput as the batch grows, or memory line items as
-//! stacked bars. Pure: it describes the chart; `main` writes the file.
+//! latency against throughput as the batch grows, serving memory line items as
+//! stacked bars, or training memory (against micro-batch). Pure: it describes
+//! the chart; `main` writes the file.
 
 use crate::chart::{Axis, AxisUnit, Chart, LineChart, Reference, Series, Stack, StackedBars};
 use crate::error::AppError;
@@ -8,7 +9,8 @@ use crate::humanize::{self, ByteUnits};
 
 use super::axes::Quantity;
 use super::serve::ServePoint;
-use super::{ChartKind, SweepPoint, SweepReport};
+use super::train::{self, TrainPoint};
+use super::{ChartKind, Mode, Settings, SweepPoint, SweepReport};
 
 /// A range whose largest value is at least this many times its smallest is
 /// drawn on a log scale (doubling ranges then space evenly).
@@ -18,15 +20,14 @@ const LOG_SPAN: f64 = 8.0;
 pub fn chart(report: &SweepReport, kind: ChartKind, units: ByteUnits) -> Result<Chart, AppError> {
     let swept = report.swept();
     let find = |names: &[&str]| swept.iter().position(|s| names.contains(&s.def.name));
-    let context = find(&["context"]);
-    let batch = find(&["batch", "concurrency"]);
-    let kind = match kind {
-        ChartKind::Auto => match swept.first().map(|s| s.def.name) {
+    let kind = match (kind, report.mode) {
+        (ChartKind::Auto, Mode::Train) => ChartKind::TrainMemory,
+        (ChartKind::Auto, Mode::Serve) => match swept.first().map(|s| s.def.name) {
             Some("context") => ChartKind::Kv,
             Some("batch" | "concurrency") => ChartKind::LatencyThroughput,
             _ => ChartKind::Memory,
         },
-        k => k,
+        (k, _) => k,
     };
     let missing = |kind: &str, axis: &str, example: &str| AppError::Usage {
         flag: "--chart-kind",
@@ -36,13 +37,23 @@ pub fn chart(report: &SweepReport, kind: ChartKind, units: ByteUnits) -> Result<
             "add `--vary {example}`, or use `--chart-kind memory`"
         )),
     };
-    match kind {
-        ChartKind::Kv => {
-            let x = context.ok_or_else(|| missing("kv", "context", "context=4k..128k"))?;
+    let wrong_mode = |kind: &str, mode: Mode| AppError::Usage {
+        flag: "--chart-kind",
+        value: kind.into(),
+        problem: format!("it plots a {} estimate", mode.noun()),
+        hint: Some(format!(
+            "add `--mode {}`, or use `--chart-kind auto`",
+            mode.name()
+        )),
+    };
+    match (kind, report.mode) {
+        (ChartKind::Kv, Mode::Serve) => {
+            let x =
+                find(&["context"]).ok_or_else(|| missing("kv", "context", "context=4k..128k"))?;
             Ok(Chart::Line(kv_chart(report, x, units)))
         }
-        ChartKind::LatencyThroughput => {
-            let x = batch.ok_or_else(|| {
+        (ChartKind::LatencyThroughput, Mode::Serve) => {
+            let x = find(&["batch", "concurrency"]).ok_or_else(|| {
                 missing(
                     "latency-throughput",
                     "batch` or `concurrency",
@@ -51,7 +62,17 @@ pub fn chart(report: &SweepReport, kind: ChartKind, units: ByteUnits) -> Result<
             })?;
             Ok(Chart::Line(latency_chart(report, x)))
         }
-        ChartKind::Memory | ChartKind::Auto => Ok(Chart::Bars(memory_bars(report, units))),
+        (ChartKind::Memory | ChartKind::Auto, Mode::Serve) => {
+            Ok(Chart::Bars(memory_bars(report, units)))
+        }
+        (ChartKind::TrainMemory | ChartKind::Memory | ChartKind::Auto, Mode::Train) => {
+            Ok(train_memory(report, find(&["micro_batch"]), units))
+        }
+        (ChartKind::Kv, Mode::Train) => Err(wrong_mode("kv", Mode::Serve)),
+        (ChartKind::LatencyThroughput, Mode::Train) => {
+            Err(wrong_mode("latency-throughput", Mode::Serve))
+        }
+        (ChartKind::TrainMemory, Mode::Serve) => Err(wrong_mode("train-memory", Mode::Train)),
     }
 }
 
@@ -64,19 +85,24 @@ fn value_text(quantity: Quantity, v: f64) -> String {
         Quantity::Fraction => humanize::percent(v),
         Quantity::Mib => format!("{} MiB", humanize::compact(v)),
         Quantity::Microseconds => format!("{} µs", humanize::compact(v)),
+        Quantity::Gbps => format!("{} Gb/s", humanize::compact(v)),
     }
 }
 
 /// One series: its legend entry (none when only one input is varied) and its
 /// `(x value, point)` pairs in `x` order.
-type Group<'a> = (Option<String>, Vec<(f64, &'a ServePoint)>);
+type Group<'a, P> = (Option<String>, Vec<(f64, &'a P)>);
 
-/// The points grouped into series: one per value of the axis other than `x`
-/// (a single series when only `x` is varied), each in `x` order.
-fn series_by_other(report: &SweepReport, x: usize) -> Vec<Group<'_>> {
+/// The points with an estimate grouped into series: one per value of the axis
+/// other than `x` (a single series when only `x` is varied), each in `x` order.
+fn series_by_other<'a, P>(
+    report: &'a SweepReport,
+    x: usize,
+    estimate: impl Fn(&'a SweepPoint) -> Option<&'a P>,
+) -> Vec<Group<'a, P>> {
     let swept = report.swept();
     let other = (0..swept.len()).find(|&i| i != x);
-    let mut groups: Vec<Group> = match other {
+    let mut groups: Vec<Group<P>> = match other {
         Some(o) => swept[o]
             .values
             .iter()
@@ -91,12 +117,12 @@ fn series_by_other(report: &SweepReport, x: usize) -> Vec<Group<'_>> {
         None => vec![(None, Vec::new())],
     };
     for p in &report.points {
-        let Some(sp) = p.serve() else { continue };
+        let Some(e) = estimate(p) else { continue };
         let group = other.map_or(0, |o| {
             let v = p.values.0[o].1;
             swept[o].values.iter().position(|&w| w == v).unwrap_or(0)
         });
-        groups[group].1.push((p.values.0[x].1, sp));
+        groups[group].1.push((p.values.0[x].1, e));
     }
     for (_, points) in &mut groups {
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -115,17 +141,17 @@ fn x_axis(label: &str, unit: AxisUnit, values: impl Iterator<Item = f64> + Clone
     }
 }
 
+fn kv_dtype(report: &SweepReport) -> &str {
+    match &report.settings {
+        Settings::Serve { kv_dtype, .. } => kv_dtype,
+        Settings::Train { .. } => "",
+    }
+}
+
 fn kv_chart(report: &SweepReport, x: usize, units: ByteUnits) -> LineChart {
-    let groups = series_by_other(report, x);
+    let groups = series_by_other(report, x, SweepPoint::serve);
     let served = || groups.iter().flat_map(|(_, p)| p.iter().map(|(_, sp)| *sp));
-    let mut references = vec![Reference {
-        label: format!(
-            "{} memory {}",
-            report.gpu,
-            humanize::bytes(report.gpu_memory_bytes, units)
-        ),
-        value: report.gpu_memory_bytes as f64,
-    }];
+    let mut references = vec![gpu_line(report, units)];
     // With one device per replica the request's whole cache sits on one GPU, so
     // the room left after weights and overheads is the line to stay under.
     let budgets: Vec<u64> = served().map(|p| p.kv_budget_bytes).collect();
@@ -145,7 +171,7 @@ fn kv_chart(report: &SweepReport, x: usize, units: ByteUnits) -> LineChart {
         .map(|(name, points)| Series {
             name: name
                 .clone()
-                .unwrap_or_else(|| format!("{} KV cache", report.kv_dtype)),
+                .unwrap_or_else(|| format!("{} KV cache", kv_dtype(report))),
             points: points
                 .iter()
                 .map(|(c, p)| (*c, p.kv_per_request_bytes as f64))
@@ -156,7 +182,8 @@ fn kv_chart(report: &SweepReport, x: usize, units: ByteUnits) -> LineChart {
     LineChart {
         title: format!(
             "{}: KV cache per request against context ({} cache)",
-            report.model.name, report.kv_dtype
+            report.model.name,
+            kv_dtype(report)
         ),
         // linear: the cache grows in proportion to the context, and a straight
         // line shows it (a log axis would bend it into a curve)
@@ -168,7 +195,7 @@ fn kv_chart(report: &SweepReport, x: usize, units: ByteUnits) -> LineChart {
 }
 
 fn latency_chart(report: &SweepReport, x: usize) -> LineChart {
-    let groups = series_by_other(report, x);
+    let groups = series_by_other(report, x, SweepPoint::serve);
     let mut left_out = false;
     let series: Vec<Series> = groups
         .iter()
@@ -211,25 +238,47 @@ fn latency_chart(report: &SweepReport, x: usize) -> LineChart {
     }
 }
 
+/// A bar's name: the point's values, `1 / 1k` for two axes (short enough to
+/// show under the bar; the x title names the axes).
+fn category(report: &SweepReport, p: &SweepPoint) -> String {
+    let texts: Vec<String> = report
+        .swept()
+        .iter()
+        .zip(&p.values.0)
+        .map(|(s, &(_, v, _))| value_text(s.def.quantity, v))
+        .collect();
+    texts.join(" / ")
+}
+
+/// The x title of bars: the axis (with its unit for tokens), or `tp / prompt`.
+fn bars_x_label(report: &SweepReport) -> String {
+    match report.swept() {
+        [one] => match one.def.quantity {
+            Quantity::Tokens => format!("{} (tokens)", one.name),
+            _ => one.name.to_string(),
+        },
+        more => more.iter().map(|s| s.name).collect::<Vec<_>>().join(" / "),
+    }
+}
+
+fn gpu_line(report: &SweepReport, units: ByteUnits) -> Reference {
+    Reference {
+        label: format!(
+            "{} memory {}",
+            report.gpu,
+            humanize::bytes(report.gpu_memory_bytes, units)
+        ),
+        value: report.gpu_memory_bytes as f64,
+    }
+}
+
 fn memory_bars(report: &SweepReport, units: ByteUnits) -> StackedBars {
-    let swept = report.swept();
     let served: Vec<(&SweepPoint, &ServePoint)> = report
         .points
         .iter()
         .filter_map(|p| p.serve().map(|s| (p, s)))
         .collect();
-    // two axes: `1 / 1k` under an x title `tp / prompt`, short enough to show
-    let categories = served
-        .iter()
-        .map(|(p, _)| {
-            let texts: Vec<String> = swept
-                .iter()
-                .zip(&p.values.0)
-                .map(|(s, &(_, v, _))| value_text(s.def.quantity, v))
-                .collect();
-            texts.join(" / ")
-        })
-        .collect();
+    let categories = served.iter().map(|(p, _)| category(report, p)).collect();
     type Item = (&'static str, fn(&ServePoint) -> u64);
     // No `free` layer: the gap up to the device line shows it, and a bar that
     // does not fit rises above the line.
@@ -251,28 +300,74 @@ fn memory_bars(report: &SweepReport, units: ByteUnits) -> StackedBars {
             values: served.iter().map(|(_, p)| get(p) as f64).collect(),
         })
         .collect();
-    let x_label = match swept {
-        [one] => match one.def.quantity {
-            Quantity::Tokens => format!("{} (tokens)", one.name),
-            _ => one.name.to_string(),
-        },
-        _ => swept.iter().map(|s| s.name).collect::<Vec<_>>().join(" / "),
-    };
     StackedBars {
         title: format!("{}: memory per GPU", report.model.name),
-        x_label,
+        x_label: bars_x_label(report),
         categories,
         stacks,
         y: Axis::linear("Memory per GPU", AxisUnit::Bytes(units)),
-        limit: Some(Reference {
-            label: format!(
-                "{} memory {}",
-                report.gpu,
-                humanize::bytes(report.gpu_memory_bytes, units)
-            ),
-            value: report.gpu_memory_bytes as f64,
-        }),
+        limit: Some(gpu_line(report, units)),
     }
+}
+
+/// Training memory per GPU: with a micro-batch axis and a second input, the
+/// total against micro-batch, one line per value of the other input; else the
+/// line items stacked, one bar per point. The GPU's memory is the limit.
+fn train_memory(report: &SweepReport, micro_batch: Option<usize>, units: ByteUnits) -> Chart {
+    let title = format!("{}: training memory per GPU", report.model.name);
+    let y = Axis::linear("Memory per GPU", AxisUnit::Bytes(units));
+    if let (Some(x), 2) = (micro_batch, report.swept().len()) {
+        let series = series_by_other(report, x, SweepPoint::train)
+            .into_iter()
+            .map(|(name, points)| Series {
+                name: name.unwrap_or_default(),
+                points: points
+                    .iter()
+                    .map(|(b, p)| (*b, p.memory.total_bytes as f64))
+                    .collect(),
+                point_labels: None,
+            })
+            .collect();
+        return Chart::Line(LineChart {
+            title,
+            x: Axis::linear("Micro-batch (sequences)", AxisUnit::Count),
+            y,
+            series,
+            references: vec![gpu_line(report, units)],
+        });
+    }
+    let trained: Vec<(&SweepPoint, &TrainPoint)> = report
+        .points
+        .iter()
+        .filter_map(|p| p.train().map(|t| (p, t)))
+        .collect();
+    let names = trained
+        .first()
+        .map_or([""; 5], |(_, t)| train::memory_items(t).map(|(n, _)| n));
+    let stacks = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            trained
+                .iter()
+                .any(|(_, t)| train::memory_items(t)[*i].1 > 0)
+        })
+        .map(|(i, name)| Stack {
+            name: name.to_string(),
+            values: trained
+                .iter()
+                .map(|(_, t)| train::memory_items(t)[i].1 as f64)
+                .collect(),
+        })
+        .collect();
+    Chart::Bars(StackedBars {
+        title,
+        x_label: bars_x_label(report),
+        categories: trained.iter().map(|(p, _)| category(report, p)).collect(),
+        stacks,
+        y,
+        limit: Some(gpu_line(report, units)),
+    })
 }
 
 #[cfg(test)]

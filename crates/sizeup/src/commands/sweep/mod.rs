@@ -1,25 +1,28 @@
 //! `sizeup sweep MODEL --vary seq_len=4k..128k`: one estimate per point of one or
 //! two varied inputs, as a table and (with `--chart`) a chart.
 //!
-//! Every point runs the same estimate as `sizeup infer` with that flag set (see
-//! [`axes`]). Points are independent, so they are evaluated in parallel (rayon,
+//! Every point runs the same estimate as `sizeup infer` (or, with `--mode
+//! train`, `sizeup train`) with that flag set (see [`axes`]). Points are independent, so they are evaluated in parallel (rayon,
 //! here in the binary: the core stays free of threads); a point that fails (a
 //! `tp` that does not divide the heads) becomes a row holding its error.
 
 mod axes;
 mod chart;
 mod serve;
+mod train;
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 use rayon::prelude::*;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use sizeup_core::Assumption;
+use sizeup_core::hardware::Accelerator;
+use sizeup_core::{Architecture, Assumption};
 
-use crate::cli::ModelArg;
+use crate::cli::{DeviceArgs, ModelArg};
 use crate::commands::infer::ServeArgs;
+use crate::commands::train::TrainFlags;
 use crate::error::AppError;
 use crate::model::{self, ModelSummary};
 use crate::progress::Progress;
@@ -29,6 +32,7 @@ use crate::sweep_axis::SweepAxis;
 pub use self::axes::Quantity;
 pub use self::chart::chart;
 pub use self::serve::ServePoint;
+pub use self::train::TrainPoint;
 
 use self::axes::Swept;
 
@@ -41,25 +45,37 @@ const PROGRESS_MIN_POINTS: usize = 2_000;
 pub struct SweepArgs {
     #[command(flatten)]
     model: ModelArg,
-    /// What each point estimates
+    /// What each point estimates: serving (as `sizeup infer`) or training (as `sizeup train`)
     #[arg(long, value_enum, default_value_t = Mode::Serve)]
     mode: Mode,
     /// An input to vary, NAME=START..END[:STEP|*FACTOR] or NAME=V1,V2,… (k = 1024), e.g.
     /// `seq_len=4k..128k`, `batch=1..256*2`, `hidden=2048..8192`; twice for a grid.
-    /// Any numeric flag of `sizeup infer` (`context`/`seq_len`, `prompt`, `output`,
-    /// `batch`, `concurrency`, `tp`, `gpus`, `price`, …) or the architecture
-    /// (`hidden`, `layers`, `kv_heads`)
+    /// Serving: any numeric flag of `sizeup infer` (`context`/`seq_len`, `prompt`,
+    /// `output`, `batch`, `concurrency`, `tp`, `gpus`, `price`, …); training: of
+    /// `sizeup train` (`micro_batch`, `global_batch`, `seq_len`, `tp`, `pp`, `gpus`,
+    /// `tokens`, `lora_rank`, `zero`, …); both: the architecture (`hidden`, `layers`, `kv_heads`)
     #[arg(long = "vary", value_name = "NAME=SPEC", required = true)]
     pub vary: Vec<SweepAxis>,
     /// Write a chart to this file (`.svg` or `.png`)
     #[arg(long, value_name = "FILE", value_parser = parse_chart_path)]
     pub chart: Option<PathBuf>,
-    /// What the chart plots; `auto` picks by the varied input (context: KV cache;
-    /// batch or concurrency: latency against throughput; others: memory per GPU)
+    /// What the chart plots; `auto` picks by mode and the first varied input
+    /// (context: KV cache; batch or concurrency: latency against throughput;
+    /// other serving inputs: memory per GPU; training: training memory per GPU)
     #[arg(long, value_enum, default_value_t = ChartKind::Auto)]
     pub chart_kind: ChartKind,
     #[command(flatten)]
+    device: DeviceArgs,
+    #[command(
+        flatten,
+        next_help_heading = "Serving (--mode serve, as `sizeup infer`)"
+    )]
     serve: ServeArgs,
+    #[command(
+        flatten,
+        next_help_heading = "Training (--mode train, as `sizeup train`)"
+    )]
+    train: TrainFlags,
 }
 
 /// What each point of a sweep estimates.
@@ -68,6 +84,26 @@ pub struct SweepArgs {
 pub enum Mode {
     /// Serving, as `sizeup infer`.
     Serve,
+    /// Training, as `sizeup train`.
+    Train,
+}
+
+impl Mode {
+    /// The flag value: `serve`, `train`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Serve => "serve",
+            Mode::Train => "train",
+        }
+    }
+
+    /// `serving`, `training`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Mode::Serve => "serving",
+            Mode::Train => "training",
+        }
+    }
 }
 
 /// What a sweep's chart plots.
@@ -81,6 +117,9 @@ pub enum ChartKind {
     Memory,
     /// Time per output token against throughput, one point per batch size.
     LatencyThroughput,
+    /// Training memory per GPU: stacked line items, or total against
+    /// micro-batch per value of a second input, with the GPU's memory.
+    TrainMemory,
 }
 
 fn parse_chart_path(s: &str) -> Result<PathBuf, String> {
@@ -132,6 +171,8 @@ impl Serialize for PointValues {
 pub enum Outcome {
     /// A serving estimate.
     Serve(Box<ServePoint>),
+    /// A training estimate.
+    Train(Box<TrainPoint>),
     /// The estimate refused the point; the message says why.
     Error(String),
 }
@@ -151,9 +192,53 @@ impl SweepPoint {
     pub fn serve(&self) -> Option<&ServePoint> {
         match &self.outcome {
             Outcome::Serve(p) => Some(p),
-            Outcome::Error(_) => None,
+            _ => None,
         }
     }
+
+    /// The training estimate, if the point has one.
+    pub fn train(&self) -> Option<&TrainPoint> {
+        match &self.outcome {
+            Outcome::Train(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The error, if the point has no estimate.
+    pub fn error(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The fixed settings of the sweep that the table title names.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Settings {
+    /// Serving.
+    Serve {
+        /// Weight format.
+        weights: String,
+        /// KV cache precision.
+        kv_dtype: String,
+        /// Serving engine.
+        engine: String,
+    },
+    /// Training.
+    Train {
+        /// Precision of the matrix products.
+        precision: String,
+        /// Optimizer.
+        optimizer: String,
+        /// `full`, `lora` or `qlora`.
+        method: String,
+        /// Activation recomputation.
+        recompute: String,
+        /// ZeRO stage.
+        zero: u8,
+    },
 }
 
 /// What `sizeup sweep` reports: one point per combination of the varied values,
@@ -168,12 +253,8 @@ pub struct SweepReport {
     pub gpu: String,
     /// Its memory, bytes.
     pub gpu_memory_bytes: u64,
-    /// Weight format (unless varied).
-    pub weights: String,
-    /// KV cache precision.
-    pub kv_dtype: String,
-    /// Serving engine.
-    pub engine: String,
+    /// What stays fixed.
+    pub settings: Settings,
     /// The varied inputs, first axis outermost.
     pub axes: Vec<AxisReport>,
     /// The points, first axis outermost.
@@ -194,12 +275,43 @@ impl SweepReport {
     }
 }
 
+/// What every point starts from: the model, the flags and the accelerator.
+pub struct Base<'a> {
+    /// The model as loaded.
+    pub arch: &'a Architecture,
+    /// The accelerator, resolved once.
+    pub gpu: &'a Accelerator,
+    /// The device flags.
+    pub device: &'a DeviceArgs,
+    /// The serving flags.
+    pub serve: &'a ServeArgs,
+    /// The training flags.
+    pub train: &'a TrainFlags,
+    /// The varied inputs.
+    pub swept: &'a [Swept],
+}
+
 /// Run the sweep.
 pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
-    let swept = axes::resolve(&args.vary, axes::SERVE_AXES)?;
+    check_mode_flags(args)?;
+    let swept = axes::resolve(&args.vary, args.mode)?;
     let loaded = model::load(&args.model.model)?;
-    let gpu = args.serve.accelerator()?;
+    let gpu = args.device.accelerator()?;
+    let base = Base {
+        arch: &loaded.arch,
+        gpu: &gpu,
+        device: &args.device,
+        serve: &args.serve,
+        train: &args.train,
+        swept: &swept,
+    };
     let grid = Grid::new(&swept);
+    let evaluate = |values: &[f64]| -> Result<Outcome, AppError> {
+        Ok(match args.mode {
+            Mode::Serve => Outcome::Serve(Box::new(serve::evaluate(&base, values)?)),
+            Mode::Train => Outcome::Train(Box::new(train::evaluate(&base, values)?)),
+        })
+    };
 
     let progress = Progress::new(grid.len() as u64, grid.len() >= PROGRESS_MIN_POINTS);
     progress.set_prefix(&swept.iter().map(|s| s.name).collect::<Vec<_>>().join(" × "));
@@ -207,10 +319,7 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
         .into_par_iter()
         .map(|i| {
             let values = grid.values(&swept, i);
-            let outcome = match serve::evaluate(&loaded.arch, &args.serve, &gpu, &swept, &values) {
-                Ok(p) => Outcome::Serve(Box::new(p)),
-                Err(e) => Outcome::Error(e.to_string()),
-            };
+            let outcome = evaluate(&values).unwrap_or_else(|e| Outcome::Error(e.to_string()));
             progress.inc();
             SweepPoint {
                 values: PointValues(
@@ -226,24 +335,37 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
         .collect();
     progress.finish();
 
-    let assumptions = match grid.first_ok(&points) {
-        Some(i) => serve::assumptions(
-            &loaded.arch,
-            &args.serve,
-            &gpu,
-            &swept,
-            &grid.values(&swept, i),
-        )?,
+    let mut assumptions = match points.iter().position(|p| p.error().is_none()) {
+        Some(i) => {
+            let values = grid.values(&swept, i);
+            match args.mode {
+                Mode::Serve => serve::assumptions(&base, &values)?,
+                Mode::Train => train::assumptions(&base, &values)?,
+            }
+        }
         None => Vec::new(),
+    };
+    assumptions.extend(axes::assumptions(&swept));
+    let settings = match args.mode {
+        Mode::Serve => Settings::Serve {
+            weights: args.serve.weights.to_string(),
+            kv_dtype: args.serve.kv_dtype.name().to_string(),
+            engine: args.serve.engine.name().to_string(),
+        },
+        Mode::Train => Settings::Train {
+            precision: args.train.precision.name().to_string(),
+            optimizer: args.train.optimizer.name().to_string(),
+            method: args.train.method.clone(),
+            recompute: args.train.recompute.name().to_string(),
+            zero: args.train.zero,
+        },
     };
     Ok(SweepReport {
         model: ModelSummary::new(&loaded),
         mode: args.mode,
         gpu: gpu.name.clone(),
         gpu_memory_bytes: gpu.memory_bytes,
-        weights: args.serve.weights.to_string(),
-        kv_dtype: args.serve.kv_dtype.name().to_string(),
-        engine: args.serve.engine.name().to_string(),
+        settings,
         axes: swept
             .iter()
             .map(|s| AxisReport {
@@ -257,6 +379,45 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
         assumptions,
         model_assumptions: loaded.assumptions,
         swept,
+    })
+}
+
+/// The flags of a group as parsed from nothing: its defaults.
+#[derive(Parser)]
+struct Defaults<T: Args> {
+    #[command(flatten)]
+    flags: T,
+}
+
+/// Refuse flags of the other mode: they would be silently ignored.
+fn check_mode_flags(args: &SweepArgs) -> Result<(), AppError> {
+    let unused =
+        match args.mode {
+            Mode::Serve => Defaults::<TrainFlags>::try_parse_from(["sweep"])
+                .is_ok_and(|d| d.flags != args.train),
+            Mode::Train => Defaults::<ServeArgs>::try_parse_from(["sweep"])
+                .is_ok_and(|d| d.flags != args.serve),
+        };
+    if !unused {
+        return Ok(());
+    }
+    let (given, other) = match args.mode {
+        Mode::Serve => (Mode::Train, Mode::Serve),
+        Mode::Train => (Mode::Serve, Mode::Train),
+    };
+    Err(AppError::Usage {
+        flag: "--mode",
+        value: other.name().into(),
+        problem: format!(
+            "{} flags were given, and a {} sweep would ignore them",
+            given.noun(),
+            other.noun()
+        ),
+        hint: Some(format!(
+            "add `--mode {}`, or drop the {} flags (`sizeup sweep --help` lists them under their heading)",
+            given.name(),
+            given.noun()
+        )),
     })
 }
 
@@ -285,10 +446,6 @@ impl Grid {
         }
         out
     }
-
-    fn first_ok(&self, points: &[SweepPoint]) -> Option<usize> {
-        points.iter().position(|p| p.serve().is_some())
-    }
 }
 
 /// A varied value as a table cell.
@@ -298,21 +455,64 @@ fn value_cell(quantity: Quantity, v: f64, whole: bool) -> Cell {
         Quantity::Fraction => Cell::Ratio(v),
         Quantity::Mib => Cell::Number(v, "MiB"),
         Quantity::Microseconds => Cell::Number(v, "µs"),
+        Quantity::Gbps => Cell::Number(v, "Gb/s"),
         Quantity::Tokens | Quantity::Count if whole => Cell::Exact(v as u64),
         Quantity::Tokens | Quantity::Count => Cell::Number(v, ""),
     }
 }
 
+/// The result columns of the report's mode.
+enum Columns {
+    Serve(serve::Columns),
+    Train(train::Columns),
+}
+
+impl Columns {
+    fn new(report: &SweepReport) -> Columns {
+        match report.mode {
+            Mode::Serve => Columns::Serve(serve::Columns::new(report)),
+            Mode::Train => Columns::Train(train::Columns::new(report)),
+        }
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        match self {
+            Columns::Serve(c) => c.headers(),
+            Columns::Train(c) => c.headers(),
+        }
+    }
+
+    fn cells(&self, point: &SweepPoint) -> Vec<Cell> {
+        match self {
+            Columns::Serve(c) => c.cells(point),
+            Columns::Train(c) => c.cells(point),
+        }
+    }
+}
+
 impl Report for SweepReport {
     fn view(&self) -> View {
+        let what = match &self.settings {
+            Settings::Serve {
+                weights,
+                kv_dtype,
+                engine,
+            } => format!("serving with {weights} weights, {kv_dtype} KV cache, {engine}"),
+            Settings::Train {
+                precision,
+                optimizer,
+                method,
+                recompute,
+                zero,
+            } => format!(
+                "{method} training in {precision}, {optimizer}, recompute {recompute}, ZeRO-{zero}"
+            ),
+        };
         let title = format!(
-            "{} ({}) on {}: serving with {} weights, {} KV cache, {}; {} points ({})",
+            "{} ({}) on {}: {what}; {} points ({})",
             self.model.name,
             self.model.description(),
             self.gpu,
-            self.weights,
-            self.kv_dtype,
-            self.engine,
             self.points.len(),
             self.axes
                 .iter()
@@ -320,13 +520,14 @@ impl Report for SweepReport {
                 .collect::<Vec<_>>()
                 .join(" × ")
         );
-        let columns = serve::Columns::new(self);
         let mut keys: Vec<(String, String)> = self
             .axes
             .iter()
             .map(|a| (a.name.to_string(), a.name.to_string()))
             .collect();
-        keys.extend(columns.headers());
+        let columns = Columns::new(self);
+        let headers = columns.headers();
+        keys.extend(headers);
         let pairs: Vec<(&str, &str)> = keys.iter().map(|(h, k)| (h.as_str(), k.as_str())).collect();
         let mut table = Table::new(Some(&title), &pairs);
         for p in &self.points {
@@ -339,7 +540,10 @@ impl Report for SweepReport {
             row.extend(columns.cells(p));
             table.row(row);
         }
-        let mut notes = serve::notes(self);
+        let mut notes = match self.mode {
+            Mode::Serve => serve::notes(self),
+            Mode::Train => train::notes(self),
+        };
         if let Some((header, rest)) = model::assumption_notes(&self.assumptions).split_first() {
             notes.push(format!(
                 "{} at the first point with an estimate (the varied inputs change from point to point)",

@@ -4,14 +4,12 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::{self, Bound, InferRequest, MemoryPerGpu, Warning};
 use sizeup_core::kv::{self, KvRequest};
 use sizeup_core::{Architecture, Assumption, CoreError};
 
-use super::axes::{Setter, Swept};
-use super::{Outcome, SweepPoint, SweepReport};
-use crate::commands::infer::ServeArgs;
+use super::axes::{self, Flags};
+use super::{Base, SweepPoint, SweepReport};
 use crate::error::AppError;
 use crate::render::Cell;
 
@@ -30,6 +28,33 @@ pub struct PointShape {
     pub head_dim: u64,
     /// `f` of the dense MLP.
     pub intermediate_size: u64,
+}
+
+impl PointShape {
+    /// The shape of `arch`.
+    pub fn of(arch: &Architecture) -> PointShape {
+        PointShape {
+            layers: arch.num_layers,
+            hidden_size: arch.hidden_size,
+            heads: arch.heads(),
+            kv_heads: arch.kv_heads(),
+            head_dim: arch.head_dim(),
+            intermediate_size: arch.ffn.dense.intermediate_size,
+        }
+    }
+
+    /// `L32 h4096 32/8×128 f14336`.
+    pub fn text(&self) -> String {
+        format!(
+            "L{} h{} {}/{}×{} f{}",
+            self.layers,
+            self.hidden_size,
+            self.heads,
+            self.kv_heads,
+            self.head_dim,
+            self.intermediate_size
+        )
+    }
 }
 
 /// What serving looks like at one point, in base units.
@@ -73,33 +98,24 @@ pub struct ServePoint {
 
 /// The model and the request at a point: the base flags with the point's values set.
 fn inputs<'a>(
-    arch: &'a Architecture,
-    serve: &ServeArgs,
-    gpu: &Accelerator,
-    swept: &[Swept],
+    base: &Base<'a>,
     values: &[f64],
 ) -> Result<(Cow<'a, Architecture>, InferRequest), CoreError> {
-    let mut arch = Cow::Borrowed(arch);
-    let mut serve = serve.clone();
-    for (s, &v) in swept.iter().zip(values) {
-        match s.def.setter {
-            Setter::Serve(set) => set(&mut serve, v),
-            // whole by construction (axes::resolve)
-            Setter::Arch(derive) => arch = Cow::Owned(derive(&arch, v as u64)?),
-        }
-    }
-    Ok((arch, serve.request_on(gpu)))
+    let mut device = base.device.clone();
+    let mut serve = base.serve.clone();
+    let arch = axes::apply(
+        base.arch,
+        base.swept,
+        values,
+        &mut device,
+        Flags::Serve(&mut serve),
+    )?;
+    Ok((arch, serve.request_on(&device, base.gpu)))
 }
 
 /// Estimate serving at one point.
-pub fn evaluate(
-    arch: &Architecture,
-    serve: &ServeArgs,
-    gpu: &Accelerator,
-    swept: &[Swept],
-    values: &[f64],
-) -> Result<ServePoint, CoreError> {
-    let (arch, req) = inputs(arch, serve, gpu, swept, values)?;
+pub fn evaluate(base: &Base<'_>, values: &[f64]) -> Result<ServePoint, AppError> {
+    let (arch, req) = inputs(base, values)?;
     let e = inference::estimate(&arch, &req)?;
     let one = kv::size(
         &arch,
@@ -111,9 +127,7 @@ pub fn evaluate(
             block_tokens: req.profile.kv_block_tokens,
         },
     )?;
-    let varies_arch = swept
-        .iter()
-        .any(|s| matches!(s.def.setter, Setter::Arch(_)));
+    let varies_arch = base.swept.iter().any(|s| s.def.is_arch());
     Ok(ServePoint {
         params_total: e.params_total,
         gpus: e.gpus,
@@ -130,42 +144,15 @@ pub fn evaluate(
         output_tokens_per_sec: e.output_tokens_per_sec_total,
         decode_bound: e.decode.bound,
         usd_per_million_output_tokens: e.cost.map(|c| c.usd_per_million_output_tokens),
-        shape: varies_arch.then(|| PointShape {
-            layers: arch.num_layers,
-            hidden_size: arch.hidden_size,
-            heads: arch.heads(),
-            kv_heads: arch.kv_heads(),
-            head_dim: arch.head_dim(),
-            intermediate_size: arch.ffn.dense.intermediate_size,
-        }),
+        shape: varies_arch.then(|| PointShape::of(&arch)),
         warnings: e.warnings,
     })
 }
 
-/// The assumptions of the estimate at one point, and of the architecture axes.
-pub fn assumptions(
-    arch: &Architecture,
-    serve: &ServeArgs,
-    gpu: &Accelerator,
-    swept: &[Swept],
-    values: &[f64],
-) -> Result<Vec<Assumption>, AppError> {
-    let (arch, req) = inputs(arch, serve, gpu, swept, values)?;
-    let mut out = inference::estimate(&arch, &req)?.assumptions;
-    for s in swept {
-        let rule = match s.def.name {
-            "hidden" => "heads keep their width d and GQA its queries per KV head (heads rounded to a whole group); MLP widths keep f/h",
-            "layers" => "dense layers of an MoE model and the share of sliding-window layers kept",
-            "kv_heads" => "query heads unchanged; k and v projections and the KV cache scale with k",
-            _ => continue,
-        };
-        out.push(Assumption::new(
-            format!("{} axis", s.name),
-            rule,
-            "sizeup_core::resize (how Llama 2/3 and Gemma families scale)",
-        ));
-    }
-    Ok(out)
+/// The assumptions of the estimate at one point.
+pub fn assumptions(base: &Base<'_>, values: &[f64]) -> Result<Vec<Assumption>, AppError> {
+    let (arch, req) = inputs(base, values)?;
+    Ok(inference::estimate(&arch, &req)?.assumptions)
 }
 
 /// The result columns a report shows; some only when they carry something.
@@ -189,10 +176,7 @@ impl Columns {
                 .any(|s| matches!(s.def.name, "context" | "kv_heads" | "layers" | "hidden")),
             short: served().any(|p| !p.fits),
             cost: served().any(|p| p.usd_per_million_output_tokens.is_some()),
-            error: report
-                .points
-                .iter()
-                .any(|p| matches!(p.outcome, Outcome::Error(_))),
+            error: report.points.iter().any(|p| p.error().is_some()),
         }
     }
 
@@ -233,23 +217,12 @@ impl Columns {
 
     /// The cells of one point, in [`Columns::headers`] order.
     pub fn cells(&self, point: &SweepPoint) -> Vec<Cell> {
-        let p = match &point.outcome {
-            Outcome::Serve(p) => p,
-            Outcome::Error(e) => {
-                let mut row = vec![Cell::Empty; self.headers().len() - 1];
-                row.push(Cell::Text(e.clone()));
-                return row;
-            }
+        let Some(p) = point.serve() else {
+            return error_row(self.headers().len(), point);
         };
         let mut row = Vec::new();
         if self.shape {
-            match p.shape {
-                Some(s) => row.push(Cell::Text(format!(
-                    "L{} h{} {}/{}×{} f{}",
-                    s.layers, s.hidden_size, s.heads, s.kv_heads, s.head_dim, s.intermediate_size
-                ))),
-                None => row.push(Cell::Empty),
-            }
+            row.push(p.shape.map_or(Cell::Empty, |s| Cell::Text(s.text())));
             row.push(Cell::Count(p.params_total));
         }
         let m = &p.memory;
@@ -279,6 +252,13 @@ impl Columns {
         }
         row
     }
+}
+
+/// The row of a point without an estimate: empty cells, then its error.
+pub fn error_row(columns: usize, point: &SweepPoint) -> Vec<Cell> {
+    let mut row = vec![Cell::Empty; columns.saturating_sub(1)];
+    row.push(Cell::Text(point.error().unwrap_or_default().to_string()));
+    row
 }
 
 /// Notes under the table: each distinct warning once, with how many points it concerns.
