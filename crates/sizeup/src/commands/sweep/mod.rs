@@ -2,9 +2,10 @@
 //! two varied inputs, as a table and (with `--chart`) a chart.
 //!
 //! Every point runs the same estimate as `sizeup infer` (or, with `--mode
-//! train`, `sizeup train`) with that flag set (see [`axes`]). Points are independent, so they are evaluated in parallel (rayon,
-//! here in the binary: the core stays free of threads); a point that fails (a
-//! `tp` that does not divide the heads) becomes a row holding its error.
+//! train`, `sizeup train`) with that flag set (see [`axes`]). Points are
+//! independent, so they are evaluated in parallel (rayon, here in the binary:
+//! the core stays free of threads); a point that fails (a `tp` that does not
+//! divide the heads) becomes a row holding its error.
 
 mod axes;
 mod chart;
