@@ -6,7 +6,7 @@
 //! points per second directly.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use sizeup_core::inference::{self, Engine, InferRequest, Load};
+use sizeup_core::inference::{self, Detail, Engine, InferRequest, Load};
 use sizeup_core::{hardware, Architecture, Shape};
 
 /// Points per iteration: 10 contexts × 10 batch sizes.
@@ -30,7 +30,7 @@ fn models() -> [(&'static str, Architecture); 2] {
     ]
 }
 
-fn requests() -> Vec<InferRequest> {
+fn requests(detail: Detail) -> Vec<InferRequest> {
     let gpu = hardware::find("H100-SXM").unwrap();
     let mut out = Vec::new();
     for c in 0..10u32 {
@@ -40,6 +40,7 @@ fn requests() -> Vec<InferRequest> {
             req.tp = 8;
             req.context = Some(4096 << (c % 6));
             req.load = Load::Batch(1 << b);
+            req.detail = detail;
             out.push(req);
         }
     }
@@ -47,19 +48,22 @@ fn requests() -> Vec<InferRequest> {
 }
 
 fn estimate(c: &mut Criterion) {
-    let reqs = requests();
     let mut group = c.benchmark_group("inference::estimate");
     group.throughput(Throughput::Elements(BLOCK));
     group.sample_size(10);
-    for (name, arch) in models() {
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                for req in &reqs {
-                    // points that do not fit are estimated too (with fit advice)
-                    let _ = black_box(inference::estimate(black_box(&arch), req));
-                }
-            })
-        });
+    // `Full` is what `sizeup infer` computes (ridge search, fit advice for points
+    // that do not fit); `Point` is what each point of `sizeup sweep` computes.
+    for (label, detail) in [("full", Detail::Full), ("point", Detail::Point)] {
+        let reqs = requests(detail);
+        for (name, arch) in models() {
+            group.bench_function(format!("{label}: {name}"), |b| {
+                b.iter(|| {
+                    for req in &reqs {
+                        let _ = black_box(inference::estimate(black_box(&arch), req));
+                    }
+                })
+            });
+        }
     }
     group.finish();
 }

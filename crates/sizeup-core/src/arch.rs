@@ -243,7 +243,28 @@ pub struct ExtraGroup {
     pub params: u64,
 }
 
+/// The most decoder blocks an estimate accepts.
+///
+/// Real models have at most a few hundred (Llama-3.1-405B: 126); the per-layer
+/// estimates walk every layer, so a config claiming billions would hang them.
+pub const MAX_LAYERS: u64 = 1 << 16;
+
 impl Architecture {
+    /// Check the layer count against [`MAX_LAYERS`].
+    ///
+    /// # Errors
+    /// [`crate::CoreError::Invalid`] naming `num_hidden_layers`.
+    pub fn check_layers(&self) -> crate::Result<()> {
+        if self.num_layers > MAX_LAYERS {
+            return Err(crate::CoreError::Invalid {
+                field: "num_hidden_layers",
+                value: self.num_layers.to_string(),
+                expected: format!("at most {MAX_LAYERS} (real models have a few hundred at most)"),
+            });
+        }
+        Ok(())
+    }
+
     /// Query heads `a`.
     pub fn heads(&self) -> u64 {
         match self.attention.kind {

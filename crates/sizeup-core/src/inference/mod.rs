@@ -62,6 +62,24 @@ pub struct InferRequest {
     pub profile: EngineProfile,
     /// Price per device-hour; `None`: the catalog's.
     pub price_per_gpu_hour: Option<f64>,
+    /// How much beyond the point itself to work out.
+    pub detail: Detail,
+}
+
+/// How much an estimate works out beyond the requested point.
+///
+/// The effective ridge batch (a bisection over the pass model) and the fit
+/// advice (memory at other layouts and formats) cost several times the point
+/// itself and depend only on the model and device, so a sweep of many points
+/// asks for the point alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// Everything: the point, the effective ridge batch and, when it does not fit, advice.
+    #[default]
+    Full,
+    /// The point only: `ridge_batch_effective` and `fit_advice` are `None`.
+    Point,
 }
 
 impl InferRequest {
@@ -81,6 +99,7 @@ impl InferRequest {
             load: Load::Batch(1),
             profile: engine.profile(gpu),
             price_per_gpu_hour: None,
+            detail: Detail::Full,
         }
     }
 }
@@ -231,6 +250,7 @@ pub struct InferEstimate {
 }
 
 fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
+    arch.check_layers()?;
     for (field, v) in [
         ("gpus", req.gpus),
         ("tp", req.tp),
@@ -289,7 +309,19 @@ fn memory_for(
     context: u64,
 ) -> Result<(MemoryPerGpu, KvRequest)> {
     let stored = stored_tensors(arch, format, &req.weight_options)?;
-    let weights = weights_bytes_per_gpu(&stored, tp)?;
+    memory_with(arch, req, &stored, tp, batch, context)
+}
+
+/// [`memory_for`] with the stored tensors already listed.
+fn memory_with(
+    arch: &Architecture,
+    req: &InferRequest,
+    stored: &[StoredTensor],
+    tp: u64,
+    batch: u64,
+    context: u64,
+) -> Result<(MemoryPerGpu, KvRequest)> {
+    let weights = weights_bytes_per_gpu(stored, tp)?;
     let kv_req = KvRequest {
         seq_len: context.max(1),
         batch,
@@ -347,7 +379,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     let count = params::count(arch)?;
     let breakdown = weights_breakdown(arch, req.weights, &req.weight_options)?;
     let stored = stored_tensors(arch, req.weights, &req.weight_options)?;
-    let (memory, kv_req) = memory_for(arch, req, req.weights, req.tp, batch, context)?;
+    let (memory, kv_req) = memory_with(arch, req, &stored, req.tp, batch, context)?;
     let budget = memory.kv_budget_bytes();
     let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
     let max_context_at_batch = max_context(arch, &kv_req, budget)?;
@@ -433,7 +465,10 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     let bytes_per_param = breakdown.total_bytes as f64 / count.total.max(1) as f64;
     let ridge_batch_datasheet = peak_flops(&req.gpu, precision) * bytes_per_param
         / (2.0 * req.gpu.memory_bandwidth_bytes_per_sec);
-    let ridge_batch_effective = effective_ridge(arch, &stored, machine);
+    let ridge_batch_effective = match req.detail {
+        Detail::Full => effective_ridge(arch, &stored, machine),
+        Detail::Point => None,
+    };
 
     let moe_experts_touched_per_layer = arch.ffn.moe.map(|m| {
         let e = m.num_experts as f64;
@@ -458,7 +493,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     };
 
     let fits = memory.fits();
-    let fit_advice = if fits {
+    let fit_advice = if fits || req.detail == Detail::Point {
         None
     } else {
         Some(advise(arch, req, context, budget, &kv_req)?)

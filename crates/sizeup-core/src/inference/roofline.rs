@@ -263,15 +263,23 @@ pub fn pass_time(
         None => (0, f64::INFINITY),
     };
     let moe = arch.ffn.moe;
+    // Group the tensors by layer once: scanning the whole list for every layer
+    // made a pass quadratic in the layer count.
+    let mut by_layer: Vec<Vec<&StoredTensor>> = vec![Vec::new(); arch.num_layers as usize];
+    for s in stored {
+        if let Some(slot) = s.tensor.layer.and_then(|l| by_layer.get_mut(l as usize)) {
+            slot.push(s);
+        }
+    }
 
-    for layer in 0..arch.num_layers {
+    for (layer, tensors) in (0..arch.num_layers).zip(&by_layer) {
         let mut attn_in = OpWeights::default();
         let mut attn_out = OpWeights::default();
         let mut up = OpWeights::default();
         let mut down = OpWeights::default();
         let mut experts = OpWeights::default();
         let mut router = OpWeights::default();
-        for s in stored.iter().filter(|s| s.tensor.layer == Some(layer)) {
+        for s in tensors.iter().copied() {
             use TensorRole::*;
             match s.tensor.role {
                 AttnQ | AttnK | AttnV | AttnQA | AttnQB | AttnKvA | AttnKvB => attn_in.add(s, tp),

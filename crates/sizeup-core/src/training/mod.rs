@@ -395,6 +395,7 @@ pub fn estimate(
         global_batch: req.global_batch,
         micro_batch: req.micro_batch,
     };
+    arch.check_layers()?;
     let layout = Layout::resolve(&req.layout, arch, &workload)?;
     if let Some(mfu) = req.mfu {
         if !(mfu > 0.0 && mfu <= 1.0) {

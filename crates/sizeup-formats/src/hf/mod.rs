@@ -181,6 +181,7 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
     // Count once here so a config whose sizes overflow a u64 count is rejected at
     // the door, not later in some report.
     params::count(&arch)?;
+    arch.check_layers()?;
     kv::size(
         &arch,
         &KvRequest {

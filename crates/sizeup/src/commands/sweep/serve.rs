@@ -115,7 +115,9 @@ fn inputs<'a>(
 
 /// Estimate serving at one point.
 pub fn evaluate(base: &Base<'_>, values: &[f64]) -> Result<ServePoint, AppError> {
-    let (arch, req) = inputs(base, values)?;
+    let (arch, mut req) = inputs(base, values)?;
+    // A sweep reports each point; the ridge search and fit advice are per-model work.
+    req.detail = inference::Detail::Point;
     let e = inference::estimate(&arch, &req)?;
     let one = kv::size(
         &arch,
