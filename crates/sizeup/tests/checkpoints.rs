@@ -62,10 +62,9 @@ fn inspect_groups_a_sharded_checkpoint_by_role() {
     assert_eq!(v["table"]["tensors"].as_array().unwrap().len(), 291);
 }
 
-#[test]
-fn params_and_inspect_on_a_gguf_file() {
-    // llama-2-7b's shape in llama.cpp naming, Q4_K weights and F32 norms
-    let lm = Lm {
+/// llama-2-7b's shape in llama.cpp naming.
+fn llama_2_7b_lm() -> Lm {
+    Lm {
         layers: 32,
         hidden: 4096,
         heads: 32,
@@ -75,13 +74,22 @@ fn params_and_inspect_on_a_gguf_file() {
         ffn: 11008,
         norms_per_layer: 2,
         ..Lm::default()
-    };
+    }
+}
+
+/// A llama-2-7b GGUF with Q4_K matrices and F32 norms, written to `path` (sparse: headers only).
+fn write_llama_2_7b_gguf(path: &std::path::Path) {
     let mut g = GgufWriter::default();
-    lm.gguf_keys(&mut g, "llama", 4096);
-    lm.gguf_tensors(&mut g, Ty::Q4_K);
+    llama_2_7b_lm().gguf_keys(&mut g, "llama", 4096);
+    llama_2_7b_lm().gguf_tensors(&mut g, Ty::Q4_K);
+    g.write(path);
+}
+
+#[test]
+fn params_and_inspect_on_a_gguf_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("llama-2-7b.Q4_K.gguf");
-    g.write(&path);
+    write_llama_2_7b_gguf(&path);
     let p = path.to_str().unwrap();
 
     let v = json(&["params", p, "--format", "json"]);
@@ -106,4 +114,22 @@ fn a_truncated_gguf_is_a_clear_error() {
         .code(2)
         .stderr(predicate::str::contains("broken.gguf"))
         .stderr(predicate::str::contains("panicked").not());
+}
+
+/// Writes the synthetic checkpoints these tests use into `$SIZEUP_DEMO_DIR`, to try
+/// the commands by hand: `SIZEUP_DEMO_DIR=/tmp/demo cargo test -p sizeup --test
+/// checkpoints -- --ignored`, then `sizeup inspect /tmp/demo/llama-2-7b-sharded`.
+#[test]
+#[ignore = "writes files for people to look at; run on demand"]
+fn write_demo_checkpoints() {
+    let Some(dir) = std::env::var_os("SIZEUP_DEMO_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let sharded = dir.join("llama-2-7b-sharded");
+    std::fs::create_dir_all(&sharded).unwrap();
+    let config = support::shared_dir().join("fixtures/models/llama-2-7b/config.json");
+    std::fs::copy(config, sharded.join("config.json")).unwrap();
+    support::write_llama_2_7b_sharded(&sharded);
+    write_llama_2_7b_gguf(&dir.join("llama-2-7b.Q4_K.gguf"));
 }

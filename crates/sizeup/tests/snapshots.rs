@@ -35,9 +35,41 @@ snapshot!(rough_csv, "rough", "--format", "csv");
 snapshot!(params_table, "params", "llama-3.1-8b");
 snapshot!(params_json, "params", "llama-3.1-8b", "--format", "json");
 snapshot!(params_csv, "params", "mixtral-8x7b-v0.1", "--format", "csv");
-snapshot!(params_markdown, "params", "deepseek-v3", "--format", "markdown");
-snapshot!(kv_table, "kv", "gemma-2-9b-it", "--seq-len", "8k", "--batch", "4", "--kv-dtype", "fp8", "--tp", "2");
-snapshot!(kv_csv, "kv", "deepseek-v3", "--seq-len", "32k", "--format", "csv");
+snapshot!(
+    params_markdown,
+    "params",
+    "deepseek-v3",
+    "--format",
+    "markdown"
+);
+snapshot!(
+    kv_table,
+    "kv",
+    "gemma-2-9b-it",
+    "--seq-len",
+    "8k",
+    "--batch",
+    "4",
+    "--kv-dtype",
+    "fp8",
+    "--tp",
+    "2"
+);
+snapshot!(
+    kv_csv,
+    "kv",
+    "deepseek-v3",
+    "--seq-len",
+    "32k",
+    "--format",
+    "csv"
+);
 snapshot!(models_csv, "models", "--format", "csv");
 snapshot!(error_unknown_model, "params", "llama-3.1-9b");
-snapshot!(error_bad_kv_dtype, "kv", "llama-3.1-8b", "--kv-dtype", "fp4");
+snapshot!(
+    error_bad_kv_dtype,
+    "kv",
+    "llama-3.1-8b",
+    "--kv-dtype",
+    "fp4"
+);
