@@ -1,21 +1,9 @@
 //! `sizeup card` end to end: the card's numbers come from the same estimates as `infer` and `train`.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn sizeup() -> Command {
-    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = sizeup().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+mod common;
+use common::{json, sizeup};
 
 #[test]
 fn chat_card_matches_infer_at_the_same_setup() {

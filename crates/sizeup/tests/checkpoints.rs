@@ -5,23 +5,11 @@
 #[path = "../../sizeup-formats/tests/support/mod.rs"]
 mod support;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use support::{GgufWriter, Lm, Ty};
 
-fn sizeup() -> Command {
-    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = sizeup().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+mod common;
+use common::{json, sizeup};
 
 /// A Llama-2-7B checkpoint folder: its real config.json and two sparse BF16 shards.
 fn llama_2_7b_folder() -> tempfile::TempDir {

@@ -1,18 +1,9 @@
 //! End-to-end tests of the `sizeup` binary: outputs, formats and exit codes.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn sizeup() -> Command {
-    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
-}
-
-/// `shared/` sits beside the repository (CI clones it so).
-fn shared(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel)
-}
+mod common;
+use common::{shared, sizeup};
 
 /// The lesson's expected output, as its script prints it.
 const LESSON_OUTPUT: &str = "\

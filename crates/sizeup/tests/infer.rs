@@ -1,21 +1,9 @@
 //! End-to-end tests of `sizeup infer` and `sizeup gpus`: the JSON contract and exit codes.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use serde_json::Value;
 
-fn sizeup() -> Command {
-    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = sizeup()
-        .args(args)
-        .args(["--format", "json"])
-        .assert()
-        .success();
-    serde_json::from_slice(&out.get_output().stdout).unwrap()
-}
+mod common;
+use common::{json, sizeup};
 
 #[test]
 fn llama_70b_fp8_on_two_h100_at_32k_fits() {

@@ -1,27 +1,9 @@
 //! `sizeup params`, `kv` and `models` end to end: the JSON contract and bad input.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn sizeup() -> Command {
-    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
-}
-
-fn shared(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(rel)
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = sizeup().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+mod common;
+use common::{json, shared, sizeup};
 
 #[test]
 fn params_json_has_top_level_totals() {

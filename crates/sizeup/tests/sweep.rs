@@ -1,22 +1,11 @@
 //! End-to-end tests of `sizeup sweep`: the same numbers as `kv` and `infer` at
 //! the same points, grids, error rows, charts and bad axes.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn sizeup() -> Command {
-    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = sizeup()
-        .args(args)
-        .args(["--format", "json"])
-        .assert()
-        .success();
-    serde_json::from_slice(&out.get_output().stdout).unwrap()
-}
+mod common;
+use common::{json, sizeup};
 
 /// The text content of every `<text>` element of an SVG.
 fn svg_texts(svg: &str) -> Vec<String> {

@@ -1,22 +1,10 @@
 //! End-to-end tests of `sizeup train`: the JSON contract, the table and exit codes.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn sizeup() -> Command {
-    Command::cargo_bin("sizeup").expect("the sizeup binary is built for tests")
-}
-
-fn json(args: &[&str]) -> Value {
-    let out = sizeup()
-        .arg("train")
-        .args(args)
-        .args(["--format", "json"])
-        .assert()
-        .success();
-    serde_json::from_slice(&out.get_output().stdout).unwrap()
-}
+mod common;
+use common::{json, sizeup};
 
 #[test]
 fn issue_5_llama_8b_lora_on_one_4090_fits() {
