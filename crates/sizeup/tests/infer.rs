@@ -3,7 +3,12 @@
 use predicates::prelude::*;
 
 mod common;
-use common::{json, sizeup};
+use common::sizeup;
+
+/// `sizeup ARGS --format json`, required to succeed, parsed.
+fn json(args: &[&str]) -> serde_json::Value {
+    common::json(&[args, &["--format", "json"]].concat())
+}
 
 #[test]
 fn llama_70b_fp8_on_two_h100_at_32k_fits() {

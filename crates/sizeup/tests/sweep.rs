@@ -5,7 +5,12 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::{json, sizeup};
+use common::sizeup;
+
+/// `sizeup ARGS --format json`, required to succeed, parsed.
+fn json(args: &[&str]) -> serde_json::Value {
+    common::json(&[args, &["--format", "json"]].concat())
+}
 
 /// The text content of every `<text>` element of an SVG.
 fn svg_texts(svg: &str) -> Vec<String> {

@@ -4,7 +4,12 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::{json, sizeup};
+use common::sizeup;
+
+/// `sizeup train ARGS --format json`, required to succeed, parsed.
+fn json(args: &[&str]) -> serde_json::Value {
+    common::json(&[&["train"], args, &["--format", "json"]].concat())
+}
 
 #[test]
 fn issue_5_llama_8b_lora_on_one_4090_fits() {
