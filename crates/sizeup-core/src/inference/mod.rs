@@ -22,6 +22,7 @@ pub use cost::{cost, Cost};
 pub use engine::{profile, Backend, Engine, EngineProfile, Reserve};
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
 pub use roofline::{pass_time, peak_flops, runs_8bit, Bound, Machine, Pass, PassTime};
+use roofline::{pass_time_of, PassWeights};
 pub use weights::{
     stored_tensors, weights_breakdown, weights_bytes, weights_bytes_per_gpu, StoredTensor,
     WeightBreakdown, WeightGroup,
@@ -377,8 +378,8 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     }
     let batch = req.load.requests();
     let count = params::count(arch)?;
-    let breakdown = weights_breakdown(arch, req.weights, &req.weight_options)?;
     let stored = stored_tensors(arch, req.weights, &req.weight_options)?;
+    let breakdown = weights::breakdown_of(&stored, req.weights)?;
     let (memory, kv_req) = memory_with(arch, req, &stored, req.tp, batch, context)?;
     let budget = memory.kv_budget_bytes();
     let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
@@ -417,10 +418,11 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         Load::Batch(b) => b,
         Load::Concurrency(_) => 1,
     };
+    let grouped = PassWeights::new(arch, &stored, req.tp);
     let prefill_pass = if req.prompt > 0 {
-        pass_time(
+        pass_time_of(
             arch,
-            &stored,
+            &grouped,
             &Pass {
                 sequences: prefill_seqs,
                 new_tokens: req.prompt,
@@ -431,9 +433,9 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     } else {
         PassTime::default()
     };
-    let decode_pass = pass_time(
+    let decode_pass = pass_time_of(
         arch,
-        &stored,
+        &grouped,
         &Pass {
             sequences: batch,
             new_tokens: 1,
@@ -466,7 +468,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     let ridge_batch_datasheet = peak_flops(&req.gpu, precision) * bytes_per_param
         / (2.0 * req.gpu.memory_bandwidth_bytes_per_sec);
     let ridge_batch_effective = match req.detail {
-        Detail::Full => effective_ridge(arch, &stored, machine),
+        Detail::Full => effective_ridge(arch, &grouped, machine),
         Detail::Point => None,
     };
 
@@ -595,11 +597,11 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
 
 /// The smallest decode batch whose matmuls are compute-bound on the pass model
 /// (no KV cache), by bisection over 1..=2¹⁶.
-fn effective_ridge(arch: &Architecture, stored: &[StoredTensor], m: Machine<'_>) -> Option<u64> {
+fn effective_ridge(arch: &Architecture, weights: &PassWeights, m: Machine<'_>) -> Option<u64> {
     let compute_bound = |b: u64| {
-        let t = pass_time(
+        let t = pass_time_of(
             arch,
-            stored,
+            weights,
             &Pass {
                 sequences: b,
                 new_tokens: 1,

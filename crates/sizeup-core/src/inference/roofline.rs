@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::engine::EngineProfile;
 use super::weights::StoredTensor;
-use crate::arch::{Architecture, AttentionKind};
+use crate::arch::{Architecture, AttentionKind, Moe};
 use crate::dtype::ComputePrecision;
-use crate::efficiency::{matmul_curve, memory_curve};
+use crate::efficiency::{matmul_curve, memory_curve, Curve};
 use crate::hardware::Accelerator;
 use crate::params::TensorRole;
 
@@ -127,7 +127,7 @@ pub fn runs_8bit(gpu: &Accelerator, precision: ComputePrecision) -> bool {
 }
 
 /// Weights of one operation on one rank.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct OpWeights {
     /// Parameters on this rank.
     elements: f64,
@@ -150,14 +150,112 @@ impl OpWeights {
     }
 }
 
-struct Acc<'a> {
-    m: Machine<'a>,
-    t: PassTime,
+/// The weights of one block's operations on one rank.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct BlockWeights {
+    attn_in: OpWeights,
+    attn_out: OpWeights,
+    up: OpWeights,
+    down: OpWeights,
+    experts: OpWeights,
+    router: OpWeights,
 }
 
-impl Acc<'_> {
+/// The weights a pass reads, grouped by operation, block by block, on one rank.
+///
+/// They depend on the model, the stored tensors and `tp` only, so an estimate
+/// groups them once for all its passes.
+#[derive(Debug, Clone)]
+pub(super) struct PassWeights {
+    blocks: Vec<BlockWeights>,
+    head: OpWeights,
+}
+
+impl PassWeights {
+    /// Group `stored` by block and operation for `tp` ranks.
+    pub(super) fn new(arch: &Architecture, stored: &[StoredTensor], tp: u64) -> PassWeights {
+        let tp = tp.max(1) as f64;
+        let mut blocks = vec![BlockWeights::default(); arch.num_layers as usize];
+        let mut head = OpWeights::default();
+        let mut embedding = OpWeights::default();
+        for s in stored {
+            use TensorRole::*;
+            match (s.tensor.role, s.tensor.layer) {
+                (LmHead, _) => head.add(s, tp),
+                (TokenEmbedding, _) => embedding.add(s, tp),
+                (role, Some(layer)) => {
+                    let Some(b) = blocks.get_mut(layer as usize) else {
+                        continue;
+                    };
+                    match role {
+                        AttnQ | AttnK | AttnV | AttnQA | AttnQB | AttnKvA | AttnKvB => {
+                            b.attn_in.add(s, tp)
+                        }
+                        AttnOutput => b.attn_out.add(s, tp),
+                        FfnGate | FfnUp | SharedGate | SharedUp | SharedExpertGate => {
+                            b.up.add(s, tp)
+                        }
+                        FfnDown | SharedDown => b.down.add(s, tp),
+                        ExpertGate | ExpertUp | ExpertDown => b.experts.add(s, tp),
+                        Router => b.router.add(s, tp),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        if head.elements == 0.0 {
+            // tied: the embedding matrix serves as the head
+            head = embedding;
+        }
+        PassWeights { blocks, head }
+    }
+}
+
+/// What one operation adds to a pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct OpCost {
+    /// Seconds of the operation.
+    seconds: f64,
+    /// Whether arithmetic (not memory) bounds it.
+    compute_bound: bool,
+    flops: f64,
+    bytes: f64,
+}
+
+/// The operations of one block, in the order a pass adds them.
+#[derive(Debug, Clone, Copy, Default)]
+struct BlockCost {
+    /// At most two operations for each of the six linears, one for attention.
+    ops: [OpCost; 13],
+    len: usize,
+}
+
+impl BlockCost {
+    /// Add the block's operations to `t`, one by one.
+    fn add_to(&self, t: &mut PassTime) {
+        for op in &self.ops[..self.len] {
+            if op.compute_bound {
+                t.compute_bound_seconds += op.seconds;
+            } else {
+                t.memory_bound_seconds += op.seconds;
+            }
+            t.flops += op.flops;
+            t.bytes += op.bytes;
+        }
+    }
+}
+
+/// Prices operations on a machine.
+struct Pricer<'a> {
+    m: Machine<'a>,
+    matmul: Curve,
+    memory: Curve,
+}
+
+impl Pricer<'_> {
     /// One operation: `flops` in the matmul precision (or 16-bit for attention) and `bytes`.
-    fn op(&mut self, flops: f64, bytes: f64, precision: ComputePrecision) {
+    fn op(&self, out: &mut BlockCost, flops: f64, bytes: f64, precision: ComputePrecision) {
         if flops <= 0.0 && bytes <= 0.0 {
             return;
         }
@@ -168,20 +266,20 @@ impl Acc<'_> {
             p.matmul_efficiency_16bit
         };
         let peak = peak_flops(self.m.gpu, precision);
-        let compute = flops / (peak * matmul_curve().at(flops) * factor);
+        let compute = flops / (peak * self.matmul.at(flops) * factor);
         let bw = self.m.gpu.memory_bandwidth_bytes_per_sec;
-        let memory = bytes / (bw * memory_curve().at(bytes) * p.memory_efficiency);
-        if compute >= memory {
-            self.t.compute_bound_seconds += compute;
-        } else {
-            self.t.memory_bound_seconds += memory;
-        }
-        self.t.flops += flops;
-        self.t.bytes += bytes;
+        let memory = bytes / (bw * self.memory.at(bytes) * p.memory_efficiency);
+        out.ops[out.len] = OpCost {
+            seconds: if compute >= memory { compute } else { memory },
+            compute_bound: compute >= memory,
+            flops,
+            bytes,
+        };
+        out.len += 1;
     }
 
     /// A linear layer applied to `tokens` rows.
-    fn linear(&mut self, w: &OpWeights, tokens: f64) {
+    fn linear(&self, out: &mut BlockCost, w: &OpWeights, tokens: f64) {
         if w.elements == 0.0 {
             return;
         }
@@ -192,10 +290,10 @@ impl Acc<'_> {
             // llama.cpp CUDA: dequantize to f16 (read quantized, write f16), then a
             // cuBLAS GEMM that reads the f16 copy.
             let f16 = 2.0 * w.elements;
-            self.op(0.0, w.bytes + f16, self.m.precision);
-            self.op(flops, f16 + activations, ComputePrecision::Bf16);
+            self.op(out, 0.0, w.bytes + f16, self.m.precision);
+            self.op(out, flops, f16 + activations, ComputePrecision::Bf16);
         } else {
-            self.op(flops, w.bytes + activations, self.m.precision);
+            self.op(out, flops, w.bytes + activations, self.m.precision);
         }
     }
 }
@@ -230,12 +328,24 @@ pub fn pass_time(
     pass: &Pass,
     m: Machine<'_>,
 ) -> PassTime {
+    pass_time_of(arch, &PassWeights::new(arch, stored, m.tp), pass, m)
+}
+
+/// [`pass_time`] with the weights already grouped for `m.tp`.
+pub(super) fn pass_time_of(
+    arch: &Architecture,
+    weights: &PassWeights,
+    pass: &Pass,
+    m: Machine<'_>,
+) -> PassTime {
     let tp = m.tp.max(1) as f64;
     let tokens = pass.tokens();
-    let mut acc = Acc {
+    let pricer = Pricer {
         m,
-        t: PassTime::default(),
+        matmul: matmul_curve(),
+        memory: memory_curve(),
     };
+    let mut t = PassTime::default();
     let (heads, d_qk, d_v) = match arch.attention.kind {
         AttentionKind::Standard {
             heads, head_dim, ..
@@ -263,108 +373,102 @@ pub fn pass_time(
         None => (0, f64::INFINITY),
     };
     let moe = arch.ffn.moe;
-    // Group the tensors by layer once: scanning the whole list for every layer
-    // made a pass quadratic in the layer count.
-    let mut by_layer: Vec<Vec<&StoredTensor>> = vec![Vec::new(); arch.num_layers as usize];
-    for s in stored {
-        if let Some(slot) = s.tensor.layer.and_then(|l| by_layer.get_mut(l as usize)) {
-            slot.push(s);
-        }
-    }
+    let allreduce = (m.tp > 1).then(|| {
+        let link = m.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
+        let message = tokens * arch.hidden_size as f64 * 2.0;
+        m.profile.allreduce_latency_seconds
+            + 2.0 * (tp - 1.0) / tp * message / (link * m.profile.allreduce_efficiency)
+    });
 
-    for (layer, tensors) in (0..arch.num_layers).zip(&by_layer) {
-        let mut attn_in = OpWeights::default();
-        let mut attn_out = OpWeights::default();
-        let mut up = OpWeights::default();
-        let mut down = OpWeights::default();
-        let mut experts = OpWeights::default();
-        let mut router = OpWeights::default();
-        for s in tensors.iter().copied() {
-            use TensorRole::*;
-            match s.tensor.role {
-                AttnQ | AttnK | AttnV | AttnQA | AttnQB | AttnKvA | AttnKvB => attn_in.add(s, tp),
-                AttnOutput => attn_out.add(s, tp),
-                FfnGate | FfnUp | SharedGate | SharedUp | SharedExpertGate => up.add(s, tp),
-                FfnDown | SharedDown => down.add(s, tp),
-                ExpertGate | ExpertUp | ExpertDown => experts.add(s, tp),
-                Router => router.add(s, tp),
-                _ => {}
+    // The cost of a block depends only on its weights and its attention span:
+    // price each distinct block once, then add every block's operations in
+    // order, so the sums are those of pricing block by block.
+    let mut priced: Vec<(BlockWeights, bool, BlockCost)> = Vec::new();
+    for (layer, w) in (0..arch.num_layers).zip(&weights.blocks) {
+        let local = layer < local_layers;
+        let cost = match priced.iter().find(|(pw, pl, _)| pw == w && *pl == local) {
+            Some((_, _, c)) => *c,
+            None => {
+                let span = if local { window } else { f64::INFINITY };
+                let c = block_cost(
+                    &pricer,
+                    w,
+                    pass,
+                    span,
+                    (heads_per_rank, (d_qk + d_v) as f64),
+                    kv_traffic,
+                    moe,
+                );
+                priced.push((*w, local, c));
+                c
             }
-        }
-        acc.linear(&attn_in, tokens);
-
-        // attention over the cache
-        let span = if layer < local_layers {
-            window
-        } else {
-            f64::INFINITY
         };
-        let new = pass.new_tokens as f64;
-        let cached = pass.cached_tokens as f64;
-        let attended = (cached + (new + 1.0) / 2.0).min(span);
-        let read = (cached + new).min(span);
-        let flops = 2.0 * tokens * heads_per_rank * (d_qk + d_v) as f64 * attended;
-        let kv = pass.sequences as f64 * (read + new) * m.kv_bytes_per_token_layer * kv_traffic;
-        acc.op(flops, kv, ComputePrecision::Bf16);
-
-        acc.linear(&attn_out, tokens);
-        acc.linear(&up, tokens);
-        acc.linear(&down, tokens);
-        if let (Some(moe), true) = (moe, experts.elements > 0.0) {
-            acc.linear(&router, tokens);
-            let e = moe.num_experts as f64;
-            let k = moe.experts_per_token as f64;
-            let touched = e * (1.0 - (1.0 - k / e).powf(tokens));
-            let per_expert = OpWeights {
-                elements: experts.elements / e,
-                bytes: experts.bytes / e,
-                rows: experts.rows,
-                cols: experts.cols,
-            };
-            // each token runs k experts; the weights of the touched ones are read once
-            let flops = 2.0 * tokens * k * per_expert.elements;
-            let read = OpWeights {
-                elements: flops / (2.0 * tokens.max(1.0)),
-                bytes: per_expert.bytes * touched,
-                ..per_expert
-            };
-            acc.linear(&read, tokens);
-        }
-        if m.tp > 1 {
-            let link = m.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
-            let message = tokens * arch.hidden_size as f64 * 2.0;
-            let per = m.profile.allreduce_latency_seconds
-                + 2.0 * (tp - 1.0) / tp * message / (link * m.profile.allreduce_efficiency);
-            acc.t.communication_seconds += 2.0 * per;
+        cost.add_to(&mut t);
+        if let Some(per) = allreduce {
+            t.communication_seconds += 2.0 * per;
         }
     }
 
     // LM head: one row of logits per sequence (the last new token)
-    let mut head = OpWeights::default();
-    for s in stored
-        .iter()
-        .filter(|s| s.tensor.role == TensorRole::LmHead)
-    {
-        head.add(s, tp);
-    }
-    if head.elements == 0.0 {
-        // tied: the embedding matrix serves as the head
-        for s in stored
-            .iter()
-            .filter(|s| s.tensor.role == TensorRole::TokenEmbedding)
-        {
-            head.add(s, tp);
-        }
-    }
-    acc.linear(&head, pass.sequences as f64);
+    let mut head = BlockCost::default();
+    pricer.linear(&mut head, &weights.head, pass.sequences as f64);
+    head.add_to(&mut t);
 
-    acc.t.overhead_seconds = arch.num_layers as f64 * m.profile.layer_overhead_seconds;
-    let t = &mut acc.t;
+    t.overhead_seconds = arch.num_layers as f64 * m.profile.layer_overhead_seconds;
     t.seconds = t.compute_bound_seconds
         + t.memory_bound_seconds
         + t.communication_seconds
         + t.overhead_seconds;
-    acc.t
+    t
+}
+
+/// The operations of one block with weights `w` attending over at most `span` tokens.
+fn block_cost(
+    pricer: &Pricer<'_>,
+    w: &BlockWeights,
+    pass: &Pass,
+    span: f64,
+    (heads_per_rank, head_width): (f64, f64),
+    kv_traffic: f64,
+    moe: Option<Moe>,
+) -> BlockCost {
+    let tokens = pass.tokens();
+    let mut out = BlockCost::default();
+    pricer.linear(&mut out, &w.attn_in, tokens);
+
+    // attention over the cache
+    let new = pass.new_tokens as f64;
+    let cached = pass.cached_tokens as f64;
+    let attended = (cached + (new + 1.0) / 2.0).min(span);
+    let read = (cached + new).min(span);
+    let flops = 2.0 * tokens * heads_per_rank * head_width * attended;
+    let kv = pass.sequences as f64 * (read + new) * pricer.m.kv_bytes_per_token_layer * kv_traffic;
+    pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
+
+    pricer.linear(&mut out, &w.attn_out, tokens);
+    pricer.linear(&mut out, &w.up, tokens);
+    pricer.linear(&mut out, &w.down, tokens);
+    if let (Some(moe), true) = (moe, w.experts.elements > 0.0) {
+        pricer.linear(&mut out, &w.router, tokens);
+        let e = moe.num_experts as f64;
+        let k = moe.experts_per_token as f64;
+        let touched = e * (1.0 - (1.0 - k / e).powf(tokens));
+        let per_expert = OpWeights {
+            elements: w.experts.elements / e,
+            bytes: w.experts.bytes / e,
+            rows: w.experts.rows,
+            cols: w.experts.cols,
+        };
+        // each token runs k experts; the weights of the touched ones are read once
+        let flops = 2.0 * tokens * k * per_expert.elements;
+        let read = OpWeights {
+            elements: flops / (2.0 * tokens.max(1.0)),
+            bytes: per_expert.bytes * touched,
+            ..per_expert
+        };
+        pricer.linear(&mut out, &read, tokens);
+    }
+    out
 }
 
 #[cfg(test)]

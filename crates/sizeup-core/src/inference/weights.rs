@@ -173,9 +173,18 @@ pub fn weights_breakdown(
     format: WeightFormat,
     opts: &WeightOptions,
 ) -> Result<WeightBreakdown> {
-    let stored = stored_tensors(arch, format, opts)?;
-    let mut groups: Vec<(WeightGroup, Vec<(String, u64)>)> = Vec::new();
-    for s in &stored {
+    breakdown_of(&stored_tensors(arch, format, opts)?, format)
+}
+
+/// [`weights_breakdown`] of tensors already stored as `format`.
+pub(super) fn breakdown_of(
+    stored: &[StoredTensor],
+    format: WeightFormat,
+) -> Result<WeightBreakdown> {
+    // storages are told apart by value and named once per group; two storages
+    // of one name (none within one format) merge, the first one's place kept
+    let mut groups: Vec<(WeightGroup, Vec<(Storage, u64)>)> = Vec::new();
+    for s in stored {
         let name = group_of(s.tensor.role);
         let idx = match groups.iter().position(|(g, _)| g.name == name) {
             Some(i) => i,
@@ -195,15 +204,22 @@ pub fn weights_breakdown(
         let (g, kinds) = &mut groups[idx];
         g.params = sum(Q, &[g.params, s.tensor.elements()?])?;
         g.bytes = sum(Q, &[g.bytes, s.bytes])?;
-        let kind = s.storage.name();
-        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+        match kinds.iter_mut().find(|(k, _)| *k == s.storage) {
             Some((_, b)) => *b += s.bytes,
-            None => kinds.push((kind, s.bytes)),
+            None => kinds.push((s.storage, s.bytes)),
         }
     }
     let groups: Vec<WeightGroup> = groups
         .into_iter()
-        .map(|(mut g, mut kinds)| {
+        .map(|(mut g, storages)| {
+            let mut kinds: Vec<(String, u64)> = Vec::with_capacity(storages.len());
+            for (storage, bytes) in storages {
+                let name = storage.name();
+                match kinds.iter_mut().find(|(k, _)| *k == name) {
+                    Some((_, b)) => *b += bytes,
+                    None => kinds.push((name, bytes)),
+                }
+            }
             kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
             g.storages = kinds.into_iter().map(|(k, _)| k).collect();
             g
@@ -237,17 +253,15 @@ pub fn weights_breakdown(
 /// [`crate::CoreError::Overflow`].
 pub fn weights_bytes_per_gpu(stored: &[StoredTensor], tp: u64) -> Result<u64> {
     let tp = tp.max(1);
-    let parts: Vec<u64> = stored
-        .iter()
-        .map(|s| {
-            if s.replicated_under_tp() {
-                s.bytes
-            } else {
-                s.bytes.div_ceil(tp)
-            }
-        })
-        .collect();
-    sum(Q, &parts)
+    stored.iter().try_fold(0u64, |acc, s| {
+        let part = if s.replicated_under_tp() {
+            s.bytes
+        } else {
+            s.bytes.div_ceil(tp)
+        };
+        acc.checked_add(part)
+            .ok_or(crate::CoreError::Overflow { quantity: Q })
+    })
 }
 
 #[cfg(test)]

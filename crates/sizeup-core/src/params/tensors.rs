@@ -148,13 +148,15 @@ pub fn tensors(arch: &Architecture) -> Result<Vec<Tensor>> {
     use TensorRole::*;
     let h = arch.hidden_size;
     let norm_elem = arch.norm.kind.params_per_element();
-    let mut out = vec![Tensor {
+    // about a dozen tensors a block; the reserve is a hint, so it is capped
+    let mut out = Vec::with_capacity(12 * arch.num_layers.min(1 << 16) as usize + 8);
+    out.push(Tensor {
         role: TokenEmbedding,
         layer: None,
         rows: arch.vocab_size,
         cols: h,
         copies: 1,
-    }];
+    });
     if arch.embedding.learned_positions > 0 {
         out.push(Tensor {
             role: PositionEmbedding,
@@ -183,8 +185,10 @@ pub fn tensors(arch: &Architecture) -> Result<Vec<Tensor>> {
                     out.push(Tensor::vector(Bias, Some(layer), e));
                 }
                 let roles = [ExpertGate, ExpertUp, ExpertDown];
-                for t in mlp(h, &moe.expert, layer, roles, &mut Vec::new())? {
-                    out.push(Tensor { copies: e, ..t });
+                let first = out.len();
+                mlp(h, &moe.expert, layer, roles, &mut out)?;
+                for t in &mut out[first..] {
+                    t.copies = e;
                 }
                 if let Some(shared) = &moe.shared {
                     mlp(
@@ -316,34 +320,32 @@ fn attention(arch: &Architecture, layer: u64, out: &mut Vec<Tensor>) -> Result<(
     Ok(())
 }
 
-/// Push one MLP's tensors with the given roles for gate, up and down; returns them too.
+/// Push one MLP's tensors with the given roles for gate, up and down.
 fn mlp(
     h: u64,
     mlp: &Mlp,
     layer: u64,
     [gate, up, down]: [TensorRole; 3],
     out: &mut Vec<Tensor>,
-) -> Result<Vec<Tensor>> {
+) -> Result<()> {
     let f = mlp.intermediate_size;
-    let mut ts = Vec::with_capacity(5);
     if mlp.kind == MlpKind::Gated {
-        ts.push(Tensor::matrix(gate, layer, f, h));
+        out.push(Tensor::matrix(gate, layer, f, h));
     }
-    ts.push(Tensor::matrix(up, layer, f, h));
-    ts.push(Tensor::matrix(down, layer, h, f));
+    out.push(Tensor::matrix(up, layer, f, h));
+    out.push(Tensor::matrix(down, layer, h, f));
     if mlp.bias {
         let inner = match mlp.kind {
             MlpKind::Gated => product(Q, &[2, f])?,
             MlpKind::Plain => f,
         };
-        ts.push(Tensor::vector(
+        out.push(Tensor::vector(
             TensorRole::Bias,
             Some(layer),
             sum(Q, &[inner, h])?,
         ));
     }
-    out.extend_from_slice(&ts);
-    Ok(ts)
+    Ok(())
 }
 
 #[cfg(test)]
