@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::arch::{Architecture, AttentionKind};
 use crate::dtype::{Storage, TensorContext, WeightFormat, WeightOptions};
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::params::{tensors, Tensor, TensorRole};
 use crate::units::sum;
 
@@ -65,21 +65,33 @@ pub struct WeightGroup {
     pub storages: Vec<String>,
 }
 
-fn group_of(role: TensorRole) -> &'static str {
+/// The groups' names, indexed by [`group_of`].
+const GROUPS: [&str; 9] = [
+    "embedding",
+    "attention",
+    "mlp",
+    "moe_experts",
+    "moe_shared_experts",
+    "moe_router",
+    "norms_and_biases",
+    "lm_head",
+    "other",
+];
+
+/// The index in [`GROUPS`] of the group of `role`.
+fn group_of(role: TensorRole) -> usize {
     use TensorRole::*;
     match role {
-        TokenEmbedding | PositionEmbedding => "embedding",
-        AttnQ | AttnK | AttnV | AttnOutput | AttnQA | AttnQB | AttnKvA | AttnKvB | Sinks => {
-            "attention"
-        }
-        FfnGate | FfnUp | FfnDown => "mlp",
-        ExpertGate | ExpertUp | ExpertDown => "moe_experts",
-        SharedGate | SharedUp | SharedDown => "moe_shared_experts",
+        TokenEmbedding | PositionEmbedding => 0,
+        AttnQ | AttnK | AttnV | AttnOutput | AttnQA | AttnQB | AttnKvA | AttnKvB | Sinks => 1,
+        FfnGate | FfnUp | FfnDown => 2,
+        ExpertGate | ExpertUp | ExpertDown => 3,
+        SharedGate | SharedUp | SharedDown => 4,
         // the reference groups the shared-expert gate with the router (params::Breakdown)
-        Router | SharedExpertGate => "moe_router",
-        Norm | Bias => "norms_and_biases",
-        LmHead => "lm_head",
-        Extra => "other",
+        Router | SharedExpertGate => 5,
+        Norm | Bias => 6,
+        LmHead => 7,
+        Extra => 8,
     }
 }
 
@@ -113,6 +125,8 @@ pub fn stored_tensors(
         } => heads / kv_heads.max(1),
         AttentionKind::Mla { .. } => 1,
     };
+    // the blocks repeat a handful of shapes in a handful of storages: size each once
+    let mut sized: Vec<(Storage, u64, u64, u64, u64)> = Vec::new();
     list.into_iter()
         .map(|tensor| {
             let ctx = TensorContext {
@@ -126,10 +140,19 @@ pub fn stored_tensors(
                 tied_embeddings: arch.embedding.tied,
             };
             let storage = format.storage(&ctx, opts);
+            let key = (storage, tensor.rows, tensor.cols, tensor.copies);
+            let bytes = match sized.iter().find(|s| (s.0, s.1, s.2, s.3) == key) {
+                Some(s) => s.4,
+                None => {
+                    let b = storage.bytes(tensor.rows, tensor.cols, tensor.copies)?;
+                    sized.push((storage, tensor.rows, tensor.cols, tensor.copies, b));
+                    b
+                }
+            };
             Ok(StoredTensor {
                 tensor,
                 storage,
-                bytes: storage.bytes(tensor.rows, tensor.cols, tensor.copies)?,
+                bytes,
             })
         })
         .collect()
@@ -183,27 +206,34 @@ pub(super) fn breakdown_of(
 ) -> Result<WeightBreakdown> {
     // storages are told apart by value and named once per group; two storages
     // of one name (none within one format) merge, the first one's place kept
+    let overflow = || CoreError::Overflow { quantity: Q };
     let mut groups: Vec<(WeightGroup, Vec<(Storage, u64)>)> = Vec::new();
+    // where each group of GROUPS sits in `groups` (the order of the model)
+    let mut slots = [None; GROUPS.len()];
     for s in stored {
-        let name = group_of(s.tensor.role);
-        let idx = match groups.iter().position(|(g, _)| g.name == name) {
+        let group = group_of(s.tensor.role);
+        let idx = match slots[group] {
             Some(i) => i,
             None => {
                 groups.push((
                     WeightGroup {
-                        name,
+                        name: GROUPS[group],
                         params: 0,
                         bytes: 0,
                         storages: Vec::new(),
                     },
                     Vec::new(),
                 ));
+                slots[group] = Some(groups.len() - 1);
                 groups.len() - 1
             }
         };
         let (g, kinds) = &mut groups[idx];
-        g.params = sum(Q, &[g.params, s.tensor.elements()?])?;
-        g.bytes = sum(Q, &[g.bytes, s.bytes])?;
+        g.params = g
+            .params
+            .checked_add(s.tensor.elements()?)
+            .ok_or_else(overflow)?;
+        g.bytes = g.bytes.checked_add(s.bytes).ok_or_else(overflow)?;
         match kinds.iter_mut().find(|(k, _)| *k == s.storage) {
             Some((_, b)) => *b += s.bytes,
             None => kinds.push((s.storage, s.bytes)),
@@ -260,7 +290,7 @@ pub fn weights_bytes_per_gpu(stored: &[StoredTensor], tp: u64) -> Result<u64> {
             s.bytes.div_ceil(tp)
         };
         acc.checked_add(part)
-            .ok_or(crate::CoreError::Overflow { quantity: Q })
+            .ok_or_else(|| CoreError::Overflow { quantity: Q })
     })
 }
 

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::arch::{Architecture, AttentionKind, Mlp, MlpKind, QkNorm};
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::units::{product, sum};
 
 const Q: &str = "parameter count";
@@ -108,7 +108,10 @@ pub struct Tensor {
 impl Tensor {
     /// Scalar parameters: `rows · cols · copies`.
     pub fn elements(&self) -> Result<u64> {
-        product(Q, &[self.rows, self.cols, self.copies])
+        self.rows
+            .checked_mul(self.cols)
+            .and_then(|n| n.checked_mul(self.copies))
+            .ok_or_else(|| CoreError::Overflow { quantity: Q })
     }
 
     fn matrix(role: TensorRole, layer: u64, rows: u64, cols: u64) -> Tensor {
@@ -169,50 +172,20 @@ pub fn tensors(arch: &Architecture) -> Result<Vec<Tensor>> {
     if arch.norm.embedding_norm {
         out.push(Tensor::vector(Norm, None, product(Q, &[h, norm_elem])?));
     }
+    // Blocks of one kind differ only in their index: list each kind once.
     let dense_layers = arch.dense_layers();
+    let (mut dense, mut sparse): (Option<Vec<Tensor>>, Option<Vec<Tensor>>) = (None, None);
     for layer in 0..arch.num_layers {
-        attention(arch, layer, &mut out)?;
-        let block_norms = product(Q, &[arch.norm.per_layer, h, norm_elem])?;
-        if block_norms > 0 {
-            out.push(Tensor::vector(Norm, Some(layer), block_norms));
-        }
-        // Dense layers come first (DeepSeek's `first_k_dense_replace`).
-        match &arch.ffn.moe {
-            Some(moe) if layer >= dense_layers => {
-                let e = moe.num_experts;
-                out.push(Tensor::matrix(Router, layer, e, h));
-                if moe.router_bias {
-                    out.push(Tensor::vector(Bias, Some(layer), e));
-                }
-                let roles = [ExpertGate, ExpertUp, ExpertDown];
-                let first = out.len();
-                mlp(h, &moe.expert, layer, roles, &mut out)?;
-                for t in &mut out[first..] {
-                    t.copies = e;
-                }
-                if let Some(shared) = &moe.shared {
-                    mlp(
-                        h,
-                        &shared.mlp,
-                        layer,
-                        [SharedGate, SharedUp, SharedDown],
-                        &mut out,
-                    )?;
-                    if shared.gate {
-                        out.push(Tensor::matrix(SharedExpertGate, layer, 1, h));
-                    }
-                }
-            }
-            _ => {
-                mlp(
-                    h,
-                    &arch.ffn.dense,
-                    layer,
-                    [FfnGate, FfnUp, FfnDown],
-                    &mut out,
-                )?;
-            }
-        }
+        let moe = arch.ffn.moe.is_some() && layer >= dense_layers;
+        let kind = if moe { &mut sparse } else { &mut dense };
+        let template = match kind {
+            Some(t) => t,
+            None => kind.insert(block(arch, moe)?),
+        };
+        out.extend(template.iter().map(|t| Tensor {
+            layer: Some(layer),
+            ..*t
+        }));
     }
     if arch.norm.final_norm {
         out.push(Tensor::vector(Norm, None, product(Q, &[h, norm_elem])?));
@@ -231,6 +204,58 @@ pub fn tensors(arch: &Architecture) -> Result<Vec<Tensor>> {
     }
     for g in &arch.extra {
         out.push(Tensor::vector(Extra, None, g.params));
+    }
+    Ok(out)
+}
+
+/// The tensors of one block (of a mixture-of-experts layer if `moe_layer`), as block 0.
+fn block(arch: &Architecture, moe_layer: bool) -> Result<Vec<Tensor>> {
+    use TensorRole::*;
+    let h = arch.hidden_size;
+    let norm_elem = arch.norm.kind.params_per_element();
+    let layer = 0;
+    let mut out = Vec::with_capacity(16);
+    attention(arch, layer, &mut out)?;
+    let block_norms = product(Q, &[arch.norm.per_layer, h, norm_elem])?;
+    if block_norms > 0 {
+        out.push(Tensor::vector(Norm, Some(layer), block_norms));
+    }
+    // Dense layers come first (DeepSeek's `first_k_dense_replace`).
+    match &arch.ffn.moe {
+        Some(moe) if moe_layer => {
+            let e = moe.num_experts;
+            out.push(Tensor::matrix(Router, layer, e, h));
+            if moe.router_bias {
+                out.push(Tensor::vector(Bias, Some(layer), e));
+            }
+            let roles = [ExpertGate, ExpertUp, ExpertDown];
+            let first = out.len();
+            mlp(h, &moe.expert, layer, roles, &mut out)?;
+            for t in &mut out[first..] {
+                t.copies = e;
+            }
+            if let Some(shared) = &moe.shared {
+                mlp(
+                    h,
+                    &shared.mlp,
+                    layer,
+                    [SharedGate, SharedUp, SharedDown],
+                    &mut out,
+                )?;
+                if shared.gate {
+                    out.push(Tensor::matrix(SharedExpertGate, layer, 1, h));
+                }
+            }
+        }
+        _ => {
+            mlp(
+                h,
+                &arch.ffn.dense,
+                layer,
+                [FfnGate, FfnUp, FfnDown],
+                &mut out,
+            )?;
+        }
     }
     Ok(out)
 }
