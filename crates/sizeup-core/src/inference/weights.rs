@@ -125,37 +125,40 @@ pub fn stored_tensors(
         } => heads / kv_heads.max(1),
         AttentionKind::Mla { .. } => 1,
     };
-    // the blocks repeat a handful of shapes in a handful of storages: size each once
-    let mut sized: Vec<(Storage, u64, u64, u64, u64)> = Vec::new();
-    list.into_iter()
-        .map(|tensor| {
-            let ctx = TensorContext {
-                role: tensor.role,
-                layer: tensor.layer,
-                cols: tensor.cols,
-                layers: arch.num_layers,
-                ffn_down_tensors,
-                experts,
-                gqa,
-                tied_embeddings: arch.embedding.tied,
-            };
-            let storage = format.storage(&ctx, opts);
-            let key = (storage, tensor.rows, tensor.cols, tensor.copies);
-            let bytes = match sized.iter().find(|s| (s.0, s.1, s.2, s.3) == key) {
-                Some(s) => s.4,
-                None => {
-                    let b = storage.bytes(tensor.rows, tensor.cols, tensor.copies)?;
-                    sized.push((storage, tensor.rows, tensor.cols, tensor.copies, b));
-                    b
-                }
-            };
-            Ok(StoredTensor {
-                tensor,
-                storage,
-                bytes,
-            })
-        })
-        .collect()
+    // the blocks repeat each role's shape layer after layer: keep the last size
+    // of each role and reuse it when the shape and storage match
+    let mut last: [Option<(Storage, u64, u64, u64, u64)>; TensorRole::COUNT] =
+        [None; TensorRole::COUNT];
+    let mut out = Vec::with_capacity(list.len());
+    for tensor in list {
+        let ctx = TensorContext {
+            role: tensor.role,
+            layer: tensor.layer,
+            cols: tensor.cols,
+            layers: arch.num_layers,
+            ffn_down_tensors,
+            experts,
+            gqa,
+            tied_embeddings: arch.embedding.tied,
+        };
+        let storage = format.storage(&ctx, opts);
+        let key = (storage, tensor.rows, tensor.cols, tensor.copies);
+        let slot = &mut last[tensor.role as usize];
+        let bytes = match *slot {
+            Some((st, r, c, n, b)) if (st, r, c, n) == key => b,
+            _ => {
+                let b = storage.bytes(tensor.rows, tensor.cols, tensor.copies)?;
+                *slot = Some((storage, tensor.rows, tensor.cols, tensor.copies, b));
+                b
+            }
+        };
+        out.push(StoredTensor {
+            tensor,
+            storage,
+            bytes,
+        });
+    }
+    Ok(out)
 }
 
 /// Exact bytes of all weights of `arch` stored as `format`.

@@ -72,6 +72,9 @@ pub enum TensorRole {
 }
 
 impl TensorRole {
+    /// How many roles there are (each role `as usize` is below it).
+    pub(crate) const COUNT: usize = TensorRole::Extra as usize + 1;
+
     /// One-dimensional tensors (norms, biases, sinks): quantizers leave them alone.
     pub fn is_vector(self) -> bool {
         matches!(
