@@ -167,7 +167,10 @@ struct BlockWeights {
 /// groups them once for all its passes.
 #[derive(Debug, Clone)]
 pub(super) struct PassWeights {
-    blocks: Vec<BlockWeights>,
+    /// The distinct blocks, in order of first appearance.
+    kinds: Vec<BlockWeights>,
+    /// Each block's index in `kinds`.
+    blocks: Vec<usize>,
     head: OpWeights,
 }
 
@@ -208,7 +211,22 @@ impl PassWeights {
             // tied: the embedding matrix serves as the head
             head = embedding;
         }
-        PassWeights { blocks, head }
+        let mut kinds: Vec<BlockWeights> = Vec::new();
+        let blocks = blocks
+            .iter()
+            .map(|b| match kinds.iter().position(|k| k == b) {
+                Some(i) => i,
+                None => {
+                    kinds.push(*b);
+                    kinds.len() - 1
+                }
+            })
+            .collect();
+        PassWeights {
+            kinds,
+            blocks,
+            head,
+        }
     }
 }
 
@@ -381,27 +399,23 @@ pub(super) fn pass_time_of(
     });
 
     // The cost of a block depends only on its weights and its attention span:
-    // price each distinct block once, then add every block's operations in
-    // order, so the sums are those of pricing block by block.
-    let mut priced: Vec<(BlockWeights, bool, BlockCost)> = Vec::new();
-    for (layer, w) in (0..arch.num_layers).zip(&weights.blocks) {
+    // price each kind of block once (local and global apart), then add every
+    // block's operations in order, so the sums are those of pricing block by block.
+    let mut priced: Vec<[Option<BlockCost>; 2]> = vec![[None; 2]; weights.kinds.len()];
+    for (layer, &kind) in (0..arch.num_layers).zip(&weights.blocks) {
         let local = layer < local_layers;
-        let cost = match priced.iter().find(|(pw, pl, _)| pw == w && *pl == local) {
-            Some((_, _, c)) => *c,
-            None => {
-                let span = if local { window } else { f64::INFINITY };
-                let c = block_cost(
-                    &pricer,
-                    w,
-                    pass,
-                    span,
-                    (heads_per_rank, (d_qk + d_v) as f64),
-                    kv_traffic,
-                    moe,
-                );
-                priced.push((*w, local, c));
-                c
-            }
+        let slot = &mut priced[kind][usize::from(local)];
+        let cost = match slot {
+            Some(c) => c,
+            None => slot.insert(block_cost(
+                &pricer,
+                &weights.kinds[kind],
+                pass,
+                if local { window } else { f64::INFINITY },
+                (heads_per_rank, (d_qk + d_v) as f64),
+                kv_traffic,
+                moe,
+            )),
         };
         cost.add_to(&mut t);
         if let Some(per) = allreduce {
