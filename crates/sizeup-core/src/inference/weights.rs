@@ -127,8 +127,8 @@ pub fn stored_tensors(
     };
     // the blocks repeat each role's shape layer after layer: keep the last size
     // of each role and reuse it when the shape and storage match
-    let mut last: [Option<(Storage, u64, u64, u64, u64)>; TensorRole::COUNT] =
-        [None; TensorRole::COUNT];
+    type Sized = (Storage, u64, u64, u64, u64);
+    let mut last: [Option<Sized>; TensorRole::COUNT] = [None; TensorRole::COUNT];
     let mut out = Vec::with_capacity(list.len());
     for tensor in list {
         let ctx = TensorContext {
@@ -292,8 +292,10 @@ pub fn weights_bytes_per_gpu(stored: &[StoredTensor], tp: u64) -> Result<u64> {
         } else {
             s.bytes.div_ceil(tp)
         };
-        acc.checked_add(part)
-            .ok_or_else(|| CoreError::Overflow { quantity: Q })
+        match acc.checked_add(part) {
+            Some(total) => Ok(total),
+            None => Err(CoreError::Overflow { quantity: Q }),
+        }
     })
 }
 

@@ -111,10 +111,15 @@ pub struct Tensor {
 impl Tensor {
     /// Scalar parameters: `rows · cols · copies`.
     pub fn elements(&self) -> Result<u64> {
-        self.rows
+        // a match, not `ok_or`: the error is built (and dropped) only on overflow
+        match self
+            .rows
             .checked_mul(self.cols)
             .and_then(|n| n.checked_mul(self.copies))
-            .ok_or_else(|| CoreError::Overflow { quantity: Q })
+        {
+            Some(n) => Ok(n),
+            None => Err(CoreError::Overflow { quantity: Q }),
+        }
     }
 
     fn matrix(role: TensorRole, layer: u64, rows: u64, cols: u64) -> Tensor {
