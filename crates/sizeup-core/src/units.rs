@@ -7,16 +7,24 @@ use crate::error::{CoreError, Result};
 
 /// Multiply a list of factors, failing with [`CoreError::Overflow`] on overflow.
 pub fn product(quantity: &'static str, factors: &[u64]) -> Result<u64> {
-    factors.iter().try_fold(1u64, |acc, &f| {
-        acc.checked_mul(f).ok_or(CoreError::Overflow { quantity })
-    })
+    // `match`, not `ok_or`: the error is built only when a product overflows,
+    // which keeps this hot path (every count, every KV size) free of drops.
+    factors
+        .iter()
+        .try_fold(1u64, |acc, &f| match acc.checked_mul(f) {
+            Some(v) => Ok(v),
+            None => Err(CoreError::Overflow { quantity }),
+        })
 }
 
 /// Add a list of terms, failing with [`CoreError::Overflow`] on overflow.
 pub fn sum(quantity: &'static str, terms: &[u64]) -> Result<u64> {
-    terms.iter().try_fold(0u64, |acc, &t| {
-        acc.checked_add(t).ok_or(CoreError::Overflow { quantity })
-    })
+    terms
+        .iter()
+        .try_fold(0u64, |acc, &t| match acc.checked_add(t) {
+            Some(v) => Ok(v),
+            None => Err(CoreError::Overflow { quantity }),
+        })
 }
 
 /// One gibibyte (2³⁰ bytes).
