@@ -42,6 +42,11 @@ fn hints(err: &AppError) -> Vec<String> {
 
 fn core_hints(err: &CoreError) -> Vec<String> {
     match err {
+        CoreError::Overflow { quantity }
+            if quantity.contains("KV") || quantity.contains("activation") =>
+        {
+            vec!["the sequence length or batch given is too large to count exactly; check `--seq-len`, `--context`, `--batch` and `--micro-batch` for a typo".into()]
+        }
         CoreError::Overflow { .. } => {
             vec!["the sizes given are too large to count exactly; check for a typo in the layer count, hidden size or vocabulary".into()]
         }

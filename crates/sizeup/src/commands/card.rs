@@ -138,6 +138,8 @@ fn alternatives(arch: &Architecture, name: &str) -> Vec<(String, Architecture)> 
         })
         .collect();
     smaller.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    // Fine-tunes and re-releases share their base's size: keep one name per size.
+    smaller.dedup_by(|a, b| a.1 == b.1);
     smaller
         .into_iter()
         .take(2)
