@@ -137,6 +137,16 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
         max_context: get("seq_len").unwrap_or(2048),
     };
     let mut arch = shape.build().map_err(|e| e.to_string())?;
+    // A source that states its exact parameter count says whether the LM head is
+    // tied: if the count matches the tied model and not the untied one, tie it.
+    if let Some(stated) = get("params") {
+        let mut tied = arch.clone();
+        tied.embedding.tied = true;
+        let total = |a: &Architecture| crate::params::count(a).map(|c| c.total).ok();
+        if total(&arch) != Some(stated) && total(&tied) == Some(stated) {
+            arch = tied;
+        }
+    }
     if let Some(moe) = moe {
         let g = |k: &str| {
             num(moe, k)
@@ -210,7 +220,11 @@ fn hardware(gpu_type: &str) -> Result<(Accelerator, Network), String> {
         // Jean Zay A100 nodes: 4 × Omni-Path 100 Gb/s per 8 GPUs (IDRIS documentation)
         net = per_gpu(400.0);
     }
-    let name = if g.contains("h100") || g.contains("h800") {
+    let name = if g.contains("h200") {
+        // DGX H200: 8 × NDR 400 Gb/s per node, as DGX H100
+        net = per_gpu(3200.0);
+        "H200-SXM"
+    } else if g.contains("h100") || g.contains("h800") {
         // DGX H100: 8 × NDR 400 Gb/s per node (DGX H100 user guide)
         net = per_gpu(3200.0);
         "H100-SXM"
@@ -249,6 +263,8 @@ enum Framework {
     LlmFoundry,
     /// Meta's Llama 3 stack (Llama Team 2024 §3.3).
     Llama3,
+    /// Plain PyTorch with transformers' modeling code: eager element-wise kernels.
+    PytorchEager,
     /// Anything else: fused kernels, flash attention, FSDP where stated.
     Other,
 }
@@ -266,6 +282,8 @@ fn framework(case: &Case) -> Framework {
         Framework::Llama3
     } else if text(setup, "software").is_some_and(|s| s.contains("Megatron-Core")) {
         Framework::MegatronCore
+    } else if text(setup, "software").is_some_and(|s| s.contains("eager")) {
+        Framework::PytorchEager
     } else if src.contains("narayanan") || src.contains("korthikanti") {
         Framework::Megatron
     } else {
@@ -424,7 +442,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
             req.flash_attention = false;
             req.overlap.data_parallel = false;
         }
-        Framework::LlmFoundry => req.kernels = Kernels::Eager,
+        Framework::LlmFoundry | Framework::PytorchEager => req.kernels = Kernels::Eager,
         Framework::Llama3 => {
             // FSDP without resharding after the forward: ZeRO-2 sharding (Llama Team 2024 §3.3.1)
             req.layout.zero = ZeroStage::Zero2;
@@ -693,6 +711,25 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let b = num(&case.setup, "microbatch")
         .ok_or_else(|| fail("the source gives no batch size".into()))? as u64;
     let mut req = TrainRequest::new(1, seq_len, b, b);
+    let precision = text(&case.setup, "precision").unwrap_or("");
+    if precision.contains("autocast") {
+        // plain PyTorch mixed precision: fp32 weights, gradients and AdamW states
+        // (16 bytes per parameter, as the model's bf16 + fp32-master default),
+        // eager element-wise kernels, recomputation as the case states
+        req.kernels = crate::training::kernels::Kernels::Eager;
+        req.recompute = match text(&case.setup, "recompute").unwrap_or("none") {
+            r if r.starts_with("full") => Recompute::Full,
+            r if r.starts_with("selective") => Recompute::Selective,
+            _ => Recompute::None,
+        };
+        let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
+        // max_memory_allocated leaves out the CUDA context and allocator slack
+        let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / GIB;
+        let notes = vec![
+            "PyTorch autocast recipe: 16 bytes of weights, gradients and AdamW states per parameter, eager kernels; allocated peak: framework overhead left out".to_string(),
+        ];
+        return Ok(outcome(case, metric, reported, predicted, None, notes));
+    }
     // torchtune's single-device recipes: bf16 weights and optimizer states (no fp32
     // master), activation checkpointing, torch.compile (fused kernels)
     req.master_weights = false;
