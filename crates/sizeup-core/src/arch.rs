@@ -250,6 +250,45 @@ pub struct ExtraGroup {
 pub const MAX_LAYERS: u64 = 1 << 16;
 
 impl Architecture {
+    /// Check that every estimate can work on this architecture, as readers do at the door.
+    ///
+    /// # Errors
+    /// [`crate::CoreError::Invalid`] for more than [`MAX_LAYERS`] layers, more experts
+    /// per token than experts, or more MoE layers than layers;
+    /// [`crate::CoreError::Overflow`] when the parameter count or the KV cache of one
+    /// token does not fit in a `u64`.
+    pub fn check(&self) -> crate::Result<()> {
+        self.check_layers()?;
+        if let Some(moe) = &self.ffn.moe {
+            if moe.experts_per_token > moe.num_experts {
+                return Err(crate::CoreError::Invalid {
+                    field: "num_experts_per_tok",
+                    value: moe.experts_per_token.to_string(),
+                    expected: format!("at most the {} routed experts", moe.num_experts),
+                });
+            }
+            if moe.moe_layers > self.num_layers {
+                return Err(crate::CoreError::Invalid {
+                    field: "moe_layers",
+                    value: moe.moe_layers.to_string(),
+                    expected: format!("at most the {} layers", self.num_layers),
+                });
+            }
+        }
+        crate::params::count(self)?;
+        crate::kv::size(
+            self,
+            &crate::kv::KvRequest {
+                seq_len: 1,
+                batch: 1,
+                dtype: crate::KvDtype::Fp16,
+                tp: 1,
+                block_tokens: None,
+            },
+        )?;
+        Ok(())
+    }
+
     /// Check the layer count against [`MAX_LAYERS`].
     ///
     /// # Errors

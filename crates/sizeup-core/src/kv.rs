@@ -43,19 +43,19 @@ pub struct KvCache {
 
 /// Values cached for one token in one layer, and how many "heads" they split into
 /// under tensor parallelism.
-fn cached_width(arch: &Architecture) -> (u64, u64, u64) {
-    match arch.attention.kind {
+fn cached_width(arch: &Architecture) -> Result<(u64, u64, u64)> {
+    Ok(match arch.attention.kind {
         AttentionKind::Standard {
             kv_heads, head_dim, ..
-        } => (kv_heads, 2 * head_dim, kv_heads),
+        } => (kv_heads, product(Q, &[2, head_dim])?, kv_heads),
         // MLA caches one latent per token: the compressed kv (`kv_lora_rank`) and the
         // shared rotary key (`qk_rope_head_dim`); no factor 2, no heads to split.
         AttentionKind::Mla {
             kv_lora_rank,
             qk_rope_head_dim,
             ..
-        } => (1, kv_lora_rank + qk_rope_head_dim, 1),
-    }
+        } => (1, sum(Q, &[kv_lora_rank, qk_rope_head_dim])?, 1),
+    })
 }
 
 /// Size the KV cache of `arch` for `req`.
@@ -106,7 +106,7 @@ pub fn size(arch: &Architecture, req: &KvRequest) -> Result<KvCache> {
             field: "block_tokens",
         });
     }
-    let (heads, width_per_head, split) = cached_width(arch);
+    let (heads, width_per_head, split) = cached_width(arch)?;
     let per_layer_elems = product(Q, &[heads, width_per_head])?;
     let layout = req.dtype.layout();
     let row_bytes = layout

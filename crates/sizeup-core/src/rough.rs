@@ -252,8 +252,11 @@ pub fn compare(
                     heads / kv_heads.max(1)
                 ));
             }
-            if heads * head_dim != h {
-                r.push(format!("heads·head_dim = {} ≠ h = {h}", heads * head_dim));
+            if heads.saturating_mul(head_dim) != h {
+                r.push(format!(
+                    "heads·head_dim = {} ≠ h = {h}",
+                    heads.saturating_mul(head_dim)
+                ));
             }
             if arch.attention.bias.qkv || arch.attention.bias.output {
                 r.push("projection biases".into());

@@ -180,6 +180,8 @@ fn has_safetensors(dir: &Path) -> bool {
 fn load_path(path: &Path) -> Result<Loaded, FormatError> {
     if is_gguf(path) {
         let model = gguf::read_model(path)?;
+        // the same door check config.json models pass
+        model.architecture.check()?;
         return Ok(Loaded {
             name: display_name(path),
             source: Source::Gguf {

@@ -42,6 +42,9 @@ fn hints(err: &AppError) -> Vec<String> {
 
 fn core_hints(err: &CoreError) -> Vec<String> {
     match err {
+        CoreError::Overflow { quantity } if quantity.contains("tokens") => {
+            vec!["check `--prompt`, `--output` and `--context` for a typo".into()]
+        }
         CoreError::Overflow { quantity }
             if quantity.contains("KV") || quantity.contains("activation") =>
         {

@@ -121,3 +121,23 @@ fn write_demo_checkpoints() {
     support::write_llama_2_7b_sharded(&sharded);
     write_llama_2_7b_gguf(&dir.join("llama-2-7b.Q4_K.gguf"));
 }
+
+#[test]
+fn a_gguf_claiming_a_million_layers_is_refused_at_the_door() {
+    // the metadata says 1,000,000 blocks; the file holds 2: estimates would walk every layer
+    let mut claimed = llama_2_7b_lm();
+    claimed.layers = 1_000_000;
+    let mut real = llama_2_7b_lm();
+    real.layers = 2;
+    let mut g = GgufWriter::default();
+    claimed.gguf_keys(&mut g, "llama", 4096);
+    real.gguf_tensors(&mut g, Ty::Q4_K);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("liar.gguf");
+    g.write(&path);
+    sizeup()
+        .args(["params", path.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`num_hidden_layers` = 1000000"));
+}

@@ -185,6 +185,14 @@ fn bad_configs_exit_2_and_name_the_problem() {
             good.replace("\"model_type\": \"llama\"", "\"model_type\": \"llamax\""),
             "unsupported model_type `llamax`",
         ),
+        (
+            "layers",
+            good.replace(
+                "\"num_hidden_layers\": 32",
+                "\"num_hidden_layers\": 1000000000",
+            ),
+            "at most 65536",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = dir.path().join(format!("{name}.json"));
@@ -196,4 +204,34 @@ fn bad_configs_exit_2_and_name_the_problem() {
             .stderr(predicate::str::contains(expected))
             .stderr(predicate::str::contains("panicked").not());
     }
+}
+
+#[test]
+fn more_experts_per_token_than_experts_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good =
+        std::fs::read_to_string(shared("fixtures/models/mixtral-8x7b-v0.1/config.json")).unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(
+        &path,
+        good.replace("\"num_experts_per_tok\": 2", "\"num_experts_per_tok\": 64"),
+    )
+    .unwrap();
+    sizeup()
+        .args(["infer", path.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`num_experts_per_tok` = 64 is invalid: at most the 8 routed experts",
+        ));
+}
+
+#[test]
+fn a_prompt_that_overflows_is_an_error_not_a_wrap() {
+    sizeup()
+        .args(["infer", "llama-3.1-8b", "--prompt", "18446744073709551615"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("overflows"))
+        .stderr(predicate::str::contains("--prompt"));
 }

@@ -365,7 +365,12 @@ fn memory_with(
 pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate> {
     validate(arch, req)?;
     let mut warnings = Vec::new();
-    let needed = req.prompt + req.output;
+    let needed = req
+        .prompt
+        .checked_add(req.output)
+        .ok_or(CoreError::Overflow {
+            quantity: "tokens per request (prompt + output)",
+        })?;
     let context = req.context.unwrap_or(needed);
     if context < needed {
         warnings.push(Warning::ContextShorterThanRequest { context, needed });

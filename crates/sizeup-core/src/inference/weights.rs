@@ -304,7 +304,7 @@ mod tests {
     use super::*;
     use crate::Shape;
 
-    const GIB: f64 = 1_073_741_824.0;
+    use crate::units::GIB;
 
     fn llama2_7b() -> Architecture {
         Shape::llama(32, 4096, 32, 32, 11008, 32000)

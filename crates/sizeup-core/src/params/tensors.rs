@@ -157,6 +157,8 @@ impl Tensor {
 /// [`crate::CoreError::Overflow`] when a size does not fit in a `u64`.
 pub fn tensors(arch: &Architecture) -> Result<Vec<Tensor>> {
     use TensorRole::*;
+    // one entry per tensor per layer: bound the list before building it
+    arch.check_layers()?;
     let h = arch.hidden_size;
     let norm_elem = arch.norm.kind.params_per_element();
     // about a dozen tensors a block; the reserve is a hint, so it is capped

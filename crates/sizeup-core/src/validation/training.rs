@@ -56,8 +56,6 @@ pub const THROUGHPUT_P90_BAR: f64 = 0.18;
 /// Bar on the median absolute error of memory predictions, issue 5.
 pub const MEMORY_MEDIAN_BAR: f64 = 0.10;
 
-const GIB: f64 = 1_073_741_824.0;
-
 /// Why a case cannot be predicted: (metric, reported value, reason).
 type Unpredictable = (String, f64, String);
 
@@ -724,7 +722,8 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         };
         let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
         // max_memory_allocated leaves out the CUDA context and allocator slack
-        let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / GIB;
+        let predicted =
+            (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
         let notes = vec![
             "PyTorch autocast recipe: 16 bytes of weights, gradients and AdamW states per parameter, eager kernels; allocated peak: framework overhead left out".to_string(),
         ];
@@ -763,7 +762,8 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     }
     let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
     // torchtune reports the allocator's peak reservation, which leaves out the CUDA context
-    let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / GIB;
+    let predicted =
+        (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
     notes.push("peak reserved memory: framework overhead left out".into());
     Ok(outcome(case, metric, reported, predicted, None, notes))
 }

@@ -49,8 +49,7 @@ use sizeup_core::arch::{
     Architecture, Attention, AttentionBias, AttentionKind, Embedding, Ffn, Mlp, MlpKind, NormKind,
     Norms, QkNorm,
 };
-use sizeup_core::kv::{self, KvRequest};
-use sizeup_core::{params, Assumption, KvDtype};
+use sizeup_core::Assumption;
 
 use crate::error::FormatError;
 use config::Config;
@@ -178,20 +177,9 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
         })?;
     let mut cfg = Config::new(map, model_type, class);
     let arch = reader(&mut cfg)?;
-    // Count once here so a config whose sizes overflow a u64 count is rejected at
-    // the door, not later in some report.
-    params::count(&arch)?;
-    arch.check_layers()?;
-    kv::size(
-        &arch,
-        &KvRequest {
-            seq_len: 1,
-            batch: 1,
-            dtype: KvDtype::Fp16,
-            tp: 1,
-            block_tokens: None,
-        },
-    )?;
+    // Reject at the door what no estimate could use (counts that overflow a u64,
+    // impossible expert routing, absurd layer counts), not later in some report.
+    arch.check()?;
     Ok(Parsed {
         arch,
         assumptions: cfg.take_assumptions(),

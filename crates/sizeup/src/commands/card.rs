@@ -9,7 +9,7 @@ use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::ZeroStage;
 use sizeup_core::training::TrainRequest;
-use sizeup_core::{params, Architecture, KvDtype, WeightFormat};
+use sizeup_core::{params, Architecture, Assumption, KvDtype, WeightFormat};
 
 use crate::cli::ModelArg;
 use crate::error::AppError;
@@ -93,6 +93,15 @@ pub struct CardArgs {
     #[arg(long, default_value_t = 16)]
     lora_rank: u64,
 }
+
+/// Sequences per optimizer step per training GPU when `--global-batch` is not given:
+/// 32 × 4096 tokens ≈ 131k tokens per GPU per step, so 8 GPUs step on ~1M tokens, a
+/// quarter of the 4M-token batches LLaMA trained with (Touvron et al. 2023, Table 2).
+const DEFAULT_SEQUENCES_PER_GPU: u64 = 32;
+
+/// Training tokens of a fine-tuning card when `--tokens` is not given: 100M tokens,
+/// a few epochs over a typical instruction set of tens of thousands of examples.
+const DEFAULT_FINETUNE_TOKENS: u64 = 100_000_000;
 
 fn parse_workload(s: &str) -> Result<Workload, String> {
     s.parse().map_err(|_| {
@@ -195,7 +204,18 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
     }
 
     let train_gpu = hardware::find(&args.train_gpu)?.clone();
-    let global_batch = args.global_batch.unwrap_or(32 * args.train_gpus);
+    let global_batch = match args.global_batch {
+        Some(b) => b,
+        None => args
+            .train_gpus
+            .checked_mul(DEFAULT_SEQUENCES_PER_GPU)
+            .ok_or(AppError::Usage {
+                flag: "--train-gpus",
+                value: args.train_gpus.to_string(),
+                problem: "too many GPUs to size a default global batch".into(),
+                hint: Some("pass `--global-batch` too".into()),
+            })?,
+    };
     let mut train = TrainRequest::new(
         args.train_gpus,
         args.seq_len,
@@ -212,11 +232,26 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
     train.price_per_gpu_hour = None;
     if w == Workload::Finetune {
         train.method = method(&args.method, args.lora_rank)?;
-        train.tokens = Some(args.tokens.unwrap_or(100_000_000));
+        train.tokens = Some(args.tokens.unwrap_or(DEFAULT_FINETUNE_TOKENS));
     } else {
         train.tokens = args.tokens;
     }
 
+    let mut defaults = Vec::new();
+    if args.global_batch.is_none() {
+        defaults.push(Assumption::new(
+            "training global batch",
+            format!("{global_batch} sequences ({DEFAULT_SEQUENCES_PER_GPU} per GPU)"),
+            "card default: ~1M tokens per step on 8 GPUs, a quarter of LLaMA's 4M (Touvron et al. 2023, Table 2); --global-batch",
+        ));
+    }
+    if w == Workload::Finetune && args.tokens.is_none() {
+        defaults.push(Assumption::new(
+            "fine-tuning tokens",
+            DEFAULT_FINETUNE_TOKENS,
+            "card default: a few epochs over tens of thousands of instruction examples; --tokens",
+        ));
+    }
     let input = CardInput {
         arch,
         workload: w,
@@ -225,9 +260,11 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         train: Some((train_gpu, train)),
         alternatives: alternatives(arch, &args.model.model),
     };
+    let mut card = card::build(&input)?;
+    card.assumptions.extend(defaults);
     Ok(CardReport {
         model: ModelSummary::new(&loaded),
-        card: card::build(&input)?,
+        card,
         model_assumptions: loaded.assumptions,
     })
 }
