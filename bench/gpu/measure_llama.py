@@ -18,12 +18,8 @@ Writes $OUT/h200_measurements.json ($OUT defaults to bench/gpu/out).
 `--tiny` runs a tiny config (works on CPU) as a smoke test of the code paths.
 """
 import argparse
-import datetime
-import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -40,80 +36,11 @@ ap.add_argument("--skip-compile", action="store_true")
 ap.add_argument("--skip-extras", action="store_true")
 args = ap.parse_args()
 
-OUT = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
-os.makedirs(OUT, exist_ok=True)
-RESULT_PATH = os.path.join(OUT, "h200_measurements.json")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness, device_helpers, environment, now_utc, nvsmi  # noqa: E402
 
-R = {
-    "schema": "sizeup-gpu-measure-v1",
-    "script": "bench/gpu/measure_llama.py",
-    "argv": sys.argv[1:],
-    "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    "sections": {},
-    "errors": {},
-    "notes": [],
-}
-_save_lock = threading.Lock()
-
-
-def log(msg):
-    print(f"[{time.time() - T0:7.1f}s] {msg}", flush=True)
-
-
-def save():
-    with _save_lock:
-        R["elapsed_s"] = round(time.time() - T0, 3)
-        tmp = RESULT_PATH + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(R, f, indent=2, sort_keys=False, default=str)
-        os.replace(tmp, RESULT_PATH)
-
-
-def remaining():
-    return args.deadline_s - (time.time() - T0)
-
-
-def _global_deadline():
-    R["notes"].append(f"global deadline {args.deadline_s}s reached; script exited early (sections after this missing)")
-    log("GLOBAL DEADLINE reached: saving and exiting")
-    save()
-    os._exit(0)
-
-
-_gd = threading.Timer(args.deadline_s, _global_deadline)
-_gd.daemon = True
-_gd.start()
-
-
-def run_section(name, fn):
-    log(f"=== section {name} ===")
-    t = time.time()
-    try:
-        if CUDA:
-            torch.cuda.reset_peak_memory_stats()
-        res = fn()
-        if res is None:
-            res = {}
-        res["section_wall_s"] = round(time.time() - t, 3)
-        if CUDA:
-            res["section_peak_memory_allocated_bytes"] = torch.cuda.max_memory_allocated()
-        R["sections"][name] = res
-        log(f"section {name} ok ({time.time() - t:.1f}s): {json.dumps(res, default=str)[:1500]}")
-    except Exception as e:  # noqa: BLE001
-        tb = traceback.format_exc()
-        R["errors"][name] = {"error": repr(e), "traceback": tb[-4000:], "after_s": round(time.time() - t, 3)}
-        log(f"section {name} FAILED: {e!r}\n{tb}")
-    save()
-
-
-def nvsmi(query):
-    try:
-        out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=15)
-        return out.stdout.strip() or out.stderr.strip()
-    except Exception as e:  # noqa: BLE001
-        return f"unavailable: {e!r}"
-
+H = Harness("bench/gpu/measure_llama.py", "sizeup-gpu-measure-v1", "h200_measurements.json", args.deadline_s)
+R, log, save, remaining, RESULT_PATH = H.r, H.log, H.save, H.remaining, H.path
 
 save()
 log("importing torch / transformers")
@@ -127,13 +54,11 @@ BF16 = torch.bfloat16
 log(f"imports done; cuda={CUDA}")
 
 
-def sync():
-    if CUDA:
-        torch.cuda.synchronize()
+sync, mem = device_helpers(torch)
 
 
-def mem():
-    return torch.cuda.memory_allocated() if CUDA else 0
+def run_section(name, fn):
+    H.run_section(name, fn, *((torch.cuda.reset_peak_memory_stats, torch.cuda.max_memory_allocated) if CUDA else ()))
 
 
 def bench(fn, warmup, reps):
@@ -160,30 +85,7 @@ def stats(times):
 
 # ---------------------------------------------------------------- env
 def sec_env():
-    d = {
-        "torch": torch.__version__,
-        "torch_cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if CUDA else None,
-        "transformers": transformers.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "cuda_available": CUDA,
-    }
-    if CUDA:
-        p = torch.cuda.get_device_properties(0)
-        d.update({
-            "gpu_name": p.name,
-            "total_memory_bytes": p.total_memory,
-            "multi_processor_count": p.multi_processor_count,
-            "capability": f"{p.major}.{p.minor}",
-            "l2_cache_bytes": getattr(p, "L2_cache_size", None),
-        })
-        free, total = torch.cuda.mem_get_info()
-        d["mem_get_info_free_bytes"], d["mem_get_info_total_bytes"] = free, total
-        d["nvidia_smi"] = nvsmi("name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit")
-        d["nvidia_smi_clocks_start"] = nvsmi("clocks.sm,clocks.mem,temperature.gpu,power.draw")
-    return d
+    return environment(torch, transformers)
 
 
 # ---------------------------------------------------------------- roofline
@@ -675,7 +577,7 @@ if CUDA or args.tiny:
         R["nvidia_smi_clocks_end"] = nvsmi("clocks.sm,clocks.mem,temperature.gpu,power.draw")
 else:
     R["notes"].append("no CUDA device; only env recorded (use --tiny for a CPU smoke test)")
-R["finished_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+R["finished_utc"] = now_utc()
 save()
 log(f"done; results in {RESULT_PATH}; errors: {list(R['errors'])}")
-_gd.cancel()
+H.cancel()

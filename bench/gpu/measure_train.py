@@ -29,15 +29,11 @@ Usage on the device:
 Writes $OUT/h200_train.json ($OUT defaults to bench/gpu/out).
 """
 import argparse
-import datetime
 import gc
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
-import threading
 import time
 import traceback
 
@@ -52,61 +48,13 @@ ap.add_argument("--warmup", type=int, default=3)
 ap.add_argument("--shapes", default="1B,3B")
 args = ap.parse_args()
 
-OUT = os.environ.get("OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
-os.makedirs(OUT, exist_ok=True)
-RESULT_PATH = os.path.join(OUT, "h200_train.json")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness, device_helpers, environment, nvsmi  # noqa: E402
 
-R = {
-    "schema": "sizeup-gpu-train-v1",
-    "script": "bench/gpu/measure_train.py",
-    "argv": sys.argv[1:],
-    "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    "flops_formula": "6*N*tokens + 12*L*h*s*tokens per step (model FLOPs; N unique params, tied embedding once; "
-                     "recomputation not counted)",
-    "sections": {},
-    "errors": {},
-    "notes": [],
-}
-_save_lock = threading.Lock()
-
-
-def log(msg):
-    print(f"[{time.time() - T0:7.1f}s] {msg}", flush=True)
-
-
-def save():
-    with _save_lock:
-        R["elapsed_s"] = round(time.time() - T0, 3)
-        tmp = RESULT_PATH + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(R, f, indent=2, sort_keys=False, default=str)
-        os.replace(tmp, RESULT_PATH)
-
-
-def remaining():
-    return args.deadline_s - (time.time() - T0)
-
-
-def _global_deadline():
-    R["notes"].append(f"global deadline {args.deadline_s}s reached; script exited early (sections after this missing)")
-    log("GLOBAL DEADLINE reached: saving and exiting")
-    save()
-    os._exit(0)
-
-
-_gd = threading.Timer(args.deadline_s, _global_deadline)
-_gd.daemon = True
-_gd.start()
-
-
-def nvsmi(query):
-    try:
-        out = subprocess.run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=15)
-        return out.stdout.strip() or out.stderr.strip()
-    except Exception as e:  # noqa: BLE001
-        return f"unavailable: {e!r}"
-
+H = Harness("bench/gpu/measure_train.py", "sizeup-gpu-train-v1", "h200_train.json", args.deadline_s,
+            flops_formula="6*N*tokens + 12*L*h*s*tokens per step (model FLOPs; N unique params, "
+                          "tied embedding once; recomputation not counted)")
+R, log, save, remaining, run_section = H.r, H.log, H.save, H.remaining, H.run_section
 
 save()
 log("importing torch / transformers")
@@ -119,53 +67,15 @@ DEV = torch.device("cuda" if CUDA else "cpu")
 log(f"imports done; cuda={CUDA}")
 
 
-def sync():
-    if CUDA:
-        torch.cuda.synchronize()
-
-
-def mem():
-    return torch.cuda.memory_allocated() if CUDA else 0
+sync, mem = device_helpers(torch)
 
 
 def gib(x):
     return round(x / 2 ** 30, 4)
 
 
-def run_section(name, fn):
-    log(f"=== section {name} ===")
-    t = time.time()
-    try:
-        res = fn()
-        if res is None:
-            res = {}
-        res["section_wall_s"] = round(time.time() - t, 3)
-        R["sections"][name] = res
-        log(f"section {name} ok ({time.time() - t:.1f}s): {json.dumps(res, default=str)[:1500]}")
-    except Exception as e:  # noqa: BLE001
-        tb = traceback.format_exc()
-        R["errors"][name] = {"error": repr(e)[:2000], "traceback": tb[-4000:], "after_s": round(time.time() - t, 3)}
-        log(f"section {name} FAILED: {e!r}"[:3000] + f"\n{tb[-3000:]}")
-    save()
-
-
 def sec_env():
-    d = {
-        "torch": torch.__version__,
-        "torch_cuda": torch.version.cuda,
-        "transformers": transformers.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "cuda_available": CUDA,
-    }
-    if CUDA:
-        p = torch.cuda.get_device_properties(0)
-        d.update({"gpu_name": p.name, "total_memory_bytes": p.total_memory,
-                  "capability": f"{p.major}.{p.minor}"})
-        d["nvidia_smi"] = nvsmi("name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit")
-        d["nvidia_smi_clocks_start"] = nvsmi("clocks.sm,clocks.mem,temperature.gpu,power.draw")
-    return d
+    return environment(torch, transformers)
 
 
 if args.tiny:
