@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::arch::Architecture;
 use crate::error::Result;
-use crate::inference::InferRequest;
+use crate::inference::{Bound, InferRequest};
 use crate::params;
 use crate::rough::{self, RoughComparison};
 use crate::training::TrainRequest;
@@ -50,8 +50,78 @@ pub struct Bottleneck {
     pub kind: BottleneckKind,
     /// The figure that shows it.
     pub figure: Figure,
-    /// One sentence: why this binds.
-    pub reason: String,
+    /// Why this binds, as the numbers that show it (the binary words them).
+    pub reason: Reason,
+}
+
+/// The evidence behind a bottleneck. Data, not prose: bytes stay bytes here, and
+/// the binary turns them into text in the units the user asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// Weights and runtime leave no room for one request at the context.
+    NoRoomForOneRequest {
+        /// Weight bytes on each GPU.
+        weights_bytes_per_gpu: u64,
+        /// The context each request may reach.
+        context_tokens: u64,
+        /// What is missing on each GPU.
+        shortfall_bytes_per_gpu: u64,
+    },
+    /// The KV cache of the target concurrency does not fit beside the weights.
+    KvCache {
+        /// The context each request may reach.
+        context_tokens: u64,
+        /// KV cache of one request at that context.
+        kv_bytes_per_request: u64,
+        /// Requests that fit.
+        requests_that_fit: u64,
+        /// Weight bytes on each GPU.
+        weights_bytes_per_gpu: u64,
+        /// Requests the workload must hold.
+        target_requests: u64,
+    },
+    /// Decode misses the per-token target.
+    DecodeLatency {
+        /// Requests in flight.
+        requests: u64,
+        /// What bounds a decode step.
+        bound: Bound,
+        /// The target, seconds per output token.
+        target_seconds: f64,
+    },
+    /// Prefill misses the first-token target.
+    PrefillLatency {
+        /// Prompt tokens.
+        prompt_tokens: u64,
+        /// What bounds prefill.
+        bound: Bound,
+        /// The target, seconds to the first token.
+        target_seconds: f64,
+    },
+    /// Everything fits and meets its targets: tokens per second set the cost.
+    Throughput {
+        /// What bounds a decode step.
+        decode_bound: Bound,
+    },
+    /// Training state does not fit on the busiest GPU.
+    TrainingMemory {
+        /// Bytes needed on the busiest GPU.
+        needed_bytes: u64,
+        /// The GPU's memory.
+        capacity_bytes: u64,
+        /// The largest line item (`activations`, `optimizer states`…).
+        largest_item: &'static str,
+        /// Its bytes.
+        largest_item_bytes: u64,
+    },
+    /// Training fits; its FLOPs at the achieved utilization take the time.
+    TrainingCompute {
+        /// Model FLOPs of the run.
+        model_flops: f64,
+        /// Model FLOPs utilization.
+        mfu: f64,
+    },
 }
 
 /// The four bottlenecks of the lesson's evidence card.

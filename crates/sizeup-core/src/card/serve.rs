@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::{Bottleneck, BottleneckKind, CardInput, Figure, ServeTargets, WhatIf, Workload};
+use super::{
+    Bottleneck, BottleneckKind, CardInput, Figure, Reason, ServeTargets, WhatIf, Workload,
+};
 use crate::arch::{Architecture, AttentionKind};
 use crate::dtype::{KvDtype, WeightFormat};
 use crate::error::Result;
@@ -186,75 +188,60 @@ impl Metric {
     }
 }
 
-fn bound_name(b: Bound) -> &'static str {
-    match b {
-        Bound::Compute => "compute",
-        Bound::MemoryBandwidth => "memory bandwidth",
-        Bound::Communication => "communication",
-        Bound::Overhead => "per-layer overhead",
-    }
-}
-
 /// Decide what binds, then compute every applicable what-if on that figure.
 pub(super) fn judge(input: &CardInput<'_>, serving: &Serving) -> Result<(Bottleneck, Vec<WhatIf>)> {
     let est = &serving.estimate;
     let t = &input.targets;
     let s = &serving.section;
-    let gib = |b: u64| format!("{:.2} GiB", b as f64 / crate::units::GIB);
     let (kind, metric, reason) = if est.max_batch_at_context == 0 {
         (
             BottleneckKind::Memory,
             Metric::Fit,
-            format!(
-                "weights ({} per GPU) and runtime leave no room for one {}-token request: short by {} per GPU",
-                gib(est.memory.weights_bytes),
-                est.context,
-                gib(est.memory.shortfall_bytes)
-            ),
+            Reason::NoRoomForOneRequest {
+                weights_bytes_per_gpu: est.memory.weights_bytes,
+                context_tokens: est.context,
+                shortfall_bytes_per_gpu: est.memory.shortfall_bytes,
+            },
         )
     } else if t.concurrency > 0 && est.max_batch_at_context < t.concurrency {
         (
             BottleneckKind::Memory,
             Metric::Fit,
-            format!(
-                "one {}-token request holds {} of KV cache; {} fit beside {} of weights, the target is {}",
-                est.context,
-                gib(s.kv_bytes_per_request),
-                est.max_batch_at_context,
-                gib(est.memory.weights_bytes),
-                t.concurrency
-            ),
+            Reason::KvCache {
+                context_tokens: est.context,
+                kv_bytes_per_request: s.kv_bytes_per_request,
+                requests_that_fit: est.max_batch_at_context,
+                weights_bytes_per_gpu: est.memory.weights_bytes,
+                target_requests: t.concurrency,
+            },
         )
-    } else if t.max_tpot_seconds.is_some_and(|m| s.tpot_seconds > m) {
+    } else if let Some(target) = t.max_tpot_seconds.filter(|m| s.tpot_seconds > *m) {
         (
             BottleneckKind::Latency,
             Metric::Tpot,
-            format!(
-                "decode at {} requests is {}-bound and misses the {:.0} ms per-token target",
-                s.requests_in_flight,
-                bound_name(s.decode_bound),
-                t.max_tpot_seconds.unwrap_or_default() * 1e3
-            ),
+            Reason::DecodeLatency {
+                requests: s.requests_in_flight,
+                bound: s.decode_bound,
+                target_seconds: target,
+            },
         )
-    } else if t.max_ttft_seconds.is_some_and(|m| s.ttft_seconds > m) {
+    } else if let Some(target) = t.max_ttft_seconds.filter(|m| s.ttft_seconds > *m) {
         (
             BottleneckKind::Latency,
             Metric::Ttft,
-            format!(
-                "prefill of a {}-token prompt is {}-bound and misses the {} s first-token target",
-                s.prompt_tokens,
-                bound_name(s.prefill_bound),
-                t.max_ttft_seconds.unwrap_or_default()
-            ),
+            Reason::PrefillLatency {
+                prompt_tokens: s.prompt_tokens,
+                bound: s.prefill_bound,
+                target_seconds: target,
+            },
         )
     } else {
         (
             BottleneckKind::Throughput,
             Metric::Throughput,
-            format!(
-                "it fits and meets its latency targets; decode is {}-bound, so tokens per second per GPU set the cost",
-                bound_name(s.decode_bound)
-            ),
+            Reason::Throughput {
+                decode_bound: s.decode_bound,
+            },
         )
     };
     let figure = metric.figure(est);

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Bottleneck, BottleneckKind, CardInput, Figure, WhatIf};
+use super::{Bottleneck, BottleneckKind, CardInput, Figure, Reason, WhatIf};
 use crate::arch::Architecture;
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
@@ -154,12 +154,12 @@ pub(super) fn judge(
                 unit: "bytes".into(),
                 higher_is_better: false,
             },
-            format!(
-                "{:.1} GiB needed per GPU against {:.1} GiB; the largest item is {largest} ({:.1} GiB)",
-                t.total_bytes_per_gpu as f64 / crate::units::GIB,
-                t.capacity_bytes as f64 / crate::units::GIB,
-                bytes as f64 / crate::units::GIB
-            ),
+            Reason::TrainingMemory {
+                needed_bytes: t.total_bytes_per_gpu,
+                capacity_bytes: t.capacity_bytes,
+                largest_item: largest,
+                largest_item_bytes: bytes,
+            },
         )
     } else {
         (
@@ -171,11 +171,10 @@ pub(super) fn judge(
                 unit: "GPU-hours".into(),
                 higher_is_better: false,
             },
-            format!(
-                "it fits; {:.3e} model FLOPs at {:.0}% MFU take the time",
-                t.model_flops,
-                t.mfu * 100.0
-            ),
+            Reason::TrainingCompute {
+                model_flops: t.model_flops,
+                mfu: t.mfu,
+            },
         )
     };
 

@@ -30,6 +30,18 @@ pub enum Bound {
     Overhead,
 }
 
+impl Bound {
+    /// The resource in words (`memory bandwidth`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Bound::Compute => "compute",
+            Bound::MemoryBandwidth => "memory bandwidth",
+            Bound::Communication => "communication",
+            Bound::Overhead => "per-layer overhead",
+        }
+    }
+}
+
 /// The shape of one forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {

@@ -2,9 +2,11 @@
 
 use clap::Args;
 use serde::Serialize;
-use sizeup_core::card::{self, BottleneckKind, CardInput, EvidenceCard, ServeTargets, Workload};
+use sizeup_core::card::{
+    self, BottleneckKind, CardInput, EvidenceCard, Reason, ServeTargets, Workload,
+};
 use sizeup_core::hardware;
-use sizeup_core::inference::{Engine, InferRequest};
+use sizeup_core::inference::{Bound, Engine, InferRequest};
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::ZeroStage;
@@ -269,6 +271,101 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
     })
 }
 
+/// The bottleneck's evidence as rows: a sentence, and its byte figures as typed
+/// cells so they follow `--si` like every other byte count.
+fn reason_rows(r: &Reason) -> Vec<(&'static str, Cell)> {
+    let grouped = humanize::grouped;
+    match *r {
+        Reason::NoRoomForOneRequest {
+            weights_bytes_per_gpu,
+            context_tokens,
+            shortfall_bytes_per_gpu,
+        } => vec![
+            (
+                "why",
+                Cell::Text(format!(
+                    "weights and runtime leave no room for one {}-token request",
+                    grouped(context_tokens)
+                )),
+            ),
+            ("weights per GPU", Cell::Bytes(weights_bytes_per_gpu)),
+            ("short per GPU", Cell::Bytes(shortfall_bytes_per_gpu)),
+        ],
+        Reason::KvCache {
+            context_tokens,
+            kv_bytes_per_request,
+            requests_that_fit,
+            target_requests,
+            ..
+        } => vec![
+            (
+                "why",
+                Cell::Text(format!(
+                    "{requests_that_fit} of the {target_requests} target requests fit at {} tokens beside the weights",
+                    grouped(context_tokens)
+                )),
+            ),
+            (
+                "KV cache the target needs",
+                Cell::Bytes(kv_bytes_per_request.saturating_mul(target_requests)),
+            ),
+        ],
+        Reason::DecodeLatency {
+            requests,
+            bound,
+            target_seconds,
+        } => vec![(
+            "why",
+            Cell::Text(format!(
+                "decode at {requests} requests is {}-bound and misses the {} per-token target",
+                Bound::name(bound),
+                humanize::seconds(target_seconds)
+            )),
+        )],
+        Reason::PrefillLatency {
+            prompt_tokens,
+            bound,
+            target_seconds,
+        } => vec![(
+            "why",
+            Cell::Text(format!(
+                "prefill of a {}-token prompt is {}-bound and misses the {} first-token target",
+                grouped(prompt_tokens),
+                Bound::name(bound),
+                humanize::seconds(target_seconds)
+            )),
+        )],
+        Reason::Throughput { decode_bound } => vec![(
+            "why",
+            Cell::Text(format!(
+                "it fits and meets its latency targets; decode is {}-bound, so tokens per second per GPU set the cost",
+                Bound::name(decode_bound)
+            )),
+        )],
+        Reason::TrainingMemory {
+            needed_bytes,
+            capacity_bytes,
+            largest_item,
+            largest_item_bytes,
+        } => vec![
+            (
+                "why",
+                Cell::Text(format!("the training state does not fit; the largest item is {largest_item}")),
+            ),
+            ("needed per GPU", Cell::Bytes(needed_bytes)),
+            ("GPU memory", Cell::Bytes(capacity_bytes)),
+            ("largest item", Cell::Bytes(largest_item_bytes)),
+        ],
+        Reason::TrainingCompute { model_flops, mfu } => vec![(
+            "why",
+            Cell::Text(format!(
+                "it fits; {model_flops:.3e} model FLOPs at {} MFU take the time",
+                humanize::percent(mfu)
+            )),
+        )],
+    }
+}
+
 fn bottleneck_name(k: BottleneckKind) -> &'static str {
     match k {
         BottleneckKind::Memory => "memory",
@@ -465,7 +562,9 @@ impl Report for CardReport {
                 figure_text(b.figure.value, &b.figure.unit)
             )),
         );
-        row("", "why", Cell::Text(b.reason.clone()));
+        for (item, value) in reason_rows(&b.reason) {
+            row("", item, value);
+        }
 
         let mut d = Table::new(
             Some(&format!(

@@ -210,15 +210,6 @@ pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
     })
 }
 
-fn bound(b: Bound) -> &'static str {
-    match b {
-        Bound::Compute => "compute",
-        Bound::MemoryBandwidth => "memory bandwidth",
-        Bound::Communication => "communication",
-        Bound::Overhead => "per-layer overhead",
-    }
-}
-
 impl Report for InferReport {
     fn view(&self) -> View {
         let e = &self.estimate;
@@ -290,12 +281,12 @@ impl Report for InferReport {
         speed.row(vec![
             Cell::Text("time to first token (prefill)".into()),
             Cell::Seconds(s.time_to_first_token_seconds),
-            Cell::Text(bound(e.prefill.bound).into()),
+            Cell::Text(Bound::name(e.prefill.bound).into()),
         ]);
         speed.row(vec![
             Cell::Text("time per output token".into()),
             Cell::Seconds(s.time_per_output_token_seconds),
-            Cell::Text(bound(e.decode.bound).into()),
+            Cell::Text(Bound::name(e.decode.bound).into()),
         ]);
         speed.row(vec![
             Cell::Text("end-to-end latency".into()),
