@@ -11,8 +11,6 @@ use super::line::y_label_area;
 use super::marks::{self, text_size, text_style, Placer, GRID_COLOR};
 use super::{color, font, ChartError, StackedBars};
 
-/// Room below the plot for category labels and the x title, in pixels.
-const X_LABEL_AREA: i32 = 66;
 /// A bar's width as a share of its category's slot.
 const BAR_WIDTH: f64 = 0.64;
 
@@ -24,11 +22,6 @@ pub(super) fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
-    let body = root.titled(
-        &chart.title,
-        text_style(font::TITLE, BLACK, HPos::Center, VPos::Top),
-    )?;
     // Listed top stack first, so the legend reads in the order the bars do.
     let entries: Vec<Entry> = chart
         .stacks
@@ -40,7 +33,7 @@ where
             key: Key::Fill(color(i)),
         })
         .collect();
-    let (plot_area, legend_area) = legend::split(&body, &entries)?;
+    let (plot_area, legend_area) = legend::frame(root, &chart.title, &entries)?;
 
     let totals: Vec<f64> = (0..chart.categories.len())
         .map(|i| chart.stacks.iter().map(|s| s.values[i]).sum())
@@ -54,12 +47,12 @@ where
             .chain(chart.limit.iter().map(|r| r.value)),
     );
     let y_title = y.title(&chart.y);
-    let y_area = y_label_area(&body, &y)?;
+    let y_area = y_label_area(root, &y)?;
     let slot =
         f64::from(plot_area.dim_in_pixel().0 as i32 - y_area - 40) / chart.categories.len() as f64;
     let mut widest = 1;
     for name in &chart.categories {
-        widest = widest.max(text_size(&body, name, font::TICK)?.0);
+        widest = widest.max(text_size(root, name, font::TICK)?.0);
     }
     let stride = (f64::from(widest + 16) / slot.max(1.0)).ceil() as usize;
     let x = AxisRange::categories(&chart.categories, stride);
@@ -69,7 +62,7 @@ where
         .margin_right(28)
         .margin_left(12)
         .margin_bottom(8)
-        .x_label_area_size(X_LABEL_AREA)
+        .x_label_area_size(legend::X_LABEL_AREA)
         .y_label_area_size(y_area)
         .build_cartesian_2d(x, y)?;
     ctx.configure_mesh()

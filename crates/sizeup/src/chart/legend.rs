@@ -33,6 +33,27 @@ const MAX_SHARE: f64 = 0.3;
 /// The plot's area (left) and the legend's (right).
 type Split<DB> = (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>);
 
+/// Room below a plot for the x tick labels and the x title, in pixels.
+pub(super) const X_LABEL_AREA: i32 = 66;
+
+/// The frame every chart shares: a white page, the title on top, the plot on the
+/// left and the legend of `entries` in a column on the right.
+pub(super) fn frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    entries: &[Entry],
+) -> Result<Split<DB>, ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let body = root.titled(
+        title,
+        text_style(font::TITLE, BLACK, HPos::Center, VPos::Top),
+    )?;
+    split(&body, entries)
+}
+
 /// Split `area` into the plot (left) and the legend column (right).
 pub(super) fn split<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,

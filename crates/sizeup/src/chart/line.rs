@@ -10,8 +10,6 @@ use super::marks::{self, text_size, text_style, Placer, GRID_COLOR};
 use super::{color, font, ChartError, LineChart};
 use plotters::style::text_anchor::{HPos, VPos};
 
-/// Room below the plot for x tick labels and the x title, in pixels.
-const X_LABEL_AREA: i32 = 66;
 /// Space between tick labels along the x axis, in pixels.
 const TICK_GAP: i32 = 24;
 
@@ -23,11 +21,6 @@ pub(super) fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
-    let body = root.titled(
-        &chart.title,
-        text_style(font::TITLE, BLACK, HPos::Center, VPos::Top),
-    )?;
     let entries: Vec<Entry> = chart
         .series
         .iter()
@@ -37,7 +30,7 @@ where
             key: Key::Line(color(i)),
         })
         .collect();
-    let (plot_area, legend_area) = legend::split(&body, &entries)?;
+    let (plot_area, legend_area) = legend::frame(root, &chart.title, &entries)?;
 
     let points = || chart.series.iter().flat_map(|s| s.points.iter());
     let x = AxisRange::numeric(&chart.x, Extent::Data, points().map(|p| p.0));
@@ -50,15 +43,15 @@ where
     );
     let (x_title, y_title) = (x.title(&chart.x), y.title(&chart.y));
     let x_low = x.bounds().0;
-    let y_area = y_label_area(&body, &y)?;
-    let x_labels = x_label_count(&body, &x, plot_area.dim_in_pixel().0 as i32 - y_area)?;
+    let y_area = y_label_area(root, &y)?;
+    let x_labels = x_label_count(root, &x, plot_area.dim_in_pixel().0 as i32 - y_area)?;
 
     let mut ctx = ChartBuilder::on(&plot_area)
         .margin_top(16)
         .margin_right(28)
         .margin_left(12)
         .margin_bottom(8)
-        .x_label_area_size(X_LABEL_AREA)
+        .x_label_area_size(legend::X_LABEL_AREA)
         .y_label_area_size(y_area)
         .build_cartesian_2d(x, y)?;
     ctx.configure_mesh()
