@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::arch::{Architecture, AttentionKind};
+use crate::arch::{Architecture, Attention, AttentionKind, Block, Mixer, Span};
 use crate::dtype::KvDtype;
 use crate::error::{CoreError, Result};
 use crate::units::{product, sum};
@@ -24,59 +24,120 @@ pub struct KvRequest {
     pub block_tokens: Option<u64>,
 }
 
-/// The size of a KV cache.
+/// The size of a KV cache and of the recurrent state beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct KvCache {
-    /// Bytes one token adds across all layers, with no sliding window applied.
+    /// Bytes one token adds across all attention layers, with no window applied.
     pub bytes_per_token: u64,
-    /// Bytes one sequence of `s` tokens holds (windows and paging applied).
+    /// Bytes one sequence of `s` tokens holds (windows, chunks and paging applied),
+    /// recurrent state included.
     pub bytes_per_sequence: u64,
+    /// Bytes of recurrent and convolution state per sequence, whatever its length
+    /// (linear-attention and state-space layers); part of `bytes_per_sequence`.
+    pub state_bytes_per_sequence: u64,
     /// Bytes the whole batch holds: `bytes_per_sequence · B`.
     pub bytes_total: u64,
     /// Bytes each tensor-parallel rank holds for the batch.
     pub bytes_per_gpu: u64,
-    /// KV heads each rank caches (`max(k/t, 1)`; MLA's latent is replicated on every rank).
+    /// KV heads each rank caches in the primary attention layers (`max(k/t, 1)`; MLA's
+    /// latent is replicated on every rank; 0 without attention).
     pub kv_heads_per_gpu: u64,
-    /// Values cached per token per layer (`2·k·d`, or `r_kv + d_r` for MLA).
+    /// Values cached per token per layer in the primary attention layers (`2·k·d`, or
+    /// `r_kv + d_r` for MLA; 0 without attention).
     pub elements_per_token_per_layer: u64,
 }
 
-/// Values cached for one token in one layer, and how many "heads" they split into
-/// under tensor parallelism.
-fn cached_width(arch: &Architecture) -> Result<(u64, u64, u64)> {
-    Ok(match arch.attention.kind {
+/// The cache of one kind of layer: what [`size`] sums, block by block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerCache {
+    /// What the layer is (`GQA`, `MLA+DSA`, `GDN`, `Mamba2`…), with its span.
+    pub kind: String,
+    /// Layers of this kind.
+    pub layers: u64,
+    /// Values cached per token in one layer (0 for recurrent layers).
+    pub elements_per_token: u64,
+    /// Tokens one sequence keeps in one layer (window or chunk applied; 0 for
+    /// recurrent layers).
+    pub tokens_cached: u64,
+    /// Values of recurrent and convolution state per sequence in one layer.
+    pub state_elements: u64,
+    /// Bytes one sequence holds in all layers of this kind.
+    pub bytes_per_sequence: u64,
+}
+
+/// Bytes per element of recurrent state: vLLM keeps Mamba and linear-attention state
+/// in the model's dtype by default (`mamba_ssm_cache_dtype = "auto"`), 16 bits here.
+pub const STATE_BYTES_PER_ELEMENT: u64 = 2;
+
+/// Values one attention layer caches per token, and the number of KV heads they split
+/// into under tensor parallelism.
+///
+/// # Formula
+/// ```text
+/// standard: 2·k·d   (k·d when keys double as values)
+/// MLA:      r_kv + d_r   (no factor 2, one latent for every head)
+/// indexer:  + d_i   (DeepSeek sparse attention keeps one indexer key per token)
+/// ```
+///
+/// # Source
+/// vLLM `FullAttentionSpec`, `MLAAttentionSpec`, `DeepseekV32IndexerCache`.
+fn cached_width(att: &Attention) -> Result<(u64, u64)> {
+    let (elements, split) = match att.kind {
         AttentionKind::Standard {
             kv_heads, head_dim, ..
-        } => (kv_heads, product(Q, &[2, head_dim])?, kv_heads),
-        // MLA caches one latent per token: the compressed kv (`kv_lora_rank`) and the
-        // shared rotary key (`qk_rope_head_dim`); no factor 2, no heads to split.
+        } => {
+            let tensors = if att.k_eq_v { 1 } else { 2 };
+            (product(Q, &[tensors, kv_heads, head_dim])?, kv_heads)
+        }
         AttentionKind::Mla {
             kv_lora_rank,
             qk_rope_head_dim,
             ..
-        } => (1, sum(Q, &[kv_lora_rank, qk_rope_head_dim])?, 1),
-    })
+        } => (sum(Q, &[kv_lora_rank, qk_rope_head_dim])?, 1),
+    };
+    let indexer = att.indexer.map_or(0, |ix| ix.head_dim);
+    Ok((sum(Q, &[elements, indexer])?, split))
 }
 
-/// Size the KV cache of `arch` for `req`.
+/// KV heads of `split` that one of `tp` ranks holds: `max(k/t, 1)`.
+fn heads_per_rank(split: u64, tp: u64) -> Result<u64> {
+    if tp >= split && tp % split == 0 {
+        Ok(1)
+    } else if split % tp == 0 {
+        Ok(split / tp)
+    } else {
+        Err(CoreError::Invalid {
+            field: "tp",
+            value: tp.to_string(),
+            expected: format!("a divisor of the {split} KV heads, or a multiple of it"),
+        })
+    }
+}
+
+/// Size the KV cache and recurrent state of `arch` for `req`.
 ///
 /// # Formula
 /// ```text
-/// per token    = Σ_layers 2·k·d · bytes_per_element
-/// per sequence = Σ_layers 2·k·d · tokens(layer) · bytes_per_element
-/// tokens(layer) = round_up(min(s, window(layer)), block)
-/// per GPU      = per sequence · B · max(k/t, 1) / k
+/// per token    = Σ_attention layers w(layer) · bytes_per_element
+/// per sequence = Σ_attention layers w(layer) · tokens(layer) · bytes_per_element
+///              + Σ_recurrent layers (state + conv state) · 2 bytes
+/// tokens(layer) = round_up(min(s, window or chunk of layer), block)
+/// per GPU      = Σ_layers per-sequence bytes · B · max(k/t, 1) / k   (state: / t)
 /// ```
 ///
 /// # Symbols
-/// `k` KV heads, `d` head dim, `s` sequence length, `B` batch, `t` tensor-parallel ranks.
+/// `w` values cached per token ([`cached_width`]: `2·k·d`, MLA `r_kv + d_r`), `k` KV
+/// heads, `d` head dim, `s` sequence length, `B` batch, `t` tensor-parallel ranks.
 ///
 /// # Source
-/// DESIGN.md "KV cache"; vLLM paged attention (block size 16); ggml block layouts.
+/// DESIGN.md "KV cache and state"; vLLM paged attention (block size 16), sliding-window
+/// and chunked-local specs, `MambaSpec` (state per sequence); ggml block layouts.
 ///
 /// # Assumptions / limits
-/// MLA caches `kv_lora_rank + qk_rope_head_dim` values per token per layer, replicated
-/// on every tensor-parallel rank. Quantized caches quantize each row of `k·d` values.
+/// MLA latents and indexer keys are replicated on every tensor-parallel rank and
+/// stored at the cache's precision. Recurrent state is kept in 16 bits
+/// ([`STATE_BYTES_PER_ELEMENT`]) and split evenly across tensor-parallel ranks.
+/// Quantized caches quantize each row of cached values.
 ///
 /// # Errors
 /// [`CoreError::Zero`] for a zero `seq_len`, `batch` or `tp`; [`CoreError::Invalid`] when
@@ -92,6 +153,76 @@ fn cached_width(arch: &Architecture) -> Result<(u64, u64, u64)> {
 /// assert_eq!(c.bytes_total, 2_147_483_648); // 2 GiB at 4k context
 /// ```
 pub fn size(arch: &Architecture, req: &KvRequest) -> Result<KvCache> {
+    check(req)?;
+    let mut c = KvCache {
+        bytes_per_token: 0,
+        bytes_per_sequence: 0,
+        state_bytes_per_sequence: 0,
+        bytes_total: 0,
+        bytes_per_gpu: 0,
+        kv_heads_per_gpu: 0,
+        elements_per_token_per_layer: 0,
+    };
+    let mut per_gpu_sequence = 0u64;
+    for (block, layers) in arch.blocks() {
+        let l = layer_cache(block, layers, req)?;
+        c.bytes_per_token = sum(Q, &[c.bytes_per_token, l.bytes_per_token])?;
+        c.bytes_per_sequence = sum(Q, &[c.bytes_per_sequence, l.bytes_per_sequence])?;
+        c.state_bytes_per_sequence = sum(Q, &[c.state_bytes_per_sequence, l.state_bytes])?;
+        per_gpu_sequence = sum(Q, &[per_gpu_sequence, l.bytes_per_gpu_sequence])?;
+    }
+    if let Some(att) = arch.primary_attention() {
+        let (elements, split) = cached_width(att)?;
+        c.elements_per_token_per_layer = elements;
+        c.kv_heads_per_gpu = heads_per_rank(split, req.tp)?;
+    }
+    c.bytes_total = product(Q, &[c.bytes_per_sequence, req.batch])?;
+    c.bytes_per_gpu = product(Q, &[per_gpu_sequence, req.batch])?;
+    Ok(c)
+}
+
+/// The cache of each kind of layer of `arch` for one sequence of `req`, in the order
+/// the kinds first appear (what `sizeup kv` shows layer by layer).
+///
+/// # Errors
+/// As [`size`].
+pub fn by_layer(arch: &Architecture, req: &KvRequest) -> Result<Vec<LayerCache>> {
+    check(req)?;
+    arch.blocks()
+        .map(|(block, layers)| {
+            let l = layer_cache(block, layers, req)?;
+            let kind = match &block.mixer {
+                Mixer::Recurrent(r) => r.kind.name().to_string(),
+                Mixer::Attention(a) => {
+                    let layout = match a.kind {
+                        AttentionKind::Mla { .. } => "MLA",
+                        AttentionKind::Standard {
+                            heads, kv_heads, ..
+                        } if heads == kv_heads => "MHA",
+                        AttentionKind::Standard { kv_heads: 1, .. } => "MQA",
+                        AttentionKind::Standard { .. } => "GQA",
+                    };
+                    let index = if a.indexer.is_some() { "+DSA" } else { "" };
+                    match a.span {
+                        Span::Full => format!("{layout}{index}"),
+                        Span::Window(w) => format!("{layout}{index} window {w}"),
+                        Span::Chunk(n) => format!("{layout}{index} chunk {n}"),
+                    }
+                }
+            };
+            Ok(LayerCache {
+                kind,
+                layers,
+                elements_per_token: l.elements_per_token,
+                tokens_cached: l.tokens_cached,
+                state_elements: l.state_elements,
+                bytes_per_sequence: l.bytes_per_sequence,
+            })
+        })
+        .collect()
+}
+
+fn check(req: &KvRequest) -> Result<()> {
     for (field, v) in [
         ("seq_len", req.seq_len),
         ("batch", req.batch),
@@ -106,56 +237,77 @@ pub fn size(arch: &Architecture, req: &KvRequest) -> Result<KvCache> {
             field: "block_tokens",
         });
     }
-    let (heads, width_per_head, split) = cached_width(arch)?;
-    let per_layer_elems = product(Q, &[heads, width_per_head])?;
-    let layout = req.dtype.layout();
-    let row_bytes = layout
-        .bytes_for(per_layer_elems)
-        .ok_or(CoreError::Overflow { quantity: Q })?;
+    Ok(())
+}
 
-    let tokens = |limit: u64| -> Result<u64> {
-        let t = req.seq_len.min(limit);
-        match req.block_tokens {
-            Some(b) => product(Q, &[t.div_ceil(b), b]),
-            None => Ok(t),
+/// One kind of layer's share of the cache, `layers` layers of it.
+struct BlockShare {
+    elements_per_token: u64,
+    tokens_cached: u64,
+    state_elements: u64,
+    bytes_per_token: u64,
+    bytes_per_sequence: u64,
+    state_bytes: u64,
+    bytes_per_gpu_sequence: u64,
+}
+
+fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare> {
+    match &block.mixer {
+        Mixer::Attention(att) => {
+            let (elements, split) = cached_width(att)?;
+            let row_bytes = req
+                .dtype
+                .layout()
+                .bytes_for(elements)
+                .ok_or(CoreError::Overflow { quantity: Q })?;
+            let t = req.seq_len.min(att.span.cached_tokens());
+            let tokens = match req.block_tokens {
+                Some(b) => product(Q, &[t.div_ceil(b), b])?,
+                None => t,
+            };
+            let bytes_per_sequence = product(Q, &[row_bytes, layers, tokens])?;
+            // Each rank holds `max(k/t, 1)` of the `k` heads; when `t > k` heads are
+            // replicated, so a rank still holds one whole head.
+            let per_rank = heads_per_rank(split, req.tp)?;
+            Ok(BlockShare {
+                elements_per_token: elements,
+                tokens_cached: tokens,
+                state_elements: 0,
+                bytes_per_token: product(Q, &[row_bytes, layers])?,
+                bytes_per_sequence,
+                state_bytes: 0,
+                bytes_per_gpu_sequence: product(Q, &[bytes_per_sequence, per_rank])? / split,
+            })
         }
-    };
-    let (local_layers, window) = match arch.attention.window {
-        Some(w) => (w.local_layers.min(arch.num_layers), w.size),
-        None => (0, u64::MAX),
-    };
-    let global_layers = arch.num_layers - local_layers;
-    let bytes_per_token = product(Q, &[row_bytes, arch.num_layers])?;
-    let bytes_per_sequence = sum(
-        Q,
-        &[
-            product(Q, &[row_bytes, global_layers, tokens(u64::MAX)?])?,
-            product(Q, &[row_bytes, local_layers, tokens(window)?])?,
-        ],
-    )?;
-    let bytes_total = product(Q, &[bytes_per_sequence, req.batch])?;
+        Mixer::Recurrent(r) => {
+            let state_elements = sum(Q, &[r.state_elements, r.conv_elements])?;
+            let state_bytes = product(Q, &[state_elements, STATE_BYTES_PER_ELEMENT, layers])?;
+            Ok(BlockShare {
+                elements_per_token: 0,
+                tokens_cached: 0,
+                state_elements,
+                bytes_per_token: 0,
+                bytes_per_sequence: state_bytes,
+                state_bytes,
+                bytes_per_gpu_sequence: state_bytes.div_ceil(req.tp),
+            })
+        }
+    }
+}
 
-    let kv_heads_per_gpu = if req.tp >= split && req.tp % split == 0 {
-        1
-    } else if split % req.tp == 0 {
-        split / req.tp
-    } else {
-        return Err(CoreError::Invalid {
-            field: "tp",
-            value: req.tp.to_string(),
-            expected: format!("a divisor of the {split} KV heads, or a multiple of it"),
-        });
-    };
-    // Each rank holds `kv_heads_per_gpu` of the `split` heads; when `t > k` heads
-    // are replicated, so a rank still holds one whole head.
-    let bytes_per_gpu = product(Q, &[bytes_total, kv_heads_per_gpu])? / split;
-
-    Ok(KvCache {
-        bytes_per_token,
-        bytes_per_sequence,
-        bytes_total,
-        bytes_per_gpu,
-        kv_heads_per_gpu,
-        elements_per_token_per_layer: per_layer_elems,
-    })
+/// Bytes one token adds to one attention layer's cache on one of `tp` ranks.
+///
+/// # Formula
+/// `row bytes(w) · max(k/t, 1) / k` with `w` the values cached per token ([`size`]).
+///
+/// # Errors
+/// As [`size`].
+pub fn layer_bytes_per_token_per_rank(att: &Attention, dtype: KvDtype, tp: u64) -> Result<f64> {
+    let (elements, split) = cached_width(att)?;
+    let row_bytes = dtype
+        .layout()
+        .bytes_for(elements)
+        .ok_or(CoreError::Overflow { quantity: Q })?;
+    let per_rank = heads_per_rank(split, tp.max(1))?;
+    Ok(row_bytes as f64 * per_rank as f64 / split as f64)
 }

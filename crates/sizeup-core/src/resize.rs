@@ -6,7 +6,7 @@
 //! keeps its `f/h` ratio, and GQA keeps its queries per KV head. The variant is
 //! a full [`Architecture`], so every count and estimate runs on it unchanged.
 
-use crate::arch::{Architecture, AttentionKind, Moe};
+use crate::arch::{Architecture, AttentionKind, BlockFfn, Mixer, Schedule};
 use crate::error::{CoreError, Result};
 
 /// `arch` with hidden size `hidden`, heads and MLP widths scaled with it.
@@ -43,63 +43,89 @@ pub fn with_hidden(arch: &Architecture, hidden: u64) -> Result<Architecture> {
     let scale = |x: u64| -> u64 { round_ratio(x, hidden, h) };
     let mut out = arch.clone();
     out.hidden_size = hidden;
-    match &mut out.attention.kind {
-        AttentionKind::Standard {
-            heads, kv_heads, ..
-        } => {
-            let group = (*heads / (*kv_heads).max(1)).max(1);
-            let new_heads = group * round_ratio(*heads, hidden, h.saturating_mul(group)).max(1);
-            *kv_heads = if *kv_heads == 1 { 1 } else { new_heads / group };
-            *heads = new_heads;
+    out.map_blocks(|block| {
+        if let Mixer::Attention(att) = &mut block.mixer {
+            match &mut att.kind {
+                AttentionKind::Standard {
+                    heads, kv_heads, ..
+                } => {
+                    let group = (*heads / (*kv_heads).max(1)).max(1);
+                    let new_heads =
+                        group * round_ratio(*heads, hidden, h.saturating_mul(group)).max(1);
+                    *kv_heads = if *kv_heads == 1 { 1 } else { new_heads / group };
+                    *heads = new_heads;
+                }
+                AttentionKind::Mla { heads, .. } => *heads = scale(*heads).max(1),
+            }
         }
-        AttentionKind::Mla { heads, .. } => *heads = scale(*heads).max(1),
-    }
-    out.ffn.dense.intermediate_size = scale(out.ffn.dense.intermediate_size).max(1);
-    if let Some(Moe { expert, shared, .. }) = &mut out.ffn.moe {
-        expert.intermediate_size = scale(expert.intermediate_size).max(1);
-        if let Some(s) = shared {
-            s.mlp.intermediate_size = scale(s.mlp.intermediate_size).max(1);
+        match &mut block.ffn {
+            BlockFfn::Dense(mlp) => mlp.intermediate_size = scale(mlp.intermediate_size).max(1),
+            BlockFfn::Moe(moe) => {
+                moe.expert.intermediate_size = scale(moe.expert.intermediate_size).max(1);
+                if let Some(s) = &mut moe.shared {
+                    s.mlp.intermediate_size = scale(s.mlp.intermediate_size).max(1);
+                }
+            }
+            BlockFfn::None => {}
         }
-    }
+    });
     Ok(out)
 }
 
-/// `arch` with `layers` decoder blocks.
+/// `arch` with `layers` decoder blocks, its layer pattern repeated or cut.
 ///
 /// # Formula
 /// ```text
-/// L′ layers; MoE layers = L′ − (L − moe_layers); local (sliding-window) layers = round(local · L′/L)
+/// prefix = the leading layers whose blocks never come back (DeepSeek's dense layers)
+/// layer i of the body = body[i mod len(body)]   for i < L′ − len(prefix)
 /// ```
 ///
 /// # Source
 /// DeepSeek-V2/V3 keep their first `first_k_dense_replace` blocks dense whatever
-/// the depth, so the dense count is kept; Gemma 2/3 fix the ratio of local to
-/// global layers (1:1, 5:1), so that ratio is kept.
+/// the depth, so the prefix is kept; Gemma 2/3, Llama 4 and Qwen3-Next repeat a
+/// fixed pattern (1:1 or 5:1 local to global, MoE every other layer, three linear
+/// layers per full one), so the pattern is repeated from its start.
 ///
 /// # Errors
-/// [`CoreError::Zero`] for `layers` = 0; [`CoreError::Invalid`] when an MoE model
-/// would have fewer layers than its dense ones.
+/// [`CoreError::Zero`] for `layers` = 0; [`CoreError::Invalid`] when the model would
+/// have no layers past its prefix, or more than [`crate::arch::MAX_LAYERS`].
 pub fn with_layers(arch: &Architecture, layers: u64) -> Result<Architecture> {
     if layers == 0 {
         return Err(CoreError::Zero { field: "layers" });
     }
-    let l = arch.num_layers.max(1);
-    let mut out = arch.clone();
-    out.num_layers = layers;
-    if let Some(moe) = &mut out.ffn.moe {
-        let dense = arch.dense_layers();
-        if layers <= dense {
-            return Err(CoreError::Invalid {
-                field: "layers",
-                value: layers.to_string(),
-                expected: format!("more than the model's {dense} dense layers"),
-            });
+    if layers > crate::arch::MAX_LAYERS {
+        return Err(CoreError::Invalid {
+            field: "layers",
+            value: layers.to_string(),
+            expected: format!("at most {}", crate::arch::MAX_LAYERS),
+        });
+    }
+    arch.check_layers()?;
+    let order: Vec<usize> = arch.layers.indices().collect();
+    // leading runs whose blocks never come back (a dense prefix), short of the last run
+    let mut prefix = 0usize;
+    for &(b, n) in &arch.layers.runs {
+        let end = prefix + n as usize;
+        if end >= order.len() || order[end..].contains(&b) {
+            break;
         }
-        moe.moe_layers = layers - dense;
+        prefix = end;
     }
-    if let Some(w) = &mut out.attention.window {
-        w.local_layers = round_ratio(w.local_layers, layers, l).min(layers);
+    if layers <= prefix as u64 && prefix > 0 {
+        return Err(CoreError::Invalid {
+            field: "layers",
+            value: layers.to_string(),
+            expected: format!("more than the model's {prefix} leading layers"),
+        });
     }
+    let body = &order[prefix..];
+    let blocks = &arch.layers.blocks;
+    let new_order = order[..prefix]
+        .iter()
+        .chain(body.iter().cycle())
+        .take(layers as usize);
+    let mut out = arch.clone();
+    out.layers = Schedule::from_layers(new_order.map(|&b| blocks[b].clone()));
     Ok(out)
 }
 
@@ -116,27 +142,35 @@ pub fn with_kv_heads(arch: &Architecture, kv_heads: u64) -> Result<Architecture>
         return Err(CoreError::Zero { field: "kv_heads" });
     }
     let mut out = arch.clone();
-    match &mut out.attention.kind {
-        AttentionKind::Standard {
-            heads, kv_heads: k, ..
-        } => {
-            if *heads % kv_heads != 0 {
-                return Err(CoreError::Invalid {
+    let mut result = Ok(());
+    out.map_blocks(|block| {
+        let Mixer::Attention(att) = &mut block.mixer else {
+            return;
+        };
+        match &mut att.kind {
+            AttentionKind::Standard {
+                heads, kv_heads: k, ..
+            } => {
+                if *heads % kv_heads != 0 {
+                    result = Err(CoreError::Invalid {
+                        field: "kv_heads",
+                        value: kv_heads.to_string(),
+                        expected: format!("a divisor of the {heads} attention heads"),
+                    });
+                }
+                *k = kv_heads;
+            }
+            AttentionKind::Mla { .. } => {
+                result = Err(CoreError::Invalid {
                     field: "kv_heads",
                     value: kv_heads.to_string(),
-                    expected: format!("a divisor of the {heads} attention heads"),
-                });
+                    expected: "a model with standard attention (MLA caches one shared latent)"
+                        .into(),
+                })
             }
-            *k = kv_heads;
         }
-        AttentionKind::Mla { .. } => {
-            return Err(CoreError::Invalid {
-                field: "kv_heads",
-                value: kv_heads.to_string(),
-                expected: "a model with standard attention (MLA caches one shared latent)".into(),
-            })
-        }
-    }
+    });
+    result?;
     Ok(out)
 }
 
@@ -149,7 +183,7 @@ fn round_ratio(x: u64, num: u64, den: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::SlidingWindow;
+    use crate::arch::Span;
     use crate::kv::{self, KvRequest};
     use crate::params;
     use crate::shape::Shape;
@@ -197,12 +231,12 @@ mod tests {
             (wide.heads(), wide.kv_heads(), wide.head_dim()),
             (64, 16, 128)
         );
-        assert_eq!(wide.ffn.dense.intermediate_size, 28_672);
+        assert_eq!(dense_f(&wide), 28_672);
         // h 2926 (8 even points over 2048..8192): 32·2926/4096 = 22.9 heads → 24 (a multiple of 4)
         let odd = with_hidden(&llama31_8b(), 2926).unwrap();
         assert_eq!((odd.heads(), odd.kv_heads()), (24, 6));
         // f = round(14336 · 2926/4096) = round(10241.0) = 10241
-        assert_eq!(odd.ffn.dense.intermediate_size, 10_241);
+        assert_eq!(dense_f(&odd), 10_241);
     }
 
     #[test]
@@ -220,16 +254,50 @@ mod tests {
         );
     }
 
+    fn dense_f(a: &Architecture) -> u64 {
+        a.layers.blocks[0].dense().unwrap().intermediate_size
+    }
+
     #[test]
-    fn local_layers_keep_their_share() {
-        let mut gemma_like = llama2_7b();
-        gemma_like.num_layers = 24;
-        gemma_like.attention.window = Some(SlidingWindow {
-            size: 1024,
-            local_layers: 20,
+    fn the_layer_pattern_repeats_and_a_dense_prefix_stays() {
+        // Gemma-3-like: five local layers then one global, four times (24 layers)
+        let base = llama2_7b();
+        let global = base.layers.blocks[0].clone();
+        let mut local = global.clone();
+        if let Mixer::Attention(a) = &mut local.mixer {
+            a.span = Span::Window(1024);
+        }
+        let pattern = (0..24).map(|i| {
+            if i % 6 == 5 {
+                global.clone()
+            } else {
+                local.clone()
+            }
         });
+        let mut gemma_like = base.clone();
+        gemma_like.layers = Schedule::from_layers(pattern);
         let deeper = with_layers(&gemma_like, 48).unwrap();
-        assert_eq!(deeper.attention.window.unwrap().local_layers, 40);
+        let windowed = |a: &Architecture| {
+            a.blocks()
+                .filter(|(b, _)| b.attention().unwrap().span != Span::Full)
+                .map(|(_, n)| n)
+                .sum::<u64>()
+        };
+        assert_eq!((deeper.num_layers(), windowed(&deeper)), (48, 40));
+        // DeepSeek-like: one dense layer, then MoE layers; the dense layer stays first
+        let mut moe_block = global.clone();
+        moe_block.ffn = BlockFfn::Moe(crate::arch::Moe {
+            num_experts: 8,
+            experts_per_token: 2,
+            expert: *global.dense().unwrap(),
+            shared: None,
+            router_bias: false,
+        });
+        let mut ds = base.clone();
+        ds.layers = Schedule::uniform(global.clone(), 1);
+        ds.layers.push(moe_block, 9);
+        let shallow = with_layers(&ds, 4).unwrap();
+        assert_eq!((shallow.dense_layers(), shallow.moe_layers()), (1, 3));
     }
 
     #[test]

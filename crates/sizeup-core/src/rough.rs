@@ -234,18 +234,27 @@ pub fn compare(
     exact: &crate::params::ParamCount,
 ) -> Result<RoughComparison> {
     let q = "rough parameter count";
-    let (l, h, v) = (arch.num_layers, arch.hidden_size, arch.vocab_size);
+    let (l, h, v) = (arch.num_layers(), arch.hidden_size, arch.vocab_size);
     let b = &exact.breakdown;
-    let attention_reason = match arch.attention.kind {
-        crate::arch::AttentionKind::Mla { .. } => {
+    let primary = arch.primary_attention();
+    let attention_reason = match primary.map(|a| a.kind) {
+        None => "no attention layers: recurrent mixers replace it".to_string(),
+        Some(crate::arch::AttentionKind::Mla { .. }) => {
             "MLA projects through low-rank latents instead of four h×h matrices".to_string()
         }
-        crate::arch::AttentionKind::Standard {
+        Some(crate::arch::AttentionKind::Standard {
             heads,
             kv_heads,
             head_dim,
-        } => {
+        }) => {
             let mut r = Vec::new();
+            let layers = arch.attention_layers();
+            if layers < l {
+                r.push(format!(
+                    "attention on {layers} of {l} layers, the rest recurrent ({})",
+                    arch.attention_layout()
+                ));
+            }
             if kv_heads < heads {
                 r.push(format!(
                     "{kv_heads} KV heads for {heads} query heads make k and v {}× smaller",
@@ -258,7 +267,7 @@ pub fn compare(
                     heads.saturating_mul(head_dim)
                 ));
             }
-            if arch.attention.bias.qkv || arch.attention.bias.output {
+            if primary.is_some_and(|a| a.bias.qkv || a.bias.output) {
                 r.push("projection biases".into());
             }
             if r.is_empty() {
@@ -290,17 +299,17 @@ pub fn compare(
             )
         };
         let mut r = Vec::new();
-        if arch.dense_layers() > 0 {
+        if let Some(dense) = arch.blocks().find_map(|(b, _)| b.dense()) {
             r.push(format!(
                 "{} dense layers, {}",
                 arch.dense_layers(),
-                mlp_text(&arch.ffn.dense)
+                mlp_text(dense)
             ));
         }
-        if let Some(m) = &arch.ffn.moe {
+        if let Some(m) = arch.first_moe() {
             r.push(format!(
                 "{} MoE layers of {} experts, {}, {} active per token",
-                m.moe_layers,
+                arch.moe_layers(),
                 m.num_experts,
                 mlp_text(&m.expert),
                 m.experts_per_token
@@ -334,7 +343,7 @@ pub fn compare(
             reason: format!(
                 "{}, {} per block",
                 norm_name(arch.norm.kind),
-                arch.norm.per_layer
+                arch.blocks().map(|(b, _)| b.norms).max().unwrap_or(0)
             ),
         },
         RoughComponent {

@@ -119,16 +119,8 @@ impl Shape {
             });
         }
         let gpt = self.style == BlockStyle::Gpt;
-        Ok(Architecture {
-            model_type: match self.style {
-                BlockStyle::Llama => "llama".into(),
-                BlockStyle::Gpt => "gpt2".into(),
-            },
-            hidden_size: self.hidden,
-            num_layers: self.layers,
-            vocab_size: self.vocab,
-            max_context: self.max_context,
-            attention: Attention {
+        let block = Block {
+            mixer: Mixer::Attention(Attention {
                 kind: AttentionKind::Standard {
                     heads: self.heads,
                     kv_heads: self.kv_heads,
@@ -140,23 +132,35 @@ impl Shape {
                 },
                 qk_norm: QkNorm::None,
                 sinks: false,
-                window: None,
+                span: Span::Full,
+                output_gate: false,
+                k_eq_v: false,
+                indexer: None,
+            }),
+            ffn: BlockFfn::Dense(Mlp {
+                kind: if gpt { MlpKind::Plain } else { MlpKind::Gated },
+                intermediate_size: self.ffn,
+                bias: gpt,
+            }),
+            norms: 2,
+            parallel: false,
+            extra: Vec::new(),
+        };
+        Ok(Architecture {
+            model_type: match self.style {
+                BlockStyle::Llama => "llama".into(),
+                BlockStyle::Gpt => "gpt2".into(),
             },
-            ffn: Ffn {
-                dense: Mlp {
-                    kind: if gpt { MlpKind::Plain } else { MlpKind::Gated },
-                    intermediate_size: self.ffn,
-                    bias: gpt,
-                },
-                moe: None,
-            },
+            hidden_size: self.hidden,
+            vocab_size: self.vocab,
+            max_context: self.max_context,
+            layers: Schedule::uniform(block, self.layers),
             norm: Norms {
                 kind: if gpt {
                     NormKind::LayerNorm
                 } else {
                     NormKind::RmsNorm
                 },
-                per_layer: 2,
                 final_norm: true,
                 embedding_norm: false,
             },
@@ -165,8 +169,8 @@ impl Shape {
                 learned_positions: if gpt { self.max_context } else { 0 },
                 lm_head_bias: false,
             },
-            parallel_block: false,
-            extra: Vec::new(),
+            mtp: None,
+            towers: Vec::new(),
         })
     }
 }

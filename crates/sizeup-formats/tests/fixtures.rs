@@ -11,6 +11,7 @@ mod common;
 
 use common::{check_counts, expected, fail_on, fixture_names, fixtures_dir, push};
 use serde_json::Value;
+use sizeup_core::arch::Span;
 use sizeup_formats::hf;
 
 /// Fixtures whose `model_type` is knowingly unsupported, with the reason. Empty:
@@ -31,13 +32,18 @@ fn check_model(name: &str, out: &mut Vec<common::Mismatch>) {
     check_counts(name, &parsed.arch, &expected, out);
 
     // Windows: a fixture that records sliding layers must get the same number.
-    let local = parsed.arch.attention.window.map_or(0, |w| w.local_layers);
+    let local: u64 = parsed
+        .arch
+        .blocks()
+        .filter(|(b, _)| b.attention().is_some_and(|a| a.span != Span::Full))
+        .map(|(_, n)| n)
+        .sum();
     let sw = &expected["sliding_window"];
     let want_local = match sw["layer_types_counts"]["sliding_attention"].as_u64() {
         Some(n) => Some(n),
         // A Mistral-style window on every layer.
         None if sw["sliding_window"].is_u64() && sw.get("use_sliding_window").is_none() => {
-            Some(parsed.arch.num_layers)
+            Some(parsed.arch.num_layers())
         }
         None if sw.is_null()
             || sw["sliding_window"].is_null()

@@ -7,7 +7,7 @@
 
 mod support;
 
-use sizeup_core::arch::{AttentionKind, QkNorm, SlidingWindow};
+use sizeup_core::arch::{AttentionKind, QkNorm};
 use sizeup_core::params;
 use sizeup_formats::gguf::{self, GgmlType, GgufError, Value};
 use sizeup_formats::tensors::{Dtype, Role};
@@ -99,7 +99,7 @@ fn llama_2_7b_q4_k_m_on_disk() {
     let arch = &model.architecture;
     assert_eq!(params::count(arch).unwrap().total, 6_738_415_616);
     assert_eq!(
-        (arch.num_layers, arch.hidden_size, arch.vocab_size),
+        (arch.num_layers(), arch.hidden_size, arch.vocab_size),
         (32, 4096, 32000)
     );
     assert!(!arch.embedding.tied);
@@ -144,7 +144,10 @@ fn qwen3_30b_a3b_moe() {
     let count = params::count(&arch).unwrap();
     // active_params in the fixture: 3_353_032_704
     assert_eq!(count.active, 3_353_032_704);
-    assert_eq!(arch.attention.qk_norm, QkNorm::PerHeadShared);
+    assert_eq!(
+        arch.primary_attention().unwrap().qk_norm,
+        QkNorm::PerHeadShared
+    );
     let table = file.tensor_table().unwrap();
     // breakdown: moe_routed_experts 28_991_029_248, moe_router 12_582_912
     assert_eq!(table.role(Role::MoeRoutedExperts).params, 28_991_029_248);
@@ -206,7 +209,7 @@ fn deepseek_v3_mla_with_old_keys() {
     let count = params::count(&arch).unwrap();
     assert_eq!(count.active, 37_552_282_624); // fixture active_params
     assert!(matches!(
-        arch.attention.kind,
+        arch.primary_attention().unwrap().kind,
         AttentionKind::Mla {
             q_lora_rank: Some(1536),
             kv_lora_rank: 512,
@@ -269,13 +272,7 @@ fn gpt_oss_20b_mxfp4() {
     lm.gguf_tensors(&mut g, Ty::MXFP4);
     let (file, arch) = check_model(&g, "gpt-oss-20b");
     assert_eq!(params::count(&arch).unwrap().active, 4_187_440_704);
-    assert_eq!(
-        arch.attention.window,
-        Some(SlidingWindow {
-            size: 128,
-            local_layers: 12
-        })
-    );
+    assert_eq!(arch.sliding_window(), Some((128, 12)));
     let table = file.tensor_table().unwrap();
     assert_eq!(table.role(Role::MoeRoutedExperts).params, 19_116_933_120);
     // MXFP4: 32 values in 17 bytes
@@ -305,13 +302,7 @@ fn gemma_2_and_3_tied_with_sandwich_norms_and_windows() {
     let (_, arch) = check_model(&g, "gemma-2-2b-it");
     assert!(arch.embedding.tied);
     // llama.cpp: every second layer (0, 2, …) is local → 13 of 26
-    assert_eq!(
-        arch.attention.window,
-        Some(SlidingWindow {
-            size: 4096,
-            local_layers: 13
-        })
-    );
+    assert_eq!(arch.sliding_window(), Some((4096, 13)));
 
     // shared/fixtures/models/gemma-3-1b-it/config.json
     let gemma3 = Lm {
@@ -333,13 +324,7 @@ fn gemma_2_and_3_tied_with_sandwich_norms_and_windows() {
     gemma3.gguf_tensors(&mut g, Ty::F16);
     let (_, arch) = check_model(&g, "gemma-3-1b-it");
     // pattern 6: layers 5, 11, 17, 23 are global → 22 of 26 local
-    assert_eq!(
-        arch.attention.window,
-        Some(SlidingWindow {
-            size: 512,
-            local_layers: 22
-        })
-    );
+    assert_eq!(arch.sliding_window(), Some((512, 22)));
 }
 
 #[test]

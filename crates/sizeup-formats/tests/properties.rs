@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use sizeup_core::arch::{
-    Architecture, Attention, AttentionBias, AttentionKind, Embedding, ExtraGroup, Ffn, Mlp,
-    MlpKind, Moe, NormKind, Norms, QkNorm, SharedExperts, SlidingWindow,
+    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Embedding, Mixer, Mlp,
+    MlpKind, Moe, NormKind, Norms, QkNorm, Schedule, SharedExperts, Span, Tower,
 };
 use sizeup_core::kv::{self, KvCache, KvRequest};
 use sizeup_core::params::{self, ParamCount};
@@ -82,15 +82,14 @@ prop_compose! {
         shared in prop::option::of((mlp(), any::<bool>())),
         moe_layers in 0..=layers,
         router_bias in any::<bool>(),
-    ) -> Moe {
-        Moe {
+    ) -> (Moe, u64) {
+        (Moe {
             num_experts,
             experts_per_token: ((num_experts as f64 * per_token_frac) as u64).clamp(1, num_experts),
             expert,
             shared: shared.map(|(mlp, gate)| SharedExperts { mlp, gate }),
-            moe_layers,
             router_bias,
-        }
+        }, moe_layers)
     }
 }
 
@@ -111,25 +110,40 @@ prop_compose! {
         parallel_block in any::<bool>(),
         extra in prop::option::of(0u64..=1_000_000_000),
     ) -> Architecture {
-        Architecture {
-            model_type: "random".into(),
-            hidden_size: hidden,
-            num_layers: layers,
-            vocab_size: vocab,
-            max_context: 4096,
-            attention: Attention {
+        // the first `local` layers slide; the last `moe_layers` route to experts
+        let block = |i: u64| Block {
+            mixer: Mixer::Attention(Attention {
                 kind,
                 bias: AttentionBias { qkv: bias.0, output: bias.1 },
                 qk_norm,
                 sinks,
-                window: window.map(|(size, local_layers)| SlidingWindow { size, local_layers }),
+                span: match window {
+                    Some((size, local)) if i < local => Span::Window(size),
+                    _ => Span::Full,
+                },
+                output_gate: false,
+                k_eq_v: false,
+                indexer: None,
+            }),
+            ffn: match moe {
+                Some((m, moe_layers)) if i >= layers - moe_layers => BlockFfn::Moe(m),
+                _ => BlockFfn::Dense(dense),
             },
-            ffn: Ffn { dense, moe },
-            norm: Norms { kind: norm.0, per_layer: norm.1, final_norm: norm.2, embedding_norm: norm.3 },
+            norms: norm.1,
+            parallel: parallel_block,
+            extra: Vec::new(),
+        };
+        Architecture {
+            model_type: "random".into(),
+            hidden_size: hidden,
+            vocab_size: vocab,
+            max_context: 4096,
+            layers: Schedule::from_layers((0..layers).map(block)),
+            norm: Norms { kind: norm.0, final_norm: norm.2, embedding_norm: norm.3 },
             embedding: Embedding { tied: embedding.0, learned_positions: embedding.1, lm_head_bias: embedding.2 },
-            parallel_block,
-            extra: extra
-                .map(|params| vec![ExtraGroup { name: "vision_and_projector".into(), params }])
+            mtp: None,
+            towers: extra
+                .map(|params| vec![Tower { name: "vision_and_projector".into(), params }])
                 .unwrap_or_default(),
         }
     }
@@ -156,10 +170,11 @@ proptest! {
         let c = count(&arch);
         let b = c.breakdown;
         let sum = b.embedding + b.position_embedding + b.attention + b.mlp + b.moe_routed_experts
-            + b.moe_shared_experts + b.moe_router + b.norm + b.lm_head + b.vision_and_projector;
+            + b.moe_shared_experts + b.moe_router + b.norm + b.lm_head + b.vision_and_projector
+            + b.recurrent + b.other;
         prop_assert_eq!(sum, c.total);
         prop_assert!(c.active <= c.total);
-        if arch.ffn.moe.is_none() {
+        if !arch.is_moe() {
             prop_assert_eq!(c.active, c.total);
         }
     }
@@ -168,7 +183,7 @@ proptest! {
     fn counts_grow_with_layers_hidden_and_vocab(arch in architecture()) {
         let base = count(&arch).total;
         let mut more_layers = arch.clone();
-        more_layers.num_layers += 1;
+        more_layers.layers.runs.last_mut().unwrap().1 += 1;
         prop_assert!(count(&more_layers).total >= base);
         let mut wider = arch.clone();
         wider.hidden_size += 1;
@@ -189,9 +204,9 @@ proptest! {
 
     #[test]
     fn gqa_never_caches_more_than_mha(arch in architecture(), seq_len in 1u64..=100_000) {
-        if let AttentionKind::Standard { heads, head_dim, .. } = arch.attention.kind {
+        if let Some(AttentionKind::Standard { heads, head_dim, .. }) = arch.primary_attention().map(|a| a.kind) {
             let mut mha = arch.clone();
-            mha.attention.kind = AttentionKind::Standard { heads, kv_heads: heads, head_dim };
+            mha.map_attention(|a| a.kind = AttentionKind::Standard { heads, kv_heads: heads, head_dim });
             prop_assert!(cache(&arch, seq_len, 1).bytes_total <= cache(&mha, seq_len, 1).bytes_total);
             prop_assert!(cache(&arch, seq_len, 1).bytes_per_token <= cache(&mha, seq_len, 1).bytes_per_token);
         }
@@ -200,7 +215,7 @@ proptest! {
     #[test]
     fn sliding_window_never_caches_more(arch in architecture(), seq_len in 1u64..=100_000) {
         let mut full = arch.clone();
-        full.attention.window = None;
+        full.map_attention(|a| a.span = Span::Full);
         prop_assert!(cache(&arch, seq_len, 1).bytes_per_sequence <= cache(&full, seq_len, 1).bytes_per_sequence);
     }
 

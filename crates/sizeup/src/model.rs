@@ -53,18 +53,14 @@ impl ModelSummary {
             source: source.to_string(),
             model_type: a.model_type.clone(),
             attention: a.attention_layout(),
-            layers: a.num_layers,
+            layers: a.num_layers(),
             hidden_size: a.hidden_size,
             heads: a.heads(),
             kv_heads: a.kv_heads(),
             head_dim: a.head_dim(),
             vocab_size: a.vocab_size,
             max_context: a.max_context,
-            experts: a
-                .ffn
-                .moe
-                .as_ref()
-                .map(|m| (m.num_experts, m.experts_per_token)),
+            experts: a.first_moe().map(|m| (m.num_experts, m.experts_per_token)),
         }
     }
 

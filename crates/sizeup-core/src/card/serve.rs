@@ -293,19 +293,14 @@ fn what_ifs(input: &CardInput<'_>, metric: Metric, before: &Figure) -> Vec<WhatI
             input.targets,
         );
     }
-    if let AttentionKind::Standard {
-        heads,
-        kv_heads,
-        head_dim,
-    } = arch.attention.kind
+    if let Some(AttentionKind::Standard {
+        heads, kv_heads, ..
+    }) = arch.primary_attention().map(|a| a.kind)
     {
         for k in [8, 1] {
             if kv_heads > k && heads % k == 0 {
-                let mut a = arch.clone();
-                a.attention.kind = AttentionKind::Standard {
-                    heads,
-                    kv_heads: k,
-                    head_dim,
+                let Ok(a) = crate::resize::with_kv_heads(arch, k) else {
+                    continue;
                 };
                 let name = if k == 1 {
                     "MQA (1 KV head)".to_string()

@@ -184,7 +184,7 @@ pub fn schedule(load: Load, output: u64, prefill_seconds: f64, step_seconds: f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::SlidingWindow;
+    use crate::arch::Span;
     use crate::{KvDtype, Shape};
     use proptest::prelude::*;
 
@@ -223,7 +223,13 @@ mod tests {
                 .build()
                 .unwrap();
             if local > 0 {
-                arch.attention.window = Some(SlidingWindow { size: window, local_layers: local });
+                arch.relayer(|i, b| {
+                    if i < local {
+                        if let crate::arch::Mixer::Attention(a) = &mut b.mixer {
+                            a.span = Span::Window(window);
+                        }
+                    }
+                });
             }
             let req = KvRequest { seq_len: 1, batch, dtype: KvDtype::Bf16, tp: 1, block_tokens: block };
             let fits = |s: u64| kv::size(&arch, &KvRequest { seq_len: s, ..req })

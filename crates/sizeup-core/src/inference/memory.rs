@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::engine::{EngineProfile, Reserve};
-use crate::arch::Architecture;
+use crate::arch::{Architecture, BlockFfn, Mixer};
 
 /// Memory of one device, in bytes, as separate line items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,15 +72,33 @@ pub fn activation_workspace_bytes(
 ) -> u64 {
     let tp = tp.max(1) as f64;
     let h = arch.hidden_size as f64;
-    let f_tok = match &arch.ffn.moe {
-        Some(m) => {
-            let shared = m.shared.map_or(0, |s| s.mlp.intermediate_size);
-            (m.experts_per_token * m.expert.intermediate_size + shared)
-                .max(arch.ffn.dense.intermediate_size) as f64
-        }
-        None => arch.ffn.dense.intermediate_size as f64,
-    };
-    let qkv = ((arch.heads() + 2 * arch.kv_heads()) * arch.head_dim()) as f64;
+    // the widest block sets the workspace
+    let (f_tok, qkv) = arch.blocks().fold((0u64, 0u64), |(f, q), (b, _)| {
+        let width = match &b.ffn {
+            BlockFfn::Dense(m) => m.intermediate_size,
+            BlockFfn::Moe(m) => {
+                let shared = m.shared.map_or(0, |s| s.mlp.intermediate_size);
+                m.experts_per_token
+                    .saturating_mul(m.expert.intermediate_size)
+                    .saturating_add(shared)
+            }
+            BlockFfn::None => 0,
+        };
+        let mixer = match &b.mixer {
+            Mixer::Attention(a) => {
+                (a.kind.heads() + 2 * a.kind.kv_heads()).saturating_mul(a.kind.qk_head_dim())
+            }
+            Mixer::Recurrent(r) => r
+                .tensors
+                .iter()
+                .filter(|t| t.matmul)
+                .map(|t| t.rows)
+                .max()
+                .unwrap_or(0),
+        };
+        (f.max(width), q.max(mixer))
+    });
+    let (f_tok, qkv) = (f_tok as f64, qkv as f64);
     let t = chunk_tokens as f64;
     let rows = sequences.min(chunk_tokens) as f64;
     let bytes =

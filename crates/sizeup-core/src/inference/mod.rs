@@ -415,7 +415,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         tp: req.tp,
         profile: &req.profile,
         precision,
-        kv_bytes_per_token_layer: one_token.bytes_per_gpu as f64 / arch.num_layers.max(1) as f64,
+        kv_dtype: req.kv_dtype,
         quantized: req.weights.is_quantized(),
     };
 
@@ -477,7 +477,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         Detail::Point => None,
     };
 
-    let moe_experts_touched_per_layer = arch.ffn.moe.map(|m| {
+    let moe_experts_touched_per_layer = arch.first_moe().map(|m| {
         let e = m.num_experts as f64;
         e * (1.0 - (1.0 - m.experts_per_token as f64 / e).powf(batch as f64))
     });

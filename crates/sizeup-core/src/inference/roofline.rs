@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use super::engine::EngineProfile;
 use super::weights::StoredTensor;
-use crate::arch::{Architecture, AttentionKind, Moe};
-use crate::dtype::ComputePrecision;
+use crate::arch::{Architecture, AttentionKind, Block, Mixer, Span};
+use crate::dtype::{ComputePrecision, KvDtype};
 use crate::efficiency::{matmul_curve, memory_curve, Curve};
 use crate::hardware::Accelerator;
+use crate::kv;
 use crate::params::TensorRole;
 
 /// Which resource limits a phase.
@@ -70,8 +71,8 @@ pub struct Machine<'a> {
     pub profile: &'a EngineProfile,
     /// Precision of the weight matmuls.
     pub precision: ComputePrecision,
-    /// KV bytes one token adds in one layer on one rank.
-    pub kv_bytes_per_token_layer: f64,
+    /// Precision of the KV cache.
+    pub kv_dtype: KvDtype,
     /// Whether the weights are quantized (for llama.cpp's dequantize-then-GEMM path).
     pub quantized: bool,
 }
@@ -179,8 +180,9 @@ struct BlockWeights {
 /// groups them once for all its passes.
 #[derive(Debug, Clone)]
 pub(super) struct PassWeights {
-    /// The distinct blocks, in order of first appearance.
-    kinds: Vec<BlockWeights>,
+    /// The distinct blocks (index into the schedule's blocks, weights), in order of
+    /// first appearance.
+    kinds: Vec<(usize, BlockWeights)>,
     /// Each block's index in `kinds`.
     blocks: Vec<usize>,
     head: OpWeights,
@@ -190,7 +192,7 @@ impl PassWeights {
     /// Group `stored` by block and operation for `tp` ranks.
     pub(super) fn new(arch: &Architecture, stored: &[StoredTensor], tp: u64) -> PassWeights {
         let tp = tp.max(1) as f64;
-        let mut blocks = vec![BlockWeights::default(); arch.num_layers as usize];
+        let mut blocks = vec![BlockWeights::default(); arch.num_layers() as usize];
         let mut head = OpWeights::default();
         let mut embedding = OpWeights::default();
         for s in stored {
@@ -203,9 +205,8 @@ impl PassWeights {
                         continue;
                     };
                     match role {
-                        AttnQ | AttnK | AttnV | AttnQA | AttnQB | AttnKvA | AttnKvB => {
-                            b.attn_in.add(s, tp)
-                        }
+                        AttnQ | AttnK | AttnV | AttnQA | AttnQB | AttnKvA | AttnKvB | Indexer
+                        | RecurrentMatrix | OtherMatrix => b.attn_in.add(s, tp),
                         AttnOutput => b.attn_out.add(s, tp),
                         FfnGate | FfnUp | SharedGate | SharedUp | SharedExpertGate => {
                             b.up.add(s, tp)
@@ -223,13 +224,17 @@ impl PassWeights {
             // tied: the embedding matrix serves as the head
             head = embedding;
         }
-        let mut kinds: Vec<BlockWeights> = Vec::new();
-        let blocks = blocks
-            .iter()
-            .map(|b| match kinds.iter().position(|k| k == b) {
+        // a kind is a block of the schedule with its stored weights
+        let mut kinds: Vec<(usize, BlockWeights)> = Vec::new();
+        let blocks = arch
+            .layers
+            .indices()
+            .zip(&blocks)
+            .map(|(a, &b)| (a, b))
+            .map(|b| match kinds.iter().position(|k| *k == b) {
                 Some(i) => i,
                 None => {
-                    kinds.push(*b);
+                    kinds.push(b);
                     kinds.len() - 1
                 }
             })
@@ -376,33 +381,6 @@ pub(super) fn pass_time_of(
         memory: memory_curve(),
     };
     let mut t = PassTime::default();
-    let (heads, d_qk, d_v) = match arch.attention.kind {
-        AttentionKind::Standard {
-            heads, head_dim, ..
-        } => (heads, head_dim, head_dim),
-        // absorbed MLA attends over the latent: scores over r_kv + d_r, values over r_kv
-        AttentionKind::Mla {
-            heads,
-            kv_lora_rank,
-            qk_rope_head_dim,
-            ..
-        } => (heads, kv_lora_rank + qk_rope_head_dim, kv_lora_rank),
-    };
-    let heads_per_rank = heads as f64 / tp;
-    // transformers' repeat_kv: read the cache, write a/k copies, read them back
-    let kv_traffic = match arch.attention.kind {
-        AttentionKind::Standard {
-            heads, kv_heads, ..
-        } if m.profile.expand_gqa_kv && heads > kv_heads => {
-            1.0 + 2.0 * heads as f64 / kv_heads.max(1) as f64
-        }
-        _ => 1.0,
-    };
-    let (local_layers, window) = match arch.attention.window {
-        Some(w) => (w.local_layers.min(arch.num_layers), w.size as f64),
-        None => (0, f64::INFINITY),
-    };
-    let moe = arch.ffn.moe;
     let allreduce = (m.tp > 1).then(|| {
         let link = m.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
         let message = tokens * arch.hidden_size as f64 * 2.0;
@@ -410,24 +388,18 @@ pub(super) fn pass_time_of(
             + 2.0 * (tp - 1.0) / tp * message / (link * m.profile.allreduce_efficiency)
     });
 
-    // The cost of a block depends only on its weights and its attention span:
-    // price each kind of block once (local and global apart), then add every
-    // block's operations in order, so the sums are those of pricing block by block.
-    let mut priced: Vec<[Option<BlockCost>; 2]> = vec![[None; 2]; weights.kinds.len()];
-    for (layer, &kind) in (0..arch.num_layers).zip(&weights.blocks) {
-        let local = layer < local_layers;
-        let slot = &mut priced[kind][usize::from(local)];
-        let cost = match slot {
+    // The cost of a block depends only on its weights and its mixer: price each kind
+    // of block once, then add every block's operations in order, so the sums are
+    // those of pricing block by block.
+    let mut priced: Vec<Option<BlockCost>> = vec![None; weights.kinds.len()];
+    for &kind in &weights.blocks {
+        let cost = match &mut priced[kind] {
             Some(c) => c,
-            None => slot.insert(block_cost(
-                &pricer,
-                &weights.kinds[kind],
-                pass,
-                if local { window } else { f64::INFINITY },
-                (heads_per_rank, (d_qk + d_v) as f64),
-                kv_traffic,
-                moe,
-            )),
+            slot => {
+                let (index, w) = &weights.kinds[kind];
+                let block = &arch.layers.blocks[*index];
+                slot.insert(block_cost(&pricer, w, block, pass, tp))
+            }
         };
         cost.add_to(&mut t);
         if let Some(per) = allreduce {
@@ -440,7 +412,7 @@ pub(super) fn pass_time_of(
     pricer.linear(&mut head, &weights.head, pass.sequences as f64);
     head.add_to(&mut t);
 
-    t.overhead_seconds = arch.num_layers as f64 * m.profile.layer_overhead_seconds;
+    t.overhead_seconds = arch.num_layers() as f64 * m.profile.layer_overhead_seconds;
     t.seconds = t.compute_bound_seconds
         + t.memory_bound_seconds
         + t.communication_seconds
@@ -448,33 +420,84 @@ pub(super) fn pass_time_of(
     t
 }
 
-/// The operations of one block with weights `w` attending over at most `span` tokens.
+/// FLOPs per token and per value of recurrent state for one scan step: a delta-rule
+/// or selective-scan update reads, decays, updates and reads out each state value
+/// (about 4 multiply-adds), after Yang et al. 2024 (Gated DeltaNet) and Dao & Gu 2024
+/// (Mamba-2 SSD, chunked form).
+const SCAN_FLOPS_PER_STATE_VALUE: f64 = 8.0;
+
+/// The operations of one block of the schedule with weights `w` on one rank.
+///
+/// Attention reads the cache over its span (window or chunk); a recurrent mixer reads
+/// and writes its fixed state once per pass and updates it once per token.
 fn block_cost(
     pricer: &Pricer<'_>,
     w: &BlockWeights,
+    block: &Block,
     pass: &Pass,
-    span: f64,
-    (heads_per_rank, head_width): (f64, f64),
-    kv_traffic: f64,
-    moe: Option<Moe>,
+    tp: f64,
 ) -> BlockCost {
     let tokens = pass.tokens();
     let mut out = BlockCost::default();
     pricer.linear(&mut out, &w.attn_in, tokens);
-
-    // attention over the cache
     let new = pass.new_tokens as f64;
     let cached = pass.cached_tokens as f64;
-    let attended = (cached + (new + 1.0) / 2.0).min(span);
-    let read = (cached + new).min(span);
-    let flops = 2.0 * tokens * heads_per_rank * head_width * attended;
-    let kv = pass.sequences as f64 * (read + new) * pricer.m.kv_bytes_per_token_layer * kv_traffic;
-    pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
+    match &block.mixer {
+        Mixer::Attention(att) => {
+            let (heads, d_qk, d_v) = match att.kind {
+                AttentionKind::Standard {
+                    heads, head_dim, ..
+                } => (heads, head_dim, head_dim),
+                // absorbed MLA attends over the latent: scores over r_kv + d_r, values over r_kv
+                AttentionKind::Mla {
+                    heads,
+                    kv_lora_rank,
+                    qk_rope_head_dim,
+                    ..
+                } => (heads, kv_lora_rank + qk_rope_head_dim, kv_lora_rank),
+            };
+            // transformers' repeat_kv: read the cache, write a/k copies, read them back
+            let kv_traffic = match att.kind {
+                AttentionKind::Standard {
+                    heads, kv_heads, ..
+                } if pricer.m.profile.expand_gqa_kv && heads > kv_heads => {
+                    1.0 + 2.0 * heads as f64 / kv_heads.max(1) as f64
+                }
+                _ => 1.0,
+            };
+            let span = match att.span {
+                Span::Full => f64::INFINITY,
+                Span::Window(n) | Span::Chunk(n) => n as f64,
+            };
+            // a sparse indexer lets each query attend to at most top-k keys
+            let selected = att.indexer.map_or(f64::INFINITY, |ix| ix.top_k as f64);
+            let attended = (cached + (new + 1.0) / 2.0).min(span).min(selected);
+            let read = (cached + new).min(span);
+            let row = kv::layer_bytes_per_token_per_rank(att, pricer.m.kv_dtype, pricer.m.tp)
+                .unwrap_or(0.0);
+            let flops = 2.0 * tokens * heads as f64 / tp * (d_qk + d_v) as f64 * attended;
+            let kv = pass.sequences as f64 * (read + new) * row * kv_traffic;
+            pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
+            if let Some(ix) = att.indexer {
+                // the indexer scores every cached key with its own heads (fp8 in DeepSeek's
+                // kernels; priced here in 16 bits)
+                let flops = 2.0 * tokens * (ix.heads * ix.head_dim) as f64 * (cached + new);
+                let bytes = pass.sequences as f64 * (cached + new) * ix.head_dim as f64;
+                pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
+            }
+        }
+        Mixer::Recurrent(r) => {
+            let state = (r.state_elements + r.conv_elements) as f64 / tp;
+            let flops = SCAN_FLOPS_PER_STATE_VALUE * tokens * r.state_elements as f64 / tp;
+            let bytes = 2.0 * pass.sequences as f64 * state * kv::STATE_BYTES_PER_ELEMENT as f64;
+            pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
+        }
+    }
 
     pricer.linear(&mut out, &w.attn_out, tokens);
     pricer.linear(&mut out, &w.up, tokens);
     pricer.linear(&mut out, &w.down, tokens);
-    if let (Some(moe), true) = (moe, w.experts.elements > 0.0) {
+    if let (Some(moe), true) = (block.moe(), w.experts.elements > 0.0) {
         pricer.linear(&mut out, &w.router, tokens);
         let e = moe.num_experts as f64;
         let k = moe.experts_per_token as f64;
@@ -519,7 +542,7 @@ mod tests {
             tp: 1,
             profile: &prof,
             precision: ComputePrecision::Bf16,
-            kv_bytes_per_token_layer: 16384.0,
+            kv_dtype: KvDtype::Fp16,
             quantized: false,
         };
         let step = pass_time(

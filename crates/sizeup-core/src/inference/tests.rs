@@ -1,5 +1,5 @@
 use super::*;
-use crate::arch::Moe;
+use crate::arch::{BlockFfn, Moe};
 use crate::hardware::find;
 use crate::Shape;
 
@@ -14,13 +14,15 @@ fn llama_3_1_70b() -> Architecture {
 fn mixtral() -> Architecture {
     let mut a = Shape::llama(32, 4096, 32, 8, 14336, 32000).build().unwrap();
     a.max_context = 32768;
-    a.ffn.moe = Some(Moe {
-        num_experts: 8,
-        experts_per_token: 2,
-        expert: a.ffn.dense,
-        shared: None,
-        moe_layers: 32,
-        router_bias: false,
+    a.map_blocks(|b| {
+        let expert = *b.dense().unwrap();
+        b.ffn = BlockFfn::Moe(Moe {
+            num_experts: 8,
+            experts_per_token: 2,
+            expert,
+            shared: None,
+            router_bias: false,
+        });
     });
     a
 }

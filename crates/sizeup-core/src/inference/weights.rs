@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::arch::{Architecture, AttentionKind};
 use crate::dtype::{Storage, TensorContext, WeightFormat, WeightOptions};
 use crate::error::{CoreError, Result};
-use crate::params::{tensors, Tensor, TensorRole};
+use crate::params::{tensors, Tensor, TensorRole, TpSplit};
 use crate::units::sum;
 
 const Q: &str = "weight bytes";
@@ -25,14 +25,7 @@ impl StoredTensor {
     /// Whether tensor parallelism replicates this tensor on every rank instead of
     /// splitting it: vectors, routers and MLA's down-projections (vLLM `ReplicatedLinear`).
     pub fn replicated_under_tp(&self) -> bool {
-        self.tensor.role.is_vector()
-            || matches!(
-                self.tensor.role,
-                TensorRole::Router
-                    | TensorRole::SharedExpertGate
-                    | TensorRole::AttnQA
-                    | TensorRole::AttnKvA
-            )
+        self.tensor.tp == TpSplit::Replicated
     }
 }
 
@@ -66,9 +59,10 @@ pub struct WeightGroup {
 }
 
 /// The groups' names, indexed by [`group_of`].
-const GROUPS: [&str; 9] = [
+const GROUPS: [&str; 10] = [
     "embedding",
     "attention",
+    "recurrent",
     "mlp",
     "moe_experts",
     "moe_shared_experts",
@@ -83,15 +77,17 @@ fn group_of(role: TensorRole) -> usize {
     use TensorRole::*;
     match role {
         TokenEmbedding | PositionEmbedding => 0,
-        AttnQ | AttnK | AttnV | AttnOutput | AttnQA | AttnQB | AttnKvA | AttnKvB | Sinks => 1,
-        FfnGate | FfnUp | FfnDown => 2,
-        ExpertGate | ExpertUp | ExpertDown => 3,
-        SharedGate | SharedUp | SharedDown => 4,
+        AttnQ | AttnK | AttnV | AttnOutput | AttnQA | AttnQB | AttnKvA | AttnKvB | Sinks
+        | Indexer => 1,
+        RecurrentMatrix => 2,
+        FfnGate | FfnUp | FfnDown => 3,
+        ExpertGate | ExpertUp | ExpertDown => 4,
+        SharedGate | SharedUp | SharedDown => 5,
         // the reference groups the shared-expert gate with the router (params::Breakdown)
-        Router | SharedExpertGate => 5,
-        Norm | Bias => 6,
-        LmHead => 7,
-        Extra => 8,
+        Router | SharedExpertGate => 6,
+        Norm | Bias | Vector => 7,
+        LmHead => 8,
+        Extra | OtherMatrix => 9,
     }
 }
 
@@ -117,13 +113,13 @@ pub fn stored_tensors(
             )
         })
         .count() as u64;
-    let experts = arch.ffn.moe.map_or(0, |m| m.num_experts);
+    let experts = arch.first_moe().map_or(0, |m| m.num_experts);
     // llama.cpp's `n_gqa`: MLA models keep `n_head_kv = n_head`, so 1
-    let gqa = match arch.attention.kind {
-        AttentionKind::Standard {
+    let gqa = match arch.primary_attention().map(|a| a.kind) {
+        Some(AttentionKind::Standard {
             heads, kv_heads, ..
-        } => heads / kv_heads.max(1),
-        AttentionKind::Mla { .. } => 1,
+        }) => heads / kv_heads.max(1),
+        _ => 1,
     };
     // the blocks repeat each role's shape layer after layer: keep the last size
     // of each role and reuse it when the shape and storage match
@@ -135,7 +131,7 @@ pub fn stored_tensors(
             role: tensor.role,
             layer: tensor.layer,
             cols: tensor.cols,
-            layers: arch.num_layers,
+            layers: arch.num_layers(),
             ffn_down_tensors,
             experts,
             gqa,

@@ -4,19 +4,17 @@
 //! it must equal `sum(p.numel() for p in model.parameters())` for the model built
 //! from the same config, with a tied LM head counted once.
 
-mod attention;
-mod ffn;
 mod tensors;
 
 use serde::Serialize;
 
-use crate::arch::Architecture;
+use crate::arch::{Architecture, Group};
 use crate::error::Result;
 use crate::units::{product, sum};
 
-pub use attention::attention_params_per_layer;
-pub use ffn::{mlp_params, moe_params_per_layer, MoeLayerParams};
-pub use tensors::{tensors, Tensor, TensorRole};
+pub use tensors::{
+    block_tensors, mtp_layer_tensors, outer_tensors, tensors, Tensor, TensorRole, TpSplit,
+};
 
 const Q: &str = "parameter count";
 
@@ -46,6 +44,11 @@ pub struct Breakdown {
     pub lm_head: u64,
     /// Groups outside the language model (a vision tower and projector).
     pub vision_and_projector: u64,
+    /// Recurrent mixers: linear attention, state spaces, short convolutions (norms
+    /// inside them count in `norm`). The reference fixtures call this group `other`.
+    pub recurrent: u64,
+    /// Tensors of no other group (per-layer scalars and input gates).
+    pub other: u64,
 }
 
 impl Breakdown {
@@ -64,104 +67,112 @@ impl Breakdown {
                 self.norm,
                 self.lm_head,
                 self.vision_and_projector,
+                self.recurrent,
+                self.other,
             ],
         )
+    }
+}
+
+impl Breakdown {
+    fn slot(&mut self, group: Group) -> &mut u64 {
+        match group {
+            Group::Embedding => &mut self.embedding,
+            Group::PositionEmbedding => &mut self.position_embedding,
+            Group::Attention => &mut self.attention,
+            Group::Mlp => &mut self.mlp,
+            Group::MoeRoutedExperts => &mut self.moe_routed_experts,
+            Group::MoeSharedExperts => &mut self.moe_shared_experts,
+            Group::MoeRouter => &mut self.moe_router,
+            Group::Norm => &mut self.norm,
+            Group::LmHead => &mut self.lm_head,
+            Group::VisionAndProjector => &mut self.vision_and_projector,
+            Group::Recurrent => &mut self.recurrent,
+            Group::Other => &mut self.other,
+        }
+    }
+
+    /// Add `times` copies of `tensor` to its group.
+    fn add(&mut self, tensor: &Tensor, times: u64) -> Result<()> {
+        let n = product(Q, &[tensor.elements()?, times])?;
+        let slot = self.slot(tensor.group);
+        *slot = sum(Q, &[*slot, n])?;
+        Ok(())
     }
 }
 
 /// The exact parameter count of a model: total, active per token, and the breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ParamCount {
-    /// All parameters, a tied LM head counted once.
+    /// All parameters, a tied LM head counted once; multi-token-prediction layers are
+    /// not included (transformers does not build them).
     pub total: u64,
     /// Parameters one token passes through: the total less the routed experts it
-    /// does not use, `total − routed·(E − e)/E`. Equals `total` for dense models.
+    /// does not use, `total − Σ_MoE layers expert·(E − e)`. Equals `total` for dense models.
     pub active: u64,
     /// Where the parameters sit.
     pub breakdown: Breakdown,
+    /// Parameters of the multi-token-prediction layers the checkpoint ships beside the
+    /// model (0 without them); served when they drive speculative decoding.
+    pub mtp: u64,
+    /// Parameters of the language model alone, without encoder towers.
+    pub text: u64,
 }
 
-/// Count every parameter of `arch`.
+/// Count every parameter of `arch`: a fold over [`tensors`], each distinct block
+/// counted once and multiplied by the layers that use it.
 ///
 /// # Formula
 /// ```text
-/// total = V·h + P·h + L·(attn + norms) + (L−Lₘ)·mlp + Lₘ·(E·expert + router + shared)
-///       + final norm + (tied ? 0 : V·h) + extra
-/// active = total − Lₘ·expert·(E − e)
+/// total  = Σ_outer tensors + Σ_blocks layers(block) · Σ_tensors(block) rows·cols·copies
+/// active = total − Σ_MoE blocks layers(block) · expert·(E − e)
 /// ```
 ///
 /// # Symbols
-/// `V` vocab, `h` hidden, `P` learned positions, `L` layers, `Lₘ` MoE layers,
-/// `E` routed experts, `e` experts per token.
+/// `E` routed experts, `e` experts per token; `expert` the parameters of one routed expert.
 ///
 /// # Source
 /// DESIGN.md "Exact parameters"; transformers' modeling files per `model_type`.
 ///
 /// # Errors
-/// [`crate::CoreError::Overflow`] when a count does not fit in a `u64`.
+/// [`crate::CoreError::Overflow`] when a count does not fit in a `u64`;
+/// [`crate::CoreError::Invalid`] for a malformed schedule.
 pub fn count(arch: &Architecture) -> Result<ParamCount> {
-    let h = arch.hidden_size;
-    let l = arch.num_layers;
-    let emb = &arch.embedding;
-
-    let embedding = product(Q, &[arch.vocab_size, h])?;
-    let position_embedding = product(Q, &[emb.learned_positions, h])?;
-    let lm_head = if emb.tied {
-        0
-    } else {
-        sum(
-            Q,
-            &[
-                embedding,
-                if emb.lm_head_bias { arch.vocab_size } else { 0 },
-            ],
-        )?
-    };
-
-    let attn = attention_params_per_layer(arch)?;
-    let attention = product(Q, &[attn.projections, l])?;
-
-    let norm_per_elem = arch.norm.kind.params_per_element();
-    let block_norms = product(Q, &[arch.norm.per_layer, h, norm_per_elem])?;
-    let layer_norms = product(Q, &[sum(Q, &[block_norms, attn.qk_norms])?, l])?;
-    let outer_norms = product(
-        Q,
-        &[
-            u64::from(arch.norm.final_norm) + u64::from(arch.norm.embedding_norm),
-            h,
-            norm_per_elem,
-        ],
-    )?;
-    let norm = sum(Q, &[layer_norms, outer_norms])?;
-
-    let mlp = product(Q, &[mlp_params(h, &arch.ffn.dense)?, arch.dense_layers()])?;
-
-    let mut breakdown = Breakdown {
-        embedding,
-        position_embedding,
-        attention,
-        mlp,
-        norm,
-        lm_head,
-        vision_and_projector: sum(Q, &arch.extra.iter().map(|g| g.params).collect::<Vec<_>>())?,
-        ..Breakdown::default()
-    };
-
-    let mut inactive = 0;
-    if let Some(moe) = &arch.ffn.moe {
-        let per_layer = moe_params_per_layer(h, moe)?;
-        breakdown.moe_routed_experts = product(Q, &[per_layer.routed, moe.moe_layers])?;
-        breakdown.moe_shared_experts = product(Q, &[per_layer.shared, moe.moe_layers])?;
-        breakdown.moe_router = product(Q, &[per_layer.router, moe.moe_layers])?;
-        let unused = moe.num_experts.saturating_sub(moe.experts_per_token);
-        inactive = product(Q, &[per_layer.one_expert, unused, moe.moe_layers])?;
+    arch.check_layers()?;
+    let mut breakdown = Breakdown::default();
+    let (head, tail) = outer_tensors(arch)?;
+    for t in head.iter().chain(&tail) {
+        breakdown.add(t, 1)?;
     }
-
+    let mut inactive = 0u64;
+    for (block, layers) in arch.blocks() {
+        for t in block_tensors(arch, block)? {
+            breakdown.add(&t, layers)?;
+            if t.group == Group::MoeRoutedExperts {
+                if let Some(moe) = block.moe() {
+                    let unused = moe.num_experts.saturating_sub(moe.experts_per_token);
+                    let one = product(Q, &[t.rows, t.cols, unused, layers])?; // per expert copy
+                    inactive = sum(Q, &[inactive, one])?;
+                }
+            }
+        }
+    }
+    let mtp = match &arch.mtp {
+        Some(m) => {
+            let per_layer = mtp_layer_tensors(arch)?
+                .iter()
+                .try_fold(0u64, |acc, t| sum(Q, &[acc, t.elements()?]))?;
+            product(Q, &[per_layer, m.layers])?
+        }
+        None => 0,
+    };
     let total = breakdown.total()?;
     Ok(ParamCount {
         total,
-        active: total - inactive,
+        active: total - inactive.min(total),
         breakdown,
+        mtp,
+        text: total - breakdown.vision_and_projector,
     })
 }
 

@@ -1,13 +1,17 @@
-//! The model's weight tensors one by one: role, layer and shape.
+//! The model's weight tensors one by one: role, layer, shape, breakdown group and the
+//! dimension tensor parallelism splits.
 //!
-//! Storage formats quantize tensor by tensor (llama.cpp gives `attn_v` more bits
-//! than `attn_q`, GPTQ leaves the LM head in 16 bits), so their sizes need the
-//! list, not just the total. The list is the same count as [`super::count`]
-//! split finer; a test holds the two equal.
+//! This list is the one place a layer's shape is derived. Parameter counts
+//! ([`super::count`]), weight bytes per format, LoRA targets and the per-layer costs
+//! of the serving and training estimates are folds over it. Storage formats quantize
+//! tensor by tensor (llama.cpp gives `attn_v` more bits than `attn_q`, GPTQ leaves the
+//! LM head in 16 bits), so their sizes need the list, not just the total.
 
 use serde::Serialize;
 
-use crate::arch::{Architecture, AttentionKind, Mlp, MlpKind, QkNorm};
+use crate::arch::{
+    Architecture, AttentionKind, Block, BlockFfn, Group, Mixer, Mlp, MlpKind, NamedTensor, QkNorm,
+};
 use crate::error::{CoreError, Result};
 use crate::units::{product, sum};
 
@@ -21,7 +25,7 @@ pub enum TensorRole {
     TokenEmbedding,
     /// Learned position embedding (`position_embd`).
     PositionEmbedding,
-    /// Query projection (`attn_q`).
+    /// Query projection (`attn_q`), output gate included where the model has one.
     AttnQ,
     /// Key projection (`attn_k`).
     AttnK,
@@ -37,6 +41,8 @@ pub enum TensorRole {
     AttnKvA,
     /// MLA key/value up-projection (`attn_kv_b`).
     AttnKvB,
+    /// Sparse-attention indexer projections (`indexer.wq_b`, `wk`, `weights_proj`).
+    Indexer,
     /// Dense MLP gate (`ffn_gate`).
     FfnGate,
     /// Dense MLP up projection (`ffn_up`).
@@ -59,12 +65,18 @@ pub enum TensorRole {
     Router,
     /// The scalar gate on the shared experts' output (`ffn_gate_inp_shexp`, `h×1`).
     SharedExpertGate,
+    /// A projection of a recurrent mixer (`ssm_in`, `ssm_out`, `in_proj_qkvz`).
+    RecurrentMatrix,
+    /// A projection of the block outside mixer and FFN (a per-layer input gate).
+    OtherMatrix,
     /// Normalisation weights (and biases), one-dimensional.
     Norm,
     /// Bias vectors, one-dimensional.
     Bias,
     /// Learned attention sinks, one per head.
     Sinks,
+    /// Other one-dimensional tensors: convolution kernels, `A_log`, `dt_bias`, scalars.
+    Vector,
     /// The LM head `V×h` (`output`) when not tied.
     LmHead,
     /// Groups outside the language model (a vision tower), counted as a whole.
@@ -75,11 +87,11 @@ impl TensorRole {
     /// How many roles there are (each role `as usize` is below it).
     pub(crate) const COUNT: usize = TensorRole::Extra as usize + 1;
 
-    /// One-dimensional tensors (norms, biases, sinks): quantizers leave them alone.
+    /// One-dimensional tensors (norms, biases, sinks, kernels): quantizers leave them alone.
     pub fn is_vector(self) -> bool {
         matches!(
             self,
-            TensorRole::Norm | TensorRole::Bias | TensorRole::Sinks
+            TensorRole::Norm | TensorRole::Bias | TensorRole::Sinks | TensorRole::Vector
         )
     }
 
@@ -90,6 +102,19 @@ impl TensorRole {
             TensorRole::ExpertGate | TensorRole::ExpertUp | TensorRole::ExpertDown
         )
     }
+}
+
+/// Which dimension tensor parallelism splits (Megatron / vLLM layouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TpSplit {
+    /// Output features split across ranks (column-parallel: q, k, v, gate, up, experts,
+    /// the vocabulary of embedding and head).
+    Rows,
+    /// Input features split (row-parallel: the attention output and MLP down).
+    Cols,
+    /// Every rank holds the whole tensor (vectors, routers, MLA down-projections).
+    Replicated,
 }
 
 /// One weight tensor (or `copies` identical ones, for the `E` routed experts).
@@ -106,6 +131,10 @@ pub struct Tensor {
     pub cols: u64,
     /// Identical tensors of this shape (`E` for routed experts, else 1).
     pub copies: u64,
+    /// The breakdown group it counts in.
+    pub group: Group,
+    /// Which dimension tensor parallelism splits.
+    pub tp: TpSplit,
 }
 
 impl Tensor {
@@ -122,125 +151,185 @@ impl Tensor {
         }
     }
 
-    fn matrix(role: TensorRole, layer: u64, rows: u64, cols: u64) -> Tensor {
+    /// Whether a forward pass multiplies activations by it (`2·rows·cols` FLOPs per
+    /// token and copy used).
+    pub fn is_matmul(&self) -> bool {
+        !self.role.is_vector() && self.rows > 1 || matches!(self.role, TensorRole::Router)
+    }
+
+    fn new(role: TensorRole, rows: u64, cols: u64, group: Group, tp: TpSplit) -> Tensor {
         Tensor {
             role,
-            layer: Some(layer),
+            layer: None,
             rows,
             cols,
             copies: 1,
+            group,
+            tp,
         }
     }
 
-    fn vector(role: TensorRole, layer: Option<u64>, len: u64) -> Tensor {
-        Tensor {
-            role,
-            layer,
-            rows: 1,
-            cols: len,
-            copies: 1,
-        }
+    fn vector(role: TensorRole, len: u64, group: Group) -> Tensor {
+        Tensor::new(role, 1, len, group, TpSplit::Replicated)
     }
 }
 
-/// Every weight tensor of `arch`, block by block.
+/// Every weight tensor of `arch`, layer by layer.
 ///
 /// # Formula
-/// The shapes of DESIGN.md "Exact parameters": attention q `h→a·d`, k and v `h→k·d`,
-/// o `a·d→h` (or the MLA projections), MLP gate and up `h→f`, down `f→h`, experts
-/// likewise with `E` copies, router `h→E`, norms and biases as vectors.
+/// The shapes of DESIGN.md "Exact parameters", per block of the schedule
+/// ([`block_tensors`]), then the embedding, final norm, LM head and towers.
 ///
 /// # Source
 /// transformers' modeling files (as for [`super::count`]); llama.cpp's GGUF tensor names.
 ///
 /// # Errors
-/// [`crate::CoreError::Overflow`] when a size does not fit in a `u64`.
+/// [`crate::CoreError::Overflow`] when a size does not fit in a `u64`;
+/// [`crate::CoreError::Invalid`] for a malformed schedule.
 pub fn tensors(arch: &Architecture) -> Result<Vec<Tensor>> {
-    use TensorRole::*;
     // one entry per tensor per layer: bound the list before building it
     arch.check_layers()?;
-    let h = arch.hidden_size;
-    let norm_elem = arch.norm.kind.params_per_element();
+    let templates = arch
+        .layers
+        .blocks
+        .iter()
+        .map(|b| block_tensors(arch, b))
+        .collect::<Result<Vec<_>>>()?;
+    let (head, tail) = outer_tensors(arch)?;
     // about a dozen tensors a block; the reserve is a hint, so it is capped
-    let mut out = Vec::with_capacity(12 * arch.num_layers.min(1 << 16) as usize + 8);
-    out.push(Tensor {
-        role: TokenEmbedding,
-        layer: None,
-        rows: arch.vocab_size,
-        cols: h,
-        copies: 1,
-    });
-    if arch.embedding.learned_positions > 0 {
-        out.push(Tensor {
-            role: PositionEmbedding,
-            layer: None,
-            rows: arch.embedding.learned_positions,
-            cols: h,
-            copies: 1,
-        });
-    }
-    if arch.norm.embedding_norm {
-        out.push(Tensor::vector(Norm, None, product(Q, &[h, norm_elem])?));
-    }
-    // Blocks of one kind differ only in their index: list each kind once.
-    let dense_layers = arch.dense_layers();
-    let (mut dense, mut sparse): (Option<Vec<Tensor>>, Option<Vec<Tensor>>) = (None, None);
-    for layer in 0..arch.num_layers {
-        let moe = arch.ffn.moe.is_some() && layer >= dense_layers;
-        let kind = if moe { &mut sparse } else { &mut dense };
-        let template = match kind {
-            Some(t) => t,
-            None => kind.insert(block(arch, moe)?),
-        };
-        out.extend(template.iter().map(|t| Tensor {
-            layer: Some(layer),
+    let mut out = Vec::with_capacity(12 * arch.num_layers().min(1 << 16) as usize + 8);
+    out.extend(head);
+    for (layer, index) in arch.layers.indices().enumerate() {
+        out.extend(templates[index].iter().map(|t| Tensor {
+            layer: Some(layer as u64),
             ..*t
         }));
     }
-    if arch.norm.final_norm {
-        out.push(Tensor::vector(Norm, None, product(Q, &[h, norm_elem])?));
-    }
-    if !arch.embedding.tied {
-        out.push(Tensor {
-            role: LmHead,
-            layer: None,
-            rows: arch.vocab_size,
-            cols: h,
-            copies: 1,
-        });
-        if arch.embedding.lm_head_bias {
-            out.push(Tensor::vector(Bias, None, arch.vocab_size));
-        }
-    }
-    for g in &arch.extra {
-        out.push(Tensor::vector(Extra, None, g.params));
-    }
+    out.extend(tail);
     Ok(out)
 }
 
-/// The tensors of one block (of a mixture-of-experts layer if `moe_layer`), as block 0.
-fn block(arch: &Architecture, moe_layer: bool) -> Result<Vec<Tensor>> {
+/// Tensors outside the blocks: those before them (embeddings, embedding norm) and
+/// after them (final norm, LM head, towers).
+///
+/// # Errors
+/// [`crate::CoreError::Overflow`].
+pub fn outer_tensors(arch: &Architecture) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
     use TensorRole::*;
     let h = arch.hidden_size;
     let norm_elem = arch.norm.kind.params_per_element();
-    let layer = 0;
-    let mut out = Vec::with_capacity(16);
-    attention(arch, layer, &mut out)?;
-    let block_norms = product(Q, &[arch.norm.per_layer, h, norm_elem])?;
-    if block_norms > 0 {
-        out.push(Tensor::vector(Norm, Some(layer), block_norms));
+    let mut head = vec![Tensor::new(
+        TokenEmbedding,
+        arch.vocab_size,
+        h,
+        Group::Embedding,
+        TpSplit::Rows,
+    )];
+    if arch.embedding.learned_positions > 0 {
+        head.push(Tensor::new(
+            PositionEmbedding,
+            arch.embedding.learned_positions,
+            h,
+            Group::PositionEmbedding,
+            TpSplit::Replicated,
+        ));
     }
-    // Dense layers come first (DeepSeek's `first_k_dense_replace`).
-    match &arch.ffn.moe {
-        Some(moe) if moe_layer => {
-            let e = moe.num_experts;
-            out.push(Tensor::matrix(Router, layer, e, h));
-            if moe.router_bias {
-                out.push(Tensor::vector(Bias, Some(layer), e));
+    if arch.norm.embedding_norm {
+        head.push(Tensor::vector(
+            Norm,
+            product(Q, &[h, norm_elem])?,
+            Group::Norm,
+        ));
+    }
+    let mut tail = Vec::new();
+    if arch.norm.final_norm {
+        tail.push(Tensor::vector(
+            Norm,
+            product(Q, &[h, norm_elem])?,
+            Group::Norm,
+        ));
+    }
+    if !arch.embedding.tied {
+        tail.push(Tensor::new(
+            LmHead,
+            arch.vocab_size,
+            h,
+            Group::LmHead,
+            TpSplit::Rows,
+        ));
+        if arch.embedding.lm_head_bias {
+            tail.push(Tensor::vector(Bias, arch.vocab_size, Group::LmHead));
+        }
+    }
+    for t in &arch.towers {
+        tail.push(Tensor::vector(Extra, t.params, Group::VisionAndProjector));
+    }
+    Ok((head, tail))
+}
+
+/// The tensors of one block, as layer `None`.
+///
+/// # Formula
+/// ```text
+/// attention: q h→a·d (·2 with an output gate), k h→k·d, v h→k·d (none if k = v),
+///            o a·d→h, biases, q/k norms, sinks, indexer (wq_b r_q→n·d_i, wk h→d_i,
+///            k_norm 2·d_i, weights_proj h→n)
+/// MLA:       q_a h→r_q, q_a_norm r_q, q_b r_q→a·(d_n+d_r) (or q h→a·(d_n+d_r)),
+///            kv_a h→r_kv+d_r, kv_a_norm r_kv, kv_b r_kv→a·(d_n+d_v), o a·d_v→h
+/// recurrent: the tensors the reader listed
+/// MLP:       gate and up h→f (plain: up only), down f→h, biases
+/// MoE:       router h→E (+E bias), E experts, shared experts, shared gate h→1
+/// norms:     n·h·(params per element)
+/// ```
+///
+/// # Source
+/// transformers `LlamaAttention`, `DeepseekV3Attention`, `DeepseekV32Indexer`,
+/// `Qwen3NextAttention`, `Gemma4Attention`, `LlamaMLP`, `MixtralSparseMoeBlock`,
+/// `Qwen2MoeSparseMoeBlock`, `DeepseekV3MoE`.
+///
+/// # Errors
+/// [`crate::CoreError::Overflow`].
+pub fn block_tensors(arch: &Architecture, block: &Block) -> Result<Vec<Tensor>> {
+    use TensorRole::*;
+    let h = arch.hidden_size;
+    let norm_elem = arch.norm.kind.params_per_element();
+    let mut out = Vec::with_capacity(16);
+    match &block.mixer {
+        Mixer::Attention(_) => attention(arch, block, &mut out)?,
+        Mixer::Recurrent(r) => {
+            for t in &r.tensors {
+                out.push(named(t, RecurrentMatrix));
             }
-            let roles = [ExpertGate, ExpertUp, ExpertDown];
+        }
+    }
+    let block_norms = product(Q, &[block.norms, h, norm_elem])?;
+    if block_norms > 0 {
+        out.push(Tensor::vector(Norm, block_norms, Group::Norm));
+    }
+    for t in &block.extra {
+        out.push(named(t, OtherMatrix));
+    }
+    match &block.ffn {
+        BlockFfn::Moe(moe) => {
+            let e = moe.num_experts;
+            out.push(Tensor::new(
+                Router,
+                e,
+                h,
+                Group::MoeRouter,
+                TpSplit::Replicated,
+            ));
+            if moe.router_bias {
+                out.push(Tensor::vector(Bias, e, Group::MoeRouter));
+            }
             let first = out.len();
-            mlp(h, &moe.expert, layer, roles, &mut out)?;
+            mlp(
+                h,
+                &moe.expert,
+                [ExpertGate, ExpertUp, ExpertDown],
+                Group::MoeRoutedExperts,
+                &mut out,
+            )?;
             for t in &mut out[first..] {
                 t.copies = e;
             }
@@ -248,33 +337,50 @@ fn block(arch: &Architecture, moe_layer: bool) -> Result<Vec<Tensor>> {
                 mlp(
                     h,
                     &shared.mlp,
-                    layer,
                     [SharedGate, SharedUp, SharedDown],
+                    Group::MoeSharedExperts,
                     &mut out,
                 )?;
                 if shared.gate {
-                    out.push(Tensor::matrix(SharedExpertGate, layer, 1, h));
+                    out.push(Tensor::new(
+                        SharedExpertGate,
+                        1,
+                        h,
+                        Group::MoeRouter,
+                        TpSplit::Replicated,
+                    ));
                 }
             }
         }
-        _ => {
-            mlp(
-                h,
-                &arch.ffn.dense,
-                layer,
-                [FfnGate, FfnUp, FfnDown],
-                &mut out,
-            )?;
-        }
+        BlockFfn::Dense(dense) => mlp(h, dense, [FfnGate, FfnUp, FfnDown], Group::Mlp, &mut out)?,
+        BlockFfn::None => {}
     }
     Ok(out)
 }
 
-fn attention(arch: &Architecture, layer: u64, out: &mut Vec<Tensor>) -> Result<()> {
+/// A reader-listed tensor: a projection gets `matrix_role` and splits its output
+/// features under tensor parallelism; a vector is replicated.
+fn named(t: &NamedTensor, matrix_role: TensorRole) -> Tensor {
+    if t.matmul {
+        Tensor::new(matrix_role, t.rows, t.cols, t.group, TpSplit::Rows)
+    } else {
+        let role = if t.group == Group::Norm {
+            TensorRole::Norm
+        } else {
+            TensorRole::Vector
+        };
+        Tensor::new(role, t.rows, t.cols, t.group, TpSplit::Replicated)
+    }
+}
+
+fn attention(arch: &Architecture, block: &Block, out: &mut Vec<Tensor>) -> Result<()> {
     use TensorRole::*;
+    let Some(att) = block.attention() else {
+        return Ok(());
+    };
     let h = arch.hidden_size;
-    let att = &arch.attention;
     let norm_elem = arch.norm.kind.params_per_element();
+    let g = Group::Attention;
     match att.kind {
         AttentionKind::Standard {
             heads,
@@ -283,12 +389,20 @@ fn attention(arch: &Architecture, layer: u64, out: &mut Vec<Tensor>) -> Result<(
         } => {
             let q = product(Q, &[heads, head_dim])?;
             let kv = product(Q, &[kv_heads, head_dim])?;
-            out.push(Tensor::matrix(AttnQ, layer, q, h));
-            out.push(Tensor::matrix(AttnK, layer, kv, h));
-            out.push(Tensor::matrix(AttnV, layer, kv, h));
-            out.push(Tensor::matrix(AttnOutput, layer, h, q));
+            let q_rows = if att.output_gate {
+                product(Q, &[q, 2])?
+            } else {
+                q
+            };
+            out.push(Tensor::new(AttnQ, q_rows, h, g, TpSplit::Rows));
+            out.push(Tensor::new(AttnK, kv, h, g, TpSplit::Rows));
+            if !att.k_eq_v {
+                out.push(Tensor::new(AttnV, kv, h, g, TpSplit::Rows));
+            }
+            out.push(Tensor::new(AttnOutput, h, q, g, TpSplit::Cols));
             if att.bias.qkv {
-                out.push(Tensor::vector(Bias, Some(layer), sum(Q, &[q, kv, kv])?));
+                let v = if att.k_eq_v { 0 } else { kv };
+                out.push(Tensor::vector(Bias, sum(Q, &[q_rows, kv, v])?, g));
             }
             let qk_norms = match att.qk_norm {
                 QkNorm::None => 0,
@@ -297,10 +411,10 @@ fn attention(arch: &Architecture, layer: u64, out: &mut Vec<Tensor>) -> Result<(
                 QkNorm::FullScaleOnly => sum(Q, &[q, kv])?,
             };
             if qk_norms > 0 {
-                out.push(Tensor::vector(Norm, Some(layer), qk_norms));
+                out.push(Tensor::vector(Norm, qk_norms, Group::Norm));
             }
             if att.sinks {
-                out.push(Tensor::vector(Sinks, Some(layer), heads));
+                out.push(Tensor::vector(Sinks, heads, g));
             }
         }
         AttentionKind::Mla {
@@ -314,43 +428,67 @@ fn attention(arch: &Architecture, layer: u64, out: &mut Vec<Tensor>) -> Result<(
             let q_out = product(Q, &[heads, sum(Q, &[qk_nope_head_dim, qk_rope_head_dim])?])?;
             match q_lora_rank {
                 Some(r) => {
-                    out.push(Tensor::matrix(AttnQA, layer, r, h));
+                    out.push(Tensor::new(AttnQA, r, h, g, TpSplit::Replicated));
+                    // the low-rank norms are RMSNorms the reference groups with the norms
                     out.push(Tensor::vector(
                         Norm,
-                        Some(layer),
                         product(Q, &[r, norm_elem])?,
+                        Group::Norm,
                     ));
-                    out.push(Tensor::matrix(AttnQB, layer, q_out, r));
+                    out.push(Tensor::new(AttnQB, q_out, r, g, TpSplit::Rows));
                 }
-                None => out.push(Tensor::matrix(AttnQ, layer, q_out, h)),
+                None => out.push(Tensor::new(AttnQ, q_out, h, g, TpSplit::Rows)),
             }
-            out.push(Tensor::matrix(
+            out.push(Tensor::new(
                 AttnKvA,
-                layer,
                 sum(Q, &[kv_lora_rank, qk_rope_head_dim])?,
                 h,
+                g,
+                TpSplit::Replicated,
             ));
             out.push(Tensor::vector(
                 Norm,
-                Some(layer),
                 product(Q, &[kv_lora_rank, norm_elem])?,
+                Group::Norm,
             ));
-            out.push(Tensor::matrix(
+            out.push(Tensor::new(
                 AttnKvB,
-                layer,
                 product(Q, &[heads, sum(Q, &[qk_nope_head_dim, v_head_dim])?])?,
                 kv_lora_rank,
+                g,
+                TpSplit::Rows,
             ));
-            out.push(Tensor::matrix(
+            out.push(Tensor::new(
                 AttnOutput,
-                layer,
                 h,
                 product(Q, &[heads, v_head_dim])?,
+                g,
+                TpSplit::Cols,
             ));
         }
     }
+    if let Some(ix) = att.indexer {
+        // DeepseekV32Indexer: wq_b reads the query latent (q_lora_rank), or the hidden
+        // state when queries are not compressed
+        let q_in = match att.kind {
+            AttentionKind::Mla {
+                q_lora_rank: Some(r),
+                ..
+            } => r,
+            _ => h,
+        };
+        let width = product(Q, &[ix.heads, ix.head_dim])?;
+        out.push(Tensor::new(Indexer, width, q_in, g, TpSplit::Replicated));
+        out.push(Tensor::new(Indexer, ix.head_dim, h, g, TpSplit::Replicated));
+        out.push(Tensor::vector(
+            Norm,
+            product(Q, &[ix.head_dim, 2])?,
+            Group::Norm,
+        ));
+        out.push(Tensor::new(Indexer, ix.heads, h, g, TpSplit::Replicated));
+    }
     if att.bias.output {
-        out.push(Tensor::vector(Bias, Some(layer), h));
+        out.push(Tensor::vector(Bias, h, g));
     }
     Ok(())
 }
@@ -359,16 +497,16 @@ fn attention(arch: &Architecture, layer: u64, out: &mut Vec<Tensor>) -> Result<(
 fn mlp(
     h: u64,
     mlp: &Mlp,
-    layer: u64,
     [gate, up, down]: [TensorRole; 3],
+    group: Group,
     out: &mut Vec<Tensor>,
 ) -> Result<()> {
     let f = mlp.intermediate_size;
     if mlp.kind == MlpKind::Gated {
-        out.push(Tensor::matrix(gate, layer, f, h));
+        out.push(Tensor::new(gate, f, h, group, TpSplit::Rows));
     }
-    out.push(Tensor::matrix(up, layer, f, h));
-    out.push(Tensor::matrix(down, layer, h, f));
+    out.push(Tensor::new(up, f, h, group, TpSplit::Rows));
+    out.push(Tensor::new(down, h, f, group, TpSplit::Cols));
     if mlp.bias {
         let inner = match mlp.kind {
             MlpKind::Gated => product(Q, &[2, f])?,
@@ -376,106 +514,23 @@ fn mlp(
         };
         out.push(Tensor::vector(
             TensorRole::Bias,
-            Some(layer),
             sum(Q, &[inner, h])?,
+            group,
         ));
     }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::arch::*;
-    use crate::params::count;
-    use crate::Shape;
-    use proptest::prelude::*;
-
-    fn total(arch: &Architecture) -> u64 {
-        tensors(arch)
-            .unwrap()
-            .iter()
-            .map(|t| t.elements().unwrap())
-            .sum()
-    }
-
-    /// Mixtral-8x7B: shared/fixtures/models/mixtral-8x7b-v0.1/config.json.
-    pub(crate) fn mixtral_8x7b() -> Architecture {
-        let mut a = Shape::llama(32, 4096, 32, 8, 14336, 32000).build().unwrap();
-        a.model_type = "mixtral".into();
-        a.max_context = 32768;
-        a.ffn.moe = Some(Moe {
-            num_experts: 8,
-            experts_per_token: 2,
-            expert: a.ffn.dense,
-            shared: None,
-            moe_layers: 32,
-            router_bias: false,
-        });
-        a
-    }
-
-    #[test]
-    fn listing_sums_to_the_count() {
-        let llama = Shape::llama(32, 4096, 32, 32, 11008, 32000)
-            .build()
-            .unwrap();
-        assert_eq!(total(&llama), 6_738_415_616); // shared/fixtures/models/llama-2-7b
-        let mut gpt2 = Shape::gpt(12, 768, 12, 50257);
-        gpt2.max_context = 1024;
-        assert_eq!(total(&gpt2.build().unwrap()), 124_439_808); // shared/fixtures/models/gpt2
-                                                                // shared/fixtures/models/mixtral-8x7b-v0.1/expected.json: 46_702_792_704
-        assert_eq!(total(&mixtral_8x7b()), 46_702_792_704);
-        assert_eq!(
-            total(&mixtral_8x7b()),
-            count(&mixtral_8x7b()).unwrap().total
-        );
-    }
-
-    #[test]
-    fn mla_listing_matches_the_count() {
-        // DeepSeek-V3 shape (shared/fixtures/models/deepseek-v3/config.json)
-        let mut a = Shape::llama(61, 7168, 128, 128, 18432, 129280)
-            .build()
-            .unwrap();
-        a.attention.kind = AttentionKind::Mla {
-            heads: 128,
-            q_lora_rank: Some(1536),
-            kv_lora_rank: 512,
-            qk_nope_head_dim: 128,
-            qk_rope_head_dim: 64,
-            v_head_dim: 128,
-        };
-        let expert = Mlp {
-            kind: MlpKind::Gated,
-            intermediate_size: 2048,
-            bias: false,
-        };
-        a.ffn.moe = Some(Moe {
-            num_experts: 256,
-            experts_per_token: 8,
-            expert,
-            shared: Some(SharedExperts {
-                mlp: expert,
-                gate: false,
-            }),
-            moe_layers: 58,
-            router_bias: false,
-        });
-        assert_eq!(total(&a), count(&a).unwrap().total);
-        assert_eq!(total(&a), 671_026_404_352); // shared/fixtures/models/deepseek-v3/expected.json
-    }
-
-    proptest! {
-        #[test]
-        fn listing_equals_count(l in 1u64..40, hh in 1u64..64, a in 1u64..16, f in 1u64..5000, v in 1u64..70000, gpt in any::<bool>()) {
-            let h = hh * a;
-            let arch = if gpt {
-                Shape::gpt(l, h, a, v).build().unwrap()
-            } else {
-                Shape::llama(l, h, a, 1, f, v).build().unwrap()
-            };
-            prop_assert_eq!(total(&arch), count(&arch).unwrap().total);
-        }
-    }
+/// The tensors of each multi-token-prediction layer (its block and its own extras),
+/// or nothing when the model has none.
+///
+/// # Errors
+/// [`crate::CoreError::Overflow`].
+pub fn mtp_layer_tensors(arch: &Architecture) -> Result<Vec<Tensor>> {
+    let Some(mtp) = &arch.mtp else {
+        return Ok(Vec::new());
+    };
+    let mut out = block_tensors(arch, &mtp.block)?;
+    out.extend(mtp.extra.iter().map(|t| named(t, TensorRole::OtherMatrix)));
+    Ok(out)
 }

@@ -27,7 +27,8 @@ fn gpt2_small_matches_reference() {
 
 #[test]
 fn overflow_is_an_error_not_a_wrap() {
-    let arch = Shape::llama(u64::MAX / 2, 1 << 20, 1, 1, 1 << 20, 1 << 20)
+    // 4h² with h = 2⁴⁰ overflows a u64
+    let arch = Shape::llama(1000, 1 << 40, 1, 1, 1 << 20, 1 << 20)
         .build()
         .unwrap();
     assert!(matches!(
@@ -40,17 +41,17 @@ fn overflow_is_an_error_not_a_wrap() {
 fn shared_expert_gate_counts_with_the_router() {
     // shared/fixtures/models/qwen1.5-moe-a2.7b: 24 MoE layers, h 2048, 60 experts of
     // 1408, one shared expert of 5632 with a scalar gate.
-    use crate::arch::{Mlp, MlpKind, Moe, SharedExperts};
+    use crate::arch::{BlockFfn, Mlp, MlpKind, Moe, SharedExperts};
     let mut arch = Shape::llama(24, 2048, 16, 16, 5632, 151_936)
         .build()
         .unwrap();
-    arch.attention.bias.qkv = true;
+    arch.map_attention(|a| a.bias.qkv = true);
     let gated = |f| Mlp {
         kind: MlpKind::Gated,
         intermediate_size: f,
         bias: false,
     };
-    arch.ffn.moe = Some(Moe {
+    let moe = Moe {
         num_experts: 60,
         experts_per_token: 4,
         expert: gated(1408),
@@ -58,9 +59,9 @@ fn shared_expert_gate_counts_with_the_router() {
             mlp: gated(5632),
             gate: true,
         }),
-        moe_layers: 24,
         router_bias: false,
-    });
+    };
+    arch.map_blocks(|b| b.ffn = BlockFfn::Moe(moe));
     let c = count(&arch).unwrap();
     assert_eq!(c.breakdown.moe_router, 2_998_272); // 24·(2048·60 + 2048)
     assert_eq!(c.breakdown.moe_shared_experts, 830_472_192); // 24·3·2048·5632
@@ -76,7 +77,7 @@ fn scale_only_qk_norms_ignore_the_block_norm_kind() {
     let mut arch = Shape::llama(2, 64, 4, 2, 96, 50).build().unwrap();
     arch.norm.kind = NormKind::LayerNorm;
     let before = count(&arch).unwrap().breakdown.norm;
-    arch.attention.qk_norm = QkNorm::FullScaleOnly;
+    arch.map_attention(|a| a.qk_norm = QkNorm::FullScaleOnly);
     assert_eq!(
         count(&arch).unwrap().breakdown.norm - before,
         2 * (4 * 16 + 2 * 16)

@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{Architecture, AttentionKind, Mlp, MlpKind};
+use crate::arch::{Architecture, AttentionKind, Block, BlockFfn, Mixer, Mlp, MlpKind};
 use crate::error::{CoreError, Result};
 use crate::training::parallel::Layout;
 use crate::units::{product, sum};
@@ -184,11 +184,13 @@ fn mlp_tensors(t: &mut Tally, tokens: u64, mlp: &Mlp) -> Result<()> {
 /// saved log-sum-exp: Dao 2023 (FlashAttention-2) Algorithm 1.
 ///
 /// # Assumptions / limits
-/// `moe_layer` selects the layer kind: a routed token's copy (`2·h`) and its
+/// `block` is the layer kind: in an MoE block a routed token's copy (`2·h`) and its
 /// expert's MLP tensors are stored `e` times per token (tokens spread evenly over
 /// expert-parallel ranks); the router's fp32 probabilities add `4·E` per token.
 /// MLA stores its compressed latents (`r_q + r_kv + d_r` per token) besides Q, K, V.
-pub fn layer_bytes(arch: &Architecture, cfg: &ActivationConfig, moe_layer: bool) -> Result<u64> {
+/// A recurrent mixer stores its input and the outputs of its projections (the chunked
+/// scan recomputes its per-chunk states in the backward, as the fla kernels do).
+pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -> Result<u64> {
     if cfg.cp == 0 || cfg.tp == 0 {
         return Err(CoreError::Zero { field: "tp" });
     }
@@ -203,10 +205,22 @@ pub fn layer_bytes(arch: &Architecture, cfg: &ActivationConfig, moe_layer: bool)
         return Ok(t.bytes);
     }
 
-    t.replicated(&[2, arch.norm.per_layer, tokens, h])?;
+    t.replicated(&[2, block.norms, tokens, h])?;
     // QKV input (with a parallel block the MLP reads the same normalised tensor)
     t.replicated(&[2, tokens, h])?;
-    let (heads, q_width, k_width, v_width, out_width) = match arch.attention.kind {
+    let att = match &block.mixer {
+        Mixer::Attention(a) => a,
+        Mixer::Recurrent(r) => {
+            let outputs = r
+                .tensors
+                .iter()
+                .filter(|x| x.matmul)
+                .try_fold(0u64, |acc, x| sum(Q, &[acc, x.rows]))?;
+            t.split(&[2, tokens, outputs])?;
+            return ffn_part(t, block, tokens, h);
+        }
+    };
+    let (heads, q_width, k_width, v_width, out_width) = match att.kind {
         AttentionKind::Standard {
             heads,
             kv_heads,
@@ -246,11 +260,16 @@ pub fn layer_bytes(arch: &Architecture, cfg: &ActivationConfig, moe_layer: bool)
     if cfg.dropout {
         t.replicated(&[2, tokens, h])?;
     }
-    if !arch.parallel_block {
+    ffn_part(t, block, tokens, h)
+}
+
+/// The FFN's share of a layer's stored activations, added to `t`.
+fn ffn_part(mut t: Tally, block: &Block, tokens: u64, h: u64) -> Result<u64> {
+    if !block.parallel {
         t.replicated(&[2, tokens, h])?;
     }
-    match (&arch.ffn.moe, moe_layer) {
-        (Some(moe), true) => {
+    match &block.ffn {
+        BlockFfn::Moe(moe) => {
             let routed = product(Q, &[tokens, moe.experts_per_token])?;
             t.split(&[2, routed, h])?;
             mlp_tensors(&mut t, routed, &moe.expert)?;
@@ -259,7 +278,8 @@ pub fn layer_bytes(arch: &Architecture, cfg: &ActivationConfig, moe_layer: bool)
             }
             t.replicated(&[4, tokens, moe.num_experts])?;
         }
-        _ => mlp_tensors(&mut t, tokens, &arch.ffn.dense)?,
+        BlockFfn::Dense(mlp) => mlp_tensors(&mut t, tokens, mlp)?,
+        BlockFfn::None => {}
     }
     Ok(t.bytes)
 }
@@ -298,16 +318,21 @@ pub fn first_stage(
 ) -> Result<StageActivations> {
     let layers = layout.first_stage_layers(arch);
     // the largest layer kind on the first stage sets the per-layer figure
-    let has_moe = arch.dense_layers() < layers && arch.is_moe();
-    let per_layer = layer_bytes(arch, cfg, has_moe)?;
+    let largest = |cfg: &ActivationConfig| -> Result<u64> {
+        arch.layers
+            .counted_in(0, layers)
+            .into_iter()
+            .try_fold(0u64, |acc, (b, _)| Ok(acc.max(layer_bytes(arch, b, cfg)?)))
+    };
+    let per_layer = largest(cfg)?;
     let (p, v) = (layout.pp, layout.vpp);
     let layers_in_flight = if p == 1 {
-        arch.num_layers
+        arch.num_layers()
     } else if v == 1 {
         product(Q, &[layers, p.min(layout.micro_batches)])?
     } else {
         // L·(1 + (p−1)/(p·v)) = L·(p·v + p − 1)/(p·v), rounded up
-        product(Q, &[arch.num_layers, p * v + p - 1])?.div_ceil(p * v)
+        product(Q, &[arch.num_layers(), p * v + p - 1])?.div_ceil(p * v)
     };
     let stored = product(Q, &[per_layer, layers_in_flight])?;
     let working = if cfg.recompute == Recompute::Full {
@@ -315,7 +340,7 @@ pub fn first_stage(
             recompute: Recompute::None,
             ..*cfg
         };
-        layer_bytes(arch, &full, has_moe)?
+        largest(&full)?
     } else {
         0
     };
@@ -386,7 +411,11 @@ mod tests {
     }
 
     fn bytes(c: ActivationConfig) -> u64 {
-        layer_bytes(&gpt3(), &c, false).unwrap()
+        {
+            let a = gpt3();
+            layer_bytes(&a, &a.layers.blocks[0], &c)
+        }
+        .unwrap()
     }
 
     #[test]
@@ -458,14 +487,14 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(
-            layer_bytes(&l2, &c, false).unwrap(),
+            layer_bytes(&l2, &l2.layers.blocks[0], &c).unwrap(),
             sb * (8 * 4096 + 2 * 3 * 4096 + 2 * 4096 + 6 * 11008) + lse
         );
         let l3 = Shape::llama(32, 4096, 32, 8, 14336, 128256)
             .build()
             .unwrap();
         assert_eq!(
-            layer_bytes(&l3, &c, false).unwrap(),
+            layer_bytes(&l3, &l3.layers.blocks[0], &c).unwrap(),
             sb * (8 * 4096 + 2 * (4096 + 2 * 1024) + 2 * 4096 + 6 * 14336) + lse
         );
     }

@@ -76,19 +76,27 @@ pub fn per_token(
     let count = params::count(arch)?;
     let n = count.active as f64;
     let params_6n = 6.0 * n;
-    let qk_width = match arch.attention.kind {
-        AttentionKind::Standard {
-            heads, head_dim, ..
-        } => heads * head_dim,
-        AttentionKind::Mla {
-            heads,
-            qk_nope_head_dim,
-            qk_rope_head_dim,
-            v_head_dim,
-            ..
-        } => heads * (qk_nope_head_dim + qk_rope_head_dim + v_head_dim) / 2,
-    };
-    let attention_fwd = 4.0 * arch.num_layers as f64 * qk_width as f64 * seq_len as f64;
+    // each attention layer over min(s, its span); recurrent layers add no s² term
+    let attention_fwd: f64 = arch
+        .blocks()
+        .filter_map(|(b, layers)| b.attention().map(|a| (a, layers)))
+        .map(|(a, layers)| {
+            let qk_width = match a.kind {
+                AttentionKind::Standard {
+                    heads, head_dim, ..
+                } => heads * head_dim,
+                AttentionKind::Mla {
+                    heads,
+                    qk_nope_head_dim,
+                    qk_rope_head_dim,
+                    v_head_dim,
+                    ..
+                } => heads * (qk_nope_head_dim + qk_rope_head_dim + v_head_dim) / 2,
+            };
+            let span = seq_len.min(a.span.cached_tokens());
+            4.0 * layers as f64 * qk_width as f64 * span as f64
+        })
+        .sum();
     let attention = 3.0 * attention_fwd;
     let params_part = match adapters {
         None => params_6n,

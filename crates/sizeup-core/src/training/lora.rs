@@ -8,8 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{Architecture, AttentionKind, Mlp, MlpKind};
+use crate::arch::Architecture;
 use crate::error::{CoreError, Result};
+use crate::params::{block_tensors, TensorRole};
 use crate::units::{product, sum};
 
 const Q: &str = "adapter parameter count";
@@ -100,30 +101,6 @@ impl Matrix {
     }
 }
 
-fn mlp_matrices(h: u64, mlp: &Mlp, copies: u64, out: &mut Vec<Matrix>) {
-    let f = mlp.intermediate_size;
-    if mlp.kind == MlpKind::Gated {
-        out.push(Matrix {
-            projection: Projection::Gate,
-            d_in: h,
-            d_out: f,
-            copies,
-        });
-    }
-    out.push(Matrix {
-        projection: Projection::Up,
-        d_in: h,
-        d_out: f,
-        copies,
-    });
-    out.push(Matrix {
-        projection: Projection::Down,
-        d_in: f,
-        d_out: h,
-        copies,
-    });
-}
-
 /// The projection matrices of every block (attention and MLP, experts included).
 ///
 /// # Formula
@@ -135,90 +112,46 @@ fn mlp_matrices(h: u64, mlp: &Mlp, copies: u64, out: &mut Vec<Matrix>) {
 /// MoE:                the same per routed expert (× E × MoE layers) and shared expert
 /// ```
 ///
+/// A fold over [`crate::params::block_tensors`]: matrices of one shape and projection are
+/// listed once with their copies summed. Recurrent mixers' projections take no adapters
+/// (PEFT's default targets name attention and MLP modules only).
+///
 /// # Assumptions / limits
 /// MLA has no separate k and v matrices; LoRA's `k` target adapts the joint
 /// down projection and `v` the up projection (how PEFT matches DeepSeek's
 /// `kv_a_proj_with_mqa` / `kv_b_proj` by name varies; this is our convention).
 pub fn matrices(arch: &Architecture) -> Vec<Matrix> {
-    let h = arch.hidden_size;
-    let l = arch.num_layers;
-    let mut out = Vec::new();
-    match arch.attention.kind {
-        AttentionKind::Standard {
-            heads,
-            kv_heads,
-            head_dim,
-        } => {
-            for (projection, d_in, d_out) in [
-                (Projection::Q, h, heads * head_dim),
-                (Projection::K, h, kv_heads * head_dim),
-                (Projection::V, h, kv_heads * head_dim),
-                (Projection::O, heads * head_dim, h),
-            ] {
-                out.push(Matrix {
-                    projection,
-                    d_in,
-                    d_out,
-                    copies: l,
-                });
+    use TensorRole as R;
+    let mut out: Vec<Matrix> = Vec::new();
+    for (block, layers) in arch.blocks() {
+        // a block whose shapes overflow has no adapters to offer; the count reports it
+        let Ok(tensors) = block_tensors(arch, block) else {
+            continue;
+        };
+        for t in tensors {
+            let projection = match t.role {
+                R::AttnQ | R::AttnQA | R::AttnQB => Projection::Q,
+                R::AttnK | R::AttnKvA => Projection::K,
+                R::AttnV | R::AttnKvB => Projection::V,
+                R::AttnOutput => Projection::O,
+                R::FfnGate | R::ExpertGate | R::SharedGate => Projection::Gate,
+                R::FfnUp | R::ExpertUp | R::SharedUp => Projection::Up,
+                R::FfnDown | R::ExpertDown | R::SharedDown => Projection::Down,
+                _ => continue,
+            };
+            let m = Matrix {
+                projection,
+                d_in: t.cols,
+                d_out: t.rows,
+                copies: t.copies.saturating_mul(layers),
+            };
+            match out
+                .iter_mut()
+                .find(|x| (x.projection, x.d_in, x.d_out) == (m.projection, m.d_in, m.d_out))
+            {
+                Some(x) => x.copies = x.copies.saturating_add(m.copies),
+                None => out.push(m),
             }
-        }
-        AttentionKind::Mla {
-            heads,
-            q_lora_rank,
-            kv_lora_rank,
-            qk_nope_head_dim,
-            qk_rope_head_dim,
-            v_head_dim,
-        } => {
-            let q_out = heads * (qk_nope_head_dim + qk_rope_head_dim);
-            match q_lora_rank {
-                Some(r) => {
-                    out.push(Matrix {
-                        projection: Projection::Q,
-                        d_in: h,
-                        d_out: r,
-                        copies: l,
-                    });
-                    out.push(Matrix {
-                        projection: Projection::Q,
-                        d_in: r,
-                        d_out: q_out,
-                        copies: l,
-                    });
-                }
-                None => out.push(Matrix {
-                    projection: Projection::Q,
-                    d_in: h,
-                    d_out: q_out,
-                    copies: l,
-                }),
-            }
-            out.push(Matrix {
-                projection: Projection::K,
-                d_in: h,
-                d_out: kv_lora_rank + qk_rope_head_dim,
-                copies: l,
-            });
-            out.push(Matrix {
-                projection: Projection::V,
-                d_in: kv_lora_rank,
-                d_out: heads * (qk_nope_head_dim + v_head_dim),
-                copies: l,
-            });
-            out.push(Matrix {
-                projection: Projection::O,
-                d_in: heads * v_head_dim,
-                d_out: h,
-                copies: l,
-            });
-        }
-    }
-    mlp_matrices(h, &arch.ffn.dense, arch.dense_layers(), &mut out);
-    if let Some(moe) = &arch.ffn.moe {
-        mlp_matrices(h, &moe.expert, moe.num_experts * moe.moe_layers, &mut out);
-        if let Some(shared) = &moe.shared {
-            mlp_matrices(h, &shared.mlp, moe.moe_layers, &mut out);
         }
     }
     out.retain(|m| m.copies > 0);

@@ -612,12 +612,12 @@ fn assumptions(
             "the catalog lists no hourly price",
         ),
     });
-    if arch.num_layers % layout.pp != 0 {
+    if arch.num_layers() % layout.pp != 0 {
         out.push(Assumption::new(
             "uneven pipeline stages",
             format!(
                 "{} layers on {} stages: the first stages hold {}, the last {}",
-                arch.num_layers,
+                arch.num_layers(),
                 layout.pp,
                 layout.first_stage_layers(arch),
                 layout.last_stage_layers(arch)

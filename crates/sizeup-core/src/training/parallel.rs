@@ -226,7 +226,9 @@ impl Layout {
                 format!("a divisor of the {heads} attention heads"),
             ));
         }
-        if let AttentionKind::Standard { kv_heads, .. } = arch.attention.kind {
+        if let Some(AttentionKind::Standard { kv_heads, .. }) =
+            arch.primary_attention().map(|a| a.kind)
+        {
             if kv_heads % req.tp != 0 {
                 return Err(invalid(
                     "tp",
@@ -235,7 +237,7 @@ impl Layout {
                 ));
             }
         }
-        let layers = arch.num_layers;
+        let layers = arch.num_layers();
         if req.pp > layers {
             return Err(invalid(
                 "pp",
@@ -260,7 +262,7 @@ impl Layout {
                 ));
             }
         }
-        let experts = arch.ffn.moe.as_ref().map(|m| m.num_experts);
+        let experts = arch.first_moe().map(|m| m.num_experts);
         match experts {
             Some(e) if e % req.ep != 0 => {
                 return Err(invalid(
@@ -341,7 +343,7 @@ impl Layout {
 
     /// Layers on the first (fullest) pipeline stage: `⌈L/p⌉`.
     pub fn first_stage_layers(&self, arch: &Architecture) -> u64 {
-        arch.num_layers.div_ceil(self.pp)
+        arch.num_layers().div_ceil(self.pp)
     }
 
     /// Layers on the last stage: `L − (p−1)·⌈L/p⌉` clamped to at least `⌊L/p⌋`.
@@ -351,9 +353,9 @@ impl Layout {
     /// gets `⌊L/p⌋` (it also runs the LM head and the loss).
     pub fn last_stage_layers(&self, arch: &Architecture) -> u64 {
         if self.pp == 1 {
-            arch.num_layers
+            arch.num_layers()
         } else {
-            arch.num_layers / self.pp
+            arch.num_layers() / self.pp
         }
     }
 

@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
+use crate::arch::Group;
 use crate::error::{CoreError, Result};
-use crate::params::{attention_params_per_layer, mlp_params, moe_params_per_layer};
+use crate::params::{block_tensors, TpSplit};
 use crate::training::lora::{self, Method};
 use crate::training::parallel::{Layout, ZeroStage};
 use crate::units::{product, sum};
@@ -190,39 +191,33 @@ pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Res
     let h = arch.hidden_size;
     let t = layout.tp;
     let norm_elem = arch.norm.kind.params_per_element();
-    let attn = attention_params_per_layer(arch)?;
-    let block_norms = sum(
-        Q,
-        &[
-            product(Q, &[arch.norm.per_layer, h, norm_elem])?,
-            attn.qk_norms,
-        ],
-    )?;
-    let attn_layer = sum(Q, &[attn.projections.div_ceil(t), block_norms])?;
-    let dense_layer = sum(
-        Q,
-        &[attn_layer, mlp_params(h, &arch.ffn.dense)?.div_ceil(t)],
-    )?;
-
     let (layers, first_layer) = match stage {
-        Stage::Only => (arch.num_layers, 0),
+        Stage::Only => (arch.num_layers(), 0),
         Stage::First => (layout.first_stage_layers(arch), 0),
         Stage::Last => {
             let n = layout.last_stage_layers(arch);
-            (n, arch.num_layers - n)
+            (n, arch.num_layers() - n)
         }
     };
-    let dense_layers_here = arch.dense_layers().saturating_sub(first_layer).min(layers);
-    let moe_layers_here = layers - dense_layers_here;
-
-    let mut dense = product(Q, &[dense_layer, dense_layers_here])?;
-    let mut experts = 0;
-    if let Some(moe) = &arch.ffn.moe {
-        let m = moe_params_per_layer(h, moe)?;
-        let moe_layer = sum(Q, &[attn_layer, m.shared.div_ceil(t), m.router])?;
-        dense = sum(Q, &[dense, product(Q, &[moe_layer, moe_layers_here])?])?;
-        let routed = m.routed.div_ceil(product(Q, &[layout.ep, t])?);
-        experts = product(Q, &[routed, moe_layers_here])?;
+    let split_experts = product(Q, &[layout.ep, t])?;
+    let mut dense = 0u64;
+    let mut experts = 0u64;
+    for (block, here) in arch.layers.counted_in(first_layer, layers) {
+        for tensor in block_tensors(arch, block)? {
+            let n = tensor.elements()?;
+            if tensor.group == Group::MoeRoutedExperts {
+                experts = sum(
+                    Q,
+                    &[experts, product(Q, &[n.div_ceil(split_experts), here])?],
+                )?;
+            } else {
+                let part = match tensor.tp {
+                    TpSplit::Replicated => n,
+                    TpSplit::Rows | TpSplit::Cols => n.div_ceil(t),
+                };
+                dense = sum(Q, &[dense, product(Q, &[part, here])?])?;
+            }
+        }
     }
 
     let vocab_slice = product(Q, &[arch.vocab_size, h])?.div_ceil(t);

@@ -144,7 +144,7 @@ mod properties {
                 flash_attention: flash,
                 dropout,
             };
-            let bytes = |r, sp, b| layer_bytes(&arch, &cfg(r, sp, b), false).unwrap();
+            let bytes = |r, sp, b| layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r, sp, b)).unwrap();
             prop_assert!(bytes(Recompute::Full, false, b) <= bytes(Recompute::Selective, false, b));
             prop_assert!(bytes(Recompute::Selective, false, b) <= bytes(Recompute::None, false, b));
             prop_assert!(bytes(Recompute::None, true, b) <= bytes(Recompute::None, false, b));

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{Architecture, AttentionKind, Mlp, MlpKind};
+use crate::arch::{Architecture, AttentionKind, Block, BlockFfn, Mlp, MlpKind};
 use crate::training::activations::Recompute;
 use crate::training::comm::{all_gather, all_reduce, group_bandwidth, Network};
 use crate::training::kernels::{Device, FUSED_ELEMENTWISE_PER_H};
@@ -153,6 +153,10 @@ fn activation_bytes(mlp: &Mlp) -> f64 {
     }
 }
 
+/// Tokens per chunk of a chunked linear-attention or SSD scan: the state is written
+/// once per chunk (fla `chunk_gated_delta_rule` and Mamba-2's SSD use 64).
+const SCAN_CHUNK_TOKENS: f64 = 64.0;
+
 /// Seconds for one layer's kernels and exposed collectives, one micro-batch, one GPU.
 ///
 /// # Formula
@@ -172,7 +176,12 @@ fn activation_bytes(mlp: &Mlp) -> f64 {
 /// Megatron-LM's layer structure (Shoeybi et al. 2019; Narayanan et al. 2021 §3.2 for the
 /// collectives); Korthikanti et al. 2022 §4.2.2 (sequence parallel has the same volume);
 /// Dao 2023 for flash attention.
-pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> LayerTime {
+///
+/// # Assumptions / limits
+/// A recurrent mixer (linear attention, state space) runs its projections as GEMMs and
+/// its chunked scan as a memory pass over the state it updates per token (fla / SSD
+/// kernels), two passes backward.
+pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> LayerTime {
     let l = cfg.layout;
     let (t, cp) = (l.tp as f64, l.cp as f64);
     let h = arch.hidden_size as f64;
@@ -183,25 +192,36 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
     let dev = &cfg.dev;
 
     // projections
-    let (heads, qk_dim, v_dim, attn_gemms) = match arch.attention.kind {
-        AttentionKind::Standard {
+    let (heads, qk_dim, v_dim, attn_gemms) = match block.attention().map(|a| a.kind) {
+        None => {
+            // recurrent mixer: its projections, then the scan priced below
+            let g = block.recurrent().map_or(0.0, |r| {
+                r.tensors
+                    .iter()
+                    .filter(|x| x.matmul)
+                    .map(|x| dev.gemm(tokens, x.rows as f64 / t, x.cols as f64, 1.0))
+                    .sum()
+            });
+            (0, 0, 0, g)
+        }
+        Some(AttentionKind::Standard {
             heads,
             kv_heads,
             head_dim,
-        } => {
+        }) => {
             let (a, k, d) = (heads as f64, kv_heads as f64, head_dim as f64);
             let g = dev.gemm(tokens, (a + 2.0 * k) * d / t, h, 1.0)
                 + dev.gemm(tokens, h, a * d / t, 1.0);
             (heads, head_dim, head_dim, g)
         }
-        AttentionKind::Mla {
+        Some(AttentionKind::Mla {
             heads,
             q_lora_rank,
             kv_lora_rank,
             qk_nope_head_dim,
             qk_rope_head_dim,
             v_head_dim,
-        } => {
+        }) => {
             let a = heads as f64;
             let qk = (qk_nope_head_dim + qk_rope_head_dim) as f64;
             let r_kv = kv_lora_rank as f64;
@@ -230,8 +250,8 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
     let mut gemm_fwd = attn_gemms;
     let mut act_bytes = 0.0;
     let mut ep_seconds = 0.0;
-    match (&arch.ffn.moe, moe_layer) {
-        (Some(moe), true) => {
+    match &block.ffn {
+        BlockFfn::Moe(moe) => {
             let e = moe.experts_per_token as f64;
             let experts_here = moe.num_experts as f64 / l.ep as f64;
             let per_expert_tokens = tokens * e / experts_here;
@@ -248,17 +268,25 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
                 ep_seconds = 4.0 * all_gather(bytes, l.ep, bw);
             }
         }
-        _ => {
-            gemm_fwd += mlp_forward(cfg, h, tokens, &arch.ffn.dense, 1.0);
-            act_bytes += tokens * activation_bytes(&arch.ffn.dense);
+        BlockFfn::Dense(mlp) => {
+            gemm_fwd += mlp_forward(cfg, h, tokens, mlp, 1.0);
+            act_bytes += tokens * activation_bytes(mlp);
         }
+        BlockFfn::None => {}
     }
     act_bytes /= t;
 
-    // attention core
+    // attention core, or the recurrent scan
     let a = heads as f64;
-    let (attn_fwd, attn_bwd) = if cfg.flash_attention {
-        let causal = 2.0 * tokens * s * a * (qk_dim + v_dim) as f64 / t / 2.0;
+    let span = block
+        .attention()
+        .map_or(s, |att| s.min(att.span.cached_tokens() as f64));
+    let (attn_fwd, attn_bwd) = if let Some(r) = block.recurrent() {
+        let state = (r.state_elements + r.conv_elements) as f64 / t;
+        let fwd = dev.memory_pass(tokens * state * 2.0 / SCAN_CHUNK_TOKENS);
+        (fwd, 2.0 * fwd)
+    } else if cfg.flash_attention {
+        let causal = 2.0 * tokens * span * a * (qk_dim + v_dim) as f64 / t / 2.0;
         let fwd = dev.flash_attention(causal, qk_dim);
         (fwd, fwd * FLASH_BACKWARD_RATIO)
     } else {
@@ -284,7 +312,7 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
     };
     let dequant = if cfg.quantized_base {
         // read 4.127 bits, write 2 bytes per weight of this layer on this GPU
-        let weights = cfg.params_on_gpu as f64 / arch.num_layers as f64;
+        let weights = cfg.params_on_gpu as f64 / arch.num_layers() as f64;
         dev.memory_pass(weights * 2.52)
     } else {
         0.0
@@ -319,15 +347,17 @@ pub fn layer_seconds(arch: &Architecture, cfg: &TimeConfig, moe_layer: bool) -> 
 
     // context parallel: gather K and V forward; reduce-scatter dK, dV and gather again backward
     let cp_seconds = if l.cp > 1 {
-        let (k_width, v_width) = match arch.attention.kind {
-            AttentionKind::Standard {
+        let (k_width, v_width) = match block.attention().map(|a| a.kind) {
+            Some(AttentionKind::Standard {
                 kv_heads, head_dim, ..
-            } => ((kv_heads * head_dim) as f64, (kv_heads * head_dim) as f64),
-            AttentionKind::Mla {
+            }) => ((kv_heads * head_dim) as f64, (kv_heads * head_dim) as f64),
+            Some(AttentionKind::Mla {
                 kv_lora_rank,
                 qk_rope_head_dim,
                 ..
-            } => ((kv_lora_rank + qk_rope_head_dim) as f64, 0.0),
+            }) => ((kv_lora_rank + qk_rope_head_dim) as f64, 0.0),
+            // a recurrent layer passes its state along the ranks, not keys and values
+            None => (0.0, 0.0),
         };
         let gathered = b * s * (k_width + v_width) * 2.0 / t;
         let bw = group_bandwidth(dev.link, &cfg.net, l.cp, l.tp);
@@ -404,34 +434,37 @@ pub struct StepTime {
 /// volumes (ZeRO-3: 1.5× plain data parallelism).
 pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
     let l = cfg.layout;
-    let dense = layer_seconds(arch, cfg, false);
-    let moe = if arch.is_moe() {
-        layer_seconds(arch, cfg, true)
-    } else {
-        dense
-    };
+    // price each kind of block once
+    let kinds: Vec<LayerTime> = arch
+        .layers
+        .blocks
+        .iter()
+        .map(|b| layer_seconds(arch, b, cfg))
+        .collect();
     let stage = |first: u64, layers: u64| -> (LayerTime, f64) {
-        let dense_here = arch.dense_layers().saturating_sub(first).min(layers) as f64;
-        let moe_here = layers as f64 - dense_here;
-        let sum = LayerTime {
-            forward_seconds: dense.forward_seconds * dense_here + moe.forward_seconds * moe_here,
-            backward_seconds: dense.backward_seconds * dense_here + moe.backward_seconds * moe_here,
-            recompute_seconds: dense.recompute_seconds * dense_here
-                + moe.recompute_seconds * moe_here,
-            tensor_parallel_seconds: dense.tensor_parallel_seconds * dense_here
-                + moe.tensor_parallel_seconds * moe_here,
-            context_parallel_seconds: dense.context_parallel_seconds * dense_here
-                + moe.context_parallel_seconds * moe_here,
-            expert_parallel_seconds: dense.expert_parallel_seconds * dense_here
-                + moe.expert_parallel_seconds * moe_here,
-        };
+        let mut sum = LayerTime::default();
+        for (i, here) in arch.layers.blocks.iter().enumerate().filter_map(|(i, b)| {
+            arch.layers
+                .counted_in(first, layers)
+                .iter()
+                .find(|(x, _)| std::ptr::eq(*x, b))
+                .map(|&(_, n)| (i, n as f64))
+        }) {
+            let k = &kinds[i];
+            sum.forward_seconds += k.forward_seconds * here;
+            sum.backward_seconds += k.backward_seconds * here;
+            sum.recompute_seconds += k.recompute_seconds * here;
+            sum.tensor_parallel_seconds += k.tensor_parallel_seconds * here;
+            sum.context_parallel_seconds += k.context_parallel_seconds * here;
+            sum.expert_parallel_seconds += k.expert_parallel_seconds * here;
+        }
         let total = sum.total();
         (sum, total)
     };
     let head = head_seconds(arch, cfg);
     let (first, first_total) = stage(0, l.first_stage_layers(arch));
     let last_layers = l.last_stage_layers(arch);
-    let (last, mut last_total) = stage(arch.num_layers - last_layers, last_layers);
+    let (last, mut last_total) = stage(arch.num_layers() - last_layers, last_layers);
     last_total += head;
     let (slowest, slowest_total, head_here) = if l.pp == 1 {
         (first, first_total + head, head)

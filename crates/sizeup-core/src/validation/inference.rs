@@ -489,7 +489,8 @@ fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         },
     )
     .map_err(|e| fail(&e.to_string()))?;
-    let lesson = (arch.num_layers * batch * seq * arch.kv_heads() * arch.head_dim() * 2 * 2) as f64;
+    let lesson =
+        (arch.num_layers() * batch * seq * arch.kv_heads() * arch.head_dim() * 2 * 2) as f64;
     Ok(CaseOutcome {
         id: case.id.clone(),
         kind: case.kind.clone(),

@@ -31,7 +31,9 @@
 use serde_json::{Map, Value};
 
 use super::{Case, CaseOutcome};
-use crate::arch::{Architecture, AttentionKind, Ffn, Mlp, MlpKind, Moe, SharedExperts};
+use crate::arch::{
+    Architecture, AttentionKind, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule, SharedExperts,
+};
 use crate::hardware::{self, Accelerator};
 use crate::params;
 use crate::shape::{BlockStyle, Shape};
@@ -157,30 +159,33 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
             bias: false,
         };
         let dense_layers = g("dense_first_layers").unwrap_or(0);
-        arch.ffn = Ffn {
-            // the dense layers' width is not in the case: DeepSeek-V3's config.json (18432)
-            dense: Mlp {
-                intermediate_size: DEEPSEEK_V3_DENSE_FFN,
-                ..expert
+        let moe = Moe {
+            num_experts: g("routed_experts")?,
+            experts_per_token: g("active_experts")?,
+            expert,
+            shared: match g("shared_experts").unwrap_or(0) {
+                0 => None,
+                n => Some(SharedExperts {
+                    mlp: Mlp {
+                        intermediate_size: n * expert.intermediate_size,
+                        ..expert
+                    },
+                    gate: false,
+                }),
             },
-            moe: Some(Moe {
-                num_experts: g("routed_experts")?,
-                experts_per_token: g("active_experts")?,
-                expert,
-                shared: match g("shared_experts").unwrap_or(0) {
-                    0 => None,
-                    n => Some(SharedExperts {
-                        mlp: Mlp {
-                            intermediate_size: n * expert.intermediate_size,
-                            ..expert
-                        },
-                        gate: false,
-                    }),
-                },
-                moe_layers: layers.saturating_sub(dense_layers),
-                router_bias: false,
-            }),
+            router_bias: false,
         };
+        let mut dense_block = arch.layers.blocks[0].clone();
+        // the dense layers' width is not in the case: DeepSeek-V3's config.json (18432)
+        dense_block.ffn = BlockFfn::Dense(Mlp {
+            intermediate_size: DEEPSEEK_V3_DENSE_FFN,
+            ..expert
+        });
+        let mut moe_block = dense_block.clone();
+        moe_block.ffn = BlockFfn::Moe(moe);
+        let mut schedule = Schedule::uniform(dense_block, dense_layers.min(layers));
+        schedule.push(moe_block, layers.saturating_sub(dense_layers));
+        arch.layers = schedule;
     }
     if let Some(mla) = m.get("mla").and_then(Value::as_object) {
         let g = |k: &str| {
@@ -189,7 +194,7 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
                 .ok_or(format!("model.mla.{k} missing"))
         };
         let head_dim = g("head_dim")?;
-        arch.attention.kind = AttentionKind::Mla {
+        let kind = AttentionKind::Mla {
             heads,
             q_lora_rank: g("q_compression_dim").ok(),
             kv_lora_rank: g("kv_compression_dim")?,
@@ -197,6 +202,11 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
             qk_rope_head_dim: g("rope_head_dim")?,
             v_head_dim: head_dim,
         };
+        arch.map_blocks(|b| {
+            if let Mixer::Attention(a) = &mut b.mixer {
+                a.kind = kind;
+            }
+        });
     }
     Ok(arch)
 }
@@ -298,7 +308,7 @@ struct Rebuilt {
 }
 
 fn smallest_chunking(arch: &Architecture, pp: u64) -> u64 {
-    let per_stage = arch.num_layers.div_ceil(pp);
+    let per_stage = arch.num_layers().div_ceil(pp);
     (2..=per_stage).find(|v| per_stage % v == 0).unwrap_or(1)
 }
 
@@ -581,7 +591,7 @@ fn tflops_as_reported(case: &Case, r: &Rebuilt, e: &TrainEstimate) -> f64 {
     let (b, s, l, h, v) = (
         r.req.global_batch as f64,
         r.req.seq_len as f64,
-        a.num_layers as f64,
+        a.num_layers() as f64,
         a.hidden_size as f64,
         a.vocab_size as f64,
     );
@@ -636,8 +646,8 @@ fn layer_case(case: &Case, metric: &str, reported: f64) -> Result<CaseOutcome, S
         params_on_gpu: 0,
         optimizer_traffic_bytes: 0.0,
     };
-    let ms = time::layer_seconds(&arch, &cfg, false).total() * 1e3;
-    let n = baseline_params(case, Some(&arch)).unwrap_or(f64::NAN) / arch.num_layers as f64;
+    let ms = time::layer_seconds(&arch, &arch.layers.blocks[0], &cfg).total() * 1e3;
+    let n = baseline_params(case, Some(&arch)).unwrap_or(f64::NAN) / arch.num_layers() as f64;
     let base = 6.0 * n * (b * seq_len) as f64 / (tp as f64 * BASELINE_MFU * 312e12) * 1e3;
     Ok(outcome(
         case,
@@ -796,7 +806,8 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
         dropout: true,
     };
     let bytes = |r| {
-        crate::training::activations::layer_bytes(&arch, &cfg(r), false).map_err(|e| e.to_string())
+        crate::training::activations::layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r))
+            .map_err(|e| e.to_string())
     };
     let saving = 1.0 - bytes(Recompute::Selective)? as f64 / bytes(Recompute::None)? as f64;
     Ok(outcome(

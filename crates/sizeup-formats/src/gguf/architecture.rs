@@ -10,8 +10,14 @@
 //! Values the file leaves out go through a documented rule, recorded as an
 //! [`Assumption`].
 
-use sizeup_core::arch::*;
+use sizeup_core::arch::{
+    AttentionBias, AttentionKind, Embedding, Mlp, MlpKind, NormKind, QkNorm, SharedExperts,
+};
 use sizeup_core::{Architecture, Assumption};
+
+use crate::hf::draft::{
+    Draft, DraftAttention as Attention, DraftNorms as Norms, Ffn, Moe, SlidingWindow,
+};
 
 use super::metadata::{Array, Value};
 use super::reader::GgufFile;
@@ -136,14 +142,14 @@ impl Keys<'_> {
         layers: u64,
         default_period: u64,
         source: &str,
-    ) -> Result<u64, GgufError> {
+    ) -> Result<Vec<bool>, GgufError> {
         let key = "attention.sliding_window_pattern";
         let value = self.file.metadata.get(&self.name(key));
         if let Some(Value::Array(Array::Bool(per_layer))) = value {
             if per_layer.len() as u64 != layers {
                 return Err(self.invalid(key, per_layer.len() as u64, "one entry per layer"));
             }
-            return Ok(per_layer.iter().filter(|&&local| local).count() as u64);
+            return Ok(per_layer.clone());
         }
         let period = match self.opt(key)? {
             Some(0) => return Err(self.invalid(key, 0, "at least 1")),
@@ -154,7 +160,9 @@ impl Keys<'_> {
             }
         };
         // layer i is global when i % p == p − 1 (llama.cpp `set_swa_pattern`)
-        Ok(layers - layers / period)
+        Ok((0..layers.min(sizeup_core::arch::MAX_LAYERS))
+            .map(|i| i % period != period - 1)
+            .collect())
     }
 }
 
@@ -274,7 +282,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
         head_dim,
     };
     let attention = |bias: AttentionBias, qk_norm: QkNorm| Attention {
-        kind: standard.clone(),
+        kind: standard,
         bias,
         qk_norm,
         sinks: false,
@@ -302,7 +310,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
                 if let Some(size) = k.opt("attention.sliding_window")? {
                     att.window = Some(SlidingWindow {
                         size,
-                        local_layers: layers,
+                        local: vec![true; layers.min(sizeup_core::arch::MAX_LAYERS) as usize],
                     });
                 }
             }
@@ -364,10 +372,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
             if let Some(size) = k.opt("attention.sliding_window")? {
                 let local =
                     k.local_layers(layers, period, "llama.cpp set_swa_pattern for the family")?;
-                att.window = Some(SlidingWindow {
-                    size,
-                    local_layers: local,
-                });
+                att.window = Some(SlidingWindow { size, local });
             }
             // pre/post norms around attention and MLP: four per block
             (model_type, att, rms(4), gated(f, false), None)
@@ -389,10 +394,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
                     2,
                     "llama.cpp: gpt-oss alternates sliding and full layers",
                 )?;
-                att.window = Some(SlidingWindow {
-                    size,
-                    local_layers: local,
-                });
+                att.window = Some(SlidingWindow { size, local });
             }
             let moe = Moe {
                 num_experts: k.positive("expert_count")?,
@@ -417,7 +419,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
             })
         }
     };
-    Ok(Architecture {
+    Ok(Draft {
         model_type: model_type.to_string(),
         hidden_size: h,
         num_layers: layers,
@@ -433,7 +435,8 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
         },
         parallel_block: false,
         extra: Vec::new(),
-    })
+    }
+    .build())
 }
 
 type Family = (&'static str, Attention, Norms, Mlp, Option<Moe>);

@@ -6,7 +6,8 @@
 //! (`4h`, with biases) per block; final `ln_f`; ALiBi positions (no table); the LM
 //! head is tied by default (BloomConfig).
 
-use sizeup_core::arch::{Architecture, AttentionBias, Mlp, MlpKind, NormKind};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, Mlp, MlpKind, NormKind};
 
 use super::config::Config;
 use super::{llama_like, Dims};
@@ -19,7 +20,7 @@ use crate::error::FormatError;
 const TRAINED_CONTEXT: u64 = 2048;
 
 /// Read a `bloom` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size", "n_embed"])?;
     let layers = cfg.size(&["n_layer", "num_hidden_layers"])?;
     let heads = cfg.size(&["n_head", "num_attention_heads"])?;

@@ -6,14 +6,15 @@
 //! `use_qk_norm` (default false) scale-only norms of shape `(a, d)` on queries and
 //! `(k, d)` on keys; gated MLP without bias; LM head tied by default.
 
-use sizeup_core::arch::{Architecture, AttentionBias, NormKind, QkNorm};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, NormKind, QkNorm};
 
 use super::config::{Config, HeadDim, KvHeads};
 use super::{llama_dims, llama_like};
 use crate::error::FormatError;
 
 /// Read a `cohere` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Heads, HeadDim::Divide, 8192)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or(

@@ -14,9 +14,8 @@
 //! The multi-token-prediction layers (`num_nextn_predict_layers`) shipped in
 //! DeepSeek-V3 checkpoints are not built by transformers and are not counted.
 
-use sizeup_core::arch::{
-    Architecture, AttentionBias, AttentionKind, Mlp, MlpKind, Moe, SharedExperts,
-};
+use super::draft::{Draft, Moe};
+use sizeup_core::arch::{AttentionBias, AttentionKind, Mlp, MlpKind, SharedExperts};
 
 use super::config::Config;
 use super::{llama_like, Dims};
@@ -34,7 +33,7 @@ struct Defaults {
 
 /// `deepseek_v2` (DeepSeek-V2, V2-Lite, Coder-V2): DeepseekV2Config leaves the
 /// expert counts without defaults.
-pub(super) fn read_v2(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_v2(cfg: &mut Config) -> Result<Draft, FormatError> {
     read(
         cfg,
         &Defaults {
@@ -49,7 +48,7 @@ pub(super) fn read_v2(cfg: &mut Config) -> Result<Architecture, FormatError> {
 }
 
 /// `deepseek_v3` (DeepSeek-V3, R1): DeepseekV3Config defaults are V3's own sizes.
-pub(super) fn read_v3(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_v3(cfg: &mut Config) -> Result<Draft, FormatError> {
     read(
         cfg,
         &Defaults {
@@ -74,7 +73,7 @@ fn size_with(
     }
 }
 
-fn read(cfg: &mut Config, defaults: &Defaults) -> Result<Architecture, FormatError> {
+fn read(cfg: &mut Config, defaults: &Defaults) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
     let layers = cfg.size(&["num_hidden_layers"])?;
     let heads = cfg.size(&["num_attention_heads"])?;

@@ -10,14 +10,15 @@
 //! `post_attention_layernorm` when attention and MLP run in sequence. The LM head is
 //! tied by default; ALiBi and rotary carry no parameters.
 
-use sizeup_core::arch::{Architecture, AttentionBias, Mlp, MlpKind, NormKind};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, Mlp, MlpKind, NormKind};
 
 use super::config::Config;
 use super::{llama_like, Dims};
 use crate::error::FormatError;
 
 /// Read a `falcon` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size", "n_embed"])?;
     let layers = cfg.size(&["num_hidden_layers", "n_layer"])?;
     let heads = cfg.size(&["num_attention_heads", "n_head"])?;

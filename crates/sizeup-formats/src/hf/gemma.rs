@@ -6,7 +6,8 @@
 //! RMSNorm; `Gemma3MultiModalProjector`) and their configuration classes. Every
 //! Gemma config class ties the LM head to the embedding by default.
 
-use sizeup_core::arch::{Architecture, ExtraGroup, QkNorm};
+use super::draft::Draft;
+use sizeup_core::arch::{QkNorm, Tower};
 use sizeup_core::units::{product, sum};
 
 use super::config::{Config, HeadDim, KvHeads};
@@ -15,7 +16,7 @@ use crate::error::FormatError;
 
 /// `gemma`: the Llama block with `head_dim` 256 and `num_key_value_heads` 16 by
 /// default, tied head.
-pub(super) fn read_gemma(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_gemma(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(16), HeadDim::Fixed(256), 8192)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or(
@@ -31,7 +32,7 @@ pub(super) fn read_gemma(cfg: &mut Config) -> Result<Architecture, FormatError> 
 
 /// `gemma2`: four norms per block; every other layer (even indices) slides over
 /// `sliding_window` (default 4096) unless `layer_types` says otherwise.
-pub(super) fn read_gemma2(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_gemma2(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(4), HeadDim::Fixed(256), 8192)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or(
@@ -56,7 +57,7 @@ pub(super) fn read_gemma2(cfg: &mut Config) -> Result<Architecture, FormatError>
 
 /// `gemma3_text`: Gemma 2's block with per-head q/k norms; five of every six layers
 /// slide (`sliding_window_pattern`, default 6) unless `layer_types` says otherwise.
-pub(super) fn read_gemma3_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_gemma3_text(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(4), HeadDim::Fixed(256), 131_072)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or(
@@ -106,7 +107,7 @@ pub(super) fn read_gemma3_text(cfg: &mut Config) -> Result<Architecture, FormatE
 /// # Source
 /// transformers `Gemma3MultiModalProjector`; the tied head follows the top-level
 /// `tie_word_embeddings` (Gemma3Config default true).
-pub(super) fn read_gemma3(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_gemma3(cfg: &mut Config) -> Result<Draft, FormatError> {
     let empty = serde_json::Map::new();
     let text_map = match cfg.opt_object("text_config")? {
         Some(m) => m,
@@ -145,7 +146,7 @@ pub(super) fn read_gemma3(cfg: &mut Config) -> Result<Architecture, FormatError>
         Q,
         &[product(Q, &[tower.hidden, arch.hidden_size])?, tower.hidden],
     )?;
-    arch.extra.push(ExtraGroup {
+    arch.extra.push(Tower {
         name: "vision_and_projector".to_string(),
         params: sum(Q, &[tower.params, projector])?,
     });

@@ -5,7 +5,8 @@
 //! `c_fc` (`h×f` + bias), `c_proj` (`f×h` + bias); a final `ln_f`; the LM head is
 //! tied to `wte` by default (GPT2Config).
 
-use sizeup_core::arch::{Architecture, AttentionBias, Mlp, MlpKind, NormKind};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, Mlp, MlpKind, NormKind};
 
 use super::config::Config;
 use super::{llama_like, Dims};
@@ -26,7 +27,7 @@ pub(super) fn inner_or_4h(cfg: &mut Config, hidden: u64) -> Result<u64, FormatEr
 }
 
 /// Read a `gpt2` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["n_embd", "hidden_size"])?;
     let layers = cfg.size(&["n_layer", "num_hidden_layers"])?;
     let heads = cfg.size(&["n_head", "num_attention_heads"])?;

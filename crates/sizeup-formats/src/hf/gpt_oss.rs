@@ -10,14 +10,15 @@
 //! Counts are for the unquantized layout; the MXFP4 `quantization_config` of the
 //! released checkpoints is ignored.
 
-use sizeup_core::arch::{Architecture, AttentionBias, Mlp, MlpKind, Moe};
+use super::draft::{Draft, Moe};
+use sizeup_core::arch::{AttentionBias, Mlp, MlpKind};
 
 use super::config::{Config, HeadDim, KvHeads};
 use super::{llama_dims, llama_like, window};
 use crate::error::FormatError;
 
 /// Read a `gpt_oss` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(8), HeadDim::Fixed(64), 131_072)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or("attention_bias", true, "`attention_bias` defaults to true")?;

@@ -5,7 +5,8 @@
 //! final `ln_f`; an untied `lm_head` with a bias of `V` (GPTJConfig ties nothing
 //! by default).
 
-use sizeup_core::arch::{Architecture, Mlp, MlpKind, NormKind};
+use super::draft::Draft;
+use sizeup_core::arch::{Mlp, MlpKind, NormKind};
 
 use super::config::Config;
 use super::gpt2::inner_or_4h;
@@ -13,7 +14,7 @@ use super::{llama_like, Dims};
 use crate::error::FormatError;
 
 /// Read a `gptj` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["n_embd", "hidden_size"])?;
     let layers = cfg.size(&["n_layer", "num_hidden_layers"])?;
     let heads = cfg.size(&["n_head", "num_attention_heads"])?;

@@ -6,14 +6,15 @@
 //! `modeling_mixtral.py`, `modeling_granite.py`, `modeling_glm.py`, `modeling_phi3.py`
 //! and their configuration classes.
 
-use sizeup_core::arch::{Architecture, AttentionBias, Moe};
+use super::draft::{Draft, Moe};
+use sizeup_core::arch::AttentionBias;
 
 use super::config::{Config, HeadDim, KvHeads};
 use super::{llama_dims, llama_like, window};
 use crate::error::FormatError;
 
 /// `attention_bias` (q, k, v and o together) and `mlp_bias`, as Llama and Granite read them.
-fn llama_biases(cfg: &mut Config, arch: &mut Architecture) -> Result<(), FormatError> {
+fn llama_biases(cfg: &mut Config, arch: &mut Draft) -> Result<(), FormatError> {
     let attn = cfg.flag_or(
         "attention_bias",
         false,
@@ -30,7 +31,7 @@ fn llama_biases(cfg: &mut Config, arch: &mut Architecture) -> Result<(), FormatE
 /// `llama` (also Code Llama, Yi, DeepSeek-LLM) and `granite` (the Llama block with
 /// scalar multipliers, which carry no parameters): LlamaConfig / GraniteConfig
 /// defaults, which agree on every key read here.
-pub(super) fn read_llama(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_llama(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Heads, HeadDim::Divide, 2048)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     llama_biases(cfg, &mut arch)?;
@@ -40,12 +41,12 @@ pub(super) fn read_llama(cfg: &mut Config) -> Result<Architecture, FormatError> 
 
 /// `mistral`: no biases; `sliding_window` on every layer (class default 4096; null
 /// turns it off, as Mistral 7B v0.2+ configs do).
-pub(super) fn read_mistral(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_mistral(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(8), HeadDim::Divide, 131_072)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     arch.embedding.tied = cfg.tied(false)?;
     let size = window::size(cfg, Some(4096))?;
-    arch.attention.window = window::on(size, dims.layers);
+    arch.attention.window = window::on(size, window::all(dims.layers));
     Ok(arch)
 }
 
@@ -55,12 +56,12 @@ pub(super) fn read_mistral(cfg: &mut Config) -> Result<Architecture, FormatError
 /// transformers `MixtralSparseMoeBlock`: router `h×E` without bias, `E` experts of
 /// `3·h·f`; `num_local_experts` defaults to 8, `num_experts_per_tok` to 2, and
 /// `sliding_window` to none.
-pub(super) fn read_mixtral(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_mixtral(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(8), HeadDim::Divide, 131_072)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     arch.embedding.tied = cfg.tied(false)?;
     let size = window::size(cfg, None)?;
-    arch.attention.window = window::on(size, dims.layers);
+    arch.attention.window = window::on(size, window::all(dims.layers));
     let num_experts = cfg.size_or("num_local_experts", 8, "`num_local_experts` defaults to 8")?;
     let experts_per_token = cfg.size_or(
         "num_experts_per_tok",
@@ -80,7 +81,7 @@ pub(super) fn read_mixtral(cfg: &mut Config) -> Result<Architecture, FormatError
 
 /// `glm` (GLM-4 in transformers): biases on q, k and v only (`attention_bias`,
 /// default true), a fused gate/up projection (same count as gated), partial rotary.
-pub(super) fn read_glm(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_glm(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(2), HeadDim::Fixed(128), 131_072)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     arch.attention.bias.qkv =
@@ -91,11 +92,11 @@ pub(super) fn read_glm(cfg: &mut Config) -> Result<Architecture, FormatError> {
 
 /// `phi3` (Phi-3, Phi-3.5, Phi-4-mini): fused `qkv_proj` and `gate_up_proj` without
 /// biases, `sliding_window` (default none) on every layer.
-pub(super) fn read_phi3(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_phi3(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Heads, HeadDim::Divide, 4096)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     arch.embedding.tied = cfg.tied(false)?;
     let size = window::size(cfg, None)?;
-    arch.attention.window = window::on(size, dims.layers);
+    arch.attention.window = window::on(size, window::all(dims.layers));
     Ok(arch)
 }

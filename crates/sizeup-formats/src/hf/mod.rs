@@ -22,6 +22,7 @@ mod bloom;
 mod cohere;
 mod config;
 mod deepseek;
+pub(crate) mod draft;
 mod falcon;
 mod gemma;
 mod gpt2;
@@ -46,13 +47,13 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use sizeup_core::arch::{
-    Architecture, Attention, AttentionBias, AttentionKind, Embedding, Ffn, Mlp, MlpKind, NormKind,
-    Norms, QkNorm,
+    Architecture, AttentionBias, AttentionKind, Embedding, Mlp, MlpKind, NormKind, QkNorm,
 };
 use sizeup_core::Assumption;
 
 use crate::error::FormatError;
 use config::Config;
+use draft::{Draft, DraftAttention, DraftNorms, Ffn};
 
 /// An architecture read from a config, with the defaults that filled absent keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,37 +69,85 @@ type Reader = fn(&mut Config) -> Result<Architecture, FormatError>;
 
 /// Every supported `model_type`, sorted, with its transformers config class and reader.
 const READERS: &[(&str, &str, Reader)] = &[
-    ("bloom", "BloomConfig", bloom::read),
-    ("cohere", "CohereConfig", cohere::read),
-    ("deepseek_v2", "DeepseekV2Config", deepseek::read_v2),
-    ("deepseek_v3", "DeepseekV3Config", deepseek::read_v3),
-    ("falcon", "FalconConfig", falcon::read),
-    ("gemma", "GemmaConfig", gemma::read_gemma),
-    ("gemma2", "Gemma2Config", gemma::read_gemma2),
-    ("gemma3", "Gemma3Config", gemma::read_gemma3),
-    ("gemma3_text", "Gemma3TextConfig", gemma::read_gemma3_text),
-    ("glm", "GlmConfig", llama::read_glm),
-    ("gpt2", "GPT2Config", gpt2::read),
-    ("gpt_neox", "GPTNeoXConfig", neox::read),
-    ("gpt_oss", "GptOssConfig", gpt_oss::read),
-    ("gptj", "GPTJConfig", gptj::read),
-    ("granite", "GraniteConfig", llama::read_llama),
-    ("llama", "LlamaConfig", llama::read_llama),
-    ("mistral", "MistralConfig", llama::read_mistral),
-    ("mixtral", "MixtralConfig", llama::read_mixtral),
-    ("mpt", "MptConfig", mpt::read),
-    ("olmo", "OlmoConfig", olmo::read_olmo),
-    ("olmo2", "Olmo2Config", olmo::read_olmo2),
-    ("olmo3", "Olmo3Config", olmo::read_olmo3),
-    ("opt", "OPTConfig", opt::read),
-    ("phi", "PhiConfig", phi::read),
-    ("phi3", "Phi3Config", llama::read_phi3),
-    ("qwen2", "Qwen2Config", qwen::read_qwen2),
-    ("qwen2_moe", "Qwen2MoeConfig", qwen::read_qwen2_moe),
-    ("qwen3", "Qwen3Config", qwen::read_qwen3),
-    ("qwen3_moe", "Qwen3MoeConfig", qwen::read_qwen3_moe),
-    ("stablelm", "StableLmConfig", stablelm::read),
-    ("starcoder2", "Starcoder2Config", starcoder2::read),
+    ("bloom", "BloomConfig", |c| bloom::read(c).map(Draft::build)),
+    ("cohere", "CohereConfig", |c| {
+        cohere::read(c).map(Draft::build)
+    }),
+    ("deepseek_v2", "DeepseekV2Config", |c| {
+        deepseek::read_v2(c).map(Draft::build)
+    }),
+    ("deepseek_v3", "DeepseekV3Config", |c| {
+        deepseek::read_v3(c).map(Draft::build)
+    }),
+    ("falcon", "FalconConfig", |c| {
+        falcon::read(c).map(Draft::build)
+    }),
+    ("gemma", "GemmaConfig", |c| {
+        gemma::read_gemma(c).map(Draft::build)
+    }),
+    ("gemma2", "Gemma2Config", |c| {
+        gemma::read_gemma2(c).map(Draft::build)
+    }),
+    ("gemma3", "Gemma3Config", |c| {
+        gemma::read_gemma3(c).map(Draft::build)
+    }),
+    ("gemma3_text", "Gemma3TextConfig", |c| {
+        gemma::read_gemma3_text(c).map(Draft::build)
+    }),
+    ("glm", "GlmConfig", |c| llama::read_glm(c).map(Draft::build)),
+    ("gpt2", "GPT2Config", |c| gpt2::read(c).map(Draft::build)),
+    ("gpt_neox", "GPTNeoXConfig", |c| {
+        neox::read(c).map(Draft::build)
+    }),
+    ("gpt_oss", "GptOssConfig", |c| {
+        gpt_oss::read(c).map(Draft::build)
+    }),
+    ("gptj", "GPTJConfig", |c| gptj::read(c).map(Draft::build)),
+    ("granite", "GraniteConfig", |c| {
+        llama::read_llama(c).map(Draft::build)
+    }),
+    ("llama", "LlamaConfig", |c| {
+        llama::read_llama(c).map(Draft::build)
+    }),
+    ("mistral", "MistralConfig", |c| {
+        llama::read_mistral(c).map(Draft::build)
+    }),
+    ("mixtral", "MixtralConfig", |c| {
+        llama::read_mixtral(c).map(Draft::build)
+    }),
+    ("mpt", "MptConfig", |c| mpt::read(c).map(Draft::build)),
+    ("olmo", "OlmoConfig", |c| {
+        olmo::read_olmo(c).map(Draft::build)
+    }),
+    ("olmo2", "Olmo2Config", |c| {
+        olmo::read_olmo2(c).map(Draft::build)
+    }),
+    ("olmo3", "Olmo3Config", |c| {
+        olmo::read_olmo3(c).map(Draft::build)
+    }),
+    ("opt", "OPTConfig", |c| opt::read(c).map(Draft::build)),
+    ("phi", "PhiConfig", |c| phi::read(c).map(Draft::build)),
+    ("phi3", "Phi3Config", |c| {
+        llama::read_phi3(c).map(Draft::build)
+    }),
+    ("qwen2", "Qwen2Config", |c| {
+        qwen::read_qwen2(c).map(Draft::build)
+    }),
+    ("qwen2_moe", "Qwen2MoeConfig", |c| {
+        qwen::read_qwen2_moe(c).map(Draft::build)
+    }),
+    ("qwen3", "Qwen3Config", |c| {
+        qwen::read_qwen3(c).map(Draft::build)
+    }),
+    ("qwen3_moe", "Qwen3MoeConfig", |c| {
+        qwen::read_qwen3_moe(c).map(Draft::build)
+    }),
+    ("stablelm", "StableLmConfig", |c| {
+        stablelm::read(c).map(Draft::build)
+    }),
+    ("starcoder2", "Starcoder2Config", |c| {
+        starcoder2::read(c).map(Draft::build)
+    }),
 ];
 
 /// Every `model_type` the reader understands, sorted.
@@ -210,14 +259,14 @@ pub(crate) struct Dims {
 /// A Llama-shaped decoder: RMSNorm before attention and MLP plus a final norm,
 /// gated MLP, no biases, untied head, no window. Families start here and change
 /// what differs.
-pub(crate) fn llama_like(model_type: &str, d: Dims) -> Architecture {
-    Architecture {
+pub(crate) fn llama_like(model_type: &str, d: Dims) -> Draft {
+    Draft {
         model_type: model_type.to_string(),
         hidden_size: d.hidden,
         num_layers: d.layers,
         vocab_size: d.vocab,
         max_context: d.max_context,
-        attention: Attention {
+        attention: DraftAttention {
             kind: AttentionKind::Standard {
                 heads: d.heads,
                 kv_heads: d.kv_heads,
@@ -236,7 +285,7 @@ pub(crate) fn llama_like(model_type: &str, d: Dims) -> Architecture {
             },
             moe: None,
         },
-        norm: Norms {
+        norm: DraftNorms {
             kind: NormKind::RmsNorm,
             per_layer: 2,
             final_norm: true,

@@ -9,14 +9,15 @@
 //! transformers builds the MLP as `4·d_model` and multi-head attention whatever
 //! `expansion_ratio` or `attn_config.kv_n_heads` say, so the count follows it.
 
-use sizeup_core::arch::{Architecture, Mlp, MlpKind, NormKind};
+use super::draft::Draft;
+use sizeup_core::arch::{Mlp, MlpKind, NormKind};
 
 use super::config::{Config, Field};
 use super::{llama_like, Dims};
 use crate::error::FormatError;
 
 /// Read an `mpt` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["d_model", "hidden_size"])?;
     let layers = cfg.size(&["n_layers", "num_hidden_layers"])?;
     let heads = cfg.size(&["n_heads", "num_attention_heads"])?;

@@ -6,14 +6,15 @@
 //! true), `dense_h_to_4h`/`dense_4h_to_h` always with bias, `final_layer_norm`, an
 //! untied `embed_out` by default.
 
-use sizeup_core::arch::{Architecture, AttentionBias, Mlp, MlpKind, NormKind};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, Mlp, MlpKind, NormKind};
 
 use super::config::{Config, HeadDim, KvHeads};
 use super::{llama_dims, llama_like};
 use crate::error::FormatError;
 
 /// Read a `gpt_neox` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Heads, HeadDim::Divide, 2048)?;
     if dims.kv_heads != dims.heads {
         return Err(cfg.invalid(

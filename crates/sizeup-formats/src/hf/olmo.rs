@@ -7,13 +7,14 @@
 //! layers) and their configuration classes. All: q, k, v, o with biases when
 //! `attention_bias` (default false), gated MLP without bias, untied head by default.
 
-use sizeup_core::arch::{Architecture, AttentionBias, NormKind, QkNorm};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, NormKind, QkNorm};
 
 use super::config::{Config, HeadDim, KvHeads};
 use super::{llama_dims, llama_like, window};
 use crate::error::FormatError;
 
-fn read_common(cfg: &mut Config) -> Result<Architecture, FormatError> {
+fn read_common(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Heads, HeadDim::Divide, 2048)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or(
@@ -30,14 +31,14 @@ fn read_common(cfg: &mut Config) -> Result<Architecture, FormatError> {
 }
 
 /// `olmo` (OLMo 1): non-parametric LayerNorms, so no `norm` parameters at all.
-pub(super) fn read_olmo(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_olmo(cfg: &mut Config) -> Result<Draft, FormatError> {
     let mut arch = read_common(cfg)?;
     arch.norm.kind = NormKind::NonParametric;
     Ok(arch)
 }
 
 /// `olmo2`: two RMSNorms per block (post-attention, post-MLP) and full-width q/k norms.
-pub(super) fn read_olmo2(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_olmo2(cfg: &mut Config) -> Result<Draft, FormatError> {
     let mut arch = read_common(cfg)?;
     arch.attention.qk_norm = QkNorm::Full;
     Ok(arch)
@@ -52,10 +53,10 @@ pub(super) fn read_olmo2(cfg: &mut Config) -> Result<Architecture, FormatError> 
 /// let text = r#"{"model_type": "olmo3", "hidden_size": 64, "num_hidden_layers": 8,
 ///   "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100}"#;
 /// let arch = sizeup_formats::hf::from_config_str(text).unwrap().arch;
-/// let w = arch.attention.window.unwrap();
-/// assert_eq!((w.size, w.local_layers), (4096, 6)); // layers 3 and 7 are global
+/// let w = arch.sliding_window().unwrap();
+/// assert_eq!((w.0, w.1), (4096, 6)); // layers 3 and 7 are global
 /// ```
-pub(super) fn read_olmo3(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_olmo3(cfg: &mut Config) -> Result<Draft, FormatError> {
     let mut arch = read_olmo2(cfg)?;
     let size = window::size(cfg, Some(4096))?;
     let layers = arch.num_layers;

@@ -8,7 +8,8 @@
 //! when `do_layer_norm_before` (default true) and not `_remove_final_layer_norm`;
 //! the LM head is tied by default.
 
-use sizeup_core::arch::{Architecture, AttentionBias, Mlp, MlpKind, NormKind};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, Mlp, MlpKind, NormKind};
 
 use super::config::Config;
 use super::{llama_like, Dims};
@@ -22,7 +23,7 @@ const POSITION_OFFSET: u64 = 2;
 /// # Errors
 /// [`FormatError::InvalidField`] for `word_embed_proj_dim` different from
 /// `hidden_size` (OPT-350m's projected embeddings are not modelled).
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
     let layers = cfg.size(&["num_hidden_layers"])?;
     let heads = cfg.size(&["num_attention_heads"])?;

@@ -6,14 +6,15 @@
 //! (`LayerNorm(d)` with bias, shared across heads) when `qk_layernorm`; `fc1`/`fc2`
 //! with bias; `final_layernorm`; an untied `lm_head` with a bias of `V`.
 
-use sizeup_core::arch::{Architecture, AttentionBias, Mlp, MlpKind, NormKind, QkNorm};
+use super::draft::Draft;
+use sizeup_core::arch::{AttentionBias, Mlp, MlpKind, NormKind, QkNorm};
 
 use super::config::{Config, KvHeads};
 use super::{llama_like, Dims};
 use crate::error::FormatError;
 
 /// Read a `phi` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
     let layers = cfg.size(&["num_hidden_layers"])?;
     let heads = cfg.size(&["num_attention_heads"])?;

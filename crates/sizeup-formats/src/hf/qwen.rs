@@ -6,7 +6,8 @@
 //! `d`, no biases), and their configuration classes, which also decide the
 //! sliding-window layers.
 
-use sizeup_core::arch::{Architecture, Mlp, MlpKind, Moe, QkNorm, SharedExperts};
+use super::draft::{Draft, Moe};
+use sizeup_core::arch::{Mlp, MlpKind, QkNorm, SharedExperts};
 
 use super::config::{Config, HeadDim, KvHeads};
 use super::{llama_dims, llama_like, window};
@@ -14,10 +15,7 @@ use crate::error::FormatError;
 
 /// Qwen2/Qwen3 windows: with `use_sliding_window` (default false), layers
 /// `i ≥ max_window_layers` (default 28) slide; without it none do.
-fn windows_from_max_window_layers(
-    cfg: &mut Config,
-    arch: &mut Architecture,
-) -> Result<(), FormatError> {
+fn windows_from_max_window_layers(cfg: &mut Config, arch: &mut Draft) -> Result<(), FormatError> {
     let size = window::size(cfg, Some(4096))?;
     let enabled = cfg.flag_or(
         "use_sliding_window",
@@ -37,14 +35,14 @@ fn windows_from_max_window_layers(
         cfg,
         layers,
         "layers i >= max_window_layers slide",
-        layers - from.min(layers),
+        window::where_(layers, |i| i >= from),
     )?;
     arch.attention.window = window::on(size, local);
     Ok(())
 }
 
 /// `qwen2`: bias on q, k and v (not o), `num_key_value_heads` defaults to 32.
-pub(super) fn read_qwen2(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_qwen2(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(32), HeadDim::Divide, 32_768)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     arch.attention.bias.qkv = true;
@@ -55,7 +53,7 @@ pub(super) fn read_qwen2(cfg: &mut Config) -> Result<Architecture, FormatError> 
 
 /// `qwen3`: q/k RMSNorm per head, no biases (`attention_bias` default false),
 /// `head_dim` defaults to 128 and `num_key_value_heads` to 32.
-pub(super) fn read_qwen3(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_qwen3(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(32), HeadDim::Fixed(128), 32_768)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or(
@@ -99,7 +97,7 @@ fn moe_layer_count(cfg: &mut Config, layers: u64) -> Result<u64, FormatError> {
 /// # Assumptions / limits
 /// Windows follow `Qwen2MoeConfig`: with `use_sliding_window`, even layers below
 /// `max_window_layers` slide.
-pub(super) fn read_qwen2_moe(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_qwen2_moe(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(16), HeadDim::Divide, 32_768)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     arch.attention.bias.qkv = cfg.flag_or("qkv_bias", true, "`qkv_bias` defaults to true")?;
@@ -122,7 +120,7 @@ pub(super) fn read_qwen2_moe(cfg: &mut Config) -> Result<Architecture, FormatErr
             cfg,
             dims.layers,
             "even layers below max_window_layers slide",
-            below.div_ceil(2),
+            window::where_(dims.layers, |i| i < below && i % 2 == 0),
         )?;
         arch.attention.window = window::on(size, local);
     }
@@ -162,7 +160,7 @@ pub(super) fn read_qwen2_moe(cfg: &mut Config) -> Result<Architecture, FormatErr
 /// `qwen3_moe`: Qwen3 attention (`head_dim` absent means `h/a` here, since the
 /// class has no default for it), routed experts only; `sliding_window` applies to
 /// every layer when `use_sliding_window` is set.
-pub(super) fn read_qwen3_moe(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read_qwen3_moe(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(4), HeadDim::Divide, 32_768)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     let bias = cfg.flag_or(
@@ -180,7 +178,7 @@ pub(super) fn read_qwen3_moe(cfg: &mut Config) -> Result<Architecture, FormatErr
         false,
         "`use_sliding_window` defaults to false",
     )? {
-        arch.attention.window = window::on(size, dims.layers);
+        arch.attention.window = window::on(size, window::all(dims.layers));
     }
 
     let num_experts = match cfg.opt_count("num_experts")? {

@@ -7,14 +7,15 @@
 //! `LayerNorm(d, bias=False)` per query head and per key/value head; gated MLP
 //! without bias; untied head by default; `num_key_value_heads` defaults to 32.
 
-use sizeup_core::arch::{Architecture, NormKind, QkNorm};
+use super::draft::Draft;
+use sizeup_core::arch::{NormKind, QkNorm};
 
 use super::config::{Config, HeadDim, KvHeads};
 use super::{llama_dims, llama_like};
 use crate::error::FormatError;
 
 /// Read a `stablelm` config.
-pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let dims = llama_dims(cfg, KvHeads::Fixed(32), HeadDim::Divide, 4096)?;
     let mut arch = llama_like(cfg.model_type(), dims);
     arch.attention.bias.qkv =

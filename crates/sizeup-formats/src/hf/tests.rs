@@ -67,8 +67,8 @@ fn olmo3_counts_like_olmo2_and_slides_three_of_four_layers() {
     let parsed = read(config).unwrap();
     assert_eq!(count(&parsed.arch).unwrap().total, 342_592);
     // Olmo3Config: layers 3 and 7 ((i + 1) % 4 == 0) are global, window 4096.
-    let w = parsed.arch.attention.window.unwrap();
-    assert_eq!((w.size, w.local_layers), (4096, 6));
+    let w = parsed.arch.sliding_window().unwrap();
+    assert_eq!((w.0, w.1), (4096, 6));
 }
 
 #[test]
@@ -110,20 +110,20 @@ fn qwen2_window_covers_layers_from_max_window_layers() {
     config["use_sliding_window"] = json!(true);
     config["sliding_window"] = json!(4096);
     config["max_window_layers"] = json!(21);
-    let w = read(config.clone()).unwrap().arch.attention.window.unwrap();
-    assert_eq!((w.size, w.local_layers), (4096, 7));
+    let w = read(config.clone()).unwrap().arch.sliding_window().unwrap();
+    assert_eq!((w.0, w.1), (4096, 7));
     config["use_sliding_window"] = json!(false);
-    assert_eq!(read(config).unwrap().arch.attention.window, None);
+    assert_eq!(read(config).unwrap().arch.sliding_window(), None);
 }
 
 #[test]
 fn mistral_window_defaults_to_4096_and_null_turns_it_off() {
     let mut config = llama_small();
     config["model_type"] = json!("mistral");
-    let w = read(config.clone()).unwrap().arch.attention.window.unwrap();
-    assert_eq!((w.size, w.local_layers), (4096, 2));
+    let w = read(config.clone()).unwrap().arch.sliding_window().unwrap();
+    assert_eq!((w.0, w.1), (4096, 2));
     config["sliding_window"] = Value::Null;
-    assert_eq!(read(config).unwrap().arch.attention.window, None);
+    assert_eq!(read(config).unwrap().arch.sliding_window(), None);
 }
 
 #[test]

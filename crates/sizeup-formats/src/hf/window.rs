@@ -1,7 +1,7 @@
 //! Which layers attend through a sliding window, read the way each config class
 //! decides it.
 
-use sizeup_core::arch::SlidingWindow;
+use super::draft::SlidingWindow;
 
 use super::config::{Config, Field};
 use crate::error::FormatError;
@@ -25,12 +25,24 @@ pub(crate) fn size(cfg: &mut Config, default: Option<u64>) -> Result<Option<u64>
     }
 }
 
-/// A window of `size` on `local_layers` layers, or none when either is missing.
-pub(crate) fn on(size: Option<u64>, local_layers: u64) -> Option<SlidingWindow> {
+/// A window on the layers flagged local, or none when no layer slides.
+pub(crate) fn on(size: Option<u64>, local: Vec<bool>) -> Option<SlidingWindow> {
     match size {
-        Some(size) if local_layers > 0 => Some(SlidingWindow { size, local_layers }),
+        Some(size) if local.iter().any(|&l| l) => Some(SlidingWindow { size, local }),
         _ => None,
     }
+}
+
+/// Every one of `layers` layers local.
+pub(crate) fn all(layers: u64) -> Vec<bool> {
+    vec![true; layers.min(sizeup_core::arch::MAX_LAYERS) as usize]
+}
+
+/// Layers `i` with `pred(i)` local.
+pub(crate) fn where_(layers: u64, pred: impl Fn(u64) -> bool) -> Vec<bool> {
+    (0..layers.min(sizeup_core::arch::MAX_LAYERS))
+        .map(pred)
+        .collect()
 }
 
 /// Local layers from `layer_types` when the config lists them, else `by_rule`: the
@@ -42,8 +54,8 @@ pub(crate) fn local_layers(
     cfg: &mut Config,
     layers: u64,
     rule: &str,
-    by_rule: u64,
-) -> Result<u64, FormatError> {
+    by_rule: Vec<bool>,
+) -> Result<Vec<bool>, FormatError> {
     match cfg.opt_strings("layer_types")? {
         Some(types) => {
             if types.len() as u64 != layers {
@@ -53,12 +65,13 @@ pub(crate) fn local_layers(
                     format!("one entry per layer ({layers})"),
                 ));
             }
-            Ok(types.iter().filter(|t| **t == "sliding_attention").count() as u64)
+            Ok(types.iter().map(|t| *t == "sliding_attention").collect())
         }
         None => {
+            let local = by_rule.iter().filter(|&&l| l).count();
             cfg.assume(
                 "layer_types",
-                format!("{by_rule} of {layers} layers sliding"),
+                format!("{local} of {layers} layers sliding"),
                 &format!("`layer_types` absent: {rule}"),
             );
             Ok(by_rule)
@@ -69,6 +82,6 @@ pub(crate) fn local_layers(
 /// Layers `i` in `0..layers` that are *not* of the form `(i + 1) % n == 0`: the
 /// sliding layers when every `n`-th layer is global (Gemma 2 and gpt-oss `n = 2`,
 /// OLMo 3 `n = 4`, Gemma 3 `n = sliding_window_pattern`).
-pub(crate) fn all_but_every_nth(layers: u64, n: u64) -> u64 {
-    layers - layers / n.max(1)
+pub(crate) fn all_but_every_nth(layers: u64, n: u64) -> Vec<bool> {
+    where_(layers, |i| (i + 1) % n.max(1) != 0)
 }

@@ -51,10 +51,24 @@ pub struct KvReport {
     pub kv_heads_per_gpu: u64,
     /// Values cached per token per layer.
     pub elements_per_token_per_layer: u64,
-    /// Layers that attend to a sliding window, and its size.
-    pub sliding_window: Option<sizeup_core::arch::SlidingWindow>,
+    /// Bytes of recurrent and convolution state per sequence (linear-attention and
+    /// state-space layers), part of `bytes_per_sequence`.
+    pub state_bytes_per_sequence: u64,
+    /// The window size and the layers that attend to it, if any slide.
+    pub sliding_window: Option<SlidingWindow>,
+    /// The cache of each kind of layer for one sequence.
+    pub layers: Vec<kv::LayerCache>,
     /// Rules applied where the input was silent.
     pub assumptions: Vec<Assumption>,
+}
+
+/// A sliding window and the number of layers that use it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SlidingWindow {
+    /// Tokens a sliding layer attends to and caches.
+    pub size: u64,
+    /// Layers that slide.
+    pub layers: u64,
 }
 
 /// Size the KV cache.
@@ -68,6 +82,7 @@ pub fn run(args: &KvArgs) -> Result<KvReport, AppError> {
         block_tokens: args.block_size,
     };
     let c = kv::size(&loaded.arch, &request)?;
+    let layers = kv::by_layer(&loaded.arch, &request)?;
     Ok(KvReport {
         model: ModelSummary::new(&loaded),
         request,
@@ -77,7 +92,12 @@ pub fn run(args: &KvArgs) -> Result<KvReport, AppError> {
         bytes_per_gpu: c.bytes_per_gpu,
         kv_heads_per_gpu: c.kv_heads_per_gpu,
         elements_per_token_per_layer: c.elements_per_token_per_layer,
-        sliding_window: loaded.arch.attention.window,
+        state_bytes_per_sequence: c.state_bytes_per_sequence,
+        sliding_window: loaded
+            .arch
+            .sliding_window()
+            .map(|(size, layers)| SlidingWindow { size, layers }),
+        layers,
         assumptions: loaded.assumptions,
     })
 }
@@ -108,6 +128,12 @@ impl Report for KvReport {
             ])
         };
         row("per token", self.bytes_per_token);
+        if self.state_bytes_per_sequence > 0 {
+            row(
+                "recurrent state per sequence",
+                self.state_bytes_per_sequence,
+            );
+        }
         row("per sequence", self.bytes_per_sequence);
         row("whole batch", self.bytes_total);
         if r.tp > 1 {
@@ -135,7 +161,7 @@ impl Report for KvReport {
         if let Some(w) = self.sliding_window {
             notes.push(format!(
                 "{} of {} layers attend to a sliding window of {} tokens and cache at most that many",
-                w.local_layers,
+                w.layers,
                 self.model.layers,
                 crate::humanize::grouped(w.size)
             ));
@@ -145,10 +171,39 @@ impl Report for KvReport {
                 "paged cache: tokens rounded up to whole blocks of {b}"
             ));
         }
-        notes.extend(model::assumption_notes(&self.assumptions));
-        View {
-            tables: vec![t],
-            notes,
+        if self.state_bytes_per_sequence > 0 {
+            notes.push(format!(
+                "recurrent layers keep a fixed state per sequence whatever its length, in 16 bits \
+                 (vLLM's default `mamba_ssm_cache_dtype`); state at {} bytes per value",
+                kv::STATE_BYTES_PER_ELEMENT
+            ));
         }
+        notes.extend(model::assumption_notes(&self.assumptions));
+        let mut tables = vec![t];
+        if self.layers.len() > 1 || self.state_bytes_per_sequence > 0 {
+            let mut by = Table::new(
+                Some("by kind of layer, one sequence"),
+                &[
+                    ("layer kind", "kind"),
+                    ("layers", "layers"),
+                    ("values per token", "elements_per_token"),
+                    ("tokens cached", "tokens_cached"),
+                    ("state values", "state_elements"),
+                    ("per sequence", "bytes_per_sequence"),
+                ],
+            );
+            for l in &self.layers {
+                by.row(vec![
+                    Cell::Text(l.kind.clone()),
+                    Cell::Count(l.layers),
+                    Cell::Count(l.elements_per_token),
+                    Cell::Count(l.tokens_cached),
+                    Cell::Count(l.state_elements),
+                    Cell::Bytes(l.bytes_per_sequence),
+                ]);
+            }
+            tables.push(by);
+        }
+        View { tables, notes }
     }
 }

@@ -34,12 +34,15 @@ impl PointShape {
     /// The shape of `arch`.
     pub fn of(arch: &Architecture) -> PointShape {
         PointShape {
-            layers: arch.num_layers,
+            layers: arch.num_layers(),
             hidden_size: arch.hidden_size,
             heads: arch.heads(),
             kv_heads: arch.kv_heads(),
             head_dim: arch.head_dim(),
-            intermediate_size: arch.ffn.dense.intermediate_size,
+            intermediate_size: arch
+                .blocks()
+                .find_map(|(b, _)| b.dense().map(|m| m.intermediate_size))
+                .unwrap_or(0),
         }
     }
 

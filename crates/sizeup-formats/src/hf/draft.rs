@@ -1,0 +1,140 @@
+//! A uniform decoder stack as most config classes describe it, before it becomes a
+//! layer schedule.
+//!
+//! Most families build every layer alike except for two patterns: the first layers
+//! dense before the mixture-of-experts layers (`first_k_dense_replace`,
+//! `decoder_sparse_step`) and sliding-window layers among global ones (`layer_types`,
+//! `sliding_window_pattern`). Their readers fill a [`Draft`] the way their config class
+//! reads its keys; [`Draft::build`] lays the layers out as a
+//! [`Schedule`](sizeup_core::arch::Schedule).
+
+use sizeup_core::arch::{
+    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Embedding, Mixer, Mlp,
+    NormKind, Norms, QkNorm, Schedule, SharedExperts, Span, Tower,
+};
+
+/// A uniform stack with an optional dense prefix and sliding-window pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Draft {
+    pub model_type: String,
+    pub hidden_size: u64,
+    pub num_layers: u64,
+    pub vocab_size: u64,
+    pub max_context: u64,
+    pub attention: DraftAttention,
+    pub ffn: Ffn,
+    pub norm: DraftNorms,
+    pub embedding: Embedding,
+    pub parallel_block: bool,
+    pub extra: Vec<Tower>,
+}
+
+/// Attention shared by every layer, with the layers that slide.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DraftAttention {
+    pub kind: AttentionKind,
+    pub bias: AttentionBias,
+    pub qk_norm: QkNorm,
+    pub sinks: bool,
+    pub window: Option<SlidingWindow>,
+}
+
+/// A sliding window and which layers use it (`local[i]` for layer `i`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SlidingWindow {
+    pub size: u64,
+    pub local: Vec<bool>,
+}
+
+/// The dense MLP and, for MoE models, the experts of the last `moe_layers` layers.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ffn {
+    pub dense: Mlp,
+    pub moe: Option<Moe>,
+}
+
+/// A mixture of experts on the last `moe_layers` layers (the first ones stay dense).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Moe {
+    pub num_experts: u64,
+    pub experts_per_token: u64,
+    pub expert: Mlp,
+    pub shared: Option<SharedExperts>,
+    pub moe_layers: u64,
+    pub router_bias: bool,
+}
+
+/// Norm kind, norms per block and outside the blocks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DraftNorms {
+    pub kind: NormKind,
+    pub per_layer: u64,
+    pub final_norm: bool,
+    pub embedding_norm: bool,
+}
+
+impl Draft {
+    /// Lay the stack out layer by layer: dense layers first, then the MoE layers; a
+    /// layer slides when its window flag says so.
+    pub(crate) fn build(self) -> Architecture {
+        let attention = |span| Attention {
+            kind: self.attention.kind,
+            bias: self.attention.bias,
+            qk_norm: self.attention.qk_norm,
+            sinks: self.attention.sinks,
+            span,
+            output_gate: false,
+            k_eq_v: false,
+            indexer: None,
+        };
+        let dense_layers = match &self.ffn.moe {
+            Some(m) => self.num_layers.saturating_sub(m.moe_layers),
+            None => self.num_layers,
+        };
+        let layers = (0..self.num_layers.min(sizeup_core::arch::MAX_LAYERS + 1)).map(|i| {
+            let span = match &self.attention.window {
+                Some(w) if w.local.get(i as usize).copied().unwrap_or(false) => {
+                    Span::Window(w.size)
+                }
+                _ => Span::Full,
+            };
+            let ffn = match &self.ffn.moe {
+                Some(m) if i >= dense_layers => BlockFfn::Moe(sizeup_core::arch::Moe {
+                    num_experts: m.num_experts,
+                    experts_per_token: m.experts_per_token,
+                    expert: m.expert,
+                    shared: m.shared,
+                    router_bias: m.router_bias,
+                }),
+                _ => BlockFfn::Dense(self.ffn.dense),
+            };
+            Block {
+                mixer: Mixer::Attention(attention(span)),
+                ffn,
+                norms: self.norm.per_layer,
+                parallel: self.parallel_block,
+                extra: Vec::new(),
+            }
+        });
+        let mut schedule = Schedule::from_layers(layers);
+        if self.num_layers > sizeup_core::arch::MAX_LAYERS {
+            // keep the claimed depth so the door check names it
+            schedule.runs = vec![(0, self.num_layers)];
+        }
+        Architecture {
+            model_type: self.model_type,
+            hidden_size: self.hidden_size,
+            vocab_size: self.vocab_size,
+            max_context: self.max_context,
+            layers: schedule,
+            norm: Norms {
+                kind: self.norm.kind,
+                final_norm: self.norm.final_norm,
+                embedding_norm: self.norm.embedding_norm,
+            },
+            embedding: self.embedding,
+            mtp: None,
+            towers: self.extra,
+        }
+    }
+}
