@@ -1,0 +1,143 @@
+//! The architectures of late 2026, counted exactly.
+//!
+//! Walks `shared/fixtures/models-2026` and this crate's own `tests/fixtures-2026`
+//! (real configs whose reference counts were made with the same transformers script).
+//! Every folder must be read and match `params_total`, each breakdown group the record
+//! gives, and the active parameters; a model_type not read yet must be listed in
+//! [`NOT_YET`] with the reason, and stays there only while the reader refuses it.
+//! The reference's `other` group (parameters its name rules do not place: recurrent
+//! mixers, per-layer scalars) is our `recurrent + other`.
+
+#[allow(dead_code)]
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{fail_on, push, Mismatch};
+use serde_json::Value;
+use sizeup_core::params;
+use sizeup_formats::hf;
+
+/// Fixtures whose model_type has no reader yet, with the reason.
+const NOT_YET: &[(&str, &str)] = &[
+    ("deepseek-v4-flash", "deepseek_v4: compressed sparse attention not modelled"),
+    ("kimi-linear-48b-a3b-instruct", "kimi_linear: Kimi Delta Attention reader missing"),
+    ("nemotron-3-nano-30b-a3b", "nemotron_h: reader missing"),
+    ("nemotron-h-56b-base-8k", "nemotron_h: reader missing"),
+    ("qwen3-vl-8b-instruct", "qwen3_vl: reader missing"),
+    ("qwen3-vl-30b-a3b-instruct", "qwen3_vl_moe: reader missing"),
+    ("kimi-k2.5", "kimi_k25: reader missing"),
+    ("minimax-m2.5", "minimax_m2: reader missing"),
+    ("glm-5", "glm_moe_dsa: reader missing"),
+    ("glm-4.7-flash", "glm4_moe_lite: reader missing"),
+    ("seed-oss-36b-ft", "seed_oss: reader missing"),
+    ("ernie-4.5-0.3b-pt", "ernie4_5: reader missing"),
+    ("command-r7b-12-2024-abliterated", "cohere2: reader missing"),
+    ("qwen3.5-27b", "qwen3_5: reader missing"),
+    ("qwen3.5-397b-a17b", "qwen3_5_moe: reader missing"),
+    ("qwen3-next-80b-a3b-thinking", "qwen3_next: reader missing"),
+    ("gemma-4-31b-it", "gemma4: reader missing"),
+    ("llama-4-scout-17b-16e-instruct", "llama4: reader missing"),
+    ("jamba-v0.1", "jamba: reader missing"),
+    ("mamba-2.8b", "mamba: reader missing"),
+    ("lfm2-350m-ft", "lfm2: reader missing"),
+    ("devstral-small-2-24b-instruct", "mistral3: reader missing"),
+    ("qwen2.5-vl-7b-instruct", "qwen2_5_vl: reader missing"),
+    ("kimi-k2-instruct", "kimi_k2: reader missing"),
+    ("deepseek-v3.2", "deepseek_v32: reader missing"),
+    ("glm-4.7", "glm4_moe: reader missing"),
+    ("glm-4-9b-0414-ft", "glm4: reader missing"),
+    ("exaone-4.0-32b", "exaone4: reader missing"),
+    ("granite-3.0-1b-a400m-base", "granitemoe: reader missing"),
+    ("olmoe-1b-7b-0924", "olmoe: reader missing"),
+];
+
+/// The folders of both fixture sets.
+fn folders() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in [
+        root.join("../../../shared/fixtures/models-2026"),
+        root.join("tests/fixtures-2026"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            panic!("missing fixture folder {}", dir.display());
+        };
+        for e in entries.flatten() {
+            if e.path().join("expected.json").is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn check(dir: &Path, out: &mut Vec<Mismatch>) {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let not_yet = NOT_YET.iter().any(|(n, _)| *n == name);
+    let parsed = match hf::from_config_path(dir) {
+        Ok(p) => p,
+        Err(e) => {
+            if !not_yet {
+                push(out, name, "read", "Ok", format!("Err({e})"));
+            }
+            return;
+        }
+    };
+    if not_yet {
+        push(out, name, "NOT_YET", "refused", "read now: drop it from NOT_YET");
+    }
+    let c = match params::count(&parsed.arch) {
+        Ok(c) => c,
+        Err(e) => return push(out, name, "count", "Ok", format!("Err({e})")),
+    };
+    if let Some(want) = expected["params_total"].as_u64() {
+        if c.total != want {
+            push(out, name, "params_total", want, c.total);
+        }
+    }
+    let b = c.breakdown;
+    let ours: BTreeMap<&str, u64> = [
+        ("embedding", b.embedding),
+        ("position_embedding", b.position_embedding),
+        ("attention", b.attention),
+        ("mlp", b.mlp),
+        ("moe_routed_experts", b.moe_routed_experts),
+        ("moe_shared_experts", b.moe_shared_experts),
+        ("moe_router", b.moe_router),
+        ("norm", b.norm),
+        ("lm_head", b.lm_head),
+        ("vision_and_projector", b.vision_and_projector),
+        ("other", b.recurrent + b.other),
+    ]
+    .into_iter()
+    .collect();
+    if let Some(groups) = expected["breakdown"].as_object().filter(|g| !g.is_empty()) {
+        for (key, got) in &ours {
+            let want = groups.get(*key).and_then(Value::as_u64).unwrap_or(0);
+            if *got != want {
+                push(out, name, &format!("breakdown.{key}"), want, got);
+            }
+        }
+    }
+    if let Some(want) = expected["active_params"].as_u64() {
+        if c.active != want {
+            push(out, name, "active_params", want, c.active);
+        }
+    }
+}
+
+#[test]
+fn every_2026_fixture_counts_exactly_or_is_listed_as_not_yet() {
+    let dirs = folders();
+    assert!(dirs.len() >= 30, "found {} fixtures", dirs.len());
+    let mut mismatches = Vec::new();
+    for dir in &dirs {
+        check(dir, &mut mismatches);
+    }
+    fail_on(&mismatches);
+}
