@@ -15,7 +15,10 @@
 //! DeepSeek-V3 checkpoints are not built by transformers and are not counted.
 
 use super::draft::{Draft, Moe};
-use sizeup_core::arch::{AttentionBias, AttentionKind, Mlp, MlpKind, SharedExperts};
+use sizeup_core::arch::{
+    Architecture, AttentionBias, AttentionKind, Group, Indexer, Mlp, MlpKind, Mtp, NamedTensor,
+    SharedExperts,
+};
 
 use super::config::Config;
 use super::{llama_like, Dims};
@@ -204,4 +207,58 @@ fn gated(f: u64) -> Mlp {
         intermediate_size: f,
         bias: false,
     }
+}
+
+/// `deepseek_v32` (DeepSeek-V3.2): V3's layout with the DeepSeek sparse-attention
+/// lightning indexer on every layer (`index_n_heads`, `index_head_dim`, `index_topk`).
+///
+/// # Source
+/// transformers `models/deepseek_v32/modeling_deepseek_v32.py` (`DeepseekV32Indexer`:
+/// `wq_b`, `wk`, `k_norm` LayerNorm with bias, `weights_proj`).
+pub(super) fn read_v32(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let draft = read_v3(cfg)?;
+    let indexer = Indexer {
+        heads: cfg.size_or("index_n_heads", 64, "`index_n_heads` defaults to 64")?,
+        head_dim: cfg.size_or("index_head_dim", 128, "`index_head_dim` defaults to 128")?,
+        top_k: cfg.size_or("index_topk", 2048, "`index_topk` defaults to 2048")?,
+    };
+    let mut arch = draft.build();
+    arch.map_attention(|a| a.indexer = Some(indexer));
+    with_mtp(cfg, &mut arch)?;
+    Ok(arch)
+}
+
+/// `deepseek_v3` with its multi-token-prediction layers (shown apart from the count).
+pub(super) fn read_v3_with_mtp(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let mut arch = read_v3(cfg)?.build();
+    with_mtp(cfg, &mut arch)?;
+    Ok(arch)
+}
+
+/// Multi-token-prediction layers (`num_nextn_predict_layers`): each a copy of the last
+/// block with `enorm`, `hnorm` (`h`), `eh_proj` (`2h → h`) and `shared_head.norm` (`h`).
+///
+/// # Source
+/// vLLM `DeepSeekMultiTokenPredictorLayer`; DeepSeek-V3 technical report §2.2.
+pub(super) fn with_mtp(cfg: &mut Config, arch: &mut Architecture) -> Result<(), FormatError> {
+    let layers = cfg.count_or(
+        "num_nextn_predict_layers",
+        0,
+        "`num_nextn_predict_layers` defaults to 0",
+    )?;
+    let last = arch.layer(arch.num_layers().saturating_sub(1)).cloned();
+    if let (true, Some(block)) = (layers > 0, last) {
+        let h = arch.hidden_size;
+        arch.mtp = Some(Mtp {
+            layers,
+            block,
+            extra: vec![
+                NamedTensor::matrix("eh_proj", h, h.saturating_mul(2), Group::Other),
+                NamedTensor::vector("enorm", h, Group::Norm),
+                NamedTensor::vector("hnorm", h, Group::Norm),
+                NamedTensor::vector("shared_head.norm", h, Group::Norm),
+            ],
+        });
+    }
+    Ok(())
 }

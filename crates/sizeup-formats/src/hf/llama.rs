@@ -100,3 +100,22 @@ pub(super) fn read_phi3(cfg: &mut Config) -> Result<Draft, FormatError> {
     arch.attention.window = window::on(size, window::all(dims.layers));
     Ok(arch)
 }
+
+/// `granitemoe`: Granite attention and multipliers (no parameters) with every MLP a
+/// mixture of `num_local_experts` experts of `intermediate_size` (fused `input_linear`
+/// gate and up, `output_linear` down), `num_experts_per_tok` per token.
+///
+/// # Source
+/// transformers `models/granitemoe/modeling_granitemoe.py` (`GraniteMoeMoE`).
+pub(super) fn read_granitemoe(cfg: &mut Config) -> Result<Draft, FormatError> {
+    let mut arch = read_llama(cfg)?;
+    arch.ffn.moe = Some(Moe {
+        num_experts: cfg.size(&["num_local_experts"])?,
+        experts_per_token: cfg.size(&["num_experts_per_tok"])?,
+        expert: arch.ffn.dense,
+        shared: None,
+        moe_layers: arch.num_layers,
+        router_bias: false,
+    });
+    Ok(arch)
+}

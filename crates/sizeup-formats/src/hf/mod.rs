@@ -23,18 +23,23 @@ mod cohere;
 mod config;
 mod deepseek;
 pub(crate) mod draft;
+mod exaone;
 mod falcon;
 mod gemma;
+mod gemma4;
+mod glm4;
 mod gpt2;
 mod gpt_oss;
 mod gptj;
 mod llama;
+mod llama4;
 mod mpt;
 mod neox;
 mod olmo;
 mod opt;
 mod phi;
 mod qwen;
+mod qwen_next;
 mod siglip;
 mod stablelm;
 mod starcoder2;
@@ -76,9 +81,27 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("deepseek_v2", "DeepseekV2Config", |c| {
         deepseek::read_v2(c).map(Draft::build)
     }),
-    ("deepseek_v3", "DeepseekV3Config", |c| {
-        deepseek::read_v3(c).map(Draft::build)
+    (
+        "deepseek_v3",
+        "DeepseekV3Config",
+        deepseek::read_v3_with_mtp,
+    ),
+    ("deepseek_v32", "DeepseekV32Config", deepseek::read_v32),
+    ("exaone4", "Exaone4Config", |c| {
+        exaone::read(c).map(Draft::build)
     }),
+    ("glm4", "Glm4Config", |c| {
+        glm4::read_glm4(c).map(Draft::build)
+    }),
+    ("glm4_moe", "Glm4MoeConfig", glm4::read_glm4_moe),
+    ("granitemoe", "GraniteMoeConfig", |c| {
+        llama::read_granitemoe(c).map(Draft::build)
+    }),
+    ("olmoe", "OlmoeConfig", |c| {
+        olmo::read_olmoe(c).map(Draft::build)
+    }),
+    // Kimi K2 ships remote code whose config class is DeepseekV3Config
+    ("kimi_k2", "DeepseekV3Config", deepseek::read_v3_with_mtp),
     ("falcon", "FalconConfig", |c| {
         falcon::read(c).map(Draft::build)
     }),
@@ -94,6 +117,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("gemma3_text", "Gemma3TextConfig", |c| {
         gemma::read_gemma3_text(c).map(Draft::build)
     }),
+    ("gemma4", "Gemma4Config", gemma4::read),
     ("glm", "GlmConfig", |c| llama::read_glm(c).map(Draft::build)),
     ("gpt2", "GPT2Config", |c| gpt2::read(c).map(Draft::build)),
     ("gpt_neox", "GPTNeoXConfig", |c| {
@@ -109,6 +133,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("llama", "LlamaConfig", |c| {
         llama::read_llama(c).map(Draft::build)
     }),
+    ("llama4", "Llama4Config", llama4::read),
     ("mistral", "MistralConfig", |c| {
         llama::read_mistral(c).map(Draft::build)
     }),
@@ -139,9 +164,16 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("qwen3", "Qwen3Config", |c| {
         qwen::read_qwen3(c).map(Draft::build)
     }),
+    ("qwen3_5", "Qwen3_5Config", qwen_next::read_qwen3_5),
+    (
+        "qwen3_5_moe",
+        "Qwen3_5MoeConfig",
+        qwen_next::read_qwen3_5_moe,
+    ),
     ("qwen3_moe", "Qwen3MoeConfig", |c| {
         qwen::read_qwen3_moe(c).map(Draft::build)
     }),
+    ("qwen3_next", "Qwen3NextConfig", qwen_next::read_qwen3_next),
     ("stablelm", "StableLmConfig", |c| {
         stablelm::read(c).map(Draft::build)
     }),

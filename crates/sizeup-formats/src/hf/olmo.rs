@@ -7,7 +7,7 @@
 //! layers) and their configuration classes. All: q, k, v, o with biases when
 //! `attention_bias` (default false), gated MLP without bias, untied head by default.
 
-use super::draft::Draft;
+use super::draft::{Draft, Moe};
 use sizeup_core::arch::{AttentionBias, NormKind, QkNorm};
 
 use super::config::{Config, HeadDim, KvHeads};
@@ -67,5 +67,28 @@ pub(super) fn read_olmo3(cfg: &mut Config) -> Result<Draft, FormatError> {
         window::all_but_every_nth(layers, 4),
     )?;
     arch.attention.window = window::on(size, local);
+    Ok(arch)
+}
+
+/// `olmoe`: OLMo 2 attention (full-width q/k norms) with every MLP a mixture of
+/// `num_experts` (default 64) experts of `intermediate_size`, `num_experts_per_tok`
+/// (default 8) per token; no shared expert.
+///
+/// # Source
+/// transformers `models/olmoe/modeling_olmoe.py` (`OlmoeSparseMoeBlock`).
+pub(super) fn read_olmoe(cfg: &mut Config) -> Result<Draft, FormatError> {
+    let mut arch = read_olmo2(cfg)?;
+    arch.ffn.moe = Some(Moe {
+        num_experts: cfg.size_or("num_experts", 64, "`num_experts` defaults to 64")?,
+        experts_per_token: cfg.size_or(
+            "num_experts_per_tok",
+            8,
+            "`num_experts_per_tok` defaults to 8",
+        )?,
+        expert: arch.ffn.dense,
+        shared: None,
+        moe_layers: arch.num_layers,
+        router_bias: false,
+    });
     Ok(arch)
 }

@@ -29,6 +29,11 @@ pub struct ParamsReport {
     pub params_active: u64,
     /// Parameters by group.
     pub breakdown: Breakdown,
+    /// Parameters of the multi-token-prediction layers the checkpoint ships (not in
+    /// `params_total`, as transformers does not build them; 0 without them).
+    pub params_mtp: u64,
+    /// Parameters of the language model alone (towers excluded).
+    pub params_text: u64,
     /// The lesson's `12·h²` estimate beside the exact count.
     pub rough: RoughComparison,
     /// What the checkpoint's files hold, when their headers were read
@@ -47,6 +52,8 @@ pub fn run(args: &ParamsArgs) -> Result<ParamsReport, AppError> {
         params_total: count.total,
         params_active: count.active,
         breakdown: count.breakdown,
+        params_mtp: count.mtp,
+        params_text: count.text,
         rough: rough::compare(&loaded.arch, &count)?,
         checkpoint: loaded.tensors.clone(),
         assumptions: loaded.assumptions,
@@ -80,6 +87,8 @@ impl Report for ParamsReport {
             ("norms", b.norm),
             ("lm_head", b.lm_head),
             ("vision tower + projector", b.vision_and_projector),
+            ("recurrent mixers", b.recurrent),
+            ("other", b.other),
         ];
         let total = self.params_total.max(1) as f64;
         for (name, n) in groups.into_iter().filter(|(_, n)| *n > 0) {
@@ -102,6 +111,14 @@ impl Report for ParamsReport {
                 Cell::Count(self.params_active),
                 Cell::Exact(self.params_active),
                 Cell::Ratio(self.params_active as f64 / total),
+            ]);
+        }
+        if self.params_mtp > 0 {
+            t.row(vec![
+                Cell::Text("multi-token prediction (beside the total)".into()),
+                Cell::Count(self.params_mtp),
+                Cell::Exact(self.params_mtp),
+                Cell::Ratio(self.params_mtp as f64 / total),
             ]);
         }
         let mut r = Table::new(

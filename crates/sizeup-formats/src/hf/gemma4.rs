@@ -1,0 +1,307 @@
+//! `gemma4` (image-text, `Gemma4ForConditionalGeneration`): the `text_config`
+//! language model, its own vision tower and the vision embedder.
+//!
+//! # Formula
+//! ```text
+//! sliding layer: q h→a·d, k/v h→k·d, o a·d→h, q/k norms 2d, MLP 3·h·f, 4 norms h
+//! full layer:    q h→a·d_g, k h→k_g·d_g, v h→k_g·d_g (none if attention_k_eq_v),
+//!                o a·d_g→h, q/k norms 2·d_g, MLP and norms as above
+//! vision layer:  4·h_v·(a_v·d_v) (q/k/v/o), 2·d_v (q/k norms), 3·h_v·f_v, 4·h_v
+//! vision tower:  L_v·layer + h_v·3p² (patch input_proj) + 2·P·h_v (position table)
+//! other:         h·h_v (embed_vision.embedding_projection)
+//! ```
+//!
+//! # Symbols
+//! `h` text hidden size, `a` heads, `d` `head_dim`, `k` `num_key_value_heads`,
+//! `d_g` `global_head_dim`, `k_g` `num_global_key_value_heads` (only when
+//! `attention_k_eq_v`; otherwise full layers keep `k`), `f` `intermediate_size`;
+//! `h_v`, `a_v`, `d_v`, `f_v`, `L_v` the same for `vision_config`, `p` its
+//! `patch_size`, `P` its `position_embedding_size`.
+//!
+//! # Source
+//! transformers 5.25 `modeling_gemma4.py` (`Gemma4TextAttention`: `v_norm` has no
+//! scale; `layer_scalar` is a buffer; `Gemma4VisionPatchEmbedder`,
+//! `Gemma4ClippableLinear`, whose clip bounds are buffers) and
+//! `configuration_gemma4.py` (`Gemma4TextConfig.__post_init__` gives full layers
+//! `global_head_dim` and, with `attention_k_eq_v`, `num_global_key_value_heads`).
+//! The reference names `model.embed_vision.embedding_projection` neither vision
+//! tower nor projector, so it is counted in the `other` group, as an extra tensor of
+//! the first layer (sizeup's towers are all `vision_and_projector`). Per-layer
+//! inputs (`hidden_size_per_layer_input`), the MoE block, double-wide MLPs and the
+//! audio tower are refused. Check: gemma-4-31b-it is 31_273_086_512
+//! (shared/fixtures/models-2026/gemma-4-31b-it).
+
+use sizeup_core::arch::{
+    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Embedding, Group,
+    Mixer, Mlp, MlpKind, NamedTensor, NormKind, Norms, QkNorm, Schedule, Span, Tower,
+};
+use sizeup_core::units::{product, sum};
+
+use super::config::Config;
+use crate::error::FormatError;
+
+const Q: &str = "Gemma 4 vision tower parameter count";
+
+/// Read a `gemma4` config.
+pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let empty = serde_json::Map::new();
+    let text_map = cfg
+        .opt_object("text_config")?
+        .ok_or_else(|| cfg.missing("text_config"))?;
+    let mut text = cfg.nested(text_map, "Gemma4TextConfig", "text_config.");
+    let mut arch = read_text(&mut text)?;
+    cfg.extend_assumptions(text.take_assumptions());
+    if let Some(tied) = cfg.opt_flag("tie_word_embeddings")? {
+        arch.embedding.tied = tied;
+    }
+    if let Some(audio) = cfg.opt_object("audio_config")? {
+        if !audio.is_empty() {
+            return Err(cfg.invalid(
+                "audio_config",
+                "an audio tower",
+                "null (the Gemma 4 audio tower is not modelled)",
+            ));
+        }
+    }
+
+    let vision_map = match cfg.opt_object("vision_config")? {
+        Some(m) => m,
+        None => {
+            cfg.assume(
+                "vision_config",
+                "none",
+                "`vision_config` absent: no vision tower is counted",
+            );
+            &empty
+        }
+    };
+    if vision_map.is_empty() {
+        return Ok(arch);
+    }
+    let mut vision = cfg.nested(vision_map, "Gemma4VisionConfig", "vision_config.");
+    let (hv, tower) = vision_tower(&mut vision)?;
+    cfg.extend_assumptions(vision.take_assumptions());
+    arch.towers.push(Tower {
+        name: "vision_and_projector".to_string(),
+        params: tower,
+    });
+    let projection = NamedTensor {
+        name: "embed_vision.embedding_projection".to_string(),
+        rows: arch.hidden_size,
+        cols: hv,
+        group: Group::Other,
+        // applied to image soft tokens only, not to every text token
+        matmul: false,
+    };
+    arch.relayer(|i, b| {
+        if i == 0 {
+            b.extra.push(projection.clone());
+        }
+    });
+    Ok(arch)
+}
+
+/// The Gemma 4 language model from `text_config`.
+fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let hidden = cfg.size(&["hidden_size"])?;
+    let layers = cfg.size(&["num_hidden_layers"])?;
+    let vocab = cfg.size(&["vocab_size"])?;
+    let heads = cfg.size(&["num_attention_heads"])?;
+    let kv_heads = cfg.kv_heads("num_key_value_heads", heads, super::config::KvHeads::Heads)?;
+    let head_dim = cfg.size(&["head_dim"])?;
+    let ffn = cfg.size(&["intermediate_size"])?;
+    let max_context = cfg.size(&["max_position_embeddings"])?;
+    let window = cfg.size(&["sliding_window"])?;
+    let k_eq_v = cfg.flag_or(
+        "attention_k_eq_v",
+        false,
+        "`attention_k_eq_v` defaults to false",
+    )?;
+    let bias = cfg.flag_or(
+        "attention_bias",
+        false,
+        "`attention_bias` defaults to false",
+    )?;
+    let global_head_dim = match cfg.opt_size(&["global_head_dim"])? {
+        Some(d) => d,
+        None => {
+            cfg.assume(
+                "global_head_dim",
+                head_dim,
+                "`global_head_dim` absent: full layers keep `head_dim`",
+            );
+            head_dim
+        }
+    };
+    let global_kv_heads = match cfg.opt_size(&["num_global_key_value_heads"])? {
+        Some(k) if k_eq_v => {
+            if heads % k != 0 {
+                return Err(cfg.invalid(
+                    "num_global_key_value_heads",
+                    k,
+                    format!("a divisor of the {heads} attention heads"),
+                ));
+            }
+            k
+        }
+        _ => kv_heads,
+    };
+    for (key, what) in [
+        ("enable_moe_block", "the Gemma 4 MoE block is not modelled"),
+        ("use_double_wide_mlp", "double-wide MLPs are not modelled"),
+    ] {
+        if cfg.opt_flag(key)? == Some(true) {
+            return Err(cfg.invalid(key, true, format!("false ({what})")));
+        }
+    }
+    if let Some(n) = cfg.opt_count("hidden_size_per_layer_input")? {
+        if n > 0 {
+            return Err(cfg.invalid(
+                "hidden_size_per_layer_input",
+                n,
+                "0 (per-layer input embeddings are not modelled)",
+            ));
+        }
+    }
+    let types = cfg
+        .opt_strings("layer_types")?
+        .ok_or_else(|| cfg.missing("layer_types"))?;
+    if types.len() as u64 != layers {
+        return Err(cfg.invalid(
+            "layer_types",
+            format!("a list of {} entries", types.len()),
+            format!("one entry per layer ({layers})"),
+        ));
+    }
+    let mut blocks = Vec::with_capacity(types.len());
+    for t in &types {
+        let sliding = match *t {
+            "sliding_attention" => true,
+            "full_attention" => false,
+            other => {
+                return Err(cfg.invalid(
+                    "layer_types",
+                    other,
+                    "entries `sliding_attention` or `full_attention`",
+                ))
+            }
+        };
+        let (kv, d, span, no_v) = if sliding {
+            (kv_heads, head_dim, Span::Window(window), false)
+        } else {
+            (global_kv_heads, global_head_dim, Span::Full, k_eq_v)
+        };
+        blocks.push(Block {
+            mixer: Mixer::Attention(Attention {
+                kind: AttentionKind::Standard {
+                    heads,
+                    kv_heads: kv,
+                    head_dim: d,
+                },
+                bias: AttentionBias {
+                    qkv: bias,
+                    output: bias,
+                },
+                qk_norm: QkNorm::PerHeadShared,
+                sinks: false,
+                span,
+                output_gate: false,
+                k_eq_v: no_v,
+                indexer: None,
+            }),
+            ffn: BlockFfn::Dense(Mlp {
+                kind: MlpKind::Gated,
+                intermediate_size: ffn,
+                bias: false,
+            }),
+            norms: 4,
+            parallel: false,
+            extra: Vec::new(),
+        });
+    }
+    let tied = cfg.tied(true)?;
+    Ok(Architecture {
+        model_type: cfg.model_type().to_string(),
+        hidden_size: hidden,
+        vocab_size: vocab,
+        max_context,
+        layers: Schedule::from_layers(blocks),
+        norm: Norms {
+            kind: NormKind::RmsNorm,
+            final_norm: true,
+            embedding_norm: false,
+        },
+        embedding: Embedding {
+            tied,
+            learned_positions: 0,
+            lm_head_bias: false,
+        },
+        mtp: None,
+        towers: Vec::new(),
+    })
+}
+
+/// The Gemma 4 vision tower: its width `h_v` and its parameters.
+fn vision_tower(cfg: &mut Config) -> Result<(u64, u64), FormatError> {
+    let h = cfg.size(&["hidden_size"])?;
+    let f = cfg.size(&["intermediate_size"])?;
+    let layers = cfg.size(&["num_hidden_layers"])?;
+    let heads = cfg.size(&["num_attention_heads"])?;
+    let head_dim = cfg.size(&["head_dim"])?;
+    let patch = cfg.size(&["patch_size"])?;
+    let positions = cfg.size(&["position_embedding_size"])?;
+    let inner = product(Q, &[heads, head_dim])?;
+    let layer = sum(
+        Q,
+        &[
+            product(Q, &[4, h, inner])?,
+            product(Q, &[2, head_dim])?,
+            product(Q, &[3, h, f])?,
+            product(Q, &[4, h])?,
+        ],
+    )?;
+    let params = sum(
+        Q,
+        &[
+            product(Q, &[layers, layer])?,
+            product(Q, &[h, 3, patch, patch])?,
+            product(Q, &[2, positions, h])?,
+        ],
+    )?;
+    Ok((h, params))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn fixture() -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/models-2026/gemma-4-31b-it/config.json"
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn layer_types_of_the_wrong_length_name_the_field() {
+        let mut c = fixture();
+        c["text_config"]["layer_types"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+        let err = crate::hf::from_config_str(&c.to_string()).unwrap_err();
+        assert!(err.to_string().contains("text_config.layer_types"), "{err}");
+    }
+
+    #[test]
+    fn without_k_eq_v_full_layers_keep_v_and_the_sliding_kv_heads() {
+        let mut c = fixture();
+        c["text_config"]["attention_k_eq_v"] = Value::Bool(false);
+        let arch = crate::hf::from_config_str(&c.to_string()).unwrap().arch;
+        let full = arch.layer(5).and_then(|b| b.attention()).unwrap();
+        assert!(!full.k_eq_v);
+        assert_eq!(full.kind.kv_heads(), 16);
+        assert_eq!(full.kind.qk_head_dim(), 512);
+    }
+}
