@@ -90,18 +90,6 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("exaone4", "Exaone4Config", |c| {
         exaone::read(c).map(Draft::build)
     }),
-    ("glm4", "Glm4Config", |c| {
-        glm4::read_glm4(c).map(Draft::build)
-    }),
-    ("glm4_moe", "Glm4MoeConfig", glm4::read_glm4_moe),
-    ("granitemoe", "GraniteMoeConfig", |c| {
-        llama::read_granitemoe(c).map(Draft::build)
-    }),
-    ("olmoe", "OlmoeConfig", |c| {
-        olmo::read_olmoe(c).map(Draft::build)
-    }),
-    // Kimi K2 ships remote code whose config class is DeepseekV3Config
-    ("kimi_k2", "DeepseekV3Config", deepseek::read_v3_with_mtp),
     ("falcon", "FalconConfig", |c| {
         falcon::read(c).map(Draft::build)
     }),
@@ -119,6 +107,10 @@ const READERS: &[(&str, &str, Reader)] = &[
     }),
     ("gemma4", "Gemma4Config", gemma4::read),
     ("glm", "GlmConfig", |c| llama::read_glm(c).map(Draft::build)),
+    ("glm4", "Glm4Config", |c| {
+        glm4::read_glm4(c).map(Draft::build)
+    }),
+    ("glm4_moe", "Glm4MoeConfig", glm4::read_glm4_moe),
     ("gpt2", "GPT2Config", |c| gpt2::read(c).map(Draft::build)),
     ("gpt_neox", "GPTNeoXConfig", |c| {
         neox::read(c).map(Draft::build)
@@ -130,6 +122,11 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("granite", "GraniteConfig", |c| {
         llama::read_llama(c).map(Draft::build)
     }),
+    ("granitemoe", "GraniteMoeConfig", |c| {
+        llama::read_granitemoe(c).map(Draft::build)
+    }),
+    // Kimi K2 ships remote code whose config class is DeepseekV3Config
+    ("kimi_k2", "DeepseekV3Config", deepseek::read_v3_with_mtp),
     ("llama", "LlamaConfig", |c| {
         llama::read_llama(c).map(Draft::build)
     }),
@@ -149,6 +146,9 @@ const READERS: &[(&str, &str, Reader)] = &[
     }),
     ("olmo3", "Olmo3Config", |c| {
         olmo::read_olmo3(c).map(Draft::build)
+    }),
+    ("olmoe", "OlmoeConfig", |c| {
+        olmo::read_olmoe(c).map(Draft::build)
     }),
     ("opt", "OPTConfig", |c| opt::read(c).map(Draft::build)),
     ("phi", "PhiConfig", |c| phi::read(c).map(Draft::build)),

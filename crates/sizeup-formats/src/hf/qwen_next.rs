@@ -489,4 +489,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    #[test]
+    fn mtp_matches_the_checkpoint_shapes() {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/models-2026/"
+        );
+        for (dir, mtp) in [
+            ("qwen3-next-80b-a3b-thinking", 1_650_471_424u64),
+            ("qwen3.5-397b-a17b", 6_595_568_128),
+        ] {
+            let path = std::path::PathBuf::from(root).join(dir);
+            if !path.is_dir() {
+                continue;
+            }
+            let parsed = crate::hf::from_config_path(&path).unwrap();
+            let count = sizeup_core::params::count(&parsed.arch).unwrap();
+            assert_eq!(count.mtp, mtp, "{dir}");
+        }
+    }
 }
