@@ -118,10 +118,16 @@ fn models_lists_every_fixture_and_the_lesson() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    let fixtures = std::fs::read_dir(shared("fixtures/models"))
+    let fixtures: Vec<String> = std::fs::read_dir(shared("fixtures/models"))
         .unwrap()
-        .count();
-    assert_eq!(names.len(), fixtures + 2);
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for f in &fixtures {
+        assert!(names.contains(&f.as_str()), "{f} missing from the catalog");
+    }
+    // 12 architectures of 2026 beside the 61 fixtures and the lesson's two
+    assert_eq!(names.len(), fixtures.len() + 2 + 12);
+    assert!(names.contains(&"qwen3-next-80b-a3b") && names.contains(&"gemma-4-31b"));
     assert!(names.contains(&"lesson-small") && names.contains(&"lesson-large"));
 }
 
