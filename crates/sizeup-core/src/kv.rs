@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::arch::{Architecture, Attention, AttentionKind, Block, Mixer, Span};
+use crate::assumption::Assumption;
 use crate::dtype::KvDtype;
 use crate::error::{CoreError, Result};
 use crate::units::{product, sum};
@@ -69,12 +70,38 @@ pub struct LayerCache {
 /// in the model's dtype by default (`mamba_ssm_cache_dtype = "auto"`), 16 bits here.
 pub const STATE_BYTES_PER_ELEMENT: u64 = 2;
 
+/// The assumptions behind the cache of `arch`'s layer kinds, for every output that
+/// sizes or reads it: the precision of recurrent state, and the indexer keys'.
+pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
+    let mut out = Vec::new();
+    if arch.blocks().any(|(b, _)| b.recurrent().is_some()) {
+        out.push(Assumption::new(
+            "recurrent state",
+            format!(
+                "{STATE_BYTES_PER_ELEMENT} bytes per value, a fixed size per sequence (linear attention: heads·d_k·d_v; Mamba: d_inner·d_state; conv: conv_dim·(kernel − 1))"
+            ),
+            "vLLM MambaSpec, mamba_ssm_cache_dtype \"auto\" (the model's 16-bit dtype)",
+        ));
+    }
+    if arch
+        .blocks()
+        .any(|(b, _)| b.attention().is_some_and(|a| a.indexer.is_some()))
+    {
+        out.push(Assumption::new(
+            "sparse-attention indexer keys",
+            "one key of index_head_dim values per token per layer, at the KV cache's precision",
+            "transformers DeepseekV32 cache (indexer_keys); vLLM keeps them in fp8 with a scale",
+        ));
+    }
+    out
+}
+
 /// Values one attention layer caches per token, and the number of KV heads they split
 /// into under tensor parallelism.
 ///
 /// # Formula
 /// ```text
-/// standard: 2·k·d   (k·d when keys double as values)
+/// standard: 2·k·d   (also when keys double as values: transformers' cache keeps both)
 /// MLA:      r_kv + d_r   (no factor 2, one latent for every head)
 /// indexer:  + d_i   (DeepSeek sparse attention keeps one indexer key per token)
 /// ```
@@ -85,10 +112,7 @@ fn cached_width(att: &Attention) -> Result<(u64, u64)> {
     let (elements, split) = match att.kind {
         AttentionKind::Standard {
             kv_heads, head_dim, ..
-        } => {
-            let tensors = if att.k_eq_v { 1 } else { 2 };
-            (product(Q, &[tensors, kv_heads, head_dim])?, kv_heads)
-        }
+        } => (product(Q, &[2, kv_heads, head_dim])?, kv_heads),
         AttentionKind::Mla {
             kv_lora_rank,
             qk_rope_head_dim,
@@ -194,19 +218,11 @@ pub fn by_layer(arch: &Architecture, req: &KvRequest) -> Result<Vec<LayerCache>>
             let kind = match &block.mixer {
                 Mixer::Recurrent(r) => r.kind.name().to_string(),
                 Mixer::Attention(a) => {
-                    let layout = match a.kind {
-                        AttentionKind::Mla { .. } => "MLA",
-                        AttentionKind::Standard {
-                            heads, kv_heads, ..
-                        } if heads == kv_heads => "MHA",
-                        AttentionKind::Standard { kv_heads: 1, .. } => "MQA",
-                        AttentionKind::Standard { .. } => "GQA",
-                    };
-                    let index = if a.indexer.is_some() { "+DSA" } else { "" };
+                    let layout = a.layout();
                     match a.span {
-                        Span::Full => format!("{layout}{index}"),
-                        Span::Window(w) => format!("{layout}{index} window {w}"),
-                        Span::Chunk(n) => format!("{layout}{index} chunk {n}"),
+                        Span::Full => layout.to_string(),
+                        Span::Window(w) => format!("{layout} window {w}"),
+                        Span::Chunk(n) => format!("{layout} chunk {n}"),
                     }
                 }
             };

@@ -121,21 +121,15 @@ impl Shape {
         let gpt = self.style == BlockStyle::Gpt;
         let block = Block {
             mixer: Mixer::Attention(Attention {
-                kind: AttentionKind::Standard {
-                    heads: self.heads,
-                    kv_heads: self.kv_heads,
-                    head_dim,
-                },
                 bias: AttentionBias {
                     qkv: gpt,
                     output: gpt,
                 },
-                qk_norm: QkNorm::None,
-                sinks: false,
-                span: Span::Full,
-                output_gate: false,
-                k_eq_v: false,
-                indexer: None,
+                ..Attention::plain(AttentionKind::Standard {
+                    heads: self.heads,
+                    kv_heads: self.kv_heads,
+                    head_dim,
+                })
             }),
             ffn: BlockFfn::Dense(Mlp {
                 kind: if gpt { MlpKind::Plain } else { MlpKind::Gated },

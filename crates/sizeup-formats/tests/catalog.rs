@@ -133,3 +133,33 @@ fn unknown_names_come_with_nearest_suggestions() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Every entry written from a config folder (`catalog/sources.toml`) equals what the
+/// reader makes of that config today, so no entry drifts from its reader.
+#[test]
+fn every_entry_equals_its_source_read_now() {
+    #[derive(serde::Deserialize)]
+    struct Sources {
+        model: Vec<Source>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Source {
+        name: String,
+        config: Option<String>,
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("catalog/sources.toml")).unwrap();
+    let sources: Sources = toml::from_str(&text).unwrap();
+    let mut mismatches = Vec::new();
+    for s in &sources.model {
+        let entry = catalog::find(&s.name).unwrap();
+        let Some(dir) = &s.config else { continue };
+        match hf::from_config_path(&root.join("../..").join(dir)) {
+            Ok(parsed) if parsed.arch == entry.arch => {}
+            Ok(_) => push(&mut mismatches, &s.name, "arch", "as read now", "differs"),
+            Err(e) => push(&mut mismatches, &s.name, "read", "Ok", format!("Err({e})")),
+        }
+    }
+    assert_eq!(sources.model.len(), catalog::all().len());
+    fail_on(&mismatches);
+}

@@ -143,7 +143,7 @@ prop_compose! {
             embedding: Embedding { tied: embedding.0, learned_positions: embedding.1, lm_head_bias: embedding.2 },
             mtp: None,
             towers: extra
-                .map(|params| vec![Tower { name: "vision_and_projector".into(), params }])
+                .map(|params| vec![Tower::vision(params)])
                 .unwrap_or_default(),
         }
     }

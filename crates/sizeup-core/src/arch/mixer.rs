@@ -40,14 +40,54 @@ pub struct Attention {
     /// (Qwen3-Next, Qwen3.5 `attn_output_gate`): `q` is `h → 2·a·d`.
     #[serde(default)]
     pub output_gate: bool,
-    /// Keys double as values: no `v` projection and one cached tensor instead of two
-    /// (Gemma 4 global layers, `attention_k_eq_v`).
+    /// Keys double as values: no `v` projection (Gemma 4 global layers,
+    /// `attention_k_eq_v`). The cache still holds keys and values apart, as
+    /// transformers' `DynamicLayer` does for Gemma 4.
     #[serde(default)]
     pub k_eq_v: bool,
     /// A sparse-attention indexer that picks the keys each query attends to
     /// (DeepSeek-V3.2 DSA); it has projections and a key cache of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexer: Option<Indexer>,
+}
+
+impl Attention {
+    /// Plain attention of `kind`: no biases, no q/k norms, no sinks, over the whole
+    /// context, no output gate, separate keys and values, no indexer. Readers set
+    /// what their family adds.
+    pub fn plain(kind: AttentionKind) -> Attention {
+        Attention {
+            kind,
+            bias: AttentionBias::default(),
+            qk_norm: QkNorm::None,
+            sinks: false,
+            span: Span::Full,
+            output_gate: false,
+            k_eq_v: false,
+            indexer: None,
+        }
+    }
+
+    /// The head layout in a word: `MHA`, `GQA`, `MQA` or `MLA`, with `+DSA` when a
+    /// sparse-attention indexer picks the keys.
+    pub fn layout(&self) -> &'static str {
+        let mla = matches!(self.kind, AttentionKind::Mla { .. });
+        match (mla, self.indexer.is_some()) {
+            (true, true) => "MLA+DSA",
+            (true, false) => "MLA",
+            (false, indexed) => {
+                let (a, k) = (self.kind.heads(), self.kind.kv_heads());
+                match (k == a, k == 1, indexed) {
+                    (true, _, false) => "MHA",
+                    (true, _, true) => "MHA+DSA",
+                    (false, true, false) => "MQA",
+                    (false, true, true) => "MQA+DSA",
+                    (false, false, false) => "GQA",
+                    (false, false, true) => "GQA+DSA",
+                }
+            }
+        }
+    }
 }
 
 /// Which past tokens a query attends to.

@@ -83,6 +83,24 @@ pub enum Group {
     Other,
 }
 
+impl Tower {
+    /// A vision tower with its projector, counted as `vision_and_projector`.
+    pub fn vision(params: u64) -> Tower {
+        Tower {
+            name: "vision_and_projector".into(),
+            params,
+            group: Group::VisionAndProjector,
+        }
+    }
+}
+
+impl Group {
+    /// [`Group::VisionAndProjector`], the group of an encoder tower.
+    pub fn vision() -> Group {
+        Group::VisionAndProjector
+    }
+}
+
 /// Normalisation layers outside the blocks, and the kind all norms share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Norms {
@@ -147,13 +165,18 @@ pub struct Mtp {
     pub extra: Vec<NamedTensor>,
 }
 
-/// An encoder tower beside the language model (a vision encoder with its projector).
+/// An encoder tower beside the language model (a vision encoder with its projector),
+/// or a piece of one that the reference groups elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tower {
-    /// What it is (`vision_and_projector`).
+    /// What it is (`vision_and_projector`, `embed_vision.embedding_projection`).
     pub name: String,
     /// Its exact parameter count.
     pub params: u64,
+    /// The breakdown group it counts in: [`Group::VisionAndProjector`] unless the
+    /// reference places it elsewhere (Gemma 4's vision embedding projection: `other`).
+    #[serde(default = "Group::vision")]
+    pub group: Group,
 }
 
 /// The most decoder blocks an estimate accepts.
@@ -255,19 +278,7 @@ impl Architecture {
                 Mixer::Attention(a) => {
                     windowed |= matches!(a.span, Span::Window(_));
                     chunked |= matches!(a.span, Span::Chunk(_));
-                    let base = match a.kind {
-                        AttentionKind::Mla { .. } => "MLA",
-                        AttentionKind::Standard {
-                            heads, kv_heads, ..
-                        } if kv_heads == heads => "MHA",
-                        AttentionKind::Standard { kv_heads: 1, .. } => "MQA",
-                        AttentionKind::Standard { .. } => "GQA",
-                    };
-                    if a.indexer.is_some() {
-                        format!("{base}+DSA")
-                    } else {
-                        base.to_string()
-                    }
+                    a.layout().to_string()
                 }
             };
             if !parts.contains(&name) {

@@ -83,11 +83,11 @@ impl Schedule {
         })
     }
 
-    /// Each distinct block with the number of its layers among layers
-    /// `first..first + count` (a pipeline stage).
-    pub fn counted_in(&self, first: u64, count: u64) -> Vec<(&Block, u64)> {
+    /// The index of each distinct block with the number of its layers among layers
+    /// `first..first + count` (a pipeline stage); blocks with none are left out.
+    pub fn counted_in(&self, first: u64, count: u64) -> Vec<(usize, u64)> {
         let end = first.saturating_add(count);
-        let mut out: Vec<(&Block, u64)> = self.blocks.iter().map(|b| (b, 0)).collect();
+        let mut out: Vec<(usize, u64)> = (0..self.blocks.len()).map(|b| (b, 0)).collect();
         let mut start = 0u64;
         for &(i, n) in &self.runs {
             let stop = start.saturating_add(n);

@@ -545,6 +545,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         ),
     ];
     assumptions.extend(req.profile.assumptions());
+    assumptions.extend(roofline::mixer_assumptions(arch));
     if arch.is_moe() {
         assumptions.push(Assumption::new(
             "MoE routing",

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::engine::EngineProfile;
 use super::weights::StoredTensor;
 use crate::arch::{Architecture, AttentionKind, Block, Mixer, Span};
+use crate::assumption::Assumption;
 use crate::dtype::{ComputePrecision, KvDtype};
 use crate::efficiency::{matmul_curve, memory_curve, Curve};
 use crate::hardware::Accelerator;
@@ -425,6 +426,32 @@ pub(super) fn pass_time_of(
 /// (about 4 multiply-adds), after Yang et al. 2024 (Gated DeltaNet) and Dao & Gu 2024
 /// (Mamba-2 SSD, chunked form).
 const SCAN_FLOPS_PER_STATE_VALUE: f64 = 8.0;
+
+/// What the pass model assumes about layers other than dense attention: recurrent
+/// scans, sparse-attention indexers and windowed or chunked spans.
+pub fn mixer_assumptions(arch: &Architecture) -> Vec<Assumption> {
+    let mut out = kv::assumptions(arch);
+    if arch.blocks().any(|(b, _)| b.recurrent().is_some()) {
+        out.push(Assumption::new(
+            "recurrent scan",
+            format!(
+                "{SCAN_FLOPS_PER_STATE_VALUE} FLOPs per state value per token; the state read and written once per pass"
+            ),
+            "Yang et al. 2024 (Gated DeltaNet), Dao & Gu 2024 (Mamba-2 SSD)",
+        ));
+    }
+    if arch
+        .blocks()
+        .any(|(b, _)| b.attention().is_some_and(|a| a.indexer.is_some()))
+    {
+        out.push(Assumption::new(
+            "sparse attention",
+            "each query attends to at most index_topk keys; the indexer scores every cached key, priced in 16 bits",
+            "DeepSeek-V3.2 (DSA); DeepSeek's kernels score in fp8",
+        ));
+    }
+    out
+}
 
 /// The operations of one block of the schedule with weights `w` on one rank.
 ///

@@ -151,12 +151,6 @@ impl Tensor {
         }
     }
 
-    /// Whether a forward pass multiplies activations by it (`2·rows·cols` FLOPs per
-    /// token and copy used).
-    pub fn is_matmul(&self) -> bool {
-        !self.role.is_vector() && self.rows > 1 || matches!(self.role, TensorRole::Router)
-    }
-
     fn new(role: TensorRole, rows: u64, cols: u64, group: Group, tp: TpSplit) -> Tensor {
         Tensor {
             role,
@@ -262,7 +256,7 @@ pub fn outer_tensors(arch: &Architecture) -> Result<(Vec<Tensor>, Vec<Tensor>)> 
         }
     }
     for t in &arch.towers {
-        tail.push(Tensor::vector(Extra, t.params, Group::VisionAndProjector));
+        tail.push(Tensor::vector(Extra, t.params, t.group));
     }
     Ok((head, tail))
 }

@@ -322,7 +322,9 @@ pub fn first_stage(
         arch.layers
             .counted_in(0, layers)
             .into_iter()
-            .try_fold(0u64, |acc, (b, _)| Ok(acc.max(layer_bytes(arch, b, cfg)?)))
+            .try_fold(0u64, |acc, (b, _)| {
+                Ok(acc.max(layer_bytes(arch, &arch.layers.blocks[b], cfg)?))
+            })
     };
     let per_layer = largest(cfg)?;
     let (p, v) = (layout.pp, layout.vpp);

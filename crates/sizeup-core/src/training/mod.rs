@@ -612,6 +612,8 @@ fn assumptions(
             "the catalog lists no hourly price",
         ),
     });
+    out.extend(crate::kv::assumptions(arch));
+    out.extend(time::mixer_assumptions(arch));
     if arch.num_layers() % layout.pp != 0 {
         out.push(Assumption::new(
             "uneven pipeline stages",

@@ -203,7 +203,7 @@ pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Res
     let mut dense = 0u64;
     let mut experts = 0u64;
     for (block, here) in arch.layers.counted_in(first_layer, layers) {
-        for tensor in block_tensors(arch, block)? {
+        for tensor in block_tensors(arch, &arch.layers.blocks[block])? {
             let n = tensor.elements()?;
             if tensor.group == Group::MoeRoutedExperts {
                 experts = sum(

@@ -153,6 +153,21 @@ fn activation_bytes(mlp: &Mlp) -> f64 {
     }
 }
 
+/// What the step model assumes about recurrent layers (their chunked scan), besides
+/// the state's precision ([`crate::kv::assumptions`]).
+pub fn mixer_assumptions(arch: &Architecture) -> Vec<crate::Assumption> {
+    if !arch.blocks().any(|(b, _)| b.recurrent().is_some()) {
+        return Vec::new();
+    }
+    vec![crate::Assumption::new(
+        "recurrent scan (training)",
+        format!(
+            "projections as GEMMs; the chunked scan as a memory pass writing the state once per {SCAN_CHUNK_TOKENS} tokens, twice backward"
+        ),
+        "fla chunk_gated_delta_rule and Mamba-2 SSD chunk size 64",
+    )]
+}
+
 /// Tokens per chunk of a chunked linear-attention or SSD scan: the state is written
 /// once per chunk (fla `chunk_gated_delta_rule` and Mamba-2's SSD use 64).
 const SCAN_CHUNK_TOKENS: f64 = 64.0;
@@ -443,14 +458,8 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
         .collect();
     let stage = |first: u64, layers: u64| -> (LayerTime, f64) {
         let mut sum = LayerTime::default();
-        for (i, here) in arch.layers.blocks.iter().enumerate().filter_map(|(i, b)| {
-            arch.layers
-                .counted_in(first, layers)
-                .iter()
-                .find(|(x, _)| std::ptr::eq(*x, b))
-                .map(|&(_, n)| (i, n as f64))
-        }) {
-            let k = &kinds[i];
+        for (i, here) in arch.layers.counted_in(first, layers) {
+            let (k, here) = (&kinds[i], here as f64);
             sum.forward_seconds += k.forward_seconds * here;
             sum.backward_seconds += k.backward_seconds * here;
             sum.recompute_seconds += k.recompute_seconds * here;

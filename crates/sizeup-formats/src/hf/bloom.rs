@@ -22,7 +22,7 @@ const TRAINED_CONTEXT: u64 = 2048;
 /// Read a `bloom` config.
 pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size", "n_embed"])?;
-    let layers = cfg.size(&["n_layer", "num_hidden_layers"])?;
+    let layers = cfg.layers(&["n_layer", "num_hidden_layers"])?;
     let heads = cfg.size(&["n_head", "num_attention_heads"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let head_dim = cfg.divide_heads(hidden, heads, "n_head")?;

@@ -5,7 +5,10 @@
 //! class, and every default taken is recorded as an [`Assumption`] so the caller can
 //! show which documented rule filled the gap.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
+use sizeup_core::arch::MAX_LAYERS;
 use sizeup_core::Assumption;
 
 use crate::error::FormatError;
@@ -19,6 +22,15 @@ pub(crate) enum Field<'a> {
     Null,
     /// The key has a value.
     Value(&'a Value),
+}
+
+/// The nested configs of image-text models.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Section {
+    /// `text_config`: the language model.
+    Text,
+    /// `vision_config`: the vision tower.
+    Vision,
 }
 
 /// A JSON object being read as the config of one `model_type`.
@@ -143,6 +155,78 @@ impl<'a> Config<'a> {
             Some((k, v)) => self.as_size(k, v),
             None => Err(self.missing(keys.first().copied().unwrap_or("?"))),
         }
+    }
+
+    /// The number of decoder layers under the first present of `keys`, refused above
+    /// [`MAX_LAYERS`] at the door: every per-layer list a reader builds stays bounded.
+    pub(crate) fn layers(&self, keys: &[&'static str]) -> Result<u64, FormatError> {
+        let layers = self.size(keys)?;
+        if layers > MAX_LAYERS {
+            let key = self.first(keys).map_or("num_hidden_layers", |(k, _)| k);
+            return Err(self.invalid(
+                key,
+                layers,
+                format!("at most {MAX_LAYERS} (real models have a few hundred at most)"),
+            ));
+        }
+        Ok(layers)
+    }
+
+    /// `layer_types` when present: one entry per layer, each one of `allowed`.
+    pub(crate) fn layer_types(
+        &self,
+        layers: u64,
+        allowed: &[&str],
+    ) -> Result<Option<Vec<&'a str>>, FormatError> {
+        let Some(types) = self.opt_strings("layer_types")? else {
+            return Ok(None);
+        };
+        if types.len() as u64 != layers {
+            return Err(self.invalid(
+                "layer_types",
+                format!("a list of {} entries", types.len()),
+                format!("one entry per layer ({layers})"),
+            ));
+        }
+        if let Some(bad) = types.iter().find(|t| !allowed.contains(t)) {
+            return Err(self.invalid(
+                "layer_types",
+                format!("an entry `{bad}`"),
+                format!("entries among {}", allowed.join(", ")),
+            ));
+        }
+        Ok(Some(types))
+    }
+
+    /// Read the nested config under `key` (`text_config`, `vision_config`) with the
+    /// defaults of `class` through `read`; absent, the class defaults apply (recorded).
+    /// Its assumptions join this config's; its errors name `key.<field>`.
+    pub(crate) fn section<T>(
+        &mut self,
+        key: Section,
+        class: &'static str,
+        read: impl FnOnce(&mut Config<'a>) -> Result<T, FormatError>,
+    ) -> Result<T, FormatError> {
+        static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+        let (key, prefix) = match key {
+            Section::Text => ("text_config", "text_config."),
+            Section::Vision => ("vision_config", "vision_config."),
+        };
+        let map = match self.opt_object(key)? {
+            Some(m) => m,
+            None => {
+                self.assume(
+                    key,
+                    format!("{class} defaults"),
+                    &format!("`{key}` absent means a default {class}"),
+                );
+                &EMPTY
+            }
+        };
+        let mut nested = self.nested(map, class, prefix);
+        let out = read(&mut nested)?;
+        self.extend_assumptions(nested.take_assumptions());
+        Ok(out)
     }
 
     /// A positive size that may be absent or null.

@@ -78,7 +78,7 @@ fn size_with(
 
 fn read(cfg: &mut Config, defaults: &Defaults) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
-    let layers = cfg.size(&["num_hidden_layers"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
     let heads = cfg.size(&["num_attention_heads"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let ffn = cfg.size(&["intermediate_size"])?;

@@ -10,7 +10,7 @@
 
 use sizeup_core::arch::{
     Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Embedding, Mixer, Mlp,
-    NormKind, Norms, QkNorm, Schedule, SharedExperts, Span, Tower,
+    NormKind, Norms, QkNorm, Schedule, SharedExperts, Span, Tower, MAX_LAYERS,
 };
 
 /// A uniform stack with an optional dense prefix and sliding-window pattern.
@@ -78,20 +78,17 @@ impl Draft {
     /// layer slides when its window flag says so.
     pub(crate) fn build(self) -> Architecture {
         let attention = |span| Attention {
-            kind: self.attention.kind,
             bias: self.attention.bias,
             qk_norm: self.attention.qk_norm,
             sinks: self.attention.sinks,
             span,
-            output_gate: false,
-            k_eq_v: false,
-            indexer: None,
+            ..Attention::plain(self.attention.kind)
         };
         let dense_layers = match &self.ffn.moe {
             Some(m) => self.num_layers.saturating_sub(m.moe_layers),
             None => self.num_layers,
         };
-        let layers = (0..self.num_layers.min(sizeup_core::arch::MAX_LAYERS + 1)).map(|i| {
+        let layers = (0..self.num_layers).map(|i| {
             let span = match &self.attention.window {
                 Some(w) if w.local.get(i as usize).copied().unwrap_or(false) => {
                     Span::Window(w.size)
@@ -116,11 +113,14 @@ impl Draft {
                 extra: Vec::new(),
             }
         });
-        let mut schedule = Schedule::from_layers(layers);
-        if self.num_layers > sizeup_core::arch::MAX_LAYERS {
-            // keep the claimed depth so the door check names it
-            schedule.runs = vec![(0, self.num_layers)];
-        }
+        let schedule = if self.num_layers > MAX_LAYERS {
+            // one run of the claimed depth, so the door check refuses it by its value
+            let mut first = Schedule::from_layers(layers.take(1));
+            first.runs = vec![(0, self.num_layers)];
+            first
+        } else {
+            Schedule::from_layers(layers)
+        };
         Architecture {
             model_type: self.model_type,
             hidden_size: self.hidden_size,

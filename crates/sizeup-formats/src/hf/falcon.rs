@@ -20,7 +20,7 @@ use crate::error::FormatError;
 /// Read a `falcon` config.
 pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size", "n_embed"])?;
-    let layers = cfg.size(&["num_hidden_layers", "n_layer"])?;
+    let layers = cfg.layers(&["num_hidden_layers", "n_layer"])?;
     let heads = cfg.size(&["num_attention_heads", "n_head"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let head_dim = cfg.divide_heads(hidden, heads, "num_attention_heads")?;

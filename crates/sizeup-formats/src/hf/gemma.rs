@@ -10,7 +10,7 @@ use super::draft::Draft;
 use sizeup_core::arch::{QkNorm, Tower};
 use sizeup_core::units::{product, sum};
 
-use super::config::{Config, HeadDim, KvHeads};
+use super::config::{Config, HeadDim, KvHeads, Section};
 use super::{llama_dims, llama_like, siglip, window};
 use crate::error::FormatError;
 
@@ -108,47 +108,18 @@ pub(super) fn read_gemma3_text(cfg: &mut Config) -> Result<Draft, FormatError> {
 /// transformers `Gemma3MultiModalProjector`; the tied head follows the top-level
 /// `tie_word_embeddings` (Gemma3Config default true).
 pub(super) fn read_gemma3(cfg: &mut Config) -> Result<Draft, FormatError> {
-    let empty = serde_json::Map::new();
-    let text_map = match cfg.opt_object("text_config")? {
-        Some(m) => m,
-        None => {
-            cfg.assume(
-                "text_config",
-                "Gemma3TextConfig defaults",
-                "`text_config` absent means a default Gemma3TextConfig",
-            );
-            &empty
-        }
-    };
-    let mut text = cfg.nested(text_map, "Gemma3TextConfig", "text_config.");
-    let mut arch = read_gemma3_text(&mut text)?;
-    cfg.extend_assumptions(text.take_assumptions());
+    let mut arch = cfg.section(Section::Text, "Gemma3TextConfig", read_gemma3_text)?;
     if let Some(tied) = cfg.opt_flag("tie_word_embeddings")? {
         arch.embedding.tied = tied;
     }
 
-    let vision_map = match cfg.opt_object("vision_config")? {
-        Some(m) => m,
-        None => {
-            cfg.assume(
-                "vision_config",
-                "SiglipVisionConfig defaults",
-                "`vision_config` absent means a default SiglipVisionConfig",
-            );
-            &empty
-        }
-    };
-    let mut vision = cfg.nested(vision_map, "SiglipVisionConfig", "vision_config.");
-    let tower = siglip::tower(&mut vision)?;
-    cfg.extend_assumptions(vision.take_assumptions());
+    let tower = cfg.section(Section::Vision, "SiglipVisionConfig", siglip::tower)?;
     const Q: &str = "vision projector parameter count";
     let projector = sum(
         Q,
         &[product(Q, &[tower.hidden, arch.hidden_size])?, tower.hidden],
     )?;
-    arch.extra.push(Tower {
-        name: "vision_and_projector".to_string(),
-        params: sum(Q, &[tower.params, projector])?,
-    });
+    arch.extra
+        .push(Tower::vision(sum(Q, &[tower.params, projector])?));
     Ok(arch)
 }

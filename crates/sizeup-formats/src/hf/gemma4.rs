@@ -25,32 +25,27 @@
 //! `configuration_gemma4.py` (`Gemma4TextConfig.__post_init__` gives full layers
 //! `global_head_dim` and, with `attention_k_eq_v`, `num_global_key_value_heads`).
 //! The reference names `model.embed_vision.embedding_projection` neither vision
-//! tower nor projector, so it is counted in the `other` group, as an extra tensor of
-//! the first layer (sizeup's towers are all `vision_and_projector`). Per-layer
+//! tower nor projector, so it is a tower piece of its own in the `other` group. Per-layer
 //! inputs (`hidden_size_per_layer_input`), the MoE block, double-wide MLPs and the
 //! audio tower are refused. Check: gemma-4-31b-it is 31_273_086_512
 //! (shared/fixtures/models-2026/gemma-4-31b-it).
 
 use sizeup_core::arch::{
-    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Embedding, Group,
-    Mixer, Mlp, MlpKind, NamedTensor, NormKind, Norms, QkNorm, Schedule, Span, Tower,
+    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Group, Mixer, Mlp,
+    MlpKind, QkNorm, Schedule, Span, Tower,
 };
 use sizeup_core::units::{product, sum};
 
-use super::config::Config;
+use super::config::{Config, Section};
+use super::window;
+use super::Decoder;
 use crate::error::FormatError;
 
 const Q: &str = "Gemma 4 vision tower parameter count";
 
 /// Read a `gemma4` config.
 pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
-    let empty = serde_json::Map::new();
-    let text_map = cfg
-        .opt_object("text_config")?
-        .ok_or_else(|| cfg.missing("text_config"))?;
-    let mut text = cfg.nested(text_map, "Gemma4TextConfig", "text_config.");
-    let mut arch = read_text(&mut text)?;
-    cfg.extend_assumptions(text.take_assumptions());
+    let mut arch = cfg.section(Section::Text, "Gemma4TextConfig", read_text)?;
     if let Some(tied) = cfg.opt_flag("tie_word_embeddings")? {
         arch.embedding.tied = tied;
     }
@@ -63,40 +58,24 @@ pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
             ));
         }
     }
-
-    let vision_map = match cfg.opt_object("vision_config")? {
-        Some(m) => m,
-        None => {
-            cfg.assume(
-                "vision_config",
-                "none",
-                "`vision_config` absent: no vision tower is counted",
-            );
-            &empty
-        }
-    };
-    if vision_map.is_empty() {
+    if cfg
+        .opt_object("vision_config")?
+        .is_none_or(|m| m.is_empty())
+    {
+        cfg.assume(
+            "vision_config",
+            "none",
+            "`vision_config` absent: no vision tower is counted",
+        );
         return Ok(arch);
     }
-    let mut vision = cfg.nested(vision_map, "Gemma4VisionConfig", "vision_config.");
-    let (hv, tower) = vision_tower(&mut vision)?;
-    cfg.extend_assumptions(vision.take_assumptions());
+    let (hv, tower) = cfg.section(Section::Vision, "Gemma4VisionConfig", vision_tower)?;
+    arch.towers.push(Tower::vision(tower));
+    // the reference names this projection neither tower nor projector: `other`
     arch.towers.push(Tower {
-        name: "vision_and_projector".to_string(),
-        params: tower,
-    });
-    let projection = NamedTensor {
-        name: "embed_vision.embedding_projection".to_string(),
-        rows: arch.hidden_size,
-        cols: hv,
+        name: "embed_vision.embedding_projection".into(),
+        params: product(Q, &[arch.hidden_size, hv])?,
         group: Group::Other,
-        // applied to image soft tokens only, not to every text token
-        matmul: false,
-    };
-    arch.relayer(|i, b| {
-        if i == 0 {
-            b.extra.push(projection.clone());
-        }
     });
     Ok(arch)
 }
@@ -104,7 +83,7 @@ pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
 /// The Gemma 4 language model from `text_config`.
 fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
-    let layers = cfg.size(&["num_hidden_layers"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let heads = cfg.size(&["num_attention_heads"])?;
     let kv_heads = cfg.kv_heads("num_key_value_heads", heads, super::config::KvHeads::Heads)?;
@@ -164,28 +143,11 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         }
     }
     let types = cfg
-        .opt_strings("layer_types")?
+        .layer_types(layers, &[window::SLIDING, window::FULL])?
         .ok_or_else(|| cfg.missing("layer_types"))?;
-    if types.len() as u64 != layers {
-        return Err(cfg.invalid(
-            "layer_types",
-            format!("a list of {} entries", types.len()),
-            format!("one entry per layer ({layers})"),
-        ));
-    }
     let mut blocks = Vec::with_capacity(types.len());
     for t in &types {
-        let sliding = match *t {
-            "sliding_attention" => true,
-            "full_attention" => false,
-            other => {
-                return Err(cfg.invalid(
-                    "layer_types",
-                    other,
-                    "entries `sliding_attention` or `full_attention`",
-                ))
-            }
-        };
+        let sliding = *t == window::SLIDING;
         let (kv, d, span, no_v) = if sliding {
             (kv_heads, head_dim, Span::Window(window), false)
         } else {
@@ -193,21 +155,18 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         };
         blocks.push(Block {
             mixer: Mixer::Attention(Attention {
-                kind: AttentionKind::Standard {
-                    heads,
-                    kv_heads: kv,
-                    head_dim: d,
-                },
                 bias: AttentionBias {
                     qkv: bias,
                     output: bias,
                 },
                 qk_norm: QkNorm::PerHeadShared,
-                sinks: false,
                 span,
-                output_gate: false,
                 k_eq_v: no_v,
-                indexer: None,
+                ..Attention::plain(AttentionKind::Standard {
+                    heads,
+                    kv_heads: kv,
+                    head_dim: d,
+                })
             }),
             ffn: BlockFfn::Dense(Mlp {
                 kind: MlpKind::Gated,
@@ -220,25 +179,13 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         });
     }
     let tied = cfg.tied(true)?;
-    Ok(Architecture {
-        model_type: cfg.model_type().to_string(),
-        hidden_size: hidden,
-        vocab_size: vocab,
+    Ok(Decoder {
+        hidden,
+        vocab,
         max_context,
-        layers: Schedule::from_layers(blocks),
-        norm: Norms {
-            kind: NormKind::RmsNorm,
-            final_norm: true,
-            embedding_norm: false,
-        },
-        embedding: Embedding {
-            tied,
-            learned_positions: 0,
-            lm_head_bias: false,
-        },
-        mtp: None,
-        towers: Vec::new(),
-    })
+        tied,
+    }
+    .around(cfg.model_type(), Schedule::from_layers(blocks)))
 }
 
 /// The Gemma 4 vision tower: its width `h_v` and its parameters.
@@ -276,11 +223,7 @@ mod tests {
     use serde_json::Value;
 
     fn fixture() -> Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/models-2026/gemma-4-31b-it/config.json"
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        crate::hf::shared_2026_config("gemma-4-31b-it")
     }
 
     #[test]

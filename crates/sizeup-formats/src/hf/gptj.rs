@@ -16,7 +16,7 @@ use crate::error::FormatError;
 /// Read a `gptj` config.
 pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["n_embd", "hidden_size"])?;
-    let layers = cfg.size(&["n_layer", "num_hidden_layers"])?;
+    let layers = cfg.layers(&["n_layer", "num_hidden_layers"])?;
     let heads = cfg.size(&["n_head", "num_attention_heads"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let head_dim = cfg.divide_heads(hidden, heads, "n_head")?;

@@ -24,30 +24,27 @@
 //! (shared/fixtures/models-2026/llama-4-scout-17b-16e-instruct).
 
 use sizeup_core::arch::{
-    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Embedding, Mixer, Mlp,
-    MlpKind, Moe, NormKind, Norms, QkNorm, Schedule, SharedExperts, Span,
+    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Mixer, Mlp, MlpKind,
+    Moe, Schedule, SharedExperts, Span,
 };
 
-use super::config::{Config, HeadDim, KvHeads};
+use super::config::{Config, HeadDim, KvHeads, Section};
+use super::window;
+use super::Decoder;
 use crate::error::FormatError;
 
-/// Read a `llama4` config (or a bare `llama4_text` one).
+/// The `layer_types` entry of a chunked-attention layer.
+const CHUNKED: &str = "chunked_attention";
+
+/// Read a `llama4` config: its `text_config`.
 pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
-    match cfg.opt_object("text_config")? {
-        Some(map) => {
-            let mut text = cfg.nested(map, "Llama4TextConfig", "text_config.");
-            let arch = read_text(&mut text)?;
-            cfg.extend_assumptions(text.take_assumptions());
-            Ok(arch)
-        }
-        None => Err(cfg.missing("text_config")),
-    }
+    cfg.section(Section::Text, "Llama4TextConfig", read_text)
 }
 
 /// The Llama 4 language model from `text_config`.
 fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
-    let layers = cfg.size(&["num_hidden_layers"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let heads = cfg.size(&["num_attention_heads"])?;
     let kv_heads = cfg.kv_heads("num_key_value_heads", heads, KvHeads::Fixed(8))?;
@@ -71,7 +68,6 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         "`attention_bias` defaults to false",
     )?;
     let chunk = cfg.opt_size(&["attention_chunk_size"])?;
-    let n = layers.min(sizeup_core::arch::MAX_LAYERS);
 
     let moe_layers: Vec<bool> = match cfg.opt_counts("moe_layers")? {
         Some(list) => {
@@ -82,7 +78,11 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
                     format!("layer indices below {layers}"),
                 ));
             }
-            (0..n).map(|i| list.contains(&i)).collect()
+            let mut flags = vec![false; layers as usize];
+            for i in list {
+                flags[i as usize] = true;
+            }
+            flags
         }
         None => {
             let step = cfg.size_or(
@@ -95,7 +95,7 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
                 format!("every {step}th layer from layer {}", step - 1),
                 "`moe_layers` absent: range(interleave_moe_layer_step - 1, L, step)",
             );
-            (0..n).map(|i| (i + 1) % step == 0).collect()
+            (0..layers).map(|i| (i + 1) % step == 0).collect()
         }
     };
 
@@ -116,20 +116,11 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
                 4,
                 "`no_rope_layer_interval` defaults to 4",
             )?;
-            (0..n).map(|i| (i + 1) % every != 0).collect()
+            (0..layers).map(|i| (i + 1) % every != 0).collect()
         }
     };
-    let chunked: Vec<bool> = match cfg.opt_strings("layer_types")? {
-        Some(types) => {
-            if types.len() as u64 != layers {
-                return Err(cfg.invalid(
-                    "layer_types",
-                    format!("a list of {} entries", types.len()),
-                    format!("one entry per layer ({layers})"),
-                ));
-            }
-            types.iter().map(|t| *t == "chunked_attention").collect()
-        }
+    let chunked: Vec<bool> = match cfg.layer_types(layers, &[CHUNKED, window::FULL])? {
+        Some(types) => types.iter().map(|t| *t == CHUNKED).collect(),
         None => rope.iter().map(|&r| r && chunk.is_some()).collect(),
     };
 
@@ -138,7 +129,7 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         intermediate_size,
         bias: false,
     };
-    let blocks = (0..n as usize).map(|i| {
+    let blocks = (0..layers as usize).map(|i| {
         let span = match chunk {
             Some(c) if chunked[i] => Span::Chunk(c),
             _ => Span::Full,
@@ -159,21 +150,16 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         };
         Block {
             mixer: Mixer::Attention(Attention {
-                kind: AttentionKind::Standard {
-                    heads,
-                    kv_heads,
-                    head_dim,
-                },
                 bias: AttentionBias {
                     qkv: bias,
                     output: bias,
                 },
-                qk_norm: QkNorm::None,
-                sinks: false,
                 span,
-                output_gate: false,
-                k_eq_v: false,
-                indexer: None,
+                ..Attention::plain(AttentionKind::Standard {
+                    heads,
+                    kv_heads,
+                    head_dim,
+                })
             }),
             ffn,
             norms: 2,
@@ -183,25 +169,13 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
     });
     let layers_schedule = Schedule::from_layers(blocks.collect::<Vec<_>>());
     let tied = cfg.tied(false)?;
-    Ok(Architecture {
-        model_type: cfg.model_type().to_string(),
-        hidden_size: hidden,
-        vocab_size: vocab,
+    Ok(Decoder {
+        hidden,
+        vocab,
         max_context,
-        layers: layers_schedule,
-        norm: Norms {
-            kind: NormKind::RmsNorm,
-            final_norm: true,
-            embedding_norm: false,
-        },
-        embedding: Embedding {
-            tied,
-            learned_positions: 0,
-            lm_head_bias: false,
-        },
-        mtp: None,
-        towers: Vec::new(),
-    })
+        tied,
+    }
+    .around(cfg.model_type(), layers_schedule))
 }
 
 #[cfg(test)]
@@ -209,11 +183,7 @@ mod tests {
     use serde_json::Value;
 
     fn fixture() -> Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/models-2026/llama-4-scout-17b-16e-instruct/config.json"
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        crate::hf::shared_2026_config("llama-4-scout-17b-16e-instruct")
     }
 
     #[test]

@@ -45,6 +45,17 @@ mod stablelm;
 mod starcoder2;
 #[cfg(test)]
 mod tests;
+
+/// The `config.json` of `shared/fixtures/models-2026/<folder>`, for readers' unit tests.
+#[cfg(test)]
+pub(crate) fn shared_2026_config(folder: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/models-2026")
+        .join(folder)
+        .join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
 mod window;
 
 use std::path::Path;
@@ -52,7 +63,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use sizeup_core::arch::{
-    Architecture, AttentionBias, AttentionKind, Embedding, Mlp, MlpKind, NormKind, QkNorm,
+    Architecture, AttentionBias, AttentionKind, Embedding, Mlp, MlpKind, NormKind, Norms, QkNorm,
+    Schedule,
 };
 use sizeup_core::Assumption;
 
@@ -70,116 +82,103 @@ pub struct Parsed {
     pub assumptions: Vec<Assumption>,
 }
 
-type Reader = fn(&mut Config) -> Result<Architecture, FormatError>;
+/// How a family is read: into a uniform [`Draft`] laid out by [`Draft::build`], or
+/// straight into a layer schedule (hybrid and patterned stacks).
+#[derive(Clone, Copy)]
+enum Reader {
+    Uniform(fn(&mut Config) -> Result<Draft, FormatError>),
+    Layered(fn(&mut Config) -> Result<Architecture, FormatError>),
+}
+
+use Reader::{Layered, Uniform};
+
+impl Reader {
+    fn read(self, cfg: &mut Config) -> Result<Architecture, FormatError> {
+        match self {
+            Uniform(f) => f(cfg).map(Draft::build),
+            Layered(f) => f(cfg),
+        }
+    }
+}
 
 /// Every supported `model_type`, sorted, with its transformers config class and reader.
 const READERS: &[(&str, &str, Reader)] = &[
-    ("bloom", "BloomConfig", |c| bloom::read(c).map(Draft::build)),
-    ("cohere", "CohereConfig", |c| {
-        cohere::read(c).map(Draft::build)
-    }),
-    ("deepseek_v2", "DeepseekV2Config", |c| {
-        deepseek::read_v2(c).map(Draft::build)
-    }),
+    ("bloom", "BloomConfig", Uniform(bloom::read)),
+    ("cohere", "CohereConfig", Uniform(cohere::read)),
+    (
+        "deepseek_v2",
+        "DeepseekV2Config",
+        Uniform(deepseek::read_v2),
+    ),
     (
         "deepseek_v3",
         "DeepseekV3Config",
-        deepseek::read_v3_with_mtp,
+        Layered(deepseek::read_v3_with_mtp),
     ),
-    ("deepseek_v32", "DeepseekV32Config", deepseek::read_v32),
-    ("exaone4", "Exaone4Config", |c| {
-        exaone::read(c).map(Draft::build)
-    }),
-    ("falcon", "FalconConfig", |c| {
-        falcon::read(c).map(Draft::build)
-    }),
-    ("gemma", "GemmaConfig", |c| {
-        gemma::read_gemma(c).map(Draft::build)
-    }),
-    ("gemma2", "Gemma2Config", |c| {
-        gemma::read_gemma2(c).map(Draft::build)
-    }),
-    ("gemma3", "Gemma3Config", |c| {
-        gemma::read_gemma3(c).map(Draft::build)
-    }),
-    ("gemma3_text", "Gemma3TextConfig", |c| {
-        gemma::read_gemma3_text(c).map(Draft::build)
-    }),
-    ("gemma4", "Gemma4Config", gemma4::read),
-    ("glm", "GlmConfig", |c| llama::read_glm(c).map(Draft::build)),
-    ("glm4", "Glm4Config", |c| {
-        glm4::read_glm4(c).map(Draft::build)
-    }),
-    ("glm4_moe", "Glm4MoeConfig", glm4::read_glm4_moe),
-    ("gpt2", "GPT2Config", |c| gpt2::read(c).map(Draft::build)),
-    ("gpt_neox", "GPTNeoXConfig", |c| {
-        neox::read(c).map(Draft::build)
-    }),
-    ("gpt_oss", "GptOssConfig", |c| {
-        gpt_oss::read(c).map(Draft::build)
-    }),
-    ("gptj", "GPTJConfig", |c| gptj::read(c).map(Draft::build)),
-    ("granite", "GraniteConfig", |c| {
-        llama::read_llama(c).map(Draft::build)
-    }),
-    ("granitemoe", "GraniteMoeConfig", |c| {
-        llama::read_granitemoe(c).map(Draft::build)
-    }),
+    (
+        "deepseek_v32",
+        "DeepseekV32Config",
+        Layered(deepseek::read_v32),
+    ),
+    ("exaone4", "Exaone4Config", Uniform(exaone::read)),
+    ("falcon", "FalconConfig", Uniform(falcon::read)),
+    ("gemma", "GemmaConfig", Uniform(gemma::read_gemma)),
+    ("gemma2", "Gemma2Config", Uniform(gemma::read_gemma2)),
+    ("gemma3", "Gemma3Config", Uniform(gemma::read_gemma3)),
+    (
+        "gemma3_text",
+        "Gemma3TextConfig",
+        Uniform(gemma::read_gemma3_text),
+    ),
+    ("gemma4", "Gemma4Config", Layered(gemma4::read)),
+    ("glm", "GlmConfig", Uniform(llama::read_glm)),
+    ("glm4", "Glm4Config", Uniform(glm4::read_glm4)),
+    ("glm4_moe", "Glm4MoeConfig", Layered(glm4::read_glm4_moe)),
+    ("gpt2", "GPT2Config", Uniform(gpt2::read)),
+    ("gpt_neox", "GPTNeoXConfig", Uniform(neox::read)),
+    ("gpt_oss", "GptOssConfig", Uniform(gpt_oss::read)),
+    ("gptj", "GPTJConfig", Uniform(gptj::read)),
+    ("granite", "GraniteConfig", Uniform(llama::read_llama)),
+    (
+        "granitemoe",
+        "GraniteMoeConfig",
+        Uniform(llama::read_granitemoe),
+    ),
     // Kimi K2 ships remote code whose config class is DeepseekV3Config
-    ("kimi_k2", "DeepseekV3Config", deepseek::read_v3_with_mtp),
-    ("llama", "LlamaConfig", |c| {
-        llama::read_llama(c).map(Draft::build)
-    }),
-    ("llama4", "Llama4Config", llama4::read),
-    ("mistral", "MistralConfig", |c| {
-        llama::read_mistral(c).map(Draft::build)
-    }),
-    ("mixtral", "MixtralConfig", |c| {
-        llama::read_mixtral(c).map(Draft::build)
-    }),
-    ("mpt", "MptConfig", |c| mpt::read(c).map(Draft::build)),
-    ("olmo", "OlmoConfig", |c| {
-        olmo::read_olmo(c).map(Draft::build)
-    }),
-    ("olmo2", "Olmo2Config", |c| {
-        olmo::read_olmo2(c).map(Draft::build)
-    }),
-    ("olmo3", "Olmo3Config", |c| {
-        olmo::read_olmo3(c).map(Draft::build)
-    }),
-    ("olmoe", "OlmoeConfig", |c| {
-        olmo::read_olmoe(c).map(Draft::build)
-    }),
-    ("opt", "OPTConfig", |c| opt::read(c).map(Draft::build)),
-    ("phi", "PhiConfig", |c| phi::read(c).map(Draft::build)),
-    ("phi3", "Phi3Config", |c| {
-        llama::read_phi3(c).map(Draft::build)
-    }),
-    ("qwen2", "Qwen2Config", |c| {
-        qwen::read_qwen2(c).map(Draft::build)
-    }),
-    ("qwen2_moe", "Qwen2MoeConfig", |c| {
-        qwen::read_qwen2_moe(c).map(Draft::build)
-    }),
-    ("qwen3", "Qwen3Config", |c| {
-        qwen::read_qwen3(c).map(Draft::build)
-    }),
-    ("qwen3_5", "Qwen3_5Config", qwen_next::read_qwen3_5),
+    (
+        "kimi_k2",
+        "DeepseekV3Config",
+        Layered(deepseek::read_v3_with_mtp),
+    ),
+    ("llama", "LlamaConfig", Uniform(llama::read_llama)),
+    ("llama4", "Llama4Config", Layered(llama4::read)),
+    ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
+    ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
+    ("mpt", "MptConfig", Uniform(mpt::read)),
+    ("olmo", "OlmoConfig", Uniform(olmo::read_olmo)),
+    ("olmo2", "Olmo2Config", Uniform(olmo::read_olmo2)),
+    ("olmo3", "Olmo3Config", Uniform(olmo::read_olmo3)),
+    ("olmoe", "OlmoeConfig", Uniform(olmo::read_olmoe)),
+    ("opt", "OPTConfig", Uniform(opt::read)),
+    ("phi", "PhiConfig", Uniform(phi::read)),
+    ("phi3", "Phi3Config", Uniform(llama::read_phi3)),
+    ("qwen2", "Qwen2Config", Uniform(qwen::read_qwen2)),
+    ("qwen2_moe", "Qwen2MoeConfig", Uniform(qwen::read_qwen2_moe)),
+    ("qwen3", "Qwen3Config", Uniform(qwen::read_qwen3)),
+    ("qwen3_5", "Qwen3_5Config", Layered(qwen_next::read_qwen3_5)),
     (
         "qwen3_5_moe",
         "Qwen3_5MoeConfig",
-        qwen_next::read_qwen3_5_moe,
+        Layered(qwen_next::read_qwen3_5_moe),
     ),
-    ("qwen3_moe", "Qwen3MoeConfig", |c| {
-        qwen::read_qwen3_moe(c).map(Draft::build)
-    }),
-    ("qwen3_next", "Qwen3NextConfig", qwen_next::read_qwen3_next),
-    ("stablelm", "StableLmConfig", |c| {
-        stablelm::read(c).map(Draft::build)
-    }),
-    ("starcoder2", "Starcoder2Config", |c| {
-        starcoder2::read(c).map(Draft::build)
-    }),
+    ("qwen3_moe", "Qwen3MoeConfig", Uniform(qwen::read_qwen3_moe)),
+    (
+        "qwen3_next",
+        "Qwen3NextConfig",
+        Layered(qwen_next::read_qwen3_next),
+    ),
+    ("stablelm", "StableLmConfig", Uniform(stablelm::read)),
+    ("starcoder2", "Starcoder2Config", Uniform(starcoder2::read)),
 ];
 
 /// Every `model_type` the reader understands, sorted.
@@ -257,7 +256,7 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
                 .collect(),
         })?;
     let mut cfg = Config::new(map, model_type, class);
-    let arch = reader(&mut cfg)?;
+    let arch = reader.read(&mut cfg)?;
     // Reject at the door what no estimate could use (counts that overflow a u64,
     // impossible expert routing, absurd layer counts), not later in some report.
     arch.check()?;
@@ -268,6 +267,40 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
 }
 
 /// The sizes every standard-attention decoder has.
+/// The outside of a decoder of today's families: RMSNorm, a final norm, no learned
+/// positions, no LM-head bias, no MTP layers or towers yet; `layers` is the stack.
+pub(crate) struct Decoder {
+    pub hidden: u64,
+    pub vocab: u64,
+    pub max_context: u64,
+    pub tied: bool,
+}
+
+impl Decoder {
+    /// The architecture with this outside around `layers`.
+    pub(crate) fn around(self, model_type: &str, layers: Schedule) -> Architecture {
+        Architecture {
+            model_type: model_type.to_string(),
+            hidden_size: self.hidden,
+            vocab_size: self.vocab,
+            max_context: self.max_context,
+            layers,
+            norm: Norms {
+                kind: NormKind::RmsNorm,
+                final_norm: true,
+                embedding_norm: false,
+            },
+            embedding: Embedding {
+                tied: self.tied,
+                learned_positions: 0,
+                lm_head_bias: false,
+            },
+            mtp: None,
+            towers: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dims {
     /// `h`.
@@ -343,7 +376,7 @@ pub(crate) fn llama_dims(
     context_default: u64,
 ) -> Result<Dims, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
-    let layers = cfg.size(&["num_hidden_layers"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let heads = cfg.size(&["num_attention_heads"])?;
     let kv_heads = cfg.kv_heads("num_key_value_heads", heads, kv_default)?;

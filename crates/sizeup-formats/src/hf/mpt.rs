@@ -19,7 +19,7 @@ use crate::error::FormatError;
 /// Read an `mpt` config.
 pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["d_model", "hidden_size"])?;
-    let layers = cfg.size(&["n_layers", "num_hidden_layers"])?;
+    let layers = cfg.layers(&["n_layers", "num_hidden_layers"])?;
     let heads = cfg.size(&["n_heads", "num_attention_heads"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let head_dim = cfg.divide_heads(hidden, heads, "n_heads")?;

@@ -25,7 +25,7 @@ const POSITION_OFFSET: u64 = 2;
 /// `hidden_size` (OPT-350m's projected embeddings are not modelled).
 pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
-    let layers = cfg.size(&["num_hidden_layers"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
     let heads = cfg.size(&["num_attention_heads"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let ffn = cfg.size(&["ffn_dim"])?;

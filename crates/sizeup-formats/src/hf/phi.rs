@@ -16,7 +16,7 @@ use crate::error::FormatError;
 /// Read a `phi` config.
 pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
-    let layers = cfg.size(&["num_hidden_layers"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
     let heads = cfg.size(&["num_attention_heads"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let ffn = cfg.size(&["intermediate_size"])?;

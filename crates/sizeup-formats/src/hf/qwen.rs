@@ -69,9 +69,12 @@ pub(super) fn read_qwen3(cfg: &mut Config) -> Result<Draft, FormatError> {
     Ok(arch)
 }
 
-/// How many of `layers` are MoE layers: `i ∉ mlp_only_layers` and
-/// `(i + 1) % decoder_sparse_step == 0`, as Qwen2-MoE and Qwen3-MoE decide.
-fn moe_layer_count(cfg: &mut Config, layers: u64) -> Result<u64, FormatError> {
+/// Which of `layers` are MoE layers: `i ∉ mlp_only_layers` and
+/// `(i + 1) % decoder_sparse_step == 0`, as Qwen2-MoE, Qwen3-MoE and Qwen3-Next decide.
+///
+/// # Errors
+/// [`FormatError::InvalidField`] for a zero `decoder_sparse_step`.
+pub(super) fn moe_layer_flags(cfg: &mut Config, layers: u64) -> Result<Vec<bool>, FormatError> {
     let step = cfg.count_or(
         "decoder_sparse_step",
         1,
@@ -80,14 +83,19 @@ fn moe_layer_count(cfg: &mut Config, layers: u64) -> Result<u64, FormatError> {
     if step == 0 {
         return Err(cfg.invalid("decoder_sparse_step", 0, "a positive integer"));
     }
-    let mut dense_only = cfg.opt_counts("mlp_only_layers")?.unwrap_or_default();
-    dense_only.sort_unstable();
-    dense_only.dedup();
-    let removed = dense_only
-        .iter()
-        .filter(|&&i| i < layers && (i + 1) % step == 0)
-        .count() as u64;
-    Ok(layers / step - removed)
+    let mut flags: Vec<bool> = (0..layers).map(|i| (i + 1) % step == 0).collect();
+    for i in cfg.opt_counts("mlp_only_layers")?.unwrap_or_default() {
+        if let Some(f) = usize::try_from(i).ok().and_then(|i| flags.get_mut(i)) {
+            *f = false;
+        }
+    }
+    Ok(flags)
+}
+
+/// How many of `layers` are MoE layers ([`moe_layer_flags`]); the uniform reader
+/// lays them after the dense ones.
+fn moe_layer_count(cfg: &mut Config, layers: u64) -> Result<u64, FormatError> {
+    Ok(moe_layer_flags(cfg, layers)?.iter().filter(|&&m| m).count() as u64)
 }
 
 /// `qwen2_moe` (Qwen1.5-MoE, Qwen2-57B-A14B): routed experts of

@@ -36,16 +36,20 @@
 //! `norm` (`h` each) and one full-attention decoder block per MTP layer.
 
 use sizeup_core::arch::{
-    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Embedding, Group,
-    Mixer, Mlp, MlpKind, Moe, Mtp, NamedTensor, NormKind, Norms, QkNorm, Recurrent, RecurrentKind,
-    Schedule, SharedExperts, Span, MAX_LAYERS,
+    Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Group, Mixer, Mlp,
+    MlpKind, Moe, Mtp, NamedTensor, QkNorm, Recurrent, RecurrentKind, Schedule, SharedExperts,
 };
 use sizeup_core::units::{product, sum};
 
-use super::config::{Config, HeadDim, KvHeads};
+use super::config::{Config, HeadDim, KvHeads, Section};
+use super::window;
+use super::Decoder;
 use crate::error::FormatError;
 
 const Q: &str = "Gated DeltaNet tensor size";
+
+/// The `layer_types` entry of a Gated DeltaNet layer.
+const LINEAR: &str = "linear_attention";
 
 /// How the Gated DeltaNet input projection is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,14 +82,7 @@ struct Text {
 /// Read the keys every member's text config has.
 fn read_text(cfg: &mut Config, d: Defaults) -> Result<Text, FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
-    let layers = cfg.size(&["num_hidden_layers"])?;
-    if layers > MAX_LAYERS {
-        return Err(cfg.invalid(
-            "num_hidden_layers",
-            layers,
-            format!("at most {MAX_LAYERS} layers"),
-        ));
-    }
+    let layers = cfg.layers(&["num_hidden_layers"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let max_context = cfg.context_or(&["max_position_embeddings"], 32_768)?;
     let heads = cfg.size(&["num_attention_heads"])?;
@@ -97,21 +94,17 @@ fn read_text(cfg: &mut Config, d: Defaults) -> Result<Text, FormatError> {
         "`attention_bias` defaults to false",
     )?;
     let attention = Attention {
-        kind: AttentionKind::Standard {
-            heads,
-            kv_heads,
-            head_dim,
-        },
         bias: AttentionBias {
             qkv: bias,
             output: bias,
         },
         qk_norm: QkNorm::PerHeadShared,
-        sinks: false,
-        span: Span::Full,
         output_gate: true,
-        k_eq_v: false,
-        indexer: None,
+        ..Attention::plain(AttentionKind::Standard {
+            heads,
+            kv_heads,
+            head_dim,
+        })
     };
 
     let full = layer_kinds(cfg, layers)?;
@@ -133,26 +126,8 @@ fn read_text(cfg: &mut Config, d: Defaults) -> Result<Text, FormatError> {
 /// each `full_attention` or `linear_attention`), else layer `i` is full iff
 /// `(i + 1) % full_attention_interval == 0` (default 4).
 fn layer_kinds(cfg: &mut Config, layers: u64) -> Result<Vec<bool>, FormatError> {
-    if let Some(types) = cfg.opt_strings("layer_types")? {
-        if types.len() as u64 != layers {
-            return Err(cfg.invalid(
-                "layer_types",
-                format!("a list of {} entries", types.len()),
-                format!("one entry per layer (num_hidden_layers = {layers})"),
-            ));
-        }
-        return types
-            .iter()
-            .map(|t| match *t {
-                "full_attention" => Ok(true),
-                "linear_attention" => Ok(false),
-                other => Err(cfg.invalid(
-                    "layer_types",
-                    format!("{other:?}"),
-                    "\"full_attention\" or \"linear_attention\"",
-                )),
-            })
-            .collect();
+    if let Some(types) = cfg.layer_types(layers, &[window::FULL, LINEAR])? {
+        return Ok(types.iter().map(|t| *t == window::FULL).collect());
     }
     let interval = cfg.count_or(
         "full_attention_interval",
@@ -291,25 +266,15 @@ fn build(
             NamedTensor::vector("norm", h, Group::Norm),
         ],
     });
-    Architecture {
-        model_type: model_type.to_string(),
-        hidden_size: h,
-        vocab_size: t.vocab,
+    let mut arch = Decoder {
+        hidden: h,
+        vocab: t.vocab,
         max_context: t.max_context,
-        layers,
-        norm: Norms {
-            kind: NormKind::RmsNorm,
-            final_norm: true,
-            embedding_norm: false,
-        },
-        embedding: Embedding {
-            tied: t.tied,
-            learned_positions: 0,
-            lm_head_bias: false,
-        },
-        mtp,
-        towers: Vec::new(),
+        tied: t.tied,
     }
+    .around(model_type, layers);
+    arch.mtp = mtp;
+    arch
 }
 
 /// `qwen3_next`: fused GDN input projections; MoE where
@@ -325,16 +290,8 @@ pub(super) fn read_qwen3_next(cfg: &mut Config) -> Result<Architecture, FormatEr
         },
     )?;
     let num_experts = cfg.count_or("num_experts", 512, "`num_experts` defaults to 512")?;
-    let step = cfg.count_or(
-        "decoder_sparse_step",
-        1,
-        "`decoder_sparse_step` defaults to 1",
-    )?;
-    if step == 0 {
-        return Err(cfg.invalid("decoder_sparse_step", 0, "a positive integer"));
-    }
-    let dense_only = cfg.opt_counts("mlp_only_layers")?.unwrap_or_default();
-    let is_moe = |i: u64| num_experts > 0 && !dense_only.contains(&i) && (i + 1) % step == 0;
+    let flags = super::qwen::moe_layer_flags(cfg, t.layers)?;
+    let is_moe = |i: u64| num_experts > 0 && flags.get(i as usize).copied().unwrap_or(false);
     let any_moe = (0..t.layers).any(is_moe);
     let any_dense = (0..t.layers).any(|i| !is_moe(i));
     let moe = if any_moe {
@@ -364,32 +321,6 @@ pub(super) fn read_qwen3_next(cfg: &mut Config) -> Result<Architecture, FormatEr
     Ok(build(&model_type, t, ffn, mtp))
 }
 
-/// The `text_config` of a Qwen3.5 image-text config, read with `class` defaults;
-/// the top-level `tie_word_embeddings` decides the head.
-fn with_text_config<T>(
-    cfg: &mut Config,
-    class: &'static str,
-    read: impl FnOnce(&mut Config) -> Result<T, FormatError>,
-) -> Result<(T, Option<bool>), FormatError> {
-    let empty = serde_json::Map::new();
-    let text_map = match cfg.opt_object("text_config")? {
-        Some(m) => m,
-        None => {
-            cfg.assume(
-                "text_config",
-                format!("{class} defaults"),
-                &format!("`text_config` absent means a default {class}"),
-            );
-            &empty
-        }
-    };
-    let mut text = cfg.nested(text_map, class, "text_config.");
-    let out = read(&mut text)?;
-    cfg.extend_assumptions(text.take_assumptions());
-    let tied = cfg.opt_flag("tie_word_embeddings")?;
-    Ok((out, tied))
-}
-
 /// The MTP layer count of a Qwen3.5 text config (`mtp_num_hidden_layers`, default 0).
 fn qwen3_5_mtp(cfg: &mut Config) -> Result<u64, FormatError> {
     cfg.count_or(
@@ -403,7 +334,7 @@ fn qwen3_5_mtp(cfg: &mut Config) -> Result<u64, FormatError> {
 /// `intermediate_size` in every layer; text model of `text_config` only.
 pub(super) fn read_qwen3_5(cfg: &mut Config) -> Result<Architecture, FormatError> {
     let model_type = cfg.model_type().to_string();
-    let ((mut t, dense, mtp), tied) = with_text_config(cfg, "Qwen3_5TextConfig", |c| {
+    let (mut t, dense, mtp) = cfg.section(Section::Text, "Qwen3_5TextConfig", |c| {
         let t = read_text(
             c,
             Defaults {
@@ -419,7 +350,8 @@ pub(super) fn read_qwen3_5(cfg: &mut Config) -> Result<Architecture, FormatError
         let mtp = qwen3_5_mtp(c)?;
         Ok((t, gated(f), mtp))
     })?;
-    if let Some(tied) = tied {
+    // the head follows the top-level `tie_word_embeddings`
+    if let Some(tied) = cfg.opt_flag("tie_word_embeddings")? {
         t.tied = tied;
     }
     Ok(build(&model_type, t, |_| BlockFfn::Dense(dense), mtp))
@@ -429,7 +361,7 @@ pub(super) fn read_qwen3_5(cfg: &mut Config) -> Result<Architecture, FormatError
 /// shared expert in every layer; text model of `text_config` only.
 pub(super) fn read_qwen3_5_moe(cfg: &mut Config) -> Result<Architecture, FormatError> {
     let model_type = cfg.model_type().to_string();
-    let ((mut t, moe, mtp), tied) = with_text_config(cfg, "Qwen3_5MoeTextConfig", |c| {
+    let (mut t, moe, mtp) = cfg.section(Section::Text, "Qwen3_5MoeTextConfig", |c| {
         let t = read_text(
             c,
             Defaults {
@@ -442,7 +374,8 @@ pub(super) fn read_qwen3_5_moe(cfg: &mut Config) -> Result<Architecture, FormatE
         let mtp = qwen3_5_mtp(c)?;
         Ok((t, moe, mtp))
     })?;
-    if let Some(tied) = tied {
+    // the head follows the top-level `tie_word_embeddings`
+    if let Some(tied) = cfg.opt_flag("tie_word_embeddings")? {
         t.tied = tied;
     }
     Ok(build(&model_type, t, |_| BlockFfn::Moe(moe), mtp))
@@ -490,21 +423,17 @@ mod tests {
         }
     }
 
+    /// MTP totals from vLLM's `qwen3_next_mtp.py` / `qwen3_5_mtp.py` shapes applied to
+    /// the fixtures' configs (worked out by hand from those files, not built by
+    /// transformers, which has no MTP module for these types).
     #[test]
     fn mtp_matches_the_checkpoint_shapes() {
-        let root = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/models-2026/"
-        );
         for (dir, mtp) in [
             ("qwen3-next-80b-a3b-thinking", 1_650_471_424u64),
             ("qwen3.5-397b-a17b", 6_595_568_128),
         ] {
-            let path = std::path::PathBuf::from(root).join(dir);
-            if !path.is_dir() {
-                continue;
-            }
-            let parsed = crate::hf::from_config_path(&path).unwrap();
+            let config = crate::hf::shared_2026_config(dir).to_string();
+            let parsed = from_config_str(&config).unwrap();
             let count = sizeup_core::params::count(&parsed.arch).unwrap();
             assert_eq!(count.mtp, mtp, "{dir}");
         }

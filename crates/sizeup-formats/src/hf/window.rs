@@ -6,6 +6,11 @@ use super::draft::SlidingWindow;
 use super::config::{Config, Field};
 use crate::error::FormatError;
 
+/// The `layer_types` entry of a sliding-window layer.
+pub(crate) const SLIDING: &str = "sliding_attention";
+/// The `layer_types` entry of a layer that attends to the whole context.
+pub(crate) const FULL: &str = "full_attention";
+
 /// The window size under `sliding_window`: the value when present, `None` when
 /// null, the class `default` when absent (itself `None` for classes without one).
 pub(crate) fn size(cfg: &mut Config, default: Option<u64>) -> Result<Option<u64>, FormatError> {
@@ -49,24 +54,16 @@ pub(crate) fn where_(layers: u64, pred: impl Fn(u64) -> bool) -> Vec<bool> {
 /// count the class's own rule (described by `rule`) gives.
 ///
 /// # Errors
-/// [`FormatError::InvalidField`] when `layer_types` does not have one entry per layer.
+/// [`FormatError::InvalidField`] when `layer_types` does not have one entry per layer,
+/// each [`SLIDING`] or [`FULL`].
 pub(crate) fn local_layers(
     cfg: &mut Config,
     layers: u64,
     rule: &str,
     by_rule: Vec<bool>,
 ) -> Result<Vec<bool>, FormatError> {
-    match cfg.opt_strings("layer_types")? {
-        Some(types) => {
-            if types.len() as u64 != layers {
-                return Err(cfg.invalid(
-                    "layer_types",
-                    format!("a list of {} entries", types.len()),
-                    format!("one entry per layer ({layers})"),
-                ));
-            }
-            Ok(types.iter().map(|t| *t == "sliding_attention").collect())
-        }
+    match cfg.layer_types(layers, &[SLIDING, FULL])? {
+        Some(types) => Ok(types.iter().map(|t| *t == SLIDING).collect()),
         None => {
             let local = by_rule.iter().filter(|&&l| l).count();
             cfg.assume(

@@ -98,7 +98,11 @@ pub fn run(args: &KvArgs) -> Result<KvReport, AppError> {
             .sliding_window()
             .map(|(size, layers)| SlidingWindow { size, layers }),
         layers,
-        assumptions: loaded.assumptions,
+        assumptions: loaded
+            .assumptions
+            .into_iter()
+            .chain(kv::assumptions(&loaded.arch))
+            .collect(),
     })
 }
 
@@ -169,13 +173,6 @@ impl Report for KvReport {
         if let Some(b) = r.block_tokens {
             notes.push(format!(
                 "paged cache: tokens rounded up to whole blocks of {b}"
-            ));
-        }
-        if self.state_bytes_per_sequence > 0 {
-            notes.push(format!(
-                "recurrent layers keep a fixed state per sequence whatever its length, in 16 bits \
-                 (vLLM's default `mamba_ssm_cache_dtype`); state at {} bytes per value",
-                kv::STATE_BYTES_PER_ELEMENT
             ));
         }
         notes.extend(model::assumption_notes(&self.assumptions));
