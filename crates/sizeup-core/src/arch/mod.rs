@@ -356,11 +356,4 @@ impl Architecture {
             }
         });
     }
-
-    /// Rebuild the schedule layer by layer: `f(i, block)` may change layer `i`'s copy of
-    /// its block (how readers apply `layer_types`, `mlp_only_layers` or first-k-dense
-    /// patterns to a uniform stack).
-    pub fn relayer(&mut self, f: impl FnMut(u64, &mut Block)) {
-        self.layers = self.layers.rebuild(f);
-    }
 }

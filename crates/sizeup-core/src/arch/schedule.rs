@@ -120,27 +120,6 @@ impl Schedule {
             .flat_map(|&(b, n)| std::iter::repeat_n(b, n as usize))
     }
 
-    /// A new schedule with `f(i, block)` applied to a copy of each layer `i`'s block.
-    pub fn rebuild(&self, mut f: impl FnMut(u64, &mut Block)) -> Schedule {
-        let mut out = Schedule {
-            blocks: Vec::new(),
-            runs: Vec::new(),
-        };
-        let mut layer = 0u64;
-        for &(b, n) in &self.runs {
-            let Some(block) = self.blocks.get(b) else {
-                continue;
-            };
-            for _ in 0..n.min(MAX_LAYERS) {
-                let mut copy = block.clone();
-                f(layer, &mut copy);
-                out.push(copy, 1);
-                layer += 1;
-            }
-        }
-        out
-    }
-
     /// Apply `f` to every distinct block.
     pub fn map_blocks(&mut self, f: impl FnMut(&mut Block)) {
         self.blocks.iter_mut().for_each(f);

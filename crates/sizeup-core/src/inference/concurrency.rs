@@ -223,13 +223,13 @@ mod tests {
                 .build()
                 .unwrap();
             if local > 0 {
-                arch.relayer(|i, b| {
-                    if i < local {
-                        if let crate::arch::Mixer::Attention(a) = &mut b.mixer {
-                            a.span = Span::Window(window);
-                        }
-                    }
-                });
+                let global = arch.layers.blocks[0].clone();
+                let mut sliding = global.clone();
+                if let crate::arch::Mixer::Attention(a) = &mut sliding.mixer {
+                    a.span = Span::Window(window);
+                }
+                arch.layers = crate::arch::Schedule::uniform(sliding, local.min(layers));
+                arch.layers.push(global, layers.saturating_sub(local));
             }
             let req = KvRequest { seq_len: 1, batch, dtype: KvDtype::Bf16, tp: 1, block_tokens: block };
             let fits = |s: u64| kv::size(&arch, &KvRequest { seq_len: s, ..req })

@@ -94,14 +94,6 @@ impl TensorRole {
             TensorRole::Norm | TensorRole::Bias | TensorRole::Sinks | TensorRole::Vector
         )
     }
-
-    /// Routed-expert weights, of which a token reads only `e` of `E`.
-    pub fn is_routed_expert(self) -> bool {
-        matches!(
-            self,
-            TensorRole::ExpertGate | TensorRole::ExpertUp | TensorRole::ExpertDown
-        )
-    }
 }
 
 /// Which dimension tensor parallelism splits (Megatron / vLLM layouts).
