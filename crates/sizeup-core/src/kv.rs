@@ -74,7 +74,7 @@ pub const STATE_BYTES_PER_ELEMENT: u64 = 2;
 /// sizes or reads it: the precision of recurrent state, and the indexer keys'.
 pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
     let mut out = Vec::new();
-    if arch.blocks().any(|(b, _)| b.recurrent().is_some()) {
+    if arch.has_recurrent() {
         out.push(Assumption::new(
             "recurrent state",
             format!(
@@ -83,10 +83,7 @@ pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
             "vLLM MambaSpec, mamba_ssm_cache_dtype \"auto\" (the model's 16-bit dtype)",
         ));
     }
-    if arch
-        .blocks()
-        .any(|(b, _)| b.attention().is_some_and(|a| a.indexer.is_some()))
-    {
+    if arch.has_indexer() {
         out.push(Assumption::new(
             "sparse-attention indexer keys",
             "one key of index_head_dim values per token per layer, at the KV cache's precision",

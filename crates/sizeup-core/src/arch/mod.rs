@@ -309,6 +309,17 @@ impl Architecture {
         found
     }
 
+    /// Whether any layer has a recurrent mixer (linear attention, state space, conv).
+    pub fn has_recurrent(&self) -> bool {
+        self.blocks().any(|(b, _)| b.recurrent().is_some())
+    }
+
+    /// Whether any attention layer has a sparse-attention indexer.
+    pub fn has_indexer(&self) -> bool {
+        self.blocks()
+            .any(|(b, _)| b.attention().is_some_and(|a| a.indexer.is_some()))
+    }
+
     /// Whether any layer routes tokens to experts.
     pub fn is_moe(&self) -> bool {
         self.blocks().any(|(b, _)| b.moe().is_some())

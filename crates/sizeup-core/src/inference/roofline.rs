@@ -431,7 +431,7 @@ const SCAN_FLOPS_PER_STATE_VALUE: f64 = 8.0;
 /// scans, sparse-attention indexers and windowed or chunked spans.
 pub fn mixer_assumptions(arch: &Architecture) -> Vec<Assumption> {
     let mut out = kv::assumptions(arch);
-    if arch.blocks().any(|(b, _)| b.recurrent().is_some()) {
+    if arch.has_recurrent() {
         out.push(Assumption::new(
             "recurrent scan",
             format!(
@@ -440,10 +440,7 @@ pub fn mixer_assumptions(arch: &Architecture) -> Vec<Assumption> {
             "Yang et al. 2024 (Gated DeltaNet), Dao & Gu 2024 (Mamba-2 SSD)",
         ));
     }
-    if arch
-        .blocks()
-        .any(|(b, _)| b.attention().is_some_and(|a| a.indexer.is_some()))
-    {
+    if arch.has_indexer() {
         out.push(Assumption::new(
             "sparse attention",
             "each query attends to at most index_topk keys; the indexer scores every cached key, priced in 16 bits",

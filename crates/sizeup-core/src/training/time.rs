@@ -156,7 +156,7 @@ fn activation_bytes(mlp: &Mlp) -> f64 {
 /// What the step model assumes about recurrent layers (their chunked scan), besides
 /// the state's precision ([`crate::kv::assumptions`]).
 pub fn mixer_assumptions(arch: &Architecture) -> Vec<crate::Assumption> {
-    if !arch.blocks().any(|(b, _)| b.recurrent().is_some()) {
+    if !arch.has_recurrent() {
         return Vec::new();
     }
     vec![crate::Assumption::new(
