@@ -238,6 +238,25 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_holds_keys_and_values_on_every_layer() {
+        // transformers' DynamicCache for gemma-4-31b-it on the meta device: sliding
+        // layers K and V [16 heads × 256], full layers K and V [4 heads × 512] although
+        // V = K; 50·2·16·256 + 10·2·4·512 = 450,560 values, 901,120 bytes in 16 bits
+        let arch = crate::hf::from_config_str(&fixture().to_string())
+            .unwrap()
+            .arch;
+        let req = sizeup_core::kv::KvRequest {
+            seq_len: 1,
+            batch: 1,
+            dtype: sizeup_core::KvDtype::Fp16,
+            tp: 1,
+            block_tokens: None,
+        };
+        let c = sizeup_core::kv::size(&arch, &req).unwrap();
+        assert_eq!(c.bytes_per_token, 901_120);
+    }
+
+    #[test]
     fn without_k_eq_v_full_layers_keep_v_and_the_sliding_kv_heads() {
         let mut c = fixture();
         c["text_config"]["attention_k_eq_v"] = Value::Bool(false);
