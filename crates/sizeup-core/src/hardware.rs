@@ -121,7 +121,15 @@ impl Accelerator {
     pub fn from_toml_str(text: &str) -> Result<Accelerator> {
         let acc: Accelerator = toml::from_str(text).map_err(|e| CoreError::Parse {
             what: "accelerator file",
-            message: e.message().to_string(),
+            message: match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: {}", e.message())
+                }
+                None => e.message().to_string(),
+            },
         })?;
         acc.validate()?;
         Ok(acc)

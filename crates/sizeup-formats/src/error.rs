@@ -87,6 +87,9 @@ pub enum FormatError {
         /// The TOML parser's description.
         message: String,
     },
+    /// A file was not read: not a regular file, too large, outside its folder.
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
     /// A GGUF file could not be read.
     #[error(transparent)]
     Gguf(#[from] crate::gguf::GgufError),

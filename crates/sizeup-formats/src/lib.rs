@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod file;
 pub mod gguf;
 pub mod hf;
 #[cfg(feature = "hub")]

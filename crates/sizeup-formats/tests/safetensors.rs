@@ -4,6 +4,7 @@
 mod support;
 
 use sizeup_core::{params, Shape};
+use sizeup_formats::file::FileError;
 use sizeup_formats::safetensors::{self, compare_with_config, SafetensorsError};
 use sizeup_formats::tensors::{Dtype, Role};
 use support::{fixture_params, st_header, st_write, write_llama_2_7b_sharded};
@@ -161,6 +162,6 @@ fn index_problems_are_named() {
     std::fs::write(&index, r#"{"weight_map": {"a": "missing.safetensors"}}"#).unwrap();
     let err = safetensors::read_checkpoint(dir.path()).unwrap_err();
     assert!(
-        matches!(&err, SafetensorsError::Io { file, .. } if file.ends_with("missing.safetensors"))
+        matches!(&err, SafetensorsError::File(FileError::Io { path, .. }) if path.ends_with("missing.safetensors"))
     );
 }

@@ -135,13 +135,13 @@ pub struct DeviceArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
     pub gpu_file: Option<String>,
     /// Devices in all (serving: `gpus / tp` replicas, default `--tp`; training: default 1)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::DEVICES)]
     pub gpus: Option<u64>,
     /// Tensor-parallel size (serving: devices per replica, default `--gpus`, else 1; training: default 1)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::DEVICES)]
     pub tp: Option<u64>,
     /// Price per device-hour in US dollars (default: the catalog's)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::PRICE)]
     pub price: Option<f64>,
 }
 
@@ -153,26 +153,6 @@ impl DeviceArgs {
             None => hardware::find(&self.gpu)?.clone(),
         })
     }
-}
-
-/// Parse a token count: `4096`, `32k` (= 32768), `1m` (= 1048576).
-///
-/// Token counts use binary multiples because context windows are powers of two:
-/// "32k context" means 32768 tokens.
-pub fn parse_tokens(s: &str) -> Result<u64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let (digits, mult) = match t.strip_suffix('k') {
-        Some(d) => (d, 1024),
-        None => match t.strip_suffix('m') {
-            Some(d) => (d, 1024 * 1024),
-            None => (t.as_str(), 1),
-        },
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("`{s}` is not a token count (expected a whole number such as `4096`, `32k` or `1m`)"))
 }
 
 /// Parse a KV cache precision.
@@ -230,50 +210,9 @@ pub fn parse_engine(s: &str) -> Result<sizeup_core::inference::Engine, String> {
     })
 }
 
-/// Parse a count with an SI suffix: `300B` = 3·10¹¹, `15.6T`, `2e12`, `1.5M`.
-///
-/// Token budgets are quoted in decimal units ("15.6T tokens"), unlike context
-/// windows (`8k` = 8192).
-pub fn parse_count(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let bad = || format!("`{s}` is not a count (expected e.g. `300B`, `15.6T`, `2e12`)");
-    let (digits, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&t[..t.len() - 1], 1e3),
-        Some('M') => (&t[..t.len() - 1], 1e6),
-        Some('B') | Some('G') => (&t[..t.len() - 1], 1e9),
-        Some('T') => (&t[..t.len() - 1], 1e12),
-        _ => (t, 1.0),
-    };
-    let v: f64 = digits.parse().map_err(|_| bad())?;
-    let n = v * mult;
-    if !(n.is_finite() && n >= 1.0 && n < u64::MAX as f64) {
-        return Err(bad());
-    }
-    Ok(n.round() as u64)
-}
-
 /// Parse an activation recomputation mode.
 pub fn parse_recompute(s: &str) -> Result<sizeup_core::training::activations::Recompute, String> {
     s.parse().map_err(|_| {
         format!("`{s}` is not a recomputation mode (expected none, selective or full)")
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_are_decimal_and_tokens_binary() {
-        assert_eq!(parse_count("15T"), Ok(15_000_000_000_000));
-        assert_eq!(parse_count("100M"), Ok(100_000_000));
-        assert_eq!(parse_count("15.6T"), Ok(15_600_000_000_000));
-        assert_eq!(parse_count("300B"), Ok(300_000_000_000));
-        assert_eq!(parse_count("2.5e12"), Ok(2_500_000_000_000));
-        assert!(parse_count("lots").is_err());
-        assert!(parse_count("-5").is_err());
-        assert!(parse_count("0").is_err());
-        assert_eq!(parse_tokens("32k"), Ok(32_768));
-        assert!(parse_tokens("32kb").is_err());
-    }
 }

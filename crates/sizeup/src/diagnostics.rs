@@ -13,7 +13,7 @@ use crate::error::AppError;
 
 /// Render an error for stderr, without color.
 pub fn render(err: &AppError) -> String {
-    let mut out = format!("error: {err}\n");
+    let mut out = format!("error: {}\n", headline(err));
     // `transparent` variants forward `source()` to the inner error, so the chain
     // starts at the first real cause.
     let mut source = err.source();
@@ -29,6 +29,58 @@ pub fn render(err: &AppError) -> String {
         }
     }
     out
+}
+
+/// The core's request fields and the flags that set them, so that an error names
+/// what the user typed (`--kv-block`, not `block_tokens`).
+const FLAGS: &[(&str, &str)] = &[
+    ("tp", "--tp"),
+    ("gpus", "--gpus"),
+    ("dp", "--dp"),
+    ("pp", "--pp"),
+    ("vpp", "--vpp"),
+    ("cp", "--cp"),
+    ("ep", "--ep"),
+    ("zero", "--zero"),
+    ("mfu", "--mfu"),
+    ("price", "--price"),
+    ("batch", "--batch"),
+    ("seq_len", "--seq-len"),
+    ("global_batch", "--global-batch"),
+    ("micro_batch", "--micro-batch"),
+    ("lora_rank", "--lora-rank"),
+    ("lora_targets", "--lora-targets"),
+    ("precision", "--precision"),
+    ("workload", "--workload"),
+    ("prompt + output", "--prompt + --output"),
+    ("prefill_chunk_tokens", "--prefill-chunk"),
+    ("kv_block_tokens", "--kv-block"),
+    ("block_tokens", "--kv-block"),
+];
+
+/// The first line: the error itself, with a request field shown as its flag.
+fn headline(err: &AppError) -> String {
+    let flag = |field: &str| {
+        FLAGS
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, flag)| *flag)
+    };
+    match err {
+        AppError::Core(CoreError::Invalid {
+            field,
+            value,
+            expected,
+        }) => match flag(field) {
+            Some(flag) => format!("`{flag}` = {value} is invalid: {expected}"),
+            None => err.to_string(),
+        },
+        AppError::Core(CoreError::Zero { field }) => match flag(field) {
+            Some(flag) => format!("`{flag}` must be at least 1, got 0"),
+            None => err.to_string(),
+        },
+        _ => err.to_string(),
+    }
 }
 
 fn hints(err: &AppError) -> Vec<String> {

@@ -8,12 +8,16 @@ mod chart;
 mod cli;
 mod commands;
 mod diagnostics;
+mod door;
 mod error;
 mod humanize;
 mod model;
 mod progress;
 mod render;
 mod sweep_axis;
+
+#[cfg(test)]
+mod cli_fuzz;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,7 +46,7 @@ fn main() -> ExitCode {
             }
         }
         Err(err) => {
-            eprint!("{}", diagnostics::render(&err));
+            eprint!("{}", render::printable(diagnostics::render(&err)));
             ExitCode::from(2)
         }
     }

@@ -74,6 +74,6 @@ fn rough_zero_is_a_usage_error() {
         .args(["rough", "--hidden", "0"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("`hidden` must be at least 1"))
+        .stderr(predicate::str::contains("invalid value '0' for '--hidden': 0 is out of range: a model dimension from 1 to 16777216"))
         .stderr(predicate::str::contains("panicked").not());
 }

@@ -83,7 +83,7 @@ fn bad_input_exits_2_with_a_hint() {
         .args(["infer", "llama-3.1-70b", "--tp", "3"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("`tp` = 3"));
+        .stderr(predicate::str::contains("`--tp` = 3"));
     sizeup()
         .args(["infer", "llama-3.1-70b", "--batch", "0"])
         .assert()

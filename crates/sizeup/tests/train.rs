@@ -118,7 +118,10 @@ fn issue_5_bad_layouts_exit_2_naming_the_field() {
             .args(&args)
             .assert()
             .code(2)
-            .stderr(predicate::str::contains(format!("`{field}`")))
+            .stderr(predicate::str::contains(format!(
+                "`--{}` = ",
+                field.replace('_', "-")
+            )))
             .stderr(predicate::str::contains("hint:"));
     }
 }

@@ -162,8 +162,12 @@ pub struct WhatIf {
     pub before: f64,
     /// The binding figure after; `None` if the change could not be estimated.
     pub after: Option<f64>,
-    /// `after / before`, oriented so that > 1 is an improvement.
+    /// `after / before`, oriented so that > 1 is an improvement; `None` where it
+    /// has no finite value (see `unbounded`) or the change was not estimated.
     pub gain: Option<f64>,
+    /// The ratio has a zero denominator: the figure goes from 0 to a positive
+    /// value (nothing fit before, something fits after). Ranked first.
+    pub unbounded: bool,
     /// What else it costs or needs (retraining, quality, price).
     pub caveat: Option<String>,
     /// Why it could not be estimated.
@@ -182,26 +186,24 @@ impl WhatIf {
             Ok(v) => (Some(v), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        let gain = after.map(|a| {
-            let g = if before.higher_is_better {
+        let ratio = after.map(|a| {
+            if a == before.value {
+                1.0
+            } else if before.higher_is_better {
                 a / before.value
             } else {
                 before.value / a
-            };
-            if g.is_finite() {
-                g
-            } else if a == before.value {
-                1.0
-            } else {
-                f64::INFINITY
             }
         });
+        let unbounded = ratio.is_some_and(|g| g == f64::INFINITY);
+        let gain = ratio.filter(|g| g.is_finite());
         WhatIf {
             name: name.to_string(),
             change,
             before: before.value,
             after,
             gain,
+            unbounded,
             caveat: caveat.map(str::to_string),
             error,
         }
@@ -284,7 +286,10 @@ pub fn build(input: &CardInput<'_>) -> Result<EvidenceCard> {
         (b, d, serving.estimate.assumptions.clone())
     };
     decisions.sort_by(|x, y| {
-        let key = |w: &WhatIf| w.gain.unwrap_or(f64::NEG_INFINITY);
+        let key = |w: &WhatIf| match (w.unbounded, w.gain) {
+            (true, _) => f64::INFINITY,
+            (false, g) => g.unwrap_or(f64::NEG_INFINITY),
+        };
         key(y).total_cmp(&key(x))
     });
     assumptions.extend(input.targets.assumptions(input.workload));

@@ -92,6 +92,14 @@ impl Keys<'_> {
         })
     }
 
+    /// An optional size that must be at least 1 when present.
+    fn opt_positive(&self, key: &str) -> Result<Option<u64>, GgufError> {
+        match self.opt(key)? {
+            Some(0) => Err(self.invalid(key, 0, "at least 1")),
+            v => Ok(v),
+        }
+    }
+
     /// A required size that must be at least 1.
     fn positive(&self, key: &str) -> Result<u64, GgufError> {
         match self.req(key)? {
@@ -235,7 +243,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
             heads
         }
     };
-    let head_dim = match k.opt("attention.key_length")? {
+    let head_dim = match k.opt_positive("attention.key_length")? {
         Some(d) => d,
         None if h % heads == 0 => {
             k.assume(
@@ -263,7 +271,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
             "output.weight tensor present"
         },
     );
-    let ffn_len = k.opt("feed_forward_length")?;
+    let ffn_len = k.opt_positive("feed_forward_length")?;
 
     let gated = |f: u64, bias: bool| Mlp {
         kind: MlpKind::Gated,
@@ -318,7 +326,10 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
                 Some(e) if e > 0 => Some(Moe {
                     num_experts: e,
                     experts_per_token: k.positive("expert_used_count")?,
-                    expert: gated(k.opt("expert_feed_forward_length")?.unwrap_or(f), false),
+                    expert: gated(
+                        k.opt_positive("expert_feed_forward_length")?.unwrap_or(f),
+                        false,
+                    ),
                     shared: None,
                     moe_layers: layers,
                     router_bias: false,
@@ -333,7 +344,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
         }
         "qwen2moe" | "qwen3moe" => {
             let expert_f = k.positive("expert_feed_forward_length")?;
-            let shared = match k.opt("expert_shared_feed_forward_length")? {
+            let shared = match k.opt_positive("expert_shared_feed_forward_length")? {
                 Some(f) if f > 0 => Some(SharedExperts {
                     mlp: gated(f, false),
                     gate: k.has_tensor("blk.0.ffn_gate_inp_shexp.weight"),
@@ -419,7 +430,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
             })
         }
     };
-    Ok(Draft {
+    let arch = Draft {
         model_type: model_type.to_string(),
         hidden_size: h,
         num_layers: layers,
@@ -436,7 +447,10 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
         parallel_block: false,
         extra: Vec::new(),
     }
-    .build())
+    .build();
+    // the same checks as a config.json's, after the keys' own
+    arch.check()?;
+    Ok(arch)
 }
 
 type Family = (&'static str, Attention, Norms, Mlp, Option<Moe>);
@@ -450,11 +464,11 @@ type Family = (&'static str, Attention, Norms, Mlp, Option<Moe>);
 /// meaning under the plain keys. `qk_nope_head_dim = key_length_mla − rope`.
 fn deepseek2(k: &mut Keys, layers: u64, heads: u64) -> Result<Family, GgufError> {
     let rope = k.positive("rope.dimension_count")?;
-    let qk_head = match k.opt("attention.key_length_mla")? {
+    let qk_head = match k.opt_positive("attention.key_length_mla")? {
         Some(v) => v,
         None => k.positive("attention.key_length")?,
     };
-    let v_head_dim = match k.opt("attention.value_length_mla")? {
+    let v_head_dim = match k.opt_positive("attention.value_length_mla")? {
         Some(v) => v,
         None => k.positive("attention.value_length")?,
     };

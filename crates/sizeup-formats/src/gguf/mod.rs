@@ -14,7 +14,6 @@ mod architecture;
 mod metadata;
 mod reader;
 
-use std::fs::File;
 use std::io::Cursor;
 use std::path::Path;
 
@@ -38,7 +37,10 @@ pub use sizeup_core::dtype::GgmlType;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum GgufError {
-    /// The file could not be opened or read.
+    /// Not a regular file, or a shard outside its folder.
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
+    /// The file could not be read.
     #[error("cannot read `{file}`")]
     Io {
         /// The file.
@@ -301,10 +303,7 @@ pub enum GgufError {
 /// [`GgufError`] naming the file and the first problem.
 pub fn read_path(path: &Path) -> Result<GgufFile, GgufError> {
     let name = path.display().to_string();
-    let f = File::open(path).map_err(|source| GgufError::Io {
-        file: name.clone(),
-        source,
-    })?;
+    let (f, _) = crate::file::open_regular(path)?;
     read(f, &name)
 }
 

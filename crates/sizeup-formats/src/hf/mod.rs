@@ -215,10 +215,7 @@ pub fn from_config_path(path: &Path) -> Result<Parsed, FormatError> {
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| FormatError::Io {
-        path: file.clone(),
-        source,
-    })?;
+    let text = crate::file::read_text(&file, crate::file::MAX_CONFIG_BYTES)?;
     parse(&text, &file.display().to_string())
 }
 

@@ -334,7 +334,7 @@ fn paths_that_cannot_be_read_are_errors() {
     ));
     assert!(matches!(
         from_config_path(&dir.join("absent.json")),
-        Err(FormatError::Io { .. })
+        Err(FormatError::File(crate::file::FileError::Io { .. }))
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }

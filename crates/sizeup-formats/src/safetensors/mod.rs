@@ -12,7 +12,6 @@ mod header;
 mod index;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -37,7 +36,10 @@ pub const SINGLE_FILE: &str = "model.safetensors";
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum SafetensorsError {
-    /// The file could not be opened or read.
+    /// Not a regular file, or a shard outside its folder.
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
+    /// The file could not be read.
     #[error("cannot read `{file}`")]
     Io {
         /// The file.
@@ -366,7 +368,10 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, SafetensorsError> {
         let headers = index
             .shards()
             .into_iter()
-            .map(|shard| Ok((shard.to_string(), read_file(&dir.join(shard))?)))
+            .map(|shard| {
+                let path = crate::file::inside(dir, shard)?;
+                Ok((shard.to_string(), read_file(&path)?))
+            })
             .collect::<Result<Vec<_>, SafetensorsError>>()?;
         assemble(&name, Some(&index), headers)
     } else {
@@ -381,10 +386,7 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, SafetensorsError> {
 /// As [`read_header`], plus [`SafetensorsError::Io`] naming the path.
 pub fn read_file(path: &Path) -> Result<SafetensorsHeader, SafetensorsError> {
     let name = path.display().to_string();
-    let f = File::open(path).map_err(|source| SafetensorsError::Io {
-        file: name.clone(),
-        source,
-    })?;
+    let (f, _) = crate::file::open_regular(path)?;
     read_header(f, &name)
 }
 
@@ -439,8 +441,7 @@ fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, SafetensorsError> {
         file: name.clone(),
         source,
     };
-    let f = File::open(path).map_err(io)?;
-    let len = f.metadata().map_err(io)?.len();
+    let (f, len) = crate::file::open_regular(path)?;
     if len > limit {
         return Err(SafetensorsError::IndexTooLarge {
             file: name,

@@ -32,7 +32,7 @@ pub struct CardArgs {
     #[arg(long, default_value = "H100-SXM")]
     gpu: String,
     /// Serving devices per replica (tensor parallel)
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     tp: u64,
     /// Weight format for serving (as in `sizeup infer --weights`)
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
@@ -41,58 +41,58 @@ pub struct CardArgs {
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
     kv_dtype: KvDtype,
     /// Context each request may reach (default: chat 8k, rag 16k, batch prompt + output)
-    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS)]
     context: Option<u64>,
     /// Prompt tokens per request (default: chat 2048, rag 8192, batch 1024)
-    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS)]
     prompt: Option<u64>,
     /// Output tokens per request (default: chat 512, rag 256, batch 1024)
-    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS)]
     output: Option<u64>,
     /// Requests in flight the service must hold (default: chat 16, rag 8, batch: as many as fit)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::SEQUENCES)]
     concurrency: Option<u64>,
     /// Longest acceptable time to first token, seconds (default: chat 2, rag 4)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::SECONDS)]
     ttft_target: Option<f64>,
     /// Longest acceptable time per output token, milliseconds (default 50 for chat and rag)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::MILLISECONDS)]
     tpot_target_ms: Option<f64>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     engine: Engine,
     /// Price per device-hour in US dollars (default: the catalog's)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::PRICE)]
     price: Option<f64>,
     /// Training accelerator
     #[arg(long, default_value = "H100-SXM")]
     train_gpu: String,
     /// Training GPUs
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 8)]
     train_gpus: u64,
     /// Training tokens (default: train 20 per parameter, Hoffmann et al. 2022; finetune 100M)
-    #[arg(long, value_parser = crate::cli::parse_count)]
+    #[arg(long, value_parser = crate::door::TRAINING_TOKENS)]
     tokens: Option<u64>,
     /// Training sequence length
-    #[arg(long, default_value = "4096", value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS, default_value = "4096")]
     seq_len: u64,
     /// Sequences per optimizer step (default: 32 per training GPU)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::SEQUENCES)]
     global_batch: Option<u64>,
     /// Sequences per micro-batch
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::door::SEQUENCES, default_value_t = 1)]
     micro_batch: u64,
     /// Activation recomputation: none, selective, full
     #[arg(long, default_value = "selective", value_parser = crate::cli::parse_recompute)]
     recompute: Recompute,
     /// ZeRO stage for training (3 = FSDP)
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
+    #[arg(long, default_value_t = 3, value_parser = crate::door::zero_stage())]
     zero: u8,
     /// Fine-tuning method for `--workload finetune`: lora, qlora, full
     #[arg(long, default_value = "lora")]
     method: String,
     /// LoRA rank
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = crate::door::RANK, default_value_t = 16)]
     lora_rank: u64,
 }
 
@@ -593,9 +593,11 @@ impl Report for CardReport {
                 Cell::Text(w.name.clone()),
                 Cell::Text(w.change.clone()),
                 Cell::Text(effect),
-                w.gain.map_or(Cell::Empty, |g| {
-                    Cell::Text(format!("×{}", humanize::sig3(g)))
-                }),
+                match (w.unbounded, w.gain) {
+                    (true, _) => Cell::Text("n/a (from 0)".into()),
+                    (false, Some(g)) => Cell::Text(format!("×{}", humanize::sig3(g))),
+                    (false, None) => Cell::Empty,
+                },
                 Cell::Text(w.caveat.clone().unwrap_or_default()),
             ]);
         }

@@ -3,6 +3,7 @@
 use clap::Args;
 use serde::Serialize;
 use sizeup_core::hardware::{self, Accelerator};
+use sizeup_formats::file::{escape, read_text, MAX_TEXT_BYTES};
 
 use crate::error::AppError;
 use crate::render::{Cell, Report, Table, View};
@@ -27,13 +28,19 @@ pub struct GpusReport {
 
 /// Read a user accelerator file.
 pub fn read_gpu_file(path: &str) -> Result<Accelerator, AppError> {
-    let text = std::fs::read_to_string(path).map_err(|e| AppError::Usage {
+    let text =
+        read_text(std::path::Path::new(path), MAX_TEXT_BYTES).map_err(|e| AppError::Usage {
+            flag: "--gpu-file",
+            value: escape(path),
+            problem: e.to_string(),
+            hint: None,
+        })?;
+    Accelerator::from_toml_str(&text).map_err(|e| AppError::Usage {
         flag: "--gpu-file",
-        value: path.to_string(),
-        problem: format!("cannot be read: {e}"),
-        hint: None,
-    })?;
-    Ok(Accelerator::from_toml_str(&text)?)
+        value: escape(path),
+        problem: e.to_string(),
+        hint: Some("the file holds the fields of one `sizeup gpus --format json` entry, in TOML at top level".into()),
+    })
 }
 
 /// List the catalog.

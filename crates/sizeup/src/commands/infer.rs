@@ -37,55 +37,55 @@ pub struct ServeArgs {
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
     pub kv_dtype: KvDtype,
     /// Context each request may reach, sizing the KV cache (default: prompt + output), e.g. `32k`
-    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS)]
     pub context: Option<u64>,
     /// Prompt tokens per request
-    #[arg(long, default_value = "1024", value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS, default_value = "1024")]
     pub prompt: u64,
     /// Output tokens per request
-    #[arg(long, default_value = "256", value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS, default_value = "256")]
     pub output: u64,
     /// A static batch: requests prefilled together, then decoded in lockstep (default 1)
-    #[arg(long, conflicts_with = "concurrency")]
+    #[arg(long, value_parser = crate::door::SEQUENCES, conflicts_with = "concurrency")]
     pub batch: Option<u64>,
     /// Continuous batching with this many requests in flight
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::SEQUENCES)]
     pub concurrency: Option<u64>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     pub engine: Engine,
     /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::FRACTION)]
     pub gpu_memory_utilization: Option<f64>,
     /// Paged KV block size in tokens (0: a contiguous cache)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::TOKENS)]
     pub kv_block: Option<u64>,
     /// Runtime memory per device in MiB (context, workspaces, CUDA graphs, driver)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::MIB)]
     pub runtime_mib: Option<u64>,
     /// Communication buffers per device in MiB when tensor-parallel
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::MIB)]
     pub comm_buffer_mib: Option<u64>,
     /// Tokens per prefill chunk (sizes the activation workspace)
-    #[arg(long, value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS)]
     pub prefill_chunk: Option<u64>,
     /// Fraction of the curve-predicted 16-bit matmul rate the kernels reach
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::FRACTION)]
     pub matmul_efficiency: Option<f64>,
     /// Fraction of the curve-predicted FP8/INT8 matmul rate the kernels reach
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::FRACTION)]
     pub matmul_efficiency_8bit: Option<f64>,
     /// Fraction of the curve-predicted memory bandwidth the kernels reach
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::FRACTION)]
     pub memory_efficiency: Option<f64>,
     /// Fixed overhead per layer per forward pass, microseconds
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::MICROSECONDS)]
     pub layer_overhead_us: Option<f64>,
     /// Fraction of the link bandwidth an all-reduce reaches
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::FRACTION)]
     pub allreduce_efficiency: Option<f64>,
     /// Latency of one all-reduce, microseconds
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::MICROSECONDS)]
     pub allreduce_latency_us: Option<f64>,
 }
 

@@ -33,37 +33,37 @@ pub struct TrainArgs {
 #[derive(Debug, Clone, PartialEq, Args)]
 pub struct TrainFlags {
     /// Training tokens, e.g. `15.6T`, `2e12`, `300B` (default: 20 per parameter, Hoffmann et al. 2022)
-    #[arg(long, value_parser = crate::cli::parse_count)]
+    #[arg(long, value_parser = crate::door::TRAINING_TOKENS)]
     pub tokens: Option<u64>,
     /// Sequence length, e.g. `4096` or `8k`
-    #[arg(long, default_value = "4096", value_parser = crate::cli::parse_tokens)]
+    #[arg(long, value_parser = crate::door::TOKENS, default_value = "4096")]
     pub seq_len: u64,
     /// Sequences per optimizer step (default: one micro-batch per data-parallel rank)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::SEQUENCES)]
     pub global_batch: Option<u64>,
     /// Sequences per micro-batch
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::door::SEQUENCES, default_value_t = 1)]
     pub micro_batch: u64,
     /// Pipeline-parallel stages
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     pub pp: u64,
     /// Model chunks per pipeline stage (interleaved 1F1B when above 1)
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     pub vpp: u64,
     /// Context-parallel size
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     pub cp: u64,
     /// Expert-parallel size (MoE models)
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     pub ep: u64,
     /// Data-parallel size (default: gpus / (tp·pp·cp))
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::DEVICES)]
     pub dp: Option<u64>,
     /// Sequence parallelism (norms and dropout split over the tensor-parallel ranks)
     #[arg(long)]
     pub sequence_parallel: bool,
     /// ZeRO stage: 0, 1, 2 or 3
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+    #[arg(long, default_value_t = 0, value_parser = crate::door::zero_stage())]
     pub zero: u8,
     /// PyTorch FSDP FULL_SHARD (ZeRO-3 sharding)
     #[arg(long)]
@@ -93,13 +93,13 @@ pub struct TrainFlags {
     #[arg(long)]
     pub optimizer_in_backward: bool,
     /// Model FLOPs utilization to use instead of the time model (0–1)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::door::FRACTION)]
     pub mfu: Option<f64>,
     /// Training method: full, lora, qlora
     #[arg(long, default_value = "full", value_parser = ["full", "lora", "qlora"])]
     pub method: String,
     /// LoRA rank
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, value_parser = crate::door::RANK, default_value_t = 16)]
     pub lora_rank: u64,
     /// Adapted projections (QLoRA §4: all linear layers match full fine-tuning)
     #[arg(long, value_delimiter = ',', default_value = "q,k,v,o,gate,up,down", value_parser = parse_target)]
@@ -117,10 +117,10 @@ pub struct TrainFlags {
     #[arg(long)]
     pub overlap_ep: bool,
     /// GPUs per node sharing the GPU link
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 8)]
     pub gpus_per_node: u64,
     /// Network bandwidth per GPU between nodes, Gb/s each way
-    #[arg(long, default_value_t = 400.0)]
+    #[arg(long, value_parser = crate::door::GBPS, default_value_t = 400.0)]
     pub inter_node_gbps: f64,
 }
 

@@ -1,5 +1,6 @@
 //! `sizeup validate`: recompute published measurements and show each error beside a naive baseline.
 
+use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -100,9 +101,9 @@ fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
         cases.extend(parse("validation/h200-2026-11-28.json".into(), OWN_CASES)?);
     }
     for path in &args.cases {
-        let text = std::fs::read_to_string(path).map_err(|e| AppError::Usage {
+        let text = read_text(path, MAX_TEXT_BYTES).map_err(|e| AppError::Usage {
             flag: "--cases",
-            value: path.display().to_string(),
+            value: shown(path),
             problem: e.to_string(),
             hint: None,
         })?;

@@ -140,7 +140,26 @@ pub trait Report: Serialize {
 /// A writer failed (serialization of a report; never the destination).
 pub type RenderError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Render `report` in `format`.
+/// `text` safe for a terminal: every control character but the line break shown
+/// escaped (`\u{1b}`), so that a tensor name or path from a hostile file cannot
+/// move the cursor, recolor or retitle the terminal it is printed to. JSON needs
+/// no such step (serde escapes control characters).
+pub fn printable(text: String) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Render `report` in `format`; human formats pass through [`printable`].
 pub fn render<R: Report>(
     report: &R,
     format: Format,
@@ -152,11 +171,11 @@ pub fn render<R: Report>(
             s.push('\n');
             s
         }
-        Format::Table => match report.custom_text() {
+        Format::Table => printable(match report.custom_text() {
             Some(text) => text,
             None => text::render(&report.view(), units),
-        },
-        Format::Markdown => markdown::render(&report.view(), units),
-        Format::Csv => csv::render(&report.view())?,
+        }),
+        Format::Markdown => printable(markdown::render(&report.view(), units)),
+        Format::Csv => printable(csv::render(&report.view())?),
     })
 }

@@ -14,6 +14,7 @@ use sizeup_core::{resize, Architecture, Assumption, CoreError};
 use crate::cli::DeviceArgs;
 use crate::commands::infer::ServeArgs;
 use crate::commands::train::TrainFlags;
+use crate::door::{self, Door};
 use crate::error::AppError;
 use crate::sweep_axis::SweepAxis;
 
@@ -60,8 +61,8 @@ pub struct AxisDef {
     pub alias: Option<&'static str>,
     /// What the value measures.
     pub quantity: Quantity,
-    /// Whether the value counts (whole numbers only).
-    pub whole: bool,
+    /// The door of the flag it stands for: its range, and whether it counts.
+    pub door: Door,
     /// Where the value goes.
     pub setter: Setter,
 }
@@ -81,12 +82,12 @@ impl AxisDef {
     }
 }
 
-const fn def(name: &'static str, quantity: Quantity, whole: bool, setter: Setter) -> AxisDef {
+const fn def(name: &'static str, quantity: Quantity, door: Door, setter: Setter) -> AxisDef {
     AxisDef {
         name,
         alias: None,
         quantity,
-        whole,
+        door,
         setter,
     }
 }
@@ -94,35 +95,40 @@ const fn def(name: &'static str, quantity: Quantity, whole: bool, setter: Setter
 const fn device(
     name: &'static str,
     quantity: Quantity,
-    whole: bool,
+    door: Door,
     set: fn(&mut DeviceArgs, f64),
 ) -> AxisDef {
-    def(name, quantity, whole, Setter::Device(set))
+    def(name, quantity, door, Setter::Device(set))
 }
 
 const fn serve(
     name: &'static str,
     quantity: Quantity,
-    whole: bool,
+    door: Door,
     set: fn(&mut ServeArgs, f64),
 ) -> AxisDef {
-    def(name, quantity, whole, Setter::Serve(set))
+    def(name, quantity, door, Setter::Serve(set))
 }
 
 const fn train(
     name: &'static str,
     quantity: Quantity,
-    whole: bool,
+    door: Door,
     set: fn(&mut TrainFlags, f64),
 ) -> AxisDef {
-    def(name, quantity, whole, Setter::Train(set))
+    def(name, quantity, door, Setter::Train(set))
 }
 
 const fn arch(
     name: &'static str,
     derive: fn(&Architecture, u64) -> sizeup_core::Result<Architecture>,
 ) -> AxisDef {
-    def(name, Quantity::Count, true, Setter::Arch(derive))
+    def(
+        name,
+        Quantity::Count,
+        Door::Whole(door::SHAPE),
+        Setter::Arch(derive),
+    )
 }
 
 // Whole axes are checked whole before any setter runs, so `as u64` is exact.
@@ -131,70 +137,122 @@ const fn arch(
 pub static SERVE_AXES: &[AxisDef] = &[
     AxisDef {
         alias: Some("seq_len"),
-        ..serve("context", Quantity::Tokens, true, |a, v| {
-            a.context = Some(v as u64)
-        })
+        ..serve(
+            "context",
+            Quantity::Tokens,
+            Door::Whole(door::TOKENS),
+            |a, v| a.context = Some(v as u64),
+        )
     },
-    serve("prompt", Quantity::Tokens, true, |a, v| a.prompt = v as u64),
-    serve("output", Quantity::Tokens, true, |a, v| a.output = v as u64),
-    serve("batch", Quantity::Count, true, |a, v| {
-        a.batch = Some(v as u64);
-        a.concurrency = None;
+    serve(
+        "prompt",
+        Quantity::Tokens,
+        Door::Whole(door::TOKENS),
+        |a, v| a.prompt = v as u64,
+    ),
+    serve(
+        "output",
+        Quantity::Tokens,
+        Door::Whole(door::TOKENS),
+        |a, v| a.output = v as u64,
+    ),
+    serve(
+        "batch",
+        Quantity::Count,
+        Door::Whole(door::SEQUENCES),
+        |a, v| {
+            a.batch = Some(v as u64);
+            a.concurrency = None;
+        },
+    ),
+    serve(
+        "concurrency",
+        Quantity::Count,
+        Door::Whole(door::SEQUENCES),
+        |a, v| {
+            a.concurrency = Some(v as u64);
+            a.batch = None;
+        },
+    ),
+    device("tp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.tp = Some(v as u64)
     }),
-    serve("concurrency", Quantity::Count, true, |a, v| {
-        a.concurrency = Some(v as u64);
-        a.batch = None;
-    }),
-    device("tp", Quantity::Count, true, |a, v| a.tp = Some(v as u64)),
-    device("gpus", Quantity::Count, true, |a, v| {
-        a.gpus = Some(v as u64)
-    }),
-    device("price", Quantity::UsdPerHour, false, |a, v| {
-        a.price = Some(v)
-    }),
+    device(
+        "gpus",
+        Quantity::Count,
+        Door::Whole(door::DEVICES),
+        |a, v| a.gpus = Some(v as u64),
+    ),
+    device(
+        "price",
+        Quantity::UsdPerHour,
+        Door::Real(door::PRICE),
+        |a, v| a.price = Some(v),
+    ),
     serve(
         "gpu_memory_utilization",
         Quantity::Fraction,
-        false,
+        Door::Real(door::FRACTION),
         |a, v| a.gpu_memory_utilization = Some(v),
     ),
-    serve("kv_block", Quantity::Tokens, true, |a, v| {
-        a.kv_block = Some(v as u64)
-    }),
-    serve("runtime_mib", Quantity::Mib, true, |a, v| {
-        a.runtime_mib = Some(v as u64)
-    }),
-    serve("comm_buffer_mib", Quantity::Mib, true, |a, v| {
-        a.comm_buffer_mib = Some(v as u64)
-    }),
-    serve("prefill_chunk", Quantity::Tokens, true, |a, v| {
-        a.prefill_chunk = Some(v as u64)
-    }),
-    serve("matmul_efficiency", Quantity::Fraction, false, |a, v| {
-        a.matmul_efficiency = Some(v)
-    }),
+    serve(
+        "kv_block",
+        Quantity::Tokens,
+        Door::Whole(door::TOKENS),
+        |a, v| a.kv_block = Some(v as u64),
+    ),
+    serve(
+        "runtime_mib",
+        Quantity::Mib,
+        Door::Whole(door::MIB),
+        |a, v| a.runtime_mib = Some(v as u64),
+    ),
+    serve(
+        "comm_buffer_mib",
+        Quantity::Mib,
+        Door::Whole(door::MIB),
+        |a, v| a.comm_buffer_mib = Some(v as u64),
+    ),
+    serve(
+        "prefill_chunk",
+        Quantity::Tokens,
+        Door::Whole(door::TOKENS),
+        |a, v| a.prefill_chunk = Some(v as u64),
+    ),
+    serve(
+        "matmul_efficiency",
+        Quantity::Fraction,
+        Door::Real(door::FRACTION),
+        |a, v| a.matmul_efficiency = Some(v),
+    ),
     serve(
         "matmul_efficiency_8bit",
         Quantity::Fraction,
-        false,
+        Door::Real(door::FRACTION),
         |a, v| a.matmul_efficiency_8bit = Some(v),
     ),
-    serve("memory_efficiency", Quantity::Fraction, false, |a, v| {
-        a.memory_efficiency = Some(v)
-    }),
+    serve(
+        "memory_efficiency",
+        Quantity::Fraction,
+        Door::Real(door::FRACTION),
+        |a, v| a.memory_efficiency = Some(v),
+    ),
     serve(
         "layer_overhead_us",
         Quantity::Microseconds,
-        false,
+        Door::Real(door::MICROSECONDS),
         |a, v| a.layer_overhead_us = Some(v),
     ),
-    serve("allreduce_efficiency", Quantity::Fraction, false, |a, v| {
-        a.allreduce_efficiency = Some(v)
-    }),
+    serve(
+        "allreduce_efficiency",
+        Quantity::Fraction,
+        Door::Real(door::FRACTION),
+        |a, v| a.allreduce_efficiency = Some(v),
+    ),
     serve(
         "allreduce_latency_us",
         Quantity::Microseconds,
-        false,
+        Door::Real(door::MICROSECONDS),
         |a, v| a.allreduce_latency_us = Some(v),
     ),
     arch("hidden", resize::with_hidden),
@@ -205,44 +263,93 @@ pub static SERVE_AXES: &[AxisDef] = &[
 /// Every training input a sweep can vary: the numeric flags of `sizeup train`,
 /// then the architecture.
 pub static TRAIN_AXES: &[AxisDef] = &[
-    train("micro_batch", Quantity::Count, true, |a, v| {
-        a.micro_batch = v as u64
+    train(
+        "micro_batch",
+        Quantity::Count,
+        Door::Whole(door::SEQUENCES),
+        |a, v| a.micro_batch = v as u64,
+    ),
+    train(
+        "global_batch",
+        Quantity::Count,
+        Door::Whole(door::SEQUENCES),
+        |a, v| a.global_batch = Some(v as u64),
+    ),
+    train(
+        "seq_len",
+        Quantity::Tokens,
+        Door::Whole(door::TOKENS),
+        |a, v| a.seq_len = v as u64,
+    ),
+    train(
+        "tokens",
+        Quantity::Count,
+        Door::Whole(door::TRAINING_TOKENS),
+        |a, v| a.tokens = Some(v as u64),
+    ),
+    device(
+        "gpus",
+        Quantity::Count,
+        Door::Whole(door::DEVICES),
+        |a, v| a.gpus = Some(v as u64),
+    ),
+    device("tp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.tp = Some(v as u64)
     }),
-    train("global_batch", Quantity::Count, true, |a, v| {
-        a.global_batch = Some(v as u64)
+    train("pp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.pp = v as u64
     }),
-    train("seq_len", Quantity::Tokens, true, |a, v| {
-        a.seq_len = v as u64
+    train(
+        "vpp",
+        Quantity::Count,
+        Door::Whole(door::DEVICES),
+        |a, v| a.vpp = v as u64,
+    ),
+    train("cp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.cp = v as u64
     }),
-    train("tokens", Quantity::Count, true, |a, v| {
-        a.tokens = Some(v as u64)
+    train("ep", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.ep = v as u64
     }),
-    device("gpus", Quantity::Count, true, |a, v| {
-        a.gpus = Some(v as u64)
+    train("dp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.dp = Some(v as u64)
     }),
-    device("tp", Quantity::Count, true, |a, v| a.tp = Some(v as u64)),
-    train("pp", Quantity::Count, true, |a, v| a.pp = v as u64),
-    train("vpp", Quantity::Count, true, |a, v| a.vpp = v as u64),
-    train("cp", Quantity::Count, true, |a, v| a.cp = v as u64),
-    train("ep", Quantity::Count, true, |a, v| a.ep = v as u64),
-    train("dp", Quantity::Count, true, |a, v| a.dp = Some(v as u64)),
-    // a stage above 255 saturates and is refused by the estimate like 4
-    train("zero", Quantity::Count, true, |a, v| {
-        a.zero = u8::try_from(v as u64).unwrap_or(u8::MAX)
-    }),
-    train("mfu", Quantity::Fraction, false, |a, v| a.mfu = Some(v)),
-    train("lora_rank", Quantity::Count, true, |a, v| {
-        a.lora_rank = v as u64
-    }),
-    train("gpus_per_node", Quantity::Count, true, |a, v| {
-        a.gpus_per_node = v as u64
-    }),
-    train("inter_node_gbps", Quantity::Gbps, false, |a, v| {
-        a.inter_node_gbps = v
-    }),
-    device("price", Quantity::UsdPerHour, false, |a, v| {
-        a.price = Some(v)
-    }),
+    train(
+        "zero",
+        Quantity::Count,
+        Door::Whole(door::ZERO_STAGE),
+        |a, v| a.zero = v as u8,
+    ),
+    train(
+        "mfu",
+        Quantity::Fraction,
+        Door::Real(door::FRACTION),
+        |a, v| a.mfu = Some(v),
+    ),
+    train(
+        "lora_rank",
+        Quantity::Count,
+        Door::Whole(door::RANK),
+        |a, v| a.lora_rank = v as u64,
+    ),
+    train(
+        "gpus_per_node",
+        Quantity::Count,
+        Door::Whole(door::DEVICES),
+        |a, v| a.gpus_per_node = v as u64,
+    ),
+    train(
+        "inter_node_gbps",
+        Quantity::Gbps,
+        Door::Real(door::GBPS),
+        |a, v| a.inter_node_gbps = v,
+    ),
+    device(
+        "price",
+        Quantity::UsdPerHour,
+        Door::Real(door::PRICE),
+        |a, v| a.price = Some(v),
+    ),
     arch("hidden", resize::with_hidden),
     arch("layers", resize::with_layers),
     arch("kv_heads", resize::with_kv_heads),
@@ -353,7 +460,7 @@ pub fn resolve(vary: &[SweepAxis], mode: Mode) -> Result<Vec<Swept>, AppError> {
                 hint: Some("vary two different inputs for a grid".into()),
             });
         }
-        let values = if def.whole {
+        let values: Vec<f64> = if def.door.whole() {
             let whole = axis.whole_values().map_err(|e| AppError::Usage {
                 flag: "--vary",
                 value: axis.to_string(),
@@ -364,6 +471,19 @@ pub fn resolve(vary: &[SweepAxis], mode: Mode) -> Result<Vec<Swept>, AppError> {
         } else {
             axis.values()
         };
+        // every value passes the door of the flag the axis stands for
+        if let Some(problem) = values.iter().find_map(|&v| def.door.check(v).err()) {
+            return Err(AppError::Usage {
+                flag: "--vary",
+                value: axis.to_string(),
+                problem: format!("{}: {problem}", def.shown()),
+                hint: Some(format!(
+                    "keep every value of {} in the range `--{}` accepts",
+                    def.shown(),
+                    def.name.replace('_', "-")
+                )),
+            });
+        }
         out.push(Swept {
             def,
             name: match def.alias {

@@ -7,7 +7,7 @@
 //! the core stays free of threads); a point that fails (a `tp` that does not
 //! divide the heads) becomes a row holding its error.
 
-mod axes;
+pub(crate) mod axes;
 mod chart;
 mod serve;
 mod train;
@@ -65,6 +65,10 @@ pub struct SweepArgs {
     /// other serving inputs: memory per GPU; training: training memory per GPU)
     #[arg(long, value_enum, default_value_t = ChartKind::Auto)]
     pub chart_kind: ChartKind,
+    /// The most work a sweep does before it asks: points × layers per point
+    /// (about 0.2–0.5 µs each on one core), e.g. `1e9` to allow a longer sweep
+    #[arg(long, value_name = "LAYER_POINTS", default_value = "100M", value_parser = crate::door::WORK)]
+    pub max_work: u64,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(
@@ -297,6 +301,7 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
     check_mode_flags(args)?;
     let swept = axes::resolve(&args.vary, args.mode)?;
     let loaded = model::load(&args.model.model)?;
+    check_work(&swept, loaded.arch.num_layers(), args.max_work)?;
     let gpu = args.device.accelerator()?;
     let base = Base {
         arch: &loaded.arch,
@@ -327,7 +332,7 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
                     swept
                         .iter()
                         .zip(values)
-                        .map(|(s, v)| (s.name, v, s.def.whole))
+                        .map(|(s, v)| (s.name, v, s.def.door.whole()))
                         .collect(),
                 ),
                 outcome,
@@ -391,6 +396,43 @@ struct Defaults<T: Args> {
 }
 
 /// Refuse flags of the other mode: they would be silently ignored.
+/// Refuse a sweep whose work (each point's layers, summed over the grid) is above
+/// `--max-work`, before any point runs: a grid inside the point cap can still
+/// take hours when every point walks tens of thousands of layers.
+fn check_work(swept: &[Swept], layers: u64, max_work: u64) -> Result<(), AppError> {
+    let per_point_layers: f64 = match swept.iter().find(|s| s.def.name == "layers") {
+        // the layers axis sets each point's layer count: its mean stands for all
+        Some(axis) => axis.values.iter().sum::<f64>() / axis.values.len().max(1) as f64,
+        None => layers as f64,
+    };
+    let points: f64 = swept.iter().map(|s| s.values.len() as f64).product();
+    let work = points * per_point_layers;
+    if work <= max_work as f64 {
+        return Ok(());
+    }
+    Err(AppError::Usage {
+        flag: "--vary",
+        value: swept
+            .iter()
+            .map(|s| s.spec.clone())
+            .collect::<Vec<_>>()
+            .join(" "),
+        problem: format!(
+            "the sweep would evaluate {points} points × {per_point_layers:.0} layers = {work:.2e} layer-points, more than `--max-work` {max_work:.2e} (each takes about 0.2–0.5 µs on one core)"
+        ),
+        hint: Some(format!(
+            "use fewer points or layers, or pass `--max-work {:.1e}` to run it anyway",
+            round_up_2_digits(work)
+        )),
+    })
+}
+
+/// `x` rounded up to two significant digits (2.15e9 → 2.2e9).
+fn round_up_2_digits(x: f64) -> f64 {
+    let unit = 10f64.powi(x.log10().floor() as i32 - 1);
+    (x / unit).ceil() * unit
+}
+
 fn check_mode_flags(args: &SweepArgs) -> Result<(), AppError> {
     let unused =
         match args.mode {
