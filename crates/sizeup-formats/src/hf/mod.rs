@@ -23,6 +23,7 @@ mod cohere;
 mod config;
 mod deepseek;
 pub(crate) mod draft;
+mod ernie;
 mod exaone;
 mod falcon;
 mod gemma;
@@ -40,6 +41,7 @@ mod opt;
 mod phi;
 mod qwen;
 mod qwen_next;
+mod seed_oss;
 mod siglip;
 mod stablelm;
 mod starcoder2;
@@ -55,6 +57,62 @@ pub(crate) fn shared_2026_config(folder: &str) -> Value {
         .join("config.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// The `config.json` of this crate's `tests/fixtures-2026/<folder>`, for readers' unit tests.
+#[cfg(test)]
+pub(crate) fn local_2026_config(folder: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures-2026")
+        .join(folder)
+        .join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The field, value and expectation a refused config is refused with, whether the
+/// reader or the check at the door refused it; panics when the config is read.
+#[cfg(test)]
+pub(crate) fn refusal(config: &Value) -> (String, String, String) {
+    match from_config_str(&config.to_string()) {
+        Err(FormatError::InvalidField {
+            field,
+            value,
+            expected,
+            ..
+        }) => (field, value, expected),
+        Err(FormatError::Core(sizeup_core::CoreError::Invalid {
+            field,
+            value,
+            expected,
+        })) => (field.to_string(), value, expected),
+        other => panic!("{config}: expected a refusal naming a field, got {other:?}"),
+    }
+}
+
+/// KV cache elements one token adds to each kind of layer, with the tokens each keeps
+/// for a sequence of `seq_len`: `(kind, elements per token, tokens cached) → layers`
+/// (blocks that differ only in their FFN merged).
+#[cfg(test)]
+pub(crate) fn kv_layers(
+    arch: &Architecture,
+    seq_len: u64,
+) -> std::collections::BTreeMap<(String, u64, u64), u64> {
+    let req = sizeup_core::kv::KvRequest {
+        seq_len,
+        batch: 1,
+        dtype: sizeup_core::KvDtype::Fp16,
+        tp: 1,
+        block_tokens: None,
+    };
+    sizeup_core::kv::by_layer(arch, &req)
+        .unwrap()
+        .into_iter()
+        .fold(std::collections::BTreeMap::new(), |mut m, l| {
+            *m.entry((l.kind, l.elements_per_token, l.tokens_cached))
+                .or_insert(0) += l.layers;
+            m
+        })
 }
 mod window;
 
@@ -105,6 +163,7 @@ impl Reader {
 const READERS: &[(&str, &str, Reader)] = &[
     ("bloom", "BloomConfig", Uniform(bloom::read)),
     ("cohere", "CohereConfig", Uniform(cohere::read)),
+    ("cohere2", "Cohere2Config", Uniform(cohere::read_cohere2)),
     (
         "deepseek_v2",
         "DeepseekV2Config",
@@ -120,6 +179,7 @@ const READERS: &[(&str, &str, Reader)] = &[
         "DeepseekV32Config",
         Layered(deepseek::read_v32),
     ),
+    ("ernie4_5", "Ernie4_5Config", Uniform(ernie::read_ernie4_5)),
     ("exaone4", "Exaone4Config", Uniform(exaone::read)),
     ("falcon", "FalconConfig", Uniform(falcon::read)),
     ("gemma", "GemmaConfig", Uniform(gemma::read_gemma)),
@@ -177,6 +237,7 @@ const READERS: &[(&str, &str, Reader)] = &[
         "Qwen3NextConfig",
         Layered(qwen_next::read_qwen3_next),
     ),
+    ("seed_oss", "SeedOssConfig", Uniform(seed_oss::read)),
     ("stablelm", "StableLmConfig", Uniform(stablelm::read)),
     ("starcoder2", "Starcoder2Config", Uniform(starcoder2::read)),
 ];
