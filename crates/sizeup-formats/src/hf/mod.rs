@@ -34,6 +34,7 @@ mod gpt_oss;
 mod gptj;
 mod llama;
 mod llama4;
+mod minimax;
 mod mpt;
 mod neox;
 mod olmo;
@@ -194,6 +195,16 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("glm", "GlmConfig", Uniform(llama::read_glm)),
     ("glm4", "Glm4Config", Uniform(glm4::read_glm4)),
     ("glm4_moe", "Glm4MoeConfig", Layered(glm4::read_glm4_moe)),
+    (
+        "glm4_moe_lite",
+        "Glm4MoeLiteConfig",
+        Layered(glm4::read_glm4_moe_lite),
+    ),
+    (
+        "glm_moe_dsa",
+        "GlmMoeDsaConfig",
+        Layered(glm4::read_glm_moe_dsa),
+    ),
     ("gpt2", "GPT2Config", Uniform(gpt2::read)),
     ("gpt_neox", "GPTNeoXConfig", Uniform(neox::read)),
     ("gpt_oss", "GptOssConfig", Uniform(gpt_oss::read)),
@@ -212,6 +223,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ),
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
+    ("minimax_m2", "MiniMaxM2Config", Uniform(minimax::read)),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
     ("mpt", "MptConfig", Uniform(mpt::read)),
