@@ -40,10 +40,12 @@ mod neox;
 mod olmo;
 mod opt;
 mod phi;
+mod phimoe;
 mod qwen;
 mod qwen_next;
 mod seed_oss;
 mod siglip;
+mod smollm3;
 mod stablelm;
 mod starcoder2;
 #[cfg(test)]
@@ -181,6 +183,11 @@ const READERS: &[(&str, &str, Reader)] = &[
         Layered(deepseek::read_v32),
     ),
     ("ernie4_5", "Ernie4_5Config", Uniform(ernie::read_ernie4_5)),
+    (
+        "ernie4_5_moe",
+        "Ernie4_5_MoeConfig",
+        Layered(ernie::read_ernie4_5_moe),
+    ),
     ("exaone4", "Exaone4Config", Uniform(exaone::read)),
     ("falcon", "FalconConfig", Uniform(falcon::read)),
     ("gemma", "GemmaConfig", Uniform(gemma::read_gemma)),
@@ -234,6 +241,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("opt", "OPTConfig", Uniform(opt::read)),
     ("phi", "PhiConfig", Uniform(phi::read)),
     ("phi3", "Phi3Config", Uniform(llama::read_phi3)),
+    ("phimoe", "PhimoeConfig", Uniform(phimoe::read)),
     ("qwen2", "Qwen2Config", Uniform(qwen::read_qwen2)),
     ("qwen2_moe", "Qwen2MoeConfig", Uniform(qwen::read_qwen2_moe)),
     ("qwen3", "Qwen3Config", Uniform(qwen::read_qwen3)),
@@ -250,6 +258,7 @@ const READERS: &[(&str, &str, Reader)] = &[
         Layered(qwen_next::read_qwen3_next),
     ),
     ("seed_oss", "SeedOssConfig", Uniform(seed_oss::read)),
+    ("smollm3", "SmolLM3Config", Uniform(smollm3::read)),
     ("stablelm", "StableLmConfig", Uniform(stablelm::read)),
     ("starcoder2", "Starcoder2Config", Uniform(starcoder2::read)),
 ];
