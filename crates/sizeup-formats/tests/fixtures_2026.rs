@@ -22,10 +22,6 @@ use sizeup_formats::hf;
 /// Fixtures whose model_type has no reader yet, with the reason.
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "deepseek-v4-flash",
-        "deepseek_v4: compressed sparse attention not modelled",
-    ),
-    (
         "kimi-linear-48b-a3b-instruct",
         "kimi_linear: Kimi Delta Attention reader missing",
     ),

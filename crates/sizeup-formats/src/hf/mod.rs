@@ -22,6 +22,7 @@ mod bloom;
 mod cohere;
 mod config;
 mod deepseek;
+mod deepseek_v4;
 pub(crate) mod draft;
 mod ernie;
 mod exaone;
@@ -181,6 +182,11 @@ const READERS: &[(&str, &str, Reader)] = &[
         "deepseek_v32",
         "DeepseekV32Config",
         Layered(deepseek::read_v32),
+    ),
+    (
+        "deepseek_v4",
+        "DeepseekV4Config",
+        Layered(deepseek_v4::read),
     ),
     ("ernie4_5", "Ernie4_5Config", Uniform(ernie::read_ernie4_5)),
     (
