@@ -273,6 +273,14 @@ mod tests {
             "{value} {expected}"
         );
         let mut c = local_2026_config("glm-4.7-flash");
+        c["num_experts_per_tok"] = json!(65);
+        let (field, value, expected) = refusal(&c);
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("num_experts_per_tok", "65")
+        );
+        assert!(expected.contains("64"), "{expected}");
+        let mut c = local_2026_config("glm-4.7-flash");
         c["mlp_layer_types"] = json!(["dense", "moe"]);
         let (field, _, expected) = refusal(&c);
         assert_eq!(field, "mlp_layer_types");
