@@ -83,6 +83,10 @@ pub struct CompressedKv {
     pub ratio: u64,
     /// Values per entry (all compressed series of the layer together).
     pub width: u64,
+    /// Entries each query attends to once an indexer has picked them (DeepSeek-V4's
+    /// CSA: `index_topk`); `None` when every entry is attended (HCA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<u64>,
 }
 
 impl Attention {

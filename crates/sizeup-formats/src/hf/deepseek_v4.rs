@@ -40,7 +40,8 @@
 //! # Assumptions / limits
 //! The MTP layer (`num_nextn_predict_layers`) is not built by transformers and not
 //! counted. The compressed cache counts closed windows only (see
-//! `sizeup_core::kv`); attention FLOPs over compressed entries are not priced.
+//! `sizeup_core::kv`); the roofline reads every compressed entry and attends to at most
+//! `index_topk` of the CSA ones, without pricing the indexer's own scoring.
 
 use serde_json::Value;
 use sizeup_core::arch::{
@@ -101,6 +102,7 @@ pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
     let window = cfg.size_or("sliding_window", 128, "`sliding_window` defaults to 128")?;
     let index_heads = cfg.size_or("index_n_heads", 64, "`index_n_heads` defaults to 64")?;
     let index_dim = cfg.size_or("index_head_dim", 128, "`index_head_dim` defaults to 128")?;
+    let index_topk = cfg.size_or("index_topk", 512, "`index_topk` defaults to 512")?;
     let hc = cfg.size_or("hc_mult", 4, "`hc_mult` defaults to 4")?;
     let expert_f = cfg.size_or(
         "moe_intermediate_size",
@@ -174,6 +176,7 @@ pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
                 Some(CompressedKv {
                     ratio: csa_rate,
                     width: d + index_dim,
+                    selected: Some(index_topk),
                 })
             }
             Kind::Hca => {
@@ -186,6 +189,7 @@ pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
                 Some(CompressedKv {
                     ratio: hca_rate,
                     width: d,
+                    selected: None,
                 })
             }
         };
