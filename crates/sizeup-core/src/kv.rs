@@ -83,6 +83,18 @@ pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
             "vLLM MambaSpec, mamba_ssm_cache_dtype \"auto\" (the model's 16-bit dtype)",
         ));
     }
+    let compressed = arch.blocks().any(|(b, _)| {
+        b.attention()
+            .and_then(|a| a.listed.as_ref())
+            .is_some_and(|l| l.compressed.is_some())
+    });
+    if compressed {
+        out.push(Assumption::new(
+            "compressed KV cache",
+            "one entry per closed window of compress_rate tokens, at the KV cache's precision, replicated on every rank; the open window's raw buffer not counted",
+            "transformers DeepseekV4HCACache / DeepseekV4CSACache (compressed_kv)",
+        ));
+    }
     if arch.has_indexer() {
         out.push(Assumption::new(
             "sparse-attention indexer keys",
@@ -106,6 +118,9 @@ pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
 /// # Source
 /// vLLM `FullAttentionSpec`, `MLAAttentionSpec`, `DeepseekV32IndexerCache`.
 fn cached_width(att: &Attention) -> Result<(u64, u64)> {
+    if let Some(listed) = &att.listed {
+        return Ok((listed.cached_per_token, att.kind.kv_heads().max(1)));
+    }
     let (elements, split) = match att.kind {
         AttentionKind::Standard {
             kv_heads, head_dim, ..
@@ -216,10 +231,14 @@ pub fn by_layer(arch: &Architecture, req: &KvRequest) -> Result<Vec<LayerCache>>
                 Mixer::Recurrent(r) => r.kind.name().to_string(),
                 Mixer::Attention(a) => {
                     let layout = a.layout();
-                    match a.span {
+                    let kind = match a.span {
                         Span::Full => layout.to_string(),
                         Span::Window(w) => format!("{layout} window {w}"),
                         Span::Chunk(n) => format!("{layout} chunk {n}"),
+                    };
+                    match a.listed.as_ref().and_then(|l| l.compressed) {
+                        Some(c) => format!("{kind} + compressed 1/{}", c.ratio),
+                        None => kind,
                     }
                 }
             };
@@ -282,14 +301,24 @@ fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare
             // Each rank holds `max(k/t, 1)` of the `k` heads; when `t > k` heads are
             // replicated, so a rank still holds one whole head.
             let per_rank = heads_per_rank(split, req.tp)?;
+            let (compressed_per_token, compressed) = compressed_bytes(att, layers, req)?;
             Ok(BlockShare {
                 elements_per_token: elements,
                 tokens_cached: tokens,
                 state_elements: 0,
-                bytes_per_token: product(Q, &[row_bytes, layers])?,
-                bytes_per_sequence,
+                bytes_per_token: sum(
+                    Q,
+                    &[product(Q, &[row_bytes, layers])?, compressed_per_token],
+                )?,
+                bytes_per_sequence: sum(Q, &[bytes_per_sequence, compressed])?,
                 state_bytes: 0,
-                bytes_per_gpu_sequence: product(Q, &[bytes_per_sequence, per_rank])? / split,
+                bytes_per_gpu_sequence: sum(
+                    Q,
+                    &[
+                        product(Q, &[bytes_per_sequence, per_rank])? / split,
+                        compressed,
+                    ],
+                )?,
             })
         }
         Mixer::Recurrent(r) => {
@@ -306,6 +335,37 @@ fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare
             })
         }
     }
+}
+
+/// The compressed cache of `layers` layers of `att` (DeepSeek-V4): bytes one token
+/// adds on average, and bytes one sequence holds.
+///
+/// # Formula
+/// ```text
+/// per token    = ⌈row bytes(w) / r⌉ · layers
+/// per sequence = row bytes(w) · ⌊s / r⌋ · layers
+/// ```
+/// with `w` values per entry and `r` tokens per entry ([`crate::arch::CompressedKv`]):
+/// only closed windows of `r` tokens have an entry. Entries are replicated on every
+/// tensor-parallel rank (one shared head), like MLA latents.
+///
+/// # Assumptions / limits
+/// The open window's raw buffer (fewer than `r` tokens) and CSA's overlap state are
+/// not counted: at most `r − 1` tokens of raw keys and gates per layer.
+fn compressed_bytes(att: &Attention, layers: u64, req: &KvRequest) -> Result<(u64, u64)> {
+    let Some(c) = att.listed.as_ref().and_then(|l| l.compressed) else {
+        return Ok((0, 0));
+    };
+    let row = req
+        .dtype
+        .layout()
+        .bytes_for(c.width)
+        .ok_or(CoreError::Overflow { quantity: Q })?;
+    let ratio = c.ratio.max(1);
+    Ok((
+        product(Q, &[row.div_ceil(ratio), layers])?,
+        product(Q, &[row, req.seq_len / ratio, layers])?,
+    ))
 }
 
 /// Bytes one token adds to one attention layer's cache on one of `tp` ranks.

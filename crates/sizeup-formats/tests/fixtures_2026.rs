@@ -22,10 +22,6 @@ use sizeup_formats::hf;
 /// Fixtures whose model_type has no reader yet, with the reason.
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "deepseek-v4-flash",
-        "deepseek_v4: compressed sparse attention not modelled",
-    ),
-    (
         "kimi-linear-48b-a3b-instruct",
         "kimi_linear: Kimi Delta Attention reader missing",
     ),
@@ -34,12 +30,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("qwen3-vl-8b-instruct", "qwen3_vl: reader missing"),
     ("qwen3-vl-30b-a3b-instruct", "qwen3_vl_moe: reader missing"),
     ("kimi-k2.5", "kimi_k25: reader missing"),
-    ("minimax-m2.5", "minimax_m2: reader missing"),
-    ("glm-5", "glm_moe_dsa: reader missing"),
-    ("glm-4.7-flash", "glm4_moe_lite: reader missing"),
-    ("seed-oss-36b-ft", "seed_oss: reader missing"),
-    ("ernie-4.5-0.3b-pt", "ernie4_5: reader missing"),
-    ("command-r7b-12-2024-abliterated", "cohere2: reader missing"),
     ("jamba-v0.1", "jamba: reader missing"),
     ("mamba-2.8b", "mamba: reader missing"),
     ("lfm2-350m-ft", "lfm2: reader missing"),

@@ -124,6 +124,7 @@ prop_compose! {
                 output_gate: false,
                 k_eq_v: false,
                 indexer: None,
+                listed: None,
             }),
             ffn: match moe {
                 Some((m, moe_layers)) if i >= layers - moe_layers => BlockFfn::Moe(m),

@@ -96,6 +96,11 @@ impl Block {
             if a.span.cached_tokens() == 0 {
                 return invalid("sliding_window", 0, "at least 1 token".into());
             }
+            if let Some(c) = a.listed.as_ref().and_then(|l| l.compressed) {
+                if c.ratio == 0 {
+                    return invalid("compress_rates", 0, "at least 1 token per entry".into());
+                }
+            }
         }
         if let Some(moe) = self.moe() {
             if moe.num_experts == 0 {

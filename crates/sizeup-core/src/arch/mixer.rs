@@ -49,6 +49,44 @@ pub struct Attention {
     /// (DeepSeek-V3.2 DSA); it has projections and a key cache of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexer: Option<Indexer>,
+    /// Attention whose weights and cache its reader lists, because no layout above
+    /// describes them (DeepSeek-V4: one key that is also the value, a low-rank query,
+    /// a grouped low-rank output, KV compressors). Its tensors replace the ones
+    /// `kind`, `bias`, `qk_norm`, `sinks` and `indexer` would give; `kind` still gives
+    /// the heads and head widths, and `span` the tokens its per-token cache keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<ListedAttention>,
+}
+
+/// The tensors and cache of an attention its reader lists ([`Attention::listed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedAttention {
+    /// Every weight tensor, as the reader derived them from the config.
+    pub tensors: Vec<NamedTensor>,
+    /// Values cached per token, kept for the tokens of the span (DeepSeek-V4: one
+    /// head of `d` values that serves as key and value, stored once).
+    pub cached_per_token: u64,
+    /// A compressed cache kept beside it over the whole sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed: Option<CompressedKv>,
+}
+
+/// A cache of one entry of `width` values for every `ratio` tokens of the sequence
+/// (DeepSeek-V4's compressed keys/values, with the indexer's compressed keys).
+///
+/// # Source
+/// transformers `DeepseekV4HCACache` / `DeepseekV4CSACache`: `compressed_kv` gains one
+/// entry per closed window of `compress_rate` tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompressedKv {
+    /// Tokens per entry.
+    pub ratio: u64,
+    /// Values per entry (all compressed series of the layer together).
+    pub width: u64,
+    /// Entries each query attends to once an indexer has picked them (DeepSeek-V4's
+    /// CSA: `index_topk`); `None` when every entry is attended (HCA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<u64>,
 }
 
 impl Attention {
@@ -65,6 +103,7 @@ impl Attention {
             output_gate: false,
             k_eq_v: false,
             indexer: None,
+            listed: None,
         }
     }
 

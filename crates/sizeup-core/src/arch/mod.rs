@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use block::{Block, BlockFfn, Mlp, MlpKind, Moe, SharedExperts};
 pub use mixer::{
-    Attention, AttentionBias, AttentionKind, Indexer, Mixer, NamedTensor, QkNorm, Recurrent,
-    RecurrentKind, Span,
+    Attention, AttentionBias, AttentionKind, CompressedKv, Indexer, ListedAttention, Mixer,
+    NamedTensor, QkNorm, Recurrent, RecurrentKind, Span,
 };
 pub use schedule::{Run, Schedule};
 

@@ -364,6 +364,12 @@ fn attention(arch: &Architecture, block: &Block, out: &mut Vec<Tensor>) -> Resul
     let Some(att) = block.attention() else {
         return Ok(());
     };
+    if let Some(listed) = &att.listed {
+        for t in &listed.tensors {
+            out.push(named(t, OtherMatrix));
+        }
+        return Ok(());
+    }
     let h = arch.hidden_size;
     let norm_elem = arch.norm.kind.params_per_element();
     let g = Group::Attention;

@@ -178,19 +178,30 @@ impl<'a> Config<'a> {
         layers: u64,
         allowed: &[&str],
     ) -> Result<Option<Vec<&'a str>>, FormatError> {
-        let Some(types) = self.opt_strings("layer_types")? else {
+        self.per_layer("layer_types", layers, allowed)
+    }
+
+    /// A per-layer list of names under `key` (`layer_types`, `mlp_layer_types`) when
+    /// present: one entry per layer, each one of `allowed`.
+    pub(crate) fn per_layer(
+        &self,
+        key: &'static str,
+        layers: u64,
+        allowed: &[&str],
+    ) -> Result<Option<Vec<&'a str>>, FormatError> {
+        let Some(types) = self.opt_strings(key)? else {
             return Ok(None);
         };
         if types.len() as u64 != layers {
             return Err(self.invalid(
-                "layer_types",
+                key,
                 format!("a list of {} entries", types.len()),
                 format!("one entry per layer ({layers})"),
             ));
         }
         if let Some(bad) = types.iter().find(|t| !allowed.contains(t)) {
             return Err(self.invalid(
-                "layer_types",
+                key,
                 format!("an entry `{bad}`"),
                 format!("entries among {}", allowed.join(", ")),
             ));

@@ -20,49 +20,69 @@ use sizeup_core::arch::{
     SharedExperts,
 };
 
-use super::config::Config;
-use super::{llama_like, Dims};
+use super::config::{Config, Field};
+use super::{llama_like, window, Dims};
 use crate::error::FormatError;
 
-/// Class defaults that differ between DeepSeek-V2 and V3.
-struct Defaults {
-    context: u64,
-    routed_experts: Option<u64>,
-    experts_per_token: Option<u64>,
-    shared_experts: Option<u64>,
-    moe_intermediate: u64,
-    first_dense: u64,
+/// Class defaults that differ between DeepSeek-V2, V3 and the GLM classes built on them.
+pub(super) struct Defaults {
+    pub context: u64,
+    pub routed_experts: Option<u64>,
+    pub experts_per_token: Option<u64>,
+    pub shared_experts: Option<u64>,
+    pub moe_intermediate: u64,
+    /// Which layers are MoE layers when the config does not list them.
+    pub layering: Layering,
+    /// `q_lora_rank` when absent (`None`: absent means uncompressed queries).
+    pub q_lora_rank: Option<u64>,
+    pub qk_nope_head_dim: u64,
+    pub v_head_dim: u64,
 }
+
+/// How a class decides which layers carry experts.
+#[derive(Clone, Copy)]
+pub(super) enum Layering {
+    /// Layers `i ≥ first_k_dense_replace` (with this default); DeepSeek-V2/V3.
+    FirstDense(u64),
+    /// `mlp_layer_types` (`dense`/`sparse` per layer) when listed, else the first
+    /// `first_k_dense_replace` layers dense (GLM-5: default 3) or, when the class does
+    /// not read that key (`None`), only the first layer (GLM-4.7-Flash).
+    MlpLayerTypes(Option<u64>),
+}
+
+const DEEPSEEK_MLA: (u64, u64) = (128, 128);
 
 /// `deepseek_v2` (DeepSeek-V2, V2-Lite, Coder-V2): DeepseekV2Config leaves the
 /// expert counts without defaults.
 pub(super) fn read_v2(cfg: &mut Config) -> Result<Draft, FormatError> {
-    read(
-        cfg,
-        &Defaults {
-            context: 2048,
-            routed_experts: None,
-            experts_per_token: None,
-            shared_experts: None,
-            moe_intermediate: 1407,
-            first_dense: 0,
-        },
-    )
+    let defaults = Defaults {
+        context: 2048,
+        routed_experts: None,
+        experts_per_token: None,
+        shared_experts: None,
+        moe_intermediate: 1407,
+        layering: Layering::FirstDense(0),
+        q_lora_rank: None,
+        qk_nope_head_dim: DEEPSEEK_MLA.0,
+        v_head_dim: DEEPSEEK_MLA.1,
+    };
+    read(cfg, &defaults).map(|(draft, _)| draft)
 }
 
 /// `deepseek_v3` (DeepSeek-V3, R1): DeepseekV3Config defaults are V3's own sizes.
 pub(super) fn read_v3(cfg: &mut Config) -> Result<Draft, FormatError> {
-    read(
-        cfg,
-        &Defaults {
-            context: 4096,
-            routed_experts: Some(256),
-            experts_per_token: Some(8),
-            shared_experts: Some(1),
-            moe_intermediate: 2048,
-            first_dense: 3,
-        },
-    )
+    let defaults = Defaults {
+        context: 4096,
+        routed_experts: Some(256),
+        experts_per_token: Some(8),
+        shared_experts: Some(1),
+        moe_intermediate: 2048,
+        layering: Layering::FirstDense(3),
+        q_lora_rank: None,
+        qk_nope_head_dim: DEEPSEEK_MLA.0,
+        v_head_dim: DEEPSEEK_MLA.1,
+    };
+    read(cfg, &defaults).map(|(draft, _)| draft)
 }
 
 fn size_with(
@@ -76,23 +96,81 @@ fn size_with(
     }
 }
 
-fn read(cfg: &mut Config, defaults: &Defaults) -> Result<Draft, FormatError> {
+/// Which of `layers` carry experts, as `layering` decides.
+fn sparse_layers(
+    cfg: &mut Config,
+    layers: u64,
+    layering: Layering,
+) -> Result<Vec<bool>, FormatError> {
+    let first_dense = |cfg: &mut Config, d: u64| {
+        cfg.count_or(
+            "first_k_dense_replace",
+            d,
+            &format!("`first_k_dense_replace` defaults to {d}"),
+        )
+    };
+    let dense = match layering {
+        Layering::FirstDense(d) => first_dense(cfg, d)?,
+        Layering::MlpLayerTypes(by_key) => {
+            if let Some(types) = cfg.per_layer("mlp_layer_types", layers, &["dense", "sparse"])? {
+                return Ok(types.iter().map(|t| *t == "sparse").collect());
+            }
+            match by_key {
+                Some(d) => first_dense(cfg, d)?,
+                None => {
+                    if cfg
+                        .opt_count("first_k_dense_replace")?
+                        .is_some_and(|k| k != 1)
+                    {
+                        cfg.assume(
+                            "first_k_dense_replace",
+                            "1 (ignored)",
+                            "the class reads mlp_layer_types only: without it layer 0 is dense",
+                        );
+                    } else {
+                        cfg.assume(
+                            "mlp_layer_types",
+                            "dense, then sparse",
+                            "`mlp_layer_types` absent means layer 0 dense and the rest MoE",
+                        );
+                    }
+                    1
+                }
+            }
+        }
+    };
+    Ok(window::where_(layers, |i| i >= dense))
+}
+
+/// Read a DeepSeek-style MLA + MoE decoder; also which layers carry experts.
+pub(super) fn read(
+    cfg: &mut Config,
+    defaults: &Defaults,
+) -> Result<(Draft, Vec<bool>), FormatError> {
     let hidden = cfg.size(&["hidden_size"])?;
     let layers = cfg.layers(&["num_hidden_layers"])?;
     let heads = cfg.size(&["num_attention_heads"])?;
     let vocab = cfg.size(&["vocab_size"])?;
     let ffn = cfg.size(&["intermediate_size"])?;
     let max_context = cfg.context_or(&["max_position_embeddings"], defaults.context)?;
-    let q_lora_rank = cfg.opt_size(&["q_lora_rank"])?;
+    let q_lora_rank = match (defaults.q_lora_rank, cfg.field("q_lora_rank")) {
+        (Some(r), Field::Absent) => {
+            cfg.assume("q_lora_rank", r, &format!("`q_lora_rank` defaults to {r}"));
+            Some(r)
+        }
+        _ => cfg.opt_size(&["q_lora_rank"])?,
+    };
     let kv_lora_rank = cfg.size_or("kv_lora_rank", 512, "`kv_lora_rank` defaults to 512")?;
+    let nope = defaults.qk_nope_head_dim;
     let qk_nope_head_dim = cfg.size_or(
         "qk_nope_head_dim",
-        128,
-        "`qk_nope_head_dim` defaults to 128",
+        nope,
+        &format!("`qk_nope_head_dim` defaults to {nope}"),
     )?;
     let qk_rope_head_dim =
         cfg.size_or("qk_rope_head_dim", 64, "`qk_rope_head_dim` defaults to 64")?;
-    let v_head_dim = cfg.size_or("v_head_dim", 128, "`v_head_dim` defaults to 128")?;
+    let v = defaults.v_head_dim;
+    let v_head_dim = cfg.size_or("v_head_dim", v, &format!("`v_head_dim` defaults to {v}"))?;
     if cfg.flag_or(
         "attention_bias",
         false,
@@ -129,15 +207,8 @@ fn read(cfg: &mut Config, defaults: &Defaults) -> Result<Draft, FormatError> {
     arch.attention.bias = AttentionBias::default();
     arch.embedding.tied = cfg.tied(false)?;
 
-    let first_dense = cfg.count_or(
-        "first_k_dense_replace",
-        defaults.first_dense,
-        &format!(
-            "`first_k_dense_replace` defaults to {}",
-            defaults.first_dense
-        ),
-    )?;
-    let moe_layers = layers - first_dense.min(layers);
+    let sparse = sparse_layers(cfg, layers, defaults.layering)?;
+    let moe_layers = sparse.iter().filter(|&&s| s).count() as u64;
     if cfg.opt_count("moe_layer_freq")?.is_some_and(|f| f != 1) {
         cfg.assume(
             "moe_layer_freq",
@@ -197,7 +268,7 @@ fn read(cfg: &mut Config, defaults: &Defaults) -> Result<Draft, FormatError> {
             "transformers does not build the multi-token-prediction layers",
         );
     }
-    Ok(arch)
+    Ok((arch, sparse))
 }
 
 /// A bias-free gated MLP of width `f`.

@@ -77,16 +77,32 @@ impl Draft {
     /// Lay the stack out layer by layer: dense layers first, then the MoE layers; a
     /// layer slides when its window flag says so.
     pub(crate) fn build(self) -> Architecture {
+        let dense_layers = match &self.ffn.moe {
+            Some(m) => self.num_layers.saturating_sub(m.moe_layers),
+            None => self.num_layers,
+        };
+        self.lay_out(|i| i >= dense_layers)
+    }
+
+    /// Lay the stack out with the experts on the layers `sparse` flags (a config's
+    /// `mlp_layer_types`) instead of after a dense prefix; `moe_layers` is not read.
+    pub(crate) fn build_with_moe_on(self, sparse: &[bool]) -> Architecture {
+        self.lay_out(|i| {
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| sparse.get(i))
+                .copied()
+                .unwrap_or(false)
+        })
+    }
+
+    fn lay_out(self, is_moe: impl Fn(u64) -> bool) -> Architecture {
         let attention = |span| Attention {
             bias: self.attention.bias,
             qk_norm: self.attention.qk_norm,
             sinks: self.attention.sinks,
             span,
             ..Attention::plain(self.attention.kind)
-        };
-        let dense_layers = match &self.ffn.moe {
-            Some(m) => self.num_layers.saturating_sub(m.moe_layers),
-            None => self.num_layers,
         };
         let layers = (0..self.num_layers).map(|i| {
             let span = match &self.attention.window {
@@ -96,7 +112,7 @@ impl Draft {
                 _ => Span::Full,
             };
             let ffn = match &self.ffn.moe {
-                Some(m) if i >= dense_layers => BlockFfn::Moe(sizeup_core::arch::Moe {
+                Some(m) if is_moe(i) => BlockFfn::Moe(sizeup_core::arch::Moe {
                     num_experts: m.num_experts,
                     experts_per_token: m.experts_per_token,
                     expert: m.expert,

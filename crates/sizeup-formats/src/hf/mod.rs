@@ -22,7 +22,9 @@ mod bloom;
 mod cohere;
 mod config;
 mod deepseek;
+mod deepseek_v4;
 pub(crate) mod draft;
+mod ernie;
 mod exaone;
 mod falcon;
 mod gemma;
@@ -33,14 +35,18 @@ mod gpt_oss;
 mod gptj;
 mod llama;
 mod llama4;
+mod minimax;
 mod mpt;
 mod neox;
 mod olmo;
 mod opt;
 mod phi;
+mod phimoe;
 mod qwen;
 mod qwen_next;
+mod seed_oss;
 mod siglip;
+mod smollm3;
 mod stablelm;
 mod starcoder2;
 #[cfg(test)]
@@ -55,6 +61,62 @@ pub(crate) fn shared_2026_config(folder: &str) -> Value {
         .join("config.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// The `config.json` of this crate's `tests/fixtures-2026/<folder>`, for readers' unit tests.
+#[cfg(test)]
+pub(crate) fn local_2026_config(folder: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures-2026")
+        .join(folder)
+        .join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The field, value and expectation a refused config is refused with, whether the
+/// reader or the check at the door refused it; panics when the config is read.
+#[cfg(test)]
+pub(crate) fn refusal(config: &Value) -> (String, String, String) {
+    match from_config_str(&config.to_string()) {
+        Err(FormatError::InvalidField {
+            field,
+            value,
+            expected,
+            ..
+        }) => (field, value, expected),
+        Err(FormatError::Core(sizeup_core::CoreError::Invalid {
+            field,
+            value,
+            expected,
+        })) => (field.to_string(), value, expected),
+        other => panic!("{config}: expected a refusal naming a field, got {other:?}"),
+    }
+}
+
+/// KV cache elements one token adds to each kind of layer, with the tokens each keeps
+/// for a sequence of `seq_len`: `(kind, elements per token, tokens cached) → layers`
+/// (blocks that differ only in their FFN merged).
+#[cfg(test)]
+pub(crate) fn kv_layers(
+    arch: &Architecture,
+    seq_len: u64,
+) -> std::collections::BTreeMap<(String, u64, u64), u64> {
+    let req = sizeup_core::kv::KvRequest {
+        seq_len,
+        batch: 1,
+        dtype: sizeup_core::KvDtype::Fp16,
+        tp: 1,
+        block_tokens: None,
+    };
+    sizeup_core::kv::by_layer(arch, &req)
+        .unwrap()
+        .into_iter()
+        .fold(std::collections::BTreeMap::new(), |mut m, l| {
+            *m.entry((l.kind, l.elements_per_token, l.tokens_cached))
+                .or_insert(0) += l.layers;
+            m
+        })
 }
 mod window;
 
@@ -105,6 +167,7 @@ impl Reader {
 const READERS: &[(&str, &str, Reader)] = &[
     ("bloom", "BloomConfig", Uniform(bloom::read)),
     ("cohere", "CohereConfig", Uniform(cohere::read)),
+    ("cohere2", "Cohere2Config", Uniform(cohere::read_cohere2)),
     (
         "deepseek_v2",
         "DeepseekV2Config",
@@ -120,6 +183,17 @@ const READERS: &[(&str, &str, Reader)] = &[
         "DeepseekV32Config",
         Layered(deepseek::read_v32),
     ),
+    (
+        "deepseek_v4",
+        "DeepseekV4Config",
+        Layered(deepseek_v4::read),
+    ),
+    ("ernie4_5", "Ernie4_5Config", Uniform(ernie::read_ernie4_5)),
+    (
+        "ernie4_5_moe",
+        "Ernie4_5_MoeConfig",
+        Layered(ernie::read_ernie4_5_moe),
+    ),
     ("exaone4", "Exaone4Config", Uniform(exaone::read)),
     ("falcon", "FalconConfig", Uniform(falcon::read)),
     ("gemma", "GemmaConfig", Uniform(gemma::read_gemma)),
@@ -134,6 +208,16 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("glm", "GlmConfig", Uniform(llama::read_glm)),
     ("glm4", "Glm4Config", Uniform(glm4::read_glm4)),
     ("glm4_moe", "Glm4MoeConfig", Layered(glm4::read_glm4_moe)),
+    (
+        "glm4_moe_lite",
+        "Glm4MoeLiteConfig",
+        Layered(glm4::read_glm4_moe_lite),
+    ),
+    (
+        "glm_moe_dsa",
+        "GlmMoeDsaConfig",
+        Layered(glm4::read_glm_moe_dsa),
+    ),
     ("gpt2", "GPT2Config", Uniform(gpt2::read)),
     ("gpt_neox", "GPTNeoXConfig", Uniform(neox::read)),
     ("gpt_oss", "GptOssConfig", Uniform(gpt_oss::read)),
@@ -152,6 +236,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ),
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
+    ("minimax_m2", "MiniMaxM2Config", Uniform(minimax::read)),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
     ("mpt", "MptConfig", Uniform(mpt::read)),
@@ -162,6 +247,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("opt", "OPTConfig", Uniform(opt::read)),
     ("phi", "PhiConfig", Uniform(phi::read)),
     ("phi3", "Phi3Config", Uniform(llama::read_phi3)),
+    ("phimoe", "PhimoeConfig", Uniform(phimoe::read)),
     ("qwen2", "Qwen2Config", Uniform(qwen::read_qwen2)),
     ("qwen2_moe", "Qwen2MoeConfig", Uniform(qwen::read_qwen2_moe)),
     ("qwen3", "Qwen3Config", Uniform(qwen::read_qwen3)),
@@ -177,6 +263,8 @@ const READERS: &[(&str, &str, Reader)] = &[
         "Qwen3NextConfig",
         Layered(qwen_next::read_qwen3_next),
     ),
+    ("seed_oss", "SeedOssConfig", Uniform(seed_oss::read)),
+    ("smollm3", "SmolLM3Config", Uniform(smollm3::read)),
     ("stablelm", "StableLmConfig", Uniform(stablelm::read)),
     ("starcoder2", "Starcoder2Config", Uniform(starcoder2::read)),
 ];
