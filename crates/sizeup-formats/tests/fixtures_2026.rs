@@ -40,9 +40,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("seed-oss-36b-ft", "seed_oss: reader missing"),
     ("ernie-4.5-0.3b-pt", "ernie4_5: reader missing"),
     ("command-r7b-12-2024-abliterated", "cohere2: reader missing"),
-    ("jamba-v0.1", "jamba: reader missing"),
-    ("mamba-2.8b", "mamba: reader missing"),
-    ("lfm2-350m-ft", "lfm2: reader missing"),
     ("devstral-small-2-24b-instruct", "mistral3: reader missing"),
     ("qwen2.5-vl-7b-instruct", "qwen2_5_vl: reader missing"),
 ];

@@ -31,8 +31,11 @@ mod glm4;
 mod gpt2;
 mod gpt_oss;
 mod gptj;
+mod jamba;
+mod lfm2;
 mod llama;
 mod llama4;
+mod mamba;
 mod mpt;
 mod neox;
 mod olmo;
@@ -144,14 +147,17 @@ const READERS: &[(&str, &str, Reader)] = &[
         "GraniteMoeConfig",
         Uniform(llama::read_granitemoe),
     ),
+    ("jamba", "JambaConfig", Layered(jamba::read)),
     // Kimi K2 ships remote code whose config class is DeepseekV3Config
     (
         "kimi_k2",
         "DeepseekV3Config",
         Layered(deepseek::read_v3_with_mtp),
     ),
+    ("lfm2", "Lfm2Config", Layered(lfm2::read)),
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
+    ("mamba", "MambaConfig", Layered(mamba::read_mamba)),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
     ("mpt", "MptConfig", Uniform(mpt::read)),

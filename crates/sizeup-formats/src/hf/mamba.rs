@@ -1,0 +1,226 @@
+//! Selective state spaces: mamba (Mamba-1) and the Mamba-1 mixer that Jamba shares.
+//!
+//! # Formula
+//! ```text
+//! I = expand·h     R = time_step_rank (auto: ⌈h/16⌉)     N = state_size
+//! mixer: in_proj 2I×h (+2I bias), conv1d I·ck (+I bias), x_proj (R + 2N)×I,
+//!        dt_proj I×R + I bias, A_log I·N, D I, out_proj h×I (+h bias)
+//!        (Jamba adds RMSNorms over dt R, B N and C N: norm group)
+//! block: one RMSNorm h, the mixer, no FFN; final RMSNorm h; head tied by default
+//! state per sequence per layer: ssm I·N, conv I·ck
+//! ```
+//!
+//! # Symbols
+//! `h` hidden size, `I` inner width, `N` state size, `R` time-step rank, `ck` conv kernel.
+//!
+//! # Source
+//! transformers 5.x `models/mamba/{configuration,modeling}_mamba.py` (`MambaMixer`,
+//! `MambaBlock`, `MambaRMSNorm`); the state follows the cache transformers allocates:
+//! `DynamicCache` → `LinearAttentionLayer`, `conv_states[0]` `(batch, I, ck)` (the
+//! whole kernel width, not `ck − 1`) and `recurrent_states[0]` `(batch, I, N)`.
+
+use sizeup_core::arch::{
+    Architecture, Block, BlockFfn, Group, Mixer, NamedTensor, Recurrent, RecurrentKind, Schedule,
+};
+use sizeup_core::units::{product, sum};
+
+use super::config::{Config, Field};
+use super::Decoder;
+use crate::error::FormatError;
+
+const Q: &str = "Mamba tensor size";
+
+/// The sizes of one Mamba-1 mixer.
+pub(super) struct Mamba1 {
+    /// `h`.
+    pub hidden: u64,
+    /// `I`: the inner width, `expand·h`.
+    pub inner: u64,
+    /// `N`: state size per channel.
+    pub state: u64,
+    /// `ck`: causal-convolution kernel width.
+    pub conv_kernel: u64,
+    /// `R`: rank of the time-step projection.
+    pub dt_rank: u64,
+    /// Bias on the depthwise convolution.
+    pub conv_bias: bool,
+    /// Bias on `in_proj` and `out_proj`.
+    pub proj_bias: bool,
+    /// RMSNorms over the time step, B and C (Jamba).
+    pub dt_bc_norms: bool,
+}
+
+impl Mamba1 {
+    /// The mixer's tensors and its per-sequence state.
+    pub(super) fn mixer(&self) -> Result<Recurrent, FormatError> {
+        let (h, i, n, ck, r) = (
+            self.hidden,
+            self.inner,
+            self.state,
+            self.conv_kernel,
+            self.dt_rank,
+        );
+        let g = Group::Recurrent;
+        let mut t = vec![NamedTensor::matrix("in_proj", product(Q, &[2, i])?, h, g)];
+        if self.proj_bias {
+            t.push(NamedTensor::vector("in_proj.bias", product(Q, &[2, i])?, g));
+        }
+        t.push(NamedTensor::vector("conv1d", product(Q, &[i, ck])?, g));
+        if self.conv_bias {
+            t.push(NamedTensor::vector("conv1d.bias", i, g));
+        }
+        t.extend([
+            NamedTensor::matrix("x_proj", sum(Q, &[r, n, n])?, i, g),
+            NamedTensor::matrix("dt_proj", i, r, g),
+            NamedTensor::vector("dt_proj.bias", i, g),
+            NamedTensor::vector("A_log", product(Q, &[i, n])?, g),
+            NamedTensor::vector("D", i, g),
+            NamedTensor::matrix("out_proj", h, i, g),
+        ]);
+        if self.proj_bias {
+            t.push(NamedTensor::vector("out_proj.bias", h, g));
+        }
+        if self.dt_bc_norms {
+            t.push(NamedTensor::vector(
+                "dt_layernorm+b_layernorm+c_layernorm",
+                sum(Q, &[r, n, n])?,
+                Group::Norm,
+            ));
+        }
+        Ok(Recurrent {
+            kind: RecurrentKind::Mamba,
+            tensors: t,
+            state_elements: product(Q, &[i, n])?,
+            conv_elements: product(Q, &[i, ck])?,
+        })
+    }
+}
+
+/// `⌈h/16⌉`, the time-step rank `"auto"` stands for.
+fn auto_rank(hidden: u64) -> u64 {
+    hidden.div_ceil(16)
+}
+
+/// The time-step rank under `key`: an integer, or `"auto"` (also when absent) for `⌈h/16⌉`.
+pub(super) fn dt_rank(
+    cfg: &mut Config,
+    key: &'static str,
+    hidden: u64,
+) -> Result<u64, FormatError> {
+    let auto = auto_rank(hidden);
+    match cfg.field(key) {
+        Field::Value(serde_json::Value::String(s)) if s == "auto" => {
+            cfg.assume(
+                key,
+                auto,
+                &format!("`{key}` \"auto\" means ceil(hidden_size / 16)"),
+            );
+            Ok(auto)
+        }
+        Field::Value(_) => cfg.size(&[key]),
+        _ => {
+            cfg.assume(
+                key,
+                auto,
+                &format!("`{key}` defaults to \"auto\": ceil(hidden_size / 16)"),
+            );
+            Ok(auto)
+        }
+    }
+}
+
+/// `expand·h` under `key` (an integer factor).
+pub(super) fn inner(
+    cfg: &mut Config,
+    key: &'static str,
+    hidden: u64,
+    default: u64,
+) -> Result<u64, FormatError> {
+    let expand = cfg.size_or(key, default, &format!("`{key}` defaults to {default}"))?;
+    product(Q, &[expand, hidden]).map_err(FormatError::from)
+}
+
+/// The longest context: `max_position_embeddings` when given, else no limit (`u64::MAX`,
+/// recorded): a recurrent model has no position embedding and a fixed state, and its
+/// config class has no such key.
+pub(super) fn unbounded_context(cfg: &mut Config) -> Result<u64, FormatError> {
+    match cfg.opt_size(&["max_position_embeddings"])? {
+        Some(n) => Ok(n),
+        None => {
+            cfg.assume(
+                "max_position_embeddings",
+                "unbounded",
+                "a state-space model has no position limit (no such key in its config class)",
+            );
+            Ok(u64::MAX)
+        }
+    }
+}
+
+/// `mamba`: a stack of Mamba-1 blocks with one RMSNorm each, no attention, no FFN.
+pub(super) fn read_mamba(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let hidden = cfg.size(&["hidden_size"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
+    let vocab = cfg.size(&["vocab_size"])?;
+    let m = Mamba1 {
+        hidden,
+        inner: inner(cfg, "expand", hidden, 2)?,
+        state: cfg.size_or("state_size", 16, "`state_size` defaults to 16")?,
+        conv_kernel: cfg.size_or("conv_kernel", 4, "`conv_kernel` defaults to 4")?,
+        dt_rank: dt_rank(cfg, "time_step_rank", hidden)?,
+        conv_bias: cfg.flag_or("use_conv_bias", true, "`use_conv_bias` defaults to true")?,
+        proj_bias: cfg.flag_or("use_bias", false, "`use_bias` defaults to false")?,
+        dt_bc_norms: false,
+    };
+    let tied = cfg.tied(true)?;
+    let block = Block {
+        mixer: Mixer::Recurrent(m.mixer()?),
+        ffn: BlockFfn::None,
+        norms: 1,
+        parallel: false,
+        extra: Vec::new(),
+    };
+    let model_type = cfg.model_type().to_string();
+    Ok(Decoder {
+        hidden,
+        vocab,
+        max_context: unbounded_context(cfg)?,
+        tied,
+    }
+    .around(&model_type, Schedule::uniform(block, layers)))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::FormatError;
+    use crate::hf::from_config_str;
+    use serde_json::json;
+
+    #[test]
+    fn mamba_2_8b_state_follows_the_transformers_cache() {
+        let config = crate::hf::shared_2026_config("mamba-2.8b").to_string();
+        let parsed = from_config_str(&config).unwrap();
+        let r = parsed.arch.layer(0).unwrap().recurrent().unwrap();
+        // LinearAttentionLayer: conv_states (1, 5120, 4), recurrent_states (1, 5120, 16)
+        assert_eq!((r.state_elements, r.conv_elements), (5120 * 16, 5120 * 4));
+        assert_eq!(parsed.arch.attention_layout(), "Mamba");
+    }
+
+    #[test]
+    fn zero_sizes_and_a_bad_rank_are_refused_by_name() {
+        for (key, value) in [
+            ("state_size", json!(0)),
+            ("expand", json!(0)),
+            ("time_step_rank", json!("half")),
+            ("conv_kernel", json!(-1)),
+        ] {
+            let mut c = json!({"model_type": "mamba", "hidden_size": 64,
+                "num_hidden_layers": 2, "vocab_size": 100});
+            c[key] = value;
+            match from_config_str(&c.to_string()) {
+                Err(FormatError::InvalidField { field, .. }) => assert_eq!(field, key),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+    }
+}
