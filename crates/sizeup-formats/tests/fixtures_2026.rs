@@ -29,8 +29,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "kimi-linear-48b-a3b-instruct",
         "kimi_linear: Kimi Delta Attention reader missing",
     ),
-    ("nemotron-3-nano-30b-a3b", "nemotron_h: reader missing"),
-    ("nemotron-h-56b-base-8k", "nemotron_h: reader missing"),
     ("qwen3-vl-8b-instruct", "qwen3_vl: reader missing"),
     ("qwen3-vl-30b-a3b-instruct", "qwen3_vl_moe: reader missing"),
     ("kimi-k2.5", "kimi_k25: reader missing"),
@@ -43,6 +41,13 @@ const NOT_YET: &[(&str, &str)] = &[
     ("devstral-small-2-24b-instruct", "mistral3: reader missing"),
     ("qwen2.5-vl-7b-instruct", "qwen2_5_vl: reader missing"),
 ];
+
+/// Model types whose parameter names escape the reference's name rules, with the
+/// groups the reference therefore counts in `other`: Nemotron-H names its embedding
+/// `embeddings` and its attention and MLP layers `mixer.*` (`model.layers.N.mixer.q_proj`),
+/// which `make_expected.py`'s patterns do not place. Totals and active counts are
+/// compared as they are; only these groups are folded into `other` for the comparison.
+const NAMED_AS_OTHER: &[(&str, &[&str])] = &[("nemotron_h", &["embedding", "attention", "mlp"])];
 
 /// The folders of both fixture sets.
 fn folders() -> Vec<PathBuf> {
@@ -113,6 +118,16 @@ fn check(dir: &Path, out: &mut Vec<Mismatch>) {
     ]
     .into_iter()
     .collect();
+    let mut ours = ours;
+    if let Some((_, groups)) = NAMED_AS_OTHER
+        .iter()
+        .find(|(t, _)| *t == parsed.arch.model_type)
+    {
+        for g in groups.iter() {
+            let n = ours.insert(g, 0).unwrap_or(0);
+            *ours.entry("other").or_insert(0) += n;
+        }
+    }
     if let Some(groups) = expected["breakdown"].as_object().filter(|g| !g.is_empty()) {
         for (key, got) in &ours {
             let want = groups.get(*key).and_then(Value::as_u64).unwrap_or(0);

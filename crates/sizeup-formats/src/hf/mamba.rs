@@ -96,6 +96,82 @@ impl Mamba1 {
     }
 }
 
+/// The sizes of one Mamba-2 mixer (Mamba-2, Nemotron-H, Falcon-H1, Granite 4).
+///
+/// # Formula
+/// ```text
+/// conv_dim = I + 2·G·N
+/// in_proj (I + conv_dim + H)×h (+ bias), conv1d conv_dim·ck (+ conv_dim bias),
+/// dt_bias H, A_log H, D H, gated RMSNorm I (norm group, where the family has it),
+/// out_proj h×I (+ h bias)
+/// state per sequence: ssm H·P·N, conv conv_dim·ck
+/// ```
+/// `I` inner width, `H` heads, `P` head width, `G` groups, `N` state size; the state
+/// follows transformers' `LinearAttentionLayer` (`recurrent_states[0]`
+/// `(batch, H, P, N)`, `conv_states[0]` `(batch, conv_dim, ck)`).
+pub(super) struct Mamba2 {
+    /// `h`.
+    pub hidden: u64,
+    /// `I`: the inner width (`in_proj` and `out_proj` use it; the scan uses `H·P`).
+    pub inner: u64,
+    /// `H`: SSM heads.
+    pub heads: u64,
+    /// `P`: width of one SSM head.
+    pub head_dim: u64,
+    /// `G`: groups sharing B and C.
+    pub groups: u64,
+    /// `N`: state size.
+    pub state: u64,
+    /// `ck`: causal-convolution kernel width.
+    pub conv_kernel: u64,
+    /// Bias on the depthwise convolution.
+    pub conv_bias: bool,
+    /// Bias on `in_proj` and `out_proj`.
+    pub proj_bias: bool,
+    /// The gated RMSNorm of width `I` before `out_proj`.
+    pub gated_norm: bool,
+}
+
+impl Mamba2 {
+    /// The mixer's tensors and its per-sequence state.
+    pub(super) fn mixer(&self) -> Result<Recurrent, FormatError> {
+        let (h, i, heads, ck) = (self.hidden, self.inner, self.heads, self.conv_kernel);
+        let conv_dim = sum(Q, &[i, product(Q, &[2, self.groups, self.state])?])?;
+        let in_rows = sum(Q, &[i, conv_dim, heads])?;
+        let g = Group::Recurrent;
+        let mut t = vec![NamedTensor::matrix("in_proj", in_rows, h, g)];
+        if self.proj_bias {
+            t.push(NamedTensor::vector("in_proj.bias", in_rows, g));
+        }
+        t.push(NamedTensor::vector(
+            "conv1d",
+            product(Q, &[conv_dim, ck])?,
+            g,
+        ));
+        if self.conv_bias {
+            t.push(NamedTensor::vector("conv1d.bias", conv_dim, g));
+        }
+        t.extend([
+            NamedTensor::vector("dt_bias", heads, g),
+            NamedTensor::vector("A_log", heads, g),
+            NamedTensor::vector("D", heads, g),
+        ]);
+        if self.gated_norm {
+            t.push(NamedTensor::vector("norm", i, Group::Norm));
+        }
+        t.push(NamedTensor::matrix("out_proj", h, i, g));
+        if self.proj_bias {
+            t.push(NamedTensor::vector("out_proj.bias", h, g));
+        }
+        Ok(Recurrent {
+            kind: RecurrentKind::Mamba2,
+            tensors: t,
+            state_elements: product(Q, &[heads, self.head_dim, self.state])?,
+            conv_elements: product(Q, &[conv_dim, ck])?,
+        })
+    }
+}
+
 /// `⌈h/16⌉`, the time-step rank `"auto"` stands for.
 fn auto_rank(hidden: u64) -> u64 {
     hidden.div_ceil(16)

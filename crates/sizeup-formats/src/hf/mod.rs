@@ -32,11 +32,13 @@ mod gpt2;
 mod gpt_oss;
 mod gptj;
 mod jamba;
+mod json;
 mod lfm2;
 mod llama;
 mod llama4;
 mod mamba;
 mod mpt;
+mod nemotron_h;
 mod neox;
 mod olmo;
 mod opt;
@@ -161,6 +163,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
     ("mpt", "MptConfig", Uniform(mpt::read)),
+    ("nemotron_h", "NemotronHConfig", Layered(nemotron_h::read)),
     ("olmo", "OlmoConfig", Uniform(olmo::read_olmo)),
     ("olmo2", "Olmo2Config", Uniform(olmo::read_olmo2)),
     ("olmo3", "Olmo3Config", Uniform(olmo::read_olmo3)),
@@ -229,18 +232,44 @@ pub fn from_config_path(path: &Path) -> Result<Parsed, FormatError> {
 }
 
 fn parse(text: &str, context: &str) -> Result<Parsed, FormatError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| FormatError::Json {
+    let json_error = |e: serde_json::Error| FormatError::Json {
         context: context.to_string(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
-    })?;
+    };
+    // Python's json module writes `Infinity`, `-Infinity` and `NaN`, which strict JSON
+    // has no token for (Nemotron-H's `time_step_limit: [0.0, Infinity]`). Such a
+    // config is read again with those tokens as strings: no size is ever a string, so
+    // a field sizeup reads that holds one is still refused by name; the original
+    // error is the one reported when the text is malformed otherwise.
+    let (value, non_finite): (Value, bool) = match serde_json::from_str(text) {
+        Ok(v) => (v, false),
+        Err(e) => match json::non_finite_as_strings(text) {
+            Some(fixed) => (
+                serde_json::from_str(&fixed).map_err(|_| json_error(e))?,
+                true,
+            ),
+            None => return Err(json_error(e)),
+        },
+    };
     let map = value
         .as_object()
         .ok_or_else(|| FormatError::MissingModelType {
             context: context.to_string(),
         })?;
-    from_map(map, context)
+    let mut parsed = from_map(map, context)?;
+    if non_finite {
+        parsed.assumptions.push(Assumption::new(
+            "non-finite numbers",
+            "read as text",
+            format!(
+                "{context} holds `Infinity` or `NaN` (Python's json writes them; strict JSON \
+                 has no such token); no field sizeup reads may hold one"
+            ),
+        ));
+    }
+    Ok(parsed)
 }
 
 /// Read an already parsed config object.
