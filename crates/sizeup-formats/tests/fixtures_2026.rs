@@ -25,10 +25,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "deepseek-v4-flash",
         "deepseek_v4: compressed sparse attention not modelled",
     ),
-    (
-        "kimi-linear-48b-a3b-instruct",
-        "kimi_linear: Kimi Delta Attention reader missing",
-    ),
     ("qwen3-vl-8b-instruct", "qwen3_vl: reader missing"),
     ("qwen3-vl-30b-a3b-instruct", "qwen3_vl_moe: reader missing"),
     ("kimi-k2.5", "kimi_k25: reader missing"),

@@ -33,6 +33,7 @@ mod gpt_oss;
 mod gptj;
 mod jamba;
 mod json;
+mod kimi_linear;
 mod lfm2;
 mod llama;
 mod llama4;
@@ -155,6 +156,11 @@ const READERS: &[(&str, &str, Reader)] = &[
         "kimi_k2",
         "DeepseekV3Config",
         Layered(deepseek::read_v3_with_mtp),
+    ),
+    (
+        "kimi_linear",
+        "KimiLinearConfig",
+        Layered(kimi_linear::read),
     ),
     ("lfm2", "Lfm2Config", Layered(lfm2::read)),
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
