@@ -24,6 +24,8 @@ use sizeup_core::arch::{
 };
 use sizeup_core::units::{product, sum};
 
+use serde_json::Value;
+
 use super::config::{Config, Field};
 use super::Decoder;
 use crate::error::FormatError;
@@ -126,8 +128,10 @@ pub(super) struct Mamba2 {
     pub conv_kernel: u64,
     /// Bias on the depthwise convolution.
     pub conv_bias: bool,
-    /// Bias on `in_proj` and `out_proj`.
-    pub proj_bias: bool,
+    /// Bias on `in_proj`.
+    pub in_bias: bool,
+    /// Bias on `out_proj` (Falcon-H1 sets it apart: `projectors_bias`).
+    pub out_bias: bool,
     /// The gated RMSNorm of width `I` before `out_proj`.
     pub gated_norm: bool,
 }
@@ -140,7 +144,7 @@ impl Mamba2 {
         let in_rows = sum(Q, &[i, conv_dim, heads])?;
         let g = Group::Recurrent;
         let mut t = vec![NamedTensor::matrix("in_proj", in_rows, h, g)];
-        if self.proj_bias {
+        if self.in_bias {
             t.push(NamedTensor::vector("in_proj.bias", in_rows, g));
         }
         t.push(NamedTensor::vector(
@@ -160,7 +164,7 @@ impl Mamba2 {
             t.push(NamedTensor::vector("norm", i, Group::Norm));
         }
         t.push(NamedTensor::matrix("out_proj", h, i, g));
-        if self.proj_bias {
+        if self.out_bias {
             t.push(NamedTensor::vector("out_proj.bias", h, g));
         }
         Ok(Recurrent {
@@ -170,6 +174,44 @@ impl Mamba2 {
             conv_elements: product(Q, &[conv_dim, ck])?,
         })
     }
+}
+
+/// The SSM head width under `key`: an integer, or `"auto"` (also when absent) for
+/// `inner / heads`; either way `heads · width` must be the inner width, as the config
+/// classes check.
+pub(super) fn ssm_head_dim(
+    cfg: &mut Config,
+    key: &'static str,
+    inner: u64,
+    heads: u64,
+) -> Result<u64, FormatError> {
+    let d = match cfg.field(key) {
+        Field::Value(Value::String(s)) if s == "auto" => None,
+        Field::Value(_) => Some(cfg.size(&[key])?),
+        _ => None,
+    };
+    let d = match d {
+        Some(d) => d,
+        None => {
+            let d = inner / heads;
+            cfg.assume(
+                key,
+                d,
+                &format!(
+                    "`{key}` absent or \"auto\" means the inner width {inner} / {heads} heads"
+                ),
+            );
+            d
+        }
+    };
+    if heads.checked_mul(d) != Some(inner) {
+        return Err(cfg.invalid(
+            key,
+            d,
+            format!("a width with heads × width = the inner width {inner} ({heads} heads)"),
+        ));
+    }
+    Ok(d)
 }
 
 /// `⌈h/16⌉`, the time-step rank `"auto"` stands for.
@@ -185,7 +227,7 @@ pub(super) fn dt_rank(
 ) -> Result<u64, FormatError> {
     let auto = auto_rank(hidden);
     match cfg.field(key) {
-        Field::Value(serde_json::Value::String(s)) if s == "auto" => {
+        Field::Value(Value::String(s)) if s == "auto" => {
             cfg.assume(
                 key,
                 auto,
@@ -266,6 +308,55 @@ pub(super) fn read_mamba(cfg: &mut Config) -> Result<Architecture, FormatError> 
     .around(&model_type, Schedule::uniform(block, layers)))
 }
 
+/// `mamba2` (Mamba-2, Codestral Mamba): a stack of Mamba-2 blocks with one RMSNorm
+/// each, no attention, no FFN; `I = expand·h`, which must equal `num_heads·head_dim`.
+pub(super) fn read_mamba2(cfg: &mut Config) -> Result<Architecture, FormatError> {
+    let hidden = cfg.size(&["hidden_size"])?;
+    let layers = cfg.layers(&["num_hidden_layers"])?;
+    let vocab = cfg.size(&["vocab_size"])?;
+    let inner = inner(cfg, "expand", hidden, 2)?;
+    let heads = cfg.size_or("num_heads", 128, "`num_heads` defaults to 128")?;
+    let head_dim = cfg.size_or("head_dim", 64, "`head_dim` defaults to 64")?;
+    if heads.checked_mul(head_dim) != Some(inner) {
+        return Err(cfg.invalid(
+            "num_heads",
+            heads,
+            format!("num_heads × head_dim ({head_dim}) = hidden_size × expand ({inner})"),
+        ));
+    }
+    // in_proj and out_proj share `use_bias`
+    let bias = cfg.flag_or("use_bias", false, "`use_bias` defaults to false")?;
+    let m = Mamba2 {
+        hidden,
+        inner,
+        heads,
+        head_dim,
+        groups: cfg.size_or("n_groups", 8, "`n_groups` defaults to 8")?,
+        state: cfg.size_or("state_size", 128, "`state_size` defaults to 128")?,
+        conv_kernel: cfg.size_or("conv_kernel", 4, "`conv_kernel` defaults to 4")?,
+        conv_bias: cfg.flag_or("use_conv_bias", true, "`use_conv_bias` defaults to true")?,
+        in_bias: bias,
+        out_bias: bias,
+        gated_norm: true,
+    };
+    let tied = cfg.tied(false)?;
+    let block = Block {
+        mixer: Mixer::Recurrent(m.mixer()?),
+        ffn: BlockFfn::None,
+        norms: 1,
+        parallel: false,
+        extra: Vec::new(),
+    };
+    let model_type = cfg.model_type().to_string();
+    Ok(Decoder {
+        hidden,
+        vocab,
+        max_context: unbounded_context(cfg)?,
+        tied,
+    }
+    .around(&model_type, Schedule::uniform(block, layers)))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::error::FormatError;
@@ -280,6 +371,42 @@ mod tests {
         // LinearAttentionLayer: conv_states (1, 5120, 4), recurrent_states (1, 5120, 16)
         assert_eq!((r.state_elements, r.conv_elements), (5120 * 16, 5120 * 4));
         assert_eq!(parsed.arch.attention_layout(), "Mamba");
+    }
+
+    #[test]
+    fn codestral_mamba_state_follows_the_transformers_cache() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures-2026/mamba-codestral-7b-v0.1/config.json"
+        );
+        let parsed = from_config_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let r = parsed.arch.layer(0).unwrap().recurrent().unwrap();
+        // LinearAttentionLayer: recurrent_states (1, 128, 64, 128), conv_states (1, 10240, 4)
+        assert_eq!(
+            (r.state_elements, r.conv_elements),
+            (128 * 64 * 128, 10_240 * 4)
+        );
+        assert_eq!(parsed.arch.attention_layout(), "Mamba2");
+        // its time_step_limit holds a bare Infinity
+        assert!(parsed
+            .assumptions
+            .iter()
+            .any(|a| a.name == "non-finite numbers"));
+    }
+
+    #[test]
+    fn mamba2_heads_must_cover_the_inner_width() {
+        let c = json!({"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2,
+            "vocab_size": 100, "num_heads": 4, "head_dim": 16});
+        match from_config_str(&c.to_string()) {
+            Err(FormatError::InvalidField { field, value, .. }) => {
+                assert_eq!((field.as_str(), value.as_str()), ("num_heads", "4"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut ok = c.clone();
+        ok["num_heads"] = json!(8);
+        assert!(from_config_str(&ok.to_string()).is_ok());
     }
 
     #[test]

@@ -166,6 +166,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
     ("mamba", "MambaConfig", Layered(mamba::read_mamba)),
+    ("mamba2", "Mamba2Config", Layered(mamba::read_mamba2)),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
     ("mpt", "MptConfig", Uniform(mpt::read)),

@@ -175,6 +175,8 @@ pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
             Some(b) => b,
             None => cfg.flag_or("use_conv_bias", true, "`use_conv_bias` defaults to true")?,
         };
+        // in_proj and out_proj share `use_bias`
+        let bias = cfg.flag_or("use_bias", false, "`use_bias` defaults to false")?;
         let m = Mamba2 {
             hidden,
             inner: heads.checked_mul(head_dim).ok_or_else(|| {
@@ -190,7 +192,8 @@ pub(super) fn read(cfg: &mut Config) -> Result<Architecture, FormatError> {
             state: cfg.size_or("ssm_state_size", 128, "`ssm_state_size` defaults to 128")?,
             conv_kernel,
             conv_bias,
-            proj_bias: cfg.flag_or("use_bias", false, "`use_bias` defaults to false")?,
+            in_bias: bias,
+            out_bias: bias,
             gated_norm: true,
         };
         Some(m.mixer()?)
