@@ -25,6 +25,7 @@ mod deepseek;
 pub(crate) mod draft;
 mod exaone;
 mod falcon;
+mod falcon_h1;
 mod gemma;
 mod gemma4;
 mod glm4;
@@ -128,6 +129,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ),
     ("exaone4", "Exaone4Config", Uniform(exaone::read)),
     ("falcon", "FalconConfig", Uniform(falcon::read)),
+    ("falcon_h1", "FalconH1Config", Layered(falcon_h1::read)),
     ("gemma", "GemmaConfig", Uniform(gemma::read_gemma)),
     ("gemma2", "Gemma2Config", Uniform(gemma::read_gemma2)),
     ("gemma3", "Gemma3Config", Uniform(gemma::read_gemma3)),
