@@ -46,6 +46,7 @@ const NOT_YET: &[(&str, &str)] = &[
 /// Totals and active counts are compared as they are; only these groups are folded
 /// into `other` for the comparison.
 const NAMED_AS_OTHER: &[(&str, &[&str])] = &[
+    ("granitemoehybrid", &["mlp", "moe_shared_experts"]),
     ("mamba", &["embedding"]),
     ("mamba2", &["embedding"]),
     ("nemotron_h", &["embedding", "attention", "mlp"]),

@@ -32,6 +32,7 @@ mod glm4;
 mod gpt2;
 mod gpt_oss;
 mod gptj;
+mod granite_hybrid;
 mod jamba;
 mod json;
 mod kimi_linear;
@@ -151,6 +152,11 @@ const READERS: &[(&str, &str, Reader)] = &[
         "granitemoe",
         "GraniteMoeConfig",
         Uniform(llama::read_granitemoe),
+    ),
+    (
+        "granitemoehybrid",
+        "GraniteMoeHybridConfig",
+        Layered(granite_hybrid::read),
     ),
     ("jamba", "JambaConfig", Layered(jamba::read)),
     // Kimi K2 ships remote code whose config class is DeepseekV3Config
