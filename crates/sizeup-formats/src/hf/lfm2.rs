@@ -242,6 +242,16 @@ mod tests {
     }
 
     #[test]
+    fn tie_embedding_is_read_before_tie_word_embeddings() {
+        let untied = from_config_str(&small(json!({"tie_embedding": false}))).unwrap();
+        assert!(!untied.arch.embedding.tied);
+        let both = json!({"tie_embedding": true, "tie_word_embeddings": false});
+        assert!(from_config_str(&small(both)).unwrap().arch.embedding.tied);
+        // absent: the class default, tied
+        assert!(from_config_str(&small(json!({}))).unwrap().arch.embedding.tied);
+    }
+
+    #[test]
     fn a_bad_layer_pattern_is_refused_by_name() {
         for (key, extra) in [
             (

@@ -31,8 +31,11 @@
 //! sizeup's blocks are a token mixer plus an FFN, so each `-` or `E` layer joins the
 //! mixer layer right before it as one block with two norms (the same tensors and the
 //! same computation, two residual steps): Nemotron-3-Nano's 52 layers are 29 blocks.
-//! A pattern whose MLP or MoE layer follows no mixer layer is refused. Latent MoE
-//! projections (`moe_latent_size`) are not modelled yet and refused.
+//! A pattern whose MLP or MoE layer follows no mixer layer is refused. A pattern whose
+//! length contradicts `num_hidden_layers` is refused too (transformers warns and goes
+//! by the pattern). Latent MoE projections (`moe_latent_size`, Nemotron 3 Super and
+//! Ultra) are not modelled yet and refused; multi-token-prediction layers
+//! (`num_nextn_predict_layers`) are not built by transformers and not counted.
 
 use sizeup_core::arch::{
     Architecture, Attention, AttentionKind, Block, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule,
