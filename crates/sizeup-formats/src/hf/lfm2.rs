@@ -248,7 +248,13 @@ mod tests {
         let both = json!({"tie_embedding": true, "tie_word_embeddings": false});
         assert!(from_config_str(&small(both)).unwrap().arch.embedding.tied);
         // absent: the class default, tied
-        assert!(from_config_str(&small(json!({}))).unwrap().arch.embedding.tied);
+        assert!(
+            from_config_str(&small(json!({})))
+                .unwrap()
+                .arch
+                .embedding
+                .tied
+        );
     }
 
     #[test]
