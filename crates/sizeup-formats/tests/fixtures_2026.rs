@@ -25,6 +25,10 @@ const NOT_YET: &[(&str, &str)] = &[
         "deepseek-v4-flash",
         "deepseek_v4: compressed sparse attention not modelled",
     ),
+    (
+        "nemotron-3-super-120b-a12b-fp8",
+        "nemotron_h: latent MoE projections (moe_latent_size) not modelled",
+    ),
     ("qwen3-vl-8b-instruct", "qwen3_vl: reader missing"),
     ("qwen3-vl-30b-a3b-instruct", "qwen3_vl_moe: reader missing"),
     ("kimi-k2.5", "kimi_k25: reader missing"),
