@@ -78,7 +78,7 @@ pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
         out.push(Assumption::new(
             "recurrent state",
             format!(
-                "{STATE_BYTES_PER_ELEMENT} bytes per value, a fixed size per sequence (linear attention: heads·d_k·d_v; Mamba: d_inner·d_state; conv: conv_dim·(kernel − 1))"
+                "{STATE_BYTES_PER_ELEMENT} bytes per value, a fixed size per sequence (linear attention: heads·d_k·d_v; Mamba: d_inner·d_state; conv: conv_dim × the kernel width its reference cache keeps)"
             ),
             "vLLM MambaSpec, mamba_ssm_cache_dtype \"auto\" (the model's 16-bit dtype)",
         ));

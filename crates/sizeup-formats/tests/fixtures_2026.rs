@@ -22,19 +22,28 @@ use sizeup_formats::hf;
 /// Fixtures whose model_type has no reader yet, with the reason.
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "kimi-linear-48b-a3b-instruct",
-        "kimi_linear: Kimi Delta Attention reader missing",
+        "nemotron-3-super-120b-a12b-fp8",
+        "nemotron_h: latent MoE projections (moe_latent_size) not modelled",
     ),
-    ("nemotron-3-nano-30b-a3b", "nemotron_h: reader missing"),
-    ("nemotron-h-56b-base-8k", "nemotron_h: reader missing"),
     ("qwen3-vl-8b-instruct", "qwen3_vl: reader missing"),
     ("qwen3-vl-30b-a3b-instruct", "qwen3_vl_moe: reader missing"),
     ("kimi-k2.5", "kimi_k25: reader missing"),
-    ("jamba-v0.1", "jamba: reader missing"),
-    ("mamba-2.8b", "mamba: reader missing"),
-    ("lfm2-350m-ft", "lfm2: reader missing"),
     ("devstral-small-2-24b-instruct", "mistral3: reader missing"),
     ("qwen2.5-vl-7b-instruct", "qwen2_5_vl: reader missing"),
+];
+
+/// Model types whose parameter names escape the reference's name rules, with the
+/// groups the reference therefore counts in `other`: the Mamba families and Nemotron-H
+/// name their embedding `backbone.embeddings`/`model.embeddings`, Nemotron-H its
+/// attention and MLP layers `mixer.*` (`model.layers.N.mixer.q_proj`), Granite 4.0-H
+/// its shared MLP `shared_mlp.*`, none of which `make_expected.py`'s patterns place.
+/// Totals and active counts are compared as they are; only these groups are folded
+/// into `other` for the comparison.
+const NAMED_AS_OTHER: &[(&str, &[&str])] = &[
+    ("granitemoehybrid", &["mlp", "moe_shared_experts"]),
+    ("mamba", &["embedding"]),
+    ("mamba2", &["embedding"]),
+    ("nemotron_h", &["embedding", "attention", "mlp"]),
 ];
 
 /// The folders of both fixture sets.
@@ -106,6 +115,16 @@ fn check(dir: &Path, out: &mut Vec<Mismatch>) {
     ]
     .into_iter()
     .collect();
+    let mut ours = ours;
+    if let Some((_, groups)) = NAMED_AS_OTHER
+        .iter()
+        .find(|(t, _)| *t == parsed.arch.model_type)
+    {
+        for g in groups.iter() {
+            let n = ours.insert(g, 0).unwrap_or(0);
+            *ours.entry("other").or_insert(0) += n;
+        }
+    }
     if let Some(groups) = expected["breakdown"].as_object().filter(|g| !g.is_empty()) {
         for (key, got) in &ours {
             let want = groups.get(*key).and_then(Value::as_u64).unwrap_or(0);

@@ -276,7 +276,9 @@ pub struct Recurrent {
     /// Values of the recurrent state per sequence (`heads·d_k·d_v` for linear
     /// attention, `d_inner·d_state` for Mamba), kept whatever the context.
     pub state_elements: u64,
-    /// Values of the causal-convolution state per sequence (`conv_dim·(kernel − 1)`).
+    /// Values of the causal-convolution state per sequence: `conv_dim` times the kernel
+    /// width the reader's reference cache keeps (transformers' `LinearAttentionLayer`
+    /// keeps the whole kernel, vLLM `kernel − 1`); each reader says which it follows.
     pub conv_elements: u64,
 }
 

@@ -31,6 +31,8 @@ pub(crate) enum Section {
     Text,
     /// `vision_config`: the vision tower.
     Vision,
+    /// `linear_attn_config`: the linear-attention layers (Kimi Linear).
+    Linear,
 }
 
 /// A JSON object being read as the config of one `model_type`.
@@ -222,6 +224,7 @@ impl<'a> Config<'a> {
         let (key, prefix) = match key {
             Section::Text => ("text_config", "text_config."),
             Section::Vision => ("vision_config", "vision_config."),
+            Section::Linear => ("linear_attn_config", "linear_attn_config."),
         };
         let map = match self.opt_object(key)? {
             Some(m) => m,

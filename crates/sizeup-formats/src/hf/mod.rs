@@ -27,16 +27,24 @@ pub(crate) mod draft;
 mod ernie;
 mod exaone;
 mod falcon;
+mod falcon_h1;
 mod gemma;
 mod gemma4;
 mod glm4;
 mod gpt2;
 mod gpt_oss;
 mod gptj;
+mod granite_hybrid;
+mod jamba;
+mod json;
+mod kimi_linear;
+mod lfm2;
 mod llama;
 mod llama4;
+mod mamba;
 mod minimax;
 mod mpt;
+mod nemotron_h;
 mod neox;
 mod olmo;
 mod opt;
@@ -196,6 +204,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ),
     ("exaone4", "Exaone4Config", Uniform(exaone::read)),
     ("falcon", "FalconConfig", Uniform(falcon::read)),
+    ("falcon_h1", "FalconH1Config", Layered(falcon_h1::read)),
     ("gemma", "GemmaConfig", Uniform(gemma::read_gemma)),
     ("gemma2", "Gemma2Config", Uniform(gemma::read_gemma2)),
     ("gemma3", "Gemma3Config", Uniform(gemma::read_gemma3)),
@@ -228,18 +237,33 @@ const READERS: &[(&str, &str, Reader)] = &[
         "GraniteMoeConfig",
         Uniform(llama::read_granitemoe),
     ),
+    (
+        "granitemoehybrid",
+        "GraniteMoeHybridConfig",
+        Layered(granite_hybrid::read),
+    ),
+    ("jamba", "JambaConfig", Layered(jamba::read)),
     // Kimi K2 ships remote code whose config class is DeepseekV3Config
     (
         "kimi_k2",
         "DeepseekV3Config",
         Layered(deepseek::read_v3_with_mtp),
     ),
+    (
+        "kimi_linear",
+        "KimiLinearConfig",
+        Layered(kimi_linear::read),
+    ),
+    ("lfm2", "Lfm2Config", Layered(lfm2::read)),
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
+    ("mamba", "MambaConfig", Layered(mamba::read_mamba)),
+    ("mamba2", "Mamba2Config", Layered(mamba::read_mamba2)),
     ("minimax_m2", "MiniMaxM2Config", Uniform(minimax::read)),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
     ("mpt", "MptConfig", Uniform(mpt::read)),
+    ("nemotron_h", "NemotronHConfig", Layered(nemotron_h::read)),
     ("olmo", "OlmoConfig", Uniform(olmo::read_olmo)),
     ("olmo2", "Olmo2Config", Uniform(olmo::read_olmo2)),
     ("olmo3", "Olmo3Config", Uniform(olmo::read_olmo3)),
@@ -308,18 +332,44 @@ pub fn from_config_path(path: &Path) -> Result<Parsed, FormatError> {
 }
 
 fn parse(text: &str, context: &str) -> Result<Parsed, FormatError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| FormatError::Json {
+    let json_error = |e: serde_json::Error| FormatError::Json {
         context: context.to_string(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
-    })?;
+    };
+    // Python's json module writes `Infinity`, `-Infinity` and `NaN`, which strict JSON
+    // has no token for (Nemotron-H's `time_step_limit: [0.0, Infinity]`). Such a
+    // config is read again with those tokens as strings: no size is ever a string, so
+    // a field sizeup reads that holds one is still refused by name; the original
+    // error is the one reported when the text is malformed otherwise.
+    let (value, non_finite): (Value, bool) = match serde_json::from_str(text) {
+        Ok(v) => (v, false),
+        Err(e) => match json::non_finite_as_strings(text) {
+            Some(fixed) => (
+                serde_json::from_str(&fixed).map_err(|_| json_error(e))?,
+                true,
+            ),
+            None => return Err(json_error(e)),
+        },
+    };
     let map = value
         .as_object()
         .ok_or_else(|| FormatError::MissingModelType {
             context: context.to_string(),
         })?;
-    from_map(map, context)
+    let mut parsed = from_map(map, context)?;
+    if non_finite {
+        parsed.assumptions.push(Assumption::new(
+            "non-finite numbers",
+            "read as text",
+            format!(
+                "{context} holds `Infinity` or `NaN` (Python's json writes them; strict JSON \
+                 has no such token); no field sizeup reads may hold one"
+            ),
+        ));
+    }
+    Ok(parsed)
 }
 
 /// Read an already parsed config object.
