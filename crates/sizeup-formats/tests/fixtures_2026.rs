@@ -31,8 +31,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ),
     ("nemotron-3-nano-30b-a3b", "nemotron_h: reader missing"),
     ("nemotron-h-56b-base-8k", "nemotron_h: reader missing"),
-    ("qwen3-vl-8b-instruct", "qwen3_vl: reader missing"),
-    ("qwen3-vl-30b-a3b-instruct", "qwen3_vl_moe: reader missing"),
     ("kimi-k2.5", "kimi_k25: reader missing"),
     ("minimax-m2.5", "minimax_m2: reader missing"),
     ("glm-5", "glm_moe_dsa: reader missing"),
@@ -44,7 +42,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("mamba-2.8b", "mamba: reader missing"),
     ("lfm2-350m-ft", "lfm2: reader missing"),
     ("devstral-small-2-24b-instruct", "mistral3: reader missing"),
-    ("qwen2.5-vl-7b-instruct", "qwen2_5_vl: reader missing"),
 ];
 
 /// The folders of both fixture sets.

@@ -40,6 +40,7 @@ mod opt;
 mod phi;
 mod qwen;
 mod qwen_next;
+mod qwen_vl;
 mod siglip;
 mod stablelm;
 mod starcoder2;
@@ -56,6 +57,64 @@ pub(crate) fn shared_2026_config(folder: &str) -> Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
+
+/// The `config.json` of this crate's `tests/fixtures-2026/<folder>`, for readers' unit tests.
+#[cfg(test)]
+pub(crate) fn crate_2026_config(folder: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures-2026")
+        .join(folder)
+        .join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Assert a multimodal count against the reference build: every breakdown group
+/// (`(name, params)`, absent names are 0), the active parameters, and each tower
+/// `(name, params)` in order.
+#[cfg(test)]
+pub(crate) fn assert_counts(
+    config: &Value,
+    groups: &[(&str, u64)],
+    active: u64,
+    towers: &[(&str, u64)],
+) {
+    let arch = from_config_str(&config.to_string()).unwrap().arch;
+    let c = sizeup_core::params::count(&arch).unwrap();
+    let b = c.breakdown;
+    let ours = [
+        ("embedding", b.embedding),
+        ("position_embedding", b.position_embedding),
+        ("attention", b.attention),
+        ("mlp", b.mlp),
+        ("moe_routed_experts", b.moe_routed_experts),
+        ("moe_shared_experts", b.moe_shared_experts),
+        ("moe_router", b.moe_router),
+        ("norm", b.norm),
+        ("lm_head", b.lm_head),
+        ("vision_and_projector", b.vision_and_projector),
+        ("other", b.recurrent + b.other),
+    ];
+    for (name, got) in ours {
+        let want = groups
+            .iter()
+            .find(|(g, _)| *g == name)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(got, want, "breakdown.{name}");
+    }
+    assert_eq!(c.active, active, "active");
+    let got: Vec<(&str, u64)> = arch
+        .towers
+        .iter()
+        .map(|t| (t.name.as_str(), t.params))
+        .collect();
+    assert_eq!(got, towers, "towers");
+    assert_eq!(
+        c.text + towers.iter().map(|(_, n)| n).sum::<u64>(),
+        c.total,
+        "text + towers"
+    );
+}
 mod window;
 
 use std::path::Path;
@@ -63,8 +122,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use sizeup_core::arch::{
-    Architecture, AttentionBias, AttentionKind, Embedding, Mlp, MlpKind, NormKind, Norms, QkNorm,
-    Schedule,
+    Architecture, AttentionBias, AttentionKind, Embedding, Group, Mlp, MlpKind, NormKind, Norms,
+    QkNorm, Schedule, Tower,
 };
 use sizeup_core::Assumption;
 
@@ -163,6 +222,11 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("phi", "PhiConfig", Uniform(phi::read)),
     ("phi3", "Phi3Config", Uniform(llama::read_phi3)),
     ("qwen2", "Qwen2Config", Uniform(qwen::read_qwen2)),
+    (
+        "qwen2_5_vl",
+        "Qwen2_5_VLConfig",
+        Layered(qwen_vl::read_qwen2_5_vl),
+    ),
     ("qwen2_moe", "Qwen2MoeConfig", Uniform(qwen::read_qwen2_moe)),
     ("qwen3", "Qwen3Config", Uniform(qwen::read_qwen3)),
     ("qwen3_5", "Qwen3_5Config", Layered(qwen_next::read_qwen3_5)),
@@ -176,6 +240,12 @@ const READERS: &[(&str, &str, Reader)] = &[
         "qwen3_next",
         "Qwen3NextConfig",
         Layered(qwen_next::read_qwen3_next),
+    ),
+    ("qwen3_vl", "Qwen3VLConfig", Layered(qwen_vl::read_qwen3_vl)),
+    (
+        "qwen3_vl_moe",
+        "Qwen3VLMoeConfig",
+        Layered(qwen_vl::read_qwen3_vl_moe),
     ),
     ("stablelm", "StableLmConfig", Uniform(stablelm::read)),
     ("starcoder2", "Starcoder2Config", Uniform(starcoder2::read)),
@@ -264,6 +334,16 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
         arch,
         assumptions: cfg.take_assumptions(),
     })
+}
+
+/// A tower (an encoder or one of its projectors) beside the language model, named by
+/// its module path and counted in `vision_and_projector`.
+pub(crate) fn tower_part(name: &str, params: u64) -> Tower {
+    Tower {
+        name: name.to_string(),
+        params,
+        group: Group::VisionAndProjector,
+    }
 }
 
 /// The sizes every standard-attention decoder has.
