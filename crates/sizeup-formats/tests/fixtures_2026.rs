@@ -41,7 +41,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("jamba-v0.1", "jamba: reader missing"),
     ("mamba-2.8b", "mamba: reader missing"),
     ("lfm2-350m-ft", "lfm2: reader missing"),
-    ("devstral-small-2-24b-instruct", "mistral3: reader missing"),
 ];
 
 /// The folders of both fixture sets.

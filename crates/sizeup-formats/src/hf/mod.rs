@@ -33,6 +33,7 @@ mod gpt_oss;
 mod gptj;
 mod llama;
 mod llama4;
+mod mistral3;
 mod mpt;
 mod neox;
 mod olmo;
@@ -212,6 +213,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
+    ("mistral3", "Mistral3Config", Layered(mistral3::read)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
     ("mpt", "MptConfig", Uniform(mpt::read)),
     ("olmo", "OlmoConfig", Uniform(olmo::read_olmo)),
