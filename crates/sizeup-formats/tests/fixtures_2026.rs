@@ -31,7 +31,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ),
     ("nemotron-3-nano-30b-a3b", "nemotron_h: reader missing"),
     ("nemotron-h-56b-base-8k", "nemotron_h: reader missing"),
-    ("kimi-k2.5", "kimi_k25: reader missing"),
     ("minimax-m2.5", "minimax_m2: reader missing"),
     ("glm-5", "glm_moe_dsa: reader missing"),
     ("glm-4.7-flash", "glm4_moe_lite: reader missing"),

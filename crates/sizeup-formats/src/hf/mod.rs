@@ -31,6 +31,7 @@ mod glm4;
 mod gpt2;
 mod gpt_oss;
 mod gptj;
+mod kimi_k25;
 mod llama;
 mod llama4;
 mod mistral3;
@@ -210,6 +211,7 @@ const READERS: &[(&str, &str, Reader)] = &[
         "DeepseekV3Config",
         Layered(deepseek::read_v3_with_mtp),
     ),
+    ("kimi_k25", "Kimi_K25Config", Layered(kimi_k25::read)),
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
