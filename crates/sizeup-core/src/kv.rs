@@ -83,6 +83,16 @@ pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
             "vLLM MambaSpec, mamba_ssm_cache_dtype \"auto\" (the model's 16-bit dtype)",
         ));
     }
+    if let Some(n) = arch.blocks().find_map(|(b, _)| match b.attention()?.span {
+        Span::Encoder(n) => Some(n),
+        _ => None,
+    }) {
+        out.push(Assumption::new(
+            "cross-attention cache",
+            format!("keys and values of one image ({n} encoder tokens) per sequence in each cross-attention layer, whatever the text length"),
+            "transformers MllamaCrossAttentionDecoderLayer: keys and values are projected from the vision states once per image",
+        ));
+    }
     if arch.has_indexer() {
         out.push(Assumption::new(
             "sparse-attention indexer keys",
@@ -143,6 +153,8 @@ fn heads_per_rank(split: u64, tp: u64) -> Result<u64> {
 /// per sequence = Σ_attention layers w(layer) · tokens(layer) · bytes_per_element
 ///              + Σ_recurrent layers (state + conv state) · 2 bytes
 /// tokens(layer) = round_up(min(s, window or chunk of layer), block)
+///                 (cross-attention: the encoder tokens of one image, whatever s;
+///                  such layers add nothing per token)
 /// per GPU      = Σ_layers per-sequence bytes · B · max(k/t, 1) / k   (state: / t)
 /// ```
 ///
@@ -220,6 +232,7 @@ pub fn by_layer(arch: &Architecture, req: &KvRequest) -> Result<Vec<LayerCache>>
                         Span::Full => layout.to_string(),
                         Span::Window(w) => format!("{layout} window {w}"),
                         Span::Chunk(n) => format!("{layout} chunk {n}"),
+                        Span::Encoder(n) => format!("{layout} cross-attention {n} image tokens"),
                     }
                 }
             };
@@ -273,7 +286,11 @@ fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare
                 .layout()
                 .bytes_for(elements)
                 .ok_or(CoreError::Overflow { quantity: Q })?;
-            let t = req.seq_len.min(att.span.cached_tokens());
+            // cross-attention caches one image's keys and values, whatever the text length
+            let t = match att.span {
+                Span::Encoder(n) => n,
+                span => req.seq_len.min(span.cached_tokens()),
+            };
             let tokens = match req.block_tokens {
                 Some(b) => product(Q, &[t.div_ceil(b), b])?,
                 None => t,
@@ -286,7 +303,11 @@ fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare
                 elements_per_token: elements,
                 tokens_cached: tokens,
                 state_elements: 0,
-                bytes_per_token: product(Q, &[row_bytes, layers])?,
+                bytes_per_token: if att.span.grows_with_context() {
+                    product(Q, &[row_bytes, layers])?
+                } else {
+                    0
+                },
                 bytes_per_sequence,
                 state_bytes: 0,
                 bytes_per_gpu_sequence: product(Q, &[bytes_per_sequence, per_rank])? / split,
@@ -323,4 +344,41 @@ pub fn layer_bytes_per_token_per_rank(att: &Attention, dtype: KvDtype, tp: u64) 
         .ok_or(CoreError::Overflow { quantity: Q })?;
     let per_rank = heads_per_rank(split, tp.max(1))?;
     Ok(row_bytes as f64 * per_rank as f64 / split as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::Schedule;
+
+    #[test]
+    fn cross_attention_layers_hold_one_image_whatever_the_text_length() {
+        // 2 Llama-2-7B layers, one of them cross-attending to 100 image tokens:
+        // 2·32·128 values = 16_384 bytes per token per layer in 16 bits
+        let mut arch = crate::Shape::llama(2, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let plain = arch.layers.blocks[0].clone();
+        let mut cross = plain.clone();
+        if let Mixer::Attention(a) = &mut cross.mixer {
+            a.span = Span::Encoder(100);
+        }
+        arch.layers = Schedule::from_layers([plain, cross]);
+        let req = |seq_len| KvRequest {
+            seq_len,
+            batch: 1,
+            dtype: KvDtype::Fp16,
+            tp: 1,
+            block_tokens: None,
+        };
+        for s in [1, 10_000] {
+            let c = size(&arch, &req(s)).unwrap();
+            assert_eq!(c.bytes_per_token, 16_384);
+            assert_eq!(c.bytes_per_sequence, s * 16_384 + 100 * 16_384);
+        }
+        assert_eq!(
+            by_layer(&arch, &req(1)).unwrap()[1].kind,
+            "MHA cross-attention 100 image tokens"
+        );
+    }
 }

@@ -102,15 +102,27 @@ pub enum Span {
     /// Tokens of the same chunk of `tokens` (Llama 4 chunked attention); the cache
     /// keeps at most one chunk.
     Chunk(u64),
+    /// Cross-attention to `tokens` outputs of an encoder (one image's tiles and
+    /// patches, Llama 3.2 Vision): keys and values come from the image, not from the
+    /// context, so the cache holds `tokens` per image whatever the text length and a
+    /// text token adds nothing to it.
+    Encoder(u64),
 }
 
 impl Span {
-    /// The most tokens a layer with this span caches per sequence (`u64::MAX` for full).
+    /// The most tokens a layer with this span caches per sequence (`u64::MAX` for full;
+    /// for an encoder span, exactly that many per image).
     pub fn cached_tokens(self) -> u64 {
         match self {
             Span::Full => u64::MAX,
-            Span::Window(n) | Span::Chunk(n) => n,
+            Span::Window(n) | Span::Chunk(n) | Span::Encoder(n) => n,
         }
+    }
+
+    /// Whether each token of the context adds keys and values (every span but
+    /// cross-attention to an encoder's outputs).
+    pub fn grows_with_context(self) -> bool {
+        !matches!(self, Span::Encoder(_))
     }
 }
 

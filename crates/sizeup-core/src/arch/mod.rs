@@ -267,17 +267,20 @@ impl Architecture {
     ///
     /// Attention layouts are `MHA`, `GQA`, `MQA` or `MLA` (`+DSA` with an indexer),
     /// with `+SWA` when some layers use a sliding window and `+chunked` for chunked
-    /// layers; recurrent mixers come first by their family's name.
+    /// layers and `+cross` for cross-attention to an encoder's outputs; recurrent
+    /// mixers come first by their family's name.
     pub fn attention_layout(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         let mut windowed = false;
         let mut chunked = false;
+        let mut crossed = false;
         for (block, _) in self.blocks() {
             let name = match &block.mixer {
                 Mixer::Recurrent(r) => r.kind.name().to_string(),
                 Mixer::Attention(a) => {
                     windowed |= matches!(a.span, Span::Window(_));
                     chunked |= matches!(a.span, Span::Chunk(_));
+                    crossed |= matches!(a.span, Span::Encoder(_));
                     a.layout().to_string()
                 }
             };
@@ -293,6 +296,9 @@ impl Architecture {
         }
         if chunked {
             s.push_str("+chunked");
+        }
+        if crossed {
+            s.push_str("+cross");
         }
         s
     }

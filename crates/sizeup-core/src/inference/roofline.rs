@@ -491,16 +491,21 @@ fn block_cost(
             };
             let span = match att.span {
                 Span::Full => f64::INFINITY,
-                Span::Window(n) | Span::Chunk(n) => n as f64,
+                Span::Window(n) | Span::Chunk(n) | Span::Encoder(n) => n as f64,
             };
             // a sparse indexer lets each query attend to at most top-k keys
             let selected = att.indexer.map_or(f64::INFINITY, |ix| ix.top_k as f64);
-            let attended = (cached + (new + 1.0) / 2.0).min(span).min(selected);
-            let read = (cached + new).min(span);
+            // cross-attention reads one image's keys and values and writes none
+            let (attended, read, written) = if att.span.grows_with_context() {
+                let attended = (cached + (new + 1.0) / 2.0).min(span).min(selected);
+                (attended, (cached + new).min(span), new)
+            } else {
+                (span, span, 0.0)
+            };
             let row = kv::layer_bytes_per_token_per_rank(att, pricer.m.kv_dtype, pricer.m.tp)
                 .unwrap_or(0.0);
             let flops = 2.0 * tokens * heads as f64 / tp * (d_qk + d_v) as f64 * attended;
-            let kv = pass.sequences as f64 * (read + new) * row * kv_traffic;
+            let kv = pass.sequences as f64 * (read + written) * row * kv_traffic;
             pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
             if let Some(ix) = att.indexer {
                 // the indexer scores every cached key with its own heads (fp8 in DeepSeek's

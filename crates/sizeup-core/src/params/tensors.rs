@@ -366,7 +366,12 @@ fn attention(arch: &Architecture, block: &Block, out: &mut Vec<Tensor>) -> Resul
     };
     let h = arch.hidden_size;
     let norm_elem = arch.norm.kind.params_per_element();
-    let g = Group::Attention;
+    // the reference's name rules leave cross-attention projections (`cross_attn.*`) in `other`
+    let g = if att.span.grows_with_context() {
+        Group::Attention
+    } else {
+        Group::Other
+    };
     match att.kind {
         AttentionKind::Standard {
             heads,
