@@ -35,6 +35,7 @@ mod kimi_k25;
 mod llama;
 mod llama4;
 mod mistral3;
+mod mllama;
 mod mpt;
 mod neox;
 mod olmo;
@@ -72,8 +73,8 @@ pub(crate) fn crate_2026_config(folder: &str) -> Value {
 }
 
 /// Assert a multimodal count against the reference build: every breakdown group
-/// (`(name, params)`, absent names are 0), the active parameters, and each tower
-/// `(name, params)` in order.
+/// (`(name, params)`, absent names are 0), the active parameters, and each
+/// `vision_and_projector` tower `(name, params)` in order.
 #[cfg(test)]
 pub(crate) fn assert_counts(
     config: &Value,
@@ -108,6 +109,7 @@ pub(crate) fn assert_counts(
     let got: Vec<(&str, u64)> = arch
         .towers
         .iter()
+        .filter(|t| t.group == Group::VisionAndProjector)
         .map(|t| (t.name.as_str(), t.params))
         .collect();
     assert_eq!(got, towers, "towers");
@@ -217,6 +219,7 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mistral3", "Mistral3Config", Layered(mistral3::read)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
+    ("mllama", "MllamaConfig", Layered(mllama::read)),
     ("mpt", "MptConfig", Uniform(mpt::read)),
     ("olmo", "OlmoConfig", Uniform(olmo::read_olmo)),
     ("olmo2", "Olmo2Config", Uniform(olmo::read_olmo2)),
