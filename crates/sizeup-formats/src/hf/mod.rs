@@ -216,6 +216,11 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("kimi_k25", "Kimi_K25Config", Layered(kimi_k25::read)),
     ("llama", "LlamaConfig", Uniform(llama::read_llama)),
     ("llama4", "Llama4Config", Layered(llama4::read)),
+    (
+        "ministral3",
+        "Ministral3Config",
+        Uniform(mistral3::read_ministral3),
+    ),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
     ("mistral3", "Mistral3Config", Layered(mistral3::read)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
