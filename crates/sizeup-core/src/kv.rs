@@ -150,6 +150,7 @@ fn heads_per_rank(split: u64, tp: u64) -> Result<u64> {
 /// # Formula
 /// ```text
 /// per token    = Σ_attention layers w(layer) · bytes_per_element
+///                (layers that reuse an earlier layer's keys and values hold none)
 /// per sequence = Σ_attention layers w(layer) · tokens(layer) · bytes_per_element
 ///              + Σ_recurrent layers (state + conv state) · 2 bytes
 /// tokens(layer) = round_up(min(s, window or chunk of layer), block)
@@ -226,6 +227,9 @@ pub fn by_layer(arch: &Architecture, req: &KvRequest) -> Result<Vec<LayerCache>>
             let l = layer_cache(block, layers, req)?;
             let kind = match &block.mixer {
                 Mixer::Recurrent(r) => r.kind.name().to_string(),
+                Mixer::Attention(a) if a.kv_shared => {
+                    format!("{} reusing an earlier layer's cache", a.layout())
+                }
                 Mixer::Attention(a) => {
                     let layout = a.layout();
                     match a.span {
@@ -279,6 +283,16 @@ struct BlockShare {
 
 fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare> {
     match &block.mixer {
+        // a layer reusing an earlier layer's keys and values holds no cache of its own
+        Mixer::Attention(att) if att.kv_shared => Ok(BlockShare {
+            elements_per_token: 0,
+            tokens_cached: 0,
+            state_elements: 0,
+            bytes_per_token: 0,
+            bytes_per_sequence: 0,
+            state_bytes: 0,
+            bytes_per_gpu_sequence: 0,
+        }),
         Mixer::Attention(att) => {
             let (elements, split) = cached_width(att)?;
             let row_bytes = req
@@ -380,5 +394,33 @@ mod tests {
             by_layer(&arch, &req(1)).unwrap()[1].kind,
             "MHA cross-attention 100 image tokens"
         );
+    }
+
+    #[test]
+    fn a_layer_reusing_earlier_keys_and_values_holds_no_cache_and_no_kv_projections() {
+        // Llama-2-7B with its second layer sharing the first one's keys and values: one
+        // layer of cache (16_384 bytes per token) and 2·4096² fewer parameters
+        let mut arch = crate::Shape::llama(2, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let before = crate::params::count(&arch).unwrap().total;
+        let plain = arch.layers.blocks[0].clone();
+        let mut shared = plain.clone();
+        if let Mixer::Attention(a) = &mut shared.mixer {
+            a.kv_shared = true;
+        }
+        arch.layers = Schedule::from_layers([plain, shared]);
+        let req = KvRequest {
+            seq_len: 1000,
+            batch: 1,
+            dtype: KvDtype::Fp16,
+            tp: 1,
+            block_tokens: None,
+        };
+        let c = size(&arch, &req).unwrap();
+        assert_eq!(c.bytes_per_token, 16_384);
+        assert_eq!(c.bytes_per_sequence, 1000 * 16_384);
+        let after = crate::params::count(&arch).unwrap().total;
+        assert_eq!(before - after, 2 * 4096 * 4096);
     }
 }

@@ -45,6 +45,11 @@ pub struct Attention {
     /// transformers' `DynamicLayer` does for Gemma 4.
     #[serde(default)]
     pub k_eq_v: bool,
+    /// Keys and values are an earlier layer's (Gemma 3n's last `num_kv_shared_layers`
+    /// reuse those of the last layer of their kind before them): no k/v projections
+    /// and no k norm, and no cache of its own.
+    #[serde(default)]
+    pub kv_shared: bool,
     /// A sparse-attention indexer that picks the keys each query attends to
     /// (DeepSeek-V3.2 DSA); it has projections and a key cache of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,7 +58,7 @@ pub struct Attention {
 
 impl Attention {
     /// Plain attention of `kind`: no biases, no q/k norms, no sinks, over the whole
-    /// context, no output gate, separate keys and values, no indexer. Readers set
+    /// context, no output gate, separate keys and values of its own, no indexer. Readers set
     /// what their family adds.
     pub fn plain(kind: AttentionKind) -> Attention {
         Attention {
@@ -64,6 +69,7 @@ impl Attention {
             span: Span::Full,
             output_gate: false,
             k_eq_v: false,
+            kv_shared: false,
             indexer: None,
         }
     }

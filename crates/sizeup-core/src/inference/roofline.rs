@@ -498,7 +498,9 @@ fn block_cost(
             // cross-attention reads one image's keys and values and writes none
             let (attended, read, written) = if att.span.grows_with_context() {
                 let attended = (cached + (new + 1.0) / 2.0).min(span).min(selected);
-                (attended, (cached + new).min(span), new)
+                // a layer reusing an earlier layer's keys and values writes none
+                let written = if att.kv_shared { 0.0 } else { new };
+                (attended, (cached + new).min(span), written)
             } else {
                 (span, span, 0.0)
             };
