@@ -166,7 +166,10 @@ pub struct Mtp {
 }
 
 /// An encoder tower beside the language model (a vision encoder with its projector),
-/// or a piece of one that the reference groups elsewhere.
+/// or a piece of one that the reference groups elsewhere; also a tensor of the language
+/// model outside its layers that no other field describes (Gemma 3n's per-layer
+/// embeddings, Llama 3.2 Vision's extra embedding rows), which counts as text because
+/// its group is not `vision_and_projector`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tower {
     /// What it is (`vision_and_projector`, `embed_vision.embedding_projection`).

@@ -31,6 +31,8 @@ pub(crate) enum Section {
     Text,
     /// `vision_config`: the vision tower.
     Vision,
+    /// `audio_config`: the audio encoder.
+    Audio,
 }
 
 impl Section {
@@ -39,6 +41,7 @@ impl Section {
         match self {
             Section::Text => "text_config",
             Section::Vision => "vision_config",
+            Section::Audio => "audio_config",
         }
     }
 
@@ -47,6 +50,7 @@ impl Section {
         match self {
             Section::Text => "text_config.",
             Section::Vision => "vision_config.",
+            Section::Audio => "audio_config.",
         }
     }
 }

@@ -26,6 +26,7 @@ pub(crate) mod draft;
 mod exaone;
 mod falcon;
 mod gemma;
+mod gemma3n;
 mod gemma4;
 mod glm4;
 mod gpt2;
@@ -193,6 +194,7 @@ const READERS: &[(&str, &str, Reader)] = &[
         "Gemma3TextConfig",
         Uniform(gemma::read_gemma3_text),
     ),
+    ("gemma3n", "Gemma3nConfig", Layered(gemma3n::read)),
     ("gemma4", "Gemma4Config", Layered(gemma4::read)),
     ("glm", "GlmConfig", Uniform(llama::read_glm)),
     ("glm4", "Glm4Config", Uniform(glm4::read_glm4)),
