@@ -8,6 +8,9 @@
 //! `AutoModelForCausalLM.from_config(config)` builds (see `tests/fixtures.rs`):
 //! `quantization_config` is ignored (counts are for the unquantized layout) and
 //! multi-token-prediction layers that transformers does not build are not counted.
+//! Image-text and audio-text configs (`qwen2_5_vl`, `qwen3_vl`, `mistral3`, `kimi_k25`,
+//! `gemma3n`, `mllama`) count the whole `…ForConditionalGeneration`: the language
+//! model (`ParamCount::text`) and each encoder and projector as a tower of its own.
 //!
 //! ```
 //! let text = r#"{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,

@@ -37,9 +37,9 @@
 //! `modeling_qwen3_vl.py`, `modeling_qwen3_vl_moe.py` (`Qwen3VLVisionPatchMerger`
 //! with `use_postshuffle_norm` for the DeepStack mergers) and their configuration
 //! classes (the top-level `tie_word_embeddings`, default false, decides the head).
-//! Checks: qwen2.5-vl-7b-instruct 8_292_166_656 (shared/fixtures/models-2026),
-//! qwen3-vl-8b-instruct 8_767_123_696 and qwen3-vl-30b-a3b-instruct
-//! 31_070_754_032 (tests/fixtures-2026).
+//! Checks: qwen2.5-vl-7b-instruct 8_292_166_656 (shared/fixtures/models-2026 and
+//! tests/fixtures-2026/qwen2.5-vl-7b-instruct-tt), qwen3-vl-8b-instruct 8_767_123_696
+//! and qwen3-vl-30b-a3b-instruct 31_070_754_032 (tests/fixtures-2026).
 
 use sizeup_core::arch::{
     Architecture, Attention, AttentionBias, AttentionKind, Block, BlockFfn, Mixer, Mlp, MlpKind,
