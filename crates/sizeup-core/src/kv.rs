@@ -95,6 +95,16 @@ pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
             "transformers DeepseekV4HCACache / DeepseekV4CSACache (compressed_kv)",
         ));
     }
+    if let Some(n) = arch.blocks().find_map(|(b, _)| match b.attention()?.span {
+        Span::Encoder(n) => Some(n),
+        _ => None,
+    }) {
+        out.push(Assumption::new(
+            "cross-attention cache",
+            format!("keys and values of one image ({n} encoder tokens) per sequence in each cross-attention layer, whatever the text length"),
+            "transformers MllamaCrossAttentionDecoderLayer: keys and values are projected from the vision states once per image",
+        ));
+    }
     if arch.has_indexer() {
         out.push(Assumption::new(
             "sparse-attention indexer keys",
@@ -155,9 +165,12 @@ fn heads_per_rank(split: u64, tp: u64) -> Result<u64> {
 /// # Formula
 /// ```text
 /// per token    = Σ_attention layers w(layer) · bytes_per_element
+///                (layers that reuse an earlier layer's keys and values hold none)
 /// per sequence = Σ_attention layers w(layer) · tokens(layer) · bytes_per_element
 ///              + Σ_recurrent layers (state + conv state) · 2 bytes
 /// tokens(layer) = round_up(min(s, window or chunk of layer), block)
+///                 (cross-attention: the encoder tokens of one image, whatever s;
+///                  such layers add nothing per token)
 /// per GPU      = Σ_layers per-sequence bytes · B · max(k/t, 1) / k   (state: / t)
 /// ```
 ///
@@ -229,12 +242,16 @@ pub fn by_layer(arch: &Architecture, req: &KvRequest) -> Result<Vec<LayerCache>>
             let l = layer_cache(block, layers, req)?;
             let kind = match &block.mixer {
                 Mixer::Recurrent(r) => r.kind.name().to_string(),
+                Mixer::Attention(a) if a.kv_shared => {
+                    format!("{} reusing an earlier layer's cache", a.layout())
+                }
                 Mixer::Attention(a) => {
                     let layout = a.layout();
                     let kind = match a.span {
                         Span::Full => layout.to_string(),
                         Span::Window(w) => format!("{layout} window {w}"),
                         Span::Chunk(n) => format!("{layout} chunk {n}"),
+                        Span::Encoder(n) => format!("{layout} cross-attention {n} image tokens"),
                     };
                     match a.listed.as_ref().and_then(|l| l.compressed) {
                         Some(c) => format!("{kind} + compressed 1/{}", c.ratio),
@@ -285,6 +302,16 @@ struct BlockShare {
 
 fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare> {
     match &block.mixer {
+        // a layer reusing an earlier layer's keys and values holds no cache of its own
+        Mixer::Attention(att) if att.kv_shared => Ok(BlockShare {
+            elements_per_token: 0,
+            tokens_cached: 0,
+            state_elements: 0,
+            bytes_per_token: 0,
+            bytes_per_sequence: 0,
+            state_bytes: 0,
+            bytes_per_gpu_sequence: 0,
+        }),
         Mixer::Attention(att) => {
             let (elements, split) = cached_width(att)?;
             let row_bytes = req
@@ -292,7 +319,11 @@ fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare
                 .layout()
                 .bytes_for(elements)
                 .ok_or(CoreError::Overflow { quantity: Q })?;
-            let t = req.seq_len.min(att.span.cached_tokens());
+            // cross-attention caches one image's keys and values, whatever the text length
+            let t = match att.span {
+                Span::Encoder(n) => n,
+                span => req.seq_len.min(span.cached_tokens()),
+            };
             let tokens = match req.block_tokens {
                 Some(b) => product(Q, &[t.div_ceil(b), b])?,
                 None => t,
@@ -308,7 +339,14 @@ fn layer_cache(block: &Block, layers: u64, req: &KvRequest) -> Result<BlockShare
                 state_elements: 0,
                 bytes_per_token: sum(
                     Q,
-                    &[product(Q, &[row_bytes, layers])?, compressed_per_token],
+                    &[
+                        if att.span.grows_with_context() {
+                            product(Q, &[row_bytes, layers])?
+                        } else {
+                            0
+                        },
+                        compressed_per_token,
+                    ],
                 )?,
                 bytes_per_sequence: sum(Q, &[bytes_per_sequence, compressed])?,
                 state_bytes: 0,
@@ -383,4 +421,69 @@ pub fn layer_bytes_per_token_per_rank(att: &Attention, dtype: KvDtype, tp: u64) 
         .ok_or(CoreError::Overflow { quantity: Q })?;
     let per_rank = heads_per_rank(split, tp.max(1))?;
     Ok(row_bytes as f64 * per_rank as f64 / split as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::Schedule;
+
+    #[test]
+    fn cross_attention_layers_hold_one_image_whatever_the_text_length() {
+        // 2 Llama-2-7B layers, one of them cross-attending to 100 image tokens:
+        // 2·32·128 values = 16_384 bytes per token per layer in 16 bits
+        let mut arch = crate::Shape::llama(2, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let plain = arch.layers.blocks[0].clone();
+        let mut cross = plain.clone();
+        if let Mixer::Attention(a) = &mut cross.mixer {
+            a.span = Span::Encoder(100);
+        }
+        arch.layers = Schedule::from_layers([plain, cross]);
+        let req = |seq_len| KvRequest {
+            seq_len,
+            batch: 1,
+            dtype: KvDtype::Fp16,
+            tp: 1,
+            block_tokens: None,
+        };
+        for s in [1, 10_000] {
+            let c = size(&arch, &req(s)).unwrap();
+            assert_eq!(c.bytes_per_token, 16_384);
+            assert_eq!(c.bytes_per_sequence, s * 16_384 + 100 * 16_384);
+        }
+        assert_eq!(
+            by_layer(&arch, &req(1)).unwrap()[1].kind,
+            "MHA cross-attention 100 image tokens"
+        );
+    }
+
+    #[test]
+    fn a_layer_reusing_earlier_keys_and_values_holds_no_cache_and_no_kv_projections() {
+        // Llama-2-7B with its second layer sharing the first one's keys and values: one
+        // layer of cache (16_384 bytes per token) and 2·4096² fewer parameters
+        let mut arch = crate::Shape::llama(2, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let before = crate::params::count(&arch).unwrap().total;
+        let plain = arch.layers.blocks[0].clone();
+        let mut shared = plain.clone();
+        if let Mixer::Attention(a) = &mut shared.mixer {
+            a.kv_shared = true;
+        }
+        arch.layers = Schedule::from_layers([plain, shared]);
+        let req = KvRequest {
+            seq_len: 1000,
+            batch: 1,
+            dtype: KvDtype::Fp16,
+            tp: 1,
+            block_tokens: None,
+        };
+        let c = size(&arch, &req).unwrap();
+        assert_eq!(c.bytes_per_token, 16_384);
+        assert_eq!(c.bytes_per_sequence, 1000 * 16_384);
+        let after = crate::params::count(&arch).unwrap().total;
+        assert_eq!(before - after, 2 * 4096 * 4096);
+    }
 }

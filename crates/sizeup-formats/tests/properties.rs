@@ -123,6 +123,7 @@ prop_compose! {
                 },
                 output_gate: false,
                 k_eq_v: false,
+                kv_shared: false,
                 indexer: None,
                 listed: None,
             }),

@@ -45,6 +45,11 @@ pub struct Attention {
     /// transformers' `DynamicLayer` does for Gemma 4.
     #[serde(default)]
     pub k_eq_v: bool,
+    /// Keys and values are an earlier layer's (Gemma 3n's last `num_kv_shared_layers`
+    /// reuse those of the last layer of their kind before them): no k/v projections
+    /// and no k norm, and no cache of its own.
+    #[serde(default)]
+    pub kv_shared: bool,
     /// A sparse-attention indexer that picks the keys each query attends to
     /// (DeepSeek-V3.2 DSA); it has projections and a key cache of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,7 +96,7 @@ pub struct CompressedKv {
 
 impl Attention {
     /// Plain attention of `kind`: no biases, no q/k norms, no sinks, over the whole
-    /// context, no output gate, separate keys and values, no indexer. Readers set
+    /// context, no output gate, separate keys and values of its own, no indexer. Readers set
     /// what their family adds.
     pub fn plain(kind: AttentionKind) -> Attention {
         Attention {
@@ -102,6 +107,7 @@ impl Attention {
             span: Span::Full,
             output_gate: false,
             k_eq_v: false,
+            kv_shared: false,
             indexer: None,
             listed: None,
         }
@@ -141,15 +147,27 @@ pub enum Span {
     /// Tokens of the same chunk of `tokens` (Llama 4 chunked attention); the cache
     /// keeps at most one chunk.
     Chunk(u64),
+    /// Cross-attention to `tokens` outputs of an encoder (one image's tiles and
+    /// patches, Llama 3.2 Vision): keys and values come from the image, not from the
+    /// context, so the cache holds `tokens` per image whatever the text length and a
+    /// text token adds nothing to it.
+    Encoder(u64),
 }
 
 impl Span {
-    /// The most tokens a layer with this span caches per sequence (`u64::MAX` for full).
+    /// The most tokens a layer with this span caches per sequence (`u64::MAX` for full;
+    /// for an encoder span, exactly that many per image).
     pub fn cached_tokens(self) -> u64 {
         match self {
             Span::Full => u64::MAX,
-            Span::Window(n) | Span::Chunk(n) => n,
+            Span::Window(n) | Span::Chunk(n) | Span::Encoder(n) => n,
         }
+    }
+
+    /// Whether each token of the context adds keys and values (every span but
+    /// cross-attention to an encoder's outputs).
+    pub fn grows_with_context(self) -> bool {
+        !matches!(self, Span::Encoder(_))
     }
 }
 

@@ -166,7 +166,10 @@ pub struct Mtp {
 }
 
 /// An encoder tower beside the language model (a vision encoder with its projector),
-/// or a piece of one that the reference groups elsewhere.
+/// or a piece of one that the reference groups elsewhere; also a tensor of the language
+/// model outside its layers that no other field describes (Gemma 3n's per-layer
+/// embeddings, Llama 3.2 Vision's extra embedding rows), which counts as text because
+/// its group is not `vision_and_projector`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tower {
     /// What it is (`vision_and_projector`, `embed_vision.embedding_projection`).
@@ -267,17 +270,20 @@ impl Architecture {
     ///
     /// Attention layouts are `MHA`, `GQA`, `MQA` or `MLA` (`+DSA` with an indexer),
     /// with `+SWA` when some layers use a sliding window and `+chunked` for chunked
-    /// layers; recurrent mixers come first by their family's name.
+    /// layers and `+cross` for cross-attention to an encoder's outputs; recurrent
+    /// mixers come first by their family's name.
     pub fn attention_layout(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
         let mut windowed = false;
         let mut chunked = false;
+        let mut crossed = false;
         for (block, _) in self.blocks() {
             let name = match &block.mixer {
                 Mixer::Recurrent(r) => r.kind.name().to_string(),
                 Mixer::Attention(a) => {
                     windowed |= matches!(a.span, Span::Window(_));
                     chunked |= matches!(a.span, Span::Chunk(_));
+                    crossed |= matches!(a.span, Span::Encoder(_));
                     a.layout().to_string()
                 }
             };
@@ -293,6 +299,9 @@ impl Architecture {
         }
         if chunked {
             s.push_str("+chunked");
+        }
+        if crossed {
+            s.push_str("+cross");
         }
         s
     }

@@ -491,16 +491,23 @@ fn block_cost(
             };
             let span = match att.span {
                 Span::Full => f64::INFINITY,
-                Span::Window(n) | Span::Chunk(n) => n as f64,
+                Span::Window(n) | Span::Chunk(n) | Span::Encoder(n) => n as f64,
             };
             // a sparse indexer lets each query attend to at most top-k keys
             let selected = att.indexer.map_or(f64::INFINITY, |ix| ix.top_k as f64);
-            let attended = (cached + (new + 1.0) / 2.0).min(span).min(selected);
-            let read = (cached + new).min(span);
+            // cross-attention reads one image's keys and values and writes none
+            let (attended, read, written) = if att.span.grows_with_context() {
+                let attended = (cached + (new + 1.0) / 2.0).min(span).min(selected);
+                // a layer reusing an earlier layer's keys and values writes none
+                let written = if att.kv_shared { 0.0 } else { new };
+                (attended, (cached + new).min(span), written)
+            } else {
+                (span, span, 0.0)
+            };
             let row = kv::layer_bytes_per_token_per_rank(att, pricer.m.kv_dtype, pricer.m.tp)
                 .unwrap_or(0.0);
             let flops = 2.0 * tokens * heads as f64 / tp * (d_qk + d_v) as f64 * attended;
-            let kv = pass.sequences as f64 * (read + new) * row * kv_traffic;
+            let kv = pass.sequences as f64 * (read + written) * row * kv_traffic;
             pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
             if let Some(c) = att.listed.as_ref().and_then(|l| l.compressed) {
                 // compressed entries (DeepSeek-V4): one per `ratio` tokens, read whole on

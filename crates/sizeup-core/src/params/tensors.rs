@@ -257,7 +257,8 @@ pub fn outer_tensors(arch: &Architecture) -> Result<(Vec<Tensor>, Vec<Tensor>)> 
 ///
 /// # Formula
 /// ```text
-/// attention: q h→a·d (·2 with an output gate), k h→k·d, v h→k·d (none if k = v),
+/// attention: q h→a·d (·2 with an output gate), k h→k·d, v h→k·d (none if k = v;
+///            neither, nor a k norm, when an earlier layer's keys and values are reused),
 ///            o a·d→h, biases, q/k norms, sinks, indexer (wq_b r_q→n·d_i, wk h→d_i,
 ///            k_norm 2·d_i, weights_proj h→n)
 /// MLA:       q_a h→r_q, q_a_norm r_q, q_b r_q→a·(d_n+d_r) (or q h→a·(d_n+d_r)),
@@ -372,7 +373,12 @@ fn attention(arch: &Architecture, block: &Block, out: &mut Vec<Tensor>) -> Resul
     }
     let h = arch.hidden_size;
     let norm_elem = arch.norm.kind.params_per_element();
-    let g = Group::Attention;
+    // the reference's name rules leave cross-attention projections (`cross_attn.*`) in `other`
+    let g = if att.span.grows_with_context() {
+        Group::Attention
+    } else {
+        Group::Other
+    };
     match att.kind {
         AttentionKind::Standard {
             heads,
@@ -386,21 +392,29 @@ fn attention(arch: &Architecture, block: &Block, out: &mut Vec<Tensor>) -> Resul
             } else {
                 q
             };
+            // a layer reusing an earlier layer's keys and values has no k/v projections
+            let (k, v) = match (att.kv_shared, att.k_eq_v) {
+                (true, _) => (0, 0),
+                (false, true) => (kv, 0),
+                (false, false) => (kv, kv),
+            };
             out.push(Tensor::new(AttnQ, q_rows, h, g, TpSplit::Rows));
-            out.push(Tensor::new(AttnK, kv, h, g, TpSplit::Rows));
-            if !att.k_eq_v {
-                out.push(Tensor::new(AttnV, kv, h, g, TpSplit::Rows));
+            if k > 0 {
+                out.push(Tensor::new(AttnK, k, h, g, TpSplit::Rows));
+            }
+            if v > 0 {
+                out.push(Tensor::new(AttnV, v, h, g, TpSplit::Rows));
             }
             out.push(Tensor::new(AttnOutput, h, q, g, TpSplit::Cols));
             if att.bias.qkv {
-                let v = if att.k_eq_v { 0 } else { kv };
-                out.push(Tensor::vector(Bias, sum(Q, &[q_rows, kv, v])?, g));
+                out.push(Tensor::vector(Bias, sum(Q, &[q_rows, k, v])?, g));
             }
+            let k_norms = if att.kv_shared { 0 } else { 1 };
             let qk_norms = match att.qk_norm {
                 QkNorm::None => 0,
-                QkNorm::PerHeadShared => product(Q, &[2, head_dim, norm_elem])?,
-                QkNorm::Full => product(Q, &[sum(Q, &[q, kv])?, norm_elem])?,
-                QkNorm::FullScaleOnly => sum(Q, &[q, kv])?,
+                QkNorm::PerHeadShared => product(Q, &[1 + k_norms, head_dim, norm_elem])?,
+                QkNorm::Full => product(Q, &[sum(Q, &[q, k])?, norm_elem])?,
+                QkNorm::FullScaleOnly => sum(Q, &[q, k])?,
             };
             if qk_norms > 0 {
                 out.push(Tensor::vector(Norm, qk_norms, Group::Norm));

@@ -33,6 +33,30 @@ pub(crate) enum Section {
     Vision,
     /// `linear_attn_config`: the linear-attention layers (Kimi Linear).
     Linear,
+    /// `audio_config`: the audio encoder.
+    Audio,
+}
+
+impl Section {
+    /// The key of the nested object.
+    fn key(self) -> &'static str {
+        match self {
+            Section::Text => "text_config",
+            Section::Vision => "vision_config",
+            Section::Linear => "linear_attn_config",
+            Section::Audio => "audio_config",
+        }
+    }
+
+    /// The prefix its fields carry in errors and assumptions.
+    fn prefix(self) -> &'static str {
+        match self {
+            Section::Text => "text_config.",
+            Section::Vision => "vision_config.",
+            Section::Linear => "linear_attn_config.",
+            Section::Audio => "audio_config.",
+        }
+    }
 }
 
 /// A JSON object being read as the config of one `model_type`.
@@ -221,11 +245,7 @@ impl<'a> Config<'a> {
         read: impl FnOnce(&mut Config<'a>) -> Result<T, FormatError>,
     ) -> Result<T, FormatError> {
         static EMPTY: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
-        let (key, prefix) = match key {
-            Section::Text => ("text_config", "text_config."),
-            Section::Vision => ("vision_config", "vision_config."),
-            Section::Linear => ("linear_attn_config", "linear_attn_config."),
-        };
+        let (key, prefix) = (key.key(), key.prefix());
         let map = match self.opt_object(key)? {
             Some(m) => m,
             None => {
@@ -241,6 +261,28 @@ impl<'a> Config<'a> {
         let out = read(&mut nested)?;
         self.extend_assumptions(nested.take_assumptions());
         Ok(out)
+    }
+
+    /// Read the nested config under `key` as [`Config::section`] does, but refuse a
+    /// config without it: the class defaults would describe some other checkpoint
+    /// (`what` says what the object holds, for the error).
+    pub(crate) fn required_section<T>(
+        &mut self,
+        key: Section,
+        class: &'static str,
+        what: &str,
+        read: impl FnOnce(&mut Config<'a>) -> Result<T, FormatError>,
+    ) -> Result<T, FormatError> {
+        if self.opt_object(key.key())?.is_none() {
+            return Err(self.invalid(
+                key.key(),
+                "absent",
+                format!(
+                    "an object with {what} (without it transformers builds the {class} defaults, not this checkpoint)"
+                ),
+            ));
+        }
+        self.section(key, class, read)
     }
 
     /// A positive size that may be absent or null.

@@ -8,6 +8,9 @@
 //! `AutoModelForCausalLM.from_config(config)` builds (see `tests/fixtures.rs`):
 //! `quantization_config` is ignored (counts are for the unquantized layout) and
 //! multi-token-prediction layers that transformers does not build are not counted.
+//! Image-text and audio-text configs (`qwen2_5_vl`, `qwen3_vl`, `mistral3`, `kimi_k25`,
+//! `gemma3n`, `mllama`) count the whole `…ForConditionalGeneration`: the language
+//! model (`ParamCount::text`) and each encoder and projector as a tower of its own.
 //!
 //! ```
 //! let text = r#"{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
@@ -29,6 +32,7 @@ mod exaone;
 mod falcon;
 mod falcon_h1;
 mod gemma;
+mod gemma3n;
 mod gemma4;
 mod glm4;
 mod gpt2;
@@ -37,12 +41,15 @@ mod gptj;
 mod granite_hybrid;
 mod jamba;
 mod json;
+mod kimi_k25;
 mod kimi_linear;
 mod lfm2;
 mod llama;
 mod llama4;
 mod mamba;
 mod minimax;
+mod mistral3;
+mod mllama;
 mod mpt;
 mod nemotron_h;
 mod neox;
@@ -52,6 +59,7 @@ mod phi;
 mod phimoe;
 mod qwen;
 mod qwen_next;
+mod qwen_vl;
 mod seed_oss;
 mod siglip;
 mod smollm3;
@@ -126,6 +134,54 @@ pub(crate) fn kv_layers(
             m
         })
 }
+
+/// Assert a multimodal count against the reference build: every breakdown group
+/// (`(name, params)`, absent names are 0), the active parameters, and each
+/// `vision_and_projector` tower `(name, params)` in order.
+#[cfg(test)]
+pub(crate) fn assert_counts(
+    config: &Value,
+    groups: &[(&str, u64)],
+    active: u64,
+    towers: &[(&str, u64)],
+) {
+    let arch = from_config_str(&config.to_string()).unwrap().arch;
+    let c = sizeup_core::params::count(&arch).unwrap();
+    let b = c.breakdown;
+    let ours = [
+        ("embedding", b.embedding),
+        ("position_embedding", b.position_embedding),
+        ("attention", b.attention),
+        ("mlp", b.mlp),
+        ("moe_routed_experts", b.moe_routed_experts),
+        ("moe_shared_experts", b.moe_shared_experts),
+        ("moe_router", b.moe_router),
+        ("norm", b.norm),
+        ("lm_head", b.lm_head),
+        ("vision_and_projector", b.vision_and_projector),
+        ("other", b.recurrent + b.other),
+    ];
+    for (name, got) in ours {
+        let want = groups
+            .iter()
+            .find(|(g, _)| *g == name)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(got, want, "breakdown.{name}");
+    }
+    assert_eq!(c.active, active, "active");
+    let got: Vec<(&str, u64)> = arch
+        .towers
+        .iter()
+        .filter(|t| t.group == Group::VisionAndProjector)
+        .map(|t| (t.name.as_str(), t.params))
+        .collect();
+    assert_eq!(got, towers, "towers");
+    assert_eq!(
+        c.text + towers.iter().map(|(_, n)| n).sum::<u64>(),
+        c.total,
+        "text + towers"
+    );
+}
 mod window;
 
 use std::path::Path;
@@ -133,8 +189,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 use sizeup_core::arch::{
-    Architecture, AttentionBias, AttentionKind, Embedding, Mlp, MlpKind, NormKind, Norms, QkNorm,
-    Schedule,
+    Architecture, AttentionBias, AttentionKind, Embedding, Group, Mlp, MlpKind, NormKind, Norms,
+    QkNorm, Schedule, Tower,
 };
 use sizeup_core::Assumption;
 
@@ -213,6 +269,7 @@ const READERS: &[(&str, &str, Reader)] = &[
         "Gemma3TextConfig",
         Uniform(gemma::read_gemma3_text),
     ),
+    ("gemma3n", "Gemma3nConfig", Layered(gemma3n::read)),
     ("gemma4", "Gemma4Config", Layered(gemma4::read)),
     ("glm", "GlmConfig", Uniform(llama::read_glm)),
     ("glm4", "Glm4Config", Uniform(glm4::read_glm4)),
@@ -249,6 +306,7 @@ const READERS: &[(&str, &str, Reader)] = &[
         "DeepseekV3Config",
         Layered(deepseek::read_v3_with_mtp),
     ),
+    ("kimi_k25", "Kimi_K25Config", Layered(kimi_k25::read)),
     (
         "kimi_linear",
         "KimiLinearConfig",
@@ -260,8 +318,15 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("mamba", "MambaConfig", Layered(mamba::read_mamba)),
     ("mamba2", "Mamba2Config", Layered(mamba::read_mamba2)),
     ("minimax_m2", "MiniMaxM2Config", Uniform(minimax::read)),
+    (
+        "ministral3",
+        "Ministral3Config",
+        Uniform(mistral3::read_ministral3),
+    ),
     ("mistral", "MistralConfig", Uniform(llama::read_mistral)),
+    ("mistral3", "Mistral3Config", Layered(mistral3::read)),
     ("mixtral", "MixtralConfig", Uniform(llama::read_mixtral)),
+    ("mllama", "MllamaConfig", Layered(mllama::read)),
     ("mpt", "MptConfig", Uniform(mpt::read)),
     ("nemotron_h", "NemotronHConfig", Layered(nemotron_h::read)),
     ("olmo", "OlmoConfig", Uniform(olmo::read_olmo)),
@@ -273,6 +338,11 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("phi3", "Phi3Config", Uniform(llama::read_phi3)),
     ("phimoe", "PhimoeConfig", Uniform(phimoe::read)),
     ("qwen2", "Qwen2Config", Uniform(qwen::read_qwen2)),
+    (
+        "qwen2_5_vl",
+        "Qwen2_5_VLConfig",
+        Layered(qwen_vl::read_qwen2_5_vl),
+    ),
     ("qwen2_moe", "Qwen2MoeConfig", Uniform(qwen::read_qwen2_moe)),
     ("qwen3", "Qwen3Config", Uniform(qwen::read_qwen3)),
     ("qwen3_5", "Qwen3_5Config", Layered(qwen_next::read_qwen3_5)),
@@ -286,6 +356,12 @@ const READERS: &[(&str, &str, Reader)] = &[
         "qwen3_next",
         "Qwen3NextConfig",
         Layered(qwen_next::read_qwen3_next),
+    ),
+    ("qwen3_vl", "Qwen3VLConfig", Layered(qwen_vl::read_qwen3_vl)),
+    (
+        "qwen3_vl_moe",
+        "Qwen3VLMoeConfig",
+        Layered(qwen_vl::read_qwen3_vl_moe),
     ),
     ("seed_oss", "SeedOssConfig", Uniform(seed_oss::read)),
     ("smollm3", "SmolLM3Config", Uniform(smollm3::read)),
@@ -399,6 +475,16 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
         arch,
         assumptions: cfg.take_assumptions(),
     })
+}
+
+/// A tower (an encoder or one of its projectors) beside the language model, named by
+/// its module path and counted in `vision_and_projector`.
+pub(crate) fn tower_part(name: &str, params: u64) -> Tower {
+    Tower {
+        name: name.to_string(),
+        params,
+        group: Group::VisionAndProjector,
+    }
 }
 
 /// The sizes every standard-attention decoder has.
