@@ -164,7 +164,7 @@ fn errors_say_what_to_do() {
         err,
         HubError::Unauthorized {
             status: 401,
-            token_set: false,
+            token: None,
             ..
         }
     ));
