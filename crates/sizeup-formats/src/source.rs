@@ -131,8 +131,17 @@ pub fn load(spec: &str) -> Result<Loaded, FormatError> {
 /// As [`load`].
 #[cfg(feature = "hub")]
 pub fn load_with(spec: &str, config: &crate::hub::HubConfig) -> Result<Loaded, FormatError> {
+    use crate::hub::HubError;
     match hub_spec(spec) {
-        Some((reference, explicit)) => load_hub(&reference?, explicit, config),
+        Some((reference, true)) => load_hub(&reference?, true, config),
+        // a bare id may be a mistyped path: say how it was read
+        Some((reference, false)) => load_hub(&reference?, false, config).map_err(|e| match e {
+            FormatError::Hub(source) => FormatError::Hub(HubError::AsRepoId {
+                spec: spec.to_string(),
+                source: Box::new(source),
+            }),
+            other => other,
+        }),
         None => load_local(spec),
     }
 }

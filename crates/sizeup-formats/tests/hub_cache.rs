@@ -218,10 +218,7 @@ fn a_stale_ref_is_an_error_offline_and_the_hub_answers_online() {
     else {
         panic!("{err:?}");
     };
-    assert_eq!(
-        (commit.as_str(), present.as_slice()),
-        (C2, [C1.to_string()].as_slice())
-    );
+    assert_eq!((commit.as_str(), &present[..]), (C2, &[C1.to_string()][..]));
     let text = err.to_string();
     assert!(text.contains(&format!("hf:{repo}@{C1}")), "{text}");
     assert!(text.contains("is missing"), "{text}");
@@ -302,7 +299,7 @@ fn a_gated_repo_is_refused_with_the_token_source_and_the_hint() {
         matches!(
             err,
             HubError::Unauthorized {
-                token: None,
+                token: TokenSource::NotFound { .. },
                 status: 401,
                 ..
             }
@@ -326,9 +323,9 @@ fn a_gated_repo_is_refused_with_the_token_source_and_the_hint() {
     };
     assert_eq!(
         token,
-        &Some(TokenSource::File {
+        &TokenSource::File {
             path: token_file.clone()
-        })
+        }
     );
     let text = err.to_string();
     assert!(text.contains("the token from the token file"), "{text}");

@@ -123,7 +123,7 @@ pub enum HubError {
         deadline: Duration,
     },
     /// 401 or 403: a gated or private repository, or a refused token.
-    #[error("`{url}` answered {status}: `{repo}` is gated or private, and {}; log in with `hf auth login` (or set HF_TOKEN) as an account with access, and accept the model's license on {page}", token_note(token, token_file))]
+    #[error("`{url}` answered {status}: `{repo}` is gated or private (or absent: the Hub answers 401 for unknown names), and {}; log in with `hf auth login` (or set HF_TOKEN) as an account with access, and accept the model's license on {page}", token_note(token))]
     Unauthorized {
         /// The URL.
         url: String,
@@ -133,10 +133,8 @@ pub enum HubError {
         repo: String,
         /// The model's page, where its license is accepted.
         page: String,
-        /// Where the token sent came from; `None` when none was found.
-        token: Option<TokenSource>,
-        /// Where a token file was looked for.
-        token_file: Option<PathBuf>,
+        /// Where the token sent came from, or where none was found.
+        token: TokenSource,
     },
     /// 404 for a file that must exist.
     #[error("`{url}` does not exist (check the repository name and revision)")]
@@ -224,7 +222,7 @@ pub enum HubError {
         /// The missing snapshot folder.
         dir: PathBuf,
         /// The commits whose snapshots are present.
-        present: Vec<String>,
+        present: Box<[String]>,
     },
     /// A cached snapshot with several GGUF files and no `config.json`.
     #[error("`{}` holds several GGUF files ({}) and no `config.json`: give the path of the one to read", dir.display(), files.join(", "))]
@@ -240,19 +238,30 @@ pub enum HubError {
         /// The snapshot folder.
         dir: PathBuf,
     },
+    /// A bare `ORG/NAME` that is no local path, read as a repository id, failed.
+    #[error("`{spec}` is not a local path, so it was read as a Hugging Face repository id, and that failed")]
+    AsRepoId {
+        /// The text given.
+        spec: String,
+        /// Why the repository could not be read.
+        #[source]
+        source: Box<HubError>,
+    },
     /// A header or index that fails its checks.
     #[error(transparent)]
     Safetensors(#[from] SafetensorsError),
 }
 
-fn token_note(token: &Option<TokenSource>, file: &Option<PathBuf>) -> String {
-    match (token, file) {
-        (Some(source), _) => format!("the token from {source} was refused"),
-        (None, Some(path)) => format!(
+fn token_note(token: &TokenSource) -> String {
+    match token {
+        TokenSource::NotFound { file: Some(path) } => format!(
             "no token was found (HF_TOKEN is unset and `{}` holds none)",
             path.display()
         ),
-        (None, None) => "no token was found (HF_TOKEN is unset)".to_string(),
+        TokenSource::NotFound { file: None } => {
+            "no token was found (HF_TOKEN is unset)".to_string()
+        }
+        sent => format!("the token from {sent} was refused"),
     }
 }
 
@@ -398,6 +407,16 @@ impl HubConfig {
         }
     }
 
+    /// Where the token sent comes from, or where none was found.
+    pub fn token_source(&self) -> TokenSource {
+        match &self.token {
+            Some(t) => t.source.clone(),
+            None => TokenSource::NotFound {
+                file: self.token_file.clone(),
+            },
+        }
+    }
+
     /// What the Hugging Face cache holds for `r` (never the network).
     pub fn lookup(&self, r: &HubRef) -> Lookup {
         match &self.hf_cache {
@@ -418,7 +437,7 @@ impl HubConfig {
                 revision: r.revision.clone(),
                 commit,
                 dir,
-                present,
+                present: present.into(),
             },
             _ => HubError::Offline {
                 repo: r.repo.clone(),
@@ -599,8 +618,9 @@ mod tests {
             status: 401,
             repo: "o/n".into(),
             page: "https://h/o/n".into(),
-            token: None,
-            token_file: Some(PathBuf::from("/hf/token")),
+            token: TokenSource::NotFound {
+                file: Some(PathBuf::from("/hf/token")),
+            },
         };
         let text = err.to_string();
         assert!(text.contains("no token was found"), "{text}");
@@ -612,8 +632,7 @@ mod tests {
             status: 403,
             repo: "o/n".into(),
             page: "p".into(),
-            token: Some(TokenSource::Env),
-            token_file: None,
+            token: TokenSource::Env,
         };
         assert!(err
             .to_string()

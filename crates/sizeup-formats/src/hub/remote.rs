@@ -455,8 +455,7 @@ impl Load<'_> {
                 status,
                 repo: self.r.repo.clone(),
                 page: self.r.page(&config.endpoint),
-                token: config.token.as_ref().map(|t| t.source.clone()),
-                token_file: config.token_file.clone(),
+                token: config.token_source(),
             }),
             200 | 206 | 416 => Ok(Some(resp)),
             status => Err(HubError::Status {

@@ -17,7 +17,7 @@ use serde::Serialize;
 /// Largest token file read (a token is about 40 bytes; this only guards the read).
 const MAX_TOKEN_FILE_BYTES: u64 = 4096;
 
-/// Where the token that was sent came from.
+/// Where the token sent came from, or where none was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TokenSource {
@@ -28,6 +28,11 @@ pub enum TokenSource {
         /// The file read.
         path: PathBuf,
     },
+    /// No token: `HF_TOKEN` unset and no token in the file (never a [`Token`]'s source).
+    NotFound {
+        /// The token file looked for, if any.
+        file: Option<PathBuf>,
+    },
 }
 
 impl fmt::Display for TokenSource {
@@ -35,6 +40,7 @@ impl fmt::Display for TokenSource {
         match self {
             TokenSource::Env => f.write_str("HF_TOKEN"),
             TokenSource::File { path } => write!(f, "the token file `{}`", path.display()),
+            TokenSource::NotFound { .. } => f.write_str("no token"),
         }
     }
 }
