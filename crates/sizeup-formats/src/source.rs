@@ -163,7 +163,10 @@ fn load_local(spec: &str) -> Result<Loaded, FormatError> {
         Err(unknown) => match catalog::find_alias(spec) {
             Some(alias) => Ok(from_catalog(
                 alias.entry,
-                Some(alias_note(&alias, "it is not a catalog name")),
+                Some(alias_note(
+                    &alias,
+                    &format!("{spec} is not itself a catalog name"),
+                )),
             )),
             None => Err(unknown),
         },
@@ -197,11 +200,13 @@ fn load_hub(
     config: &crate::hub::HubConfig,
 ) -> Result<Loaded, FormatError> {
     use crate::hub::{Hub, HubError, Lookup, DEFAULT_REVISION};
-    if let Lookup::Found(snapshot) = config.lookup(r) {
+    let lookup = config.lookup(r);
+    if let Lookup::Found(snapshot) = lookup {
         return load_snapshot(r, snapshot);
     }
+    let stale = matches!(lookup, Lookup::Stale { .. });
     let not_cached = "not in the Hugging Face cache";
-    if !explicit {
+    if !explicit && !stale {
         if let Some(entry) = catalog::find_hf_id(&r.repo) {
             let note = format!("its hf_id is {}; {not_cached}", r.repo);
             return Ok(from_catalog(entry, Some(note)));
@@ -218,6 +223,11 @@ fn load_hub(
             Err(e) => return Err(e.into()),
         }
     };
+    // A stale ref means the user has a (broken) copy of one commit: say so
+    // rather than answer from the catalog.
+    if stale {
+        return Err(config.offline_error(r).into());
+    }
     // The catalog answers only for the revision it was written from.
     if r.revision == DEFAULT_REVISION {
         if let Some(entry) = catalog::find_hf_id(&r.repo) {

@@ -223,6 +223,25 @@ fn a_stale_ref_is_an_error_offline_and_the_hub_answers_online() {
     assert!(text.contains(&format!("hf:{repo}@{C1}")), "{text}");
     assert!(text.contains("is missing"), "{text}");
 
+    // a stale copy of a model the catalog knows is still reported, not replaced
+    let llama = "meta-llama/Meta-Llama-3.1-8B";
+    home.snapshot(
+        llama,
+        C1,
+        &[("config.json", fixture_config("llama-3.1-8b"))],
+    );
+    home.reference(llama, "main", C2);
+    for spec in [llama.to_string(), format!("hf:{llama}")] {
+        let err = load_with(&spec, &home.config()).unwrap_err();
+        assert!(
+            err.to_string().contains("is not a local path")
+                || matches!(err, FormatError::Hub(HubError::StaleRef { .. })),
+            "{err:?}"
+        );
+        let chain = format!("{err}: {:?}", err);
+        assert!(chain.contains("StaleRef"), "{chain}");
+    }
+
     // online, the stale copy is not used: the Hub is asked for main
     let mut files = HashMap::new();
     files.insert(

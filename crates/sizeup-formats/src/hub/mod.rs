@@ -425,7 +425,8 @@ impl HubConfig {
         }
     }
 
-    /// The error for a reference the cache cannot answer while offline.
+    /// The error for a reference the cache cannot answer while the Hub cannot be
+    /// asked: [`HubError::StaleRef`] for a stale ref, else [`HubError::Offline`].
     pub fn offline_error(&self, r: &HubRef) -> HubError {
         match self.lookup(r) {
             Lookup::Stale {
