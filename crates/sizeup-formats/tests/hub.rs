@@ -1,5 +1,6 @@
 //! The Hub client against a loopback server serving files the tests wrote.
 //! Nothing leaves 127.0.0.1.
+#![cfg(feature = "hub")]
 
 mod support;
 

@@ -3,6 +3,7 @@
 //! endpoint). Every test builds its own `HF_HOME` in a temporary folder and
 //! injects its variables with `HubConfig::from_lookup`: the user's real cache,
 //! token and network are never touched. Servers listen on 127.0.0.1 only.
+#![cfg(feature = "hub")]
 
 mod support;
 

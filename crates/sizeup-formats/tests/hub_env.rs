@@ -1,5 +1,6 @@
 //! `HF_ENDPOINT`, `HF_TOKEN`, `HF_HOME` and `XDG_CACHE_HOME` read from the real
 //! environment. One test alone in its binary, since it sets process variables.
+#![cfg(feature = "hub")]
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! The binary with a Hugging Face cache it did not write: a temporary `HF_HOME`
 //! and an environment cleared of everything else, so no real cache, token or
 //! network is ever used.
+#![cfg(feature = "hub")]
 
 mod common;
 
