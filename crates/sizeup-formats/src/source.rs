@@ -18,6 +18,10 @@
 //! 4. Anything else: a catalog name, then a catalog alias
 //!    (`Meta-Llama-3.1-8B-Instruct`); the error suggests the nearest names.
 //!
+//! A cache ref that names a missing snapshot is a stale copy: online the Hub
+//! answers instead; offline or unreachable it is an error listing the snapshots
+//! present, never replaced by the catalog.
+//!
 //! Whichever copy was read is said in the first of [`Loaded::assumptions`]
 //! (`read from` a cache snapshot and its commit, or the Hub; `read as` a catalog
 //! entry and why).
