@@ -84,14 +84,112 @@ pub fn find(name: &str) -> Result<&'static Entry, FormatError> {
     let wanted = loose(name);
     let hit = entries.iter().find(|e| {
         loose(&e.name) == wanted
-            || (!e.hf_id.is_empty()
-                && (loose(&e.hf_id) == wanted
-                    || e.hf_id.rsplit('/').next().map(loose) == Some(wanted.clone())))
+            || hf_ids(e).iter().any(|id| {
+                loose(id) == wanted || id.rsplit('/').next().map(loose) == Some(wanted.clone())
+            })
     });
     hit.ok_or_else(|| FormatError::UnknownModel {
         name: name.to_string(),
         suggestions: nearest(&wanted, entries),
     })
+}
+
+/// The Hugging Face ids an entry stands for. The catalog writes a repository and
+/// its tuned twin as one id with the suffix in brackets:
+/// `meta-llama/Llama-3.2-1B(-Instruct)` is `meta-llama/Llama-3.2-1B` and
+/// `meta-llama/Llama-3.2-1B-Instruct`.
+pub fn hf_ids(entry: &Entry) -> Vec<String> {
+    let id = entry.hf_id.trim();
+    if id.is_empty() {
+        return Vec::new();
+    }
+    match id.strip_suffix(')').and_then(|s| s.split_once('(')) {
+        Some((base, suffix)) => vec![base.to_string(), format!("{base}{suffix}")],
+        None => vec![id.to_string()],
+    }
+}
+
+/// The entry whose Hugging Face id is `repo` (`ORG/NAME`), ignoring case only.
+pub fn find_hf_id(repo: &str) -> Option<&'static Entry> {
+    let repo = repo.trim();
+    all()
+        .iter()
+        .find(|e| hf_ids(e).iter().any(|id| id.eq_ignore_ascii_case(repo)))
+}
+
+/// A catalog entry found for a Hub-style name by [`find_alias`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    /// The entry.
+    pub entry: &'static Entry,
+    /// The name both reduce to (`llama-3-1-8b`).
+    pub key: String,
+    /// Whether a tuning suffix (`-Instruct`, `-Chat`, `-it`, `-Base`) was set
+    /// aside, on either side: the shapes are the base model's.
+    pub tuned: bool,
+}
+
+/// Suffixes that name a tuning of the same network, not another shape.
+const TUNING_SUFFIXES: [&str; 4] = ["-instruct", "-chat", "-it", "-base"];
+/// Suffixes that name a file layout (`-hf`: converted to transformers).
+const FORMAT_SUFFIXES: [&str; 1] = ["-hf"];
+
+/// The entry a Hub-style name stands for once its organization, a `Meta-` prefix
+/// and tuning or format suffixes are set aside on both sides:
+/// `meta-llama/Llama-3.1-8B-Instruct` and `Meta-Llama-3.1-8B-Instruct` are
+/// `llama-3.1-8b` (whose id is `meta-llama/Meta-Llama-3.1-8B`). Never a fuzzy
+/// guess: the reduced names must be equal, and name one entry only.
+///
+/// # Source
+/// The suffixes are the Hub's naming habits (meta-llama, google, Qwen,
+/// mistralai, deepseek-ai repositories); a tuned release keeps its base model's
+/// `config.json` shapes.
+pub fn find_alias(name: &str) -> Option<Alias> {
+    let (key, query_tuned) = reduced(name);
+    if key.is_empty() {
+        return None;
+    }
+    let mut hits = all().iter().filter_map(|e| {
+        let keys = std::iter::once(e.name.clone()).chain(hf_ids(e));
+        keys.map(|k| reduced(&k))
+            .find(|(k, _)| *k == key)
+            .map(|(_, tuned)| (e, tuned))
+    });
+    let (entry, entry_tuned) = hits.next()?;
+    if hits.any(|(other, _)| other.name != entry.name) {
+        return None;
+    }
+    Some(Alias {
+        entry,
+        key,
+        tuned: query_tuned || entry_tuned,
+    })
+}
+
+/// `name` without organization, `Meta-` prefix and the suffixes above, loosely
+/// folded; and whether a tuning suffix was removed.
+fn reduced(name: &str) -> (String, bool) {
+    let last = name.trim().rsplit('/').next().unwrap_or_default();
+    let mut s = loose(last);
+    if let Some(rest) = s.strip_prefix("meta-") {
+        s = rest.to_string();
+    }
+    let mut tuned = false;
+    'strip: loop {
+        for (suffix, tuning) in TUNING_SUFFIXES
+            .iter()
+            .map(|x| (x, true))
+            .chain(FORMAT_SUFFIXES.iter().map(|x| (x, false)))
+        {
+            if let Some(rest) = s.strip_suffix(suffix).filter(|r| !r.is_empty()) {
+                s = rest.to_string();
+                tuned |= tuning;
+                continue 'strip;
+            }
+        }
+        break;
+    }
+    (s, tuned)
 }
 
 /// A name with case and separators folded: `Llama_3.1-8B` → `llama-3-1-8b`.

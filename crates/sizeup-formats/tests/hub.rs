@@ -1,12 +1,13 @@
 //! The Hub client against a loopback server serving files the tests wrote.
 //! Nothing leaves 127.0.0.1.
+#![cfg(feature = "hub")]
 
 mod support;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use sizeup_formats::hub::{Hub, HubConfig, HubError, HubRef};
+use sizeup_formats::hub::{Hub, HubConfig, HubError, HubRef, TokenSource};
 use sizeup_formats::safetensors::SafetensorsError;
 use support::http::{Options, Server, Source};
 use support::{st_bytes, st_header, write_llama_2_7b_sharded};
@@ -164,7 +165,7 @@ fn errors_say_what_to_do() {
         err,
         HubError::Unauthorized {
             status: 401,
-            token_set: false,
+            token: TokenSource::NotFound { .. },
             ..
         }
     ));

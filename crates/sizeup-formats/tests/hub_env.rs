@@ -1,5 +1,6 @@
-//! `HF_ENDPOINT`, `HF_TOKEN` and `XDG_CACHE_HOME` read from the real
+//! `HF_ENDPOINT`, `HF_TOKEN`, `HF_HOME` and `XDG_CACHE_HOME` read from the real
 //! environment. One test alone in its binary, since it sets process variables.
+#![cfg(feature = "hub")]
 
 mod support;
 
@@ -28,6 +29,10 @@ fn environment_variables_are_honoured() {
     std::env::set_var("HF_ENDPOINT", format!("{}/", server.endpoint));
     std::env::set_var("HF_TOKEN", "hf_env");
     std::env::set_var("XDG_CACHE_HOME", cache.path());
+    // an empty Hugging Face folder: never the user's real cache or token
+    std::env::set_var("HF_HOME", cache.path().join("huggingface"));
+    std::env::remove_var("HF_HUB_CACHE");
+    std::env::remove_var("HF_HUB_OFFLINE");
 
     let config = HubConfig::from_env();
     assert_eq!(config.endpoint, server.endpoint);

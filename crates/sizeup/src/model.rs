@@ -6,7 +6,10 @@ use sizeup_formats::source::{self, Loaded};
 
 use crate::error::AppError;
 
-/// Load a model from a catalog name, a `config.json`, a checkpoint folder, a GGUF file or `hf:ORG/NAME`.
+/// Load a model from a catalog name, a `config.json`, a checkpoint folder, a GGUF file,
+/// or a Hugging Face repository (`hf:ORG/NAME`, or a bare `ORG/NAME`), found in the
+/// Hugging Face cache first; see `sizeup_formats::source` for the order. The copy
+/// read is the first of `Loaded::assumptions`, which every command prints.
 pub fn load(spec: &str) -> Result<Loaded, AppError> {
     Ok(source::load(spec)?)
 }
@@ -14,9 +17,9 @@ pub fn load(spec: &str) -> Result<Loaded, AppError> {
 /// The model as every report shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelSummary {
-    /// Catalog name, file name or Hub id.
+    /// Catalog name, file name or Hub id (`ORG/NAME`).
     pub name: String,
-    /// Where the architecture came from (`catalog`, `config.json`, `gguf`, `safetensors`, `hub`).
+    /// Where the architecture came from (`catalog`, `config.json`, `gguf`, `hub`, `hf-cache`).
     pub source: String,
     /// Hugging Face `model_type`.
     pub model_type: String,

@@ -1,14 +1,18 @@
 //! A tiny HTTP/1.1 file server on 127.0.0.1 for the Hub tests: serves files
 //! the test wrote, honours `Range: bytes=a-b`, logs every request, and can
-//! gate files behind a token, redirect safetensors downloads, or ignore ranges.
+//! gate files behind a token, redirect safetensors downloads, ignore ranges,
+//! stay silent, or drip its answers. Each connection has its own thread, and
+//! the most connections open at once is recorded.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 /// What a path serves.
 #[derive(Clone)]
@@ -55,11 +59,16 @@ pub struct Options {
     pub redirect_safetensors: bool,
     /// Answer 200 with the whole file to range requests.
     pub ignore_ranges: bool,
+    /// Read the request, then say nothing for this long before closing.
+    pub silent: Option<Duration>,
+    /// Send every answer one byte at a time, with this pause between bytes.
+    pub drip: Option<Duration>,
 }
 
 pub struct Server {
     pub endpoint: String,
     log: Arc<Mutex<Vec<Logged>>>,
+    open: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Server {
@@ -69,13 +78,31 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (log2, endpoint2) = (log.clone(), endpoint.clone());
+        let open = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let (log2, endpoint2, open2) = (log.clone(), endpoint.clone(), open.clone());
+        let (files, options) = (Arc::new(files), Arc::new(options));
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let _ = handle(stream, &files, &options, &log2, &endpoint2);
+                let (files, options) = (files.clone(), options.clone());
+                let (log, endpoint, open) = (log2.clone(), endpoint2.clone(), open2.clone());
+                thread::spawn(move || {
+                    let now = open.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    open.1.fetch_max(now, Ordering::SeqCst);
+                    let _ = handle(stream, &files, &options, &log, &endpoint);
+                    open.0.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
-        Server { endpoint, log }
+        Server {
+            endpoint,
+            log,
+            open,
+        }
+    }
+
+    /// The most connections that were open at the same time.
+    pub fn most_open(&self) -> usize {
+        self.open.1.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<Logged> {
@@ -88,7 +115,7 @@ impl Server {
 }
 
 fn handle(
-    mut stream: TcpStream,
+    stream: TcpStream,
     files: &HashMap<String, Source>,
     options: &Options,
     log: &Mutex<Vec<Logged>>,
@@ -117,6 +144,14 @@ fn handle(
         range: range.clone(),
         authorization: authorization.clone(),
     });
+    if let Some(wait) = options.silent {
+        thread::sleep(wait);
+        return Ok(());
+    }
+    let mut stream = Drip {
+        stream,
+        pause: options.drip,
+    };
     let (key, via_cdn) = match path.strip_prefix("/cdn/") {
         Some(k) => (k.to_string(), true),
         None => (path.trim_start_matches('/').to_string(), false),
@@ -178,8 +213,29 @@ fn handle(
     }
 }
 
+/// A stream that may write one byte at a time, slowly.
+struct Drip {
+    stream: TcpStream,
+    pause: Option<Duration>,
+}
+
+impl Write for Drip {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match (self.pause, buf.first()) {
+            (Some(pause), Some(b)) => {
+                thread::sleep(pause);
+                self.stream.write(std::slice::from_ref(b))
+            }
+            _ => self.stream.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 fn respond(
-    stream: &mut TcpStream,
+    stream: &mut impl Write,
     status: &str,
     headers: &[String],
     body: &[u8],
