@@ -138,6 +138,19 @@ pub fn open_regular(path: &Path) -> Result<(File, u64), FileError> {
 /// [`FileError`] naming the path: not a regular file, too large, not UTF-8, or
 /// unreadable.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, FileError> {
+    let bytes = read_bytes(path, limit)?;
+    let text = String::from_utf8(bytes).map_err(|_| FileError::NotText { path: shown(path) })?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
+}
+
+/// Read a regular file of at most `limit` bytes whole.
+///
+/// # Errors
+/// [`FileError`] naming the path: not a regular file, too large, or unreadable.
+pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     let (file, len) = open_regular(path)?;
     if len > limit {
         return Err(FileError::TooLarge {
@@ -161,20 +174,34 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, FileError> {
             limit,
         });
     }
-    let text = String::from_utf8(bytes).map_err(|_| FileError::NotText { path: shown(path) })?;
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
-    })
+    Ok(bytes)
 }
 
-/// `folder/name`, required to resolve (symlinks and `..` followed) inside `folder`.
+/// The folder a checkpoint's files may resolve into: the checkpoint folder itself,
+/// or for a Hugging Face cache snapshot (`models--ORG--NAME/snapshots/<commit>`),
+/// whose files are symlinks to `../../blobs/<hash>`, the repository's cache folder.
+fn allowed_root(folder: &Path) -> &Path {
+    let repo = folder
+        .parent()
+        .filter(|p| p.file_name().is_some_and(|n| n == "snapshots"))
+        .and_then(Path::parent)
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("models--"))
+        });
+    repo.unwrap_or(folder)
+}
+
+/// `folder/name`, required to resolve (symlinks and `..` followed) inside `folder`
+/// (inside the repository's cache folder for a Hugging Face cache snapshot).
 ///
 /// # Errors
 /// [`FileError::OutsideFolder`], or [`FileError::Io`] when either path cannot be
 /// resolved (a missing shard).
 pub fn inside(folder: &Path, name: &str) -> Result<PathBuf, FileError> {
     let path = folder.join(name);
+    let folder = allowed_root(folder);
     let resolve = |p: &Path| {
         p.canonicalize().map_err(|source| FileError::Io {
             path: shown(p),
@@ -252,6 +279,25 @@ mod tests {
         assert!(inside(dir.path(), "ok.safetensors").is_ok());
         let err = inside(dir.path(), "shard.safetensors").unwrap_err();
         assert!(matches!(err, FileError::OutsideFolder { .. }), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_snapshot_may_link_to_its_blobs_but_not_beyond() {
+        let cache = tempfile::tempdir().unwrap();
+        let repo = cache.path().join("models--org--name");
+        let snap = repo.join("snapshots/abc");
+        std::fs::create_dir_all(&snap).unwrap();
+        std::fs::create_dir_all(repo.join("blobs")).unwrap();
+        std::fs::write(repo.join("blobs/h1"), "x").unwrap();
+        std::fs::write(cache.path().join("elsewhere"), "x").unwrap();
+        std::os::unix::fs::symlink("../../blobs/h1", snap.join("a.safetensors")).unwrap();
+        std::os::unix::fs::symlink("../../../elsewhere", snap.join("b.safetensors")).unwrap();
+        assert!(inside(&snap, "a.safetensors").is_ok());
+        assert!(matches!(
+            inside(&snap, "b.safetensors"),
+            Err(FileError::OutsideFolder { .. })
+        ));
     }
 
     #[test]

@@ -150,18 +150,20 @@ fn a_cached_model_is_sized_offline_and_says_which_copy() {
 #[test]
 fn cached_safetensors_headers_are_read_from_the_snapshot() {
     let home = Home::new().offline();
-    let weights = tempfile::tempdir().unwrap();
-    let shards = write_llama_2_7b_sharded(weights.path());
-    let mut files = vec![("config.json", fixture_config("llama-2-7b"))];
-    files.push((
-        "model.safetensors.index.json",
-        std::fs::read(weights.path().join("model.safetensors.index.json")).unwrap(),
-    ));
     let repo = "meta-llama/Llama-2-7b-hf";
-    let snap = home.snapshot(repo, C1, &files);
+    let snap = home.snapshot(repo, C1, &[("config.json", fixture_config("llama-2-7b"))]);
+    // as the hub library lays a cache out: the shards are blobs of the repository's
+    // folder, linked from the snapshot (sparse files: no gigabytes of zeros written)
+    let blobs = snap.parent().unwrap().parent().unwrap().join("blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let shards = write_llama_2_7b_sharded(&blobs);
+    std::fs::copy(
+        blobs.join("model.safetensors.index.json"),
+        snap.join("model.safetensors.index.json"),
+    )
+    .unwrap();
     for shard in &shards {
-        // sparse files: link them rather than copy gigabytes of zeros
-        link(&weights.path().join(shard), &snap.join(shard));
+        link(&blobs.join(shard), &snap.join(shard));
     }
     home.reference(repo, "main", C1);
     let loaded = load_with(&format!("hf:{repo}"), &home.config()).unwrap();

@@ -85,7 +85,8 @@ pub fn lookup(cache: &Path, r: &HubRef) -> Lookup {
     // `refs/pr/3` nests, as huggingface_hub writes it.
     let mut ref_file = repo_dir(cache, r).join("refs");
     ref_file.extend(r.revision.split('/'));
-    let Ok(text) = fs::read_to_string(&ref_file) else {
+    // a ref holds one commit hash: a few dozen bytes
+    let Ok(text) = crate::file::read_text(&ref_file, 1024) else {
         return Lookup::Missing;
     };
     let commit = text.trim();

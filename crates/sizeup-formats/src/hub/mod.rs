@@ -66,8 +66,6 @@ pub use token::{Token, TokenSource};
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 /// The revision when the reference names none.
 pub const DEFAULT_REVISION: &str = "main";
-/// Largest `config.json` accepted (real ones are a few KiB).
-pub const MAX_CONFIG_BYTES: u64 = 10 << 20;
 /// How long to wait for a connection: short, so an offline machine fails fast.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The whole remote load (config, index, every shard header) must end within
@@ -85,6 +83,9 @@ pub const DEFAULT_MAX_SHARDS: usize = 4096;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum HubError {
+    /// A cached file that is not a regular file or is too large.
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
     /// A reference that is not `hf:ORG/NAME[@REVISION]`.
     #[error("`{spec}` is not a Hub reference: expected {expected}")]
     InvalidReference {

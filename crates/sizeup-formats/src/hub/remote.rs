@@ -11,7 +11,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::cache::{Lookup, Snapshot};
-use super::{HubConfig, HubError, HubRef, CONNECT_TIMEOUT, MAX_CONFIG_BYTES};
+use super::{HubConfig, HubError, HubRef, CONNECT_TIMEOUT};
+use crate::file::{self, FileError, MAX_CONFIG_BYTES};
 use crate::safetensors::{
     assemble, check_header_len, parse_header, parse_index, read_checkpoint, Checkpoint,
     SafetensorsHeader, ShardIndex, INDEX_FILE, MAX_INDEX_BYTES, SINGLE_FILE,
@@ -191,11 +192,11 @@ pub fn has_weights(dir: &Path) -> bool {
 /// A cached snapshot's config and safetensors headers, read from disk.
 fn read_snapshot(r: &HubRef, snapshot: Snapshot) -> Result<HubCheckpoint, HubError> {
     let config_path = snapshot.dir.join("config.json");
-    let config_json = match fs::read(&config_path) {
-        Ok(bytes) => Some(String::from_utf8(bytes).map_err(|_| HubError::NotText {
-            url: config_path.display().to_string(),
-        })?),
-        Err(_) => None,
+    let config_json = match file::read_text(&config_path, MAX_CONFIG_BYTES) {
+        Ok(text) => Some(text),
+        // absent: a snapshot may hold weights only
+        Err(FileError::Io { .. }) => None,
+        Err(e) => return Err(e.into()),
     };
     let checkpoint = read_checkpoint(&snapshot.dir)?;
     Ok(HubCheckpoint {
@@ -299,7 +300,10 @@ impl Load<'_> {
     /// A whole small file, `None` on 404.
     fn small_file(&self, file: &str, limit: u64) -> Result<Option<Vec<u8>>, HubError> {
         let cached = self.hub.cache_path(self.r, file);
-        if let Some(bytes) = cached.as_deref().and_then(|p| fs::read(p).ok()) {
+        if let Some(bytes) = cached
+            .as_deref()
+            .and_then(|p| file::read_bytes(p, limit).ok())
+        {
             return Ok(Some(bytes));
         }
         let url = self.url(file);
@@ -329,7 +333,12 @@ impl Load<'_> {
     fn header(&self, file: &str) -> Result<SafetensorsHeader, HubError> {
         let url = self.url(file);
         let cached = self.hub.cache_path(self.r, &format!("{file}.header"));
-        if let Some(entry) = cached.as_deref().and_then(|p| fs::read(p).ok()) {
+        // the entry: total length, header length, header (at most MAX_HEADER_BYTES)
+        let entry_cap = crate::safetensors::MAX_HEADER_BYTES + 16;
+        if let Some(entry) = cached
+            .as_deref()
+            .and_then(|p| file::read_bytes(p, entry_cap).ok())
+        {
             if let Some((total, rest)) = split_u64(&entry) {
                 if let Some((claimed, json)) = split_u64(rest) {
                     if json.len() as u64 == claimed {

@@ -100,13 +100,7 @@ pub(crate) fn find(env_token: Option<String>, file: Option<&Path>) -> Option<Tok
 
 /// A small text file, or `None` when absent, unreadable, too large or not UTF-8.
 fn read_small(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).ok()?;
-    let mut text = String::new();
-    file.take(MAX_TOKEN_FILE_BYTES)
-        .read_to_string(&mut text)
-        .ok()?;
-    Some(text)
+    crate::file::read_text(path, MAX_TOKEN_FILE_BYTES).ok()
 }
 
 #[cfg(test)]
