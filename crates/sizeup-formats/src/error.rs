@@ -70,6 +70,8 @@ pub enum FormatError {
     UnsupportedModelType {
         /// The `model_type` as written.
         model_type: String,
+        /// The supported types nearest to it by name, best first (may be empty).
+        nearest: Vec<String>,
         /// Every supported `model_type`, sorted.
         supported: Vec<String>,
     },

@@ -121,6 +121,10 @@ pub struct ModelArg {
     /// A catalog name (`sizeup models` lists them), a `config.json`, a checkpoint folder, a `.gguf` file, or `hf:ORG/NAME[@REVISION]`
     #[arg(value_name = "MODEL")]
     pub model: String,
+    /// Read the config.json as this supported model_type (for a type sizeup does not
+    /// know yet, or a variant of one): the count is then unverified, and says so
+    #[arg(long = "as", value_name = "TYPE")]
+    pub as_type: Option<String>,
 }
 
 /// The devices, shared by the serving and training flags (and so by `sweep`,

@@ -180,10 +180,20 @@ fn format_hints(err: &FormatError) -> Vec<String> {
             h.push("`sizeup models` lists the catalog; a path to a `config.json` or a folder holding one works too".into());
             h
         }
-        FormatError::UnsupportedModelType { supported, .. } => vec![format!(
-            "supported model_types: {}",
-            supported.join(", ")
-        )],
+        FormatError::UnsupportedModelType {
+            nearest, supported, ..
+        } => {
+            let mut h = Vec::new();
+            if !nearest.is_empty() {
+                h.push(format!(
+                    "nearest supported: {}; if the architecture is one of these, pass `--as {}` (the count is then unverified)",
+                    quote_list(nearest),
+                    nearest[0]
+                ));
+            }
+            h.push(format!("supported model_types: {}", supported.join(", ")));
+            h
+        }
         FormatError::MissingField { field, .. } => {
             vec![format!("add `{field}` to the config.json (its value is in the model's paper or model card)")]
         }

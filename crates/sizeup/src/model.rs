@@ -2,16 +2,32 @@
 
 use serde::Serialize;
 use sizeup_core::{Architecture, Assumption};
+use sizeup_formats::hf;
 use sizeup_formats::source::{self, Loaded};
 
+use crate::cli::ModelArg;
 use crate::error::AppError;
 
 /// Load a model from a catalog name, a `config.json`, a checkpoint folder, a GGUF file,
 /// or a Hugging Face repository (`hf:ORG/NAME`, or a bare `ORG/NAME`), found in the
 /// Hugging Face cache first; see `sizeup_formats::source` for the order. The copy
 /// read is the first of `Loaded::assumptions`, which every command prints.
-pub fn load(spec: &str) -> Result<Loaded, AppError> {
-    Ok(source::load(spec)?)
+///
+/// With `--as TYPE`, every `config.json` read is read by that type's reader, and the
+/// first assumption says so, unverified.
+pub fn load(arg: &ModelArg) -> Result<Loaded, AppError> {
+    let Some(model_type) = &arg.as_type else {
+        return Ok(source::load(&arg.model)?);
+    };
+    if !hf::supported_model_types().contains(&model_type.as_str()) {
+        return Err(AppError::Usage {
+            flag: "--as",
+            value: model_type.clone(),
+            problem: "not a supported model_type".into(),
+            hint: Some("`--as` takes one of the model_types an unsupported-type error lists (e.g. `llama`, `qwen3_moe`)".into()),
+        });
+    }
+    Ok(hf::reading_as(model_type, || source::load(&arg.model))?)
 }
 
 /// The model as every report shows it.

@@ -242,3 +242,49 @@ fn a_prompt_that_overflows_is_an_error_not_a_wrap() {
             "invalid value '18446744073709551615' for '--prompt': 18446744073709551615 is out of range: a token count from 1 to 1073741824",
         ));
 }
+
+#[test]
+fn an_unknown_model_type_names_the_nearest_and_as_reads_it_unverified() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/models/llama-3.1-8b/config.json"
+    ))
+    .unwrap()
+    .replace("\"model_type\": \"llama\"", "\"model_type\": \"llama9\"");
+    std::fs::write(&path, text).unwrap();
+    sizeup()
+        .args(["params", path.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "hint: nearest supported: `llama`, `llama4` or `mllama`; if the architecture is one of these, pass `--as llama`",
+        ));
+    let out = sizeup()
+        .args([
+            "params",
+            path.to_str().unwrap(),
+            "--as",
+            "llama",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // the llama reader's exact count of Llama 3.1 8B (shared/fixtures/models/llama-3.1-8b)
+    assert_eq!(v["params_total"], 8_030_261_248u64);
+    assert_eq!(v["model"]["model_type"], "llama9");
+    assert_eq!(v["assumptions"][0]["name"], "read as");
+    assert!(v["assumptions"][0]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("UNVERIFIED"));
+    sizeup()
+        .args(["params", path.to_str().unwrap(), "--as", "lama"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`--as` = `lama` is invalid"));
+}

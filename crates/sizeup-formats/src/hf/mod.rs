@@ -369,6 +369,63 @@ const READERS: &[(&str, &str, Reader)] = &[
     ("starcoder2", "Starcoder2Config", Uniform(starcoder2::read)),
 ];
 
+thread_local! {
+    /// The reader [`reading_as`] names for configs read on this thread, if any.
+    static READ_AS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` with every `config.json` it reads (on this thread) read by the reader of
+/// `model_type` whatever type the config names, recorded as an unverified assumption
+/// (the CLI's `--as TYPE`). Scoped: the previous setting is restored when `f` returns
+/// or unwinds.
+///
+/// # Errors
+/// [`FormatError::UnsupportedModelType`] when `model_type` has no reader.
+pub fn reading_as<T>(
+    model_type: &str,
+    f: impl FnOnce() -> Result<T, FormatError>,
+) -> Result<T, FormatError> {
+    if !supported_model_types().contains(&model_type) {
+        return Err(FormatError::UnsupportedModelType {
+            model_type: model_type.to_string(),
+            nearest: nearest_types(model_type),
+            supported: supported_model_types()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        });
+    }
+    struct Restore(Option<String>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            READ_AS.with(|r| *r.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(READ_AS.with(|r| r.replace(Some(model_type.to_string()))));
+    f()
+}
+
+/// Up to three supported types nearest to `wanted`: those sharing its family prefix
+/// (`qwen3_vl_moe2` → `qwen3_vl_moe`), then by Jaro–Winkler similarity above 0.8.
+fn nearest_types(wanted: &str) -> Vec<String> {
+    let wanted = wanted.to_ascii_lowercase();
+    let mut scored: Vec<(f64, &str)> = supported_model_types()
+        .iter()
+        .map(|t| {
+            let prefix = wanted.starts_with(t) || t.starts_with(wanted.as_str());
+            let score = strsim::jaro_winkler(&wanted, t) + if prefix { 1.0 } else { 0.0 };
+            (score, *t)
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, t)| t.to_string())
+        .collect()
+}
+
 /// Every `model_type` the reader understands, sorted.
 pub fn supported_model_types() -> &'static [&'static str] {
     static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
@@ -456,25 +513,41 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
         .ok_or_else(|| FormatError::MissingModelType {
             context: context.to_string(),
         })?;
-    let (_, class, reader) = READERS
+    let read_as = READ_AS.with(|r| r.borrow().clone());
+    let wanted = read_as.as_deref().unwrap_or(model_type);
+    let (name, class, reader) = READERS
         .iter()
-        .find(|(name, _, _)| *name == model_type)
+        .find(|(name, _, _)| *name == wanted)
         .ok_or_else(|| FormatError::UnsupportedModelType {
-            model_type: model_type.to_string(),
+            model_type: wanted.to_string(),
+            nearest: nearest_types(wanted),
             supported: supported_model_types()
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
         })?;
-    let mut cfg = Config::new(map, model_type, class);
-    let arch = reader.read(&mut cfg)?;
+    let mut cfg = Config::new(map, name, class);
+    let mut arch = reader.read(&mut cfg)?;
+    let read_as_note = (*name != model_type).then(|| {
+        // keep the config's own type in reports; the reader used is an assumption
+        arch.model_type = model_type.to_string();
+        Assumption::new(
+            "read as",
+            format!("`{name}` (--as)"),
+            format!(
+                "UNVERIFIED: the config names `{model_type}`; the `{name}` reader read it, \
+                 so any tensor `{model_type}` has beyond or instead of `{name}`'s is miscounted"
+            ),
+        )
+    });
     // Reject at the door what no estimate could use (counts that overflow a u64,
     // impossible expert routing, absurd layer counts), not later in some report.
     arch.check()?;
-    Ok(Parsed {
-        arch,
-        assumptions: cfg.take_assumptions(),
-    })
+    let mut assumptions = cfg.take_assumptions();
+    if let Some(note) = read_as_note {
+        assumptions.insert(0, note);
+    }
+    Ok(Parsed { arch, assumptions })
 }
 
 /// A tower (an encoder or one of its projectors) beside the language model, named by

@@ -265,9 +265,11 @@ fn unknown_model_type_lists_supported_types() {
     match read(config).unwrap_err() {
         FormatError::UnsupportedModelType {
             model_type,
+            nearest,
             supported,
         } => {
             assert_eq!(model_type, "llama9");
+            assert_eq!(nearest, ["llama", "llama4", "mllama"]);
             assert!(supported.iter().any(|s| s == "llama"));
         }
         other => panic!("{other:?}"),

@@ -175,7 +175,7 @@ fn method(s: &str, rank: u64) -> Result<Method, AppError> {
 
 /// Build the card.
 pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
-    let loaded = model::load(&args.model.model)?;
+    let loaded = model::load(&args.model)?;
     let arch = &loaded.arch;
     let w = args.workload;
     let gpu = hardware::find(&args.gpu)?;

@@ -200,7 +200,7 @@ impl ServeArgs {
 
 /// Estimate serving.
 pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
-    let loaded = model::load(&args.model.model)?;
+    let loaded = model::load(&args.model)?;
     let req = args.serve.request(&args.device)?;
     let estimate = inference::estimate(&loaded.arch, &req)?;
     Ok(InferReport {

@@ -73,7 +73,7 @@ pub struct SlidingWindow {
 
 /// Size the KV cache.
 pub fn run(args: &KvArgs) -> Result<KvReport, AppError> {
-    let loaded = model::load(&args.model.model)?;
+    let loaded = model::load(&args.model)?;
     let request = KvRequest {
         seq_len: args.seq_len,
         batch: args.batch,

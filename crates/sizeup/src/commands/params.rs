@@ -45,7 +45,7 @@ pub struct ParamsReport {
 
 /// Count the model's parameters.
 pub fn run(args: &ParamsArgs) -> Result<ParamsReport, AppError> {
-    let loaded = model::load(&args.model.model)?;
+    let loaded = model::load(&args.model)?;
     let count = params::count(&loaded.arch)?;
     Ok(ParamsReport {
         model: ModelSummary::new(&loaded),

@@ -223,7 +223,7 @@ impl TrainFlags {
 
 /// Estimate training.
 pub fn run(args: &TrainArgs) -> Result<TrainReport, AppError> {
-    let loaded = model::load(&args.model.model)?;
+    let loaded = model::load(&args.model)?;
     let gpu = args.device.accelerator()?;
     let req = args.train.request(&args.device)?;
     let estimate = training::estimate(&loaded.arch, &gpu, &req)?;

@@ -300,7 +300,7 @@ pub struct Base<'a> {
 pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
     check_mode_flags(args)?;
     let swept = axes::resolve(&args.vary, args.mode)?;
-    let loaded = model::load(&args.model.model)?;
+    let loaded = model::load(&args.model)?;
     check_work(&swept, loaded.arch.num_layers(), args.max_work)?;
     let gpu = args.device.accelerator()?;
     let base = Base {
