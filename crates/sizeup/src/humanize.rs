@@ -89,7 +89,13 @@ pub fn seconds(s: f64) -> String {
         return "∞".to_string();
     }
     let a = s.abs();
-    if a >= 86_400.0 * 2.0 {
+    // Julian years; beyond a thousand of them, powers of ten stay readable
+    const YEAR: f64 = 365.25 * 86_400.0;
+    if a >= YEAR * 1000.0 {
+        format!("{:.2e} years", s / YEAR)
+    } else if a >= YEAR * 2.0 {
+        format!("{:.1} years", s / YEAR)
+    } else if a >= 86_400.0 * 2.0 {
         format!("{:.1} days", s / 86_400.0)
     } else if a >= 7_200.0 {
         format!("{:.1} h", s / 3600.0)
@@ -166,10 +172,12 @@ pub fn bytes_short(n: f64, units: ByteUnits) -> String {
 }
 
 /// The unit an axis of seconds is labelled in, from its largest value:
-/// `(seconds per unit, unit name)`; same thresholds as [`seconds`].
+/// `(seconds per unit, unit name)`; the thresholds of [`seconds`] up to days.
 pub fn seconds_scale(max: f64) -> (f64, &'static str) {
     let a = max.abs();
-    if a >= 7_200.0 {
+    if a >= 86_400.0 * 2.0 {
+        (86_400.0, "days")
+    } else if a >= 7_200.0 {
         (3600.0, "h")
     } else if a >= 120.0 {
         (60.0, "min")
@@ -256,6 +264,9 @@ mod tests {
         assert_eq!(bytes(512, ByteUnits::Binary), "512 B");
         assert_eq!(grouped(8_030_261_248), "8,030,261,248");
         assert_eq!(seconds(0.0123), "12.30 ms");
+        assert_eq!(seconds(3.0 * 86_400.0), "3.0 days");
+        assert_eq!(seconds(3.0 * 365.25 * 86_400.0), "3.0 years");
+        assert_eq!(seconds(9.5e17), "3.01e10 years");
         assert_eq!(sig3(0.0361), "0.0361");
         assert_eq!(sig3(48.52), "48.5");
         assert_eq!(sig3(11819.0), "11819");

@@ -97,7 +97,7 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
     let kv_heads = get("kv_heads").unwrap_or(heads);
     let (style, ffn) = match get("ffn") {
         Some(f) => (BlockStyle::Llama, f),
-        None => (BlockStyle::Gpt, 4 * hidden),
+        None => (BlockStyle::Gpt, hidden.saturating_mul(4)),
     };
     let shape = Shape {
         style,
@@ -270,12 +270,12 @@ fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         let reported = if let Some(ms) = num(&case.reported, "first_token_latency_ms") {
             ms / 1e3
         } else if let Some(tps) = num(&case.reported, "prefill_tokens_per_sec") {
-            (batch * prompt) as f64 / tps
+            (batch as f64 * prompt as f64) / tps
         } else {
             return Err(fail("no prefill figure"));
         };
         let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
-        let tokens = (batch * prompt) as f64;
+        let tokens = batch as f64 * prompt as f64;
         (
             "prefill_seconds",
             reported,
@@ -327,8 +327,8 @@ fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             "output_tokens_per_sec"
         };
         if with_prefill {
-            let naive = (batch * gen) as f64
-                / (naive_prefill((batch * prompt) as f64) + gen as f64 * naive_step);
+            let naive = batch as f64 * gen as f64
+                / (naive_prefill(batch as f64 * prompt as f64) + gen as f64 * naive_step);
             (
                 metric,
                 key,
@@ -489,8 +489,19 @@ fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         },
     )
     .map_err(|e| fail(&e.to_string()))?;
-    let lesson =
-        (arch.num_layers() * batch * seq * arch.kv_heads() * arch.head_dim() * 2 * 2) as f64;
+    // the lesson's formula 2·2·L·B·s·k·d, in floating point (a baseline, not a count)
+    let lesson = [
+        arch.num_layers(),
+        batch,
+        seq,
+        arch.kv_heads(),
+        arch.head_dim(),
+        2,
+        2,
+    ]
+    .iter()
+    .map(|&n| n as f64)
+    .product::<f64>();
     Ok(CaseOutcome {
         id: case.id.clone(),
         kind: case.kind.clone(),

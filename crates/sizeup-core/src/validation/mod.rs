@@ -33,6 +33,60 @@ pub struct Case {
     pub uncertain: bool,
 }
 
+/// Fields of a case's `model` and `setup` that hold totals (tokens trained, parameter
+/// counts, tokens per batch), up to [`MAX_CASE_TOTAL`]; every other number is a size
+/// or a count (layers, widths, GPUs, batch, lengths), up to [`MAX_CASE_COUNT`].
+const CASE_TOTALS: &[&str] = &[
+    "tokens",
+    "params",
+    "active_params",
+    "tokens_per_batch",
+    "global_batch_tokens",
+];
+
+/// Fields that may be 0 (a measurement with no prompt, or no generated tokens).
+const CASE_ZERO_ALLOWED: &[&str] = &["prompt_tokens", "gen_tokens"];
+
+/// Fields that are shares or percentages, not whole numbers; every other size,
+/// count or total must be whole (a readers' `as u64` then loses nothing).
+const CASE_FRACTIONS: &[&str] = &["gpu_memory_utilization", "flops_utilization_pct"];
+
+/// The largest size or count a case may state: 2²⁴ (real cases stay under 2·10⁵),
+/// so that products of a few of them stay exact in 64 bits.
+pub const MAX_CASE_COUNT: f64 = 16_777_216.0;
+
+/// The largest total a case may state (real cases stay under 3·10¹⁴).
+pub const MAX_CASE_TOTAL: f64 = 1e16;
+
+impl Case {
+    /// Check every number of `model` and `setup` at the door: finite, positive (zero
+    /// only where it means none), whole (but for shares), and within
+    /// [`MAX_CASE_COUNT`] or, for totals, [`MAX_CASE_TOTAL`].
+    ///
+    /// # Errors
+    /// The first offending field, as `section.key = value: expected`.
+    pub fn check(&self) -> Result<(), String> {
+        for (section, map) in [("model", &self.model), ("setup", &self.setup)] {
+            for (key, value) in map {
+                let Some(v) = value.as_f64() else { continue };
+                let max = if CASE_TOTALS.contains(&key.as_str()) {
+                    MAX_CASE_TOTAL
+                } else {
+                    MAX_CASE_COUNT
+                };
+                let min_ok = v > 0.0 || (v == 0.0 && CASE_ZERO_ALLOWED.contains(&key.as_str()));
+                let whole_ok = v.fract() == 0.0 || CASE_FRACTIONS.contains(&key.as_str());
+                if !(min_ok && whole_ok && v <= max) {
+                    return Err(format!(
+                        "`{section}.{key}` = {v}: expected a positive whole number up to {max:e}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A case recomputed: what was reported, what sizeup predicts, what a naive baseline predicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseOutcome {
@@ -118,5 +172,55 @@ mod tests {
             std::fs::read_to_string(path).expect("shared/validation/cases.json beside the repo");
         let cases: Vec<Case> = serde_json::from_str(&text).unwrap();
         assert_eq!(cases.len(), 97); // shared/validation/cases.json as laid out on 2026-11-28
+        assert!(cases.iter().all(|c| c.check().is_ok()));
+    }
+
+    /// Every numeric field of every shared case set to the edges the door lets in
+    /// (1, 2, 3 and the largest) is predicted or refused, never a panic.
+    #[test]
+    fn cases_at_the_edges_of_the_door_never_panic() {
+        for case in shared_cases() {
+            for section in ["model", "setup"] {
+                let map = if section == "model" {
+                    &case.model
+                } else {
+                    &case.setup
+                };
+                for key in map.keys().filter(|k| map[*k].is_number()) {
+                    let max = if CASE_TOTALS.contains(&key.as_str()) {
+                        MAX_CASE_TOTAL
+                    } else {
+                        MAX_CASE_COUNT
+                    };
+                    for v in [1.0, 2.0, 3.0, max] {
+                        let mut c = case.clone();
+                        let m = if section == "model" {
+                            &mut c.model
+                        } else {
+                            &mut c.setup
+                        };
+                        m.insert(key.clone(), serde_json::json!(v));
+                        assert!(c.check().is_ok(), "{}: {key} = {v}", c.id);
+                        let _ = inference::predict(&c);
+                        let _ = training::predict(&c);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_door_refuses_what_no_case_can_mean() {
+        let mut case = shared_cases().remove(0);
+        case.model.insert("layers".into(), serde_json::json!(0.5));
+        assert_eq!(
+            case.check(),
+            Err("`model.layers` = 0.5: expected a positive whole number up to 1.6777216e7".into())
+        );
+        case.model
+            .insert("layers".into(), serde_json::json!(4294967296u64));
+        assert!(case.check().is_err());
+        case.model.insert("layers".into(), serde_json::json!(-1));
+        assert!(case.check().is_err());
     }
 }

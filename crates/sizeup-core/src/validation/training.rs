@@ -114,8 +114,8 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
     let hidden = get("hidden").ok_or("the source gives no hidden size")?;
     let heads = get("heads").ok_or("the source gives no head count")?;
     let vocab = get("vocab").ok_or("the source gives no vocabulary size")?;
-    let ffn = get("ffn").unwrap_or(4 * hidden);
-    let style = if ffn == 4 * hidden {
+    let ffn = get("ffn").unwrap_or(hidden.saturating_mul(4));
+    let style = if ffn == hidden.saturating_mul(4) {
         BlockStyle::Gpt
     } else {
         BlockStyle::Llama
@@ -167,7 +167,7 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
                 0 => None,
                 n => Some(SharedExperts {
                     mlp: Mlp {
-                        intermediate_size: n * expert.intermediate_size,
+                        intermediate_size: n.saturating_mul(expert.intermediate_size),
                         ..expert
                     },
                     gate: false,
@@ -339,7 +339,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
             "the source gives no parallel layout (tensor/pipeline/data sizes or sharding)".into(),
         );
     }
-    let dp = get("dp").unwrap_or(gpus / (tp * pp * cp).max(1));
+    let dp = get("dp").unwrap_or(gpus / tp.saturating_mul(pp).saturating_mul(cp).max(1));
     let micro_batch = match (get("microbatch"), get("tokens_per_gpu_batch")) {
         (Some(b), _) => b,
         (None, Some(tokens)) => tokens / seq_len,
@@ -351,7 +351,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     let global_batch = if let Some(b) = get("batch") {
         b
     } else if let Some(b) = get("batch_per_dp") {
-        b * dp
+        b.saturating_mul(dp)
     } else if let Some(t) = num(s, "tokens_per_batch") {
         (t / seq_len as f64).round() as u64
     } else if fw == Framework::Other && case.model.contains_key("moe") {
@@ -359,7 +359,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         15360
     } else {
         notes.push("global batch not stated: one micro-batch per GPU".into());
-        micro_batch * dp
+        micro_batch.saturating_mul(dp)
     };
 
     let mut req = TrainRequest::new(gpus, seq_len, global_batch, micro_batch);

@@ -79,12 +79,21 @@ pub struct ValidateReport {
 
 fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
     let parse = |name: String, text: &str| -> Result<Vec<Case>, AppError> {
-        serde_json::from_str(text).map_err(|e| AppError::Usage {
+        let cases: Vec<Case> = serde_json::from_str(text).map_err(|e| AppError::Usage {
             flag: "--cases",
-            value: name,
+            value: name.clone(),
             problem: format!("not a cases file: {e}"),
             hint: Some("a cases file is a JSON list of {id, source, kind, model, setup, reported} objects, as in shared/validation/cases.json".into()),
-        })
+        })?;
+        for case in &cases {
+            case.check().map_err(|problem| AppError::Usage {
+                flag: "--cases",
+                value: name.clone(),
+                problem: format!("case `{}`: {problem}", case.id),
+                hint: None,
+            })?;
+        }
+        Ok(cases)
     };
     let mut cases = Vec::new();
     if args.cases.is_empty() {
