@@ -237,8 +237,11 @@ impl Real {
     pub fn check(&self, v: f64) -> Result<(), String> {
         if !(v >= self.min && v <= self.max) {
             return Err(format!(
-                "{v} is out of range: {} from {} to {}",
-                self.what, self.min, self.max
+                "{} is out of range: {} from {} to {}",
+                fmt_real(v),
+                self.what,
+                self.min,
+                self.max
             ));
         }
         Ok(())
@@ -266,6 +269,16 @@ impl Door {
     /// Whether only whole numbers pass.
     pub fn whole(&self) -> bool {
         matches!(self, Door::Whole(_))
+    }
+}
+
+/// `v` as typed for ordinary values, in powers of ten for tiny or huge ones.
+fn fmt_real(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && a.is_finite() && !(1e-4..1e9).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }
 
@@ -394,7 +407,10 @@ mod tests {
             PRICE.parse("NaN"),
             Err("NaN is out of range: a price in USD per device-hour from 0 to 1000000".into())
         );
-        assert!(FRACTION.parse("1e-320").is_err());
+        assert_eq!(
+            FRACTION.parse("1e-320"),
+            Err("1e-320 is out of range: a fraction from 0.001 to 1".into())
+        );
         assert!(GBPS.parse("-5").is_err());
         assert_eq!(FRACTION.parse("0.9"), Ok(0.9));
         assert_eq!(MIB.parse("0"), Ok(0));
