@@ -125,9 +125,9 @@ fn models_lists_every_fixture_and_the_lesson() {
     for f in &fixtures {
         assert!(names.contains(&f.as_str()), "{f} missing from the catalog");
     }
-    // 72 models from other real configs (catalog/sources.toml) beside the 61
+    // 74 models from other real configs (catalog/sources.toml) beside the 61
     // fixtures and the lesson's two
-    assert_eq!(names.len(), fixtures.len() + 2 + 72);
+    assert_eq!(names.len(), fixtures.len() + 2 + 74);
     assert!(names.contains(&"qwen3-next-80b-a3b") && names.contains(&"gemma-4-31b"));
     assert!(names.contains(&"lesson-small") && names.contains(&"lesson-large"));
 }

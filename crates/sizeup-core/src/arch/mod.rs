@@ -25,6 +25,11 @@ pub use mixer::{
 };
 pub use schedule::{Run, Schedule};
 
+/// `max_context` of a model with no position limit (a pure state-space stack): 2⁵³,
+/// far above any context and exact in every format the architecture is written to
+/// (TOML integers are 64-bit signed, JSON readers often use doubles).
+pub const UNBOUNDED_CONTEXT: u64 = 1 << 53;
+
 /// A decoder-only language model (and the towers beside it), as far as cost is concerned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Architecture {
@@ -35,7 +40,8 @@ pub struct Architecture {
     pub hidden_size: u64,
     /// `V`: rows of the token embedding (and of the LM head).
     pub vocab_size: u64,
-    /// The longest context the model was built for (`max_position_embeddings`).
+    /// The longest context the model was built for (`max_position_embeddings`);
+    /// [`UNBOUNDED_CONTEXT`] for a model with no position limit.
     pub max_context: u64,
     /// The decoder stack, layer by layer.
     pub layers: Schedule,

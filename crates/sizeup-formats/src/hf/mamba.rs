@@ -21,6 +21,7 @@
 
 use sizeup_core::arch::{
     Architecture, Block, BlockFfn, Group, Mixer, NamedTensor, Recurrent, RecurrentKind, Schedule,
+    UNBOUNDED_CONTEXT,
 };
 use sizeup_core::units::{product, sum};
 
@@ -258,8 +259,8 @@ pub(super) fn inner(
     product(Q, &[expand, hidden]).map_err(FormatError::from)
 }
 
-/// The longest context: `max_position_embeddings` when given, else no limit (`u64::MAX`,
-/// recorded): a recurrent model has no position embedding and a fixed state, and its
+/// The longest context: `max_position_embeddings` when given, else no limit
+/// ([`UNBOUNDED_CONTEXT`], recorded): a recurrent model has no position embedding and a fixed state, and its
 /// config class has no such key.
 pub(super) fn unbounded_context(cfg: &mut Config) -> Result<u64, FormatError> {
     match cfg.opt_size(&["max_position_embeddings"])? {
@@ -270,7 +271,7 @@ pub(super) fn unbounded_context(cfg: &mut Config) -> Result<u64, FormatError> {
                 "unbounded",
                 "a state-space model has no position limit (no such key in its config class)",
             );
-            Ok(u64::MAX)
+            Ok(UNBOUNDED_CONTEXT)
         }
     }
 }
