@@ -178,9 +178,10 @@ fn load_local(spec: &str) -> Result<Loaded, FormatError> {
 }
 
 /// `hf:ORG/NAME[@REV]` (explicit), or a bare `ORG/NAME[@REV]` that is not a path
-/// (its first part is no local folder, and it does not end like a model file).
+/// (its first part is no local folder, and it does not end like a model file): the
+/// Hub reference and whether it was explicit, or `None` for a path or a name.
 #[cfg(feature = "hub")]
-fn hub_spec(spec: &str) -> Option<(Result<crate::hub::HubRef, crate::hub::HubError>, bool)> {
+pub fn hub_spec(spec: &str) -> Option<(Result<crate::hub::HubRef, crate::hub::HubError>, bool)> {
     use crate::hub::HubRef;
     if HubRef::is_hub(spec) {
         return Some((HubRef::parse(spec), true));

@@ -127,3 +127,31 @@ fn offline_without_the_model_exits_2_naming_hf_hub_offline() {
     );
     assert!(stderr.contains("HF_HUB_OFFLINE is set"), "{stderr}");
 }
+
+#[test]
+fn inspect_takes_a_bare_repo_id_from_the_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let snapshot = cached_llama(home.path());
+    // one 2×2 bf16 tensor: an 8-byte header length, the JSON header, 8 bytes of data
+    let header = br#"{"model.norm.weight":{"dtype":"BF16","shape":[2,2],"data_offsets":[0,8]}}"#;
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header);
+    file.extend_from_slice(&[0; 8]);
+    std::fs::write(snapshot.join("model.safetensors"), file).unwrap();
+    let out = offline(home.path())
+        .args([
+            "inspect",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["table"]["params"], 4);
+}

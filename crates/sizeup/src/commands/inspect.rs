@@ -36,9 +36,10 @@ pub struct InspectReport {
 fn read_table(spec: &str) -> Result<TensorTable, AppError> {
     #[cfg(feature = "hub")]
     {
-        use sizeup_formats::hub::{Hub, HubConfig, HubRef};
-        if HubRef::is_hub(spec) {
-            let r = HubRef::parse(spec).map_err(sizeup_formats::FormatError::from)?;
+        use sizeup_formats::hub::{Hub, HubConfig};
+        // `hf:ORG/NAME[@REV]`, or a bare `ORG/NAME` that is not a local path
+        if let Some((r, _)) = sizeup_formats::source::hub_spec(spec) {
+            let r = r.map_err(sizeup_formats::FormatError::from)?;
             let fetched = Hub::new(HubConfig::from_env())
                 .fetch(&r)
                 .map_err(sizeup_formats::FormatError::from)?;
