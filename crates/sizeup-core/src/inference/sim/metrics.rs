@@ -94,9 +94,13 @@ impl TimeAverage {
         }
     }
 
-    /// Add `area` (value × seconds) held before now, e.g. by an arrival between steps.
-    pub(super) fn add_area(&mut self, area: f64) {
+    /// Add `area` (value × seconds) held before now by an arrival between steps,
+    /// which brought the value to `x`.
+    pub(super) fn add_area(&mut self, area: f64, x: f64) {
         self.integral += area;
+        if x > self.max {
+            self.max = x;
+        }
     }
 
     pub(super) fn level(&self, seconds: f64) -> Level {

@@ -43,12 +43,17 @@ pub struct SchedulerConfig {
     pub step_overhead_seconds: f64,
     /// Time per request before it reaches the engine (HTTP, tokenization), seconds.
     pub request_overhead_seconds: f64,
-    /// Where the overheads come from.
-    pub overhead_source: &'static str,
+    /// Where the step overhead comes from.
+    pub step_overhead_source: &'static str,
+    /// Where the request overhead comes from.
+    pub request_overhead_source: &'static str,
 }
 
-/// The default overheads: zero, for the reasons given.
-pub const DEFAULT_OVERHEAD_SOURCE: &str = "0 by default: the pass model's per-layer overhead already holds kernel launches, and vLLM V1 runs the API server, tokenizer and scheduler in processes overlapped with the GPU; before that split vLLM measured the HTTP server at 33% and scheduling at 29% of the time for Llama 3 8B on one H100 (vLLM blog, 2024-09-05, v0.6.0), and WukLab measured V0 scheduling above half the time for small models (mlsys.wuklab.io/posts/scheduling_overhead): set them for such engines";
+/// Why the default step overhead is zero.
+pub const DEFAULT_STEP_OVERHEAD_SOURCE: &str = "0 by default: the pass model's per-layer overhead holds the kernel launches, and vLLM V1 overlaps scheduling with the GPU; before V1, vLLM measured scheduling at 29% of the time for Llama 3 8B on one H100 (vLLM blog, 2024-09-05) and WukLab above half for small models (mlsys.wuklab.io/posts/scheduling_overhead): set it for such engines";
+
+/// Why the default request overhead is zero.
+pub const DEFAULT_REQUEST_OVERHEAD_SOURCE: &str = "0 by default: vLLM V1 runs the API server and tokenizer in their own process, overlapped with the GPU; before that split the HTTP server took 33% of the time for Llama 3 8B on one H100 (vLLM blog, 2024-09-05)";
 
 impl Default for SchedulerConfig {
     /// vLLM V1's serving defaults: 256 sequences, 8192 tokens per step, chunked
@@ -61,7 +66,8 @@ impl Default for SchedulerConfig {
             prefix_hit_rate: 0.0,
             step_overhead_seconds: 0.0,
             request_overhead_seconds: 0.0,
-            overhead_source: DEFAULT_OVERHEAD_SOURCE,
+            step_overhead_source: DEFAULT_STEP_OVERHEAD_SOURCE,
+            request_overhead_source: DEFAULT_REQUEST_OVERHEAD_SOURCE,
         }
     }
 }
@@ -378,11 +384,15 @@ fn assumptions(
             format!("{:.3}", s.prefix_hit_rate),
             "user flag; hits are whole blocks and never the last prompt token (vLLM automatic prefix caching); hit blocks are still counted in each request's pool use",
         ),
-        Assumption::new("engine overhead per step", ms(s.step_overhead_seconds), s.overhead_source),
         Assumption::new(
-            "engine overhead per request",
+            "engine overhead per step",
+            ms(s.step_overhead_seconds),
+            s.step_overhead_source,
+        ),
+        Assumption::new(
+            "engine overhead per request (before the engine)",
             ms(s.request_overhead_seconds),
-            s.overhead_source,
+            s.request_overhead_source,
         ),
         Assumption::new(
             "step price",

@@ -212,8 +212,9 @@ pub(super) fn run(
             }
             let wanted = (cfg.prefix_hit_rate * prompt as f64) as u64 / block * block;
             let hit = wanted.min((prompt - 1) / block * block);
-            r.queue.add_area(r.now - at);
-            r.in_system.add_area(r.now - at);
+            r.queue.add_area(r.now - at, (waiting.len() + 1) as f64);
+            r.in_system
+                .add_area(r.now - at, (waiting.len() + running.len() + 1) as f64);
             r.queue_at_arrival
                 .push(waiting.len().min(u32::MAX as usize) as u32);
             waiting.push_back(Req {
