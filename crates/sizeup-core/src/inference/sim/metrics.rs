@@ -95,10 +95,10 @@ impl TimeAverage {
     }
 
     /// Add `area` (value × seconds) held before now by an arrival between steps,
-    /// which brought the value to `x`.
+    /// which brought the value to `x` (for a positive time only if `area > 0`).
     pub(super) fn add_area(&mut self, area: f64, x: f64) {
         self.integral += area;
-        if x > self.max {
+        if area > 0.0 && x > self.max {
             self.max = x;
         }
     }
