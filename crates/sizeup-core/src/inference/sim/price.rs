@@ -42,7 +42,7 @@ pub struct StepPricer<'a> {
     /// `decode[n][g]`: a decode pass of `n` sequences at `g · CONTEXT_GRID` cached
     /// tokens; NaN where not priced yet.
     decode: Vec<Vec<f64>>,
-    /// Prefill passes by (sequences, new tokens each, cached tokens each).
+    /// Prefill passes by (sequences, new-token grid index, cached-token grid index).
     prefill: HashMap<(u64, u64, u64), f64, BuildHasherDefault<Fx>>,
     /// Passes priced by the pass model.
     pub passes_priced: u64,
@@ -123,14 +123,51 @@ impl<'a> StepPricer<'a> {
         lo + frac * (hi - lo)
     }
 
-    fn prefill_pass(&mut self, sequences: u64, new_tokens: u64, cached_tokens: u64) -> f64 {
-        let key = (sequences, new_tokens, cached_tokens);
+    fn prefill_at_grid(&mut self, sequences: u64, new_g: u64, cached_g: u64) -> f64 {
+        let key = (sequences, new_g, cached_g);
         if let Some(&t) = self.prefill.get(&key) {
             return t;
         }
-        let t = self.pass(sequences, new_tokens, cached_tokens);
+        // the grid's first point is one new token, not none
+        let new_tokens = (new_g * CONTEXT_GRID).max(1);
+        let t = self.pass(sequences, new_tokens, cached_g * CONTEXT_GRID);
         self.prefill.insert(key, t);
         t
+    }
+
+    /// Seconds of a prefill pass of `k` sequences with `new` new tokens and
+    /// `cached` cached tokens in all.
+    ///
+    /// # Formula
+    /// bilinear interpolation of `t(k, n, c)` between the grid points around
+    /// `n = new/k` and `c = cached/k` (multiples of [`CONTEXT_GRID`], the first new
+    /// point 1 token); exact on the grid. Between grid points the pass is linear
+    /// in the cached tokens and nearly so in the new ones: interpolating the
+    /// attention's term quadratic in `n` errs by at most `(16/n)²/4` of that
+    /// term, which is itself a part of the pass.
+    pub fn prefill(&mut self, k: u64, new: u64, cached: u64) -> f64 {
+        let grid = CONTEXT_GRID as f64;
+        let n = new as f64 / k as f64;
+        let c = cached as f64 / k as f64;
+        let (ng, cg) = (new / k / CONTEXT_GRID, cached / k / CONTEXT_GRID);
+        let n_lo = ((ng * CONTEXT_GRID).max(1)) as f64;
+        let n_hi = ((ng + 1) * CONTEXT_GRID) as f64;
+        let fn_ = ((n - n_lo) / (n_hi - n_lo)).max(0.0);
+        let fc = (c - cg as f64 * grid) / grid;
+        let at_c = |this: &mut Self, cg: u64| {
+            let lo = this.prefill_at_grid(k, ng, cg);
+            if fn_ <= 0.0 {
+                lo
+            } else {
+                lo + fn_ * (this.prefill_at_grid(k, ng + 1, cg) - lo)
+            }
+        };
+        let lo = at_c(self, cg);
+        if fc <= 0.0 {
+            lo
+        } else {
+            lo + fc * (at_c(self, cg + 1) - lo)
+        }
     }
 
     /// Seconds of one engine step of `shape`.
@@ -138,8 +175,8 @@ impl<'a> StepPricer<'a> {
     /// # Formula
     /// ```text
     /// decodes only:   t = decode(n_d, C_d)
-    /// prefills only:  t = pass(k, ⌈P/k⌉, ⌊C_p/k⌉)
-    /// both:           t = pass(k, ⌈(P + n_d)/k⌉, ⌊C_p/k⌉) + decode(n_d, C_d) − decode(n_d, 0)
+    /// prefills only:  t = prefill(k, P, C_p)
+    /// both:           t = prefill(k, P + n_d, C_p) + decode(n_d, C_d) − decode(n_d, 0)
     /// ```
     ///
     /// # Symbols
@@ -151,17 +188,14 @@ impl<'a> StepPricer<'a> {
     /// the linear layers see all `P + n_d` tokens, priced as part of the chunks'
     /// pass; the decodes' attention over their own caches is the decode pass at
     /// their context less the decode pass at none. Several chunks are priced as
-    /// `k` equal chunks (their mean, rounded up, at their mean cached length).
-    /// The first two cases are exactly `infer`'s prefill and decode passes.
+    /// `k` equal chunks of their mean length at their mean cached length. On the
+    /// grid (prompts and contexts of whole 16-token blocks) the first two cases
+    /// are exactly `infer`'s prefill and decode passes.
     pub fn step(&mut self, s: &StepShape) -> f64 {
         if s.prefills == 0 {
             return self.decode(s.decodes, s.decode_context);
         }
-        let k = s.prefills;
-        let cached = (s.prefill_context + k / 2) / k;
-        let tokens = s.prefill_tokens + s.decodes;
-        let chunk = tokens.div_ceil(k);
-        let mut t = self.prefill_pass(k, chunk, cached);
+        let mut t = self.prefill(s.prefills, s.prefill_tokens + s.decodes, s.prefill_context);
         if s.decodes > 0 {
             t += self.decode(s.decodes, s.decode_context) - self.decode(s.decodes, 0);
         }

@@ -95,7 +95,14 @@ fn a_long_answer_decodes_at_infers_average_speed() {
     // cost at the mean, up to the memory curve's steps between grid points
     let rel = r.tpot.p50 / est.decode.seconds - 1.0;
     assert!(rel.abs() < 1e-3, "{} vs {}", r.tpot.p50, est.decode.seconds);
-    assert!((r.ttft.p50 - est.prefill.seconds).abs() < 1e-12);
+    // a 1000-token prompt lies between the grid's 992 and 1008: interpolated
+    let rel = r.ttft.p50 / est.prefill.seconds - 1.0;
+    assert!(
+        rel.abs() < 1e-4,
+        "{} vs {}",
+        r.ttft.p50,
+        est.prefill.seconds
+    );
 }
 
 #[test]
