@@ -257,8 +257,18 @@ pub(super) fn run(
         let mut preempted = false;
         let mut i = 0;
         while i < running.len() && budget > 0 {
-            let req = running[i];
+            let req = &mut running[i];
             let remaining = req.prompt + req.generated - req.computed;
+            if remaining == 1 && req.computed > 0 && req.computed < req.blocks * block {
+                // the common case: a decode whose last block has room (a product,
+                // not a remainder: this runs for every sequence of every step)
+                req.scheduled = 1;
+                budget -= 1;
+                shape.decodes += 1;
+                shape.decode_context += req.computed;
+                i += 1;
+                continue;
+            }
             let mut new = remaining.min(budget);
             if !cfg.chunked_prefill && new < remaining {
                 if shape != StepShape::default() {
@@ -350,44 +360,48 @@ pub(super) fn run(
         r.steps += 1;
         let now = r.now;
 
-        // tokens come out
+        // tokens come out; finished requests leave, in one pass that keeps the
+        // admission order
         let mut in_step = 0u64;
-        for req in running.iter_mut().filter(|q| q.scheduled > 0) {
-            req.computed += req.scheduled;
-            req.scheduled = 0;
-            if req.computed == req.prompt + req.generated {
-                if req.generated == 0 {
-                    req.first_token = now;
-                    r.ttft.push(now - req.sent);
-                } else if req.last_token == start {
-                    in_step += 1;
-                } else {
-                    r.itl.push((now - req.last_token, 1));
-                }
-                req.last_token = now;
-                req.generated += 1;
-                r.output_tokens += 1;
-            }
-        }
-        if in_step > 0 {
-            r.itl.push((now - start, in_step));
-        }
         let mut done = 0;
-        running.retain(|q| {
-            if q.generated < q.output {
+        running.retain_mut(|req| {
+            if req.scheduled == 0 {
                 return true;
             }
-            free += q.blocks;
+            req.computed += req.scheduled;
+            req.scheduled = 0;
+            if req.computed != req.prompt + req.generated {
+                return true;
+            }
+            if req.generated == 0 {
+                req.first_token = now;
+                r.ttft.push(now - req.sent);
+            } else if req.last_token == start {
+                in_step += 1;
+            } else {
+                r.itl.push((now - req.last_token, 1));
+            }
+            req.last_token = now;
+            req.generated += 1;
+            r.output_tokens += 1;
+            if req.generated < req.output {
+                return true;
+            }
+            free += req.blocks;
             done += 1;
-            r.e2e.push(now - q.sent);
-            r.engine_latency_sum += now - q.arrived;
-            r.prompt_tokens_done += q.prompt;
-            if q.output > 1 {
-                r.tpot.push((now - q.first_token) / (q.output - 1) as f64);
+            r.e2e.push(now - req.sent);
+            r.engine_latency_sum += now - req.arrived;
+            r.prompt_tokens_done += req.prompt;
+            if req.output > 1 {
+                r.tpot
+                    .push((now - req.first_token) / (req.output - 1) as f64);
             }
             source.answered(now);
             false
         });
+        if in_step > 0 {
+            r.itl.push((now - start, in_step));
+        }
         r.completed += done;
         if saturated {
             r.saturated_completions += done;
