@@ -26,8 +26,9 @@ pub struct InferArgs {
     device: DeviceArgs,
     #[command(flatten)]
     serve: ServeArgs,
+    // boxed: the load flags would make `infer` the one large variant of the command enum
     #[command(flatten)]
-    load: LoadArgs,
+    load: Box<LoadArgs>,
 }
 
 /// Serving under load: `--rate` or `--closed-loop` runs an event simulation of

@@ -54,7 +54,7 @@ impl Dist {
             })
         };
         match *self {
-            Dist::Fixed { tokens } if tokens == 0 => bad("a length of at least 1 token"),
+            Dist::Fixed { tokens: 0 } => bad("a length of at least 1 token"),
             Dist::Uniform { lo, hi } if lo == 0 || lo > hi => bad("a range `A..B` with 1 ≤ A ≤ B"),
             Dist::Normal { mean, sd } | Dist::LogNormal { mean, sd }
                 if !(mean.is_finite() && mean >= 1.0 && sd.is_finite() && sd >= 0.0) =>
