@@ -180,6 +180,106 @@ pub const MICROSECONDS: Real = Real {
     max: 1e6,
 };
 
+/// A request rate: `--rate` (requests per second; a deployment above 10⁶ per
+/// second is beyond any engine, below one per 10⁶ seconds the run is empty).
+pub const RATE: Real = Real {
+    what: "a rate in requests per second",
+    min: 1e-6,
+    max: 1e6,
+};
+
+/// Requests to simulate: `--requests` (10⁷ requests are minutes of simulation).
+pub const REQUESTS: Whole = Whole {
+    what: "a number of requests",
+    min: 1,
+    max: 10_000_000,
+    syntax: Syntax::Si,
+};
+
+/// Engine steps to simulate at most: `--max-steps` (10⁹ steps are about
+/// half an hour of simulation).
+pub const STEPS: Whole = Whole {
+    what: "a number of engine steps",
+    min: 1,
+    max: 1_000_000_000,
+    syntax: Syntax::Si,
+};
+
+/// A seed: `--seed` (any 64-bit number).
+pub const SEED: Whole = Whole {
+    what: "a seed",
+    min: 0,
+    max: u64::MAX,
+    syntax: Syntax::Plain,
+};
+
+/// A share that may be zero and never all: `--prefix-hit-rate` (a prompt's last
+/// token is always computed, so 1 is out of reach).
+pub const HIT_RATE: Real = Real {
+    what: "a hit rate",
+    min: 0.0,
+    max: 0.999,
+};
+
+/// An engine overhead in milliseconds: `--step-overhead-ms`, `--request-overhead-ms`.
+pub const OVERHEAD_MS: Real = Real {
+    what: "a time in milliseconds",
+    min: 0.0,
+    max: 1e6,
+};
+
+/// A length in tokens inside a distribution or a lengths file (mean or
+/// deviation of `--prompt-dist`/`--output-dist`): at most [`TOKENS`]' limit.
+pub const LENGTH: Real = Real {
+    what: "a length in tokens",
+    min: 0.0,
+    max: (1u64 << 30) as f64,
+};
+
+/// A length distribution: `--prompt-dist`, `--output-dist`.
+///
+/// `N` (fixed), `uniform:A..B` (whole tokens, inclusive), `normal:MEAN,SD`,
+/// `lognormal:MEAN,SD` (mean and deviation of the lengths themselves).
+/// Whole numbers pass [`TOKENS`], means and deviations [`LENGTH`].
+pub fn dist(s: &str) -> Result<sizeup_core::inference::sim::Dist, String> {
+    use sizeup_core::inference::sim::Dist;
+    let t = s.trim();
+    let expected = "`N`, `uniform:A..B`, `normal:MEAN,SD` or `lognormal:MEAN,SD`";
+    let pair = |rest: &str| -> Result<(f64, f64), String> {
+        let (a, b) = rest
+            .split_once(',')
+            .ok_or_else(|| format!("`{s}` is not a length distribution ({expected})"))?;
+        Ok((LENGTH.parse(a)?, LENGTH.parse(b)?))
+    };
+    let d = match t.split_once(':') {
+        None => Dist::Fixed {
+            tokens: TOKENS.parse(t)?,
+        },
+        Some((kind, rest)) => match kind.trim().to_ascii_lowercase().as_str() {
+            "uniform" => {
+                let (a, b) = rest
+                    .split_once("..")
+                    .ok_or_else(|| format!("`{s}` is not a uniform range (`uniform:A..B`)"))?;
+                Dist::Uniform {
+                    lo: TOKENS.parse(a)?,
+                    hi: TOKENS.parse(b)?,
+                }
+            }
+            "normal" => {
+                let (mean, sd) = pair(rest)?;
+                Dist::Normal { mean, sd }
+            }
+            "lognormal" => {
+                let (mean, sd) = pair(rest)?;
+                Dist::LogNormal { mean, sd }
+            }
+            _ => return Err(format!("`{s}` is not a length distribution ({expected})")),
+        },
+    };
+    d.validate("distribution").map_err(|e| e.to_string())?;
+    Ok(d)
+}
+
 impl Whole {
     /// Read `s` in this door's syntax and check its range.
     pub fn parse(&self, s: &str) -> Result<u64, String> {

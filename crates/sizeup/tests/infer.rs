@@ -138,3 +138,144 @@ fn a_user_accelerator_file_is_read() {
     ]);
     assert_eq!(v["estimate"]["gpu"], "my-card");
 }
+
+#[test]
+fn a_rate_runs_the_simulation_and_reports_percentiles() {
+    let args = [
+        "infer",
+        "llama-3.1-8b",
+        "--gpu",
+        "H100-SXM",
+        "--rate",
+        "5",
+        "--requests",
+        "200",
+        "--prompt-dist",
+        "uniform:200..800",
+        "--output-dist",
+        "normal:128,32",
+        "--seed",
+        "7",
+    ];
+    let v = json(&args);
+    let s = &v["simulation"];
+    assert_eq!(s["requests_completed"], 200);
+    assert_eq!(s["state"]["kind"], "steady");
+    assert_eq!(s["arrivals"]["rate_per_sec"], 5.0);
+    for k in ["ttft", "tpot", "itl", "e2e"] {
+        let p = &s[k];
+        let (p50, p99) = (p["p50"].as_f64().unwrap(), p["p99"].as_f64().unwrap());
+        assert!(p50 > 0.0 && p99 >= p50, "{k}: {p}");
+    }
+    // the estimate beside it is for the mean request: (200 + 800)/2 prompt tokens
+    assert_eq!(v["estimate"]["prompt"], 500);
+    // same seed, same run
+    assert_eq!(json(&args)["simulation"], *s);
+    sizeup()
+        .args(&args[..6])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Serving under load"))
+        .stdout(predicate::str::contains("time to first token"))
+        .stdout(predicate::str::contains("steady state"));
+}
+
+#[test]
+fn an_overloaded_engine_says_there_is_no_steady_state() {
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--rate",
+            "500",
+            "--requests",
+            "2000",
+            "--prompt",
+            "2048",
+            "--output",
+            "256",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("NO STEADY STATE"));
+}
+
+#[test]
+fn a_lengths_file_is_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("lengths.csv");
+    std::fs::write(&csv, "prompt,output\n100,10\n300,30\n").unwrap();
+    let v = json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--closed-loop",
+        "2",
+        "--requests",
+        "4",
+        "--lengths",
+        csv.to_str().unwrap(),
+    ]);
+    let s = &v["simulation"];
+    assert_eq!(s["requests_completed"], 4);
+    assert_eq!(s["prompt_mean"], 200.0);
+    // 2 requests of 100 prompt tokens and 2 of 300, each answered
+    let prompt_tokens =
+        s["prompt_tokens_per_sec"].as_f64().unwrap() * s["simulated_seconds"].as_f64().unwrap();
+    // a rate times a time: exact up to rounding
+    assert!((prompt_tokens - 800.0).abs() < 1e-9, "{prompt_tokens}");
+    let jsonl = dir.path().join("lengths.jsonl");
+    std::fs::write(&jsonl, "{\"prompt\": 64, \"output\": 8}\n").unwrap();
+    let v = json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--rate",
+        "1",
+        "--requests",
+        "3",
+        "--lengths",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert_eq!(v["simulation"]["output_mean"], 8.0);
+}
+
+#[test]
+fn bad_simulation_input_exits_2() {
+    // simulation flags need a load
+    sizeup()
+        .args(["infer", "llama-3.1-8b", "--requests", "10"])
+        .assert()
+        .code(2);
+    sizeup()
+        .args(["infer", "llama-3.1-8b", "--rate=-1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("rate"));
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--rate",
+            "1",
+            "--prompt-dist",
+            "uniform:9..3",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("uniform:9..3"));
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--rate",
+            "1",
+            "--lengths",
+            "/dev/zero",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--lengths"));
+    sizeup()
+        .args(["infer", "llama-3.1-8b", "--rate", "1", "--closed-loop", "4"])
+        .assert()
+        .code(2);
+}

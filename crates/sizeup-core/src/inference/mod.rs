@@ -11,6 +11,7 @@ mod cost;
 mod engine;
 mod memory;
 mod roofline;
+pub mod sim;
 mod weights;
 
 use std::fmt;

@@ -1,10 +1,16 @@
 //! `sizeup infer MODEL --gpu H100-SXM`: memory per GPU, speed, concurrency and cost of serving.
 
+use std::path::{Path, PathBuf};
+
 use clap::Args;
 use serde::Serialize;
 use sizeup_core::hardware::Accelerator;
+use sizeup_core::inference::sim::{
+    self, Arrivals, Dist, Lengths, Percentiles, RunState, SchedulerConfig, SimReport, SimRequest,
+};
 use sizeup_core::inference::{self, Bound, Engine, InferEstimate, InferRequest, Load, Reserve};
 use sizeup_core::{Assumption, KvDtype, WeightFormat};
+use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
 
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
@@ -20,6 +26,166 @@ pub struct InferArgs {
     device: DeviceArgs,
     #[command(flatten)]
     serve: ServeArgs,
+    // boxed: the load flags would make `infer` the one large variant of the command enum
+    #[command(flatten)]
+    load: Box<LoadArgs>,
+}
+
+/// Serving under load: `--rate` or `--closed-loop` runs an event simulation of
+/// a continuous-batching engine whose steps are priced like the estimate.
+///
+/// `--concurrency` stays what it was (the steady-state batch of the estimate);
+/// the simulation takes its load from `--rate` (open loop, Poisson) or
+/// `--closed-loop` (clients that send again as soon as answered), and every
+/// other flag of this group needs one of the two.
+#[derive(Debug, Clone, PartialEq, Args)]
+#[command(group(clap::ArgGroup::new("sim_load").args(["rate", "closed_loop"])))]
+pub struct LoadArgs {
+    /// Simulate Poisson arrivals at this many requests per second (whole deployment)
+    #[arg(long, value_parser = crate::door::RATE, help_heading = "Serving under load")]
+    pub rate: Option<f64>,
+    /// Simulate this many clients, each sending its next request when answered
+    #[arg(long, value_parser = crate::door::SEQUENCES, conflicts_with = "rate", help_heading = "Serving under load")]
+    pub closed_loop: Option<u64>,
+    /// Requests to send in the simulation (the run ends when all are answered)
+    #[arg(long, value_parser = crate::door::REQUESTS, default_value = "1000", requires = "sim_load", help_heading = "Serving under load")]
+    pub requests: u64,
+    /// Seed of the simulation's random numbers (same seed, same run)
+    #[arg(long, value_parser = crate::door::SEED, default_value = "0", requires = "sim_load", help_heading = "Serving under load")]
+    pub seed: u64,
+    /// Engine steps to simulate at most (a run that needs more stops and says so)
+    #[arg(long, value_parser = crate::door::STEPS, default_value = "10M", requires = "sim_load", help_heading = "Serving under load")]
+    pub max_steps: u64,
+    /// Prompt lengths: `N`, `uniform:A..B`, `normal:MEAN,SD` or `lognormal:MEAN,SD` (default: --prompt)
+    #[arg(long, value_parser = crate::door::dist, requires = "sim_load", conflicts_with = "lengths", help_heading = "Serving under load")]
+    pub prompt_dist: Option<Dist>,
+    /// Output lengths, as --prompt-dist (default: --output)
+    #[arg(long, value_parser = crate::door::dist, requires = "sim_load", conflicts_with = "lengths", help_heading = "Serving under load")]
+    pub output_dist: Option<Dist>,
+    /// A file of `prompt,output` lines (CSV, a header allowed) or JSON lines `{"prompt": N, "output": M}`, replayed in order
+    #[arg(long, requires = "sim_load", help_heading = "Serving under load")]
+    pub lengths: Option<PathBuf>,
+    /// Sequences the engine runs at once (vLLM `max_num_seqs`; default 256)
+    #[arg(long, value_parser = crate::door::SEQUENCES, requires = "sim_load", help_heading = "Serving under load")]
+    pub max_num_seqs: Option<u64>,
+    /// New tokens per engine step (vLLM `max_num_batched_tokens`; default 8192)
+    #[arg(long, value_parser = crate::door::TOKENS, requires = "sim_load", help_heading = "Serving under load")]
+    pub max_batched_tokens: Option<u64>,
+    /// Run each prompt whole in one step instead of in chunks
+    #[arg(long, requires = "sim_load", help_heading = "Serving under load")]
+    pub no_chunked_prefill: bool,
+    /// Fraction of each prompt found in the prefix cache (0 to 0.999)
+    #[arg(long, value_parser = crate::door::HIT_RATE, requires = "sim_load", help_heading = "Serving under load")]
+    pub prefix_hit_rate: Option<f64>,
+    /// Engine CPU time per step not hidden behind the GPU, milliseconds (default 0)
+    #[arg(long, value_parser = crate::door::OVERHEAD_MS, requires = "sim_load", help_heading = "Serving under load")]
+    pub step_overhead_ms: Option<f64>,
+    /// Time per request before the engine (HTTP, tokenization), milliseconds (default 0)
+    #[arg(long, value_parser = crate::door::OVERHEAD_MS, requires = "sim_load", help_heading = "Serving under load")]
+    pub request_overhead_ms: Option<f64>,
+}
+
+impl LoadArgs {
+    /// The simulation these flags ask for, if any, with `serve`'s fixed lengths
+    /// as the default.
+    pub fn request(&self, serve: &ServeArgs) -> Result<Option<SimRequest>, AppError> {
+        let arrivals = match (self.rate, self.closed_loop) {
+            (Some(rate_per_sec), _) => Arrivals::Poisson { rate_per_sec },
+            (None, Some(clients)) => Arrivals::ClosedLoop { clients },
+            (None, None) => return Ok(None),
+        };
+        let lengths = match &self.lengths {
+            Some(path) => Lengths::Replay {
+                pairs: read_lengths(path)?,
+            },
+            None => Lengths::Drawn {
+                prompt: self.prompt_dist.unwrap_or(Dist::Fixed {
+                    tokens: serve.prompt,
+                }),
+                output: self.output_dist.unwrap_or(Dist::Fixed {
+                    tokens: serve.output,
+                }),
+            },
+        };
+        let mut scheduler = SchedulerConfig::default();
+        if let Some(n) = self.max_num_seqs {
+            scheduler.max_num_seqs = n;
+        }
+        if let Some(n) = self.max_batched_tokens {
+            scheduler.max_batched_tokens = n;
+        }
+        scheduler.chunked_prefill = !self.no_chunked_prefill;
+        if let Some(h) = self.prefix_hit_rate {
+            scheduler.prefix_hit_rate = h;
+        }
+        if let Some(ms) = self.step_overhead_ms {
+            scheduler.step_overhead_seconds = ms * 1e-3;
+            scheduler.step_overhead_source = "user flag";
+        }
+        if let Some(ms) = self.request_overhead_ms {
+            scheduler.request_overhead_seconds = ms * 1e-3;
+            scheduler.request_overhead_source = "user flag";
+        }
+        Ok(Some(SimRequest {
+            arrivals,
+            lengths,
+            requests: self.requests,
+            seed: self.seed,
+            max_steps: self.max_steps,
+            scheduler,
+        }))
+    }
+}
+
+/// `(prompt, output)` pairs from a CSV or JSON-lines file; blank lines and `#`
+/// comments skipped, a first line that is not two numbers taken for a header.
+fn read_lengths(path: &Path) -> Result<Vec<(u64, u64)>, AppError> {
+    let usage = |problem: String| AppError::Usage {
+        flag: "--lengths",
+        value: shown(path),
+        problem,
+        hint: Some(
+            "one request per line: `prompt,output` (CSV) or `{\"prompt\": 512, \"output\": 128}`"
+                .into(),
+        ),
+    };
+    let text = read_text(path, MAX_TEXT_BYTES).map_err(|e| usage(e.to_string()))?;
+    let mut pairs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let pair = if line.starts_with('{') {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| usage(format!("line {}: {e}", i + 1)))?;
+            let field = |k: &str| {
+                v.get(k)
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or_else(|| usage(format!("line {}: no whole-number `{k}`", i + 1)))
+                    .and_then(|n| {
+                        crate::door::TOKENS
+                            .parse(&n.to_string())
+                            .map_err(|e| usage(format!("line {}: {e}", i + 1)))
+                    })
+            };
+            (field("prompt")?, field("output")?)
+        } else {
+            let mut cells = line.split(',').map(str::trim);
+            let (a, b) = (cells.next().unwrap_or(""), cells.next().unwrap_or(""));
+            match (crate::door::TOKENS.parse(a), crate::door::TOKENS.parse(b)) {
+                (Ok(p), Ok(o)) => (p, o),
+                // a header
+                _ if pairs.is_empty() && a.parse::<f64>().is_err() => continue,
+                (Err(e), _) | (_, Err(e)) => return Err(usage(format!("line {}: {e}", i + 1))),
+            }
+        };
+        pairs.push(pair);
+    }
+    if pairs.is_empty() {
+        return Err(usage("no `prompt,output` lines".into()));
+    }
+    Ok(pairs)
 }
 
 /// The serving flags besides the devices, shared by `infer` and `sweep`. Every
@@ -98,6 +264,9 @@ pub struct InferReport {
     pub estimate: InferEstimate,
     /// Rules applied while reading the model.
     pub model_assumptions: Vec<Assumption>,
+    /// Serving under load, when `--rate` or `--closed-loop` asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<SimReport>,
 }
 
 impl ServeArgs {
@@ -201,12 +370,24 @@ impl ServeArgs {
 /// Estimate serving.
 pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
     let loaded = model::load(&args.model)?;
-    let req = args.serve.request(&args.device)?;
+    let mut req = args.serve.request(&args.device)?;
+    let load = args.load.request(&args.serve)?;
+    if let Some(s) = &load {
+        // the estimate beside the simulation is for the mean request
+        let (p, o) = s.lengths.means();
+        req.prompt = (p.round() as u64).max(1);
+        req.output = (o.round() as u64).max(1);
+    }
     let estimate = inference::estimate(&loaded.arch, &req)?;
+    let simulation = match &load {
+        Some(s) => Some(sim::simulate(&loaded.arch, &req, s)?),
+        None => None,
+    };
     Ok(InferReport {
         model: ModelSummary::new(&loaded),
         estimate,
         model_assumptions: loaded.assumptions,
+        simulation,
     })
 }
 
@@ -401,9 +582,109 @@ impl Report for InferReport {
         ));
         notes.extend(model::assumption_notes(&e.assumptions));
         notes.extend(model::assumption_notes(&self.model_assumptions));
-        View {
-            tables: vec![mem, speed, limits],
-            notes,
+        let mut tables = vec![mem, speed, limits];
+        if let Some(r) = &self.simulation {
+            let (latency, load) = simulation_tables(r);
+            tables.push(latency);
+            tables.push(load);
+            notes.push(run_state(r));
+            notes.extend(model::assumption_notes(&r.assumptions));
         }
+        View { tables, notes }
+    }
+}
+
+/// The simulation's latency table and its throughput, pool and queue table.
+fn simulation_tables(r: &SimReport) -> (Table, Table) {
+    let arrivals = match r.arrivals {
+        Arrivals::Poisson { rate_per_sec } => format!("Poisson {rate_per_sec} req/s"),
+        Arrivals::ClosedLoop { clients } => format!("closed loop, {clients} clients"),
+    };
+    let mut latency = Table::new(
+        Some(&format!(
+            "Serving under load: {arrivals}, {}; {} of {} requests answered in {} steps, seed {}",
+            r.lengths, r.requests_completed, r.requests_sent, r.steps, r.seed
+        )),
+        &[
+            ("latency", "latency"),
+            ("mean", "mean_seconds"),
+            ("p50", "p50_seconds"),
+            ("p90", "p90_seconds"),
+            ("p95", "p95_seconds"),
+            ("p99", "p99_seconds"),
+            ("max", "max_seconds"),
+        ],
+    );
+    for (name, p) in [
+        ("time to first token", &r.ttft),
+        ("time per output token", &r.tpot),
+        ("inter-token latency", &r.itl),
+        ("end-to-end", &r.e2e),
+    ] {
+        let p: &Percentiles = p;
+        latency.row(vec![
+            Cell::Text(name.into()),
+            Cell::Seconds(p.mean),
+            Cell::Seconds(p.p50),
+            Cell::Seconds(p.p90),
+            Cell::Seconds(p.p95),
+            Cell::Seconds(p.p99),
+            Cell::Seconds(p.max),
+        ]);
+    }
+    let mut load = Table::new(
+        Some(&format!(
+            "Throughput, KV pool and queue ({} replica(s), one simulated)",
+            r.replicas
+        )),
+        &[("quantity", "quantity"), ("value", "value")],
+    );
+    let mut row = |name: &str, cell: Cell| load.row(vec![Cell::Text(name.into()), cell]);
+    row("requests/s", Cell::Number(r.requests_per_sec, "req/s"));
+    row(
+        "output tokens/s",
+        Cell::Number(r.output_tokens_per_sec, "tokens/s"),
+    );
+    row(
+        "prompt tokens/s",
+        Cell::Number(r.prompt_tokens_per_sec, "tokens/s"),
+    );
+    row("simulated time", Cell::Seconds(r.simulated_seconds));
+    row(
+        "KV pool (blocks × tokens)",
+        Cell::Text(format!("{} × {}", r.kv_pool_blocks, r.kv_block_tokens)),
+    );
+    row("KV pool use, mean", Cell::Ratio(r.kv_pool_use.mean));
+    row("KV pool use, max", Cell::Ratio(r.kv_pool_use.max));
+    row("queue (waiting), mean", Cell::Number(r.queue.mean, ""));
+    row("queue (waiting), max", Cell::Number(r.queue.max, ""));
+    row("running, mean", Cell::Number(r.running.mean, ""));
+    row("preemptions", Cell::Exact(r.preemptions));
+    if r.requests_rejected > 0 {
+        row(
+            "rejected (longer than the KV pool)",
+            Cell::Exact(r.requests_rejected),
+        );
+    }
+    (latency, load)
+}
+
+/// Whether the simulation reached a steady state, in words.
+fn run_state(r: &SimReport) -> String {
+    match r.state {
+        RunState::Steady => "simulation: steady state (the queue did not grow over the run)".into(),
+        RunState::Overloaded {
+            offered_per_sec,
+            capacity_per_sec,
+            queue_growth_per_request,
+        } => format!(
+            "simulation: NO STEADY STATE: {offered_per_sec} req/s offered, about {capacity_per_sec:.3} req/s served while requests waited; the queue gained {queue_growth_per_request:.2} requests per request sent, so latencies grow with the run's length and the percentiles above describe this run only"
+        ),
+        RunState::TooShortToJudge => {
+            "simulation: too few arrivals (under 40) to tell whether the queue grows".into()
+        }
+        RunState::StepCap { steps } => format!(
+            "simulation: stopped at the cap of {steps} steps before every request was answered (raise --max-steps or lower --requests)"
+        ),
     }
 }

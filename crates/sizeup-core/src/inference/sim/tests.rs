@@ -1,0 +1,244 @@
+use super::*;
+use crate::dtype::WeightOptions;
+use crate::hardware::find;
+use crate::inference::{pass_time, Engine, Pass};
+use crate::Shape;
+
+/// Llama-3.1-8B: shared/fixtures/models/llama-3.1-8b/config.json
+fn llama_8b() -> Architecture {
+    let mut s = Shape::llama(32, 4096, 32, 8, 14336, 128_256);
+    s.max_context = 131_072;
+    s.build().unwrap()
+}
+
+fn h100(prompt: u64, output: u64) -> InferRequest {
+    let mut req = InferRequest::new(find("H100-SXM").unwrap(), Engine::Vllm);
+    req.prompt = prompt;
+    req.output = output;
+    req
+}
+
+/// The pass model's time for one pass of `req`'s machine.
+fn pass_seconds(arch: &Architecture, req: &InferRequest, pass: Pass) -> f64 {
+    let stored = stored_tensors(arch, req.weights, &WeightOptions::default()).unwrap();
+    let m = Machine {
+        gpu: &req.gpu,
+        tp: req.tp,
+        profile: &req.profile,
+        precision: req.weights.compute_precision(),
+        kv_dtype: req.kv_dtype,
+        quantized: false,
+    };
+    pass_time(arch, &stored, &pass, m).seconds
+}
+
+#[test]
+fn one_request_costs_infers_prefill_and_decode_plus_the_stated_overheads() {
+    let arch = llama_8b();
+    // a prompt of whole 16-token blocks: the decode grid prices it exactly
+    let req = h100(1024, 2);
+    let mut sim = SimRequest::poisson(0.001, 1024, 2);
+    sim.requests = 1;
+    sim.scheduler.step_overhead_seconds = 0.001;
+    sim.scheduler.request_overhead_seconds = 0.005;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    let est = estimate(&arch, &req).unwrap();
+    let prefill = pass_seconds(
+        &arch,
+        &req,
+        Pass {
+            sequences: 1,
+            new_tokens: 1024,
+            cached_tokens: 0,
+        },
+    );
+    assert_eq!(prefill, est.prefill.seconds);
+    // TTFT = request overhead + prefill + one step overhead, exactly
+    assert_eq!(r.ttft.samples, 1);
+    // (exact up to the rounding of the clock: the request is sent at a random time)
+    let expected = 0.005 + prefill + 0.001;
+    assert!(
+        (r.ttft.p50 - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        r.ttft.p50
+    );
+    // the one decode step feeds the first token with the 1024 prompt tokens cached
+    let decode = pass_seconds(
+        &arch,
+        &req,
+        Pass {
+            sequences: 1,
+            new_tokens: 1,
+            cached_tokens: 1024,
+        },
+    );
+    let tpot = r.tpot.p50;
+    assert!(
+        (tpot - (decode + 0.001)).abs() < 1e-12,
+        "{tpot} vs {decode}"
+    );
+    assert_eq!(r.itl.p50, tpot);
+    assert_eq!(r.steps, 2);
+    assert_eq!(r.state, RunState::TooShortToJudge);
+}
+
+#[test]
+fn a_long_answer_decodes_at_infers_average_speed() {
+    let arch = llama_8b();
+    let req = h100(1000, 512);
+    let mut sim = SimRequest::poisson(0.001, 1000, 512);
+    sim.requests = 1;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    let est = estimate(&arch, &req).unwrap();
+    // infer prices every step at the mean context prompt + output/2; the
+    // simulation at each step's own context: the mean of a linear cost is the
+    // cost at the mean, up to the memory curve's steps between grid points
+    let rel = r.tpot.p50 / est.decode.seconds - 1.0;
+    assert!(rel.abs() < 1e-3, "{} vs {}", r.tpot.p50, est.decode.seconds);
+    // a 1000-token prompt lies between the grid's 992 and 1008: interpolated
+    let rel = r.ttft.p50 / est.prefill.seconds - 1.0;
+    assert!(
+        rel.abs() < 1e-4,
+        "{} vs {}",
+        r.ttft.p50,
+        est.prefill.seconds
+    );
+}
+
+#[test]
+fn littles_law_holds_over_the_run() {
+    let arch = llama_8b();
+    let req = h100(512, 128);
+    let mut sim = SimRequest::poisson(20.0, 512, 128);
+    sim.lengths = Lengths::Drawn {
+        prompt: Dist::LogNormal {
+            mean: 512.0,
+            sd: 300.0,
+        },
+        output: Dist::Uniform { lo: 16, hi: 256 },
+    };
+    sim.requests = 2000;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    assert_eq!(r.requests_completed, 2000);
+    assert_eq!(r.state, RunState::Steady);
+    // a run from empty to empty: ∫ N dt = Σ W, so L = λ·W with λ = completed / T
+    let lambda = r.requests_completed as f64 / r.simulated_seconds;
+    let little = lambda * r.engine_latency_mean_seconds;
+    assert!(
+        (r.in_system.mean / little - 1.0).abs() < 1e-9,
+        "{} vs {little}",
+        r.in_system.mean
+    );
+    assert!(r.running.mean > 1.0 && r.queue.max >= 0.0);
+}
+
+#[test]
+fn an_offered_rate_beyond_capacity_is_called_overloaded() {
+    let arch = llama_8b();
+    let req = h100(2048, 512);
+    let mut sim = SimRequest::poisson(200.0, 2048, 512);
+    sim.requests = 2000;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    let RunState::Overloaded {
+        offered_per_sec,
+        capacity_per_sec,
+        ..
+    } = r.state
+    else {
+        panic!("{:?}", r.state);
+    };
+    assert_eq!(offered_per_sec, 200.0);
+    assert!(
+        capacity_per_sec > 0.0 && capacity_per_sec < 100.0,
+        "{capacity_per_sec}"
+    );
+    // the same engine at a tenth of its capacity is steady
+    sim.arrivals = Arrivals::Poisson {
+        rate_per_sec: capacity_per_sec / 10.0,
+    };
+    let r = simulate(&arch, &req, &sim).unwrap();
+    assert_eq!(r.state, RunState::Steady);
+}
+
+#[test]
+fn a_seed_fixes_the_run() {
+    let arch = llama_8b();
+    let req = h100(512, 128);
+    let mut sim = SimRequest::poisson(10.0, 512, 128);
+    sim.requests = 300;
+    sim.lengths = Lengths::Drawn {
+        prompt: Dist::Normal {
+            mean: 512.0,
+            sd: 100.0,
+        },
+        output: Dist::Normal {
+            mean: 128.0,
+            sd: 30.0,
+        },
+    };
+    let a = simulate(&arch, &req, &sim).unwrap();
+    let b = simulate(&arch, &req, &sim).unwrap();
+    assert_eq!(a, b);
+    sim.seed = 1;
+    let c = simulate(&arch, &req, &sim).unwrap();
+    assert_ne!(a.e2e, c.e2e);
+}
+
+#[test]
+fn a_small_pool_preempts_and_still_finishes_every_request() {
+    let arch = llama_8b();
+    // an L4 (24 GB) holds the 16 GB of weights and a few GB of cache
+    let mut req = InferRequest::new(find("L4").unwrap(), Engine::Vllm);
+    req.prompt = 1000;
+    req.output = 1000;
+    let mut sim = SimRequest::poisson(1000.0, 1000, 1000);
+    sim.arrivals = Arrivals::ClosedLoop { clients: 64 };
+    sim.requests = 128;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    assert!(r.kv_pool_blocks * 16 < 64 * 2000, "{}", r.kv_pool_blocks);
+    assert!(r.preemptions > 0);
+    assert_eq!(r.requests_completed, 128);
+    assert!(r.kv_pool_use.max <= 1.0 && r.kv_pool_use.max > 0.9);
+    assert_eq!(r.state, RunState::Steady);
+}
+
+#[test]
+fn prefix_hits_shorten_the_first_token() {
+    let arch = llama_8b();
+    let req = h100(4096, 64);
+    let mut sim = SimRequest::poisson(1.0, 4096, 64);
+    sim.requests = 50;
+    let cold = simulate(&arch, &req, &sim).unwrap();
+    sim.scheduler.prefix_hit_rate = 0.75;
+    let warm = simulate(&arch, &req, &sim).unwrap();
+    assert!(warm.ttft.p50 < 0.5 * cold.ttft.p50);
+}
+
+#[test]
+fn a_closed_loop_keeps_its_clients_busy() {
+    let arch = llama_8b();
+    let req = h100(256, 256);
+    let mut sim = SimRequest::poisson(1.0, 256, 256);
+    sim.arrivals = Arrivals::ClosedLoop { clients: 32 };
+    sim.requests = 640;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    assert_eq!(r.requests_completed, 640);
+    assert_eq!(r.queue.max, 0.0);
+    // 32 requests in flight from the first step to the tail of the last 32
+    assert!(
+        r.running.mean > 28.0 && r.running.max == 32.0,
+        "{:?}",
+        r.running
+    );
+}
+
+#[test]
+fn the_step_cap_stops_a_run_and_says_so() {
+    let arch = llama_8b();
+    let req = h100(256, 256);
+    let mut sim = SimRequest::poisson(5.0, 256, 256);
+    sim.max_steps = 100;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    assert_eq!(r.steps, 100);
+    assert_eq!(r.state, RunState::StepCap { steps: 100 });
+}
