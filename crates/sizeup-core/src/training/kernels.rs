@@ -149,6 +149,8 @@ pub struct Device<'a> {
     pub peak_16: f64,
     /// The GPU link's bandwidth each way (0 where there is none).
     pub link: f64,
+    /// Share of the kernel rates a whole run sustains ([`SUSTAINED_FRACTION`] unless overridden).
+    pub sustained: f64,
 }
 
 impl<'a> Device<'a> {
@@ -175,6 +177,7 @@ impl<'a> Device<'a> {
             peak,
             peak_16,
             link: acc.interconnect_bytes_per_sec.unwrap_or(0.0),
+            sustained: SUSTAINED_FRACTION,
         })
     }
 
@@ -207,15 +210,13 @@ impl<'a> Device<'a> {
         let curve = matmul_curve();
         let top = curve.steps.first().map_or(1.0, |s| s.1);
         let size_factor = curve.at(flops * CURVE_REFERENCE_PEAK / self.peak) / top;
-        let compute = flops / (self.peak * mamf * SUSTAINED_FRACTION * size_factor);
+        let compute = flops / (self.peak * mamf * self.sustained * size_factor);
         let mut bytes = (m * k + k * n + m * n) * self.operand_bytes() * batch;
         if self.precision == Precision::Fp8 {
             bytes += 3.0 * (m * k + k * n) * batch;
         }
         let memory = bytes
-            / (self.acc.memory_bandwidth_bytes_per_sec
-                * GEMM_OPERAND_BANDWIDTH
-                * SUSTAINED_FRACTION);
+            / (self.acc.memory_bandwidth_bytes_per_sec * GEMM_OPERAND_BANDWIDTH * self.sustained);
         compute + memory
     }
 
@@ -228,9 +229,7 @@ impl<'a> Device<'a> {
             return 0.0;
         }
         bytes
-            / (self.acc.memory_bandwidth_bytes_per_sec
-                * memory_curve().at(bytes)
-                * SUSTAINED_FRACTION)
+            / (self.acc.memory_bandwidth_bytes_per_sec * memory_curve().at(bytes) * self.sustained)
     }
 
     /// Seconds for a flash-attention kernel doing `flops` (causal work actually done).
@@ -243,7 +242,7 @@ impl<'a> Device<'a> {
         } else {
             1.0
         };
-        flops / (self.peak_16 * self.rates.attention * SUSTAINED_FRACTION * small)
+        flops / (self.peak_16 * self.rates.attention * self.sustained * small)
     }
 
     /// Element-wise bytes multiplier for the kernel style.
@@ -277,8 +276,8 @@ impl<'a> Device<'a> {
             ),
             Assumption::new(
                 "sustained share of kernel rates",
-                format!("{SUSTAINED_FRACTION}"),
-                "calibrated once on the training cases of shared/validation/cases.json",
+                format!("{}", self.sustained),
+                "fitted by `sizeup validate` on the training-speed cases (validation::calibration)",
             ),
             Assumption::new(
                 "element-wise kernels",

@@ -106,6 +106,10 @@ pub struct TrainRequest {
     pub network: Network,
     /// Price per GPU-hour in US dollars; `None` uses the accelerator's catalog price.
     pub price_per_gpu_hour: Option<f64>,
+    /// Share of the kernel rates the run sustains; `None` uses the fitted
+    /// [`kernels::SUSTAINED_FRACTION`] (validation refits it with this field).
+    #[serde(default)]
+    pub sustained_fraction: Option<f64>,
 }
 
 impl TrainRequest {
@@ -133,6 +137,7 @@ impl TrainRequest {
             overlap: Overlap::default(),
             network: Network::default(),
             price_per_gpu_hour: None,
+            sustained_fraction: None,
         }
     }
 }
@@ -426,7 +431,17 @@ pub fn estimate(
         });
     }
     let count = params::count(arch)?;
-    let dev = Device::new(acc, req.precision, req.kernels)?;
+    let mut dev = Device::new(acc, req.precision, req.kernels)?;
+    if let Some(f) = req.sustained_fraction {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(CoreError::Invalid {
+                field: "sustained_fraction",
+                value: f.to_string(),
+                expected: "a fraction in (0, 1]".into(),
+            });
+        }
+        dev.sustained = f;
+    }
 
     // memory
     let mem = memory(arch, acc, req, &layout, req.micro_batch)?;

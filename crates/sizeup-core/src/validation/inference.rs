@@ -10,11 +10,12 @@
 
 use serde_json::Value;
 
+use super::calibration::Calibration;
 use super::{Case, CaseOutcome};
 use crate::arch::Architecture;
 use crate::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
 use crate::hardware::{self, Accelerator};
-use crate::inference::{self, peak_flops, Engine, InferRequest, Load};
+use crate::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
 use crate::kv::{self, KvRequest};
 use crate::shape::{BlockStyle, Shape};
 
@@ -36,6 +37,11 @@ const GIB: f64 = 1_073_741_824.0;
 /// A covered case that cannot be predicted comes back with `predicted: None`
 /// and a `note` saying which fact is missing.
 pub fn predict(case: &Case) -> Option<CaseOutcome> {
+    predict_with(case, &Calibration::default())
+}
+
+/// [`predict`] with the fitted constants of `cal` in place of the code's.
+pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
     let outcome = |metric: &str, reported: f64| CaseOutcome {
         id: case.id.clone(),
         kind: case.kind.clone(),
@@ -51,7 +57,7 @@ pub fn predict(case: &Case) -> Option<CaseOutcome> {
     };
     match case.kind.as_str() {
         "infer_decode" | "infer_prefill" => Some(
-            speed(case)
+            speed(case, cal)
                 .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
         ),
         "weights_memory" => Some(
@@ -214,7 +220,17 @@ fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
     params * bits / 8.0
 }
 
-fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+/// The engine, its backend on the case's accelerator, and whether the weights
+/// are 8-bit floats: what decides which fitted constants a speed case reads.
+pub(crate) fn engine_of(case: &Case) -> Option<(Engine, Backend, bool)> {
+    let gpu = accelerator(text(&case.setup, "gpu_type")?)?;
+    let engine = engine(case)?;
+    let (weights, _, _) = precision(text(&case.setup, "precision").unwrap_or(""), engine)?;
+    let backend = InferRequest::new(gpu, engine).profile.backend;
+    Some((engine, backend, weights == WeightFormat::Fp8E4m3))
+}
+
+fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     let (metric0, reported0) = first_reported(case);
     let fail = |why: &str| (metric0.clone(), reported0, why.to_string());
     let arch = architecture(case).map_err(|e| fail(&e))?;
@@ -235,6 +251,7 @@ fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let with_prefill = engine == Engine::Trtllm;
 
     let mut req = InferRequest::new(gpu, engine);
+    cal.apply(&mut req.profile);
     let framework = text(&case.setup, "framework")
         .unwrap_or("")
         .to_ascii_lowercase();

@@ -30,6 +30,7 @@
 
 use serde_json::{Map, Value};
 
+use super::calibration::{Calibration, Knob};
 use super::{Case, CaseOutcome};
 use crate::arch::{
     Architecture, AttentionKind, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule, SharedExperts,
@@ -66,8 +67,14 @@ type Unpredictable = (String, f64, String);
 /// A covered case that cannot be predicted comes back with `predicted: None`
 /// and a `note` saying what is missing.
 pub fn predict(case: &Case) -> Option<CaseOutcome> {
+    predict_with(case, &Calibration::default())
+}
+
+/// [`predict`] with the fitted constants of `cal` in place of the code's.
+pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
+    let sustained = cal.get(Knob::SustainedFraction);
     let result = match case.kind.as_str() {
-        "train_throughput" | "train_time" => speed(case),
+        "train_throughput" | "train_time" => speed(case, sustained),
         "train_flops" => flops(case),
         "train_memory" => memory(case),
         _ => return None,
@@ -537,13 +544,14 @@ const SPEED_METRICS: &[&str] = &[
     "a100_gpu_hours",
 ];
 
-fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+fn speed(case: &Case, sustained: f64) -> Result<CaseOutcome, Unpredictable> {
     let (metric, reported) = metric(case, SPEED_METRICS).unwrap_or_else(|| first_reported(case));
     let fail = |why: String| (metric.clone(), reported, why);
     if metric == "combined_ms_selective_plus_sp" {
-        return layer_case(case, &metric, reported).map_err(fail);
+        return layer_case(case, &metric, reported, sustained).map_err(fail);
     }
     let mut r = rebuild(case).map_err(fail)?;
+    r.req.sustained_fraction = Some(sustained);
     if let Some(achieved) = num(&case.setup, "achieved_tflops_per_gpu") {
         // the source's own estimate from a measured rate (Narayanan Eq. 4): use it as the MFU
         let e = estimate(&r.arch, &r.acc, &r.req).map_err(|e| fail(e.to_string()))?;
@@ -608,7 +616,12 @@ fn tflops_as_reported(case: &Case, r: &Rebuilt, e: &TrainEstimate) -> f64 {
 }
 
 /// One layer's forward and backward (Korthikanti et al. Table 4), timed alone.
-fn layer_case(case: &Case, metric: &str, reported: f64) -> Result<CaseOutcome, String> {
+fn layer_case(
+    case: &Case,
+    metric: &str,
+    reported: f64,
+    sustained: f64,
+) -> Result<CaseOutcome, String> {
     let arch = architecture(case)?;
     let (acc, net) = hardware(text(&case.setup, "gpu_type").unwrap_or(""))?;
     let tp = num(&case.setup, "tp").unwrap_or(1.0) as u64;
@@ -626,7 +639,8 @@ fn layer_case(case: &Case, metric: &str, reported: f64) -> Result<CaseOutcome, S
         micro_batch: b,
     };
     let layout = Layout::resolve(&req, &arch, &w).map_err(|e| e.to_string())?;
-    let dev = Device::new(&acc, Precision::Fp16, Kernels::Fused).map_err(|e| e.to_string())?;
+    let mut dev = Device::new(&acc, Precision::Fp16, Kernels::Fused).map_err(|e| e.to_string())?;
+    dev.sustained = sustained;
     let cfg = TimeConfig {
         dev,
         net,
