@@ -278,6 +278,9 @@ pub fn source_family(source: &str) -> String {
             return format!("arXiv:{id}");
         }
     }
+    let source = source
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
     let first = source
         .split_whitespace()
         .next()
@@ -586,7 +589,7 @@ mod tests {
             "torchtitan"
         );
         assert_eq!(
-            source_family("docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance.md (x)"),
+            source_family("https://docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance.md (x)"),
             "docs.nvidia.com"
         );
         assert_eq!(

@@ -156,7 +156,7 @@ fn engine(case: &Case) -> Option<Engine> {
     .to_ascii_lowercase();
     if text.contains("llama.cpp") || text.contains("llama-bench") {
         Some(Engine::LlamaCpp)
-    } else if text.contains("tensorrt-llm") {
+    } else if text.contains("tensorrt-llm") || text.contains("trt-llm") {
         Some(Engine::Trtllm)
     } else if text.contains("vllm") {
         Some(Engine::Vllm)
@@ -169,6 +169,8 @@ fn engine(case: &Case) -> Option<Engine> {
 
 /// The weight format and KV precision for a precision string; the note says what was assumed.
 fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&'static str>)> {
+    // "Q4_K_M (GGUF)": the parenthesis only names the container
+    let p = p.split(" (").next().unwrap_or(p).trim();
     let up = p.to_ascii_uppercase();
     let gguf = engine == Engine::LlamaCpp;
     Some(match up.as_str() {
@@ -193,6 +195,10 @@ fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&
             KvDtype::Fp16,
             Some("'4-bit' read as GGUF Q4_0, llama.cpp's default 4-bit type then"),
         ),
+        _ if gguf => match p.parse::<WeightFormat>() {
+            Ok(f @ WeightFormat::Gguf(_)) => (f, KvDtype::Fp16, None),
+            _ => return None,
+        },
         _ => return None,
     })
 }
@@ -298,6 +304,19 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
             reported,
             e.prefill.seconds,
             naive_prefill(tokens),
+        )
+    } else if let Some(ms) = num(&case.reported, "inter_token_latency_ms") {
+        // a benchmark client's inter-token latency with `batch` requests in flight
+        // (continuous batching: their prefills interleave with the decode steps)
+        req.prompt = setup_num("prompt_tokens").ok_or_else(|| fail("prompt length not stated"))?;
+        req.output = setup_num("gen_tokens").ok_or_else(|| fail("output length not stated"))?;
+        req.load = Load::Concurrency(batch);
+        let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        (
+            "inter_token_latency_ms",
+            ms,
+            e.schedule.time_per_output_token_seconds * 1e3,
+            naive_step * 1e3,
         )
     } else if let Some(tps) = num(&case.reported, "decode_tokens_per_sec") {
         // llama-bench `tg`: generate from an empty context, batch 1
@@ -453,7 +472,15 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             let Some(name) = key.strip_suffix(suffix) else {
                 continue;
             };
-            let Ok(f) = name.parse::<WeightFormat>() else {
+            // `weights_GiB`: the format is the setup's precision ("Q4_K_M (GGUF)")
+            let format = if name == "weights" {
+                text(&case.setup, "precision")
+                    .and_then(|p| p.split(" (").next())
+                    .unwrap_or("")
+            } else {
+                name
+            };
+            let Ok(f) = format.parse::<WeightFormat>() else {
                 continue;
             };
             return Ok(outcome(

@@ -722,6 +722,17 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             "the paged 8-bit optimizer moves its states to host memory under pressure; paging is not modelled".into(),
         ));
     }
+    if num(&case.setup, "gpus").is_some_and(|g| g > 1.0) {
+        // a sharded run: the layout, precision and recomputation as for its speed
+        let r = rebuild(case).map_err(&fail)?;
+        let e = estimate(&r.arch, &r.acc, &r.req).map_err(|e| fail(e.to_string()))?;
+        let mut notes = r.notes;
+        // the allocator's peak leaves out the CUDA context
+        notes.push("peak memory of the busiest GPU: framework overhead left out".into());
+        let predicted =
+            (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        return Ok(outcome(case, metric, reported, predicted, None, notes));
+    }
     let arch = architecture(case).map_err(|e| fail(e.to_string()))?;
     let gpu_type = text(&case.setup, "gpu_type").unwrap_or("");
     let (acc, _) = hardware(gpu_type).map_err(&fail)?;
