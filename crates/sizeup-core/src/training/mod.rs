@@ -25,6 +25,7 @@
 
 pub mod activations;
 pub mod comm;
+pub mod fit;
 pub mod flops;
 pub mod kernels;
 pub mod lora;

@@ -333,10 +333,13 @@ pub struct Validation {
     pub constants: Vec<FittedConstant>,
 }
 
-/// Memoised predictions: each case only reads the knobs of its group.
+/// A case and the grid steps of the knobs its prediction reads.
+type MemoKey = (usize, Vec<usize>);
+
+/// Memoised (reported, predicted) pairs: each case only reads the knobs of its group.
 struct Predictor<'a> {
     cases: &'a [Case],
-    memo: HashMap<(usize, Vec<usize>), Option<(f64, f64)>>,
+    memo: HashMap<MemoKey, Option<(f64, f64)>>,
 }
 
 impl Predictor<'_> {
