@@ -77,6 +77,7 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
         "train_throughput" | "train_time" => speed(case, sustained),
         "train_flops" => flops(case),
         "train_memory" => memory(case),
+        "finetune_memory" => longest_context(case),
         _ => return None,
     };
     Some(
@@ -847,3 +848,84 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
 
 #[cfg(test)]
 mod tests;
+
+/// A fine-tune's longest padded sequence at batch 1: the `--max-seq-len` search
+/// over single tokens on the same memory model.
+fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+    let (metric, reported) =
+        metric(case, &["max_seq_len_tokens"]).unwrap_or_else(|| first_reported(case));
+    let fail = |why: String| (metric.clone(), reported, why);
+    let s = &case.setup;
+    let arch = architecture(case).map_err(&fail)?;
+    let gpu_type = text(s, "gpu_type").unwrap_or("");
+    let mut notes = Vec::new();
+    let acc = match hardware(gpu_type) {
+        Ok((acc, _)) => acc,
+        Err(e) => {
+            // only the capacity matters to a memory fit: a device of the stated size
+            let gb = gpu_type
+                .split_whitespace()
+                .zip(gpu_type.split_whitespace().skip(1))
+                .find(|(_, unit)| unit.starts_with("GB"))
+                .and_then(|(n, _)| n.parse::<u64>().ok())
+                .ok_or_else(|| fail(e))?;
+            let mut acc = hardware::find("A100-SXM-80GB")
+                .map_err(|e| fail(e.to_string()))?
+                .clone();
+            acc.name = format!("{gb} GB device");
+            acc.memory_bytes = gb << 30;
+            notes.push(format!(
+                "device not named: {gb} GiB of memory (GPUs sold as {gb} GB hold {gb} GiB)"
+            ));
+            acc
+        }
+    };
+    let b = num(s, "batch").unwrap_or(1.0) as u64;
+    let mut req = TrainRequest::new(1, 2048, b, b);
+    let method = text(s, "method").unwrap_or("").to_ascii_lowercase();
+    let rank = method
+        .split("rank")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(16);
+    let targets = Projection::ALL.to_vec();
+    req.method = if method.contains("qlora") {
+        Method::Qlora { rank, targets }
+    } else if method.contains("lora") {
+        Method::Lora { rank, targets }
+    } else {
+        Method::Full
+    };
+    let recompute = text(s, "recompute").unwrap_or("").to_ascii_lowercase();
+    req.recompute = if recompute.contains("none") || recompute.contains("off") {
+        Recompute::None
+    } else {
+        if recompute.contains("not stated") {
+            notes.push("gradient checkpointing not stated: on (full recomputation)".into());
+        }
+        Recompute::Full
+    };
+    if text(s, "optimizer").is_some_and(|o| o.contains("8bit")) {
+        req.optimizer = Optimizer::Adamw8bit;
+        notes.push("optimizer: 8-bit AdamW (the case's assumption)".into());
+    }
+    let f = crate::training::fit::longest_seq_len(
+        &arch,
+        &acc,
+        &req,
+        crate::training::fit::SeqLenStep::Multiple(1),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let longest = f
+        .longest
+        .ok_or_else(|| fail("not even one token fits".into()))?;
+    Ok(outcome(
+        case,
+        metric,
+        reported,
+        longest.seq_len as f64,
+        None,
+        notes,
+    ))
+}
