@@ -601,6 +601,40 @@ mod tests {
         );
     }
 
+    /// Every case `sizeup validate` reads by default: the shared cases, the
+    /// practitioners' measurements and sizeup's own H200 runs.
+    fn default_cases() -> Vec<Case> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let mut cases = crate::validation::shared_cases();
+        for path in [
+            format!("{dir}/../shared/validation/practitioner.json"),
+            format!("{dir}/validation/h200-2026-11-28.json"),
+        ] {
+            let text = std::fs::read_to_string(&path).expect(&path);
+            cases.extend(serde_json::from_str::<Vec<Case>>(&text).expect(&path));
+        }
+        cases
+    }
+
+    #[test]
+    fn the_constants_in_the_code_are_the_in_sample_fit() {
+        let v = validate(&default_cases());
+        for c in &v.constants {
+            assert!(!c.cases.is_empty(), "{:?} has no case to fit on", c.knob);
+            assert!(
+                (c.fitted_value - c.code_value).abs() < GRID_STEP / 2.0,
+                "{}: the fit gives {}, the code says {}",
+                c.constant,
+                c.fitted_value,
+                c.code_value
+            );
+        }
+        // every case comes back, predicted or with its reason
+        for o in &v.in_sample {
+            assert!(o.predicted.is_some() || o.note.is_some(), "{}", o.id);
+        }
+    }
+
     #[test]
     fn grid_round_trips() {
         for k in Knob::ALL {
