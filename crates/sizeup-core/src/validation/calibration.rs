@@ -280,7 +280,8 @@ pub fn source_family(source: &str) -> String {
     }
     let source = source
         .trim_start_matches("https://")
-        .trim_start_matches("http://");
+        .trim_start_matches("http://")
+        .trim_start_matches("github.com/");
     let first = source
         .split_whitespace()
         .next()
@@ -594,6 +595,10 @@ mod tests {
         assert_eq!(
             source_family("https://docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance.md (x)"),
             "docs.nvidia.com"
+        );
+        assert_eq!(
+            source_family("https://github.com/vllm-project/vllm/issues/10517 (x)"),
+            "vllm"
         );
         assert_eq!(
             source_family("NVIDIA/TensorRT-LLM docs/source/performance.md"),

@@ -64,6 +64,10 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
             weights(case)
                 .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
         ),
+        "serving_memory_fit" => Some(
+            kv_pool(case)
+                .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
+        ),
         "kv_cache" => Some(
             kv_cache(case)
                 .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
@@ -493,6 +497,85 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         }
     }
     Err(fail("no weight-size figure this module reads"))
+}
+
+/// The KV-cache pool an engine reports at its memory setting, in tokens: what
+/// is left of `memory · utilization` once weights, runtime and the prefill
+/// workspace are placed, over the KV bytes per token, in whole blocks.
+fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+    let (metric0, reported0) = first_reported(case);
+    let reported = num(&case.reported, "kv_cache_tokens").unwrap_or(reported0);
+    let metric = if case.reported.contains_key("kv_cache_tokens") {
+        "kv_cache_tokens".to_string()
+    } else {
+        metric0
+    };
+    let fail = |why: &str| (metric.clone(), reported, why.to_string());
+    let arch = architecture(case).map_err(|e| fail(&e))?;
+    let gpu_type = text(&case.setup, "gpu_type").ok_or_else(|| fail("setup.gpu_type missing"))?;
+    let gpu =
+        accelerator(gpu_type).ok_or_else(|| fail(&format!("no catalog row for `{gpu_type}`")))?;
+    let engine = engine(case).ok_or_else(|| fail("the serving framework is not stated"))?;
+    let prec = text(&case.setup, "precision").unwrap_or("");
+    let (weights, kv_dtype, _) = precision(prec, engine)
+        .ok_or_else(|| fail(&format!("precision `{prec}` not stated exactly")))?;
+    let get = |k: &str| num(&case.setup, k);
+    let mut req = InferRequest::new(gpu, engine);
+    req.weights = weights;
+    req.kv_dtype = kv_dtype;
+    req.tp = get("tp").unwrap_or(1.0) as u64;
+    req.gpus = get("gpus").unwrap_or(1.0) as u64;
+    let mut notes = Vec::new();
+    if let Some(u) = get("gpu_memory_utilization") {
+        req.profile.reserve = inference::Reserve::Total { fraction: 1.0 - u };
+    }
+    if let Some(b) = get("block_size") {
+        req.profile.kv_block_tokens = Some(b as u64);
+    }
+    if let Some(t) = get("max_num_batched_tokens") {
+        // the profiling pass runs one batch of this many tokens
+        req.profile.prefill_chunk_tokens = Some(t as u64);
+    }
+    let context = get("context")
+        .or_else(|| get("max_model_len"))
+        .ok_or_else(|| fail("the context is not stated"))? as u64;
+    req.prompt = context;
+    req.output = 1;
+    let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+    let per_token = e.kv_bytes_per_token.max(1);
+    let block = req.profile.kv_block_tokens.unwrap_or(1).max(1);
+    let tokens = e.memory.kv_budget_bytes() / per_token / block * block;
+    notes.push(format!(
+        "pool = what is left of memory x utilization after weights, runtime and a {}-token prefill workspace, in {block}-token blocks",
+        req.profile.prefill_chunk_tokens.unwrap_or(0)
+    ));
+    if let Some(fits) = case.reported.get("fits").and_then(Value::as_bool) {
+        let predicted_fits = tokens >= context;
+        notes.push(format!(
+            "the source says the {context}-token context {} fit; predicted: {}",
+            if fits { "does" } else { "does not" },
+            if predicted_fits {
+                "fits"
+            } else {
+                "does not fit"
+            }
+        ));
+    }
+    // the lesson's baseline: nominal memory x utilization minus 16-bit weights
+    let util = get("gpu_memory_utilization").unwrap_or(0.9);
+    let params = crate::params::count(&arch)
+        .map_err(|e| fail(&e.to_string()))?
+        .total as f64;
+    let baseline = (gpu.memory_bytes as f64 * util - 2.0 * params) / per_token as f64;
+    Ok(CaseOutcome {
+        id: case.id.clone(),
+        kind: case.kind.clone(),
+        metric,
+        reported,
+        predicted: Some(tokens as f64),
+        baseline: Some(baseline),
+        note: Some(notes.join("; ")),
+    })
 }
 
 fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
