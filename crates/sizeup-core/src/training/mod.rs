@@ -111,6 +111,10 @@ pub struct TrainRequest {
     /// [`kernels::SUSTAINED_FRACTION`] (validation refits it with this field).
     #[serde(default)]
     pub sustained_fraction: Option<f64>,
+    /// Eager kernels' element-wise traffic over the fused one; `None` uses the
+    /// fitted [`kernels::EAGER_TRAFFIC_FACTOR`] (validation refits it with this field).
+    #[serde(default)]
+    pub eager_traffic_factor: Option<f64>,
 }
 
 impl TrainRequest {
@@ -139,6 +143,7 @@ impl TrainRequest {
             network: Network::default(),
             price_per_gpu_hour: None,
             sustained_fraction: None,
+            eager_traffic_factor: None,
         }
     }
 }
@@ -442,6 +447,16 @@ pub fn estimate(
             });
         }
         dev.sustained = f;
+    }
+    if let Some(f) = req.eager_traffic_factor {
+        if !(f.is_finite() && f >= 1.0) {
+            return Err(CoreError::Invalid {
+                field: "eager_traffic_factor",
+                value: f.to_string(),
+                expected: "a factor of at least 1".into(),
+            });
+        }
+        dev.eager_traffic = f;
     }
 
     // memory

@@ -11,7 +11,7 @@
 //!   the cases it is fitted on whose prediction moves with it (a case whose
 //!   figure does not depend on the knob, such as a training time computed from
 //!   a stated rate, does not vote);
-//! - each knob takes the grid value (step [`GRID_STEP`]) that minimises its
+//! - each knob takes the grid value (step [`Knob::step`]) that minimises its
 //!   objective, the middle of the plateau when several tie; knobs that act on
 //!   the same cases (an engine's matmul and memory efficiencies) are fitted in
 //!   turn until none moves (coordinate descent, at most [`MAX_PASSES`] passes).
@@ -27,10 +27,12 @@ use serde::Serialize;
 
 use super::{Case, CaseOutcome};
 use crate::inference::{self, Backend, Engine, EngineProfile};
-use crate::training::kernels::SUSTAINED_FRACTION;
+use crate::training::kernels::{EAGER_TRAFFIC_FACTOR, SUSTAINED_FRACTION};
 
-/// Grid step of every knob.
+/// Grid step of the efficiency knobs (fractions); a factor's step is [`Knob::step`].
 pub const GRID_STEP: f64 = 0.01;
+/// How many knobs there are.
+pub const KNOBS: usize = 8;
 /// Coordinate-descent passes at most.
 pub const MAX_PASSES: usize = 4;
 
@@ -40,6 +42,8 @@ pub const MAX_PASSES: usize = 4;
 pub enum Knob {
     /// `training::kernels::SUSTAINED_FRACTION`: share of kernel rates a training run sustains.
     SustainedFraction,
+    /// `training::kernels::EAGER_TRAFFIC_FACTOR`: eager PyTorch's element-wise traffic over fused kernels.
+    EagerTrafficFactor,
     /// llama.cpp on CUDA: matmul efficiency (16- and 8-bit paths alike).
     LlamaCppCudaMatmul,
     /// llama.cpp on CUDA: memory efficiency.
@@ -65,8 +69,9 @@ enum Group {
 
 impl Knob {
     /// Every knob, in fitting order.
-    pub const ALL: [Knob; 7] = [
+    pub const ALL: [Knob; KNOBS] = [
         Knob::SustainedFraction,
+        Knob::EagerTrafficFactor,
         Knob::LlamaCppCudaMatmul,
         Knob::LlamaCppCudaMemory,
         Knob::LlamaCppMetalMatmul,
@@ -79,6 +84,7 @@ impl Knob {
     pub fn constant(self) -> &'static str {
         match self {
             Knob::SustainedFraction => "training::kernels::SUSTAINED_FRACTION",
+            Knob::EagerTrafficFactor => "training::kernels::EAGER_TRAFFIC_FACTOR",
             Knob::LlamaCppCudaMatmul => "profile(llama.cpp, CUDA).matmul_efficiency_16bit/8bit",
             Knob::LlamaCppCudaMemory => "profile(llama.cpp, CUDA).memory_efficiency",
             Knob::LlamaCppMetalMatmul => "profile(llama.cpp, Metal).matmul_efficiency_16bit/8bit",
@@ -91,7 +97,12 @@ impl Knob {
     /// Which cases it is fitted on, in words.
     pub fn fitted_on(self) -> &'static str {
         match self {
-            Knob::SustainedFraction => "train_throughput and train_time cases",
+            Knob::SustainedFraction => {
+                "train_throughput and train_time cases run with fused kernels"
+            }
+            Knob::EagerTrafficFactor => {
+                "train_throughput and train_time cases run with eager kernels"
+            }
             Knob::LlamaCppCudaMatmul => "infer_prefill cases run with llama.cpp on CUDA",
             Knob::LlamaCppCudaMemory => "infer_decode cases run with llama.cpp on CUDA",
             Knob::LlamaCppMetalMatmul => "infer_prefill cases run with llama.cpp on Metal",
@@ -105,13 +116,22 @@ impl Knob {
     pub fn range(self) -> (f64, f64) {
         match self {
             Knob::SustainedFraction => (0.60, 1.00),
+            Knob::EagerTrafficFactor => (1.00, 4.00),
             _ => (0.20, 1.00),
+        }
+    }
+
+    /// The grid step.
+    pub fn step(self) -> f64 {
+        match self {
+            Knob::EagerTrafficFactor => 0.05,
+            _ => GRID_STEP,
         }
     }
 
     fn group(self) -> Group {
         match self {
-            Knob::SustainedFraction => Group::Training,
+            Knob::SustainedFraction | Knob::EagerTrafficFactor => Group::Training,
             Knob::LlamaCppCudaMatmul | Knob::LlamaCppCudaMemory => Group::LlamaCppCuda,
             Knob::LlamaCppMetalMatmul | Knob::LlamaCppMetalMemory => Group::LlamaCppMetal,
             Knob::ServingMatmul16 | Knob::ServingMatmul8 => Group::Serving,
@@ -124,18 +144,18 @@ impl Knob {
 
     fn steps(self) -> usize {
         let (lo, hi) = self.range();
-        ((hi - lo) / GRID_STEP).round() as usize
+        ((hi - lo) / self.step()).round() as usize
     }
 
     fn value_at(self, step: usize) -> f64 {
         let (lo, _) = self.range();
         // rounded to the grid so that printed values are exact decimals
-        ((lo + step as f64 * GRID_STEP) * 100.0).round() / 100.0
+        ((lo + step as f64 * self.step()) * 100.0).round() / 100.0
     }
 
     fn step_of(self, value: f64) -> usize {
         let (lo, _) = self.range();
-        (((value - lo) / GRID_STEP).round().max(0.0) as usize).min(self.steps())
+        (((value - lo) / self.step()).round().max(0.0) as usize).min(self.steps())
     }
 
     /// The value the code uses now.
@@ -145,6 +165,7 @@ impl Knob {
         let serving = inference::profile(Engine::Trtllm, Backend::Cuda);
         match self {
             Knob::SustainedFraction => SUSTAINED_FRACTION,
+            Knob::EagerTrafficFactor => EAGER_TRAFFIC_FACTOR,
             Knob::LlamaCppCudaMatmul => cuda.matmul_efficiency_16bit,
             Knob::LlamaCppCudaMemory => cuda.memory_efficiency,
             Knob::LlamaCppMetalMatmul => metal.matmul_efficiency_16bit,
@@ -158,7 +179,7 @@ impl Knob {
 /// One value per [`Knob`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Calibration {
-    values: [f64; 7],
+    values: [f64; KNOBS],
 }
 
 impl Default for Calibration {
@@ -209,9 +230,15 @@ impl Calibration {
     }
 }
 
-/// The knob a case is fitted on, from what the case is (kind, engine, backend, precision).
+/// The knob a case is fitted on, from what the case is (kind, engine, backend,
+/// precision, kernels): one each, so that every constant is identified by its
+/// own cases (the sustained fraction by fused-kernel runs, the eager factor by
+/// eager ones, given the sustained fraction).
 fn knob_of(case: &Case) -> Option<Knob> {
     match case.kind.as_str() {
+        "train_throughput" | "train_time" if super::training::runs_eager(case) => {
+            Some(Knob::EagerTrafficFactor)
+        }
         "train_throughput" | "train_time" => Some(Knob::SustainedFraction),
         "infer_decode" | "infer_prefill" => {
             let (engine, backend, eight_bit) = super::inference::engine_of(case)?;
@@ -340,12 +367,22 @@ type MemoKey = (usize, Vec<usize>);
 /// Memoised (reported, predicted) pairs: each case only reads the knobs of its group.
 struct Predictor<'a> {
     cases: &'a [Case],
+    /// The knobs each case reads.
+    reads: Vec<Vec<Knob>>,
+    /// The knobs each case is fitted on.
+    votes: Vec<Vec<Knob>>,
     memo: HashMap<MemoKey, Option<(f64, f64)>>,
 }
 
 impl Predictor<'_> {
+    /// The knobs a case's prediction reads: an engine's every efficiency for a
+    /// speed case; for training, the eager factor only under eager kernels.
     fn group_knobs(case: &Case) -> Vec<Knob> {
         match knob_of(case) {
+            Some(Knob::EagerTrafficFactor) => {
+                vec![Knob::SustainedFraction, Knob::EagerTrafficFactor]
+            }
+            Some(Knob::SustainedFraction) => vec![Knob::SustainedFraction],
             Some(k) => Knob::ALL
                 .into_iter()
                 .filter(|o| o.group() == k.group())
@@ -355,12 +392,14 @@ impl Predictor<'_> {
     }
 
     /// (reported, predicted) of case `i` under the knob steps `steps`.
-    fn outcome(&mut self, i: usize, steps: &[usize; 7]) -> Option<(f64, f64)> {
+    fn outcome(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<(f64, f64)> {
         let case = &self.cases[i];
-        let knobs = Self::group_knobs(case);
         let key = (
             i,
-            knobs.iter().map(|k| steps[k.index()]).collect::<Vec<_>>(),
+            self.reads[i]
+                .iter()
+                .map(|k| steps[k.index()])
+                .collect::<Vec<_>>(),
         );
         if let Some(p) = self.memo.get(&key) {
             return *p;
@@ -371,17 +410,17 @@ impl Predictor<'_> {
         p
     }
 
-    fn predicted(&mut self, i: usize, steps: &[usize; 7]) -> Option<f64> {
+    fn predicted(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<f64> {
         self.outcome(i, steps).map(|(_, p)| p)
     }
 
-    fn log_error(&mut self, i: usize, steps: &[usize; 7]) -> Option<f64> {
+    fn log_error(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<f64> {
         let (reported, p) = self.outcome(i, steps)?;
         (p > 0.0 && reported > 0.0).then(|| (p / reported).ln().abs())
     }
 }
 
-fn calibration(steps: &[usize; 7]) -> Calibration {
+fn calibration(steps: &[usize; KNOBS]) -> Calibration {
     let mut cal = Calibration::default();
     for k in Knob::ALL {
         cal.set(k, k.value_at(steps[k.index()]));
@@ -403,14 +442,17 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 /// The cases each knob is fitted on among `members`: those whose prediction moves with it.
-fn voters(p: &mut Predictor, members: &[usize], start: &[usize; 7]) -> Vec<Vec<usize>> {
+fn voters(p: &mut Predictor, members: &[usize], start: &[usize; KNOBS]) -> Vec<Vec<usize>> {
     Knob::ALL
         .iter()
         .map(|&k| {
-            members
+            let candidates: Vec<usize> = members
                 .iter()
                 .copied()
-                .filter(|&i| knob_of(&p.cases[i]) == Some(k))
+                .filter(|&i| p.votes[i].contains(&k))
+                .collect();
+            candidates
+                .into_iter()
                 .filter(|&i| {
                     let mut lo = *start;
                     let mut hi = *start;
@@ -432,7 +474,11 @@ fn voters(p: &mut Predictor, members: &[usize], start: &[usize; 7]) -> Vec<Vec<u
 
 /// Fit every knob on the cases `members` (indices into the predictor's cases);
 /// also says which knobs had cases to fit on.
-fn fit_steps(p: &mut Predictor, members: &[usize], start: [usize; 7]) -> ([usize; 7], [bool; 7]) {
+fn fit_steps(
+    p: &mut Predictor,
+    members: &[usize],
+    start: [usize; KNOBS],
+) -> ([usize; KNOBS], [bool; KNOBS]) {
     let vote = voters(p, members, &start);
     let fitted = Knob::ALL.map(|k| !vote[k.index()].is_empty());
     let mut steps = start;
@@ -471,6 +517,11 @@ fn fit_steps(p: &mut Predictor, members: &[usize], start: [usize; 7]) -> ([usize
 pub fn validate(cases: &[Case]) -> Validation {
     let mut p = Predictor {
         cases,
+        reads: cases.iter().map(Predictor::group_knobs).collect(),
+        votes: cases
+            .iter()
+            .map(|c| knob_of(c).into_iter().collect())
+            .collect(),
         memo: HashMap::new(),
     };
     let families: Vec<String> = cases.iter().map(|c| source_family(&c.source)).collect();
@@ -508,7 +559,7 @@ pub fn validate(cases: &[Case]) -> Validation {
                 .collect();
             fit_steps(&mut p, &rest, in_steps)
         } else {
-            (in_steps, [true; 7])
+            (in_steps, [true; KNOBS])
         };
         for k in Knob::ALL.into_iter().filter(|k| fitted[k.index()]) {
             let v = k.value_at(steps[k.index()]);
@@ -517,9 +568,7 @@ pub fn validate(cases: &[Case]) -> Validation {
             r.1 = r.1.max(v);
         }
         for i in held {
-            let blind = Predictor::group_knobs(&cases[i])
-                .into_iter()
-                .find(|k| !fitted[k.index()]);
+            let blind = p.reads[i].iter().copied().find(|k| !fitted[k.index()]);
             if let Some(k) = blind {
                 // no other source measures what this knob is fitted on: nothing
                 // to predict the held-out case from
@@ -627,7 +676,7 @@ mod tests {
         for c in &v.constants {
             assert!(!c.cases.is_empty(), "{:?} has no case to fit on", c.knob);
             assert!(
-                (c.fitted_value - c.code_value).abs() < GRID_STEP / 2.0,
+                (c.fitted_value - c.code_value).abs() < c.knob.step() / 2.0,
                 "{}: the fit gives {}, the code says {}",
                 c.constant,
                 c.fitted_value,
@@ -647,6 +696,7 @@ mod tests {
             assert_eq!(k.value_at(0), lo);
             assert_eq!(k.value_at(k.steps()), hi);
             assert_eq!(k.step_of(k.value_at(7)), 7);
+            assert!((k.value_at(3) - (lo + 3.0 * k.step())).abs() < 1e-9);
         }
     }
 }

@@ -73,8 +73,9 @@ pub fn predict(case: &Case) -> Option<CaseOutcome> {
 /// [`predict`] with the fitted constants of `cal` in place of the code's.
 pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
     let sustained = cal.get(Knob::SustainedFraction);
+    let eager = cal.get(Knob::EagerTrafficFactor);
     let result = match case.kind.as_str() {
-        "train_throughput" | "train_time" => speed(case, sustained),
+        "train_throughput" | "train_time" => speed(case, sustained, eager),
         "train_flops" => flops(case),
         "train_memory" => memory(case),
         "finetune_memory" => longest_context(case),
@@ -545,7 +546,12 @@ const SPEED_METRICS: &[&str] = &[
     "a100_gpu_hours",
 ];
 
-fn speed(case: &Case, sustained: f64) -> Result<CaseOutcome, Unpredictable> {
+/// Whether the case's framework runs eager (unfused) element-wise kernels.
+pub(crate) fn runs_eager(case: &Case) -> bool {
+    rebuild(case).is_ok_and(|r| r.req.kernels == Kernels::Eager)
+}
+
+fn speed(case: &Case, sustained: f64, eager: f64) -> Result<CaseOutcome, Unpredictable> {
     let (metric, reported) = metric(case, SPEED_METRICS).unwrap_or_else(|| first_reported(case));
     let fail = |why: String| (metric.clone(), reported, why);
     if metric == "combined_ms_selective_plus_sp" {
@@ -553,6 +559,7 @@ fn speed(case: &Case, sustained: f64) -> Result<CaseOutcome, Unpredictable> {
     }
     let mut r = rebuild(case).map_err(fail)?;
     r.req.sustained_fraction = Some(sustained);
+    r.req.eager_traffic_factor = Some(eager);
     if let Some(achieved) = num(&case.setup, "achieved_tflops_per_gpu") {
         // the source's own estimate from a measured rate (Narayanan Eq. 4): use it as the MFU
         let e = estimate(&r.arch, &r.acc, &r.req).map_err(|e| fail(e.to_string()))?;
