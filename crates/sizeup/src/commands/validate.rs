@@ -337,9 +337,14 @@ impl Report for ValidateReport {
         }
         View {
             tables: vec![summary, constants, cases],
-            notes: vec![
+            notes: [
                 "error = (predicted − reported) / reported; in-sample: constants fitted on every case; LOSO: refitted without the case's source family, by the same procedure; baselines: decode = weight bytes ÷ datasheet bandwidth, prefill = 2·N·tokens ÷ datasheet peak, training = 6·N·D at MFU 0.45".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(self.constants.iter().map(|c| {
+                format!("{} fitted on {}", c.constant, c.cases.join(", "))
+            }))
+            .collect(),
         }
     }
 }
