@@ -57,6 +57,24 @@ pub struct Accelerator {
     pub price_source: Option<String>,
     /// Where the figures come from (datasheet title and date, or how they were derived).
     pub source: String,
+    /// Measured kernel rates, as shares of the peaks above; `None` uses the
+    /// device model's stated defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_rates: Option<KernelRates>,
+}
+
+/// Measured kernel rates of an accelerator, as fractions of its datasheet peaks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelRates {
+    /// Best 16-bit matmul rate / 16-bit peak (maximum achievable matmul FLOPS).
+    pub matmul_bf16: f64,
+    /// Best FP8 matmul rate / FP8 peak.
+    pub matmul_fp8: f64,
+    /// Flash attention forward+backward rate / 16-bit peak (head dim 128).
+    pub attention: f64,
+    /// Where the figures come from.
+    pub source: String,
 }
 
 /// Dense peak throughput per precision, in FLOP/s; `None` where the chip has no such path.
@@ -191,6 +209,21 @@ impl Accelerator {
         ] {
             if let Some(v) = v.filter(|v| !positive(*v)) {
                 return Err(bad(field, v.to_string()));
+            }
+        }
+        if let Some(r) = &self.kernel_rates {
+            for (field, v) in [
+                ("kernel_rates.matmul_bf16", r.matmul_bf16),
+                ("kernel_rates.matmul_fp8", r.matmul_fp8),
+                ("kernel_rates.attention", r.attention),
+            ] {
+                if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                    return Err(CoreError::Invalid {
+                        field,
+                        value: v.to_string(),
+                        expected: "a fraction of the peak in (0, 1]".into(),
+                    });
+                }
             }
         }
         let stated = self.peak_flops.stated();
@@ -349,6 +382,13 @@ mod tests {
         let h20 = find("h20").unwrap();
         assert_eq!(h20.peak_flops.bf16, Some(148e12));
         assert_eq!(h20.memory_bytes, 96 << 30);
+        // kernel rates are data: H100 SXM's MAMF shares, none (defaults) for a row without a measurement
+        let r = h100.kernel_rates.as_ref().unwrap();
+        assert_eq!(
+            (r.matmul_bf16, r.matmul_fp8, r.attention),
+            (0.803, 0.709, 0.34)
+        );
+        assert!(find("rtx-5090").unwrap().kernel_rates.is_none());
         // usable memory sits beside the nominal, never above it
         for a in catalog() {
             if let Some(u) = a.usable_memory_bytes {

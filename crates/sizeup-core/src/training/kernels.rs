@@ -50,57 +50,26 @@ pub const CURVE_REFERENCE_PEAK: f64 = 312e12;
 /// head dim 64 vs 128 at sequence 2k–8k (≈ 150–170 vs 190–225 TFLOP/s).
 pub const SMALL_HEAD_ATTENTION: f64 = 0.8;
 
-/// Measured kernel rates of an accelerator family, as fractions of the datasheet peak.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct KernelRates {
-    /// Best 16-bit matmul rate / peak (MAMF).
-    pub matmul_bf16: f64,
-    /// Best FP8 matmul rate / FP8 peak.
-    pub matmul_fp8: f64,
-    /// Flash attention forward+backward rate / 16-bit peak (head dim 128).
-    pub attention: f64,
-    /// Where the figures come from.
-    pub source: &'static str,
-}
+pub use crate::hardware::KernelRates;
 
-const MAMF: &str = "Bekman, ml-engineering compute/accelerator/README.md, 'Maximum Achievable Matmul FLOPS' table (2025)";
-
-/// The measured rates for `acc`, by catalog name; a stated default otherwise.
+/// The measured rates of `acc`: its catalog row's `kernel_rates`, a stated default otherwise.
 ///
 /// # Source
-/// Matmul: Bekman's MAMF table (A100 SXM 271.2/312 = 0.869, A100 PCIe 0.811, H100
-/// SXM 0.803 BF16 and 0.709 FP8, H200 0.734 FP8, B200 0.776, MI300X 0.514).
-/// Attention: Dao 2023 (FlashAttention-2) §4: 187–225 TFLOP/s forward+backward
+/// The rows cite Bekman's MAMF table (A100 SXM 271.2/312 = 0.869, A100 PCIe 0.811,
+/// H100 SXM 0.803 BF16 and 0.709 FP8, H200 0.734 FP8, B200 0.776, MI300X 0.514) and
+/// Dao 2023 (FlashAttention-2) §4 for attention: 187–225 TFLOP/s forward+backward
 /// on A100 (≈ 0.6 of 312); "up to 335 TFLOPs/s on H100" (0.34 of 989).
 pub fn rates(acc: &Accelerator) -> KernelRates {
-    let name = acc.name.to_ascii_uppercase();
-    let (matmul_bf16, matmul_fp8, attention) = if name.starts_with("A100-SXM") {
-        (0.869, 0.869, 0.6)
-    } else if name.starts_with("A100") {
-        (0.811, 0.811, 0.6)
-    } else if name.starts_with("H200") {
-        (0.803, 0.734, 0.34)
-    } else if name.starts_with("H100") || name.starts_with("H800") || name.starts_with("GH200") {
-        (0.803, 0.709, 0.34)
-    } else if name.starts_with("B200") {
-        (0.776, 0.763, 0.34)
-    } else if name.starts_with("MI300") {
-        (0.514, 0.514, 0.3)
-    } else {
-        return KernelRates {
-            matmul_bf16: DEFAULT_MATMUL,
-            matmul_fp8: DEFAULT_MATMUL,
-            attention: DEFAULT_ATTENTION,
-            source: "no measurement for this accelerator: the median of the MAMF table (0.8) and half of peak for attention",
-        };
-    };
-    KernelRates {
-        matmul_bf16,
-        matmul_fp8,
-        attention,
-        source: MAMF,
-    }
+    acc.kernel_rates.clone().unwrap_or_else(|| KernelRates {
+        matmul_bf16: DEFAULT_MATMUL,
+        matmul_fp8: DEFAULT_MATMUL,
+        attention: DEFAULT_ATTENTION,
+        source: NO_MEASUREMENT.into(),
+    })
 }
+
+/// The source of the default rates.
+const NO_MEASUREMENT: &str = "no measurement for this accelerator: the median of the MAMF table (0.8) and half of peak for attention";
 
 /// Matmul share of peak for accelerators missing from the MAMF table (its median).
 pub const DEFAULT_MATMUL: f64 = 0.8;
@@ -271,7 +240,7 @@ impl<'a> Device<'a> {
                     "{:.3} bf16, {:.3} fp8",
                     self.rates.matmul_bf16, self.rates.matmul_fp8
                 ),
-                self.rates.source,
+                self.rates.source.clone(),
             ),
             Assumption::new(
                 "flash attention rate (share of 16-bit peak)",
