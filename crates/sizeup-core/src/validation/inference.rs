@@ -96,7 +96,8 @@ fn first_reported(case: &Case) -> (String, f64) {
 }
 
 /// The architecture the case states: Llama-style blocks, or GPT-style where no
-/// FFN width is given (BLOOM: ALiBi, so no learned positions, and an embedding norm).
+/// FFN width is given, with learned positions only where the stated parameter
+/// count says so (BLOOM's ALiBi has none).
 fn architecture(case: &Case) -> Result<Architecture, String> {
     let m = &case.model;
     let get = |k: &str| num(m, k).map(|v| v as u64);
@@ -121,9 +122,17 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
         max_context: get("seq_len").unwrap_or(4096).max(4096),
     };
     let mut arch = shape.build().map_err(|e| e.to_string())?;
-    if style == BlockStyle::Gpt && case.source.to_ascii_lowercase().contains("bloom") {
-        arch.embedding.learned_positions = 0;
-        arch.norm.embedding_norm = true;
+    // A GPT-style model may have no learned positions (ALiBi, rotary): keep them
+    // only if that brings the count nearer the parameters the source states
+    if let (BlockStyle::Gpt, Some(stated)) = (style, num(m, "params")) {
+        let mut without = arch.clone();
+        without.embedding.learned_positions = 0;
+        let gap = |a: &Architecture| {
+            crate::params::count(a).map_or(f64::INFINITY, |c| (c.total as f64 - stated).abs())
+        };
+        if gap(&without) < gap(&arch) {
+            arch = without;
+        }
     }
     Ok(arch)
 }
