@@ -27,8 +27,17 @@ pub struct Accelerator {
     /// The memory is shared with the CPU (Apple silicon).
     #[serde(default)]
     pub unified_memory: bool,
-    /// Memory in bytes (HBM, GDDR or unified memory).
+    /// Memory in bytes (HBM, GDDR or unified memory), the nominal size.
     pub memory_bytes: u64,
+    /// What a program can allocate where the driver or the OS says less than the
+    /// nominal size (`nvidia-smi`'s total, a unified-memory GPU's limit); shown
+    /// beside the nominal figure. The estimates still use `memory_bytes` and
+    /// count the driver's part as runtime overhead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable_memory_bytes: Option<u64>,
+    /// Where the usable figure comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable_memory_source: Option<String>,
     /// Peak memory bandwidth in bytes per second.
     pub memory_bandwidth_bytes_per_sec: f64,
     /// Dense tensor throughput per precision, in FLOP/s (or OP/s for int8).
@@ -47,6 +56,24 @@ pub struct Accelerator {
     #[serde(default)]
     pub price_source: Option<String>,
     /// Where the figures come from (datasheet title and date, or how they were derived).
+    pub source: String,
+    /// Measured kernel rates, as shares of the peaks above; `None` uses the
+    /// device model's stated defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_rates: Option<KernelRates>,
+}
+
+/// Measured kernel rates of an accelerator, as fractions of its datasheet peaks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelRates {
+    /// Best 16-bit matmul rate / 16-bit peak (maximum achievable matmul FLOPS).
+    pub matmul_bf16: f64,
+    /// Best FP8 matmul rate / FP8 peak.
+    pub matmul_fp8: f64,
+    /// Flash attention forward+backward rate / 16-bit peak (head dim 128).
+    pub attention: f64,
+    /// Where the figures come from.
     pub source: String,
 }
 
@@ -157,6 +184,15 @@ impl Accelerator {
                 field: "memory_bytes",
             });
         }
+        if let Some(u) = self.usable_memory_bytes {
+            if u == 0 || u > self.memory_bytes {
+                return Err(CoreError::Invalid {
+                    field: "usable_memory_bytes",
+                    value: u.to_string(),
+                    expected: format!("between 1 and memory_bytes ({})", self.memory_bytes),
+                });
+            }
+        }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !positive(self.memory_bandwidth_bytes_per_sec) {
             return Err(bad(
@@ -173,6 +209,21 @@ impl Accelerator {
         ] {
             if let Some(v) = v.filter(|v| !positive(*v)) {
                 return Err(bad(field, v.to_string()));
+            }
+        }
+        if let Some(r) = &self.kernel_rates {
+            for (field, v) in [
+                ("kernel_rates.matmul_bf16", r.matmul_bf16),
+                ("kernel_rates.matmul_fp8", r.matmul_fp8),
+                ("kernel_rates.attention", r.attention),
+            ] {
+                if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                    return Err(CoreError::Invalid {
+                        field,
+                        value: v.to_string(),
+                        expected: "a fraction of the peak in (0, 1]".into(),
+                    });
+                }
             }
         }
         let stated = self.peak_flops.stated();
@@ -325,6 +376,26 @@ mod tests {
         let m2u = find("apple m2 ultra").unwrap();
         assert_eq!(m2u.peak_flops.fp32, Some(27.2e12));
         assert!(m2u.unified_memory && m2u.interconnect_bytes_per_sec.is_none());
+        // HGX B300 datasheet: 36 PFLOPS FP16/BF16 with sparsity for 8 GPUs = 2.25 dense each
+        assert_eq!(find("b300").unwrap().peak_flops.bf16, Some(2.25e15));
+        // H20 datasheet: 148 TFLOPS FP16/BF16 dense, 96GB HBM3 at 4.0 TB/s
+        let h20 = find("h20").unwrap();
+        assert_eq!(h20.peak_flops.bf16, Some(148e12));
+        assert_eq!(h20.memory_bytes, 96 << 30);
+        // kernel rates are data: H100 SXM's MAMF shares, none (defaults) for a row without a measurement
+        let r = h100.kernel_rates.as_ref().unwrap();
+        assert_eq!(
+            (r.matmul_bf16, r.matmul_fp8, r.attention),
+            (0.803, 0.709, 0.34)
+        );
+        assert!(find("rtx-5090").unwrap().kernel_rates.is_none());
+        // usable memory sits beside the nominal, never above it
+        for a in catalog() {
+            if let Some(u) = a.usable_memory_bytes {
+                assert!(u <= a.memory_bytes, "{}", a.name);
+                assert!(a.usable_memory_source.is_some(), "{}", a.name);
+            }
+        }
     }
 
     #[test]
@@ -341,10 +412,11 @@ mod tests {
             }
             other => panic!("expected Unknown, got {other:?}"),
         }
-        match find("rtx4080") {
+        assert_eq!(find("rtx4080").unwrap().name, "RTX-4080");
+        match find("rtx4085") {
             Err(CoreError::Unknown { suggestions, .. }) => {
                 assert!(
-                    suggestions.contains(&"RTX-4090".to_string()),
+                    suggestions.iter().any(|s| s.starts_with("RTX-40")),
                     "{suggestions:?}"
                 )
             }

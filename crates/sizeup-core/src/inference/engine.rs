@@ -193,8 +193,9 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         runtime_bytes: 1536 * MIB,
         comm_buffer_bytes: 512 * MIB,
         prefill_chunk_tokens: Some(8192),
-        matmul_efficiency_16bit: 0.72,
-        matmul_efficiency_8bit: 0.48,
+        // fitted by validation::calibration (Knob::ServingMatmul16 / ServingMatmul8)
+        matmul_efficiency_16bit: 0.71,
+        matmul_efficiency_8bit: 0.44,
         memory_efficiency: 0.90,
         layer_overhead_seconds: 10e-6,
         dequantize_for_batched_matmul: false,
@@ -227,9 +228,10 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             runtime_bytes: 256 * MIB,
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
-            matmul_efficiency_16bit: 0.45,
-            matmul_efficiency_8bit: 0.45,
-            memory_efficiency: 0.75,
+            // fitted by validation::calibration (Knob::LlamaCppMetalMatmul / LlamaCppMetalMemory)
+            matmul_efficiency_16bit: 0.34,
+            matmul_efficiency_8bit: 0.34,
+            memory_efficiency: 0.62,
             layer_overhead_seconds: 20e-6,
             source: "llama.cpp Metal, calibrated on llama-bench LLaMA-7B runs on M2 Ultra and M2 Max (issue #2850, PR #2959); macOS GPU working-set limit ~75% of unified memory".into(),
             ..base
@@ -240,8 +242,11 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             runtime_bytes: 512 * MIB,
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
-            matmul_efficiency_16bit: 0.9,
-            matmul_efficiency_8bit: 0.9,
+            // fitted by validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory);
+            // 1.0 of the FP32-accumulate peak: llama.cpp's cuBLAS path accumulates in
+            // FP16, which GeForce cards run at twice that rate
+            matmul_efficiency_16bit: 1.0,
+            matmul_efficiency_8bit: 1.0,
             memory_efficiency: 0.95,
             layer_overhead_seconds: 60e-6,
             dequantize_for_batched_matmul: true,

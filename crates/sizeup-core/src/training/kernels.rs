@@ -20,10 +20,13 @@ use crate::training::states::Precision;
 /// long full load, gaps between kernels, stragglers, data loading and logging.
 ///
 /// # Source
-/// Calibrated once on the training cases of `shared/validation/cases.json`
-/// (Megatron-LM, MosaicML, BLOOM, Llama 3 throughput tables): the single value
-/// that centres their errors. Not fitted per case.
-pub const SUSTAINED_FRACTION: f64 = 0.85;
+/// Fitted by `validation::calibration` (`Knob::SustainedFraction`) on every
+/// `train_throughput` and `train_time` case run with fused kernels whose
+/// prediction depends on it (Megatron-LM, Megatron-Core, Korthikanti, BLOOM,
+/// Llama 3, torchtitan, DeepSeek-V3): the value minimising the median
+/// |ln(predicted/reported)|. `sizeup validate` lists the cases and the
+/// leave-one-source-out range; a test checks the fit still lands here.
+pub const SUSTAINED_FRACTION: f64 = 0.81;
 
 /// Share of HBM bandwidth a matrix product's operand traffic reaches.
 ///
@@ -47,57 +50,26 @@ pub const CURVE_REFERENCE_PEAK: f64 = 312e12;
 /// head dim 64 vs 128 at sequence 2k–8k (≈ 150–170 vs 190–225 TFLOP/s).
 pub const SMALL_HEAD_ATTENTION: f64 = 0.8;
 
-/// Measured kernel rates of an accelerator family, as fractions of the datasheet peak.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct KernelRates {
-    /// Best 16-bit matmul rate / peak (MAMF).
-    pub matmul_bf16: f64,
-    /// Best FP8 matmul rate / FP8 peak.
-    pub matmul_fp8: f64,
-    /// Flash attention forward+backward rate / 16-bit peak (head dim 128).
-    pub attention: f64,
-    /// Where the figures come from.
-    pub source: &'static str,
-}
+pub use crate::hardware::KernelRates;
 
-const MAMF: &str = "Bekman, ml-engineering compute/accelerator/README.md, 'Maximum Achievable Matmul FLOPS' table (2025)";
-
-/// The measured rates for `acc`, by catalog name; a stated default otherwise.
+/// The measured rates of `acc`: its catalog row's `kernel_rates`, a stated default otherwise.
 ///
 /// # Source
-/// Matmul: Bekman's MAMF table (A100 SXM 271.2/312 = 0.869, A100 PCIe 0.811, H100
-/// SXM 0.803 BF16 and 0.709 FP8, H200 0.734 FP8, B200 0.776, MI300X 0.514).
-/// Attention: Dao 2023 (FlashAttention-2) §4: 187–225 TFLOP/s forward+backward
+/// The rows cite Bekman's MAMF table (A100 SXM 271.2/312 = 0.869, A100 PCIe 0.811,
+/// H100 SXM 0.803 BF16 and 0.709 FP8, H200 0.734 FP8, B200 0.776, MI300X 0.514) and
+/// Dao 2023 (FlashAttention-2) §4 for attention: 187–225 TFLOP/s forward+backward
 /// on A100 (≈ 0.6 of 312); "up to 335 TFLOPs/s on H100" (0.34 of 989).
 pub fn rates(acc: &Accelerator) -> KernelRates {
-    let name = acc.name.to_ascii_uppercase();
-    let (matmul_bf16, matmul_fp8, attention) = if name.starts_with("A100-SXM") {
-        (0.869, 0.869, 0.6)
-    } else if name.starts_with("A100") {
-        (0.811, 0.811, 0.6)
-    } else if name.starts_with("H200") {
-        (0.803, 0.734, 0.34)
-    } else if name.starts_with("H100") || name.starts_with("H800") || name.starts_with("GH200") {
-        (0.803, 0.709, 0.34)
-    } else if name.starts_with("B200") {
-        (0.776, 0.763, 0.34)
-    } else if name.starts_with("MI300") {
-        (0.514, 0.514, 0.3)
-    } else {
-        return KernelRates {
-            matmul_bf16: DEFAULT_MATMUL,
-            matmul_fp8: DEFAULT_MATMUL,
-            attention: DEFAULT_ATTENTION,
-            source: "no measurement for this accelerator: the median of the MAMF table (0.8) and half of peak for attention",
-        };
-    };
-    KernelRates {
-        matmul_bf16,
-        matmul_fp8,
-        attention,
-        source: MAMF,
-    }
+    acc.kernel_rates.clone().unwrap_or_else(|| KernelRates {
+        matmul_bf16: DEFAULT_MATMUL,
+        matmul_fp8: DEFAULT_MATMUL,
+        attention: DEFAULT_ATTENTION,
+        source: NO_MEASUREMENT.into(),
+    })
 }
+
+/// The source of the default rates.
+const NO_MEASUREMENT: &str = "no measurement for this accelerator: the median of the MAMF table (0.8) and half of peak for attention";
 
 /// Matmul share of peak for accelerators missing from the MAMF table (its median).
 pub const DEFAULT_MATMUL: f64 = 0.8;
@@ -128,9 +100,12 @@ pub const FUSED_ELEMENTWISE_PER_H: u64 = 16;
 /// a separate kernel, reading and writing, for each operator).
 ///
 /// # Source
-/// Calibrated on the MosaicML llm-foundry benchmark table (cases `mpt_*` in
-/// `shared/validation/cases.json`), which trains with unfused PyTorch blocks.
-pub const EAGER_TRAFFIC_FACTOR: f64 = 2.0;
+/// Fitted by `validation::calibration` (`Knob::EagerTrafficFactor`, given
+/// [`SUSTAINED_FRACTION`]) on the training-speed cases that run eager kernels:
+/// MosaicML llm-foundry's benchmark table (unfused PyTorch blocks), the MPT-7B
+/// run and sizeup's own plain-PyTorch H200 runs. Its leave-one-source-out range
+/// is wide (`sizeup validate` prints it): three source families only.
+pub const EAGER_TRAFFIC_FACTOR: f64 = 1.9;
 
 /// One GPU running one training job: the accelerator, its rates and the precision.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +124,10 @@ pub struct Device<'a> {
     pub peak_16: f64,
     /// The GPU link's bandwidth each way (0 where there is none).
     pub link: f64,
+    /// Share of the kernel rates a whole run sustains ([`SUSTAINED_FRACTION`] unless overridden).
+    pub sustained: f64,
+    /// Eager kernels' element-wise traffic over the fused one ([`EAGER_TRAFFIC_FACTOR`] unless overridden).
+    pub eager_traffic: f64,
 }
 
 impl<'a> Device<'a> {
@@ -175,6 +154,8 @@ impl<'a> Device<'a> {
             peak,
             peak_16,
             link: acc.interconnect_bytes_per_sec.unwrap_or(0.0),
+            sustained: SUSTAINED_FRACTION,
+            eager_traffic: EAGER_TRAFFIC_FACTOR,
         })
     }
 
@@ -207,15 +188,13 @@ impl<'a> Device<'a> {
         let curve = matmul_curve();
         let top = curve.steps.first().map_or(1.0, |s| s.1);
         let size_factor = curve.at(flops * CURVE_REFERENCE_PEAK / self.peak) / top;
-        let compute = flops / (self.peak * mamf * SUSTAINED_FRACTION * size_factor);
+        let compute = flops / (self.peak * mamf * self.sustained * size_factor);
         let mut bytes = (m * k + k * n + m * n) * self.operand_bytes() * batch;
         if self.precision == Precision::Fp8 {
             bytes += 3.0 * (m * k + k * n) * batch;
         }
         let memory = bytes
-            / (self.acc.memory_bandwidth_bytes_per_sec
-                * GEMM_OPERAND_BANDWIDTH
-                * SUSTAINED_FRACTION);
+            / (self.acc.memory_bandwidth_bytes_per_sec * GEMM_OPERAND_BANDWIDTH * self.sustained);
         compute + memory
     }
 
@@ -228,9 +207,7 @@ impl<'a> Device<'a> {
             return 0.0;
         }
         bytes
-            / (self.acc.memory_bandwidth_bytes_per_sec
-                * memory_curve().at(bytes)
-                * SUSTAINED_FRACTION)
+            / (self.acc.memory_bandwidth_bytes_per_sec * memory_curve().at(bytes) * self.sustained)
     }
 
     /// Seconds for a flash-attention kernel doing `flops` (causal work actually done).
@@ -243,14 +220,14 @@ impl<'a> Device<'a> {
         } else {
             1.0
         };
-        flops / (self.peak_16 * self.rates.attention * SUSTAINED_FRACTION * small)
+        flops / (self.peak_16 * self.rates.attention * self.sustained * small)
     }
 
     /// Element-wise bytes multiplier for the kernel style.
     pub fn elementwise_factor(&self) -> f64 {
         match self.kernels {
             Kernels::Fused => 1.0,
-            Kernels::Eager => EAGER_TRAFFIC_FACTOR,
+            Kernels::Eager => self.eager_traffic,
         }
     }
 
@@ -263,7 +240,7 @@ impl<'a> Device<'a> {
                     "{:.3} bf16, {:.3} fp8",
                     self.rates.matmul_bf16, self.rates.matmul_fp8
                 ),
-                self.rates.source,
+                self.rates.source.clone(),
             ),
             Assumption::new(
                 "flash attention rate (share of 16-bit peak)",
@@ -277,14 +254,14 @@ impl<'a> Device<'a> {
             ),
             Assumption::new(
                 "sustained share of kernel rates",
-                format!("{SUSTAINED_FRACTION}"),
-                "calibrated once on the training cases of shared/validation/cases.json",
+                format!("{}", self.sustained),
+                "fitted by `sizeup validate` on the training-speed cases (validation::calibration)",
             ),
             Assumption::new(
                 "element-wise kernels",
                 match self.kernels {
                     Kernels::Fused => format!("fused: {FUSED_ELEMENTWISE_PER_H}·h bytes per token-layer outside the MLP"),
-                    Kernels::Eager => format!("eager PyTorch: {EAGER_TRAFFIC_FACTOR}× the fused element-wise traffic"),
+                    Kernels::Eager => format!("eager PyTorch: {}× the fused element-wise traffic", self.eager_traffic),
                 },
                 "Korthikanti et al. 2022 Table 4 (fused); MosaicML llm-foundry benchmarks (eager)",
             ),

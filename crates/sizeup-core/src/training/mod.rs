@@ -25,6 +25,7 @@
 
 pub mod activations;
 pub mod comm;
+pub mod fit;
 pub mod flops;
 pub mod kernels;
 pub mod lora;
@@ -106,6 +107,14 @@ pub struct TrainRequest {
     pub network: Network,
     /// Price per GPU-hour in US dollars; `None` uses the accelerator's catalog price.
     pub price_per_gpu_hour: Option<f64>,
+    /// Share of the kernel rates the run sustains; `None` uses the fitted
+    /// [`kernels::SUSTAINED_FRACTION`] (validation refits it with this field).
+    #[serde(default)]
+    pub sustained_fraction: Option<f64>,
+    /// Eager kernels' element-wise traffic over the fused one; `None` uses the
+    /// fitted [`kernels::EAGER_TRAFFIC_FACTOR`] (validation refits it with this field).
+    #[serde(default)]
+    pub eager_traffic_factor: Option<f64>,
 }
 
 impl TrainRequest {
@@ -133,6 +142,8 @@ impl TrainRequest {
             overlap: Overlap::default(),
             network: Network::default(),
             price_per_gpu_hour: None,
+            sustained_fraction: None,
+            eager_traffic_factor: None,
         }
     }
 }
@@ -426,7 +437,27 @@ pub fn estimate(
         });
     }
     let count = params::count(arch)?;
-    let dev = Device::new(acc, req.precision, req.kernels)?;
+    let mut dev = Device::new(acc, req.precision, req.kernels)?;
+    if let Some(f) = req.sustained_fraction {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(CoreError::Invalid {
+                field: "sustained_fraction",
+                value: f.to_string(),
+                expected: "a fraction in (0, 1]".into(),
+            });
+        }
+        dev.sustained = f;
+    }
+    if let Some(f) = req.eager_traffic_factor {
+        if !(f.is_finite() && f >= 1.0) {
+            return Err(CoreError::Invalid {
+                field: "eager_traffic_factor",
+                value: f.to_string(),
+                expected: "a factor of at least 1".into(),
+            });
+        }
+        dev.eager_traffic = f;
+    }
 
     // memory
     let mem = memory(arch, acc, req, &layout, req.micro_batch)?;

@@ -10,11 +10,12 @@
 
 use serde_json::Value;
 
+use super::calibration::Calibration;
 use super::{Case, CaseOutcome};
 use crate::arch::Architecture;
 use crate::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
 use crate::hardware::{self, Accelerator};
-use crate::inference::{self, peak_flops, Engine, InferRequest, Load};
+use crate::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
 use crate::kv::{self, KvRequest};
 use crate::shape::{BlockStyle, Shape};
 
@@ -36,6 +37,11 @@ const GIB: f64 = 1_073_741_824.0;
 /// A covered case that cannot be predicted comes back with `predicted: None`
 /// and a `note` saying which fact is missing.
 pub fn predict(case: &Case) -> Option<CaseOutcome> {
+    predict_with(case, &Calibration::default())
+}
+
+/// [`predict`] with the fitted constants of `cal` in place of the code's.
+pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
     let outcome = |metric: &str, reported: f64| CaseOutcome {
         id: case.id.clone(),
         kind: case.kind.clone(),
@@ -51,11 +57,15 @@ pub fn predict(case: &Case) -> Option<CaseOutcome> {
     };
     match case.kind.as_str() {
         "infer_decode" | "infer_prefill" => Some(
-            speed(case)
+            speed(case, cal)
                 .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
         ),
         "weights_memory" => Some(
             weights(case)
+                .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
+        ),
+        "serving_memory_fit" => Some(
+            kv_pool(case)
                 .unwrap_or_else(|(metric, reported, why)| unpredictable(&metric, reported, why)),
         ),
         "kv_cache" => Some(
@@ -86,7 +96,8 @@ fn first_reported(case: &Case) -> (String, f64) {
 }
 
 /// The architecture the case states: Llama-style blocks, or GPT-style where no
-/// FFN width is given (BLOOM: ALiBi, so no learned positions, and an embedding norm).
+/// FFN width is given, with learned positions only where the stated parameter
+/// count says so (BLOOM's ALiBi has none).
 fn architecture(case: &Case) -> Result<Architecture, String> {
     let m = &case.model;
     let get = |k: &str| num(m, k).map(|v| v as u64);
@@ -111,9 +122,17 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
         max_context: get("seq_len").unwrap_or(4096).max(4096),
     };
     let mut arch = shape.build().map_err(|e| e.to_string())?;
-    if style == BlockStyle::Gpt && case.source.to_ascii_lowercase().contains("bloom") {
-        arch.embedding.learned_positions = 0;
-        arch.norm.embedding_norm = true;
+    // A GPT-style model may have no learned positions (ALiBi, rotary): keep them
+    // only if that brings the count nearer the parameters the source states
+    if let (BlockStyle::Gpt, Some(stated)) = (style, num(m, "params")) {
+        let mut without = arch.clone();
+        without.embedding.learned_positions = 0;
+        let gap = |a: &Architecture| {
+            crate::params::count(a).map_or(f64::INFINITY, |c| (c.total as f64 - stated).abs())
+        };
+        if gap(&without) < gap(&arch) {
+            arch = without;
+        }
     }
     Ok(arch)
 }
@@ -150,7 +169,7 @@ fn engine(case: &Case) -> Option<Engine> {
     .to_ascii_lowercase();
     if text.contains("llama.cpp") || text.contains("llama-bench") {
         Some(Engine::LlamaCpp)
-    } else if text.contains("tensorrt-llm") {
+    } else if text.contains("tensorrt-llm") || text.contains("trt-llm") {
         Some(Engine::Trtllm)
     } else if text.contains("vllm") {
         Some(Engine::Vllm)
@@ -163,6 +182,8 @@ fn engine(case: &Case) -> Option<Engine> {
 
 /// The weight format and KV precision for a precision string; the note says what was assumed.
 fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&'static str>)> {
+    // "Q4_K_M (GGUF)": the parenthesis only names the container
+    let p = p.split(" (").next().unwrap_or(p).trim();
     let up = p.to_ascii_uppercase();
     let gguf = engine == Engine::LlamaCpp;
     Some(match up.as_str() {
@@ -187,6 +208,10 @@ fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&
             KvDtype::Fp16,
             Some("'4-bit' read as GGUF Q4_0, llama.cpp's default 4-bit type then"),
         ),
+        _ if gguf => match p.parse::<WeightFormat>() {
+            Ok(f @ WeightFormat::Gguf(_)) => (f, KvDtype::Fp16, None),
+            _ => return None,
+        },
         _ => return None,
     })
 }
@@ -214,7 +239,17 @@ fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
     params * bits / 8.0
 }
 
-fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+/// The engine, its backend on the case's accelerator, and whether the weights
+/// are 8-bit floats: what decides which fitted constants a speed case reads.
+pub(crate) fn engine_of(case: &Case) -> Option<(Engine, Backend, bool)> {
+    let gpu = accelerator(text(&case.setup, "gpu_type")?)?;
+    let engine = engine(case)?;
+    let (weights, _, _) = precision(text(&case.setup, "precision").unwrap_or(""), engine)?;
+    let backend = InferRequest::new(gpu, engine).profile.backend;
+    Some((engine, backend, weights == WeightFormat::Fp8E4m3))
+}
+
+fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     let (metric0, reported0) = first_reported(case);
     let fail = |why: &str| (metric0.clone(), reported0, why.to_string());
     let arch = architecture(case).map_err(|e| fail(&e))?;
@@ -235,6 +270,7 @@ fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let with_prefill = engine == Engine::Trtllm;
 
     let mut req = InferRequest::new(gpu, engine);
+    cal.apply(&mut req.profile);
     let framework = text(&case.setup, "framework")
         .unwrap_or("")
         .to_ascii_lowercase();
@@ -281,6 +317,19 @@ fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             reported,
             e.prefill.seconds,
             naive_prefill(tokens),
+        )
+    } else if let Some(ms) = num(&case.reported, "inter_token_latency_ms") {
+        // a benchmark client's inter-token latency with `batch` requests in flight
+        // (continuous batching: their prefills interleave with the decode steps)
+        req.prompt = setup_num("prompt_tokens").ok_or_else(|| fail("prompt length not stated"))?;
+        req.output = setup_num("gen_tokens").ok_or_else(|| fail("output length not stated"))?;
+        req.load = Load::Concurrency(batch);
+        let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        (
+            "inter_token_latency_ms",
+            ms,
+            e.schedule.time_per_output_token_seconds * 1e3,
+            naive_step * 1e3,
         )
     } else if let Some(tps) = num(&case.reported, "decode_tokens_per_sec") {
         // llama-bench `tg`: generate from an empty context, batch 1
@@ -436,7 +485,15 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             let Some(name) = key.strip_suffix(suffix) else {
                 continue;
             };
-            let Ok(f) = name.parse::<WeightFormat>() else {
+            // `weights_GiB`: the format is the setup's precision ("Q4_K_M (GGUF)")
+            let format = if name == "weights" {
+                text(&case.setup, "precision")
+                    .and_then(|p| p.split(" (").next())
+                    .unwrap_or("")
+            } else {
+                name
+            };
+            let Ok(f) = format.parse::<WeightFormat>() else {
                 continue;
             };
             return Ok(outcome(
@@ -449,6 +506,85 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         }
     }
     Err(fail("no weight-size figure this module reads"))
+}
+
+/// The KV-cache pool an engine reports at its memory setting, in tokens: what
+/// is left of `memory · utilization` once weights, runtime and the prefill
+/// workspace are placed, over the KV bytes per token, in whole blocks.
+fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+    let (metric0, reported0) = first_reported(case);
+    let reported = num(&case.reported, "kv_cache_tokens").unwrap_or(reported0);
+    let metric = if case.reported.contains_key("kv_cache_tokens") {
+        "kv_cache_tokens".to_string()
+    } else {
+        metric0
+    };
+    let fail = |why: &str| (metric.clone(), reported, why.to_string());
+    let arch = architecture(case).map_err(|e| fail(&e))?;
+    let gpu_type = text(&case.setup, "gpu_type").ok_or_else(|| fail("setup.gpu_type missing"))?;
+    let gpu =
+        accelerator(gpu_type).ok_or_else(|| fail(&format!("no catalog row for `{gpu_type}`")))?;
+    let engine = engine(case).ok_or_else(|| fail("the serving framework is not stated"))?;
+    let prec = text(&case.setup, "precision").unwrap_or("");
+    let (weights, kv_dtype, _) = precision(prec, engine)
+        .ok_or_else(|| fail(&format!("precision `{prec}` not stated exactly")))?;
+    let get = |k: &str| num(&case.setup, k);
+    let mut req = InferRequest::new(gpu, engine);
+    req.weights = weights;
+    req.kv_dtype = kv_dtype;
+    req.tp = get("tp").unwrap_or(1.0) as u64;
+    req.gpus = get("gpus").unwrap_or(1.0) as u64;
+    let mut notes = Vec::new();
+    if let Some(u) = get("gpu_memory_utilization") {
+        req.profile.reserve = inference::Reserve::Total { fraction: 1.0 - u };
+    }
+    if let Some(b) = get("block_size") {
+        req.profile.kv_block_tokens = Some(b as u64);
+    }
+    if let Some(t) = get("max_num_batched_tokens") {
+        // the profiling pass runs one batch of this many tokens
+        req.profile.prefill_chunk_tokens = Some(t as u64);
+    }
+    let context = get("context")
+        .or_else(|| get("max_model_len"))
+        .ok_or_else(|| fail("the context is not stated"))? as u64;
+    req.prompt = context;
+    req.output = 1;
+    let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+    let per_token = e.kv_bytes_per_token.max(1);
+    let block = req.profile.kv_block_tokens.unwrap_or(1).max(1);
+    let tokens = e.memory.kv_budget_bytes() / per_token / block * block;
+    notes.push(format!(
+        "pool = what is left of memory x utilization after weights, runtime and a {}-token prefill workspace, in {block}-token blocks",
+        req.profile.prefill_chunk_tokens.unwrap_or(0)
+    ));
+    if let Some(fits) = case.reported.get("fits").and_then(Value::as_bool) {
+        let predicted_fits = tokens >= context;
+        notes.push(format!(
+            "the source says the {context}-token context {} fit; predicted: {}",
+            if fits { "does" } else { "does not" },
+            if predicted_fits {
+                "fits"
+            } else {
+                "does not fit"
+            }
+        ));
+    }
+    // the lesson's baseline: nominal memory x utilization minus 16-bit weights
+    let util = get("gpu_memory_utilization").unwrap_or(0.9);
+    let params = crate::params::count(&arch)
+        .map_err(|e| fail(&e.to_string()))?
+        .total as f64;
+    let baseline = (gpu.memory_bytes as f64 * util - 2.0 * params) / per_token as f64;
+    Ok(CaseOutcome {
+        id: case.id.clone(),
+        kind: case.kind.clone(),
+        metric,
+        reported,
+        predicted: Some(tokens as f64),
+        baseline: Some(baseline),
+        note: Some(notes.join("; ")),
+    })
 }
 
 fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {

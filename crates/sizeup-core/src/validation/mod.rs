@@ -4,6 +4,7 @@
 //! layout) and what was reported. The inference and training models predict the
 //! same figure, and so does a naive baseline, so the gain over the obvious shows.
 
+pub mod calibration;
 pub mod inference;
 pub mod training;
 

@@ -30,6 +30,7 @@
 
 use serde_json::{Map, Value};
 
+use super::calibration::{Calibration, Knob};
 use super::{Case, CaseOutcome};
 use crate::arch::{
     Architecture, AttentionKind, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule, SharedExperts,
@@ -66,10 +67,18 @@ type Unpredictable = (String, f64, String);
 /// A covered case that cannot be predicted comes back with `predicted: None`
 /// and a `note` saying what is missing.
 pub fn predict(case: &Case) -> Option<CaseOutcome> {
+    predict_with(case, &Calibration::default())
+}
+
+/// [`predict`] with the fitted constants of `cal` in place of the code's.
+pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
+    let sustained = cal.get(Knob::SustainedFraction);
+    let eager = cal.get(Knob::EagerTrafficFactor);
     let result = match case.kind.as_str() {
-        "train_throughput" | "train_time" => speed(case),
+        "train_throughput" | "train_time" => speed(case, sustained, eager),
         "train_flops" => flops(case),
         "train_memory" => memory(case),
+        "finetune_memory" => longest_context(case),
         _ => return None,
     };
     Some(
@@ -537,13 +546,20 @@ const SPEED_METRICS: &[&str] = &[
     "a100_gpu_hours",
 ];
 
-fn speed(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+/// Whether the case's framework runs eager (unfused) element-wise kernels.
+pub(crate) fn runs_eager(case: &Case) -> bool {
+    rebuild(case).is_ok_and(|r| r.req.kernels == Kernels::Eager)
+}
+
+fn speed(case: &Case, sustained: f64, eager: f64) -> Result<CaseOutcome, Unpredictable> {
     let (metric, reported) = metric(case, SPEED_METRICS).unwrap_or_else(|| first_reported(case));
     let fail = |why: String| (metric.clone(), reported, why);
     if metric == "combined_ms_selective_plus_sp" {
-        return layer_case(case, &metric, reported).map_err(fail);
+        return layer_case(case, &metric, reported, sustained).map_err(fail);
     }
     let mut r = rebuild(case).map_err(fail)?;
+    r.req.sustained_fraction = Some(sustained);
+    r.req.eager_traffic_factor = Some(eager);
     if let Some(achieved) = num(&case.setup, "achieved_tflops_per_gpu") {
         // the source's own estimate from a measured rate (Narayanan Eq. 4): use it as the MFU
         let e = estimate(&r.arch, &r.acc, &r.req).map_err(|e| fail(e.to_string()))?;
@@ -608,7 +624,12 @@ fn tflops_as_reported(case: &Case, r: &Rebuilt, e: &TrainEstimate) -> f64 {
 }
 
 /// One layer's forward and backward (Korthikanti et al. Table 4), timed alone.
-fn layer_case(case: &Case, metric: &str, reported: f64) -> Result<CaseOutcome, String> {
+fn layer_case(
+    case: &Case,
+    metric: &str,
+    reported: f64,
+    sustained: f64,
+) -> Result<CaseOutcome, String> {
     let arch = architecture(case)?;
     let (acc, net) = hardware(text(&case.setup, "gpu_type").unwrap_or(""))?;
     let tp = num(&case.setup, "tp").unwrap_or(1.0) as u64;
@@ -626,7 +647,8 @@ fn layer_case(case: &Case, metric: &str, reported: f64) -> Result<CaseOutcome, S
         micro_batch: b,
     };
     let layout = Layout::resolve(&req, &arch, &w).map_err(|e| e.to_string())?;
-    let dev = Device::new(&acc, Precision::Fp16, Kernels::Fused).map_err(|e| e.to_string())?;
+    let mut dev = Device::new(&acc, Precision::Fp16, Kernels::Fused).map_err(|e| e.to_string())?;
+    dev.sustained = sustained;
     let cfg = TimeConfig {
         dev,
         net,
@@ -707,6 +729,17 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         return Err(fail(
             "the paged 8-bit optimizer moves its states to host memory under pressure; paging is not modelled".into(),
         ));
+    }
+    if num(&case.setup, "gpus").is_some_and(|g| g > 1.0) {
+        // a sharded run: the layout, precision and recomputation as for its speed
+        let r = rebuild(case).map_err(&fail)?;
+        let e = estimate(&r.arch, &r.acc, &r.req).map_err(|e| fail(e.to_string()))?;
+        let mut notes = r.notes;
+        // the allocator's peak leaves out the CUDA context
+        notes.push("peak memory of the busiest GPU: framework overhead left out".into());
+        let predicted =
+            (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        return Ok(outcome(case, metric, reported, predicted, None, notes));
     }
     let arch = architecture(case).map_err(|e| fail(e.to_string()))?;
     let gpu_type = text(&case.setup, "gpu_type").unwrap_or("");
@@ -822,3 +855,84 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
 
 #[cfg(test)]
 mod tests;
+
+/// A fine-tune's longest padded sequence at batch 1: the `--max-seq-len` search
+/// over single tokens on the same memory model.
+fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
+    let (metric, reported) =
+        metric(case, &["max_seq_len_tokens"]).unwrap_or_else(|| first_reported(case));
+    let fail = |why: String| (metric.clone(), reported, why);
+    let s = &case.setup;
+    let arch = architecture(case).map_err(&fail)?;
+    let gpu_type = text(s, "gpu_type").unwrap_or("");
+    let mut notes = Vec::new();
+    let acc = match hardware(gpu_type) {
+        Ok((acc, _)) => acc,
+        Err(e) => {
+            // only the capacity matters to a memory fit: a device of the stated size
+            let gb = gpu_type
+                .split_whitespace()
+                .zip(gpu_type.split_whitespace().skip(1))
+                .find(|(_, unit)| unit.starts_with("GB"))
+                .and_then(|(n, _)| n.parse::<u64>().ok())
+                .ok_or_else(|| fail(e))?;
+            let mut acc = hardware::find("A100-SXM-80GB")
+                .map_err(|e| fail(e.to_string()))?
+                .clone();
+            acc.name = format!("{gb} GB device");
+            acc.memory_bytes = gb << 30;
+            notes.push(format!(
+                "device not named: {gb} GiB of memory (GPUs sold as {gb} GB hold {gb} GiB)"
+            ));
+            acc
+        }
+    };
+    let b = num(s, "batch").unwrap_or(1.0) as u64;
+    let mut req = TrainRequest::new(1, 2048, b, b);
+    let method = text(s, "method").unwrap_or("").to_ascii_lowercase();
+    let rank = method
+        .split("rank")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(16);
+    let targets = Projection::ALL.to_vec();
+    req.method = if method.contains("qlora") {
+        Method::Qlora { rank, targets }
+    } else if method.contains("lora") {
+        Method::Lora { rank, targets }
+    } else {
+        Method::Full
+    };
+    let recompute = text(s, "recompute").unwrap_or("").to_ascii_lowercase();
+    req.recompute = if recompute.contains("none") || recompute.contains("off") {
+        Recompute::None
+    } else {
+        if recompute.contains("not stated") {
+            notes.push("gradient checkpointing not stated: on (full recomputation)".into());
+        }
+        Recompute::Full
+    };
+    if text(s, "optimizer").is_some_and(|o| o.contains("8bit")) {
+        req.optimizer = Optimizer::Adamw8bit;
+        notes.push("optimizer: 8-bit AdamW (the case's assumption)".into());
+    }
+    let f = crate::training::fit::longest_seq_len(
+        &arch,
+        &acc,
+        &req,
+        crate::training::fit::SeqLenStep::Multiple(1),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let longest = f
+        .longest
+        .ok_or_else(|| fail("not even one token fits".into()))?;
+    Ok(outcome(
+        case,
+        metric,
+        reported,
+        longest.seq_len as f64,
+        None,
+        notes,
+    ))
+}

@@ -72,6 +72,7 @@ impl Report for GpusReport {
             &[
                 ("name", "name"),
                 ("memory", "memory_bytes"),
+                ("usable", "usable_memory_bytes"),
                 ("bandwidth", "memory_bandwidth_bytes_per_sec"),
                 ("bf16", "bf16_flops"),
                 ("fp8", "fp8_flops"),
@@ -89,6 +90,7 @@ impl Report for GpusReport {
             t.row(vec![
                 Cell::Text(a.name.clone()),
                 Cell::Bytes(a.memory_bytes),
+                a.usable_memory_bytes.map_or(Cell::Empty, Cell::Bytes),
                 Cell::Rate(a.memory_bandwidth_bytes_per_sec, "B/s"),
                 rate_cell(p.bf16, "FLOP/s"),
                 rate_cell(p.fp8, "FLOP/s"),
@@ -99,6 +101,9 @@ impl Report for GpusReport {
                 rate(a.price_per_hour_usd, ""),
             ]);
             sources.push(format!("  {}: {}", a.name, a.source));
+            if let Some(u) = &a.usable_memory_source {
+                sources.push(format!("  {} usable memory: {u}", a.name));
+            }
         }
         View {
             tables: vec![t],

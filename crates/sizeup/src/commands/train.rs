@@ -4,11 +4,12 @@
 use clap::{ArgAction, Args};
 use serde::Serialize;
 use sizeup_core::training::activations::Recompute;
+use sizeup_core::training::fit::{self, LongestFit, SeqLenStep};
 use sizeup_core::training::kernels::Kernels;
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::{LayoutRequest, ZeroStage};
 use sizeup_core::training::states::{Optimizer, Precision, Stage};
-use sizeup_core::training::{self, TrainEstimate, TrainRequest};
+use sizeup_core::training::{self, MemoryPerGpu, TrainEstimate, TrainRequest};
 use sizeup_core::Assumption;
 
 use crate::cli::{DeviceArgs, ModelArg};
@@ -26,6 +27,25 @@ pub struct TrainArgs {
     device: DeviceArgs,
     #[command(flatten)]
     train: TrainFlags,
+    /// Also search the longest --seq-len that fits (every other flag held), and
+    /// print the memory there and at the next step, which does not fit
+    #[arg(long)]
+    max_seq_len: bool,
+    /// Lengths the --max-seq-len search tries: multiples of N tokens, or `pow2`
+    #[arg(long, value_name = "N|pow2", default_value = "256", value_parser = parse_seq_len_step, requires = "max_seq_len")]
+    seq_len_step: SeqLenStep,
+}
+
+fn parse_seq_len_step(s: &str) -> Result<SeqLenStep, String> {
+    if s.eq_ignore_ascii_case("pow2") {
+        return Ok(SeqLenStep::PowerOfTwo);
+    }
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(SeqLenStep::Multiple(n)),
+        _ => Err(format!(
+            "`{s}` is not a step (expected a number of tokens ≥ 1, or `pow2`)"
+        )),
+    }
 }
 
 /// The training flags besides the devices, shared by `train` and `sweep`;
@@ -160,6 +180,9 @@ pub struct TrainReport {
     pub estimate: TrainEstimate,
     /// Rules applied while reading the model.
     pub model_assumptions: Vec<Assumption>,
+    /// The longest sequence that fits (`--max-seq-len`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longest_fit: Option<LongestFit>,
 }
 
 impl TrainFlags {
@@ -227,11 +250,22 @@ pub fn run(args: &TrainArgs) -> Result<TrainReport, AppError> {
     let gpu = args.device.accelerator()?;
     let req = args.train.request(&args.device)?;
     let estimate = training::estimate(&loaded.arch, &gpu, &req)?;
+    let longest_fit = if args.max_seq_len {
+        Some(fit::longest_seq_len(
+            &loaded.arch,
+            &gpu,
+            &req,
+            args.seq_len_step,
+        )?)
+    } else {
+        None
+    };
     Ok(TrainReport {
         model: ModelSummary::new(&loaded),
         request: req,
         estimate,
         model_assumptions: loaded.assumptions,
+        longest_fit,
     })
 }
 
@@ -444,9 +478,90 @@ impl Report for TrainReport {
         }
         notes.extend(model::assumption_notes(&e.assumptions));
         notes.extend(model::assumption_notes(&self.model_assumptions));
-        View {
-            tables: vec![mem, speed, run],
-            notes,
+        let mut tables = vec![mem, speed, run];
+        if let Some(f) = &self.longest_fit {
+            let (table, note) = longest_fit_view(f);
+            tables.push(table);
+            notes.push(note);
         }
+        View { tables, notes }
     }
+}
+
+fn memory_items(m: &MemoryPerGpu) -> [(&'static str, u64); 8] {
+    [
+        ("weights", m.weights_bytes),
+        ("gradients", m.gradients_bytes),
+        ("optimizer states", m.optimizer_states_bytes),
+        ("activations", m.activations_bytes),
+        ("logits and loss", m.logits_and_loss_bytes),
+        ("communication buffers", m.communication_buffers_bytes),
+        ("framework overhead", m.framework_overhead_bytes),
+        ("total", m.total_bytes),
+    ]
+}
+
+/// The `--max-seq-len` table: memory at the answer and at the next step.
+fn longest_fit_view(f: &LongestFit) -> (Table, String) {
+    let steps = match f.step {
+        SeqLenStep::Multiple(n) => format!("multiples of {}", humanize::grouped(n)),
+        SeqLenStep::PowerOfTwo => "powers of two".into(),
+    };
+    let title = match &f.longest {
+        Some(a) => format!(
+            "Longest sequence that fits ({steps}, micro-batch {}): {} tokens",
+            f.micro_batch,
+            humanize::grouped(a.seq_len)
+        ),
+        None => format!(
+            "Longest sequence that fits ({steps}, micro-batch {}): none",
+            f.micro_batch
+        ),
+    };
+    let mut cols: Vec<(String, String)> = vec![("item".into(), "item".into())];
+    let mut at: Vec<&fit::AtLength> = Vec::new();
+    if let Some(a) = &f.longest {
+        cols.push((
+            format!("at {} (fits)", humanize::grouped(a.seq_len)),
+            format!("bytes_at_{}", a.seq_len),
+        ));
+        at.push(a);
+    }
+    if let Some(a) = &f.next {
+        cols.push((
+            format!("at {} (does not fit)", humanize::grouped(a.seq_len)),
+            format!("bytes_at_{}", a.seq_len),
+        ));
+        at.push(a);
+    }
+    let col_refs: Vec<(&str, &str)> = cols.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let mut table = Table::new(Some(&title), &col_refs);
+    for i in 0..8 {
+        let mut row = vec![Cell::Text(memory_items(&at[0].memory)[i].0.into())];
+        row.extend(at.iter().map(|a| Cell::Bytes(memory_items(&a.memory)[i].1)));
+        table.row(row);
+    }
+    let mut row = vec![Cell::Text("capacity".into())];
+    row.extend(at.iter().map(|a| Cell::Bytes(a.memory.capacity_bytes)));
+    table.row(row);
+    let mut row = vec![Cell::Text("largest micro-batch that fits".into())];
+    row.extend(at.iter().map(|a| {
+        a.largest_micro_batch
+            .map_or(Cell::Text("none".into()), Cell::Exact)
+    }));
+    table.row(row);
+    let mut note = format!(
+        "--max-seq-len: the same memory model at each length tried, {steps} up to {} tokens; memory grows with the length, so the lengths that fit come first",
+        humanize::grouped(fit::SEQ_LEN_LIMIT)
+    );
+    match &f.longest {
+        Some(a) if a.seq_len > f.model_context => note.push_str(&format!(
+            "; {} tokens is past the model's own context of {} (max_position_embeddings)",
+            humanize::grouped(a.seq_len),
+            humanize::grouped(f.model_context)
+        )),
+        Some(_) if f.next.is_none() => note.push_str("; every length up to the limit fits"),
+        _ => {}
+    }
+    (table, note)
 }

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
-use sizeup_core::validation::{abs_quantile, Case, CaseOutcome};
+use sizeup_core::validation::calibration::{self, FittedConstant};
+use sizeup_core::validation::{abs_quantile, relative_error, Case, CaseOutcome};
 
 use crate::error::AppError;
 use crate::render::{Cell, Report, Table, View};
@@ -16,6 +17,12 @@ const SHARED_CASES: &str = concat!(
     "/../../../shared/validation/cases.json"
 );
 
+/// The practitioners' measurements, read in place beside the repository.
+const SHARED_PRACTITIONER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/validation/practitioner.json"
+);
+
 /// sizeup's own measurements (validation/README.md), embedded.
 const OWN_CASES: &str = include_str!("../../../../validation/h200-2026-11-28.json");
 
@@ -23,7 +30,8 @@ const OWN_CASES: &str = include_str!("../../../../validation/h200-2026-11-28.jso
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Cases file(s) in the schema of shared/validation/cases.json (default: the shared
-    /// cases beside the repository, plus sizeup's own H200 measurements)
+    /// cases and practitioner measurements beside the repository, plus sizeup's own
+    /// H200 measurements)
     #[arg(long = "cases", value_name = "FILE")]
     cases: Vec<PathBuf>,
     /// Only cases whose kind starts with this (`infer`, `train`, `kv_cache`…)
@@ -41,6 +49,14 @@ pub struct CaseRow {
     pub error: Option<f64>,
     /// Signed relative error of the naive baseline.
     pub baseline_error: Option<f64>,
+    /// Prediction with the fitted constants refitted without this case's source family.
+    pub loso_predicted: Option<f64>,
+    /// Signed relative error of the leave-one-source-out prediction.
+    pub loso_error: Option<f64>,
+    /// Why there is no leave-one-source-out prediction.
+    pub loso_note: Option<String>,
+    /// The source family held out together with this case.
+    pub source_family: String,
     /// The source's own caveat flag.
     pub uncertain: bool,
     /// Where the figure was published.
@@ -56,12 +72,18 @@ pub struct KindSummary {
     pub cases: usize,
     /// Cases sizeup predicted.
     pub predicted: usize,
-    /// Median absolute relative error of sizeup.
+    /// Median absolute relative error of sizeup, constants fitted on every case (in-sample).
     pub median_abs_error: Option<f64>,
-    /// 90th percentile of the absolute relative error.
+    /// 90th percentile of the in-sample absolute relative error.
     pub p90_abs_error: Option<f64>,
-    /// Largest absolute relative error.
+    /// Largest in-sample absolute relative error.
     pub worst_abs_error: Option<f64>,
+    /// Cases with a leave-one-source-out prediction.
+    pub loso_predicted: usize,
+    /// Median absolute relative error, leave-one-source-out.
+    pub loso_median_abs_error: Option<f64>,
+    /// 90th percentile of the leave-one-source-out absolute error.
+    pub loso_p90_abs_error: Option<f64>,
     /// Median absolute relative error of the baseline, on the same cases.
     pub baseline_median_abs_error: Option<f64>,
     /// 90th percentile of the baseline's absolute error.
@@ -75,6 +97,8 @@ pub struct ValidateReport {
     pub cases: Vec<CaseRow>,
     /// Statistics per kind.
     pub summary: Vec<KindSummary>,
+    /// The fitted constants: value in the code, value fitted here, on which cases.
+    pub constants: Vec<FittedConstant>,
 }
 
 fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
@@ -107,6 +131,9 @@ fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
             ),
         })?;
         cases.extend(parse(SHARED_CASES.into(), &text)?);
+        if let Ok(text) = std::fs::read_to_string(SHARED_PRACTITIONER) {
+            cases.extend(parse(SHARED_PRACTITIONER.into(), &text)?);
+        }
         cases.extend(parse("validation/h200-2026-11-28.json".into(), OWN_CASES)?);
     }
     for path in &args.cases {
@@ -121,21 +148,26 @@ fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
     Ok(cases)
 }
 
-/// Recompute every case.
+/// Recompute every case: constants fitted on every case, then per held-out source family.
 pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
     let cases = read_cases(args)?;
+    // the constants are fitted on every case read, whatever `--kind` shows
+    let v = calibration::validate(&cases);
     let rows: Vec<CaseRow> = cases
         .iter()
-        .filter(|c| args.kind.as_deref().is_none_or(|k| c.kind.starts_with(k)))
-        .map(|c| {
-            let outcome = predict(c);
-            CaseRow {
-                error: outcome.error(),
-                baseline_error: outcome.baseline_error(),
-                outcome,
-                uncertain: c.uncertain,
-                source: c.source.clone(),
-            }
+        .zip(v.in_sample)
+        .zip(v.loso.into_iter().zip(v.families).zip(v.loso_notes))
+        .filter(|((c, _), _)| args.kind.as_deref().is_none_or(|k| c.kind.starts_with(k)))
+        .map(|((c, outcome), ((loso, family), loso_note))| CaseRow {
+            loso_note,
+            error: outcome.error(),
+            baseline_error: outcome.baseline_error(),
+            loso_error: loso.map(|p| relative_error(p, outcome.reported)),
+            loso_predicted: loso,
+            source_family: family,
+            outcome,
+            uncertain: c.uncertain,
+            source: c.source.clone(),
         })
         .collect();
     let mut kinds: Vec<String> = rows.iter().map(|r| r.outcome.kind.clone()).collect();
@@ -169,6 +201,7 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
                 .filter(|r| members.contains(&r.outcome.kind))
                 .collect();
             let errors: Vec<f64> = of_kind.iter().filter_map(|r| r.error).collect();
+            let loso: Vec<f64> = of_kind.iter().filter_map(|r| r.loso_error).collect();
             let baseline: Vec<f64> = of_kind
                 .iter()
                 .filter(|r| r.error.is_some())
@@ -180,6 +213,9 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
                 median_abs_error: abs_quantile(&errors, 0.5),
                 p90_abs_error: abs_quantile(&errors, 0.9),
                 worst_abs_error: abs_quantile(&errors, 1.0),
+                loso_predicted: loso.len(),
+                loso_median_abs_error: abs_quantile(&loso, 0.5),
+                loso_p90_abs_error: abs_quantile(&loso, 0.9),
                 baseline_median_abs_error: abs_quantile(&baseline, 0.5),
                 baseline_p90_abs_error: abs_quantile(&baseline, 0.9),
                 kind,
@@ -189,22 +225,8 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
     Ok(ValidateReport {
         cases: rows,
         summary,
+        constants: v.constants,
     })
-}
-
-/// The inference or training model's prediction; a case neither knows is reported as such.
-fn predict(case: &Case) -> CaseOutcome {
-    sizeup_core::validation::inference::predict(case)
-        .or_else(|| sizeup_core::validation::training::predict(case))
-        .unwrap_or_else(|| CaseOutcome {
-            id: case.id.clone(),
-            kind: case.kind.clone(),
-            metric: String::new(),
-            reported: f64::NAN,
-            predicted: None,
-            baseline: None,
-            note: Some(format!("no model predicts cases of kind `{}`", case.kind)),
-        })
 }
 
 fn ratio(x: Option<f64>) -> Cell {
@@ -228,6 +250,9 @@ impl Report for ValidateReport {
                 ("error", "error"),
                 ("baseline", "baseline"),
                 ("baseline error", "baseline_error"),
+                ("LOSO predicted", "loso_predicted"),
+                ("LOSO error", "loso_error"),
+                ("family", "source_family"),
                 ("note", "note"),
             ],
         );
@@ -250,11 +275,21 @@ impl Report for ValidateReport {
                 signed(r.error),
                 o.baseline.map_or(Cell::Empty, |p| Cell::Number(p, "")),
                 signed(r.baseline_error),
-                Cell::Text(o.note.clone().unwrap_or_default()),
+                r.loso_predicted
+                    .map_or(Cell::Empty, |p| Cell::Number(p, "")),
+                signed(r.loso_error),
+                Cell::Text(r.source_family.clone()),
+                Cell::Text(
+                    [o.note.clone(), r.loso_note.clone()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
             ]);
         }
         let mut summary = Table::new(
-            Some("summary: absolute relative error per kind (sizeup | naive baseline on the same cases)"),
+            Some("summary: absolute relative error per kind (sizeup in-sample | leave-one-source-out | naive baseline on the same cases)"),
             &[
                 ("kind", "kind"),
                 ("cases", "cases"),
@@ -262,6 +297,9 @@ impl Report for ValidateReport {
                 ("median", "median_abs_error"),
                 ("p90", "p90_abs_error"),
                 ("worst", "worst_abs_error"),
+                ("LOSO predicted", "loso_predicted"),
+                ("LOSO median", "loso_median_abs_error"),
+                ("LOSO p90", "loso_p90_abs_error"),
                 ("baseline median", "baseline_median_abs_error"),
                 ("baseline p90", "baseline_p90_abs_error"),
             ],
@@ -274,15 +312,48 @@ impl Report for ValidateReport {
                 ratio(s.median_abs_error),
                 ratio(s.p90_abs_error),
                 ratio(s.worst_abs_error),
+                Cell::Exact(s.loso_predicted as u64),
+                ratio(s.loso_median_abs_error),
+                ratio(s.loso_p90_abs_error),
                 ratio(s.baseline_median_abs_error),
                 ratio(s.baseline_p90_abs_error),
             ]);
         }
-        View {
-            tables: vec![summary, cases],
-            notes: vec![
-                "error = (predicted − reported) / reported; baselines: decode = weight bytes ÷ datasheet bandwidth, prefill = 2·N·tokens ÷ datasheet peak, training = 6·N·D at MFU 0.45".into(),
+        let mut constants = Table::new(
+            Some("fitted constants: median |ln(predicted/reported)| minimised on a grid (0.01; 0.05 for the eager factor); LOSO range over the held-out source families"),
+            &[
+                ("constant", "constant"),
+                ("fitted on", "fitted_on"),
+                ("in code", "code_value"),
+                ("fitted", "fitted_value"),
+                ("cases", "cases"),
+                ("families", "families"),
+                ("LOSO min", "loso_min"),
+                ("LOSO max", "loso_max"),
             ],
+        );
+        for c in &self.constants {
+            constants.row(vec![
+                Cell::Text(c.constant.into()),
+                Cell::Text(c.fitted_on.into()),
+                Cell::Number(c.code_value, ""),
+                Cell::Number(c.fitted_value, ""),
+                Cell::Exact(c.cases.len() as u64),
+                Cell::Exact(c.families as u64),
+                Cell::Number(c.loso_range.0, ""),
+                Cell::Number(c.loso_range.1, ""),
+            ]);
+        }
+        View {
+            tables: vec![summary, constants, cases],
+            notes: [
+                "error = (predicted − reported) / reported; in-sample: constants fitted on every case; LOSO: refitted without the case's source family, by the same procedure; baselines: decode = weight bytes ÷ datasheet bandwidth, prefill = 2·N·tokens ÷ datasheet peak, training = 6·N·D at MFU 0.45".into(),
+            ]
+            .into_iter()
+            .chain(self.constants.iter().map(|c| {
+                format!("{} fitted on {}", c.constant, c.cases.join(", "))
+            }))
+            .collect(),
         }
     }
 }

@@ -1,0 +1,222 @@
+//! The longest sequence that fits: a search over `seq_len` on the training memory model.
+//!
+//! The search asks [`super::estimate`] (the same memory a `sizeup train` run
+//! prints) whether a length fits, so it can never disagree with it.
+
+use serde::Serialize;
+
+use super::{estimate, MemoryPerGpu, TrainRequest};
+use crate::arch::Architecture;
+use crate::error::{CoreError, Result};
+use crate::hardware::Accelerator;
+
+/// The longest sequence the search tries, in tokens (4M): past any model's context.
+pub const SEQ_LEN_LIMIT: u64 = 1 << 22;
+
+/// The lengths the search may answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "of", content = "tokens")]
+pub enum SeqLenStep {
+    /// Multiples of this many tokens (256 by default: what training pipelines
+    /// pack and pad to, a multiple of flash attention's tile; fine enough that
+    /// the answer is within 256 tokens of the true limit).
+    Multiple(u64),
+    /// Powers of two only (coarse: the answer may be up to half the true limit).
+    PowerOfTwo,
+}
+
+impl Default for SeqLenStep {
+    fn default() -> Self {
+        SeqLenStep::Multiple(256)
+    }
+}
+
+impl SeqLenStep {
+    /// The first candidate length.
+    fn first(self) -> u64 {
+        match self {
+            SeqLenStep::Multiple(n) => n,
+            SeqLenStep::PowerOfTwo => 1,
+        }
+    }
+
+    /// The candidate after `len`.
+    fn next(self, len: u64) -> Option<u64> {
+        match self {
+            SeqLenStep::Multiple(n) => len.checked_add(n),
+            SeqLenStep::PowerOfTwo => len.checked_mul(2),
+        }
+    }
+}
+
+/// Memory at one sequence length.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AtLength {
+    /// Sequence length `s`, tokens.
+    pub seq_len: u64,
+    /// Memory on the busiest GPU, line by line.
+    pub memory: MemoryPerGpu,
+    /// Largest micro-batch that fits at this length.
+    pub largest_micro_batch: Option<u64>,
+}
+
+/// The answer of [`longest_seq_len`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LongestFit {
+    /// The lengths tried.
+    pub step: SeqLenStep,
+    /// The micro-batch the search holds fixed.
+    pub micro_batch: u64,
+    /// The longest length that fits; `None` when not even the first step does.
+    pub longest: Option<AtLength>,
+    /// The next step, which does not fit; `None` when the search reached [`SEQ_LEN_LIMIT`].
+    pub next: Option<AtLength>,
+    /// The model's own context (`max_position_embeddings`), for comparison.
+    pub model_context: u64,
+}
+
+/// The longest `seq_len` (a multiple of the step, or a power of two) at which
+/// `req` fits on `acc`, every other setting held.
+///
+/// # Formula
+/// ```text
+/// longest = max { s ∈ steps, s ≤ 2^22 : memory(s) ≤ capacity }
+/// ```
+/// found by doubling the length until it does not fit, then bisecting between
+/// the last length that fits and the first that does not.
+///
+/// # Assumptions / limits
+/// Memory grows with `s` (every term of the training memory model does), so
+/// the fitting lengths are a prefix of the steps. Lengths past the model's
+/// context are reported as they are: the model's positions may not reach them.
+///
+/// # Errors
+/// A step of 0 tokens; any error of [`estimate`] at a tried length.
+pub fn longest_seq_len(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+    step: SeqLenStep,
+) -> Result<LongestFit> {
+    if step == SeqLenStep::Multiple(0) {
+        return Err(CoreError::Invalid {
+            field: "seq_len_step",
+            value: "0".into(),
+            expected: "a step of at least 1 token".into(),
+        });
+    }
+    let at = |seq_len: u64| -> Result<(bool, AtLength)> {
+        let mut r = req.clone();
+        r.seq_len = seq_len;
+        let e = estimate(arch, acc, &r)?;
+        Ok((
+            e.fits,
+            AtLength {
+                seq_len,
+                memory: e.memory,
+                largest_micro_batch: e.largest_micro_batch,
+            },
+        ))
+    };
+    let answer = |longest, next| LongestFit {
+        step,
+        micro_batch: req.micro_batch,
+        longest,
+        next,
+        model_context: arch.max_context,
+    };
+    let first = step.first();
+    let (fits, a) = at(first)?;
+    if !fits {
+        return Ok(answer(None, Some(a)));
+    }
+    // double until a length does not fit (or the limit is passed)
+    let mut lo = a;
+    let mut hi = None;
+    let mut probe = first;
+    while let Some(p) = probe.checked_mul(2).filter(|&p| p <= SEQ_LEN_LIMIT) {
+        probe = p;
+        let (fits, a) = at(probe)?;
+        if fits {
+            lo = a;
+        } else {
+            hi = Some(a);
+            break;
+        }
+    }
+    let Some(mut hi) = hi else {
+        return Ok(answer(Some(lo), None));
+    };
+    if let SeqLenStep::Multiple(n) = step {
+        // bisect over multiples of n between lo (fits) and hi (does not)
+        while hi.seq_len / n - lo.seq_len / n > 1 {
+            let mid = (lo.seq_len / n + (hi.seq_len / n - lo.seq_len / n) / 2) * n;
+            let (fits, a) = at(mid)?;
+            if fits {
+                lo = a;
+            } else {
+                hi = a;
+            }
+        }
+    }
+    // the step after the answer is the first length that does not fit
+    debug_assert_eq!(step.next(lo.seq_len), Some(hi.seq_len));
+    Ok(answer(Some(lo), Some(hi)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware;
+    use crate::shape::Shape;
+    use crate::training::activations::Recompute;
+
+    fn llama_7b() -> Architecture {
+        // LLaMA-7B shapes (Touvron et al. 2023 Table 2)
+        Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_answer_fits_and_the_next_step_does_not() {
+        let arch = llama_7b();
+        let acc = hardware::find("H100-SXM").unwrap();
+        let mut req = TrainRequest::new(8, 4096, 8, 1);
+        req.layout.fsdp = true;
+        req.recompute = Recompute::Full;
+        let f = longest_seq_len(&arch, acc, &req, SeqLenStep::default()).unwrap();
+        let (lo, hi) = (f.longest.unwrap(), f.next.unwrap());
+        assert_eq!(lo.seq_len % 256, 0);
+        assert_eq!(hi.seq_len, lo.seq_len + 256);
+        assert!(lo.memory.total_bytes <= lo.memory.capacity_bytes);
+        assert!(hi.memory.total_bytes > hi.memory.capacity_bytes);
+        // and the same memory the estimate prints at that length
+        let mut at = req.clone();
+        at.seq_len = lo.seq_len;
+        assert_eq!(estimate(&arch, acc, &at).unwrap().memory, lo.memory);
+    }
+
+    #[test]
+    fn powers_of_two_answer_a_power_of_two() {
+        let arch = llama_7b();
+        let acc = hardware::find("H100-SXM").unwrap();
+        let mut req = TrainRequest::new(8, 4096, 8, 1);
+        req.layout.fsdp = true;
+        let f = longest_seq_len(&arch, acc, &req, SeqLenStep::PowerOfTwo).unwrap();
+        let lo = f.longest.unwrap().seq_len;
+        assert!(lo.is_power_of_two());
+        assert_eq!(f.next.unwrap().seq_len, 2 * lo);
+    }
+
+    #[test]
+    fn nothing_fits_when_the_states_alone_do_not() {
+        let arch = llama_7b();
+        let acc = hardware::find("RTX-4090").unwrap();
+        // 16 bytes per parameter of a 6.7B model on 24 GiB
+        let req = TrainRequest::new(1, 4096, 1, 1);
+        let f = longest_seq_len(&arch, acc, &req, SeqLenStep::default()).unwrap();
+        assert!(f.longest.is_none());
+        assert_eq!(f.next.unwrap().seq_len, 256);
+    }
+}
