@@ -93,9 +93,20 @@ const AXIS_VALUES: &[&str] = &[
     "0",
 ];
 
-/// Flags left out: files and paths (the file tests cover them), and `--max-work`,
-/// the consent to a long sweep (a sweep here always runs under a small budget).
-const SKIPPED_FLAGS: &[&str] = &["gpu-file", "cases", "chart", "max-work"];
+/// Flags left out: files and paths (the file tests cover them), and the consents to
+/// long runs, `--max-work` for a sweep and `--max-steps` for a serving simulation (each
+/// runs here under a small budget).
+const SKIPPED_FLAGS: &[&str] = &[
+    "gpu-file",
+    "cases",
+    "chart",
+    "lengths",
+    "max-work",
+    "max-steps",
+];
+
+/// The step budget of a fuzzed serving simulation: small, so each case is quick.
+const FUZZ_SIM_STEPS: &str = "--max-steps=20000";
 
 /// The work budget of a fuzzed sweep (layer-points): small, so each case is quick.
 const FUZZ_SWEEP_WORK: &str = "--max-work=20000";
@@ -182,6 +193,12 @@ fn lines() -> impl Strategy<Value = Line> {
                 } else {
                     argv.push(format!("--{long}"));
                 }
+            }
+            if argv
+                .iter()
+                .any(|a| a.starts_with("--rate") || a.starts_with("--closed-loop"))
+            {
+                argv.push(FUZZ_SIM_STEPS.to_string());
             }
             Line(argv)
         })
