@@ -423,7 +423,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         Load::Batch(b) => b,
         Load::Concurrency(_) => 1,
     };
-    let grouped = PassWeights::new(arch, &stored, req.tp);
+    let grouped = PassWeights::new(arch, &stored, req.tp)?;
     let prefill_pass = if req.prompt > 0 {
         pass_time_of(
             arch,
