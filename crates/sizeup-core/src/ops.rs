@@ -203,6 +203,25 @@ impl AttentionOp {
         2.0 * tokens * self.heads as f64 / tp * (dims.0 + dims.1) as f64 * attended
     }
 
+    /// Entries of the compressed cache (DeepSeek-V4) one new query attends to, of `new`
+    /// tokens after `cached`: one per `ratio` tokens before it, or the indexer's pick;
+    /// and the entries a pass reads per sequence. `None` without a compressed cache.
+    pub fn compressed_entries(&self, cached: f64, new: f64) -> Option<(f64, f64)> {
+        let c = self.compressed?;
+        let ratio = c.ratio.max(1) as f64;
+        let selected = c.selected.map_or(f64::INFINITY, |k| k as f64);
+        let attended = ((cached + (new + 1.0) / 2.0) / ratio).floor().min(selected);
+        Some((attended, ((cached + new) / ratio).floor()))
+    }
+
+    /// FLOPs of a sparse indexer scoring every cached key for `tokens` queries with
+    /// `cached + new` keys each: `2·T·n_i·d_i·(cached + new)`; 0 without an indexer.
+    pub fn indexer_flops(&self, tokens: f64, cached: f64, new: f64) -> f64 {
+        self.indexer.map_or(0.0, |ix| {
+            2.0 * tokens * (ix.heads * ix.head_dim) as f64 * (cached + new)
+        })
+    }
+
     /// Forward FLOPs per token of `layers` such layers over `s` tokens as training
     /// counts them (the full `s×s` product, Megatron's convention):
     /// `2·L·a·(d_qk + d_v)·min(s, span)`, written `4·L·(a·(d_qk + d_v)/2)·span`.
@@ -558,7 +577,7 @@ pub struct Forward {
     pub scan_flops: f64,
     /// Weight elements the products read (routed experts: all `E`).
     pub weight_elements: u64,
-    /// Bytes of KV cache the pass reads and writes (16-bit).
+    /// Bytes of the per-token KV cache the pass reads and writes (16-bit).
     pub cache_bytes: f64,
     /// Bytes of recurrent state read and written.
     pub state_bytes: f64,
@@ -600,6 +619,10 @@ pub fn forward(list: &OpList, shape: &PassShape) -> Forward {
                 OpKind::Attention(a) => {
                     let ctx = a.attended(cached, new);
                     f.attention_flops += layers * a.flops(tokens, ctx, 1.0, a.serve_dims);
+                    if let Some((ctx, _)) = a.compressed_entries(cached, new) {
+                        f.attention_flops += layers * a.flops(tokens, ctx, 1.0, a.serve_dims);
+                    }
+                    f.attention_flops += layers * a.indexer_flops(tokens, cached, new);
                     let (read, written) = a.cache_tokens(cached, new);
                     f.cache_bytes += layers * seqs * (read + written) * 2.0 * a.cached.0 as f64;
                 }
@@ -620,4 +643,63 @@ pub fn forward(list: &OpList, shape: &PassShape) -> Forward {
     }
     f.matmul_flops += seqs * list.head.flops_per_token();
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Shape;
+
+    #[test]
+    fn a_llama_block_is_five_kernels_attention_and_two_passes() {
+        // Llama-3.1-8B: h 4096, 32 heads of 128, 8 KV heads, f 14336
+        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap();
+        let list = list(&arch).unwrap();
+        assert_eq!(list.blocks.len(), 1);
+        let b = &list.blocks[0];
+        assert_eq!(b.layers, 32);
+        let products: Vec<_> = b
+            .matmuls()
+            .map(|m| (m.role, m.n, m.k, m.tp, m.fused))
+            .collect();
+        use TensorRole::*;
+        use TpSplit::*;
+        assert_eq!(
+            products,
+            [
+                (AttnQ, 4096, 4096, Rows, false),
+                (AttnK, 1024, 4096, Rows, true),
+                (AttnV, 1024, 4096, Rows, true),
+                (AttnOutput, 4096, 4096, Cols, false),
+                (FfnGate, 14336, 4096, Rows, false),
+                (FfnUp, 14336, 4096, Rows, true),
+                (FfnDown, 4096, 14336, Cols, false),
+            ]
+        );
+        let att = b.attention().unwrap();
+        assert_eq!((att.heads, att.qk_dim, att.v_dim), (32, 128, 128));
+        // 2·k·d values cached per token, split over the 8 KV heads
+        assert_eq!(att.cached, (2048, 8));
+        let passes: Vec<_> = b.elementwise().map(|e| e.bytes_per_token).collect();
+        assert_eq!(passes, [16 * 4096, 6 * 14336]);
+
+        // a decode step of one token over 999 cached: 2·(block weights + head) + attention
+        let f = forward(
+            &list,
+            &PassShape {
+                sequences: 1,
+                new_tokens: 1,
+                cached_tokens: 999,
+            },
+        );
+        let block = 4096 * (4096 + 2 * 1024) + 4096 * 4096 + 3 * 4096 * 14336;
+        assert_eq!(f.weight_elements, 32 * block);
+        assert_eq!(f.matmul_flops, 2.0 * (32 * block + 128256 * 4096) as f64);
+        // 2·a·(d + d)·1000 per layer
+        assert_eq!(f.attention_flops, 32.0 * 2.0 * 32.0 * 256.0 * 1000.0);
+        // 1000 tokens read and one written, 2048 values of 2 bytes per layer
+        assert_eq!(f.cache_bytes, 32.0 * 1001.0 * 2048.0 * 2.0);
+    }
 }

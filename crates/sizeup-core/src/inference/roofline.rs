@@ -508,21 +508,20 @@ fn block_cost(
         let flops = att.flops(tokens, attended, tp, att.serve_dims);
         let kv = pass.sequences as f64 * (read + written) * row * kv_traffic;
         pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
-        if let Some(c) = att.compressed {
+        if let (Some(c), Some((attended, entries))) =
+            (att.compressed, att.compressed_entries(cached, new))
+        {
             // compressed entries (DeepSeek-V4): one per `ratio` tokens, read whole on
             // every rank; each query attends to those before it, or the indexer's pick
-            let ratio = c.ratio.max(1) as f64;
             let row = pricer.m.kv_dtype.layout().bytes_for(c.width).unwrap_or(0) as f64;
-            let selected = c.selected.map_or(f64::INFINITY, |k| k as f64);
-            let attended = ((cached + (new + 1.0) / 2.0) / ratio).floor().min(selected);
             let flops = att.flops(tokens, attended, tp, att.serve_dims);
-            let bytes = pass.sequences as f64 * ((cached + new) / ratio).floor() * row;
+            let bytes = pass.sequences as f64 * entries * row;
             pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
         }
         if let Some(ix) = att.indexer {
             // the indexer scores every cached key with its own heads (fp8 in DeepSeek's
             // kernels; priced here in 16 bits)
-            let flops = 2.0 * tokens * (ix.heads * ix.head_dim) as f64 * (cached + new);
+            let flops = att.indexer_flops(tokens, cached, new);
             let bytes = pass.sequences as f64 * (cached + new) * ix.head_dim as f64;
             pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
         }
