@@ -269,6 +269,8 @@ pub const FUSED_ELEMENTWISE_PER_H: u64 = 16;
 pub struct ElementwiseOp {
     /// Bytes read and written per token (per active copy).
     pub bytes_per_token: u64,
+    /// Features it runs over per copy (`f` for the MLP activation, `h` otherwise).
+    pub width: u64,
     /// Copies per token (a routed expert's activation runs `e` times).
     pub active: u64,
     /// `Rows`: inside the tensor-parallel region (split over `t`); `Replicated`:
@@ -476,6 +478,7 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
         stage: Stage::Elementwise,
         kind: OpKind::Elementwise(ElementwiseOp {
             bytes_per_token: FUSED_ELEMENTWISE_PER_H.saturating_mul(arch.hidden_size),
+            width: arch.hidden_size,
             active: 1,
             tp: TpSplit::Replicated,
             activation: false,
@@ -491,6 +494,7 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
             stage: Stage::Elementwise,
             kind: OpKind::Elementwise(ElementwiseOp {
                 bytes_per_token: mlp.intermediate_size.saturating_mul(per_f),
+                width: mlp.intermediate_size,
                 active,
                 tp: TpSplit::Rows,
                 activation: true,
