@@ -24,16 +24,16 @@ use crate::error::Result;
 use crate::kv;
 use crate::params::{block_tensors, Tensor, TensorRole, TpSplit};
 
-/// Where in a block an operation sits, in the order a forward pass runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Where in a block an operation sits. The six stages of weight products come
+/// first, so that `stage as usize` below [`Stage::PRODUCTS`] indexes them;
+/// [`Stage::order`] is the order a forward pass runs them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Projections into the token mixer (q, k, v, MLA down and up projections, the
     /// indexer's, a recurrent mixer's and listed attention's projections, per-layer
     /// extras).
     MixerIn,
-    /// The attention core or the recurrent scan.
-    Mixer,
     /// The attention output projection.
     MixerOut,
     /// Dense MLP and shared experts' gate and up projections (and the shared
@@ -45,11 +45,31 @@ pub enum Stage {
     Router,
     /// The routed experts.
     Experts,
+    /// The attention core or the recurrent scan.
+    Mixer,
     /// Element-wise passes (norms, residuals, the MLP activation).
     Elementwise,
 }
 
 impl Stage {
+    /// Stages of weight products: `MixerIn` to `Experts`.
+    pub const PRODUCTS: usize = 6;
+
+    /// Position in a forward pass: mixer input, mixer, mixer output, FFN up and
+    /// down, router, experts, element-wise passes.
+    pub fn order(self) -> u8 {
+        match self {
+            Stage::MixerIn => 0,
+            Stage::Mixer => 1,
+            Stage::MixerOut => 2,
+            Stage::FfnUp => 3,
+            Stage::FfnDown => 4,
+            Stage::Router => 5,
+            Stage::Experts => 6,
+            Stage::Elementwise => 7,
+        }
+    }
+
     /// The stage of the product that reads a weight of `role`; `None` for vectors
     /// and for tensors outside the blocks.
     pub fn of(role: TensorRole) -> Option<Stage> {
@@ -375,11 +395,11 @@ pub struct OpList {
 /// [`crate::CoreError::Overflow`] when a size does not fit in a `u64`.
 pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
     let tensors = block_tensors(arch, block)?;
-    let mut ops = Vec::with_capacity(tensors.len() + 4);
     let active = match &block.ffn {
         BlockFfn::Moe(m) => m.experts_per_token,
         _ => 1,
     };
+    let mut products = Vec::with_capacity(tensors.len());
     let mut last_fusion = None;
     for (i, t) in tensors.iter().enumerate() {
         let Some(stage) = Stage::of(t.role) else {
@@ -388,9 +408,9 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
         let f = fusion(t.role);
         let fused = f.is_some() && f == last_fusion;
         last_fusion = f;
-        ops.push(Op {
+        products.push((
             stage,
-            kind: OpKind::Matmul(Matmul {
+            Matmul {
                 role: t.role,
                 n: t.rows,
                 k: t.cols,
@@ -403,9 +423,21 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
                 tp: t.tp,
                 fused,
                 tensor: i,
-            }),
-        });
+            },
+        ));
     }
+    // stable: products keep their tensor order within a stage
+    products.sort_by_key(|p| p.0.order());
+    let product = |&(stage, m): &(Stage, Matmul)| Op {
+        stage,
+        kind: OpKind::Matmul(m),
+    };
+    let split = products
+        .iter()
+        .position(|p| p.0 != Stage::MixerIn)
+        .unwrap_or(products.len());
+    let mut ops = Vec::with_capacity(products.len() + 4);
+    ops.extend(products[..split].iter().map(product));
     match &block.mixer {
         Mixer::Attention(att) => {
             let (heads, serve_dims, widths, latents) = match att.kind {
@@ -474,6 +506,7 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
             }),
         }),
     }
+    ops.extend(products[split..].iter().map(product));
     ops.push(Op {
         stage: Stage::Elementwise,
         kind: OpKind::Elementwise(ElementwiseOp {
@@ -511,8 +544,6 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
         BlockFfn::Dense(mlp) => activation(mlp, 1),
         BlockFfn::None => {}
     }
-    // stable: products keep their tensor order within a stage
-    ops.sort_by_key(|o| o.stage);
     Ok(BlockOps {
         block: 0,
         layers: 0,
@@ -529,11 +560,11 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
 pub fn list(arch: &Architecture) -> Result<OpList> {
     let blocks = arch
         .layers
-        .counted_in(0, arch.num_layers())
-        .into_iter()
-        .filter(|&(_, n)| n > 0)
-        .map(|(i, n)| {
-            let mut b = block_ops(arch, &arch.layers.blocks[i])?;
+        .counted()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(i, (block, n))| {
+            let mut b = block_ops(arch, block)?;
             b.block = i;
             b.layers = n;
             Ok(b)
@@ -556,6 +587,13 @@ pub fn list(arch: &Architecture) -> Result<OpList> {
             tensor: 0,
         },
     })
+}
+
+impl OpList {
+    /// The operations of block `index` of the schedule, if a layer runs it.
+    pub fn block(&self, index: usize) -> Option<&BlockOps> {
+        self.blocks.iter().find(|b| b.block == index)
+    }
 }
 
 /// The shape of one forward pass.

@@ -72,14 +72,24 @@ pub fn activation_workspace_bytes(
     sequences: u64,
     tp: u64,
 ) -> u64 {
+    // a model whose sizes overflow cannot be served; the estimate reports it elsewhere
+    ops::list(arch).map_or(0, |list| {
+        workspace_bytes_of(arch, &list, chunk_tokens, sequences, tp)
+    })
+}
+
+/// [`activation_workspace_bytes`] over `arch`'s operator list.
+pub(super) fn workspace_bytes_of(
+    arch: &Architecture,
+    list: &ops::OpList,
+    chunk_tokens: u64,
+    sequences: u64,
+    tp: u64,
+) -> u64 {
     let tp = tp.max(1) as f64;
     let h = arch.hidden_size as f64;
     // the widest block sets the workspace
-    let (f_tok, qkv) = arch.blocks().fold((0u64, 0u64), |(f, q), (b, _)| {
-        // a block whose sizes overflow cannot be served; the estimate reports it elsewhere
-        let Ok(ops) = ops::block_ops(arch, b) else {
-            return (f, q);
-        };
+    let (f_tok, qkv) = list.blocks.iter().fold((0u64, 0u64), |(f, q), ops| {
         // the MLP width one token passes through: e·f_e plus shared for MoE
         let width = ops
             .elementwise()
@@ -87,14 +97,14 @@ pub fn activation_workspace_bytes(
             .fold(0u64, |acc, e| {
                 acc.saturating_add(e.width.saturating_mul(e.active))
             });
-        let mixer = match (ops.attention(), ops.scan()) {
+        let mixer = match ops.attention() {
             // q, k and v of the head width: MLA's one latent head counted as k and v
-            (Some(a), _) => a
+            Some(a) => a
                 .heads
                 .saturating_add(a.cached.1.saturating_mul(2))
                 .saturating_mul(a.qk_dim),
             // the widest projection of a recurrent mixer
-            _ => ops
+            None => ops
                 .matmuls()
                 .filter(|m| ops::Stage::of(m.role) == Some(ops::Stage::MixerIn))
                 .map(|m| m.n)

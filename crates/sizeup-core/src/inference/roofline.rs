@@ -16,7 +16,7 @@ use crate::dtype::{ComputePrecision, KvDtype};
 use crate::efficiency::{matmul_curve, memory_curve, Curve};
 use crate::hardware::Accelerator;
 use crate::kv;
-use crate::ops::{self, BlockOps, Stage, SCAN_FLOPS_PER_STATE_VALUE};
+use crate::ops::{self, BlockOps, OpList, Stage, SCAN_FLOPS_PER_STATE_VALUE};
 use crate::params::TensorRole;
 
 /// Which resource limits a phase.
@@ -165,30 +165,14 @@ impl OpWeights {
     }
 }
 
-/// The weights of one block's operations on one rank, by stage.
+/// The weights of one block's operations on one rank, by stage of product
+/// (indexed by [`Stage`] `as usize`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct BlockWeights {
-    attn_in: OpWeights,
-    attn_out: OpWeights,
-    up: OpWeights,
-    down: OpWeights,
-    experts: OpWeights,
-    router: OpWeights,
-    /// Stages with no weights (the mixer core, element-wise passes).
-    none: OpWeights,
-}
+struct BlockWeights([OpWeights; Stage::PRODUCTS]);
 
 impl BlockWeights {
-    fn at(&mut self, stage: Stage) -> &mut OpWeights {
-        match stage {
-            Stage::MixerIn => &mut self.attn_in,
-            Stage::MixerOut => &mut self.attn_out,
-            Stage::FfnUp => &mut self.up,
-            Stage::FfnDown => &mut self.down,
-            Stage::Experts => &mut self.experts,
-            Stage::Router => &mut self.router,
-            Stage::Mixer | Stage::Elementwise => &mut self.none,
-        }
+    fn at(&self, stage: Stage) -> &OpWeights {
+        &self.0[stage as usize]
     }
 }
 
@@ -198,27 +182,25 @@ impl BlockWeights {
 /// They depend on the model, the stored tensors and `tp` only, so an estimate
 /// groups them once for all its passes.
 #[derive(Debug, Clone)]
-pub(super) struct PassWeights {
+pub(super) struct PassWeights<'a> {
     /// The distinct blocks (index into the schedule's blocks, weights), in order of
     /// first appearance.
     kinds: Vec<(usize, BlockWeights)>,
     /// Each block's index in `kinds`.
     blocks: Vec<usize>,
-    /// The operations of each block of the schedule ([`ops::block_ops`]).
-    ops: Vec<BlockOps>,
+    /// The model's operator list.
+    ops: &'a OpList,
     head: OpWeights,
 }
 
-impl PassWeights {
-    /// Group `stored` by block and stage for `tp` ranks.
-    ///
-    /// # Errors
-    /// [`crate::CoreError::Overflow`] when a block's sizes do not fit in a `u64`.
+impl<'a> PassWeights<'a> {
+    /// Group `stored` by block and stage for `tp` ranks, beside `arch`'s operator list.
     pub(super) fn new(
         arch: &Architecture,
+        ops: &'a OpList,
         stored: &[StoredTensor],
         tp: u64,
-    ) -> crate::Result<PassWeights> {
+    ) -> PassWeights<'a> {
         let tp = tp.max(1) as f64;
         let mut blocks = vec![BlockWeights::default(); arch.num_layers() as usize];
         let mut head = OpWeights::default();
@@ -228,11 +210,13 @@ impl PassWeights {
                 (TensorRole::LmHead, _) => head.add(s, tp),
                 (TensorRole::TokenEmbedding, _) => embedding.add(s, tp),
                 (role, Some(layer)) => {
-                    let (Some(b), Some(stage)) = (blocks.get_mut(layer as usize), Stage::of(role))
+                    let (Some(stage), Some(b)) = (Stage::of(role), blocks.get_mut(layer as usize))
                     else {
                         continue;
                     };
-                    b.at(stage).add(s, tp);
+                    if let Some(w) = b.0.get_mut(stage as usize) {
+                        w.add(s, tp);
+                    }
                 }
                 _ => {}
             }
@@ -256,18 +240,12 @@ impl PassWeights {
                 }
             })
             .collect();
-        let ops = arch
-            .layers
-            .blocks
-            .iter()
-            .map(|b| ops::block_ops(arch, b))
-            .collect::<crate::Result<_>>()?;
-        Ok(PassWeights {
+        PassWeights {
             kinds,
             blocks,
             ops,
             head,
-        })
+        }
     }
 }
 
@@ -387,8 +365,8 @@ pub fn pass_time(
     pass: &Pass,
     m: Machine<'_>,
 ) -> PassTime {
-    match PassWeights::new(arch, stored, m.tp) {
-        Ok(w) => pass_time_of(arch, &w, pass, m),
+    match ops::list(arch) {
+        Ok(list) => pass_time_of(arch, &PassWeights::new(arch, &list, stored, m.tp), pass, m),
         // sizes past u64 (stored tensors of such a model cannot exist): no time
         Err(_) => PassTime {
             seconds: f64::INFINITY,
@@ -400,7 +378,7 @@ pub fn pass_time(
 /// [`pass_time`] with the weights already grouped for `m.tp`.
 pub(super) fn pass_time_of(
     arch: &Architecture,
-    weights: &PassWeights,
+    weights: &PassWeights<'_>,
     pass: &Pass,
     m: Machine<'_>,
 ) -> PassTime {
@@ -428,7 +406,10 @@ pub(super) fn pass_time_of(
             Some(c) => c,
             slot => {
                 let (index, w) = &weights.kinds[kind];
-                slot.insert(block_cost(&pricer, w, &weights.ops[*index], pass, tp))
+                let ops = weights.ops.block(*index);
+                slot.insert(ops.map_or_else(BlockCost::default, |ops| {
+                    block_cost(&pricer, w, ops, pass, tp)
+                }))
             }
         };
         cost.add_to(&mut t);
@@ -488,7 +469,7 @@ fn block_cost(
 ) -> BlockCost {
     let tokens = pass.tokens();
     let mut out = BlockCost::default();
-    pricer.linear(&mut out, &w.attn_in, tokens);
+    pricer.linear(&mut out, w.at(Stage::MixerIn), tokens);
     let new = pass.new_tokens as f64;
     let cached = pass.cached_tokens as f64;
     if let Some(att) = ops.attention() {
@@ -532,22 +513,23 @@ fn block_cost(
         pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
     }
 
-    pricer.linear(&mut out, &w.attn_out, tokens);
-    pricer.linear(&mut out, &w.up, tokens);
-    pricer.linear(&mut out, &w.down, tokens);
+    pricer.linear(&mut out, w.at(Stage::MixerOut), tokens);
+    pricer.linear(&mut out, w.at(Stage::FfnUp), tokens);
+    pricer.linear(&mut out, w.at(Stage::FfnDown), tokens);
     let routed = ops
         .matmuls()
         .find(|m| Stage::of(m.role) == Some(Stage::Experts));
-    if let (Some(routed), true) = (routed, w.experts.elements > 0.0) {
-        pricer.linear(&mut out, &w.router, tokens);
+    let experts = w.at(Stage::Experts);
+    if let (Some(routed), true) = (routed, experts.elements > 0.0) {
+        pricer.linear(&mut out, w.at(Stage::Router), tokens);
         let e = routed.copies as f64;
         let k = routed.active as f64;
         let touched = e * (1.0 - (1.0 - k / e).powf(tokens));
         let per_expert = OpWeights {
-            elements: w.experts.elements / e,
-            bytes: w.experts.bytes / e,
-            rows: w.experts.rows,
-            cols: w.experts.cols,
+            elements: experts.elements / e,
+            bytes: experts.bytes / e,
+            rows: experts.rows,
+            cols: experts.cols,
         };
         // each token runs k experts; the weights of the touched ones are read once
         let flops = 2.0 * tokens * k * per_expert.elements;
