@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, Block};
 use crate::error::{CoreError, Result};
-use crate::ops::{self, BlockOps, Stage};
+use crate::ops::{self, BlockOps, OpList, Stage};
 use crate::training::parallel::Layout;
 use crate::units::{product, sum};
 
@@ -182,6 +182,19 @@ impl Tally<'_> {
 /// A recurrent mixer stores its input and the outputs of its projections (the chunked
 /// scan recomputes its per-chunk states in the backward, as the fla kernels do).
 pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -> Result<u64> {
+    layer_bytes_of(arch, block, &ops::block_ops(arch, block)?, cfg)
+}
+
+/// [`layer_bytes`] folded over the block's operations ([`ops::block_ops`]).
+///
+/// # Errors
+/// As [`layer_bytes`].
+pub fn layer_bytes_of(
+    arch: &Architecture,
+    block: &Block,
+    ops: &BlockOps,
+    cfg: &ActivationConfig,
+) -> Result<u64> {
     if cfg.cp == 0 || cfg.tp == 0 {
         return Err(CoreError::Zero { field: "tp" });
     }
@@ -199,7 +212,6 @@ pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -
     t.replicated(&[2, block.norms, tokens, h])?;
     // QKV input (with a parallel block the MLP reads the same normalised tensor)
     t.replicated(&[2, tokens, h])?;
-    let ops = ops::block_ops(arch, block)?;
     let Some(att) = ops.attention() else {
         // a recurrent mixer: the outputs of its projections
         let outputs = ops
@@ -207,7 +219,7 @@ pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -
             .filter(|m| Stage::of(m.role) == Some(Stage::MixerIn))
             .try_fold(0u64, |acc, m| sum(Q, &[acc, m.n]))?;
         t.split(&[2, tokens, outputs])?;
-        return ffn_part(t, block, &ops, tokens, h);
+        return ffn_part(t, block, ops, tokens, h);
     };
     if att.latents > 0 {
         // MLA's compressed latents
@@ -229,7 +241,7 @@ pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -
     if cfg.dropout {
         t.replicated(&[2, tokens, h])?;
     }
-    ffn_part(t, block, &ops, tokens, h)
+    ffn_part(t, block, ops, tokens, h)
 }
 
 /// The FFN's share of a layer's stored activations, added to `t`: the MLP input, a
@@ -290,14 +302,28 @@ pub fn first_stage(
     layout: &Layout,
     cfg: &ActivationConfig,
 ) -> Result<StageActivations> {
+    first_stage_of(arch, &ops::list(arch)?, layout, cfg)
+}
+
+/// [`first_stage`] over `arch`'s operator list.
+///
+/// # Errors
+/// As [`first_stage`].
+pub fn first_stage_of(
+    arch: &Architecture,
+    list: &OpList,
+    layout: &Layout,
+    cfg: &ActivationConfig,
+) -> Result<StageActivations> {
     let layers = layout.first_stage_layers(arch);
     // the largest layer kind on the first stage sets the per-layer figure
     let largest = |cfg: &ActivationConfig| -> Result<u64> {
         arch.layers
             .counted_in(0, layers)
             .into_iter()
-            .try_fold(0u64, |acc, (b, _)| {
-                Ok(acc.max(layer_bytes(arch, &arch.layers.blocks[b], cfg)?))
+            .filter_map(|(b, _)| Some((&arch.layers.blocks[b], list.block(b)?)))
+            .try_fold(0u64, |acc, (block, ops)| {
+                Ok(acc.max(layer_bytes_of(arch, block, ops, cfg)?))
             })
     };
     let per_layer = largest(cfg)?;

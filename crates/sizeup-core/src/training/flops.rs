@@ -74,11 +74,25 @@ pub fn per_token(
     recompute: Recompute,
     adapters: Option<u64>,
 ) -> Result<FlopsPerToken> {
-    let count = params::count(arch)?;
+    per_token_of(arch, &ops::list(arch)?, seq_len, recompute, adapters)
+}
+
+/// [`per_token`] over `arch`'s operator list.
+///
+/// # Errors
+/// As [`per_token`].
+pub fn per_token_of(
+    arch: &Architecture,
+    list: &ops::OpList,
+    seq_len: u64,
+    recompute: Recompute,
+    adapters: Option<u64>,
+) -> Result<FlopsPerToken> {
+    let count = params::count_of(arch, list)?;
     let n = count.active as f64;
     let params_6n = 6.0 * n;
     // each attention layer over min(s, its span); recurrent layers add no s² term
-    let attention_fwd: f64 = ops::list(arch)?
+    let attention_fwd: f64 = list
         .blocks
         .iter()
         .filter_map(|b| {

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, Block};
-use crate::ops::{self, BlockOps, Matmul, Stage};
+use crate::ops::{self, BlockOps, Matmul, OpList, Stage};
 use crate::training::activations::Recompute;
 use crate::training::comm::{all_gather, all_reduce, group_bandwidth, Network};
 use crate::training::kernels::Device;
@@ -399,13 +399,25 @@ pub struct StepTime {
 /// of pipeline sends over `t`); ZeRO (Rajbhandari et al. 2020) §7 for the data-parallel
 /// volumes (ZeRO-3: 1.5× plain data parallelism).
 pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
+    match ops::list(arch) {
+        Ok(list) => step_seconds_of(arch, &list, cfg),
+        // sizes past u64: no such model reaches the step model
+        Err(_) => StepTime {
+            step_seconds: f64::INFINITY,
+            ..StepTime::default()
+        },
+    }
+}
+
+/// [`step_seconds`] over `arch`'s operator list.
+pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepTime {
     let l = cfg.layout;
     // price each kind of block once
-    let kinds: Vec<LayerTime> = arch
-        .layers
-        .blocks
-        .iter()
-        .map(|b| layer_seconds(arch, b, cfg))
+    let kinds: Vec<LayerTime> = (0..arch.layers.blocks.len())
+        .map(|i| {
+            list.block(i)
+                .map_or_else(LayerTime::default, |ops| layer_seconds_of(arch, ops, cfg))
+        })
         .collect();
     let stage = |first: u64, layers: u64| -> (LayerTime, f64) {
         let mut sum = LayerTime::default();
