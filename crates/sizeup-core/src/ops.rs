@@ -11,9 +11,33 @@
 //! `m` tokens is the product `m×k · k×n` (`2·m·n·k` FLOPs per active copy); an
 //! [`AttentionOp`] attends each query to the tokens its span allows
 //! ([`AttentionOp::attended`]); a [`ScanOp`] updates a fixed state per sequence.
-//! [`forward`] prices a whole pass of a given shape in FLOPs and bytes; the serving
-//! roofline, the training FLOPs, the training layer time and the stored activations
-//! are folds over the same operations.
+//! [`forward`] prices a whole pass of a given shape in FLOPs and bytes.
+//!
+//! Every estimate folds over the same list: parameter counts
+//! ([`crate::params::count_of`]) and weight bytes over its tensors, LoRA targets
+//! ([`crate::training::lora::matrices_of`]), parameters and model states per GPU,
+//! the KV cache row of each attention op and the state of each scan, the training
+//! FLOPs' attention term, the training layer time (one GEMM per fused run of
+//! products), the stored activations, the serving roofline (the stored weights
+//! grouped by [`Stage`], the attention and scan ops priced from their own FLOPs and
+//! bytes) and the serving activation workspace. The catalog test
+//! `sizeup-formats/tests/ops.rs` holds each estimate's totals to the list.
+//!
+//! Example, one Llama-3.1-8B block (h 4096, 32 heads of 128, 8 KV heads, f 14336),
+//! 32 layers:
+//!
+//! ```text
+//! MixerIn     Matmul q  n 4096  k 4096  Rows            (q·k·v one kernel)
+//!             Matmul k  n 1024  k 4096  Rows  fused
+//!             Matmul v  n 1024  k 4096  Rows  fused
+//! Mixer       Attention 32 heads, d_qk = d_v = 128, span full, cache 2048 values over 8 heads
+//! MixerOut    Matmul o  n 4096  k 4096  Cols
+//! FfnUp       Matmul gate n 14336 k 4096 Rows          (gate·up one kernel)
+//!             Matmul up   n 14336 k 4096 Rows  fused
+//! FfnDown     Matmul down n 4096  k 14336 Cols
+//! Elementwise 16·h bytes per token (norms, residuals), replicated
+//!             6·f bytes per token (SwiGLU), split over t
+//! ```
 
 use serde::Serialize;
 

@@ -158,7 +158,9 @@ const SCAN_CHUNK_TOKENS: f64 = 64.0;
 ///
 /// # Formula
 /// ```text
-/// products   forward: QKV, output, MLP (and experts) at M = b·s/cp tokens, N or K ÷ t; backward 2×
+/// products   forward: one GEMM per fused run of the operator list's products (q·k·v, gate·up;
+///            every projection the block has) at M = b·s/cp tokens, N or K ÷ t as the tensor
+///            splits; routed experts batched over E/ep experts of M·e·ep/E tokens; backward 2×
 /// attention  flash: causal work 2·M·s·a·(d_qk + d_v)/t ÷ 2, backward 2.5×;
 ///            otherwise two batched products and softmax passes (9 bytes/score with dropout)
 /// element-wise forward: M·(16·h (÷ t with SP) + MLP activation/t)·(1 fused | 3 eager) bytes; backward 2×
