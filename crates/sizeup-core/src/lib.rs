@@ -23,6 +23,7 @@ pub mod error;
 pub mod hardware;
 pub mod inference;
 pub mod kv;
+pub mod ops;
 pub mod params;
 pub mod resize;
 pub mod rough;
