@@ -24,6 +24,7 @@ pub mod hardware;
 pub mod inference;
 pub mod kv;
 pub mod params;
+pub mod plan;
 pub mod resize;
 pub mod rough;
 pub mod shape;

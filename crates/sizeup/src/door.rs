@@ -107,6 +107,14 @@ pub const WORK: Whole = Whole {
     syntax: Syntax::Si,
 };
 
+/// Rows of a ranking: `plan --top` (a table of more is unreadable).
+pub const TOP: Whole = Whole {
+    what: "a number of rows",
+    min: 1,
+    max: 1000,
+    syntax: Syntax::Plain,
+};
+
 /// A ZeRO stage: `--zero` (0 to 3).
 pub const ZERO_STAGE: Whole = Whole {
     what: "a ZeRO stage",
