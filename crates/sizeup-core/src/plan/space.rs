@@ -257,7 +257,7 @@ fn allowed(filter: &Option<Vec<u64>>, v: u64) -> bool {
 
 /// What the walk needs from the model and the workload.
 #[derive(Debug, Clone, Copy)]
-pub struct Shape {
+pub struct Dims {
     /// Attention heads `a`.
     pub heads: u64,
     /// KV heads `k` (when the primary attention has them).
@@ -272,10 +272,10 @@ pub struct Shape {
     pub global_batch: u64,
 }
 
-impl Shape {
+impl Dims {
     /// Read the shape from the model and the request.
-    pub fn new(arch: &Architecture, req: &TrainRequest) -> Shape {
-        Shape {
+    pub fn new(arch: &Architecture, req: &TrainRequest) -> Dims {
+        Dims {
             heads: arch.heads(),
             kv_heads: match arch.primary_attention().map(|a| a.kind) {
                 Some(AttentionKind::Standard { kv_heads, .. }) => Some(kv_heads),
@@ -292,7 +292,7 @@ impl Shape {
 impl Space {
     /// The `t·p·cp·dp` splits of every GPU count for `accelerators` accelerators,
     /// and how many of them the global batch does not divide.
-    pub fn groups(&self, shape: &Shape, accelerators: usize) -> (Vec<Group>, u64) {
+    pub fn groups(&self, shape: &Dims, accelerators: usize) -> (Vec<Group>, u64) {
         let mut out = Vec::new();
         let mut indivisible = 0;
         for accelerator in 0..accelerators {
@@ -336,7 +336,7 @@ impl Space {
     }
 
     /// Call `f` with every cell of `group` and its allowed micro-batches (ascending).
-    pub fn for_each_cell(&self, shape: &Shape, group: Group, mut f: impl FnMut(Cell, &[u64])) {
+    pub fn for_each_cell(&self, shape: &Dims, group: Group, mut f: impl FnMut(Cell, &[u64])) {
         let micro: Vec<u64> = divisors(shape.global_batch / group.dp)
             .into_iter()
             .filter(|&b| allowed(&self.micro_batch, b))
@@ -384,7 +384,7 @@ impl Space {
     }
 
     /// Count the space without pricing it.
-    pub fn count(&self, shape: &Shape, accelerators: usize) -> SpaceCount {
+    pub fn count(&self, shape: &Dims, accelerators: usize) -> SpaceCount {
         let (groups, groups_batch_indivisible) = self.groups(shape, accelerators);
         let mut candidates = 0u64;
         for &g in &groups {

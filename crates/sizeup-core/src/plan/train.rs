@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use super::space::{Cell, Shape, Space, SpaceCount};
+use super::space::{Cell, Dims, Space, SpaceCount};
 use super::top::TopN;
 use super::Candidate;
 use crate::error::{CoreError, Result};
@@ -226,7 +226,7 @@ fn walk_group(
     arch: &Architecture,
     accs: &[Accelerator],
     req: &PlanRequest,
-    shape: &Shape,
+    shape: &Dims,
     group: super::space::Group,
     mut found: Found,
 ) -> Found {
@@ -241,7 +241,7 @@ fn walk_group(
 /// The groups of the space and its count, for a caller that wants to know the
 /// size before searching.
 pub fn count(arch: &Architecture, accelerators: usize, req: &PlanRequest) -> SpaceCount {
-    req.space.count(&Shape::new(arch, &req.base), accelerators)
+    req.space.count(&Dims::new(arch, &req.base), accelerators)
 }
 
 /// Search every layout of `req.space` on each of `accs`.
@@ -283,7 +283,7 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
         }
     }
     arch.check_layers()?;
-    let shape = Shape::new(arch, &req.base);
+    let shape = Dims::new(arch, &req.base);
     let (groups, groups_batch_indivisible) = req.space.groups(&shape, accs.len());
     let n = req.top;
 
@@ -369,7 +369,7 @@ mod tests {
 
     /// Every candidate of the space, priced one by one.
     fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> Vec<Ranked> {
-        let shape = Shape::new(arch, &req.base);
+        let shape = Dims::new(arch, &req.base);
         let (groups, _) = req.space.groups(&shape, accs.len());
         let mut all = Vec::new();
         for g in groups {

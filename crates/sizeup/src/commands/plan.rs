@@ -598,53 +598,70 @@ fn on(b: bool) -> &'static str {
     }
 }
 
-/// One sentence on why the first row beats the second.
-fn why(first: &PlanRow, second: &PlanRow, by: RankBy) -> String {
+/// One sentence on why the first row beats the next row that scores worse
+/// (rows that tie with it are named: the estimate prices them the same).
+fn why(rows: &[PlanRow], by: RankBy) -> Option<String> {
+    let first = rows.first()?;
+    let score = |r: &PlanRow| match by {
+        RankBy::Time => Some(r.estimate.time.total_seconds),
+        RankBy::Cost => r.estimate.time.cost_usd,
+    };
+    let ties: Vec<usize> = rows[1..]
+        .iter()
+        .filter(|r| score(r) == score(first))
+        .map(|r| r.rank)
+        .collect();
+    let tie_note = if ties.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = ties.iter().map(|r| format!("#{r}")).collect();
+        format!(
+            "; {} tie with #1 (the estimate prices their differences the same)",
+            names.join(", ")
+        )
+    };
+    let Some(second) = rows[1..].iter().find(|r| score(r) != score(first)) else {
+        return Some(format!("every row shown ties with #1{tie_note}"));
+    };
     let (e1, e2) = (&first.estimate, &second.estimate);
+    let n = second.rank;
     let diff = differences(
         &first.candidate,
         &second.candidate,
         &first.accelerator,
         &second.accelerator,
-    );
-    let diff = if diff.is_empty() {
-        "the same layout".to_string()
-    } else {
-        diff.join(", ")
+    )
+    .join(", ");
+    let verdict = match by {
+        RankBy::Time => format!(
+            "#1 finishes in {} against {} for #{n}",
+            humanize::seconds(e1.time.total_seconds),
+            humanize::seconds(e2.time.total_seconds)
+        ),
+        RankBy::Cost => format!(
+            "#1 costs ${:.0} against ${:.0} for #{n}",
+            e1.time.cost_usd.unwrap_or(f64::NAN),
+            e2.time.cost_usd.unwrap_or(f64::NAN)
+        ),
     };
-    if e1.time.mfu_override.is_none() {
-        let p1 = step_parts(&e1.time.breakdown);
-        let p2 = step_parts(&e2.time.breakdown);
-        // The part of the step where the second loses the most time.
-        let (name, gain) = p1
-            .iter()
-            .zip(p2.iter())
-            .map(|(a, b)| (a.0, b.1 - a.1))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or(("compute", 0.0));
-        let verdict = match by {
-            RankBy::Time => format!(
-                "#1 finishes in {} against {} for #2",
-                humanize::seconds(e1.time.total_seconds),
-                humanize::seconds(e2.time.total_seconds)
-            ),
-            RankBy::Cost => format!(
-                "#1 costs ${:.0} against ${:.0} for #2",
-                e1.time.cost_usd.unwrap_or(f64::NAN),
-                e2.time.cost_usd.unwrap_or(f64::NAN)
-            ),
-        };
-        if gain > 0.0 {
-            return format!(
-                "{verdict} ({diff}): its {name} is {} shorter per step ({} against {})",
-                humanize::seconds(gain),
-                humanize::seconds(e1.time.step_seconds),
-                humanize::seconds(e2.time.step_seconds)
-            );
-        }
-        return format!("{verdict} ({diff})");
-    }
-    format!("#1 beats #2 ({diff})")
+    // The part of the step where #n loses the most time.
+    let (name, gain) = step_parts(&e1.time.breakdown)
+        .iter()
+        .zip(step_parts(&e2.time.breakdown).iter())
+        .map(|(a, b)| (a.0, b.1 - a.1))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or(("compute", 0.0));
+    let reason = if gain > 0.0 && e1.time.mfu_override.is_none() {
+        format!(
+            ": its {name} is {} shorter per step ({} against {})",
+            humanize::seconds(gain),
+            humanize::seconds(e1.time.step_seconds),
+            humanize::seconds(e2.time.step_seconds)
+        )
+    } else {
+        String::new()
+    };
+    Some(format!("{verdict} ({diff}){reason}{tie_note}"))
 }
 
 impl Report for PlanTrainReport {
@@ -769,8 +786,8 @@ impl Report for PlanTrainReport {
             ]);
             tables.push(mem);
             tables.push(time);
-            if let Some(second) = self.rows.get(1) {
-                notes.push(format!("why #1: {}", why(w, second, self.plan.by)));
+            if let Some(why) = why(&self.rows, self.plan.by) {
+                notes.push(format!("why #1: {why}"));
             }
             notes.push(format!(
                 "reproduce #1: sizeup train {} {}",
