@@ -9,6 +9,12 @@
 //! (counted as `pruned_by_memory`), and every `b` that fits is priced by
 //! [`training::estimate`] and offered to the top N. Nothing is ranked by a
 //! number of the plan's own.
+//!
+//! Before that, a cell is ruled out whole when its model states alone (weights,
+//! gradients, optimizer states from [`states::model_states`], the function the
+//! estimate sums) plus the framework overhead exceed the GPU's memory: a floor
+//! under every micro-batch's total, shared by the cells that differ only in
+//! recomputation and sequence parallelism.
 
 use serde::Serialize;
 
@@ -17,7 +23,9 @@ use super::top::TopN;
 use super::Candidate;
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
-use crate::training::{self, TrainEstimate, TrainRequest};
+use crate::training::parallel::{Layout, Workload};
+use crate::training::states::{self, Stage, StateConfig};
+use crate::training::{self, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
 use crate::Architecture;
 
 /// What the plan ranks by.
@@ -90,6 +98,8 @@ pub struct Tally {
     pub priced: u64,
     /// Ruled out by memory from their cell's curve, without a call.
     pub pruned_by_memory: u64,
+    /// Of those, ruled out by the model-state floor of their cell.
+    pub pruned_by_states: u64,
     /// Refused by the layout checks (should be 0: the walk applies them).
     pub refused: u64,
     /// Candidates that fit.
@@ -101,6 +111,7 @@ impl Tally {
         self.evaluated += o.evaluated;
         self.priced += o.priced;
         self.pruned_by_memory += o.pruned_by_memory;
+        self.pruned_by_states += o.pruned_by_states;
         self.refused += o.refused;
         self.kept += o.kept;
         self
@@ -128,6 +139,10 @@ impl Ord for Miss {
     }
 }
 
+/// Misses kept and priced again at the end to name the nearest (a cell ruled
+/// out by its state floor enters with that floor, below its true need).
+const MISSES: usize = 8;
+
 /// What one worker found.
 #[derive(Debug, Clone)]
 struct Found {
@@ -141,7 +156,7 @@ impl Found {
         Found {
             tally: Tally::default(),
             top: TopN::new(n),
-            miss: TopN::new(1),
+            miss: TopN::new(MISSES),
         }
     }
     fn merge(self, o: Found) -> Found {
@@ -222,6 +237,35 @@ fn walk_cell(
     }
 }
 
+/// Model states plus framework overhead on the fullest stage of `req`'s layout:
+/// a floor under the memory `training::estimate` reports for any micro-batch.
+fn states_floor(arch: &Architecture, req: &TrainRequest) -> Option<u64> {
+    let w = Workload {
+        gpus: req.gpus,
+        seq_len: req.seq_len,
+        global_batch: req.global_batch,
+        micro_batch: req.micro_batch,
+    };
+    let layout = Layout::resolve(&req.layout, arch, &w).ok()?;
+    let stage = if layout.pp == 1 {
+        Stage::Only
+    } else {
+        Stage::First
+    };
+    let cfg = StateConfig {
+        precision: req.precision,
+        optimizer: req.optimizer,
+        master_weights: req.master_weights,
+        optimizer_in_backward: req.optimizer_in_backward,
+        method: &req.method,
+    };
+    let s = states::model_states(arch, &layout, stage, &cfg).ok()?;
+    s.weights_bytes
+        .checked_add(s.gradients_bytes)?
+        .checked_add(s.optimizer_states_bytes)?
+        .checked_add(FRAMEWORK_OVERHEAD_BYTES)
+}
+
 fn walk_group(
     arch: &Architecture,
     accs: &[Accelerator],
@@ -232,7 +276,31 @@ fn walk_group(
 ) -> Found {
     let acc = &accs[group.accelerator];
     let mut scratch = req.base.clone();
+    // The floor depends on (vpp, ep, ZeRO) within a group, not on recompute or SP.
+    let mut floors: Vec<((u64, u64, u8), Option<u64>)> = Vec::new();
     req.space.for_each_cell(shape, group, |cell, micro| {
+        let key = (cell.vpp, cell.ep, cell.zero.number());
+        let floor = match floors.iter().find(|(k, _)| *k == key) {
+            Some(&(_, f)) => f,
+            None => {
+                cell.candidate(micro[0]).apply(&mut scratch);
+                let f = states_floor(arch, &scratch);
+                floors.push((key, f));
+                f
+            }
+        };
+        if let Some(floor) = floor.filter(|&f| f > acc.memory_bytes) {
+            let n = micro.len() as u64;
+            found.tally.evaluated += n;
+            found.tally.pruned_by_memory += n;
+            found.tally.pruned_by_states += n;
+            let ratio = floor as f64 / acc.memory_bytes.max(1) as f64;
+            found.miss.offer(Miss {
+                ratio,
+                candidate: cell.candidate(micro[0]),
+            });
+            return;
+        }
         walk_cell(arch, acc, req.by, cell, micro, &mut scratch, &mut found)
     });
     found
@@ -321,13 +389,21 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
         .map(|r| entry(r.candidate))
         .collect::<Result<Vec<_>>>()?;
     let nearest_miss = if top.is_empty() {
-        found
+        let mut misses = found
             .miss
             .into_sorted()
             .into_iter()
-            .next()
             .map(|m| entry(m.candidate))
-            .transpose()?
+            .collect::<Result<Vec<_>>>()?;
+        let ratio = |e: &PlanEntry| {
+            e.estimate.memory.total_bytes as f64 / e.estimate.memory.capacity_bytes.max(1) as f64
+        };
+        misses.sort_by(|a, b| {
+            ratio(a)
+                .total_cmp(&ratio(b))
+                .then_with(|| a.candidate.cmp(&b.candidate))
+        });
+        misses.into_iter().next()
     } else {
         None
     };
@@ -442,6 +518,8 @@ mod tests {
         let miss = plan.nearest_miss.unwrap();
         assert!(!miss.estimate.fits);
         assert_eq!(plan.tally.kept, 0);
+        assert!(plan.tally.pruned_by_states > 0);
+        assert_eq!(plan.tally.evaluated, plan.space.candidates);
     }
 
     #[test]

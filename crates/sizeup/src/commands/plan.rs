@@ -485,7 +485,19 @@ fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan) -> AppError {
             humanize::bytes(m.activations_bytes, ByteUnits::Binary)
         )
     };
-    let max_gpus = args.gpus.0.iter().max().copied().unwrap_or(1);
+    // With the states sharded over `k` times the GPUs (ZeRO-3 over a larger dp)
+    // and the rest unchanged, the need falls to rest + states/k.
+    let rest = m.total_bytes.saturating_sub(states);
+    let more = match m.capacity_bytes.checked_sub(rest) {
+        Some(room) if room > 0 && states > 0 => {
+            let k = states.div_ceil(room).next_power_of_two().max(2);
+            format!(
+                "; sharding the states over {k}× the GPUs would fit this layout: try `--gpus {}`",
+                miss.candidate.gpus.saturating_mul(k)
+            )
+        }
+        _ => String::new(),
+    };
     AppError::Usage {
         flag: "--gpus",
         value: args.gpus.0.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
@@ -500,9 +512,8 @@ fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan) -> AppError {
             humanize::bytes(short, ByteUnits::Binary),
         ),
         hint: Some(format!(
-            "{what}; it would fit on a GPU with {} or more; try `--gpus {}`",
+            "{what}; it would fit on a GPU with {} or more{more}",
             humanize::bytes(m.total_bytes, ByteUnits::Binary),
-            max_gpus.saturating_mul(2)
         )),
     }
 }
@@ -808,8 +819,12 @@ impl Report for PlanTrainReport {
         row("evaluated", Cell::Exact(t.evaluated));
         row("  priced by training::estimate", Cell::Exact(t.priced));
         row(
-            "  ruled out by memory (cell's largest micro-batch)",
+            "  ruled out by memory without pricing",
             Cell::Exact(t.pruned_by_memory),
+        );
+        row(
+            "    of which by the model-state floor",
+            Cell::Exact(t.pruned_by_states),
         );
         row("kept (fit)", Cell::Exact(t.kept));
         row("search time", Cell::Seconds(self.speed.seconds));
