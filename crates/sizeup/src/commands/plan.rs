@@ -53,7 +53,7 @@ pub struct PlanTrainArgs {
     /// Accelerators to try, comma-separated (`sizeup gpus` lists them)
     #[arg(long, value_delimiter = ',', default_value = "H100-SXM")]
     pub gpu: Vec<String>,
-    /// GPU counts to try: `64`, a list `64,128,256` or a range `64..1024` (doubling) or `8..64:8`
+    /// GPU counts to try: `64`, a list `64,128,256`, or a range as `--vary` takes it (`64..1024` doubles, `8..64:8` adds 8, `64..512*2`)
     #[arg(long, value_parser = parse_gpus)]
     pub gpus: GpuCounts,
     /// Price per GPU-hour in US dollars for every accelerator (default: the catalog's)
