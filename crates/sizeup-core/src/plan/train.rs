@@ -367,9 +367,10 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
             .reduce(|| Found::new(n), Found::merge)
     };
     #[cfg(not(feature = "parallel"))]
-    let found = groups.iter().fold(Found::new(n), |f, &g| {
-        walk_group(arch, accs, req, &shape, g, f)
-    });
+    let found = groups
+        .iter()
+        .map(|&g| walk_group(arch, accs, req, &shape, g, Found::new(n)))
+        .fold(Found::new(n), Found::merge);
 
     let entry = |candidate: Candidate| -> Result<PlanEntry> {
         let acc = &accs[candidate.accelerator];
