@@ -403,7 +403,7 @@ fn run_train(args: &PlanTrainArgs) -> Result<PlanTrainReport, AppError> {
     let found = plan::search(&loaded.arch, &accs, &req)?;
     let seconds = start.elapsed().as_secs_f64();
     if found.top.is_empty() {
-        return Err(nothing_fits(args, &found));
+        return Err(nothing_fits(args, &found, seconds));
     }
     let rows = found
         .top
@@ -455,7 +455,7 @@ fn empty_space(args: &PlanTrainArgs, count: &plan::space::SpaceCount) -> AppErro
     }
 }
 
-fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan) -> AppError {
+fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan, seconds: f64) -> AppError {
     let t = found.tally;
     let Some(miss) = &found.nearest_miss else {
         return AppError::Usage {
@@ -502,8 +502,10 @@ fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan) -> AppError {
         flag: "--gpus",
         value: args.gpus.0.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
         problem: format!(
-            "nothing fits: all {} layouts exceed the GPU memory; the nearest miss, {} on {}×{}, needs {} per GPU against {} (short by {})",
+            "nothing fits: all {} layouts evaluated ({} kept, {:.0} layouts/s) exceed the GPU memory; the nearest miss, {} on {}×{}, needs {} per GPU against {} (short by {})",
             humanize::grouped(t.evaluated),
+            t.kept,
+            t.evaluated as f64 / seconds.max(1e-9),
             layout_text(&miss.candidate),
             miss.candidate.gpus,
             miss.accelerator,
@@ -622,17 +624,30 @@ fn why(rows: &[PlanRow], by: RankBy) -> Option<String> {
         .filter(|r| score(r) == score(first))
         .map(|r| r.rank)
         .collect();
-    let tie_note = if ties.is_empty() {
-        String::new()
-    } else {
-        let names: Vec<String> = ties.iter().map(|r| format!("#{r}")).collect();
-        format!(
+    let tie_note = match ties.as_slice() {
+        [] => String::new(),
+        [one] => format!("; #{one} ties with #1 (the estimate prices their differences the same)"),
+        more => format!(
             "; {} tie with #1 (the estimate prices their differences the same)",
-            names.join(", ")
-        )
+            more.iter()
+                .map(|r| format!("#{r}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let Some(second) = rows[1..].iter().find(|r| score(r) != score(first)) else {
-        return Some(format!("every row shown ties with #1{tie_note}"));
+        let diff = rows.get(1).map_or_else(String::new, |r| {
+            differences(
+                &first.candidate,
+                &r.candidate,
+                &first.accelerator,
+                &r.accelerator,
+            )
+            .join(", ")
+        });
+        return Some(format!(
+            "every row shown ties with #1: the estimate prices their differences ({diff}, …) the same; `--top` more rows to see what #1 beats"
+        ));
     };
     let (e1, e2) = (&first.estimate, &second.estimate);
     let n = second.rank;
