@@ -3,12 +3,13 @@
 //!
 //! # How a candidate is decided
 //! The layouts sharing everything but the micro-batch `b` (a [`Cell`]) share one
-//! memory curve, which grows with `b`. The cell's smallest `b` is priced by
-//! [`training::estimate`], which also reports the largest micro-batch that fits;
-//! every larger `b` of the cell is then ruled out by memory without being priced
-//! (counted as `pruned_by_memory`), and every `b` that fits is priced by
-//! [`training::estimate`] and offered to the top N. Nothing is ranked by a
-//! number of the plan's own.
+//! memory curve, which grows with `b`. The cell's micro-batches are priced in
+//! ascending order by [`training::estimate_point`] (the same numbers as
+//! [`training::estimate`], without its largest-micro-batch search and
+//! assumptions) and offered to the top N while they fit; at the first that does
+//! not, the larger ones are ruled out by memory without being priced (counted as
+//! `pruned_by_memory`). The top N are priced again by [`training::estimate`].
+//! Nothing is ranked by a number of the plan's own.
 //!
 //! Before that, a cell is ruled out whole when its model states alone (weights,
 //! gradients, optimizer states from [`states::model_states`], the function the
@@ -205,30 +206,26 @@ fn walk_cell(
     req: &mut TrainRequest,
     found: &mut Found,
 ) {
-    let mut largest = None;
     for (i, &b) in micro.iter().enumerate() {
         let candidate = cell.candidate(b);
         found.tally.evaluated += 1;
-        if i > 0 && largest.is_none_or(|l| b > l) {
-            found.tally.pruned_by_memory += 1;
-            continue;
-        }
         candidate.apply(req);
         found.tally.priced += 1;
-        let e = match training::estimate(arch, acc, req) {
+        let e = match training::estimate_point(arch, acc, req) {
             Ok(e) => e,
             Err(_) => {
                 found.tally.refused += 1;
                 continue;
             }
         };
-        if i == 0 {
-            largest = e.largest_micro_batch;
-        }
         if !e.fits {
             let ratio = e.memory.total_bytes as f64 / acc.memory_bytes.max(1) as f64;
             found.miss.offer(Miss { ratio, candidate });
-            continue;
+            // memory grows with the micro-batch: the larger ones do not fit either
+            let rest = (micro.len() - i - 1) as u64;
+            found.tally.evaluated += rest;
+            found.tally.pruned_by_memory += rest;
+            return;
         }
         found.tally.kept += 1;
         if let Some(score) = score(&e, by) {
@@ -505,6 +502,28 @@ mod tests {
             .top
             .windows(2)
             .all(|p| p[0].estimate.time.total_seconds <= p[1].estimate.time.total_seconds));
+    }
+
+    #[test]
+    fn the_point_estimate_is_the_estimate_less_its_extras() {
+        let arch = llama_7b();
+        let acc = hardware::find("H100-SXM").unwrap();
+        let req = request(vec![16], 128, 3);
+        let shape = Dims::new(&arch, &req.base);
+        let (groups, _) = req.space.groups(&shape, 1);
+        let mut n = 0;
+        for g in groups {
+            req.space.for_each_cell(&shape, g, |cell, micro| {
+                let r = cell.candidate(micro[0]).request(&req.base);
+                let mut full = training::estimate(&arch, acc, &r).unwrap();
+                let point = training::estimate_point(&arch, acc, &r).unwrap();
+                full.largest_micro_batch = None;
+                full.assumptions.clear();
+                assert_eq!(full, point);
+                n += 1;
+            });
+        }
+        assert!(n > 100);
     }
 
     #[test]
