@@ -349,7 +349,7 @@ fn predicted_seconds(
     req.layout = Default::default();
     let start = Instant::now();
     for _ in 0..CALIBRATION_CALLS {
-        let _ = training::estimate(arch, acc, &req);
+        let _ = training::estimate_point(arch, acc, &req);
     }
     let per_call = start.elapsed().as_secs_f64() / f64::from(CALIBRATION_CALLS);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
@@ -386,9 +386,9 @@ fn run_train(args: &PlanTrainArgs) -> Result<PlanTrainReport, AppError> {
         if seconds > TIME_LIMIT_SECONDS {
             return Err(AppError::Usage {
                 flag: "--gpus",
-                value: args.gpus.0.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+                value: gpus_text(&args.gpus.0),
                 problem: format!(
-                    "the space holds {} layouts, about {:.0} s to search here (more than {TIME_LIMIT_SECONDS:.0} s)",
+                    "the space holds {} layouts: up to about {:.0} s to search here if none were ruled out by memory (more than {TIME_LIMIT_SECONDS:.0} s)",
                     humanize::grouped(count.candidates),
                     seconds
                 ),
@@ -446,7 +446,7 @@ fn empty_space(args: &PlanTrainArgs, count: &plan::space::SpaceCount) -> AppErro
     };
     AppError::Usage {
         flag: "--gpus",
-        value: args.gpus.0.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+        value: gpus_text(&args.gpus.0),
         problem,
         hint: Some(format!(
             "use a `--global-batch` that is a multiple of the GPU count (e.g. {}), GPU counts that are powers of two, or loosen `--tp`/`--pp`/`--cp`/`--micro-batch`",
@@ -500,7 +500,7 @@ fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan, seconds: f64) -> AppErr
     };
     AppError::Usage {
         flag: "--gpus",
-        value: args.gpus.0.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+        value: gpus_text(&args.gpus.0),
         problem: format!(
             "nothing fits: all {} layouts evaluated ({} kept, {:.0} layouts/s) exceed the GPU memory; the nearest miss, {} on {}×{}, needs {} per GPU against {} (short by {})",
             humanize::grouped(t.evaluated),
@@ -518,6 +518,20 @@ fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan, seconds: f64) -> AppErr
             humanize::bytes(m.total_bytes, ByteUnits::Binary),
         )),
     }
+}
+
+/// `8,16,32`, or `8,16,24,…,16384 (2048 counts)` for a long list.
+fn gpus_text(gpus: &[u64]) -> String {
+    let all: Vec<String> = gpus.iter().map(u64::to_string).collect();
+    if all.len() <= 8 {
+        return all.join(",");
+    }
+    format!(
+        "{},…,{} ({} counts)",
+        all[..3].join(","),
+        all[all.len() - 1],
+        all.len()
+    )
 }
 
 /// `tp 8 · pp 4 (×5) · cp 1 · dp 2`.
@@ -698,7 +712,6 @@ impl Report for PlanTrainReport {
             RankBy::Time => "wall time",
             RankBy::Cost => "cost",
         };
-        let gpus: Vec<String> = req.space.gpus.iter().map(u64::to_string).collect();
         let mut top = Table::new(
             Some(&format!(
                 "{} ({}): top {} of {} layouts that fit on {} × {}, s = {}, B = {} sequences, by {by}",
@@ -706,7 +719,7 @@ impl Report for PlanTrainReport {
                 self.model.description(),
                 self.rows.len(),
                 humanize::grouped(self.plan.tally.kept),
-                gpus.join(","),
+                gpus_text(&req.space.gpus),
                 self.plan.accelerators.join(","),
                 humanize::grouped(base.seq_len),
                 humanize::grouped(base.global_batch),
@@ -832,7 +845,10 @@ impl Report for PlanTrainReport {
             Cell::Exact(self.plan.space.candidates),
         );
         row("evaluated", Cell::Exact(t.evaluated));
-        row("  priced by training::estimate", Cell::Exact(t.priced));
+        row(
+            "  priced (training::estimate_point; the rows by training::estimate)",
+            Cell::Exact(t.priced),
+        );
         row(
             "  ruled out by memory without pricing",
             Cell::Exact(t.pruned_by_memory),
@@ -856,7 +872,7 @@ impl Report for PlanTrainReport {
         };
         notes.push(format!(
             "space: GPUs {} on {}; tp {}, pp {} with chunks {}, cp {}, ep {}, dp the rest, micro-batch {}; recompute {}; ZeRO {}; sequence parallel off/on",
-            gpus.join(","),
+            gpus_text(&space.gpus),
             self.plan.accelerators.join(","),
             axis(&space.tp),
             axis(&space.pp),
