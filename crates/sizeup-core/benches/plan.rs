@@ -33,6 +33,36 @@ fn search(c: &mut Criterion) {
             b.iter(|| plan::search(black_box(&arch), &accs, &req).unwrap())
         });
     }
+    // A wide space: Llama-3.1-405B (shared/fixtures/models/llama-3.1-405b) on
+    // 8 to 16,384 GPUs of six accelerators, where most cells fail on memory.
+    let arch = Shape::llama(126, 16384, 128, 8, 53248, 128_256)
+        .build()
+        .unwrap();
+    let accs: Vec<_> = [
+        "H100-SXM",
+        "A100-SXM-80GB",
+        "H200-SXM",
+        "B200",
+        "MI300X",
+        "H100-PCIe",
+    ]
+    .iter()
+    .map(|n| hardware::find(n).unwrap().clone())
+    .collect();
+    let mut base = TrainRequest::new(8, 8192, 2048, 1);
+    base.tokens = Some(15_000_000_000_000);
+    let req = PlanRequest {
+        base,
+        space: Space::new((3..=14).map(|k| 1u64 << k).collect()),
+        by: RankBy::Time,
+        top: 5,
+    };
+    let n = plan::train::count(&arch, accs.len(), &req).candidates;
+    group.throughput(Throughput::Elements(n));
+    group.bench_function(
+        format!("llama-3.1-405b, 8..16384 GPUs × 6 accelerators, {n} layouts"),
+        |b| b.iter(|| plan::search(black_box(&arch), &accs, &req).unwrap()),
+    );
     group.finish();
 }
 
