@@ -25,6 +25,7 @@ pub mod inference;
 pub mod kv;
 pub mod ops;
 pub mod params;
+pub mod plan;
 pub mod resize;
 pub mod rough;
 pub mod shape;

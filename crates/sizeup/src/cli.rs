@@ -10,6 +10,7 @@ use crate::commands::inspect::InspectArgs;
 use crate::commands::kv::KvArgs;
 use crate::commands::models::ModelsArgs;
 use crate::commands::params::ParamsArgs;
+use crate::commands::plan::PlanTarget;
 use crate::commands::rough::RoughArgs;
 use crate::commands::sweep::SweepArgs;
 use crate::commands::train::TrainArgs;
@@ -68,6 +69,13 @@ pub enum Command {
     Train {
         #[command(flatten)]
         args: TrainArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Search every configuration of a job and rank those that fit (`plan train`)
+    Plan {
+        #[command(subcommand)]
+        target: PlanTarget,
         #[command(flatten)]
         output: OutputArgs,
     },

@@ -60,6 +60,7 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Kv { args, output } => emit(&commands::kv::run(&args)?, &output),
         Command::Infer { args, output } => emit(&commands::infer::run(&args)?, &output),
         Command::Train { args, output } => emit(&commands::train::run(&args)?, &output),
+        Command::Plan { target, output } => emit(&commands::plan::run(&target)?, &output),
         Command::Sweep { args, output } => {
             let report = commands::sweep::run(&args)?;
             if let Some(path) = &args.chart {

@@ -403,6 +403,31 @@ pub fn estimate(
     acc: &Accelerator,
     req: &TrainRequest,
 ) -> Result<TrainEstimate> {
+    estimate_with(arch, acc, req, true)
+}
+
+/// [`estimate`] without its two per-run extras: the search for the largest
+/// micro-batch that fits (`largest_micro_batch` is `None`) and the assumptions
+/// (empty). Every other field is computed by the same code, so it equals
+/// [`estimate`]'s to the bit; a configuration search prices its candidates with
+/// it (the extras are most of [`estimate`]'s time) and its winners with [`estimate`].
+///
+/// # Errors
+/// As [`estimate`].
+pub fn estimate_point(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+) -> Result<TrainEstimate> {
+    estimate_with(arch, acc, req, false)
+}
+
+fn estimate_with(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+    full: bool,
+) -> Result<TrainEstimate> {
     let workload = Workload {
         gpus: req.gpus,
         seq_len: req.seq_len,
@@ -465,7 +490,11 @@ pub fn estimate(
 
     // memory
     let mem = memory(arch, &list, acc, req, &layout, req.micro_batch)?;
-    let largest = largest_micro_batch(arch, &list, acc, req, &layout)?;
+    let largest = if full {
+        largest_micro_batch(arch, &list, acc, req, &layout)?
+    } else {
+        None
+    };
 
     // FLOPs
     let adapters = match req.method.adapters() {
@@ -535,7 +564,11 @@ pub fn estimate(
         cost_usd: price.map(|p| gpu_hours * p),
     };
 
-    let assumptions = assumptions(req, &layout, arch, &dev, price, tokens);
+    let assumptions = if full {
+        assumptions(req, &layout, arch, &dev, price, tokens)
+    } else {
+        Vec::new()
+    };
     Ok(TrainEstimate {
         accelerator: acc.name.clone(),
         layout,
