@@ -11,20 +11,45 @@ use sizeup_formats::FormatError;
 
 use crate::error::AppError;
 
-/// Render an error for stderr, without color.
-pub fn render(err: &AppError) -> String {
-    let mut out = format!("error: {}\n", headline(err));
+/// An error taken apart: what the terminal shows line by line, and what the web
+/// API returns as JSON, from the one renderer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The first line, a request field shown as its flag.
+    pub error: String,
+    /// The `Caused by:` chain, outermost first.
+    pub causes: Vec<String>,
+    /// What to do.
+    pub hints: Vec<String>,
+}
+
+/// Take an error apart into its headline, causes and hints.
+pub fn diagnose(err: &AppError) -> Diagnostic {
     // `transparent` variants forward `source()` to the inner error, so the chain
     // starts at the first real cause.
+    let mut causes = Vec::new();
     let mut source = err.source();
     while let Some(cause) = source {
-        let _ = writeln!(out, "  Caused by: {cause}");
+        causes.push(cause.to_string());
         source = cause.source();
     }
-    let hints = hints(err);
-    if !hints.is_empty() {
+    Diagnostic {
+        error: headline(err),
+        causes,
+        hints: hints(err),
+    }
+}
+
+/// Render an error for stderr, without color.
+pub fn render(err: &AppError) -> String {
+    let d = diagnose(err);
+    let mut out = format!("error: {}\n", d.error);
+    for cause in &d.causes {
+        let _ = writeln!(out, "  Caused by: {cause}");
+    }
+    if !d.hints.is_empty() {
         out.push('\n');
-        for hint in hints {
+        for hint in &d.hints {
             let _ = writeln!(out, "hint: {hint}");
         }
     }
