@@ -5,7 +5,7 @@
 const $ = (s) => document.querySelector(s);
 const form = $("#inputs");
 const FIELDS = ["model", "gpu", "tp", "weights", "kv_dtype", "workload", "prompt", "output",
-  "context", "concurrency", "train_gpus", "seq_len", "tokens"];
+  "context", "concurrency", "train_gpus", "seq_len", "tokens", "zero", "recompute"];
 const SVG = "http://www.w3.org/2000/svg";
 let config = null; // a pasted config.json's text
 let pending = null; // the AbortController of the requests in flight
@@ -35,7 +35,16 @@ function seconds(s) {
   if (s < 172800) return (s / 3600).toFixed(1) + " h";
   return (s / 86400).toFixed(1) + " days";
 }
-const num = (x, d = 3) => (x == null ? "–" : Number(x).toPrecision(d));
+function num(x, d = 3) {
+  if (x == null) return "–";
+  return Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en-US") : String(Number(Number(x).toPrecision(d)));
+}
+// token counts as the CLI reads them: 32k = 32768
+function tokens(n) {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return n / (1 << 20) + "m";
+  if (n >= 1024 && n % 1024 === 0) return n / 1024 + "k";
+  return count(n);
+}
 const usd = (x) => (x == null ? "–" : "$" + (x >= 100 ? x.toFixed(0) : x.toFixed(x >= 1 ? 2 : 4)));
 const pct = (x) => (x == null ? "–" : (x * 100).toFixed(1) + "%");
 const words = (s) => String(s).replace(/_/g, " ");
@@ -121,7 +130,7 @@ function drawParams(r) {
   const m = r.model;
   show("params",
     el("p", { class: "big" }, count(r.params_total), el("small", {}, r.params_active !== r.params_total ? " total · " + count(r.params_active) + " active per token" : " parameters")),
-    el("p", { class: "note" }, `${m.name}: ${m.model_type}, ${m.layers} layers, h ${m.hidden_size}, ${m.attention} ${m.heads}/${m.kv_heads}×${m.head_dim}, context ${count(m.max_context)}`),
+    el("p", { class: "note" }, `${m.name}: ${m.model_type}, ${m.layers} layers, h ${m.hidden_size}, ${m.attention} ${m.heads}/${m.kv_heads}×${m.head_dim}, context ${tokens(m.max_context)}`),
     bars(groups, r.params_total),
     el("p", { class: "note" }, `the lesson's rough 12·h² estimate: ${count(r.rough.rough_total)} (${((r.rough.rough_total / r.rough.exact_total - 1) * 100).toFixed(1)}%)`));
 }
@@ -143,7 +152,15 @@ function drawMemory(r) {
   if (m.shortfall_bytes > 0) legend.append(el("li", { class: "bad" }, `short by ${bytes(m.shortfall_bytes)}`));
   const nodes = [el("p", {}, `${e.gpu} × ${e.gpus} (tp ${e.tp}), ${bytes(m.total_bytes)} each, ${e.weights} weights, ${e.kv_dtype} KV: `,
     el("strong", { class: e.fits ? "good" : "bad" }, e.fits ? "fits" : "does not fit")), stack, legend];
-  if (e.fit_advice) nodes.push(el("p", { class: "note" }, e.fit_advice));
+  const a = e.fit_advice;
+  if (a) {
+    const tips = [];
+    if (a.min_tp) tips.push(`tensor parallel ${a.min_tp}`);
+    if (a.formats && a.formats.length) tips.push(`weights ${a.formats.join(" or ")}`);
+    if (a.max_batch) tips.push(`at most ${a.max_batch} requests`);
+    if (a.max_context) tips.push(`context at most ${tokens(a.max_context)}`);
+    if (tips.length) nodes.push(el("p", { class: "note" }, "it would fit with " + tips.join("; ")));
+  }
   show("memory", ...nodes);
 }
 
@@ -198,7 +215,7 @@ function drawCard(r) {
 function drawKv(r, budget) {
   const pts = r.points.filter((p) => p.serve).map((p) => [p.serve.context, p.serve.kv_per_request_bytes]);
   if (!pts.length) { show("kv", el("p", {}, "no point could be estimated")); return; }
-  const W = 640, H = 260, L = 70, R = 12, T = 12, B = 40;
+  const W = 640, H = 260, L = 70, R = 24, T = 12, B = 40;
   const xs = pts.map((p) => Math.log2(p[0]));
   const ymax = Math.max(...pts.map((p) => p[1]), budget || 0) * 1.05;
   const x = (v) => L + ((Math.log2(v) - xs[0]) / Math.max(xs[xs.length - 1] - xs[0], 1)) * (W - L - R);
@@ -211,7 +228,7 @@ function drawKv(r, budget) {
   }
   pts.forEach(([c], i) => {
     if (pts.length > 8 && i % 2) return;
-    s.append(svg("text", { x: x(c), y: H - B + 16, "text-anchor": "middle" }, count(c)));
+    s.append(svg("text", { x: x(c), y: H - B + 16, "text-anchor": "middle" }, tokens(c)));
   });
   s.append(svg("text", { x: (L + W) / 2, y: H - 4, "text-anchor": "middle" }, "context (tokens)"));
   if (budget && budget < ymax) {
@@ -221,7 +238,7 @@ function drawKv(r, budget) {
   s.append(svg("polyline", { points: pts.map(([c, b]) => `${x(c)},${y(b)}`).join(" "), class: "curve" }));
   for (const [c, b] of pts) {
     const dot = svg("circle", { cx: x(c), cy: y(b), r: 3 });
-    dot.append(svg("title", {}, `${count(c)} tokens: ${bytes(b)}`));
+    dot.append(svg("title", {}, `${tokens(c)} tokens: ${bytes(b)}`));
     s.append(dot);
   }
   show("kv", s, el("p", { class: "note" }, `${r.model.name}, ${r.settings.kv_dtype} cache; recurrent state (if any) included`));
@@ -237,8 +254,9 @@ async function update() {
   document.body.classList.add("busy");
   const serving = pick(v, ["gpu", "tp", "weights", "kv_dtype"]);
   const workload = pick(v, ["prompt", "output", "context", "concurrency"]);
-  const training = { gpu: v.gpu, gpus: v.train_gpus, ...pick(v, ["seq_len", "tokens"]) };
-  const cardFields = { workload: v.workload, ...serving, ...workload, ...pick(v, ["seq_len", "tokens"]) };
+  const trainFlags = pick(v, ["seq_len", "tokens", "zero", "recompute"]);
+  const training = { gpu: v.gpu, gpus: v.train_gpus, ...trainFlags };
+  const cardFields = { workload: v.workload, ...serving, ...workload, ...trainFlags };
   if (v.train_gpus) cardFields.train_gpus = v.train_gpus;
   const jobs = [];
   const run = (id, path, fields, draw) => {
@@ -292,8 +310,12 @@ async function start() {
     ]);
     $("#models").replaceChildren(...models.models.map((m) => el("option", { value: m.name }, `${m.family} · ${count(m.params_total)}`)));
     const chosen = new URLSearchParams(location.search).get("gpu") || form.elements.gpu.value;
+    const norm = (t) => t.toLowerCase().replace(/[-_ ]/g, "");
+    const found = gpus.accelerators.find((g) => [g.name, ...g.aliases].some((n) => norm(n) === norm(chosen)));
     $("#gpu").replaceChildren(...gpus.accelerators.map((g) => el("option", { value: g.name }, g.name)));
-    form.elements.gpu.value = chosen;
+    // a name the catalog lacks stays, for the API to answer with its suggestions
+    if (!found) $("#gpu").prepend(el("option", { value: chosen }, chosen));
+    form.elements.gpu.value = found ? found.name : chosen;
   } catch (e) { /* the lists only help: the inputs still work */ }
   update();
 }
