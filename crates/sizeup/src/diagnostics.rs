@@ -83,14 +83,28 @@ const FLAGS: &[(&str, &str)] = &[
     ("block_tokens", "--kv-block"),
 ];
 
+/// The flag that sets a core request field (`block_tokens` → `--kv-block`).
+pub fn flag_of(field: &str) -> Option<&'static str> {
+    FLAGS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, flag)| *flag)
+}
+
+/// The flag the error is about, when a core check names its field.
+pub fn flag_at_fault(err: &AppError) -> Option<&'static str> {
+    match err {
+        AppError::Usage { flag, .. } => Some(flag),
+        AppError::Core(CoreError::Invalid { field, .. } | CoreError::Zero { field }) => {
+            flag_of(field)
+        }
+        _ => None,
+    }
+}
+
 /// The first line: the error itself, with a request field shown as its flag.
 fn headline(err: &AppError) -> String {
-    let flag = |field: &str| {
-        FLAGS
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, flag)| *flag)
-    };
+    let flag = flag_of;
     match err {
         AppError::Core(CoreError::Invalid {
             field,

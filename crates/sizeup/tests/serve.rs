@@ -284,6 +284,7 @@ fn bad_input_is_a_400_naming_the_flag() {
     let (status, body) = server.post("/api/infer", &json!({"model": "llama-3.1-8b", "tp": 3}));
     assert_eq!(status, 400);
     let v = error(&body);
+    assert_eq!(v["field"], "tp");
     assert!(v["error"].as_str().unwrap_or("").contains("--tp"), "{v}");
     assert!(
         !v["hints"].as_array().map(Vec::is_empty).unwrap_or(true),

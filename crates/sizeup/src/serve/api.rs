@@ -144,11 +144,14 @@ impl ApiError {
     /// A command's error, rendered by the CLI's one renderer.
     fn from_app(err: &AppError) -> ApiError {
         let d = diagnostics::diagnose(err);
-        let (status, field) = match err {
-            AppError::Usage { flag, .. } => (400, Some(field_name(flag))),
-            AppError::Core(_) | AppError::Formats(_) => (400, None),
-            AppError::Render(_) | AppError::Chart { .. } | AppError::Write { .. } => (500, None),
+        let status = match err {
+            AppError::Usage { .. } | AppError::Core(_) | AppError::Formats(_) => 400,
+            AppError::Render(_) | AppError::Chart { .. } | AppError::Write { .. } => 500,
         };
+        // `--prompt + --output` names two flags: no one field is at fault
+        let field = diagnostics::flag_at_fault(err)
+            .filter(|f| !f.contains(' '))
+            .map(field_name);
         ApiError {
             status,
             error: d.error,
