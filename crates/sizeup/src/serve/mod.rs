@@ -10,6 +10,7 @@ pub mod api;
 pub mod openapi;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -32,6 +33,33 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Requests computed at once; more wait their turn (within their time limit).
 const WORKERS: usize = 4;
+
+/// Requests computing or waiting at once; more are answered 503 at once. The
+/// count falls when a computation ends, not when its request times out, so it
+/// bounds the work really under way.
+const MAX_IN_FLIGHT: usize = 4 * WORKERS;
+
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// One request counted in [`IN_FLIGHT`] until dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> Option<Slot> {
+        let before = IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        if before >= MAX_IN_FLIGHT {
+            IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// The route of the OpenAPI document.
 pub const OPENAPI_ROUTE: &str = "/api/openapi.json";
@@ -142,7 +170,16 @@ async fn respond(
         Ok(call) => call,
         Err(e) => return error_response(&e),
     };
-    let work = tokio::task::spawn_blocking(move || api::answer(call));
+    let Some(slot) = Slot::take() else {
+        return error_response(&ApiError::with_status(
+            503,
+            format!("the server is busy ({MAX_IN_FLIGHT} requests under way): try again shortly"),
+        ));
+    };
+    let work = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        api::answer(call)
+    });
     match tokio::time::timeout(REQUEST_TIMEOUT, work).await {
         Ok(Ok(Ok(json))) => json_response(StatusCode::OK, json),
         Ok(Ok(Err(e))) => error_response(&e),

@@ -95,7 +95,7 @@ fn operations(e: &Endpoint) -> Value {
         },
         "400": {"description": "Bad input, named by its flag", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         "413": {"description": "The body is larger than the server takes", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-        "503": {"description": "The estimate took longer than the server allows", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        "503": {"description": "The estimate took longer than the server allows, or the server is busy", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     });
     json!({
         "get": {
@@ -125,12 +125,23 @@ fn summary(e: &Endpoint) -> String {
 /// are strings or numbers, as the flag reads them (`32k`, `15.6T`, `0.4`).
 fn schema(f: &Field) -> Value {
     let mut s = Map::new();
-    s.insert("description".into(), f.help.clone().into());
+    let help = if f.flag.is_none() {
+        // over HTTP, MODEL is a catalog name only
+        "A catalog name (`/api/models` lists them; loosely matched, Hub ids of catalog models too), or the name shown for the `config` sent".to_string()
+    } else {
+        f.help.clone()
+    };
+    s.insert("description".into(), help.into());
+    let boolean = matches!(f.default.as_deref(), Some("true" | "false"));
     if f.switch {
         s.insert("type".into(), "boolean".into());
     } else {
-        let one = if f.choices.is_empty() {
-            json!({"type": ["string", "number", "boolean"]})
+        let one = if f.flag.is_none() {
+            json!({"type": "string"})
+        } else if boolean {
+            json!({"type": ["boolean", "string"], "enum": [true, false, "true", "false"]})
+        } else if f.choices.is_empty() {
+            json!({"type": ["string", "number"]})
         } else {
             json!({"type": "string", "enum": f.choices})
         };
