@@ -92,6 +92,7 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
 }
 
 /// The flag the error is about, when a core check names its field.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
 pub fn flag_at_fault(err: &AppError) -> Option<&'static str> {
     match err {
         AppError::Usage { flag, .. } => Some(flag),

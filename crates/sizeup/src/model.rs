@@ -16,6 +16,7 @@ use crate::error::AppError;
 /// name; the web API reads only what a request itself holds or the embedded
 /// catalog, never a file, cache or network address of the machine it runs on.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
 pub enum ModelSource {
     /// Catalog names and aliases, `config.json` files, checkpoint folders, GGUF
     /// files and the Hugging Face cache and Hub (see `sizeup_formats::source`).
