@@ -121,6 +121,12 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// A local web page and a JSON API over these commands (`/api/openapi.json`)
+    #[cfg(feature = "serve")]
+    Serve {
+        #[command(flatten)]
+        args: crate::serve::ServeArgs,
+    },
 }
 
 /// The model every model command takes.
@@ -133,6 +139,9 @@ pub struct ModelArg {
     /// know yet, or a variant of one): the count is then unverified, and says so
     #[arg(long = "as", value_name = "TYPE")]
     pub as_type: Option<String>,
+    /// What MODEL may reach: anything on the command line; set by `serve` for requests.
+    #[arg(skip)]
+    pub source: crate::model::ModelSource,
 }
 
 /// The devices, shared by the serving and training flags (and so by `sweep`,

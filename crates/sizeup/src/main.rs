@@ -14,6 +14,8 @@ mod humanize;
 mod model;
 mod progress;
 mod render;
+#[cfg(feature = "serve")]
+mod serve;
 mod sweep_axis;
 
 #[cfg(test)]
@@ -73,6 +75,13 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Inspect { args, output } => emit(&commands::inspect::run(&args)?, &output),
         Command::Card { args, output } => emit(&commands::card::run(&args)?, &output),
         Command::Validate { args, output } => emit(&commands::validate::run(&args)?, &output),
+        #[cfg(feature = "serve")]
+        Command::Serve { args } => serve::run(&args, |address| {
+            println!("sizeup serve: listening on http://{address}/ (Ctrl-C stops)");
+            if !address.ip().is_loopback() {
+                eprintln!("warning: {address} is not a loopback address: other machines can reach this server");
+            }
+        }),
     }
 }
 

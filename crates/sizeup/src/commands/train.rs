@@ -22,7 +22,7 @@ use crate::render::{Cell, Report, Table, View};
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]

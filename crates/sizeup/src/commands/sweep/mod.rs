@@ -45,7 +45,7 @@ const PROGRESS_MIN_POINTS: usize = 2_000;
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
     /// What each point estimates: serving (as `sizeup infer`) or training (as `sizeup train`)
     #[arg(long, value_enum, default_value_t = Mode::Serve)]
     mode: Mode,
