@@ -16,8 +16,12 @@ use crate::error::AppError;
 /// With `--as TYPE`, every `config.json` read is read by that type's reader, and the
 /// first assumption says so, unverified.
 pub fn load(arg: &ModelArg) -> Result<Loaded, AppError> {
+    let read = || match inline_config(&arg.model) {
+        Some(inline) => from_inline(&inline),
+        None => source::load(&arg.model),
+    };
     let Some(model_type) = &arg.as_type else {
-        return Ok(source::load(&arg.model)?);
+        return Ok(read()?);
     };
     if !hf::supported_model_types().contains(&model_type.as_str()) {
         return Err(AppError::Usage {
@@ -27,7 +31,61 @@ pub fn load(arg: &ModelArg) -> Result<Loaded, AppError> {
             hint: Some("`--as` takes one of the model_types an unsupported-type error lists (e.g. `llama`, `qwen3_moe`)".into()),
         });
     }
-    Ok(hf::reading_as(model_type, || source::load(&arg.model))?)
+    Ok(hf::reading_as(model_type, read)?)
+}
+
+/// A `config.json` held in memory, read in place of a file when MODEL names it
+/// (the Python binding's `dict` or `PretrainedConfig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineConfig {
+    /// The MODEL argument that means this config, and the name reports show.
+    pub name: String,
+    /// The `config.json` text.
+    pub text: String,
+}
+
+thread_local! {
+    /// The config [`with_inline_config`] lends to loads on this thread, if any.
+    static INLINE: std::cell::RefCell<Option<InlineConfig>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` with MODEL arguments equal to `inline.name` read from `inline.text`
+/// (on this thread: commands load their model before any parallel work). Scoped:
+/// the previous setting is restored when `f` returns or unwinds.
+pub fn with_inline_config<T>(inline: &InlineConfig, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<InlineConfig>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            INLINE.with(|r| *r.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(INLINE.with(|r| r.replace(Some(inline.clone()))));
+    f()
+}
+
+/// The in-memory config MODEL names, if one is lent.
+fn inline_config(model: &str) -> Option<InlineConfig> {
+    INLINE.with(|r| r.borrow().as_ref().filter(|c| c.name == model).cloned())
+}
+
+/// Read an in-memory config as `config.json` is read, with a note saying where from.
+fn from_inline(inline: &InlineConfig) -> Result<Loaded, sizeup_formats::FormatError> {
+    let parsed = hf::from_config_str(&inline.text)?;
+    let mut assumptions = vec![Assumption::new(
+        "read from",
+        &inline.name,
+        "a config.json passed in memory (no file)",
+    )];
+    assumptions.extend(parsed.assumptions);
+    Ok(Loaded {
+        name: inline.name.clone(),
+        source: source::Source::Config {
+            path: inline.name.clone().into(),
+        },
+        arch: parsed.arch,
+        assumptions,
+        tensors: None,
+    })
 }
 
 /// The model as every report shows it.
