@@ -68,22 +68,17 @@ fn inline_config(model: &str) -> Option<InlineConfig> {
     INLINE.with(|r| r.borrow().as_ref().filter(|c| c.name == model).cloned())
 }
 
-/// Read an in-memory config as `config.json` is read, with a note saying where from.
+/// Read an in-memory config as a `config.json` file is read: the same report as
+/// for the file, but for the name.
 fn from_inline(inline: &InlineConfig) -> Result<Loaded, sizeup_formats::FormatError> {
     let parsed = hf::from_config_str(&inline.text)?;
-    let mut assumptions = vec![Assumption::new(
-        "read from",
-        &inline.name,
-        "a config.json passed in memory (no file)",
-    )];
-    assumptions.extend(parsed.assumptions);
     Ok(Loaded {
         name: inline.name.clone(),
         source: source::Source::Config {
             path: inline.name.clone().into(),
         },
         arch: parsed.arch,
-        assumptions,
+        assumptions: parsed.assumptions,
         tensors: None,
     })
 }
