@@ -167,3 +167,14 @@ def test_bad_model_type():
 
 def test_version_matches_cli(cli):
     assert cli("--version").stdout.strip() == f"sizeup {sizeup.__version__}"
+
+
+def test_plan_equals_cli_json_or_is_refused_as_the_cli_refuses(cli, cli_json):
+    has_plan = cli("plan", "--help").returncode == 0
+    if not has_plan:
+        with pytest.raises(sizeup.SizeupError, match="plan") as info:
+            sizeup.plan(MODEL, gpus=8)
+        assert info.value.usage
+        return
+    argv = ["plan", "train", MODEL, "--gpus", "8"]
+    assert sizeup.plan(MODEL, gpus=8).to_dict() == cli_json(*argv)

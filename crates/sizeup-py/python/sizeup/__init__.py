@@ -39,6 +39,7 @@ __all__ = [
     "TrainReport",
     "CardReport",
     "SweepReport",
+    "PlanReport",
     "ModelsReport",
     "GpusReport",
     "params",
@@ -49,6 +50,7 @@ __all__ = [
     "sweep",
     "models",
     "gpus",
+    "plan",
     "run",
     "__version__",
 ]
@@ -183,6 +185,12 @@ class ModelsReport(Report):
 
 class GpusReport(Report):
     """``sizeup gpus``: the accelerator catalog, every figure with its source (``r.accelerators``)."""
+
+    __slots__ = ()
+
+
+class PlanReport(Report):
+    """``sizeup plan``: the configurations of a job that fit, ranked."""
 
     __slots__ = ()
 
@@ -376,7 +384,11 @@ def gpus(**options: Any) -> GpusReport:
     return GpusReport(_run(["gpus"], **options))
 
 
-# `plan` (search the cheapest layout that fits) is coming to the CLI as
-# `sizeup plan`; when it lands, add `PlanReport` and
-# `def plan(model, **options): return PlanReport(_run(["plan"], model, **options))`
-# here and in __init__.pyi, and a case in tests/test_api.py.
+def plan(model: _Model, target: str = "train", **options: Any) -> PlanReport:
+    """Search every configuration of a job and rank those that fit (``sizeup plan TARGET``).
+
+    ``target`` is the job (``"train"``); options as ``sizeup plan train --help``:
+    ``gpus="64..1024"``, ``gpu=["H100-SXM", "H200"]``, ``by="cost"``, …
+    A ``sizeup`` without the ``plan`` command raises :class:`SizeupError`.
+    """
+    return PlanReport(_run(["plan", target], model, **options))
