@@ -59,10 +59,9 @@ __all__ = [
 class SizeupError(ValueError):
     """A command line sizeup refused or a command that failed.
 
-    ``str(err)`` is the first line of the CLI's message (``error: …``);
-    ``err.message`` is the whole message as the CLI prints it on stderr (the
-    ``Caused by:`` chain and the ``hint:`` lines included); ``err.hints`` holds the
-    hints; ``err.usage`` is true when the command line itself was refused (an
+    ``str(err)`` and ``err.message`` are the message as the CLI prints it on
+    stderr (``error: …``, the ``Caused by:`` chain and the ``hint:`` lines);
+    ``err.hints`` holds the hints' text; ``err.usage`` is true when the command line itself was refused (an
     unknown flag or a bad value), false when a command ran and failed.
     """
 
