@@ -127,7 +127,7 @@ pub fn assumptions(arch: &Architecture) -> Vec<Assumption> {
 ///
 /// # Source
 /// vLLM `FullAttentionSpec`, `MLAAttentionSpec`, `DeepseekV32IndexerCache`.
-fn cached_width(att: &Attention) -> Result<(u64, u64)> {
+pub(crate) fn cached_width(att: &Attention) -> Result<(u64, u64)> {
     if let Some(listed) = &att.listed {
         return Ok((listed.cached_per_token, att.kind.kv_heads().max(1)));
     }
@@ -414,7 +414,18 @@ fn compressed_bytes(att: &Attention, layers: u64, req: &KvRequest) -> Result<(u6
 /// # Errors
 /// As [`size`].
 pub fn layer_bytes_per_token_per_rank(att: &Attention, dtype: KvDtype, tp: u64) -> Result<f64> {
-    let (elements, split) = cached_width(att)?;
+    row_bytes_per_rank(cached_width(att)?, dtype, tp)
+}
+
+/// Bytes one token adds on one of `tp` ranks to a cache of `elements` values per token
+/// split into `split` heads ([`crate::ops::AttentionOp::cached`]).
+///
+/// # Formula
+/// `row bytes(elements) · max(split/t, 1) / split`
+///
+/// # Errors
+/// As [`size`].
+pub fn row_bytes_per_rank((elements, split): (u64, u64), dtype: KvDtype, tp: u64) -> Result<f64> {
     let row_bytes = dtype
         .layout()
         .bytes_for(elements)

@@ -162,6 +162,16 @@ fn load_local(spec: &str) -> Result<Loaded, FormatError> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
         });
     }
+    load_catalog(spec)
+}
+
+/// Load MODEL from the embedded catalog alone: a catalog name, then a catalog
+/// alias. No file, cache or network is touched, whatever `spec` looks like (a
+/// server answering requests reads nothing of its own disk).
+///
+/// # Errors
+/// [`FormatError::UnknownModel`] with the nearest catalog names.
+pub fn load_catalog(spec: &str) -> Result<Loaded, FormatError> {
     match catalog::find(spec) {
         Ok(entry) => Ok(from_catalog(entry, None)),
         Err(unknown) => match catalog::find_alias(spec) {

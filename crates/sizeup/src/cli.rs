@@ -10,6 +10,7 @@ use crate::commands::inspect::InspectArgs;
 use crate::commands::kv::KvArgs;
 use crate::commands::models::ModelsArgs;
 use crate::commands::params::ParamsArgs;
+use crate::commands::plan::PlanTarget;
 use crate::commands::rough::RoughArgs;
 use crate::commands::sweep::SweepArgs;
 use crate::commands::train::TrainArgs;
@@ -71,6 +72,13 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Search every configuration of a job and rank those that fit (`plan train`)
+    Plan {
+        #[command(subcommand)]
+        target: PlanTarget,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Vary one or two inputs of an estimate: a table and a chart (`--chart out.svg`)
     Sweep {
         #[command(flatten)]
@@ -113,6 +121,35 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// A local web page and a JSON API over these commands (`/api/openapi.json`)
+    #[cfg(feature = "serve")]
+    Serve {
+        #[command(flatten)]
+        args: crate::serve::ServeArgs,
+    },
+}
+
+impl Command {
+    /// The MODEL argument of a command that takes one (the Python binding lends it
+    /// an in-memory config). Every command is named, so a new one chooses here.
+    pub fn model_mut(&mut self) -> Option<&mut ModelArg> {
+        match self {
+            Command::Params { args, .. } => Some(&mut args.model),
+            Command::Kv { args, .. } => Some(&mut args.model),
+            Command::Infer { args, .. } => Some(&mut args.model),
+            Command::Train { args, .. } => Some(&mut args.model),
+            Command::Card { args, .. } => Some(&mut args.model),
+            Command::Sweep { args, .. } => Some(&mut args.model),
+            Command::Plan { target, .. } => Some(target.model_mut()),
+            Command::Rough { .. }
+            | Command::Gpus { .. }
+            | Command::Validate { .. }
+            | Command::Inspect { .. }
+            | Command::Models { .. } => None,
+            #[cfg(feature = "serve")]
+            Command::Serve { .. } => None,
+        }
+    }
 }
 
 /// The model every model command takes.
@@ -125,6 +162,9 @@ pub struct ModelArg {
     /// know yet, or a variant of one): the count is then unverified, and says so
     #[arg(long = "as", value_name = "TYPE")]
     pub as_type: Option<String>,
+    /// What MODEL may reach: anything on the command line; set by `serve` for requests.
+    #[arg(skip)]
+    pub source: crate::model::ModelSource,
 }
 
 /// The devices, shared by the serving and training flags (and so by `sweep`,

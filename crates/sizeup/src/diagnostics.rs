@@ -11,20 +11,45 @@ use sizeup_formats::FormatError;
 
 use crate::error::AppError;
 
-/// Render an error for stderr, without color.
-pub fn render(err: &AppError) -> String {
-    let mut out = format!("error: {}\n", headline(err));
+/// An error taken apart: what the terminal shows line by line, and what the web
+/// API returns as JSON, from the one renderer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The first line, a request field shown as its flag.
+    pub error: String,
+    /// The `Caused by:` chain, outermost first.
+    pub causes: Vec<String>,
+    /// What to do.
+    pub hints: Vec<String>,
+}
+
+/// Take an error apart into its headline, causes and hints.
+pub fn diagnose(err: &AppError) -> Diagnostic {
     // `transparent` variants forward `source()` to the inner error, so the chain
     // starts at the first real cause.
+    let mut causes = Vec::new();
     let mut source = err.source();
     while let Some(cause) = source {
-        let _ = writeln!(out, "  Caused by: {cause}");
+        causes.push(cause.to_string());
         source = cause.source();
     }
-    let hints = hints(err);
-    if !hints.is_empty() {
+    Diagnostic {
+        error: headline(err),
+        causes,
+        hints: hints(err),
+    }
+}
+
+/// Render an error for stderr, without color.
+pub fn render(err: &AppError) -> String {
+    let d = diagnose(err);
+    let mut out = format!("error: {}\n", d.error);
+    for cause in &d.causes {
+        let _ = writeln!(out, "  Caused by: {cause}");
+    }
+    if !d.hints.is_empty() {
         out.push('\n');
-        for hint in hints {
+        for hint in &d.hints {
             let _ = writeln!(out, "hint: {hint}");
         }
     }
@@ -58,14 +83,29 @@ const FLAGS: &[(&str, &str)] = &[
     ("block_tokens", "--kv-block"),
 ];
 
+/// The flag that sets a core request field (`block_tokens` → `--kv-block`).
+pub fn flag_of(field: &str) -> Option<&'static str> {
+    FLAGS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, flag)| *flag)
+}
+
+/// The flag the error is about, when a core check names its field.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub fn flag_at_fault(err: &AppError) -> Option<&'static str> {
+    match err {
+        AppError::Usage { flag, .. } => Some(flag),
+        AppError::Core(CoreError::Invalid { field, .. } | CoreError::Zero { field }) => {
+            flag_of(field)
+        }
+        _ => None,
+    }
+}
+
 /// The first line: the error itself, with a request field shown as its flag.
 fn headline(err: &AppError) -> String {
-    let flag = |field: &str| {
-        FLAGS
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, flag)| *flag)
-    };
+    let flag = flag_of;
     match err {
         AppError::Core(CoreError::Invalid {
             field,

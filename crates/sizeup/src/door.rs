@@ -107,6 +107,23 @@ pub const WORK: Whole = Whole {
     syntax: Syntax::Si,
 };
 
+/// Rows of a ranking: `plan --top` (a table of more is unreadable).
+pub const TOP: Whole = Whole {
+    what: "a number of rows",
+    min: 1,
+    max: 1000,
+    syntax: Syntax::Plain,
+};
+
+/// A position in a sweep's list of names (`--vary gpu=L4,H100-SXM`): the
+/// values of a name axis, never typed by the user.
+pub const LIST_POSITION: Whole = Whole {
+    what: "a position in a list of names",
+    min: 0,
+    max: 1 << 20,
+    syntax: Syntax::Plain,
+};
+
 /// A ZeRO stage: `--zero` (0 to 3).
 pub const ZERO_STAGE: Whole = Whole {
     what: "a ZeRO stage",

@@ -19,6 +19,8 @@ mod humanize;
 mod model;
 mod progress;
 mod render;
+#[cfg(feature = "serve")]
+mod serve;
 mod sweep_axis;
 
 #[cfg(test)]
@@ -31,9 +33,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::error::AppError;
+use crate::model::ModelSource;
 use crate::render::render;
-
-pub use crate::model::InlineConfig;
 
 /// The exit status of a usage error or a failed command.
 const EXIT_ERROR: u8 = 2;
@@ -112,8 +113,18 @@ pub fn run_json(args: &[String]) -> Result<String, Failure> {
     run_json_with(args, None)
 }
 
+/// A `config.json` held in memory (the Python binding's `dict` or `PretrainedConfig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineConfig {
+    /// The MODEL argument that means this config, and the name reports show.
+    pub name: String,
+    /// The `config.json` text.
+    pub text: String,
+}
+
 /// [`run_json`] with a model given as `config.json` text instead of a file: a MODEL
-/// argument equal to `inline.name` reads `inline.text` (nothing is written to disk).
+/// argument equal to `inline.name` reads `inline.text` (nothing is written to disk),
+/// and reports it as the CLI reports a `config.json` in a folder of that name.
 ///
 /// # Errors
 /// As [`run_json`].
@@ -121,7 +132,7 @@ pub fn run_json_with(args: &[String], inline: Option<&InlineConfig>) -> Result<S
     let argv = std::iter::once("sizeup".to_string())
         .chain(args.iter().cloned())
         .chain(["--format".to_string(), "json".to_string()]);
-    let cli = Cli::try_parse_from(argv).map_err(|e| {
+    let mut cli = Cli::try_parse_from(argv).map_err(|e| {
         let message = e.render().to_string();
         Failure {
             hints: hint_lines(&message),
@@ -129,11 +140,12 @@ pub fn run_json_with(args: &[String], inline: Option<&InlineConfig>) -> Result<S
             usage: true,
         }
     })?;
-    let result = match inline {
-        Some(inline) => model::with_inline_config(inline, || run(cli)),
-        None => run(cli),
-    };
-    result.map_err(|err| {
+    if let (Some(inline), Some(model)) = (inline, cli.command.model_mut()) {
+        if model.model == inline.name {
+            model.source = ModelSource::ConfigText(inline.text.as_str().into());
+        }
+    }
+    run(cli).map_err(|err| {
         let usage = matches!(err, AppError::Usage { .. });
         let message = render::printable(diagnostics::render(&err));
         Failure {
@@ -157,6 +169,8 @@ fn hint_lines(message: &str) -> Vec<String> {
 }
 
 /// Run one command and return its rendered output.
+// `serve` says where it listens before it blocks: the one message a command prints.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
 fn run(cli: Cli) -> Result<String, AppError> {
     match cli.command {
         Command::Rough { args, output } => emit(&commands::rough::run(&args)?, &output),
@@ -164,6 +178,7 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Kv { args, output } => emit(&commands::kv::run(&args)?, &output),
         Command::Infer { args, output } => emit(&commands::infer::run(&args)?, &output),
         Command::Train { args, output } => emit(&commands::train::run(&args)?, &output),
+        Command::Plan { target, output } => emit(&commands::plan::run(&target)?, &output),
         Command::Sweep { args, output } => {
             let report = commands::sweep::run(&args)?;
             if let Some(path) = &args.chart {
@@ -176,6 +191,13 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Inspect { args, output } => emit(&commands::inspect::run(&args)?, &output),
         Command::Card { args, output } => emit(&commands::card::run(&args)?, &output),
         Command::Validate { args, output } => emit(&commands::validate::run(&args)?, &output),
+        #[cfg(feature = "serve")]
+        Command::Serve { args } => serve::run(&args, |address| {
+            println!("sizeup serve: listening on http://{address}/ (Ctrl-C stops)");
+            if !address.ip().is_loopback() {
+                eprintln!("warning: {address} is not a loopback address: other machines can reach this server");
+            }
+        }),
     }
 }
 

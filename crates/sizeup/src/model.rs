@@ -1,24 +1,57 @@
 //! Turning the MODEL argument into an architecture, and summarizing it for reports.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use serde::Serialize;
 use sizeup_core::{Architecture, Assumption};
+use sizeup_formats::error::FormatError;
 use sizeup_formats::hf;
-use sizeup_formats::source::{self, Loaded};
+use sizeup_formats::source::{self, Loaded, Source};
 
 use crate::cli::ModelArg;
 use crate::error::AppError;
 
+/// Which readers a MODEL argument may reach. The CLI reads anything the user can
+/// name; the web API reads only what a request itself holds or the embedded
+/// catalog, never a file, cache or network address of the machine it runs on.
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub enum ModelSource {
+    /// Catalog names and aliases, `config.json` files, checkpoint folders, GGUF
+    /// files and the Hugging Face cache and Hub (see `sizeup_formats::source`).
+    #[default]
+    Anywhere,
+    /// Catalog names and aliases only.
+    CatalogOnly,
+    /// A `config.json`'s text, held in memory; MODEL is then only its name.
+    ConfigText(Arc<str>),
+}
+
 /// Load a model from a catalog name, a `config.json`, a checkpoint folder, a GGUF file,
 /// or a Hugging Face repository (`hf:ORG/NAME`, or a bare `ORG/NAME`), found in the
 /// Hugging Face cache first; see `sizeup_formats::source` for the order. The copy
-/// read is the first of `Loaded::assumptions`, which every command prints.
+/// read is the first of `Loaded::assumptions`, which every command prints. What
+/// MODEL may reach is `arg.source`'s choice.
 ///
 /// With `--as TYPE`, every `config.json` read is read by that type's reader, and the
 /// first assumption says so, unverified.
 pub fn load(arg: &ModelArg) -> Result<Loaded, AppError> {
-    let read = || match inline_config(&arg.model) {
-        Some(inline) => from_inline(&inline),
-        None => source::load(&arg.model),
+    if matches!(arg.source, ModelSource::CatalogOnly) && names_a_location(&arg.model) {
+        return Err(AppError::Usage {
+            flag: "MODEL",
+            value: arg.model.clone(),
+            problem: "a path or a Hub reference; only catalog names are read here".into(),
+            hint: Some(
+                "pass a catalog name (`sizeup models` lists them), or send the config.json itself"
+                    .into(),
+            ),
+        });
+    }
+    let read = || match &arg.source {
+        ModelSource::Anywhere => source::load(&arg.model),
+        ModelSource::CatalogOnly => source::load_catalog(&arg.model),
+        ModelSource::ConfigText(text) => from_config_text(&arg.model, text),
     };
     let Some(model_type) = &arg.as_type else {
         return Ok(read()?);
@@ -34,48 +67,34 @@ pub fn load(arg: &ModelArg) -> Result<Loaded, AppError> {
     Ok(hf::reading_as(model_type, read)?)
 }
 
-/// A `config.json` held in memory, read in place of a file when MODEL names it
-/// (the Python binding's `dict` or `PretrainedConfig`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InlineConfig {
-    /// The MODEL argument that means this config, and the name reports show.
-    pub name: String,
-    /// The `config.json` text.
-    pub text: String,
+/// A MODEL that names a file, folder or Hub revision rather than a catalog entry:
+/// a path (a separator beyond one `ORG/NAME` slash, a leading `/`, `.` or `~`, a
+/// model file's extension) or a Hub reference (`hf:`, `@REVISION`). A bare
+/// `ORG/NAME` stays a name: the catalog knows models by their Hub ids too.
+fn names_a_location(spec: &str) -> bool {
+    let lower = spec.to_ascii_lowercase();
+    let parts: Vec<&str> = spec.split('/').collect();
+    let folders = parts.len() > 2
+        || (parts.len() == 2
+            && parts
+                .iter()
+                .any(|p| p.is_empty() || *p == "." || *p == ".."));
+    folders
+        || spec.contains(['\\', ':', '@'])
+        || spec.starts_with(['/', '.', '~'])
+        || [".json", ".gguf", ".safetensors"]
+            .iter()
+            .any(|ext| lower.ends_with(ext))
 }
 
-thread_local! {
-    /// The config [`with_inline_config`] lends to loads on this thread, if any.
-    static INLINE: std::cell::RefCell<Option<InlineConfig>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Run `f` with MODEL arguments equal to `inline.name` read from `inline.text`
-/// (on this thread: commands load their model before any parallel work). Scoped:
-/// the previous setting is restored when `f` returns or unwinds.
-pub fn with_inline_config<T>(inline: &InlineConfig, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<InlineConfig>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            INLINE.with(|r| *r.borrow_mut() = self.0.take());
-        }
-    }
-    let _restore = Restore(INLINE.with(|r| r.replace(Some(inline.clone()))));
-    f()
-}
-
-/// The in-memory config MODEL names, if one is lent.
-fn inline_config(model: &str) -> Option<InlineConfig> {
-    INLINE.with(|r| r.borrow().as_ref().filter(|c| c.name == model).cloned())
-}
-
-/// Read an in-memory config as a `config.json` file is read: the same report as
-/// for the file, but for the name.
-fn from_inline(inline: &InlineConfig) -> Result<Loaded, sizeup_formats::FormatError> {
-    let parsed = hf::from_config_str(&inline.text)?;
+/// A model from a `config.json`'s text, reported as a `config.json` source named
+/// `name` (what the CLI shows for the folder `name/config.json`).
+fn from_config_text(name: &str, text: &str) -> Result<Loaded, FormatError> {
+    let parsed = hf::from_config_str(text)?;
     Ok(Loaded {
-        name: inline.name.clone(),
-        source: source::Source::Config {
-            path: inline.name.clone().into(),
+        name: name.to_string(),
+        source: Source::Config {
+            path: PathBuf::from(name),
         },
         arch: parsed.arch,
         assumptions: parsed.assumptions,
@@ -167,4 +186,36 @@ pub fn assumption_notes(assumptions: &[Assumption]) -> Vec<String> {
             .map(|a| format!("  {} = {} ({})", a.name, a.value, a.source)),
     );
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_a_location;
+
+    #[test]
+    fn a_location_is_told_from_a_name() {
+        for location in [
+            "../shared/fixtures/models/qwen3-8b",
+            "/etc/passwd",
+            "./llama",
+            "~/models/llama",
+            "models/llama/config.json",
+            "config.json",
+            "model.gguf",
+            "hf:Qwen/Qwen3-8B",
+            "Qwen/Qwen3-8B@main",
+            "C:\\models\\llama",
+            "a/",
+        ] {
+            assert!(names_a_location(location), "{location}");
+        }
+        for name in [
+            "llama-3.1-8b",
+            "Qwen/Qwen3-8B",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "mamba-2.8b",
+        ] {
+            assert!(!names_a_location(name), "{name}");
+        }
+    }
 }

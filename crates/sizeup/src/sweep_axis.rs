@@ -19,6 +19,11 @@
 //! 131,072), and `batch=1k` is 1,024 requests. Write `1000` for a thousand.
 //! Signs and exponents are not accepted: no model input is negative.
 //!
+//! # Names
+//! The inputs in [`TEXT_AXES`] take a list of names instead
+//! (`gpu=L4,A100-SXM-80GB,H100-SXM`, `weights=bf16,fp8,awq-int4-g128`); the
+//! sweep checks each name against what its flag accepts.
+//!
 //! An axis has at most [`MAX_POINTS`] values.
 
 use std::fmt;
@@ -29,6 +34,17 @@ use thiserror::Error;
 /// The most values one axis may have: a sweep evaluates every point, and a
 /// chart or table of more is unreadable anyway.
 pub const MAX_POINTS: usize = 10_000;
+
+/// Inputs whose values are names, not numbers: a list only, no ranges.
+pub const TEXT_AXES: &[&str] = &[
+    "gpu",
+    "weights",
+    "kv_dtype",
+    "engine",
+    "precision",
+    "optimizer",
+    "recompute",
+];
 
 /// The largest value accepted: 2⁵³, the last integer that an `f64` (which
 /// holds every value here) represents exactly.
@@ -58,6 +74,8 @@ pub struct SweepAxis {
 pub enum Spec {
     /// Each value, in the order given.
     List(Vec<f64>),
+    /// Names, in the order given (the inputs of [`TEXT_AXES`]).
+    Names(Vec<String>),
     /// From `start` to at most `end`.
     Range {
         /// The first value.
@@ -106,6 +124,9 @@ pub enum Problem {
     /// A value is not a number of the accepted form.
     #[error("`{0}` is not a number (digits, an optional `.` fraction, an optional `k`, `m` or `g` suffix)")]
     BadNumber(String),
+    /// A name holds other characters.
+    #[error("`{0}` is not a name (letters, digits, `.`, `_`, `+` and `-`; a list, no range)")]
+    BadText(String),
     /// A value is above 2⁵³.
     #[error("`{0}` is above the largest value accepted, 2^53")]
     TooLarge(String),
@@ -149,6 +170,8 @@ impl SweepAxis {
     pub fn values(&self) -> Vec<f64> {
         match &self.spec {
             Spec::List(values) => values.clone(),
+            // a name axis runs over the positions of its names
+            Spec::Names(names) => (0..names.len()).map(|i| i as f64).collect(),
             Spec::Range { start, end, step } => range_values(*start, *end, *step),
         }
     }
@@ -192,6 +215,34 @@ fn parse(input: &str) -> Result<SweepAxis, Problem> {
     let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     if !starts_with_letter || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Problem::BadName(name.to_string()));
+    }
+    if TEXT_AXES.contains(&name) {
+        let names = spec
+            .split(',')
+            .map(|n| {
+                let n = n.trim();
+                if n.is_empty() {
+                    Err(Problem::MissingValue)
+                } else if !n.contains("..")
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+                {
+                    Ok(n.to_string())
+                } else {
+                    Err(Problem::BadText(n.to_string()))
+                }
+            })
+            .collect::<Result<Vec<String>, Problem>>()?;
+        if names.len() > MAX_POINTS {
+            return Err(Problem::TooManyPoints {
+                count: names.len() as u64,
+                limit: MAX_POINTS,
+            });
+        }
+        return Ok(SweepAxis {
+            name: name.to_string(),
+            spec: Spec::Names(names),
+        });
     }
     let spec = match spec.split_once("..") {
         Some((start, rest)) => parse_range(start, rest)?,
@@ -363,6 +414,7 @@ impl fmt::Display for SweepAxis {
                 let texts: Vec<String> = values.iter().map(|v| number_text(*v)).collect();
                 f.write_str(&texts.join(","))
             }
+            Spec::Names(names) => f.write_str(&names.join(",")),
             Spec::Range { start, end, step } => {
                 write!(f, "{}..{}", number_text(*start), number_text(*end))?;
                 match step {
@@ -432,6 +484,19 @@ mod tests {
         assert_eq!(values("hidden=1.5k, 4K ,1m"), [1536.0, 4096.0, 1_048_576.0]);
         let axis: SweepAxis = "hidden=1.5k,4K,1m".parse().unwrap();
         assert_eq!(axis.to_string(), "hidden=1536,4k,1m");
+    }
+
+    #[test]
+    fn text_inputs_take_names() {
+        let axis: SweepAxis = "gpu=L4,A100-SXM-80GB,H100-SXM".parse().unwrap();
+        assert_eq!(
+            axis.spec,
+            Spec::Names(vec!["L4".into(), "A100-SXM-80GB".into(), "H100-SXM".into()])
+        );
+        assert_eq!(axis.values(), vec![0.0, 1.0, 2.0]);
+        assert_eq!(axis.to_string(), "gpu=L4,A100-SXM-80GB,H100-SXM");
+        assert_eq!(problem("weights=bf16,"), Problem::MissingValue);
+        assert_eq!(problem("engine=v llm"), Problem::BadText("v llm".into()));
     }
 
     #[test]

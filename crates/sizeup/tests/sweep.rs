@@ -402,3 +402,79 @@ fn flags_and_axes_of_the_other_mode_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("it plots a serving estimate"));
 }
+
+/// Text axes: names are checked with suggestions, each point uses its own
+/// accelerator and format, and the JSON names the value.
+#[test]
+fn issue_plan_text_axes_vary_gpu_weights_and_engine() {
+    let out = sizeup()
+        .args([
+            "sweep",
+            "llama-3.1-8b",
+            "--vary",
+            "gpu=L4,A100-SXM-80GB,H100-SXM",
+            "--vary",
+            "weights=bf16,fp8,awq-int4-g128",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 9);
+    assert_eq!(points[0]["values"]["gpu"], "L4");
+    assert_eq!(points[8]["values"]["weights"], "awq-int4-g128");
+    // the same point as `sizeup infer` with those flags
+    let infer = common::json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--gpu",
+        "L4",
+        "--weights",
+        "fp8",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(points[1]["serve"]["memory"], infer["estimate"]["memory"]);
+    sizeup()
+        .args(["sweep", "llama-3.1-8b", "--vary", "engine=vlm"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `vllm`"));
+    sizeup()
+        .args(["sweep", "llama-3.1-8b", "--vary", "gpu=L4..H100"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a name"));
+}
+
+/// `--rank`: points that do not fit are marked and never ranked above those that do.
+#[test]
+fn issue_plan_ranked_sweeps_put_points_that_fit_first() {
+    let v = common::json(&[
+        "sweep",
+        "llama-3.1-70b",
+        "--vary",
+        "gpu=L4,H100-SXM",
+        "--vary",
+        "weights=bf16,fp8,awq-int4-g128",
+        "--gpus",
+        "2",
+        "--tp",
+        "2",
+        "--rank",
+        "cost",
+        "--format",
+        "json",
+    ]);
+    let fits: Vec<bool> = v["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["serve"]["fits"].as_bool().unwrap())
+        .collect();
+    assert!(fits.contains(&false) && fits.contains(&true), "{fits:?}");
+    let first_miss = fits.iter().position(|f| !f).unwrap();
+    assert!(fits[first_miss..].iter().all(|f| !f), "{fits:?}");
+}

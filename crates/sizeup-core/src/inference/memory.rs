@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::engine::{EngineProfile, Reserve};
-use crate::arch::{Architecture, BlockFfn, Mixer};
+use crate::arch::Architecture;
+use crate::ops;
 
 /// Memory of one device, in bytes, as separate line items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,9 +64,24 @@ impl MemoryPerGpu {
 /// q/k/v, gate/up outputs) in 16 bits and the fp32 logits.
 ///
 /// # Assumptions / limits
-/// An estimate, not a measurement; allocator fragmentation is not modelled.
+/// An estimate, not a measurement; allocator fragmentation is not modelled. The
+/// widths are read from each block's operator list ([`crate::ops::block_ops`]).
 pub fn activation_workspace_bytes(
     arch: &Architecture,
+    chunk_tokens: u64,
+    sequences: u64,
+    tp: u64,
+) -> u64 {
+    // a model whose sizes overflow cannot be served; the estimate reports it elsewhere
+    ops::list(arch).map_or(0, |list| {
+        workspace_bytes_of(arch, &list, chunk_tokens, sequences, tp)
+    })
+}
+
+/// [`activation_workspace_bytes`] over `arch`'s operator list.
+pub(super) fn workspace_bytes_of(
+    arch: &Architecture,
+    list: &ops::OpList,
     chunk_tokens: u64,
     sequences: u64,
     tp: u64,
@@ -73,26 +89,25 @@ pub fn activation_workspace_bytes(
     let tp = tp.max(1) as f64;
     let h = arch.hidden_size as f64;
     // the widest block sets the workspace
-    let (f_tok, qkv) = arch.blocks().fold((0u64, 0u64), |(f, q), (b, _)| {
-        let width = match &b.ffn {
-            BlockFfn::Dense(m) => m.intermediate_size,
-            BlockFfn::Moe(m) => {
-                let shared = m.shared.map_or(0, |s| s.mlp.intermediate_size);
-                m.experts_per_token
-                    .saturating_mul(m.expert.intermediate_size)
-                    .saturating_add(shared)
-            }
-            BlockFfn::None => 0,
-        };
-        let mixer = match &b.mixer {
-            Mixer::Attention(a) => {
-                (a.kind.heads() + 2 * a.kind.kv_heads()).saturating_mul(a.kind.qk_head_dim())
-            }
-            Mixer::Recurrent(r) => r
-                .tensors
-                .iter()
-                .filter(|t| t.matmul)
-                .map(|t| t.rows)
+    let (f_tok, qkv) = list.blocks.iter().fold((0u64, 0u64), |(f, q), ops| {
+        // the MLP width one token passes through: e·f_e plus shared for MoE
+        let width = ops
+            .elementwise()
+            .filter(|e| e.activation)
+            .fold(0u64, |acc, e| {
+                acc.saturating_add(e.width.saturating_mul(e.active))
+            });
+        let mixer = match ops.attention() {
+            // q, k and v of the head width: MLA's one latent head counted as k and v
+            Some(a) => a
+                .heads
+                .saturating_add(a.cached.1.saturating_mul(2))
+                .saturating_mul(a.qk_dim),
+            // the widest projection of a recurrent mixer
+            None => ops
+                .matmuls()
+                .filter(|m| ops::Stage::of(m.role) == Some(ops::Stage::MixerIn))
+                .map(|m| m.n)
                 .max()
                 .unwrap_or(0),
         };

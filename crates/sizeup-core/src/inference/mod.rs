@@ -35,6 +35,7 @@ use crate::dtype::{ComputePrecision, KvDtype, WeightFormat, WeightOptions};
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::kv::{self, KvRequest};
+use crate::ops::{self, OpList};
 use crate::params;
 
 /// What to estimate: the devices, the format, the workload and the engine.
@@ -311,12 +312,13 @@ fn memory_for(
     context: u64,
 ) -> Result<(MemoryPerGpu, KvRequest)> {
     let stored = stored_tensors(arch, format, &req.weight_options)?;
-    memory_with(arch, req, &stored, tp, batch, context)
+    memory_with(arch, &ops::list(arch)?, req, &stored, tp, batch, context)
 }
 
 /// [`memory_for`] with the stored tensors already listed.
 fn memory_with(
     arch: &Architecture,
+    list: &OpList,
     req: &InferRequest,
     stored: &[StoredTensor],
     tp: u64,
@@ -337,7 +339,7 @@ fn memory_with(
         .profile
         .prefill_chunk_tokens
         .map_or(prompt_tokens, |c| c.min(prompt_tokens));
-    let workspace = activation_workspace_bytes(arch, chunk, batch, tp);
+    let workspace = memory::workspace_bytes_of(arch, list, chunk, batch, tp);
     Ok((
         layout(
             req.gpu.memory_bytes,
@@ -383,10 +385,11 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         });
     }
     let batch = req.load.requests();
-    let count = params::count(arch)?;
+    let list = ops::list(arch)?;
+    let count = params::count_of(arch, &list)?;
     let stored = stored_tensors(arch, req.weights, &req.weight_options)?;
     let breakdown = weights::breakdown_of(&stored, req.weights)?;
-    let (memory, kv_req) = memory_with(arch, req, &stored, req.tp, batch, context)?;
+    let (memory, kv_req) = memory_with(arch, &list, req, &stored, req.tp, batch, context)?;
     let budget = memory.kv_budget_bytes();
     let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
     let max_context_at_batch = max_context(arch, &kv_req, budget)?;
@@ -424,7 +427,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         Load::Batch(b) => b,
         Load::Concurrency(_) => 1,
     };
-    let grouped = PassWeights::new(arch, &stored, req.tp);
+    let grouped = PassWeights::new(arch, &list, &stored, req.tp);
     let prefill_pass = if req.prompt > 0 {
         pass_time_of(
             arch,
@@ -604,7 +607,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
 
 /// The smallest decode batch whose matmuls are compute-bound on the pass model
 /// (no KV cache), by bisection over 1..=2¹⁶.
-fn effective_ridge(arch: &Architecture, weights: &PassWeights, m: Machine<'_>) -> Option<u64> {
+fn effective_ridge(arch: &Architecture, weights: &PassWeights<'_>, m: Machine<'_>) -> Option<u64> {
     let compute_bound = |b: u64| {
         let t = pass_time_of(
             arch,

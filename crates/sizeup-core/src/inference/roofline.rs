@@ -10,12 +10,13 @@ use serde::Serialize;
 
 use super::engine::EngineProfile;
 use super::weights::StoredTensor;
-use crate::arch::{Architecture, AttentionKind, Block, Mixer, Span};
+use crate::arch::Architecture;
 use crate::assumption::Assumption;
 use crate::dtype::{ComputePrecision, KvDtype};
 use crate::efficiency::{matmul_curve, memory_curve, Curve};
 use crate::hardware::Accelerator;
 use crate::kv;
+use crate::ops::{self, BlockOps, OpList, Stage, SCAN_FLOPS_PER_STATE_VALUE};
 use crate::params::TensorRole;
 
 /// Which resource limits a phase.
@@ -164,58 +165,57 @@ impl OpWeights {
     }
 }
 
-/// The weights of one block's operations on one rank.
+/// The weights of one block's operations on one rank, by stage of product
+/// (indexed by [`Stage`] `as usize`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct BlockWeights {
-    attn_in: OpWeights,
-    attn_out: OpWeights,
-    up: OpWeights,
-    down: OpWeights,
-    experts: OpWeights,
-    router: OpWeights,
+struct BlockWeights([OpWeights; Stage::PRODUCTS]);
+
+impl BlockWeights {
+    fn at(&self, stage: Stage) -> &OpWeights {
+        &self.0[stage as usize]
+    }
 }
 
-/// The weights a pass reads, grouped by operation, block by block, on one rank.
+/// The weights a pass reads, grouped by stage of the operator list, block by block,
+/// on one rank, with each distinct block's operations.
 ///
 /// They depend on the model, the stored tensors and `tp` only, so an estimate
 /// groups them once for all its passes.
 #[derive(Debug, Clone)]
-pub(super) struct PassWeights {
+pub(super) struct PassWeights<'a> {
     /// The distinct blocks (index into the schedule's blocks, weights), in order of
     /// first appearance.
     kinds: Vec<(usize, BlockWeights)>,
     /// Each block's index in `kinds`.
     blocks: Vec<usize>,
+    /// The model's operator list.
+    ops: &'a OpList,
     head: OpWeights,
 }
 
-impl PassWeights {
-    /// Group `stored` by block and operation for `tp` ranks.
-    pub(super) fn new(arch: &Architecture, stored: &[StoredTensor], tp: u64) -> PassWeights {
+impl<'a> PassWeights<'a> {
+    /// Group `stored` by block and stage for `tp` ranks, beside `arch`'s operator list.
+    pub(super) fn new(
+        arch: &Architecture,
+        ops: &'a OpList,
+        stored: &[StoredTensor],
+        tp: u64,
+    ) -> PassWeights<'a> {
         let tp = tp.max(1) as f64;
         let mut blocks = vec![BlockWeights::default(); arch.num_layers() as usize];
         let mut head = OpWeights::default();
         let mut embedding = OpWeights::default();
         for s in stored {
-            use TensorRole::*;
             match (s.tensor.role, s.tensor.layer) {
-                (LmHead, _) => head.add(s, tp),
-                (TokenEmbedding, _) => embedding.add(s, tp),
+                (TensorRole::LmHead, _) => head.add(s, tp),
+                (TensorRole::TokenEmbedding, _) => embedding.add(s, tp),
                 (role, Some(layer)) => {
-                    let Some(b) = blocks.get_mut(layer as usize) else {
+                    let (Some(stage), Some(b)) = (Stage::of(role), blocks.get_mut(layer as usize))
+                    else {
                         continue;
                     };
-                    match role {
-                        AttnQ | AttnK | AttnV | AttnQA | AttnQB | AttnKvA | AttnKvB | Indexer
-                        | RecurrentMatrix | OtherMatrix => b.attn_in.add(s, tp),
-                        AttnOutput => b.attn_out.add(s, tp),
-                        FfnGate | FfnUp | SharedGate | SharedUp | SharedExpertGate => {
-                            b.up.add(s, tp)
-                        }
-                        FfnDown | SharedDown => b.down.add(s, tp),
-                        ExpertGate | ExpertUp | ExpertDown => b.experts.add(s, tp),
-                        Router => b.router.add(s, tp),
-                        _ => {}
+                    if let Some(w) = b.0.get_mut(stage as usize) {
+                        w.add(s, tp);
                     }
                 }
                 _ => {}
@@ -243,6 +243,7 @@ impl PassWeights {
         PassWeights {
             kinds,
             blocks,
+            ops,
             head,
         }
     }
@@ -364,13 +365,20 @@ pub fn pass_time(
     pass: &Pass,
     m: Machine<'_>,
 ) -> PassTime {
-    pass_time_of(arch, &PassWeights::new(arch, stored, m.tp), pass, m)
+    match ops::list(arch) {
+        Ok(list) => pass_time_of(arch, &PassWeights::new(arch, &list, stored, m.tp), pass, m),
+        // sizes past u64 (stored tensors of such a model cannot exist): no time
+        Err(_) => PassTime {
+            seconds: f64::INFINITY,
+            ..PassTime::default()
+        },
+    }
 }
 
 /// [`pass_time`] with the weights already grouped for `m.tp`.
 pub(super) fn pass_time_of(
     arch: &Architecture,
-    weights: &PassWeights,
+    weights: &PassWeights<'_>,
     pass: &Pass,
     m: Machine<'_>,
 ) -> PassTime {
@@ -398,8 +406,10 @@ pub(super) fn pass_time_of(
             Some(c) => c,
             slot => {
                 let (index, w) = &weights.kinds[kind];
-                let block = &arch.layers.blocks[*index];
-                slot.insert(block_cost(&pricer, w, block, pass, tp))
+                let ops = weights.ops.block(*index);
+                slot.insert(ops.map_or_else(BlockCost::default, |ops| {
+                    block_cost(&pricer, w, ops, pass, tp)
+                }))
             }
         };
         cost.add_to(&mut t);
@@ -420,12 +430,6 @@ pub(super) fn pass_time_of(
         + t.overhead_seconds;
     t
 }
-
-/// FLOPs per token and per value of recurrent state for one scan step: a delta-rule
-/// or selective-scan update reads, decays, updates and reads out each state value
-/// (about 4 multiply-adds), after Yang et al. 2024 (Gated DeltaNet) and Dao & Gu 2024
-/// (Mamba-2 SSD, chunked form).
-const SCAN_FLOPS_PER_STATE_VALUE: f64 = 8.0;
 
 /// What the pass model assumes about layers other than dense attention: recurrent
 /// scans, sparse-attention indexers and windowed or chunked spans.
@@ -450,105 +454,82 @@ pub fn mixer_assumptions(arch: &Architecture) -> Vec<Assumption> {
     out
 }
 
-/// The operations of one block of the schedule with weights `w` on one rank.
+/// The operations of one block of the schedule ([`ops::block_ops`]) with weights `w`
+/// on one rank, priced in the order the pass adds them: mixer input products, the
+/// attention core or the scan, the output product, the FFN, the router, the experts.
 ///
 /// Attention reads the cache over its span (window or chunk); a recurrent mixer reads
 /// and writes its fixed state once per pass and updates it once per token.
 fn block_cost(
     pricer: &Pricer<'_>,
     w: &BlockWeights,
-    block: &Block,
+    ops: &BlockOps,
     pass: &Pass,
     tp: f64,
 ) -> BlockCost {
     let tokens = pass.tokens();
     let mut out = BlockCost::default();
-    pricer.linear(&mut out, &w.attn_in, tokens);
+    pricer.linear(&mut out, w.at(Stage::MixerIn), tokens);
     let new = pass.new_tokens as f64;
     let cached = pass.cached_tokens as f64;
-    match &block.mixer {
-        Mixer::Attention(att) => {
-            let (heads, d_qk, d_v) = match att.kind {
-                AttentionKind::Standard {
-                    heads, head_dim, ..
-                } => (heads, head_dim, head_dim),
-                // absorbed MLA attends over the latent: scores over r_kv + d_r, values over r_kv
-                AttentionKind::Mla {
-                    heads,
-                    kv_lora_rank,
-                    qk_rope_head_dim,
-                    ..
-                } => (heads, kv_lora_rank + qk_rope_head_dim, kv_lora_rank),
-            };
-            // transformers' repeat_kv: read the cache, write a/k copies, read them back
-            let kv_traffic = match att.kind {
-                AttentionKind::Standard {
-                    heads, kv_heads, ..
-                } if pricer.m.profile.expand_gqa_kv && heads > kv_heads => {
-                    1.0 + 2.0 * heads as f64 / kv_heads.max(1) as f64
-                }
-                _ => 1.0,
-            };
-            let span = match att.span {
-                Span::Full => f64::INFINITY,
-                Span::Window(n) | Span::Chunk(n) | Span::Encoder(n) => n as f64,
-            };
-            // a sparse indexer lets each query attend to at most top-k keys
-            let selected = att.indexer.map_or(f64::INFINITY, |ix| ix.top_k as f64);
-            // cross-attention reads one image's keys and values and writes none
-            let (attended, read, written) = if att.span.grows_with_context() {
-                let attended = (cached + (new + 1.0) / 2.0).min(span).min(selected);
-                // a layer reusing an earlier layer's keys and values writes none
-                let written = if att.kv_shared { 0.0 } else { new };
-                (attended, (cached + new).min(span), written)
-            } else {
-                (span, span, 0.0)
-            };
-            let row = kv::layer_bytes_per_token_per_rank(att, pricer.m.kv_dtype, pricer.m.tp)
-                .unwrap_or(0.0);
-            let flops = 2.0 * tokens * heads as f64 / tp * (d_qk + d_v) as f64 * attended;
-            let kv = pass.sequences as f64 * (read + written) * row * kv_traffic;
-            pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
-            if let Some(c) = att.listed.as_ref().and_then(|l| l.compressed) {
-                // compressed entries (DeepSeek-V4): one per `ratio` tokens, read whole on
-                // every rank; each query attends to those before it, or the indexer's pick
-                let ratio = c.ratio.max(1) as f64;
-                let row = pricer.m.kv_dtype.layout().bytes_for(c.width).unwrap_or(0) as f64;
-                let selected = c.selected.map_or(f64::INFINITY, |k| k as f64);
-                let attended = ((cached + (new + 1.0) / 2.0) / ratio).floor().min(selected);
-                let flops = 2.0 * tokens * heads as f64 / tp * (d_qk + d_v) as f64 * attended;
-                let bytes = pass.sequences as f64 * ((cached + new) / ratio).floor() * row;
-                pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
+    if let Some(att) = ops.attention() {
+        // transformers' repeat_kv: read the cache, write a/k copies, read them back
+        let kv_traffic = match att.query_groups {
+            Some((heads, kv_heads)) if pricer.m.profile.expand_gqa_kv && heads > kv_heads => {
+                1.0 + 2.0 * heads as f64 / kv_heads.max(1) as f64
             }
-            if let Some(ix) = att.indexer {
-                // the indexer scores every cached key with its own heads (fp8 in DeepSeek's
-                // kernels; priced here in 16 bits)
-                let flops = 2.0 * tokens * (ix.heads * ix.head_dim) as f64 * (cached + new);
-                let bytes = pass.sequences as f64 * (cached + new) * ix.head_dim as f64;
-                pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
-            }
-        }
-        Mixer::Recurrent(r) => {
-            let state = (r.state_elements + r.conv_elements) as f64 / tp;
-            let flops = SCAN_FLOPS_PER_STATE_VALUE * tokens * r.state_elements as f64 / tp;
-            let bytes = 2.0 * pass.sequences as f64 * state * kv::STATE_BYTES_PER_ELEMENT as f64;
+            _ => 1.0,
+        };
+        // a sparse indexer lets each query attend to at most top-k keys; cross-attention
+        // reads one image's keys and values and writes none; a layer reusing an earlier
+        // layer's keys and values writes none
+        let attended = att.attended(cached, new);
+        let (read, written) = att.cache_tokens(cached, new);
+        let row = kv::row_bytes_per_rank(att.cached, pricer.m.kv_dtype, pricer.m.tp).unwrap_or(0.0);
+        let flops = att.flops(tokens, attended, tp, att.serve_dims);
+        let kv = pass.sequences as f64 * (read + written) * row * kv_traffic;
+        pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
+        if let (Some(c), Some((attended, entries))) =
+            (att.compressed, att.compressed_entries(cached, new))
+        {
+            // compressed entries (DeepSeek-V4): one per `ratio` tokens, read whole on
+            // every rank; each query attends to those before it, or the indexer's pick
+            let row = pricer.m.kv_dtype.layout().bytes_for(c.width).unwrap_or(0) as f64;
+            let flops = att.flops(tokens, attended, tp, att.serve_dims);
+            let bytes = pass.sequences as f64 * entries * row;
             pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
         }
+        if let Some(ix) = att.indexer {
+            // the indexer scores every cached key with its own heads (fp8 in DeepSeek's
+            // kernels; priced here in 16 bits)
+            let flops = att.indexer_flops(tokens, cached, new);
+            let bytes = pass.sequences as f64 * (cached + new) * ix.head_dim as f64;
+            pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
+        }
+    } else if let Some(scan) = ops.scan() {
+        let state = (scan.state + scan.conv) as f64 / tp;
+        let flops = scan.flops(tokens, tp);
+        let bytes = 2.0 * pass.sequences as f64 * state * kv::STATE_BYTES_PER_ELEMENT as f64;
+        pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
     }
 
-    pricer.linear(&mut out, &w.attn_out, tokens);
-    pricer.linear(&mut out, &w.up, tokens);
-    pricer.linear(&mut out, &w.down, tokens);
-    if let (Some(moe), true) = (block.moe(), w.experts.elements > 0.0) {
-        pricer.linear(&mut out, &w.router, tokens);
-        let e = moe.num_experts as f64;
-        let k = moe.experts_per_token as f64;
+    pricer.linear(&mut out, w.at(Stage::MixerOut), tokens);
+    pricer.linear(&mut out, w.at(Stage::FfnUp), tokens);
+    pricer.linear(&mut out, w.at(Stage::FfnDown), tokens);
+    let routed = ops
+        .matmuls()
+        .find(|m| Stage::of(m.role) == Some(Stage::Experts));
+    let experts = w.at(Stage::Experts);
+    if let (Some(routed), true) = (routed, experts.elements > 0.0) {
+        pricer.linear(&mut out, w.at(Stage::Router), tokens);
+        let e = routed.copies as f64;
+        let k = routed.active as f64;
         let touched = e * (1.0 - (1.0 - k / e).powf(tokens));
         let per_expert = OpWeights {
-            elements: w.experts.elements / e,
-            bytes: w.experts.bytes / e,
-            rows: w.experts.rows,
-            cols: w.experts.cols,
+            elements: experts.elements / e,
+            bytes: experts.bytes / e,
+            rows: experts.rows,
+            cols: experts.cols,
         };
         // each token runs k experts; the weights of the touched ones are read once
         let flops = 2.0 * tokens * k * per_expert.elements;

@@ -139,15 +139,44 @@ pub struct ParamCount {
 /// [`crate::CoreError::Invalid`] for a malformed schedule.
 pub fn count(arch: &Architecture) -> Result<ParamCount> {
     arch.check_layers()?;
+    fold(
+        arch,
+        arch.blocks()
+            .map(|(block, layers)| Ok((block, layers, block_tensors(arch, block)?))),
+    )
+}
+
+/// [`count`] folded over `arch`'s operator list ([`crate::ops::list`]), whose blocks
+/// carry their tensors.
+///
+/// # Errors
+/// As [`count`].
+pub fn count_of(arch: &Architecture, list: &crate::ops::OpList) -> Result<ParamCount> {
+    arch.check_layers()?;
+    fold(
+        arch,
+        list.blocks
+            .iter()
+            .map(|b| Ok((&arch.layers.blocks[b.block], b.layers, b.tensors.as_slice()))),
+    )
+}
+
+/// The count over each distinct block with its layers and tensors, plus the outer
+/// tensors and the multi-token-prediction layers.
+fn fold<'a, T: AsRef<[Tensor]>>(
+    arch: &'a Architecture,
+    blocks: impl Iterator<Item = Result<(&'a crate::arch::Block, u64, T)>>,
+) -> Result<ParamCount> {
     let mut breakdown = Breakdown::default();
     let (head, tail) = outer_tensors(arch)?;
     for t in head.iter().chain(&tail) {
         breakdown.add(t, 1)?;
     }
     let mut inactive = 0u64;
-    for (block, layers) in arch.blocks() {
-        for t in block_tensors(arch, block)? {
-            breakdown.add(&t, layers)?;
+    for item in blocks {
+        let (block, layers, tensors) = item?;
+        for t in tensors.as_ref() {
+            breakdown.add(t, layers)?;
             if t.group == Group::MoeRoutedExperts {
                 if let Some(moe) = block.moe() {
                     let unused = moe.num_experts.saturating_sub(moe.experts_per_token);

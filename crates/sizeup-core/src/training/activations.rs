@@ -27,8 +27,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{Architecture, AttentionKind, Block, BlockFfn, Mixer, Mlp, MlpKind};
+use crate::arch::{Architecture, Block};
 use crate::error::{CoreError, Result};
+use crate::ops::{self, BlockOps, OpList, Stage};
 use crate::training::parallel::Layout;
 use crate::units::{product, sum};
 
@@ -150,16 +151,6 @@ impl Tally<'_> {
     }
 }
 
-fn mlp_tensors(t: &mut Tally, tokens: u64, mlp: &Mlp) -> Result<()> {
-    let f = mlp.intermediate_size;
-    match mlp.kind {
-        // activation input and output (GeLU: 8sbh + 8sbh at f = 4h)
-        MlpKind::Plain => t.split(&[4, tokens, f]),
-        // gate and up outputs (the fused SwiGLU input) and their product
-        MlpKind::Gated => t.split(&[6, tokens, f]),
-    }
-}
-
 /// Bytes one block stores for its backward pass, on one GPU.
 ///
 /// # Formula
@@ -191,6 +182,19 @@ fn mlp_tensors(t: &mut Tally, tokens: u64, mlp: &Mlp) -> Result<()> {
 /// A recurrent mixer stores its input and the outputs of its projections (the chunked
 /// scan recomputes its per-chunk states in the backward, as the fla kernels do).
 pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -> Result<u64> {
+    layer_bytes_of(arch, block, &ops::block_ops(arch, block)?, cfg)
+}
+
+/// [`layer_bytes`] folded over the block's operations ([`ops::block_ops`]).
+///
+/// # Errors
+/// As [`layer_bytes`].
+pub fn layer_bytes_of(
+    arch: &Architecture,
+    block: &Block,
+    ops: &BlockOps,
+    cfg: &ActivationConfig,
+) -> Result<u64> {
     if cfg.cp == 0 || cfg.tp == 0 {
         return Err(CoreError::Zero { field: "tp" });
     }
@@ -208,44 +212,21 @@ pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -
     t.replicated(&[2, block.norms, tokens, h])?;
     // QKV input (with a parallel block the MLP reads the same normalised tensor)
     t.replicated(&[2, tokens, h])?;
-    let att = match &block.mixer {
-        Mixer::Attention(a) => a,
-        Mixer::Recurrent(r) => {
-            let outputs = r
-                .tensors
-                .iter()
-                .filter(|x| x.matmul)
-                .try_fold(0u64, |acc, x| sum(Q, &[acc, x.rows]))?;
-            t.split(&[2, tokens, outputs])?;
-            return ffn_part(t, block, tokens, h);
-        }
+    let Some(att) = ops.attention() else {
+        // a recurrent mixer: the outputs of its projections
+        let outputs = ops
+            .matmuls()
+            .filter(|m| Stage::of(m.role) == Some(Stage::MixerIn))
+            .try_fold(0u64, |acc, m| sum(Q, &[acc, m.n]))?;
+        t.split(&[2, tokens, outputs])?;
+        return ffn_part(t, block, ops, tokens, h);
     };
-    let (heads, q_width, k_width, v_width, out_width) = match att.kind {
-        AttentionKind::Standard {
-            heads,
-            kv_heads,
-            head_dim,
-        } => (
-            heads,
-            heads * head_dim,
-            kv_heads * head_dim,
-            kv_heads * head_dim,
-            heads * head_dim,
-        ),
-        AttentionKind::Mla {
-            heads,
-            q_lora_rank,
-            kv_lora_rank,
-            qk_nope_head_dim,
-            qk_rope_head_dim,
-            v_head_dim,
-        } => {
-            let latents = q_lora_rank.unwrap_or(0) + kv_lora_rank + qk_rope_head_dim;
-            t.replicated(&[2, tokens, latents])?;
-            let qk = heads * (qk_nope_head_dim + qk_rope_head_dim);
-            (heads, qk, qk, heads * v_head_dim, heads * v_head_dim)
-        }
-    };
+    if att.latents > 0 {
+        // MLA's compressed latents
+        t.replicated(&[2, tokens, att.latents])?;
+    }
+    let [q_width, k_width, v_width, out_width] = att.qkv_out_widths;
+    let heads = att.heads;
     t.split(&[2, tokens, sum(Q, &[q_width, k_width, v_width])?])?;
     if cfg.flash_attention {
         t.split(&[4, b, heads, n])?;
@@ -260,26 +241,31 @@ pub fn layer_bytes(arch: &Architecture, block: &Block, cfg: &ActivationConfig) -
     if cfg.dropout {
         t.replicated(&[2, tokens, h])?;
     }
-    ffn_part(t, block, tokens, h)
+    ffn_part(t, block, ops, tokens, h)
 }
 
-/// The FFN's share of a layer's stored activations, added to `t`.
-fn ffn_part(mut t: Tally, block: &Block, tokens: u64, h: u64) -> Result<u64> {
+/// The FFN's share of a layer's stored activations, added to `t`: the MLP input, a
+/// routed token's copy per expert, each MLP activation's input and output, the
+/// router's fp32 probabilities.
+fn ffn_part(mut t: Tally, block: &Block, ops: &BlockOps, tokens: u64, h: u64) -> Result<u64> {
     if !block.parallel {
         t.replicated(&[2, tokens, h])?;
     }
-    match &block.ffn {
-        BlockFfn::Moe(moe) => {
-            let routed = product(Q, &[tokens, moe.experts_per_token])?;
-            t.split(&[2, routed, h])?;
-            mlp_tensors(&mut t, routed, &moe.expert)?;
-            if let Some(shared) = &moe.shared {
-                mlp_tensors(&mut t, tokens, &shared.mlp)?;
-            }
-            t.replicated(&[4, tokens, moe.num_experts])?;
-        }
-        BlockFfn::Dense(mlp) => mlp_tensors(&mut t, tokens, mlp)?,
-        BlockFfn::None => {}
+    if let Some(routed) = ops
+        .matmuls()
+        .find(|m| Stage::of(m.role) == Some(Stage::Experts))
+    {
+        t.split(&[2, tokens, routed.active, h])?;
+    }
+    for e in ops.elementwise().filter(|e| e.activation) {
+        // plain: activation in and out (4·f); gated: gate and up out, product (6·f)
+        t.split(&[e.bytes_per_token, tokens, e.active])?;
+    }
+    if let Some(router) = ops
+        .matmuls()
+        .find(|m| Stage::of(m.role) == Some(Stage::Router))
+    {
+        t.replicated(&[4, tokens, router.n])?;
     }
     Ok(t.bytes)
 }
@@ -316,14 +302,28 @@ pub fn first_stage(
     layout: &Layout,
     cfg: &ActivationConfig,
 ) -> Result<StageActivations> {
+    first_stage_of(arch, &ops::list(arch)?, layout, cfg)
+}
+
+/// [`first_stage`] over `arch`'s operator list.
+///
+/// # Errors
+/// As [`first_stage`].
+pub fn first_stage_of(
+    arch: &Architecture,
+    list: &OpList,
+    layout: &Layout,
+    cfg: &ActivationConfig,
+) -> Result<StageActivations> {
     let layers = layout.first_stage_layers(arch);
     // the largest layer kind on the first stage sets the per-layer figure
     let largest = |cfg: &ActivationConfig| -> Result<u64> {
         arch.layers
             .counted_in(0, layers)
             .into_iter()
-            .try_fold(0u64, |acc, (b, _)| {
-                Ok(acc.max(layer_bytes(arch, &arch.layers.blocks[b], cfg)?))
+            .filter_map(|(b, _)| Some((&arch.layers.blocks[b], list.block(b)?)))
+            .try_fold(0u64, |acc, (block, ops)| {
+                Ok(acc.max(layer_bytes_of(arch, block, ops, cfg)?))
             })
     };
     let per_layer = largest(cfg)?;

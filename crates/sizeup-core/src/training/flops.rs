@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use crate::arch::{Architecture, AttentionKind};
+use crate::arch::Architecture;
 use crate::error::Result;
+use crate::ops;
 use crate::params;
 use crate::training::activations::Recompute;
 
@@ -73,28 +74,30 @@ pub fn per_token(
     recompute: Recompute,
     adapters: Option<u64>,
 ) -> Result<FlopsPerToken> {
-    let count = params::count(arch)?;
+    per_token_of(arch, &ops::list(arch)?, seq_len, recompute, adapters)
+}
+
+/// [`per_token`] over `arch`'s operator list.
+///
+/// # Errors
+/// As [`per_token`].
+pub fn per_token_of(
+    arch: &Architecture,
+    list: &ops::OpList,
+    seq_len: u64,
+    recompute: Recompute,
+    adapters: Option<u64>,
+) -> Result<FlopsPerToken> {
+    let count = params::count_of(arch, list)?;
     let n = count.active as f64;
     let params_6n = 6.0 * n;
     // each attention layer over min(s, its span); recurrent layers add no s² term
-    let attention_fwd: f64 = arch
-        .blocks()
-        .filter_map(|(b, layers)| b.attention().map(|a| (a, layers)))
-        .map(|(a, layers)| {
-            let qk_width = match a.kind {
-                AttentionKind::Standard {
-                    heads, head_dim, ..
-                } => heads * head_dim,
-                AttentionKind::Mla {
-                    heads,
-                    qk_nope_head_dim,
-                    qk_rope_head_dim,
-                    v_head_dim,
-                    ..
-                } => heads * (qk_nope_head_dim + qk_rope_head_dim + v_head_dim) / 2,
-            };
-            let span = seq_len.min(a.span.cached_tokens());
-            4.0 * layers as f64 * qk_width as f64 * span as f64
+    let attention_fwd: f64 = list
+        .blocks
+        .iter()
+        .filter_map(|b| {
+            b.attention()
+                .map(|a| a.training_flops_per_token(b.layers, seq_len))
         })
         .sum();
     let attention = 3.0 * attention_fwd;

@@ -86,15 +86,7 @@ pub enum Kernels {
     Eager,
 }
 
-/// Bytes of element-wise traffic per token and layer in the forward pass outside
-/// the MLP activation, with fused kernels, in units of `h`: the two norms' reads
-/// and writes and the residual adds (about 8 passes of 2 bytes).
-///
-/// # Source
-/// Calibrated on Korthikanti et al. 2022 Table 4 (22B, t = 8, b = 4): sequence
-/// parallelism, which splits exactly this traffic over `t`, saves 0.6 ms of 19.6 ms
-/// per layer; with 16·h bytes the model gives 20.2 → 19.1 ms against 19.6 → 19.0.
-pub const FUSED_ELEMENTWISE_PER_H: u64 = 16;
+pub use crate::ops::FUSED_ELEMENTWISE_PER_H;
 
 /// Eager PyTorch moves this many times the fused traffic (upcasts, copies and
 /// a separate kernel, reading and writing, for each operator).

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
 use crate::error::{CoreError, Result};
-use crate::params::{block_tensors, TensorRole};
+use crate::ops::OpList;
+use crate::params::{block_tensors, Tensor, TensorRole};
 use crate::units::{product, sum};
 
 const Q: &str = "adapter parameter count";
@@ -121,41 +122,55 @@ impl Matrix {
 /// down projection and `v` the up projection (how PEFT matches DeepSeek's
 /// `kv_a_proj_with_mqa` / `kv_b_proj` by name varies; this is our convention).
 pub fn matrices(arch: &Architecture) -> Vec<Matrix> {
-    use TensorRole as R;
     let mut out: Vec<Matrix> = Vec::new();
     for (block, layers) in arch.blocks() {
         // a block whose shapes overflow has no adapters to offer; the count reports it
-        let Ok(tensors) = block_tensors(arch, block) else {
-            continue;
-        };
-        for t in tensors {
-            let projection = match t.role {
-                R::AttnQ | R::AttnQA | R::AttnQB => Projection::Q,
-                R::AttnK | R::AttnKvA => Projection::K,
-                R::AttnV | R::AttnKvB => Projection::V,
-                R::AttnOutput => Projection::O,
-                R::FfnGate | R::ExpertGate | R::SharedGate => Projection::Gate,
-                R::FfnUp | R::ExpertUp | R::SharedUp => Projection::Up,
-                R::FfnDown | R::ExpertDown | R::SharedDown => Projection::Down,
-                _ => continue,
-            };
-            let m = Matrix {
-                projection,
-                d_in: t.cols,
-                d_out: t.rows,
-                copies: t.copies.saturating_mul(layers),
-            };
-            match out
-                .iter_mut()
-                .find(|x| (x.projection, x.d_in, x.d_out) == (m.projection, m.d_in, m.d_out))
-            {
-                Some(x) => x.copies = x.copies.saturating_add(m.copies),
-                None => out.push(m),
-            }
+        if let Ok(tensors) = block_tensors(arch, block) {
+            add_matrices(&mut out, &tensors, layers);
         }
     }
     out.retain(|m| m.copies > 0);
     out
+}
+
+/// [`matrices`] folded over `arch`'s operator list, whose blocks carry their tensors.
+pub fn matrices_of(list: &OpList) -> Vec<Matrix> {
+    let mut out: Vec<Matrix> = Vec::new();
+    for b in &list.blocks {
+        add_matrices(&mut out, &b.tensors, b.layers);
+    }
+    out.retain(|m| m.copies > 0);
+    out
+}
+
+/// Add the adaptable projections among one block's `tensors`, `layers` times.
+fn add_matrices(out: &mut Vec<Matrix>, tensors: &[Tensor], layers: u64) {
+    use TensorRole as R;
+    for t in tensors {
+        let projection = match t.role {
+            R::AttnQ | R::AttnQA | R::AttnQB => Projection::Q,
+            R::AttnK | R::AttnKvA => Projection::K,
+            R::AttnV | R::AttnKvB => Projection::V,
+            R::AttnOutput => Projection::O,
+            R::FfnGate | R::ExpertGate | R::SharedGate => Projection::Gate,
+            R::FfnUp | R::ExpertUp | R::SharedUp => Projection::Up,
+            R::FfnDown | R::ExpertDown | R::SharedDown => Projection::Down,
+            _ => continue,
+        };
+        let m = Matrix {
+            projection,
+            d_in: t.cols,
+            d_out: t.rows,
+            copies: t.copies.saturating_mul(layers),
+        };
+        match out
+            .iter_mut()
+            .find(|x| (x.projection, x.d_in, x.d_out) == (m.projection, m.d_in, m.d_out))
+        {
+            Some(x) => x.copies = x.copies.saturating_add(m.copies),
+            None => out.push(m),
+        }
+    }
 }
 
 /// How the model is trained.
@@ -217,11 +232,19 @@ impl Method {
 /// # Errors
 /// [`CoreError::Zero`] for rank 0; [`CoreError::Overflow`] on overflow.
 pub fn adapter_params(arch: &Architecture, rank: u64, targets: &[Projection]) -> Result<u64> {
+    adapter_params_in(&matrices(arch), rank, targets)
+}
+
+/// [`adapter_params`] over the matrices of [`matrices`] or [`matrices_of`].
+///
+/// # Errors
+/// As [`adapter_params`].
+pub fn adapter_params_in(matrices: &[Matrix], rank: u64, targets: &[Projection]) -> Result<u64> {
     if rank == 0 {
         return Err(CoreError::Zero { field: "lora_rank" });
     }
     let mut total = 0;
-    for m in matrices(arch) {
+    for m in matrices {
         if targets.contains(&m.projection) {
             let one = product(Q, &[rank, sum(Q, &[m.d_in, m.d_out])?, m.copies])?;
             total = sum(Q, &[total, one])?;

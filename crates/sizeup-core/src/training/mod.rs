@@ -39,6 +39,7 @@ use crate::arch::Architecture;
 use crate::assumption::Assumption;
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
+use crate::ops::{self, OpList};
 use crate::params;
 use crate::units::sum;
 
@@ -265,6 +266,7 @@ fn state_config(req: &TrainRequest) -> StateConfig<'_> {
 /// Memory per GPU of the stage that needs the most, at micro-batch `b`.
 fn memory(
     arch: &Architecture,
+    list: &OpList,
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
@@ -283,7 +285,7 @@ fn memory(
     let cfg = state_config(req);
     let logits = activations::logits_bytes(arch, &act_cfg)?;
     let comm = |stage| -> Result<u64> {
-        let params = states::params_per_gpu(arch, &layout, stage)?.total()?;
+        let params = states::params_per_gpu_of(arch, list, &layout, stage)?.total()?;
         let layers = match stage {
             Stage::Last => layout.last_stage_layers(arch),
             _ => layout.first_stage_layers(arch),
@@ -296,7 +298,7 @@ fn memory(
         })
     };
     let build = |stage: Stage, activations_bytes: u64, logits_bytes: u64| -> Result<MemoryPerGpu> {
-        let s = states::model_states(arch, &layout, stage, &cfg)?;
+        let s = states::model_states_of(arch, list, &layout, stage, &cfg)?;
         let communication_buffers_bytes = comm(stage)?;
         let total = sum(
             "memory per GPU",
@@ -323,7 +325,7 @@ fn memory(
             capacity_bytes: acc.memory_bytes,
         })
     };
-    let first = activations::first_stage(arch, &layout, &act_cfg)?;
+    let first = activations::first_stage_of(arch, list, &layout, &act_cfg)?;
     if layout.pp == 1 {
         return build(Stage::Only, first.total_bytes, logits);
     }
@@ -347,12 +349,13 @@ fn memory(
 /// The largest micro-batch whose memory fits, by doubling then bisection.
 fn largest_micro_batch(
     arch: &Architecture,
+    list: &OpList,
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
 ) -> Result<Option<u64>> {
     let fits = |b: u64| -> Result<bool> {
-        Ok(memory(arch, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
+        Ok(memory(arch, list, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
     };
     if !fits(1)? {
         return Ok(None);
@@ -400,6 +403,31 @@ pub fn estimate(
     acc: &Accelerator,
     req: &TrainRequest,
 ) -> Result<TrainEstimate> {
+    estimate_with(arch, acc, req, true)
+}
+
+/// [`estimate`] without its two per-run extras: the search for the largest
+/// micro-batch that fits (`largest_micro_batch` is `None`) and the assumptions
+/// (empty). Every other field is computed by the same code, so it equals
+/// [`estimate`]'s to the bit; a configuration search prices its candidates with
+/// it (the extras are most of [`estimate`]'s time) and its winners with [`estimate`].
+///
+/// # Errors
+/// As [`estimate`].
+pub fn estimate_point(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+) -> Result<TrainEstimate> {
+    estimate_with(arch, acc, req, false)
+}
+
+fn estimate_with(
+    arch: &Architecture,
+    acc: &Accelerator,
+    req: &TrainRequest,
+    full: bool,
+) -> Result<TrainEstimate> {
     let workload = Workload {
         gpus: req.gpus,
         seq_len: req.seq_len,
@@ -436,7 +464,8 @@ pub fn estimate(
             expected: format!("1: `{}` has no link between devices", acc.name),
         });
     }
-    let count = params::count(arch)?;
+    let list = ops::list(arch)?;
+    let count = params::count_of(arch, &list)?;
     let mut dev = Device::new(acc, req.precision, req.kernels)?;
     if let Some(f) = req.sustained_fraction {
         if !(f > 0.0 && f <= 1.0) {
@@ -460,15 +489,23 @@ pub fn estimate(
     }
 
     // memory
-    let mem = memory(arch, acc, req, &layout, req.micro_batch)?;
-    let largest = largest_micro_batch(arch, acc, req, &layout)?;
+    let mem = memory(arch, &list, acc, req, &layout, req.micro_batch)?;
+    let largest = if full {
+        largest_micro_batch(arch, &list, acc, req, &layout)?
+    } else {
+        None
+    };
 
     // FLOPs
     let adapters = match req.method.adapters() {
-        Some((rank, targets)) => Some(lora::adapter_params(arch, rank, targets)?),
+        Some((rank, targets)) => Some(lora::adapter_params_in(
+            &lora::matrices_of(&list),
+            rank,
+            targets,
+        )?),
         None => None,
     };
-    let per_token = flops::per_token(arch, req.seq_len, req.recompute, adapters)?;
+    let per_token = flops::per_token_of(arch, &list, req.seq_len, req.recompute, adapters)?;
     let tokens_per_step = (req.global_batch as f64) * (req.seq_len as f64);
     let tokens = req
         .tokens
@@ -483,7 +520,7 @@ pub fn estimate(
     } else {
         Stage::First
     };
-    let gpu_params = states::params_per_gpu(arch, &layout, stage)?.total()?;
+    let gpu_params = states::params_per_gpu_of(arch, &list, &layout, stage)?.total()?;
     let trainable = match adapters {
         Some(a) => (a as f64 * gpu_params as f64 / count.total.max(1) as f64).ceil() as u64,
         None => gpu_params,
@@ -504,7 +541,7 @@ pub fn estimate(
         params_on_gpu: gpu_params,
         optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
     };
-    let breakdown = time::step_seconds(arch, &tcfg);
+    let breakdown = time::step_seconds_of(arch, &list, &tcfg);
     let gpus = req.gpus as f64;
     let step_seconds = match req.mfu {
         Some(mfu) => model_step / (gpus * dev.peak * mfu),
@@ -527,7 +564,11 @@ pub fn estimate(
         cost_usd: price.map(|p| gpu_hours * p),
     };
 
-    let assumptions = assumptions(req, &layout, arch, &dev, price, tokens);
+    let assumptions = if full {
+        assumptions(req, &layout, arch, &dev, price, tokens)
+    } else {
+        Vec::new()
+    };
     Ok(TrainEstimate {
         accelerator: acc.name.clone(),
         layout,

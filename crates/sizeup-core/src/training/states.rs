@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::arch::Architecture;
 use crate::arch::Group;
 use crate::error::{CoreError, Result};
-use crate::params::{block_tensors, TpSplit};
+use crate::ops::{self, OpList};
+use crate::params::TpSplit;
 use crate::training::lora::{self, Method};
 use crate::training::parallel::{Layout, ZeroStage};
 use crate::units::{product, sum};
@@ -188,6 +189,19 @@ impl GpuParams {
 /// Projections split exactly over `t` (rounded up); norms are replicated; dense
 /// (`first_k_dense_replace`) layers sit on the first stages.
 pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Result<GpuParams> {
+    params_per_gpu_of(arch, &ops::list(arch)?, layout, stage)
+}
+
+/// [`params_per_gpu`] over `arch`'s operator list, whose blocks carry their tensors.
+///
+/// # Errors
+/// As [`params_per_gpu`].
+pub fn params_per_gpu_of(
+    arch: &Architecture,
+    list: &OpList,
+    layout: &Layout,
+    stage: Stage,
+) -> Result<GpuParams> {
     let h = arch.hidden_size;
     let t = layout.tp;
     let norm_elem = arch.norm.kind.params_per_element();
@@ -203,7 +217,10 @@ pub fn params_per_gpu(arch: &Architecture, layout: &Layout, stage: Stage) -> Res
     let mut dense = 0u64;
     let mut experts = 0u64;
     for (block, here) in arch.layers.counted_in(first_layer, layers) {
-        for tensor in block_tensors(arch, &arch.layers.blocks[block])? {
+        let Some(ops) = list.block(block) else {
+            continue;
+        };
+        for tensor in &ops.tensors {
             let n = tensor.elements()?;
             if tensor.group == Group::MoeRoutedExperts {
                 experts = sum(
@@ -335,10 +352,10 @@ pub fn optimizer_bytes(n: u64, factored: u64, cfg: &StateConfig) -> Result<u64> 
 
 /// Second-moment entries Adafactor keeps for the whole model: a row and a column
 /// per matrix (embedding and head included), every element of the vectors.
-fn adafactor_entries(arch: &Architecture, total: u64) -> Result<u64> {
+fn adafactor_entries(arch: &Architecture, list: &OpList, total: u64) -> Result<u64> {
     let mut factored = 0;
     let mut matrix_params = 0;
-    for m in lora::matrices(arch) {
+    for m in lora::matrices_of(list) {
         factored = sum(
             Q,
             &[
@@ -387,8 +404,22 @@ pub fn model_states(
     stage: Stage,
     cfg: &StateConfig,
 ) -> Result<ModelStates> {
-    let gpu = params_per_gpu(arch, layout, stage)?;
-    let count = crate::params::count(arch)?;
+    model_states_of(arch, &ops::list(arch)?, layout, stage, cfg)
+}
+
+/// [`model_states`] over `arch`'s operator list.
+///
+/// # Errors
+/// As [`model_states`].
+pub fn model_states_of(
+    arch: &Architecture,
+    list: &OpList,
+    layout: &Layout,
+    stage: Stage,
+    cfg: &StateConfig,
+) -> Result<ModelStates> {
+    let gpu = params_per_gpu_of(arch, list, layout, stage)?;
+    let count = crate::params::count_of(arch, list)?;
     let dp = layout.dp;
     let expert_dp = (dp / layout.ep).max(1);
     let shard = |bytes_dense: u64, bytes_experts: u64, on: bool| -> Result<u64> {
@@ -428,7 +459,8 @@ pub fn model_states(
                     zero2,
                 )?
             };
-            let factored = (adafactor_entries(arch, count.total)? as f64 * share).ceil() as u64;
+            let factored =
+                (adafactor_entries(arch, list, count.total)? as f64 * share).ceil() as u64;
             let dense_factored =
                 (factored as f64 * gpu.dense as f64 / gpu_total.max(1) as f64).ceil() as u64;
             let optimizer = shard(
@@ -444,14 +476,15 @@ pub fn model_states(
             })
         }
         Some((rank, targets)) => {
-            let adapters_total = lora::adapter_params(arch, rank, targets)?;
+            let matrices = lora::matrices_of(list);
+            let adapters_total = lora::adapter_params_in(&matrices, rank, targets)?;
             let adapters = (adapters_total as f64 * share).ceil() as u64;
             let base = match cfg.method {
                 Method::Qlora { .. } => {
                     // projections in NF4, everything else (embeddings, head, norms, router) in 16 bits
                     let mut quantized_params = 0;
                     let mut quantized_bytes = 0;
-                    for m in lora::matrices(arch) {
+                    for m in &matrices {
                         quantized_params = sum(Q, &[quantized_params, m.params()?])?;
                         let one = lora::nf4_bytes(product(Q, &[m.d_in, m.d_out])?)?;
                         quantized_bytes =

@@ -12,10 +12,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{Architecture, AttentionKind, Block, BlockFfn, Mlp, MlpKind};
+use crate::arch::{Architecture, Block};
+use crate::ops::{self, BlockOps, Matmul, OpList, Stage};
 use crate::training::activations::Recompute;
 use crate::training::comm::{all_gather, all_reduce, group_bandwidth, Network};
-use crate::training::kernels::{Device, FUSED_ELEMENTWISE_PER_H};
+use crate::training::kernels::Device;
 use crate::training::parallel::{Layout, ZeroStage};
 
 /// Bytes of memory traffic per logit for the loss, forward and backward: the fp32
@@ -134,25 +135,6 @@ impl LayerTime {
     }
 }
 
-fn mlp_forward(cfg: &TimeConfig, h: f64, tokens: f64, mlp: &Mlp, batch: f64) -> f64 {
-    let t = cfg.layout.tp as f64;
-    let f = mlp.intermediate_size as f64;
-    let up = if mlp.kind == MlpKind::Gated {
-        2.0 * f
-    } else {
-        f
-    };
-    cfg.dev.gemm(tokens, up / t, h, batch) + cfg.dev.gemm(tokens, h, f / t, batch)
-}
-
-fn activation_bytes(mlp: &Mlp) -> f64 {
-    // read the pre-activation(s), write the product: plain 2+2 bytes, gated 4+2 bytes per f
-    match mlp.kind {
-        MlpKind::Plain => 4.0 * mlp.intermediate_size as f64,
-        MlpKind::Gated => 6.0 * mlp.intermediate_size as f64,
-    }
-}
-
 /// What the step model assumes about recurrent layers (their chunked scan), besides
 /// the state's precision ([`crate::kv::assumptions`]).
 pub fn mixer_assumptions(arch: &Architecture) -> Vec<crate::Assumption> {
@@ -176,7 +158,9 @@ const SCAN_CHUNK_TOKENS: f64 = 64.0;
 ///
 /// # Formula
 /// ```text
-/// products   forward: QKV, output, MLP (and experts) at M = b·s/cp tokens, N or K ÷ t; backward 2×
+/// products   forward: one GEMM per fused run of the operator list's products (q·k·v, gate·up;
+///            every projection the block has) at M = b·s/cp tokens, N or K ÷ t as the tensor
+///            splits; routed experts batched over E/ep experts of M·e·ep/E tokens; backward 2×
 /// attention  flash: causal work 2·M·s·a·(d_qk + d_v)/t ÷ 2, backward 2.5×;
 ///            otherwise two batched products and softmax passes (9 bytes/score with dropout)
 /// element-wise forward: M·(16·h (÷ t with SP) + MLP activation/t)·(1 fused | 3 eager) bytes; backward 2×
@@ -197,6 +181,18 @@ const SCAN_CHUNK_TOKENS: f64 = 64.0;
 /// its chunked scan as a memory pass over the state it updates per token (fla / SSD
 /// kernels), two passes backward.
 pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> LayerTime {
+    match ops::block_ops(arch, block) {
+        Ok(ops) => layer_seconds_of(arch, &ops, cfg),
+        // sizes past u64: no such model reaches the step model
+        Err(_) => LayerTime {
+            forward_seconds: f64::INFINITY,
+            ..LayerTime::default()
+        },
+    }
+}
+
+/// [`layer_seconds`] folded over one block's operations ([`ops::block_ops`]).
+pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerTime {
     let l = cfg.layout;
     let (t, cp) = (l.tp as f64, l.cp as f64);
     let h = arch.hidden_size as f64;
@@ -206,100 +202,63 @@ pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> La
     let tokens = n * b;
     let dev = &cfg.dev;
 
-    // projections
-    let (heads, qk_dim, v_dim, attn_gemms) = match block.attention().map(|a| a.kind) {
-        None => {
-            // recurrent mixer: its projections, then the scan priced below
-            let g = block.recurrent().map_or(0.0, |r| {
-                r.tensors
-                    .iter()
-                    .filter(|x| x.matmul)
-                    .map(|x| dev.gemm(tokens, x.rows as f64 / t, x.cols as f64, 1.0))
-                    .sum()
-            });
-            (0, 0, 0, g)
-        }
-        Some(AttentionKind::Standard {
-            heads,
-            kv_heads,
-            head_dim,
-        }) => {
-            let (a, k, d) = (heads as f64, kv_heads as f64, head_dim as f64);
-            let g = dev.gemm(tokens, (a + 2.0 * k) * d / t, h, 1.0)
-                + dev.gemm(tokens, h, a * d / t, 1.0);
-            (heads, head_dim, head_dim, g)
-        }
-        Some(AttentionKind::Mla {
-            heads,
-            q_lora_rank,
-            kv_lora_rank,
-            qk_nope_head_dim,
-            qk_rope_head_dim,
-            v_head_dim,
-        }) => {
-            let a = heads as f64;
-            let qk = (qk_nope_head_dim + qk_rope_head_dim) as f64;
-            let r_kv = kv_lora_rank as f64;
-            let q = match q_lora_rank {
-                Some(r) => {
-                    dev.gemm(tokens, r as f64, h, 1.0) + dev.gemm(tokens, a * qk / t, r as f64, 1.0)
-                }
-                None => dev.gemm(tokens, a * qk / t, h, 1.0),
+    // weight products, one kernel per fused run (q·k·v, gate·up); routed experts as a
+    // batched product over the experts on this rank, each with its share of the tokens
+    let mut gemm_fwd = 0.0;
+    let mut ep_seconds = 0.0;
+    let mut kernel: Option<(Matmul, u64)> = None;
+    let mut run = |m: Option<&Matmul>, gemm_fwd: &mut f64| {
+        if let (Some((k, n_sum)), false) = (&kernel, m.is_some_and(|m| m.fused)) {
+            let out = Matmul { n: *n_sum, ..*k };
+            let (rows, inner) = (out.n_per_rank(t), out.k_per_rank(t));
+            *gemm_fwd += if Stage::of(out.role) == Some(Stage::Experts) {
+                let experts_here = out.copies as f64 / l.ep as f64;
+                let per_expert_tokens = tokens * out.active as f64 / experts_here;
+                dev.gemm(per_expert_tokens, rows, inner, experts_here)
+            } else {
+                dev.gemm(tokens, rows, inner, 1.0)
             };
-            let kv = dev.gemm(tokens, r_kv + qk_rope_head_dim as f64, h, 1.0)
-                + dev.gemm(
-                    tokens,
-                    a * (qk_nope_head_dim + v_head_dim) as f64 / t,
-                    r_kv,
-                    1.0,
-                );
-            let o = dev.gemm(tokens, h, a * v_head_dim as f64 / t, 1.0);
-            (
-                heads,
-                qk_nope_head_dim + qk_rope_head_dim,
-                v_head_dim,
-                q + kv + o,
-            )
+            kernel = None;
+        }
+        if let Some(m) = m {
+            kernel = match kernel {
+                Some((k, n_sum)) => Some((k, n_sum.saturating_add(m.n))),
+                None => Some((*m, m.n)),
+            };
         }
     };
-    let mut gemm_fwd = attn_gemms;
+    for m in ops.matmuls() {
+        run(Some(m), &mut gemm_fwd);
+    }
+    run(None, &mut gemm_fwd);
+    if let Some(routed) = ops
+        .matmuls()
+        .find(|m| Stage::of(m.role) == Some(Stage::Experts))
+    {
+        if l.ep > 1 && !cfg.overlap.expert_parallel {
+            let bw = group_bandwidth(dev.link, &cfg.net, l.ep, l.tp * l.cp);
+            let bytes = tokens * routed.active as f64 * h * 2.0;
+            ep_seconds = 4.0 * all_gather(bytes, l.ep, bw);
+        }
+    }
+    // the MLP activations, inside the tensor-parallel region
     let mut act_bytes = 0.0;
-    let mut ep_seconds = 0.0;
-    match &block.ffn {
-        BlockFfn::Moe(moe) => {
-            let e = moe.experts_per_token as f64;
-            let experts_here = moe.num_experts as f64 / l.ep as f64;
-            let per_expert_tokens = tokens * e / experts_here;
-            gemm_fwd += dev.gemm(tokens, moe.num_experts as f64, h, 1.0);
-            gemm_fwd += mlp_forward(cfg, h, per_expert_tokens, &moe.expert, experts_here);
-            act_bytes += tokens * e * activation_bytes(&moe.expert);
-            if let Some(shared) = &moe.shared {
-                gemm_fwd += mlp_forward(cfg, h, tokens, &shared.mlp, 1.0);
-                act_bytes += tokens * activation_bytes(&shared.mlp);
-            }
-            if l.ep > 1 && !cfg.overlap.expert_parallel {
-                let bw = group_bandwidth(dev.link, &cfg.net, l.ep, l.tp * l.cp);
-                let bytes = tokens * e * h * 2.0;
-                ep_seconds = 4.0 * all_gather(bytes, l.ep, bw);
-            }
-        }
-        BlockFfn::Dense(mlp) => {
-            gemm_fwd += mlp_forward(cfg, h, tokens, mlp, 1.0);
-            act_bytes += tokens * activation_bytes(mlp);
-        }
-        BlockFfn::None => {}
+    for e in ops.elementwise().filter(|e| e.activation) {
+        act_bytes += tokens * e.active as f64 * e.bytes_per_token as f64;
     }
     act_bytes /= t;
 
     // attention core, or the recurrent scan
-    let a = heads as f64;
-    let span = block
-        .attention()
-        .map_or(s, |att| s.min(att.span.cached_tokens() as f64));
-    let (attn_fwd, attn_bwd) = if let Some(r) = block.recurrent() {
-        let state = (r.state_elements + r.conv_elements) as f64 / t;
+    let attention = ops.attention();
+    let (a, qk_dim, v_dim) =
+        attention.map_or((0.0, 0, 0), |att| (att.heads as f64, att.qk_dim, att.v_dim));
+    let span = attention.map_or(s, |att| s.min(att.span.cached_tokens() as f64));
+    let (attn_fwd, attn_bwd) = if let Some(r) = ops.scan() {
+        let state = (r.state + r.conv) as f64 / t;
         let fwd = dev.memory_pass(tokens * state * 2.0 / SCAN_CHUNK_TOKENS);
         (fwd, 2.0 * fwd)
+    } else if attention.is_none() {
+        (0.0, 0.0)
     } else if cfg.flash_attention {
         let causal = 2.0 * tokens * span * a * (qk_dim + v_dim) as f64 / t / 2.0;
         let fwd = dev.flash_attention(causal, qk_dim);
@@ -314,8 +273,11 @@ pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> La
     };
 
     // element-wise passes
-    let replicated =
-        FUSED_ELEMENTWISE_PER_H as f64 * h * tokens / if l.sp_active() { t } else { 1.0 };
+    let replicated: f64 = ops
+        .elementwise()
+        .filter(|e| !e.activation)
+        .map(|e| e.bytes_per_token as f64 * tokens / if l.sp_active() { t } else { 1.0 })
+        .sum();
     let ew_fwd = dev.memory_pass((replicated + act_bytes) * dev.elementwise_factor());
     let ew_bwd = 2.0 * ew_fwd;
 
@@ -362,19 +324,10 @@ pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> La
 
     // context parallel: gather K and V forward; reduce-scatter dK, dV and gather again backward
     let cp_seconds = if l.cp > 1 {
-        let (k_width, v_width) = match block.attention().map(|a| a.kind) {
-            Some(AttentionKind::Standard {
-                kv_heads, head_dim, ..
-            }) => ((kv_heads * head_dim) as f64, (kv_heads * head_dim) as f64),
-            Some(AttentionKind::Mla {
-                kv_lora_rank,
-                qk_rope_head_dim,
-                ..
-            }) => ((kv_lora_rank + qk_rope_head_dim) as f64, 0.0),
-            // a recurrent layer passes its state along the ranks, not keys and values
-            None => (0.0, 0.0),
-        };
-        let gathered = b * s * (k_width + v_width) * 2.0 / t;
+        // the values the layer caches per token (keys and values, MLA's latent); a
+        // recurrent layer passes its state along the ranks, not keys and values
+        let width = attention.map_or(0.0, |a| a.cached.0 as f64);
+        let gathered = b * s * width * 2.0 / t;
         let bw = group_bandwidth(dev.link, &cfg.net, l.cp, l.tp);
         let comm = 3.0 * all_gather(gathered, l.cp, bw);
         (comm - attn_fwd - attn_bwd).max(0.0)
@@ -448,13 +401,25 @@ pub struct StepTime {
 /// of pipeline sends over `t`); ZeRO (Rajbhandari et al. 2020) §7 for the data-parallel
 /// volumes (ZeRO-3: 1.5× plain data parallelism).
 pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
+    match ops::list(arch) {
+        Ok(list) => step_seconds_of(arch, &list, cfg),
+        // sizes past u64: no such model reaches the step model
+        Err(_) => StepTime {
+            step_seconds: f64::INFINITY,
+            ..StepTime::default()
+        },
+    }
+}
+
+/// [`step_seconds`] over `arch`'s operator list.
+pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepTime {
     let l = cfg.layout;
     // price each kind of block once
-    let kinds: Vec<LayerTime> = arch
-        .layers
-        .blocks
-        .iter()
-        .map(|b| layer_seconds(arch, b, cfg))
+    let kinds: Vec<LayerTime> = (0..arch.layers.blocks.len())
+        .map(|i| {
+            list.block(i)
+                .map_or_else(LayerTime::default, |ops| layer_seconds_of(arch, ops, cfg))
+        })
         .collect();
     let stage = |first: u64, layers: u64| -> (LayerTime, f64) {
         let mut sum = LayerTime::default();

@@ -16,7 +16,7 @@
 //!   (qwen3_next: only where i ∉ mlp_only_layers and (i+1) % decoder_sparse_step == 0,
 //!   else a dense MLP of intermediate_size; qwen3_5_moe: every layer) or a dense MLP
 //!   (qwen3_5)
-//! state per sequence per linear layer: Vh·Kd·Vd, conv state conv_dim·(ck − 1)
+//! state per sequence per linear layer: Vh·Kd·Vd, conv state conv_dim·ck (transformers keeps the whole kernel window: `conv_states` of width `conv_kernel_size`)
 //! ```
 //!
 //! # Symbols
@@ -194,7 +194,7 @@ fn gated_delta_net(cfg: &mut Config, h: u64, in_proj: InProj) -> Result<Recurren
         kind: RecurrentKind::GatedDeltaNet,
         tensors,
         state_elements: product(Q, &[vh, kd, vd])?,
-        conv_elements: product(Q, &[conv_dim, ck - 1])?,
+        conv_elements: product(Q, &[conv_dim, ck])?,
     })
 }
 

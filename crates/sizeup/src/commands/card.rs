@@ -24,7 +24,7 @@ use crate::render::{Cell, Report, Table, View};
 #[derive(Debug, Args)]
 pub struct CardArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
     /// What the model is for: chat, batch, rag, train, finetune
     #[arg(long, default_value = "chat", value_parser = parse_workload)]
     workload: Workload,

@@ -21,7 +21,7 @@ use crate::render::{Cell, Report, Table, View};
 #[derive(Debug, Args)]
 pub struct InferArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]

@@ -14,7 +14,7 @@ use crate::render::{Cell, Report, Table, View};
 #[derive(Debug, Args)]
 pub struct KvArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
     /// Tokens per sequence (prompt + output), e.g. `32768` or `32k`
     #[arg(long, value_parser = crate::door::TOKENS, default_value = "4096")]
     seq_len: u64,

@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod kv;
 pub mod models;
 pub mod params;
+pub mod plan;
 pub mod rough;
 pub mod sweep;
 pub mod train;

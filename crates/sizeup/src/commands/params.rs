@@ -15,7 +15,7 @@ use crate::render::{Cell, Report, Table, View};
 #[derive(Debug, Args)]
 pub struct ParamsArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
 }
 
 /// What `sizeup params` reports (JSON field names are a contract: see README.md).

@@ -22,7 +22,7 @@ use crate::render::{Cell, Report, Table, View};
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
@@ -144,7 +144,8 @@ pub struct TrainFlags {
     pub inter_node_gbps: f64,
 }
 
-fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
+/// Parse an optimizer name.
+pub fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
     s.parse().map_err(|_| {
         let names: Vec<&str> = Optimizer::ALL.iter().map(|o| o.name()).collect();
         format!(
@@ -154,7 +155,8 @@ fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
     })
 }
 
-fn parse_precision(s: &str) -> Result<Precision, String> {
+/// Parse a training precision.
+pub fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse()
         .map_err(|_| format!("`{s}` is not a training precision (expected bf16, fp16 or fp8)"))
 }

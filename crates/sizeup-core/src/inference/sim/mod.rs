@@ -317,7 +317,12 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
         kv_dtype: req.kv_dtype,
         quantized: req.weights.is_quantized(),
     };
-    let mut pricer = StepPricer::new(arch, PassWeights::new(arch, &stored, req.tp), machine);
+    let list = crate::ops::list(arch)?;
+    let mut pricer = StepPricer::new(
+        arch,
+        PassWeights::new(arch, &list, &stored, req.tp),
+        machine,
+    );
     let run = scheduler::run(sim, replicas, block, pool_blocks, &mut pricer);
 
     let (prompt_mean, output_mean) = sim.lengths.means();

@@ -37,7 +37,7 @@ pub struct StepShape {
 /// Prices steps on one replica, remembering every pass it has priced.
 pub struct StepPricer<'a> {
     arch: &'a Architecture,
-    weights: PassWeights,
+    weights: PassWeights<'a>,
     machine: Machine<'a>,
     /// `decode[n][g]`: a decode pass of `n` sequences at `g · CONTEXT_GRID` cached
     /// tokens; NaN where not priced yet.
@@ -51,7 +51,7 @@ pub struct StepPricer<'a> {
 impl<'a> StepPricer<'a> {
     pub(super) fn new(
         arch: &'a Architecture,
-        weights: PassWeights,
+        weights: PassWeights<'a>,
         machine: Machine<'a>,
     ) -> StepPricer<'a> {
         StepPricer {

@@ -37,6 +37,9 @@ pub enum Quantity {
     Microseconds,
     /// Gigabits per second.
     Gbps,
+    /// A name (an accelerator, a weight format, an engine…): the value is its
+    /// position in the axis's list.
+    Text,
 }
 
 /// How a value reaches the estimate.
@@ -50,6 +53,131 @@ pub enum Setter {
     Train(fn(&mut TrainFlags, f64)),
     /// Derive a variant of the architecture.
     Arch(fn(&Architecture, u64) -> sizeup_core::Result<Architecture>),
+    /// Set a flag that takes a name; `check` refuses a name the flag would
+    /// refuse, with the nearest valid names.
+    Text {
+        /// The flag's own check.
+        check: fn(&str) -> Result<(), String>,
+        /// Where the name goes.
+        set: TextSet,
+    },
+}
+
+/// Where a name goes.
+#[derive(Debug, Clone, Copy)]
+pub enum TextSet {
+    /// A device flag (`--gpu`).
+    Device(fn(&mut DeviceArgs, &str)),
+    /// A serving flag.
+    Serve(fn(&mut ServeArgs, &str)),
+    /// A training flag.
+    Train(fn(&mut TrainFlags, &str)),
+}
+
+/// A name axis: its values are positions in the list of names.
+const fn text(name: &'static str, check: fn(&str) -> Result<(), String>, set: TextSet) -> AxisDef {
+    def(
+        name,
+        Quantity::Text,
+        Door::Whole(door::LIST_POSITION),
+        Setter::Text { check, set },
+    )
+}
+
+/// `did you mean …?` from the valid names, or the full list.
+fn suggest(kind: &str, name: &str, valid: &[String]) -> String {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '_', ' '], "");
+    let mut near: Vec<(f64, &String)> = valid
+        .iter()
+        .map(|v| (strsim::jaro_winkler(&norm(name), &norm(v)), v))
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    near.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match near.first() {
+        Some((_, best)) => format!("`{name}` is not {kind}: did you mean `{best}`?"),
+        None => format!(
+            "`{name}` is not {kind} (expected one of {})",
+            valid.join(", ")
+        ),
+    }
+}
+
+fn check_gpu(name: &str) -> Result<(), String> {
+    sizeup_core::hardware::find(name).map(|_| ()).map_err(|_| {
+        let names: Vec<String> = sizeup_core::hardware::catalog()
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        suggest("an accelerator", name, &names)
+    })
+}
+
+fn check_weights(name: &str) -> Result<(), String> {
+    crate::cli::parse_weights(name).map(|_| ()).map_err(|_| {
+        suggest(
+            "a weight format",
+            name,
+            &sizeup_core::WeightFormat::valid_names(),
+        )
+    })
+}
+
+fn check_kv_dtype(name: &str) -> Result<(), String> {
+    crate::cli::parse_kv_dtype(name).map(|_| ()).map_err(|_| {
+        let names: Vec<String> = sizeup_core::KvDtype::ALL
+            .iter()
+            .map(|d| d.name().to_string())
+            .collect();
+        suggest("a KV cache precision", name, &names)
+    })
+}
+
+fn check_engine(name: &str) -> Result<(), String> {
+    crate::cli::parse_engine(name).map(|_| ()).map_err(|_| {
+        let names: Vec<String> = sizeup_core::inference::Engine::ALL
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect();
+        suggest("an engine", name, &names)
+    })
+}
+
+fn check_precision(name: &str) -> Result<(), String> {
+    crate::commands::train::parse_precision(name)
+        .map(|_| ())
+        .map_err(|_| {
+            let names = ["bf16", "fp16", "fp8"].map(String::from);
+            suggest("a training precision", name, &names)
+        })
+}
+
+fn check_optimizer(name: &str) -> Result<(), String> {
+    crate::commands::train::parse_optimizer(name)
+        .map(|_| ())
+        .map_err(|_| {
+            let names: Vec<String> = sizeup_core::training::states::Optimizer::ALL
+                .iter()
+                .map(|o| o.name().to_string())
+                .collect();
+            suggest("an optimizer", name, &names)
+        })
+}
+
+fn check_recompute(name: &str) -> Result<(), String> {
+    crate::cli::parse_recompute(name).map(|_| ()).map_err(|_| {
+        let names: Vec<String> = sizeup_core::training::activations::Recompute::ALL
+            .iter()
+            .map(|r| r.name().to_string())
+            .collect();
+        suggest("a recomputation mode", name, &names)
+    })
+}
+
+// The setters run only on names their `check` accepted (resolve), so the
+// parse cannot fail; a failure would leave the flag as it was.
+fn set_gpu(a: &mut DeviceArgs, name: &str) {
+    a.gpu = name.to_string();
+    a.gpu_file = None;
 }
 
 /// One input a sweep can vary.
@@ -258,6 +386,34 @@ pub static SERVE_AXES: &[AxisDef] = &[
     arch("hidden", resize::with_hidden),
     arch("layers", resize::with_layers),
     arch("kv_heads", resize::with_kv_heads),
+    text("gpu", check_gpu, TextSet::Device(set_gpu)),
+    text(
+        "weights",
+        check_weights,
+        TextSet::Serve(|a, n| {
+            if let Ok(w) = crate::cli::parse_weights(n) {
+                a.weights = w;
+            }
+        }),
+    ),
+    text(
+        "kv_dtype",
+        check_kv_dtype,
+        TextSet::Serve(|a, n| {
+            if let Ok(d) = crate::cli::parse_kv_dtype(n) {
+                a.kv_dtype = d;
+            }
+        }),
+    ),
+    text(
+        "engine",
+        check_engine,
+        TextSet::Serve(|a, n| {
+            if let Ok(e) = crate::cli::parse_engine(n) {
+                a.engine = e;
+            }
+        }),
+    ),
 ];
 
 /// Every training input a sweep can vary: the numeric flags of `sizeup train`,
@@ -353,6 +509,34 @@ pub static TRAIN_AXES: &[AxisDef] = &[
     arch("hidden", resize::with_hidden),
     arch("layers", resize::with_layers),
     arch("kv_heads", resize::with_kv_heads),
+    text("gpu", check_gpu, TextSet::Device(set_gpu)),
+    text(
+        "precision",
+        check_precision,
+        TextSet::Train(|a, n| {
+            if let Ok(p) = crate::commands::train::parse_precision(n) {
+                a.precision = p;
+            }
+        }),
+    ),
+    text(
+        "optimizer",
+        check_optimizer,
+        TextSet::Train(|a, n| {
+            if let Ok(o) = crate::commands::train::parse_optimizer(n) {
+                a.optimizer = o;
+            }
+        }),
+    ),
+    text(
+        "recompute",
+        check_recompute,
+        TextSet::Train(|a, n| {
+            if let Ok(r) = crate::cli::parse_recompute(n) {
+                a.recompute = r;
+            }
+        }),
+    ),
 ];
 
 /// The flags a point changes: the mode's own flags.
@@ -380,6 +564,16 @@ pub fn apply<'a>(
             (Setter::Train(set), Flags::Train(f)) => set(f, v),
             // whole by construction (resolve)
             (Setter::Arch(derive), _) => arch = Cow::Owned(derive(&arch, v as u64)?),
+            (Setter::Text { set, .. }, _) => {
+                let name = s.label(v).unwrap_or_default();
+                match (set, &mut flags) {
+                    (TextSet::Device(set), _) => set(device, name),
+                    (TextSet::Serve(set), Flags::Serve(f)) => set(f, name),
+                    (TextSet::Train(set), Flags::Train(f)) => set(f, name),
+                    (TextSet::Serve(_), Flags::Train(_)) | (TextSet::Train(_), Flags::Serve(_)) => {
+                    }
+                }
+            }
             // each mode resolves against its own table, so a serving axis never
             // meets training flags
             (Setter::Serve(_), Flags::Train(_)) | (Setter::Train(_), Flags::Serve(_)) => {}
@@ -417,8 +611,20 @@ pub struct Swept {
     pub name: &'static str,
     /// The axis as given, in canonical form (`seq_len=4k..128k`).
     pub spec: String,
-    /// The values, in sweep order.
+    /// The values, in sweep order (positions in `names` for a name axis).
     pub values: Vec<f64>,
+    /// A name axis's names.
+    pub names: Option<Vec<String>>,
+}
+
+impl Swept {
+    /// The name at value `v` of a name axis.
+    pub fn label(&self, v: f64) -> Option<&str> {
+        self.names
+            .as_ref()
+            .and_then(|n| n.get(v as usize))
+            .map(String::as_str)
+    }
 }
 
 /// The most points a sweep evaluates (the product of its axes): each point
@@ -460,6 +666,23 @@ pub fn resolve(vary: &[SweepAxis], mode: Mode) -> Result<Vec<Swept>, AppError> {
                 hint: Some("vary two different inputs for a grid".into()),
             });
         }
+        let names = match (&axis.spec, def.setter) {
+            (crate::sweep_axis::Spec::Names(names), Setter::Text { check, .. }) => {
+                if let Some(problem) = names.iter().find_map(|n| check(n).err()) {
+                    return Err(AppError::Usage {
+                        flag: "--vary",
+                        value: axis.to_string(),
+                        problem,
+                        hint: Some(format!(
+                            "give names that `--{}` accepts",
+                            def.name.replace('_', "-")
+                        )),
+                    });
+                }
+                Some(names.clone())
+            }
+            _ => None,
+        };
         let values: Vec<f64> = if def.door.whole() {
             let whole = axis.whole_values().map_err(|e| AppError::Usage {
                 flag: "--vary",
@@ -492,6 +715,7 @@ pub fn resolve(vary: &[SweepAxis], mode: Mode) -> Result<Vec<Swept>, AppError> {
             },
             spec: axis.to_string(),
             values,
+            names,
         });
     }
     let total = out

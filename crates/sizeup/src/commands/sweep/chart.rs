@@ -86,6 +86,7 @@ fn value_text(quantity: Quantity, v: f64) -> String {
         Quantity::Mib => format!("{} MiB", humanize::compact(v)),
         Quantity::Microseconds => format!("{} µs", humanize::compact(v)),
         Quantity::Gbps => format!("{} Gb/s", humanize::compact(v)),
+        Quantity::Text => format!("#{}", v as usize + 1),
     }
 }
 
@@ -109,7 +110,12 @@ fn series_by_other<'a, P>(
             .map(|&v| {
                 let s = &swept[o];
                 (
-                    Some(format!("{}={}", s.name, value_text(s.def.quantity, v))),
+                    Some(format!(
+                        "{}={}",
+                        s.name,
+                        s.label(v)
+                            .map_or_else(|| value_text(s.def.quantity, v), String::from)
+                    )),
                     Vec::new(),
                 )
             })
@@ -245,7 +251,11 @@ fn category(report: &SweepReport, p: &SweepPoint) -> String {
         .swept()
         .iter()
         .zip(&p.values.0)
-        .map(|(s, &(_, v, _))| value_text(s.def.quantity, v))
+        .map(|(s, (_, v, _, label))| {
+            label
+                .clone()
+                .unwrap_or_else(|| value_text(s.def.quantity, *v))
+        })
         .collect();
     texts.join(" / ")
 }

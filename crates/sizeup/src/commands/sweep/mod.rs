@@ -45,7 +45,7 @@ const PROGRESS_MIN_POINTS: usize = 2_000;
 #[derive(Debug, Args)]
 pub struct SweepArgs {
     #[command(flatten)]
-    model: ModelArg,
+    pub model: ModelArg,
     /// What each point estimates: serving (as `sizeup infer`) or training (as `sizeup train`)
     #[arg(long, value_enum, default_value_t = Mode::Serve)]
     mode: Mode,
@@ -65,6 +65,10 @@ pub struct SweepArgs {
     /// other serving inputs: memory per GPU; training: training memory per GPU)
     #[arg(long, value_enum, default_value_t = ChartKind::Auto)]
     pub chart_kind: ChartKind,
+    /// Rank the rows instead of keeping grid order: points that fit first, then
+    /// by this figure; points that do not fit are marked and come after, errors last
+    #[arg(long, value_enum, conflicts_with = "chart")]
+    pub rank: Option<Rank>,
     /// The most work a sweep does before it asks: points × layers per point
     /// (about 0.2–0.5 µs each on one core), e.g. `1e9` to allow a longer sweep
     #[arg(long, value_name = "LAYER_POINTS", default_value = "100M", value_parser = crate::door::WORK)]
@@ -111,6 +115,42 @@ impl Mode {
     }
 }
 
+/// What `--rank` orders the points by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Rank {
+    /// Throughput, highest first (serving: output tokens/s; training: tokens/s)
+    Speed,
+    /// Cost, lowest first (serving: $ per million output tokens; training: run cost)
+    Cost,
+}
+
+/// The sort key of a point under `rank`: fitting points before those that do
+/// not fit, before errors; then the figure (unpriced points after priced ones).
+fn rank_key(p: &SweepPoint, rank: Rank) -> (u8, f64) {
+    let (fits, speed, cost) = match &p.outcome {
+        Outcome::Serve(s) => (
+            s.fits,
+            s.output_tokens_per_sec,
+            s.usd_per_million_output_tokens,
+        ),
+        Outcome::Train(t) => (t.fits, t.tokens_per_second, t.cost_usd),
+        Outcome::Error(_) => return (2, 0.0),
+    };
+    let class = if fits { 0 } else { 1 };
+    let figure = match rank {
+        Rank::Speed => -speed,
+        Rank::Cost => cost.unwrap_or(f64::INFINITY),
+    };
+    (
+        class,
+        if figure.is_nan() {
+            f64::INFINITY
+        } else {
+            figure
+        },
+    )
+}
+
 /// What a sweep's chart plots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ChartKind {
@@ -154,13 +194,16 @@ pub struct AxisReport {
 /// The values of the varied inputs at one point, serialized as a map from
 /// name to value (whole numbers for inputs that count).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PointValues(pub Vec<(&'static str, f64, bool)>);
+pub struct PointValues(pub Vec<(&'static str, f64, bool, Option<String>)>);
 
 impl Serialize for PointValues {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
-        for &(name, value, whole) in &self.0 {
-            if whole {
+        for (name, value, whole, label) in &self.0 {
+            let (name, value, whole) = (*name, *value, *whole);
+            if let Some(label) = label {
+                map.serialize_entry(name, label)?;
+            } else if whole {
                 map.serialize_entry(name, &(value as u64))?;
             } else {
                 map.serialize_entry(name, &value)?;
@@ -296,6 +339,20 @@ pub struct Base<'a> {
     pub swept: &'a [Swept],
 }
 
+impl Base<'_> {
+    /// The accelerator at a point: the base one unless a `gpu` axis names another.
+    pub fn accelerator(
+        &self,
+        device: &DeviceArgs,
+    ) -> Result<std::borrow::Cow<'_, Accelerator>, AppError> {
+        if device.gpu == self.device.gpu && device.gpu_file == self.device.gpu_file {
+            Ok(std::borrow::Cow::Borrowed(self.gpu))
+        } else {
+            Ok(std::borrow::Cow::Owned(device.accelerator()?))
+        }
+    }
+}
+
 /// Run the sweep.
 pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
     check_mode_flags(args)?;
@@ -321,7 +378,7 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
 
     let progress = Progress::new(grid.len() as u64, grid.len() >= PROGRESS_MIN_POINTS);
     progress.set_prefix(&swept.iter().map(|s| s.name).collect::<Vec<_>>().join(" × "));
-    let points: Vec<SweepPoint> = (0..grid.len())
+    let mut points: Vec<SweepPoint> = (0..grid.len())
         .into_par_iter()
         .map(|i| {
             let values = grid.values(&swept, i);
@@ -332,7 +389,7 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
                     swept
                         .iter()
                         .zip(values)
-                        .map(|(s, v)| (s.name, v, s.def.door.whole()))
+                        .map(|(s, v)| (s.name, v, s.def.door.whole(), s.label(v).map(String::from)))
                         .collect(),
                 ),
                 outcome,
@@ -340,6 +397,14 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
         })
         .collect();
     progress.finish();
+    if let Some(rank) = args.rank {
+        // stable: ties keep grid order
+        points.sort_by(|a, b| {
+            let (ca, fa) = rank_key(a, rank);
+            let (cb, fb) = rank_key(b, rank);
+            ca.cmp(&cb).then(fa.total_cmp(&fb))
+        });
+    }
 
     let mut assumptions = match points.iter().position(|p| p.error().is_none()) {
         Some(i) => {
@@ -500,7 +565,7 @@ fn value_cell(quantity: Quantity, v: f64, whole: bool) -> Cell {
         Quantity::Microseconds => Cell::Number(v, "µs"),
         Quantity::Gbps => Cell::Number(v, "Gb/s"),
         Quantity::Tokens | Quantity::Count if whole => Cell::Exact(v as u64),
-        Quantity::Tokens | Quantity::Count => Cell::Number(v, ""),
+        Quantity::Tokens | Quantity::Count | Quantity::Text => Cell::Number(v, ""),
     }
 }
 
@@ -551,11 +616,22 @@ impl Report for SweepReport {
                 "{method} training in {precision}, {optimizer}, recompute {recompute}, ZeRO-{zero}"
             ),
         };
+        let varied = |name: &str| self.swept().iter().any(|s| s.def.name == name);
+        // a name axis overrides the fixed setting it would name
+        let what = if self.swept().iter().any(|s| s.names.is_some()) {
+            format!("{what} (unless varied)")
+        } else {
+            what
+        };
         let title = format!(
             "{} ({}) on {}: {what}; {} points ({})",
             self.model.name,
             self.model.description(),
-            self.gpu,
+            if varied("gpu") {
+                "each `gpu`"
+            } else {
+                self.gpu.as_str()
+            },
             self.points.len(),
             self.axes
                 .iter()
@@ -578,7 +654,10 @@ impl Report for SweepReport {
                 .swept()
                 .iter()
                 .zip(&p.values.0)
-                .map(|(s, &(_, v, whole))| value_cell(s.def.quantity, v, whole))
+                .map(|(s, (_, v, whole, label))| match label {
+                    Some(label) => Cell::Text(label.clone()),
+                    None => value_cell(s.def.quantity, *v, *whole),
+                })
                 .collect();
             row.extend(columns.cells(p));
             table.row(row);

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use sizeup_core::inference::{self, Bound, InferRequest, MemoryPerGpu, Warning};
 use sizeup_core::kv::{self, KvRequest};
-use sizeup_core::{Architecture, Assumption, CoreError};
+use sizeup_core::{Architecture, Assumption};
 
 use super::axes::{self, Flags};
 use super::{Base, SweepPoint, SweepReport};
@@ -103,7 +103,7 @@ pub struct ServePoint {
 fn inputs<'a>(
     base: &Base<'a>,
     values: &[f64],
-) -> Result<(Cow<'a, Architecture>, InferRequest), CoreError> {
+) -> Result<(Cow<'a, Architecture>, InferRequest), AppError> {
     let mut device = base.device.clone();
     let mut serve = base.serve.clone();
     let arch = axes::apply(
@@ -113,7 +113,8 @@ fn inputs<'a>(
         &mut device,
         Flags::Serve(&mut serve),
     )?;
-    Ok((arch, serve.request_on(&device, base.gpu)))
+    let gpu = base.accelerator(&device)?;
+    Ok((arch, serve.request_on(&device, &gpu)))
 }
 
 /// Estimate serving at one point.

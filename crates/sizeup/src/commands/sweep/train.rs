@@ -10,6 +10,7 @@ use sizeup_core::{Architecture, Assumption};
 use super::axes::{self, Flags};
 use super::serve::{error_row, PointShape};
 use super::{Base, SweepPoint, SweepReport};
+use crate::cli::DeviceArgs;
 use crate::error::AppError;
 use crate::render::Cell;
 
@@ -58,7 +59,7 @@ pub struct TrainPoint {
 fn inputs<'a>(
     base: &Base<'a>,
     values: &[f64],
-) -> Result<(Cow<'a, Architecture>, TrainRequest), AppError> {
+) -> Result<(Cow<'a, Architecture>, TrainRequest, DeviceArgs), AppError> {
     let mut device = base.device.clone();
     let mut train = base.train.clone();
     let arch = axes::apply(
@@ -69,13 +70,13 @@ fn inputs<'a>(
         Flags::Train(&mut train),
     )?;
     let req = train.request(&device)?;
-    Ok((arch, req))
+    Ok((arch, req, device))
 }
 
 /// Estimate training at one point.
 pub fn evaluate(base: &Base<'_>, values: &[f64]) -> Result<TrainPoint, AppError> {
-    let (arch, req) = inputs(base, values)?;
-    let e = training::estimate(&arch, base.gpu, &req)?;
+    let (arch, req, device) = inputs(base, values)?;
+    let e = training::estimate(&arch, base.accelerator(&device)?.as_ref(), &req)?;
     let varies_arch = base.swept.iter().any(|s| s.def.is_arch());
     Ok(TrainPoint {
         params_total: e.params_total,
@@ -101,8 +102,8 @@ pub fn evaluate(base: &Base<'_>, values: &[f64]) -> Result<TrainPoint, AppError>
 
 /// The assumptions of the estimate at one point.
 pub fn assumptions(base: &Base<'_>, values: &[f64]) -> Result<Vec<Assumption>, AppError> {
-    let (arch, req) = inputs(base, values)?;
-    Ok(training::estimate(&arch, base.gpu, &req)?.assumptions)
+    let (arch, req, device) = inputs(base, values)?;
+    Ok(training::estimate(&arch, base.accelerator(&device)?.as_ref(), &req)?.assumptions)
 }
 
 /// The memory line items of a training point that charts and tables show, in
