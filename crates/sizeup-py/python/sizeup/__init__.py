@@ -387,7 +387,9 @@ def plan(model: _Model, target: str = "train", **options: Any) -> PlanReport:
     """Search every configuration of a job and rank those that fit (``sizeup plan TARGET``).
 
     ``target`` is the job (``"train"``); options as ``sizeup plan train --help``:
-    ``gpus="64..1024"``, ``gpu=["H100-SXM", "H200"]``, ``by="cost"``, …
-    A ``sizeup`` without the ``plan`` command raises :class:`SizeupError`.
+    ``gpus="64..1024"`` and ``global_batch=512`` (required), ``gpu=["H100-SXM", "H200"]``,
+    ``by="cost"``, …
+
+    >>> best = sizeup.plan("llama-3.1-8b", gpus=8, global_batch=512)
     """
     return PlanReport(_run(["plan", target], model, **options))
