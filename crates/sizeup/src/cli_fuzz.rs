@@ -315,6 +315,8 @@ fn cli_fuzz() {
 /// Keep generating command lines for `SIZEUP_FUZZ_SECONDS` (default 10) seconds.
 #[test]
 #[ignore = "fixed-time fuzz: run by CI in release mode"]
+// The count is the test's report to CI's log (the library's print lints are for commands).
+#[allow(clippy::print_stderr)]
 fn cli_fuzz_for_a_while() {
     let seconds = std::env::var("SIZEUP_FUZZ_SECONDS")
         .ok()
