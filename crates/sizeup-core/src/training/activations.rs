@@ -373,10 +373,12 @@ pub enum Loss {
     /// gradient in place (Megatron's vocab-parallel cross-entropy, Korthikanti et al.
     /// §4.1's `4·s·b·v`). [`FUSED_LOSS_BYTES`] per logit.
     Fused,
-    /// The output layer and loss run over the tokens in `N` chunks, each chunk's
-    /// logits, fp32 softmax and gradient made and freed before the next (Liger's fused
-    /// linear cross-entropy, Unsloth's and torchtune's chunked losses):
-    /// [`FUSED_LOSS_BYTES`] per logit of one chunk, `⌈n·b/N⌉` tokens.
+    /// The output projection and the loss run over the tokens in `N` chunks, each
+    /// chunk's logits, fp32 softmax and gradient made and freed before the next
+    /// (Liger's fused linear cross-entropy, torchtune's `LinearCrossEntropyLoss`):
+    /// [`FUSED_LOSS_BYTES`] per logit of one chunk, `⌈n·b/N⌉` tokens. torchtune's
+    /// older `CEWithChunkedOutputLoss` chunks only the upcast and the loss, so its
+    /// whole 16-bit output (2 bytes per logit) stays besides: not this mode.
     Chunked(u64),
 }
 
@@ -410,8 +412,8 @@ pub const FUSED_LOSS_BYTES: u64 = 6;
 /// The chunk count of `chunked` when none is given.
 ///
 /// # Source
-/// pytorch/torchtune `torchtune/modules/loss/ce_chunked_output_loss.py`
-/// (`CEWithChunkedOutputLoss(num_output_chunks=8)`). Liger's fused linear
+/// pytorch/torchtune `torchtune/modules/loss` (`num_output_chunks: int = 8` in
+/// `CEWithChunkedOutputLoss` and `LinearCrossEntropyLoss`). Liger's fused linear
 /// cross-entropy (linkedin/Liger-Kernel `ops/fused_linear_cross_entropy.py`) picks
 /// about `⌈V/h⌉` chunks (`chunk_size = next_power_of_2(⌈B·T/⌈V/H⌉⌉)`): `chunked:32`
 /// for a 128k vocabulary at `h = 4096`.
