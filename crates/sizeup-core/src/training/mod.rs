@@ -639,7 +639,7 @@ fn assumptions(
         {
             let (what, source) = req.loss().describe();
             let chosen = if req.loss.is_some() { "user choice" } else { "default for the kernels" };
-            Assumption::new("logits and loss", what, format!("{source} ({chosen})"))
+            Assumption::new("logits and loss", what, format!("{source}; {chosen}"))
         },
         Assumption::new(
             "framework overhead",

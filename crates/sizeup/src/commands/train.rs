@@ -477,6 +477,11 @@ impl Report for TrainReport {
             if r.micro_batch > 1 {
                 ways.push("a smaller --micro-batch".into());
             }
+            if !matches!(r.loss(), Loss::Chunked(_))
+                && m.logits_and_loss_bytes >= m.total_bytes / 10
+            {
+                ways.push("--loss chunked (a fused linear cross-entropy)".into());
+            }
             if l.zero != ZeroStage::Zero3 && l.dp > 1 {
                 ways.push("--zero 3 (or --fsdp)".into());
             }
