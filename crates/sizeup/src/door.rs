@@ -99,6 +99,14 @@ pub const RANK: Whole = Whole {
     syntax: Syntax::Plain,
 };
 
+/// Chunks of a chunked loss: `--loss chunked:N` (more chunks than tokens buy nothing).
+pub const LOSS_CHUNKS: Whole = Whole {
+    what: "a number of loss chunks",
+    min: 1,
+    max: 1 << 20,
+    syntax: Syntax::Plain,
+};
+
 /// A sweep's work budget in layer-points: `--max-work` (at most 10¹³, days of work).
 pub const WORK: Whole = Whole {
     what: "a number of layer-points",

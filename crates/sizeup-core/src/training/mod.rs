@@ -116,6 +116,10 @@ pub struct TrainRequest {
     /// fitted [`kernels::EAGER_TRAFFIC_FACTOR`] (validation refits it with this field).
     #[serde(default)]
     pub eager_traffic_factor: Option<f64>,
+    /// How the logits and loss are held; `None` follows `kernels`
+    /// ([`activations::Loss::default_for`]).
+    #[serde(default)]
+    pub loss: Option<activations::Loss>,
 }
 
 impl TrainRequest {
@@ -145,7 +149,14 @@ impl TrainRequest {
             price_per_gpu_hour: None,
             sustained_fraction: None,
             eager_traffic_factor: None,
+            loss: None,
         }
+    }
+
+    /// The loss implementation: the one asked for, else the kernels' default.
+    pub fn loss(&self) -> activations::Loss {
+        self.loss
+            .unwrap_or_else(|| activations::Loss::default_for(self.kernels))
     }
 }
 
@@ -283,7 +294,7 @@ fn memory(
         req.dropout,
     );
     let cfg = state_config(req);
-    let logits = activations::logits_bytes(arch, &act_cfg)?;
+    let logits = activations::logits_bytes(arch, &act_cfg, req.loss())?;
     let comm = |stage| -> Result<u64> {
         let params = states::params_per_gpu_of(arch, list, &layout, stage)?.total()?;
         let layers = match stage {
@@ -622,9 +633,14 @@ fn assumptions(
         ),
         Assumption::new(
             "activation bytes",
-            "16-bit tensors, 1-byte dropout masks; logits held in 16 + 32 bits (6 bytes each)",
+            "16-bit tensors, 1-byte dropout masks",
             "Korthikanti et al. 2022 §4.1",
         ),
+        {
+            let (what, source) = req.loss().describe();
+            let chosen = if req.loss.is_some() { "user choice" } else { "default for the kernels" };
+            Assumption::new("logits and loss", what, format!("{source}; {chosen}"))
+        },
         Assumption::new(
             "framework overhead",
             "1 GiB per GPU (CUDA context, workspaces, allocator slack)",

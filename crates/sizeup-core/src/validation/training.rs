@@ -856,6 +856,24 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
 #[cfg(test)]
 mod tests;
 
+/// The loss implementation a case's stated framework runs, where it states one:
+/// Hugging Face transformers' modeling code computes the loss eagerly
+/// (`ForCausalLMLoss`: fp32 upcast + `cross_entropy`) unless a fused or chunked
+/// loss replaces it (Liger, Unsloth, a chunked loss), which the same field would name.
+fn stated_loss(setup: &Map<String, Value>) -> Option<crate::training::activations::Loss> {
+    use crate::training::activations::Loss;
+    let stated = ["framework", "software"]
+        .iter()
+        .filter_map(|k| text(setup, k))
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let replaced = ["liger", "unsloth", "chunked", "fused cross"]
+        .iter()
+        .any(|k| stated.contains(k));
+    (stated.contains("transformers") && !replaced).then_some(Loss::Eager)
+}
+
 /// A fine-tune's longest padded sequence at batch 1: the `--max-seq-len` search
 /// over single tokens on the same memory model.
 fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
@@ -916,6 +934,10 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     if text(s, "optimizer").is_some_and(|o| o.contains("8bit")) {
         req.optimizer = Optimizer::Adamw8bit;
         notes.push("optimizer: 8-bit AdamW (the case's assumption)".into());
+    }
+    if let Some(loss) = stated_loss(s) {
+        req.loss = Some(loss);
+        notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }
     let f = crate::training::fit::longest_seq_len(
         &arch,

@@ -261,6 +261,7 @@ impl PlanTrainArgs {
             lora_rank: 16,
             lora_targets: Vec::new(),
             kernels: "fused".into(),
+            loss: None,
             overlap_tp: self.overlap_tp,
             overlap_dp: true,
             overlap_ep: false,

@@ -3,7 +3,7 @@
 
 use clap::{ArgAction, Args};
 use serde::Serialize;
-use sizeup_core::training::activations::Recompute;
+use sizeup_core::training::activations::{Loss, Recompute};
 use sizeup_core::training::fit::{self, LongestFit, SeqLenStep};
 use sizeup_core::training::kernels::Kernels;
 use sizeup_core::training::lora::{Method, Projection};
@@ -127,6 +127,11 @@ pub struct TrainFlags {
     /// Element-wise kernels: fused (Megatron, Transformer Engine, torch.compile) or eager
     #[arg(long, default_value = "fused", value_parser = ["fused", "eager"])]
     pub kernels: String,
+    /// Logits and loss: eager (transformers' fp32 upcast + cross_entropy), fused
+    /// (in-place fp32 softmax, Megatron) or chunked[:N] (N token chunks, default 8;
+    /// Liger, Unsloth, torchtune); default: eager with --kernels eager, else fused
+    #[arg(long, value_parser = parse_loss)]
+    pub loss: Option<Loss>,
     /// Overlap tensor-parallel collectives with the products (Transformer Engine)
     #[arg(long)]
     pub overlap_tp: bool,
@@ -159,6 +164,16 @@ pub fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
 pub fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse()
         .map_err(|_| format!("`{s}` is not a training precision (expected bf16, fp16 or fp8)"))
+}
+
+fn parse_loss(s: &str) -> Result<Loss, String> {
+    let t = s.trim().to_ascii_lowercase();
+    match t.split_once(':') {
+        Some(("chunked", n)) => Ok(Loss::Chunked(crate::door::LOSS_CHUNKS.parse(n)?)),
+        _ => t.parse().map_err(|_| {
+            format!("`{s}` is not a loss implementation (expected eager, fused or chunked[:N])")
+        }),
+    }
 }
 
 fn parse_target(s: &str) -> Result<Projection, String> {
@@ -236,6 +251,7 @@ impl TrainFlags {
         } else {
             Kernels::Fused
         };
+        req.loss = self.loss;
         req.overlap.tensor_parallel = self.overlap_tp;
         req.overlap.data_parallel = self.overlap_dp;
         req.overlap.expert_parallel = self.overlap_ep;
@@ -460,6 +476,11 @@ impl Report for TrainReport {
             }
             if r.micro_batch > 1 {
                 ways.push("a smaller --micro-batch".into());
+            }
+            if !matches!(r.loss(), Loss::Chunked(_))
+                && m.logits_and_loss_bytes >= m.total_bytes / 10
+            {
+                ways.push("--loss chunked (a fused linear cross-entropy)".into());
             }
             if l.zero != ZeroStage::Zero3 && l.dp > 1 {
                 ways.push("--zero 3 (or --fsdp)".into());
