@@ -48,7 +48,7 @@ use comm::{Network, COLLECTIVE_EFFICIENCY};
 use kernels::{Device, Kernels};
 use lora::Method;
 use parallel::{Layout, LayoutRequest, Workload, ZeroStage};
-use states::{Optimizer, Precision, Stage, StateConfig};
+use states::{Optimizer, Precision, Stage, StateConfig, StateInputs};
 use time::{Overlap, StepTime, TimeConfig};
 
 /// Memory the framework itself holds on each GPU: the CUDA context and the
@@ -267,6 +267,7 @@ fn state_config(req: &TrainRequest) -> StateConfig<'_> {
 fn memory(
     arch: &Architecture,
     list: &OpList,
+    inputs: &StateInputs,
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
@@ -285,7 +286,7 @@ fn memory(
     let cfg = state_config(req);
     let logits = activations::logits_bytes(arch, &act_cfg)?;
     let comm = |stage| -> Result<u64> {
-        let params = states::params_per_gpu_of(arch, list, &layout, stage)?.total()?;
+        let params = states::params_per_gpu_in(arch, &inputs.splits, &layout, stage)?.total()?;
         let layers = match stage {
             Stage::Last => layout.last_stage_layers(arch),
             _ => layout.first_stage_layers(arch),
@@ -298,7 +299,7 @@ fn memory(
         })
     };
     let build = |stage: Stage, activations_bytes: u64, logits_bytes: u64| -> Result<MemoryPerGpu> {
-        let s = states::model_states_of(arch, list, &layout, stage, &cfg)?;
+        let s = states::model_states_in(arch, inputs, &layout, stage, &cfg)?;
         let communication_buffers_bytes = comm(stage)?;
         let total = sum(
             "memory per GPU",
@@ -350,12 +351,13 @@ fn memory(
 fn largest_micro_batch(
     arch: &Architecture,
     list: &OpList,
+    inputs: &StateInputs,
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
 ) -> Result<Option<u64>> {
     let fits = |b: u64| -> Result<bool> {
-        Ok(memory(arch, list, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
+        Ok(memory(arch, list, inputs, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
     };
     if !fits(1)? {
         return Ok(None);
@@ -403,7 +405,7 @@ pub fn estimate(
     acc: &Accelerator,
     req: &TrainRequest,
 ) -> Result<TrainEstimate> {
-    estimate_with(arch, acc, req, true)
+    Prepared::new(arch).estimate(acc, req)
 }
 
 /// [`estimate`] without its two per-run extras: the search for the largest
@@ -419,15 +421,168 @@ pub fn estimate_point(
     acc: &Accelerator,
     req: &TrainRequest,
 ) -> Result<TrainEstimate> {
-    estimate_with(arch, acc, req, false)
+    Prepared::new(arch).estimate_point(acc, req)
+}
+
+/// What every estimate of one model shares, whatever the layout, the request
+/// and the accelerator: the operator list, the parameter count, the tensors per
+/// block and the model-wide optimizer inputs. [`estimate`] builds one per call;
+/// a search builds one per model and prices each layout with
+/// [`Prepared::estimate_point`], which then does only the layout's own work.
+#[derive(Debug, Clone)]
+pub struct Prepared<'a> {
+    arch: &'a Architecture,
+    // An error is kept and reported where `estimate` reported it: after the
+    // request's own checks.
+    model: Result<PreparedModel>,
+}
+
+#[derive(Debug, Clone)]
+struct PreparedModel {
+    list: OpList,
+    count: params::ParamCount,
+    states: StateInputs,
+}
+
+impl<'a> Prepared<'a> {
+    /// Gather what `arch`'s estimates share.
+    pub fn new(arch: &'a Architecture) -> Prepared<'a> {
+        let model = ops::list(arch).and_then(|list| {
+            let count = params::count_of(arch, &list)?;
+            let states = StateInputs::of(arch, &list, count.total)?;
+            Ok(PreparedModel {
+                list,
+                count,
+                states,
+            })
+        });
+        Prepared { arch, model }
+    }
+
+    /// The model.
+    pub fn arch(&self) -> &'a Architecture {
+        self.arch
+    }
+
+    /// [`estimate`] of this model.
+    ///
+    /// # Errors
+    /// As [`estimate`].
+    pub fn estimate(&self, acc: &Accelerator, req: &TrainRequest) -> Result<TrainEstimate> {
+        estimate_with(self, acc, req, true)
+    }
+
+    /// [`estimate_point`] of this model.
+    ///
+    /// # Errors
+    /// As [`estimate`].
+    pub fn estimate_point(&self, acc: &Accelerator, req: &TrainRequest) -> Result<TrainEstimate> {
+        estimate_with(self, acc, req, false)
+    }
+
+    /// [`states::model_states`] of this model.
+    ///
+    /// # Errors
+    /// As [`states::model_states`].
+    pub fn model_states(
+        &self,
+        layout: &Layout,
+        stage: Stage,
+        cfg: &StateConfig,
+    ) -> Result<states::ModelStates> {
+        match &self.model {
+            Ok(m) => states::model_states_in(self.arch, &m.states, layout, stage, cfg),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The figures of [`Prepared::estimate_point`] a search ranks by, without
+    /// building the estimate (no allocation): the same computation, so the
+    /// same bits.
+    pub(crate) fn point_outcome(&self, acc: &Accelerator, req: &TrainRequest) -> Result<Outcome> {
+        let p = price(self, acc, req, false)?;
+        Ok(Outcome {
+            fits: p.mem.total_bytes <= acc.memory_bytes,
+            total_bytes: p.mem.total_bytes,
+            total_seconds: p.time.total_seconds,
+            cost_usd: p.time.cost_usd,
+        })
+    }
+}
+
+/// What a search needs of one priced layout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Outcome {
+    pub fits: bool,
+    pub total_bytes: u64,
+    pub total_seconds: f64,
+    pub cost_usd: Option<f64>,
+}
+
+/// Everything of an estimate but its names and assumptions.
+struct Priced<'p> {
+    layout: Layout,
+    count: params::ParamCount,
+    dev: Device<'p>,
+    mem: MemoryPerGpu,
+    largest: Option<u64>,
+    adapters: Option<u64>,
+    per_token: flops::FlopsPerToken,
+    model_step: f64,
+    hardware_step: f64,
+    tokens: f64,
+    price: Option<f64>,
+    time: TimeEstimate,
 }
 
 fn estimate_with(
-    arch: &Architecture,
+    prepared: &Prepared,
     acc: &Accelerator,
     req: &TrainRequest,
     full: bool,
 ) -> Result<TrainEstimate> {
+    let arch = prepared.arch;
+    let p = price(prepared, acc, req, full)?;
+    let count = p.count;
+    let tokens = p.tokens;
+    let assumptions = if full {
+        assumptions(req, &p.layout, arch, &p.dev, p.price, tokens)
+    } else {
+        Vec::new()
+    };
+    Ok(TrainEstimate {
+        accelerator: acc.name.clone(),
+        layout: p.layout,
+        method: req.method.clone(),
+        params_total: count.total,
+        params_active: count.active,
+        params_trainable: p.adapters.unwrap_or(count.total),
+        fits: p.mem.total_bytes <= acc.memory_bytes,
+        memory: p.mem,
+        largest_micro_batch: p.largest,
+        flops: FlopsEstimate {
+            per_token: p.per_token,
+            model_flops_per_step: p.model_step,
+            hardware_flops_per_step: p.hardware_step,
+            six_n_d: p.per_token.params_6n * tokens,
+            model_flops_total: p.per_token.model * tokens,
+            hardware_flops_total: p.per_token.hardware * tokens,
+        },
+        time: p.time,
+        tokens,
+        compute_optimal_tokens: flops::compute_optimal_tokens(count.total),
+        tokens_per_parameter: tokens / count.total.max(1) as f64,
+        assumptions,
+    })
+}
+
+fn price<'p>(
+    prepared: &Prepared,
+    acc: &'p Accelerator,
+    req: &TrainRequest,
+    full: bool,
+) -> Result<Priced<'p>> {
+    let arch = prepared.arch;
     let workload = Workload {
         gpus: req.gpus,
         seq_len: req.seq_len,
@@ -464,8 +619,11 @@ fn estimate_with(
             expected: format!("1: `{}` has no link between devices", acc.name),
         });
     }
-    let list = ops::list(arch)?;
-    let count = params::count_of(arch, &list)?;
+    let model = match &prepared.model {
+        Ok(m) => m,
+        Err(e) => return Err(e.clone()),
+    };
+    let (list, count, inputs) = (&model.list, model.count, &model.states);
     let mut dev = Device::new(acc, req.precision, req.kernels)?;
     if let Some(f) = req.sustained_fraction {
         if !(f > 0.0 && f <= 1.0) {
@@ -489,23 +647,19 @@ fn estimate_with(
     }
 
     // memory
-    let mem = memory(arch, &list, acc, req, &layout, req.micro_batch)?;
+    let mem = memory(arch, list, inputs, acc, req, &layout, req.micro_batch)?;
     let largest = if full {
-        largest_micro_batch(arch, &list, acc, req, &layout)?
+        largest_micro_batch(arch, list, inputs, acc, req, &layout)?
     } else {
         None
     };
 
     // FLOPs
     let adapters = match req.method.adapters() {
-        Some((rank, targets)) => Some(lora::adapter_params_in(
-            &lora::matrices_of(&list),
-            rank,
-            targets,
-        )?),
+        Some((rank, targets)) => Some(lora::adapter_params_in(&inputs.matrices, rank, targets)?),
         None => None,
     };
-    let per_token = flops::per_token_of(arch, &list, req.seq_len, req.recompute, adapters)?;
+    let per_token = flops::per_token_in(list, &count, req.seq_len, req.recompute, adapters);
     let tokens_per_step = (req.global_batch as f64) * (req.seq_len as f64);
     let tokens = req
         .tokens
@@ -520,7 +674,7 @@ fn estimate_with(
     } else {
         Stage::First
     };
-    let gpu_params = states::params_per_gpu_of(arch, &list, &layout, stage)?.total()?;
+    let gpu_params = states::params_per_gpu_in(arch, &inputs.splits, &layout, stage)?.total()?;
     let trainable = match adapters {
         Some(a) => (a as f64 * gpu_params as f64 / count.total.max(1) as f64).ceil() as u64,
         None => gpu_params,
@@ -541,7 +695,7 @@ fn estimate_with(
         params_on_gpu: gpu_params,
         optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
     };
-    let breakdown = time::step_seconds_of(arch, &list, &tcfg);
+    let breakdown = time::step_seconds_of(arch, list, &tcfg);
     let gpus = req.gpus as f64;
     let step_seconds = match req.mfu {
         Some(mfu) => model_step / (gpus * dev.peak * mfu),
@@ -564,34 +718,19 @@ fn estimate_with(
         cost_usd: price.map(|p| gpu_hours * p),
     };
 
-    let assumptions = if full {
-        assumptions(req, &layout, arch, &dev, price, tokens)
-    } else {
-        Vec::new()
-    };
-    Ok(TrainEstimate {
-        accelerator: acc.name.clone(),
+    Ok(Priced {
         layout,
-        method: req.method.clone(),
-        params_total: count.total,
-        params_active: count.active,
-        params_trainable: adapters.unwrap_or(count.total),
-        fits: mem.total_bytes <= acc.memory_bytes,
-        memory: mem,
-        largest_micro_batch: largest,
-        flops: FlopsEstimate {
-            per_token,
-            model_flops_per_step: model_step,
-            hardware_flops_per_step: hardware_step,
-            six_n_d: per_token.params_6n * tokens,
-            model_flops_total: per_token.model * tokens,
-            hardware_flops_total: per_token.hardware * tokens,
-        },
-        time,
+        count,
+        dev,
+        mem,
+        largest,
+        adapters,
+        per_token,
+        model_step,
+        hardware_step,
         tokens,
-        compute_optimal_tokens: flops::compute_optimal_tokens(count.total),
-        tokens_per_parameter: tokens / count.total.max(1) as f64,
-        assumptions,
+        price,
+        time,
     })
 }
 
