@@ -48,7 +48,7 @@ use comm::{Network, COLLECTIVE_EFFICIENCY};
 use kernels::{Device, Kernels};
 use lora::Method;
 use parallel::{Layout, LayoutRequest, Workload, ZeroStage};
-use states::{Optimizer, Precision, Stage, StateConfig, StateInputs};
+use states::{GpuParams, Optimizer, Precision, Stage, StateConfig, StateInputs};
 use time::{Overlap, StepTime, TimeConfig};
 
 /// Memory the framework itself holds on each GPU: the CUDA context and the
@@ -263,7 +263,8 @@ fn state_config(req: &TrainRequest) -> StateConfig<'_> {
     }
 }
 
-/// Memory per GPU of the stage that needs the most, at micro-batch `b`.
+/// Memory per GPU of the stage that needs the most, at micro-batch `b`, with the
+/// parameters on a GPU of the first (or only) stage.
 fn memory(
     arch: &Architecture,
     list: &OpList,
@@ -272,7 +273,7 @@ fn memory(
     req: &TrainRequest,
     layout: &Layout,
     b: u64,
-) -> Result<MemoryPerGpu> {
+) -> Result<(MemoryPerGpu, GpuParams)> {
     let mut layout = layout.clone();
     layout.micro_batches = (req.global_batch / (b.saturating_mul(layout.dp)).max(1)).max(1);
     let act_cfg = ActivationConfig::new(
@@ -285,8 +286,7 @@ fn memory(
     );
     let cfg = state_config(req);
     let logits = activations::logits_bytes(arch, &act_cfg)?;
-    let comm = |stage| -> Result<u64> {
-        let params = states::params_per_gpu_in(arch, &inputs.splits, &layout, stage)?.total()?;
+    let comm = |stage, params: u64| -> Result<u64> {
         let layers = match stage {
             Stage::Last => layout.last_stage_layers(arch),
             _ => layout.first_stage_layers(arch),
@@ -298,9 +298,14 @@ fn memory(
             _ => 0,
         })
     };
-    let build = |stage: Stage, activations_bytes: u64, logits_bytes: u64| -> Result<MemoryPerGpu> {
-        let s = states::model_states_in(arch, inputs, &layout, stage, &cfg)?;
-        let communication_buffers_bytes = comm(stage)?;
+    let build = |stage: Stage,
+                 activations_bytes: u64,
+                 logits_bytes: u64|
+     -> Result<(MemoryPerGpu, GpuParams)> {
+        // the stage's parameters once, for its states and its buffers
+        let gpu = states::params_per_gpu_in(arch, &inputs.splits, &layout, stage)?;
+        let s = states::model_states_from(arch, inputs, &layout, gpu, &cfg)?;
+        let communication_buffers_bytes = comm(stage, gpu.total()?)?;
         let total = sum(
             "memory per GPU",
             &[
@@ -313,7 +318,7 @@ fn memory(
                 FRAMEWORK_OVERHEAD_BYTES,
             ],
         )?;
-        Ok(MemoryPerGpu {
+        let mem = MemoryPerGpu {
             stage: Some(stage),
             weights_bytes: s.weights_bytes,
             gradients_bytes: s.gradients_bytes,
@@ -324,7 +329,8 @@ fn memory(
             framework_overhead_bytes: FRAMEWORK_OVERHEAD_BYTES,
             total_bytes: total,
             capacity_bytes: acc.memory_bytes,
-        })
+        };
+        Ok((mem, gpu))
     };
     let first = activations::first_stage_of(arch, list, &layout, &act_cfg)?;
     if layout.pp == 1 {
@@ -339,11 +345,12 @@ fn memory(
             first.recompute_working_bytes,
         ],
     )?;
-    let last_mem = build(Stage::Last, last_act, logits)?;
+    let (last_mem, _) = build(Stage::Last, last_act, logits)?;
+    let (first_mem, first_params) = first_mem;
     Ok(if last_mem.total_bytes > first_mem.total_bytes {
-        last_mem
+        (last_mem, first_params)
     } else {
-        first_mem
+        (first_mem, first_params)
     })
 }
 
@@ -357,7 +364,10 @@ fn largest_micro_batch(
     layout: &Layout,
 ) -> Result<Option<u64>> {
     let fits = |b: u64| -> Result<bool> {
-        Ok(memory(arch, list, inputs, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
+        Ok(memory(arch, list, inputs, acc, req, layout, b)?
+            .0
+            .total_bytes
+            <= acc.memory_bytes)
     };
     if !fits(1)? {
         return Ok(None);
@@ -647,7 +657,7 @@ fn price<'p>(
     }
 
     // memory
-    let mem = memory(arch, list, inputs, acc, req, &layout, req.micro_batch)?;
+    let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch)?;
     let largest = if full {
         largest_micro_batch(arch, list, inputs, acc, req, &layout)?
     } else {
@@ -669,12 +679,8 @@ fn price<'p>(
     let steps = tokens / tokens_per_step;
 
     // time
-    let stage = if layout.pp == 1 {
-        Stage::Only
-    } else {
-        Stage::First
-    };
-    let gpu_params = states::params_per_gpu_in(arch, &inputs.splits, &layout, stage)?.total()?;
+    // the first (or only) stage's, as `memory` found them
+    let gpu_params = stage_params.total()?;
     let trainable = match adapters {
         Some(a) => (a as f64 * gpu_params as f64 / count.total.max(1) as f64).ceil() as u64,
         None => gpu_params,

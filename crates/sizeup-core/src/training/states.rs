@@ -534,6 +534,20 @@ pub fn model_states_in(
     cfg: &StateConfig,
 ) -> Result<ModelStates> {
     let gpu = params_per_gpu_in(arch, &inputs.splits, layout, stage)?;
+    model_states_from(arch, inputs, layout, gpu, cfg)
+}
+
+/// [`model_states_in`] given the stage's parameters ([`params_per_gpu_in`]).
+///
+/// # Errors
+/// As [`model_states`].
+pub fn model_states_from(
+    arch: &Architecture,
+    inputs: &StateInputs,
+    layout: &Layout,
+    gpu: GpuParams,
+    cfg: &StateConfig,
+) -> Result<ModelStates> {
     let total = inputs.total;
     let dp = layout.dp;
     let expert_dp = (dp / layout.ep).max(1);
