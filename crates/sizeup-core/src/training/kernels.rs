@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::assumption::Assumption;
-use crate::efficiency::{matmul_curve, memory_curve};
+use crate::efficiency::{matmul_at, matmul_top, memory_at};
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::training::states::Precision;
@@ -188,9 +188,8 @@ impl<'a> Device<'a> {
         } else {
             self.rates.matmul_bf16
         };
-        let curve = matmul_curve();
-        let top = curve.steps.first().map_or(1.0, |s| s.1);
-        let size_factor = curve.at(flops * CURVE_REFERENCE_PEAK / self.peak) / top;
+        let top = matmul_top();
+        let size_factor = matmul_at(flops * CURVE_REFERENCE_PEAK / self.peak) / top;
         let compute = flops / (self.peak * mamf * self.sustained * size_factor);
         let mut bytes = (m * k + k * n + m * n) * self.operand_bytes() * batch;
         if self.precision == Precision::Fp8 {
@@ -209,8 +208,7 @@ impl<'a> Device<'a> {
         if bytes <= 0.0 {
             return 0.0;
         }
-        bytes
-            / (self.acc.memory_bandwidth_bytes_per_sec * memory_curve().at(bytes) * self.sustained)
+        bytes / (self.acc.memory_bandwidth_bytes_per_sec * memory_at(bytes) * self.sustained)
     }
 
     /// Seconds for a flash-attention kernel doing `flops` (causal work actually done).
