@@ -222,6 +222,38 @@ struct BlockSplits {
     split: Vec<u64>,
     /// Elements of each routed-expert tensor, split over `ep·t`.
     experts: Vec<u64>,
+    /// `replicated + Σ⌈n/t⌉` over `split` for `t = 1..=SPLITS` (index `t − 1`),
+    /// `None` where it overflows: the usual tensor-parallel sizes without dividing.
+    dense_by_t: Vec<Option<u64>>,
+    /// `Σ⌈n/s⌉` over `experts` for `s = ep·t = 1..=SPLITS`, likewise.
+    experts_by_split: Vec<Option<u64>>,
+}
+
+/// The splits whose per-block sums are kept ready.
+const SPLITS: u64 = 64;
+
+impl BlockSplits {
+    fn dense_part(&self, t: u64) -> Result<u64> {
+        if let Some(&Some(part)) = self.dense_by_t.get((t as usize).wrapping_sub(1)) {
+            return Ok(part);
+        }
+        let mut part = self.replicated;
+        for &n in &self.split {
+            part = sum(Q, &[part, n.div_ceil(t)])?;
+        }
+        Ok(part)
+    }
+
+    fn experts_part(&self, split: u64) -> Result<u64> {
+        if let Some(&Some(part)) = self.experts_by_split.get((split as usize).wrapping_sub(1)) {
+            return Ok(part);
+        }
+        let mut part = 0u64;
+        for &n in &self.experts {
+            part = sum(Q, &[part, n.div_ceil(split)])?;
+        }
+        Ok(part)
+    }
 }
 
 impl TensorSplits {
@@ -246,6 +278,10 @@ impl TensorSplits {
                             TpSplit::Rows | TpSplit::Cols => b.split.push(n),
                         }
                     }
+                }
+                b.dense_by_t = (1..=SPLITS).map(|t| b.dense_part(t).ok()).collect();
+                if !b.experts.is_empty() {
+                    b.experts_by_split = (1..=SPLITS).map(|s| b.experts_part(s).ok()).collect();
                 }
                 Ok(Some(b))
             })
@@ -285,16 +321,9 @@ pub fn params_per_gpu_in(
         let Some(Some(b)) = splits.blocks.get(block) else {
             continue;
         };
-        let mut part = b.replicated;
-        for &n in &b.split {
-            part = sum(Q, &[part, n.div_ceil(t)])?;
-        }
-        dense = sum(Q, &[dense, product(Q, &[part, here])?])?;
+        dense = sum(Q, &[dense, product(Q, &[b.dense_part(t)?, here])?])?;
         if !b.experts.is_empty() {
-            let mut part = 0u64;
-            for &n in &b.experts {
-                part = sum(Q, &[part, n.div_ceil(split_experts)])?;
-            }
+            let part = b.experts_part(split_experts)?;
             experts = sum(Q, &[experts, product(Q, &[part, here])?])?;
         }
     }
