@@ -185,7 +185,7 @@ impl Layout {
             .tp
             .checked_mul(req.pp)
             .and_then(|x| x.checked_mul(req.cp))
-            .ok_or_else(|| CoreError::Overflow {
+            .ok_or(CoreError::Overflow {
                 quantity: "model-parallel size",
             })?;
         let dp = match req.dp {
@@ -294,12 +294,9 @@ impl Layout {
                 format!("a divisor of the sequence length {}", w.seq_len),
             ));
         }
-        let per_step = w
-            .micro_batch
-            .checked_mul(dp)
-            .ok_or_else(|| CoreError::Overflow {
-                quantity: "sequences per micro-step",
-            })?;
+        let per_step = w.micro_batch.checked_mul(dp).ok_or(CoreError::Overflow {
+            quantity: "sequences per micro-step",
+        })?;
         if w.global_batch % per_step != 0 {
             return Err(invalid(
                 "global_batch",
