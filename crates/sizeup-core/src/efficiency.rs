@@ -25,11 +25,35 @@ impl Curve {
     /// # Formula
     /// the efficiency of the first step whose minimum is ≤ `size`, else `floor`
     pub fn at(&self, size: f64) -> f64 {
-        self.steps
-            .iter()
-            .find(|(min, _)| size >= *min)
-            .map_or(self.floor, |(_, e)| *e)
+        step_at(&self.steps, self.floor, size)
     }
+}
+
+fn step_at(steps: &[(f64, f64)], floor: f64, size: f64) -> f64 {
+    steps
+        .iter()
+        .find(|(min, _)| size >= *min)
+        .map_or(floor, |(_, e)| *e)
+}
+
+const MATMUL_STEPS: [(f64, f64); 3] = [(128e9, 0.95), (16e9, 0.9), (1e9, 0.6)];
+const MEMORY_STEPS: [(f64, f64); 3] = [(100e6, 0.9), (10e6, 0.75), (1e6, 0.6)];
+const FLOOR: f64 = 0.3;
+
+/// [`matmul_curve`]`().at(flops)` without building the curve (the time model
+/// asks it for every product of every priced layout).
+pub fn matmul_at(flops: f64) -> f64 {
+    step_at(&MATMUL_STEPS, FLOOR, flops)
+}
+
+/// [`matmul_curve`]'s top step, the efficiency of the largest products.
+pub fn matmul_top() -> f64 {
+    MATMUL_STEPS[0].1
+}
+
+/// [`memory_curve`]`().at(bytes)` without building the curve.
+pub fn memory_at(bytes: f64) -> f64 {
+    step_at(&MEMORY_STEPS, FLOOR, bytes)
 }
 
 /// Matrix-multiply efficiency by FLOPs of one product.
@@ -40,8 +64,8 @@ impl Curve {
 /// launches reach in practice (Calculon's smallest step).
 pub fn matmul_curve() -> Curve {
     Curve {
-        steps: vec![(128e9, 0.95), (16e9, 0.9), (1e9, 0.6)],
-        floor: 0.3,
+        steps: MATMUL_STEPS.to_vec(),
+        floor: FLOOR,
     }
 }
 
@@ -52,8 +76,8 @@ pub fn matmul_curve() -> Curve {
 /// (DESIGN.md "Utilization defaults").
 pub fn memory_curve() -> Curve {
     Curve {
-        steps: vec![(100e6, 0.9), (10e6, 0.75), (1e6, 0.6)],
-        floor: 0.3,
+        steps: MEMORY_STEPS.to_vec(),
+        floor: FLOOR,
     }
 }
 

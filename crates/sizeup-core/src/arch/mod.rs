@@ -23,7 +23,7 @@ pub use mixer::{
     Attention, AttentionBias, AttentionKind, CompressedKv, Indexer, ListedAttention, Mixer,
     NamedTensor, QkNorm, Recurrent, RecurrentKind, Span,
 };
-pub use schedule::{Run, Schedule};
+pub use schedule::{CountedIn, CountedInIter, Run, Schedule};
 
 /// `max_context` of a model with no position limit (a pure state-space stack): 2⁵³,
 /// far above any context and exact in every format the architecture is written to

@@ -85,20 +85,13 @@ impl Schedule {
 
     /// The index of each distinct block with the number of its layers among layers
     /// `first..first + count` (a pipeline stage); blocks with none are left out.
-    pub fn counted_in(&self, first: u64, count: u64) -> Vec<(usize, u64)> {
-        let end = first.saturating_add(count);
-        let mut out: Vec<(usize, u64)> = (0..self.blocks.len()).map(|b| (b, 0)).collect();
-        let mut start = 0u64;
-        for &(i, n) in &self.runs {
-            let stop = start.saturating_add(n);
-            let overlap = stop.min(end).saturating_sub(start.max(first));
-            if let Some(slot) = out.get_mut(i) {
-                slot.1 += overlap;
-            }
-            start = stop;
+    /// Lazy, in block order, without allocating (it runs for every priced layout).
+    pub fn counted_in(&self, first: u64, count: u64) -> CountedIn<'_> {
+        CountedIn {
+            schedule: self,
+            first,
+            end: first.saturating_add(count),
         }
-        out.retain(|&(_, n)| n > 0);
-        out
     }
 
     /// The block of layer `i`.
@@ -149,5 +142,61 @@ impl Schedule {
             });
         }
         Ok(())
+    }
+}
+
+/// The blocks of a range of layers with their counts ([`Schedule::counted_in`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CountedIn<'a> {
+    schedule: &'a Schedule,
+    first: u64,
+    end: u64,
+}
+
+impl<'a> IntoIterator for CountedIn<'a> {
+    type Item = (usize, u64);
+    type IntoIter = CountedInIter<'a>;
+
+    fn into_iter(self) -> CountedInIter<'a> {
+        CountedInIter {
+            range: self,
+            next: 0,
+        }
+    }
+}
+
+/// The iterator of [`CountedIn`].
+#[derive(Debug, Clone)]
+pub struct CountedInIter<'a> {
+    range: CountedIn<'a>,
+    next: usize,
+}
+
+impl Iterator for CountedInIter<'_> {
+    type Item = (usize, u64);
+
+    fn next(&mut self) -> Option<(usize, u64)> {
+        let CountedIn {
+            schedule,
+            first,
+            end,
+        } = self.range;
+        while self.next < schedule.blocks.len() {
+            let b = self.next;
+            self.next += 1;
+            let mut start = 0u64;
+            let mut here = 0u64;
+            for &(i, n) in &schedule.runs {
+                let stop = start.saturating_add(n);
+                if i == b {
+                    here += stop.min(end).saturating_sub(start.max(first));
+                }
+                start = stop;
+            }
+            if here > 0 {
+                return Some((b, here));
+            }
+        }
+        None
     }
 }

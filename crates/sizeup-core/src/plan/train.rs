@@ -4,15 +4,15 @@
 //! # How a candidate is decided
 //! The layouts sharing everything but the micro-batch `b` (a [`Cell`]) share one
 //! memory curve, which grows with `b`. The cell's micro-batches are priced in
-//! ascending order by [`training::estimate_point`] (the same numbers as
-//! [`training::estimate`], without its largest-micro-batch search and
+//! ascending order by [`crate::training::estimate_point`] (the same numbers as
+//! [`crate::training::estimate`], without its largest-micro-batch search and
 //! assumptions) and offered to the top N while they fit; at the first that does
 //! not, the larger ones are ruled out by memory without being priced (counted as
-//! `pruned_by_memory`). The top N are priced again by [`training::estimate`].
+//! `pruned_by_memory`). The top N are priced again by [`crate::training::estimate`].
 //! Nothing is ranked by a number of the plan's own.
 //!
 //! Before that, a cell is ruled out whole when its model states alone (weights,
-//! gradients, optimizer states from [`states::model_states`], the function the
+//! gradients, optimizer states from [`crate::training::states::model_states`], the function the
 //! estimate sums) plus the framework overhead exceed the GPU's memory: a floor
 //! under every micro-batch's total, shared by the cells that differ only in
 //! recomputation and sequence parallelism.
@@ -25,8 +25,8 @@ use super::Candidate;
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::training::parallel::{Layout, Workload};
-use crate::training::states::{self, Stage, StateConfig};
-use crate::training::{self, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
+use crate::training::states::{Stage, StateConfig};
+use crate::training::{Prepared, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
 use crate::Architecture;
 
 /// What the plan ranks by.
@@ -77,7 +77,7 @@ impl Ord for Ranked {
     }
 }
 
-/// A layout priced by [`training::estimate`].
+/// A layout priced by [`crate::training::estimate`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanEntry {
     /// The layout.
@@ -186,10 +186,11 @@ pub struct TrainPlan {
     pub nearest_miss: Option<PlanEntry>,
 }
 
-fn score(e: &TrainEstimate, by: RankBy) -> Option<f64> {
+/// The figure ranked by, from an estimate's wall seconds and cost.
+fn score_of(total_seconds: f64, cost_usd: Option<f64>, by: RankBy) -> Option<f64> {
     match by {
-        RankBy::Time => Some(e.time.total_seconds),
-        RankBy::Cost => e.time.cost_usd,
+        RankBy::Time => Some(total_seconds),
+        RankBy::Cost => cost_usd,
     }
     .filter(|s| s.is_finite())
 }
@@ -198,7 +199,7 @@ fn score(e: &TrainEstimate, by: RankBy) -> Option<f64> {
 /// across the walk (only the layout fields change).
 #[allow(clippy::too_many_arguments)]
 fn walk_cell(
-    arch: &Architecture,
+    prepared: &Prepared,
     acc: &Accelerator,
     by: RankBy,
     cell: Cell,
@@ -211,7 +212,8 @@ fn walk_cell(
         found.tally.evaluated += 1;
         candidate.apply(req);
         found.tally.priced += 1;
-        let e = match training::estimate_point(arch, acc, req) {
+        // the figures of training::estimate_point, without building the estimate
+        let e = match prepared.point_outcome(acc, req) {
             Ok(e) => e,
             Err(_) => {
                 found.tally.refused += 1;
@@ -219,7 +221,7 @@ fn walk_cell(
             }
         };
         if !e.fits {
-            let ratio = e.memory.total_bytes as f64 / acc.memory_bytes.max(1) as f64;
+            let ratio = e.total_bytes as f64 / acc.memory_bytes.max(1) as f64;
             found.miss.offer(Miss { ratio, candidate });
             // memory grows with the micro-batch: the larger ones do not fit either
             let rest = (micro.len() - i - 1) as u64;
@@ -228,7 +230,7 @@ fn walk_cell(
             return;
         }
         found.tally.kept += 1;
-        if let Some(score) = score(&e, by) {
+        if let Some(score) = score_of(e.total_seconds, e.cost_usd, by) {
             found.top.offer(Ranked { score, candidate });
         }
     }
@@ -236,7 +238,8 @@ fn walk_cell(
 
 /// Model states plus framework overhead on the fullest stage of `req`'s layout:
 /// a floor under the memory `training::estimate` reports for any micro-batch.
-fn states_floor(arch: &Architecture, req: &TrainRequest) -> Option<u64> {
+fn states_floor(prepared: &Prepared, req: &TrainRequest) -> Option<u64> {
+    let arch = prepared.arch();
     let w = Workload {
         gpus: req.gpus,
         seq_len: req.seq_len,
@@ -256,7 +259,7 @@ fn states_floor(arch: &Architecture, req: &TrainRequest) -> Option<u64> {
         optimizer_in_backward: req.optimizer_in_backward,
         method: &req.method,
     };
-    let s = states::model_states(arch, &layout, stage, &cfg).ok()?;
+    let s = prepared.model_states(&layout, stage, &cfg).ok()?;
     s.weights_bytes
         .checked_add(s.gradients_bytes)?
         .checked_add(s.optimizer_states_bytes)?
@@ -264,7 +267,7 @@ fn states_floor(arch: &Architecture, req: &TrainRequest) -> Option<u64> {
 }
 
 fn walk_group(
-    arch: &Architecture,
+    prepared: &Prepared,
     accs: &[Accelerator],
     req: &PlanRequest,
     shape: &Dims,
@@ -281,7 +284,7 @@ fn walk_group(
             Some(&(_, f)) => f,
             None => {
                 cell.candidate(micro[0]).apply(&mut scratch);
-                let f = states_floor(arch, &scratch);
+                let f = states_floor(prepared, &scratch);
                 floors.push((key, f));
                 f
             }
@@ -298,7 +301,7 @@ fn walk_group(
             });
             return;
         }
-        walk_cell(arch, acc, req.by, cell, micro, &mut scratch, &mut found)
+        walk_cell(prepared, acc, req.by, cell, micro, &mut scratch, &mut found)
     });
     found
 }
@@ -351,6 +354,8 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
     let shape = Dims::new(arch, &req.base);
     let (groups, groups_batch_indivisible) = req.space.groups(&shape, accs.len());
     let n = req.top;
+    let prepared = Prepared::new(arch);
+    let prepared = &prepared;
 
     #[cfg(feature = "parallel")]
     let found = {
@@ -359,20 +364,20 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
             .par_iter()
             .fold(
                 || Found::new(n),
-                |f, &g| walk_group(arch, accs, req, &shape, g, f),
+                |f, &g| walk_group(prepared, accs, req, &shape, g, f),
             )
             .reduce(|| Found::new(n), Found::merge)
     };
     #[cfg(not(feature = "parallel"))]
     let found = groups
         .iter()
-        .map(|&g| walk_group(arch, accs, req, &shape, g, Found::new(n)))
+        .map(|&g| walk_group(prepared, accs, req, &shape, g, Found::new(n)))
         .fold(Found::new(n), Found::merge);
 
     let entry = |candidate: Candidate| -> Result<PlanEntry> {
         let acc = &accs[candidate.accelerator];
         let request = candidate.request(&req.base);
-        let estimate = training::estimate(arch, acc, &request)?;
+        let estimate = prepared.estimate(acc, &request)?;
         Ok(PlanEntry {
             candidate,
             accelerator: acc.name.clone(),
@@ -421,6 +426,11 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
 mod tests {
     use super::*;
     use crate::hardware;
+    use crate::training;
+
+    fn score(e: &TrainEstimate, by: RankBy) -> Option<f64> {
+        score_of(e.time.total_seconds, e.time.cost_usd, by)
+    }
     use crate::Shape;
 
     // Llama-2-7B's shape (shared/fixtures/models/llama-2-7b): 32 layers, h 4096, 32 heads

@@ -89,6 +89,17 @@ pub fn per_token_of(
     adapters: Option<u64>,
 ) -> Result<FlopsPerToken> {
     let count = params::count_of(arch, list)?;
+    Ok(per_token_in(list, &count, seq_len, recompute, adapters))
+}
+
+/// [`per_token`] over `arch`'s operator list and its parameter count.
+pub fn per_token_in(
+    list: &ops::OpList,
+    count: &params::ParamCount,
+    seq_len: u64,
+    recompute: Recompute,
+    adapters: Option<u64>,
+) -> FlopsPerToken {
     let n = count.active as f64;
     let params_6n = 6.0 * n;
     // each attention layer over min(s, its span); recurrent layers add no s² term
@@ -111,13 +122,13 @@ pub fn per_token_of(
         Recompute::Selective => attention_fwd,
         Recompute::Full => 2.0 * n + attention_fwd,
     };
-    Ok(FlopsPerToken {
+    FlopsPerToken {
         params_6n,
         attention,
         model,
         recompute: recompute_flops,
         hardware: model + recompute_flops,
-    })
+    }
 }
 
 /// Narayanan et al.'s model FLOPs for a GPT model, per iteration of `B` sequences.

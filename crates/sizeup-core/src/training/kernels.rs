@@ -8,10 +8,12 @@
 //! run at the memory curve's share of HBM bandwidth. Every rate is further
 //! multiplied by one sustained fraction, calibrated on the published training runs.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::assumption::Assumption;
-use crate::efficiency::{matmul_curve, memory_curve};
+use crate::efficiency::{matmul_at, matmul_top, memory_at};
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::training::states::Precision;
@@ -60,11 +62,20 @@ pub use crate::hardware::KernelRates;
 /// Dao 2023 (FlashAttention-2) §4 for attention: 187–225 TFLOP/s forward+backward
 /// on A100 (≈ 0.6 of 312); "up to 335 TFLOPs/s on H100" (0.34 of 989).
 pub fn rates(acc: &Accelerator) -> KernelRates {
-    acc.kernel_rates.clone().unwrap_or_else(|| KernelRates {
-        matmul_bf16: DEFAULT_MATMUL,
-        matmul_fp8: DEFAULT_MATMUL,
-        attention: DEFAULT_ATTENTION,
-        source: NO_MEASUREMENT.into(),
+    rates_of(acc).clone()
+}
+
+/// [`rates`] borrowed: the catalog row's, or the one shared default (a device is
+/// built for every priced layout of a search, without copying them).
+fn rates_of(acc: &Accelerator) -> &KernelRates {
+    static DEFAULT: std::sync::OnceLock<KernelRates> = std::sync::OnceLock::new();
+    acc.kernel_rates.as_ref().unwrap_or_else(|| {
+        DEFAULT.get_or_init(|| KernelRates {
+            matmul_bf16: DEFAULT_MATMUL,
+            matmul_fp8: DEFAULT_MATMUL,
+            attention: DEFAULT_ATTENTION,
+            source: NO_MEASUREMENT.into(),
+        })
     })
 }
 
@@ -105,7 +116,7 @@ pub struct Device<'a> {
     /// The accelerator.
     pub acc: &'a Accelerator,
     /// Its measured kernel rates.
-    pub rates: KernelRates,
+    pub rates: Cow<'a, KernelRates>,
     /// Precision of the matrix products.
     pub precision: Precision,
     /// Fused or eager element-wise kernels.
@@ -140,7 +151,7 @@ impl<'a> Device<'a> {
         };
         Ok(Device {
             acc,
-            rates: rates(acc),
+            rates: Cow::Borrowed(rates_of(acc)),
             precision,
             kernels,
             peak,
@@ -177,9 +188,8 @@ impl<'a> Device<'a> {
         } else {
             self.rates.matmul_bf16
         };
-        let curve = matmul_curve();
-        let top = curve.steps.first().map_or(1.0, |s| s.1);
-        let size_factor = curve.at(flops * CURVE_REFERENCE_PEAK / self.peak) / top;
+        let top = matmul_top();
+        let size_factor = matmul_at(flops * CURVE_REFERENCE_PEAK / self.peak) / top;
         let compute = flops / (self.peak * mamf * self.sustained * size_factor);
         let mut bytes = (m * k + k * n + m * n) * self.operand_bytes() * batch;
         if self.precision == Precision::Fp8 {
@@ -198,8 +208,7 @@ impl<'a> Device<'a> {
         if bytes <= 0.0 {
             return 0.0;
         }
-        bytes
-            / (self.acc.memory_bandwidth_bytes_per_sec * memory_curve().at(bytes) * self.sustained)
+        bytes / (self.acc.memory_bandwidth_bytes_per_sec * memory_at(bytes) * self.sustained)
     }
 
     /// Seconds for a flash-attention kernel doing `flops` (causal work actually done).

@@ -48,7 +48,7 @@ use comm::{Network, COLLECTIVE_EFFICIENCY};
 use kernels::{Device, Kernels};
 use lora::Method;
 use parallel::{Layout, LayoutRequest, Workload, ZeroStage};
-use states::{Optimizer, Precision, Stage, StateConfig};
+use states::{GpuParams, Optimizer, Precision, Stage, StateConfig, StateInputs};
 use time::{Overlap, StepTime, TimeConfig};
 
 /// Memory the framework itself holds on each GPU: the CUDA context and the
@@ -274,15 +274,17 @@ fn state_config(req: &TrainRequest) -> StateConfig<'_> {
     }
 }
 
-/// Memory per GPU of the stage that needs the most, at micro-batch `b`.
+/// Memory per GPU of the stage that needs the most, at micro-batch `b`, with the
+/// parameters on a GPU of the first (or only) stage.
 fn memory(
     arch: &Architecture,
     list: &OpList,
+    inputs: &StateInputs,
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
     b: u64,
-) -> Result<MemoryPerGpu> {
+) -> Result<(MemoryPerGpu, GpuParams)> {
     let mut layout = layout.clone();
     layout.micro_batches = (req.global_batch / (b.saturating_mul(layout.dp)).max(1)).max(1);
     let act_cfg = ActivationConfig::new(
@@ -295,8 +297,7 @@ fn memory(
     );
     let cfg = state_config(req);
     let logits = activations::logits_bytes(arch, &act_cfg, req.loss())?;
-    let comm = |stage| -> Result<u64> {
-        let params = states::params_per_gpu_of(arch, list, &layout, stage)?.total()?;
+    let comm = |stage, params: u64| -> Result<u64> {
         let layers = match stage {
             Stage::Last => layout.last_stage_layers(arch),
             _ => layout.first_stage_layers(arch),
@@ -308,9 +309,14 @@ fn memory(
             _ => 0,
         })
     };
-    let build = |stage: Stage, activations_bytes: u64, logits_bytes: u64| -> Result<MemoryPerGpu> {
-        let s = states::model_states_of(arch, list, &layout, stage, &cfg)?;
-        let communication_buffers_bytes = comm(stage)?;
+    let build = |stage: Stage,
+                 activations_bytes: u64,
+                 logits_bytes: u64|
+     -> Result<(MemoryPerGpu, GpuParams)> {
+        // the stage's parameters once, for its states and its buffers
+        let gpu = states::params_per_gpu_in(arch, &inputs.splits, &layout, stage)?;
+        let s = states::model_states_from(arch, inputs, &layout, gpu, &cfg)?;
+        let communication_buffers_bytes = comm(stage, gpu.total()?)?;
         let total = sum(
             "memory per GPU",
             &[
@@ -323,7 +329,7 @@ fn memory(
                 FRAMEWORK_OVERHEAD_BYTES,
             ],
         )?;
-        Ok(MemoryPerGpu {
+        let mem = MemoryPerGpu {
             stage: Some(stage),
             weights_bytes: s.weights_bytes,
             gradients_bytes: s.gradients_bytes,
@@ -334,7 +340,8 @@ fn memory(
             framework_overhead_bytes: FRAMEWORK_OVERHEAD_BYTES,
             total_bytes: total,
             capacity_bytes: acc.memory_bytes,
-        })
+        };
+        Ok((mem, gpu))
     };
     let first = activations::first_stage_of(arch, list, &layout, &act_cfg)?;
     if layout.pp == 1 {
@@ -349,11 +356,12 @@ fn memory(
             first.recompute_working_bytes,
         ],
     )?;
-    let last_mem = build(Stage::Last, last_act, logits)?;
+    let (last_mem, _) = build(Stage::Last, last_act, logits)?;
+    let (first_mem, first_params) = first_mem;
     Ok(if last_mem.total_bytes > first_mem.total_bytes {
-        last_mem
+        (last_mem, first_params)
     } else {
-        first_mem
+        (first_mem, first_params)
     })
 }
 
@@ -361,12 +369,16 @@ fn memory(
 fn largest_micro_batch(
     arch: &Architecture,
     list: &OpList,
+    inputs: &StateInputs,
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
 ) -> Result<Option<u64>> {
     let fits = |b: u64| -> Result<bool> {
-        Ok(memory(arch, list, acc, req, layout, b)?.total_bytes <= acc.memory_bytes)
+        Ok(memory(arch, list, inputs, acc, req, layout, b)?
+            .0
+            .total_bytes
+            <= acc.memory_bytes)
     };
     if !fits(1)? {
         return Ok(None);
@@ -414,7 +426,7 @@ pub fn estimate(
     acc: &Accelerator,
     req: &TrainRequest,
 ) -> Result<TrainEstimate> {
-    estimate_with(arch, acc, req, true)
+    Prepared::new(arch).estimate(acc, req)
 }
 
 /// [`estimate`] without its two per-run extras: the search for the largest
@@ -430,15 +442,168 @@ pub fn estimate_point(
     acc: &Accelerator,
     req: &TrainRequest,
 ) -> Result<TrainEstimate> {
-    estimate_with(arch, acc, req, false)
+    Prepared::new(arch).estimate_point(acc, req)
+}
+
+/// What every estimate of one model shares, whatever the layout, the request
+/// and the accelerator: the operator list, the parameter count, the tensors per
+/// block and the model-wide optimizer inputs. [`estimate`] builds one per call;
+/// a search builds one per model and prices each layout with
+/// [`Prepared::estimate_point`], which then does only the layout's own work.
+#[derive(Debug, Clone)]
+pub struct Prepared<'a> {
+    arch: &'a Architecture,
+    // An error is kept and reported where `estimate` reported it: after the
+    // request's own checks.
+    model: Result<PreparedModel>,
+}
+
+#[derive(Debug, Clone)]
+struct PreparedModel {
+    list: OpList,
+    count: params::ParamCount,
+    states: StateInputs,
+}
+
+impl<'a> Prepared<'a> {
+    /// Gather what `arch`'s estimates share.
+    pub fn new(arch: &'a Architecture) -> Prepared<'a> {
+        let model = ops::list(arch).and_then(|list| {
+            let count = params::count_of(arch, &list)?;
+            let states = StateInputs::of(arch, &list, count.total)?;
+            Ok(PreparedModel {
+                list,
+                count,
+                states,
+            })
+        });
+        Prepared { arch, model }
+    }
+
+    /// The model.
+    pub fn arch(&self) -> &'a Architecture {
+        self.arch
+    }
+
+    /// [`estimate`] of this model.
+    ///
+    /// # Errors
+    /// As [`estimate`].
+    pub fn estimate(&self, acc: &Accelerator, req: &TrainRequest) -> Result<TrainEstimate> {
+        estimate_with(self, acc, req, true)
+    }
+
+    /// [`estimate_point`] of this model.
+    ///
+    /// # Errors
+    /// As [`estimate`].
+    pub fn estimate_point(&self, acc: &Accelerator, req: &TrainRequest) -> Result<TrainEstimate> {
+        estimate_with(self, acc, req, false)
+    }
+
+    /// [`states::model_states`] of this model.
+    ///
+    /// # Errors
+    /// As [`states::model_states`].
+    pub fn model_states(
+        &self,
+        layout: &Layout,
+        stage: Stage,
+        cfg: &StateConfig,
+    ) -> Result<states::ModelStates> {
+        match &self.model {
+            Ok(m) => states::model_states_in(self.arch, &m.states, layout, stage, cfg),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The figures of [`Prepared::estimate_point`] a search ranks by, without
+    /// building the estimate (no allocation): the same computation, so the
+    /// same bits.
+    pub(crate) fn point_outcome(&self, acc: &Accelerator, req: &TrainRequest) -> Result<Outcome> {
+        let p = price(self, acc, req, false)?;
+        Ok(Outcome {
+            fits: p.mem.total_bytes <= acc.memory_bytes,
+            total_bytes: p.mem.total_bytes,
+            total_seconds: p.time.total_seconds,
+            cost_usd: p.time.cost_usd,
+        })
+    }
+}
+
+/// What a search needs of one priced layout.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Outcome {
+    pub fits: bool,
+    pub total_bytes: u64,
+    pub total_seconds: f64,
+    pub cost_usd: Option<f64>,
+}
+
+/// Everything of an estimate but its names and assumptions.
+struct Priced<'p> {
+    layout: Layout,
+    count: params::ParamCount,
+    dev: Device<'p>,
+    mem: MemoryPerGpu,
+    largest: Option<u64>,
+    adapters: Option<u64>,
+    per_token: flops::FlopsPerToken,
+    model_step: f64,
+    hardware_step: f64,
+    tokens: f64,
+    price: Option<f64>,
+    time: TimeEstimate,
 }
 
 fn estimate_with(
-    arch: &Architecture,
+    prepared: &Prepared,
     acc: &Accelerator,
     req: &TrainRequest,
     full: bool,
 ) -> Result<TrainEstimate> {
+    let arch = prepared.arch;
+    let p = price(prepared, acc, req, full)?;
+    let count = p.count;
+    let tokens = p.tokens;
+    let assumptions = if full {
+        assumptions(req, &p.layout, arch, &p.dev, p.price, tokens)
+    } else {
+        Vec::new()
+    };
+    Ok(TrainEstimate {
+        accelerator: acc.name.clone(),
+        layout: p.layout,
+        method: req.method.clone(),
+        params_total: count.total,
+        params_active: count.active,
+        params_trainable: p.adapters.unwrap_or(count.total),
+        fits: p.mem.total_bytes <= acc.memory_bytes,
+        memory: p.mem,
+        largest_micro_batch: p.largest,
+        flops: FlopsEstimate {
+            per_token: p.per_token,
+            model_flops_per_step: p.model_step,
+            hardware_flops_per_step: p.hardware_step,
+            six_n_d: p.per_token.params_6n * tokens,
+            model_flops_total: p.per_token.model * tokens,
+            hardware_flops_total: p.per_token.hardware * tokens,
+        },
+        time: p.time,
+        tokens,
+        compute_optimal_tokens: flops::compute_optimal_tokens(count.total),
+        tokens_per_parameter: tokens / count.total.max(1) as f64,
+        assumptions,
+    })
+}
+
+fn price<'p>(
+    prepared: &Prepared,
+    acc: &'p Accelerator,
+    req: &TrainRequest,
+    full: bool,
+) -> Result<Priced<'p>> {
+    let arch = prepared.arch;
     let workload = Workload {
         gpus: req.gpus,
         seq_len: req.seq_len,
@@ -475,8 +640,11 @@ fn estimate_with(
             expected: format!("1: `{}` has no link between devices", acc.name),
         });
     }
-    let list = ops::list(arch)?;
-    let count = params::count_of(arch, &list)?;
+    let model = match &prepared.model {
+        Ok(m) => m,
+        Err(e) => return Err(e.clone()),
+    };
+    let (list, count, inputs) = (&model.list, model.count, &model.states);
     let mut dev = Device::new(acc, req.precision, req.kernels)?;
     if let Some(f) = req.sustained_fraction {
         if !(f > 0.0 && f <= 1.0) {
@@ -500,23 +668,19 @@ fn estimate_with(
     }
 
     // memory
-    let mem = memory(arch, &list, acc, req, &layout, req.micro_batch)?;
+    let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch)?;
     let largest = if full {
-        largest_micro_batch(arch, &list, acc, req, &layout)?
+        largest_micro_batch(arch, list, inputs, acc, req, &layout)?
     } else {
         None
     };
 
     // FLOPs
     let adapters = match req.method.adapters() {
-        Some((rank, targets)) => Some(lora::adapter_params_in(
-            &lora::matrices_of(&list),
-            rank,
-            targets,
-        )?),
+        Some((rank, targets)) => Some(lora::adapter_params_in(&inputs.matrices, rank, targets)?),
         None => None,
     };
-    let per_token = flops::per_token_of(arch, &list, req.seq_len, req.recompute, adapters)?;
+    let per_token = flops::per_token_in(list, &count, req.seq_len, req.recompute, adapters);
     let tokens_per_step = (req.global_batch as f64) * (req.seq_len as f64);
     let tokens = req
         .tokens
@@ -526,12 +690,8 @@ fn estimate_with(
     let steps = tokens / tokens_per_step;
 
     // time
-    let stage = if layout.pp == 1 {
-        Stage::Only
-    } else {
-        Stage::First
-    };
-    let gpu_params = states::params_per_gpu_of(arch, &list, &layout, stage)?.total()?;
+    // the first (or only) stage's, as `memory` found them
+    let gpu_params = stage_params.total()?;
     let trainable = match adapters {
         Some(a) => (a as f64 * gpu_params as f64 / count.total.max(1) as f64).ceil() as u64,
         None => gpu_params,
@@ -552,7 +712,7 @@ fn estimate_with(
         params_on_gpu: gpu_params,
         optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
     };
-    let breakdown = time::step_seconds_of(arch, &list, &tcfg);
+    let breakdown = time::step_seconds_of(arch, list, &tcfg);
     let gpus = req.gpus as f64;
     let step_seconds = match req.mfu {
         Some(mfu) => model_step / (gpus * dev.peak * mfu),
@@ -575,34 +735,19 @@ fn estimate_with(
         cost_usd: price.map(|p| gpu_hours * p),
     };
 
-    let assumptions = if full {
-        assumptions(req, &layout, arch, &dev, price, tokens)
-    } else {
-        Vec::new()
-    };
-    Ok(TrainEstimate {
-        accelerator: acc.name.clone(),
+    Ok(Priced {
         layout,
-        method: req.method.clone(),
-        params_total: count.total,
-        params_active: count.active,
-        params_trainable: adapters.unwrap_or(count.total),
-        fits: mem.total_bytes <= acc.memory_bytes,
-        memory: mem,
-        largest_micro_batch: largest,
-        flops: FlopsEstimate {
-            per_token,
-            model_flops_per_step: model_step,
-            hardware_flops_per_step: hardware_step,
-            six_n_d: per_token.params_6n * tokens,
-            model_flops_total: per_token.model * tokens,
-            hardware_flops_total: per_token.hardware * tokens,
-        },
-        time,
+        count,
+        dev,
+        mem,
+        largest,
+        adapters,
+        per_token,
+        model_step,
+        hardware_step,
         tokens,
-        compute_optimal_tokens: flops::compute_optimal_tokens(count.total),
-        tokens_per_parameter: tokens / count.total.max(1) as f64,
-        assumptions,
+        price,
+        time,
     })
 }
 

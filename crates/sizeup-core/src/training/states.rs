@@ -202,6 +202,105 @@ pub fn params_per_gpu_of(
     layout: &Layout,
     stage: Stage,
 ) -> Result<GpuParams> {
+    params_per_gpu_in(arch, &TensorSplits::of(arch, list)?, layout, stage)
+}
+
+/// The elements of each distinct block's tensors, grouped by how tensor and
+/// expert parallelism divide them: what [`params_per_gpu`] needs of the
+/// operator list, gathered once per model.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TensorSplits {
+    /// Indexed by the schedule's block index; `None` for a block the list lacks.
+    blocks: Vec<Option<BlockSplits>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct BlockSplits {
+    /// Replicated tensors' elements, summed (no rounding applies to them).
+    replicated: u64,
+    /// Elements of each tensor split over `t` (each rounded up on its own).
+    split: Vec<u64>,
+    /// Elements of each routed-expert tensor, split over `ep·t`.
+    experts: Vec<u64>,
+    /// `replicated + Σ⌈n/t⌉` over `split` for `t = 1..=SPLITS` (index `t − 1`),
+    /// `None` where it overflows: the usual tensor-parallel sizes without dividing.
+    dense_by_t: Vec<Option<u64>>,
+    /// `Σ⌈n/s⌉` over `experts` for `s = ep·t = 1..=SPLITS`, likewise.
+    experts_by_split: Vec<Option<u64>>,
+}
+
+/// The splits whose per-block sums are kept ready.
+const SPLITS: u64 = 64;
+
+impl BlockSplits {
+    fn dense_part(&self, t: u64) -> Result<u64> {
+        if let Some(&Some(part)) = self.dense_by_t.get((t as usize).wrapping_sub(1)) {
+            return Ok(part);
+        }
+        let mut part = self.replicated;
+        for &n in &self.split {
+            part = sum(Q, &[part, n.div_ceil(t)])?;
+        }
+        Ok(part)
+    }
+
+    fn experts_part(&self, split: u64) -> Result<u64> {
+        if let Some(&Some(part)) = self.experts_by_split.get((split as usize).wrapping_sub(1)) {
+            return Ok(part);
+        }
+        let mut part = 0u64;
+        for &n in &self.experts {
+            part = sum(Q, &[part, n.div_ceil(split)])?;
+        }
+        Ok(part)
+    }
+}
+
+impl TensorSplits {
+    /// Gather `list`'s tensors per block.
+    ///
+    /// # Errors
+    /// [`CoreError::Overflow`] when a tensor's or a block's elements exceed `u64`.
+    pub fn of(arch: &Architecture, list: &OpList) -> Result<TensorSplits> {
+        let blocks = (0..arch.layers.blocks.len())
+            .map(|i| {
+                let Some(ops) = list.block(i) else {
+                    return Ok(None);
+                };
+                let mut b = BlockSplits::default();
+                for tensor in &ops.tensors {
+                    let n = tensor.elements()?;
+                    if tensor.group == Group::MoeRoutedExperts {
+                        b.experts.push(n);
+                    } else {
+                        match tensor.tp {
+                            TpSplit::Replicated => b.replicated = sum(Q, &[b.replicated, n])?,
+                            TpSplit::Rows | TpSplit::Cols => b.split.push(n),
+                        }
+                    }
+                }
+                b.dense_by_t = (1..=SPLITS).map(|t| b.dense_part(t).ok()).collect();
+                if !b.experts.is_empty() {
+                    b.experts_by_split = (1..=SPLITS).map(|s| b.experts_part(s).ok()).collect();
+                }
+                Ok(Some(b))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TensorSplits { blocks })
+    }
+}
+
+/// [`params_per_gpu`] over the model's [`TensorSplits`]: the layout-dependent
+/// part only.
+///
+/// # Errors
+/// As [`params_per_gpu`].
+pub fn params_per_gpu_in(
+    arch: &Architecture,
+    splits: &TensorSplits,
+    layout: &Layout,
+    stage: Stage,
+) -> Result<GpuParams> {
     let h = arch.hidden_size;
     let t = layout.tp;
     let norm_elem = arch.norm.kind.params_per_element();
@@ -216,24 +315,16 @@ pub fn params_per_gpu_of(
     let split_experts = product(Q, &[layout.ep, t])?;
     let mut dense = 0u64;
     let mut experts = 0u64;
+    // Σ over tensors of ⌈n/t⌉·here = here·Σ⌈n/t⌉: the same value, and (all terms
+    // being non-negative, here ≥ 1) an overflow exactly when the tensor-by-tensor sum overflows.
     for (block, here) in arch.layers.counted_in(first_layer, layers) {
-        let Some(ops) = list.block(block) else {
+        let Some(Some(b)) = splits.blocks.get(block) else {
             continue;
         };
-        for tensor in &ops.tensors {
-            let n = tensor.elements()?;
-            if tensor.group == Group::MoeRoutedExperts {
-                experts = sum(
-                    Q,
-                    &[experts, product(Q, &[n.div_ceil(split_experts), here])?],
-                )?;
-            } else {
-                let part = match tensor.tp {
-                    TpSplit::Replicated => n,
-                    TpSplit::Rows | TpSplit::Cols => n.div_ceil(t),
-                };
-                dense = sum(Q, &[dense, product(Q, &[part, here])?])?;
-            }
+        dense = sum(Q, &[dense, product(Q, &[b.dense_part(t)?, here])?])?;
+        if !b.experts.is_empty() {
+            let part = b.experts_part(split_experts)?;
+            experts = sum(Q, &[experts, product(Q, &[part, here])?])?;
         }
     }
 
@@ -352,10 +443,10 @@ pub fn optimizer_bytes(n: u64, factored: u64, cfg: &StateConfig) -> Result<u64> 
 
 /// Second-moment entries Adafactor keeps for the whole model: a row and a column
 /// per matrix (embedding and head included), every element of the vectors.
-fn adafactor_entries(arch: &Architecture, list: &OpList, total: u64) -> Result<u64> {
+fn adafactor_entries(arch: &Architecture, matrices: &[lora::Matrix], total: u64) -> Result<u64> {
     let mut factored = 0;
     let mut matrix_params = 0;
-    for m in lora::matrices_of(list) {
+    for m in matrices {
         factored = sum(
             Q,
             &[
@@ -418,8 +509,75 @@ pub fn model_states_of(
     stage: Stage,
     cfg: &StateConfig,
 ) -> Result<ModelStates> {
-    let gpu = params_per_gpu_of(arch, list, layout, stage)?;
-    let count = crate::params::count_of(arch, list)?;
+    let total = crate::params::count_of(arch, list)?.total;
+    model_states_in(
+        arch,
+        &StateInputs::of(arch, list, total)?,
+        layout,
+        stage,
+        cfg,
+    )
+}
+
+/// What [`model_states`] needs of a model whatever the layout, gathered once:
+/// the parameter count, the tensors per block, the weight matrices and
+/// Adafactor's factored entries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateInputs {
+    /// All parameters.
+    pub total: u64,
+    /// The tensors per block, for [`params_per_gpu_in`].
+    pub splits: TensorSplits,
+    /// The weight matrices ([`lora::matrices_of`]).
+    pub matrices: Vec<lora::Matrix>,
+    /// Adafactor's second-moment entries for the whole model (kept as a result:
+    /// its overflow is reported where the states are asked for, as before).
+    adafactor: Result<u64>,
+}
+
+impl StateInputs {
+    /// Gather them from `arch`'s operator list and its parameter count `total`.
+    ///
+    /// # Errors
+    /// [`CoreError::Overflow`] when a tensor's elements exceed `u64`.
+    pub fn of(arch: &Architecture, list: &OpList, total: u64) -> Result<StateInputs> {
+        let matrices = lora::matrices_of(list);
+        Ok(StateInputs {
+            total,
+            splits: TensorSplits::of(arch, list)?,
+            adafactor: adafactor_entries(arch, &matrices, total),
+            matrices,
+        })
+    }
+}
+
+/// [`model_states`] over the model's [`StateInputs`]: the layout-dependent part only.
+///
+/// # Errors
+/// As [`model_states`].
+pub fn model_states_in(
+    arch: &Architecture,
+    inputs: &StateInputs,
+    layout: &Layout,
+    stage: Stage,
+    cfg: &StateConfig,
+) -> Result<ModelStates> {
+    let gpu = params_per_gpu_in(arch, &inputs.splits, layout, stage)?;
+    model_states_from(arch, inputs, layout, gpu, cfg)
+}
+
+/// [`model_states_in`] given the stage's parameters ([`params_per_gpu_in`]).
+///
+/// # Errors
+/// As [`model_states`].
+pub fn model_states_from(
+    arch: &Architecture,
+    inputs: &StateInputs,
+    layout: &Layout,
+    gpu: GpuParams,
+    cfg: &StateConfig,
+) -> Result<ModelStates> {
+    let total = inputs.total;
     let dp = layout.dp;
     let expert_dp = (dp / layout.ep).max(1);
     let shard = |bytes_dense: u64, bytes_experts: u64, on: bool| -> Result<u64> {
@@ -437,7 +595,7 @@ pub fn model_states_of(
     let zero1 = layout.zero >= ZeroStage::Zero1;
     let gpu_total = gpu.total()?;
     // the fraction of the model this GPU holds, for quantities known model-wide
-    let share = gpu_total as f64 / count.total.max(1) as f64;
+    let share = gpu_total as f64 / total.max(1) as f64;
 
     match cfg.method.adapters() {
         None => {
@@ -459,10 +617,19 @@ pub fn model_states_of(
                     zero2,
                 )?
             };
-            let factored =
-                (adafactor_entries(arch, list, count.total)? as f64 * share).ceil() as u64;
-            let dense_factored =
-                (factored as f64 * gpu.dense as f64 / gpu_total.max(1) as f64).ceil() as u64;
+            let entries = match &inputs.adafactor {
+                Ok(n) => *n,
+                Err(e) => return Err(e.clone()),
+            };
+            // only Adafactor's states depend on the factored entries
+            let (factored, dense_factored) = if cfg.optimizer == Optimizer::Adafactor {
+                let factored = (entries as f64 * share).ceil() as u64;
+                let dense_factored =
+                    (factored as f64 * gpu.dense as f64 / gpu_total.max(1) as f64).ceil() as u64;
+                (factored, dense_factored)
+            } else {
+                (0, 0)
+            };
             let optimizer = shard(
                 optimizer_bytes(gpu.dense, dense_factored, cfg)?,
                 optimizer_bytes(gpu.experts, factored.saturating_sub(dense_factored), cfg)?,
@@ -476,21 +643,21 @@ pub fn model_states_of(
             })
         }
         Some((rank, targets)) => {
-            let matrices = lora::matrices_of(list);
-            let adapters_total = lora::adapter_params_in(&matrices, rank, targets)?;
+            let matrices = &inputs.matrices;
+            let adapters_total = lora::adapter_params_in(matrices, rank, targets)?;
             let adapters = (adapters_total as f64 * share).ceil() as u64;
             let base = match cfg.method {
                 Method::Qlora { .. } => {
                     // projections in NF4, everything else (embeddings, head, norms, router) in 16 bits
                     let mut quantized_params = 0;
                     let mut quantized_bytes = 0;
-                    for m in &matrices {
+                    for m in matrices {
                         quantized_params = sum(Q, &[quantized_params, m.params()?])?;
                         let one = lora::nf4_bytes(product(Q, &[m.d_in, m.d_out])?)?;
                         quantized_bytes =
                             sum(Q, &[quantized_bytes, product(Q, &[one, m.copies])?])?;
                     }
-                    let rest = count.total.saturating_sub(quantized_params);
+                    let rest = total.saturating_sub(quantized_params);
                     let model = sum(Q, &[quantized_bytes, product(Q, &[rest, 2])?])?;
                     (model as f64 * share).ceil() as u64
                 }

@@ -414,13 +414,24 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
 /// [`step_seconds`] over `arch`'s operator list.
 pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepTime {
     let l = cfg.layout;
-    // price each kind of block once
-    let kinds: Vec<LayerTime> = (0..arch.layers.blocks.len())
-        .map(|i| {
-            list.block(i)
-                .map_or_else(LayerTime::default, |ops| layer_seconds_of(arch, ops, cfg))
-        })
-        .collect();
+    // price each kind of block once (on the stack for the usual few kinds)
+    let price = |i: usize| {
+        list.block(i)
+            .map_or_else(LayerTime::default, |ops| layer_seconds_of(arch, ops, cfg))
+    };
+    const FEW: usize = 8;
+    let n_kinds = arch.layers.blocks.len();
+    let mut few = [LayerTime::default(); FEW];
+    let many: Vec<LayerTime>;
+    let kinds: &[LayerTime] = if n_kinds <= FEW {
+        for (i, k) in few.iter_mut().enumerate().take(n_kinds) {
+            *k = price(i);
+        }
+        &few[..n_kinds]
+    } else {
+        many = (0..n_kinds).map(price).collect();
+        &many
+    };
     let stage = |first: u64, layers: u64| -> (LayerTime, f64) {
         let mut sum = LayerTime::default();
         for (i, here) in arch.layers.counted_in(first, layers) {
