@@ -396,6 +396,7 @@ fn the_page_and_the_openapi_document_are_served() {
         "/api/train",
         "/api/card",
         "/api/sweep",
+        "/api/plan",
         "/api/models",
         "/api/gpus",
     ] {
@@ -407,4 +408,41 @@ fn the_page_and_the_openapi_document_are_served() {
     let (status, body) = server.get("/api/nothing");
     assert_eq!(status, 404);
     error(&body);
+}
+
+#[test]
+fn plan_answers_what_the_cli_prints_but_for_its_timing() {
+    let server = Server::start();
+    let (status, body) = server.post(
+        "/api/plan",
+        &json!({"model": "llama-3.1-8b", "gpus": 8, "global_batch": 64, "top": 3}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut served: Value = serde_json::from_str(&body).expect("JSON");
+    let mut printed: Value = serde_json::from_str(&cli(&[
+        "plan",
+        "train",
+        "llama-3.1-8b",
+        "--gpus",
+        "8",
+        "--global-batch",
+        "64",
+        "--top",
+        "3",
+        "--format",
+        "json",
+    ]))
+    .expect("JSON");
+    // how long the search took is the only figure that may differ between two runs
+    for v in [&mut served, &mut printed] {
+        v.as_object_mut().expect("an object").remove("speed");
+    }
+    assert_eq!(served, printed);
+    assert_eq!(served["rows"].as_array().map(Vec::len), Some(3));
+    // consent to a long search is the user's own, not a server's
+    let (status, body) = server.post(
+        "/api/plan",
+        &json!({"model": "llama-3.1-8b", "gpus": 8, "global_batch": 64, "allow_long": true}),
+    );
+    assert_eq!(status, 400, "{body}");
 }

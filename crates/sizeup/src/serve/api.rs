@@ -34,15 +34,13 @@ pub const MAX_CONFIG_BYTES: u64 = sizeup_formats::file::MAX_CONFIG_BYTES;
 pub struct Endpoint {
     /// The route (`/api/params`).
     pub path: &'static str,
-    /// The subcommand that answers (`params`).
+    /// The subcommand that answers (`params`; `plan train` for a nested one).
     pub command: &'static str,
     /// The report type returned, as named in the code and README.
     pub report: &'static str,
 }
 
-/// Every API route that runs a command. `/api/plan` is not one yet: `sizeup plan`
-/// is a subcommand group (`plan train`), which the argv builder below does not
-/// address; its row goes here and its arm in [`confine`].
+/// Every API route that runs a command.
 pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         path: "/api/params",
@@ -75,6 +73,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         report: "SweepReport",
     },
     Endpoint {
+        path: "/api/plan",
+        command: "plan train",
+        report: "PlanTrainReport",
+    },
+    Endpoint {
         path: "/api/models",
         command: "models",
         report: "ModelsReport",
@@ -96,7 +99,15 @@ pub const REFUSED_FLAGS: &[&str] = &[
     "chart_kind",
     "help",
     "version",
+    "allow_long",
 ];
+
+/// The clap command of `words` (`plan train`), walking nested subcommands.
+pub fn subcommand<'a>(cli: &'a clap::Command, words: &str) -> Option<&'a clap::Command> {
+    words
+        .split(' ')
+        .try_fold(cli, |cmd, word| cmd.find_subcommand(word))
+}
 
 /// The request field that carries a `config.json` (text, or the JSON object itself).
 pub const CONFIG_FIELD: &str = "config";
@@ -232,7 +243,7 @@ pub struct Field {
 pub fn fields(endpoint: &Endpoint) -> Vec<Field> {
     let mut cli = Cli::command();
     cli.build();
-    let Some(cmd) = cli.find_subcommand(endpoint.command) else {
+    let Some(cmd) = subcommand(&cli, endpoint.command) else {
         return Vec::new();
     };
     cmd.get_arguments()
@@ -363,7 +374,8 @@ pub fn call(endpoint: &Endpoint, given: Vec<(String, Value)>) -> Result<Call, Ap
     if endpoint.command == "sweep" && !known_given(&flags, "--max-work") {
         flags.push(format!("--max-work={MAX_SWEEP_WORK}"));
     }
-    let mut argv = vec!["sizeup".to_string(), endpoint.command.to_string()];
+    let mut argv = vec!["sizeup".to_string()];
+    argv.extend(endpoint.command.split(' ').map(str::to_string));
     argv.extend(flags);
     argv.push("--format=json".into());
     if takes_model {
@@ -501,12 +513,11 @@ fn confine(command: &mut Command, config: Option<Arc<str>>) -> Result<(), ApiErr
             &mut args.model
         }
         Command::Models { .. } | Command::Gpus { .. } => return Ok(()),
-        // `plan` is a subcommand group (`plan train`): its route needs the two-word
-        // command in [`ENDPOINTS`] first
+        // a plan refuses a space too large for a minute; `allow_long` is refused above
+        Command::Plan { target, .. } => target.model_mut(),
         Command::Rough { .. }
         | Command::Validate { .. }
         | Command::Inspect { .. }
-        | Command::Plan { .. }
         | Command::Serve { .. } => {
             return Err(ApiError::with_status(
                 404,

@@ -99,13 +99,13 @@ fn operations(e: &Endpoint) -> Value {
     });
     json!({
         "get": {
-            "operationId": format!("{}_get", e.command),
+            "operationId": format!("{}_get", e.command.replace(' ', "_")),
             "summary": summary(e),
             "parameters": parameters,
             "responses": responses
         },
         "post": {
-            "operationId": e.command,
+            "operationId": e.command.replace(' ', "_"),
             "summary": summary(e),
             "requestBody": {"required": false, "content": {"application/json": {"schema": body}}},
             "responses": responses
@@ -115,8 +115,8 @@ fn operations(e: &Endpoint) -> Value {
 
 fn summary(e: &Endpoint) -> String {
     use clap::CommandFactory;
-    crate::cli::Cli::command()
-        .find_subcommand(e.command)
+    let cli = crate::cli::Cli::command();
+    super::api::subcommand(&cli, e.command)
         .and_then(|c| c.get_about().map(|a| a.to_string()))
         .unwrap_or_default()
 }
@@ -180,7 +180,7 @@ mod tests {
         let mut cli = crate::cli::Cli::command();
         cli.build();
         for e in ENDPOINTS {
-            let cmd = cli.find_subcommand(e.command).expect("a subcommand");
+            let cmd = crate::serve::api::subcommand(&cli, e.command).expect("a subcommand");
             let props = doc["paths"][e.path]["post"]["requestBody"]["content"]["application/json"]
                 ["schema"]["properties"]
                 .as_object()
