@@ -100,7 +100,7 @@ pub(super) fn read_cohere2(cfg: &mut Config) -> Result<Draft, FormatError> {
 mod tests {
     use serde_json::json;
 
-    use crate::hf::{from_config_str, kv_layers, local_2026_config, refusal};
+    use crate::hf::{from_config_str, kv_layers, local_2026_config, refusal, refused};
 
     #[test]
     fn cohere2_caches_a_window_on_three_layers_in_four() {
@@ -115,13 +115,7 @@ mod tests {
     #[test]
     fn cohere2_bad_configs_name_field_value_and_fix() {
         let base = local_2026_config("command-r7b-12-2024-abliterated");
-        let mut c = base.clone();
-        c["num_attention_heads"] = json!(0);
-        let (field, value, expected) = refusal(&c);
-        assert_eq!(
-            (field.as_str(), value.as_str()),
-            ("num_attention_heads", "0")
-        );
+        let expected = refused(&base, "num_attention_heads", json!(0));
         assert!(expected.contains("positive"), "{expected}");
         let mut c = base.clone();
         c["layer_types"] = json!(["sliding_attention", "full_attention"]);

@@ -110,6 +110,20 @@ pub(crate) fn refusal(config: &Value) -> (String, String, String) {
     }
 }
 
+/// `base` with `key` set to `value` is refused naming that key and that value;
+/// returns the expectation the refusal states (its fix).
+#[cfg(test)]
+pub(crate) fn refused(base: &Value, key: &str, value: Value) -> String {
+    let mut config = base.clone();
+    config[key] = value.clone();
+    let (field, shown, expected) = refusal(&config);
+    assert_eq!(
+        (field.as_str(), shown.as_str()),
+        (key, value.to_string().as_str())
+    );
+    expected
+}
+
 /// KV cache elements one token adds to each kind of layer, with the tokens each keeps
 /// for a sequence of `seq_len`: `(kind, elements per token, tokens cached) → layers`
 /// (blocks that differ only in their FFN merged).

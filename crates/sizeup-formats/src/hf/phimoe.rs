@@ -64,7 +64,7 @@ pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
 mod tests {
     use serde_json::json;
 
-    use crate::hf::{from_config_str, kv_layers, local_2026_config, refusal};
+    use crate::hf::{from_config_str, kv_layers, local_2026_config, refusal, refused};
 
     #[test]
     fn phimoe_caches_a_window_on_every_layer() {
@@ -78,13 +78,7 @@ mod tests {
     #[test]
     fn phimoe_bad_configs_name_field_value_and_fix() {
         let base = local_2026_config("phi-tiny-moe-sft");
-        let mut c = base.clone();
-        c["num_experts_per_tok"] = json!(17);
-        let (field, value, expected) = refusal(&c);
-        assert_eq!(
-            (field.as_str(), value.as_str()),
-            ("num_experts_per_tok", "17")
-        );
+        let expected = refused(&base, "num_experts_per_tok", json!(17));
         assert!(expected.contains("16"), "{expected}");
         let mut c = base.clone();
         c["num_attention_heads"] = json!(0);

@@ -37,7 +37,7 @@ pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
 mod tests {
     use serde_json::json;
 
-    use crate::hf::{from_config_str, kv_layers, local_2026_config, refusal};
+    use crate::hf::{from_config_str, kv_layers, local_2026_config, refused};
 
     #[test]
     fn seed_oss_caches_every_layer_in_full() {
@@ -52,20 +52,8 @@ mod tests {
     #[test]
     fn seed_oss_bad_configs_name_field_value_and_fix() {
         let base = local_2026_config("seed-oss-36b-ft");
-        let mut c = base.clone();
-        c["num_attention_heads"] = json!(0);
-        let (field, value, _) = refusal(&c);
-        assert_eq!(
-            (field.as_str(), value.as_str()),
-            ("num_attention_heads", "0")
-        );
-        let mut c = base;
-        c["num_key_value_heads"] = json!(7);
-        let (field, value, expected) = refusal(&c);
-        assert_eq!(
-            (field.as_str(), value.as_str()),
-            ("num_key_value_heads", "7")
-        );
+        refused(&base, "num_attention_heads", json!(0));
+        let expected = refused(&base, "num_key_value_heads", json!(7));
         assert!(expected.contains("divisor of the 80"), "{expected}");
     }
 }
