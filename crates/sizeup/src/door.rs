@@ -442,24 +442,31 @@ fn si(s: &str) -> Option<u64> {
     (n.is_finite() && n >= 0.5 && n < u64::MAX as f64).then(|| n.round() as u64)
 }
 
-/// clap reads a flag through its door; the error names the flag as typed.
-fn clap_error(
+/// Read a flag's text through `parse`; an error names the flag as typed.
+fn through_door<T>(
     cmd: &clap::Command,
     arg: Option<&clap::Arg>,
     value: &OsStr,
-    why: &str,
-) -> clap::Error {
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, clap::Error> {
+    let why = match value.to_str() {
+        Some(s) => match parse(s) {
+            Ok(v) => return Ok(v),
+            Err(why) => why,
+        },
+        None => "not UTF-8".to_string(),
+    };
     let flag = arg
         .and_then(|a| a.get_long())
         .map_or_else(|| "the value".to_string(), |l| format!("--{l}"));
-    clap::Error::raw(
+    Err(clap::Error::raw(
         ErrorKind::ValueValidation,
         format!(
             "invalid value '{}' for '{flag}': {why}\n",
             value.to_string_lossy()
         ),
     )
-    .with_cmd(cmd)
+    .with_cmd(cmd))
 }
 
 impl TypedValueParser for Whole {
@@ -471,11 +478,7 @@ impl TypedValueParser for Whole {
         arg: Option<&clap::Arg>,
         value: &OsStr,
     ) -> Result<u64, clap::Error> {
-        let s = value
-            .to_str()
-            .ok_or_else(|| clap_error(cmd, arg, value, "not UTF-8"))?;
-        self.parse(s)
-            .map_err(|why| clap_error(cmd, arg, value, &why))
+        through_door(cmd, arg, value, |s| self.parse(s))
     }
 }
 
@@ -488,11 +491,7 @@ impl TypedValueParser for Real {
         arg: Option<&clap::Arg>,
         value: &OsStr,
     ) -> Result<f64, clap::Error> {
-        let s = value
-            .to_str()
-            .ok_or_else(|| clap_error(cmd, arg, value, "not UTF-8"))?;
-        self.parse(s)
-            .map_err(|why| clap_error(cmd, arg, value, &why))
+        through_door(cmd, arg, value, |s| self.parse(s))
     }
 }
 
