@@ -94,8 +94,8 @@ const AXIS_VALUES: &[&str] = &[
 ];
 
 /// Flags left out: files and paths (the file tests cover them), and the consents to
-/// long runs, `--max-work` for a sweep and `--max-steps` for a serving simulation (each
-/// runs here under a small budget).
+/// long runs, `--max-work` for a sweep, `--max-steps` for a serving simulation and
+/// `--allow-long` for a plan (each runs here under a small budget).
 const SKIPPED_FLAGS: &[&str] = &[
     "gpu-file",
     "cases",
@@ -103,7 +103,11 @@ const SKIPPED_FLAGS: &[&str] = &[
     "lengths",
     "max-work",
     "max-steps",
+    "allow-long",
 ];
+
+/// The flags `plan train` requires, at values whose search takes milliseconds.
+const FUZZ_PLAN: &[&str] = &["--gpus=8", "--global-batch=64"];
 
 /// The step budget of a fuzzed serving simulation: small, so each case is quick.
 const FUZZ_SIM_STEPS: &str = "--max-steps=20000";
@@ -118,9 +122,24 @@ struct Line(Vec<String>);
 fn lines() -> impl Strategy<Value = Line> {
     let cli = Cli::command();
     type Flag = (String, bool, Vec<String>);
-    let subs: Vec<(String, bool, Vec<Flag>)> = cli
+    // every runnable command, nested ones (`plan train`) by their words
+    let leaves: Vec<(String, &clap::Command)> = cli
         .get_subcommands()
-        .map(|sub| {
+        .flat_map(|sub| {
+            let name = sub.get_name().to_string();
+            if sub.has_subcommands() {
+                sub.get_subcommands()
+                    .filter(|s| s.get_name() != "help")
+                    .map(|s| (format!("{name} {}", s.get_name()), s))
+                    .collect::<Vec<_>>()
+            } else {
+                vec![(name, sub)]
+            }
+        })
+        .collect();
+    let subs: Vec<(String, bool, Vec<Flag>)> = leaves
+        .into_iter()
+        .map(|(name, sub)| {
             let takes_model = sub.get_positionals().any(|a| a.get_id() == "model");
             let flags = sub
                 .get_arguments()
@@ -149,13 +168,13 @@ fn lines() -> impl Strategy<Value = Line> {
                     Some((long, takes_value, choices))
                 })
                 .collect();
-            (sub.get_name().to_string(), takes_model, flags)
+            (name, takes_model, flags)
         })
         // `serve` listens until stopped: it is tested by its own suite
         .filter(|(name, _, _)| !["help", "validate", "serve"].contains(&name.as_str()))
         .collect();
-    (0..subs.len(), 0..MODELS.len(), any::<u64>())
-        .prop_flat_map(move |(s, m, _)| {
+    (0..subs.len(), 0..MODELS.len())
+        .prop_flat_map(move |(s, m)| {
             let (name, takes_model, flags) = subs[s].clone();
             let n = flags.len().max(1);
             let picks = prop::collection::vec((0..n, value(), prop::bool::weighted(0.6)), 0..5);
@@ -169,7 +188,12 @@ fn lines() -> impl Strategy<Value = Line> {
             )
         })
         .prop_map(|(name, takes_model, flags, m, picks, axis)| {
-            let mut argv = vec!["sizeup".to_string(), name];
+            let mut argv = vec!["sizeup".to_string()];
+            argv.extend(name.split(' ').map(str::to_string));
+            if name == "plan train" {
+                // the flags a plan requires, so that its other flags are reached
+                argv.extend(FUZZ_PLAN.iter().map(|f| f.to_string()));
+            }
             if takes_model {
                 argv.push(MODELS[m].to_string());
             }

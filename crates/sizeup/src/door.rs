@@ -217,7 +217,7 @@ pub const RATE: Real = Real {
 pub const REQUESTS: Whole = Whole {
     what: "a number of requests",
     min: 1,
-    max: 10_000_000,
+    max: sizeup_core::inference::sim::MAX_REQUESTS,
     syntax: Syntax::Si,
 };
 
@@ -258,7 +258,7 @@ pub const OVERHEAD_MS: Real = Real {
 pub const LENGTH: Real = Real {
     what: "a length in tokens",
     min: 0.0,
-    max: (1u64 << 30) as f64,
+    max: TOKENS.max as f64,
 };
 
 /// A length distribution: `--prompt-dist`, `--output-dist`.
@@ -439,7 +439,10 @@ fn si(s: &str) -> Option<u64> {
         _ => (t, 1.0),
     };
     let n = digits.parse::<f64>().ok()? * mult;
-    (n.is_finite() && n >= 0.5 && n < u64::MAX as f64).then(|| n.round() as u64)
+    // `15.6T` is whole once multiplied (up to the float's last bits); `1.5` is not a count
+    let whole = n.round();
+    let exact = (n - whole).abs() <= 1e-9 * whole.max(1.0);
+    (n.is_finite() && n >= 0.0 && exact && whole < u64::MAX as f64).then_some(whole as u64)
 }
 
 /// Read a flag's text through `parse`; an error names the flag as typed.
@@ -508,6 +511,7 @@ mod tests {
         assert!(TRAINING_TOKENS.parse("lots").is_err());
         assert!(TRAINING_TOKENS.parse("-5").is_err());
         assert!(TRAINING_TOKENS.parse("0").is_err());
+        assert!(TRAINING_TOKENS.parse("1.5").is_err());
         assert_eq!(TOKENS.parse("32k"), Ok(32_768));
         assert_eq!(TOKENS.parse("1m"), Ok(1_048_576));
         assert!(TOKENS.parse("32kb").is_err());

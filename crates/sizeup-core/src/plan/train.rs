@@ -352,7 +352,7 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
     }
     arch.check_layers()?;
     let shape = Dims::new(arch, &req.base);
-    let (groups, groups_batch_indivisible) = req.space.groups(&shape, accs.len());
+    let (groups, _) = req.space.groups(&shape, accs.len());
     let n = req.top;
     let prepared = Prepared::new(arch);
     let prepared = &prepared;
@@ -410,8 +410,7 @@ pub fn search(arch: &Architecture, accs: &[Accelerator], req: &PlanRequest) -> R
     } else {
         None
     };
-    let mut space = req.space.count(&shape, accs.len());
-    space.groups_batch_indivisible = groups_batch_indivisible;
+    let space = req.space.count(&shape, accs.len());
     Ok(TrainPlan {
         by: req.by,
         accelerators: accs.iter().map(|a| a.name.clone()).collect(),

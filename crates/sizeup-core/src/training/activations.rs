@@ -451,7 +451,7 @@ impl Loss {
             ),
             Loss::Chunked(n) => (
                 format!("chunked over {n} token chunks: {FUSED_LOSS_BYTES} bytes per logit of one chunk, added to the stored activations"),
-                "torchtune CEWithChunkedOutputLoss; Liger fused linear cross-entropy",
+                "Liger fused linear cross-entropy; torchtune LinearCrossEntropyLoss",
             ),
         }
     }

@@ -105,6 +105,22 @@ pub fn longest_seq_len(
             expected: "a step of at least 1 token".into(),
         });
     }
+    // context parallelism splits every length it is given: each candidate must divide
+    let cp = req.layout.cp.max(1);
+    let divides = match step {
+        SeqLenStep::Multiple(n) => n % cp == 0,
+        SeqLenStep::PowerOfTwo => cp.is_power_of_two(),
+    };
+    if !divides {
+        return Err(CoreError::Invalid {
+            field: "seq_len_step",
+            value: match step {
+                SeqLenStep::Multiple(n) => n.to_string(),
+                SeqLenStep::PowerOfTwo => "pow2".into(),
+            },
+            expected: format!("lengths the context-parallel size {cp} divides"),
+        });
+    }
     let at = |seq_len: u64| -> Result<(bool, AtLength)> {
         let mut r = req.clone();
         r.seq_len = seq_len;
@@ -125,7 +141,11 @@ pub fn longest_seq_len(
         next,
         model_context: arch.max_context,
     };
-    let first = step.first();
+    // the first power of two cp divides is cp itself
+    let first = step.first().max(match step {
+        SeqLenStep::PowerOfTwo => cp,
+        SeqLenStep::Multiple(_) => 1,
+    });
     let (fits, a) = at(first)?;
     if !fits {
         return Ok(answer(None, Some(a)));

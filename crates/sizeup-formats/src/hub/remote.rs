@@ -176,13 +176,9 @@ pub fn has_weights(dir: &Path) -> bool {
         return true;
     }
     let index_path = dir.join(INDEX_FILE);
-    let Ok(file) = fs::File::open(&index_path) else {
+    let Ok(bytes) = file::read_bytes(&index_path, MAX_INDEX_BYTES) else {
         return false;
     };
-    let mut bytes = Vec::new();
-    if file.take(MAX_INDEX_BYTES).read_to_end(&mut bytes).is_err() {
-        return false;
-    }
     match parse_index(&index_path.display().to_string(), &bytes) {
         Ok(index) => index.shards().iter().all(|s| dir.join(s).is_file()),
         Err(_) => false,

@@ -28,7 +28,7 @@ pub struct InferArgs {
     serve: ServeArgs,
     // boxed: the load flags would make `infer` the one large variant of the command enum
     #[command(flatten)]
-    load: Box<LoadArgs>,
+    pub(crate) load: Box<LoadArgs>,
 }
 
 /// Serving under load: `--rate` or `--closed-loop` runs an event simulation of

@@ -37,6 +37,13 @@ pub enum PlanTarget {
 }
 
 impl PlanTarget {
+    /// Refuse (without `--allow-long`) a search predicted to take more than `seconds`.
+    pub fn limit_seconds(&mut self, seconds: f64) {
+        match self {
+            PlanTarget::Train(args) => args.time_limit_seconds = seconds,
+        }
+    }
+
     /// The model the plan is for.
     pub fn model_mut(&mut self) -> &mut ModelArg {
         match self {
@@ -77,6 +84,10 @@ pub struct PlanTrainArgs {
     /// Search even when the space would take more than a minute
     #[arg(long)]
     pub allow_long: bool,
+    /// The longest search accepted without `--allow-long`, in seconds: a minute on
+    /// the command line, less where a server sets its own deadline
+    #[arg(skip = TIME_LIMIT_SECONDS)]
+    pub time_limit_seconds: f64,
     /// Tensor-parallel sizes allowed (default: every divisor of the heads and GPUs)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
     pub tp: Vec<u64>,
@@ -393,12 +404,13 @@ fn run_train(args: &PlanTrainArgs) -> Result<PlanTrainReport, AppError> {
     }
     if !args.allow_long {
         let seconds = predicted_seconds(&loaded.arch, &accs[0], &req.base, count.candidates);
-        if seconds > TIME_LIMIT_SECONDS {
+        let limit = args.time_limit_seconds;
+        if seconds > limit {
             return Err(AppError::Usage {
                 flag: "--gpus",
                 value: gpus_text(&args.gpus.0),
                 problem: format!(
-                    "the space holds {} layouts: up to about {:.0} s to search here if none were ruled out by memory (more than {TIME_LIMIT_SECONDS:.0} s)",
+                    "the space holds {} layouts: up to about {:.0} s to search here if none were ruled out by memory (more than {limit:.0} s)",
                     humanize::grouped(count.candidates),
                     seconds
                 ),

@@ -100,7 +100,13 @@ pub const REFUSED_FLAGS: &[&str] = &[
     "help",
     "version",
     "allow_long",
+    "lengths",
 ];
+
+/// The most engine steps a served simulation runs (about a second at the
+/// simulator's measured 1–2.5 million steps per second); more is clamped, and the
+/// report's `bounds` assumption shows the cap.
+pub const MAX_SIM_STEPS: u64 = 1_000_000;
 
 /// The clap command of `words` (`plan train`), walking nested subcommands.
 pub fn subcommand<'a>(cli: &'a clap::Command, words: &str) -> Option<&'a clap::Command> {
@@ -496,7 +502,10 @@ fn confine(command: &mut Command, config: Option<Arc<str>>) -> Result<(), ApiErr
     let model: &mut ModelArg = match command {
         Command::Params { args, .. } => &mut args.model,
         Command::Kv { args, .. } => &mut args.model,
-        Command::Infer { args, .. } => &mut args.model,
+        Command::Infer { args, .. } => {
+            args.load.max_steps = args.load.max_steps.min(MAX_SIM_STEPS);
+            &mut args.model
+        }
         Command::Train { args, .. } => &mut args.model,
         Command::Card { args, .. } => &mut args.model,
         Command::Sweep { args, .. } => {
@@ -513,8 +522,12 @@ fn confine(command: &mut Command, config: Option<Arc<str>>) -> Result<(), ApiErr
             &mut args.model
         }
         Command::Models { .. } | Command::Gpus { .. } => return Ok(()),
-        // a plan refuses a space too large for a minute; `allow_long` is refused above
-        Command::Plan { target, .. } => target.model_mut(),
+        // a plan refuses a space it predicts to outlast the request's deadline
+        // (`allow_long` is refused above)
+        Command::Plan { target, .. } => {
+            target.limit_seconds(super::REQUEST_TIMEOUT.as_secs_f64());
+            target.model_mut()
+        }
         Command::Rough { .. }
         | Command::Validate { .. }
         | Command::Inspect { .. }
@@ -596,6 +609,7 @@ mod tests {
         for (command, field) in [
             ("infer", "gpu_file"),
             ("sweep", "chart"),
+            ("infer", "lengths"),
             ("gpus", "gpu_file"),
         ] {
             let e = call(endpoint(command), given(&[(field, "/etc/passwd".into())]))

@@ -72,6 +72,10 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// The most requests one simulation follows: each keeps its latencies for the
+/// percentiles (about 50 bytes apiece), so ten million stay near half a GiB.
+pub const MAX_REQUESTS: u64 = 10_000_000;
+
 /// What to simulate besides the serving request: the load, the lengths and the bounds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimRequest {
@@ -119,6 +123,13 @@ impl SimRequest {
             if v == 0 {
                 return Err(CoreError::Zero { field });
             }
+        }
+        if self.requests > MAX_REQUESTS {
+            return Err(CoreError::Invalid {
+                field: "requests",
+                value: self.requests.to_string(),
+                expected: format!("at most {MAX_REQUESTS} (each request keeps its latencies)"),
+            });
         }
         self.lengths.validate()?;
         let s = &self.scheduler;

@@ -129,7 +129,7 @@ fn littles_law_holds_over_the_run() {
         "{} vs {little}",
         r.in_system.mean
     );
-    assert!(r.running.mean > 1.0 && r.queue.max >= 0.0);
+    assert!(r.running.mean > 1.0);
 }
 
 #[test]
