@@ -24,8 +24,8 @@ use super::top::TopN;
 use super::Candidate;
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
-use crate::training::parallel::{Layout, Workload};
-use crate::training::states::{Stage, StateConfig};
+use crate::training::parallel::Layout;
+use crate::training::states::Stage;
 use crate::training::{Prepared, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
 use crate::Architecture;
 
@@ -240,26 +240,15 @@ fn walk_cell(
 /// a floor under the memory `training::estimate` reports for any micro-batch.
 fn states_floor(prepared: &Prepared, req: &TrainRequest) -> Option<u64> {
     let arch = prepared.arch();
-    let w = Workload {
-        gpus: req.gpus,
-        seq_len: req.seq_len,
-        global_batch: req.global_batch,
-        micro_batch: req.micro_batch,
-    };
-    let layout = Layout::resolve(&req.layout, arch, &w).ok()?;
+    let layout = Layout::resolve(&req.layout, arch, &crate::training::workload(req)).ok()?;
     let stage = if layout.pp == 1 {
         Stage::Only
     } else {
         Stage::First
     };
-    let cfg = StateConfig {
-        precision: req.precision,
-        optimizer: req.optimizer,
-        master_weights: req.master_weights,
-        optimizer_in_backward: req.optimizer_in_backward,
-        method: &req.method,
-    };
-    let s = prepared.model_states(&layout, stage, &cfg).ok()?;
+    let s = prepared
+        .model_states(&layout, stage, &crate::training::state_config(req))
+        .ok()?;
     s.weights_bytes
         .checked_add(s.gradients_bytes)?
         .checked_add(s.optimizer_states_bytes)?

@@ -185,6 +185,13 @@ pub struct MemoryPerGpu {
     pub capacity_bytes: u64,
 }
 
+impl MemoryPerGpu {
+    /// Whether the total fits the accelerator's memory.
+    pub fn fits(&self) -> bool {
+        self.total_bytes <= self.capacity_bytes
+    }
+}
+
 /// FLOPs of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FlopsEstimate {
@@ -264,7 +271,17 @@ pub struct TrainEstimate {
     pub assumptions: Vec<Assumption>,
 }
 
-fn state_config(req: &TrainRequest) -> StateConfig<'_> {
+/// The sizes a layout is resolved against.
+pub(crate) fn workload(req: &TrainRequest) -> Workload {
+    Workload {
+        gpus: req.gpus,
+        seq_len: req.seq_len,
+        global_batch: req.global_batch,
+        micro_batch: req.micro_batch,
+    }
+}
+
+pub(crate) fn state_config(req: &TrainRequest) -> StateConfig<'_> {
     StateConfig {
         precision: req.precision,
         optimizer: req.optimizer,
@@ -374,12 +391,8 @@ fn largest_micro_batch(
     req: &TrainRequest,
     layout: &Layout,
 ) -> Result<Option<u64>> {
-    let fits = |b: u64| -> Result<bool> {
-        Ok(memory(arch, list, inputs, acc, req, layout, b)?
-            .0
-            .total_bytes
-            <= acc.memory_bytes)
-    };
+    let fits =
+        |b: u64| -> Result<bool> { Ok(memory(arch, list, inputs, acc, req, layout, b)?.0.fits()) };
     if !fits(1)? {
         return Ok(None);
     }
@@ -523,7 +536,7 @@ impl<'a> Prepared<'a> {
     pub(crate) fn point_outcome(&self, acc: &Accelerator, req: &TrainRequest) -> Result<Outcome> {
         let p = price(self, acc, req, false)?;
         Ok(Outcome {
-            fits: p.mem.total_bytes <= acc.memory_bytes,
+            fits: p.mem.fits(),
             total_bytes: p.mem.total_bytes,
             total_seconds: p.time.total_seconds,
             cost_usd: p.time.cost_usd,
@@ -578,7 +591,7 @@ fn estimate_with(
         params_total: count.total,
         params_active: count.active,
         params_trainable: p.adapters.unwrap_or(count.total),
-        fits: p.mem.total_bytes <= acc.memory_bytes,
+        fits: p.mem.fits(),
         memory: p.mem,
         largest_micro_batch: p.largest,
         flops: FlopsEstimate {
@@ -604,12 +617,7 @@ fn price<'p>(
     full: bool,
 ) -> Result<Priced<'p>> {
     let arch = prepared.arch;
-    let workload = Workload {
-        gpus: req.gpus,
-        seq_len: req.seq_len,
-        global_batch: req.global_batch,
-        micro_batch: req.micro_batch,
-    };
+    let workload = workload(req);
     arch.check_layers()?;
     let layout = Layout::resolve(&req.layout, arch, &workload)?;
     if let Some(mfu) = req.mfu {
