@@ -272,6 +272,7 @@ pub(super) fn judge(
                 r.method = Method::Qlora {
                     rank: 16,
                     targets: t2.clone(),
+                    upcast: crate::training::lora::QLORA_UPCAST_DEFAULT,
                 }
             },
         );

@@ -100,6 +100,10 @@ pub struct ActivationConfig {
     pub flash_attention: bool,
     /// Dropout on attention probabilities and residuals (1-byte masks).
     pub dropout: bool,
+    /// Bytes of one stored element and of one logit as the output layer writes it:
+    /// 2 (16-bit), 4 where the run keeps them in fp32
+    /// ([`Method::stored_element_bytes`](crate::training::lora::Method::stored_element_bytes)).
+    pub element_bytes: u64,
 }
 
 impl ActivationConfig {
@@ -111,6 +115,7 @@ impl ActivationConfig {
         recompute: Recompute,
         flash_attention: bool,
         dropout: bool,
+        element_bytes: u64,
     ) -> Self {
         ActivationConfig {
             seq_len,
@@ -121,6 +126,7 @@ impl ActivationConfig {
             recompute,
             flash_attention,
             dropout,
+            element_bytes,
         }
     }
 }
@@ -203,42 +209,43 @@ pub fn layer_bytes_of(
     let b = cfg.micro_batch;
     let n = cfg.seq_len / cfg.cp;
     let tokens = product(Q, &[n, b])?;
+    let w = cfg.element_bytes;
     let mut t = Tally { cfg, bytes: 0 };
 
     if cfg.recompute == Recompute::Full {
-        t.replicated(&[2, tokens, h])?;
+        t.replicated(&[w, tokens, h])?;
         return Ok(t.bytes);
     }
 
-    t.replicated(&[2, block.norms, tokens, h])?;
+    t.replicated(&[w, block.norms, tokens, h])?;
     // QKV input (with a parallel block the MLP reads the same normalised tensor)
-    t.replicated(&[2, tokens, h])?;
+    t.replicated(&[w, tokens, h])?;
     let Some(att) = ops.attention() else {
         // a recurrent mixer: the outputs of its projections
         let outputs = ops
             .matmuls()
             .filter(|m| Stage::of(m.role) == Some(Stage::MixerIn))
             .try_fold(0u64, |acc, m| sum(Q, &[acc, m.n]))?;
-        t.split(&[2, tokens, outputs])?;
+        t.split(&[w, tokens, outputs])?;
         return ffn_part(t, block, ops, tokens, h);
     };
     if att.latents > 0 {
         // MLA's compressed latents
-        t.replicated(&[2, tokens, att.latents])?;
+        t.replicated(&[w, tokens, att.latents])?;
     }
     let [q_width, k_width, v_width, out_width] = att.qkv_out_widths;
     let heads = att.heads;
-    t.split(&[2, tokens, sum(Q, &[q_width, k_width, v_width])?])?;
+    t.split(&[w, tokens, sum(Q, &[q_width, k_width, v_width])?])?;
     if cfg.flash_attention {
         t.split(&[4, b, heads, n])?;
     } else if cfg.recompute == Recompute::None {
         let scores = product(Q, &[b, heads, n, cfg.seq_len])?;
-        t.split(&[2, scores])?;
+        t.split(&[w, scores])?;
         if cfg.dropout {
             t.split(&[3, scores])?;
         }
     }
-    t.split(&[2, tokens, out_width])?;
+    t.split(&[w, tokens, out_width])?;
     if cfg.dropout {
         t.replicated(&[2, tokens, h])?;
     }
@@ -249,18 +256,21 @@ pub fn layer_bytes_of(
 /// routed token's copy per expert, each MLP activation's input and output, the
 /// router's fp32 probabilities.
 fn ffn_part(mut t: Tally, block: &Block, ops: &BlockOps, tokens: u64, h: u64) -> Result<u64> {
+    let w = t.cfg.element_bytes;
     if !block.parallel {
-        t.replicated(&[2, tokens, h])?;
+        t.replicated(&[w, tokens, h])?;
     }
     if let Some(routed) = ops
         .matmuls()
         .find(|m| Stage::of(m.role) == Some(Stage::Experts))
     {
-        t.split(&[2, tokens, routed.active, h])?;
+        t.split(&[w, tokens, routed.active, h])?;
     }
     for e in ops.elementwise().filter(|e| e.activation) {
-        // plain: activation in and out (4·f); gated: gate and up out, product (6·f)
-        t.split(&[e.bytes_per_token, tokens, e.active])?;
+        // plain: activation in and out (4·f); gated: gate and up out, product (6·f),
+        // in 16 bits; w/2 times that in w-byte elements
+        let bytes = product(Q, &[e.bytes_per_token, w])? / 2;
+        t.split(&[bytes, tokens, e.active])?;
     }
     if let Some(router) = ops
         .matmuls()
@@ -367,27 +377,29 @@ pub fn first_stage_of(
 pub enum Loss {
     /// Hugging Face transformers' `ForCausalLMLoss`: the 16-bit logits upcast to fp32,
     /// then `torch.nn.functional.cross_entropy` (a `log_softmax` whose fp32 output is
-    /// saved, then `nll_loss`). [`EAGER_LOSS_BYTES`] per logit at the peak.
+    /// saved, then `nll_loss`). [`EAGER_LOSS_FP32_BYTES`] per logit at the peak besides the logits.
     Eager,
     /// A fused fp32 softmax cross-entropy that overwrites its input and writes the
     /// gradient in place (Megatron's vocab-parallel cross-entropy, Korthikanti et al.
-    /// §4.1's `4·s·b·v`). [`FUSED_LOSS_BYTES`] per logit.
+    /// §4.1's `4·s·b·v`). [`FUSED_LOSS_FP32_BYTES`] per logit besides the logits.
     Fused,
     /// The output projection and the loss run over the tokens in `N` chunks, each
     /// chunk's logits, fp32 softmax and gradient made and freed before the next
     /// (Liger's fused linear cross-entropy, torchtune's `LinearCrossEntropyLoss`):
-    /// [`FUSED_LOSS_BYTES`] per logit of one chunk, `⌈n·b/N⌉` tokens. torchtune's
+    /// [`FUSED_LOSS_FP32_BYTES`] besides the logits, per logit of one chunk, `⌈n·b/N⌉` tokens. torchtune's
     /// older `CEWithChunkedOutputLoss` chunks only the upcast and the loss, so its
     /// whole 16-bit output (2 bytes per logit) stays besides: not this mode.
     Chunked(u64),
 }
 
-/// Bytes per logit at the peak of an eager loss: the 16-bit logits the output GEMM
-/// writes (the caller's output holds them through the backward), the fp32
-/// log-probabilities `log_softmax` saves, and in the backward the gradient
+/// Bytes per logit at the peak of an eager loss besides the logits themselves: the
+/// fp32 log-probabilities `log_softmax` saves, and in the backward the gradient
 /// `nll_loss` writes into them and `log_softmax`'s input gradient, both fp32:
-/// `2 + 4 + 4 + 4`. The fp32 upcast itself (4 bytes) is freed once `log_softmax`
-/// has run, since neither the cast nor `log_softmax` saves its input.
+/// `4 + 4 + 4`. With the 16-bit logits the output GEMM writes (the caller's output
+/// holds them through the backward) that is 14 bytes per logit. The fp32 upcast
+/// itself (4 bytes) is freed once `log_softmax` has run, since neither the cast nor
+/// `log_softmax` saves its input; logits already in fp32 (an upcast head) take 4
+/// bytes instead of 2: 16.
 ///
 /// # Source
 /// huggingface/transformers `src/transformers/loss/loss_utils.py` (`ForCausalLMLoss`:
@@ -395,11 +407,12 @@ pub enum Loss {
 /// `nn.functional.cross_entropy`); PyTorch's `cross_entropy` = `log_softmax` +
 /// `nll_loss` with `log_softmax_backward_data(grad, output)`. Transformers before
 /// the loss refactor (e.g. 4.40 `LlamaForCausalLM`) also kept the fp32 logits as
-/// the output and made a contiguous shifted copy: about 16 bytes.
-pub const EAGER_LOSS_BYTES: u64 = 14;
+/// the output and made a contiguous shifted copy: about 2 bytes more.
+pub const EAGER_LOSS_FP32_BYTES: u64 = 12;
 
-/// Bytes per logit of a fused, in-place fp32 cross-entropy: the 16-bit logits the
-/// output GEMM writes and the fp32 softmax that becomes its own gradient.
+/// Bytes per logit of a fused, in-place fp32 cross-entropy besides the logits the
+/// output GEMM writes: the fp32 softmax that becomes its own gradient (with 16-bit
+/// logits, 6 bytes per logit).
 ///
 /// # Source
 /// Korthikanti et al. 2022 §4.1 ("the cross entropy loss requires storing the
@@ -407,7 +420,7 @@ pub const EAGER_LOSS_BYTES: u64 = 14;
 /// 16-bit logits the output GEMM writes before the cast; NVIDIA/Megatron-LM
 /// `megatron/core/tensor_parallel/cross_entropy.py` (`exp_logits` computed in place
 /// and saved; the backward subtracts the one-hot target from it in place).
-pub const FUSED_LOSS_BYTES: u64 = 6;
+pub const FUSED_LOSS_FP32_BYTES: u64 = 4;
 
 /// The chunk count of `chunked` when none is given.
 ///
@@ -438,19 +451,36 @@ impl Loss {
         }
     }
 
-    /// What the loss holds, in words, with its source.
-    pub fn describe(self) -> (String, &'static str) {
+    /// Bytes per logit at the loss's peak when the output layer writes
+    /// `logit_bytes`-byte logits (2 for 16-bit, 4 for fp32).
+    ///
+    /// # Formula
+    /// ```text
+    /// eager: logit_bytes + 12        fused, chunked: logit_bytes + 4
+    /// ```
+    pub fn bytes_per_logit(self, logit_bytes: u64) -> u64 {
+        logit_bytes
+            + match self {
+                Loss::Eager => EAGER_LOSS_FP32_BYTES,
+                Loss::Fused | Loss::Chunked(_) => FUSED_LOSS_FP32_BYTES,
+            }
+    }
+
+    /// What the loss holds, in words, with its source, for `logit_bytes`-byte logits.
+    pub fn describe(self, logit_bytes: u64) -> (String, &'static str) {
+        let logits = if logit_bytes == 4 { "fp32" } else { "16-bit" };
+        let per = self.bytes_per_logit(logit_bytes);
         match self {
             Loss::Eager => (
-                format!("eager: 16-bit logits, fp32 log-probabilities and two fp32 gradients ({EAGER_LOSS_BYTES} bytes per logit), added to the stored activations"),
+                format!("eager: {logits} logits, fp32 log-probabilities and two fp32 gradients ({per} bytes per logit), added to the stored activations"),
                 "transformers ForCausalLMLoss (logits.float() + cross_entropy)",
             ),
             Loss::Fused => (
-                format!("fused: 16-bit logits and an in-place fp32 softmax ({FUSED_LOSS_BYTES} bytes per logit), added to the stored activations"),
+                format!("fused: {logits} logits and an in-place fp32 softmax ({per} bytes per logit), added to the stored activations"),
                 "Korthikanti et al. 2022 §4.1; Megatron-LM vocab-parallel cross-entropy",
             ),
             Loss::Chunked(n) => (
-                format!("chunked over {n} token chunks: {FUSED_LOSS_BYTES} bytes per logit of one chunk, added to the stored activations"),
+                format!("chunked over {n} token chunks: {per} bytes per logit of one chunk, added to the stored activations"),
                 "Liger fused linear cross-entropy; torchtune LinearCrossEntropyLoss",
             ),
         }
@@ -487,26 +517,27 @@ impl std::str::FromStr for Loss {
 ///
 /// # Formula
 /// ```text
-/// eager:      (s/cp) · b · ⌈V/t⌉ · 14
-/// fused:      (s/cp) · b · ⌈V/t⌉ · 6
-/// chunked:N:  ⌈(s/cp) · b / N⌉ · ⌈V/t⌉ · 6
+/// eager:      (s/cp) · b · ⌈V/t⌉ · (w + 12)
+/// fused:      (s/cp) · b · ⌈V/t⌉ · (w + 4)
+/// chunked:N:  ⌈(s/cp) · b / N⌉ · ⌈V/t⌉ · (w + 4)
 /// ```
+/// with `w` the logits' element bytes (2, or 4 for an fp32 head).
 ///
 /// # Source
-/// [`EAGER_LOSS_BYTES`], [`FUSED_LOSS_BYTES`], [`DEFAULT_LOSS_CHUNKS`].
+/// [`EAGER_LOSS_FP32_BYTES`], [`FUSED_LOSS_FP32_BYTES`], [`DEFAULT_LOSS_CHUNKS`].
 ///
 /// # Errors
 /// `N = 0`, or a product past 64 bits.
 pub fn logits_bytes(arch: &Architecture, cfg: &ActivationConfig, loss: Loss) -> Result<u64> {
     let tokens = product(Q, &[cfg.seq_len / cfg.cp.max(1), cfg.micro_batch])?;
     let vocab = arch.vocab_size.div_ceil(cfg.tp.max(1));
+    let per = loss.bytes_per_logit(cfg.element_bytes);
     match loss {
-        Loss::Eager => product(Q, &[tokens, vocab, EAGER_LOSS_BYTES]),
-        Loss::Fused => product(Q, &[tokens, vocab, FUSED_LOSS_BYTES]),
+        Loss::Eager | Loss::Fused => product(Q, &[tokens, vocab, per]),
         Loss::Chunked(0) => Err(CoreError::Zero {
             field: "loss chunks",
         }),
-        Loss::Chunked(n) => product(Q, &[tokens.div_ceil(n), vocab, FUSED_LOSS_BYTES]),
+        Loss::Chunked(n) => product(Q, &[tokens.div_ceil(n), vocab, per]),
     }
 }
 
@@ -537,6 +568,7 @@ mod tests {
             recompute,
             flash_attention: false,
             dropout: true,
+            element_bytes: 2,
         }
     }
 
@@ -610,6 +642,7 @@ mod tests {
             recompute: Recompute::None,
             flash_attention: true,
             dropout: false,
+            element_bytes: 2,
         };
         let sb = 4096;
         let lse = 4 * 32 * 4096;
@@ -677,6 +710,7 @@ mod tests {
             recompute: Recompute::None,
             flash_attention: true,
             dropout: false,
+            element_bytes: 2,
         };
         (arch, cfg)
     }
@@ -690,10 +724,46 @@ mod tests {
         assert_eq!(at(Loss::Fused), 6_304_038_912); // · 6 bytes: 5.87 GiB
         assert_eq!(at(Loss::Chunked(8)), 788_004_864); // 1024 tokens · 128256 · 6
         assert_eq!(at(Loss::Chunked(32)), 197_001_216); // 256 tokens · 128256 · 6
+                                                        // fp32 logits (an upcast head): 2 bytes more per logit
+        let wide = ActivationConfig {
+            element_bytes: 4,
+            ..cfg
+        };
+        let at = |loss| logits_bytes(&arch, &wide, loss).unwrap();
+        assert_eq!(at(Loss::Eager), 16 * 1_050_673_152);
+        assert_eq!(at(Loss::Fused), 8 * 1_050_673_152);
         assert_eq!(
             "chunked".parse::<Loss>().unwrap(),
             Loss::Chunked(DEFAULT_LOSS_CHUNKS)
         );
+    }
+
+    #[test]
+    fn fp32_elements_double_every_16_bit_tensor_and_nothing_else() {
+        // Llama-3.1-8B, 4096 tokens, flash attention: every stored tensor is 16-bit
+        // but the fp32 log-sum-exp (4·a·s bytes), so fp32 elements add the 16-bit
+        // total less that once more; under full recomputation, the block input only.
+        let (arch, narrow) = llama31_8b_at(4096, 1, 1);
+        let block = &arch.layers.blocks[0];
+        let lse = 4 * 32 * 4096;
+        for recompute in [Recompute::None, Recompute::Full] {
+            let narrow = ActivationConfig {
+                recompute,
+                ..narrow
+            };
+            let wide = ActivationConfig {
+                element_bytes: 4,
+                ..narrow
+            };
+            let (n, w) = (
+                layer_bytes(&arch, block, &narrow).unwrap(),
+                layer_bytes(&arch, block, &wide).unwrap(),
+            );
+            match recompute {
+                Recompute::Full => assert_eq!((n, w), (2 * 4096 * 4096, 4 * 4096 * 4096)),
+                _ => assert_eq!(w, 2 * n - lse),
+            }
+        }
     }
 
     #[test]

@@ -192,7 +192,25 @@ pub enum Method {
         rank: u64,
         /// The adapted projections.
         targets: Vec<Projection>,
+        /// The parameters left unquantized (embeddings, head, norms) are cast to
+        /// fp32, as PEFT's `prepare_model_for_kbit_training` does; see
+        /// [`Method::stored_element_bytes`] for what that does to activations.
+        #[serde(default = "upcast_by_default")]
+        upcast: bool,
     },
+}
+
+/// QLoRA upcasts its unquantized parameters unless told otherwise.
+///
+/// # Source
+/// huggingface/peft `src/peft/utils/other.py` `prepare_model_for_kbit_training`
+/// (every fp16/bf16 parameter that is not `Params4bit` becomes fp32); TRL's
+/// `SFTTrainer` and the transformers QLoRA recipes call it for a quantized model.
+/// Unsloth and axolotl patch it out: `--qlora-upcast false`.
+pub const QLORA_UPCAST_DEFAULT: bool = true;
+
+fn upcast_by_default() -> bool {
+    QLORA_UPCAST_DEFAULT
 }
 
 impl Method {
@@ -209,9 +227,33 @@ impl Method {
     pub fn adapters(&self) -> Option<(u64, &[Projection])> {
         match self {
             Method::Full => None,
-            Method::Lora { rank, targets } | Method::Qlora { rank, targets } => {
+            Method::Lora { rank, targets } | Method::Qlora { rank, targets, .. } => {
                 Some((*rank, targets))
             }
+        }
+    }
+
+    /// Bytes of one element of what stays in 16 bits in a plain run: the unquantized
+    /// parameters of a QLoRA base, the tensors a layer stores for its backward pass
+    /// and the logits. 2, or 4 under an upcast QLoRA base.
+    ///
+    /// # Formula
+    /// ```text
+    /// 4 if Qlora { upcast: true } else 2
+    /// ```
+    ///
+    /// # Source
+    /// PyTorch type promotion: the fp32 norm weight times a bf16 hidden state is fp32
+    /// (transformers `LlamaRMSNorm.forward`: `self.weight * hidden_states.to(input_dtype)`);
+    /// bitsandbytes `Linear4bit.forward` returns its input's dtype (`out.to(inp_dtype)`),
+    /// so the projections after an fp32 norm and the residual stream they feed stay
+    /// fp32, and the fp32 head writes fp32 logits. transformers' flash-attention
+    /// integration warns of exactly this ("the input hidden states seems to be
+    /// silently casted in float32") and casts q, k, v back for the kernel.
+    pub fn stored_element_bytes(&self) -> u64 {
+        match self {
+            Method::Qlora { upcast: true, .. } => 4,
+            _ => 2,
         }
     }
 }

@@ -311,6 +311,7 @@ fn memory(
         req.recompute,
         req.flash_attention,
         req.dropout,
+        req.method.stored_element_bytes(),
     );
     let cfg = state_config(req);
     let logits = activations::logits_bytes(arch, &act_cfg, req.loss())?;
@@ -790,7 +791,7 @@ fn assumptions(
             "Korthikanti et al. 2022 §4.1",
         ),
         {
-            let (what, source) = req.loss().describe();
+            let (what, source) = req.loss().describe(req.method.stored_element_bytes());
             let chosen = if req.loss.is_some() { "user choice" } else { "default for the kernels" };
             Assumption::new("logits and loss", what, format!("{source}; {chosen}"))
         },
@@ -889,12 +890,20 @@ fn assumptions(
             "Hu et al. 2021 (LoRA)",
         ));
     }
-    if let Method::Qlora { .. } = req.method {
-        out.push(Assumption::new(
-            "QLoRA base",
-            "projections in NF4 with double quantization (4.127 bits); embeddings, head, norms in 16 bits",
-            "Dettmers et al. 2023 (QLoRA) §3",
-        ));
+    if let Method::Qlora { upcast, .. } = req.method {
+        out.push(if upcast {
+            Assumption::new(
+                "QLoRA base",
+                "projections in NF4 with double quantization (4.127 bits); embeddings, head, norms cast to fp32, so the residual stream, the projections after each norm, the stored activations and the logits are fp32 too (`--qlora-upcast false` for stacks that keep them 16-bit: Unsloth, axolotl)",
+                "Dettmers et al. 2023 (QLoRA) §3; PEFT prepare_model_for_kbit_training (TRL SFTTrainer calls it); PyTorch type promotion; bitsandbytes Linear4bit returns its input's dtype",
+            )
+        } else {
+            Assumption::new(
+                "QLoRA base",
+                "projections in NF4 with double quantization (4.127 bits); embeddings, head, norms in 16 bits",
+                "Dettmers et al. 2023 (QLoRA) §3",
+            )
+        });
     }
     out.extend(dev.assumptions());
     out

@@ -648,7 +648,8 @@ pub fn model_states_from(
             let adapters = (adapters_total as f64 * share).ceil() as u64;
             let base = match cfg.method {
                 Method::Qlora { .. } => {
-                    // projections in NF4, everything else (embeddings, head, norms, router) in 16 bits
+                    // projections in NF4, everything else (embeddings, head, norms, router)
+                    // in 16 bits, or fp32 when upcast
                     let mut quantized_params = 0;
                     let mut quantized_bytes = 0;
                     for m in matrices {
@@ -658,7 +659,8 @@ pub fn model_states_from(
                             sum(Q, &[quantized_bytes, product(Q, &[one, m.copies])?])?;
                     }
                     let rest = total.saturating_sub(quantized_params);
-                    let model = sum(Q, &[quantized_bytes, product(Q, &[rest, 2])?])?;
+                    let rest_bytes = product(Q, &[rest, cfg.method.stored_element_bytes()])?;
+                    let model = sum(Q, &[quantized_bytes, rest_bytes])?;
                     (model as f64 * share).ceil() as u64
                 }
                 _ => product(Q, &[gpu_total, 2])?,
@@ -815,15 +817,19 @@ mod tests {
             .build()
             .unwrap();
         let l = layout(&arch, LayoutRequest::default(), 1);
-        let method = Method::Qlora {
+        let method = |upcast| Method::Qlora {
             rank: 8,
             targets: vec![Projection::Q, Projection::V],
+            upcast,
         };
-        let s = model_states(&arch, &l, Stage::Only, &cfg(&method)).unwrap();
+        let s = model_states(&arch, &l, Stage::Only, &cfg(&method(false))).unwrap();
         // Llama-3.1-8B: 6,979,321,856 projection weights in NF4 ≈ 3.6 GB, plus
         // 2·128256·4096 + 65·4096 = 1,050,939,392 other parameters in bf16
         let gib = s.weights_bytes as f64 / crate::units::GIB;
         assert!((gib - 5.317).abs() < 0.001, "{gib}");
+        // upcast, those 1,050,939,392 parameters take 4 bytes, not 2
+        let up = model_states(&arch, &l, Stage::Only, &cfg(&method(true))).unwrap();
+        assert_eq!(up.weights_bytes - s.weights_bytes, 2 * 1_050_939_392);
         assert_eq!(s.trainable_params, 3_407_872);
         assert_eq!(s.gradients_bytes, 2 * 3_407_872);
         assert_eq!(s.optimizer_states_bytes, 12 * 3_407_872);

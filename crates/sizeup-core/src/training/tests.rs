@@ -143,6 +143,7 @@ mod properties {
                 recompute,
                 flash_attention: flash,
                 dropout,
+                element_bytes: 2,
             };
             let bytes = |r, sp, b| layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r, sp, b)).unwrap();
             prop_assert!(bytes(Recompute::Full, false, b) <= bytes(Recompute::Selective, false, b));

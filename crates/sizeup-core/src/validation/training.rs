@@ -837,6 +837,7 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
         recompute,
         flash_attention: false,
         dropout: true,
+        element_bytes: 2,
     };
     let bytes = |r| {
         crate::training::activations::layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r))
@@ -916,7 +917,11 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         .unwrap_or(16);
     let targets = Projection::ALL.to_vec();
     req.method = if method.contains("qlora") {
-        Method::Qlora { rank, targets }
+        Method::Qlora {
+            rank,
+            targets,
+            upcast: crate::training::lora::QLORA_UPCAST_DEFAULT,
+        }
     } else if method.contains("lora") {
         Method::Lora { rank, targets }
     } else {

@@ -163,7 +163,11 @@ fn method(s: &str, rank: u64) -> Result<Method, AppError> {
     match s {
         "full" => Ok(Method::Full),
         "lora" => Ok(Method::Lora { rank, targets: all }),
-        "qlora" => Ok(Method::Qlora { rank, targets: all }),
+        "qlora" => Ok(Method::Qlora {
+            rank,
+            targets: all,
+            upcast: sizeup_core::training::lora::QLORA_UPCAST_DEFAULT,
+        }),
         _ => Err(AppError::Usage {
             flag: "--method",
             value: s.into(),

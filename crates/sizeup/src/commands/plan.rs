@@ -271,6 +271,7 @@ impl PlanTrainArgs {
             method: "full".into(),
             lora_rank: 16,
             lora_targets: Vec::new(),
+            qlora_upcast: sizeup_core::training::lora::QLORA_UPCAST_DEFAULT,
             kernels: "fused".into(),
             loss: None,
             overlap_tp: self.overlap_tp,

@@ -124,6 +124,11 @@ pub struct TrainFlags {
     /// Adapted projections (QLoRA §4: all linear layers match full fine-tuning)
     #[arg(long, value_delimiter = ',', default_value = "q,k,v,o,gate,up,down", value_parser = parse_target)]
     pub lora_targets: Vec<Projection>,
+    /// QLoRA: cast the unquantized parameters (embeddings, head, norms) to fp32, as
+    /// PEFT's prepare_model_for_kbit_training does (TRL, transformers recipes); false
+    /// for stacks that keep them 16-bit (Unsloth, axolotl)
+    #[arg(long, default_value_t = sizeup_core::training::lora::QLORA_UPCAST_DEFAULT, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub qlora_upcast: bool,
     /// Element-wise kernels: fused (Megatron, Transformer Engine, torch.compile) or eager
     #[arg(long, default_value = "fused", value_parser = ["fused", "eager"])]
     pub kernels: String,
@@ -243,6 +248,7 @@ impl TrainFlags {
             "qlora" => Method::Qlora {
                 rank: self.lora_rank,
                 targets: self.lora_targets.clone(),
+                upcast: self.qlora_upcast,
             },
             _ => Method::Full,
         };
