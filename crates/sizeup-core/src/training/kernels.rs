@@ -28,7 +28,7 @@ use crate::training::states::Precision;
 /// Llama 3, torchtitan, DeepSeek-V3): the value minimising the median
 /// |ln(predicted/reported)|. `sizeup validate` lists the cases and the
 /// leave-one-source-out range; a test checks the fit still lands here.
-pub const SUSTAINED_FRACTION: f64 = 0.81;
+pub const SUSTAINED_FRACTION: f64 = 0.87;
 
 /// Share of HBM bandwidth a matrix product's operand traffic reaches.
 ///
@@ -108,7 +108,7 @@ pub use crate::ops::FUSED_ELEMENTWISE_PER_H;
 /// MosaicML llm-foundry's benchmark table (unfused PyTorch blocks), the MPT-7B
 /// run and sizeup's own plain-PyTorch H200 runs. Its leave-one-source-out range
 /// is wide (`sizeup validate` prints it): three source families only.
-pub const EAGER_TRAFFIC_FACTOR: f64 = 1.9;
+pub const EAGER_TRAFFIC_FACTOR: f64 = 2.8;
 
 /// One GPU running one training job: the accelerator, its rates and the precision.
 #[derive(Debug, Clone, PartialEq)]

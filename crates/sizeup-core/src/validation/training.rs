@@ -405,7 +405,11 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     if let Some(ep) = get("ep") {
         req.layout.ep = ep;
     }
-    req.layout.sequence_parallel = recompute.contains("sequence parallel");
+    req.layout.sequence_parallel = s
+        .get("sequence_parallel")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || recompute.contains("sequence parallel");
     match get("zero_stage") {
         Some(z) => req.layout.zero = ZeroStage::from_number(z as u8).map_err(|e| e.to_string())?,
         None if sharded => req.layout.fsdp = true,
@@ -489,6 +493,10 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     }
     if let Some(t) = num(s, "tokens") {
         req.tokens = Some(t as u64);
+    }
+    if let Some(loss) = stated_loss(s) {
+        req.loss = Some(loss);
+        notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }
     Ok(Rebuilt {
         arch,
@@ -872,7 +880,12 @@ fn stated_loss(setup: &Map<String, Value>) -> Option<crate::training::activation
     let replaced = ["liger", "unsloth", "chunked", "fused cross"]
         .iter()
         .any(|k| stated.contains(k));
-    (stated.contains("transformers") && !replaced).then_some(Loss::Eager)
+    // transformers' ForCausalLMLoss and torchtitan's `cross_entropy(pred.float(), …)`
+    // both upcast the whole logits and call PyTorch's cross_entropy
+    let eager = ["transformers", "torchtitan"]
+        .iter()
+        .any(|k| stated.contains(k));
+    (eager && !replaced).then_some(Loss::Eager)
 }
 
 /// A fine-tune's longest padded sequence at batch 1: the `--max-seq-len` search
