@@ -38,6 +38,60 @@ pub fn max_batch(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<u6
     Ok(budget.checked_div(one).unwrap_or(u64::MAX))
 }
 
+/// The KV pool as serving engines report it when they start: the bytes per rank
+/// left for the cache once weights, workspace, runtime and reserve are placed, in
+/// tokens, and how many requests of the context it holds at once.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KvPool {
+    /// Bytes per rank the cache may take.
+    pub bytes_per_gpu: u64,
+    /// Tokens of one sequence the whole pool holds, in whole blocks (vLLM's "GPU KV
+    /// cache size: N tokens", SGLang's `max_total_num_tokens`).
+    pub tokens: u64,
+    /// Requests of the context the pool holds at once: the pool over one request's
+    /// cache at the context (vLLM's "Maximum concurrency for C tokens per request").
+    pub concurrency_at_context: f64,
+}
+
+/// The pool `budget` bytes per rank make for requests of `context` tokens.
+///
+/// # Formula
+/// ```text
+/// tokens      = the largest s with KV(s, 1) ≤ budget          (max_context at batch 1)
+/// concurrency = budget / KV(context, 1)
+/// ```
+/// For full attention `concurrency = tokens / context` up to block rounding; with
+/// windows or recurrent state a request's cache stops growing, so more fit.
+///
+/// # Source
+/// vLLM `vllm/v1/core/kv_cache_utils.py` (the start-up log: "GPU KV cache size" and
+/// "Maximum concurrency for {max_model_len} tokens per request"); SGLang's
+/// `max_total_num_tokens` in its start-up log.
+///
+/// # Errors
+/// Those of [`kv::size`].
+pub fn kv_pool(arch: &Architecture, req: &KvRequest, budget: u64, context: u64) -> Result<KvPool> {
+    let one = KvRequest { batch: 1, ..*req };
+    let tokens = max_context(arch, &one, budget)?;
+    let at_context = kv::size(
+        arch,
+        &KvRequest {
+            seq_len: context,
+            ..one
+        },
+    )?
+    .bytes_per_gpu;
+    Ok(KvPool {
+        bytes_per_gpu: budget,
+        tokens,
+        concurrency_at_context: if at_context == 0 {
+            f64::INFINITY
+        } else {
+            budget as f64 / at_context as f64
+        },
+    })
+}
+
 /// The longest context per sequence whose KV cache for `req.batch` sequences fits in `budget`.
 ///
 /// # Formula
@@ -254,5 +308,29 @@ mod tests {
         // each request's 0.1 s prefill costs the others 8·0.1/100 per token
         assert!((c.time_per_output_token_seconds - 0.018).abs() < 1e-12);
         assert!((c.output_tokens_per_sec - 800.0 / 1.8).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_kv_pool_holds_whole_blocks_and_counts_requests_at_the_context() {
+        // Llama-3.1-8B in bf16: 32 layers · 2 · 8 KV heads · 128 · 2 bytes = 131,072
+        // bytes per token; 100 blocks of 16 tokens and 5 bytes to spare
+        let arch = crate::Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap();
+        let req = KvRequest {
+            seq_len: 800,
+            batch: 3,
+            dtype: crate::dtype::KvDtype::Bf16,
+            tp: 1,
+            block_tokens: Some(16),
+        };
+        let budget = 131_072 * 1600 + 5;
+        let pool = kv_pool(&arch, &req, budget, 800).unwrap();
+        assert_eq!(pool.tokens, 1600);
+        assert_eq!(pool.bytes_per_gpu, budget);
+        assert_eq!(
+            pool.concurrency_at_context,
+            budget as f64 / (131_072.0 * 800.0)
+        );
     }
 }

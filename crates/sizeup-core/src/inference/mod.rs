@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use concurrency::{max_batch, max_context, schedule, Load, Schedule};
+pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
 pub use cost::{cost, Cost};
 pub use engine::{profile, Backend, Engine, EngineProfile, Reserve};
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
@@ -229,6 +229,9 @@ pub struct InferEstimate {
     pub max_batch_at_context: u64,
     /// Context per request that fits at the batch.
     pub max_context_at_batch: u64,
+    /// The KV pool the engine allocates, in bytes and tokens, and the requests of
+    /// the context it holds at once.
+    pub kv_pool: KvPool,
     /// The prefill of the batch (or of one request under continuous batching).
     pub prefill: Phase,
     /// One decode step at the batch, at the average context `prompt + output/2`.
@@ -393,6 +396,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     let budget = memory.kv_budget_bytes();
     let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
     let max_context_at_batch = max_context(arch, &kv_req, budget)?;
+    let kv_pool = kv_pool(arch, &kv_req, budget, context)?;
 
     let precision = req.weights.compute_precision();
     let has_path = match precision {
@@ -592,6 +596,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         fit_advice,
         max_batch_at_context,
         max_context_at_batch,
+        kv_pool,
         prefill,
         decode,
         schedule: sched,

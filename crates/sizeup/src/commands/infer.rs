@@ -202,7 +202,9 @@ pub struct ServeArgs {
     /// KV cache precision
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
     pub kv_dtype: KvDtype,
-    /// Context each request may reach, sizing the KV cache (default: prompt + output), e.g. `32k`
+    /// Context each request may reach, sizing the KV cache, as vLLM's `--max-model-len` and
+    /// SGLang's `--context-length` mean it (default: prompt + output), e.g. `32k`; the
+    /// KV pool's concurrency is reported at it
     #[arg(long, value_parser = crate::door::TOKENS)]
     pub context: Option<u64>,
     /// Prompt tokens per request
@@ -507,6 +509,21 @@ impl Report for InferReport {
         limits.row(vec![
             Cell::Text("fits".into()),
             Cell::Text(if e.fits { "yes" } else { "no" }.into()),
+        ]);
+        limits.row(vec![
+            Cell::Text("KV pool per GPU".into()),
+            Cell::Bytes(e.kv_pool.bytes_per_gpu),
+        ]);
+        limits.row(vec![
+            Cell::Text("KV pool in tokens".into()),
+            Cell::Exact(e.kv_pool.tokens),
+        ]);
+        limits.row(vec![
+            Cell::Text(format!(
+                "concurrency at {} tokens per request",
+                crate::humanize::grouped(e.context)
+            )),
+            Cell::Text(format!("{:.2}x", e.kv_pool.concurrency_at_context)),
         ]);
         limits.row(vec![
             Cell::Text(format!(
