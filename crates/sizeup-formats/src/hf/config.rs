@@ -68,6 +68,9 @@ pub(crate) struct Config<'a> {
     /// Where this object sits in the file (`text_config.`), empty at the top.
     prefix: &'static str,
     assumptions: Vec<Assumption>,
+    /// The reader applied `per_layer_config` ([`Config::per_layer_overrides`]);
+    /// [`Config::refuse_unread_overrides`] refuses it otherwise.
+    overrides_read: bool,
 }
 
 impl<'a> Config<'a> {
@@ -79,6 +82,7 @@ impl<'a> Config<'a> {
             class,
             prefix: "",
             assumptions: Vec::new(),
+            overrides_read: false,
         }
     }
 
@@ -96,6 +100,7 @@ impl<'a> Config<'a> {
             class,
             prefix,
             assumptions: Vec::new(),
+            overrides_read: false,
         }
     }
 
@@ -259,8 +264,79 @@ impl<'a> Config<'a> {
         };
         let mut nested = self.nested(map, class, prefix);
         let out = read(&mut nested)?;
+        nested.refuse_unread_overrides()?;
         self.extend_assumptions(nested.take_assumptions());
         Ok(out)
+    }
+
+    /// transformers' `per_layer_config` (5.x, `HeterogeneousConfigMixin`): a sparse
+    /// map from a layer's index (`"5"` or `"05"`) to the attributes that differ on
+    /// that layer. Returns each layer's overrides; refuses an index that is not a
+    /// layer and any attribute outside `allowed` (the reader models those only).
+    pub(crate) fn per_layer_overrides(
+        &mut self,
+        layers: u64,
+        allowed: &[&str],
+    ) -> Result<Vec<Option<&'a Map<String, Value>>>, FormatError> {
+        const KEY: &str = "per_layer_config";
+        self.overrides_read = true;
+        // `layers` is bounded by MAX_LAYERS at the door
+        let mut out = vec![None; usize::try_from(layers).unwrap_or(0)];
+        let Some(map) = self.opt_object(KEY)? else {
+            return Ok(out);
+        };
+        for (index, v) in map {
+            let field = format!("{KEY}.{index}");
+            let slot = index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| out.get_mut(i))
+                .ok_or_else(|| {
+                    self.invalid(&field, "a key", format!("a layer index below {layers}"))
+                })?;
+            let Value::Object(o) = v else {
+                return Err(self.invalid(&field, v, "a JSON object of attribute overrides"));
+            };
+            if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(self.invalid(
+                    &format!("{field}.{k}"),
+                    &o[k],
+                    format!(
+                        "no per-layer `{k}`: only {} may differ by layer for this model_type",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            *slot = Some(o);
+        }
+        Ok(out)
+    }
+
+    /// A positive size in one layer's overrides (`per_layer_config.<i>.<key>`).
+    pub(crate) fn override_size(
+        &self,
+        layer: usize,
+        overrides: Option<&Map<String, Value>>,
+        key: &'static str,
+    ) -> Result<Option<u64>, FormatError> {
+        overrides
+            .and_then(|o| o.get(key))
+            .filter(|v| !v.is_null())
+            .map(|v| self.as_size(&format!("per_layer_config.{layer}.{key}"), v))
+            .transpose()
+    }
+
+    /// Refuse a non-empty `per_layer_config` the reader did not apply: its layers
+    /// would be counted with the global shapes.
+    pub(crate) fn refuse_unread_overrides(&self) -> Result<(), FormatError> {
+        match self.opt_object("per_layer_config")? {
+            Some(m) if !m.is_empty() && !self.overrides_read => Err(self.invalid(
+                "per_layer_config",
+                format!("{} layer override(s)", m.len()),
+                "absent or empty: per-layer overrides are not modelled for this model_type",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Read the nested config under `key` as [`Config::section`] does, but refuse a

@@ -13,8 +13,9 @@
 //!
 //! # Symbols
 //! `h` text hidden size, `a` heads, `d` `head_dim`, `k` `num_key_value_heads`,
-//! `d_g` `global_head_dim`, `k_g` `num_global_key_value_heads` (only when
-//! `attention_k_eq_v`; otherwise full layers keep `k`), `f` `intermediate_size`;
+//! `d_g` `global_head_dim` (default 512), `k_g` `num_global_key_value_heads` (only
+//! when `attention_k_eq_v`; otherwise full layers keep `k`), or a layer's own
+//! `per_layer_config` entry where transformers 5.25 wrote them so; `f` `intermediate_size`;
 //! `h_v`, `a_v`, `d_v`, `f_v`, `L_v` the same for `vision_config`, `p` its
 //! `patch_size`, `P` its `position_embedding_size`.
 //!
@@ -101,29 +102,23 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         false,
         "`attention_bias` defaults to false",
     )?;
-    let global_head_dim = match cfg.opt_size(&["global_head_dim"])? {
-        Some(d) => d,
-        None => {
-            cfg.assume(
-                "global_head_dim",
-                head_dim,
-                "`global_head_dim` absent: full layers keep `head_dim`",
-            );
-            head_dim
-        }
-    };
-    let global_kv_heads = match cfg.opt_size(&["num_global_key_value_heads"])? {
-        Some(k) if k_eq_v => {
-            if heads % k != 0 {
-                return Err(cfg.invalid(
-                    "num_global_key_value_heads",
-                    k,
-                    format!("a divisor of the {heads} attention heads"),
-                ));
-            }
-            k
-        }
-        _ => kv_heads,
+    // transformers 5.25 turns `global_head_dim` and `num_global_key_value_heads`
+    // into a `per_layer_config` entry for each full layer, and writes that back
+    let overrides = cfg.per_layer_overrides(layers, &["head_dim", "num_key_value_heads"])?;
+    let (global_head_dim, global_kv_heads) = if overrides.iter().any(Option::is_some) {
+        // the layers named carry their own shapes; the others keep the base ones
+        (head_dim, kv_heads)
+    } else {
+        let d = cfg.size_or(
+            "global_head_dim",
+            512,
+            "`global_head_dim` defaults to 512 (Gemma4TextConfig)",
+        )?;
+        let k = match cfg.opt_size(&["num_global_key_value_heads"])? {
+            Some(k) if k_eq_v => k,
+            _ => kv_heads,
+        };
+        (d, k)
     };
     for (key, what) in [
         ("enable_moe_block", "the Gemma 4 MoE block is not modelled"),
@@ -146,13 +141,24 @@ fn read_text(cfg: &mut Config) -> Result<Architecture, FormatError> {
         .layer_types(layers, &[window::SLIDING, window::FULL])?
         .ok_or_else(|| cfg.missing("layer_types"))?;
     let mut blocks = Vec::with_capacity(types.len());
-    for t in &types {
+    for (i, (t, o)) in types.iter().zip(&overrides).enumerate() {
         let sliding = *t == window::SLIDING;
         let (kv, d, span, no_v) = if sliding {
             (kv_heads, head_dim, Span::Window(window), false)
         } else {
             (global_kv_heads, global_head_dim, Span::Full, k_eq_v)
         };
+        let d = cfg.override_size(i, *o, "head_dim")?.unwrap_or(d);
+        let kv = cfg
+            .override_size(i, *o, "num_key_value_heads")?
+            .unwrap_or(kv);
+        if heads % kv != 0 {
+            return Err(cfg.invalid(
+                "num_key_value_heads",
+                kv,
+                format!("a divisor of the {heads} attention heads (layer {i})"),
+            ));
+        }
         blocks.push(Block {
             mixer: Mixer::Attention(Attention {
                 bias: AttentionBias {

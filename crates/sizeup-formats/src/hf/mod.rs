@@ -542,6 +542,7 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
         })?;
     let mut cfg = Config::new(map, name, class);
     let mut arch = reader.read(&mut cfg)?;
+    cfg.refuse_unread_overrides()?;
     let read_as_note = (*name != model_type).then(|| {
         // keep the config's own type in reports; the reader used is an assumption
         arch.model_type = model_type.to_string();

@@ -16,7 +16,8 @@ use crate::error::FormatError;
 /// Qwen2/Qwen3 windows: with `use_sliding_window` (default false), layers
 /// `i ≥ max_window_layers` (default 28) slide; without it none do.
 fn windows_from_max_window_layers(cfg: &mut Config, arch: &mut Draft) -> Result<(), FormatError> {
-    let size = window::size(cfg, Some(4096))?;
+    // `sliding_window` is read only when windows are on: transformers 5 writes 0
+    // or null there when they are off
     let enabled = cfg.flag_or(
         "use_sliding_window",
         false,
@@ -25,6 +26,7 @@ fn windows_from_max_window_layers(cfg: &mut Config, arch: &mut Draft) -> Result<
     if !enabled {
         return Ok(());
     }
+    let size = window::size(cfg, Some(4096))?;
     let from = cfg.count_or(
         "max_window_layers",
         28,
@@ -111,12 +113,12 @@ pub(super) fn read_qwen2_moe(cfg: &mut Config) -> Result<Draft, FormatError> {
     arch.attention.bias.qkv = cfg.flag_or("qkv_bias", true, "`qkv_bias` defaults to true")?;
     arch.embedding.tied = cfg.tied(false)?;
 
-    let size = window::size(cfg, Some(4096))?;
     if cfg.flag_or(
         "use_sliding_window",
         false,
         "`use_sliding_window` defaults to false",
     )? {
+        let size = window::size(cfg, Some(4096))?;
         let below = cfg
             .count_or(
                 "max_window_layers",
@@ -180,12 +182,12 @@ pub(super) fn read_qwen3_moe(cfg: &mut Config) -> Result<Draft, FormatError> {
     arch.attention.bias.output = bias;
     arch.attention.qk_norm = QkNorm::PerHeadShared;
     arch.embedding.tied = cfg.tied(false)?;
-    let size = window::size(cfg, Some(4096))?;
     if cfg.flag_or(
         "use_sliding_window",
         false,
         "`use_sliding_window` defaults to false",
     )? {
+        let size = window::size(cfg, Some(4096))?;
         arch.attention.window = window::on(size, window::all(dims.layers));
     }
 
