@@ -46,6 +46,26 @@ pub enum WeightFormat {
     BnbInt8,
     /// A llama.cpp GGUF file type (a per-tensor mixture such as `Q4_K_M`).
     Gguf(GgufFileType),
+    /// FP8 e4m3 with an fp32 scale per `block × block` tile (DeepSeek-V3, Qwen3-FP8:
+    /// `weight_block_size: [128, 128]`), W8A8 with block scaling.
+    Fp8Block {
+        /// Tile side (128 in every released checkpoint).
+        block: u64,
+    },
+    /// FP8 e4m3 per tensor on the MLP and experts only; attention stays 16-bit
+    /// (checkpoints that keep attention in bf16 for quality).
+    Fp8Mlp,
+    /// OCP MXFP4: 4-bit e2m1 values, one e8m0 scale byte per 32 inputs.
+    Mxfp4 {
+        /// Only the routed experts are MXFP4 (gpt-oss); the rest stays 16-bit.
+        experts_only: bool,
+    },
+    /// NVIDIA NVFP4: 4-bit e2m1 values, an fp8 e4m3 scale per 16 inputs and an
+    /// fp32 global scale per tensor (and one for its input).
+    Nvfp4 {
+        /// Only the routed experts are NVFP4; the rest stays 16-bit.
+        experts_only: bool,
+    },
 }
 
 /// The arithmetic the matrix products run in.
@@ -87,7 +107,22 @@ pub enum Storage {
     },
     /// bitsandbytes LLM.int8().
     BnbInt8,
+    /// FP8 with an fp32 scale per `block × block` tile.
+    Fp8Block {
+        /// Tile side.
+        block: u64,
+    },
+    /// MXFP4: 4-bit values, an 8-bit scale per 32 inputs.
+    Mxfp4,
+    /// NVFP4: 4-bit values, an 8-bit scale per 16 inputs, two fp32 scales per tensor.
+    Nvfp4,
 }
+
+/// Inputs per MXFP4 scale (OCP Microscaling Formats spec v1.0, §5: block size 32).
+const MXFP4_BLOCK: u64 = 32;
+/// Inputs per NVFP4 scale (NVIDIA Blackwell NVFP4: 16-element micro-blocks with an
+/// e4m3 scale, plus an fp32 per-tensor scale).
+const NVFP4_BLOCK: u64 = 16;
 
 /// bitsandbytes `Params4bit` default block size.
 const NF4_BLOCK: u64 = 64;
@@ -106,6 +141,9 @@ impl Storage {
     /// int4 g:    n/2 + rows·⌈cols/g⌉·(2 + 1/2) (+ 4·cols g_idx) per copy
     /// nf4:       n/2 + 4·⌈n/64⌉, or with double quant n/2 + ⌈n/64⌉ + 4·⌈n/16384⌉ + 1028
     /// bnb int8:  n + 4 · rows per copy
+    /// fp8 block: n + 4 · ⌈rows/b⌉ · ⌈cols/b⌉ per copy
+    /// mxfp4:     n/2 + rows · ⌈cols/32⌉ per copy
+    /// nvfp4:     n/2 + rows · ⌈cols/16⌉ + 8 per copy
     /// ```
     /// with `n = rows · cols` per copy.
     ///
@@ -113,7 +151,10 @@ impl Storage {
     /// ggml-common.h block structs; AutoGPTQ/AutoAWQ `QuantLinear` buffers
     /// (`qweight`, `qzeros`, `scales`, `g_idx`); bitsandbytes `Params4bit`
     /// quant state (`absmax`, nested `absmax`, 256-entry fp32 `code`, `offset`);
-    /// bitsandbytes `Int8Params` (`SCB`, fp32 per row).
+    /// bitsandbytes `Int8Params` (`SCB`, fp32 per row); transformers' FP8 quantizer
+    /// (`weight_scale_inv`, fp32 per `weight_block_size` tile); OCP Microscaling
+    /// Formats v1.0 (MXFP4: e2m1 + e8m0 per 32); NVIDIA ModelOpt NVFP4 checkpoints
+    /// (`weight_scale` e4m3 per 16, `weight_scale_2` and `input_scale` fp32).
     ///
     /// # Errors
     /// [`CoreError::Overflow`].
@@ -158,6 +199,26 @@ impl Storage {
                 sum(Q, &[n.div_ceil(2), absmax])?
             }
             Storage::BnbInt8 => sum(Q, &[n, product(Q, &[rows, 4])?])?,
+            Storage::Fp8Block { block } => {
+                let b = block.max(1);
+                let tiles = product(Q, &[rows.div_ceil(b), cols.div_ceil(b)])?;
+                sum(Q, &[n, product(Q, &[tiles, 4])?])?
+            }
+            Storage::Mxfp4 => sum(
+                Q,
+                &[
+                    n.div_ceil(2),
+                    product(Q, &[rows, cols.div_ceil(MXFP4_BLOCK)])?,
+                ],
+            )?,
+            Storage::Nvfp4 => sum(
+                Q,
+                &[
+                    n.div_ceil(2),
+                    product(Q, &[rows, cols.div_ceil(NVFP4_BLOCK)])?,
+                    8,
+                ],
+            )?,
         };
         product(Q, &[one, copies])
     }
@@ -177,6 +238,9 @@ impl Storage {
                 double_quant: false,
             } => "nf4".into(),
             Storage::BnbInt8 => "int8 (LLM.int8)".into(),
+            Storage::Fp8Block { block } => format!("fp8-b{block}"),
+            Storage::Mxfp4 => "mxfp4".into(),
+            Storage::Nvfp4 => "nvfp4".into(),
         }
     }
 }
@@ -203,6 +267,12 @@ impl WeightFormat {
             "bnb-nf4",
             "bnb-nf4-dq",
             "bnb-int8",
+            "fp8-block128",
+            "fp8-mlp",
+            "mxfp4",
+            "mxfp4-experts",
+            "nvfp4",
+            "nvfp4-experts",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -215,11 +285,15 @@ impl WeightFormat {
     ///
     /// # Assumptions / limits
     /// Weight-only formats (GPTQ, AWQ, NF4, LLM.int8, GGUF) dequantize to 16 bits
-    /// and multiply there; FP8 and int8 per-channel are W8A8.
+    /// and multiply there; FP8 and int8 per-channel are W8A8 (FP8 on the MLP only:
+    /// the MLP's products, most of the work, set the precision). MXFP4 and NVFP4
+    /// are priced as weight-only: FP4 tensor cores (Blackwell) are not modelled.
     pub fn compute_precision(self) -> ComputePrecision {
         match self {
             WeightFormat::Fp32 => ComputePrecision::Fp32,
-            WeightFormat::Fp8E4m3 => ComputePrecision::Fp8,
+            WeightFormat::Fp8E4m3 | WeightFormat::Fp8Block { .. } | WeightFormat::Fp8Mlp => {
+                ComputePrecision::Fp8
+            }
             WeightFormat::Int8PerChannel => ComputePrecision::Int8,
             _ => ComputePrecision::Bf16,
         }
@@ -271,6 +345,24 @@ impl WeightFormat {
             },
             WeightFormat::BnbNf4 { double_quant } => Storage::Nf4 { double_quant },
             WeightFormat::BnbInt8 => Storage::BnbInt8,
+            WeightFormat::Fp8Block { .. }
+            | WeightFormat::Fp8Mlp
+            | WeightFormat::Mxfp4 { .. }
+            | WeightFormat::Nvfp4 { .. }
+                if t.role == R::Router =>
+            {
+                float16
+            }
+            WeightFormat::Fp8Block { block } => Storage::Fp8Block { block },
+            WeightFormat::Fp8Mlp if t.role.is_mlp() => Storage::Fp8PerTensor,
+            WeightFormat::Fp8Mlp => float16,
+            WeightFormat::Mxfp4 { experts_only } | WeightFormat::Nvfp4 { experts_only }
+                if experts_only && !t.role.is_routed_expert() =>
+            {
+                float16
+            }
+            WeightFormat::Mxfp4 { .. } => Storage::Mxfp4,
+            WeightFormat::Nvfp4 { .. } => Storage::Nvfp4,
         }
     }
 }
@@ -291,6 +383,16 @@ impl fmt::Display for WeightFormat {
             WeightFormat::BnbNf4 { double_quant: true } => f.write_str("bnb-nf4-dq"),
             WeightFormat::BnbInt8 => f.write_str("bnb-int8"),
             WeightFormat::Gguf(t) => f.write_str(t.name()),
+            WeightFormat::Fp8Block { block } => write!(f, "fp8-block{block}"),
+            WeightFormat::Fp8Mlp => f.write_str("fp8-mlp"),
+            WeightFormat::Mxfp4 {
+                experts_only: false,
+            } => f.write_str("mxfp4"),
+            WeightFormat::Mxfp4 { experts_only: true } => f.write_str("mxfp4-experts"),
+            WeightFormat::Nvfp4 {
+                experts_only: false,
+            } => f.write_str("nvfp4"),
+            WeightFormat::Nvfp4 { experts_only: true } => f.write_str("nvfp4-experts"),
         }
     }
 }
@@ -327,10 +429,30 @@ impl FromStr for WeightFormat {
             }),
             "nf4-dq" | "bnb-nf4-dq" | "qlora" => Some(WeightFormat::BnbNf4 { double_quant: true }),
             "bnb-int8" | "llm-int8" | "bnb-8bit" => Some(WeightFormat::BnbInt8),
+            "fp8-mlp" => Some(WeightFormat::Fp8Mlp),
+            "mxfp4" => Some(WeightFormat::Mxfp4 {
+                experts_only: false,
+            }),
+            "mxfp4-experts" => Some(WeightFormat::Mxfp4 { experts_only: true }),
+            "nvfp4" => Some(WeightFormat::Nvfp4 {
+                experts_only: false,
+            }),
+            "nvfp4-experts" => Some(WeightFormat::Nvfp4 { experts_only: true }),
             _ => None,
         };
         if let Some(f) = plain {
             return Ok(f);
+        }
+        if let Some(rest) = norm.strip_prefix("fp8-block") {
+            let block = match rest {
+                "" => 128,
+                b => b
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|b| *b > 0)
+                    .ok_or_else(unknown)?,
+            };
+            return Ok(WeightFormat::Fp8Block { block });
         }
         for (prefix, gptq) in [("gptq", true), ("awq", false)] {
             if let Some(rest) = norm.strip_prefix(prefix) {
@@ -386,6 +508,65 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!("gptq-gx".parse::<WeightFormat>().is_err());
+    }
+
+    #[test]
+    fn block_fp8_mxfp4_and_nvfp4_cost_their_scales() {
+        let n = 4096 * 4096;
+        // 32·32 tiles of 128×128, one fp32 each
+        assert_eq!(
+            Storage::Fp8Block { block: 128 }.bytes(4096, 4096, 1),
+            Ok(n + 32 * 32 * 4)
+        );
+        // a 100×200 matrix has ⌈100/128⌉·⌈200/128⌉ = 2 tiles
+        assert_eq!(
+            Storage::Fp8Block { block: 128 }.bytes(100, 200, 1),
+            Ok(20_000 + 8)
+        );
+        // 4.25 bits and 4.5 bits per weight, plus NVFP4's two fp32 per tensor
+        assert_eq!(
+            Storage::Mxfp4.bytes(4096, 4096, 3),
+            Ok(3 * (n / 2 + n / 32))
+        );
+        assert_eq!(Storage::Nvfp4.bytes(4096, 4096, 1), Ok(n / 2 + n / 16 + 8));
+    }
+
+    #[test]
+    fn scoped_formats_leave_the_rest_in_16_bits() {
+        use TensorRole as R;
+        let at = |f: WeightFormat, role| {
+            f.storage(
+                &TensorContext {
+                    role,
+                    layer: Some(0),
+                    cols: 4096,
+                    layers: 32,
+                    ffn_down_tensors: 1,
+                    experts: 8,
+                    gqa: 4,
+                    tied_embeddings: false,
+                },
+                &WeightOptions::default(),
+            )
+        };
+        let mlp = WeightFormat::Fp8Mlp;
+        assert_eq!(at(mlp, R::FfnUp), Storage::Fp8PerTensor);
+        assert_eq!(at(mlp, R::ExpertDown), Storage::Fp8PerTensor);
+        assert_eq!(at(mlp, R::AttnQ), Storage::Float(2));
+        let experts = WeightFormat::Mxfp4 { experts_only: true };
+        assert_eq!(at(experts, R::ExpertGate), Storage::Mxfp4);
+        assert_eq!(at(experts, R::SharedUp), Storage::Float(2));
+        assert_eq!(at(experts, R::AttnKvB), Storage::Float(2));
+        let all = WeightFormat::Nvfp4 {
+            experts_only: false,
+        };
+        assert_eq!(at(all, R::AttnOutput), Storage::Nvfp4);
+        assert_eq!(at(all, R::Router), Storage::Float(2));
+        assert_eq!(at(all, R::LmHead), Storage::Float(2));
+        assert_eq!(
+            "fp8-block128".parse(),
+            Ok(WeightFormat::Fp8Block { block: 128 })
+        );
     }
 
     #[test]

@@ -87,6 +87,23 @@ impl TensorRole {
     /// How many roles there are (each role `as usize` is below it).
     pub(crate) const COUNT: usize = TensorRole::Extra as usize + 1;
 
+    /// The MLP's matrices: dense, shared-expert and routed-expert projections.
+    pub fn is_mlp(self) -> bool {
+        use TensorRole as R;
+        matches!(
+            self,
+            R::FfnGate | R::FfnUp | R::FfnDown | R::SharedGate | R::SharedUp | R::SharedDown
+        ) || self.is_routed_expert()
+    }
+
+    /// The routed experts' matrices.
+    pub fn is_routed_expert(self) -> bool {
+        matches!(
+            self,
+            TensorRole::ExpertGate | TensorRole::ExpertUp | TensorRole::ExpertDown
+        )
+    }
+
     /// One-dimensional tensors (norms, biases, sinks, kernels): quantizers leave them alone.
     pub fn is_vector(self) -> bool {
         matches!(

@@ -193,7 +193,9 @@ fn read_lengths(path: &Path) -> Result<Vec<(u64, u64)>, AppError> {
 /// them, with the devices, into a request.
 #[derive(Debug, Clone, PartialEq, Args)]
 pub struct ServeArgs {
-    /// Weight format: bf16, fp16, fp32, fp8, int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8, or a GGUF type such as Q4_K_M
+    /// Weight format: bf16, fp16, fp32, fp8, fp8-block128 (DeepSeek-style tiles), fp8-mlp
+    /// (attention kept 16-bit), int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8,
+    /// mxfp4[-experts] (gpt-oss: experts only), nvfp4[-experts], or a GGUF type such as Q4_K_M
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
     pub weights: WeightFormat,
     /// Keep the token embedding and LM head in 16 bits even where the format quantizes them
