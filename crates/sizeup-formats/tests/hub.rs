@@ -96,7 +96,9 @@ fn sharded_checkpoint_over_range_requests_with_token_and_cache() {
     assert_eq!(server.requests(), vec![]);
     assert!(cache
         .path()
-        .join("sizeup/hub/meta-llama/Llama-2-7b-hf/main/model-00001-of-00002.safetensors.header")
+        .join("sizeup/hub")
+        .join(sizeup_formats::hub::cache_folder(&server.endpoint))
+        .join("meta-llama/Llama-2-7b-hf/main/model-00001-of-00002.safetensors.header")
         .is_file());
 }
 
@@ -208,4 +210,39 @@ fn a_hostile_header_length_stops_after_eight_bytes() {
         .filter_map(|q| q.range)
         .collect();
     assert_eq!(ranged, vec!["bytes=0-7".to_string()]);
+}
+
+#[test]
+fn the_header_cache_keeps_endpoints_apart() {
+    // two endpoints serving the same repository name with different weights: the
+    // second is asked, not answered from the first one's cache
+    let cache = tempfile::tempdir().unwrap();
+    let serve = |rows: u64| {
+        let (json, len) = st_header(&[("model.embed_tokens.weight", "F32", vec![rows, 4])], &[]);
+        let mut files = HashMap::new();
+        files.insert(
+            "org/same/resolve/main/model.safetensors".to_string(),
+            Source::Bytes(st_bytes(&json, len)),
+        );
+        files.insert(
+            "org/same/resolve/main/config.json".to_string(),
+            Source::Bytes(CONFIG.into()),
+        );
+        Server::start(files, Options::default())
+    };
+    let (a, b) = (serve(10), serve(20));
+    let r = HubRef::parse("hf:org/same").unwrap();
+    let from_a = hub(&a, None, Some(cache.path())).fetch(&r).unwrap();
+    let from_b = hub(&b, None, Some(cache.path())).fetch(&r).unwrap();
+    assert_eq!(from_a.checkpoint.table.params, 40);
+    assert_eq!(from_b.checkpoint.table.params, 80);
+    assert!(!b.requests().is_empty());
+    assert_ne!(
+        sizeup_formats::hub::cache_folder(&a.endpoint),
+        sizeup_formats::hub::cache_folder(&b.endpoint)
+    );
+    assert_eq!(
+        sizeup_formats::hub::cache_folder("https://huggingface.co/"),
+        "huggingface.co"
+    );
 }

@@ -42,6 +42,8 @@ fn environment_variables_are_honoured() {
     assert_eq!(got.checkpoint.table.params, 256);
     assert!(cache
         .path()
-        .join("sizeup/hub/org/env/main/model.safetensors.header")
+        .join("sizeup/hub")
+        .join(sizeup_formats::hub::cache_folder(&server.endpoint))
+        .join("org/env/main/model.safetensors.header")
         .is_file());
 }

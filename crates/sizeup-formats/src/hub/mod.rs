@@ -23,7 +23,8 @@
 //! | `XDG_CACHE_HOME`, `HOME` | where sizeup keeps the headers it fetched | `~/.cache/sizeup/hub` |
 //!
 //! sizeup's own header cache lives in `$XDG_CACHE_HOME/sizeup/hub` (else
-//! `~/.cache/sizeup/hub`), one folder per repository and revision: `config.json`
+//! `~/.cache/sizeup/hub`), one folder per endpoint (`huggingface.co`, a mirror's
+//! host), then per repository and revision: `config.json`
 //! and the index as downloaded, and `<shard>.header` holding the shard's total
 //! size (8 bytes, little-endian) followed by its first `8 + n` bytes. A revision
 //! is cached under its name as given, so `main` is not refreshed when the
@@ -59,7 +60,7 @@ use thiserror::Error;
 use crate::safetensors::{SafetensorsError, INDEX_FILE, SINGLE_FILE};
 
 pub use cache::{Lookup, Snapshot};
-pub use remote::{has_weights, Hub, HubCheckpoint, Origin};
+pub use remote::{cache_folder, has_weights, Hub, HubCheckpoint, Origin};
 pub use token::{Token, TokenSource};
 
 /// The Hub's address when `HF_ENDPOINT` is not set.

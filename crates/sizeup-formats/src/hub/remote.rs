@@ -158,10 +158,13 @@ impl Hub {
         )
     }
 
+    /// Where the header cache keeps `file` of `r` fetched from this endpoint: one
+    /// folder per endpoint, so a mirror's files never answer for the Hub's.
     fn cache_path(&self, r: &HubRef, file: &str) -> Option<PathBuf> {
         let dir = self.config.cache_dir.as_ref()?;
         Some(
             dir.join("hub")
+                .join(cache_folder(&self.config.endpoint))
                 .join(&r.repo)
                 .join(escape(&r.revision))
                 .join(file),
@@ -483,6 +486,19 @@ fn split_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
 }
 
 /// Percent-escape a path segment (RFC 3986 unreserved characters kept).
+/// The header cache's folder for an endpoint: its URL without the scheme and the
+/// trailing slash, percent-escaped into one path segment
+/// (`https://huggingface.co` → `huggingface.co`, `http://127.0.0.1:8080` →
+/// `127.0.0.1%3A8080`).
+pub fn cache_folder(endpoint: &str) -> String {
+    let bare = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"))
+        .unwrap_or(endpoint)
+        .trim_end_matches('/');
+    escape(bare)
+}
+
 fn escape(segment: &str) -> String {
     segment
         .bytes()
