@@ -146,42 +146,71 @@ pub fn longest_seq_len(
         SeqLenStep::PowerOfTwo => cp,
         SeqLenStep::Multiple(_) => 1,
     });
+    // candidates are `k · unit`: multiples of n, or powers of two doubled from `first`
+    let (unit, bisect) = match step {
+        SeqLenStep::Multiple(n) => (n, true),
+        SeqLenStep::PowerOfTwo => (1, false),
+    };
+    let (longest, next) =
+        double_then_bisect(first / unit, SEQ_LEN_LIMIT / unit, bisect, |k| at(k * unit))?;
+    // the step after the answer is the first length that does not fit
+    if let (Some(lo), Some(hi)) = (&longest, &next) {
+        debug_assert_eq!(step.next(lo.seq_len), Some(hi.seq_len));
+    }
+    Ok(answer(longest, next))
+}
+
+/// The largest `k` in `first..=limit` whose `at(k)` fits, for a `fits` that holds on
+/// a prefix of the integers: doubling from `first` until one does not fit (or `limit`
+/// is passed), then, if `bisect`, bisecting between the last that fits and the first
+/// that does not. Returns what `at` gave for that largest `k` (`None` when even
+/// `first` does not fit) and for the first `k` tried that does not (`None` when
+/// every doubling up to `limit` fits).
+///
+/// # Formula
+/// ```text
+/// k_{i+1} = 2·k_i until fits(k_i) fails;  then halve [lo, hi) until hi = lo + 1
+/// ```
+/// `O(log limit)` calls of `at`.
+///
+/// # Errors
+/// The first error of `at`.
+pub(crate) fn double_then_bisect<T>(
+    first: u64,
+    limit: u64,
+    bisect: bool,
+    mut at: impl FnMut(u64) -> Result<(bool, T)>,
+) -> Result<(Option<T>, Option<T>)> {
     let (fits, a) = at(first)?;
     if !fits {
-        return Ok(answer(None, Some(a)));
+        return Ok((None, Some(a)));
     }
-    // double until a length does not fit (or the limit is passed)
-    let mut lo = a;
+    let (mut lo_k, mut lo) = (first, a);
     let mut hi = None;
-    let mut probe = first;
-    while let Some(p) = probe.checked_mul(2).filter(|&p| p <= SEQ_LEN_LIMIT) {
-        probe = p;
-        let (fits, a) = at(probe)?;
+    while let Some(k) = lo_k.checked_mul(2).filter(|&k| k <= limit) {
+        let (fits, a) = at(k)?;
         if fits {
-            lo = a;
+            (lo_k, lo) = (k, a);
         } else {
-            hi = Some(a);
+            hi = Some((k, a));
             break;
         }
     }
-    let Some(mut hi) = hi else {
-        return Ok(answer(Some(lo), None));
+    let Some((mut hi_k, mut hi)) = hi else {
+        return Ok((Some(lo), None));
     };
-    if let SeqLenStep::Multiple(n) = step {
-        // bisect over multiples of n between lo (fits) and hi (does not)
-        while hi.seq_len / n - lo.seq_len / n > 1 {
-            let mid = (lo.seq_len / n + (hi.seq_len / n - lo.seq_len / n) / 2) * n;
+    if bisect {
+        while hi_k - lo_k > 1 {
+            let mid = lo_k + (hi_k - lo_k) / 2;
             let (fits, a) = at(mid)?;
             if fits {
-                lo = a;
+                (lo_k, lo) = (mid, a);
             } else {
-                hi = a;
+                (hi_k, hi) = (mid, a);
             }
         }
     }
-    // the step after the answer is the first length that does not fit
-    debug_assert_eq!(step.next(lo.seq_len), Some(hi.seq_len));
-    Ok(answer(Some(lo), Some(hi)))
+    Ok((Some(lo), Some(hi)))
 }
 
 #[cfg(test)]
@@ -196,6 +225,30 @@ mod tests {
         Shape::llama(32, 4096, 32, 32, 11008, 32000)
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn doubling_then_bisecting_finds_the_edge_in_few_calls() {
+        let edge = |k: u64| -> Result<(bool, u64)> { Ok((k <= 37, k)) };
+        assert_eq!(
+            double_then_bisect(1, 1000, true, edge),
+            Ok((Some(37), Some(38)))
+        );
+        assert_eq!(
+            double_then_bisect(1, 1000, false, edge),
+            Ok((Some(32), Some(64)))
+        );
+        assert_eq!(double_then_bisect(1, 16, true, edge), Ok((Some(16), None)));
+        assert_eq!(
+            double_then_bisect(40, 1000, true, edge),
+            Ok((None, Some(40)))
+        );
+        let mut calls = 0;
+        let _ = double_then_bisect(1, 1 << 20, true, |k| {
+            calls += 1;
+            Ok((k <= 700_001, ()))
+        });
+        assert!(calls <= 2 * 20 + 1, "{calls}");
     }
 
     #[test]

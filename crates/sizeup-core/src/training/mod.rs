@@ -392,30 +392,11 @@ fn largest_micro_batch(
     req: &TrainRequest,
     layout: &Layout,
 ) -> Result<Option<u64>> {
-    let fits =
-        |b: u64| -> Result<bool> { Ok(memory(arch, list, inputs, acc, req, layout, b)?.0.fits()) };
-    if !fits(1)? {
-        return Ok(None);
-    }
     const LIMIT: u64 = 1 << 20;
-    let mut lo = 1;
-    let mut hi = 2;
-    while hi <= LIMIT && fits(hi)? {
-        lo = hi;
-        hi *= 2;
-    }
-    if hi > LIMIT {
-        return Ok(Some(lo));
-    }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if fits(mid)? {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(Some(lo))
+    let (largest, _) = fit::double_then_bisect(1, LIMIT, true, |b| {
+        Ok((memory(arch, list, inputs, acc, req, layout, b)?.0.fits(), b))
+    })?;
+    Ok(largest)
 }
 
 /// Estimate memory, FLOPs, time and cost of training `arch` on `acc` as `req` asks.
