@@ -39,7 +39,7 @@
 //!             6·f bytes per token (SwiGLU), split over t
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{
     Architecture, AttentionKind, Block, BlockFfn, CompressedKv, Indexer, Mixer, MlpKind, Span,
@@ -51,7 +51,7 @@ use crate::params::{block_tensors, Tensor, TensorRole, TpSplit};
 /// Where in a block an operation sits. The six stages of weight products come
 /// first, so that `stage as usize` below [`Stage::PRODUCTS`] indexes them;
 /// [`Stage::order`] is the order a forward pass runs them in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Projections into the token mixer (q, k, v, MLA down and up projections, the
@@ -128,7 +128,7 @@ fn fusion(role: TensorRole) -> Option<u8> {
 ///
 /// For `m` tokens: `m×k · k×n`, repeated for each of `active` copies a token uses
 /// (routed experts: `e` of `E`), `2·m·n·k·active` FLOPs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Matmul {
     /// The weight's role.
     pub role: TensorRole,
@@ -177,7 +177,7 @@ impl Matmul {
 }
 
 /// Softmax attention over the cache (or the sequence, in training).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttentionOp {
     /// Query heads `a` (split over tensor-parallel ranks).
     pub heads: u64,
@@ -277,7 +277,7 @@ impl AttentionOp {
 }
 
 /// A recurrent mixer's scan: a fixed state per sequence updated once per token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanOp {
     /// Recurrent state values per sequence.
     pub state: u64,
@@ -309,7 +309,7 @@ impl ScanOp {
 pub const FUSED_ELEMENTWISE_PER_H: u64 = 16;
 
 /// An element-wise pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElementwiseOp {
     /// Bytes read and written per token (per active copy).
     pub bytes_per_token: u64,
@@ -325,7 +325,7 @@ pub struct ElementwiseOp {
 }
 
 /// One operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OpKind {
     /// A weight product.
@@ -339,7 +339,7 @@ pub enum OpKind {
 }
 
 /// One operation of a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
     /// Where it runs.
     pub stage: Stage,
@@ -348,7 +348,7 @@ pub struct Op {
 }
 
 /// The operations of one distinct block, with its weight tensors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockOps {
     /// Index of the block in the schedule's blocks.
     pub block: usize,
@@ -395,7 +395,7 @@ impl BlockOps {
 }
 
 /// The operator list of a model: each distinct block's operations and the LM head.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpList {
     /// Distinct blocks in first-use order, each with the layers that run it.
     pub blocks: Vec<BlockOps>,
@@ -621,7 +621,7 @@ impl OpList {
 }
 
 /// The shape of one forward pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassShape {
     /// Sequences in the pass.
     pub sequences: u64,
@@ -633,7 +633,7 @@ pub struct PassShape {
 
 /// FLOPs and bytes of one forward pass, by kind of operation, whole model, one rank
 /// (`tp = 1`), 16-bit weights and activations.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Forward {
     /// Weight products (the LM head for one token per sequence included).
     pub matmul_flops: f64,

@@ -1,6 +1,6 @@
 //! The serving half of the card: the inference figures, what binds, and what-ifs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     Bottleneck, BottleneckKind, CardInput, Figure, Reason, ServeTargets, WhatIf, Workload,
@@ -12,7 +12,7 @@ use crate::inference::{self, Bound, InferEstimate, InferRequest, Load};
 use crate::kv::{self, KvRequest};
 
 /// Inference cost as the card shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InferenceSection {
     /// Accelerator name.
     pub gpu: String,

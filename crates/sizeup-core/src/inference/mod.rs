@@ -16,7 +16,7 @@ mod weights;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use concurrency::{max_batch, max_context, schedule, Load, Schedule};
 pub use cost::{cost, Cost};
@@ -39,7 +39,7 @@ use crate::ops::{self, OpList};
 use crate::params;
 
 /// What to estimate: the devices, the format, the workload and the engine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InferRequest {
     /// The accelerator.
     pub gpu: Accelerator,
@@ -75,7 +75,7 @@ pub struct InferRequest {
 /// advice (memory at other layouts and formats) cost several times the point
 /// itself and depend only on the model and device, so a sweep of many points
 /// asks for the point alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Detail {
     /// Everything: the point, the effective ridge batch and, when it does not fit, advice.
@@ -108,7 +108,7 @@ impl InferRequest {
 }
 
 /// Something the user should know that does not stop the estimate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Warning {
     /// The context is longer than the model was built for; estimated anyway, not clamped.
@@ -158,7 +158,7 @@ impl fmt::Display for Warning {
 }
 
 /// One phase (prefill or a decode step) and what bounds it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Phase {
     /// Seconds of the pass.
     pub seconds: f64,
@@ -172,7 +172,7 @@ pub struct Phase {
 }
 
 /// What would make a model fit that does not.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitAdvice {
     /// The smallest tensor-parallel size (a power of two dividing the heads) that fits.
     pub min_tp: Option<u64>,
@@ -185,7 +185,7 @@ pub struct FitAdvice {
 }
 
 /// A serving estimate: memory, speed, concurrency and cost, with its assumptions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InferEstimate {
     /// The model's `model_type`.
     pub model_type: String,

@@ -1,6 +1,7 @@
 //! Bytes of weights: every tensor in the storage its format gives it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::arch::{Architecture, AttentionKind};
 use crate::dtype::{Storage, TensorContext, WeightFormat, WeightOptions};
@@ -30,7 +31,7 @@ impl StoredTensor {
 }
 
 /// Weight bytes by group, and per tensor-parallel rank.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightBreakdown {
     /// The format.
     pub format: WeightFormat,
@@ -45,11 +46,11 @@ pub struct WeightBreakdown {
 }
 
 /// Bytes of one group of tensors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightGroup {
     /// `embedding`, `attention`, `mlp`, `moe_experts`, `moe_shared_experts`,
     /// `moe_router`, `norms_and_biases`, `lm_head`, `other`.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Parameters in the group.
     pub params: u64,
     /// Bytes in the group.
@@ -216,7 +217,7 @@ pub(super) fn breakdown_of(
             None => {
                 groups.push((
                     WeightGroup {
-                        name: GROUPS[group],
+                        name: Cow::Borrowed(GROUPS[group]),
                         params: 0,
                         bytes: 0,
                         storages: Vec::new(),

@@ -82,7 +82,7 @@ impl std::str::FromStr for Recompute {
 }
 
 /// What one block's stored activations depend on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivationConfig {
     /// Sequence length `s` (the whole sequence, before context parallelism).
     pub seq_len: u64,
@@ -272,7 +272,7 @@ fn ffn_part(mut t: Tally, block: &Block, ops: &BlockOps, tokens: u64, h: u64) ->
 }
 
 /// Activations kept by the first pipeline stage, which holds the most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageActivations {
     /// Bytes one layer stores for one micro-batch (the largest layer kind on the stage).
     pub per_layer_bytes: u64,

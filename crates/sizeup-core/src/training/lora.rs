@@ -83,7 +83,7 @@ impl std::str::FromStr for Projection {
 }
 
 /// One kind of weight matrix in the network, and how many copies there are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Matrix {
     /// Which projection it is.
     pub projection: Projection,

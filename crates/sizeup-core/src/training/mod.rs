@@ -161,7 +161,7 @@ impl TrainRequest {
 }
 
 /// Memory on one GPU, line by line, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MemoryPerGpu {
     /// The pipeline stage these figures describe (the one that needs the most).
     pub stage: Option<Stage>,
@@ -193,7 +193,7 @@ impl MemoryPerGpu {
 }
 
 /// FLOPs of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FlopsEstimate {
     /// Per token trained.
     pub per_token: flops::FlopsPerToken,
@@ -210,7 +210,7 @@ pub struct FlopsEstimate {
 }
 
 /// Time, throughput, utilization and cost.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TimeEstimate {
     /// Seconds per optimizer step (the modelled value, or the `--mfu` override's).
     pub step_seconds: f64,
@@ -237,7 +237,7 @@ pub struct TimeEstimate {
 }
 
 /// Everything `sizeup train` reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainEstimate {
     /// The accelerator's catalog name.
     pub accelerator: String,

@@ -157,7 +157,7 @@ pub enum Stage {
 }
 
 /// Parameters held by one GPU of a stage, before data-parallel sharding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GpuParams {
     /// Parameters replicated over all `dp` ranks (sharded over `dp` by ZeRO).
     pub dense: u64,
@@ -376,7 +376,7 @@ pub fn params_per_gpu_in(
 }
 
 /// The three model-state line items on one GPU, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ModelStates {
     /// Weights (16-bit; the frozen base in its own format for LoRA/QLoRA).
     pub weights_bytes: u64,

@@ -102,7 +102,7 @@ pub struct TimeConfig<'a> {
 }
 
 /// One layer, one micro-batch, one GPU.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct LayerTime {
     /// Forward kernels.
     pub forward_seconds: f64,
@@ -360,7 +360,7 @@ pub fn head_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
 }
 
 /// Where one optimizer step's time goes.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct StepTime {
     /// Wall seconds of one optimizer step.
     pub step_seconds: f64,

@@ -1,7 +1,7 @@
 //! `sizeup card MODEL --workload chat`: the lesson's evidence card.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::card::{
     self, BottleneckKind, CardInput, EvidenceCard, Reason, ServeTargets, Workload,
 };
@@ -116,7 +116,7 @@ fn parse_workload(s: &str) -> Result<Workload, String> {
 }
 
 /// What `sizeup card` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CardReport {
     /// The model.
     pub model: ModelSummary,
@@ -345,7 +345,7 @@ fn reason_rows(r: &Reason) -> Vec<(&'static str, Cell)> {
         Reason::TrainingMemory {
             needed_bytes,
             capacity_bytes,
-            largest_item,
+            ref largest_item,
             largest_item_bytes,
         } => vec![
             (

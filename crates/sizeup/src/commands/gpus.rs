@@ -1,7 +1,7 @@
 //! `sizeup gpus`: the accelerator catalog, every figure with its source.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::hardware::{self, Accelerator};
 use sizeup_formats::file::{escape, read_text, MAX_TEXT_BYTES};
 
@@ -20,7 +20,7 @@ pub struct GpusArgs {
 }
 
 /// What `sizeup gpus` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct GpusReport {
     /// The accelerators, catalog order, a user file's last.
     pub accelerators: Vec<Accelerator>,

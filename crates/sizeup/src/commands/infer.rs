@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::sim::{
     self, Arrivals, Dist, Lengths, Percentiles, RunState, SchedulerConfig, SimReport, SimRequest,
@@ -120,11 +120,11 @@ impl LoadArgs {
         }
         if let Some(ms) = self.step_overhead_ms {
             scheduler.step_overhead_seconds = ms * 1e-3;
-            scheduler.step_overhead_source = "user flag";
+            scheduler.step_overhead_source = "user flag".into();
         }
         if let Some(ms) = self.request_overhead_ms {
             scheduler.request_overhead_seconds = ms * 1e-3;
-            scheduler.request_overhead_source = "user flag";
+            scheduler.request_overhead_source = "user flag".into();
         }
         Ok(Some(SimRequest {
             arrivals,
@@ -256,7 +256,7 @@ pub struct ServeArgs {
 }
 
 /// What `sizeup infer` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct InferReport {
     /// The model and its architecture.
     pub model: ModelSummary,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_formats::tensors::{Role, TensorTable};
 use sizeup_formats::{gguf, safetensors};
 
@@ -22,7 +22,7 @@ pub struct InspectArgs {
 }
 
 /// What `sizeup inspect` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct InspectReport {
     /// What was read.
     pub source: String,

@@ -1,7 +1,7 @@
 //! `sizeup kv MODEL`: KV cache per token, per sequence, per batch and per GPU.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::kv::{self, KvRequest};
 use sizeup_core::{Assumption, KvDtype};
 
@@ -33,7 +33,7 @@ pub struct KvArgs {
 }
 
 /// What `sizeup kv` reports (JSON field names are a contract: see README.md).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct KvReport {
     /// The model and its architecture.
     pub model: ModelSummary,
@@ -63,7 +63,7 @@ pub struct KvReport {
 }
 
 /// A sliding window and the number of layers that use it.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct SlidingWindow {
     /// Tokens a sliding layer attends to and caches.
     pub size: u64,

@@ -1,7 +1,7 @@
 //! `sizeup models`: the embedded catalog.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::params;
 
 use crate::error::AppError;
@@ -16,7 +16,7 @@ pub struct ModelsArgs {
 }
 
 /// One catalog row.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ModelRow {
     /// Catalog name.
     pub name: String,
@@ -35,7 +35,7 @@ pub struct ModelRow {
 }
 
 /// What `sizeup models` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ModelsReport {
     /// The catalog, in catalog order.
     pub models: Vec<ModelRow>,

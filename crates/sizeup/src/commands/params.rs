@@ -1,7 +1,7 @@
 //! `sizeup params MODEL`: the exact parameter count and where it sits.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::params::{self, Breakdown};
 use sizeup_core::rough::{self, RoughComparison};
 use sizeup_core::Assumption;
@@ -19,7 +19,7 @@ pub struct ParamsArgs {
 }
 
 /// What `sizeup params` reports (JSON field names are a contract: see README.md).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ParamsReport {
     /// The model and its architecture.
     pub model: ModelSummary,
@@ -143,7 +143,7 @@ impl Report for ParamsReport {
             .filter(|c| c.rough > 0 || c.exact > 0)
         {
             r.row(vec![
-                Cell::Text(c.component.into()),
+                Cell::Text(c.component.to_string()),
                 Cell::Count(c.rough),
                 Cell::Count(c.exact),
                 Cell::Text(c.reason.clone()),

@@ -9,10 +9,11 @@
 //! A `serve` target (replicas, tensor parallelism, engine and batch for a
 //! serving goal) belongs beside `train` in [`PlanTarget`].
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use clap::{ArgAction, Args, Subcommand, ValueEnum};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::hardware::{self, Accelerator};
 use sizeup_core::plan::space::ZERO_STAGES;
 use sizeup_core::plan::{self, Candidate, PlanRequest, RankBy, Space, TrainPlan};
@@ -163,7 +164,7 @@ fn parse_gpus(s: &str) -> Result<GpuCounts, String> {
 
 /// One row of the plan: the layout, its estimate, and the `sizeup train` flags
 /// that reproduce it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PlanRow {
     /// 1 for the winner.
     pub rank: usize,
@@ -178,7 +179,7 @@ pub struct PlanRow {
 }
 
 /// How fast the search went (this run, this machine).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SearchSpeed {
     /// Wall seconds of the search.
     pub seconds: f64,
@@ -187,7 +188,7 @@ pub struct SearchSpeed {
 }
 
 /// What `sizeup plan train` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PlanTrainReport {
     /// The model.
     pub model: ModelSummary,
@@ -200,11 +201,11 @@ pub struct PlanTrainReport {
     /// How fast it went.
     pub speed: SearchSpeed,
     /// What the search cannot vary because the estimate does not model it.
-    pub not_searched: Vec<&'static str>,
+    pub not_searched: Vec<Cow<'static, str>>,
 }
 
 /// The plan without its entries (they are in `rows`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PlanSummary {
     /// The ranking.
     pub by: RankBy,
@@ -453,7 +454,7 @@ fn run_train(args: &PlanTrainArgs) -> Result<PlanTrainReport, AppError> {
             seconds,
             layouts_per_second: found.tally.evaluated as f64 / seconds.max(1e-9),
         },
-        not_searched: NOT_SEARCHED.to_vec(),
+        not_searched: NOT_SEARCHED.iter().map(|&s| s.into()).collect(),
     })
 }
 

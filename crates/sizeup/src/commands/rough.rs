@@ -1,7 +1,7 @@
 //! `sizeup rough`: the lesson's estimate, byte for byte, and its exercises.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::rough::{estimate, RoughConfig, RoughEstimate};
 
 use crate::error::AppError;
@@ -45,7 +45,7 @@ pub struct RoughArgs {
 }
 
 /// One configuration and its estimate.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RoughRow {
     /// The inputs.
     pub config: RoughConfig,
@@ -54,7 +54,7 @@ pub struct RoughRow {
 }
 
 /// What `sizeup rough` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RoughReport {
     /// One entry per combination, in input order.
     pub rows: Vec<RoughRow>,

@@ -2,7 +2,7 @@
 //! throughput, wall time and cost of training, for pre-training and fine-tuning.
 
 use clap::{ArgAction, Args};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::training::activations::{Loss, Recompute};
 use sizeup_core::training::fit::{self, LongestFit, SeqLenStep};
 use sizeup_core::training::kernels::Kernels;
@@ -187,7 +187,7 @@ fn parse_target(s: &str) -> Result<Projection, String> {
 }
 
 /// What `sizeup train` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TrainReport {
     /// The model and its architecture.
     pub model: ModelSummary,

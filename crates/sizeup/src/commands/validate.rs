@@ -4,7 +4,7 @@ use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::validation::calibration::{self, FittedConstant};
 use sizeup_core::validation::{abs_quantile, relative_error, Case, CaseOutcome};
 
@@ -40,7 +40,7 @@ pub struct ValidateArgs {
 }
 
 /// One case's outcome with its provenance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CaseRow {
     /// The recomputed case.
     #[serde(flatten)]
@@ -64,7 +64,7 @@ pub struct CaseRow {
 }
 
 /// Error statistics of one kind of case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct KindSummary {
     /// The case kind.
     pub kind: String,
@@ -91,7 +91,7 @@ pub struct KindSummary {
 }
 
 /// What `sizeup validate` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ValidateReport {
     /// Every case, in file order.
     pub cases: Vec<CaseRow>,
@@ -334,8 +334,8 @@ impl Report for ValidateReport {
         );
         for c in &self.constants {
             constants.row(vec![
-                Cell::Text(c.constant.into()),
-                Cell::Text(c.fitted_on.into()),
+                Cell::Text(c.constant.to_string()),
+                Cell::Text(c.fitted_on.to_string()),
                 Cell::Number(c.code_value, ""),
                 Cell::Number(c.fitted_value, ""),
                 Cell::Exact(c.cases.len() as u64),

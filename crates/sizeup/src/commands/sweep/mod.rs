@@ -16,8 +16,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, ValueEnum};
 use rayon::prelude::*;
+use std::borrow::Cow;
+
+use serde::de;
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::{Architecture, Assumption};
 
@@ -88,7 +91,7 @@ pub struct SweepArgs {
 }
 
 /// What each point of a sweep estimates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Serving, as `sizeup infer`.
@@ -179,12 +182,12 @@ fn parse_chart_path(s: &str) -> Result<PathBuf, String> {
 }
 
 /// One varied input, as the report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AxisReport {
     /// The name as given (`seq_len`).
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// The input it sets (`context`).
-    pub input: &'static str,
+    pub input: Cow<'static, str>,
     /// The axis in canonical form (`seq_len=4k..128k`).
     pub spec: String,
     /// How many values.
@@ -192,15 +195,17 @@ pub struct AxisReport {
 }
 
 /// The values of the varied inputs at one point, serialized as a map from
-/// name to value (whole numbers for inputs that count).
+/// name to value (whole numbers for inputs that count, the name for a name
+/// axis): `(name, value, whole, name on a name axis)`. Read back from JSON, a
+/// name axis's value (its position among the names) is not known: NaN.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PointValues(pub Vec<(&'static str, f64, bool, Option<String>)>);
+pub struct PointValues(pub Vec<(Cow<'static, str>, f64, bool, Option<String>)>);
 
 impl Serialize for PointValues {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (name, value, whole, label) in &self.0 {
-            let (name, value, whole) = (*name, *value, *whole);
+            let (name, value, whole) = (name.as_ref(), *value, *whole);
             if let Some(label) = label {
                 map.serialize_entry(name, label)?;
             } else if whole {
@@ -213,8 +218,46 @@ impl Serialize for PointValues {
     }
 }
 
+impl<'de> Deserialize<'de> for PointValues {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(PointValuesVisitor)
+    }
+}
+
+/// Reads a point's values in their order (the axes' order).
+struct PointValuesVisitor;
+
+impl<'de> de::Visitor<'de> for PointValuesVisitor {
+    type Value = PointValues;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map from a varied input to its value")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<PointValues, A::Error> {
+        let mut values = Vec::new();
+        while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+            let name = Cow::Owned(name);
+            values.push(match value {
+                serde_json::Value::String(label) => (name, f64::NAN, false, Some(label)),
+                serde_json::Value::Number(n) => match (n.as_u64(), n.as_f64()) {
+                    (Some(whole), _) => (name, whole as f64, true, None),
+                    (None, Some(x)) => (name, x, false, None),
+                    (None, None) => return Err(de::Error::custom(format!("`{name}` = {n}"))),
+                },
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "`{name}` = {other} is not a number or a name"
+                    )))
+                }
+            });
+        }
+        Ok(PointValues(values))
+    }
+}
+
 /// What one point gave.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A serving estimate.
@@ -226,7 +269,7 @@ pub enum Outcome {
 }
 
 /// One point of the sweep.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SweepPoint {
     /// The varied inputs' values.
     pub values: PointValues,
@@ -262,7 +305,7 @@ impl SweepPoint {
 }
 
 /// The fixed settings of the sweep that the table title names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Settings {
     /// Serving.
@@ -291,7 +334,7 @@ pub enum Settings {
 
 /// What `sizeup sweep` reports: one point per combination of the varied values,
 /// first axis outermost.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SweepReport {
     /// The model as loaded (before any architecture axis).
     pub model: ModelSummary,
@@ -389,7 +432,14 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
                     swept
                         .iter()
                         .zip(values)
-                        .map(|(s, v)| (s.name, v, s.def.door.whole(), s.label(v).map(String::from)))
+                        .map(|(s, v)| {
+                            (
+                                s.name.into(),
+                                v,
+                                s.def.door.whole(),
+                                s.label(v).map(String::from),
+                            )
+                        })
                         .collect(),
                 ),
                 outcome,
@@ -440,8 +490,8 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
         axes: swept
             .iter()
             .map(|s| AxisReport {
-                name: s.name,
-                input: s.def.name,
+                name: s.name.into(),
+                input: s.def.name.into(),
                 spec: s.spec.clone(),
                 points: s.values.len(),
             })

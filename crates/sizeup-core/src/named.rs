@@ -1,0 +1,28 @@
+//! Types written in JSON as the name their parser reads (`bf16`, `Q4_K_M`,
+//! `llama.cpp`): serialized through `Display`, deserialized through `FromStr`,
+//! so a value spelled in a report is a value a request may carry.
+
+/// Implement `Serialize` (by `Display`) and `Deserialize` (by `FromStr`) for a type.
+macro_rules! serde_by_name {
+    ($ty:ty) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                name.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+pub(crate) use serde_by_name;
