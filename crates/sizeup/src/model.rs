@@ -28,6 +28,24 @@ pub enum ModelSource {
     ConfigText(Arc<str>),
 }
 
+impl ModelSource {
+    /// True unless MODEL's config is held in memory: MODEL is then a name to
+    /// look up, and a request written out needs no `config`.
+    pub fn is_named(&self) -> bool {
+        !matches!(self, ModelSource::ConfigText(_))
+    }
+}
+
+/// A request's `config`: the `config.json` text held, or nothing.
+impl Serialize for ModelSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ModelSource::ConfigText(text) => s.serialize_str(text),
+            ModelSource::Anywhere | ModelSource::CatalogOnly => s.serialize_none(),
+        }
+    }
+}
+
 /// Load a model from a catalog name, a `config.json`, a checkpoint folder, a GGUF file,
 /// or a Hugging Face repository (`hf:ORG/NAME`, or a bare `ORG/NAME`), found in the
 /// Hugging Face cache first; see `sizeup_formats::source` for the order. The copy

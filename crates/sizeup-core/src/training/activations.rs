@@ -382,6 +382,17 @@ pub enum Loss {
     Chunked(u64),
 }
 
+/// `eager`, `fused` or `chunked:N`, as `--loss` reads it.
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loss::Eager => f.write_str("eager"),
+            Loss::Fused => f.write_str("fused"),
+            Loss::Chunked(n) => write!(f, "chunked:{n}"),
+        }
+    }
+}
+
 /// Bytes per logit at the peak of an eager loss: the 16-bit logits the output GEMM
 /// writes (the caller's output holds them through the backward), the fp32
 /// log-probabilities `log_softmax` saves, and in the backward the gradient

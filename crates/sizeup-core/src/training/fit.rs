@@ -25,6 +25,16 @@ pub enum SeqLenStep {
     PowerOfTwo,
 }
 
+/// `256` or `pow2`, as `--seq-len-step` reads it.
+impl std::fmt::Display for SeqLenStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeqLenStep::Multiple(n) => write!(f, "{n}"),
+            SeqLenStep::PowerOfTwo => f.write_str("pow2"),
+        }
+    }
+}
+
 impl Default for SeqLenStep {
     fn default() -> Self {
         SeqLenStep::Multiple(256)

@@ -21,79 +21,80 @@ use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup card`. Serving flags mean what they mean in `sizeup infer`,
 /// training flags what they mean in `sizeup train`; each workload fills in the rest.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct CardArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     /// What the model is for: chat, batch, rag, train, finetune
     #[arg(long, default_value = "chat", value_parser = parse_workload)]
-    workload: Workload,
+    pub workload: Workload,
     /// Serving accelerator (`sizeup gpus` lists them)
     #[arg(long, default_value = "H100-SXM")]
-    gpu: String,
+    pub gpu: String,
     /// Serving devices per replica (tensor parallel)
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
-    tp: u64,
+    pub tp: u64,
     /// Weight format for serving (as in `sizeup infer --weights`)
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
-    weights: WeightFormat,
+    pub weights: WeightFormat,
     /// KV cache precision
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
-    kv_dtype: KvDtype,
+    pub kv_dtype: KvDtype,
     /// Context each request may reach (default: chat 8k, rag 16k, batch prompt + output)
     #[arg(long, value_parser = crate::door::TOKENS)]
-    context: Option<u64>,
+    pub context: Option<u64>,
     /// Prompt tokens per request (default: chat 2048, rag 8192, batch 1024)
     #[arg(long, value_parser = crate::door::TOKENS)]
-    prompt: Option<u64>,
+    pub prompt: Option<u64>,
     /// Output tokens per request (default: chat 512, rag 256, batch 1024)
     #[arg(long, value_parser = crate::door::TOKENS)]
-    output: Option<u64>,
+    pub output: Option<u64>,
     /// Requests in flight the service must hold (default: chat 16, rag 8, batch: as many as fit)
     #[arg(long, value_parser = crate::door::SEQUENCES)]
-    concurrency: Option<u64>,
+    pub concurrency: Option<u64>,
     /// Longest acceptable time to first token, seconds (default: chat 2, rag 4)
     #[arg(long, value_parser = crate::door::SECONDS)]
-    ttft_target: Option<f64>,
+    pub ttft_target: Option<f64>,
     /// Longest acceptable time per output token, milliseconds (default 50 for chat and rag)
     #[arg(long, value_parser = crate::door::MILLISECONDS)]
-    tpot_target_ms: Option<f64>,
+    pub tpot_target_ms: Option<f64>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
-    engine: Engine,
+    pub engine: Engine,
     /// Price per device-hour in US dollars (default: the catalog's)
     #[arg(long, value_parser = crate::door::PRICE)]
-    price: Option<f64>,
+    pub price: Option<f64>,
     /// Training accelerator
     #[arg(long, default_value = "H100-SXM")]
-    train_gpu: String,
+    pub train_gpu: String,
     /// Training GPUs
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 8)]
-    train_gpus: u64,
+    pub train_gpus: u64,
     /// Training tokens (default: train 20 per parameter, Hoffmann et al. 2022; finetune 100M)
     #[arg(long, value_parser = crate::door::TRAINING_TOKENS)]
-    tokens: Option<u64>,
+    pub tokens: Option<u64>,
     /// Training sequence length
     #[arg(long, value_parser = crate::door::TOKENS, default_value = "4096")]
-    seq_len: u64,
+    pub seq_len: u64,
     /// Sequences per optimizer step (default: 32 per training GPU)
     #[arg(long, value_parser = crate::door::SEQUENCES)]
-    global_batch: Option<u64>,
+    pub global_batch: Option<u64>,
     /// Sequences per micro-batch
     #[arg(long, value_parser = crate::door::SEQUENCES, default_value_t = 1)]
-    micro_batch: u64,
+    pub micro_batch: u64,
     /// Activation recomputation: none, selective, full
     #[arg(long, default_value = "selective", value_parser = crate::cli::parse_recompute)]
-    recompute: Recompute,
+    pub recompute: Recompute,
     /// ZeRO stage for training (3 = FSDP)
     #[arg(long, default_value_t = 3, value_parser = crate::door::zero_stage())]
-    zero: u8,
+    pub zero: u8,
     /// Fine-tuning method for `--workload finetune`: lora, qlora, full
     #[arg(long, default_value = "lora")]
-    method: String,
+    pub method: String,
     /// LoRA rank
     #[arg(long, value_parser = crate::door::RANK, default_value_t = 16)]
-    lora_rank: u64,
+    pub lora_rank: u64,
 }
 
 /// Sequences per optimizer step per training GPU when `--global-batch` is not given:

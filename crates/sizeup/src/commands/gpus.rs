@@ -9,14 +9,14 @@ use crate::error::AppError;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup gpus`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct GpusArgs {
     /// Only accelerators whose name, alias or vendor contains this text
     #[arg(long)]
-    filter: Option<String>,
+    pub filter: Option<String>,
     /// Also list the accelerator described in this TOML file (the catalog's fields at top level)
     #[arg(long, value_name = "FILE")]
-    gpu_file: Option<String>,
+    pub gpu_file: Option<String>,
 }
 
 /// What `sizeup gpus` reports.

@@ -18,17 +18,21 @@ use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup infer`: the model, the devices and the serving flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct InferArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     #[command(flatten)]
-    device: DeviceArgs,
+    #[serde(flatten)]
+    pub device: DeviceArgs,
     #[command(flatten)]
-    serve: ServeArgs,
+    #[serde(flatten)]
+    pub serve: ServeArgs,
     // boxed: the load flags would make `infer` the one large variant of the command enum
     #[command(flatten)]
-    pub(crate) load: Box<LoadArgs>,
+    #[serde(flatten)]
+    pub load: Box<LoadArgs>,
 }
 
 /// Serving under load: `--rate` or `--closed-loop` runs an event simulation of
@@ -38,7 +42,7 @@ pub struct InferArgs {
 /// the simulation takes its load from `--rate` (open loop, Poisson) or
 /// `--closed-loop` (clients that send again as soon as answered), and every
 /// other flag of this group needs one of the two.
-#[derive(Debug, Clone, PartialEq, Args)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize)]
 #[command(group(clap::ArgGroup::new("sim_load").args(["rate", "closed_loop"])))]
 pub struct LoadArgs {
     /// Simulate Poisson arrivals at this many requests per second (whole deployment)
@@ -58,9 +62,11 @@ pub struct LoadArgs {
     pub max_steps: u64,
     /// Prompt lengths: `N`, `uniform:A..B`, `normal:MEAN,SD` or `lognormal:MEAN,SD` (default: --prompt)
     #[arg(long, value_parser = crate::door::dist, requires = "sim_load", conflicts_with = "lengths", help_heading = "Serving under load")]
+    #[serde(serialize_with = "crate::api::text_opt")]
     pub prompt_dist: Option<Dist>,
     /// Output lengths, as --prompt-dist (default: --output)
     #[arg(long, value_parser = crate::door::dist, requires = "sim_load", conflicts_with = "lengths", help_heading = "Serving under load")]
+    #[serde(serialize_with = "crate::api::text_opt")]
     pub output_dist: Option<Dist>,
     /// A file of `prompt,output` lines (CSV, a header allowed) or JSON lines `{"prompt": N, "output": M}`, replayed in order
     #[arg(long, requires = "sim_load", help_heading = "Serving under load")]
@@ -191,7 +197,7 @@ fn read_lengths(path: &Path) -> Result<Vec<(u64, u64)>, AppError> {
 /// The serving flags besides the devices, shared by `infer` and `sweep`. Every
 /// assumption of the engine profile is a flag; [`ServeArgs::request`] turns
 /// them, with the devices, into a request.
-#[derive(Debug, Clone, PartialEq, Args)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize)]
 pub struct ServeArgs {
     /// Weight format: bf16, fp16, fp32, fp8, int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8, or a GGUF type such as Q4_K_M
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]

@@ -11,14 +11,14 @@ use crate::error::AppError;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup inspect`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct InspectArgs {
     /// A `.gguf` file, a `.safetensors` file or index, a checkpoint folder, or `hf:ORG/NAME[@REVISION]`
     #[arg(value_name = "PATH")]
-    path: String,
+    pub path: String,
     /// List every tensor, not only the totals per role and dtype
     #[arg(long)]
-    tensors: bool,
+    pub tensors: bool,
 }
 
 /// What `sizeup inspect` reports.

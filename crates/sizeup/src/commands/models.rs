@@ -8,11 +8,11 @@ use crate::error::AppError;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup models`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct ModelsArgs {
     /// Only models whose name or family contains this text
     #[arg(long)]
-    filter: Option<String>,
+    pub filter: Option<String>,
 }
 
 /// One catalog row.

@@ -12,9 +12,10 @@ use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup params`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct ParamsArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
 }
 

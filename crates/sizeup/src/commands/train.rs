@@ -19,21 +19,25 @@ use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup train`: the model, the devices and the training flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct TrainArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     #[command(flatten)]
-    device: DeviceArgs,
+    #[serde(flatten)]
+    pub device: DeviceArgs,
     #[command(flatten)]
-    train: TrainFlags,
+    #[serde(flatten)]
+    pub train: TrainFlags,
     /// Also search the longest --seq-len that fits (every other flag held), and
     /// print the memory there and at the next step, which does not fit
     #[arg(long)]
-    max_seq_len: bool,
+    pub max_seq_len: bool,
     /// Lengths the --max-seq-len search tries: multiples of N tokens, or `pow2`
     #[arg(long, value_name = "N|pow2", default_value = "256", value_parser = parse_seq_len_step, requires = "max_seq_len")]
-    seq_len_step: SeqLenStep,
+    #[serde(serialize_with = "crate::api::text")]
+    pub seq_len_step: SeqLenStep,
 }
 
 fn parse_seq_len_step(s: &str) -> Result<SeqLenStep, String> {
@@ -50,7 +54,7 @@ fn parse_seq_len_step(s: &str) -> Result<SeqLenStep, String> {
 
 /// The training flags besides the devices, shared by `train` and `sweep`;
 /// [`TrainFlags::request`] turns them, with the devices, into a request.
-#[derive(Debug, Clone, PartialEq, Args)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize)]
 pub struct TrainFlags {
     /// Training tokens, e.g. `15.6T`, `2e12`, `300B` (default: 20 per parameter, Hoffmann et al. 2022)
     #[arg(long, value_parser = crate::door::TRAINING_TOKENS)]
@@ -131,6 +135,7 @@ pub struct TrainFlags {
     /// (in-place fp32 softmax, Megatron) or chunked[:N] (N token chunks, default 8;
     /// Liger, Unsloth, torchtune); default: eager with --kernels eager, else fused
     #[arg(long, value_parser = parse_loss)]
+    #[serde(serialize_with = "crate::api::text_opt")]
     pub loss: Option<Loss>,
     /// Overlap tensor-parallel collectives with the products (Transformer Engine)
     #[arg(long)]

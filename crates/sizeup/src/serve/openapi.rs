@@ -4,7 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::api::{self, Endpoint, Field, CONFIG_FIELD, ENDPOINTS};
+use super::api::{Endpoint, ENDPOINTS};
+use crate::api::{Field, CONFIG_FIELD};
 
 /// The document.
 pub fn document() -> Value {
@@ -49,7 +50,7 @@ pub fn document() -> Value {
 
 /// GET with a query string and POST with a JSON object, both answered alike.
 fn operations(e: &Endpoint) -> Value {
-    let fields = api::fields(e);
+    let fields = (e.fields)();
     let takes_model = fields.iter().any(|f| f.flag.is_none());
     let mut properties = Map::new();
     let mut required = Vec::new();
@@ -90,8 +91,8 @@ fn operations(e: &Endpoint) -> Value {
     });
     let responses = json!({
         "200": {
-            "description": format!("The {} (`sizeup {} --format json`)", e.report, e.command),
-            "content": {"application/json": {"schema": {"type": "object", "title": e.report}}}
+            "description": format!("The {} (`sizeup {} --format json`)", e.response, e.command),
+            "content": {"application/json": {"schema": {"type": "object", "title": e.response}}}
         },
         "400": {"description": "Bad input, named by its flag", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         "413": {"description": "The body is larger than the server takes", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -113,10 +114,17 @@ fn operations(e: &Endpoint) -> Value {
     })
 }
 
+/// The clap command of `words` (`plan train`), walking nested subcommands.
+fn subcommand<'a>(cli: &'a clap::Command, words: &str) -> Option<&'a clap::Command> {
+    words
+        .split(' ')
+        .try_fold(cli, |cmd, word| cmd.find_subcommand(word))
+}
+
 fn summary(e: &Endpoint) -> String {
     use clap::CommandFactory;
     let cli = crate::cli::Cli::command();
-    super::api::subcommand(&cli, e.command)
+    subcommand(&cli, e.command)
         .and_then(|c| c.get_about().map(|a| a.to_string()))
         .unwrap_or_default()
 }
@@ -180,7 +188,7 @@ mod tests {
         let mut cli = crate::cli::Cli::command();
         cli.build();
         for e in ENDPOINTS {
-            let cmd = crate::serve::api::subcommand(&cli, e.command).expect("a subcommand");
+            let cmd = subcommand(&cli, e.command).expect("a subcommand");
             let props = doc["paths"][e.path]["post"]["requestBody"]["content"]["application/json"]
                 ["schema"]["properties"]
                 .as_object()

@@ -45,13 +45,14 @@ use self::axes::Swept;
 const PROGRESS_MIN_POINTS: usize = 2_000;
 
 /// Flags of `sizeup sweep`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct SweepArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     /// What each point estimates: serving (as `sizeup infer`) or training (as `sizeup train`)
     #[arg(long, value_enum, default_value_t = Mode::Serve)]
-    mode: Mode,
+    pub mode: Mode,
     /// An input to vary, NAME=START..END[:STEP|*FACTOR] or NAME=V1,V2,… (k = 1024), e.g.
     /// `seq_len=4k..128k`, `batch=1..256*2`, `hidden=2048..8192`; twice for a grid.
     /// Serving: any numeric flag of `sizeup infer` (`context`/`seq_len`, `prompt`,
@@ -59,6 +60,7 @@ pub struct SweepArgs {
     /// `sizeup train` (`micro_batch`, `global_batch`, `seq_len`, `tp`, `pp`, `gpus`,
     /// `tokens`, `lora_rank`, `zero`, …); both: the architecture (`hidden`, `layers`, `kv_heads`)
     #[arg(long = "vary", value_name = "NAME=SPEC", required = true)]
+    #[serde(serialize_with = "crate::api::text_list")]
     pub vary: Vec<SweepAxis>,
     /// Write a chart to this file (`.svg` or `.png`)
     #[arg(long, value_name = "FILE", value_parser = parse_chart_path)]
@@ -77,17 +79,20 @@ pub struct SweepArgs {
     #[arg(long, value_name = "LAYER_POINTS", default_value = "100M", value_parser = crate::door::WORK)]
     pub max_work: u64,
     #[command(flatten)]
-    device: DeviceArgs,
+    #[serde(flatten)]
+    pub device: DeviceArgs,
     #[command(
         flatten,
         next_help_heading = "Serving (--mode serve, as `sizeup infer`)"
     )]
-    serve: ServeArgs,
+    #[serde(flatten)]
+    pub serve: ServeArgs,
     #[command(
         flatten,
         next_help_heading = "Training (--mode train, as `sizeup train`)"
     )]
-    train: TrainFlags,
+    #[serde(flatten)]
+    pub train: TrainFlags,
 }
 
 /// What each point of a sweep estimates.
@@ -119,7 +124,8 @@ impl Mode {
 }
 
 /// What `--rank` orders the points by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Rank {
     /// Throughput, highest first (serving: output tokens/s; training: tokens/s)
     Speed,
@@ -155,7 +161,8 @@ fn rank_key(p: &SweepPoint, rank: Rank) -> (u8, f64) {
 }
 
 /// What a sweep's chart plots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ChartKind {
     /// Chosen by the varied input.
     Auto,
