@@ -376,10 +376,10 @@ fn bottleneck_name(k: BottleneckKind) -> &'static str {
     }
 }
 
-/// A figure in its unit, for people.
-fn figure_text(value: f64, unit: &str) -> String {
+/// A figure in its unit, for people (bytes in `units`).
+fn figure_text(value: f64, unit: &str, units: ByteUnits) -> String {
     match unit {
-        "bytes" => humanize::bytes(value.max(0.0) as u64, ByteUnits::Binary),
+        "bytes" => humanize::bytes(value.max(0.0) as u64, units),
         "s" => humanize::seconds(value),
         "requests" => format!("{value:.0}"),
         "GPU-hours" => format!("{} GPU-hours", humanize::sig3(value)),
@@ -388,7 +388,7 @@ fn figure_text(value: f64, unit: &str) -> String {
 }
 
 impl Report for CardReport {
-    fn view(&self) -> View {
+    fn view(&self, units: ByteUnits) -> View {
         let c = &self.card;
         let mut t = Table::new(
             Some(&format!(
@@ -458,12 +458,12 @@ impl Report for CardReport {
                 "forward + backward + optimizer state per GPU",
                 Cell::Text(format!(
                     "weights {} + gradients {} + optimizer {} + activations {} = {} of {}{}",
-                    humanize::bytes(tr.weights_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.gradients_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.optimizer_states_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.activations_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.total_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.capacity_bytes, ByteUnits::Binary),
+                    humanize::bytes(tr.weights_bytes_per_gpu, units),
+                    humanize::bytes(tr.gradients_bytes_per_gpu, units),
+                    humanize::bytes(tr.optimizer_states_bytes_per_gpu, units),
+                    humanize::bytes(tr.activations_bytes_per_gpu, units),
+                    humanize::bytes(tr.total_bytes_per_gpu, units),
+                    humanize::bytes(tr.capacity_bytes, units),
                     if tr.fits { "" } else { " (does not fit)" }
                 )),
             );
@@ -560,7 +560,7 @@ impl Report for CardReport {
             Cell::Text(format!(
                 "{} = {}",
                 b.figure.name,
-                figure_text(b.figure.value, &b.figure.unit)
+                figure_text(b.figure.value, &b.figure.unit, units)
             )),
         );
         for (item, value) in reason_rows(&b.reason) {
@@ -584,8 +584,8 @@ impl Report for CardReport {
             let effect = match (w.after, &w.error) {
                 (Some(a), _) => format!(
                     "{} → {}",
-                    figure_text(w.before, &b.figure.unit),
-                    figure_text(a, &b.figure.unit)
+                    figure_text(w.before, &b.figure.unit, units),
+                    figure_text(a, &b.figure.unit, units)
                 ),
                 (None, Some(e)) => format!("not estimated: {e}"),
                 (None, None) => String::new(),

@@ -6,6 +6,7 @@ use sizeup_core::hardware::{self, Accelerator};
 use sizeup_formats::file::{escape, read_text, MAX_TEXT_BYTES};
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup gpus`.
@@ -66,7 +67,7 @@ pub fn run(args: &GpusArgs) -> Result<GpusReport, AppError> {
 }
 
 impl Report for GpusReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut t = Table::new(
             Some("Accelerators: dense peaks (no sparsity), one-direction link bandwidth"),
             &[

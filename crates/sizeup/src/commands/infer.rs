@@ -14,6 +14,7 @@ use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
 
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
@@ -398,7 +399,7 @@ pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
 }
 
 impl Report for InferReport {
-    fn view(&self) -> View {
+    fn view(&self, units: ByteUnits) -> View {
         let e = &self.estimate;
         let m = &e.memory;
         let load = match e.load {
@@ -567,7 +568,7 @@ impl Report for InferReport {
             }
             notes.push(format!(
                 "does not fit: {} short per GPU; it would fit with {}",
-                crate::humanize::bytes(m.shortfall_bytes, crate::humanize::ByteUnits::Binary),
+                crate::humanize::bytes(m.shortfall_bytes, units),
                 if ways.is_empty() {
                     "a larger device".to_string()
                 } else {

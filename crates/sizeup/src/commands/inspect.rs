@@ -8,6 +8,7 @@ use sizeup_formats::tensors::{Role, TensorTable};
 use sizeup_formats::{gguf, safetensors};
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup inspect`.
@@ -79,7 +80,7 @@ fn role_name(r: Role) -> String {
 }
 
 impl Report for InspectReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let t = &self.table;
         let mut roles = Table::new(
             Some(&format!("{}: {} tensors", self.source, t.tensors.len())),

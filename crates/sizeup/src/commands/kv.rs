@@ -7,6 +7,7 @@ use sizeup_core::{Assumption, KvDtype};
 
 use crate::cli::ModelArg;
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
@@ -108,7 +109,7 @@ pub fn run(args: &KvArgs) -> Result<KvReport, AppError> {
 }
 
 impl Report for KvReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let r = &self.request;
         let mut t = Table::new(
             Some(&format!(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sizeup_core::params;
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup models`.
@@ -68,7 +69,7 @@ pub fn run(args: &ModelsArgs) -> Result<ModelsReport, AppError> {
 }
 
 impl Report for ModelsReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut t = Table::new(
             None,
             &[

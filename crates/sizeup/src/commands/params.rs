@@ -8,6 +8,7 @@ use sizeup_core::Assumption;
 
 use crate::cli::ModelArg;
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
@@ -62,7 +63,7 @@ pub fn run(args: &ParamsArgs) -> Result<ParamsReport, AppError> {
 }
 
 impl Report for ParamsReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let b = &self.breakdown;
         let mut t = Table::new(
             Some(&format!(

@@ -734,7 +734,7 @@ fn why(rows: &[PlanRow], by: RankBy) -> Option<String> {
 }
 
 impl Report for PlanTrainReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let req = &self.request;
         let base = &req.base;
         let by = match self.plan.by {

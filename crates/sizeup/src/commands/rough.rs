@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sizeup_core::rough::{estimate, RoughConfig, RoughEstimate};
 
 use crate::error::AppError;
-use crate::humanize::{lesson_bytes, lesson_params};
+use crate::humanize::{lesson_bytes, lesson_params, ByteUnits};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup rough`. Each takes a comma-separated list; every combination
@@ -109,7 +109,7 @@ pub fn run(args: &RoughArgs) -> Result<RoughReport, AppError> {
 }
 
 impl Report for RoughReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut t = Table::new(
             None,
             &[

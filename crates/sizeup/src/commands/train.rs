@@ -14,7 +14,7 @@ use sizeup_core::Assumption;
 
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
-use crate::humanize;
+use crate::humanize::{self, ByteUnits};
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
@@ -315,7 +315,7 @@ fn stage_name(stage: Option<Stage>) -> &'static str {
 }
 
 impl Report for TrainReport {
-    fn view(&self) -> View {
+    fn view(&self, units: ByteUnits) -> View {
         let e = &self.estimate;
         let l = &e.layout;
         let m = &e.memory;
@@ -499,8 +499,8 @@ impl Report for TrainReport {
             ways.push("more GPUs with --tp or --pp".into());
             notes.push(format!(
                 "does not fit: {} per GPU against {}; try {}",
-                humanize::bytes(m.total_bytes, humanize::ByteUnits::Binary),
-                humanize::bytes(m.capacity_bytes, humanize::ByteUnits::Binary),
+                humanize::bytes(m.total_bytes, units),
+                humanize::bytes(m.capacity_bytes, units),
                 ways.join(", ")
             ));
         }

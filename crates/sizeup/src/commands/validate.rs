@@ -9,6 +9,7 @@ use sizeup_core::validation::calibration::{self, FittedConstant};
 use sizeup_core::validation::{abs_quantile, relative_error, Case, CaseOutcome};
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// The published cases, read in place from `shared/` beside the repository.
@@ -238,7 +239,7 @@ fn signed(x: Option<f64>) -> Cell {
 }
 
 impl Report for ValidateReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut cases = Table::new(
             Some("cases"),
             &[

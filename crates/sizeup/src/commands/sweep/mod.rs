@@ -28,6 +28,7 @@ use crate::cli::{DeviceArgs, ModelArg};
 use crate::commands::infer::ServeArgs;
 use crate::commands::train::TrainFlags;
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::progress::Progress;
 use crate::render::{Cell, Report, Table, View};
@@ -656,7 +657,7 @@ impl Columns {
 }
 
 impl Report for SweepReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let what = match &self.settings {
             Settings::Serve {
                 weights,
