@@ -47,6 +47,10 @@ use crate::arch::{
 use crate::error::Result;
 use crate::kv;
 use crate::params::{block_tensors, Tensor, TensorRole, TpSplit};
+use crate::units::{self, sum};
+
+/// The quantity an overflow of an attention width names.
+const W: &str = "attention width";
 
 /// Where in a block an operation sits. The six stages of weight products come
 /// first, so that `stage as usize` below [`Stage::PRODUCTS`] indexes them;
@@ -270,9 +274,11 @@ impl AttentionOp {
     /// counts them (the full `s×s` product, Megatron's convention):
     /// `2·L·a·(d_qk + d_v)·min(s, span)`, written `4·L·(a·(d_qk + d_v)/2)·span`.
     pub fn training_flops_per_token(&self, layers: u64, seq_len: u64) -> f64 {
-        let width = self.heads * (self.qk_dim + self.v_dim) / 2;
+        // in f64: an estimate, and no product of two widths to overflow (exact,
+        // as the integer halving was, below 2^53)
+        let width = (self.heads as f64 * (self.qk_dim as f64 + self.v_dim as f64) / 2.0).floor();
         let span = seq_len.min(self.span.cached_tokens());
-        4.0 * layers as f64 * width as f64 * span as f64
+        4.0 * layers as f64 * width * span as f64
     }
 }
 
@@ -469,17 +475,13 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
                     heads,
                     kv_heads,
                     head_dim,
-                } => (
-                    heads,
-                    (head_dim, head_dim),
-                    [
-                        heads * head_dim,
-                        kv_heads * head_dim,
-                        kv_heads * head_dim,
-                        heads * head_dim,
-                    ],
-                    0,
-                ),
+                } => {
+                    let (q, kv) = (
+                        units::product(W, &[heads, head_dim])?,
+                        units::product(W, &[kv_heads, head_dim])?,
+                    );
+                    (heads, (head_dim, head_dim), [q, kv, kv, q], 0)
+                }
                 AttentionKind::Mla {
                     heads,
                     q_lora_rank,
@@ -488,12 +490,19 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
                     qk_rope_head_dim,
                     v_head_dim,
                 } => {
-                    let qk = heads * (qk_nope_head_dim + qk_rope_head_dim);
+                    let qk = units::product(
+                        W,
+                        &[heads, sum(W, &[qk_nope_head_dim, qk_rope_head_dim])?],
+                    )?;
+                    let v = units::product(W, &[heads, v_head_dim])?;
                     (
                         heads,
-                        (kv_lora_rank + qk_rope_head_dim, kv_lora_rank),
-                        [qk, qk, heads * v_head_dim, heads * v_head_dim],
-                        q_lora_rank.unwrap_or(0) + kv_lora_rank + qk_rope_head_dim,
+                        (sum(W, &[kv_lora_rank, qk_rope_head_dim])?, kv_lora_rank),
+                        [qk, qk, v, v],
+                        sum(
+                            W,
+                            &[q_lora_rank.unwrap_or(0), kv_lora_rank, qk_rope_head_dim],
+                        )?,
                     )
                 }
             };

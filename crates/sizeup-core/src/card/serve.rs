@@ -361,6 +361,7 @@ fn what_ifs(input: &CardInput<'_>, metric: Metric, before: &Figure) -> Vec<WhatI
             input.targets,
         );
     }
+    // the base estimate succeeded, so prompt + output was checked there
     let context = base.context.unwrap_or(base.prompt + base.output);
     if context >= 4096 {
         let shorter = context / 4;
@@ -378,7 +379,7 @@ fn what_ifs(input: &CardInput<'_>, metric: Metric, before: &Figure) -> Vec<WhatI
     }
     if metric != Metric::Fit && input.targets.concurrency > 0 {
         for (label, c) in [
-            ("twice the", input.targets.concurrency * 2),
+            ("twice the", input.targets.concurrency.saturating_mul(2)),
             ("half the", (input.targets.concurrency / 2).max(1)),
         ] {
             let mut t = input.targets;
@@ -406,7 +407,8 @@ fn what_ifs(input: &CardInput<'_>, metric: Metric, before: &Figure) -> Vec<WhatI
             },
         );
     }
-    let tp2 = base.tp * 2;
+    // saturating: a doubled size past u64 divides nothing and is skipped
+    let tp2 = base.tp.saturating_mul(2);
     if arch.heads() % tp2 == 0 && base.gpu.interconnect_bytes_per_sec.is_some() {
         let mut r = base.clone();
         r.tp = tp2;

@@ -222,10 +222,11 @@ pub(super) fn judge(
         format!(
             "micro-batch {} → {}",
             base.micro_batch,
-            base.micro_batch * 2
+            base.micro_batch.saturating_mul(2)
         ),
         None,
-        &|r| r.micro_batch *= 2,
+        // saturating: a what-if past u64 is refused by its own estimate
+        &|r| r.micro_batch = r.micro_batch.saturating_mul(2),
     );
     if base.optimizer == Optimizer::Adamw && matches!(base.method, Method::Full) {
         with(
@@ -277,15 +278,15 @@ pub(super) fn judge(
             },
         );
     }
-    let g2 = base.gpus * 2;
+    let g2 = base.gpus.saturating_mul(2);
     with(
         "twice the GPUs",
         format!("{} → {g2} GPUs", base.gpus),
         Some("more GPUs shorten the run; GPU-hours stay or grow"),
         &|r| {
-            r.gpus *= 2;
+            r.gpus = r.gpus.saturating_mul(2);
             if let Some(dp) = r.layout.dp.as_mut() {
-                *dp *= 2;
+                *dp = dp.saturating_mul(2);
             }
         },
     );

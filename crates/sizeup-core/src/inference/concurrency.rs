@@ -66,6 +66,7 @@ pub fn max_context(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<
     }
     // `fits` never turns true again once false, so the answer is the one `s`
     // with fits(s) and not fits(s + 1), however the bracket narrows to it.
+    // 1 ≤ lo < hi ≤ 2⁴⁰ throughout: no step, sum or difference below overflows.
     const PROBE: u64 = 1 << 16;
     if let Ok(c) = kv::size(
         arch,

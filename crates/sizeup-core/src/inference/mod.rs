@@ -37,6 +37,7 @@ use crate::hardware::Accelerator;
 use crate::kv::{self, KvRequest};
 use crate::ops::{self, OpList};
 use crate::params;
+use crate::units::sum;
 
 /// What to estimate: the devices, the format, the workload and the engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,6 +269,8 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
             field: "prompt + output",
         });
     }
+    // every later `prompt + output/2` is at most this sum
+    sum("tokens per request", &[req.prompt, req.output])?;
     if arch.heads() % req.tp != 0 {
         return Err(CoreError::Invalid {
             field: "tp",
@@ -448,6 +451,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         &Pass {
             sequences: batch,
             new_tokens: 1,
+            // no overflow: `validate` checked prompt + output
             cached_tokens: req.prompt + req.output / 2,
         },
         machine,
@@ -462,7 +466,10 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
     let prefill = Phase {
         seconds: prefill_pass.seconds,
-        tokens_per_sec: rate((prefill_seqs * req.prompt) as f64, prefill_pass.seconds),
+        tokens_per_sec: rate(
+            prefill_seqs as f64 * req.prompt as f64,
+            prefill_pass.seconds,
+        ),
         bound: prefill_pass.bound(),
         breakdown: prefill_pass,
     };
@@ -534,6 +541,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         ),
         Assumption::new(
             "decode context",
+            // no overflow: `validate` checked prompt + output
             format!("prompt + output/2 = {}", req.prompt + req.output / 2),
             "KV read grows linearly over the output: its average",
         ),

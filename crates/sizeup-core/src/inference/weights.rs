@@ -235,6 +235,7 @@ pub(super) fn breakdown_of(
             .ok_or_else(overflow)?;
         g.bytes = g.bytes.checked_add(s.bytes).ok_or_else(overflow)?;
         match kinds.iter_mut().find(|(k, _)| *k == s.storage) {
+            // a part of `g.bytes`, whose sum is checked above: no overflow
             Some((_, b)) => *b += s.bytes,
             None => kinds.push((s.storage, s.bytes)),
         }
@@ -246,6 +247,7 @@ pub(super) fn breakdown_of(
             for (storage, bytes) in storages {
                 let name = storage.name();
                 match kinds.iter_mut().find(|(k, _)| *k == name) {
+                    // a part of the group's checked `bytes`: no overflow
                     Some((_, b)) => *b += bytes,
                     None => kinds.push((name, bytes)),
                 }

@@ -201,6 +201,7 @@ fn fold<'a, T: AsRef<[Tensor]>>(
         active: total - inactive.min(total),
         breakdown,
         mtp,
+        // `total` sums every group, the vision tower's included: no underflow
         text: total - breakdown.vision_and_projector,
     })
 }

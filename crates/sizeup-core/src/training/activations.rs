@@ -334,8 +334,9 @@ pub fn first_stage_of(
     } else if v == 1 {
         product(Q, &[layers, p.min(layout.micro_batches)])?
     } else {
-        // L·(1 + (p−1)/(p·v)) = L·(p·v + p − 1)/(p·v), rounded up
-        product(Q, &[arch.num_layers(), p * v + p - 1])?.div_ceil(p * v)
+        // L·(1 + (p−1)/(p·v)) = L·(p·v + p − 1)/(p·v), rounded up (p ≥ 2 here)
+        let pv = product(Q, &[p, v])?;
+        product(Q, &[arch.num_layers(), sum(Q, &[pv, p - 1])?])?.div_ceil(pv)
     };
     let stored = product(Q, &[per_layer, layers_in_flight])?;
     let working = if cfg.recompute == Recompute::Full {

@@ -41,7 +41,7 @@ use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::ops::{self, OpList};
 use crate::params;
-use crate::units::sum;
+use crate::units::{product, sum};
 
 use activations::{ActivationConfig, Recompute};
 use comm::{Network, COLLECTIVE_EFFICIENCY};
@@ -321,7 +321,9 @@ fn memory(
         }
         .max(1);
         Ok(match layout.zero {
-            ZeroStage::Zero3 if layout.dp > 1 => 3 * (params / layers) * 2,
+            ZeroStage::Zero3 if layout.dp > 1 => {
+                product("communication buffer bytes", &[3, params / layers, 2])?
+            }
             _ if layout.dp > 1 => 2 * DDP_BUCKET_BYTES,
             _ => 0,
         })
@@ -396,6 +398,7 @@ fn largest_micro_batch(
     if !fits(1)? {
         return Ok(None);
     }
+    // hi ≤ 2·LIMIT: the doubling and the bisection below cannot overflow
     const LIMIT: u64 = 1 << 20;
     let mut lo = 1;
     let mut hi = 2;

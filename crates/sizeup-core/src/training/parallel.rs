@@ -336,9 +336,13 @@ impl Layout {
         })
     }
 
-    /// GPUs in the layout: `t · p · cp · dp`.
+    /// GPUs in the layout: `t · p · cp · dp`, saturating (a layout built by
+    /// [`LayoutRequest`]'s check multiplies to its GPU count, checked there).
     pub fn gpus(&self) -> u64 {
-        self.tp * self.pp * self.cp * self.dp
+        self.tp
+            .saturating_mul(self.pp)
+            .saturating_mul(self.cp)
+            .saturating_mul(self.dp)
     }
 
     /// Layers on the first (fullest) pipeline stage: `⌈L/p⌉`.

@@ -308,6 +308,7 @@ pub fn params_per_gpu_in(
         Stage::Only => (arch.num_layers(), 0),
         Stage::First => (layout.first_stage_layers(arch), 0),
         Stage::Last => {
+            // the last stage's layers are some of the model's: no underflow
             let n = layout.last_stage_layers(arch);
             (n, arch.num_layers() - n)
         }
