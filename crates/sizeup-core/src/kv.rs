@@ -12,6 +12,7 @@ const Q: &str = "KV cache bytes";
 
 /// What to size a KV cache for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KvRequest {
     /// `s`: tokens held per sequence (prompt + generated).
     pub seq_len: u64,
@@ -50,6 +51,7 @@ pub struct KvCache {
 
 /// The cache of one kind of layer: what [`size`] sums, block by block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LayerCache {
     /// What the layer is (`GQA`, `MLA+DSA`, `GDN`, `Mamba2`…), with its span.
     pub kind: String,

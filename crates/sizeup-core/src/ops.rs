@@ -56,6 +56,7 @@ const W: &str = "attention width";
 /// first, so that `stage as usize` below [`Stage::PRODUCTS`] indexes them;
 /// [`Stage::order`] is the order a forward pass runs them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Projections into the token mixer (q, k, v, MLA down and up projections, the

@@ -194,6 +194,7 @@ mod tests {
 
 /// One component of the rough estimate beside its exact count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RoughComponent {
     /// What is compared (`attention`, `mlp`, `norms`, `embeddings and head`).
     pub component: Cow<'static, str>,
@@ -207,6 +208,7 @@ pub struct RoughComponent {
 
 /// The lesson's estimate applied to a real model, component by component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RoughComparison {
     /// `L·(12h² + 4h) + V·h`.
     pub rough_total: u64,

@@ -92,6 +92,7 @@ impl Source {
 
 /// The tensors a checkpoint really holds, and how they compare with the config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckpointTensors {
     /// Every tensor, with exact parameters and bytes.
     pub table: TensorTable,

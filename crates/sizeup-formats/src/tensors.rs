@@ -273,6 +273,18 @@ impl Serialize for Dtype {
     }
 }
 
+/// A string: the name [`Dtype::name`] gives.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Dtype {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Dtype".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string"})
+    }
+}
+
 impl<'de> Deserialize<'de> for Dtype {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
@@ -284,6 +296,7 @@ impl<'de> Deserialize<'de> for Dtype {
 /// What a tensor is, by its name; the groups match the parameter breakdown of
 /// `sizeup_core::params::Breakdown`, plus three that hold no model parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Role {
@@ -484,6 +497,7 @@ pub struct StoredTensor {
 
 /// One row of the tensor table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TensorInfo {
     /// Name in the file.
     pub name: String,
@@ -501,6 +515,7 @@ pub struct TensorInfo {
 
 /// Counts over a group of tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Totals {
     /// Number of tensors.
     pub tensors: u64,
@@ -522,6 +537,7 @@ impl Totals {
 /// The tensors of a checkpoint with their roles and parameter counts, and the
 /// totals per role and per storage type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TensorTable {
     /// Every tensor, in the order the reader gave them.
     pub tensors: Vec<TensorInfo>,
@@ -629,6 +645,7 @@ fn role_and_packing(t: &StoredTensor, names: &HashSet<&str>) -> (Role, u64) {
 /// How the parameters counted in a checkpoint compare with a count from its
 /// configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConfigComparison {
     /// Parameters computed from the configuration (`sizeup_core::params::count`).
     pub config_params: u64,

@@ -122,6 +122,7 @@ fn from_config_text(name: &str, text: &str) -> Result<Loaded, FormatError> {
 
 /// The model as every report shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ModelSummary {
     /// Catalog name, file name or Hub id (`ORG/NAME`).
     pub name: String,

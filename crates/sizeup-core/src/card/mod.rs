@@ -46,6 +46,7 @@ pub struct CardInput<'a> {
 
 /// The figure that binds, and which resource it measures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Bottleneck {
     /// Memory, latency, throughput or compute.
     pub kind: BottleneckKind,
@@ -58,6 +59,7 @@ pub struct Bottleneck {
 /// The evidence behind a bottleneck. Data, not prose: bytes stay bytes here, and
 /// the binary turns them into text in the units the user asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// Weights and runtime leave no room for one request at the context.
@@ -127,6 +129,7 @@ pub enum Reason {
 
 /// The four bottlenecks of the lesson's evidence card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BottleneckKind {
     /// Weights, KV cache or training state do not fit as asked.
@@ -141,6 +144,7 @@ pub enum BottleneckKind {
 
 /// A number with its unit and the direction that is better.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Figure {
     /// What it measures (`concurrent 32768-token requests`).
     pub name: String,
@@ -154,6 +158,7 @@ pub struct Figure {
 
 /// One computed change and its effect on the binding figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WhatIf {
     /// Short name (`fp8 KV cache`).
     pub name: String,
@@ -213,6 +218,7 @@ impl WhatIf {
 
 /// Parameters: the exact count, where it sits, and the lesson's estimate beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ParamsSection {
     /// Every parameter.
     pub total: u64,
@@ -230,6 +236,7 @@ pub struct ParamsSection {
 
 /// The evidence card.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EvidenceCard {
     /// The workload judged.
     pub workload: Workload,

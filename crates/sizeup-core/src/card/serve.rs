@@ -13,6 +13,7 @@ use crate::kv::{self, KvRequest};
 
 /// Inference cost as the card shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InferenceSection {
     /// Accelerator name.
     pub gpu: String,

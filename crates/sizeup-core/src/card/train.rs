@@ -14,6 +14,7 @@ use crate::training::{self, TrainEstimate, TrainRequest};
 
 /// Training cost as the card shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrainingSection {
     /// Accelerator name.
     pub accelerator: String,

@@ -50,6 +50,7 @@ pub enum WeightFormat {
 
 /// The arithmetic the matrix products run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ComputePrecision {
     /// FP32 (no tensor cores).

@@ -8,6 +8,7 @@ use crate::kv::{self, KvRequest};
 
 /// How requests share the devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind", content = "requests")]
 pub enum Load {
     /// A static batch: every request is prefilled together, then decoded in lockstep.
@@ -116,6 +117,7 @@ pub fn max_context(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<
 
 /// Latency and throughput of a load, from the time of its passes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Schedule {
     /// Time to first token, seconds.
     pub time_to_first_token_seconds: f64,

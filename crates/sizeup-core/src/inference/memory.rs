@@ -8,6 +8,7 @@ use crate::ops;
 
 /// Memory of one device, in bytes, as separate line items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemoryPerGpu {
     /// The device's memory.
     pub total_bytes: u64,

@@ -110,6 +110,7 @@ impl InferRequest {
 
 /// Something the user should know that does not stop the estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Warning {
     /// The context is longer than the model was built for; estimated anyway, not clamped.
@@ -160,6 +161,7 @@ impl fmt::Display for Warning {
 
 /// One phase (prefill or a decode step) and what bounds it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Phase {
     /// Seconds of the pass.
     pub seconds: f64,
@@ -174,6 +176,7 @@ pub struct Phase {
 
 /// What would make a model fit that does not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FitAdvice {
     /// The smallest tensor-parallel size (a power of two dividing the heads) that fits.
     pub min_tp: Option<u64>,
@@ -187,6 +190,7 @@ pub struct FitAdvice {
 
 /// A serving estimate: memory, speed, concurrency and cost, with its assumptions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InferEstimate {
     /// The model's `model_type`.
     pub model_type: String,

@@ -21,6 +21,7 @@ use crate::params::TensorRole;
 
 /// Which resource limits a phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
     /// Tensor-core arithmetic.
@@ -81,6 +82,7 @@ pub struct Machine<'a> {
 
 /// Time of a pass and where it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PassTime {
     /// Wall time of the pass, seconds.
     pub seconds: f64,

@@ -32,6 +32,7 @@ impl StoredTensor {
 
 /// Weight bytes by group, and per tensor-parallel rank.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WeightBreakdown {
     /// The format.
     pub format: WeightFormat,
@@ -47,6 +48,7 @@ pub struct WeightBreakdown {
 
 /// Bytes of one group of tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WeightGroup {
     /// `embedding`, `attention`, `mlp`, `moe_experts`, `moe_shared_experts`,
     /// `moe_router`, `norms_and_biases`, `lm_head`, `other`.

@@ -22,6 +22,7 @@ const Q: &str = "parameter count";
 ///
 /// Every group is a count of scalar parameters; [`Breakdown::total`] is their sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Breakdown {
     /// Token embedding `V·h`.
     pub embedding: u64,

@@ -42,6 +42,7 @@ pub const ZERO_STAGES: [ZeroStage; 4] = [
 
 /// Restrictions on the space; `None` leaves an axis free (every value that divides).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Space {
     /// GPU counts to try.
     pub gpus: Vec<u64>,
@@ -85,6 +86,7 @@ impl Space {
 
 /// One layout of the search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Candidate {
     /// Index of the accelerator in the plan's list.
     pub accelerator: usize,
@@ -224,6 +226,7 @@ impl Cell {
 
 /// The size of a space, counted without pricing anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpaceCount {
     /// Candidates (layouts × micro-batches × recompute × ZeRO × sequence parallel).
     pub candidates: u64,

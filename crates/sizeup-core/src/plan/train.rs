@@ -31,6 +31,7 @@ use crate::Architecture;
 
 /// What the plan ranks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RankBy {
     /// Wall time for the training tokens.
@@ -41,6 +42,7 @@ pub enum RankBy {
 
 /// A training plan to search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PlanRequest {
     /// Everything but the layout: sequence length, global batch, tokens,
     /// optimizer, precision, method, kernels, overlap, network, price.
@@ -92,6 +94,7 @@ pub struct PlanEntry {
 
 /// How many candidates met which fate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Tally {
     /// Candidates decided: priced, pruned by memory or refused.
     pub evaluated: u64,

@@ -38,6 +38,7 @@ const Q: &str = "activation bytes";
 
 /// Which activations are recomputed in the backward pass instead of stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Recompute {
     /// Store everything.
@@ -364,6 +365,7 @@ pub fn first_stage_of(
 /// every stored activation (the last layer's included) is still alive then. The
 /// logits bytes therefore add to the stored activations, not overlap them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// Hugging Face transformers' `ForCausalLMLoss`: the 16-bit logits upcast to fp32,

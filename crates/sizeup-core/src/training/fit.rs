@@ -15,6 +15,7 @@ pub const SEQ_LEN_LIMIT: u64 = 1 << 22;
 
 /// The lengths the search may answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "of", content = "tokens")]
 pub enum SeqLenStep {
     /// Multiples of this many tokens (256 by default: what training pipelines
@@ -61,6 +62,7 @@ impl SeqLenStep {
 
 /// Memory at one sequence length.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AtLength {
     /// Sequence length `s`, tokens.
     pub seq_len: u64,
@@ -72,6 +74,7 @@ pub struct AtLength {
 
 /// The answer of [`longest_seq_len`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LongestFit {
     /// The lengths tried.
     pub step: SeqLenStep,

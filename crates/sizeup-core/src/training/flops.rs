@@ -27,6 +27,7 @@ pub fn compute_optimal_tokens(n: u64) -> f64 {
 
 /// FLOPs per token of one training step, split by where they come from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlopsPerToken {
     /// `6·N`: forward and backward of every parameter, `N` = active parameters
     /// (MoE: routed experts a token does not use are left out).

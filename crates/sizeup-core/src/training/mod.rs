@@ -68,6 +68,7 @@ pub const DDP_BUCKET_BYTES: u64 = 25 << 20;
 
 /// A training run to estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrainRequest {
     /// GPUs in the run.
     pub gpus: u64,
@@ -162,6 +163,7 @@ impl TrainRequest {
 
 /// Memory on one GPU, line by line, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemoryPerGpu {
     /// The pipeline stage these figures describe (the one that needs the most).
     pub stage: Option<Stage>,
@@ -194,6 +196,7 @@ impl MemoryPerGpu {
 
 /// FLOPs of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlopsEstimate {
     /// Per token trained.
     pub per_token: flops::FlopsPerToken,
@@ -211,6 +214,7 @@ pub struct FlopsEstimate {
 
 /// Time, throughput, utilization and cost.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TimeEstimate {
     /// Seconds per optimizer step (the modelled value, or the `--mfu` override's).
     pub step_seconds: f64,
@@ -238,6 +242,7 @@ pub struct TimeEstimate {
 
 /// Everything `sizeup train` reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrainEstimate {
     /// The accelerator's catalog name.
     pub accelerator: String,

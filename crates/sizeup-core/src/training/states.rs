@@ -21,6 +21,7 @@ const Q: &str = "bytes of model states";
 
 /// Precision of the matrix multiplications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// bfloat16 mixed precision.
@@ -66,6 +67,7 @@ impl std::str::FromStr for Precision {
 
 /// The optimizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Optimizer {
     /// AdamW: first and second moments in fp32 (Loshchilov & Hutter 2019).
@@ -146,6 +148,7 @@ pub const ADAM_8BIT_BLOCK: u64 = 2048;
 
 /// Which pipeline stage a per-GPU figure describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The only stage (`p = 1`): embedding, every layer, head.

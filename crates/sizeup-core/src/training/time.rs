@@ -45,6 +45,7 @@ pub const EXPERT_COMM_SM_SHARE: f64 = 20.0 / 132.0;
 
 /// Which communication the framework hides behind computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Overlap {
     /// Tensor/sequence-parallel collectives overlapped with the products
     /// (Transformer Engine's userbuffers, Megatron-Core `--tp-comm-overlap`).
@@ -361,6 +362,7 @@ pub fn head_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
 
 /// Where one optimizer step's time goes.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StepTime {
     /// Wall seconds of one optimizer step.
     pub step_seconds: f64,

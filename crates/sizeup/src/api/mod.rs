@@ -45,8 +45,10 @@ mod tests;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub(crate) use self::fields::{field_name, text, text_list, text_opt};
+#[cfg(feature = "serve")]
+pub(crate) use self::fields::field_name;
 pub use self::fields::{fields, Field, RequestError, CONFIG_FIELD, MAX_CONFIG_BYTES};
+pub(crate) use self::fields::{text, text_list, text_opt};
 pub use crate::cli::{DeviceArgs, ModelArg};
 pub use crate::commands::card::{CardArgs as CardRequest, CardReport as CardResponse};
 pub use crate::commands::gpus::{GpusArgs as GpusRequest, GpusReport as GpusResponse};

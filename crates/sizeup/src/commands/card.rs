@@ -118,6 +118,7 @@ fn parse_workload(s: &str) -> Result<Workload, String> {
 
 /// What `sizeup card` reports.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct CardReport {
     /// The model.
     pub model: ModelSummary,

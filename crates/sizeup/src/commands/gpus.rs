@@ -22,6 +22,7 @@ pub struct GpusArgs {
 
 /// What `sizeup gpus` reports.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct GpusReport {
     /// The accelerators, catalog order, a user file's last.
     pub accelerators: Vec<Accelerator>,

@@ -264,6 +264,7 @@ pub struct ServeArgs {
 
 /// What `sizeup infer` reports.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct InferReport {
     /// The model and its architecture.
     pub model: ModelSummary,

@@ -36,6 +36,7 @@ pub struct KvArgs {
 
 /// What `sizeup kv` reports (JSON field names are a contract: see README.md).
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct KvReport {
     /// The model and its architecture.
     pub model: ModelSummary,
@@ -66,6 +67,7 @@ pub struct KvReport {
 
 /// A sliding window and the number of layers that use it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SlidingWindow {
     /// Tokens a sliding layer attends to and caches.
     pub size: u64,

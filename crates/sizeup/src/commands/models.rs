@@ -18,6 +18,7 @@ pub struct ModelsArgs {
 
 /// One catalog row.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ModelRow {
     /// Catalog name.
     pub name: String,
@@ -37,6 +38,7 @@ pub struct ModelRow {
 
 /// What `sizeup models` reports.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ModelsReport {
     /// The catalog, in catalog order.
     pub models: Vec<ModelRow>,

@@ -22,6 +22,7 @@ pub struct ParamsArgs {
 
 /// What `sizeup params` reports (JSON field names are a contract: see README.md).
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ParamsReport {
     /// The model and its architecture.
     pub model: ModelSummary,

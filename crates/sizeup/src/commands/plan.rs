@@ -170,6 +170,7 @@ fn parse_gpus(s: &str) -> Result<GpuCounts, String> {
 /// One row of the plan: the layout, its estimate, and the `sizeup train` flags
 /// that reproduce it.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PlanRow {
     /// 1 for the winner.
     pub rank: usize,
@@ -185,6 +186,7 @@ pub struct PlanRow {
 
 /// How fast the search went (this run, this machine).
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SearchSpeed {
     /// Wall seconds of the search.
     pub seconds: f64,
@@ -194,6 +196,7 @@ pub struct SearchSpeed {
 
 /// What `sizeup plan train` reports.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PlanTrainReport {
     /// The model.
     pub model: ModelSummary,
@@ -211,6 +214,7 @@ pub struct PlanTrainReport {
 
 /// The plan without its entries (they are in `rows`).
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PlanSummary {
     /// The ranking.
     pub by: RankBy,

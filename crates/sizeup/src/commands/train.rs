@@ -193,6 +193,7 @@ fn parse_target(s: &str) -> Result<Projection, String> {
 
 /// What `sizeup train` reports.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct TrainReport {
     /// The model and its architecture.
     pub model: ModelSummary,

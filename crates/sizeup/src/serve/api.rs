@@ -41,13 +41,15 @@ pub struct Endpoint {
     pub fields: fn() -> Vec<Field>,
     /// Read a request's fields, run it and answer the CLI's JSON.
     pub answer: fn(Fields) -> Result<String, ApiError>,
+    /// The response's JSON Schema (a `$ref` to the generator's definitions).
+    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
 }
 
 /// The route of request type `T`.
 const fn endpoint<T>(path: &'static str, response: &'static str) -> Endpoint
 where
     T: Served,
-    T::Response: Report,
+    T::Response: Report + schemars::JsonSchema,
 {
     Endpoint {
         path,
@@ -55,6 +57,7 @@ where
         response,
         fields: served_fields::<T>,
         answer: answer::<T>,
+        schema: |g| g.subschema_for::<T::Response>(),
     }
 }
 

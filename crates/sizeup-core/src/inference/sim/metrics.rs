@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The distribution of one latency, seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Percentiles {
     /// Samples (requests, or tokens for the inter-token latency).
     pub samples: u64,
@@ -71,6 +72,7 @@ impl Percentiles {
 
 /// A quantity's time average and largest value over a run.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Level {
     /// Mean over simulated time, `∫ x dt / T`.
     pub mean: f64,

@@ -30,6 +30,7 @@ use crate::kv::{self, KvRequest};
 
 /// How the engine schedules: its caps, chunking, prefix cache and overheads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SchedulerConfig {
     /// Sequences running at once (vLLM `max_num_seqs`).
     pub max_num_seqs: u64,
@@ -176,6 +177,7 @@ impl SimRequest {
 
 /// Whether the run describes a steady state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RunState {
     /// The queue did not grow over the run: its percentiles describe the load.
@@ -204,6 +206,7 @@ pub enum RunState {
 /// The outcome of a simulation: what was simulated, the latencies, the
 /// throughput, the pool and the queue, with the assumptions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SimReport {
     /// How requests arrived.
     pub arrivals: Arrivals,

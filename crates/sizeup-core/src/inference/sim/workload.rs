@@ -202,6 +202,7 @@ impl Lengths {
 
 /// How requests arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Arrivals {
     /// Open loop: a Poisson process of this many requests per second.

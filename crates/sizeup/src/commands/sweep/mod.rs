@@ -98,6 +98,7 @@ pub struct SweepArgs {
 
 /// What each point of a sweep estimates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Serving, as `sizeup infer`.
@@ -191,6 +192,7 @@ fn parse_chart_path(s: &str) -> Result<PathBuf, String> {
 
 /// One varied input, as the report shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct AxisReport {
     /// The name as given (`seq_len`).
     pub name: Cow<'static, str>,
@@ -232,6 +234,21 @@ impl<'de> Deserialize<'de> for PointValues {
     }
 }
 
+/// A map from each varied input to its value: a number, or a name.
+#[cfg(feature = "serve")]
+impl schemars::JsonSchema for PointValues {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PointValues".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "additionalProperties": {"type": ["number", "string"]}
+        })
+    }
+}
+
 /// Reads a point's values in their order (the axes' order).
 struct PointValuesVisitor;
 
@@ -266,6 +283,7 @@ impl<'de> de::Visitor<'de> for PointValuesVisitor {
 
 /// What one point gave.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A serving estimate.
@@ -278,6 +296,7 @@ pub enum Outcome {
 
 /// One point of the sweep.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SweepPoint {
     /// The varied inputs' values.
     pub values: PointValues,
@@ -314,6 +333,7 @@ impl SweepPoint {
 
 /// The fixed settings of the sweep that the table title names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Settings {
     /// Serving.
@@ -343,6 +363,7 @@ pub enum Settings {
 /// What `sizeup sweep` reports: one point per combination of the varied values,
 /// first axis outermost.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SweepReport {
     /// The model as loaded (before any architecture axis).
     pub model: ModelSummary,

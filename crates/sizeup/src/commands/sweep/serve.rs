@@ -15,6 +15,7 @@ use crate::render::Cell;
 
 /// The architecture at a point where an architecture input is varied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PointShape {
     /// `L`.
     pub layers: u64,
@@ -62,6 +63,7 @@ impl PointShape {
 
 /// What serving looks like at one point, in base units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ServePoint {
     /// All parameters of the model at this point.
     pub params_total: u64,

@@ -16,6 +16,7 @@ use crate::render::Cell;
 
 /// What training looks like at one point, in base units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct TrainPoint {
     /// All parameters of the model at this point.
     pub params_total: u64,
