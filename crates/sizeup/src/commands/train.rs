@@ -132,7 +132,7 @@ pub struct TrainFlags {
     #[arg(long, default_value = "fused", value_parser = ["fused", "eager"])]
     pub kernels: String,
     /// Logits and loss: eager (transformers' fp32 upcast + cross_entropy), fused
-    /// (in-place fp32 softmax, Megatron) or chunked[:N] (N token chunks, default 8;
+    /// (in-place fp32 softmax, Megatron) or `chunked[:N]` (N token chunks, default 8;
     /// Liger, Unsloth, torchtune); default: eager with --kernels eager, else fused
     #[arg(long, value_parser = parse_loss)]
     #[serde(serialize_with = "crate::api::text_opt")]
