@@ -6,14 +6,15 @@ use sizeup_core::card::{
     self, BottleneckKind, CardInput, EvidenceCard, Reason, ServeTargets, Workload,
 };
 use sizeup_core::hardware;
-use sizeup_core::inference::{Bound, Engine, InferRequest};
+use sizeup_core::inference::{Bound, Engine};
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::ZeroStage;
 use sizeup_core::training::TrainRequest;
 use sizeup_core::{params, Architecture, Assumption, KvDtype, WeightFormat};
 
-use crate::cli::ModelArg;
+use crate::cli::{DeviceArgs, ModelArg};
+use crate::commands::infer::ServeArgs;
 use crate::error::AppError;
 use crate::humanize::{self, ByteUnits};
 use crate::model::{self, ModelSummary};
@@ -180,21 +181,43 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
     let loaded = model::load(&args.model)?;
     let arch = &loaded.arch;
     let w = args.workload;
-    let gpu = hardware::find(&args.gpu)?;
     let (prompt, output) = w.request_shape();
-    let mut serve = InferRequest::new(gpu, args.engine);
-    serve.tp = args.tp;
-    serve.gpus = args.tp;
-    serve.weights = args.weights;
-    serve.kv_dtype = args.kv_dtype;
-    serve.prompt = args.prompt.unwrap_or(prompt);
-    serve.output = args.output.unwrap_or(output);
-    serve.context = Some(args.context.unwrap_or(match w {
-        Workload::Chat => 8192,
-        Workload::Rag => 16_384,
-        _ => serve.prompt + serve.output,
-    }));
-    serve.price_per_gpu_hour = args.price;
+    let (prompt, output) = (args.prompt.unwrap_or(prompt), args.output.unwrap_or(output));
+    // the serving request comes from the serving flags' one path, as `infer`'s does
+    let device = DeviceArgs {
+        gpu: args.gpu.clone(),
+        gpu_file: None,
+        gpus: Some(args.tp),
+        tp: Some(args.tp),
+        price: args.price,
+    };
+    let serving = ServeArgs {
+        weights: args.weights,
+        keep_embeddings_16bit: false,
+        kv_dtype: args.kv_dtype,
+        context: Some(args.context.unwrap_or(match w {
+            Workload::Chat => 8192,
+            Workload::Rag => 16_384,
+            _ => prompt.saturating_add(output),
+        })),
+        prompt,
+        output,
+        batch: None,
+        concurrency: None,
+        engine: args.engine,
+        gpu_memory_utilization: None,
+        kv_block: None,
+        runtime_mib: None,
+        comm_buffer_mib: None,
+        prefill_chunk: None,
+        matmul_efficiency: None,
+        matmul_efficiency_8bit: None,
+        memory_efficiency: None,
+        layer_overhead_us: None,
+        allreduce_efficiency: None,
+        allreduce_latency_us: None,
+    };
+    let serve = serving.request(&device)?;
 
     let mut targets: ServeTargets = w.default_targets();
     if let Some(c) = args.concurrency {
