@@ -287,3 +287,37 @@ fn fields_become_the_flags() {
     assert!(r.train.sequence_parallel && !r.train.dropout && !r.train.flash_attention);
     assert_eq!(r.train.lora_targets, [Projection::Q, Projection::V]);
 }
+
+/// A config whose counts pass 2⁶⁴ is an error through the library, whatever
+/// the build profile (tests panic on an unchecked overflow; a release build
+/// without overflow checks would wrap).
+#[test]
+fn a_count_past_u64_is_an_error() {
+    let config = json!({
+        "model_type": "llama", "hidden_size": 1u64 << 40, "intermediate_size": 1u64 << 42,
+        "num_hidden_layers": 2, "num_attention_heads": 1u64 << 20, "num_key_value_heads": 1u64 << 20,
+        "vocab_size": 1u64 << 40, "max_position_embeddings": 2048, "tie_word_embeddings": false
+    });
+    for command in ["params", "kv", "infer", "train"] {
+        let fields = json!({"config": config});
+        let result = std::panic::catch_unwind(|| match command {
+            "params" => params(&serde_json::from_value(fields).expect("a request")).map(|_| ()),
+            "kv" => kv(&serde_json::from_value(fields).expect("a request")).map(|_| ()),
+            "infer" => infer(&serde_json::from_value(fields).expect("a request")).map(|_| ()),
+            _ => train(&serde_json::from_value(fields).expect("a request")).map(|_| ()),
+        })
+        .unwrap_or_else(|_| panic!("{command} panicked"));
+        let err = result.expect_err(command);
+        // the config's reader or the estimate finds it
+        let overflow =
+            |e: &sizeup_core::CoreError| matches!(e, sizeup_core::CoreError::Overflow { .. });
+        assert!(
+            match &err {
+                Error::Core(e) | Error::Formats(sizeup_formats::FormatError::Core(e)) =>
+                    overflow(e),
+                _ => false,
+            },
+            "{command}: {err:?}"
+        );
+    }
+}
