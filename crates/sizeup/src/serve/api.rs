@@ -406,6 +406,25 @@ mod tests {
         assert_eq!(json["params_total"], 2 * 36_992 + 128_000 + 64);
     }
 
+    /// A query string repeats a repeated flag's field (`vary=…&vary=…`).
+    #[test]
+    fn a_repeated_query_field_is_each_value() {
+        let given = fields_from_query(
+            [
+                ("model", "llama-3.1-8b"),
+                ("vary", "batch=1..4*2"),
+                ("vary", "tp=1,2"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .to_vec(),
+        );
+        let json: Value =
+            serde_json::from_str(&answer::<SweepRequest>(given).expect("a sweep")).expect("JSON");
+        assert_eq!(json["axes"].as_array().map(Vec::len), Some(2));
+        // 3 batches × 2 tp
+        assert_eq!(json["points"].as_array().map(Vec::len), Some(6));
+    }
+
     #[test]
     fn a_simulation_is_clamped() {
         let mut r = InferRequest::from_fields(given(&[
