@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One assumption behind an estimate (a utilization factor, an overhead, a precision).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Assumption {
     /// What is assumed (`decode memory-bandwidth utilization`).
     pub name: String,

@@ -15,6 +15,7 @@ use crate::error::{CoreError, Result};
 /// Every rate is the vendor's dense (no sparsity) peak; achieved rates come from
 /// [`crate::efficiency`]-style utilization assumptions, never from editing these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Accelerator {
     /// Canonical name used on the command line (`H100-SXM`).
@@ -65,6 +66,7 @@ pub struct Accelerator {
 
 /// Measured kernel rates of an accelerator, as fractions of its datasheet peaks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KernelRates {
     /// Best 16-bit matmul rate / 16-bit peak (maximum achievable matmul FLOPS).
@@ -79,6 +81,7 @@ pub struct KernelRates {
 
 /// Dense peak throughput per precision, in FLOP/s; `None` where the chip has no such path.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PeakFlops {
     /// FP32 (non-tensor).

@@ -1,6 +1,6 @@
 //! KV cache: bytes per token, per sequence, per batch and per tensor-parallel rank.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, Attention, AttentionKind, Block, Mixer, Span};
 use crate::assumption::Assumption;
@@ -11,7 +11,8 @@ use crate::units::{product, sum};
 const Q: &str = "KV cache bytes";
 
 /// What to size a KV cache for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KvRequest {
     /// `s`: tokens held per sequence (prompt + generated).
     pub seq_len: u64,
@@ -26,7 +27,7 @@ pub struct KvRequest {
 }
 
 /// The size of a KV cache and of the recurrent state beside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvCache {
     /// Bytes one token adds across all attention layers, with no window applied.
     pub bytes_per_token: u64,
@@ -49,7 +50,8 @@ pub struct KvCache {
 }
 
 /// The cache of one kind of layer: what [`size`] sums, block by block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LayerCache {
     /// What the layer is (`GQA`, `MLA+DSA`, `GDN`, `Mamba2`…), with its span.
     pub kind: String,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod hardware;
 pub mod inference;
 pub mod kv;
+mod named;
 pub mod ops;
 pub mod params;
 pub mod plan;

@@ -39,7 +39,7 @@
 //!             6·f bytes per token (SwiGLU), split over t
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{
     Architecture, AttentionKind, Block, BlockFfn, CompressedKv, Indexer, Mixer, MlpKind, Span,
@@ -47,11 +47,16 @@ use crate::arch::{
 use crate::error::Result;
 use crate::kv;
 use crate::params::{block_tensors, Tensor, TensorRole, TpSplit};
+use crate::units::{self, sum};
+
+/// The quantity an overflow of an attention width names.
+const W: &str = "attention width";
 
 /// Where in a block an operation sits. The six stages of weight products come
 /// first, so that `stage as usize` below [`Stage::PRODUCTS`] indexes them;
 /// [`Stage::order`] is the order a forward pass runs them in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Projections into the token mixer (q, k, v, MLA down and up projections, the
@@ -128,7 +133,7 @@ fn fusion(role: TensorRole) -> Option<u8> {
 ///
 /// For `m` tokens: `m×k · k×n`, repeated for each of `active` copies a token uses
 /// (routed experts: `e` of `E`), `2·m·n·k·active` FLOPs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Matmul {
     /// The weight's role.
     pub role: TensorRole,
@@ -177,7 +182,7 @@ impl Matmul {
 }
 
 /// Softmax attention over the cache (or the sequence, in training).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttentionOp {
     /// Query heads `a` (split over tensor-parallel ranks).
     pub heads: u64,
@@ -270,14 +275,16 @@ impl AttentionOp {
     /// counts them (the full `s×s` product, Megatron's convention):
     /// `2·L·a·(d_qk + d_v)·min(s, span)`, written `4·L·(a·(d_qk + d_v)/2)·span`.
     pub fn training_flops_per_token(&self, layers: u64, seq_len: u64) -> f64 {
-        let width = self.heads * (self.qk_dim + self.v_dim) / 2;
+        // in f64: an estimate, and no product of two widths to overflow (exact,
+        // as the integer halving was, below 2^53)
+        let width = (self.heads as f64 * (self.qk_dim as f64 + self.v_dim as f64) / 2.0).floor();
         let span = seq_len.min(self.span.cached_tokens());
-        4.0 * layers as f64 * width as f64 * span as f64
+        4.0 * layers as f64 * width * span as f64
     }
 }
 
 /// A recurrent mixer's scan: a fixed state per sequence updated once per token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanOp {
     /// Recurrent state values per sequence.
     pub state: u64,
@@ -309,7 +316,7 @@ impl ScanOp {
 pub const FUSED_ELEMENTWISE_PER_H: u64 = 16;
 
 /// An element-wise pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElementwiseOp {
     /// Bytes read and written per token (per active copy).
     pub bytes_per_token: u64,
@@ -325,7 +332,7 @@ pub struct ElementwiseOp {
 }
 
 /// One operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OpKind {
     /// A weight product.
@@ -339,7 +346,7 @@ pub enum OpKind {
 }
 
 /// One operation of a block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
     /// Where it runs.
     pub stage: Stage,
@@ -348,7 +355,7 @@ pub struct Op {
 }
 
 /// The operations of one distinct block, with its weight tensors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockOps {
     /// Index of the block in the schedule's blocks.
     pub block: usize,
@@ -395,7 +402,7 @@ impl BlockOps {
 }
 
 /// The operator list of a model: each distinct block's operations and the LM head.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpList {
     /// Distinct blocks in first-use order, each with the layers that run it.
     pub blocks: Vec<BlockOps>,
@@ -469,17 +476,13 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
                     heads,
                     kv_heads,
                     head_dim,
-                } => (
-                    heads,
-                    (head_dim, head_dim),
-                    [
-                        heads * head_dim,
-                        kv_heads * head_dim,
-                        kv_heads * head_dim,
-                        heads * head_dim,
-                    ],
-                    0,
-                ),
+                } => {
+                    let (q, kv) = (
+                        units::product(W, &[heads, head_dim])?,
+                        units::product(W, &[kv_heads, head_dim])?,
+                    );
+                    (heads, (head_dim, head_dim), [q, kv, kv, q], 0)
+                }
                 AttentionKind::Mla {
                     heads,
                     q_lora_rank,
@@ -488,12 +491,19 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
                     qk_rope_head_dim,
                     v_head_dim,
                 } => {
-                    let qk = heads * (qk_nope_head_dim + qk_rope_head_dim);
+                    let qk = units::product(
+                        W,
+                        &[heads, sum(W, &[qk_nope_head_dim, qk_rope_head_dim])?],
+                    )?;
+                    let v = units::product(W, &[heads, v_head_dim])?;
                     (
                         heads,
-                        (kv_lora_rank + qk_rope_head_dim, kv_lora_rank),
-                        [qk, qk, heads * v_head_dim, heads * v_head_dim],
-                        q_lora_rank.unwrap_or(0) + kv_lora_rank + qk_rope_head_dim,
+                        (sum(W, &[kv_lora_rank, qk_rope_head_dim])?, kv_lora_rank),
+                        [qk, qk, v, v],
+                        sum(
+                            W,
+                            &[q_lora_rank.unwrap_or(0), kv_lora_rank, qk_rope_head_dim],
+                        )?,
                     )
                 }
             };
@@ -621,7 +631,7 @@ impl OpList {
 }
 
 /// The shape of one forward pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PassShape {
     /// Sequences in the pass.
     pub sequences: u64,
@@ -633,7 +643,7 @@ pub struct PassShape {
 
 /// FLOPs and bytes of one forward pass, by kind of operation, whole model, one rank
 /// (`tp = 1`), 16-bit weights and activations.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Forward {
     /// Weight products (the LM head for one token per sequence included).
     pub matmul_flops: f64,

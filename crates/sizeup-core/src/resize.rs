@@ -50,8 +50,10 @@ pub fn with_hidden(arch: &Architecture, hidden: u64) -> Result<Architecture> {
                     heads, kv_heads, ..
                 } => {
                     let group = (*heads / (*kv_heads).max(1)).max(1);
-                    let new_heads =
-                        group * round_ratio(*heads, hidden, h.saturating_mul(group)).max(1);
+                    // saturating: heads past u64 overflow the count, which says so
+                    let new_heads = group.saturating_mul(
+                        round_ratio(*heads, hidden, h.saturating_mul(group)).max(1),
+                    );
                     *kv_heads = if *kv_heads == 1 { 1 } else { new_heads / group };
                     *heads = new_heads;
                 }
@@ -105,6 +107,7 @@ pub fn with_layers(arch: &Architecture, layers: u64) -> Result<Architecture> {
     // leading runs whose blocks never come back (a dense prefix), short of the last run
     let mut prefix = 0usize;
     for &(b, n) in &arch.layers.runs {
+        // runs sum to at most MAX_LAYERS (checked above)
         let end = prefix + n as usize;
         if end >= order.len() || order[end..].contains(&b) {
             break;

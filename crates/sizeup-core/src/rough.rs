@@ -4,13 +4,14 @@
 //! value is that it is simple, and sizeup shows it beside the exact count so the
 //! difference can be explained. Nothing exact ever calls into this module.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::error::{CoreError, Result};
 use crate::units::{product, sum};
 
 /// One configuration of the lesson's estimate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoughConfig {
     /// A label for the configuration (`small`, `large`).
     pub name: String,
@@ -60,7 +61,7 @@ impl RoughConfig {
 }
 
 /// The lesson's estimate for one configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoughEstimate {
     /// Parameters in one block: `4h² + 2·h·(m·h) + 4h`.
     pub block_params: u64,
@@ -192,10 +193,11 @@ mod tests {
 }
 
 /// One component of the rough estimate beside its exact count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RoughComponent {
     /// What is compared (`attention`, `mlp`, `norms`, `embeddings and head`).
-    pub component: &'static str,
+    pub component: Cow<'static, str>,
     /// The lesson's figure for it.
     pub rough: u64,
     /// The exact count.
@@ -205,7 +207,8 @@ pub struct RoughComponent {
 }
 
 /// The lesson's estimate applied to a real model, component by component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RoughComparison {
     /// `L·(12h² + 4h) + V·h`.
     pub rough_total: u64,
@@ -325,19 +328,19 @@ pub fn compare(
     };
     let components = vec![
         RoughComponent {
-            component: "attention",
+            component: "attention".into(),
             rough: product(q, &[l, 4, h, h])?,
             exact: b.attention,
             reason: attention_reason,
         },
         RoughComponent {
-            component: "mlp / experts",
+            component: "mlp / experts".into(),
             rough: product(q, &[l, 8, h, h])?,
             exact: ffn_exact,
             reason: ffn_reason,
         },
         RoughComponent {
-            component: "norms",
+            component: "norms".into(),
             rough: product(q, &[l, 4, h])?,
             exact: b.norm,
             reason: format!(
@@ -347,13 +350,13 @@ pub fn compare(
             ),
         },
         RoughComponent {
-            component: "embeddings and head",
+            component: "embeddings and head".into(),
             rough: product(q, &[v, h])?,
             exact: emb_exact,
             reason: emb_reason,
         },
         RoughComponent {
-            component: "other (vision tower…)",
+            component: "other (vision tower…)".into(),
             rough: 0,
             exact: b.vision_and_projector,
             reason: "outside the language model".into(),

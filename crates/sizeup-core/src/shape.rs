@@ -76,7 +76,8 @@ impl Shape {
             heads,
             kv_heads: heads,
             head_dim: None,
-            ffn: 4 * hidden,
+            // saturating: a width this large overflows the count, which says so
+            ffn: hidden.saturating_mul(4),
             vocab,
             max_context: 2048,
         }

@@ -28,7 +28,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::{params, Architecture, Assumption};
 
 use crate::catalog;
@@ -39,7 +39,7 @@ use crate::safetensors;
 use crate::tensors::{compare_with_config, ConfigComparison, TensorTable};
 
 /// Where a model's architecture was read from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// The embedded catalog.
@@ -91,7 +91,8 @@ impl Source {
 }
 
 /// The tensors a checkpoint really holds, and how they compare with the config.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CheckpointTensors {
     /// Every tensor, with exact parameters and bytes.
     pub table: TensorTable,

@@ -44,7 +44,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use sizeup_core::units::{product, sum};
 use sizeup_core::{BlockLayout, CoreError};
 
@@ -169,6 +169,16 @@ impl Dtype {
         Dtype::PLAIN.into_iter().find(|d| d.name() == name)
     }
 
+    /// The type [`Dtype::name`] names, plain or ggml block type.
+    pub fn from_name(name: &str) -> Option<Dtype> {
+        Dtype::from_safetensors_name(name).or_else(|| {
+            GgmlType::ALL
+                .into_iter()
+                .map(Dtype::from_ggml)
+                .find(|d| d.name() == name)
+        })
+    }
+
     /// The type a GGUF tensor of ggml type `t` has here: plain floats and
     /// integers map to the plain variants, block types to [`Dtype::Ggml`].
     pub fn from_ggml(t: GgmlType) -> Dtype {
@@ -263,9 +273,30 @@ impl Serialize for Dtype {
     }
 }
 
+/// A string: the name [`Dtype::name`] gives.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Dtype {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Dtype".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string"})
+    }
+}
+
+impl<'de> Deserialize<'de> for Dtype {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Dtype::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{name}` is not a tensor dtype")))
+    }
+}
+
 /// What a tensor is, by its name; the groups match the parameter breakdown of
 /// `sizeup_core::params::Breakdown`, plus three that hold no model parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Role {
@@ -465,7 +496,8 @@ pub struct StoredTensor {
 }
 
 /// One row of the tensor table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TensorInfo {
     /// Name in the file.
     pub name: String,
@@ -482,7 +514,8 @@ pub struct TensorInfo {
 }
 
 /// Counts over a group of tensors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Totals {
     /// Number of tensors.
     pub tensors: u64,
@@ -503,7 +536,8 @@ impl Totals {
 
 /// The tensors of a checkpoint with their roles and parameter counts, and the
 /// totals per role and per storage type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TensorTable {
     /// Every tensor, in the order the reader gave them.
     pub tensors: Vec<TensorInfo>,
@@ -610,7 +644,8 @@ fn role_and_packing(t: &StoredTensor, names: &HashSet<&str>) -> (Role, u64) {
 
 /// How the parameters counted in a checkpoint compare with a count from its
 /// configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConfigComparison {
     /// Parameters computed from the configuration (`sizeup_core::params::count`).
     pub config_params: u64,

@@ -1,6 +1,7 @@
 //! Command-line definition: one clap tree, shared argument groups.
 
 use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
 use sizeup_core::hardware::{self, Accelerator};
 
 use crate::commands::card::CardArgs;
@@ -153,7 +154,7 @@ impl Command {
 }
 
 /// The model every model command takes.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, Serialize)]
 pub struct ModelArg {
     /// A catalog name (`sizeup models` lists them), a `config.json`, a checkpoint folder, a `.gguf` file, or `hf:ORG/NAME[@REVISION]`
     #[arg(value_name = "MODEL")]
@@ -161,16 +162,21 @@ pub struct ModelArg {
     /// Read the config.json as this supported model_type (for a type sizeup does not
     /// know yet, or a variant of one): the count is then unverified, and says so
     #[arg(long = "as", value_name = "TYPE")]
+    #[serde(rename = "as")]
     pub as_type: Option<String>,
     /// What MODEL may reach: anything on the command line; set by `serve` for requests.
     #[arg(skip)]
+    #[serde(
+        rename = "config",
+        skip_serializing_if = "crate::model::ModelSource::is_named"
+    )]
     pub source: crate::model::ModelSource,
 }
 
 /// The devices, shared by the serving and training flags (and so by `sweep`,
 /// which takes both). Serving and training read `--gpus` and `--tp` with their
 /// own defaults.
-#[derive(Debug, Clone, PartialEq, Args)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize)]
 pub struct DeviceArgs {
     /// Accelerator name (`sizeup gpus` lists them; case, `-`, `_` and spaces are ignored)
     #[arg(long, default_value = "H100-SXM")]

@@ -1,5 +1,8 @@
-//! `sizeup` as a library: the command line's parser and commands, behind two doors.
+//! `sizeup` as a library: the command line's parser and commands, behind three doors.
 //!
+//! - [`api`] is the typed surface: one request and one response type per
+//!   command, both serde, and `estimate(&Request) -> Result<Response>`. The
+//!   CLI, the web API and the Python package all run their commands through it.
 //! - [`main_with_args`] is the whole CLI (parse, run, print, exit status); the
 //!   `sizeup` binary and the Python package's `sizeup` command both call it.
 //! - [`run_json`] runs one command line and returns its JSON report or a [`Failure`]
@@ -9,6 +12,7 @@
 //! Exit codes: 0 success, 2 any error (bad input or usage included); 1 is kept
 //! for a negative verdict the user asks to be signalled. A broken pipe is success.
 
+pub mod api;
 mod chart;
 mod cli;
 mod commands;
@@ -31,6 +35,7 @@ use std::io::Write;
 
 use clap::Parser;
 
+use crate::api::Estimate;
 use crate::cli::{Cli, Command};
 use crate::error::AppError;
 use crate::model::ModelSource;
@@ -173,23 +178,23 @@ fn hint_lines(message: &str) -> Vec<String> {
 #[allow(clippy::print_stdout, clippy::print_stderr)]
 fn run(cli: Cli) -> Result<String, AppError> {
     match cli.command {
-        Command::Rough { args, output } => emit(&commands::rough::run(&args)?, &output),
-        Command::Params { args, output } => emit(&commands::params::run(&args)?, &output),
-        Command::Kv { args, output } => emit(&commands::kv::run(&args)?, &output),
-        Command::Infer { args, output } => emit(&commands::infer::run(&args)?, &output),
-        Command::Train { args, output } => emit(&commands::train::run(&args)?, &output),
+        Command::Rough { args, output } => emit(&args.estimate()?, &output),
+        Command::Params { args, output } => emit(&args.estimate()?, &output),
+        Command::Kv { args, output } => emit(&args.estimate()?, &output),
+        Command::Infer { args, output } => emit(&args.estimate()?, &output),
+        Command::Train { args, output } => emit(&args.estimate()?, &output),
         Command::Plan { target, output } => emit(&commands::plan::run(&target)?, &output),
         Command::Sweep { args, output } => {
-            let report = commands::sweep::run(&args)?;
+            let report = args.estimate()?;
             if let Some(path) = &args.chart {
                 write_chart(path, &report, &args, &output)?;
             }
             emit(&report, &output)
         }
-        Command::Gpus { args, output } => emit(&commands::gpus::run(&args)?, &output),
-        Command::Models { args, output } => emit(&commands::models::run(&args)?, &output),
-        Command::Inspect { args, output } => emit(&commands::inspect::run(&args)?, &output),
-        Command::Card { args, output } => emit(&commands::card::run(&args)?, &output),
+        Command::Gpus { args, output } => emit(&args.estimate()?, &output),
+        Command::Models { args, output } => emit(&args.estimate()?, &output),
+        Command::Inspect { args, output } => emit(&args.estimate()?, &output),
+        Command::Card { args, output } => emit(&args.estimate()?, &output),
         Command::Validate { args, output } => emit(&commands::validate::run(&args)?, &output),
         #[cfg(feature = "serve")]
         Command::Serve { args } => serve::run(&args, |address| {

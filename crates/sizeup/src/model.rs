@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::{Architecture, Assumption};
 use sizeup_formats::error::FormatError;
 use sizeup_formats::hf;
@@ -26,6 +26,24 @@ pub enum ModelSource {
     CatalogOnly,
     /// A `config.json`'s text, held in memory; MODEL is then only its name.
     ConfigText(Arc<str>),
+}
+
+impl ModelSource {
+    /// True unless MODEL's config is held in memory: MODEL is then a name to
+    /// look up, and a request written out needs no `config`.
+    pub fn is_named(&self) -> bool {
+        !matches!(self, ModelSource::ConfigText(_))
+    }
+}
+
+/// A request's `config`: the `config.json` text held, or nothing.
+impl Serialize for ModelSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ModelSource::ConfigText(text) => s.serialize_str(text),
+            ModelSource::Anywhere | ModelSource::CatalogOnly => s.serialize_none(),
+        }
+    }
 }
 
 /// Load a model from a catalog name, a `config.json`, a checkpoint folder, a GGUF file,
@@ -103,7 +121,8 @@ fn from_config_text(name: &str, text: &str) -> Result<Loaded, FormatError> {
 }
 
 /// The model as every report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ModelSummary {
     /// Catalog name, file name or Hub id (`ORG/NAME`).
     pub name: String,

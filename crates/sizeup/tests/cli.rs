@@ -77,3 +77,47 @@ fn rough_zero_is_a_usage_error() {
         .stderr(predicate::str::contains("invalid value '0' for '--hidden': 0 is out of range: a model dimension from 1 to 16777216"))
         .stderr(predicate::str::contains("panicked").not());
 }
+
+/// `--si` reaches the byte counts written inside notes and text cells, not only
+/// the typed byte columns (issue 13: it was dropped in ten places).
+#[test]
+fn issue_13_si_reaches_every_byte_count() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = sizeup()
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .expect("runs");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let text = |args: &[&str]| -> String {
+        let out = sizeup().args(args).output().expect("runs");
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let si = |b: u64| format!("{:.2} GB", b as f64 / 1e9);
+    let binary = |b: u64| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64);
+
+    let infer = ["infer", "llama-3.1-70b", "--gpu", "L4"];
+    let short = json(&infer)["estimate"]["memory"]["shortfall_bytes"]
+        .as_u64()
+        .expect("a shortfall");
+    let note = |units: String| format!("does not fit: {units} short per GPU");
+    assert!(text(&[&infer[..], &["--si"]].concat()).contains(&note(si(short))));
+    assert!(text(&infer).contains(&note(binary(short))));
+
+    let train = ["train", "llama-3.1-8b"];
+    let m = json(&train)["estimate"]["memory"].clone();
+    let (total, capacity) = (
+        m["total_bytes"].as_u64().expect("total"),
+        m["capacity_bytes"].as_u64().expect("capacity"),
+    );
+    let note = |t: String, c: String| format!("does not fit: {t} per GPU against {c}");
+    assert!(text(&[&train[..], &["--si"]].concat()).contains(&note(si(total), si(capacity))));
+    assert!(text(&train).contains(&note(binary(total), binary(capacity))));
+
+    let card = ["card", "llama-3.1-8b", "--workload", "train"];
+    let t = json(&card)["card"]["training"].clone();
+    let weights = t["weights_bytes_per_gpu"].as_u64().expect("weights");
+    assert!(text(&[&card[..], &["--si"]].concat()).contains(&format!("weights {} +", si(weights))));
+    assert!(text(&card).contains(&format!("weights {} +", binary(weights))));
+}

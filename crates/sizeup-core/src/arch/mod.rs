@@ -318,7 +318,7 @@ impl Architecture {
         for (b, n) in self.blocks() {
             if let Some(Span::Window(size)) = b.attention().map(|a| a.span) {
                 let (_, layers) = found.get_or_insert((size, 0));
-                *layers += n;
+                *layers = layers.saturating_add(n);
             }
         }
         found

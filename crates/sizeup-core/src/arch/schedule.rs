@@ -189,7 +189,7 @@ impl Iterator for CountedInIter<'_> {
             for &(i, n) in &schedule.runs {
                 let stop = start.saturating_add(n);
                 if i == b {
-                    here += stop.min(end).saturating_sub(start.max(first));
+                    here = here.saturating_add(stop.min(end).saturating_sub(start.max(first)));
                 }
                 start = stop;
             }

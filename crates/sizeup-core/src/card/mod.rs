@@ -12,7 +12,8 @@ mod serve;
 mod train;
 mod workload;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::arch::Architecture;
 use crate::error::Result;
@@ -44,7 +45,8 @@ pub struct CardInput<'a> {
 }
 
 /// The figure that binds, and which resource it measures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Bottleneck {
     /// Memory, latency, throughput or compute.
     pub kind: BottleneckKind,
@@ -56,7 +58,8 @@ pub struct Bottleneck {
 
 /// The evidence behind a bottleneck. Data, not prose: bytes stay bytes here, and
 /// the binary turns them into text in the units the user asked for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// Weights and runtime leave no room for one request at the context.
@@ -111,7 +114,7 @@ pub enum Reason {
         /// The GPU's memory.
         capacity_bytes: u64,
         /// The largest line item (`activations`, `optimizer states`…).
-        largest_item: &'static str,
+        largest_item: Cow<'static, str>,
         /// Its bytes.
         largest_item_bytes: u64,
     },
@@ -125,7 +128,8 @@ pub enum Reason {
 }
 
 /// The four bottlenecks of the lesson's evidence card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BottleneckKind {
     /// Weights, KV cache or training state do not fit as asked.
@@ -139,7 +143,8 @@ pub enum BottleneckKind {
 }
 
 /// A number with its unit and the direction that is better.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Figure {
     /// What it measures (`concurrent 32768-token requests`).
     pub name: String,
@@ -152,7 +157,8 @@ pub struct Figure {
 }
 
 /// One computed change and its effect on the binding figure.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WhatIf {
     /// Short name (`fp8 KV cache`).
     pub name: String,
@@ -211,7 +217,8 @@ impl WhatIf {
 }
 
 /// Parameters: the exact count, where it sits, and the lesson's estimate beside it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ParamsSection {
     /// Every parameter.
     pub total: u64,
@@ -228,7 +235,8 @@ pub struct ParamsSection {
 }
 
 /// The evidence card.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EvidenceCard {
     /// The workload judged.
     pub workload: Workload,
@@ -280,7 +288,11 @@ pub fn build(input: &CardInput<'_>) -> Result<EvidenceCard> {
             expected: "a training setup for a training workload".into(),
         })?;
         let (b, d) = train::judge(input, t)?;
-        (b, d, t.estimate.assumptions.clone())
+        let assumptions = t
+            .estimate
+            .as_ref()
+            .map_or_else(Vec::new, |e| e.assumptions.clone());
+        (b, d, assumptions)
     } else {
         let (b, d) = serve::judge(input, &serving)?;
         (b, d, serving.estimate.assumptions.clone())

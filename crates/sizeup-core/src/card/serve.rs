@@ -1,6 +1,6 @@
 //! The serving half of the card: the inference figures, what binds, and what-ifs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     Bottleneck, BottleneckKind, CardInput, Figure, Reason, ServeTargets, WhatIf, Workload,
@@ -12,7 +12,8 @@ use crate::inference::{self, Bound, InferEstimate, InferRequest, Load};
 use crate::kv::{self, KvRequest};
 
 /// Inference cost as the card shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InferenceSection {
     /// Accelerator name.
     pub gpu: String,
@@ -361,6 +362,7 @@ fn what_ifs(input: &CardInput<'_>, metric: Metric, before: &Figure) -> Vec<WhatI
             input.targets,
         );
     }
+    // the base estimate succeeded, so prompt + output was checked there
     let context = base.context.unwrap_or(base.prompt + base.output);
     if context >= 4096 {
         let shorter = context / 4;
@@ -378,7 +380,7 @@ fn what_ifs(input: &CardInput<'_>, metric: Metric, before: &Figure) -> Vec<WhatI
     }
     if metric != Metric::Fit && input.targets.concurrency > 0 {
         for (label, c) in [
-            ("twice the", input.targets.concurrency * 2),
+            ("twice the", input.targets.concurrency.saturating_mul(2)),
             ("half the", (input.targets.concurrency / 2).max(1)),
         ] {
             let mut t = input.targets;
@@ -406,7 +408,8 @@ fn what_ifs(input: &CardInput<'_>, metric: Metric, before: &Figure) -> Vec<WhatI
             },
         );
     }
-    let tp2 = base.tp * 2;
+    // saturating: a doubled size past u64 divides nothing and is skipped
+    let tp2 = base.tp.saturating_mul(2);
     if arch.heads() % tp2 == 0 && base.gpu.interconnect_bytes_per_sec.is_some() {
         let mut r = base.clone();
         r.tp = tp2;

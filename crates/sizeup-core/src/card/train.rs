@@ -1,6 +1,6 @@
 //! The training half of the card: training cost, what binds, and what-ifs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Bottleneck, BottleneckKind, CardInput, Figure, Reason, WhatIf};
 use crate::arch::Architecture;
@@ -13,7 +13,8 @@ use crate::training::states::{Optimizer, Precision};
 use crate::training::{self, TrainEstimate, TrainRequest};
 
 /// Training cost as the card shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrainingSection {
     /// Accelerator name.
     pub accelerator: String,
@@ -53,9 +54,10 @@ pub struct TrainingSection {
     pub gpu_hours: f64,
     /// US dollars, if priced.
     pub cost_usd: Option<f64>,
-    /// The full estimate (every line item and assumption).
+    /// The full estimate (every line item and assumption); not serialized, so
+    /// `None` in a card read back from JSON.
     #[serde(skip)]
-    pub estimate: TrainEstimate,
+    pub estimate: Option<Box<TrainEstimate>>,
 }
 
 pub(super) fn evaluate(
@@ -85,7 +87,7 @@ pub(super) fn evaluate(
         total_seconds: e.time.total_seconds,
         gpu_hours: e.time.gpu_hours,
         cost_usd: e.time.cost_usd,
-        estimate: e,
+        estimate: Some(Box::new(e)),
     })
 }
 
@@ -157,7 +159,7 @@ pub(super) fn judge(
             Reason::TrainingMemory {
                 needed_bytes: t.total_bytes_per_gpu,
                 capacity_bytes: t.capacity_bytes,
-                largest_item: largest,
+                largest_item: largest.into(),
                 largest_item_bytes: bytes,
             },
         )
@@ -221,10 +223,11 @@ pub(super) fn judge(
         format!(
             "micro-batch {} → {}",
             base.micro_batch,
-            base.micro_batch * 2
+            base.micro_batch.saturating_mul(2)
         ),
         None,
-        &|r| r.micro_batch *= 2,
+        // saturating: a what-if past u64 is refused by its own estimate
+        &|r| r.micro_batch = r.micro_batch.saturating_mul(2),
     );
     if base.optimizer == Optimizer::Adamw && matches!(base.method, Method::Full) {
         with(
@@ -277,15 +280,15 @@ pub(super) fn judge(
             },
         );
     }
-    let g2 = base.gpus * 2;
+    let g2 = base.gpus.saturating_mul(2);
     with(
         "twice the GPUs",
         format!("{} → {g2} GPUs", base.gpus),
         Some("more GPUs shorten the run; GPU-hours stay or grow"),
         &|r| {
-            r.gpus *= 2;
+            r.gpus = r.gpus.saturating_mul(2);
             if let Some(dp) = r.layout.dp.as_mut() {
-                *dp *= 2;
+                *dp = dp.saturating_mul(2);
             }
         },
     );

@@ -6,6 +6,7 @@ use crate::Assumption;
 
 /// What the model is for: it sets the defaults and the targets the card judges against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Workload {
     /// Interactive chat: many users, latency-sensitive, long conversations.
@@ -101,6 +102,7 @@ impl std::str::FromStr for Workload {
 
 /// What "good enough" means for a serving workload.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ServeTargets {
     /// Requests in flight at once that the service must hold; 0 means "as many as fit"
     /// (batch workloads).

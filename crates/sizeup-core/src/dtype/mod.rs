@@ -35,6 +35,7 @@ impl BlockLayout {
 
 /// Precision of the KV cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KvDtype {
     /// IEEE half precision (2 bytes).

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::gguf::{GgmlType, GgufFileType, TensorContext};
 use crate::error::{CoreError, Result};
@@ -69,7 +69,8 @@ pub enum WeightFormat {
 }
 
 /// The arithmetic the matrix products run in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ComputePrecision {
     /// FP32 (no tensor cores).
@@ -246,7 +247,7 @@ impl Storage {
 }
 
 /// Options that change how a format stores some tensors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WeightOptions {
     /// Keep the token embedding and the LM head in 16 bits even where the format
     /// would quantize them (llama.cpp `--token-embedding-type f16 --output-tensor-type f16`).
@@ -397,11 +398,7 @@ impl fmt::Display for WeightFormat {
     }
 }
 
-impl Serialize for WeightFormat {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+crate::named::serde_by_name!(WeightFormat);
 
 impl FromStr for WeightFormat {
     type Err = CoreError;
@@ -494,6 +491,9 @@ mod tests {
         for name in WeightFormat::valid_names() {
             let f: WeightFormat = name.parse().unwrap();
             assert_eq!(f.to_string().parse::<WeightFormat>(), Ok(f), "{name}");
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{f}\""));
+            assert_eq!(serde_json::from_str::<WeightFormat>(&json).unwrap(), f);
         }
         assert_eq!(
             "q4_k_m".parse(),

@@ -1,13 +1,14 @@
 //! How many requests fit, how long a context fits, and what batching does to speed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
 use crate::error::{CoreError, Result};
 use crate::kv::{self, KvRequest};
 
 /// How requests share the devices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind", content = "requests")]
 pub enum Load {
     /// A static batch: every request is prefilled together, then decoded in lockstep.
@@ -41,7 +42,8 @@ pub fn max_batch(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<u6
 /// The KV pool as serving engines report it when they start: the bytes per rank
 /// left for the cache once weights, workspace, runtime and reserve are placed, in
 /// tokens, and how many requests of the context it holds at once.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KvPool {
     /// Bytes per rank the cache may take.
     pub bytes_per_gpu: u64,
@@ -120,6 +122,7 @@ pub fn max_context(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<
     }
     // `fits` never turns true again once false, so the answer is the one `s`
     // with fits(s) and not fits(s + 1), however the bracket narrows to it.
+    // 1 ≤ lo < hi ≤ 2⁴⁰ throughout: no step, sum or difference below overflows.
     const PROBE: u64 = 1 << 16;
     if let Ok(c) = kv::size(
         arch,
@@ -168,7 +171,8 @@ pub fn max_context(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<
 }
 
 /// Latency and throughput of a load, from the time of its passes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Schedule {
     /// Time to first token, seconds.
     pub time_to_first_token_seconds: f64,

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::assumption::Assumption;
 use crate::error::{CoreError, Result};
@@ -17,9 +17,8 @@ use crate::hardware::Accelerator;
 
 const MIB: u64 = 1 << 20;
 
-/// A serving engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// A serving engine, written in JSON as on the command line (`llama.cpp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Engine {
     /// vLLM (paged attention, continuous batching).
     Vllm,
@@ -73,6 +72,8 @@ impl fmt::Display for Engine {
     }
 }
 
+crate::named::serde_by_name!(Engine);
+
 impl FromStr for Engine {
     type Err = CoreError;
 
@@ -93,7 +94,7 @@ impl FromStr for Engine {
 }
 
 /// The kernel library an engine runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// NVIDIA CUDA.
@@ -105,7 +106,7 @@ pub enum Backend {
 }
 
 /// How an engine keeps memory back from its caches.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "of")]
 pub enum Reserve {
     /// A fraction of the device's memory stays unused (vLLM `1 − gpu_memory_utilization`).
@@ -122,7 +123,7 @@ pub enum Reserve {
 }
 
 /// Everything an estimate assumes about an engine. Each field is overridable.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineProfile {
     /// The engine.
     pub engine: Engine,
@@ -403,6 +404,22 @@ impl EngineProfile {
 mod tests {
     use super::*;
     use crate::hardware::find;
+
+    /// JSON spells an engine as the command line does, and reads that spelling back.
+    #[test]
+    fn engine_json_is_its_flag_name() {
+        for e in Engine::ALL {
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(json, format!("\"{}\"", e.name()));
+            assert_eq!(serde_json::from_str::<Engine>(&json).unwrap(), e);
+        }
+        assert_eq!(
+            serde_json::to_string(&Engine::LlamaCpp).unwrap(),
+            "\"llama.cpp\""
+        );
+        let err = serde_json::from_str::<Engine>("\"ollama\"").unwrap_err();
+        assert!(err.to_string().contains("ollama"), "{err}");
+    }
 
     #[test]
     fn profiles_are_valid_and_parse() {

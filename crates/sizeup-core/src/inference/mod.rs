@@ -16,7 +16,7 @@ mod weights;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
 pub use cost::{cost, Cost};
@@ -37,9 +37,10 @@ use crate::hardware::Accelerator;
 use crate::kv::{self, KvRequest};
 use crate::ops::{self, OpList};
 use crate::params;
+use crate::units::sum;
 
 /// What to estimate: the devices, the format, the workload and the engine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InferRequest {
     /// The accelerator.
     pub gpu: Accelerator,
@@ -75,7 +76,7 @@ pub struct InferRequest {
 /// advice (memory at other layouts and formats) cost several times the point
 /// itself and depend only on the model and device, so a sweep of many points
 /// asks for the point alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Detail {
     /// Everything: the point, the effective ridge batch and, when it does not fit, advice.
@@ -108,7 +109,8 @@ impl InferRequest {
 }
 
 /// Something the user should know that does not stop the estimate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Warning {
     /// The context is longer than the model was built for; estimated anyway, not clamped.
@@ -158,7 +160,8 @@ impl fmt::Display for Warning {
 }
 
 /// One phase (prefill or a decode step) and what bounds it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Phase {
     /// Seconds of the pass.
     pub seconds: f64,
@@ -172,7 +175,8 @@ pub struct Phase {
 }
 
 /// What would make a model fit that does not.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FitAdvice {
     /// The smallest tensor-parallel size (a power of two dividing the heads) that fits.
     pub min_tp: Option<u64>,
@@ -185,7 +189,8 @@ pub struct FitAdvice {
 }
 
 /// A serving estimate: memory, speed, concurrency and cost, with its assumptions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InferEstimate {
     /// The model's `model_type`.
     pub model_type: String,
@@ -271,6 +276,8 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
             field: "prompt + output",
         });
     }
+    // every later `prompt + output/2` is at most this sum
+    sum("tokens per request", &[req.prompt, req.output])?;
     if arch.heads() % req.tp != 0 {
         return Err(CoreError::Invalid {
             field: "tp",
@@ -452,6 +459,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         &Pass {
             sequences: batch,
             new_tokens: 1,
+            // no overflow: `validate` checked prompt + output
             cached_tokens: req.prompt + req.output / 2,
         },
         machine,
@@ -466,7 +474,10 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
     let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
     let prefill = Phase {
         seconds: prefill_pass.seconds,
-        tokens_per_sec: rate((prefill_seqs * req.prompt) as f64, prefill_pass.seconds),
+        tokens_per_sec: rate(
+            prefill_seqs as f64 * req.prompt as f64,
+            prefill_pass.seconds,
+        ),
         bound: prefill_pass.bound(),
         breakdown: prefill_pass,
     };
@@ -538,6 +549,7 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
         ),
         Assumption::new(
             "decode context",
+            // no overflow: `validate` checked prompt + output
             format!("prompt + output/2 = {}", req.prompt + req.output / 2),
             "KV read grows linearly over the output: its average",
         ),

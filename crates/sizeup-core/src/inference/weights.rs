@@ -1,6 +1,7 @@
 //! Bytes of weights: every tensor in the storage its format gives it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::arch::{Architecture, AttentionKind};
 use crate::dtype::{Storage, TensorContext, WeightFormat, WeightOptions};
@@ -30,7 +31,8 @@ impl StoredTensor {
 }
 
 /// Weight bytes by group, and per tensor-parallel rank.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WeightBreakdown {
     /// The format.
     pub format: WeightFormat,
@@ -45,11 +47,12 @@ pub struct WeightBreakdown {
 }
 
 /// Bytes of one group of tensors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WeightGroup {
     /// `embedding`, `attention`, `mlp`, `moe_experts`, `moe_shared_experts`,
     /// `moe_router`, `norms_and_biases`, `lm_head`, `other`.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Parameters in the group.
     pub params: u64,
     /// Bytes in the group.
@@ -216,7 +219,7 @@ pub(super) fn breakdown_of(
             None => {
                 groups.push((
                     WeightGroup {
-                        name: GROUPS[group],
+                        name: Cow::Borrowed(GROUPS[group]),
                         params: 0,
                         bytes: 0,
                         storages: Vec::new(),
@@ -234,6 +237,7 @@ pub(super) fn breakdown_of(
             .ok_or_else(overflow)?;
         g.bytes = g.bytes.checked_add(s.bytes).ok_or_else(overflow)?;
         match kinds.iter_mut().find(|(k, _)| *k == s.storage) {
+            // a part of `g.bytes`, whose sum is checked above: no overflow
             Some((_, b)) => *b += s.bytes,
             None => kinds.push((s.storage, s.bytes)),
         }
@@ -245,6 +249,7 @@ pub(super) fn breakdown_of(
             for (storage, bytes) in storages {
                 let name = storage.name();
                 match kinds.iter_mut().find(|(k, _)| *k == name) {
+                    // a part of the group's checked `bytes`: no overflow
                     Some((_, b)) => *b += bytes,
                     None => kinds.push((name, bytes)),
                 }

@@ -6,7 +6,7 @@
 
 mod tensors;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, Group};
 use crate::error::Result;
@@ -21,7 +21,8 @@ const Q: &str = "parameter count";
 /// Parameters grouped the way the reference fixtures group them by name.
 ///
 /// Every group is a count of scalar parameters; [`Breakdown::total`] is their sum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Breakdown {
     /// Token embedding `V·h`.
     pub embedding: u64,
@@ -102,7 +103,7 @@ impl Breakdown {
 }
 
 /// The exact parameter count of a model: total, active per token, and the breakdown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParamCount {
     /// All parameters, a tied LM head counted once; multi-token-prediction layers are
     /// not included (transformers does not build them).
@@ -201,6 +202,7 @@ fn fold<'a, T: AsRef<[Tensor]>>(
         active: total - inactive.min(total),
         breakdown,
         mtp,
+        // `total` sums every group, the vision tower's included: no underflow
         text: total - breakdown.vision_and_projector,
     })
 }

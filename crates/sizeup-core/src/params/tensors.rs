@@ -7,7 +7,7 @@
 //! tensor by tensor (llama.cpp gives `attn_v` more bits than `attn_q`, GPTQ leaves the
 //! LM head in 16 bits), so their sizes need the list, not just the total.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{
     Architecture, AttentionKind, Block, BlockFfn, Group, Mixer, Mlp, MlpKind, NamedTensor, QkNorm,
@@ -18,7 +18,7 @@ use crate::units::{product, sum};
 const Q: &str = "parameter count";
 
 /// What a tensor does, in the roles quantizers distinguish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TensorRole {
     /// Token embedding `V×h` (`token_embd`).
@@ -114,7 +114,7 @@ impl TensorRole {
 }
 
 /// Which dimension tensor parallelism splits (Megatron / vLLM layouts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TpSplit {
     /// Output features split across ranks (column-parallel: q, k, v, gate, up, experts,
@@ -127,7 +127,7 @@ pub enum TpSplit {
 }
 
 /// One weight tensor (or `copies` identical ones, for the `E` routed experts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tensor {
     /// What it does.
     pub role: TensorRole,

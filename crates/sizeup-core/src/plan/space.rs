@@ -25,7 +25,7 @@
 //! DualPipe schedules, expert-tensor parallelism and uneven pipeline splits
 //! chosen per stage are not.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, AttentionKind};
 use crate::training::activations::Recompute;
@@ -41,7 +41,8 @@ pub const ZERO_STAGES: [ZeroStage; 4] = [
 ];
 
 /// Restrictions on the space; `None` leaves an axis free (every value that divides).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Space {
     /// GPU counts to try.
     pub gpus: Vec<u64>,
@@ -84,7 +85,8 @@ impl Space {
 }
 
 /// One layout of the search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Candidate {
     /// Index of the accelerator in the plan's list.
     pub accelerator: usize,
@@ -223,7 +225,8 @@ impl Cell {
 }
 
 /// The size of a space, counted without pricing anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpaceCount {
     /// Candidates (layouts × micro-batches × recompute × ZeRO × sequence parallel).
     pub candidates: u64,

@@ -17,7 +17,7 @@
 //! under every micro-batch's total, shared by the cells that differ only in
 //! recomputation and sequence parallelism.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::space::{Cell, Dims, Space, SpaceCount};
 use super::top::TopN;
@@ -30,7 +30,8 @@ use crate::training::{Prepared, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_
 use crate::Architecture;
 
 /// What the plan ranks by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RankBy {
     /// Wall time for the training tokens.
@@ -40,7 +41,8 @@ pub enum RankBy {
 }
 
 /// A training plan to search.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PlanRequest {
     /// Everything but the layout: sequence length, global batch, tokens,
     /// optimizer, precision, method, kernels, overlap, network, price.
@@ -55,7 +57,7 @@ pub struct PlanRequest {
 }
 
 /// A candidate with the figure it is ranked by (smaller is better).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ranked {
     /// Wall seconds or US dollars.
     pub score: f64,
@@ -78,7 +80,7 @@ impl Ord for Ranked {
 }
 
 /// A layout priced by [`crate::training::estimate`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanEntry {
     /// The layout.
     pub candidate: Candidate,
@@ -91,7 +93,8 @@ pub struct PlanEntry {
 }
 
 /// How many candidates met which fate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Tally {
     /// Candidates decided: priced, pruned by memory or refused.
     pub evaluated: u64,
@@ -170,7 +173,7 @@ impl Found {
 }
 
 /// The outcome of a training plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainPlan {
     /// The ranking.
     pub by: RankBy,

@@ -38,6 +38,7 @@ const Q: &str = "activation bytes";
 
 /// Which activations are recomputed in the backward pass instead of stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Recompute {
     /// Store everything.
@@ -82,7 +83,7 @@ impl std::str::FromStr for Recompute {
 }
 
 /// What one block's stored activations depend on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivationConfig {
     /// Sequence length `s` (the whole sequence, before context parallelism).
     pub seq_len: u64,
@@ -282,7 +283,7 @@ fn ffn_part(mut t: Tally, block: &Block, ops: &BlockOps, tokens: u64, h: u64) ->
 }
 
 /// Activations kept by the first pipeline stage, which holds the most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageActivations {
     /// Bytes one layer stores for one micro-batch (the largest layer kind on the stage).
     pub per_layer_bytes: u64,
@@ -344,8 +345,9 @@ pub fn first_stage_of(
     } else if v == 1 {
         product(Q, &[layers, p.min(layout.micro_batches)])?
     } else {
-        // L·(1 + (p−1)/(p·v)) = L·(p·v + p − 1)/(p·v), rounded up
-        product(Q, &[arch.num_layers(), p * v + p - 1])?.div_ceil(p * v)
+        // L·(1 + (p−1)/(p·v)) = L·(p·v + p − 1)/(p·v), rounded up (p ≥ 2 here)
+        let pv = product(Q, &[p, v])?;
+        product(Q, &[arch.num_layers(), sum(Q, &[pv, p - 1])?])?.div_ceil(pv)
     };
     let stored = product(Q, &[per_layer, layers_in_flight])?;
     let working = if cfg.recompute == Recompute::Full {
@@ -373,6 +375,7 @@ pub fn first_stage_of(
 /// every stored activation (the last layer's included) is still alive then. The
 /// logits bytes therefore add to the stored activations, not overlap them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// Hugging Face transformers' `ForCausalLMLoss`: the 16-bit logits upcast to fp32,
@@ -390,6 +393,17 @@ pub enum Loss {
     /// older `CEWithChunkedOutputLoss` chunks only the upcast and the loss, so its
     /// whole 16-bit output (2 bytes per logit) stays besides: not this mode.
     Chunked(u64),
+}
+
+/// `eager`, `fused` or `chunked:N`, as `--loss` reads it.
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loss::Eager => f.write_str("eager"),
+            Loss::Fused => f.write_str("fused"),
+            Loss::Chunked(n) => write!(f, "chunked:{n}"),
+        }
+    }
 }
 
 /// Bytes per logit at the peak of an eager loss besides the logits themselves: the

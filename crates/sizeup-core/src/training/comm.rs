@@ -19,6 +19,7 @@ pub const COLLECTIVE_EFFICIENCY: f64 = 0.8;
 
 /// The cluster around the GPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Network {
     /// GPUs sharing one node's GPU link (NVLink domain).
     pub gpus_per_node: u64,

@@ -3,7 +3,7 @@
 //! The search asks [`super::estimate`] (the same memory a `sizeup train` run
 //! prints) whether a length fits, so it can never disagree with it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{estimate, MemoryPerGpu, TrainRequest};
 use crate::arch::Architecture;
@@ -14,7 +14,8 @@ use crate::hardware::Accelerator;
 pub const SEQ_LEN_LIMIT: u64 = 1 << 22;
 
 /// The lengths the search may answer with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "of", content = "tokens")]
 pub enum SeqLenStep {
     /// Multiples of this many tokens (256 by default: what training pipelines
@@ -23,6 +24,16 @@ pub enum SeqLenStep {
     Multiple(u64),
     /// Powers of two only (coarse: the answer may be up to half the true limit).
     PowerOfTwo,
+}
+
+/// `256` or `pow2`, as `--seq-len-step` reads it.
+impl std::fmt::Display for SeqLenStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeqLenStep::Multiple(n) => write!(f, "{n}"),
+            SeqLenStep::PowerOfTwo => f.write_str("pow2"),
+        }
+    }
 }
 
 impl Default for SeqLenStep {
@@ -50,7 +61,8 @@ impl SeqLenStep {
 }
 
 /// Memory at one sequence length.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AtLength {
     /// Sequence length `s`, tokens.
     pub seq_len: u64,
@@ -61,7 +73,8 @@ pub struct AtLength {
 }
 
 /// The answer of [`longest_seq_len`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LongestFit {
     /// The lengths tried.
     pub step: SeqLenStep,

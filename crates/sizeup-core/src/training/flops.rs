@@ -1,7 +1,7 @@
 //! Training FLOPs: model FLOPs (what the model needs), hardware FLOPs (what the
 //! GPUs execute, recomputation included), and the compute-optimal token count.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
 use crate::error::Result;
@@ -26,7 +26,8 @@ pub fn compute_optimal_tokens(n: u64) -> f64 {
 }
 
 /// FLOPs per token of one training step, split by where they come from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlopsPerToken {
     /// `6·N`: forward and backward of every parameter, `N` = active parameters
     /// (MoE: routed experts a token does not use are left out).

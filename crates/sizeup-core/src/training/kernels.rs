@@ -89,6 +89,7 @@ pub const DEFAULT_ATTENTION: f64 = 0.5;
 
 /// Whether element-wise work runs in fused kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Kernels {
     /// Fused norms, bias-activation and bias-dropout-add kernels (Megatron, Transformer Engine, torch.compile).

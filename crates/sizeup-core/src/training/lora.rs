@@ -18,6 +18,7 @@ const Q: &str = "adapter parameter count";
 
 /// A projection matrix of a block, as LoRA targets name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Projection {
     /// Query projection (MLA: the query down and up projections).
@@ -83,7 +84,7 @@ impl std::str::FromStr for Projection {
 }
 
 /// One kind of weight matrix in the network, and how many copies there are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Matrix {
     /// Which projection it is.
     pub projection: Projection,
@@ -175,6 +176,7 @@ fn add_matrices(out: &mut Vec<Matrix>, tensors: &[Tensor], layers: u64) {
 
 /// How the model is trained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Method {
     /// Every parameter is trained.

@@ -41,7 +41,7 @@ use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::ops::{self, OpList};
 use crate::params;
-use crate::units::sum;
+use crate::units::{product, sum};
 
 use activations::{ActivationConfig, Recompute};
 use comm::{Network, COLLECTIVE_EFFICIENCY};
@@ -68,6 +68,7 @@ pub const DDP_BUCKET_BYTES: u64 = 25 << 20;
 
 /// A training run to estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrainRequest {
     /// GPUs in the run.
     pub gpus: u64,
@@ -161,7 +162,8 @@ impl TrainRequest {
 }
 
 /// Memory on one GPU, line by line, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MemoryPerGpu {
     /// The pipeline stage these figures describe (the one that needs the most).
     pub stage: Option<Stage>,
@@ -193,7 +195,8 @@ impl MemoryPerGpu {
 }
 
 /// FLOPs of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FlopsEstimate {
     /// Per token trained.
     pub per_token: flops::FlopsPerToken,
@@ -210,7 +213,8 @@ pub struct FlopsEstimate {
 }
 
 /// Time, throughput, utilization and cost.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TimeEstimate {
     /// Seconds per optimizer step (the modelled value, or the `--mfu` override's).
     pub step_seconds: f64,
@@ -237,7 +241,8 @@ pub struct TimeEstimate {
 }
 
 /// Everything `sizeup train` reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrainEstimate {
     /// The accelerator's catalog name.
     pub accelerator: String,
@@ -322,7 +327,9 @@ fn memory(
         }
         .max(1);
         Ok(match layout.zero {
-            ZeroStage::Zero3 if layout.dp > 1 => 3 * (params / layers) * 2,
+            ZeroStage::Zero3 if layout.dp > 1 => {
+                product("communication buffer bytes", &[3, params / layers, 2])?
+            }
             _ if layout.dp > 1 => 2 * DDP_BUCKET_BYTES,
             _ => 0,
         })

@@ -13,6 +13,7 @@ use crate::error::{CoreError, Result};
 /// How model states are sharded over the data-parallel ranks (Rajbhandari et al.
 /// 2020, "ZeRO: memory optimizations toward training trillion parameter models").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ZeroStage {
     /// Every data-parallel rank holds everything (plain DDP).
@@ -57,6 +58,7 @@ impl ZeroStage {
 
 /// What the user asked for; [`Layout::resolve`] checks it and fills in `dp`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LayoutRequest {
     /// Tensor-parallel size `t`.
     pub tp: u64,
@@ -99,6 +101,7 @@ impl Default for LayoutRequest {
 
 /// A checked layout: every size positive and consistent with the model and the batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Layout {
     /// Tensor-parallel size `t`.
     pub tp: u64,
@@ -336,9 +339,13 @@ impl Layout {
         })
     }
 
-    /// GPUs in the layout: `t · p · cp · dp`.
+    /// GPUs in the layout: `t · p · cp · dp`, saturating (a layout built by
+    /// [`LayoutRequest`]'s check multiplies to its GPU count, checked there).
     pub fn gpus(&self) -> u64 {
-        self.tp * self.pp * self.cp * self.dp
+        self.tp
+            .saturating_mul(self.pp)
+            .saturating_mul(self.cp)
+            .saturating_mul(self.dp)
     }
 
     /// Layers on the first (fullest) pipeline stage: `⌈L/p⌉`.

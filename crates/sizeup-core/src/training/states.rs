@@ -21,6 +21,7 @@ const Q: &str = "bytes of model states";
 
 /// Precision of the matrix multiplications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// bfloat16 mixed precision.
@@ -66,6 +67,7 @@ impl std::str::FromStr for Precision {
 
 /// The optimizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Optimizer {
     /// AdamW: first and second moments in fp32 (Loshchilov & Hutter 2019).
@@ -146,6 +148,7 @@ pub const ADAM_8BIT_BLOCK: u64 = 2048;
 
 /// Which pipeline stage a per-GPU figure describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The only stage (`p = 1`): embedding, every layer, head.
@@ -157,7 +160,7 @@ pub enum Stage {
 }
 
 /// Parameters held by one GPU of a stage, before data-parallel sharding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GpuParams {
     /// Parameters replicated over all `dp` ranks (sharded over `dp` by ZeRO).
     pub dense: u64,
@@ -308,6 +311,7 @@ pub fn params_per_gpu_in(
         Stage::Only => (arch.num_layers(), 0),
         Stage::First => (layout.first_stage_layers(arch), 0),
         Stage::Last => {
+            // the last stage's layers are some of the model's: no underflow
             let n = layout.last_stage_layers(arch);
             (n, arch.num_layers() - n)
         }
@@ -376,7 +380,7 @@ pub fn params_per_gpu_in(
 }
 
 /// The three model-state line items on one GPU, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ModelStates {
     /// Weights (16-bit; the frozen base in its own format for LoRA/QLoRA).
     pub weights_bytes: u64,

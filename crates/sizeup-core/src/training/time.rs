@@ -45,6 +45,7 @@ pub const EXPERT_COMM_SM_SHARE: f64 = 20.0 / 132.0;
 
 /// Which communication the framework hides behind computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Overlap {
     /// Tensor/sequence-parallel collectives overlapped with the products
     /// (Transformer Engine's userbuffers, Megatron-Core `--tp-comm-overlap`).
@@ -102,7 +103,7 @@ pub struct TimeConfig<'a> {
 }
 
 /// One layer, one micro-batch, one GPU.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct LayerTime {
     /// Forward kernels.
     pub forward_seconds: f64,
@@ -360,7 +361,8 @@ pub fn head_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
 }
 
 /// Where one optimizer step's time goes.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StepTime {
     /// Wall seconds of one optimizer step.
     pub step_seconds: f64,

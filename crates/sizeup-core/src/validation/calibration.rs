@@ -21,9 +21,10 @@
 //! with that family's cases held out, then predicts the held-out cases with the
 //! constants fitted without them (leave-one-source-out).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Case, CaseOutcome};
 use crate::inference::{self, Backend, Engine, EngineProfile};
@@ -37,7 +38,7 @@ pub const KNOBS: usize = 8;
 pub const MAX_PASSES: usize = 4;
 
 /// A fitted constant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Knob {
     /// `training::kernels::SUSTAINED_FRACTION`: share of kernel rates a training run sustains.
@@ -177,7 +178,7 @@ impl Knob {
 }
 
 /// One value per [`Knob`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     values: [f64; KNOBS],
 }
@@ -326,14 +327,14 @@ pub fn source_family(source: &str) -> String {
 }
 
 /// One fitted constant as [`validate`] found it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FittedConstant {
     /// The knob.
     pub knob: Knob,
     /// Where it lives in the code.
-    pub constant: &'static str,
+    pub constant: Cow<'static, str>,
     /// Which cases it is fitted on, in words.
-    pub fitted_on: &'static str,
+    pub fitted_on: Cow<'static, str>,
     /// The value in the code.
     pub code_value: f64,
     /// The value fitted on every case.
@@ -347,7 +348,7 @@ pub struct FittedConstant {
 }
 
 /// Every case predicted twice, and the constants behind the predictions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Validation {
     /// In-sample: predicted with the constants fitted on every case, in input order.
     pub in_sample: Vec<CaseOutcome>,
@@ -595,8 +596,8 @@ pub fn validate(cases: &[Case]) -> Validation {
             fams.dedup();
             FittedConstant {
                 knob: k,
-                constant: k.constant(),
-                fitted_on: k.fitted_on(),
+                constant: k.constant().into(),
+                fitted_on: k.fitted_on().into(),
                 code_value: k.code_value(),
                 fitted_value: in_cal.get(k),
                 cases: who.iter().map(|&i| cases[i].id.clone()).collect(),

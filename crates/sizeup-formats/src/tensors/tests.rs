@@ -338,3 +338,17 @@ fn dtype_names_round_trip() {
     assert_eq!(Dtype::from_ggml(GgmlType::BF16), Dtype::BF16);
     assert_eq!(Dtype::F4.layout().bytes_for(6), Some(3));
 }
+
+/// Every dtype, plain or ggml block type, reads back from the name JSON gives it.
+#[test]
+fn dtype_json_round_trips() {
+    let all = Dtype::PLAIN
+        .into_iter()
+        .chain(GgmlType::ALL.into_iter().map(Dtype::from_ggml));
+    for d in all {
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(json, format!("\"{}\"", d.name()));
+        assert_eq!(serde_json::from_str::<Dtype>(&json).unwrap(), d);
+    }
+    assert!(serde_json::from_str::<Dtype>("\"F7\"").is_err());
+}

@@ -1,19 +1,20 @@
 //! `sizeup card MODEL --workload chat`: the lesson's evidence card.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::card::{
     self, BottleneckKind, CardInput, EvidenceCard, Reason, ServeTargets, Workload,
 };
 use sizeup_core::hardware;
-use sizeup_core::inference::{Bound, Engine, InferRequest};
+use sizeup_core::inference::{Bound, Engine};
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::ZeroStage;
 use sizeup_core::training::TrainRequest;
 use sizeup_core::{params, Architecture, Assumption, KvDtype, WeightFormat};
 
-use crate::cli::ModelArg;
+use crate::cli::{DeviceArgs, ModelArg};
+use crate::commands::infer::ServeArgs;
 use crate::error::AppError;
 use crate::humanize::{self, ByteUnits};
 use crate::model::{self, ModelSummary};
@@ -21,79 +22,80 @@ use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup card`. Serving flags mean what they mean in `sizeup infer`,
 /// training flags what they mean in `sizeup train`; each workload fills in the rest.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct CardArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     /// What the model is for: chat, batch, rag, train, finetune
     #[arg(long, default_value = "chat", value_parser = parse_workload)]
-    workload: Workload,
+    pub workload: Workload,
     /// Serving accelerator (`sizeup gpus` lists them)
     #[arg(long, default_value = "H100-SXM")]
-    gpu: String,
+    pub gpu: String,
     /// Serving devices per replica (tensor parallel)
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
-    tp: u64,
+    pub tp: u64,
     /// Weight format for serving (as in `sizeup infer --weights`)
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
-    weights: WeightFormat,
+    pub weights: WeightFormat,
     /// KV cache precision
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
-    kv_dtype: KvDtype,
+    pub kv_dtype: KvDtype,
     /// Context each request may reach (default: chat 8k, rag 16k, batch prompt + output)
     #[arg(long, value_parser = crate::door::TOKENS)]
-    context: Option<u64>,
+    pub context: Option<u64>,
     /// Prompt tokens per request (default: chat 2048, rag 8192, batch 1024)
     #[arg(long, value_parser = crate::door::TOKENS)]
-    prompt: Option<u64>,
+    pub prompt: Option<u64>,
     /// Output tokens per request (default: chat 512, rag 256, batch 1024)
     #[arg(long, value_parser = crate::door::TOKENS)]
-    output: Option<u64>,
+    pub output: Option<u64>,
     /// Requests in flight the service must hold (default: chat 16, rag 8, batch: as many as fit)
     #[arg(long, value_parser = crate::door::SEQUENCES)]
-    concurrency: Option<u64>,
+    pub concurrency: Option<u64>,
     /// Longest acceptable time to first token, seconds (default: chat 2, rag 4)
     #[arg(long, value_parser = crate::door::SECONDS)]
-    ttft_target: Option<f64>,
+    pub ttft_target: Option<f64>,
     /// Longest acceptable time per output token, milliseconds (default 50 for chat and rag)
     #[arg(long, value_parser = crate::door::MILLISECONDS)]
-    tpot_target_ms: Option<f64>,
+    pub tpot_target_ms: Option<f64>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
-    engine: Engine,
+    pub engine: Engine,
     /// Price per device-hour in US dollars (default: the catalog's)
     #[arg(long, value_parser = crate::door::PRICE)]
-    price: Option<f64>,
+    pub price: Option<f64>,
     /// Training accelerator
     #[arg(long, default_value = "H100-SXM")]
-    train_gpu: String,
+    pub train_gpu: String,
     /// Training GPUs
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 8)]
-    train_gpus: u64,
+    pub train_gpus: u64,
     /// Training tokens (default: train 20 per parameter, Hoffmann et al. 2022; finetune 100M)
     #[arg(long, value_parser = crate::door::TRAINING_TOKENS)]
-    tokens: Option<u64>,
+    pub tokens: Option<u64>,
     /// Training sequence length
     #[arg(long, value_parser = crate::door::TOKENS, default_value = "4096")]
-    seq_len: u64,
+    pub seq_len: u64,
     /// Sequences per optimizer step (default: 32 per training GPU)
     #[arg(long, value_parser = crate::door::SEQUENCES)]
-    global_batch: Option<u64>,
+    pub global_batch: Option<u64>,
     /// Sequences per micro-batch
     #[arg(long, value_parser = crate::door::SEQUENCES, default_value_t = 1)]
-    micro_batch: u64,
+    pub micro_batch: u64,
     /// Activation recomputation: none, selective, full
     #[arg(long, default_value = "selective", value_parser = crate::cli::parse_recompute)]
-    recompute: Recompute,
+    pub recompute: Recompute,
     /// ZeRO stage for training (3 = FSDP)
     #[arg(long, default_value_t = 3, value_parser = crate::door::zero_stage())]
-    zero: u8,
+    pub zero: u8,
     /// Fine-tuning method for `--workload finetune`: lora, qlora, full
     #[arg(long, default_value = "lora")]
-    method: String,
+    pub method: String,
     /// LoRA rank
     #[arg(long, value_parser = crate::door::RANK, default_value_t = 16)]
-    lora_rank: u64,
+    pub lora_rank: u64,
 }
 
 /// Sequences per optimizer step per training GPU when `--global-batch` is not given:
@@ -116,7 +118,8 @@ fn parse_workload(s: &str) -> Result<Workload, String> {
 }
 
 /// What `sizeup card` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct CardReport {
     /// The model.
     pub model: ModelSummary,
@@ -182,21 +185,43 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
     let loaded = model::load(&args.model)?;
     let arch = &loaded.arch;
     let w = args.workload;
-    let gpu = hardware::find(&args.gpu)?;
     let (prompt, output) = w.request_shape();
-    let mut serve = InferRequest::new(gpu, args.engine);
-    serve.tp = args.tp;
-    serve.gpus = args.tp;
-    serve.weights = args.weights;
-    serve.kv_dtype = args.kv_dtype;
-    serve.prompt = args.prompt.unwrap_or(prompt);
-    serve.output = args.output.unwrap_or(output);
-    serve.context = Some(args.context.unwrap_or(match w {
-        Workload::Chat => 8192,
-        Workload::Rag => 16_384,
-        _ => serve.prompt + serve.output,
-    }));
-    serve.price_per_gpu_hour = args.price;
+    let (prompt, output) = (args.prompt.unwrap_or(prompt), args.output.unwrap_or(output));
+    // the serving request comes from the serving flags' one path, as `infer`'s does
+    let device = DeviceArgs {
+        gpu: args.gpu.clone(),
+        gpu_file: None,
+        gpus: Some(args.tp),
+        tp: Some(args.tp),
+        price: args.price,
+    };
+    let serving = ServeArgs {
+        weights: args.weights,
+        keep_embeddings_16bit: false,
+        kv_dtype: args.kv_dtype,
+        context: Some(args.context.unwrap_or(match w {
+            Workload::Chat => 8192,
+            Workload::Rag => 16_384,
+            _ => prompt.saturating_add(output),
+        })),
+        prompt,
+        output,
+        batch: None,
+        concurrency: None,
+        engine: args.engine,
+        gpu_memory_utilization: None,
+        kv_block: None,
+        runtime_mib: None,
+        comm_buffer_mib: None,
+        prefill_chunk: None,
+        matmul_efficiency: None,
+        matmul_efficiency_8bit: None,
+        memory_efficiency: None,
+        layer_overhead_us: None,
+        allreduce_efficiency: None,
+        allreduce_latency_us: None,
+    };
+    let serve = serving.request(&device)?;
 
     let mut targets: ServeTargets = w.default_targets();
     if let Some(c) = args.concurrency {
@@ -349,7 +374,7 @@ fn reason_rows(r: &Reason) -> Vec<(&'static str, Cell)> {
         Reason::TrainingMemory {
             needed_bytes,
             capacity_bytes,
-            largest_item,
+            ref largest_item,
             largest_item_bytes,
         } => vec![
             (
@@ -379,10 +404,10 @@ fn bottleneck_name(k: BottleneckKind) -> &'static str {
     }
 }
 
-/// A figure in its unit, for people.
-fn figure_text(value: f64, unit: &str) -> String {
+/// A figure in its unit, for people (bytes in `units`).
+fn figure_text(value: f64, unit: &str, units: ByteUnits) -> String {
     match unit {
-        "bytes" => humanize::bytes(value.max(0.0) as u64, ByteUnits::Binary),
+        "bytes" => humanize::bytes(value.max(0.0) as u64, units),
         "s" => humanize::seconds(value),
         "requests" => format!("{value:.0}"),
         "GPU-hours" => format!("{} GPU-hours", humanize::sig3(value)),
@@ -391,7 +416,7 @@ fn figure_text(value: f64, unit: &str) -> String {
 }
 
 impl Report for CardReport {
-    fn view(&self) -> View {
+    fn view(&self, units: ByteUnits) -> View {
         let c = &self.card;
         let mut t = Table::new(
             Some(&format!(
@@ -461,12 +486,12 @@ impl Report for CardReport {
                 "forward + backward + optimizer state per GPU",
                 Cell::Text(format!(
                     "weights {} + gradients {} + optimizer {} + activations {} = {} of {}{}",
-                    humanize::bytes(tr.weights_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.gradients_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.optimizer_states_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.activations_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.total_bytes_per_gpu, ByteUnits::Binary),
-                    humanize::bytes(tr.capacity_bytes, ByteUnits::Binary),
+                    humanize::bytes(tr.weights_bytes_per_gpu, units),
+                    humanize::bytes(tr.gradients_bytes_per_gpu, units),
+                    humanize::bytes(tr.optimizer_states_bytes_per_gpu, units),
+                    humanize::bytes(tr.activations_bytes_per_gpu, units),
+                    humanize::bytes(tr.total_bytes_per_gpu, units),
+                    humanize::bytes(tr.capacity_bytes, units),
                     if tr.fits { "" } else { " (does not fit)" }
                 )),
             );
@@ -563,7 +588,7 @@ impl Report for CardReport {
             Cell::Text(format!(
                 "{} = {}",
                 b.figure.name,
-                figure_text(b.figure.value, &b.figure.unit)
+                figure_text(b.figure.value, &b.figure.unit, units)
             )),
         );
         for (item, value) in reason_rows(&b.reason) {
@@ -587,8 +612,8 @@ impl Report for CardReport {
             let effect = match (w.after, &w.error) {
                 (Some(a), _) => format!(
                     "{} → {}",
-                    figure_text(w.before, &b.figure.unit),
-                    figure_text(a, &b.figure.unit)
+                    figure_text(w.before, &b.figure.unit, units),
+                    figure_text(a, &b.figure.unit, units)
                 ),
                 (None, Some(e)) => format!("not estimated: {e}"),
                 (None, None) => String::new(),

@@ -1,26 +1,28 @@
 //! `sizeup gpus`: the accelerator catalog, every figure with its source.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::hardware::{self, Accelerator};
 use sizeup_formats::file::{escape, read_text, MAX_TEXT_BYTES};
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup gpus`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct GpusArgs {
     /// Only accelerators whose name, alias or vendor contains this text
     #[arg(long)]
-    filter: Option<String>,
+    pub filter: Option<String>,
     /// Also list the accelerator described in this TOML file (the catalog's fields at top level)
     #[arg(long, value_name = "FILE")]
-    gpu_file: Option<String>,
+    pub gpu_file: Option<String>,
 }
 
 /// What `sizeup gpus` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct GpusReport {
     /// The accelerators, catalog order, a user file's last.
     pub accelerators: Vec<Accelerator>,
@@ -66,7 +68,7 @@ pub fn run(args: &GpusArgs) -> Result<GpusReport, AppError> {
 }
 
 impl Report for GpusReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut t = Table::new(
             Some("Accelerators: dense peaks (no sparsity), one-direction link bandwidth"),
             &[

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::sim::{
     self, Arrivals, Dist, Lengths, Percentiles, RunState, SchedulerConfig, SimReport, SimRequest,
@@ -14,21 +14,26 @@ use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
 
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup infer`: the model, the devices and the serving flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct InferArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     #[command(flatten)]
-    device: DeviceArgs,
+    #[serde(flatten)]
+    pub device: DeviceArgs,
     #[command(flatten)]
-    serve: ServeArgs,
+    #[serde(flatten)]
+    pub serve: ServeArgs,
     // boxed: the load flags would make `infer` the one large variant of the command enum
     #[command(flatten)]
-    pub(crate) load: Box<LoadArgs>,
+    #[serde(flatten)]
+    pub load: Box<LoadArgs>,
 }
 
 /// Serving under load: `--rate` or `--closed-loop` runs an event simulation of
@@ -38,7 +43,7 @@ pub struct InferArgs {
 /// the simulation takes its load from `--rate` (open loop, Poisson) or
 /// `--closed-loop` (clients that send again as soon as answered), and every
 /// other flag of this group needs one of the two.
-#[derive(Debug, Clone, PartialEq, Args)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize)]
 #[command(group(clap::ArgGroup::new("sim_load").args(["rate", "closed_loop"])))]
 pub struct LoadArgs {
     /// Simulate Poisson arrivals at this many requests per second (whole deployment)
@@ -58,9 +63,11 @@ pub struct LoadArgs {
     pub max_steps: u64,
     /// Prompt lengths: `N`, `uniform:A..B`, `normal:MEAN,SD` or `lognormal:MEAN,SD` (default: --prompt)
     #[arg(long, value_parser = crate::door::dist, requires = "sim_load", conflicts_with = "lengths", help_heading = "Serving under load")]
+    #[serde(serialize_with = "crate::api::text_opt")]
     pub prompt_dist: Option<Dist>,
     /// Output lengths, as --prompt-dist (default: --output)
     #[arg(long, value_parser = crate::door::dist, requires = "sim_load", conflicts_with = "lengths", help_heading = "Serving under load")]
+    #[serde(serialize_with = "crate::api::text_opt")]
     pub output_dist: Option<Dist>,
     /// A file of `prompt,output` lines (CSV, a header allowed) or JSON lines `{"prompt": N, "output": M}`, replayed in order
     #[arg(long, requires = "sim_load", help_heading = "Serving under load")]
@@ -120,11 +127,11 @@ impl LoadArgs {
         }
         if let Some(ms) = self.step_overhead_ms {
             scheduler.step_overhead_seconds = ms * 1e-3;
-            scheduler.step_overhead_source = "user flag";
+            scheduler.step_overhead_source = "user flag".into();
         }
         if let Some(ms) = self.request_overhead_ms {
             scheduler.request_overhead_seconds = ms * 1e-3;
-            scheduler.request_overhead_source = "user flag";
+            scheduler.request_overhead_source = "user flag".into();
         }
         Ok(Some(SimRequest {
             arrivals,
@@ -191,7 +198,7 @@ fn read_lengths(path: &Path) -> Result<Vec<(u64, u64)>, AppError> {
 /// The serving flags besides the devices, shared by `infer` and `sweep`. Every
 /// assumption of the engine profile is a flag; [`ServeArgs::request`] turns
 /// them, with the devices, into a request.
-#[derive(Debug, Clone, PartialEq, Args)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize)]
 pub struct ServeArgs {
     /// Weight format: bf16, fp16, fp32, fp8, fp8-block128 (DeepSeek-style tiles), fp8-mlp
     /// (attention kept 16-bit), int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8,
@@ -260,7 +267,8 @@ pub struct ServeArgs {
 }
 
 /// What `sizeup infer` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct InferReport {
     /// The model and its architecture.
     pub model: ModelSummary,
@@ -396,7 +404,7 @@ pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
 }
 
 impl Report for InferReport {
-    fn view(&self) -> View {
+    fn view(&self, units: ByteUnits) -> View {
         let e = &self.estimate;
         let m = &e.memory;
         let load = match e.load {
@@ -580,7 +588,7 @@ impl Report for InferReport {
             }
             notes.push(format!(
                 "does not fit: {} short per GPU; it would fit with {}",
-                crate::humanize::bytes(m.shortfall_bytes, crate::humanize::ByteUnits::Binary),
+                crate::humanize::bytes(m.shortfall_bytes, units),
                 if ways.is_empty() {
                     "a larger device".to_string()
                 } else {

@@ -3,26 +3,27 @@
 use std::path::Path;
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_formats::tensors::{Role, TensorTable};
 use sizeup_formats::{gguf, safetensors};
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup inspect`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct InspectArgs {
     /// A `.gguf` file, a `.safetensors` file or index, a checkpoint folder, or `hf:ORG/NAME[@REVISION]`
     #[arg(value_name = "PATH")]
-    path: String,
+    pub path: String,
     /// List every tensor, not only the totals per role and dtype
     #[arg(long)]
-    tensors: bool,
+    pub tensors: bool,
 }
 
 /// What `sizeup inspect` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct InspectReport {
     /// What was read.
     pub source: String,
@@ -79,7 +80,7 @@ fn role_name(r: Role) -> String {
 }
 
 impl Report for InspectReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let t = &self.table;
         let mut roles = Table::new(
             Some(&format!("{}: {} tensors", self.source, t.tensors.len())),

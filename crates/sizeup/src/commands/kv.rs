@@ -1,39 +1,42 @@
 //! `sizeup kv MODEL`: KV cache per token, per sequence, per batch and per GPU.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::kv::{self, KvRequest};
 use sizeup_core::{Assumption, KvDtype};
 
 use crate::cli::ModelArg;
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup kv`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct KvArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     /// Tokens per sequence (prompt + output), e.g. `32768` or `32k`
     #[arg(long, value_parser = crate::door::TOKENS, default_value = "4096")]
-    seq_len: u64,
+    pub seq_len: u64,
     /// Sequences held at once
     #[arg(long, value_parser = crate::door::SEQUENCES, default_value_t = 1)]
-    batch: u64,
+    pub batch: u64,
     /// Precision of the cached keys and values
     #[arg(long, default_value = "fp16", value_parser = crate::cli::parse_kv_dtype)]
-    kv_dtype: KvDtype,
+    pub kv_dtype: KvDtype,
     /// Tensor-parallel GPUs sharing the cache (KV heads replicate when it exceeds them)
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
-    tp: u64,
+    pub tp: u64,
     /// Paged-cache block size in tokens (vLLM: 16); omit for a contiguous cache
     #[arg(long, value_parser = crate::door::TOKENS)]
-    block_size: Option<u64>,
+    pub block_size: Option<u64>,
 }
 
 /// What `sizeup kv` reports (JSON field names are a contract: see README.md).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct KvReport {
     /// The model and its architecture.
     pub model: ModelSummary,
@@ -63,7 +66,8 @@ pub struct KvReport {
 }
 
 /// A sliding window and the number of layers that use it.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SlidingWindow {
     /// Tokens a sliding layer attends to and caches.
     pub size: u64,
@@ -107,7 +111,7 @@ pub fn run(args: &KvArgs) -> Result<KvReport, AppError> {
 }
 
 impl Report for KvReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let r = &self.request;
         let mut t = Table::new(
             Some(&format!(

@@ -1,22 +1,24 @@
 //! `sizeup models`: the embedded catalog.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::params;
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup models`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct ModelsArgs {
     /// Only models whose name or family contains this text
     #[arg(long)]
-    filter: Option<String>,
+    pub filter: Option<String>,
 }
 
 /// One catalog row.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ModelRow {
     /// Catalog name.
     pub name: String,
@@ -35,7 +37,8 @@ pub struct ModelRow {
 }
 
 /// What `sizeup models` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ModelsReport {
     /// The catalog, in catalog order.
     pub models: Vec<ModelRow>,
@@ -68,7 +71,7 @@ pub fn run(args: &ModelsArgs) -> Result<ModelsReport, AppError> {
 }
 
 impl Report for ModelsReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut t = Table::new(
             None,
             &[

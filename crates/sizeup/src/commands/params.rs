@@ -1,25 +1,28 @@
 //! `sizeup params MODEL`: the exact parameter count and where it sits.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::params::{self, Breakdown};
 use sizeup_core::rough::{self, RoughComparison};
 use sizeup_core::Assumption;
 
 use crate::cli::ModelArg;
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup params`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct ParamsArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
 }
 
 /// What `sizeup params` reports (JSON field names are a contract: see README.md).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ParamsReport {
     /// The model and its architecture.
     pub model: ModelSummary,
@@ -61,7 +64,7 @@ pub fn run(args: &ParamsArgs) -> Result<ParamsReport, AppError> {
 }
 
 impl Report for ParamsReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let b = &self.breakdown;
         let mut t = Table::new(
             Some(&format!(
@@ -143,7 +146,7 @@ impl Report for ParamsReport {
             .filter(|c| c.rough > 0 || c.exact > 0)
         {
             r.row(vec![
-                Cell::Text(c.component.into()),
+                Cell::Text(c.component.to_string()),
                 Cell::Count(c.rough),
                 Cell::Count(c.exact),
                 Cell::Text(c.reason.clone()),

@@ -9,10 +9,11 @@
 //! A `serve` target (replicas, tensor parallelism, engine and batch for a
 //! serving goal) belongs beside `train` in [`PlanTarget`].
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use clap::{ArgAction, Args, Subcommand, ValueEnum};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::hardware::{self, Accelerator};
 use sizeup_core::plan::space::ZERO_STAGES;
 use sizeup_core::plan::{self, Candidate, PlanRequest, RankBy, Space, TrainPlan};
@@ -37,13 +38,6 @@ pub enum PlanTarget {
 }
 
 impl PlanTarget {
-    /// Refuse (without `--allow-long`) a search predicted to take more than `seconds`.
-    pub fn limit_seconds(&mut self, seconds: f64) {
-        match self {
-            PlanTarget::Train(args) => args.time_limit_seconds = seconds,
-        }
-    }
-
     /// The model the plan is for.
     pub fn model_mut(&mut self) -> &mut ModelArg {
         match self {
@@ -53,7 +47,8 @@ impl PlanTarget {
 }
 
 /// What the plan ranks by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum By {
     /// Wall time for the training tokens
     Time,
@@ -62,15 +57,17 @@ pub enum By {
 }
 
 /// Flags of `sizeup plan train`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct PlanTrainArgs {
     #[command(flatten)]
-    model: ModelArg,
+    #[serde(flatten)]
+    pub model: ModelArg,
     /// Accelerators to try, comma-separated (`sizeup gpus` lists them)
     #[arg(long, value_delimiter = ',', default_value = "H100-SXM")]
     pub gpu: Vec<String>,
     /// GPU counts to try: `64`, a list `64,128,256`, or a range as `--vary` takes it (`64..1024` doubles, `8..64:8` adds 8, `64..512*2`)
     #[arg(long, value_parser = parse_gpus)]
+    #[serde(serialize_with = "crate::api::text")]
     pub gpus: GpuCounts,
     /// Price per GPU-hour in US dollars for every accelerator (default: the catalog's)
     #[arg(long, value_parser = crate::door::PRICE)]
@@ -87,6 +84,7 @@ pub struct PlanTrainArgs {
     /// The longest search accepted without `--allow-long`, in seconds: a minute on
     /// the command line, less where a server sets its own deadline
     #[arg(skip = TIME_LIMIT_SECONDS)]
+    #[serde(skip)]
     pub time_limit_seconds: f64,
     /// Tensor-parallel sizes allowed (default: every divisor of the heads and GPUs)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
@@ -145,6 +143,14 @@ pub struct PlanTrainArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GpuCounts(pub Vec<u64>);
 
+/// `64,128,256`, as `--gpus` reads it.
+impl std::fmt::Display for GpuCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: Vec<String> = self.0.iter().map(u64::to_string).collect();
+        f.write_str(&counts.join(","))
+    }
+}
+
 /// `64`, `64,128`, `64..1024`, `8..64:8`, each count through the device door.
 fn parse_gpus(s: &str) -> Result<GpuCounts, String> {
     let axis: SweepAxis = format!("gpus={s}")
@@ -163,7 +169,8 @@ fn parse_gpus(s: &str) -> Result<GpuCounts, String> {
 
 /// One row of the plan: the layout, its estimate, and the `sizeup train` flags
 /// that reproduce it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PlanRow {
     /// 1 for the winner.
     pub rank: usize,
@@ -178,7 +185,8 @@ pub struct PlanRow {
 }
 
 /// How fast the search went (this run, this machine).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SearchSpeed {
     /// Wall seconds of the search.
     pub seconds: f64,
@@ -187,7 +195,8 @@ pub struct SearchSpeed {
 }
 
 /// What `sizeup plan train` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PlanTrainReport {
     /// The model.
     pub model: ModelSummary,
@@ -200,11 +209,12 @@ pub struct PlanTrainReport {
     /// How fast it went.
     pub speed: SearchSpeed,
     /// What the search cannot vary because the estimate does not model it.
-    pub not_searched: Vec<&'static str>,
+    pub not_searched: Vec<Cow<'static, str>>,
 }
 
 /// The plan without its entries (they are in `rows`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PlanSummary {
     /// The ranking.
     pub by: RankBy,
@@ -381,11 +391,12 @@ fn predicted_seconds(
 /// Plan.
 pub fn run(target: &PlanTarget) -> Result<PlanTrainReport, AppError> {
     match target {
-        PlanTarget::Train(args) => run_train(args),
+        PlanTarget::Train(args) => crate::api::Estimate::estimate(args.as_ref()),
     }
 }
 
-fn run_train(args: &PlanTrainArgs) -> Result<PlanTrainReport, AppError> {
+/// Search the training layouts and rank those that fit.
+pub fn run_train(args: &PlanTrainArgs) -> Result<PlanTrainReport, AppError> {
     let loaded = model::load(&args.model)?;
     let accs = accelerators(&args.gpu)?;
     let first_gpus = args.gpus.0.first().copied().unwrap_or(1);
@@ -454,7 +465,7 @@ fn run_train(args: &PlanTrainArgs) -> Result<PlanTrainReport, AppError> {
             seconds,
             layouts_per_second: found.tally.evaluated as f64 / seconds.max(1e-9),
         },
-        not_searched: NOT_SEARCHED.to_vec(),
+        not_searched: NOT_SEARCHED.iter().map(|&s| s.into()).collect(),
     })
 }
 
@@ -728,7 +739,7 @@ fn why(rows: &[PlanRow], by: RankBy) -> Option<String> {
 }
 
 impl Report for PlanTrainReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let req = &self.request;
         let base = &req.base;
         let by = match self.plan.by {

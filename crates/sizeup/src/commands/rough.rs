@@ -1,51 +1,51 @@
 //! `sizeup rough`: the lesson's estimate, byte for byte, and its exercises.
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::rough::{estimate, RoughConfig, RoughEstimate};
 
 use crate::error::AppError;
-use crate::humanize::{lesson_bytes, lesson_params};
+use crate::humanize::{lesson_bytes, lesson_params, ByteUnits};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup rough`. Each takes a comma-separated list; every combination
 /// of the lesson's two configurations and the listed values becomes a row.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct RoughArgs {
     /// Decoder blocks `L` (replaces the lesson's 24 / 48)
     #[arg(long, value_parser = crate::door::SHAPE, value_delimiter = ',')]
-    layers: Vec<u64>,
+    pub layers: Vec<u64>,
     /// Hidden size `h` (replaces 2048 / 4096)
     #[arg(long, value_parser = crate::door::SHAPE, value_delimiter = ',')]
-    hidden: Vec<u64>,
+    pub hidden: Vec<u64>,
     /// FFN width as a multiple of `h` (lesson: 4)
     #[arg(long, value_parser = crate::door::SHAPE, value_delimiter = ',')]
-    ffn_multiplier: Vec<u64>,
+    pub ffn_multiplier: Vec<u64>,
     /// Vocabulary size `V` (lesson: 50000)
     #[arg(long, value_parser = crate::door::SHAPE, value_delimiter = ',')]
-    vocab: Vec<u64>,
+    pub vocab: Vec<u64>,
     /// Key/value heads `k` (replaces 16 / 8)
     #[arg(long, value_parser = crate::door::SHAPE, value_delimiter = ',')]
-    kv_heads: Vec<u64>,
+    pub kv_heads: Vec<u64>,
     /// Head dimension `d` (lesson: 128)
     #[arg(long, value_parser = crate::door::SHAPE, value_delimiter = ',')]
-    head_dim: Vec<u64>,
+    pub head_dim: Vec<u64>,
     /// Tokens in the KV cache `s` (replaces 4096 / 8192), e.g. `4096,16384`
     #[arg(long, value_parser = crate::door::TOKENS, value_delimiter = ',')]
-    seq_len: Vec<u64>,
+    pub seq_len: Vec<u64>,
     /// Sequences in the batch `B` (lesson: 1)
     #[arg(long, value_parser = crate::door::SEQUENCES, value_delimiter = ',')]
-    batch: Vec<u64>,
+    pub batch: Vec<u64>,
     /// Bytes per cached element (lesson: 2, fp16)
     #[arg(long, value_parser = crate::door::ELEMENT_BYTES, value_delimiter = ',')]
-    dtype_bytes: Vec<u64>,
+    pub dtype_bytes: Vec<u64>,
     /// Only this lesson configuration (`small` or `large`)
     #[arg(long, value_parser = ["small", "large"])]
-    only: Option<String>,
+    pub only: Option<String>,
 }
 
 /// One configuration and its estimate.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RoughRow {
     /// The inputs.
     pub config: RoughConfig,
@@ -54,7 +54,7 @@ pub struct RoughRow {
 }
 
 /// What `sizeup rough` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RoughReport {
     /// One entry per combination, in input order.
     pub rows: Vec<RoughRow>,
@@ -109,7 +109,7 @@ pub fn run(args: &RoughArgs) -> Result<RoughReport, AppError> {
 }
 
 impl Report for RoughReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut t = Table::new(
             None,
             &[

@@ -2,7 +2,7 @@
 //! throughput, wall time and cost of training, for pre-training and fine-tuning.
 
 use clap::{ArgAction, Args};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::training::activations::{Loss, Recompute};
 use sizeup_core::training::fit::{self, LongestFit, SeqLenStep};
 use sizeup_core::training::kernels::Kernels;
@@ -14,26 +14,30 @@ use sizeup_core::Assumption;
 
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
-use crate::humanize;
+use crate::humanize::{self, ByteUnits};
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// Flags of `sizeup train`: the model, the devices and the training flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct TrainArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     #[command(flatten)]
-    device: DeviceArgs,
+    #[serde(flatten)]
+    pub device: DeviceArgs,
     #[command(flatten)]
-    train: TrainFlags,
+    #[serde(flatten)]
+    pub train: TrainFlags,
     /// Also search the longest --seq-len that fits (every other flag held), and
     /// print the memory there and at the next step, which does not fit
     #[arg(long)]
-    max_seq_len: bool,
+    pub max_seq_len: bool,
     /// Lengths the --max-seq-len search tries: multiples of N tokens, or `pow2`
     #[arg(long, value_name = "N|pow2", default_value = "256", value_parser = parse_seq_len_step, requires = "max_seq_len")]
-    seq_len_step: SeqLenStep,
+    #[serde(serialize_with = "crate::api::text")]
+    pub seq_len_step: SeqLenStep,
 }
 
 fn parse_seq_len_step(s: &str) -> Result<SeqLenStep, String> {
@@ -50,7 +54,7 @@ fn parse_seq_len_step(s: &str) -> Result<SeqLenStep, String> {
 
 /// The training flags besides the devices, shared by `train` and `sweep`;
 /// [`TrainFlags::request`] turns them, with the devices, into a request.
-#[derive(Debug, Clone, PartialEq, Args)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize)]
 pub struct TrainFlags {
     /// Training tokens, e.g. `15.6T`, `2e12`, `300B` (default: 20 per parameter, Hoffmann et al. 2022)
     #[arg(long, value_parser = crate::door::TRAINING_TOKENS)]
@@ -133,9 +137,10 @@ pub struct TrainFlags {
     #[arg(long, default_value = "fused", value_parser = ["fused", "eager"])]
     pub kernels: String,
     /// Logits and loss: eager (transformers' fp32 upcast + cross_entropy), fused
-    /// (in-place fp32 softmax, Megatron) or chunked[:N] (N token chunks, default 8;
+    /// (in-place fp32 softmax, Megatron) or `chunked[:N]` (N token chunks, default 8;
     /// Liger, Unsloth, torchtune); default: eager with --kernels eager, else fused
     #[arg(long, value_parser = parse_loss)]
+    #[serde(serialize_with = "crate::api::text_opt")]
     pub loss: Option<Loss>,
     /// Overlap tensor-parallel collectives with the products (Transformer Engine)
     #[arg(long)]
@@ -192,7 +197,8 @@ fn parse_target(s: &str) -> Result<Projection, String> {
 }
 
 /// What `sizeup train` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct TrainReport {
     /// The model and its architecture.
     pub model: ModelSummary,
@@ -316,7 +322,7 @@ fn stage_name(stage: Option<Stage>) -> &'static str {
 }
 
 impl Report for TrainReport {
-    fn view(&self) -> View {
+    fn view(&self, units: ByteUnits) -> View {
         let e = &self.estimate;
         let l = &e.layout;
         let m = &e.memory;
@@ -500,8 +506,8 @@ impl Report for TrainReport {
             ways.push("more GPUs with --tp or --pp".into());
             notes.push(format!(
                 "does not fit: {} per GPU against {}; try {}",
-                humanize::bytes(m.total_bytes, humanize::ByteUnits::Binary),
-                humanize::bytes(m.capacity_bytes, humanize::ByteUnits::Binary),
+                humanize::bytes(m.total_bytes, units),
+                humanize::bytes(m.capacity_bytes, units),
                 ways.join(", ")
             ));
         }

@@ -4,11 +4,12 @@ use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::validation::calibration::{self, FittedConstant};
 use sizeup_core::validation::{abs_quantile, relative_error, Case, CaseOutcome};
 
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::render::{Cell, Report, Table, View};
 
 /// The published cases, read in place from `shared/` beside the repository.
@@ -40,7 +41,7 @@ pub struct ValidateArgs {
 }
 
 /// One case's outcome with its provenance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CaseRow {
     /// The recomputed case.
     #[serde(flatten)]
@@ -64,7 +65,7 @@ pub struct CaseRow {
 }
 
 /// Error statistics of one kind of case.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct KindSummary {
     /// The case kind.
     pub kind: String,
@@ -91,7 +92,7 @@ pub struct KindSummary {
 }
 
 /// What `sizeup validate` reports.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ValidateReport {
     /// Every case, in file order.
     pub cases: Vec<CaseRow>,
@@ -238,7 +239,7 @@ fn signed(x: Option<f64>) -> Cell {
 }
 
 impl Report for ValidateReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let mut cases = Table::new(
             Some("cases"),
             &[
@@ -334,8 +335,8 @@ impl Report for ValidateReport {
         );
         for c in &self.constants {
             constants.row(vec![
-                Cell::Text(c.constant.into()),
-                Cell::Text(c.fitted_on.into()),
+                Cell::Text(c.constant.to_string()),
+                Cell::Text(c.fitted_on.to_string()),
                 Cell::Number(c.code_value, ""),
                 Cell::Number(c.fitted_value, ""),
                 Cell::Exact(c.cases.len() as u64),

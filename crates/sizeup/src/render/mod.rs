@@ -127,8 +127,9 @@ pub struct View {
 
 /// Every command's report: serializable, and viewable as tables.
 pub trait Report: Serialize {
-    /// The human view.
-    fn view(&self) -> View;
+    /// The human view, byte counts in notes and text cells written in `units`
+    /// (typed `Cell::Bytes` cells are humanized by the writers).
+    fn view(&self, units: ByteUnits) -> View;
 
     /// A command-specific table rendering, used instead of the generic one
     /// (only `rough`, which must print the lesson's own layout).
@@ -173,9 +174,9 @@ pub fn render<R: Report>(
         }
         Format::Table => printable(match report.custom_text() {
             Some(text) => text,
-            None => text::render(&report.view(), units),
+            None => text::render(&report.view(units), units),
         }),
-        Format::Markdown => printable(markdown::render(&report.view(), units)),
-        Format::Csv => printable(csv::render(&report.view())?),
+        Format::Markdown => printable(markdown::render(&report.view(units), units)),
+        Format::Csv => printable(csv::render(&report.view(units))?),
     })
 }

@@ -1,92 +1,77 @@
-//! The JSON API: a request's fields become the command line of the same command,
-//! parsed by the same clap tree and run by the same `run` as the CLI.
-//!
-//! Flags become requests in one place: a field is named as its flag without the
-//! dashes (`--seq-len` is `seq_len`, the MODEL argument is `model`), so every
-//! door check, default and conflict rule of the CLI applies to HTTP unchanged,
-//! and the answer is byte for byte what `sizeup COMMAND … --format json` prints.
+//! The JSON API: a request's fields are read by the library surface
+//! ([`crate::api`]), through the same clap definitions as the command line, and
+//! answered by the same `estimate` as the CLI, so every door check, default and
+//! conflict rule applies to HTTP unchanged, and the answer is byte for byte what
+//! `sizeup COMMAND … --format json` prints.
 //!
 //! What a server must not do is refused here: reading its own files or the
 //! network (`--gpu-file`, `--chart`, a path or Hub id as MODEL: only catalog
 //! names, or a `config.json` sent in the request), and sweeping without a bound
 //! (`--max-work` at most [`MAX_SWEEP_WORK`]).
 
-use std::sync::Arc;
-
-use clap::{ArgAction, CommandFactory, Parser};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cli::{Cli, Command, ModelArg};
+use crate::api::{
+    self, CardRequest, Estimate, Field, GpusRequest, InferRequest, KvRequest, ModelsRequest,
+    ParamsRequest, PlanTrainRequest, RequestError, SweepRequest, TrainRequest,
+};
 use crate::diagnostics;
 use crate::error::AppError;
 use crate::model::ModelSource;
+use crate::render::{self, Format, Report};
 
 /// The most work one sweep request may do: points × layers per point (about
 /// 0.2–0.5 µs each on one core, so a few seconds at most).
 pub const MAX_SWEEP_WORK: u64 = 10_000_000;
 
-/// The largest `config.json` a request may carry, as for a file on disk.
-pub const MAX_CONFIG_BYTES: u64 = sizeup_formats::file::MAX_CONFIG_BYTES;
+/// A request's fields, in order: from a JSON object or a query string.
+pub type Fields = Vec<(String, Value)>;
 
-/// One route of the API and the command that answers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One route of the API and the request type that answers it.
+#[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
     /// The route (`/api/params`).
     pub path: &'static str,
     /// The subcommand that answers (`params`; `plan train` for a nested one).
     pub command: &'static str,
-    /// The report type returned, as named in the code and README.
-    pub report: &'static str,
+    /// The response type returned, as the library names it.
+    pub response: &'static str,
+    /// The fields a request may send (refused flags left out).
+    pub fields: fn() -> Vec<Field>,
+    /// Read a request's fields, run it and answer the CLI's JSON.
+    pub answer: fn(Fields) -> Result<String, ApiError>,
+    /// The response's JSON Schema (a `$ref` to the generator's definitions).
+    pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+}
+
+/// The route of request type `T`.
+const fn endpoint<T>(path: &'static str, response: &'static str) -> Endpoint
+where
+    T: Served,
+    T::Response: Report + schemars::JsonSchema,
+{
+    Endpoint {
+        path,
+        command: T::COMMAND,
+        response,
+        fields: served_fields::<T>,
+        answer: answer::<T>,
+        schema: |g| g.subschema_for::<T::Response>(),
+    }
 }
 
 /// Every API route that runs a command.
 pub const ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        path: "/api/params",
-        command: "params",
-        report: "ParamsReport",
-    },
-    Endpoint {
-        path: "/api/kv",
-        command: "kv",
-        report: "KvReport",
-    },
-    Endpoint {
-        path: "/api/infer",
-        command: "infer",
-        report: "InferReport",
-    },
-    Endpoint {
-        path: "/api/train",
-        command: "train",
-        report: "TrainReport",
-    },
-    Endpoint {
-        path: "/api/card",
-        command: "card",
-        report: "CardReport",
-    },
-    Endpoint {
-        path: "/api/sweep",
-        command: "sweep",
-        report: "SweepReport",
-    },
-    Endpoint {
-        path: "/api/plan",
-        command: "plan train",
-        report: "PlanTrainReport",
-    },
-    Endpoint {
-        path: "/api/models",
-        command: "models",
-        report: "ModelsReport",
-    },
-    Endpoint {
-        path: "/api/gpus",
-        command: "gpus",
-        report: "GpusReport",
-    },
+    endpoint::<ParamsRequest>("/api/params", "ParamsResponse"),
+    endpoint::<KvRequest>("/api/kv", "KvResponse"),
+    endpoint::<InferRequest>("/api/infer", "InferResponse"),
+    endpoint::<TrainRequest>("/api/train", "TrainResponse"),
+    endpoint::<CardRequest>("/api/card", "CardResponse"),
+    endpoint::<SweepRequest>("/api/sweep", "SweepResponse"),
+    endpoint::<PlanTrainRequest>("/api/plan", "PlanTrainResponse"),
+    endpoint::<ModelsRequest>("/api/models", "ModelsResponse"),
+    endpoint::<GpusRequest>("/api/gpus", "GpusResponse"),
 ];
 
 /// Flags no request may set: output shape (the API always answers JSON) and
@@ -107,16 +92,6 @@ pub const REFUSED_FLAGS: &[&str] = &[
 /// simulator's measured 1–2.5 million steps per second); more is clamped, and the
 /// report's `bounds` assumption shows the cap.
 pub const MAX_SIM_STEPS: u64 = 1_000_000;
-
-/// The clap command of `words` (`plan train`), walking nested subcommands.
-pub fn subcommand<'a>(cli: &'a clap::Command, words: &str) -> Option<&'a clap::Command> {
-    words
-        .split(' ')
-        .try_fold(cli, |cmd, word| cmd.find_subcommand(word))
-}
-
-/// The request field that carries a `config.json` (text, or the JSON object itself).
-pub const CONFIG_FIELD: &str = "config";
 
 /// A request the API refused or could not answer, as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -169,7 +144,7 @@ impl ApiError {
         // `--prompt + --output` names two flags: no one field is at fault
         let field = diagnostics::flag_at_fault(err)
             .filter(|f| !f.contains(' '))
-            .map(field_name);
+            .map(api::field_name);
         ApiError {
             status,
             error: d.error,
@@ -179,32 +154,14 @@ impl ApiError {
         }
     }
 
-    /// clap's error: its first line (which names the flag), and its tips as hints.
-    fn from_clap(err: &clap::Error) -> ApiError {
-        let text = err.render().to_string();
-        let mut lines = text.lines();
-        let error = lines
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("error: ")
-            .to_string();
-        let hints = lines
-            .filter_map(|l| l.trim().strip_prefix("tip: "))
-            .map(str::to_string)
-            .collect();
-        // the doors build their own errors, which name the flag in the text only
-        let field = match err.get(clap::error::ContextKind::InvalidArg) {
-            Some(clap::error::ContextValue::String(arg)) => Some(field_name(arg)),
-            _ => error
-                .split_once("'--")
-                .map(|(_, rest)| field_name(rest.split(['\'', ' ']).next().unwrap_or(rest))),
-        };
+    /// A request the flags' doors refused.
+    fn from_request(err: RequestError) -> ApiError {
         ApiError {
-            status: 400,
-            error,
-            field,
+            status: if err.too_large { 413 } else { 400 },
+            error: err.error,
+            field: err.field,
             causes: Vec::new(),
-            hints,
+            hints: err.hints,
         }
     }
 
@@ -214,83 +171,8 @@ impl ApiError {
     }
 }
 
-/// `tp` for `--tp <TP>`, `seq_len` for `--seq-len`, `model` for `<MODEL>`.
-fn field_name(arg: &str) -> String {
-    let name = arg.split_whitespace().next().unwrap_or(arg);
-    let name = name
-        .trim_start_matches('-')
-        .trim_matches(|c| c == '<' || c == '>')
-        .to_ascii_lowercase();
-    name.replace('-', "_")
-}
-
-/// How a field reaches the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    /// The request field (`seq_len`).
-    pub name: String,
-    /// The flag (`--seq-len`), or `None` for the MODEL argument.
-    pub flag: Option<String>,
-    /// A switch: present or absent.
-    pub switch: bool,
-    /// May be given several times (a JSON array).
-    pub repeated: bool,
-    /// The help line.
-    pub help: String,
-    /// The default, as the CLI shows it.
-    pub default: Option<String>,
-    /// The values allowed, when the flag lists them.
-    pub choices: Vec<String>,
-    /// Must be given.
-    pub required: bool,
-}
-
-/// The fields an endpoint takes, from its subcommand's clap definition.
-pub fn fields(endpoint: &Endpoint) -> Vec<Field> {
-    let mut cli = Cli::command();
-    cli.build();
-    let Some(cmd) = subcommand(&cli, endpoint.command) else {
-        return Vec::new();
-    };
-    cmd.get_arguments()
-        .filter_map(|arg| {
-            let name = match arg.get_long() {
-                Some(long) => long.replace('-', "_"),
-                None if arg.is_positional() => arg.get_id().as_str().to_string(),
-                None => return None,
-            };
-            if REFUSED_FLAGS.contains(&name.as_str()) {
-                return None;
-            }
-            let action = arg.get_action();
-            Some(Field {
-                flag: arg.get_long().map(|l| format!("--{l}")),
-                switch: matches!(action, ArgAction::SetTrue),
-                repeated: matches!(action, ArgAction::Append),
-                help: arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
-                default: Some(
-                    arg.get_default_values()
-                        .iter()
-                        .map(|v| v.to_string_lossy().into_owned())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                )
-                .filter(|d| !d.is_empty() && !matches!(action, ArgAction::SetTrue)),
-                choices: arg
-                    .get_possible_values()
-                    .iter()
-                    .filter(|v| !v.is_hide_set())
-                    .map(|v| v.get_name().to_string())
-                    .collect(),
-                required: arg.is_required_set(),
-                name,
-            })
-        })
-        .collect()
-}
-
 /// The fields of a request, in order, from a JSON object body.
-pub fn fields_from_json(body: &[u8]) -> Result<Vec<(String, Value)>, ApiError> {
+pub fn fields_from_json(body: &[u8]) -> Result<Fields, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
@@ -310,251 +192,114 @@ pub fn fields_from_json(body: &[u8]) -> Result<Vec<(String, Value)>, ApiError> {
 }
 
 /// The fields of a request from a query string's pairs (all strings).
-pub fn fields_from_query(pairs: Vec<(String, String)>) -> Vec<(String, Value)> {
+pub fn fields_from_query(pairs: Vec<(String, String)>) -> Fields {
     pairs
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect()
 }
 
-/// What a request asks: the command line, and the `config.json` it carries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    /// `sizeup COMMAND --flag=value … --format=json -- MODEL`.
-    pub argv: Vec<String>,
-    /// The `config.json` text sent in the request.
-    pub config: Option<Arc<str>>,
-}
-
-/// Turn a request's fields into the command line of `endpoint`'s command.
-pub fn call(endpoint: &Endpoint, given: Vec<(String, Value)>) -> Result<Call, ApiError> {
-    let known = fields(endpoint);
-    let mut flags = Vec::new();
-    let mut model = None;
-    let mut config = None;
-    let takes_model = known.iter().any(|f| f.flag.is_none());
-    for (name, value) in given {
-        if name == CONFIG_FIELD && takes_model {
-            config = Some(config_text(value)?);
-            continue;
-        }
-        let Some(field) = known.iter().find(|f| f.name == name) else {
-            return Err(unknown_field(endpoint, &name, &known, takes_model));
-        };
-        let Some(flag) = &field.flag else {
-            model = Some(scalar(&name, value)?);
-            continue;
-        };
-        let values = match value {
-            Value::Array(items) if field.repeated => items,
-            Value::Array(_) => {
-                return Err(ApiError::bad(
-                    Some(&name),
-                    format!("`{name}` takes one value, not a list"),
-                    Vec::new(),
-                ))
-            }
-            one => vec![one],
-        };
-        for value in values {
-            if field.switch {
-                match value {
-                    Value::Bool(true) => flags.push(flag.clone()),
-                    Value::Bool(false) | Value::Null => {}
-                    Value::String(s) if s == "true" || s.is_empty() => flags.push(flag.clone()),
-                    Value::String(s) if s == "false" => {}
-                    other => {
-                        return Err(ApiError::bad(
-                            Some(&name),
-                            format!("`{name}` is a switch: give true or false, not {other}"),
-                            Vec::new(),
-                        ))
-                    }
-                }
-            } else if !value.is_null() {
-                // `--flag=value`: a value starting with `-` stays a value
-                flags.push(format!("{flag}={}", scalar(&name, value)?));
-            }
-        }
-    }
-    if endpoint.command == "sweep" && !known_given(&flags, "--max-work") {
-        flags.push(format!("--max-work={MAX_SWEEP_WORK}"));
-    }
-    let mut argv = vec!["sizeup".to_string()];
-    argv.extend(endpoint.command.split(' ').map(str::to_string));
-    argv.extend(flags);
-    argv.push("--format=json".into());
-    if takes_model {
-        let name = match (model, &config) {
-            (Some(m), _) => m,
-            (None, Some(_)) => "config.json".to_string(),
-            (None, None) => {
-                return Err(ApiError::bad(
-                    Some("model"),
-                    "`model` is required: a catalog name (`/api/models` lists them), or send a `config` with the `config.json`".into(),
-                    Vec::new(),
-                ))
-            }
-        };
-        // after `--`, a name that looks like a flag stays MODEL
-        argv.push("--".into());
-        argv.push(name);
-    }
-    Ok(Call { argv, config })
-}
-
-fn known_given(flags: &[String], flag: &str) -> bool {
-    flags
-        .iter()
-        .any(|f| f == flag || f.strip_prefix(flag).is_some_and(|r| r.starts_with('=')))
-}
-
-/// A string, number or boolean as the command line writes it.
-fn scalar(name: &str, value: Value) -> Result<String, ApiError> {
-    match value {
-        Value::String(s) => Ok(s),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        other => Err(ApiError::bad(
-            Some(name),
-            format!("`{name}` takes a string, number or boolean, not {other}"),
-            Vec::new(),
-        )),
+/// A request type the server answers, and how it keeps it inside what a
+/// server may do.
+pub trait Served: Estimate {
+    /// Bound a parsed request (MODEL is already kept to the catalog or the
+    /// request's own `config`).
+    ///
+    /// # Errors
+    /// A request beyond what this server computes.
+    fn confine(&mut self) -> Result<(), ApiError> {
+        Ok(())
     }
 }
 
-/// The `config.json` a request carries: its text, or the object itself.
-fn config_text(value: Value) -> Result<Arc<str>, ApiError> {
-    let text = match value {
-        Value::String(s) => s,
-        object @ Value::Object(_) => object.to_string(),
-        other => {
+impl Served for ParamsRequest {}
+impl Served for KvRequest {}
+impl Served for TrainRequest {}
+impl Served for CardRequest {}
+impl Served for ModelsRequest {}
+impl Served for GpusRequest {}
+
+impl Served for InferRequest {
+    fn confine(&mut self) -> Result<(), ApiError> {
+        self.load.max_steps = self.load.max_steps.min(MAX_SIM_STEPS);
+        Ok(())
+    }
+}
+
+impl Served for SweepRequest {
+    fn confine(&mut self) -> Result<(), ApiError> {
+        if self.max_work > MAX_SWEEP_WORK {
             return Err(ApiError::bad(
-                Some(CONFIG_FIELD),
-                format!("`config` must hold a config.json (its text or its object), not {other}"),
-                Vec::new(),
-            ))
-        }
-    };
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(ApiError {
-            status: 413,
-            ..ApiError::bad(
-                Some(CONFIG_FIELD),
+                Some("max_work"),
                 format!(
-                    "`config` holds {} bytes, more than the {MAX_CONFIG_BYTES} a config.json may have",
-                    text.len()
+                    "`--max-work` = {} is above this server's limit of {MAX_SWEEP_WORK}",
+                    self.max_work
                 ),
-                Vec::new(),
-            )
-        });
+                vec!["use fewer points, or run `sizeup sweep` on your own machine".into()],
+            ));
+        }
+        Ok(())
     }
-    Ok(text.into())
 }
 
-fn unknown_field(endpoint: &Endpoint, name: &str, known: &[Field], model: bool) -> ApiError {
-    let mut names: Vec<&str> = known.iter().map(|f| f.name.as_str()).collect();
-    if model {
-        names.push(CONFIG_FIELD);
+impl Served for PlanTrainRequest {
+    /// A plan refuses a space it predicts to outlast the request's deadline
+    /// (`allow_long` is refused).
+    fn confine(&mut self) -> Result<(), ApiError> {
+        self.time_limit_seconds = super::REQUEST_TIMEOUT.as_secs_f64();
+        Ok(())
     }
-    let refused = REFUSED_FLAGS.contains(&name);
-    let nearest: Vec<String> = names
+}
+
+/// The fields a request of type `T` may send over HTTP.
+fn served_fields<T: Served>() -> Vec<Field> {
+    api::fields::<T>()
+        .into_iter()
+        .filter(|f| !REFUSED_FLAGS.contains(&f.name.as_str()))
+        .collect()
+}
+
+/// Answer a request: read it as the CLI would, keep it inside what a server
+/// may do, run it, and return the CLI's JSON.
+fn answer<T>(mut given: Fields) -> Result<String, ApiError>
+where
+    T: Served,
+    T::Response: Report,
+{
+    if let Some((name, _)) = given
         .iter()
-        .filter(|n| strsim::jaro_winkler(n, name) > 0.85)
-        .map(|n| format!("`{n}`"))
-        .collect();
-    let mut hints = Vec::new();
-    if refused {
-        hints.push(
-            "the API answers JSON and reads no file of the server's: run the CLI for this".into(),
-        );
-    } else if !nearest.is_empty() {
-        hints.push(format!("did you mean {}?", nearest.join(" or ")));
+        .find(|(n, _)| REFUSED_FLAGS.contains(&n.as_str()))
+    {
+        return Err(ApiError::bad(
+            Some(name),
+            format!("`{name}` is not available over HTTP"),
+            vec![
+                "the API answers JSON and reads no file of the server's: run the CLI for this"
+                    .into(),
+            ],
+        ));
     }
-    hints.push(format!(
-        "`{}` takes: {} (`/api/openapi.json` describes each)",
-        endpoint.path,
-        names.join(", ")
-    ));
-    ApiError::bad(
-        Some(name),
-        if refused {
-            format!("`{name}` is not available over HTTP")
-        } else {
-            format!("`{name}` is not a field of `{}`", endpoint.path)
-        },
-        hints,
-    )
-}
-
-/// Answer a call: parse it as the CLI would, keep it inside what a server may
-/// do, run it, and return the CLI's JSON.
-pub fn answer(call: Call) -> Result<String, ApiError> {
-    let mut cli = Cli::try_parse_from(&call.argv).map_err(|e| ApiError::from_clap(&e))?;
-    confine(&mut cli.command, call.config)?;
-    crate::run(cli).map_err(|e| ApiError::from_app(&e))
-}
-
-/// Keep a parsed command inside what a server may do: MODEL from the catalog or
-/// the request only, and a bounded sweep. Every command is named, so a new one
-/// (`plan`) must choose here whether and how HTTP reaches it.
-fn confine(command: &mut Command, config: Option<Arc<str>>) -> Result<(), ApiError> {
-    let model: &mut ModelArg = match command {
-        Command::Params { args, .. } => &mut args.model,
-        Command::Kv { args, .. } => &mut args.model,
-        Command::Infer { args, .. } => {
-            args.load.max_steps = args.load.max_steps.min(MAX_SIM_STEPS);
-            &mut args.model
+    // a sweep is bounded unless the request bounds it lower
+    if T::COMMAND == "sweep" && !given.iter().any(|(n, _)| n == "max_work") {
+        given.push(("max_work".into(), MAX_SWEEP_WORK.into()));
+    }
+    let mut request = T::from_fields(given).map_err(ApiError::from_request)?;
+    if let Some(model) = request.model_mut() {
+        if model.source.is_named() {
+            model.source = ModelSource::CatalogOnly;
         }
-        Command::Train { args, .. } => &mut args.model,
-        Command::Card { args, .. } => &mut args.model,
-        Command::Sweep { args, .. } => {
-            if args.max_work > MAX_SWEEP_WORK {
-                return Err(ApiError::bad(
-                    Some("max_work"),
-                    format!(
-                        "`--max-work` = {} is above this server's limit of {MAX_SWEEP_WORK}",
-                        args.max_work
-                    ),
-                    vec!["use fewer points, or run `sizeup sweep` on your own machine".into()],
-                ));
-            }
-            &mut args.model
-        }
-        Command::Models { .. } | Command::Gpus { .. } => return Ok(()),
-        // a plan refuses a space it predicts to outlast the request's deadline
-        // (`allow_long` is refused above)
-        Command::Plan { target, .. } => {
-            target.limit_seconds(super::REQUEST_TIMEOUT.as_secs_f64());
-            target.model_mut()
-        }
-        Command::Rough { .. }
-        | Command::Validate { .. }
-        | Command::Inspect { .. }
-        | Command::Serve { .. } => {
-            return Err(ApiError::with_status(
-                404,
-                "this command has no API route".into(),
-            ))
-        }
-    };
-    model.source = match config {
-        Some(text) => ModelSource::ConfigText(text),
-        None => ModelSource::CatalogOnly,
-    };
-    Ok(())
+    }
+    request.confine()?;
+    let response = request.estimate().map_err(|e| ApiError::from_app(&e))?;
+    render::render(&response, Format::Json, crate::humanize::ByteUnits::Binary)
+        .map_err(|e| ApiError::from_app(&AppError::Render(e)))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::json;
 
-    fn endpoint(command: &str) -> &'static Endpoint {
-        ENDPOINTS
-            .iter()
-            .find(|e| e.command == command)
-            .expect("an endpoint")
-    }
+    use super::*;
 
     fn given(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
         pairs
@@ -564,73 +309,56 @@ mod tests {
     }
 
     #[test]
-    fn fields_become_the_command_line() {
-        let c = call(
-            endpoint("train"),
-            given(&[
-                ("model", "llama-3.1-8b".into()),
-                ("seq_len", "8k".into()),
-                ("gpus", 8.into()),
-                ("sequence_parallel", true.into()),
-                ("dropout", false.into()),
-                ("flash_attention", false.into()),
-                ("lora_targets", serde_json::json!(["q", "v"])),
-            ]),
-        )
-        .expect("a call");
-        assert_eq!(
-            c.argv,
-            [
-                "sizeup",
-                "train",
-                "--seq-len=8k",
-                "--gpus=8",
-                "--sequence-parallel",
-                "--flash-attention=false",
-                "--lora-targets=q",
-                "--lora-targets=v",
-                "--format=json",
-                "--",
-                "llama-3.1-8b"
-            ]
-        );
-    }
-
-    #[test]
     fn a_model_that_looks_like_a_flag_stays_the_model() {
-        let c = call(endpoint("params"), given(&[("model", "--help".into())])).expect("a call");
-        assert_eq!(c.argv.last().map(String::as_str), Some("--help"));
-        let e = answer(c).expect_err("no such model");
+        let r =
+            ParamsRequest::from_fields(given(&[("model", "--help".into())])).expect("a request");
+        assert_eq!(r.model.model, "--help");
+        let e = answer::<ParamsRequest>(given(&[("model", "--help".into())]))
+            .expect_err("no such model");
         assert_eq!(e.status, 400);
     }
 
     #[test]
     fn refused_flags_are_not_fields() {
-        for (command, field) in [
-            ("infer", "gpu_file"),
-            ("sweep", "chart"),
-            ("infer", "lengths"),
-            ("gpus", "gpu_file"),
-        ] {
-            let e = call(endpoint(command), given(&[(field, "/etc/passwd".into())]))
-                .expect_err("refused");
+        let refused = |e: Result<String, ApiError>, field: &str| {
+            let e = e.expect_err("refused");
             assert_eq!(e.status, 400);
             assert_eq!(e.field.as_deref(), Some(field));
             assert!(e.error.contains("not available over HTTP"), "{}", e.error);
+        };
+        let path = || Value::from("/etc/passwd");
+        refused(
+            answer::<InferRequest>(given(&[("gpu_file", path())])),
+            "gpu_file",
+        );
+        refused(answer::<SweepRequest>(given(&[("chart", path())])), "chart");
+        refused(
+            answer::<InferRequest>(given(&[("lengths", path())])),
+            "lengths",
+        );
+        refused(
+            answer::<GpusRequest>(given(&[("gpu_file", path())])),
+            "gpu_file",
+        );
+        for e in ENDPOINTS {
+            let names: Vec<String> = (e.fields)().into_iter().map(|f| f.name).collect();
+            for refused in REFUSED_FLAGS {
+                assert!(
+                    !names.iter().any(|n| n == refused),
+                    "{} offers {refused}",
+                    e.path
+                );
+            }
         }
     }
 
     #[test]
     fn a_path_as_model_is_not_read() {
-        let c = call(
-            endpoint("params"),
-            given(&[(
-                "model",
-                "../shared/fixtures/models/llama-2-7b/config.json".into(),
-            )]),
-        )
-        .expect("a call");
-        let e = answer(c).expect_err("catalog only");
+        let e = answer::<ParamsRequest>(given(&[(
+            "model",
+            "../shared/fixtures/models/llama-2-7b/config.json".into(),
+        )]))
+        .expect_err("catalog only");
         assert_eq!(e.status, 400);
         assert_eq!(e.field.as_deref(), Some("model"), "{e:?}");
         assert!(e.error.contains("only catalog names"), "{e:?}");
@@ -638,36 +366,26 @@ mod tests {
 
     #[test]
     fn a_sweep_is_bounded() {
-        let c = call(
-            endpoint("sweep"),
-            given(&[
-                ("model", "llama-3.1-8b".into()),
-                ("vary", "batch=1..4".into()),
-            ]),
-        )
-        .expect("a call");
-        assert!(c.argv.contains(&format!("--max-work={MAX_SWEEP_WORK}")));
-        let c = call(
-            endpoint("sweep"),
-            given(&[
-                ("model", "llama-3.1-8b".into()),
-                ("vary", "batch=1..4".into()),
-                ("max_work", "1e12".into()),
-            ]),
-        )
-        .expect("a call");
-        let e = answer(c).expect_err("over the limit");
+        let e = answer::<SweepRequest>(given(&[
+            ("model", "llama-3.1-8b".into()),
+            ("vary", "batch=1..4".into()),
+            ("max_work", "1e12".into()),
+        ]))
+        .expect_err("over the limit");
         assert_eq!(e.field.as_deref(), Some("max_work"));
+        // without `max_work`, the server's limit applies: 405 B × 126 layers × 2^20 points is over it
+        let e = answer::<SweepRequest>(given(&[
+            ("model", "llama-3.1-405b".into()),
+            ("vary", json!(["batch=1..1024", "context=1..1m:1"])),
+        ]))
+        .expect_err("over the server's limit");
+        assert_eq!(e.status, 400, "{e:?}");
     }
 
     #[test]
     fn a_door_names_the_flag() {
-        let c = call(
-            endpoint("kv"),
-            given(&[("model", "llama-3.1-8b".into()), ("tp", 0.into())]),
-        )
-        .expect("a call");
-        let e = answer(c).expect_err("tp 0");
+        let e = answer::<KvRequest>(given(&[("model", "llama-3.1-8b".into()), ("tp", 0.into())]))
+            .expect_err("tp 0");
         assert_eq!(e.status, 400);
         assert_eq!(e.field.as_deref(), Some("tp"));
         assert!(e.error.contains("--tp"), "{}", e.error);
@@ -675,14 +393,47 @@ mod tests {
 
     #[test]
     fn a_config_is_read_from_the_request() {
-        let config = serde_json::json!({
+        let config = json!({
             "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
             "vocab_size": 1000, "max_position_embeddings": 2048, "tie_word_embeddings": false
         });
-        let c = call(endpoint("params"), given(&[("config", config)])).expect("a call");
-        let json: Value = serde_json::from_str(&answer(c).expect("a report")).expect("JSON");
+        let text = answer::<ParamsRequest>(given(&[("config", config)])).expect("a report");
+        let json: Value = serde_json::from_str(&text).expect("JSON");
         assert_eq!(json["model"]["name"], "config.json");
-        assert!(json["params_total"].as_u64().unwrap_or(0) > 0);
+        // per layer 4·64² − 2·64·32 (GQA k, v) + 3·64·128 + 2·64 norms = 36_992;
+        // 2 layers + 2·1000·64 (embedding, untied head) + 64 (final norm)
+        assert_eq!(json["params_total"], 2 * 36_992 + 128_000 + 64);
+    }
+
+    /// A query string repeats a repeated flag's field (`vary=…&vary=…`).
+    #[test]
+    fn a_repeated_query_field_is_each_value() {
+        let given = fields_from_query(
+            [
+                ("model", "llama-3.1-8b"),
+                ("vary", "batch=1..4*2"),
+                ("vary", "tp=1,2"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .to_vec(),
+        );
+        let json: Value =
+            serde_json::from_str(&answer::<SweepRequest>(given).expect("a sweep")).expect("JSON");
+        assert_eq!(json["axes"].as_array().map(Vec::len), Some(2));
+        // 3 batches × 2 tp
+        assert_eq!(json["points"].as_array().map(Vec::len), Some(6));
+    }
+
+    #[test]
+    fn a_simulation_is_clamped() {
+        let mut r = InferRequest::from_fields(given(&[
+            ("model", "llama-3.1-8b".into()),
+            ("rate", 1.into()),
+            ("max_steps", "10M".into()),
+        ]))
+        .expect("a request");
+        r.confine().expect("confined");
+        assert_eq!(r.load.max_steps, MAX_SIM_STEPS);
     }
 }

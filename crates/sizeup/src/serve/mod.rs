@@ -26,7 +26,7 @@ use self::api::{ApiError, Endpoint, ENDPOINTS};
 use crate::error::AppError;
 
 /// The largest request body: a `config.json` as large as a file may be, plus the fields.
-pub const MAX_BODY_BYTES: usize = api::MAX_CONFIG_BYTES as usize + (64 << 10);
+pub const MAX_BODY_BYTES: usize = crate::api::MAX_CONFIG_BYTES as usize + (64 << 10);
 
 /// The longest one request may compute.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -166,8 +166,8 @@ async fn respond(
     endpoint: &'static Endpoint,
     fields: Result<Vec<(String, serde_json::Value)>, ApiError>,
 ) -> Response {
-    let call = match fields.and_then(|f| api::call(endpoint, f)) {
-        Ok(call) => call,
+    let fields = match fields {
+        Ok(fields) => fields,
         Err(e) => return error_response(&e),
     };
     let Some(slot) = Slot::take() else {
@@ -178,7 +178,7 @@ async fn respond(
     };
     let work = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        api::answer(call)
+        (endpoint.answer)(fields)
     });
     match tokio::time::timeout(REQUEST_TIMEOUT, work).await {
         Ok(Ok(Ok(json))) => json_response(StatusCode::OK, json),

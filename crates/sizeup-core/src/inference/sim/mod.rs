@@ -14,7 +14,8 @@ mod price;
 mod scheduler;
 mod workload;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 pub use metrics::{Level, Percentiles};
 pub use price::{StepPricer, StepShape, CONTEXT_GRID};
@@ -28,7 +29,8 @@ use crate::error::{CoreError, Result};
 use crate::kv::{self, KvRequest};
 
 /// How the engine schedules: its caps, chunking, prefix cache and overheads.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SchedulerConfig {
     /// Sequences running at once (vLLM `max_num_seqs`).
     pub max_num_seqs: u64,
@@ -44,9 +46,9 @@ pub struct SchedulerConfig {
     /// Time per request before it reaches the engine (HTTP, tokenization), seconds.
     pub request_overhead_seconds: f64,
     /// Where the step overhead comes from.
-    pub step_overhead_source: &'static str,
+    pub step_overhead_source: Cow<'static, str>,
     /// Where the request overhead comes from.
-    pub request_overhead_source: &'static str,
+    pub request_overhead_source: Cow<'static, str>,
 }
 
 /// Why the default step overhead is zero.
@@ -66,8 +68,8 @@ impl Default for SchedulerConfig {
             prefix_hit_rate: 0.0,
             step_overhead_seconds: 0.0,
             request_overhead_seconds: 0.0,
-            step_overhead_source: DEFAULT_STEP_OVERHEAD_SOURCE,
-            request_overhead_source: DEFAULT_REQUEST_OVERHEAD_SOURCE,
+            step_overhead_source: Cow::Borrowed(DEFAULT_STEP_OVERHEAD_SOURCE),
+            request_overhead_source: Cow::Borrowed(DEFAULT_REQUEST_OVERHEAD_SOURCE),
         }
     }
 }
@@ -77,7 +79,7 @@ impl Default for SchedulerConfig {
 pub const MAX_REQUESTS: u64 = 10_000_000;
 
 /// What to simulate besides the serving request: the load, the lengths and the bounds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimRequest {
     /// How requests arrive.
     pub arrivals: Arrivals,
@@ -174,7 +176,8 @@ impl SimRequest {
 }
 
 /// Whether the run describes a steady state.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RunState {
     /// The queue did not grow over the run: its percentiles describe the load.
@@ -202,7 +205,8 @@ pub enum RunState {
 
 /// The outcome of a simulation: what was simulated, the latencies, the
 /// throughput, the pool and the queue, with the assumptions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SimReport {
     /// How requests arrived.
     pub arrivals: Arrivals,
@@ -348,7 +352,7 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
         output_mean,
         seed: sim.seed,
         replicas,
-        scheduler: sim.scheduler,
+        scheduler: sim.scheduler.clone(),
         kv_block_tokens: block,
         kv_pool_blocks: pool_blocks,
         passes_priced: pricer.passes_priced,
@@ -403,12 +407,12 @@ fn assumptions(
         Assumption::new(
             "engine overhead per step",
             ms(s.step_overhead_seconds),
-            s.step_overhead_source,
+            s.step_overhead_source.clone(),
         ),
         Assumption::new(
             "engine overhead per request (before the engine)",
             ms(s.request_overhead_seconds),
-            s.request_overhead_source,
+            s.request_overhead_source.clone(),
         ),
         Assumption::new(
             "step price",

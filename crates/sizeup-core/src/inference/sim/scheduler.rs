@@ -1,5 +1,11 @@
 //! The event loop: arrivals, the step scheduler, KV blocks, preemption and the
 //! samples every metric is read from.
+//!
+//! Its counters use plain integer arithmetic, bounded by the request's checks:
+//! at most [`super::MAX_REQUESTS`] (< 2²⁴) requests of at most
+//! [`super::workload::MAX_LENGTH`] (< 2³²) prompt and output tokens each, and a
+//! KV pool and step count that are `u64`s counted by the estimate, so no sum of
+//! tokens, blocks, steps or requests here comes near 2⁶⁴.
 
 use std::collections::VecDeque;
 

@@ -3,13 +3,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 
 /// A distribution of token lengths; every draw is rounded to the nearest whole
 /// token and kept at least 1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Dist {
     /// Always `tokens`.
@@ -40,6 +40,11 @@ pub enum Dist {
     },
 }
 
+/// The longest prompt or output a simulated request may have (drawn lengths
+/// are cut here too): with at most [`super::MAX_REQUESTS`] requests, every
+/// token sum of the simulation stays below 2⁵⁸, so its counters cannot overflow.
+pub const MAX_LENGTH: u64 = u32::MAX as u64;
+
 impl Dist {
     /// Check the parameters: lengths ≥ 1, `lo ≤ hi`, finite means and deviations.
     ///
@@ -55,7 +60,13 @@ impl Dist {
         };
         match *self {
             Dist::Fixed { tokens: 0 } => bad("a length of at least 1 token"),
+            Dist::Fixed { tokens } if tokens > MAX_LENGTH => {
+                bad(&format!("at most {MAX_LENGTH} tokens"))
+            }
             Dist::Uniform { lo, hi } if lo == 0 || lo > hi => bad("a range `A..B` with 1 ≤ A ≤ B"),
+            Dist::Uniform { hi, .. } if hi > MAX_LENGTH => {
+                bad(&format!("at most {MAX_LENGTH} tokens"))
+            }
             Dist::Normal { mean, sd } | Dist::LogNormal { mean, sd }
                 if !(mean.is_finite() && mean >= 1.0 && sd.is_finite() && sd >= 0.0) =>
             {
@@ -85,7 +96,7 @@ impl Dist {
     fn draw(&self, rng: &mut Rng) -> u64 {
         let round = |x: f64| {
             if x.is_finite() {
-                x.round().clamp(1.0, u32::MAX as f64) as u64
+                x.round().clamp(1.0, MAX_LENGTH as f64) as u64
             } else {
                 1
             }
@@ -114,7 +125,7 @@ impl fmt::Display for Dist {
 }
 
 /// The lengths of the requests.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Lengths {
     /// Prompt and output drawn independently.
@@ -154,6 +165,13 @@ impl Lengths {
                         field: "prompt or output length in the list",
                     });
                 }
+                if let Some(&(p, o)) = pairs.iter().find(|&&(p, o)| p.max(o) > MAX_LENGTH) {
+                    return Err(CoreError::Invalid {
+                        field: "length pairs",
+                        value: format!("{p},{o}"),
+                        expected: format!("lengths of at most {MAX_LENGTH} tokens"),
+                    });
+                }
                 Ok(())
             }
         }
@@ -183,7 +201,8 @@ impl Lengths {
 }
 
 /// How requests arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Arrivals {
     /// Open loop: a Poisson process of this many requests per second.

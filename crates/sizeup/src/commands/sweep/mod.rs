@@ -16,8 +16,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, ValueEnum};
 use rayon::prelude::*;
+use std::borrow::Cow;
+
+use serde::de;
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::{Architecture, Assumption};
 
@@ -25,6 +28,7 @@ use crate::cli::{DeviceArgs, ModelArg};
 use crate::commands::infer::ServeArgs;
 use crate::commands::train::TrainFlags;
 use crate::error::AppError;
+use crate::humanize::ByteUnits;
 use crate::model::{self, ModelSummary};
 use crate::progress::Progress;
 use crate::render::{Cell, Report, Table, View};
@@ -42,13 +46,14 @@ use self::axes::Swept;
 const PROGRESS_MIN_POINTS: usize = 2_000;
 
 /// Flags of `sizeup sweep`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Serialize)]
 pub struct SweepArgs {
     #[command(flatten)]
+    #[serde(flatten)]
     pub model: ModelArg,
     /// What each point estimates: serving (as `sizeup infer`) or training (as `sizeup train`)
     #[arg(long, value_enum, default_value_t = Mode::Serve)]
-    mode: Mode,
+    pub mode: Mode,
     /// An input to vary, NAME=START..END[:STEP|*FACTOR] or NAME=V1,V2,… (k = 1024), e.g.
     /// `seq_len=4k..128k`, `batch=1..256*2`, `hidden=2048..8192`; twice for a grid.
     /// Serving: any numeric flag of `sizeup infer` (`context`/`seq_len`, `prompt`,
@@ -56,6 +61,7 @@ pub struct SweepArgs {
     /// `sizeup train` (`micro_batch`, `global_batch`, `seq_len`, `tp`, `pp`, `gpus`,
     /// `tokens`, `lora_rank`, `zero`, …); both: the architecture (`hidden`, `layers`, `kv_heads`)
     #[arg(long = "vary", value_name = "NAME=SPEC", required = true)]
+    #[serde(serialize_with = "crate::api::text_list")]
     pub vary: Vec<SweepAxis>,
     /// Write a chart to this file (`.svg` or `.png`)
     #[arg(long, value_name = "FILE", value_parser = parse_chart_path)]
@@ -74,21 +80,25 @@ pub struct SweepArgs {
     #[arg(long, value_name = "LAYER_POINTS", default_value = "100M", value_parser = crate::door::WORK)]
     pub max_work: u64,
     #[command(flatten)]
-    device: DeviceArgs,
+    #[serde(flatten)]
+    pub device: DeviceArgs,
     #[command(
         flatten,
         next_help_heading = "Serving (--mode serve, as `sizeup infer`)"
     )]
-    serve: ServeArgs,
+    #[serde(flatten)]
+    pub serve: ServeArgs,
     #[command(
         flatten,
         next_help_heading = "Training (--mode train, as `sizeup train`)"
     )]
-    train: TrainFlags,
+    #[serde(flatten)]
+    pub train: TrainFlags,
 }
 
 /// What each point of a sweep estimates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Serving, as `sizeup infer`.
@@ -116,7 +126,8 @@ impl Mode {
 }
 
 /// What `--rank` orders the points by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Rank {
     /// Throughput, highest first (serving: output tokens/s; training: tokens/s)
     Speed,
@@ -152,7 +163,8 @@ fn rank_key(p: &SweepPoint, rank: Rank) -> (u8, f64) {
 }
 
 /// What a sweep's chart plots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ChartKind {
     /// Chosen by the varied input.
     Auto,
@@ -179,12 +191,13 @@ fn parse_chart_path(s: &str) -> Result<PathBuf, String> {
 }
 
 /// One varied input, as the report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct AxisReport {
     /// The name as given (`seq_len`).
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// The input it sets (`context`).
-    pub input: &'static str,
+    pub input: Cow<'static, str>,
     /// The axis in canonical form (`seq_len=4k..128k`).
     pub spec: String,
     /// How many values.
@@ -192,15 +205,17 @@ pub struct AxisReport {
 }
 
 /// The values of the varied inputs at one point, serialized as a map from
-/// name to value (whole numbers for inputs that count).
+/// name to value (whole numbers for inputs that count, the name for a name
+/// axis): `(name, value, whole, name on a name axis)`. Read back from JSON, a
+/// name axis's value (its position among the names) is not known: NaN.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PointValues(pub Vec<(&'static str, f64, bool, Option<String>)>);
+pub struct PointValues(pub Vec<(Cow<'static, str>, f64, bool, Option<String>)>);
 
 impl Serialize for PointValues {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (name, value, whole, label) in &self.0 {
-            let (name, value, whole) = (*name, *value, *whole);
+            let (name, value, whole) = (name.as_ref(), *value, *whole);
             if let Some(label) = label {
                 map.serialize_entry(name, label)?;
             } else if whole {
@@ -213,8 +228,62 @@ impl Serialize for PointValues {
     }
 }
 
+impl<'de> Deserialize<'de> for PointValues {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(PointValuesVisitor)
+    }
+}
+
+/// A map from each varied input to its value: a number, or a name.
+#[cfg(feature = "serve")]
+impl schemars::JsonSchema for PointValues {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PointValues".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "additionalProperties": {"type": ["number", "string"]}
+        })
+    }
+}
+
+/// Reads a point's values in their order (the axes' order).
+struct PointValuesVisitor;
+
+impl<'de> de::Visitor<'de> for PointValuesVisitor {
+    type Value = PointValues;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map from a varied input to its value")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<PointValues, A::Error> {
+        let mut values = Vec::new();
+        while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+            let name = Cow::Owned(name);
+            values.push(match value {
+                serde_json::Value::String(label) => (name, f64::NAN, false, Some(label)),
+                serde_json::Value::Number(n) => match (n.as_u64(), n.as_f64()) {
+                    (Some(whole), _) => (name, whole as f64, true, None),
+                    (None, Some(x)) => (name, x, false, None),
+                    (None, None) => return Err(de::Error::custom(format!("`{name}` = {n}"))),
+                },
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "`{name}` = {other} is not a number or a name"
+                    )))
+                }
+            });
+        }
+        Ok(PointValues(values))
+    }
+}
+
 /// What one point gave.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// A serving estimate.
@@ -226,7 +295,8 @@ pub enum Outcome {
 }
 
 /// One point of the sweep.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SweepPoint {
     /// The varied inputs' values.
     pub values: PointValues,
@@ -262,7 +332,8 @@ impl SweepPoint {
 }
 
 /// The fixed settings of the sweep that the table title names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Settings {
     /// Serving.
@@ -291,7 +362,8 @@ pub enum Settings {
 
 /// What `sizeup sweep` reports: one point per combination of the varied values,
 /// first axis outermost.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct SweepReport {
     /// The model as loaded (before any architecture axis).
     pub model: ModelSummary,
@@ -389,7 +461,14 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
                     swept
                         .iter()
                         .zip(values)
-                        .map(|(s, v)| (s.name, v, s.def.door.whole(), s.label(v).map(String::from)))
+                        .map(|(s, v)| {
+                            (
+                                s.name.into(),
+                                v,
+                                s.def.door.whole(),
+                                s.label(v).map(String::from),
+                            )
+                        })
                         .collect(),
                 ),
                 outcome,
@@ -440,8 +519,8 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
         axes: swept
             .iter()
             .map(|s| AxisReport {
-                name: s.name,
-                input: s.def.name,
+                name: s.name.into(),
+                input: s.def.name.into(),
                 spec: s.spec.clone(),
                 points: s.values.len(),
             })
@@ -599,7 +678,7 @@ impl Columns {
 }
 
 impl Report for SweepReport {
-    fn view(&self) -> View {
+    fn view(&self, _units: ByteUnits) -> View {
         let what = match &self.settings {
             Settings::Serve {
                 weights,

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::inference::{self, Bound, InferRequest, MemoryPerGpu, Warning};
 use sizeup_core::kv::{self, KvRequest};
 use sizeup_core::{Architecture, Assumption};
@@ -14,7 +14,8 @@ use crate::error::AppError;
 use crate::render::Cell;
 
 /// The architecture at a point where an architecture input is varied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct PointShape {
     /// `L`.
     pub layers: u64,
@@ -61,7 +62,8 @@ impl PointShape {
 }
 
 /// What serving looks like at one point, in base units.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct ServePoint {
     /// All parameters of the model at this point.
     pub params_total: u64,

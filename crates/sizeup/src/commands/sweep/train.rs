@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::training::{self, MemoryPerGpu, TrainRequest};
 use sizeup_core::{Architecture, Assumption};
 
@@ -15,7 +15,8 @@ use crate::error::AppError;
 use crate::render::Cell;
 
 /// What training looks like at one point, in base units.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 pub struct TrainPoint {
     /// All parameters of the model at this point.
     pub params_total: u64,
