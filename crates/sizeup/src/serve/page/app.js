@@ -10,8 +10,10 @@ const SVG = "http://www.w3.org/2000/svg";
 let config = null; // a pasted config.json's text
 let pending = null; // the AbortController of the requests in flight
 let timer = null;
+let generation = 0; // the latest update's number: an older one's end changes nothing
 
 // ---- formatting (binary byte units, as the CLI's default) ----
+const grouped = (x) => Math.round(x).toLocaleString("en-US");
 function bytes(b) {
   if (b == null) return "–";
   const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -33,11 +35,12 @@ function seconds(s) {
   if (s < 120) return s.toFixed(2) + " s";
   if (s < 7200) return (s / 60).toFixed(1) + " min";
   if (s < 172800) return (s / 3600).toFixed(1) + " h";
-  return (s / 86400).toFixed(1) + " days";
+  const days = s / 86400;
+  return (days >= 1000 ? grouped(days) : days.toFixed(1)) + " days";
 }
 function num(x, d = 3) {
   if (x == null) return "–";
-  return Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en-US") : String(Number(Number(x).toPrecision(d)));
+  return Math.abs(x) >= 1000 ? grouped(x) : String(Number(Number(x).toPrecision(d)));
 }
 // token counts as the CLI reads them: 32k = 32768
 function tokens(n) {
@@ -45,7 +48,7 @@ function tokens(n) {
   if (n >= 1024 && n % 1024 === 0) return n / 1024 + "k";
   return count(n);
 }
-const usd = (x) => (x == null ? "–" : "$" + (x >= 100 ? x.toFixed(0) : x.toFixed(x >= 1 ? 2 : 4)));
+const usd = (x) => (x == null ? "–" : "$" + (x >= 100 ? grouped(x) : x.toFixed(x >= 1 ? 2 : 4)));
 const pct = (x) => (x == null ? "–" : (x * 100).toFixed(1) + "%");
 const words = (s) => String(s).replace(/_/g, " ");
 
@@ -63,6 +66,10 @@ function svg(tag, attrs = {}, text) {
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   if (text != null) e.textContent = text;
   return e;
+}
+// a figure as shown, carrying the API's value unrounded (for tests and for copying)
+function fig(testid, value, text) {
+  return el("span", { "data-testid": testid, "data-value": String(value) }, text);
 }
 function body(id) { return $("#" + id + " .body"); }
 function show(id, ...nodes) { body(id).replaceChildren(...nodes); }
@@ -129,8 +136,9 @@ function drawParams(r) {
   const groups = Object.entries(b).filter(([, n]) => n > 0).map(([k, n]) => [words(k), n, count(n) + " · " + pct(n / r.params_total)]);
   const m = r.model;
   show("params",
-    el("p", { class: "big" }, count(r.params_total), el("small", {}, r.params_active !== r.params_total ? " total · " + count(r.params_active) + " active per token" : " parameters")),
-    el("p", { class: "note" }, `${m.name}: ${m.model_type}, ${m.layers} layers, h ${m.hidden_size}, ${m.attention} ${m.heads}/${m.kv_heads}×${m.head_dim}, context ${tokens(m.max_context)}`),
+    el("p", { class: "big" }, fig("params-total", r.params_total, count(r.params_total)),
+      el("small", {}, ...(r.params_active !== r.params_total ? [" total · ", fig("params-active", r.params_active, count(r.params_active)), " active per token"] : [" parameters"]))),
+    el("p", { class: "note", "data-testid": "params-model", "data-value": m.name }, `${m.name}: ${m.model_type}, ${m.layers} layers, h ${m.hidden_size}, ${m.attention} ${m.heads}/${m.kv_heads}×${m.head_dim}, context ${tokens(m.max_context)}`),
     bars(groups, r.params_total),
     el("p", { class: "note" }, `the lesson's rough 12·h² estimate: ${count(r.rough.rough_total)} (${((r.rough.rough_total / r.rough.exact_total - 1) * 100).toFixed(1)}%)`));
 }
@@ -147,10 +155,10 @@ function drawMemory(r) {
     const part = el("span", { class: "c" + i, title: label + " " + bytes(m[k]) });
     part.style.width = (100 * m[k]) / total + "%";
     stack.append(part);
-    legend.append(el("li", {}, el("span", { class: "swatch c" + i }), `${label} ${bytes(m[k])}`));
+    legend.append(el("li", {}, el("span", { class: "swatch c" + i }), label + " ", fig("memory-" + k, m[k], bytes(m[k]))));
   });
   if (m.shortfall_bytes > 0) legend.append(el("li", { class: "bad" }, `short by ${bytes(m.shortfall_bytes)}`));
-  const nodes = [el("p", {}, `${e.gpu} × ${e.gpus} (tp ${e.tp}), ${bytes(m.total_bytes)} each, ${e.weights} weights, ${e.kv_dtype} KV: `,
+  const nodes = [el("p", {}, `${e.gpu} × ${e.gpus} (tp ${e.tp}), `, fig("memory-total_bytes", m.total_bytes, bytes(m.total_bytes)), ` each, ${e.weights} weights, ${e.kv_dtype} KV: `,
     el("strong", { class: e.fits ? "good" : "bad" }, e.fits ? "fits" : "does not fit")), stack, legend];
   const a = e.fit_advice;
   if (a) {
@@ -168,10 +176,10 @@ function drawServing(r) {
   const e = r.estimate, s = e.schedule;
   show("serving", table([
     ["load", `${e.load.requests} ${e.load.kind === "batch" ? "requests in a static batch" : "requests in flight"}; prompt ${e.prompt}, output ${e.output}, context ${e.context}`],
-    ["time to first token", seconds(s.time_to_first_token_seconds) + ` (prefill ${words(e.prefill.bound)}-bound)`],
-    ["time per output token", seconds(s.time_per_output_token_seconds) + ` (decode ${words(e.decode.bound)}-bound)`],
-    ["output tokens/s (all)", num(e.output_tokens_per_sec_total)],
-    ["most requests at this context", e.max_batch_at_context],
+    ["time to first token", el("span", {}, fig("serving-ttft", s.time_to_first_token_seconds, seconds(s.time_to_first_token_seconds)), ` (prefill ${words(e.prefill.bound)}-bound)`)],
+    ["time per output token", el("span", {}, fig("serving-tpot", s.time_per_output_token_seconds, seconds(s.time_per_output_token_seconds)), ` (decode ${words(e.decode.bound)}-bound)`)],
+    ["output tokens/s (all)", fig("serving-output-tokens-per-sec", e.output_tokens_per_sec_total, num(e.output_tokens_per_sec_total))],
+    ["most requests at this context", fig("serving-max-batch", e.max_batch_at_context, e.max_batch_at_context)],
     ["decode turns compute-bound at batch", num(e.ridge_batch_effective)],
     ["$ per million output tokens", usd(e.cost.usd_per_million_output_tokens)],
     ["$ per million input tokens", usd(e.cost.usd_per_million_input_tokens)],
@@ -185,12 +193,12 @@ function drawTraining(r) {
     ["activations", m.activations_bytes], ["logits and loss", m.logits_and_loss_bytes], ["comm buffers", m.communication_buffers_bytes],
     ["framework", m.framework_overhead_bytes]].filter(([, b]) => b > 0).map(([k, b]) => [k, b, bytes(b)]);
   show("training",
-    el("p", {}, `${e.accelerator}: memory per GPU ${bytes(m.total_bytes)} of ${bytes(m.capacity_bytes)}: `,
+    el("p", {}, `${e.accelerator}: memory per GPU `, fig("training-memory-total", m.total_bytes, bytes(m.total_bytes)), ` of ${bytes(m.capacity_bytes)}: `,
       el("strong", { class: e.fits ? "good" : "bad" }, e.fits ? "fits" : "does not fit")),
     bars(items, Math.max(m.capacity_bytes, m.total_bytes)),
     table([
       ["tokens", count(e.tokens) + ` (${num(e.tokens_per_parameter)} per parameter)`],
-      ["step time", seconds(t.step_seconds)],
+      ["step time", fig("training-step-seconds", t.step_seconds, seconds(t.step_seconds))],
       ["MFU", pct(t.mfu)],
       ["tokens/s", num(t.tokens_per_second)],
       ["wall time", seconds(t.total_seconds)],
@@ -215,7 +223,8 @@ function drawCard(r) {
 function drawKv(r, budget) {
   const pts = r.points.filter((p) => p.serve).map((p) => [p.serve.context, p.serve.kv_per_request_bytes]);
   if (!pts.length) { show("kv", el("p", {}, "no point could be estimated")); return; }
-  const W = 640, H = 260, L = 70, R = 24, T = 12, B = 40;
+  // as wide as the panel up to 640 units, so that on a phone the labels are not shrunk
+  const W = Math.round(Math.min(640, Math.max(300, body("kv").clientWidth))), H = 260, L = 70, R = 24, T = 12, B = 40;
   const xs = pts.map((p) => Math.log2(p[0]));
   const ymax = Math.max(...pts.map((p) => p[1]), budget || 0) * 1.05;
   const x = (v) => L + ((Math.log2(v) - xs[0]) / Math.max(xs[xs.length - 1] - xs[0], 1)) * (W - L - R);
@@ -245,50 +254,54 @@ function drawKv(r, budget) {
 }
 
 // ---- one update: every panel from the current inputs ----
+// body[data-state]: "pending" while an input waits for its update, "busy" while
+// the panels are asked for, "ready" once every panel of the latest update is drawn
+function setState(state) {
+  document.body.dataset.state = state;
+  document.body.classList.toggle("busy", state !== "ready");
+}
 async function update() {
+  const mine = ++generation;
   const v = values();
   toUrl(v);
   if (pending) pending.abort();
   pending = new AbortController();
   const signal = pending.signal;
-  document.body.classList.add("busy");
+  setState("busy");
   const serving = pick(v, ["gpu", "tp", "weights", "kv_dtype"]);
   const workload = pick(v, ["prompt", "output", "context", "concurrency"]);
   const trainFlags = pick(v, ["seq_len", "tokens", "zero", "recompute"]);
   const training = { gpu: v.gpu, gpus: v.train_gpus, ...trainFlags };
   const cardFields = { workload: v.workload, ...serving, ...workload, ...trainFlags };
   if (v.train_gpus) cardFields.train_gpus = v.train_gpus;
-  const jobs = [];
-  const run = (id, path, fields, draw) => {
-    const job = api(path, withModel(v, fields), signal).then((r) => { draw(r); return r; })
+  const run = (id, path, fields, draw) =>
+    api(path, withModel(v, fields), signal).then((r) => { draw(r); return r; })
       .catch((e) => { if (e && e.name === "AbortError") throw e; showError(id, e); return null; });
-    jobs.push(job);
-    return job;
-  };
   const params = run("params", "/api/params", {}, drawParams);
   const card = run("card", "/api/card", cardFields, drawCard);
-  run("training", "/api/train", training, drawTraining);
+  const train = run("training", "/api/train", training, drawTraining);
   // serving panels use the card's figures for the workload (its defaults fill the gaps)
-  Promise.all([params, card]).then(([p, c]) => {
+  const servingDone = Promise.all([params, card]).then(([p, c]) => {
     const i = c && c.card.inference;
     const s = { ...serving };
     if (i) Object.assign(s, { prompt: i.prompt_tokens, output: i.output_tokens, context: i.context_tokens, concurrency: i.requests_in_flight });
     else Object.assign(s, workload);
-    run("serving", "/api/infer", s, (r) => { drawServing(r); drawMemory(r); })
-      .then((r) => { if (!r) showError("memory", { error: "see Serving" }); });
+    const rest = [run("serving", "/api/infer", s, (r) => { drawServing(r); drawMemory(r); })
+      .then((r) => { if (!r) showError("memory", { error: "see Serving" }); })];
     if (p) {
       const end = Math.min(p.model.max_context, 1 << 20);
       const start = Math.min(1024, end);
       const sweep = { ...s, vary: `context=${start}..${end}*2` };
       delete sweep.context;
-      api("/api/sweep", withModel(v, sweep), signal)
+      rest.push(api("/api/sweep", withModel(v, sweep), signal)
         .then((r) => { const first = r.points.find((q) => q.serve); drawKv(r, first && first.serve.kv_budget_bytes); })
-        .catch((e) => { if (!(e && e.name === "AbortError")) showError("kv", e); });
+        .catch((e) => { if (!(e && e.name === "AbortError")) showError("kv", e); }));
     } else showError("kv", { error: "see Parameters" });
+    return Promise.allSettled(rest);
   }).catch(() => {});
-  Promise.allSettled(jobs).then(() => document.body.classList.remove("busy"));
+  Promise.allSettled([params, card, train, servingDone]).then(() => { if (mine === generation) setState("ready"); });
 }
-function later() { clearTimeout(timer); timer = setTimeout(update, 350); }
+function later() { clearTimeout(timer); setState("pending"); timer = setTimeout(update, 350); }
 
 // ---- start ----
 async function start() {
@@ -300,6 +313,7 @@ async function start() {
   $("#config-file").addEventListener("change", (e) => {
     const f = e.target.files[0];
     if (!f) return;
+    setState("pending");
     f.text().then((t) => { $("#config").value = t; config = t.trim() || null; $("#config-box").open = true; update(); });
   });
   $("#config-clear").addEventListener("click", () => { $("#config").value = ""; $("#config-file").value = ""; config = null; update(); });
