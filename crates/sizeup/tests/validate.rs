@@ -83,8 +83,10 @@ fn issue_12_layout_grids_come_back_priced_in_json_and_markdown() {
         .map(|g| g["layouts"].as_array().unwrap().len())
         .sum();
     assert_eq!(layouts, 64);
+    // every grid but the one with two measured layouts has a rank correlation
+    let ranked = grids.iter().filter(|g| g["spearman"].is_f64()).count();
+    assert_eq!(ranked, 6);
     for g in grids {
-        assert!(g["spearman"].as_f64().is_some(), "{}", g["id"]);
         assert!(g["first_choice_gap"].as_f64().is_some(), "{}", g["id"]);
         for l in g["layouts"].as_array().unwrap() {
             assert!(

@@ -19,7 +19,7 @@
 //!                    and the same with the runs that ran out of memory left out of the grid
 //!                    (the time ranking alone, apart from the memory verdicts)
 //! Spearman ρ       = Pearson correlation of the ranks of predicted and measured T over the measured layouts
-//!                    (ties take their average rank)
+//!                    (ties take their average rank; none for a grid of fewer than 3)
 //! median |error|   = median over the measured layouts of |T_predicted − T_measured| / T_measured
 //! fit misses       = measured runs predicted not to fit + out-of-memory runs predicted to fit
 //! ```
@@ -39,6 +39,10 @@ use crate::training::parallel::ZeroStage;
 use crate::training::states::Precision;
 use crate::training::time::Overlap;
 use crate::training::{Prepared, TrainRequest};
+
+/// Measured layouts a grid needs for its rank correlation: with two, ρ is ±1
+/// whatever the model says.
+pub const MIN_RANKED: usize = 3;
 
 /// The bar on the first-choice gap: the plan's first choice within 5% of the best
 /// measured throughput (issue 12, "Fidelity").
@@ -206,7 +210,8 @@ pub struct GridOutcome {
     pub first_choice_gap: Option<f64>,
     /// The same for `first_choice_among_ran`.
     pub first_choice_gap_among_ran: Option<f64>,
-    /// Spearman rank correlation of predicted and measured throughput.
+    /// Spearman rank correlation of predicted and measured throughput (`None`
+    /// with fewer than [`MIN_RANKED`] measured layouts).
     pub spearman: Option<f64>,
     /// Median absolute relative error of the predicted throughput.
     pub median_abs_error: Option<f64>,
@@ -418,7 +423,11 @@ pub fn evaluate(grid: &Grid) -> GridOutcome {
         first_choice,
         first_choice_among_ran,
         best_measured,
-        spearman: spearman(&p, &m),
+        spearman: if m.len() >= MIN_RANKED {
+            spearman(&p, &m)
+        } else {
+            None
+        },
         median_abs_error: abs_quantile(&errors, 0.5),
         measured_but_predicted_oom: layouts
             .iter()
