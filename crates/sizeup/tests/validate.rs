@@ -1,7 +1,7 @@
 //! `sizeup validate` end to end: every case comes back, in-sample beside leave-one-source-out.
 
 mod common;
-use common::json;
+use common::{json, sizeup};
 
 #[test]
 fn every_case_is_predicted_or_says_why_with_both_errors() {
@@ -64,4 +64,45 @@ fn train_max_seq_len_answers_with_the_next_step() {
             <= a["memory"]["capacity_bytes"].as_u64().unwrap()
     };
     assert!(fits(&f["longest"]) && !fits(&f["next"]));
+}
+
+#[test]
+fn issue_12_layout_grids_come_back_priced_in_json_and_markdown() {
+    let v = json(&[
+        "validate",
+        "--kind",
+        "train_layout_grid",
+        "--format",
+        "json",
+    ]);
+    let grids = v["layout_grids"].as_array().unwrap();
+    // crates/sizeup-core/data/layout_grids.json: 7 grids, 64 layouts
+    assert_eq!(grids.len(), 7);
+    let layouts: usize = grids
+        .iter()
+        .map(|g| g["layouts"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(layouts, 64);
+    // every grid but the one with two measured layouts has a rank correlation
+    let ranked = grids.iter().filter(|g| g["spearman"].is_f64()).count();
+    assert_eq!(ranked, 6);
+    for g in grids {
+        assert!(g["first_choice_gap"].as_f64().is_some(), "{}", g["id"]);
+        for l in g["layouts"].as_array().unwrap() {
+            assert!(
+                l["predicted_tokens_per_sec_per_gpu"].as_f64().is_some(),
+                "{l}"
+            );
+        }
+    }
+    // other kinds leave the grids out
+    let v = json(&["validate", "--kind", "infer", "--format", "json"]);
+    assert_eq!(v["layout_grids"].as_array().unwrap().len(), 0);
+    let out = sizeup()
+        .args(["validate", "--kind", "train_layout", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("**layout grids:"), "{md}");
+    assert!(md.contains("| bloom-181b-384xA100-2022-02-25 |"), "{md}");
 }

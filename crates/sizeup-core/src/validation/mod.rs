@@ -5,6 +5,7 @@
 //! same figure, and so does a naive baseline, so the gain over the obvious shows.
 
 pub mod calibration;
+pub mod grids;
 pub mod inference;
 pub mod training;
 

@@ -1,11 +1,14 @@
 //! `sizeup validate`: recompute published measurements and show each error beside a naive baseline.
 
+mod grids;
+
 use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use sizeup_core::validation::calibration::{self, FittedConstant};
+use sizeup_core::validation::grids::GridOutcome;
 use sizeup_core::validation::{abs_quantile, relative_error, Case, CaseOutcome};
 
 use crate::error::AppError;
@@ -35,7 +38,8 @@ pub struct ValidateArgs {
     /// H200 measurements)
     #[arg(long = "cases", value_name = "FILE")]
     cases: Vec<PathBuf>,
-    /// Only cases whose kind starts with this (`infer`, `train`, `kv_cache`…)
+    /// Only cases whose kind starts with this (`infer`, `train`, `kv_cache`…;
+    /// `train_layout_grid` for the layout grids alone)
     #[arg(long)]
     kind: Option<String>,
 }
@@ -100,6 +104,8 @@ pub struct ValidateReport {
     pub summary: Vec<KindSummary>,
     /// The fitted constants: value in the code, value fitted here, on which cases.
     pub constants: Vec<FittedConstant>,
+    /// Published layout searches ranked by the plan's estimate (never fitted on).
+    pub layout_grids: Vec<GridOutcome>,
 }
 
 fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
@@ -227,6 +233,7 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
         cases: rows,
         summary,
         constants: v.constants,
+        layout_grids: grids::outcomes(args.kind.as_deref()),
     })
 }
 
@@ -345,8 +352,16 @@ impl Report for ValidateReport {
                 Cell::Number(c.loso_range.1, ""),
             ]);
         }
+        let mut tables = vec![summary];
+        if !self.layout_grids.is_empty() {
+            tables.push(grids::summary(&self.layout_grids));
+        }
+        tables.extend([constants, cases]);
+        if !self.layout_grids.is_empty() {
+            tables.push(grids::layouts(&self.layout_grids));
+        }
         View {
-            tables: vec![summary, constants, cases],
+            tables,
             notes: [
                 "error = (predicted − reported) / reported; in-sample: constants fitted on every case; LOSO: refitted without the case's source family, by the same procedure; baselines: decode = weight bytes ÷ datasheet bandwidth, prefill = 2·N·tokens ÷ datasheet peak, training = 6·N·D at MFU 0.45".into(),
             ]
@@ -354,6 +369,7 @@ impl Report for ValidateReport {
             .chain(self.constants.iter().map(|c| {
                 format!("{} fitted on {}", c.constant, c.cases.join(", "))
             }))
+            .chain(grids::notes(&self.layout_grids))
             .collect(),
         }
     }
