@@ -160,7 +160,7 @@ pub fn shipped() -> &'static [Grid] {
 }
 
 /// One layout of a grid, measured and priced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PricedLayout {
     /// The layout as the source printed it.
     pub layout: MeasuredLayout,
@@ -187,7 +187,7 @@ pub struct PricedLayout {
 }
 
 /// A grid's figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridOutcome {
     /// The grid's id.
     pub id: String,
