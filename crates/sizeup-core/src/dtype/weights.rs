@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::gguf::{GgmlType, GgufFileType, TensorContext};
 use crate::error::{CoreError, Result};
@@ -49,7 +49,7 @@ pub enum WeightFormat {
 }
 
 /// The arithmetic the matrix products run in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComputePrecision {
     /// FP32 (no tensor cores).
@@ -182,7 +182,7 @@ impl Storage {
 }
 
 /// Options that change how a format stores some tensors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WeightOptions {
     /// Keep the token embedding and the LM head in 16 bits even where the format
     /// would quantize them (llama.cpp `--token-embedding-type f16 --output-tensor-type f16`).
@@ -298,6 +298,14 @@ impl fmt::Display for WeightFormat {
 impl Serialize for WeightFormat {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for WeightFormat {
+    /// A format's name, as [`FromStr`] reads it (the form [`Serialize`] writes).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,13 +1,13 @@
 //! How many requests fit, how long a context fits, and what batching does to speed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::Architecture;
 use crate::error::{CoreError, Result};
 use crate::kv::{self, KvRequest};
 
 /// How requests share the devices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "requests")]
 pub enum Load {
     /// A static batch: every request is prefilled together, then decoded in lockstep.
@@ -114,7 +114,7 @@ pub fn max_context(arch: &Architecture, req: &KvRequest, budget: u64) -> Result<
 }
 
 /// Latency and throughput of a load, from the time of its passes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     /// Time to first token, seconds.
     pub time_to_first_token_seconds: f64,

@@ -1,9 +1,9 @@
 //! What a million tokens cost.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Cost per million tokens at a price per device-hour.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
     /// Price per device-hour, US dollars.
     pub price_per_gpu_hour_usd: f64,

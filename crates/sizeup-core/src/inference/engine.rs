@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::assumption::Assumption;
 use crate::error::{CoreError, Result};
@@ -18,7 +18,7 @@ use crate::hardware::Accelerator;
 const MIB: u64 = 1 << 20;
 
 /// A serving engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// vLLM (paged attention, continuous batching).
@@ -93,7 +93,7 @@ impl FromStr for Engine {
 }
 
 /// The kernel library an engine runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// NVIDIA CUDA.
@@ -105,7 +105,7 @@ pub enum Backend {
 }
 
 /// How an engine keeps memory back from its caches.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "of")]
 pub enum Reserve {
     /// A fraction of the device's memory stays unused (vLLM `1 − gpu_memory_utilization`).
@@ -122,7 +122,7 @@ pub enum Reserve {
 }
 
 /// Everything an estimate assumes about an engine. Each field is overridable.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineProfile {
     /// The engine.
     pub engine: Engine,

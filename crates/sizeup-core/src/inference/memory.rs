@@ -1,13 +1,13 @@
 //! Memory per device as line items: weights, KV cache, activations, runtime, buffers, reserve.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::{EngineProfile, Reserve};
 use crate::arch::Architecture;
 use crate::ops;
 
 /// Memory of one device, in bytes, as separate line items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryPerGpu {
     /// The device's memory.
     pub total_bytes: u64,

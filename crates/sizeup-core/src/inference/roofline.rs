@@ -6,7 +6,7 @@
 //! engine's factors. A pass adds the operations, the tensor-parallel all-reduces
 //! and a fixed overhead per layer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::EngineProfile;
 use super::weights::StoredTensor;
@@ -20,7 +20,7 @@ use crate::ops::{self, BlockOps, OpList, Stage, SCAN_FLOPS_PER_STATE_VALUE};
 use crate::params::TensorRole;
 
 /// Which resource limits a phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bound {
     /// Tensor-core arithmetic.
@@ -80,7 +80,7 @@ pub struct Machine<'a> {
 }
 
 /// Time of a pass and where it goes.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct PassTime {
     /// Wall time of the pass, seconds.
     pub seconds: f64,

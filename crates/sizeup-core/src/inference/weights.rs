@@ -1,6 +1,6 @@
 //! Bytes of weights: every tensor in the storage its format gives it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, AttentionKind};
 use crate::dtype::{Storage, TensorContext, WeightFormat, WeightOptions};
@@ -30,7 +30,7 @@ impl StoredTensor {
 }
 
 /// Weight bytes by group, and per tensor-parallel rank.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightBreakdown {
     /// The format.
     pub format: WeightFormat,
@@ -45,11 +45,11 @@ pub struct WeightBreakdown {
 }
 
 /// Bytes of one group of tensors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeightGroup {
     /// `embedding`, `attention`, `mlp`, `moe_experts`, `moe_shared_experts`,
     /// `moe_router`, `norms_and_biases`, `lm_head`, `other`.
-    pub name: &'static str,
+    pub name: String,
     /// Parameters in the group.
     pub params: u64,
     /// Bytes in the group.
@@ -216,7 +216,7 @@ pub(super) fn breakdown_of(
             None => {
                 groups.push((
                     WeightGroup {
-                        name: GROUPS[group],
+                        name: GROUPS[group].to_string(),
                         params: 0,
                         bytes: 0,
                         storages: Vec::new(),

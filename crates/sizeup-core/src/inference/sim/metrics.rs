@@ -1,9 +1,9 @@
 //! Latency percentiles by nearest rank, and time averages over a run.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The distribution of one latency, seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Samples (requests, or tokens for the inter-token latency).
     pub samples: u64,
@@ -70,7 +70,7 @@ impl Percentiles {
 }
 
 /// A quantity's time average and largest value over a run.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Level {
     /// Mean over simulated time, `∫ x dt / T`.
     pub mean: f64,

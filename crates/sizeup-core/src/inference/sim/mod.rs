@@ -14,7 +14,7 @@ mod price;
 mod scheduler;
 mod workload;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use metrics::{Level, Percentiles};
 pub use price::{StepPricer, StepShape, CONTEXT_GRID};
@@ -174,7 +174,7 @@ impl SimRequest {
 }
 
 /// Whether the run describes a steady state.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RunState {
     /// The queue did not grow over the run: its percentiles describe the load.

@@ -3,13 +3,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 
 /// A distribution of token lengths; every draw is rounded to the nearest whole
 /// token and kept at least 1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Dist {
     /// Always `tokens`.
@@ -114,7 +114,7 @@ impl fmt::Display for Dist {
 }
 
 /// The lengths of the requests.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Lengths {
     /// Prompt and output drawn independently.
@@ -183,7 +183,7 @@ impl Lengths {
 }
 
 /// How requests arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Arrivals {
     /// Open loop: a Poisson process of this many requests per second.
