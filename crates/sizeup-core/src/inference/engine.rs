@@ -323,6 +323,18 @@ impl EngineProfile {
         Ok(())
     }
 
+    /// Record that the user replaced the figures named by `flags`: the source,
+    /// which every assumption of the profile cites, then says so.
+    pub fn mark_overridden(&mut self, flags: &[&str]) {
+        if !flags.is_empty() {
+            self.source = format!(
+                "{} (overridden by user flag: {})",
+                self.source,
+                flags.join(", ")
+            );
+        }
+    }
+
     /// The profile as assumptions, each with its source.
     pub fn assumptions(&self) -> Vec<Assumption> {
         let src = self.source.as_str();

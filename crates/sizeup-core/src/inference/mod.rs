@@ -20,11 +20,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use concurrency::{max_batch, max_context, schedule, Load, Schedule};
-pub use cost::{cost, Cost};
+pub use cost::{cost, per_million, Cost};
 pub use engine::{profile, Backend, Engine, EngineProfile, Reserve};
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
 pub use prepared::{prefill_sequences, Prepared, Replica};
-pub use roofline::{pass_time, peak_flops, runs_8bit, Bound, Machine, Pass, PassTime};
+pub use roofline::{
+    has_tensor_path, pass_time, peak_flops, runs_8bit, Bound, Machine, Pass, PassTime,
+};
 use roofline::{pass_time_of, PassWeights};
 pub use weights::{
     stored_tensors, weights_breakdown, weights_bytes, weights_bytes_per_gpu, StoredTensor,

@@ -10,13 +10,12 @@
 
 use super::roofline::{pass_time_of, PassWeights};
 use super::{
-    advise, cost, effective_ridge, max_batch, max_context, memory, peak_flops, roofline,
-    schedule, stored_tensors, validate, weights, Detail, InferEstimate, InferRequest, Load,
-    Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor, Warning,
+    advise, cost, effective_ridge, has_tensor_path, max_batch, max_context, memory, peak_flops,
+    roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate, InferRequest,
+    Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor, Warning,
 };
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
-use crate::dtype::ComputePrecision;
 use crate::error::{CoreError, Result};
 use crate::kv::{self, KvRequest};
 use crate::ops::{self, OpList};
@@ -116,13 +115,7 @@ impl<'a> Prepared<'a> {
         let max_context_at_batch = max_context(arch, &kv_req, budget)?;
 
         let precision = req.weights.compute_precision();
-        let has_path = match precision {
-            ComputePrecision::Fp8 => req.gpu.peak_flops.fp8.is_some(),
-            ComputePrecision::Int8 => req.gpu.peak_flops.int8.is_some(),
-            ComputePrecision::Fp32 => req.gpu.peak_flops.fp32.is_some(),
-            ComputePrecision::Bf16 => true,
-        };
-        if !has_path {
+        if !has_tensor_path(&req.gpu, precision) {
             warnings.push(Warning::NoTensorPath { precision });
         }
         let one_token = kv::size(
@@ -289,7 +282,6 @@ impl<'a> Prepared<'a> {
             assumptions,
             warnings,
         })
-
     }
 }
 
