@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sizeup_core::{Architecture, Assumption};
 use sizeup_formats::error::FormatError;
 use sizeup_formats::hf;
@@ -103,7 +103,7 @@ fn from_config_text(name: &str, text: &str) -> Result<Loaded, FormatError> {
 }
 
 /// The model as every report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelSummary {
     /// Catalog name, file name or Hub id (`ORG/NAME`).
     pub name: String,

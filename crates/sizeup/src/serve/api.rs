@@ -78,6 +78,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         report: "PlanTrainReport",
     },
     Endpoint {
+        path: "/api/plan/serve",
+        command: "plan serve",
+        report: "PlanServeReport",
+    },
+    Endpoint {
         path: "/api/models",
         command: "models",
         report: "ModelsReport",
@@ -526,6 +531,7 @@ fn confine(command: &mut Command, config: Option<Arc<str>>) -> Result<(), ApiErr
         // (`allow_long` is refused above)
         Command::Plan { target, .. } => {
             target.limit_seconds(super::REQUEST_TIMEOUT.as_secs_f64());
+            target.limit_simulation_steps(MAX_SIM_STEPS);
             target.model_mut()
         }
         Command::Rough { .. }

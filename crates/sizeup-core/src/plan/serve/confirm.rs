@@ -9,7 +9,10 @@
 //! meets its target. A setup that misses is tried again with the next replica
 //! count the space allows, priced first at steady state; setups are taken best
 //! first, a few at a time, until the top rows are confirmed and nothing pending
-//! could rank above them, or [`MAX_SIMULATIONS`] runs.
+//! could rank above them, or [`MAX_SIMULATIONS`] runs. A row is a deployment
+//! (accelerator, GPUs, tp, weights, KV) with the engine caps (`max_num_seqs`,
+//! step budget) whose simulation ranks best: setups that differ only in those
+//! tie at steady state, and the simulation tells them apart.
 //!
 //! # Headroom
 //! For each row, the load at which the targets break: starting from the
@@ -31,7 +34,7 @@ use crate::inference::sim::{simulate, Level, Percentiles, RunState, SimReport};
 use crate::inference::{InferEstimate, InferRequest, Prepared};
 
 /// The most simulations the confirmation runs (the headroom's are apart).
-pub const MAX_SIMULATIONS: u64 = 64;
+pub const MAX_SIMULATIONS: u64 = 96;
 
 /// Setups simulated together (one per core).
 const BATCH: usize = 4;
@@ -229,6 +232,23 @@ fn by_rank(a: &(Ranked, Simulated), b: &(Ranked, Simulated)) -> std::cmp::Orderi
         .then_with(|| ka.3.cmp(&kb.3))
 }
 
+/// A deployment: the accelerator, GPUs, tp, weights and KV (the first five of
+/// a setup's order), whatever its engine caps.
+fn deployment(r: &Ranked) -> [u64; 5] {
+    [r.order[0], r.order[1], r.order[2], r.order[3], r.order[4]]
+}
+
+/// Of `ranked` (best first), the best setup of each deployment: its engine
+/// caps are the ones the simulation found best.
+fn best_per_deployment(ranked: &[(Ranked, Simulated)]) -> Vec<(Ranked, Simulated)> {
+    let mut seen = HashSet::new();
+    ranked
+        .iter()
+        .filter(|(r, _)| seen.insert(deployment(r)))
+        .copied()
+        .collect()
+}
+
 /// The same setup with the next replica count the space allows, if it meets the steady state.
 fn with_more_replicas(
     prepared: &Prepared<'_>,
@@ -348,10 +368,10 @@ pub fn confirm(
     let mut confirmed: Vec<(Ranked, Simulated)> = Vec::new();
     let mut refused: Vec<(Ranked, Simulated)> = Vec::new();
     while tally.simulated < MAX_SIMULATIONS {
-        if confirmed.len() >= req.top {
-            confirmed.sort_by(by_rank);
-            let last = confirmed[req.top - 1].0.score;
-            if queue.peek().is_none_or(|q| q.0.score > last) {
+        confirmed.sort_by(by_rank);
+        let shown = best_per_deployment(&confirmed);
+        if let Some(last) = shown.get(req.top - 1) {
+            if queue.peek().is_none_or(|q| q.0.score > last.0.score) {
                 break;
             }
         }
@@ -382,6 +402,7 @@ pub fn confirm(
         }
     }
     confirmed.sort_by(by_rank);
+    let mut confirmed = best_per_deployment(&confirmed);
     confirmed.truncate(req.top);
 
     let headrooms: Vec<Result<Headroom>> = {

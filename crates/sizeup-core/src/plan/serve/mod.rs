@@ -42,7 +42,7 @@ use crate::arch::Architecture;
 use crate::dtype::{KvDtype, WeightFormat, WeightOptions};
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
-use crate::inference::sim::{Arrivals, Dist, Lengths, Percentiles, SimRequest};
+use crate::inference::sim::{Arrivals, Dist, Lengths, Percentiles, SimRequest, MAX_REQUESTS};
 use crate::inference::{Engine, InferEstimate, InferRequest, Load, Prepared};
 
 pub use confirm::{
@@ -268,10 +268,9 @@ impl ServeCandidate {
         req.output = workload.output;
         req.load = Load::Concurrency(concurrency);
         req.price_per_gpu_hour = workload.price_per_gpu_hour;
-        if req.profile.prefill_chunk_tokens != Some(self.max_batched_tokens) {
-            req.profile.prefill_chunk_tokens = Some(self.max_batched_tokens);
-            req.profile.mark_overridden(&["prefill_chunk"]);
-        }
+        // as `--prefill-chunk` sets it: the plan chose it
+        req.profile.prefill_chunk_tokens = Some(self.max_batched_tokens);
+        req.profile.mark_overridden(&["prefill_chunk"]);
         req
     }
 
@@ -353,10 +352,14 @@ pub struct ServePlan {
     pub nearest_miss: Option<ServeMiss>,
 }
 
-/// Setups the steady-state tier hands to the simulation: four per row shown,
-/// at least 16 (the simulation confirms them best first and stops early).
-pub fn front_size(top: usize) -> usize {
-    top.saturating_mul(4).clamp(16, 256)
+/// Setups the steady-state tier hands to the simulation: twice the engine-cap
+/// variants of each row shown, at least 16 (the simulation confirms them best
+/// first and stops early).
+pub fn front_size(top: usize, space: &ServeSpace) -> usize {
+    let variants = space.max_num_seqs.len() * space.max_batched_tokens.len();
+    top.saturating_mul(variants)
+        .saturating_mul(2)
+        .clamp(16, 512)
 }
 
 /// Search every setup of `req.space` on `accs`: the steady-state tier, then the
@@ -371,7 +374,7 @@ pub fn search(
     req: &ServePlanRequest,
 ) -> Result<ServePlan> {
     let prepared = Prepared::new(arch);
-    let found = search_steady(&prepared, accs, req, front_size(req.top))?;
+    let found = search_steady(&prepared, accs, req, front_size(req.top, &req.space))?;
     let confirmed = confirm(&prepared, accs, req, &found)?;
     Ok(ServePlan {
         by: req.by,
@@ -475,6 +478,17 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
         }
     }
     let b = &req.simulation;
+    let most_replicas = s.gpus.iter().copied().max().unwrap_or(1);
+    if b.requests_per_replica.saturating_mul(most_replicas) > MAX_REQUESTS {
+        return invalid(
+            "requests",
+            b.requests_per_replica.to_string(),
+            &format!(
+                "at most {} per replica: up to {most_replicas} replicas share one simulation of at most {MAX_REQUESTS} requests",
+                MAX_REQUESTS / most_replicas
+            ),
+        );
+    }
     for (field, v) in [
         ("requests", b.requests_per_replica),
         ("max_steps", b.max_steps),
