@@ -8,6 +8,8 @@
 //! [`Replica::decode`], [`Replica::memory`], [`schedule`]), so a setup the
 //! search picks and `sizeup infer` with its flags agree to the last bit.
 
+use std::borrow::Cow;
+
 use super::roofline::{pass_time_of, PassWeights};
 use super::{
     advise, cost, effective_ridge, has_tensor_path, max_batch, max_context, memory, peak_flops,
@@ -66,16 +68,42 @@ impl<'a> Prepared<'a> {
         self.replica_unchecked(req)
     }
 
+    /// [`Prepared::replica`] with the request's weights already stored
+    /// ([`stored_tensors`] of its format and options: they depend on nothing
+    /// else, so a search over many devices stores each format once).
+    ///
+    /// # Errors
+    /// As [`Prepared::replica`].
+    pub fn replica_with<'p>(
+        &'p self,
+        req: &'p InferRequest,
+        stored: &'p [StoredTensor],
+    ) -> Result<Replica<'p>> {
+        validate(self.arch, req)?;
+        self.replica_of(req, Cow::Borrowed(stored))
+    }
+
     pub(super) fn replica_unchecked<'p>(&'p self, req: &'p InferRequest) -> Result<Replica<'p>> {
-        let list = &self.model()?.list;
+        self.model()?;
         let stored = stored_tensors(self.arch, req.weights, &req.weight_options)?;
+        self.replica_of(req, Cow::Owned(stored))
+    }
+
+    fn replica_of<'p>(
+        &'p self,
+        req: &'p InferRequest,
+        stored: Cow<'p, [StoredTensor]>,
+    ) -> Result<Replica<'p>> {
+        let list = &self.model()?.list;
         let weights = PassWeights::new(self.arch, list, &stored, req.tp);
+        let weights_bytes_per_gpu = weights::weights_bytes_per_gpu(&stored, req.tp);
         Ok(Replica {
             arch: self.arch,
             list,
             req,
             stored,
             weights,
+            weights_bytes_per_gpu,
             machine: machine(req),
         })
     }
@@ -314,8 +342,10 @@ pub struct Replica<'p> {
     arch: &'p Architecture,
     list: &'p OpList,
     req: &'p InferRequest,
-    stored: Vec<StoredTensor>,
+    stored: Cow<'p, [StoredTensor]>,
     weights: PassWeights<'p>,
+    // kept with its error, reported where the memory is asked for
+    weights_bytes_per_gpu: Result<u64>,
     machine: Machine<'p>,
 }
 
@@ -381,7 +411,7 @@ impl Replica<'_> {
         chunk: Option<u64>,
     ) -> Result<(MemoryPerGpu, KvRequest)> {
         let req = self.req;
-        let weights = weights::weights_bytes_per_gpu(&self.stored, req.tp)?;
+        let weights = self.weights_bytes_per_gpu.clone()?;
         let kv_req = KvRequest {
             seq_len: context.max(1),
             batch,

@@ -15,8 +15,12 @@
 //! `X` grows with `C` and `TPOT` too, so `C*` is found by bisection and is the
 //! point of least `TPOT` that carries the load; the setup is kept when
 //! `TTFT ≤ target` and `TPOT(C*) ≤ target`. Its steady-state capacity is the
-//! load at `C_ok`, the most requests in flight whose `TPOT` still meets the
-//! target: `n · X(C_ok) / o` requests per second, or `n · C_ok` users.
+//! load at `C_ok = min(cap, the most requests in flight whose TPOT meets the
+//! target)`: `n · X(C_ok) / o` requests per second, or `n · C_ok` users.
+//!
+//! Neither bisection depends on the engine caps, so a machine finds the
+//! fewest requests carrying each replica count's share once, and the TPOT
+//! limit once, for all its setups.
 //!
 //! `sizeup infer --concurrency C*` with the setup's flags gives the same
 //! `TTFT`, `TPOT` and throughput to the last bit: both call
@@ -31,7 +35,9 @@ use super::space::Machine;
 use super::{LatencyTargets, ServeCandidate, ServeLoad, ServePlanRequest, ServeRankBy};
 use crate::error::Result;
 use crate::hardware::Accelerator;
-use crate::inference::{per_million, schedule, Load, Prepared, Replica, Schedule};
+use crate::inference::{
+    per_million, schedule, stored_tensors, Load, Prepared, Replica, Schedule, StoredTensor,
+};
 use crate::plan::TopN;
 
 /// A setup's figures at its operating point, from the serving estimate's functions.
@@ -315,13 +321,18 @@ fn staircase(map: BTreeMap<u64, ParetoPoint>) -> Vec<ParetoPoint> {
 }
 
 /// One machine priced: its replica, one prompt's prefill, and each decode batch
-/// priced once.
+/// priced once; the operating points it finds are kept for the setups that share them.
 pub(super) struct Prices<'r> {
     replica: &'r Replica<'r>,
     prefill_seconds: f64,
     decode: Vec<f64>,
     context: u64,
     output: u64,
+    /// The fewest requests in flight carrying each replica count's share of
+    /// the rate, by the replica count's place in the walk.
+    carrying: Vec<Option<Option<u64>>>,
+    /// The most requests in flight whose time per output token meets the target.
+    tpot_limit: Option<u64>,
     /// Passes priced.
     pub passes: u64,
     /// Memory layouts computed.
@@ -338,9 +349,16 @@ impl<'r> Prices<'r> {
             decode: vec![f64::NAN; largest as usize + 1],
             context,
             output,
+            carrying: Vec::new(),
+            tpot_limit: None,
             passes: 1,
             layouts: 0,
         }
+    }
+
+    /// The largest batch priced.
+    fn largest(&self) -> u64 {
+        self.decode.len() as u64 - 1
     }
 
     fn step(&mut self, c: u64) -> f64 {
@@ -361,6 +379,55 @@ impl<'r> Prices<'r> {
             self.prefill_seconds,
             step,
         )
+    }
+
+    /// The fewest requests in flight (up to the largest batch) whose output
+    /// rate reaches `need` tokens per second, found by bisection (the rate
+    /// grows with the requests) and kept in `slot`.
+    fn carrying(&mut self, slot: usize, need: f64) -> Option<u64> {
+        if let Some(Some(c)) = self.carrying.get(slot) {
+            return *c;
+        }
+        let largest = self.largest();
+        let found = if self.schedule(largest).output_tokens_per_sec < need {
+            None
+        } else {
+            let (mut lo, mut hi) = (0, largest);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.schedule(mid).output_tokens_per_sec >= need {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Some(hi)
+        };
+        if self.carrying.len() <= slot {
+            self.carrying.resize(slot + 1, None);
+        }
+        self.carrying[slot] = Some(found);
+        found
+    }
+
+    /// The most requests in flight (up to the largest batch, 0 for none) whose
+    /// time per output token is at most `target`, by bisection (it grows with
+    /// the requests).
+    fn tpot_limit(&mut self, target: f64) -> u64 {
+        if let Some(l) = self.tpot_limit {
+            return l;
+        }
+        let (mut lo, mut hi) = (0, self.largest() + 1);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.schedule(mid).time_per_output_token_seconds <= target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.tpot_limit = Some(lo);
+        lo
     }
 
     /// The most requests in flight (up to `largest`) whose memory fits with
@@ -411,11 +478,13 @@ pub(super) struct Cap {
     pub capacity_bytes: u64,
 }
 
-/// Decide one setup on its machine's prices.
+/// Decide one setup on its machine's prices; `slot` is its replica count's
+/// place among the machine's setups (for the prices to keep its operating point).
 pub(super) fn decide(
     prices: &mut Prices<'_>,
     req: &ServePlanRequest,
     c: &ServeCandidate,
+    slot: usize,
     cap: Cap,
     price: Option<f64>,
 ) -> Outcome {
@@ -430,26 +499,18 @@ pub(super) fn decide(
     let concurrency = match req.load {
         ServeLoad::Rate { per_sec } => {
             let need = per_sec / n as f64 * o;
-            let top = prices.schedule(cap.requests);
-            if top.output_tokens_per_sec < need {
-                return Outcome::Missed(MissReason::OverCapacity {
-                    offered_per_replica: per_sec / n as f64,
-                    carried_per_replica: top.output_tokens_per_sec / o,
-                    cap: cap.requests,
-                    cap_by_memory: cap.by_memory,
-                });
-            }
-            // the fewest requests in flight whose output rate carries the share
-            let (mut lo, mut hi) = (0, cap.requests);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if prices.schedule(mid).output_tokens_per_sec >= need {
-                    hi = mid;
-                } else {
-                    lo = mid;
+            match prices.carrying(slot, need) {
+                Some(c) if c <= cap.requests => c,
+                _ => {
+                    let top = prices.schedule(cap.requests);
+                    return Outcome::Missed(MissReason::OverCapacity {
+                        offered_per_replica: per_sec / n as f64,
+                        carried_per_replica: top.output_tokens_per_sec / o,
+                        cap: cap.requests,
+                        cap_by_memory: cap.by_memory,
+                    });
                 }
             }
-            hi
         }
         ServeLoad::Users { users } => {
             let per_replica = users.div_ceil(n);
@@ -475,15 +536,10 @@ pub(super) fn decide(
         });
     }
     // the most requests in flight whose time per output token still meets the target
-    let (mut lo, mut hi) = (concurrency, cap.requests + 1);
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if prices.schedule(mid).time_per_output_token_seconds <= t.tpot_seconds {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
+    let lo = prices
+        .tpot_limit(t.tpot_seconds)
+        .min(cap.requests)
+        .max(concurrency);
     let at_capacity = prices.schedule(lo);
     let capacity_output = at_capacity.output_tokens_per_sec * n as f64;
     let capacity = match req.load {
@@ -543,6 +599,7 @@ fn walk_machine(
     prepared: &Prepared<'_>,
     accs: &[Accelerator],
     req: &ServePlanRequest,
+    stored: &[Result<Vec<StoredTensor>>],
     m: Machine,
     mut found: Found,
 ) -> Found {
@@ -551,7 +608,11 @@ fn walk_machine(
     let replicas: Vec<u64> = space.replicas(m.tp).collect();
     let setups = space.setups_per_machine(m.tp);
     let base = machine_request(req, acc, &m);
-    let replica = match prepared.replica(&base) {
+    let replica = match stored[m.weights]
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|stored| prepared.replica_with(&base, stored))
+    {
         Ok(r) => r,
         Err(_) => {
             found.tally.evaluated += setups;
@@ -579,7 +640,7 @@ fn walk_machine(
                 needed_bytes,
                 capacity_bytes: acc.memory_bytes,
             };
-            for &n in &replicas {
+            for (slot, &n) in replicas.iter().enumerate() {
                 let candidate = ServeCandidate {
                     accelerator: m.accelerator,
                     tp: m.tp,
@@ -599,7 +660,7 @@ fn walk_machine(
                     ci as u64,
                 ];
                 found.tally.evaluated += 1;
-                match decide(&mut prices, req, &candidate, cap, price) {
+                match decide(&mut prices, req, &candidate, slot, cap, price) {
                     Outcome::Kept(steady) => {
                         found.tally.kept += 1;
                         let (score, tie) = score(&steady, req.by);
@@ -658,6 +719,14 @@ pub fn search_steady(
     super::validate(accs, req)?;
     prepared.arch().check_layers()?;
     let machines = req.space.machines(prepared.arch(), accs);
+    // a format's stored tensors depend on nothing else: store each once
+    let stored: Vec<Result<Vec<StoredTensor>>> = req
+        .space
+        .weights
+        .iter()
+        .map(|&w| stored_tensors(prepared.arch(), w, &req.workload.weight_options))
+        .collect();
+    let stored = &stored;
 
     #[cfg(feature = "parallel")]
     let found = {
@@ -666,14 +735,14 @@ pub fn search_steady(
             .par_iter()
             .fold(
                 || Found::new(front),
-                |f, &m| walk_machine(prepared, accs, req, m, f),
+                |f, &m| walk_machine(prepared, accs, req, stored, m, f),
             )
             .reduce(|| Found::new(front), Found::merge)
     };
     #[cfg(not(feature = "parallel"))]
     let found = machines
         .iter()
-        .map(|&m| walk_machine(prepared, accs, req, m, Found::new(front)))
+        .map(|&m| walk_machine(prepared, accs, req, stored, m, Found::new(front)))
         .fold(Found::new(front), Found::merge);
 
     Ok(SteadyFound {
@@ -714,7 +783,7 @@ pub fn evaluate(
         capacity_bytes: acc.memory_bytes,
     };
     let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
-    Ok(match decide(&mut prices, req, c, cap, price) {
+    Ok(match decide(&mut prices, req, c, 0, cap, price) {
         Outcome::Kept(s) => Ok(s),
         Outcome::Missed(r) => Err(r),
     })
