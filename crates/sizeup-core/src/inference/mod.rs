@@ -57,6 +57,8 @@ pub struct InferRequest {
     pub kv_dtype: KvDtype,
     /// Context each request may reach (sizes the KV cache); `None`: prompt + output.
     pub context: Option<u64>,
+    /// Where `context` comes from when it is set; `None`: the user's flag.
+    pub context_source: Option<String>,
     /// Prompt tokens per request.
     pub prompt: u64,
     /// Output tokens per request.
@@ -99,6 +101,7 @@ impl InferRequest {
             weight_options: WeightOptions::default(),
             kv_dtype: KvDtype::Bf16,
             context: None,
+            context_source: None,
             prompt: 1024,
             output: 256,
             load: Load::Batch(1),

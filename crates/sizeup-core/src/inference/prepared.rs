@@ -233,10 +233,10 @@ impl<'a> Prepared<'a> {
             Assumption::new(
                 "context for KV sizing",
                 context,
-                if req.context.is_some() {
-                    "user flag"
-                } else {
-                    "prompt + output"
+                match (req.context, &req.context_source) {
+                    (Some(_), Some(source)) => source.as_str(),
+                    (Some(_), None) => "user flag",
+                    (None, _) => "prompt + output",
                 },
             ),
             Assumption::new(
