@@ -796,7 +796,7 @@ fn assumptions(
                 ServeRankBy::Cost => "US dollars per hour, then the simulated margin (the larger of percentile TTFT and TPOT over their targets)",
                 ServeRankBy::Throughput => "output tokens per second per GPU at the steady-state capacity, then the simulated margin",
             },
-            "user flag `--by`",
+            "`--by` (cost unless asked)",
         ),
         Assumption::new(
             "cost per million output tokens",
@@ -1054,7 +1054,7 @@ impl Report for PlanServeReport {
         let s = &req.space;
         let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         notes.push(format!(
-            "space: {} on {}; GPUs {}; tp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; replicas: every count whose GPUs are allowed",
+            "space: {} accelerators ({}); GPUs {}; tp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; replicas: every count whose GPUs are allowed",
             self.plan.accelerators.len(),
             self.plan.accelerators.join(","),
             gpus_text(&s.gpus),
