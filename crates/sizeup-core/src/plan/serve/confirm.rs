@@ -27,7 +27,7 @@ use std::collections::{BinaryHeap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::steady::{evaluate, score, Ranked, SteadyFound};
-use super::{LatencyTargets, ServeCandidate, ServeLoad, ServeMiss, ServePlanRequest};
+use super::{LatencyTargets, ServeCandidate, ServeLoad, ServeMiss, ServePlanRequest, ServeRankBy};
 use crate::error::Result;
 use crate::hardware::Accelerator;
 use crate::inference::sim::{simulate, Level, Percentiles, RunState, SimReport};
@@ -219,17 +219,26 @@ fn run_batch(
     batch.iter().map(one).collect()
 }
 
-/// The rank of a confirmed setup: its score, then its simulated margin.
-fn rank_key(r: &Ranked, s: &Simulated) -> (f64, f64, f64, [u64; 7]) {
-    (r.score, s.margin(), r.tie, r.order)
+/// The rank of a confirmed setup: by cost, its cost, then its simulated
+/// margin, then its steady-state capacity; by throughput, its throughput per
+/// GPU, then its cost, then its simulated margin.
+fn rank_key(by: ServeRankBy, r: &Ranked, s: &Simulated) -> (f64, f64, f64, [u64; 7]) {
+    match by {
+        ServeRankBy::Cost => (r.score, s.margin(), r.tie, r.order),
+        ServeRankBy::Throughput => (r.score, r.tie, s.margin(), r.order),
+    }
 }
 
-fn by_rank(a: &(Ranked, Simulated), b: &(Ranked, Simulated)) -> std::cmp::Ordering {
-    let (ka, kb) = (rank_key(&a.0, &a.1), rank_key(&b.0, &b.1));
-    ka.0.total_cmp(&kb.0)
-        .then_with(|| ka.1.total_cmp(&kb.1))
-        .then_with(|| ka.2.total_cmp(&kb.2))
-        .then_with(|| ka.3.cmp(&kb.3))
+fn by_rank(
+    by: ServeRankBy,
+) -> impl Fn(&(Ranked, Simulated), &(Ranked, Simulated)) -> std::cmp::Ordering {
+    move |a, b| {
+        let (ka, kb) = (rank_key(by, &a.0, &a.1), rank_key(by, &b.0, &b.1));
+        ka.0.total_cmp(&kb.0)
+            .then_with(|| ka.1.total_cmp(&kb.1))
+            .then_with(|| ka.2.total_cmp(&kb.2))
+            .then_with(|| ka.3.cmp(&kb.3))
+    }
 }
 
 /// A deployment: the accelerator, GPUs, tp, weights and KV (the first five of
@@ -339,7 +348,7 @@ fn headroom(
 }
 
 /// What the simulation tier found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Confirmed {
     /// The rows, best first.
     pub top: Vec<ServeEntry>,
@@ -368,7 +377,7 @@ pub fn confirm(
     let mut confirmed: Vec<(Ranked, Simulated)> = Vec::new();
     let mut refused: Vec<(Ranked, Simulated)> = Vec::new();
     while tally.simulated < MAX_SIMULATIONS {
-        confirmed.sort_by(by_rank);
+        confirmed.sort_by(by_rank(req.by));
         let shown = best_per_deployment(&confirmed);
         if let Some(last) = shown.get(req.top - 1) {
             if queue.peek().is_none_or(|q| q.0.score > last.0.score) {
@@ -401,7 +410,7 @@ pub fn confirm(
             }
         }
     }
-    confirmed.sort_by(by_rank);
+    confirmed.sort_by(by_rank(req.by));
     let mut confirmed = best_per_deployment(&confirmed);
     confirmed.truncate(req.top);
 

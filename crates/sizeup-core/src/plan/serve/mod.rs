@@ -50,7 +50,7 @@ pub use confirm::{
 };
 pub use space::{default_accelerators, ServeSpace, SpaceCount};
 pub use steady::{
-    evaluate, search_steady, MissReason, ParetoPoint, Ranked, ServeTally, Steady, SteadyFound,
+    evaluate, search_steady, Miss, MissReason, ParetoPoint, Ranked, ServeTally, Steady, SteadyFound,
 };
 
 /// The load a serving plan must carry.

@@ -74,7 +74,7 @@ pub fn default_accelerators() -> Vec<Accelerator> {
 
 /// One machine of the walk: an accelerator, a weight format, a tensor-parallel
 /// size and a KV precision, with indexes into the space's lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Machine {
     /// Index of the accelerator.
     pub accelerator: usize,

@@ -60,6 +60,9 @@ pub struct Steady {
     pub capacity: f64,
     /// Output tokens per second of all replicas at that point.
     pub capacity_output_tokens_per_sec: f64,
+    /// Output tokens per second per GPU at that point: one replica's over its
+    /// tensor-parallel size (the same for any number of replicas).
+    pub capacity_output_tokens_per_sec_per_gpu: f64,
     /// GPUs in all.
     pub gpus: u64,
     /// US dollars per hour for every GPU, busy or not.
@@ -223,11 +226,15 @@ impl Ord for Ranked {
 }
 
 /// A setup that misses, by how far.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Miss {
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Miss {
+    /// The largest ratio of a figure to its limit.
     pub ratio: f64,
+    /// The setup's place in the space's lists.
     pub order: [u64; 7],
+    /// The setup.
     pub candidate: ServeCandidate,
+    /// Why it misses.
     pub reason: MissReason,
 }
 impl Eq for Miss {}
@@ -248,7 +255,7 @@ impl Ord for Miss {
 const MISSES: usize = 4;
 
 /// What the steady-state tier found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SteadyFound {
     /// What happened to the setups.
     pub tally: ServeTally,
@@ -256,7 +263,8 @@ pub struct SteadyFound {
     pub front: Vec<Ranked>,
     /// The Pareto front, fewest GPUs first.
     pub pareto: Vec<ParetoPoint>,
-    pub(super) misses: Vec<Miss>,
+    /// The setups nearest to meeting the targets, nearest first.
+    pub misses: Vec<Miss>,
 }
 
 struct Found {
@@ -560,6 +568,8 @@ pub(super) fn decide(
         capacity_concurrency: lo,
         capacity,
         capacity_output_tokens_per_sec: capacity_output,
+        capacity_output_tokens_per_sec_per_gpu: at_capacity.output_tokens_per_sec
+            / c.tp.max(1) as f64,
         gpus,
         usd_per_hour: price.map(|p| p * gpus as f64),
         usd_per_million_output_tokens: price.map(|p| per_million(p, gpus, served)),
@@ -569,10 +579,9 @@ pub(super) fn decide(
 /// The score and tie-break of a kept setup under `by` (smaller is better).
 pub(super) fn score(s: &Steady, by: ServeRankBy) -> (f64, f64) {
     let cost = s.usd_per_hour.unwrap_or(f64::INFINITY);
-    let per_gpu = s.capacity_output_tokens_per_sec / s.gpus.max(1) as f64;
     match by {
         ServeRankBy::Cost => (cost, -s.capacity),
-        ServeRankBy::Throughput => (-per_gpu, cost),
+        ServeRankBy::Throughput => (-s.capacity_output_tokens_per_sec_per_gpu, cost),
     }
 }
 

@@ -29,7 +29,8 @@ use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
 
 /// What the plan ranks by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ServeBy {
     /// US dollars per hour for the deployment
     Cost,
@@ -685,8 +686,7 @@ fn why(rows: &[ServeRow], req: &ServePlanRequest) -> Option<String> {
         )
     };
     let price = |e: &ServeEntry| e.steady.usd_per_hour.unwrap_or(f64::NAN);
-    let per_gpu =
-        |e: &ServeEntry| e.steady.capacity_output_tokens_per_sec / e.steady.gpus.max(1) as f64;
+    let per_gpu = |e: &ServeEntry| e.steady.capacity_output_tokens_per_sec_per_gpu;
     Some(match req.by {
         ServeRankBy::Cost if price(first) < price(second) => {
             let hourly = |e: &ServeEntry| price(e) / e.steady.gpus.max(1) as f64;
@@ -794,7 +794,7 @@ fn assumptions(
             "rank",
             match req.by {
                 ServeRankBy::Cost => "US dollars per hour, then the simulated margin (the larger of percentile TTFT and TPOT over their targets)",
-                ServeRankBy::Throughput => "output tokens per second per GPU at the steady-state capacity, then the simulated margin",
+                ServeRankBy::Throughput => "output tokens per second per GPU at the steady-state capacity, then US dollars per hour, then the simulated margin",
             },
             "`--by` (cost unless asked)",
         ),
