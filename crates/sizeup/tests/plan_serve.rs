@@ -295,3 +295,42 @@ fn a_space_too_large_for_a_minute_is_refused_before_the_search() {
         .stderr(predicate::str::contains("setups"))
         .stderr(predicate::str::contains("--allow-long"));
 }
+
+#[test]
+fn a_setup_only_the_simulation_refuses_is_named_with_its_percentile() {
+    // one H100 carries 3 req/s with a 45 ms prefill at steady state; Poisson
+    // arrivals queue prompts behind each other past a 60 ms p95
+    sizeup()
+        .args([
+            "plan",
+            "serve",
+            "llama-3.1-8b",
+            "--rate",
+            "3",
+            "--prompt",
+            "2000",
+            "--output",
+            "500",
+            "--ttft",
+            "0.06",
+            "--tpot",
+            "0.05",
+            "--gpu",
+            "H100-SXM",
+            "--gpus",
+            "1",
+            "--tp",
+            "1",
+            "--weights",
+            "bf16",
+            "--kv-dtype",
+            "bf16",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kept at steady state"))
+        .stderr(predicate::str::contains(
+            "in simulation at 3.00 req/s: p95 TTFT",
+        ))
+        .stderr(predicate::str::contains("would accept it"));
+}

@@ -309,3 +309,33 @@ fn a_request_round_trips_through_json() {
     let back: ServePlanRequest = serde_json::from_str(&text).unwrap();
     assert_eq!(back, req);
 }
+
+#[test]
+fn a_setup_the_simulation_refuses_is_named_with_its_simulated_figures() {
+    // one H100 at 3 req/s: the steady state's TTFT is one 2,000-token prefill
+    // (about 45 ms), within a 60 ms target; under Poisson arrivals the p95 TTFT
+    // queues behind other prompts and misses it, and no more replicas are allowed
+    let arch = llama_8b();
+    let accs = vec![hardware::find("H100-SXM").unwrap().clone()];
+    let mut req = request(ServeLoad::Rate { per_sec: 3.0 });
+    req.space = ServeSpace {
+        gpus: vec![1],
+        tp: vec![1],
+        weights: vec![WeightFormat::Bf16],
+        kv_dtypes: vec![KvDtype::Bf16],
+        max_num_seqs: vec![256],
+        max_batched_tokens: vec![8192],
+    };
+    req.targets.ttft_seconds = 0.06;
+    let plan = search(&arch, &accs, &req).unwrap();
+    assert_eq!(plan.tally.kept, 1);
+    assert!(plan.top.is_empty());
+    assert_eq!(plan.confirmed.simulated, 1);
+    assert_eq!(plan.confirmed.refused, 1);
+    let miss = plan.nearest_miss.unwrap();
+    assert!(miss.reason.is_none());
+    let sim = miss.simulated.unwrap();
+    assert!(sim.ttft.p95 > 0.06);
+    assert_eq!(miss.ratio, sim.margin());
+    assert!(sim.ttft_ratio > 1.0 && !sim.meets);
+}
