@@ -28,6 +28,9 @@ pub struct Accelerator {
     /// The memory is shared with the CPU (Apple silicon).
     #[serde(default)]
     pub unified_memory: bool,
+    /// Sold for servers (the vendor's data-centre line), not desktops or workstations.
+    #[serde(default)]
+    pub data_centre: bool,
     /// Memory in bytes (HBM, GDDR or unified memory), the nominal size.
     pub memory_bytes: u64,
     /// What a program can allocate where the driver or the OS says less than the

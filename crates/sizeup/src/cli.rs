@@ -73,7 +73,7 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Search every configuration of a job and rank those that fit (`plan train`)
+    /// Search every configuration of a job and rank those that fit (`plan train`, `plan serve`)
     Plan {
         #[command(subcommand)]
         target: PlanTarget,

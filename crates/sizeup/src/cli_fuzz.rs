@@ -109,6 +109,21 @@ const SKIPPED_FLAGS: &[&str] = &[
 /// The flags `plan train` requires, at values whose search takes milliseconds.
 const FUZZ_PLAN: &[&str] = &["--gpus=8", "--global-batch=64"];
 
+/// The flags `plan serve` requires, on a space whose search and simulations take
+/// milliseconds (the fuzzed flags come after and may widen it; the step budget
+/// below bounds each simulation).
+const FUZZ_PLAN_SERVE: &[&str] = &[
+    "--rate=4",
+    "--prompt=512",
+    "--output=64",
+    "--ttft=1",
+    "--tpot=0.05",
+    "--gpu=L4",
+    "--gpus=1,2",
+    "--tp=1",
+    "--requests-per-replica=40",
+];
+
 /// The step budget of a fuzzed serving simulation: small, so each case is quick.
 const FUZZ_SIM_STEPS: &str = "--max-steps=20000";
 
@@ -190,9 +205,12 @@ fn lines() -> impl Strategy<Value = Line> {
         .prop_map(|(name, takes_model, flags, m, picks, axis)| {
             let mut argv = vec!["sizeup".to_string()];
             argv.extend(name.split(' ').map(str::to_string));
+            // the flags a plan requires, so that its other flags are reached
             if name == "plan train" {
-                // the flags a plan requires, so that its other flags are reached
                 argv.extend(FUZZ_PLAN.iter().map(|f| f.to_string()));
+            }
+            if name == "plan serve" {
+                argv.extend(FUZZ_PLAN_SERVE.iter().map(|f| f.to_string()));
             }
             if takes_model {
                 argv.push(MODELS[m].to_string());

@@ -213,6 +213,15 @@ pub const RATE: Real = Real {
     max: 1e6,
 };
 
+/// Requests each simulation of `plan serve` sends to its replica:
+/// `--requests-per-replica` (a plan runs about a hundred simulations).
+pub const REPLICA_REQUESTS: Whole = Whole {
+    what: "a number of requests",
+    min: 1,
+    max: 100_000,
+    syntax: Syntax::Si,
+};
+
 /// Requests to simulate: `--requests` (10⁷ requests are minutes of simulation).
 pub const REQUESTS: Whole = Whole {
     what: "a number of requests",

@@ -397,6 +397,7 @@ fn the_page_and_the_openapi_document_are_served() {
         "/api/card",
         "/api/sweep",
         "/api/plan",
+        "/api/plan/serve",
         "/api/models",
         "/api/gpus",
     ] {
@@ -408,6 +409,59 @@ fn the_page_and_the_openapi_document_are_served() {
     let (status, body) = server.get("/api/nothing");
     assert_eq!(status, 404);
     error(&body);
+}
+
+#[test]
+fn plan_serve_answers_what_the_cli_prints_but_for_its_timing() {
+    let server = Server::start();
+    let (status, body) = server.post(
+        "/api/plan/serve",
+        &json!({"model": "llama-3.1-8b", "rate": 4, "prompt": 512, "output": 128,
+                "ttft": 1, "tpot": 0.05, "gpu": ["L4", "L40S"], "gpus": "1..4:1",
+                "requests_per_replica": 100, "top": 2}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut served: Value = serde_json::from_str(&body).expect("JSON");
+    let mut printed: Value = serde_json::from_str(&cli(&[
+        "plan",
+        "serve",
+        "llama-3.1-8b",
+        "--rate",
+        "4",
+        "--prompt",
+        "512",
+        "--output",
+        "128",
+        "--ttft",
+        "1",
+        "--tpot",
+        "0.05",
+        "--gpu",
+        "L4,L40S",
+        "--gpus",
+        "1..4:1",
+        "--requests-per-replica",
+        "100",
+        "--top",
+        "2",
+        // the server caps each simulation at a million steps
+        "--max-steps",
+        "1000000",
+        "--format",
+        "json",
+    ]))
+    .expect("JSON");
+    for v in [&mut served, &mut printed] {
+        v.as_object_mut().expect("an object").remove("speed");
+    }
+    assert_eq!(served, printed);
+    assert_eq!(served["rows"].as_array().map(Vec::len), Some(2));
+    // the train route still answers `plan train`
+    let (status, body) = server.post(
+        "/api/plan",
+        &json!({"model": "llama-3.1-8b", "gpus": 8, "global_batch": 64, "top": 1}),
+    );
+    assert_eq!(status, 200, "{body}");
 }
 
 #[test]

@@ -2,12 +2,15 @@
 //! the bottleneck, and a ranked list of computed what-ifs.
 //!
 //! Nothing here has a formula of its own: every figure comes from
-//! [`params::count`], [`rough::compare`], [`inference::estimate`] and
-//! [`training::estimate`], so the card cannot disagree with `sizeup infer` or
-//! `sizeup train`. What the card adds is judgement, made explicit: which figure
-//! binds for the workload (against stated targets), and how much each change
-//! moves that figure, each change recomputed through the same estimates.
+//! [`params::count`], [`rough::compare`], [`inference::estimate`],
+//! [`training::estimate`] and `plan serve`'s steady-state tier (which prices
+//! with the inference estimate's functions), so the card cannot disagree with
+//! `sizeup infer`, `sizeup train` or `sizeup plan serve`. What the card adds is
+//! judgement, made explicit: whether each target is met, the cheapest change
+//! that meets them all, which figure binds for the workload, and how much each
+//! single change moves that figure, each recomputed through the same estimates.
 
+mod decide;
 mod serve;
 mod train;
 mod workload;
@@ -23,9 +26,10 @@ use crate::rough::{self, RoughComparison};
 use crate::training::TrainRequest;
 use crate::{hardware::Accelerator, Assumption};
 
+pub use decide::{Change, Decision, Proposal, Target, TargetCheck};
 pub use serve::InferenceSection;
 pub use train::TrainingSection;
-pub use workload::{ServeTargets, Workload};
+pub use workload::{ServeTargets, UserSet, Workload, USER_FLAG};
 
 /// What a card is built from.
 #[derive(Debug, Clone)]
@@ -38,6 +42,8 @@ pub struct CardInput<'a> {
     pub serve: InferRequest,
     /// Latency and concurrency targets that decide what binds when serving.
     pub targets: ServeTargets,
+    /// Which serving inputs the user set (labelled as the user's).
+    pub user_set: UserSet,
     /// The training setup, if the card should cost training.
     pub train: Option<(Accelerator, TrainRequest)>,
     /// Smaller models to try as what-ifs, with their names.
@@ -250,6 +256,9 @@ pub struct EvidenceCard {
     pub inference: InferenceSection,
     /// What binds.
     pub bottleneck: Bottleneck,
+    /// Each target met or not, and the cheapest change that meets them all
+    /// (serving workloads with targets).
+    pub decision: Option<Decision>,
     /// Changes ranked by how much they improve the binding figure.
     pub decisions: Vec<WhatIf>,
     /// Every assumption of the estimates behind the card.
@@ -281,6 +290,11 @@ pub fn build(input: &CardInput<'_>) -> Result<EvidenceCard> {
         None => None,
     };
 
+    let decision = if input.workload.is_training() {
+        None
+    } else {
+        decide::decide(input, &serving)?
+    };
     let (bottleneck, mut decisions, mut assumptions) = if input.workload.is_training() {
         let t = training.as_ref().ok_or(crate::CoreError::Invalid {
             field: "workload",
@@ -304,7 +318,26 @@ pub fn build(input: &CardInput<'_>) -> Result<EvidenceCard> {
         };
         key(y).total_cmp(&key(x))
     });
-    assumptions.extend(input.targets.assumptions(input.workload));
+    if !input.workload.is_training() {
+        let label = |set: bool| {
+            if set {
+                USER_FLAG
+            } else {
+                input.workload.shape_source()
+            }
+        };
+        assumptions.push(Assumption::new(
+            "prompt tokens per request",
+            input.serve.prompt,
+            label(input.user_set.prompt),
+        ));
+        assumptions.push(Assumption::new(
+            "output tokens per request",
+            input.serve.output,
+            label(input.user_set.output),
+        ));
+    }
+    assumptions.extend(input.targets.assumptions(input.workload, &input.user_set));
 
     Ok(EvidenceCard {
         workload: input.workload,
@@ -313,6 +346,7 @@ pub fn build(input: &CardInput<'_>) -> Result<EvidenceCard> {
         training,
         inference: serving.section,
         bottleneck,
+        decision,
         decisions,
         assumptions,
     })

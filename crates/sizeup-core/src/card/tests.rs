@@ -27,6 +27,10 @@ fn chat_on_l4(arch: &Architecture) -> CardInput<'_> {
         workload: Workload::Chat,
         serve,
         targets: Workload::Chat.default_targets(),
+        user_set: UserSet {
+            context: true,
+            ..UserSet::default()
+        },
         train: Some((h100, train)),
         alternatives: vec![],
     }
@@ -154,6 +158,74 @@ fn a_training_card_binds_on_memory_when_it_does_not_fit() {
         .find(|w| w.name == "ZeRO-3 / FSDP")
         .unwrap();
     assert!(zero3.after.unwrap() < zero3.before / 4.0, "{zero3:?}");
+}
+
+#[test]
+fn the_decision_checks_each_target_and_names_the_cheapest_change_that_meets_them() {
+    let arch = llama_8b();
+    let input = chat_on_l4(&arch);
+    let card = build(&input).unwrap();
+    let d = card.decision.as_ref().unwrap();
+    let i = &card.inference;
+    // 16 requests of 32k tokens, TTFT ≤ 2 s, TPOT ≤ 50 ms, each with the card's figure
+    let by = |t: Target| d.checks.iter().find(|c| c.target == t).copied().unwrap();
+    let c = by(Target::Concurrency);
+    assert_eq!(
+        (c.limit, c.figure, c.met),
+        (16.0, i.max_requests_at_context as f64, false)
+    );
+    let ttft = by(Target::Ttft);
+    assert_eq!((ttft.figure, ttft.met), (i.ttft_seconds, true));
+    let tpot = by(Target::Tpot);
+    assert_eq!(tpot.figure, i.tpot_seconds);
+    assert!(!d.meets_every_target);
+    // L4: $0.71 per hour (data/gpus.toml)
+    assert_eq!(d.usd_per_hour, Some(0.71));
+    // the cheapest setup meets every target by the inference estimate itself
+    let p = d.cheapest.as_ref().unwrap();
+    assert!(p.checks.iter().all(|c| c.met));
+    assert!(!p.changes.is_empty());
+    let gpu = hardware::find(&p.accelerator).unwrap();
+    let mut req = input.serve.clone();
+    req.gpu = gpu.clone();
+    req.profile = Engine::Vllm.profile(gpu);
+    req.gpus = p.candidate.gpus();
+    req.tp = p.candidate.tp;
+    req.weights = p.candidate.weights;
+    req.kv_dtype = p.candidate.kv_dtype;
+    req.load = Load::Concurrency(16u64.div_ceil(p.candidate.replicas));
+    let e = inference::estimate(&arch, &req).unwrap();
+    assert!(e.fits);
+    assert!(e.schedule.time_to_first_token_seconds <= 2.0);
+    assert!(e.schedule.time_per_output_token_seconds <= 0.05);
+    assert_eq!(
+        e.schedule.time_per_output_token_seconds,
+        p.steady.tpot_seconds
+    );
+    // no single change is cheaper than the cheapest of all
+    let alone = d.cheapest_alone.as_ref().unwrap();
+    assert_eq!(alone.changes.len(), 1);
+    assert!(p.usd_per_hour.unwrap() <= alone.usd_per_hour.unwrap());
+}
+
+#[test]
+fn the_users_flags_are_labelled_as_theirs() {
+    let arch = llama_8b();
+    let mut input = chat_on_l4(&arch);
+    input.user_set.tpot = true;
+    input.targets.max_tpot_seconds = Some(0.04);
+    let card = build(&input).unwrap();
+    let source = |name: &str| {
+        card.assumptions
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.source.clone())
+            .unwrap()
+    };
+    assert_eq!(source("time-per-output-token target"), USER_FLAG);
+    assert!(source("time-to-first-token target").starts_with("card default"));
+    assert!(source("prompt tokens per request").starts_with("card default for chat"));
+    assert_eq!(source("context for KV sizing"), USER_FLAG);
 }
 
 #[test]

@@ -62,6 +62,27 @@ impl Workload {
         }
     }
 
+    /// Where [`Workload::request_shape`] and [`Workload::default_context`] come from.
+    pub fn shape_source(self) -> &'static str {
+        match self {
+            Workload::Chat => "card default for chat: a multi-turn conversation re-sends its history (vLLM benchmark_serving conventions, rounded)",
+            Workload::Rag => "card default for RAG: retrieved passages dominate the prompt (vLLM benchmark_serving conventions, rounded)",
+            Workload::Batch | Workload::Train | Workload::Finetune => {
+                "card default for batch work: 1k in, 1k out (MLPerf Inference Llama-2 scenario, rounded)"
+            }
+        }
+    }
+
+    /// Default context each request may reach: a chat's history grows to 8k
+    /// tokens, a RAG prompt's passages to 16k; batch requests hold prompt + output.
+    pub fn default_context(self, prompt: u64, output: u64) -> u64 {
+        match self {
+            Workload::Chat => 8192,
+            Workload::Rag => 16_384,
+            _ => prompt.saturating_add(output),
+        }
+    }
+
     /// Default targets for this workload.
     pub fn default_targets(self) -> ServeTargets {
         match self {
@@ -113,10 +134,33 @@ pub struct ServeTargets {
     pub max_tpot_seconds: Option<f64>,
 }
 
+/// Which of the card's serving inputs the user set; the others are the
+/// workload's defaults, and the card labels each accordingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserSet {
+    /// Prompt tokens per request.
+    pub prompt: bool,
+    /// Output tokens per request.
+    pub output: bool,
+    /// The context each request may reach.
+    pub context: bool,
+    /// Requests in flight to hold.
+    pub concurrency: bool,
+    /// The time-to-first-token target.
+    pub ttft: bool,
+    /// The time-per-output-token target.
+    pub tpot: bool,
+}
+
+/// The label of an input the user set.
+pub const USER_FLAG: &str = "user flag";
+
 impl ServeTargets {
-    /// The targets as assumptions, with where the defaults come from.
-    pub fn assumptions(&self, workload: Workload) -> Vec<Assumption> {
+    /// The targets as assumptions: the user's flags as such, the defaults with
+    /// where they come from.
+    pub fn assumptions(&self, workload: Workload, user: &UserSet) -> Vec<Assumption> {
         let src = "card default for this workload (a flag): 50 ms per token ≈ 20 tokens/s, faster than people read; 2 s to the first token as in MLPerf Inference's Llama-2-70B server scenario";
+        let label = |set: bool| if set { USER_FLAG } else { src };
         let mut a = Vec::new();
         if workload.is_training() {
             return a;
@@ -128,20 +172,20 @@ impl ServeTargets {
             } else {
                 self.concurrency.to_string()
             },
-            src,
+            label(user.concurrency),
         ));
         if let Some(t) = self.max_ttft_seconds {
             a.push(Assumption::new(
                 "time-to-first-token target",
                 format!("{t} s"),
-                src,
+                label(user.ttft),
             ));
         }
         if let Some(t) = self.max_tpot_seconds {
             a.push(Assumption::new(
                 "time-per-output-token target",
                 format!("{} ms", t * 1e3),
-                src,
+                label(user.tpot),
             ));
         }
         a

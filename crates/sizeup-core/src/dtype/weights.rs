@@ -248,6 +248,7 @@ impl Storage {
 
 /// Options that change how a format stores some tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WeightOptions {
     /// Keep the token embedding and the LM head in 16 bits even where the format
     /// would quantize them (llama.cpp `--token-embedding-type f16 --output-tensor-type f16`).

@@ -36,18 +36,29 @@ pub fn cost(
     prefill_tokens_per_sec: f64,
     output_tokens_per_sec: f64,
 ) -> Cost {
-    let per_million = |rate: f64| {
-        if rate > 0.0 {
-            price_per_gpu_hour * gpus as f64 / (rate * 3600.0) * 1e6
-        } else {
-            f64::INFINITY
-        }
-    };
     Cost {
         price_per_gpu_hour_usd: price_per_gpu_hour,
         gpus,
-        usd_per_million_input_tokens: per_million(prefill_tokens_per_sec),
-        usd_per_million_output_tokens: per_million(output_tokens_per_sec),
+        usd_per_million_input_tokens: per_million(price_per_gpu_hour, gpus, prefill_tokens_per_sec),
+        usd_per_million_output_tokens: per_million(price_per_gpu_hour, gpus, output_tokens_per_sec),
+    }
+}
+
+/// US dollars per million tokens made at `tokens_per_sec` on `gpus` devices
+/// billed at `price_per_gpu_hour` (infinite at no tokens).
+///
+/// # Formula
+/// ```text
+/// $/M = price · gpus / (tokens_per_sec · 3600) · 10⁶
+/// ```
+///
+/// # Source
+/// DESIGN.md "Inference".
+pub fn per_million(price_per_gpu_hour: f64, gpus: u64, tokens_per_sec: f64) -> f64 {
+    if tokens_per_sec > 0.0 {
+        price_per_gpu_hour * gpus as f64 / (tokens_per_sec * 3600.0) * 1e6
+    } else {
+        f64::INFINITY
     }
 }
 

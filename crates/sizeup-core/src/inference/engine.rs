@@ -95,6 +95,7 @@ impl FromStr for Engine {
 
 /// The kernel library an engine runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
     /// NVIDIA CUDA.
@@ -107,6 +108,7 @@ pub enum Backend {
 
 /// How an engine keeps memory back from its caches.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "of")]
 pub enum Reserve {
     /// A fraction of the device's memory stays unused (vLLM `1 − gpu_memory_utilization`).
@@ -124,6 +126,7 @@ pub enum Reserve {
 
 /// Everything an estimate assumes about an engine. Each field is overridable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EngineProfile {
     /// The engine.
     pub engine: Engine,
@@ -322,6 +325,18 @@ impl EngineProfile {
             });
         }
         Ok(())
+    }
+
+    /// Record that the user replaced the figures named by `flags`: the source,
+    /// which every assumption of the profile cites, then says so.
+    pub fn mark_overridden(&mut self, flags: &[&str]) {
+        if !flags.is_empty() {
+            self.source = format!(
+                "{} (overridden by user flag: {})",
+                self.source,
+                flags.join(", ")
+            );
+        }
     }
 
     /// The profile as assumptions, each with its source.

@@ -10,6 +10,7 @@ mod concurrency;
 mod cost;
 mod engine;
 mod memory;
+mod prepared;
 mod roofline;
 pub mod sim;
 mod weights;
@@ -19,10 +20,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
-pub use cost::{cost, Cost};
+pub use cost::{cost, per_million, Cost};
 pub use engine::{profile, Backend, Engine, EngineProfile, Reserve};
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
-pub use roofline::{pass_time, peak_flops, runs_8bit, Bound, Machine, Pass, PassTime};
+pub use prepared::{prefill_sequences, Prepared, Replica};
+pub use roofline::{
+    has_tensor_path, pass_time, peak_flops, runs_8bit, Bound, Machine, Pass, PassTime,
+};
 use roofline::{pass_time_of, PassWeights};
 pub use weights::{
     stored_tensors, weights_breakdown, weights_bytes, weights_bytes_per_gpu, StoredTensor,
@@ -34,13 +38,12 @@ use crate::assumption::Assumption;
 use crate::dtype::{ComputePrecision, KvDtype, WeightFormat, WeightOptions};
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
-use crate::kv::{self, KvRequest};
-use crate::ops::{self, OpList};
-use crate::params;
+use crate::kv::KvRequest;
 use crate::units::sum;
 
 /// What to estimate: the devices, the format, the workload and the engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InferRequest {
     /// The accelerator.
     pub gpu: Accelerator,
@@ -56,6 +59,8 @@ pub struct InferRequest {
     pub kv_dtype: KvDtype,
     /// Context each request may reach (sizes the KV cache); `None`: prompt + output.
     pub context: Option<u64>,
+    /// Where `context` comes from when it is set; `None`: the user's flag.
+    pub context_source: Option<String>,
     /// Prompt tokens per request.
     pub prompt: u64,
     /// Output tokens per request.
@@ -77,6 +82,7 @@ pub struct InferRequest {
 /// itself and depend only on the model and device, so a sweep of many points
 /// asks for the point alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Detail {
     /// Everything: the point, the effective ridge batch and, when it does not fit, advice.
@@ -98,6 +104,7 @@ impl InferRequest {
             weight_options: WeightOptions::default(),
             kv_dtype: KvDtype::Bf16,
             context: None,
+            context_source: None,
             prompt: 1024,
             output: 256,
             load: Load::Batch(1),
@@ -321,46 +328,12 @@ fn memory_for(
     batch: u64,
     context: u64,
 ) -> Result<(MemoryPerGpu, KvRequest)> {
-    let stored = stored_tensors(arch, format, &req.weight_options)?;
-    memory_with(arch, &ops::list(arch)?, req, &stored, tp, batch, context)
-}
-
-/// [`memory_for`] with the stored tensors already listed.
-fn memory_with(
-    arch: &Architecture,
-    list: &OpList,
-    req: &InferRequest,
-    stored: &[StoredTensor],
-    tp: u64,
-    batch: u64,
-    context: u64,
-) -> Result<(MemoryPerGpu, KvRequest)> {
-    let weights = weights_bytes_per_gpu(stored, tp)?;
-    let kv_req = KvRequest {
-        seq_len: context.max(1),
-        batch,
-        dtype: req.kv_dtype,
-        tp,
-        block_tokens: req.profile.kv_block_tokens,
-    };
-    let kv = kv::size(arch, &kv_req)?.bytes_per_gpu;
-    let prompt_tokens = batch.saturating_mul(req.prompt.max(1));
-    let chunk = req
-        .profile
-        .prefill_chunk_tokens
-        .map_or(prompt_tokens, |c| c.min(prompt_tokens));
-    let workspace = memory::workspace_bytes_of(arch, list, chunk, batch, tp);
-    Ok((
-        layout(
-            req.gpu.memory_bytes,
-            weights,
-            kv,
-            workspace,
-            &req.profile,
-            tp,
-        ),
-        kv_req,
-    ))
+    let mut req = req.clone();
+    req.weights = format;
+    req.tp = tp;
+    let prepared = Prepared::new(arch);
+    let replica = prepared.replica_unchecked(&req)?;
+    replica.memory(batch, context, req.profile.prefill_chunk_tokens)
 }
 
 /// Estimate serving `arch` as `req` describes.
@@ -376,250 +349,7 @@ fn memory_with(
 /// out of range. A model that does not fit is not an error: `fits` is false and
 /// `fit_advice` says what would fit. A context beyond the model is a warning.
 pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate> {
-    validate(arch, req)?;
-    let mut warnings = Vec::new();
-    let needed = req
-        .prompt
-        .checked_add(req.output)
-        .ok_or(CoreError::Overflow {
-            quantity: "tokens per request (prompt + output)",
-        })?;
-    let context = req.context.unwrap_or(needed);
-    if context < needed {
-        warnings.push(Warning::ContextShorterThanRequest { context, needed });
-    }
-    if context > arch.max_context {
-        warnings.push(Warning::ContextBeyondModel {
-            context,
-            max_context: arch.max_context,
-        });
-    }
-    let batch = req.load.requests();
-    let list = ops::list(arch)?;
-    let count = params::count_of(arch, &list)?;
-    let stored = stored_tensors(arch, req.weights, &req.weight_options)?;
-    let breakdown = weights::breakdown_of(&stored, req.weights)?;
-    let (memory, kv_req) = memory_with(arch, &list, req, &stored, req.tp, batch, context)?;
-    let budget = memory.kv_budget_bytes();
-    let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
-    let max_context_at_batch = max_context(arch, &kv_req, budget)?;
-    let kv_pool = kv_pool(arch, &kv_req, budget, context)?;
-
-    let precision = req.weights.compute_precision();
-    let has_path = match precision {
-        ComputePrecision::Fp8 => req.gpu.peak_flops.fp8.is_some(),
-        ComputePrecision::Int8 => req.gpu.peak_flops.int8.is_some(),
-        ComputePrecision::Fp32 => req.gpu.peak_flops.fp32.is_some(),
-        ComputePrecision::Bf16 => true,
-    };
-    if !has_path {
-        warnings.push(Warning::NoTensorPath { precision });
-    }
-    let one_token = kv::size(
-        arch,
-        &KvRequest {
-            seq_len: 1,
-            batch: 1,
-            dtype: req.kv_dtype,
-            tp: req.tp,
-            block_tokens: None,
-        },
-    )?;
-    let machine = Machine {
-        gpu: &req.gpu,
-        tp: req.tp,
-        profile: &req.profile,
-        precision,
-        kv_dtype: req.kv_dtype,
-        quantized: req.weights.is_quantized(),
-    };
-
-    let prefill_seqs = match req.load {
-        Load::Batch(b) => b,
-        Load::Concurrency(_) => 1,
-    };
-    let grouped = PassWeights::new(arch, &list, &stored, req.tp);
-    let prefill_pass = if req.prompt > 0 {
-        pass_time_of(
-            arch,
-            &grouped,
-            &Pass {
-                sequences: prefill_seqs,
-                new_tokens: req.prompt,
-                cached_tokens: 0,
-            },
-            machine,
-        )
-    } else {
-        PassTime::default()
-    };
-    let decode_pass = pass_time_of(
-        arch,
-        &grouped,
-        &Pass {
-            sequences: batch,
-            new_tokens: 1,
-            // no overflow: `validate` checked prompt + output
-            cached_tokens: req.prompt + req.output / 2,
-        },
-        machine,
-    );
-    let sched = schedule(
-        req.load,
-        req.output,
-        prefill_pass.seconds,
-        decode_pass.seconds,
-    );
-    let replicas = req.gpus / req.tp;
-    let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
-    let prefill = Phase {
-        seconds: prefill_pass.seconds,
-        tokens_per_sec: rate(
-            prefill_seqs as f64 * req.prompt as f64,
-            prefill_pass.seconds,
-        ),
-        bound: prefill_pass.bound(),
-        breakdown: prefill_pass,
-    };
-    let decode = Phase {
-        seconds: decode_pass.seconds,
-        tokens_per_sec: rate(batch as f64, decode_pass.seconds),
-        bound: decode_pass.bound(),
-        breakdown: decode_pass,
-    };
-
-    let bytes_per_param = breakdown.total_bytes as f64 / count.total.max(1) as f64;
-    let ridge_batch_datasheet = peak_flops(&req.gpu, precision) * bytes_per_param
-        / (2.0 * req.gpu.memory_bandwidth_bytes_per_sec);
-    let ridge_batch_effective = match req.detail {
-        Detail::Full => effective_ridge(arch, &grouped, machine),
-        Detail::Point => None,
-    };
-
-    let moe_experts_touched_per_layer = arch.first_moe().map(|m| {
-        let e = m.num_experts as f64;
-        e * (1.0 - (1.0 - m.experts_per_token as f64 / e).powf(batch as f64))
-    });
-
-    let price = req.price_per_gpu_hour.or(req.gpu.price_per_hour_usd);
-    let output_tokens_per_sec_total = sched.output_tokens_per_sec * replicas as f64;
-    let cost = match price {
-        Some(p) => Some(cost::cost(
-            p,
-            req.gpus,
-            prefill.tokens_per_sec * replicas as f64,
-            output_tokens_per_sec_total,
-        )),
-        None => {
-            warnings.push(Warning::NoPrice {
-                gpu: req.gpu.name.clone(),
-            });
-            None
-        }
-    };
-
-    let fits = memory.fits();
-    let fit_advice = if fits || req.detail == Detail::Point {
-        None
-    } else {
-        Some(advise(arch, req, context, budget, &kv_req)?)
-    };
-
-    let mut assumptions = vec![
-        Assumption::new("accelerator", &req.gpu.name, &req.gpu.source),
-        Assumption::new(
-            "weight format",
-            req.weights,
-            "user choice; storage per tensor in weight_breakdown",
-        ),
-        Assumption::new(
-            "matmul precision",
-            format!("{precision:?}"),
-            "weight-only formats dequantize to 16 bits; fp8/int8 are W8A8",
-        ),
-        Assumption::new("KV cache precision", req.kv_dtype.name(), "user choice"),
-        Assumption::new(
-            "context for KV sizing",
-            context,
-            if req.context.is_some() {
-                "user flag"
-            } else {
-                "prompt + output"
-            },
-        ),
-        Assumption::new(
-            "decode context",
-            // no overflow: `validate` checked prompt + output
-            format!("prompt + output/2 = {}", req.prompt + req.output / 2),
-            "KV read grows linearly over the output: its average",
-        ),
-        Assumption::new(
-            "matmul efficiency curve",
-            "≥128 GFLOP 0.95, ≥16 0.9, ≥1 0.6, else 0.3",
-            "Calculon (Isaev et al. 2023) system files; DESIGN.md",
-        ),
-        Assumption::new(
-            "memory efficiency curve",
-            "≥100 MB 0.9, ≥10 MB 0.75, ≥1 MB 0.6, else 0.3",
-            "Calculon (Isaev et al. 2023) system files; DESIGN.md",
-        ),
-    ];
-    assumptions.extend(req.profile.assumptions());
-    assumptions.extend(roofline::mixer_assumptions(arch));
-    if arch.is_moe() {
-        assumptions.push(Assumption::new(
-            "MoE routing",
-            "uniform: a step of B tokens reads E·(1 − (1 − e/E)^B) experts per layer",
-            "expected distinct experts under uniform top-e routing",
-        ));
-    }
-    if let Some(p) = price {
-        let source = if req.price_per_gpu_hour.is_some() {
-            "user flag".to_string()
-        } else {
-            req.gpu.price_source.clone().unwrap_or_default()
-        };
-        assumptions.push(Assumption::new(
-            "price per GPU-hour",
-            format!("${p:.2}"),
-            source,
-        ));
-    }
-
-    Ok(InferEstimate {
-        model_type: arch.model_type.clone(),
-        params_total: count.total,
-        params_active: count.active,
-        gpu: req.gpu.name.clone(),
-        gpus: req.gpus,
-        tp: req.tp,
-        replicas,
-        weights: req.weights,
-        weight_breakdown: breakdown,
-        kv_dtype: req.kv_dtype,
-        kv_bytes_per_token: one_token.bytes_total,
-        context,
-        prompt: req.prompt,
-        output: req.output,
-        load: req.load,
-        engine: req.profile.engine,
-        memory,
-        fits,
-        fit_advice,
-        max_batch_at_context,
-        max_context_at_batch,
-        kv_pool,
-        prefill,
-        decode,
-        schedule: sched,
-        output_tokens_per_sec_total,
-        ridge_batch_datasheet,
-        ridge_batch_effective,
-        moe_experts_touched_per_layer,
-        cost,
-        assumptions,
-        warnings,
-    })
+    Prepared::new(arch).estimate(req)
 }
 
 /// The smallest decode batch whose matmuls are compute-bound on the pass model

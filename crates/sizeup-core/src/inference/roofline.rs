@@ -134,6 +134,18 @@ pub fn peak_flops(gpu: &Accelerator, precision: ComputePrecision) -> f64 {
     }
 }
 
+/// Whether `gpu` states a tensor rate for `precision` (16 bits always: every
+/// accelerator has one, or its FP32 rate stands in). Without one, matmuls are
+/// priced at the 16-bit rate and the estimate warns.
+pub fn has_tensor_path(gpu: &Accelerator, precision: ComputePrecision) -> bool {
+    match precision {
+        ComputePrecision::Fp8 => gpu.peak_flops.fp8.is_some(),
+        ComputePrecision::Int8 => gpu.peak_flops.int8.is_some(),
+        ComputePrecision::Fp32 => gpu.peak_flops.fp32.is_some(),
+        ComputePrecision::Bf16 => true,
+    }
+}
+
 /// Whether `precision` runs on an 8-bit path of `gpu` (and so takes the 8-bit factor).
 pub fn runs_8bit(gpu: &Accelerator, precision: ComputePrecision) -> bool {
     match precision {

@@ -386,10 +386,12 @@ def gpus(**options: Any) -> GpusReport:
 def plan(model: _Model, target: str = "train", **options: Any) -> PlanReport:
     """Search every configuration of a job and rank those that fit (``sizeup plan TARGET``).
 
-    ``target`` is the job (``"train"``); options as ``sizeup plan train --help``:
-    ``gpus="64..1024"`` and ``global_batch=512`` (required), ``gpu=["H100-SXM", "H200"]``,
-    ``by="cost"``, …
+    ``target`` is the job, ``"train"`` or ``"serve"``; options as ``sizeup plan TARGET --help``.
+    Training: ``gpus="64..1024"`` and ``global_batch=512`` (required), ``gpu=["H100-SXM", "H200"]``,
+    ``by="cost"``, … Serving: ``rate=20`` (or ``users=64``), ``prompt``, ``output``, ``ttft``
+    and ``tpot`` (seconds) required, ``percentile=95``, ``gpu=[…]``, ``gpus="1..64"``, …
 
     >>> best = sizeup.plan("llama-3.1-8b", gpus=8, global_batch=512)
+    >>> cheapest = sizeup.plan("llama-3.1-8b", "serve", rate=20, prompt=2000, output=500, ttft=1, tpot=0.05)
     """
     return PlanReport(_run(["plan", target], model, **options))

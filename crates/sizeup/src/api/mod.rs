@@ -62,6 +62,7 @@ pub use crate::commands::kv::{KvArgs as KvRequest, KvReport as KvResponse};
 pub use crate::commands::models::{ModelsArgs as ModelsRequest, ModelsReport as ModelsResponse};
 pub use crate::commands::params::{ParamsArgs as ParamsRequest, ParamsReport as ParamsResponse};
 pub use crate::commands::plan::{
+    PlanServeArgs as PlanServeRequest, PlanServeReport as PlanServeResponse,
     PlanTrainArgs as PlanTrainRequest, PlanTrainReport as PlanTrainResponse,
 };
 pub use crate::commands::rough::{RoughArgs as RoughRequest, RoughReport as RoughResponse};
@@ -138,6 +139,7 @@ requests! {
     TrainRequest => TrainResponse, "train", crate::commands::train::run, model;
     CardRequest => CardResponse, "card", crate::commands::card::run, model;
     PlanTrainRequest => PlanTrainResponse, "plan train", crate::commands::plan::run_train, model;
+    PlanServeRequest => PlanServeResponse, "plan serve", crate::commands::plan::run_serve, model;
     SweepRequest => SweepResponse, "sweep", crate::commands::sweep::run, model;
     ModelsRequest => ModelsResponse, "models", crate::commands::models::run, none;
     GpusRequest => GpusResponse, "gpus", crate::commands::gpus::run, none;
@@ -254,6 +256,26 @@ pub fn card(request: &CardRequest) -> Result<CardResponse, Error> {
 /// An unknown model or accelerator, a space with nothing that fits, or a
 /// search predicted to outlast its time limit.
 pub fn plan_train(request: &PlanTrainRequest) -> Result<PlanTrainResponse, Error> {
+    request.estimate()
+}
+
+/// The cheapest serving setups that carry a load within latency targets,
+/// confirmed by the serving simulation.
+///
+/// ```
+/// let request: sizeup::api::PlanServeRequest = serde_json::from_value(serde_json::json!({
+///     "model": "llama-3.1-8b", "rate": 5, "prompt": 1000, "output": 200,
+///     "ttft": 1, "tpot": 0.05, "gpu": ["H100-SXM"], "top": 2
+/// }))?;
+/// let response = sizeup::api::plan_serve(&request)?;
+/// assert_eq!(response.rows[0].rank, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// An unknown model or accelerator, contradictory targets, a space too large for
+/// its time limit, or a load no setup meets (the nearest miss is named).
+pub fn plan_serve(request: &PlanServeRequest) -> Result<PlanServeResponse, Error> {
     request.estimate()
 }
 

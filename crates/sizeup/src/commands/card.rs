@@ -3,7 +3,8 @@
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use sizeup_core::card::{
-    self, BottleneckKind, CardInput, EvidenceCard, Reason, ServeTargets, Workload,
+    self, BottleneckKind, CardInput, Change, Decision, EvidenceCard, Proposal, Reason,
+    ServeTargets, Target, TargetCheck, UserSet, Workload,
 };
 use sizeup_core::hardware;
 use sizeup_core::inference::{Bound, Engine};
@@ -96,6 +97,9 @@ pub struct CardArgs {
     /// LoRA rank
     #[arg(long, value_parser = crate::door::RANK, default_value_t = 16)]
     pub lora_rank: u64,
+    /// Cost training too for a serving workload (train and finetune cards always do)
+    #[arg(long)]
+    pub training: bool,
 }
 
 /// Sequences per optimizer step per training GPU when `--global-batch` is not given:
@@ -199,11 +203,10 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         weights: args.weights,
         keep_embeddings_16bit: false,
         kv_dtype: args.kv_dtype,
-        context: Some(args.context.unwrap_or(match w {
-            Workload::Chat => 8192,
-            Workload::Rag => 16_384,
-            _ => prompt.saturating_add(output),
-        })),
+        context: Some(
+            args.context
+                .unwrap_or(w.default_context(prompt, output)),
+        ),
         prompt,
         output,
         batch: None,
@@ -221,7 +224,18 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         allreduce_efficiency: None,
         allreduce_latency_us: None,
     };
-    let serve = serving.request(&device)?;
+    let mut serve = serving.request(&device)?;
+    if args.context.is_none() {
+        serve.context_source = Some(format!("card default for {} (--context)", w.name()));
+    }
+    let user_set = UserSet {
+        prompt: args.prompt.is_some(),
+        output: args.output.is_some(),
+        context: args.context.is_some(),
+        concurrency: args.concurrency.is_some(),
+        ttft: args.ttft_target.is_some(),
+        tpot: args.tpot_target_ms.is_some(),
+    };
 
     let mut targets: ServeTargets = w.default_targets();
     if let Some(c) = args.concurrency {
@@ -268,8 +282,9 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         train.tokens = args.tokens;
     }
 
+    let costs_training = w.is_training() || args.training;
     let mut defaults = Vec::new();
-    if args.global_batch.is_none() {
+    if costs_training && args.global_batch.is_none() {
         defaults.push(Assumption::new(
             "training global batch",
             format!("{global_batch} sequences ({DEFAULT_SEQUENCES_PER_GPU} per GPU)"),
@@ -288,7 +303,9 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         workload: w,
         serve,
         targets,
-        train: Some((train_gpu, train)),
+        user_set,
+        // a serving card costs training only when asked
+        train: costs_training.then_some((train_gpu, train)),
         alternatives: alternatives(arch, &args.model.model),
     };
     let mut card = card::build(&input)?;
@@ -595,6 +612,10 @@ impl Report for CardReport {
             row("", item, value);
         }
 
+        let mut tables = vec![t];
+        if let Some(dec) = &c.decision {
+            tables.extend(decision_tables(dec, i.context_tokens));
+        }
         let mut d = Table::new(
             Some(&format!(
                 "Decision: what-ifs ranked by their effect on {}",
@@ -637,9 +658,152 @@ impl Report for CardReport {
                 .map(|a| format!("  {} = {} ({})", a.name, a.value, a.source)),
         );
         notes.extend(model::assumption_notes(&self.model_assumptions));
-        View {
-            tables: vec![t, d],
-            notes,
-        }
+        tables.push(d);
+        View { tables, notes }
     }
+}
+
+/// A target's name, its limit as text and a figure as text.
+fn target_text(t: Target, context: u64) -> (String, &'static str) {
+    match t {
+        Target::Concurrency => (
+            format!("concurrent {}-token requests", humanize::grouped(context)),
+            "≥",
+        ),
+        Target::Ttft => ("time to first token".into(), "≤"),
+        Target::Tpot => ("time per output token".into(), "≤"),
+    }
+}
+
+fn target_figure(t: Target, v: f64) -> Cell {
+    match t {
+        Target::Concurrency => Cell::Exact(v.max(0.0) as u64),
+        Target::Ttft | Target::Tpot => Cell::Seconds(v),
+    }
+}
+
+fn yes(met: bool) -> Cell {
+    Cell::Text(if met { "yes" } else { "no" }.into())
+}
+
+/// `replicas 1 → 3, weights bf16 → awq-int4-g128`.
+fn changes_text(changes: &[Change]) -> String {
+    changes
+        .iter()
+        .map(|c| match c {
+            Change::Accelerator { from, to } => format!("GPU {from} → {to}"),
+            Change::Replicas { from, to } => format!("replicas {from} → {to}"),
+            Change::Tp { from, to } => format!("tp {from} → {to}"),
+            Change::Weights { from, to } => format!("weights {from} → {to}"),
+            Change::KvDtype { from, to } => {
+                format!("KV cache {} → {}", from.name(), to.name())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `3×L4 (3 replicas × tp 1), awq-int4-g128 weights, fp8 KV cache, $2.13/h`.
+fn proposal_text(p: &Proposal) -> String {
+    let c = &p.candidate;
+    format!(
+        "{}: {}×{} ({} × tp {}), {} weights, {} KV cache{}",
+        changes_text(&p.changes),
+        c.gpus(),
+        p.accelerator,
+        if c.replicas == 1 {
+            "1 replica".to_string()
+        } else {
+            format!("{} replicas", c.replicas)
+        },
+        c.tp,
+        c.weights,
+        c.kv_dtype.name(),
+        p.usd_per_hour
+            .map_or(String::new(), |u| format!(", ${}/h", humanize::sig3(u)))
+    )
+}
+
+/// The decision: each target now and with the cheapest change, and the change.
+fn decision_tables(d: &Decision, context: u64) -> Vec<Table> {
+    let mut checks = Table::new(
+        Some("Decision: each target, now and with the cheapest change that meets them all"),
+        &[
+            ("target", "target"),
+            ("limit", "limit"),
+            ("now", "now"),
+            ("met", "met_now"),
+            ("with the change", "with_change"),
+            ("met", "met_with_change"),
+        ],
+    );
+    let after: Vec<TargetCheck> = d.cheapest.as_ref().map_or(Vec::new(), |p| p.checks.clone());
+    for (i, now) in d.checks.iter().enumerate() {
+        let (name, cmp) = target_text(now.target, context);
+        let limit = match now.target {
+            Target::Concurrency => format!("{cmp} {}", humanize::grouped(now.limit as u64)),
+            _ => format!("{cmp} {}", humanize::seconds(now.limit)),
+        };
+        let later = after.get(i).filter(|a| a.target == now.target);
+        checks.row(vec![
+            Cell::Text(name),
+            Cell::Text(limit),
+            target_figure(now.target, now.figure),
+            yes(now.met),
+            later.map_or(Cell::Empty, |a| target_figure(a.target, a.figure)),
+            later.map_or(Cell::Empty, |a| yes(a.met)),
+        ]);
+    }
+    checks.row(vec![
+        Cell::Text("US dollars per hour".into()),
+        Cell::Empty,
+        d.usd_per_hour
+            .map_or(Cell::Empty, |u| Cell::Number(u, "USD")),
+        Cell::Empty,
+        d.cheapest
+            .as_ref()
+            .and_then(|p| p.usd_per_hour)
+            .map_or(Cell::Empty, |u| Cell::Number(u, "USD")),
+        Cell::Empty,
+    ]);
+    let mut change = Table::new(
+        Some("Decision: the cheapest change that meets every target"),
+        &[("item", "item"), ("value", "value")],
+    );
+    let verdict = if d.meets_every_target {
+        "the setup meets every target"
+    } else {
+        "the setup misses a target"
+    };
+    change.row(vec![Cell::Text("now".into()), Cell::Text(verdict.into())]);
+    change.row(vec![
+        Cell::Text("cheapest, alone or combined".into()),
+        Cell::Text(match &d.cheapest {
+            Some(p) if p.changes.is_empty() => {
+                "no change: the setup is already the cheapest that meets every target".into()
+            }
+            Some(p) => proposal_text(p),
+            None => "none in the space: no setup of up to 64 GPUs meets every target".into(),
+        }),
+    ]);
+    change.row(vec![
+        Cell::Text("cheapest single change".into()),
+        Cell::Text(match &d.cheapest_alone {
+            Some(p) => proposal_text(p),
+            None => {
+                "none: no one change (replicas, GPU, tp, weights or KV cache) meets every target"
+                    .into()
+            }
+        }),
+    ]);
+    change.row(vec![
+        Cell::Text("searched".into()),
+        Cell::Text(format!(
+            "{} setups at steady state (plan serve: replicas, {} GPUs, tp, weights, KV cache), {} meet every target",
+            humanize::grouped(d.setups_evaluated),
+            d.accelerators.len(),
+            humanize::grouped(d.setups_kept)
+        )),
+    ]);
+    vec![checks, change]
 }

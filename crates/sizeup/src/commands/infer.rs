@@ -311,7 +311,6 @@ impl ServeArgs {
         };
         req.price_per_gpu_hour = device.price;
         let p = &mut req.profile;
-        let user = "user flag";
         let mut overridden = Vec::new();
         if let Some(u) = self.gpu_memory_utilization {
             p.reserve = Reserve::Total { fraction: 1.0 - u };
@@ -368,13 +367,7 @@ impl ServeArgs {
             p.allreduce_latency_seconds = us * 1e-6;
             overridden.push("allreduce_latency_us");
         }
-        if !overridden.is_empty() {
-            p.source = format!(
-                "{} (overridden by {user}: {})",
-                p.source,
-                overridden.join(", ")
-            );
-        }
+        p.mark_overridden(&overridden);
         req
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::api::{
     self, CardRequest, Estimate, Field, GpusRequest, InferRequest, KvRequest, ModelsRequest,
-    ParamsRequest, PlanTrainRequest, RequestError, SweepRequest, TrainRequest,
+    ParamsRequest, PlanServeRequest, PlanTrainRequest, RequestError, SweepRequest, TrainRequest,
 };
 use crate::diagnostics;
 use crate::error::AppError;
@@ -70,6 +70,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint::<CardRequest>("/api/card", "CardResponse"),
     endpoint::<SweepRequest>("/api/sweep", "SweepResponse"),
     endpoint::<PlanTrainRequest>("/api/plan", "PlanTrainResponse"),
+    endpoint::<PlanServeRequest>("/api/plan/serve", "PlanServeResponse"),
     endpoint::<ModelsRequest>("/api/models", "ModelsResponse"),
     endpoint::<GpusRequest>("/api/gpus", "GpusResponse"),
 ];
@@ -247,6 +248,16 @@ impl Served for PlanTrainRequest {
     /// (`allow_long` is refused).
     fn confine(&mut self) -> Result<(), ApiError> {
         self.time_limit_seconds = super::REQUEST_TIMEOUT.as_secs_f64();
+        Ok(())
+    }
+}
+
+impl Served for PlanServeRequest {
+    /// As a training plan, and each simulation it runs is capped at
+    /// [`MAX_SIM_STEPS`].
+    fn confine(&mut self) -> Result<(), ApiError> {
+        self.time_limit_seconds = super::REQUEST_TIMEOUT.as_secs_f64();
+        self.max_steps = self.max_steps.min(MAX_SIM_STEPS);
         Ok(())
     }
 }

@@ -1,20 +1,15 @@
-//! `sizeup plan`: search every configuration of a job and rank those that fit.
-//!
-//! `plan train MODEL --gpus N --gpu G --seq-len S --global-batch B --tokens T`
+//! `sizeup plan train MODEL --gpus N --gpu G --seq-len S --global-batch B --tokens T`
 //! walks every training layout (see [`sizeup_core::plan::space`]), keeps those
 //! that fit and divide, and ranks them by wall time or cost. Each candidate is
 //! priced by the same `training::estimate` as `sizeup train`, and the report
 //! carries the `sizeup train` flags that reproduce each of its rows.
-//!
-//! A `serve` target (replicas, tensor parallelism, engine and batch for a
-//! serving goal) belongs beside `train` in [`PlanTarget`].
 
 use std::borrow::Cow;
 use std::time::Instant;
 
-use clap::{ArgAction, Args, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, ValueEnum};
 use serde::{Deserialize, Serialize};
-use sizeup_core::hardware::{self, Accelerator};
+use sizeup_core::hardware::Accelerator;
 use sizeup_core::plan::space::ZERO_STAGES;
 use sizeup_core::plan::{self, Candidate, PlanRequest, RankBy, Space, TrainPlan};
 use sizeup_core::training::activations::Recompute;
@@ -22,29 +17,13 @@ use sizeup_core::training::states::{Optimizer, Precision};
 use sizeup_core::training::time::StepTime;
 use sizeup_core::training::{self, TrainEstimate, TrainRequest};
 
+use super::{accelerators, gpus_text, parse_gpus, GpuCounts, TIME_LIMIT_SECONDS};
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::commands::train::TrainFlags;
 use crate::error::AppError;
 use crate::humanize::{self, ByteUnits};
 use crate::model::{self, ModelSummary};
 use crate::render::{Cell, Report, Table, View};
-use crate::sweep_axis::SweepAxis;
-
-/// What to plan.
-#[derive(Debug, Subcommand)]
-pub enum PlanTarget {
-    /// Training: every layout (tp, pp with chunks, cp, ep, dp, micro-batch, recompute, ZeRO, sequence parallel) that fits, ranked
-    Train(Box<PlanTrainArgs>),
-}
-
-impl PlanTarget {
-    /// The model the plan is for.
-    pub fn model_mut(&mut self) -> &mut ModelArg {
-        match self {
-            PlanTarget::Train(args) => &mut args.model,
-        }
-    }
-}
 
 /// What the plan ranks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -139,34 +118,6 @@ pub struct PlanTrainArgs {
     pub inter_node_gbps: f64,
 }
 
-/// GPU counts from `--gpus`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GpuCounts(pub Vec<u64>);
-
-/// `64,128,256`, as `--gpus` reads it.
-impl std::fmt::Display for GpuCounts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let counts: Vec<String> = self.0.iter().map(u64::to_string).collect();
-        f.write_str(&counts.join(","))
-    }
-}
-
-/// `64`, `64,128`, `64..1024`, `8..64:8`, each count through the device door.
-fn parse_gpus(s: &str) -> Result<GpuCounts, String> {
-    let axis: SweepAxis = format!("gpus={s}")
-        .parse()
-        .map_err(|e: crate::sweep_axis::SweepAxisError| e.problem.to_string())?;
-    let values = axis.whole_values().map_err(|e| e.problem.to_string())?;
-    let mut out = Vec::new();
-    for v in values {
-        crate::door::DEVICES.check(v as f64)?;
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    Ok(GpuCounts(out))
-}
-
 /// One row of the plan: the layout, its estimate, and the `sizeup train` flags
 /// that reproduce it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -236,22 +187,8 @@ pub const NOT_SEARCHED: &[&str] = &[
     "FSDP and Megatron's distributed optimizer beyond their ZeRO-3 / ZeRO-1 sharding",
 ];
 
-/// Longest search run without `--allow-long`, in seconds.
-const TIME_LIMIT_SECONDS: f64 = 60.0;
-
 /// Estimates timed to predict the search's length.
 const CALIBRATION_CALLS: u32 = 32;
-
-fn accelerators(names: &[String]) -> Result<Vec<Accelerator>, AppError> {
-    let mut out: Vec<Accelerator> = Vec::new();
-    for n in names {
-        let a = hardware::find(n)?.clone();
-        if !out.iter().any(|o| o.name == a.name) {
-            out.push(a);
-        }
-    }
-    Ok(out)
-}
 
 impl PlanTrainArgs {
     /// The `sizeup train` flags for everything but the layout, and the device.
@@ -386,13 +323,6 @@ fn predicted_seconds(
     let per_call = start.elapsed().as_secs_f64() / f64::from(CALIBRATION_CALLS);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     per_call * candidates as f64 / threads
-}
-
-/// Plan.
-pub fn run(target: &PlanTarget) -> Result<PlanTrainReport, AppError> {
-    match target {
-        PlanTarget::Train(args) => crate::api::Estimate::estimate(args.as_ref()),
-    }
 }
 
 /// Search the training layouts and rank those that fit.
@@ -552,20 +482,6 @@ fn nothing_fits(args: &PlanTrainArgs, found: &TrainPlan, seconds: f64) -> AppErr
             humanize::bytes(m.total_bytes, ByteUnits::Binary),
         )),
     }
-}
-
-/// `8,16,32`, or `8,16,24,…,16384 (2048 counts)` for a long list.
-fn gpus_text(gpus: &[u64]) -> String {
-    let all: Vec<String> = gpus.iter().map(u64::to_string).collect();
-    if all.len() <= 8 {
-        return all.join(",");
-    }
-    format!(
-        "{},…,{} ({} counts)",
-        all[..3].join(","),
-        all[all.len() - 1],
-        all.len()
-    )
 }
 
 /// `tp 8 · pp 4 (×5) · cp 1 · dp 2`.

@@ -1,0 +1,444 @@
+//! What serving estimates of one model share, and one replica priced once for
+//! many loads.
+//!
+//! [`estimate`](super::estimate) builds a [`Prepared`] per call; a search over
+//! serving setups builds one per model and a [`Replica`] per (accelerator,
+//! tensor-parallel size, weight format, KV precision), then prices each load on
+//! it with the same functions the estimate calls ([`Replica::prefill`],
+//! [`Replica::decode`], [`Replica::memory`], [`schedule`]), so a setup the
+//! search picks and `sizeup infer` with its flags agree to the last bit.
+
+use std::borrow::Cow;
+
+use super::roofline::{pass_time_of, PassWeights};
+use super::{
+    advise, cost, effective_ridge, has_tensor_path, kv_pool, max_batch, max_context, memory, peak_flops,
+    roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate, InferRequest,
+    Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor, Warning,
+};
+use crate::arch::Architecture;
+use crate::assumption::Assumption;
+use crate::error::{CoreError, Result};
+use crate::kv::{self, KvRequest};
+use crate::ops::{self, OpList};
+use crate::params::{self, ParamCount};
+
+/// What every serving estimate of one model shares, whatever the devices, the
+/// format and the load: the operator list and the parameter count.
+#[derive(Debug, Clone)]
+pub struct Prepared<'a> {
+    arch: &'a Architecture,
+    // An error is kept and reported where `estimate` reported it: after the
+    // request's own checks.
+    model: Result<Model>,
+}
+
+#[derive(Debug, Clone)]
+struct Model {
+    list: OpList,
+    count: ParamCount,
+}
+
+impl<'a> Prepared<'a> {
+    /// Gather what `arch`'s estimates share.
+    pub fn new(arch: &'a Architecture) -> Prepared<'a> {
+        let model = ops::list(arch).and_then(|list| {
+            let count = params::count_of(arch, &list)?;
+            Ok(Model { list, count })
+        });
+        Prepared { arch, model }
+    }
+
+    /// The model.
+    pub fn arch(&self) -> &'a Architecture {
+        self.arch
+    }
+
+    fn model(&self) -> Result<&Model> {
+        self.model.as_ref().map_err(Clone::clone)
+    }
+
+    /// One replica of `req` (its devices, format, KV precision and engine), to
+    /// price many loads on.
+    ///
+    /// # Errors
+    /// As [`estimate`](super::estimate) for the request's checks and the model.
+    pub fn replica<'p>(&'p self, req: &'p InferRequest) -> Result<Replica<'p>> {
+        validate(self.arch, req)?;
+        self.replica_unchecked(req)
+    }
+
+    /// [`Prepared::replica`] with the request's weights already stored
+    /// ([`stored_tensors`] of its format and options: they depend on nothing
+    /// else, so a search over many devices stores each format once).
+    ///
+    /// # Errors
+    /// As [`Prepared::replica`].
+    pub fn replica_with<'p>(
+        &'p self,
+        req: &'p InferRequest,
+        stored: &'p [StoredTensor],
+    ) -> Result<Replica<'p>> {
+        validate(self.arch, req)?;
+        self.replica_of(req, Cow::Borrowed(stored))
+    }
+
+    pub(super) fn replica_unchecked<'p>(&'p self, req: &'p InferRequest) -> Result<Replica<'p>> {
+        self.model()?;
+        let stored = stored_tensors(self.arch, req.weights, &req.weight_options)?;
+        self.replica_of(req, Cow::Owned(stored))
+    }
+
+    fn replica_of<'p>(
+        &'p self,
+        req: &'p InferRequest,
+        stored: Cow<'p, [StoredTensor]>,
+    ) -> Result<Replica<'p>> {
+        let list = &self.model()?.list;
+        let weights = PassWeights::new(self.arch, list, &stored, req.tp);
+        let weights_bytes_per_gpu = weights::weights_bytes_per_gpu(&stored, req.tp);
+        Ok(Replica {
+            arch: self.arch,
+            list,
+            req,
+            stored,
+            weights,
+            weights_bytes_per_gpu,
+            machine: machine(req),
+        })
+    }
+
+    /// [`estimate`](super::estimate) of this model.
+    ///
+    /// # Errors
+    /// As [`estimate`](super::estimate).
+    pub fn estimate(&self, req: &InferRequest) -> Result<InferEstimate> {
+        let arch = self.arch;
+        validate(arch, req)?;
+        let mut warnings = Vec::new();
+        let needed = req
+            .prompt
+            .checked_add(req.output)
+            .ok_or(CoreError::Overflow {
+                quantity: "tokens per request (prompt + output)",
+            })?;
+        let context = req.context.unwrap_or(needed);
+        if context < needed {
+            warnings.push(Warning::ContextShorterThanRequest { context, needed });
+        }
+        if context > arch.max_context {
+            warnings.push(Warning::ContextBeyondModel {
+                context,
+                max_context: arch.max_context,
+            });
+        }
+        let batch = req.load.requests();
+        let model = self.model()?;
+        let count = model.count;
+        let replica = self.replica_unchecked(req)?;
+        let breakdown = weights::breakdown_of(&replica.stored, req.weights)?;
+        let (memory, kv_req) = replica.memory(batch, context, req.profile.prefill_chunk_tokens)?;
+        let budget = memory.kv_budget_bytes();
+        let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
+        let max_context_at_batch = max_context(arch, &kv_req, budget)?;
+        let kv_pool = kv_pool(arch, &kv_req, budget, context)?;
+
+        let precision = req.weights.compute_precision();
+        if !has_tensor_path(&req.gpu, precision) {
+            warnings.push(Warning::NoTensorPath { precision });
+        }
+        let one_token = kv::size(
+            arch,
+            &KvRequest {
+                seq_len: 1,
+                batch: 1,
+                dtype: req.kv_dtype,
+                tp: req.tp,
+                block_tokens: None,
+            },
+        )?;
+        let prefill_seqs = prefill_sequences(req.load);
+        let prefill_pass = replica.prefill(prefill_seqs);
+        let decode_pass = replica.decode(batch);
+        let sched = schedule(
+            req.load,
+            req.output,
+            prefill_pass.seconds,
+            decode_pass.seconds,
+        );
+        let replicas = req.gpus / req.tp;
+        let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
+        let prefill = Phase {
+            seconds: prefill_pass.seconds,
+            tokens_per_sec: rate(
+                prefill_seqs as f64 * req.prompt as f64,
+                prefill_pass.seconds,
+            ),
+            bound: prefill_pass.bound(),
+            breakdown: prefill_pass,
+        };
+        let decode = Phase {
+            seconds: decode_pass.seconds,
+            tokens_per_sec: rate(batch as f64, decode_pass.seconds),
+            bound: decode_pass.bound(),
+            breakdown: decode_pass,
+        };
+
+        let bytes_per_param = breakdown.total_bytes as f64 / count.total.max(1) as f64;
+        let ridge_batch_datasheet = peak_flops(&req.gpu, precision) * bytes_per_param
+            / (2.0 * req.gpu.memory_bandwidth_bytes_per_sec);
+        let ridge_batch_effective = match req.detail {
+            Detail::Full => effective_ridge(arch, &replica.weights, replica.machine),
+            Detail::Point => None,
+        };
+
+        let moe_experts_touched_per_layer = arch.first_moe().map(|m| {
+            let e = m.num_experts as f64;
+            e * (1.0 - (1.0 - m.experts_per_token as f64 / e).powf(batch as f64))
+        });
+
+        let price = req.price_per_gpu_hour.or(req.gpu.price_per_hour_usd);
+        let output_tokens_per_sec_total = sched.output_tokens_per_sec * replicas as f64;
+        let cost = match price {
+            Some(p) => Some(cost::cost(
+                p,
+                req.gpus,
+                prefill.tokens_per_sec * replicas as f64,
+                output_tokens_per_sec_total,
+            )),
+            None => {
+                warnings.push(Warning::NoPrice {
+                    gpu: req.gpu.name.clone(),
+                });
+                None
+            }
+        };
+
+        let fits = memory.fits();
+        let fit_advice = if fits || req.detail == Detail::Point {
+            None
+        } else {
+            Some(advise(arch, req, context, budget, &kv_req)?)
+        };
+
+        let mut assumptions = vec![
+            Assumption::new("accelerator", &req.gpu.name, &req.gpu.source),
+            Assumption::new(
+                "weight format",
+                req.weights,
+                "user choice; storage per tensor in weight_breakdown",
+            ),
+            Assumption::new(
+                "matmul precision",
+                format!("{precision:?}"),
+                "weight-only formats dequantize to 16 bits; fp8/int8 are W8A8",
+            ),
+            Assumption::new("KV cache precision", req.kv_dtype.name(), "user choice"),
+            Assumption::new(
+                "context for KV sizing",
+                context,
+                match (req.context, &req.context_source) {
+                    (Some(_), Some(source)) => source.as_str(),
+                    (Some(_), None) => "user flag",
+                    (None, _) => "prompt + output",
+                },
+            ),
+            Assumption::new(
+                "decode context",
+                // no overflow: `validate` checked prompt + output
+                format!("prompt + output/2 = {}", req.prompt + req.output / 2),
+                "KV read grows linearly over the output: its average",
+            ),
+            Assumption::new(
+                "matmul efficiency curve",
+                "≥128 GFLOP 0.95, ≥16 0.9, ≥1 0.6, else 0.3",
+                "Calculon (Isaev et al. 2023) system files; DESIGN.md",
+            ),
+            Assumption::new(
+                "memory efficiency curve",
+                "≥100 MB 0.9, ≥10 MB 0.75, ≥1 MB 0.6, else 0.3",
+                "Calculon (Isaev et al. 2023) system files; DESIGN.md",
+            ),
+        ];
+        assumptions.extend(req.profile.assumptions());
+        assumptions.extend(roofline::mixer_assumptions(arch));
+        if arch.is_moe() {
+            assumptions.push(Assumption::new(
+                "MoE routing",
+                "uniform: a step of B tokens reads E·(1 − (1 − e/E)^B) experts per layer",
+                "expected distinct experts under uniform top-e routing",
+            ));
+        }
+        if let Some(p) = price {
+            let source = if req.price_per_gpu_hour.is_some() {
+                "user flag".to_string()
+            } else {
+                req.gpu.price_source.clone().unwrap_or_default()
+            };
+            assumptions.push(Assumption::new(
+                "price per GPU-hour",
+                format!("${p:.2}"),
+                source,
+            ));
+        }
+
+        Ok(InferEstimate {
+            model_type: arch.model_type.clone(),
+            params_total: count.total,
+            params_active: count.active,
+            gpu: req.gpu.name.clone(),
+            gpus: req.gpus,
+            tp: req.tp,
+            replicas,
+            weights: req.weights,
+            weight_breakdown: breakdown,
+            kv_dtype: req.kv_dtype,
+            kv_bytes_per_token: one_token.bytes_total,
+            context,
+            prompt: req.prompt,
+            output: req.output,
+            load: req.load,
+            engine: req.profile.engine,
+            memory,
+            fits,
+            fit_advice,
+            max_batch_at_context,
+            max_context_at_batch,
+            kv_pool,
+            prefill,
+            decode,
+            schedule: sched,
+            output_tokens_per_sec_total,
+            ridge_batch_datasheet,
+            ridge_batch_effective,
+            moe_experts_touched_per_layer,
+            cost,
+            assumptions,
+            warnings,
+        })
+    }
+}
+
+/// What a replica's passes run on: the request's device, ranks, engine and precisions.
+fn machine(req: &InferRequest) -> Machine<'_> {
+    Machine {
+        gpu: &req.gpu,
+        tp: req.tp,
+        profile: &req.profile,
+        precision: req.weights.compute_precision(),
+        kv_dtype: req.kv_dtype,
+        quantized: req.weights.is_quantized(),
+    }
+}
+
+/// Sequences one prefill pass holds: the whole static batch, or one request
+/// under continuous batching.
+pub fn prefill_sequences(load: Load) -> u64 {
+    match load {
+        Load::Batch(b) => b,
+        Load::Concurrency(_) => 1,
+    }
+}
+
+/// One replica of a serving request: its weights stored and grouped for its
+/// tensor-parallel size, and the machine they run on. Every time and memory
+/// figure of [`estimate`](super::estimate) comes from these methods.
+#[derive(Debug, Clone)]
+pub struct Replica<'p> {
+    arch: &'p Architecture,
+    list: &'p OpList,
+    req: &'p InferRequest,
+    stored: Cow<'p, [StoredTensor]>,
+    weights: PassWeights<'p>,
+    // kept with its error, reported where the memory is asked for
+    weights_bytes_per_gpu: Result<u64>,
+    machine: Machine<'p>,
+}
+
+impl Replica<'_> {
+    /// The request this replica serves.
+    pub fn request(&self) -> &InferRequest {
+        self.req
+    }
+
+    /// The prefill of `sequences` prompts of the request's length (nothing for
+    /// an empty prompt).
+    ///
+    /// # Formula
+    /// [`super::pass_time`] of `sequences × prompt` new tokens, none cached.
+    pub fn prefill(&self, sequences: u64) -> PassTime {
+        if self.req.prompt == 0 {
+            return PassTime::default();
+        }
+        pass_time_of(
+            self.arch,
+            &self.weights,
+            &Pass {
+                sequences,
+                new_tokens: self.req.prompt,
+                cached_tokens: 0,
+            },
+            self.machine,
+        )
+    }
+
+    /// One decode step of `batch` sequences at the average context.
+    ///
+    /// # Formula
+    /// [`super::pass_time`] of `batch` sequences × 1 new token at `prompt + output/2`
+    /// cached tokens each (the KV read grows linearly over the output: its average).
+    pub fn decode(&self, batch: u64) -> PassTime {
+        pass_time_of(
+            self.arch,
+            &self.weights,
+            &Pass {
+                sequences: batch,
+                new_tokens: 1,
+                cached_tokens: self.req.prompt.saturating_add(self.req.output / 2),
+            },
+            self.machine,
+        )
+    }
+
+    /// Memory of one device with `batch` requests of `context` tokens, the
+    /// activation workspace sized for prefill chunks of `chunk` tokens (`None`:
+    /// the whole batch's prompts at once).
+    ///
+    /// # Formula
+    /// [`memory::layout`] of the weights on this rank, the KV cache of `batch ×
+    /// context` tokens and the workspace of `min(chunk, batch · prompt)` tokens.
+    ///
+    /// # Errors
+    /// Those of [`kv::size`] (overflow).
+    pub fn memory(
+        &self,
+        batch: u64,
+        context: u64,
+        chunk: Option<u64>,
+    ) -> Result<(MemoryPerGpu, KvRequest)> {
+        let req = self.req;
+        let weights = self.weights_bytes_per_gpu.clone()?;
+        let kv_req = KvRequest {
+            seq_len: context.max(1),
+            batch,
+            dtype: req.kv_dtype,
+            tp: req.tp,
+            block_tokens: req.profile.kv_block_tokens,
+        };
+        let kv = kv::size(self.arch, &kv_req)?.bytes_per_gpu;
+        let prompt_tokens = batch.saturating_mul(req.prompt.max(1));
+        let chunk = chunk.map_or(prompt_tokens, |c| c.min(prompt_tokens));
+        let workspace = memory::workspace_bytes_of(self.arch, self.list, chunk, batch, req.tp);
+        Ok((
+            memory::layout(
+                req.gpu.memory_bytes,
+                weights,
+                kv,
+                workspace,
+                &req.profile,
+                req.tp,
+            ),
+            kv_req,
+        ))
+    }
+}

@@ -1,0 +1,806 @@
+//! The steady-state tier: every setup priced at its operating point by the
+//! serving estimate's own functions, kept when it fits and meets both targets.
+//!
+//! # The operating point
+//! With `C` requests in flight per replica, [`crate::inference::schedule`]
+//! gives the replica's output rate `X(C)` and its time per output token
+//! `TPOT(C)`; the first token takes one prompt's prefill, `TTFT`. Under a rate
+//! `R` over `n` replicas the operating point is the fewest requests in flight
+//! that carry the replica's share:
+//! ```text
+//! C* = min { C ≤ cap : X(C) ≥ R · o / n }            (rate)
+//! C* = ⌈U / n⌉, refused above cap                      (users)
+//! cap = min(max_num_seqs, the most requests whose KV cache fits at the context)
+//! ```
+//! `X` grows with `C` and `TPOT` too, so `C*` is found by bisection and is the
+//! point of least `TPOT` that carries the load; the setup is kept when
+//! `TTFT ≤ target` and `TPOT(C*) ≤ target`. Its steady-state capacity is the
+//! load at `C_ok = min(cap, the most requests in flight whose TPOT meets the
+//! target)`: `n · X(C_ok) / o` requests per second, or `n · C_ok` users.
+//!
+//! Neither bisection depends on the engine caps, so a machine finds the
+//! fewest requests carrying each replica count's share once, and the TPOT
+//! limit once, for all its setups.
+//!
+//! `sizeup infer --concurrency C*` with the setup's flags gives the same
+//! `TTFT`, `TPOT` and throughput to the last bit: both call
+//! [`Replica::prefill`], [`Replica::decode`], [`Replica::memory`] and
+//! [`schedule`] with the same arguments.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::space::Machine;
+use super::{LatencyTargets, ServeCandidate, ServeLoad, ServePlanRequest, ServeRankBy};
+use crate::error::Result;
+use crate::hardware::Accelerator;
+use crate::inference::{
+    per_million, schedule, stored_tensors, Load, Prepared, Replica, Schedule, StoredTensor,
+};
+use crate::plan::TopN;
+
+/// A setup's figures at its operating point, from the serving estimate's functions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Steady {
+    /// Requests in flight per replica at the load (`sizeup infer --concurrency`).
+    pub concurrency: u64,
+    /// Time to first token: one prompt's prefill, seconds.
+    pub ttft_seconds: f64,
+    /// Time per output token at that concurrency, seconds.
+    pub tpot_seconds: f64,
+    /// Output tokens per second one replica runs at that concurrency (the
+    /// estimate's `schedule.output_tokens_per_sec`).
+    pub replica_output_tokens_per_sec: f64,
+    /// Output tokens per second the deployment serves at the load.
+    pub served_output_tokens_per_sec: f64,
+    /// The most requests in flight per replica whose time per output token meets the target.
+    pub capacity_concurrency: u64,
+    /// The load at that point, all replicas: requests per second, or users.
+    pub capacity: f64,
+    /// Output tokens per second of all replicas at that point.
+    pub capacity_output_tokens_per_sec: f64,
+    /// Output tokens per second per GPU at that point: one replica's over its
+    /// tensor-parallel size (the same for any number of replicas).
+    pub capacity_output_tokens_per_sec_per_gpu: f64,
+    /// GPUs in all.
+    pub gpus: u64,
+    /// US dollars per hour for every GPU, busy or not.
+    pub usd_per_hour: Option<f64>,
+    /// US dollars per million output tokens served at the load.
+    pub usd_per_million_output_tokens: Option<f64>,
+}
+
+/// Why a setup misses at steady state, with the figures that show it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum MissReason {
+    /// Weights, runtime and workspace leave no room for one request at the context.
+    NoRoom {
+        /// What one request needs per GPU, everything included.
+        needed_bytes: u64,
+        /// The GPU's memory.
+        capacity_bytes: u64,
+    },
+    /// The replica cannot carry its share of the rate within its cap.
+    OverCapacity {
+        /// Requests per second each replica must complete.
+        offered_per_replica: f64,
+        /// Requests per second it completes at its cap.
+        carried_per_replica: f64,
+        /// Requests in flight at the cap.
+        cap: u64,
+        /// Whether the KV cache (not `max_num_seqs`) sets the cap.
+        cap_by_memory: bool,
+    },
+    /// More users per replica than its cap.
+    TooManyUsers {
+        /// Users each replica must hold.
+        per_replica: u64,
+        /// Requests in flight at the cap.
+        cap: u64,
+        /// Whether the KV cache (not `max_num_seqs`) sets the cap.
+        cap_by_memory: bool,
+    },
+    /// It carries the load, but a latency misses its target.
+    Latency {
+        /// Requests in flight per replica.
+        concurrency: u64,
+        /// Time to first token, seconds.
+        ttft_seconds: f64,
+        /// Time per output token, seconds.
+        tpot_seconds: f64,
+    },
+}
+
+impl MissReason {
+    /// How far it is from meeting: the largest ratio of a figure to its limit.
+    pub fn ratio(&self, t: &LatencyTargets) -> f64 {
+        match *self {
+            MissReason::NoRoom {
+                needed_bytes,
+                capacity_bytes,
+            } => needed_bytes as f64 / capacity_bytes.max(1) as f64,
+            MissReason::OverCapacity {
+                offered_per_replica,
+                carried_per_replica,
+                ..
+            } => {
+                if carried_per_replica > 0.0 {
+                    offered_per_replica / carried_per_replica
+                } else {
+                    f64::MAX
+                }
+            }
+            MissReason::TooManyUsers {
+                per_replica, cap, ..
+            } => per_replica as f64 / cap.max(1) as f64,
+            MissReason::Latency {
+                ttft_seconds,
+                tpot_seconds,
+                ..
+            } => (ttft_seconds / t.ttft_seconds).max(tpot_seconds / t.tpot_seconds),
+        }
+    }
+}
+
+/// How many setups met which fate at steady state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ServeTally {
+    /// Setups decided.
+    pub evaluated: u64,
+    /// Setups that fit and meet both targets.
+    pub kept: u64,
+    /// No room for one request at the context.
+    pub no_room: u64,
+    /// The load exceeds what the replicas carry within their caps.
+    pub over_capacity: u64,
+    /// A latency misses its target at the operating point.
+    pub over_latency: u64,
+    /// Machines the estimate refused (should be 0: the walk applies its checks).
+    pub refused: u64,
+    /// Passes priced by the pass model (prefills and decode steps).
+    pub passes_priced: u64,
+    /// Memory layouts computed.
+    pub memory_layouts: u64,
+}
+
+impl ServeTally {
+    fn add(mut self, o: ServeTally) -> ServeTally {
+        self.evaluated += o.evaluated;
+        self.kept += o.kept;
+        self.no_room += o.no_room;
+        self.over_capacity += o.over_capacity;
+        self.over_latency += o.over_latency;
+        self.refused += o.refused;
+        self.passes_priced += o.passes_priced;
+        self.memory_layouts += o.memory_layouts;
+        self
+    }
+}
+
+/// A point of the Pareto front: throughput per GPU against tokens per second
+/// per user, at the load.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ParetoPoint {
+    /// GPUs in all.
+    pub gpus: u64,
+    /// Output tokens per second served per GPU.
+    pub output_tokens_per_sec_per_gpu: f64,
+    /// Output tokens per second one request sees, `1 / TPOT`.
+    pub tokens_per_sec_per_user: f64,
+    /// The setup.
+    pub candidate: ServeCandidate,
+    /// Its figures.
+    pub steady: Steady,
+}
+
+/// A kept setup with the figures it is ranked by (smaller is better).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Ranked {
+    /// Dollars per hour, or minus output tokens per second per GPU at capacity.
+    pub score: f64,
+    /// The tie-break: minus the capacity (by cost) or the cost (by throughput).
+    pub tie: f64,
+    /// The setup's place in the space's lists, for a total order.
+    pub order: [u64; 7],
+    /// The setup.
+    pub candidate: ServeCandidate,
+    /// Its figures.
+    pub steady: Steady,
+}
+
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| self.tie.total_cmp(&other.tie))
+            .then_with(|| self.order.cmp(&other.order))
+    }
+}
+
+/// A setup that misses, by how far.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Miss {
+    /// The largest ratio of a figure to its limit.
+    pub ratio: f64,
+    /// The setup's place in the space's lists.
+    pub order: [u64; 7],
+    /// The setup.
+    pub candidate: ServeCandidate,
+    /// Why it misses.
+    pub reason: MissReason,
+}
+impl Eq for Miss {}
+impl PartialOrd for Miss {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Miss {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.ratio
+            .total_cmp(&other.ratio)
+            .then_with(|| self.order.cmp(&other.order))
+    }
+}
+
+/// Misses kept to name the nearest.
+const MISSES: usize = 4;
+
+/// What the steady-state tier found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SteadyFound {
+    /// What happened to the setups.
+    pub tally: ServeTally,
+    /// The best setups, best first (the front the simulation confirms).
+    pub front: Vec<Ranked>,
+    /// The Pareto front, fewest GPUs first.
+    pub pareto: Vec<ParetoPoint>,
+    /// The setups nearest to meeting the targets, nearest first.
+    pub misses: Vec<Miss>,
+}
+
+struct Found {
+    tally: ServeTally,
+    top: TopN<Ranked>,
+    miss: TopN<Miss>,
+    // per GPU count, the kept setup fastest per user
+    pareto: BTreeMap<u64, ParetoPoint>,
+}
+
+impl Found {
+    fn new(n: usize) -> Found {
+        Found {
+            tally: ServeTally::default(),
+            top: TopN::new(n),
+            miss: TopN::new(MISSES),
+            pareto: BTreeMap::new(),
+        }
+    }
+
+    fn merge(mut self, o: Found) -> Found {
+        self.tally = self.tally.add(o.tally);
+        self.top = self.top.merge(o.top);
+        self.miss = self.miss.merge(o.miss);
+        for (g, p) in o.pareto {
+            offer_pareto(&mut self.pareto, g, p);
+        }
+        self
+    }
+}
+
+fn offer_pareto(map: &mut BTreeMap<u64, ParetoPoint>, gpus: u64, p: ParetoPoint) {
+    let better = |old: &ParetoPoint| {
+        p.tokens_per_sec_per_user
+            .total_cmp(&old.tokens_per_sec_per_user)
+            .then_with(|| {
+                p.output_tokens_per_sec_per_gpu
+                    .total_cmp(&old.output_tokens_per_sec_per_gpu)
+            })
+            .is_gt()
+    };
+    match map.get(&gpus) {
+        Some(old) if !better(old) => {}
+        _ => {
+            map.insert(gpus, p);
+        }
+    }
+}
+
+/// The non-dominated points: none other is at least as good on both axes and
+/// better on one.
+fn staircase(map: BTreeMap<u64, ParetoPoint>) -> Vec<ParetoPoint> {
+    let points: Vec<ParetoPoint> = map.into_values().collect();
+    let dominated = |p: &ParetoPoint| {
+        points.iter().any(|q| {
+            let (qx, qy) = (q.output_tokens_per_sec_per_gpu, q.tokens_per_sec_per_user);
+            let (px, py) = (p.output_tokens_per_sec_per_gpu, p.tokens_per_sec_per_user);
+            qx >= px && qy >= py && (qx > px || qy > py)
+        })
+    };
+    points.iter().filter(|p| !dominated(p)).copied().collect()
+}
+
+/// One machine priced: its replica, one prompt's prefill, and each decode batch
+/// priced once; the operating points it finds are kept for the setups that share them.
+pub(super) struct Prices<'r> {
+    replica: &'r Replica<'r>,
+    prefill_seconds: f64,
+    decode: Vec<f64>,
+    context: u64,
+    output: u64,
+    /// The fewest requests in flight carrying each replica count's share of
+    /// the rate, by the replica count's place in the walk.
+    carrying: Vec<Option<Option<u64>>>,
+    /// The most requests in flight whose time per output token meets the target.
+    tpot_limit: Option<u64>,
+    /// Passes priced.
+    pub passes: u64,
+    /// Memory layouts computed.
+    pub layouts: u64,
+}
+
+impl<'r> Prices<'r> {
+    /// Price `replica`'s prefill; decode batches up to `largest` are priced when asked.
+    pub(super) fn new(replica: &'r Replica<'r>, largest: u64, context: u64) -> Prices<'r> {
+        let output = replica.request().output;
+        Prices {
+            replica,
+            prefill_seconds: replica.prefill(1).seconds,
+            decode: vec![f64::NAN; largest as usize + 1],
+            context,
+            output,
+            carrying: Vec::new(),
+            tpot_limit: None,
+            passes: 1,
+            layouts: 0,
+        }
+    }
+
+    /// The largest batch priced.
+    fn largest(&self) -> u64 {
+        self.decode.len() as u64 - 1
+    }
+
+    fn step(&mut self, c: u64) -> f64 {
+        let slot = &mut self.decode[c as usize];
+        if slot.is_nan() {
+            *slot = self.replica.decode(c).seconds;
+            self.passes += 1;
+        }
+        *slot
+    }
+
+    /// The estimate's schedule at `c` requests in flight.
+    pub(super) fn schedule(&mut self, c: u64) -> Schedule {
+        let step = self.step(c);
+        schedule(
+            Load::Concurrency(c),
+            self.output,
+            self.prefill_seconds,
+            step,
+        )
+    }
+
+    /// The fewest requests in flight (up to the largest batch) whose output
+    /// rate reaches `need` tokens per second, found by bisection (the rate
+    /// grows with the requests) and kept in `slot`.
+    fn carrying(&mut self, slot: usize, need: f64) -> Option<u64> {
+        if let Some(Some(c)) = self.carrying.get(slot) {
+            return *c;
+        }
+        let largest = self.largest();
+        let found = if self.schedule(largest).output_tokens_per_sec < need {
+            None
+        } else {
+            let (mut lo, mut hi) = (0, largest);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if self.schedule(mid).output_tokens_per_sec >= need {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Some(hi)
+        };
+        if self.carrying.len() <= slot {
+            self.carrying.resize(slot + 1, None);
+        }
+        self.carrying[slot] = Some(found);
+        found
+    }
+
+    /// The most requests in flight (up to the largest batch, 0 for none) whose
+    /// time per output token is at most `target`, by bisection (it grows with
+    /// the requests).
+    fn tpot_limit(&mut self, target: f64) -> u64 {
+        if let Some(l) = self.tpot_limit {
+            return l;
+        }
+        let (mut lo, mut hi) = (0, self.largest() + 1);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.schedule(mid).time_per_output_token_seconds <= target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.tpot_limit = Some(lo);
+        lo
+    }
+
+    /// The most requests in flight (up to `largest`) whose memory fits with
+    /// prefill chunks of `chunk` tokens, and when not even one does, what one needs.
+    pub(super) fn fit(&mut self, chunk: u64, largest: u64) -> Result<(u64, u64)> {
+        let mut fits = |c: u64| -> Result<(bool, u64)> {
+            self.layouts += 1;
+            let (m, _) = self.replica.memory(c, self.context, Some(chunk))?;
+            Ok((m.fits(), m.total_bytes.saturating_add(m.shortfall_bytes)))
+        };
+        let (one, need) = fits(1)?;
+        if !one {
+            return Ok((0, need));
+        }
+        if fits(largest)?.0 {
+            return Ok((largest, need));
+        }
+        // memory grows with the requests: the last that fits, by bisection
+        let (mut lo, mut hi) = (1, largest);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fits(mid)?.0 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok((lo, need))
+    }
+}
+
+/// The outcome of one setup.
+pub(super) enum Outcome {
+    Kept(Steady),
+    Missed(MissReason),
+}
+
+/// A setup's cap and what sets it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cap {
+    /// Requests in flight at most.
+    pub requests: u64,
+    /// Whether the KV cache sets it (else `max_num_seqs`).
+    pub by_memory: bool,
+    /// What one request needs per GPU (for a setup where none fits).
+    pub needed_bytes: u64,
+    /// The GPU's memory.
+    pub capacity_bytes: u64,
+}
+
+/// Decide one setup on its machine's prices; `slot` is its replica count's
+/// place among the machine's setups (for the prices to keep its operating point).
+pub(super) fn decide(
+    prices: &mut Prices<'_>,
+    req: &ServePlanRequest,
+    c: &ServeCandidate,
+    slot: usize,
+    cap: Cap,
+    price: Option<f64>,
+) -> Outcome {
+    if cap.requests == 0 {
+        return Outcome::Missed(MissReason::NoRoom {
+            needed_bytes: cap.needed_bytes,
+            capacity_bytes: cap.capacity_bytes,
+        });
+    }
+    let n = c.replicas.max(1);
+    let o = req.workload.output as f64;
+    let concurrency = match req.load {
+        ServeLoad::Rate { per_sec } => {
+            let need = per_sec / n as f64 * o;
+            match prices.carrying(slot, need) {
+                Some(c) if c <= cap.requests => c,
+                _ => {
+                    let top = prices.schedule(cap.requests);
+                    return Outcome::Missed(MissReason::OverCapacity {
+                        offered_per_replica: per_sec / n as f64,
+                        carried_per_replica: top.output_tokens_per_sec / o,
+                        cap: cap.requests,
+                        cap_by_memory: cap.by_memory,
+                    });
+                }
+            }
+        }
+        ServeLoad::Users { users } => {
+            let per_replica = users.div_ceil(n);
+            if per_replica > cap.requests {
+                return Outcome::Missed(MissReason::TooManyUsers {
+                    per_replica,
+                    cap: cap.requests,
+                    cap_by_memory: cap.by_memory,
+                });
+            }
+            per_replica
+        }
+    };
+    let s = prices.schedule(concurrency);
+    let t = &req.targets;
+    let ttft = s.time_to_first_token_seconds;
+    let tpot = s.time_per_output_token_seconds;
+    if ttft > t.ttft_seconds || tpot > t.tpot_seconds {
+        return Outcome::Missed(MissReason::Latency {
+            concurrency,
+            ttft_seconds: ttft,
+            tpot_seconds: tpot,
+        });
+    }
+    // the most requests in flight whose time per output token still meets the target
+    let lo = prices
+        .tpot_limit(t.tpot_seconds)
+        .min(cap.requests)
+        .max(concurrency);
+    let at_capacity = prices.schedule(lo);
+    let capacity_output = at_capacity.output_tokens_per_sec * n as f64;
+    let capacity = match req.load {
+        ServeLoad::Rate { .. } => capacity_output / o,
+        ServeLoad::Users { .. } => lo.saturating_mul(n) as f64,
+    };
+    let served = match req.load {
+        ServeLoad::Rate { per_sec } => per_sec * o,
+        ServeLoad::Users { .. } => s.output_tokens_per_sec * n as f64,
+    };
+    let gpus = c.gpus();
+    Outcome::Kept(Steady {
+        concurrency,
+        ttft_seconds: ttft,
+        tpot_seconds: tpot,
+        replica_output_tokens_per_sec: s.output_tokens_per_sec,
+        served_output_tokens_per_sec: served,
+        capacity_concurrency: lo,
+        capacity,
+        capacity_output_tokens_per_sec: capacity_output,
+        capacity_output_tokens_per_sec_per_gpu: at_capacity.output_tokens_per_sec
+            / c.tp.max(1) as f64,
+        gpus,
+        usd_per_hour: price.map(|p| p * gpus as f64),
+        usd_per_million_output_tokens: price.map(|p| per_million(p, gpus, served)),
+    })
+}
+
+/// The score and tie-break of a kept setup under `by` (smaller is better).
+pub(super) fn score(s: &Steady, by: ServeRankBy) -> (f64, f64) {
+    let cost = s.usd_per_hour.unwrap_or(f64::INFINITY);
+    match by {
+        ServeRankBy::Cost => (cost, -s.capacity),
+        ServeRankBy::Throughput => (-s.capacity_output_tokens_per_sec_per_gpu, cost),
+    }
+}
+
+/// The request a machine's replica is priced on: its setup at one request in
+/// flight (the load and the step budget change no pass, only what is asked of them).
+pub(super) fn machine_request(
+    req: &ServePlanRequest,
+    acc: &Accelerator,
+    m: &Machine,
+) -> crate::inference::InferRequest {
+    let probe = ServeCandidate {
+        accelerator: m.accelerator,
+        tp: m.tp,
+        replicas: 1,
+        weights: req.space.weights[m.weights],
+        kv_dtype: req.space.kv_dtypes[m.kv],
+        max_num_seqs: 1,
+        max_batched_tokens: req.space.max_batched_tokens[0],
+    };
+    probe.request(&req.workload, acc, 1)
+}
+
+fn walk_machine(
+    prepared: &Prepared<'_>,
+    accs: &[Accelerator],
+    req: &ServePlanRequest,
+    stored: &[Result<Vec<StoredTensor>>],
+    m: Machine,
+    mut found: Found,
+) -> Found {
+    let space = &req.space;
+    let acc = &accs[m.accelerator];
+    let replicas: Vec<u64> = space.replicas(m.tp).collect();
+    let setups = space.setups_per_machine(m.tp);
+    let base = machine_request(req, acc, &m);
+    let replica = match stored[m.weights]
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|stored| prepared.replica_with(&base, stored))
+    {
+        Ok(r) => r,
+        Err(_) => {
+            found.tally.evaluated += setups;
+            found.tally.refused += setups;
+            return found;
+        }
+    };
+    let largest = space.max_num_seqs.iter().copied().max().unwrap_or(1);
+    let mut prices = Prices::new(&replica, largest, req.workload.context());
+    let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
+    for (ci, &chunk) in space.max_batched_tokens.iter().enumerate() {
+        let (fit, needed_bytes) = match prices.fit(chunk, largest) {
+            Ok(f) => f,
+            Err(_) => {
+                let n = (space.max_num_seqs.len() * replicas.len()) as u64;
+                found.tally.evaluated += n;
+                found.tally.refused += n;
+                continue;
+            }
+        };
+        for (mi, &max_num_seqs) in space.max_num_seqs.iter().enumerate() {
+            let cap = Cap {
+                requests: fit.min(max_num_seqs),
+                by_memory: fit < max_num_seqs,
+                needed_bytes,
+                capacity_bytes: acc.memory_bytes,
+            };
+            for (slot, &n) in replicas.iter().enumerate() {
+                let candidate = ServeCandidate {
+                    accelerator: m.accelerator,
+                    tp: m.tp,
+                    replicas: n,
+                    weights: space.weights[m.weights],
+                    kv_dtype: space.kv_dtypes[m.kv],
+                    max_num_seqs,
+                    max_batched_tokens: chunk,
+                };
+                let order = [
+                    candidate.gpus(),
+                    m.accelerator as u64,
+                    m.tp,
+                    m.weights as u64,
+                    m.kv as u64,
+                    mi as u64,
+                    ci as u64,
+                ];
+                found.tally.evaluated += 1;
+                match decide(&mut prices, req, &candidate, slot, cap, price) {
+                    Outcome::Kept(steady) => {
+                        found.tally.kept += 1;
+                        let (score, tie) = score(&steady, req.by);
+                        found.top.offer(Ranked {
+                            score,
+                            tie,
+                            order,
+                            candidate,
+                            steady,
+                        });
+                        let point = ParetoPoint {
+                            gpus: steady.gpus,
+                            output_tokens_per_sec_per_gpu: steady.served_output_tokens_per_sec
+                                / steady.gpus.max(1) as f64,
+                            tokens_per_sec_per_user: 1.0 / steady.tpot_seconds,
+                            candidate,
+                            steady,
+                        };
+                        offer_pareto(&mut found.pareto, steady.gpus, point);
+                    }
+                    Outcome::Missed(reason) => {
+                        match reason {
+                            MissReason::NoRoom { .. } => found.tally.no_room += 1,
+                            MissReason::OverCapacity { .. } | MissReason::TooManyUsers { .. } => {
+                                found.tally.over_capacity += 1
+                            }
+                            MissReason::Latency { .. } => found.tally.over_latency += 1,
+                        }
+                        found.miss.offer(Miss {
+                            ratio: reason.ratio(&req.targets),
+                            order,
+                            candidate,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    found.tally.passes_priced += prices.passes;
+    found.tally.memory_layouts += prices.layouts;
+    found
+}
+
+/// Decide every setup of `req.space` on `accs` at steady state, keeping the
+/// best `front` (by `req.by`), the Pareto front and the nearest misses.
+///
+/// # Errors
+/// Those of [`super::validate`].
+pub fn search_steady(
+    prepared: &Prepared<'_>,
+    accs: &[Accelerator],
+    req: &ServePlanRequest,
+    front: usize,
+) -> Result<SteadyFound> {
+    super::validate(accs, req)?;
+    prepared.arch().check_layers()?;
+    let machines = req.space.machines(prepared.arch(), accs);
+    // a format's stored tensors depend on nothing else: store each once
+    let stored: Vec<Result<Vec<StoredTensor>>> = req
+        .space
+        .weights
+        .iter()
+        .map(|&w| stored_tensors(prepared.arch(), w, &req.workload.weight_options))
+        .collect();
+    let stored = &stored;
+
+    #[cfg(feature = "parallel")]
+    let found = {
+        use rayon::prelude::*;
+        machines
+            .par_iter()
+            .fold(
+                || Found::new(front),
+                |f, &m| walk_machine(prepared, accs, req, stored, m, f),
+            )
+            .reduce(|| Found::new(front), Found::merge)
+    };
+    #[cfg(not(feature = "parallel"))]
+    let found = machines
+        .iter()
+        .map(|&m| walk_machine(prepared, accs, req, stored, m, Found::new(front)))
+        .fold(Found::new(front), Found::merge);
+
+    Ok(SteadyFound {
+        tally: found.tally,
+        front: found.top.into_sorted(),
+        pareto: staircase(found.pareto),
+        misses: found.miss.into_sorted(),
+    })
+}
+
+/// Decide one setup alone (a repair of the simulation tier, or a check).
+///
+/// # Errors
+/// Those of the estimate for the setup's machine.
+pub fn evaluate(
+    prepared: &Prepared<'_>,
+    accs: &[Accelerator],
+    req: &ServePlanRequest,
+    c: &ServeCandidate,
+) -> Result<std::result::Result<Steady, MissReason>> {
+    let acc = &accs[c.accelerator];
+    let base = c.request(&req.workload, acc, 1);
+    let replica = prepared.replica(&base)?;
+    let largest = req
+        .space
+        .max_num_seqs
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(c.max_num_seqs);
+    let mut prices = Prices::new(&replica, largest, req.workload.context());
+    let (fit, needed_bytes) = prices.fit(c.max_batched_tokens, c.max_num_seqs)?;
+    let cap = Cap {
+        requests: fit.min(c.max_num_seqs),
+        by_memory: fit < c.max_num_seqs,
+        needed_bytes,
+        capacity_bytes: acc.memory_bytes,
+    };
+    let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
+    Ok(match decide(&mut prices, req, c, 0, cap, price) {
+        Outcome::Kept(s) => Ok(s),
+        Outcome::Missed(r) => Err(r),
+    })
+}

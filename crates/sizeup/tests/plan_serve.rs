@@ -1,0 +1,336 @@
+//! End-to-end tests of `sizeup plan serve`: agreement with `sizeup infer`, the
+//! search's accounting, and each class of bad input.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+mod common;
+use common::sizeup;
+
+/// A small space: two accelerators, up to 8 GPUs.
+const SMALL: &[&str] = &[
+    "llama-3.1-8b",
+    "--rate",
+    "6",
+    "--prompt",
+    "2000",
+    "--output",
+    "500",
+    "--ttft",
+    "1",
+    "--tpot",
+    "0.05",
+    "--gpu",
+    "L40S,A100-SXM-80GB",
+    "--gpus",
+    "1..8:1",
+    "--requests-per-replica",
+    "200",
+];
+
+fn plan(args: &[&str]) -> Value {
+    common::json(&[&["plan", "serve"], args, &["--format", "json"]].concat())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The plan's rows, run through `sizeup infer` with the flags the plan reports,
+/// give the same steady-state estimate and the same simulation to the last bit
+/// (JSON floats are written in shortest round-trip form: equal text, equal bits).
+#[test]
+fn issue_12_plan_serve_rows_match_infer_to_the_bit() {
+    for users in [false, true] {
+        let mut args: Vec<&str> = SMALL.to_vec();
+        if users {
+            let i = args.iter().position(|a| *a == "--rate").unwrap();
+            args.splice(i..i + 2, ["--users", "40"]);
+        }
+        let v = plan(&[&args[..], &["--top", "2"]].concat());
+        let rows = v["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        for row in rows {
+            let infer_args = strings(&row["infer_args"]);
+            let infer_args: Vec<&str> = infer_args.iter().map(String::as_str).collect();
+            let infer = common::json(
+                &[
+                    &["infer", "llama-3.1-8b"],
+                    &infer_args[..],
+                    &["--format", "json"],
+                ]
+                .concat(),
+            );
+            assert_eq!(infer["estimate"], row["estimate"], "{infer_args:?}");
+            let s = &infer["simulation"];
+            let r = &row["simulated"];
+            for key in [
+                "ttft",
+                "tpot",
+                "itl",
+                "e2e",
+                "state",
+                "steps",
+                "requests_completed",
+            ] {
+                assert_eq!(s[key], r[key], "{key}: {infer_args:?}");
+            }
+            // the steady-state figures are the estimate's
+            let e = &row["estimate"]["schedule"];
+            assert_eq!(
+                row["steady"]["ttft_seconds"],
+                e["time_to_first_token_seconds"]
+            );
+            assert_eq!(
+                row["steady"]["tpot_seconds"],
+                e["time_per_output_token_seconds"]
+            );
+            assert!(row["simulated"]["meets"].as_bool().unwrap());
+        }
+    }
+}
+
+#[test]
+fn the_search_says_what_it_evaluated_kept_and_how_fast() {
+    let v = plan(SMALL);
+    let p = &v["plan"];
+    assert_eq!(p["tally"]["evaluated"], p["space"]["setups"]);
+    // 2 accelerators × 3 formats (fp8 only on the L40S: the A100 has no FP8 path)
+    // × tp 1,2,4,8 × 2 KV precisions: 24 + 16 machines
+    assert_eq!(p["space"]["machines"], 40);
+    assert_eq!(p["space"]["formats_without_path"], 1);
+    assert!(p["tally"]["kept"].as_u64().unwrap() > 0);
+    assert!(v["speed"]["setups_per_second"].as_f64().unwrap() > 0.0);
+    assert!(p["confirmed"]["simulated"].as_u64().unwrap() >= 5);
+    let costs: Vec<f64> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["steady"]["usd_per_hour"].as_f64().unwrap())
+        .collect();
+    assert_eq!(costs.len(), 5);
+    assert!(costs.windows(2).all(|w| w[0] <= w[1]), "{costs:?}");
+    // the Pareto front: no point dominated by another
+    let pts: Vec<(f64, f64)> = v["pareto"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["output_tokens_per_sec_per_gpu"].as_f64().unwrap(),
+                p["tokens_per_sec_per_user"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!pts.is_empty());
+    for a in &pts {
+        assert!(!pts
+            .iter()
+            .any(|b| b.0 >= a.0 && b.1 >= a.1 && (b.0 > a.0 || b.1 > a.1)));
+    }
+}
+
+#[test]
+fn the_table_names_the_winner_the_reason_the_front_and_the_space() {
+    sizeup()
+        .args([&["plan", "serve"], SMALL].concat())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("p95 TTFT ≤ 1.00 s"))
+        .stdout(predicate::str::contains("why #1:"))
+        .stdout(predicate::str::contains(
+            "reproduce #1: sizeup infer llama-3.1-8b",
+        ))
+        .stdout(predicate::str::contains("Pareto front"))
+        .stdout(predicate::str::contains("evaluated per second"))
+        .stdout(predicate::str::contains("serving = aggregated"));
+}
+
+#[test]
+fn an_unreachable_target_names_the_nearest_miss_and_what_would_meet_it() {
+    let mut args = SMALL.to_vec();
+    let i = args.iter().position(|a| *a == "--ttft").unwrap();
+    args[i + 1] = "0.001";
+    let i = args.iter().position(|a| *a == "--rate").unwrap();
+    args[i + 1] = "1";
+    let i = args.iter().position(|a| *a == "--gpus").unwrap();
+    args[i + 1] = "8";
+    sizeup()
+        .args([&["plan", "serve"], &args[..]].concat())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nothing meets the targets"))
+        .stderr(predicate::str::contains("nearest miss"))
+        .stderr(predicate::str::contains("TTFT"))
+        .stderr(predicate::str::contains("would accept it"));
+}
+
+#[test]
+fn a_load_beyond_the_gpus_allowed_says_how_many_replicas_would_carry_it() {
+    let mut args = SMALL.to_vec();
+    let i = args.iter().position(|a| *a == "--gpus").unwrap();
+    args[i + 1] = "1";
+    let i = args.iter().position(|a| *a == "--rate").unwrap();
+    args[i + 1] = "100";
+    sizeup()
+        .args([&["plan", "serve"], &args[..]].concat())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("over capacity"))
+        .stderr(predicate::str::contains("replicas"))
+        .stderr(predicate::str::contains("--gpus"));
+}
+
+#[test]
+fn contradictory_and_bad_flags_are_refused_with_the_flag_named() {
+    let base = [
+        "plan",
+        "serve",
+        "llama-3.1-8b",
+        "--prompt",
+        "2000",
+        "--output",
+        "500",
+    ];
+    for (args, needle) in [
+        (
+            &[
+                "--rate", "2", "--users", "8", "--ttft", "1", "--tpot", "0.05",
+            ][..],
+            "--users",
+        ),
+        (&["--ttft", "1", "--tpot", "0.05"][..], "--rate"),
+        (&["--rate", "2", "--tpot", "0.05"][..], "--ttft"),
+        (
+            &[
+                "--rate",
+                "2",
+                "--ttft",
+                "1",
+                "--tpot",
+                "0.05",
+                "--context",
+                "100",
+            ][..],
+            "context",
+        ),
+        (
+            &[
+                "--rate",
+                "2",
+                "--ttft",
+                "1",
+                "--tpot",
+                "0.05",
+                "--percentile",
+                "97",
+            ][..],
+            "percentile",
+        ),
+        (
+            &["--rate", "0", "--ttft", "1", "--tpot", "0.05"][..],
+            "--rate",
+        ),
+        (
+            &["--rate", "2", "--ttft", "1", "--tpot", "0.05", "--tp", "3"][..],
+            "no setup to search",
+        ),
+        (
+            &[
+                "--rate", "2", "--ttft", "1", "--tpot", "0.05", "--gpu", "M2-Ultra",
+            ][..],
+            "price",
+        ),
+        (
+            &[
+                "--rate", "2", "--ttft", "1", "--tpot", "0.05", "--gpu", "H100-SMX",
+            ][..],
+            "H100",
+        ),
+        (
+            &["--rate", "2", "--ttft", "1", "--tpot", "0.05", "--top", "0"][..],
+            "--top",
+        ),
+    ] {
+        sizeup()
+            .args([&base[..], args].concat())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
+}
+
+#[test]
+fn a_space_too_large_for_a_minute_is_refused_before_the_search() {
+    sizeup()
+        .args([
+            "plan",
+            "serve",
+            "llama-3.1-8b",
+            "--rate",
+            "2",
+            "--prompt",
+            "2000",
+            "--output",
+            "500",
+            "--ttft",
+            "1",
+            "--tpot",
+            "0.05",
+            // 10,000 GPU counts × 8 caps × 8 step budgets on 17 accelerators:
+            // over 200 million setups
+            "--gpus",
+            "1..10000:1",
+            "--max-num-seqs",
+            "8,16,32,64,128,256,512,1024",
+            "--max-batched-tokens",
+            "512,1024,2048,4096,8192,16384,32768,65536",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("setups"))
+        .stderr(predicate::str::contains("--allow-long"));
+}
+
+#[test]
+fn a_setup_only_the_simulation_refuses_is_named_with_its_percentile() {
+    // one H100 carries 3 req/s with a 45 ms prefill at steady state; Poisson
+    // arrivals queue prompts behind each other past a 60 ms p95
+    sizeup()
+        .args([
+            "plan",
+            "serve",
+            "llama-3.1-8b",
+            "--rate",
+            "3",
+            "--prompt",
+            "2000",
+            "--output",
+            "500",
+            "--ttft",
+            "0.06",
+            "--tpot",
+            "0.05",
+            "--gpu",
+            "H100-SXM",
+            "--gpus",
+            "1",
+            "--tp",
+            "1",
+            "--weights",
+            "bf16",
+            "--kv-dtype",
+            "bf16",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kept at steady state"))
+        .stderr(predicate::str::contains(
+            "in simulation at 3.00 req/s: p95 TTFT",
+        ))
+        .stderr(predicate::str::contains("would accept it"));
+}
