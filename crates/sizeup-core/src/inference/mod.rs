@@ -537,17 +537,8 @@ pub fn estimate(arch: &Architecture, req: &InferRequest) -> Result<InferEstimate
             format!("prompt + output/2 = {}", req.prompt + req.output / 2),
             "KV read grows linearly over the output: its average",
         ),
-        Assumption::new(
-            "matmul efficiency curve",
-            "≥128 GFLOP 0.95, ≥16 0.9, ≥1 0.6, else 0.3",
-            "Calculon (Isaev et al. 2023) system files; DESIGN.md",
-        ),
-        Assumption::new(
-            "memory efficiency curve",
-            "≥100 MB 0.9, ≥10 MB 0.75, ≥1 MB 0.6, else 0.3",
-            "Calculon (Isaev et al. 2023) system files; DESIGN.md",
-        ),
     ];
+    assumptions.extend(crate::device::assumptions(&req.gpu));
     assumptions.extend(req.profile.assumptions());
     assumptions.extend(roofline::mixer_assumptions(arch));
     if arch.is_moe() {
