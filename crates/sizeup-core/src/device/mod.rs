@@ -278,18 +278,31 @@ impl<'a> Device<'a> {
         if flops <= 0.0 && bytes <= 0.0 {
             return OpTime::default();
         }
-        let peak = peak_flops(self.acc, precision);
-        let compute = if flops > 0.0 {
-            let size = matmul_at(flops * CURVE_REFERENCE_PEAK / peak) / matmul_top();
-            flops / (peak * self.matmul_rate(precision) * size * self.wave_efficiency(g))
-        } else {
-            0.0
-        };
+        self.matmul_shaped(g, self.matmul_compute(flops, precision), bytes)
+    }
+
+    /// [`Device::matmul`] of shape `g` given its compute seconds before wave
+    /// quantization ([`Device::matmul_compute`]): products of equal FLOPs (a forward
+    /// product and its two gradients) share it, and only their waves differ.
+    pub fn matmul_shaped(&self, g: &Gemm, compute_seconds: f64, bytes: f64) -> OpTime {
         OpTime {
-            compute_seconds: compute,
+            compute_seconds: compute_seconds / self.wave_efficiency(g),
             memory_seconds: self.memory_seconds(bytes),
             fixed_seconds: self.library.per_kernel_seconds,
         }
+    }
+
+    /// Compute seconds of a product of `flops` in `precision`, before wave quantization.
+    ///
+    /// # Formula
+    /// `F / (P_p · r_p · l_p · c(F · 312T/P_p)/0.95)` (0 for no FLOPs)
+    pub fn matmul_compute(&self, flops: f64, precision: ComputePrecision) -> f64 {
+        if flops <= 0.0 {
+            return 0.0;
+        }
+        let peak = peak_flops(self.acc, precision);
+        let size = matmul_at(flops * CURVE_REFERENCE_PEAK / peak) / matmul_top();
+        flops / (peak * self.matmul_rate(precision) * size)
     }
 
     /// Time of an attention kernel of `pass` doing `flops` (the causal work actually

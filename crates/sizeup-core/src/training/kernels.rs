@@ -121,23 +121,27 @@ impl<'a> Gpu<'a> {
         }
     }
 
+    /// Bytes a product `M×K · K×N` moves: its operands once, at 2 bytes (1 in FP8,
+    /// which adds the casts of both inputs: 3 bytes per input element read and written).
+    fn operand_bytes(&self, m: f64, n: f64, k: f64, batch: f64) -> f64 {
+        let inputs = m * k + k * n;
+        if self.precision == Precision::Fp8 {
+            (inputs + m * n + 3.0 * inputs) * batch
+        } else {
+            (inputs + m * n) * 2.0 * batch
+        }
+    }
+
     /// Seconds for `batch` products of `M×K` by `K×N`, moving their operands once.
     ///
     /// # Formula
-    /// ```text
-    /// t = device.matmul(M, N, K, batch; bytes = (M·K + K·N + M·N)·b·batch)
-    /// b = 2 bytes (1 in FP8, which adds the casts of both inputs: 3 bytes per input element)
-    /// ```
+    /// `t = device.matmul(M, N, K, batch; bytes = operand bytes)`
     pub fn gemm(&self, m: f64, n: f64, k: f64, batch: f64) -> f64 {
         if m <= 0.0 || n <= 0.0 || k <= 0.0 || batch <= 0.0 {
             return 0.0;
         }
-        let fp8 = self.precision == Precision::Fp8;
-        let mut bytes = (m * k + k * n + m * n) * if fp8 { 1.0 } else { 2.0 } * batch;
-        if fp8 {
-            bytes += 3.0 * (m * k + k * n) * batch;
-        }
         let g = Gemm { m, n, k, batch };
+        let bytes = self.operand_bytes(m, n, k, batch);
         self.device
             .matmul(&g, self.compute_precision(), bytes)
             .seconds()
@@ -146,14 +150,24 @@ impl<'a> Gpu<'a> {
     /// Seconds of a forward product `M×K · K×N` and of its backward: the input
     /// gradient (`M×N · N×K`) and, unless the weight is frozen, the weight gradient
     /// (`K×M · M×N`), each priced from its own shape.
+    ///
+    /// # Formula
+    /// the three share their FLOPs, so their size step: one compute time, divided by
+    /// each shape's wave efficiency ([`device::Device::matmul_shaped`])
     pub fn product(&self, m: f64, n: f64, k: f64, batch: f64, frozen: bool) -> (f64, f64) {
-        let forward = self.gemm(m, n, k, batch);
-        let input = self.gemm(m, k, n, batch);
-        let weight = if frozen {
-            0.0
-        } else {
-            self.gemm(k, n, m, batch)
+        if m <= 0.0 || n <= 0.0 || k <= 0.0 || batch <= 0.0 {
+            return (0.0, 0.0);
+        }
+        let d = &self.device;
+        let compute = d.matmul_compute(2.0 * m * n * k * batch, self.compute_precision());
+        let time = |m: f64, n: f64, k: f64| {
+            let g = Gemm { m, n, k, batch };
+            d.matmul_shaped(&g, compute, self.operand_bytes(m, n, k, batch))
+                .seconds()
         };
+        let forward = time(m, n, k);
+        let input = time(m, k, n);
+        let weight = if frozen { 0.0 } else { time(k, n, m) };
         (forward, input + weight)
     }
 

@@ -241,6 +241,18 @@ pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> La
 
 /// [`layer_seconds`] folded over one block's operations ([`ops::block_ops`]).
 pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerTime {
+    let layers = cfg.layout.first_stage_layers(arch).max(1) as f64;
+    layer_seconds_in(arch, ops, cfg, &layer_traffic(cfg, layers))
+}
+
+/// [`layer_seconds_of`] with the layer's data-parallel collectives already priced
+/// (they depend on the layout, not on the block: a step prices them once).
+fn layer_seconds_in(
+    arch: &Architecture,
+    ops: &BlockOps,
+    cfg: &TimeConfig,
+    traffic: &LayerTraffic,
+) -> LayerTime {
     let l = cfg.layout;
     let (t, cp) = (l.tp as f64, l.cp as f64);
     let h = arch.hidden_size as f64;
@@ -389,7 +401,7 @@ pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -
 
     // data parallel, this layer's share of the stage's parameters
     let (sharded_seconds, gradient_sync_seconds) =
-        data_parallel(cfg, layers, forward, backward + recompute);
+        data_parallel(cfg, traffic, forward, backward + recompute);
 
     LayerTime {
         forward_seconds: forward,
@@ -404,14 +416,18 @@ pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -
     }
 }
 
-/// One layer's data-parallel traffic and what of it the layer's own `forward` and
+/// What of one layer's data-parallel traffic `pieces` the layer's own `forward` and
 /// `backward` kernels leave exposed: `(FSDP per micro-batch, gradient sync per step)`.
-fn data_parallel(cfg: &TimeConfig, layers: f64, forward: f64, backward: f64) -> (f64, f64) {
+fn data_parallel(
+    cfg: &TimeConfig,
+    pieces: &LayerTraffic,
+    forward: f64,
+    backward: f64,
+) -> (f64, f64) {
     let l = cfg.layout;
     if l.dp <= 1 {
         return (0.0, 0.0);
     }
-    let pieces = layer_traffic(cfg, layers);
     let hide = |comm: f64, compute: f64| -> f64 {
         if cfg.overlap.data_parallel {
             let (exposed, slow) = overlap(comm, compute, cfg.comm_sm_share);
@@ -451,6 +467,9 @@ struct LayerTraffic {
 /// with `P`, `T` the layer's share of the stage's parameters and trainable parameters.
 fn layer_traffic(cfg: &TimeConfig, layers: f64) -> LayerTraffic {
     let l = cfg.layout;
+    if l.dp <= 1 {
+        return LayerTraffic::default();
+    }
     let group = l.dp_group();
     let f = &cfg.fabric;
     let params = cfg.params_on_gpu as f64 / layers;
@@ -548,9 +567,11 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
 pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepTime {
     let l = cfg.layout;
     // price each kind of block once (on the stack for the usual few kinds)
+    let traffic = layer_traffic(cfg, l.first_stage_layers(arch).max(1) as f64);
     let price = |i: usize| {
-        list.block(i)
-            .map_or_else(LayerTime::default, |ops| layer_seconds_of(arch, ops, cfg))
+        list.block(i).map_or_else(LayerTime::default, |ops| {
+            layer_seconds_in(arch, ops, cfg, &traffic)
+        })
     };
     const FEW: usize = 8;
     let n_kinds = arch.layers.blocks.len();
@@ -610,7 +631,7 @@ pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> 
     // data parallel: what the layers leave exposed, plus the layer nothing hides
     let (mut fsdp, mut dp_seconds) = (0.0, 0.0);
     if l.dp > 1 {
-        let tail = layer_traffic(cfg, l.first_stage_layers(arch).max(1) as f64);
+        let tail = traffic;
         let hidden_tail = |x: f64| if cfg.overlap.data_parallel { x } else { 0.0 };
         if l.zero == ZeroStage::Zero3 {
             fsdp = slowest.sharded_seconds + hidden_tail(tail.gather + tail.reduce);
