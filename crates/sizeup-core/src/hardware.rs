@@ -62,9 +62,30 @@ pub struct Accelerator {
     /// Where the figures come from (datasheet title and date, or how they were derived).
     pub source: String,
     /// Measured kernel rates, as shares of the peaks above; `None` uses the
-    /// device model's stated defaults.
+    /// device model's stated defaults ([`crate::device::rates`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_rates: Option<KernelRates>,
+    /// The node and network the device usually sits in; `None` uses the device
+    /// model's stated default ([`crate::device::collective::DEFAULT_NODE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Node>,
+}
+
+/// The node a device sits in and the network between nodes, as its maker ships it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// GPUs sharing one GPU link domain (NVLink, Infinity Fabric).
+    pub gpus: u64,
+    /// Network bandwidth per GPU between nodes, one direction, bytes/s.
+    pub inter_node_bytes_per_sec: f64,
+    /// Latency of one hop of a collective over the GPU link, seconds.
+    pub link_latency_seconds: f64,
+    /// Latency of one hop of a collective over the network, seconds.
+    pub inter_node_latency_seconds: f64,
+    /// Where the figures come from.
+    pub source: String,
 }
 
 /// Measured kernel rates of an accelerator, as fractions of its datasheet peaks.
@@ -78,6 +99,14 @@ pub struct KernelRates {
     pub matmul_fp8: f64,
     /// Flash attention forward+backward rate / 16-bit peak (head dim 128).
     pub attention: f64,
+    /// Flash attention forward-only rate / 16-bit peak (head dim 128), what
+    /// serving runs; `None` uses `attention`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention_forward: Option<f64>,
+    /// Streaming multiprocessors (compute units) that run a product's tiles in
+    /// waves; `None` leaves wave quantization out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_count: Option<u64>,
     /// Where the figures come from.
     pub source: String,
 }
@@ -222,6 +251,10 @@ impl Accelerator {
                 ("kernel_rates.matmul_bf16", r.matmul_bf16),
                 ("kernel_rates.matmul_fp8", r.matmul_fp8),
                 ("kernel_rates.attention", r.attention),
+                (
+                    "kernel_rates.attention_forward",
+                    r.attention_forward.unwrap_or(r.attention),
+                ),
             ] {
                 if !(v.is_finite() && v > 0.0 && v <= 1.0) {
                     return Err(CoreError::Invalid {
@@ -229,6 +262,28 @@ impl Accelerator {
                         value: v.to_string(),
                         expected: "a fraction of the peak in (0, 1]".into(),
                     });
+                }
+            }
+            if r.sm_count == Some(0) {
+                return Err(CoreError::Zero {
+                    field: "kernel_rates.sm_count",
+                });
+            }
+        }
+        if let Some(n) = &self.node {
+            if n.gpus == 0 {
+                return Err(CoreError::Zero { field: "node.gpus" });
+            }
+            for (field, v) in [
+                ("node.inter_node_bytes_per_sec", n.inter_node_bytes_per_sec),
+                ("node.link_latency_seconds", n.link_latency_seconds),
+                (
+                    "node.inter_node_latency_seconds",
+                    n.inter_node_latency_seconds,
+                ),
+            ] {
+                if !positive(v) {
+                    return Err(bad(field, v.to_string()));
                 }
             }
         }
@@ -390,6 +445,7 @@ mod tests {
         assert_eq!(h20.memory_bytes, 96 << 30);
         // kernel rates are data: H100 SXM's MAMF shares, none (defaults) for a row without a measurement
         let r = h100.kernel_rates.as_ref().unwrap();
+        assert_eq!(r.attention_forward, Some(0.6));
         assert_eq!(
             (r.matmul_bf16, r.matmul_fp8, r.attention),
             (0.803, 0.709, 0.34)

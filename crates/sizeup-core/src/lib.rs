@@ -17,6 +17,7 @@
 pub mod arch;
 pub mod assumption;
 pub mod card;
+pub mod device;
 pub mod dtype;
 pub mod efficiency;
 pub mod error;

@@ -2,9 +2,10 @@
 //! close its kernels get to the chip's peaks.
 //!
 //! Every number here is an assumption printed with each estimate and
-//! overridable. Efficiencies multiply the size-dependent Calculon curves of
-//! [`crate::efficiency`]: the curve says how well an operation of that size can
-//! fill the chip, the engine factor how much of that its kernels reach.
+//! overridable. Efficiencies multiply the device model's rates ([`crate::device`]:
+//! the accelerator's measured kernel rates and Calculon's size curves): the device
+//! says how well an operation of that shape can fill the chip, the engine factor
+//! how much of that its kernels reach.
 
 use std::fmt;
 use std::str::FromStr;
@@ -144,9 +145,10 @@ pub struct EngineProfile {
     /// Tokens one prefill step processes (sizes the activation workspace);
     /// `None` for the whole batch at once.
     pub prefill_chunk_tokens: Option<u64>,
-    /// Fraction of the curve-predicted 16-bit (and FP32) matmul rate its kernels reach.
+    /// Fraction of the accelerator's measured 16-bit (and FP32) matmul rate (after the
+    /// device model's size curve) its kernels reach.
     pub matmul_efficiency_16bit: f64,
-    /// Fraction of the curve-predicted FP8/INT8 matmul rate its kernels reach.
+    /// Fraction of the accelerator's measured FP8/INT8 matmul rate its kernels reach.
     pub matmul_efficiency_8bit: f64,
     /// Fraction of the curve-predicted memory bandwidth its kernels reach.
     pub memory_efficiency: f64,
@@ -197,9 +199,10 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         runtime_bytes: 1536 * MIB,
         comm_buffer_bytes: 512 * MIB,
         prefill_chunk_tokens: Some(8192),
-        // fitted by validation::calibration (Knob::ServingMatmul16 / ServingMatmul8)
-        matmul_efficiency_16bit: 0.71,
-        matmul_efficiency_8bit: 0.44,
+        // fitted by validation::calibration (Knob::ServingMatmul16 / ServingMatmul8), as
+        // shares of the accelerator's measured matmul rates (device::Device::matmul)
+        matmul_efficiency_16bit: 0.86,
+        matmul_efficiency_8bit: 0.75,
         memory_efficiency: 0.90,
         layer_overhead_seconds: 10e-6,
         dequantize_for_batched_matmul: false,
@@ -233,8 +236,8 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
             // fitted by validation::calibration (Knob::LlamaCppMetalMatmul / LlamaCppMetalMemory)
-            matmul_efficiency_16bit: 0.34,
-            matmul_efficiency_8bit: 0.34,
+            matmul_efficiency_16bit: 0.38,
+            matmul_efficiency_8bit: 0.38,
             memory_efficiency: 0.62,
             layer_overhead_seconds: 20e-6,
             source: "llama.cpp Metal, calibrated on llama-bench LLaMA-7B runs on M2 Ultra and M2 Max (issue #2850, PR #2959); macOS GPU working-set limit ~75% of unified memory".into(),
@@ -247,8 +250,8 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
             // fitted by validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory);
-            // 1.0 of the FP32-accumulate peak: llama.cpp's cuBLAS path accumulates in
-            // FP16, which GeForce cards run at twice that rate
+            // at the top of its range: llama.cpp's cuBLAS path accumulates in FP16, which
+            // GeForce cards run at twice the FP32-accumulate peak the catalog lists
             matmul_efficiency_16bit: 1.0,
             matmul_efficiency_8bit: 1.0,
             memory_efficiency: 0.95,
@@ -390,11 +393,11 @@ impl EngineProfile {
             Assumption::new(
                 "all-reduce",
                 format!(
-                    "{} of link bandwidth, {} µs latency, 2 per layer, not overlapped",
+                    "{} of link bandwidth, {} µs per all-reduce plus the link's per-hop latency (ring or tree, the faster), 2 per layer, not overlapped",
                     self.allreduce_efficiency,
                     self.allreduce_latency_seconds * 1e6
                 ),
-                "NCCL bus bandwidth ≈ 80% of NVLink (nccl-tests); DESIGN.md ring all-reduce",
+                "NCCL bus bandwidth ≈ 80% of NVLink (nccl-tests); hop latencies from the accelerator's node row (device::collective)",
             ),
         ];
         if self.expand_gqa_kv {

@@ -12,9 +12,9 @@ use std::borrow::Cow;
 
 use super::roofline::{pass_time_of, PassWeights};
 use super::{
-    advise, cost, effective_ridge, has_tensor_path, kv_pool, max_batch, max_context, memory, peak_flops,
-    roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate, InferRequest,
-    Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor, Warning,
+    advise, cost, effective_ridge, has_tensor_path, kv_pool, max_batch, max_context, memory,
+    peak_flops, roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate,
+    InferRequest, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor, Warning,
 };
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
@@ -249,17 +249,8 @@ impl<'a> Prepared<'a> {
                 format!("prompt + output/2 = {}", req.prompt + req.output / 2),
                 "KV read grows linearly over the output: its average",
             ),
-            Assumption::new(
-                "matmul efficiency curve",
-                "≥128 GFLOP 0.95, ≥16 0.9, ≥1 0.6, else 0.3",
-                "Calculon (Isaev et al. 2023) system files; DESIGN.md",
-            ),
-            Assumption::new(
-                "memory efficiency curve",
-                "≥100 MB 0.9, ≥10 MB 0.75, ≥1 MB 0.6, else 0.3",
-                "Calculon (Isaev et al. 2023) system files; DESIGN.md",
-            ),
         ];
+        assumptions.extend(crate::device::assumptions(&req.gpu));
         assumptions.extend(req.profile.assumptions());
         assumptions.extend(roofline::mixer_assumptions(arch));
         if arch.is_moe() {

@@ -1,10 +1,10 @@
 //! Time of one forward pass, operation by operation.
 //!
 //! Each operation (a projection, the attention over the cache, the experts) is
-//! either compute-bound or memory-bound; its time is the larger of the two, with
-//! efficiencies that depend on its size ([`crate::efficiency`]) times the
-//! engine's factors. A pass adds the operations, the tensor-parallel all-reduces
-//! and a fixed overhead per layer.
+//! priced by the device model ([`crate::device`]): the larger of its compute and
+//! memory times, at the accelerator's measured rates times the engine's factors
+//! (the engine's [`Library`]). A pass adds the operations, the tensor-parallel
+//! all-reduces (the device model's collectives) and a fixed overhead per layer.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +12,9 @@ use super::engine::EngineProfile;
 use super::weights::StoredTensor;
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
+use crate::device::collective::{Collective, Fabric, Group, Network};
+use crate::device::{AttentionPass, Device, Gemm, Library, OpTime};
 use crate::dtype::{ComputePrecision, KvDtype};
-use crate::efficiency::{matmul_curve, memory_curve, Curve};
 use crate::hardware::Accelerator;
 use crate::kv;
 use crate::ops::{self, BlockOps, OpList, Stage, SCAN_FLOPS_PER_STATE_VALUE};
@@ -121,18 +122,7 @@ impl PassTime {
     }
 }
 
-/// Peak FLOP/s of `gpu` in `precision`, falling back to 16 bits (and 16 to FP32)
-/// where the chip has no such path.
-pub fn peak_flops(gpu: &Accelerator, precision: ComputePrecision) -> f64 {
-    let p = &gpu.peak_flops;
-    let sixteen = p.bf16.or(p.fp32).unwrap_or(0.0);
-    match precision {
-        ComputePrecision::Fp32 => p.fp32.unwrap_or(sixteen),
-        ComputePrecision::Bf16 => sixteen,
-        ComputePrecision::Fp8 => p.fp8.unwrap_or(sixteen),
-        ComputePrecision::Int8 => p.int8.unwrap_or(sixteen),
-    }
-}
+pub use crate::device::{peak_flops, runs_8bit};
 
 /// Whether `gpu` states a tensor rate for `precision` (16 bits always: every
 /// accelerator has one, or its FP32 rate stands in). Without one, matmuls are
@@ -143,15 +133,6 @@ pub fn has_tensor_path(gpu: &Accelerator, precision: ComputePrecision) -> bool {
         ComputePrecision::Int8 => gpu.peak_flops.int8.is_some(),
         ComputePrecision::Fp32 => gpu.peak_flops.fp32.is_some(),
         ComputePrecision::Bf16 => true,
-    }
-}
-
-/// Whether `precision` runs on an 8-bit path of `gpu` (and so takes the 8-bit factor).
-pub fn runs_8bit(gpu: &Accelerator, precision: ComputePrecision) -> bool {
-    match precision {
-        ComputePrecision::Fp8 => gpu.peak_flops.fp8.is_some(),
-        ComputePrecision::Int8 => gpu.peak_flops.int8.is_some(),
-        _ => false,
     }
 }
 
@@ -297,36 +278,60 @@ impl BlockCost {
     }
 }
 
-/// Prices operations on a machine.
+/// Prices operations on a machine: the device model with the engine's factors.
 struct Pricer<'a> {
     m: Machine<'a>,
-    matmul: Curve,
-    memory: Curve,
+    dev: Device<'a>,
 }
 
-impl Pricer<'_> {
-    /// One operation: `flops` in the matmul precision (or 16-bit for attention) and `bytes`.
-    fn op(&self, out: &mut BlockCost, flops: f64, bytes: f64, precision: ComputePrecision) {
+impl<'a> Pricer<'a> {
+    fn new(m: Machine<'a>) -> Pricer<'a> {
+        Pricer {
+            m,
+            dev: Device::new(m.gpu, library(m.profile)),
+        }
+    }
+
+    /// Add one priced operation doing `flops` and moving `bytes`.
+    fn add(out: &mut BlockCost, t: OpTime, flops: f64, bytes: f64) {
         if flops <= 0.0 && bytes <= 0.0 {
             return;
         }
-        let p = self.m.profile;
-        let factor = if runs_8bit(self.m.gpu, precision) {
-            p.matmul_efficiency_8bit
-        } else {
-            p.matmul_efficiency_16bit
-        };
-        let peak = peak_flops(self.m.gpu, precision);
-        let compute = flops / (peak * self.matmul.at(flops) * factor);
-        let bw = self.m.gpu.memory_bandwidth_bytes_per_sec;
-        let memory = bytes / (bw * self.memory.at(bytes) * p.memory_efficiency);
         out.ops[out.len] = OpCost {
-            seconds: if compute >= memory { compute } else { memory },
-            compute_bound: compute >= memory,
+            seconds: t.seconds(),
+            compute_bound: t.compute_bound(),
             flops,
             bytes,
         };
         out.len += 1;
+    }
+
+    /// A product of `tokens` rows by `w` in `precision`, moving `bytes`.
+    fn product(
+        &self,
+        out: &mut BlockCost,
+        w: &OpWeights,
+        tokens: f64,
+        bytes: f64,
+        precision: ComputePrecision,
+    ) {
+        let g = Gemm {
+            m: tokens,
+            n: w.elements / w.cols.max(1.0),
+            k: w.cols,
+            batch: 1.0,
+        };
+        let flops = g.flops();
+        Self::add(out, self.dev.matmul(&g, precision, bytes), flops, bytes);
+    }
+
+    /// An attention-like kernel (the attention core, an indexer, a scan) doing
+    /// `flops` over heads of `head_dim` and moving `bytes`.
+    fn kernel(&self, out: &mut BlockCost, flops: f64, head_dim: u64, bytes: f64) {
+        let t = self
+            .dev
+            .attention(AttentionPass::Forward, flops, head_dim, bytes);
+        Self::add(out, t, flops, bytes);
     }
 
     /// A linear layer applied to `tokens` rows.
@@ -334,27 +339,52 @@ impl Pricer<'_> {
         if w.elements == 0.0 {
             return;
         }
-        let flops = 2.0 * tokens * w.elements;
         let activations = 2.0 * tokens * (w.cols + w.rows);
         let batched = tokens > 32.0;
         if self.m.quantized && batched && self.m.profile.dequantize_for_batched_matmul {
             // llama.cpp CUDA: dequantize to f16 (read quantized, write f16), then a
             // cuBLAS GEMM that reads the f16 copy.
             let f16 = 2.0 * w.elements;
-            self.op(out, 0.0, w.bytes + f16, self.m.precision);
-            self.op(out, flops, f16 + activations, ComputePrecision::Bf16);
+            let pass = w.bytes + f16;
+            Self::add(out, self.dev.memory_pass(pass), 0.0, pass);
+            self.product(out, w, tokens, f16 + activations, ComputePrecision::Bf16);
         } else {
-            self.op(out, flops, w.bytes + activations, self.m.precision);
+            self.product(out, w, tokens, w.bytes + activations, self.m.precision);
         }
     }
+}
+
+/// The engine's kernels as a device-model library: its matmul and memory factors;
+/// attention kernels at the row's measured forward rate; the fixed per-kernel costs are the
+/// engine's per-layer overhead, added per layer.
+fn library(p: &EngineProfile) -> Library {
+    Library {
+        matmul_16bit: p.matmul_efficiency_16bit,
+        matmul_8bit: p.matmul_efficiency_8bit,
+        attention: 1.0,
+        memory: p.memory_efficiency,
+        per_kernel_seconds: 0.0,
+    }
+}
+
+/// Seconds of one tensor-parallel all-reduce of `bytes` on `m`: the device model's
+/// collective over the `tp` ranks, at the engine's share of the link, with the
+/// engine's fixed latency per all-reduce.
+fn all_reduce_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
+    let mut fabric = Fabric::of(m.gpu, &Network::default());
+    let link = m.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
+    fabric.intra_bytes_per_sec = link * m.profile.allreduce_efficiency;
+    fabric.base_seconds = m.profile.allreduce_latency_seconds;
+    fabric.time(Collective::AllReduce, bytes, Group::new(m.tp, 1))
 }
 
 /// Time of one forward pass of `pass` over `arch` with `stored` weights on `m`.
 ///
 /// # Formula
 /// ```text
-/// op time   = max(F / (P · c(F) · f_c), M / (BW · m(M) · f_m))
-/// pass time = Σ_ops op time + 2·L·(α + 2(t−1)/t · T·h·2 / (link · f_link)) [t ≥ 2]
+/// op time   = device::Device::{matmul, attention, memory_pass}: max(compute, memory)
+///             at the row's measured rates × the engine's factors
+/// pass time = Σ_ops op time + 2·L·all-reduce(T·h·2 bytes over t ranks) [t ≥ 2]
 ///             + L · overhead
 /// linear:     F = 2·T·params/t,  M = weight bytes/t + 2·T·(in + out/t)
 /// attention:  F = 2·T·a/t·(d_qk + d_v)·ctx,  M = KV read (+ write for new tokens)
@@ -362,12 +392,11 @@ impl Pricer<'_> {
 /// ```
 ///
 /// # Symbols
-/// `T` tokens in the pass, `P` peak FLOP/s of the precision, `BW` memory
-/// bandwidth, `c`/`m` Calculon's size curves, `f_c`/`f_m` engine factors,
-/// `ctx` attended tokens (causal prefill: cached + (new+1)/2), `α` all-reduce latency.
+/// `T` tokens in the pass, `ctx` attended tokens (causal prefill: cached + (new+1)/2);
+/// the all-reduce is [`Fabric::time`] at the engine's link share and fixed latency.
 ///
 /// # Source
-/// DESIGN.md "Inference"; Calculon (Isaev et al. 2023) for the size curves;
+/// DESIGN.md "Inference"; the device model's sources;
 /// expected distinct experts for `T` tokens choosing `e` of `E` uniformly.
 ///
 /// # Assumptions / limits
@@ -398,18 +427,10 @@ pub(super) fn pass_time_of(
 ) -> PassTime {
     let tp = m.tp.max(1) as f64;
     let tokens = pass.tokens();
-    let pricer = Pricer {
-        m,
-        matmul: matmul_curve(),
-        memory: memory_curve(),
-    };
+    let pricer = Pricer::new(m);
     let mut t = PassTime::default();
-    let allreduce = (m.tp > 1).then(|| {
-        let link = m.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
-        let message = tokens * arch.hidden_size as f64 * 2.0;
-        m.profile.allreduce_latency_seconds
-            + 2.0 * (tp - 1.0) / tp * message / (link * m.profile.allreduce_efficiency)
-    });
+    let allreduce =
+        (m.tp > 1).then(|| all_reduce_seconds(&m, tokens * arch.hidden_size as f64 * 2.0));
 
     // The cost of a block depends only on its weights and its mixer: price each kind
     // of block once, then add every block's operations in order, so the sums are
@@ -444,6 +465,10 @@ pub(super) fn pass_time_of(
         + t.overhead_seconds;
     t
 }
+
+/// Head width of the chunked scan kernels (fla's Gated DeltaNet and Mamba-2 use
+/// heads of 128 or 64; priced at the attention rate of 128).
+const SCAN_HEAD_DIM: u64 = 128;
 
 /// What the pass model assumes about layers other than dense attention: recurrent
 /// scans, sparse-attention indexers and windowed or chunked spans.
@@ -502,7 +527,7 @@ fn block_cost(
         let row = kv::row_bytes_per_rank(att.cached, pricer.m.kv_dtype, pricer.m.tp).unwrap_or(0.0);
         let flops = att.flops(tokens, attended, tp, att.serve_dims);
         let kv = pass.sequences as f64 * (read + written) * row * kv_traffic;
-        pricer.op(&mut out, flops, kv, ComputePrecision::Bf16);
+        pricer.kernel(&mut out, flops, att.serve_dims.0, kv);
         if let (Some(c), Some((attended, entries))) =
             (att.compressed, att.compressed_entries(cached, new))
         {
@@ -511,20 +536,21 @@ fn block_cost(
             let row = pricer.m.kv_dtype.layout().bytes_for(c.width).unwrap_or(0) as f64;
             let flops = att.flops(tokens, attended, tp, att.serve_dims);
             let bytes = pass.sequences as f64 * entries * row;
-            pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
+            pricer.kernel(&mut out, flops, att.serve_dims.0, bytes);
         }
         if let Some(ix) = att.indexer {
             // the indexer scores every cached key with its own heads (fp8 in DeepSeek's
             // kernels; priced here in 16 bits)
             let flops = att.indexer_flops(tokens, cached, new);
             let bytes = pass.sequences as f64 * (cached + new) * ix.head_dim as f64;
-            pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
+            pricer.kernel(&mut out, flops, ix.head_dim, bytes);
         }
     } else if let Some(scan) = ops.scan() {
         let state = (scan.state + scan.conv) as f64 / tp;
         let flops = scan.flops(tokens, tp);
         let bytes = 2.0 * pass.sequences as f64 * state * kv::STATE_BYTES_PER_ELEMENT as f64;
-        pricer.op(&mut out, flops, bytes, ComputePrecision::Bf16);
+        // the chunked scan runs as one fused kernel, priced like attention's
+        pricer.kernel(&mut out, flops, SCAN_HEAD_DIM, bytes);
     }
 
     pricer.linear(&mut out, w.at(Stage::MixerOut), tokens);
@@ -614,6 +640,39 @@ mod tests {
             (prefill.flops / expected - 1.0).abs() < 0.005,
             "{}",
             prefill.flops / expected
+        );
+    }
+
+    #[test]
+    fn tensor_parallel_all_reduces_are_the_device_models_collectives() {
+        let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let stored = stored_tensors(&arch, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
+        let gpu = find("H100-SXM").unwrap();
+        let prof = profile(Engine::Vllm, Backend::Cuda);
+        let m = Machine {
+            gpu,
+            tp: 2,
+            profile: &prof,
+            precision: ComputePrecision::Bf16,
+            kv_dtype: KvDtype::Fp16,
+            quantized: false,
+        };
+        let pass = Pass {
+            sequences: 1,
+            new_tokens: 1,
+            cached_tokens: 100,
+        };
+        let step = pass_time(&arch, &stored, &pass, m);
+        // two all-reduces of one token's hidden state (4096 · 2 bytes) per layer: vLLM's
+        // 10 µs per all-reduce, then a ring of 2 over NVLink 4: 2 hops of 1.9 µs
+        // (data/gpus.toml) and 8192 bytes at 0.8 of 450 GB/s
+        let one = 10e-6 + 2.0 * 1.9e-6 + 8192.0 / (450e9 * 0.8);
+        assert!(
+            (step.communication_seconds - 64.0 * one).abs() < 1e-12,
+            "{}",
+            step.communication_seconds
         );
     }
 }

@@ -5,8 +5,9 @@
 //! [`TrainRequest`] into a [`TrainEstimate`]. The pieces live in modules named for
 //! what they compute: [`parallel`] (the layout and its checks), [`states`]
 //! (weights, gradients, optimizer states), [`activations`] (stored tensors per
-//! block), [`flops`], [`kernels`] and [`comm`] (how long one GPU or one collective
-//! takes), [`time`] (layers, pipeline, step) and [`lora`] (adapters and NF4).
+//! block), [`flops`], [`kernels`] (one GPU of the run on the device model,
+//! [`crate::device`], whose collectives price the communication), [`time`]
+//! (layers, pipeline, step) and [`lora`] (adapters and NF4).
 //!
 //! ```
 //! use sizeup_core::{hardware, training::{self, TrainRequest}, Shape};
@@ -24,7 +25,6 @@
 //! ```
 
 pub mod activations;
-pub mod comm;
 pub mod fit;
 pub mod flops;
 pub mod kernels;
@@ -43,9 +43,9 @@ use crate::ops::{self, OpList};
 use crate::params;
 use crate::units::{product, sum};
 
+use crate::device::collective::{Fabric, Network};
 use activations::{ActivationConfig, Recompute};
-use comm::{Network, COLLECTIVE_EFFICIENCY};
-use kernels::{Device, Kernels};
+use kernels::{Gpu, Kernels};
 use lora::Method;
 use parallel::{Layout, LayoutRequest, Workload, ZeroStage};
 use states::{GpuParams, Optimizer, Precision, Stage, StateConfig, StateInputs};
@@ -105,7 +105,7 @@ pub struct TrainRequest {
     pub kernels: Kernels,
     /// Which communication is overlapped.
     pub overlap: Overlap,
-    /// The cluster's network.
+    /// The cluster's network; what it leaves unsaid comes from the accelerator's row.
     pub network: Network,
     /// Price per GPU-hour in US dollars; `None` uses the accelerator's catalog price.
     pub price_per_gpu_hour: Option<f64>,
@@ -117,6 +117,10 @@ pub struct TrainRequest {
     /// fitted [`kernels::EAGER_TRAFFIC_FACTOR`] (validation refits it with this field).
     #[serde(default)]
     pub eager_traffic_factor: Option<f64>,
+    /// Share of the SMs overlapped communication takes from compute; `None` uses
+    /// the fitted [`time::COMM_SM_SHARE`] (validation refits it with this field).
+    #[serde(default)]
+    pub comm_sm_share: Option<f64>,
     /// How the logits and loss are held; `None` follows `kernels`
     /// ([`activations::Loss::default_for`]).
     #[serde(default)]
@@ -150,6 +154,7 @@ impl TrainRequest {
             price_per_gpu_hour: None,
             sustained_fraction: None,
             eager_traffic_factor: None,
+            comm_sm_share: None,
             loss: None,
         }
     }
@@ -546,7 +551,8 @@ pub(crate) struct Outcome {
 struct Priced<'p> {
     layout: Layout,
     count: params::ParamCount,
-    dev: Device<'p>,
+    dev: Gpu<'p>,
+    fabric: Fabric,
     mem: MemoryPerGpu,
     largest: Option<u64>,
     adapters: Option<u64>,
@@ -569,7 +575,7 @@ fn estimate_with(
     let count = p.count;
     let tokens = p.tokens;
     let assumptions = if full {
-        assumptions(req, &p.layout, arch, &p.dev, p.price, tokens)
+        assumptions(req, &p.layout, arch, &p.dev, &p.fabric, p.price, tokens)
     } else {
         Vec::new()
     };
@@ -642,7 +648,7 @@ fn price<'p>(
         Err(e) => return Err(e.clone()),
     };
     let (list, count, inputs) = (&model.list, model.count, &model.states);
-    let mut dev = Device::new(acc, req.precision, req.kernels)?;
+    let mut dev = Gpu::new(acc, req.precision, req.kernels)?;
     if let Some(f) = req.sustained_fraction {
         if !(f > 0.0 && f <= 1.0) {
             return Err(CoreError::Invalid {
@@ -651,7 +657,16 @@ fn price<'p>(
                 expected: "a fraction in (0, 1]".into(),
             });
         }
-        dev.sustained = f;
+        dev.set_sustained(f);
+    }
+    let fabric = Fabric::of(acc, &req.network);
+    let comm_sm_share = req.comm_sm_share.unwrap_or(time::COMM_SM_SHARE);
+    if !(0.0..1.0).contains(&comm_sm_share) {
+        return Err(CoreError::Invalid {
+            field: "comm_sm_share",
+            value: comm_sm_share.to_string(),
+            expected: "a fraction in [0, 1)".into(),
+        });
     }
     if let Some(f) = req.eager_traffic_factor {
         if !(f.is_finite() && f >= 1.0) {
@@ -694,8 +709,8 @@ fn price<'p>(
         None => gpu_params,
     };
     let tcfg = TimeConfig {
-        dev: dev.clone(),
-        net: req.network,
+        dev,
+        fabric,
         layout: &layout,
         seq_len: req.seq_len,
         micro_batch: req.micro_batch,
@@ -708,6 +723,7 @@ fn price<'p>(
         trainable_params: trainable,
         params_on_gpu: gpu_params,
         optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
+        comm_sm_share,
     };
     let breakdown = time::step_seconds_of(arch, list, &tcfg);
     let gpus = req.gpus as f64;
@@ -736,6 +752,7 @@ fn price<'p>(
         layout,
         count,
         dev,
+        fabric,
         mem,
         largest,
         adapters,
@@ -752,7 +769,8 @@ fn assumptions(
     req: &TrainRequest,
     layout: &Layout,
     arch: &Architecture,
-    dev: &Device,
+    dev: &Gpu,
+    fabric: &Fabric,
     price: Option<f64>,
     tokens: f64,
 ) -> Vec<Assumption> {
@@ -789,22 +807,28 @@ fn assumptions(
             "PyTorch CUDA semantics notes",
         ),
         Assumption::new(
-            "collective bandwidth",
-            format!(
-                "{COLLECTIVE_EFFICIENCY} of the link; {} GPUs per node on {}, {:.0} GB/s per GPU between nodes",
-                req.network.gpus_per_node,
-                dev.acc.interconnect,
-                req.network.inter_node_bytes_per_sec / 1e9
-            ),
-            "nccl-tests bus bandwidth on DGX A100/H100; DGX H100 user guide (400 Gb/s per GPU)",
-        ),
-        Assumption::new(
             "overlap",
             format!(
                 "tensor parallel {}, data parallel {}, expert parallel {}",
                 req.overlap.tensor_parallel, req.overlap.data_parallel, req.overlap.expert_parallel
             ),
             "PyTorch DDP/FSDP overlap gradients by default; Megatron-Core needs --tp-comm-overlap",
+        ),
+        Assumption::new(
+            "overlapped communication",
+            format!(
+                "hidden layer by layer behind the compute beside it (exposed = max(0, comm − compute)); compute beside it runs on {:.0}% fewer SMs",
+                req.comm_sm_share.unwrap_or(time::COMM_SM_SHARE) * 100.0
+            ),
+            "PyTorch FSDP per-layer prefetch (Zhao et al. 2023); the SM share fitted by `sizeup validate` (validation::calibration)",
+        ),
+        Assumption::new(
+            "expert load imbalance",
+            format!(
+                "the busiest expert-parallel rank receives {}× the mean tokens",
+                crate::device::collective::EXPERT_LOAD_IMBALANCE
+            ),
+            "capacity factor 1.25 of GShard (Lepikhin et al. 2020) and Switch Transformer (Fedus et al. 2021)",
         ),
         Assumption::new(
             "pipeline schedule",
@@ -893,6 +917,7 @@ fn assumptions(
             )
         });
     }
+    out.extend(fabric.assumptions(dev.acc, &req.network));
     out.extend(dev.assumptions());
     out
 }

@@ -4,10 +4,13 @@
 //! parallel innermost (neighbours on one node), then context parallel, then data
 //! parallel, then pipeline stages outermost. Expert parallelism is carved out of
 //! the data-parallel ranks (Megatron-Core's default), so `ep` must divide `dp`.
+//! Each kind of communication runs over a [`Group`] of that order ([`Layout::tp_group`]
+//! and its siblings), which the device model places on nodes.
 
 use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, AttentionKind};
+use crate::device::collective::Group;
 use crate::error::{CoreError, Result};
 
 /// How model states are sharded over the data-parallel ranks (Rajbhandari et al.
@@ -369,6 +372,31 @@ impl Layout {
     /// Whether sequence parallelism is in effect (asked for, and `t > 1`).
     pub fn sp_active(&self) -> bool {
         self.sequence_parallel && self.tp > 1
+    }
+
+    /// The tensor-parallel group: `t` neighbouring ranks.
+    pub fn tp_group(&self) -> Group {
+        Group::new(self.tp, 1)
+    }
+
+    /// The context-parallel group: `cp` ranks, `t` apart.
+    pub fn cp_group(&self) -> Group {
+        Group::new(self.cp, self.tp)
+    }
+
+    /// The data-parallel group: `dp` ranks, `t·cp` apart.
+    pub fn dp_group(&self) -> Group {
+        Group::new(self.dp, self.tp * self.cp)
+    }
+
+    /// The expert-parallel group: `ep` of the data-parallel ranks, `t·cp` apart.
+    pub fn ep_group(&self) -> Group {
+        Group::new(self.ep, self.tp * self.cp)
+    }
+
+    /// Ranks between neighbouring pipeline stages: `t·cp·dp`.
+    pub fn pp_stride(&self) -> u64 {
+        self.tp * self.cp * self.dp
     }
 }
 

@@ -188,3 +188,78 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_card_from_a_file_is_timed_by_its_own_rates_and_node() {
+    // an H100 SXM row whose measured rates are halved, in a node of its own
+    let mut card = gpu("H100-SXM");
+    card.name = "my-h100".into();
+    let rates = card.kernel_rates.as_mut().unwrap();
+    rates.matmul_bf16 = 0.4;
+    rates.attention = 0.17;
+    rates.source = "my benchmark".into();
+    card.node = Some(hardware::Node {
+        gpus: 4,
+        inter_node_bytes_per_sec: 25e9,
+        link_latency_seconds: 3e-6,
+        inter_node_latency_seconds: 6e-6,
+        source: "my cluster".into(),
+    });
+    let req = TrainRequest::new(8, 4096, 64, 1);
+    let mine = estimate(&llama31_8b(), &card, &req).unwrap();
+    let stock = estimate(&llama31_8b(), &gpu("H100-SXM"), &req).unwrap();
+    // the products (0.803 → 0.4) and attention (0.34 → 0.17) take about twice as
+    // long, the memory passes as long as before
+    let ratio = mine.time.breakdown.compute_seconds / stock.time.breakdown.compute_seconds;
+    assert!(ratio > 1.7 && ratio < 2.01, "{ratio}");
+    let said = |e: &TrainEstimate, name: &str| {
+        e.assumptions
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| (a.value.clone(), a.source.clone()))
+            .unwrap()
+    };
+    let (value, source) = said(&mine, "measured kernel rates (shares of datasheet peak)");
+    assert_eq!(
+        value,
+        "matmul 0.400 bf16, 0.709 fp8; flash attention 0.17 forward + backward, forward alone 0.60"
+    );
+    assert_eq!(source, "my benchmark");
+    // its node: 4 GPUs, 200 Gb/s; the stock row's: DGX H100's 8 GPUs, 400 Gb/s
+    let (value, source) = said(&mine, "cluster");
+    assert!(
+        value.starts_with("4 GPUs per node") && value.ends_with("25.0 GB/s per GPU between nodes"),
+        "{value}"
+    );
+    assert_eq!(source, "my cluster");
+    let (value, source) = said(&stock, "cluster");
+    assert!(
+        value.starts_with("8 GPUs per node") && value.ends_with("50.0 GB/s per GPU between nodes"),
+        "{value}"
+    );
+    assert!(source.starts_with("NVIDIA DGX H100 user guide"), "{source}");
+    // a flag overrides the row
+    let mut flagged = req.clone();
+    flagged.network.gpus_per_node = Some(2);
+    let e = estimate(&llama31_8b(), &card, &flagged).unwrap();
+    let (value, source) = said(&e, "cluster");
+    assert!(value.starts_with("2 GPUs per node"), "{value}");
+    assert_eq!(source, "user flag");
+}
+
+#[test]
+fn fsdp_across_nodes_is_slower_on_a_thinner_network() {
+    // Llama-3.1-8B with FSDP on 64 H100s, one 8k sequence per GPU: the row's 400 Gb/s
+    // per GPU hides the gathers; 10 Gb/s does not
+    let mut req = TrainRequest::new(64, 8192, 64, 1);
+    req.layout.fsdp = true;
+    let acc = gpu("H100-SXM");
+    let fast = estimate(&llama31_8b(), &acc, &req).unwrap();
+    req.network.inter_node_bytes_per_sec = Some(10e9 / 8.0);
+    let slow = estimate(&llama31_8b(), &acc, &req).unwrap();
+    let b = slow.time.breakdown;
+    assert!(b.data_parallel_seconds > 0.0);
+    assert!(slow.time.step_seconds > fast.time.step_seconds);
+    // the compute itself does not change
+    assert_eq!(b.compute_seconds, fast.time.breakdown.compute_seconds);
+}

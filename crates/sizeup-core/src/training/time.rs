@@ -3,20 +3,25 @@
 //!
 //! A layer's forward is a list of matrix products (sizes after the tensor-parallel
 //! split, `M` = the micro-batch's tokens), the attention core, and element-wise
-//! passes; its backward is two products per forward product (input and weight
-//! gradients), flash attention's backward (2.5× its forward work, Dao 2023), and
-//! twice the element-wise traffic. Recomputation adds forward work. Tensor-parallel
-//! collectives sit on the critical path unless overlapped; the pipeline adds its
-//! bubble; data-parallel gradient traffic hides behind the last micro-batch's
-//! backward when overlapped.
+//! passes; its backward is the input- and weight-gradient product of each forward
+//! product (each priced from its own shape by the device model), flash attention's
+//! backward (2.5× its forward work, Dao 2023), and twice the element-wise traffic.
+//! Recomputation adds forward work.
+//!
+//! Communication is priced per layer by the device model's collectives
+//! ([`crate::device::collective`]) over the layout's groups. Traffic that is
+//! overlapped hides behind the compute it runs beside, layer by layer: the exposed
+//! part is `max(0, comm − overlappable compute)`, and the hidden part slows that
+//! compute by the share of the GPU the communication kernels take
+//! ([`COMM_SM_SHARE`]). The pipeline adds its bubble.
 
 use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, Block};
+use crate::device::collective::{Collective, Fabric, EXPERT_LOAD_IMBALANCE};
 use crate::ops::{self, BlockOps, Matmul, OpList, Stage};
 use crate::training::activations::Recompute;
-use crate::training::comm::{all_gather, all_reduce, group_bandwidth, Network};
-use crate::training::kernels::Device;
+use crate::training::kernels::Gpu;
 use crate::training::parallel::{Layout, ZeroStage};
 
 /// Bytes of memory traffic per logit for the loss, forward and backward: the fp32
@@ -35,13 +40,31 @@ pub const LOSS_TRAFFIC_BYTES: f64 = 24.0;
 /// (backward = 2.5 × forward).
 pub const FLASH_BACKWARD_RATIO: f64 = 2.5;
 
-/// Share of the GPU's streaming multiprocessors that overlapping the expert
-/// all-to-all takes from computation.
+/// Share of the GPU's streaming multiprocessors that communication kernels take
+/// from computation while they overlap it: compute beside a hidden collective runs
+/// on the rest, so hiding `c` seconds of traffic costs `c · share / (1 − share)`.
 ///
 /// # Source
-/// DeepSeek-V3 technical report (arXiv:2412.19437) §3.2.2: 20 of the H800's 132
-/// SMs are dedicated to the cross-node all-to-all that DualPipe hides.
-pub const EXPERT_COMM_SM_SHARE: f64 = 20.0 / 132.0;
+/// Fitted by `validation::calibration` (`Knob::CommSmShare`) on the training-speed
+/// cases whose prediction moves with it (those that overlap data-, tensor- or
+/// expert-parallel traffic), searched over [0, 0.3]: the value minimising the
+/// median |ln(predicted/reported)|; `sizeup validate` lists the cases. For scale:
+/// DeepSeek-V3 (arXiv:2412.19437 §3.2.2) dedicates 20 of the H800's 132 SMs (0.15)
+/// to the all-to-all DualPipe hides; NCCL runs one thread block per channel.
+pub const COMM_SM_SHARE: f64 = 0.01;
+
+/// Compute time lost while hiding `hidden_seconds` of communication on `share` of the SMs:
+/// `hidden · share / (1 − share)`.
+fn contention(hidden_seconds: f64, share: f64) -> f64 {
+    hidden_seconds * share / (1.0 - share)
+}
+
+/// The part of `comm` seconds that `compute` seconds cannot hide, and the
+/// contention cost of the hidden part: `(max(0, comm − compute), κ·min(comm, compute))`.
+fn overlap(comm: f64, compute: f64, share: f64) -> (f64, f64) {
+    let hidden = comm.min(compute);
+    (comm - hidden, contention(hidden, share))
+}
 
 /// Which communication the framework hides behind computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,9 +96,9 @@ impl Default for Overlap {
 #[derive(Debug, Clone)]
 pub struct TimeConfig<'a> {
     /// The GPU.
-    pub dev: Device<'a>,
-    /// The cluster.
-    pub net: Network,
+    pub dev: Gpu<'a>,
+    /// The links between GPUs.
+    pub fabric: Fabric,
     /// The layout.
     pub layout: &'a Layout,
     /// Sequence length `s`.
@@ -100,6 +123,8 @@ pub struct TimeConfig<'a> {
     pub params_on_gpu: u64,
     /// Optimizer update traffic per trainable parameter, bytes.
     pub optimizer_traffic_bytes: f64,
+    /// Share of the SMs overlapped communication takes from compute ([`COMM_SM_SHARE`] unless overridden).
+    pub comm_sm_share: f64,
 }
 
 /// One layer, one micro-batch, one GPU.
@@ -117,6 +142,14 @@ pub struct LayerTime {
     pub context_parallel_seconds: f64,
     /// Expert-parallel all-to-all left on the critical path.
     pub expert_parallel_seconds: f64,
+    /// Compute slowed by the tensor-, context- and expert-parallel traffic it hides.
+    pub contention_seconds: f64,
+    /// FSDP/ZeRO-3 gathers and gradient reduce-scatters not hidden by this layer's
+    /// forward and backward (per micro-batch), contention included.
+    pub sharded_seconds: f64,
+    /// ZeRO-0/1/2 gradient reduction (and ZeRO-1/2 weight gather) not hidden by this
+    /// layer's backward (forward), once per step, contention included.
+    pub gradient_sync_seconds: f64,
 }
 
 impl LayerTime {
@@ -125,9 +158,13 @@ impl LayerTime {
         self.forward_seconds + self.backward_seconds + self.recompute_seconds
     }
 
-    /// Communication on the critical path.
+    /// Per-micro-batch communication on the critical path of the layer's own
+    /// schedule (tensor, context and expert parallel, with contention).
     pub fn communication(&self) -> f64 {
-        self.tensor_parallel_seconds + self.context_parallel_seconds + self.expert_parallel_seconds
+        self.tensor_parallel_seconds
+            + self.context_parallel_seconds
+            + self.expert_parallel_seconds
+            + self.contention_seconds
     }
 
     /// Everything.
@@ -161,26 +198,37 @@ const SCAN_CHUNK_TOKENS: f64 = 64.0;
 /// ```text
 /// products   forward: one GEMM per fused run of the operator list's products (q·k·v, gate·up;
 ///            every projection the block has) at M = b·s/cp tokens, N or K ÷ t as the tensor
-///            splits; routed experts batched over E/ep experts of M·e·ep/E tokens; backward 2×
+///            splits; routed experts batched over E/ep experts of M·e·ep/E tokens; backward:
+///            the input-gradient (M×N·N×K) and weight-gradient (K×M·M×N) products
 /// attention  flash: causal work 2·M·s·a·(d_qk + d_v)/t ÷ 2, backward 2.5×;
 ///            otherwise two batched products and softmax passes (9 bytes/score with dropout)
 /// element-wise forward: M·(16·h (÷ t with SP) + MLP activation/t)·(1 fused | 3 eager) bytes; backward 2×
 /// recompute  full: the forward again (collectives included); selective: the attention core forward
-/// TP         4 collectives of M·h·2 bytes (6 with full recompute): 2·(t−1)/t·bytes/bw each
-/// CP         key/value all-gather forward and reduce-scatter + gather backward, minus the attention time
-/// EP         dispatch and combine all-to-alls, forward and backward: 4 · M·e·h·2·(ep−1)/ep / bw;
-///            when overlapped, every kernel runs on 112/132 of the SMs instead
+/// TP         4 all-reduces of M·h·2 bytes over the t ranks (6 with full recompute);
+///            overlapped: hidden behind the layer's products
+/// CP         key/value all-gather forward and reduce-scatter + gather backward, hidden by attention
+/// EP         dispatch and combine all-to-alls, forward and backward: 4 of M·e·h·2·1.25 bytes
+///            (load imbalance) over the ep ranks; overlapped: hidden behind the layer's compute
+/// FSDP       all-gather of the layer's 16-bit weights behind its forward; all-gather and
+///            reduce-scatter behind its backward (every micro-batch)
+/// ZeRO-0/1/2 the layer's fp32 gradients all-reduced (ZeRO-0) or reduce-scattered behind its
+///            backward, ZeRO-1/2 16-bit weights gathered behind its forward (once per step)
+/// overlapped comm c beside compute w:  exposed max(0, c − w), contention κ·min(c, w)
 /// ```
+/// where every collective is [`Fabric::time`] over the layout's group and
+/// `κ = share/(1 − share)` ([`COMM_SM_SHARE`]).
 ///
 /// # Source
 /// Megatron-LM's layer structure (Shoeybi et al. 2019; Narayanan et al. 2021 §3.2 for the
 /// collectives); Korthikanti et al. 2022 §4.2.2 (sequence parallel has the same volume);
-/// Dao 2023 for flash attention.
+/// Dao 2023 for flash attention; ZeRO (Rajbhandari et al. 2020) §7 and PyTorch FSDP
+/// (Zhao et al. 2023, arXiv:2304.11277 §3.3: per-layer prefetch) for the data-parallel traffic.
 ///
 /// # Assumptions / limits
 /// A recurrent mixer (linear attention, state space) runs its projections as GEMMs and
 /// its chunked scan as a memory pass over the state it updates per token (fla / SSD
-/// kernels), two passes backward.
+/// kernels), two passes backward. Every layer of a stage holds an equal share of
+/// the stage's parameters for the data-parallel traffic.
 pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> LayerTime {
     match ops::block_ops(arch, block) {
         Ok(ops) => layer_seconds_of(arch, &ops, cfg),
@@ -194,6 +242,18 @@ pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> La
 
 /// [`layer_seconds`] folded over one block's operations ([`ops::block_ops`]).
 pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerTime {
+    let layers = cfg.layout.first_stage_layers(arch).max(1) as f64;
+    layer_seconds_in(arch, ops, cfg, &layer_traffic(cfg, layers))
+}
+
+/// [`layer_seconds_of`] with the layer's data-parallel collectives already priced
+/// (they depend on the layout, not on the block: a step prices them once).
+fn layer_seconds_in(
+    arch: &Architecture,
+    ops: &BlockOps,
+    cfg: &TimeConfig,
+    traffic: &LayerTraffic,
+) -> LayerTime {
     let l = cfg.layout;
     let (t, cp) = (l.tp as f64, l.cp as f64);
     let h = arch.hidden_size as f64;
@@ -202,23 +262,27 @@ pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -
     let n = s / cp;
     let tokens = n * b;
     let dev = &cfg.dev;
+    let fabric = &cfg.fabric;
+    let frozen = cfg.frozen_base;
 
     // weight products, one kernel per fused run (q·k·v, gate·up); routed experts as a
     // batched product over the experts on this rank, each with its share of the tokens
     let mut gemm_fwd = 0.0;
-    let mut ep_seconds = 0.0;
+    let mut gemm_bwd = 0.0;
     let mut kernel: Option<(Matmul, u64)> = None;
-    let mut run = |m: Option<&Matmul>, gemm_fwd: &mut f64| {
+    let mut run = |m: Option<&Matmul>, fwd: &mut f64, bwd: &mut f64| {
         if let (Some((k, n_sum)), false) = (&kernel, m.is_some_and(|m| m.fused)) {
             let out = Matmul { n: *n_sum, ..*k };
             let (rows, inner) = (out.n_per_rank(t), out.k_per_rank(t));
-            *gemm_fwd += if Stage::of(out.role) == Some(Stage::Experts) {
+            let (f, g) = if Stage::of(out.role) == Some(Stage::Experts) {
                 let experts_here = out.copies as f64 / l.ep as f64;
                 let per_expert_tokens = tokens * out.active as f64 / experts_here;
-                dev.gemm(per_expert_tokens, rows, inner, experts_here)
+                dev.product(per_expert_tokens, rows, inner, experts_here, frozen)
             } else {
-                dev.gemm(tokens, rows, inner, 1.0)
+                dev.product(tokens, rows, inner, 1.0, frozen)
             };
+            *fwd += f;
+            *bwd += g;
             kernel = None;
         }
         if let Some(m) = m {
@@ -229,19 +293,9 @@ pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -
         }
     };
     for m in ops.matmuls() {
-        run(Some(m), &mut gemm_fwd);
+        run(Some(m), &mut gemm_fwd, &mut gemm_bwd);
     }
-    run(None, &mut gemm_fwd);
-    if let Some(routed) = ops
-        .matmuls()
-        .find(|m| Stage::of(m.role) == Some(Stage::Experts))
-    {
-        if l.ep > 1 && !cfg.overlap.expert_parallel {
-            let bw = group_bandwidth(dev.link, &cfg.net, l.ep, l.tp * l.cp);
-            let bytes = tokens * routed.active as f64 * h * 2.0;
-            ep_seconds = 4.0 * all_gather(bytes, l.ep, bw);
-        }
-    }
+    run(None, &mut gemm_fwd, &mut gemm_bwd);
     // the MLP activations, inside the tensor-parallel region
     let mut act_bytes = 0.0;
     for e in ops.elementwise().filter(|e| e.activation) {
@@ -282,59 +336,73 @@ pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -
     let ew_fwd = dev.memory_pass((replicated + act_bytes) * dev.elementwise_factor());
     let ew_bwd = 2.0 * ew_fwd;
 
-    // a frozen base skips weight gradients; an NF4 base is dequantized before each use
-    let gemm_bwd = if cfg.frozen_base {
-        gemm_fwd
-    } else {
-        2.0 * gemm_fwd
-    };
+    // an NF4 base is dequantized before each use
+    let layers = l.first_stage_layers(arch).max(1) as f64;
     let dequant = if cfg.quantized_base {
         // read 4.127 bits, write 2 bytes per weight of this layer on this GPU
-        let weights = cfg.params_on_gpu as f64 / arch.num_layers() as f64;
-        dev.memory_pass(weights * 2.52)
+        dev.memory_pass(cfg.params_on_gpu as f64 / layers * 2.52)
     } else {
         0.0
     };
 
-    // hiding the all-to-all takes SMs away from every kernel of the step
-    let slow = if cfg.overlap.expert_parallel && l.ep > 1 {
-        1.0 / (1.0 - EXPERT_COMM_SM_SHARE)
-    } else {
-        1.0
-    };
-    let forward = (gemm_fwd + attn_fwd + ew_fwd + dequant) * slow;
-    let backward = (gemm_bwd + attn_bwd + ew_bwd + dequant) * slow;
-
-    // tensor-parallel collectives
-    let per_collective = if l.tp > 1 {
-        let bw = group_bandwidth(dev.link, &cfg.net, l.tp, 1);
-        all_reduce(tokens * h * 2.0, l.tp, bw)
-    } else {
-        0.0
-    };
+    let forward = gemm_fwd + attn_fwd + ew_fwd + dequant;
+    let backward = gemm_bwd + attn_bwd + ew_bwd + dequant;
     let (recompute, collectives) = match cfg.recompute {
         Recompute::Full => (forward, 6.0),
-        Recompute::Selective if !cfg.flash_attention => (attn_fwd * slow, 4.0),
+        Recompute::Selective if !cfg.flash_attention => (attn_fwd, 4.0),
         _ => (0.0, 4.0),
     };
-    let tp_seconds = if cfg.overlap.tensor_parallel {
-        0.0
+    let compute = forward + backward + recompute;
+    let mut contention_seconds = 0.0;
+
+    // tensor-parallel collectives: exposed, or hidden behind the layer's products
+    let tp_comm = collectives * fabric.time(Collective::AllReduce, tokens * h * 2.0, l.tp_group());
+    let tp_seconds = if cfg.overlap.tensor_parallel && l.tp > 1 {
+        let products = gemm_fwd + gemm_bwd + if recompute > 0.0 { gemm_fwd } else { 0.0 };
+        let (exposed, slow) = overlap(tp_comm, products, cfg.comm_sm_share);
+        contention_seconds += slow;
+        exposed
     } else {
-        collectives * per_collective
+        tp_comm
     };
 
-    // context parallel: gather K and V forward; reduce-scatter dK, dV and gather again backward
+    // expert-parallel dispatch and combine, forward and backward; the busiest rank sets the pace
+    let ep_seconds = match ops
+        .matmuls()
+        .find(|m| Stage::of(m.role) == Some(Stage::Experts))
+    {
+        Some(routed) if l.ep > 1 => {
+            let bytes = tokens * routed.active as f64 * h * 2.0 * EXPERT_LOAD_IMBALANCE;
+            let comm = 4.0 * fabric.time(Collective::AllToAll, bytes, l.ep_group());
+            if cfg.overlap.expert_parallel {
+                let (exposed, slow) = overlap(comm, compute, cfg.comm_sm_share);
+                contention_seconds += slow;
+                exposed
+            } else {
+                comm
+            }
+        }
+        _ => 0.0,
+    };
+
+    // context parallel: gather K and V forward; reduce-scatter dK, dV and gather again
+    // backward, hidden by the attention kernels
     let cp_seconds = if l.cp > 1 {
         // the values the layer caches per token (keys and values, MLA's latent); a
         // recurrent layer passes its state along the ranks, not keys and values
         let width = attention.map_or(0.0, |a| a.cached.0 as f64);
         let gathered = b * s * width * 2.0 / t;
-        let bw = group_bandwidth(dev.link, &cfg.net, l.cp, l.tp);
-        let comm = 3.0 * all_gather(gathered, l.cp, bw);
-        (comm - attn_fwd - attn_bwd).max(0.0)
+        let comm = 3.0 * fabric.time(Collective::AllGather, gathered, l.cp_group());
+        let (exposed, slow) = overlap(comm, attn_fwd + attn_bwd, cfg.comm_sm_share);
+        contention_seconds += slow;
+        exposed
     } else {
         0.0
     };
+
+    // data parallel, this layer's share of the stage's parameters
+    let (sharded_seconds, gradient_sync_seconds) =
+        data_parallel(cfg, traffic, forward, backward + recompute);
 
     LayerTime {
         forward_seconds: forward,
@@ -343,21 +411,101 @@ pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -
         tensor_parallel_seconds: tp_seconds,
         context_parallel_seconds: cp_seconds,
         expert_parallel_seconds: ep_seconds,
+        contention_seconds,
+        sharded_seconds,
+        gradient_sync_seconds,
+    }
+}
+
+/// What of one layer's data-parallel traffic `pieces` the layer's own `forward` and
+/// `backward` kernels leave exposed: `(FSDP per micro-batch, gradient sync per step)`.
+fn data_parallel(
+    cfg: &TimeConfig,
+    pieces: &LayerTraffic,
+    forward: f64,
+    backward: f64,
+) -> (f64, f64) {
+    let l = cfg.layout;
+    if l.dp <= 1 {
+        return (0.0, 0.0);
+    }
+    let hide = |comm: f64, compute: f64| -> f64 {
+        if cfg.overlap.data_parallel {
+            let (exposed, slow) = overlap(comm, compute, cfg.comm_sm_share);
+            exposed + slow
+        } else {
+            comm
+        }
+    };
+    if l.zero == ZeroStage::Zero3 {
+        let bwd = pieces.gather + pieces.reduce;
+        (hide(pieces.gather, forward) + hide(bwd, backward), 0.0)
+    } else {
+        (
+            0.0,
+            hide(pieces.reduce, backward) + hide(pieces.gather, forward),
+        )
+    }
+}
+
+/// One layer's data-parallel collectives, seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct LayerTraffic {
+    /// Gathering the layer's 16-bit weights (FSDP per pass, ZeRO-1/2 after the update).
+    gather: f64,
+    /// Reducing the layer's gradients.
+    reduce: f64,
+}
+
+/// The data-parallel collectives of one layer holding `1/layers` of the stage's parameters.
+///
+/// # Formula
+/// ```text
+/// ZeRO-3/FSDP  gather: all-gather of P·2 bytes; reduce: reduce-scatter of P·2 bytes (none if frozen)
+/// ZeRO-0       reduce: all-reduce of T·4 bytes (fp32 gradients)
+/// ZeRO-1/2     reduce: reduce-scatter of T·4 bytes; gather: all-gather of T·2 bytes
+/// ```
+/// with `P`, `T` the layer's share of the stage's parameters and trainable parameters.
+fn layer_traffic(cfg: &TimeConfig, layers: f64) -> LayerTraffic {
+    let l = cfg.layout;
+    if l.dp <= 1 {
+        return LayerTraffic::default();
+    }
+    let group = l.dp_group();
+    let f = &cfg.fabric;
+    let params = cfg.params_on_gpu as f64 / layers;
+    let trainable = cfg.trainable_params as f64 / layers;
+    match l.zero {
+        ZeroStage::Zero3 => LayerTraffic {
+            gather: f.time(Collective::AllGather, params * 2.0, group),
+            reduce: if cfg.frozen_base {
+                0.0
+            } else {
+                f.time(Collective::ReduceScatter, params * 2.0, group)
+            },
+        },
+        ZeroStage::Zero0 => LayerTraffic {
+            gather: 0.0,
+            reduce: f.time(Collective::AllReduce, trainable * 4.0, group),
+        },
+        ZeroStage::Zero1 | ZeroStage::Zero2 => LayerTraffic {
+            gather: f.time(Collective::AllGather, trainable * 2.0, group),
+            reduce: f.time(Collective::ReduceScatter, trainable * 4.0, group),
+        },
     }
 }
 
 /// Seconds for the LM head and the loss on the last stage, one micro-batch.
 ///
 /// # Formula
-/// `3 · gemm(M, V/t, h) + M·V/t·24 bytes of memory traffic`
+/// `product(M, V/t, h)` forward and backward `+ M·V/t·24 bytes of memory traffic`
 pub fn head_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
     let l = cfg.layout;
     let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;
     let v = arch.vocab_size as f64 / l.tp as f64;
     let h = arch.hidden_size as f64;
-    let gemm = cfg.dev.gemm(tokens, v, h, 1.0);
-    let bwd = if cfg.frozen_base { 1.0 } else { 2.0 };
-    (1.0 + bwd) * gemm + cfg.dev.memory_pass(tokens * v * LOSS_TRAFFIC_BYTES)
+    let (fwd, bwd) = cfg.dev.product(tokens, v, h, 1.0, cfg.frozen_base);
+    fwd + bwd + cfg.dev.memory_pass(tokens * v * LOSS_TRAFFIC_BYTES)
 }
 
 /// Where one optimizer step's time goes.
@@ -378,6 +526,8 @@ pub struct StepTime {
     pub expert_parallel_seconds: f64,
     /// Pipeline point-to-point sends.
     pub pipeline_seconds: f64,
+    /// Compute slowed by the tensor-, context- and expert-parallel traffic it hides.
+    pub contention_seconds: f64,
     /// Data-parallel traffic not hidden (gradient reduction, parameter gathers, FSDP).
     pub data_parallel_seconds: f64,
     /// The optimizer's update pass.
@@ -390,18 +540,20 @@ pub struct StepTime {
 ///
 /// # Formula
 /// ```text
-/// t_mb  = max(first stage, last stage) per micro-batch + pipeline sends 2·v·(M·h·2/t)/bw
+/// t_mb  = max(first stage, last stage) per micro-batch + pipeline sends 2·v·send(M·h·2/t)
 /// step  = (m + (p − 1)/v) · t_mb                         (1F1B, interleaved when v > 1)
-///       + m · exposed FSDP traffic   (3 collectives of the stage's 16-bit weights per micro-batch)
-///       + exposed gradient reduction (fp32 grads; ZeRO-1/2 also re-gathers 16-bit weights)
+///       + m · (Σ_layers exposed FSDP traffic + one layer's gather and reduce-scatter)
+///       + Σ_layers exposed gradient sync + one layer's (its last bucket)
 ///       + optimizer update pass
-/// exposed = comm − (last micro-batch backward | micro-batch time) when overlapped, else comm
 /// ```
+/// where the per-layer exposure is [`layer_seconds`]'s and the "one layer" terms
+/// are the traffic nothing can hide: FSDP's first gather before any compute and
+/// last reduce-scatter after it, the gradient reduction of the layer computed last.
 ///
 /// # Source
 /// Narayanan et al. 2021 §2.2 (bubble `(p−1)/(v·m)` of the ideal time, scatter/gather
 /// of pipeline sends over `t`); ZeRO (Rajbhandari et al. 2020) §7 for the data-parallel
-/// volumes (ZeRO-3: 1.5× plain data parallelism).
+/// volumes; PyTorch FSDP (Zhao et al. 2023) §3.3 for per-layer prefetching.
 pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
     match ops::list(arch) {
         Ok(list) => step_seconds_of(arch, &list, cfg),
@@ -417,9 +569,11 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
 pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepTime {
     let l = cfg.layout;
     // price each kind of block once (on the stack for the usual few kinds)
+    let traffic = layer_traffic(cfg, l.first_stage_layers(arch).max(1) as f64);
     let price = |i: usize| {
-        list.block(i)
-            .map_or_else(LayerTime::default, |ops| layer_seconds_of(arch, ops, cfg))
+        list.block(i).map_or_else(LayerTime::default, |ops| {
+            layer_seconds_in(arch, ops, cfg, &traffic)
+        })
     };
     const FEW: usize = 8;
     let n_kinds = arch.layers.blocks.len();
@@ -444,6 +598,9 @@ pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> 
             sum.tensor_parallel_seconds += k.tensor_parallel_seconds * here;
             sum.context_parallel_seconds += k.context_parallel_seconds * here;
             sum.expert_parallel_seconds += k.expert_parallel_seconds * here;
+            sum.contention_seconds += k.contention_seconds * here;
+            sum.sharded_seconds += k.sharded_seconds * here;
+            sum.gradient_sync_seconds += k.gradient_sync_seconds * here;
         }
         let total = sum.total();
         (sum, total)
@@ -464,8 +621,8 @@ pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> 
     let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;
     let h = arch.hidden_size as f64;
     let p2p = if l.pp > 1 {
-        let bw = group_bandwidth(cfg.dev.link, &cfg.net, 2, l.tp * l.cp * l.dp);
-        2.0 * l.vpp as f64 * tokens * h * 2.0 / l.tp as f64 / bw
+        let send = tokens * h * 2.0 / l.tp as f64;
+        2.0 * l.vpp as f64 * cfg.fabric.send(send, l.pp_stride())
     } else {
         0.0
     };
@@ -473,35 +630,15 @@ pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> 
     let m = l.micro_batches as f64;
     let slots = (l.pp - 1) as f64 / l.vpp as f64;
 
-    // data parallel
-    let dp_bw = group_bandwidth(cfg.dev.link, &cfg.net, l.dp, l.tp * l.cp);
-    let last_backward = slowest.backward_seconds + slowest.recompute_seconds;
-    let mut fsdp = 0.0;
-    let mut dp_seconds = 0.0;
+    // data parallel: what the layers leave exposed, plus the layer nothing hides
+    let (mut fsdp, mut dp_seconds) = (0.0, 0.0);
     if l.dp > 1 {
+        let tail = traffic;
+        let hidden_tail = |x: f64| if cfg.overlap.data_parallel { x } else { 0.0 };
         if l.zero == ZeroStage::Zero3 {
-            let gathers = if cfg.frozen_base { 2.0 } else { 3.0 };
-            let comm = gathers * all_gather(cfg.params_on_gpu as f64 * 2.0, l.dp, dp_bw);
-            fsdp = if cfg.overlap.data_parallel {
-                (comm - t_mb).max(0.0)
-            } else {
-                comm
-            };
+            fsdp = slowest.sharded_seconds + hidden_tail(tail.gather + tail.reduce);
         } else {
-            let grads = cfg.trainable_params as f64 * 4.0;
-            let (reduce, gather) = if l.zero == ZeroStage::Zero0 {
-                (all_reduce(grads, l.dp, dp_bw), 0.0)
-            } else {
-                (
-                    all_gather(grads, l.dp, dp_bw),
-                    all_gather(cfg.trainable_params as f64 * 2.0, l.dp, dp_bw),
-                )
-            };
-            dp_seconds = if cfg.overlap.data_parallel {
-                (reduce - last_backward).max(0.0)
-            } else {
-                reduce + gather
-            };
+            dp_seconds = slowest.gradient_sync_seconds + hidden_tail(tail.reduce);
         }
     }
     let shards = if l.zero >= ZeroStage::Zero1 { l.dp } else { 1 } as f64;
@@ -517,8 +654,104 @@ pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> 
         context_parallel_seconds: m * slowest.context_parallel_seconds,
         expert_parallel_seconds: m * slowest.expert_parallel_seconds,
         pipeline_seconds: m * p2p,
+        contention_seconds: m * slowest.contention_seconds,
         data_parallel_seconds: m * fsdp + dp_seconds,
         optimizer_seconds: optimizer,
         micro_batch_seconds: t_mb,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::collective::{Fabric, Network};
+    use crate::hardware;
+    use crate::training::kernels::Kernels;
+    use crate::training::parallel::{LayoutRequest, Workload};
+    use crate::training::states::Precision;
+    use crate::Shape;
+
+    /// Tolerance of a sum recomputed in another order.
+    const TOL: f64 = 1e-12;
+
+    #[test]
+    fn overlapped_traffic_exposes_what_compute_cannot_hide() {
+        // 3 ms of traffic beside 2 ms of compute: 1 ms exposed, 2 ms hidden; on 20 of
+        // 132 SMs the hidden 2 ms cost 2·20/112 ms of compute
+        let (exposed, slow) = overlap(3e-3, 2e-3, 20.0 / 132.0);
+        assert!((exposed - 1e-3).abs() < TOL);
+        assert!((slow - 2e-3 * 20.0 / 112.0).abs() < TOL);
+        // fully hidden
+        let (exposed, slow) = overlap(1e-3, 2e-3, 0.0);
+        assert_eq!((exposed, slow), (0.0, 0.0));
+    }
+
+    /// Llama-2-7B's shape on `gpus` A100s under FSDP, one sequence of 2048 per GPU.
+    fn fsdp_layer(gpus: u64, overlapped: bool, inter_node: f64) -> (LayerTime, f64, f64) {
+        let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let acc = hardware::find("A100-SXM-80GB").unwrap();
+        let req = LayoutRequest {
+            fsdp: true,
+            ..LayoutRequest::default()
+        };
+        let w = Workload {
+            gpus,
+            seq_len: 2048,
+            global_batch: gpus,
+            micro_batch: 1,
+        };
+        let layout = Layout::resolve(&req, &arch, &w).unwrap();
+        let net = Network {
+            gpus_per_node: Some(8),
+            inter_node_bytes_per_sec: Some(inter_node),
+        };
+        let cfg = TimeConfig {
+            dev: Gpu::new(acc, Precision::Bf16, Kernels::Fused).unwrap(),
+            fabric: Fabric::of(acc, &net),
+            layout: &layout,
+            seq_len: 2048,
+            micro_batch: 1,
+            recompute: Recompute::None,
+            flash_attention: true,
+            dropout: false,
+            overlap: Overlap {
+                data_parallel: overlapped,
+                ..Overlap::default()
+            },
+            frozen_base: false,
+            quantized_base: false,
+            trainable_params: 6_738_415_616,
+            params_on_gpu: 6_738_415_616,
+            optimizer_traffic_bytes: 16.0,
+            comm_sm_share: 0.0,
+        };
+        let t = layer_seconds(&arch, &arch.layers.blocks[0], &cfg);
+        // the layer's share: 1/32 of the 16-bit weights, gathered and reduce-scattered
+        let bytes = 6_738_415_616.0 / 32.0 * 2.0;
+        let group = layout.dp_group();
+        let gather = cfg.fabric.time(Collective::AllGather, bytes, group);
+        let reduce = cfg.fabric.time(Collective::ReduceScatter, bytes, group);
+        (t, gather, reduce)
+    }
+
+    #[test]
+    fn fsdp_traffic_is_hidden_layer_by_layer() {
+        // 64 GPUs on 8 nodes with 400 Gb/s per GPU: the gathers hide behind the layer
+        let (t, gather, reduce) = fsdp_layer(64, true, 50e9);
+        assert!(gather < t.forward_seconds && gather + reduce < t.backward_seconds);
+        assert_eq!(t.sharded_seconds, 0.0);
+        // on a 1 Gb/s network the traffic outlasts the compute: the excess is exposed
+        let (t, gather, reduce) = fsdp_layer(64, true, 0.125e9);
+        let want = (gather - t.forward_seconds) + (gather + reduce - t.backward_seconds);
+        assert!(want > 0.0);
+        assert!((t.sharded_seconds - want).abs() < TOL, "{t:?}");
+        // not overlapped: all of it, every micro-batch
+        let (t, gather, reduce) = fsdp_layer(64, false, 25e9);
+        assert!((t.sharded_seconds - (2.0 * gather + reduce)).abs() < TOL);
+        // one GPU: no data-parallel traffic
+        let (t, _, _) = fsdp_layer(1, true, 25e9);
+        assert_eq!(t.sharded_seconds, 0.0);
     }
 }

@@ -29,11 +29,12 @@ use serde::{Deserialize, Serialize};
 use super::{Case, CaseOutcome};
 use crate::inference::{self, Backend, Engine, EngineProfile};
 use crate::training::kernels::{EAGER_TRAFFIC_FACTOR, SUSTAINED_FRACTION};
+use crate::training::time::COMM_SM_SHARE;
 
 /// Grid step of the efficiency knobs (fractions); a factor's step is [`Knob::step`].
 pub const GRID_STEP: f64 = 0.01;
 /// How many knobs there are.
-pub const KNOBS: usize = 8;
+pub const KNOBS: usize = 9;
 /// Coordinate-descent passes at most.
 pub const MAX_PASSES: usize = 4;
 
@@ -45,6 +46,8 @@ pub enum Knob {
     SustainedFraction,
     /// `training::kernels::EAGER_TRAFFIC_FACTOR`: eager PyTorch's element-wise traffic over fused kernels.
     EagerTrafficFactor,
+    /// `training::time::COMM_SM_SHARE`: share of the SMs overlapped communication takes from compute.
+    CommSmShare,
     /// llama.cpp on CUDA: matmul efficiency (16- and 8-bit paths alike).
     LlamaCppCudaMatmul,
     /// llama.cpp on CUDA: memory efficiency.
@@ -73,6 +76,7 @@ impl Knob {
     pub const ALL: [Knob; KNOBS] = [
         Knob::SustainedFraction,
         Knob::EagerTrafficFactor,
+        Knob::CommSmShare,
         Knob::LlamaCppCudaMatmul,
         Knob::LlamaCppCudaMemory,
         Knob::LlamaCppMetalMatmul,
@@ -86,6 +90,7 @@ impl Knob {
         match self {
             Knob::SustainedFraction => "training::kernels::SUSTAINED_FRACTION",
             Knob::EagerTrafficFactor => "training::kernels::EAGER_TRAFFIC_FACTOR",
+            Knob::CommSmShare => "training::time::COMM_SM_SHARE",
             Knob::LlamaCppCudaMatmul => "profile(llama.cpp, CUDA).matmul_efficiency_16bit/8bit",
             Knob::LlamaCppCudaMemory => "profile(llama.cpp, CUDA).memory_efficiency",
             Knob::LlamaCppMetalMatmul => "profile(llama.cpp, Metal).matmul_efficiency_16bit/8bit",
@@ -104,6 +109,9 @@ impl Knob {
             Knob::EagerTrafficFactor => {
                 "train_throughput and train_time cases run with eager kernels"
             }
+            Knob::CommSmShare => {
+                "train_throughput and train_time cases that overlap communication with compute"
+            }
             Knob::LlamaCppCudaMatmul => "infer_prefill cases run with llama.cpp on CUDA",
             Knob::LlamaCppCudaMemory => "infer_decode cases run with llama.cpp on CUDA",
             Knob::LlamaCppMetalMatmul => "infer_prefill cases run with llama.cpp on Metal",
@@ -118,6 +126,7 @@ impl Knob {
         match self {
             Knob::SustainedFraction => (0.60, 1.00),
             Knob::EagerTrafficFactor => (1.00, 4.00),
+            Knob::CommSmShare => (0.00, 0.30),
             _ => (0.20, 1.00),
         }
     }
@@ -132,7 +141,9 @@ impl Knob {
 
     fn group(self) -> Group {
         match self {
-            Knob::SustainedFraction | Knob::EagerTrafficFactor => Group::Training,
+            Knob::SustainedFraction | Knob::EagerTrafficFactor | Knob::CommSmShare => {
+                Group::Training
+            }
             Knob::LlamaCppCudaMatmul | Knob::LlamaCppCudaMemory => Group::LlamaCppCuda,
             Knob::LlamaCppMetalMatmul | Knob::LlamaCppMetalMemory => Group::LlamaCppMetal,
             Knob::ServingMatmul16 | Knob::ServingMatmul8 => Group::Serving,
@@ -167,6 +178,7 @@ impl Knob {
         match self {
             Knob::SustainedFraction => SUSTAINED_FRACTION,
             Knob::EagerTrafficFactor => EAGER_TRAFFIC_FACTOR,
+            Knob::CommSmShare => COMM_SM_SHARE,
             Knob::LlamaCppCudaMatmul => cuda.matmul_efficiency_16bit,
             Knob::LlamaCppCudaMemory => cuda.memory_efficiency,
             Knob::LlamaCppMetalMatmul => metal.matmul_efficiency_16bit,
@@ -258,6 +270,21 @@ fn knob_of(case: &Case) -> Option<Knob> {
         }
         _ => None,
     }
+}
+
+/// The knobs a case votes on: its own ([`knob_of`]) and, for a training-speed
+/// case, the communication share (the voters keep only the cases whose
+/// prediction moves with it: those that overlap communication).
+fn votes_of(case: &Case) -> Vec<Knob> {
+    let own = knob_of(case);
+    let mut out: Vec<Knob> = own.into_iter().collect();
+    if matches!(
+        own,
+        Some(Knob::SustainedFraction | Knob::EagerTrafficFactor)
+    ) {
+        out.push(Knob::CommSmShare);
+    }
+    out
 }
 
 /// Predict one case with the given constants (inference, then training models).
@@ -380,10 +407,12 @@ impl Predictor<'_> {
     /// speed case; for training, the eager factor only under eager kernels.
     fn group_knobs(case: &Case) -> Vec<Knob> {
         match knob_of(case) {
-            Some(Knob::EagerTrafficFactor) => {
-                vec![Knob::SustainedFraction, Knob::EagerTrafficFactor]
-            }
-            Some(Knob::SustainedFraction) => vec![Knob::SustainedFraction],
+            Some(Knob::EagerTrafficFactor) => vec![
+                Knob::SustainedFraction,
+                Knob::EagerTrafficFactor,
+                Knob::CommSmShare,
+            ],
+            Some(Knob::SustainedFraction) => vec![Knob::SustainedFraction, Knob::CommSmShare],
             Some(k) => Knob::ALL
                 .into_iter()
                 .filter(|o| o.group() == k.group())
@@ -519,10 +548,7 @@ pub fn validate(cases: &[Case]) -> Validation {
     let mut p = Predictor {
         cases,
         reads: cases.iter().map(Predictor::group_knobs).collect(),
-        votes: cases
-            .iter()
-            .map(|c| knob_of(c).into_iter().collect())
-            .collect(),
+        votes: cases.iter().map(votes_of).collect(),
         memo: HashMap::new(),
     };
     let families: Vec<String> = cases.iter().map(|c| source_family(&c.source)).collect();

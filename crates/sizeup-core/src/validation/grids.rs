@@ -29,11 +29,11 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::{abs_quantile, relative_error};
+use crate::device::collective::Network;
 use crate::hardware;
 use crate::plan::Candidate;
 use crate::shape::Shape;
 use crate::training::activations::Recompute;
-use crate::training::comm::Network;
 use crate::training::kernels::Kernels;
 use crate::training::parallel::ZeroStage;
 use crate::training::states::Precision;

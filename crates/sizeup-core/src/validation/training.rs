@@ -35,13 +35,13 @@ use super::{Case, CaseOutcome};
 use crate::arch::{
     Architecture, AttentionKind, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule, SharedExperts,
 };
+use crate::device::collective::{Fabric, Network};
 use crate::hardware::{self, Accelerator};
 use crate::params;
 use crate::shape::{BlockStyle, Shape};
 use crate::training::activations::Recompute;
-use crate::training::comm::Network;
 use crate::training::flops::narayanan_model_flops;
-use crate::training::kernels::{Device, Kernels};
+use crate::training::kernels::{Gpu, Kernels};
 use crate::training::lora::{Method, Projection};
 use crate::training::parallel::{Layout, LayoutRequest, Workload, ZeroStage};
 use crate::training::states::{Optimizer, Precision};
@@ -72,10 +72,8 @@ pub fn predict(case: &Case) -> Option<CaseOutcome> {
 
 /// [`predict`] with the fitted constants of `cal` in place of the code's.
 pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
-    let sustained = cal.get(Knob::SustainedFraction);
-    let eager = cal.get(Knob::EagerTrafficFactor);
     let result = match case.kind.as_str() {
-        "train_throughput" | "train_time" => speed(case, sustained, eager),
+        "train_throughput" | "train_time" => speed(case, cal),
         "train_flops" => flops(case),
         "train_memory" => memory(case),
         "finetune_memory" => longest_context(case),
@@ -224,26 +222,20 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
 /// the case gives only the experts' width.
 const DEEPSEEK_V3_DENSE_FFN: u64 = 18432;
 
-/// The accelerator and the network between nodes for a case's `gpu_type`.
+/// The accelerator and the network between nodes for a case's `gpu_type`: the
+/// catalog row, with its own node figures unless the case names another network.
 fn hardware(gpu_type: &str) -> Result<(Accelerator, Network), String> {
     let g = gpu_type.to_ascii_lowercase();
-    let per_gpu = |gbit_per_node: f64| Network {
-        gpus_per_node: 8,
-        inter_node_bytes_per_sec: gbit_per_node / 8.0 * 1e9 / 8.0,
-    };
-    // DGX A100 / Selene: 8 × HDR 200 Gb/s per node (NVIDIA DGX A100 user guide)
-    let mut net = per_gpu(1600.0);
+    let mut net = Network::default();
     if g.contains("omni-path") {
         // Jean Zay A100 nodes: 4 × Omni-Path 100 Gb/s per 8 GPUs (IDRIS documentation)
-        net = per_gpu(400.0);
+        net.inter_node_bytes_per_sec = Some(400.0 / 8.0 * 1e9 / 8.0);
     }
     let name = if g.contains("h200") {
-        // DGX H200: 8 × NDR 400 Gb/s per node, as DGX H100
-        net = per_gpu(3200.0);
         "H200-SXM"
-    } else if g.contains("h100") || g.contains("h800") {
-        // DGX H100: 8 × NDR 400 Gb/s per node (DGX H100 user guide)
-        net = per_gpu(3200.0);
+    } else if g.contains("h800") {
+        "H800-SXM"
+    } else if g.contains("h100") {
         "H100-SXM"
     } else if g.contains("a100") && g.contains("40gb") {
         "A100-SXM-40GB"
@@ -256,12 +248,7 @@ fn hardware(gpu_type: &str) -> Result<(Accelerator, Network), String> {
     } else {
         return Err(format!("`{gpu_type}` is not in the accelerator catalog"));
     };
-    let mut acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
-    if g.contains("h800") {
-        // H800: H100 SXM compute and memory, NVLink cut to 400 GB/s both ways (NVIDIA; DeepSeek-V3 §3.1)
-        acc.name = "H800".into();
-        acc.interconnect_bytes_per_sec = Some(200e9);
-    }
+    let acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
     Ok((acc, net))
 }
 
@@ -559,15 +546,16 @@ pub(crate) fn runs_eager(case: &Case) -> bool {
     rebuild(case).is_ok_and(|r| r.req.kernels == Kernels::Eager)
 }
 
-fn speed(case: &Case, sustained: f64, eager: f64) -> Result<CaseOutcome, Unpredictable> {
+fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     let (metric, reported) = metric(case, SPEED_METRICS).unwrap_or_else(|| first_reported(case));
     let fail = |why: String| (metric.clone(), reported, why);
     if metric == "combined_ms_selective_plus_sp" {
-        return layer_case(case, &metric, reported, sustained).map_err(fail);
+        return layer_case(case, &metric, reported, cal).map_err(fail);
     }
     let mut r = rebuild(case).map_err(fail)?;
-    r.req.sustained_fraction = Some(sustained);
-    r.req.eager_traffic_factor = Some(eager);
+    r.req.sustained_fraction = Some(cal.get(Knob::SustainedFraction));
+    r.req.eager_traffic_factor = Some(cal.get(Knob::EagerTrafficFactor));
+    r.req.comm_sm_share = Some(cal.get(Knob::CommSmShare));
     if let Some(achieved) = num(&case.setup, "achieved_tflops_per_gpu") {
         // the source's own estimate from a measured rate (Narayanan Eq. 4): use it as the MFU
         let e = estimate(&r.arch, &r.acc, &r.req).map_err(|e| fail(e.to_string()))?;
@@ -636,7 +624,7 @@ fn layer_case(
     case: &Case,
     metric: &str,
     reported: f64,
-    sustained: f64,
+    cal: &Calibration,
 ) -> Result<CaseOutcome, String> {
     let arch = architecture(case)?;
     let (acc, net) = hardware(text(&case.setup, "gpu_type").unwrap_or(""))?;
@@ -655,11 +643,11 @@ fn layer_case(
         micro_batch: b,
     };
     let layout = Layout::resolve(&req, &arch, &w).map_err(|e| e.to_string())?;
-    let mut dev = Device::new(&acc, Precision::Fp16, Kernels::Fused).map_err(|e| e.to_string())?;
-    dev.sustained = sustained;
+    let mut dev = Gpu::new(&acc, Precision::Fp16, Kernels::Fused).map_err(|e| e.to_string())?;
+    dev.set_sustained(cal.get(Knob::SustainedFraction));
     let cfg = TimeConfig {
         dev,
-        net,
+        fabric: Fabric::of(&acc, &net),
         layout: &layout,
         seq_len,
         micro_batch: b,
@@ -675,6 +663,7 @@ fn layer_case(
         trainable_params: 0,
         params_on_gpu: 0,
         optimizer_traffic_bytes: 0.0,
+        comm_sm_share: cal.get(Knob::CommSmShare),
     };
     let ms = time::layer_seconds(&arch, &arch.layers.blocks[0], &cfg).total() * 1e3;
     let n = baseline_params(case, Some(&arch)).unwrap_or(f64::NAN) / arch.num_layers() as f64;

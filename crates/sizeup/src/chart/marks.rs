@@ -107,8 +107,9 @@ impl Placer {
         self.taken.push(r);
     }
 
-    /// Draw `text` near `at` (right-above, right-below, left-above or
-    /// left-below, the first that is free); leave it out if none is.
+    /// Draw `text` near `at` (right-above, right-below, left-above, left-below,
+    /// then centred above, centred below, left or right, the first that is free);
+    /// leave it out if none is.
     pub fn label<DB: DrawingBackend>(
         &mut self,
         root: &DrawingArea<DB, Shift>,
@@ -127,6 +128,10 @@ impl Placer {
             (x + GAP, y + GAP),
             (x - GAP - w, y - GAP - h),
             (x - GAP - w, y + GAP),
+            (x - w / 2, y - GAP - h),
+            (x - w / 2, y + GAP),
+            (x - GAP - w, y - h / 2),
+            (x + GAP, y - h / 2),
         ];
         for (left, top) in candidates {
             let r = (left, top, left + w, top + h);

@@ -203,10 +203,7 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         weights: args.weights,
         keep_embeddings_16bit: false,
         kv_dtype: args.kv_dtype,
-        context: Some(
-            args.context
-                .unwrap_or(w.default_context(prompt, output)),
-        ),
+        context: Some(args.context.unwrap_or(w.default_context(prompt, output))),
         prompt,
         output,
         batch: None,

@@ -151,12 +151,13 @@ pub struct TrainFlags {
     /// Overlap the expert-parallel all-to-all (DualPipe)
     #[arg(long)]
     pub overlap_ep: bool,
-    /// GPUs per node sharing the GPU link
-    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 8)]
-    pub gpus_per_node: u64,
-    /// Network bandwidth per GPU between nodes, Gb/s each way
-    #[arg(long, value_parser = crate::door::GBPS, default_value_t = 400.0)]
-    pub inter_node_gbps: f64,
+    /// GPUs per node sharing the GPU link [default: the accelerator's node, else 8]
+    #[arg(long, value_parser = crate::door::DEVICES)]
+    pub gpus_per_node: Option<u64>,
+    /// Network bandwidth per GPU between nodes, Gb/s each way [default: the
+    /// accelerator's node (DGX H100: 400), else 100]
+    #[arg(long, value_parser = crate::door::GBPS)]
+    pub inter_node_gbps: Option<f64>,
 }
 
 /// Parse an optimizer name.
@@ -268,7 +269,7 @@ impl TrainFlags {
         req.overlap.data_parallel = self.overlap_dp;
         req.overlap.expert_parallel = self.overlap_ep;
         req.network.gpus_per_node = self.gpus_per_node;
-        req.network.inter_node_bytes_per_sec = self.inter_node_gbps * 1e9 / 8.0;
+        req.network.inter_node_bytes_per_sec = self.inter_node_gbps.map(|g| g * 1e9 / 8.0);
         req.price_per_gpu_hour = device.price;
         Ok(req)
     }

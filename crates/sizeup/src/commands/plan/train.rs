@@ -110,12 +110,13 @@ pub struct PlanTrainArgs {
     /// Overlap tensor-parallel collectives with the products (Transformer Engine)
     #[arg(long)]
     pub overlap_tp: bool,
-    /// GPUs per node sharing the GPU link
-    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 8)]
-    pub gpus_per_node: u64,
-    /// Network bandwidth per GPU between nodes, Gb/s each way
-    #[arg(long, value_parser = crate::door::GBPS, default_value_t = 400.0)]
-    pub inter_node_gbps: f64,
+    /// GPUs per node sharing the GPU link [default: the accelerator's node, else 8]
+    #[arg(long, value_parser = crate::door::DEVICES)]
+    pub gpus_per_node: Option<u64>,
+    /// Network bandwidth per GPU between nodes, Gb/s each way [default: the
+    /// accelerator's node (DGX H100: 400), else 100]
+    #[arg(long, value_parser = crate::door::GBPS)]
+    pub inter_node_gbps: Option<f64>,
 }
 
 /// One row of the plan: the layout, its estimate, and the `sizeup train` flags
@@ -292,8 +293,12 @@ impl PlanTrainArgs {
         push("--optimizer", self.optimizer.name().to_string());
         push("--precision", self.precision.name().to_string());
         push("--flash-attention", self.flash_attention.to_string());
-        push("--gpus-per-node", self.gpus_per_node.to_string());
-        push("--inter-node-gbps", self.inter_node_gbps.to_string());
+        if let Some(g) = self.gpus_per_node {
+            push("--gpus-per-node", g.to_string());
+        }
+        if let Some(g) = self.inter_node_gbps {
+            push("--inter-node-gbps", g.to_string());
+        }
         if c.sequence_parallel {
             a.push("--sequence-parallel".into());
         }

@@ -492,13 +492,13 @@ pub static TRAIN_AXES: &[AxisDef] = &[
         "gpus_per_node",
         Quantity::Count,
         Door::Whole(door::DEVICES),
-        |a, v| a.gpus_per_node = v as u64,
+        |a, v| a.gpus_per_node = Some(v as u64),
     ),
     train(
         "inter_node_gbps",
         Quantity::Gbps,
         Door::Real(door::GBPS),
-        |a, v| a.inter_node_gbps = v,
+        |a, v| a.inter_node_gbps = Some(v),
     ),
     device(
         "price",
