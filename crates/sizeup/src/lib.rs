@@ -79,7 +79,7 @@ where
             }
         }
         Err(err) => {
-            eprint!("{}", render::printable(diagnostics::render(&err)));
+            eprint!("{}", diagnostics::render(&err));
             EXIT_ERROR
         }
     }
@@ -215,11 +215,7 @@ fn write_chart(
     output: &cli::OutputArgs,
 ) -> Result<(), AppError> {
     let shown = path.display().to_string();
-    let chart = commands::sweep::chart(report, args.chart_kind, output.units())?;
-    let bytes = chart::write_chart(path, &chart).map_err(|e| AppError::Chart {
-        path: shown.clone(),
-        source: Box::new(e),
-    })?;
+    let bytes = api::sweep_chart(path, args, report, output.units())?;
     std::fs::write(path, bytes).map_err(|source| AppError::Write {
         path: shown.clone(),
         source,
