@@ -37,15 +37,6 @@ pub enum PlanTarget {
     Train(Box<PlanTrainArgs>),
 }
 
-impl PlanTarget {
-    /// The model the plan is for.
-    pub fn model_mut(&mut self) -> &mut ModelArg {
-        match self {
-            PlanTarget::Train(args) => &mut args.model,
-        }
-    }
-}
-
 /// What the plan ranks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
