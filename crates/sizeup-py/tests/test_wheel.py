@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,11 @@ def test_wheel_installs_and_the_command_runs(tmp_path: Path, cli):
         text=True,
     )
     assert imported.stdout.strip() == "8030261248", imported.stderr
+
+
+@pytest.mark.skipif(not WHEEL, reason="SIZEUP_WHEEL not set")
+def test_the_wheel_carries_the_types():
+    names = set(zipfile.ZipFile(WHEEL).namelist())
+    for typed in ["__init__.pyi", "_sizeup.pyi", "results.pyi", "results.py", "_result.py", "py.typed"]:
+        assert f"sizeup/{typed}" in names, typed
+    assert not any(n.startswith("tools/") or "/tools/" in n for n in names)

@@ -130,29 +130,6 @@ pub enum Command {
     },
 }
 
-impl Command {
-    /// The MODEL argument of a command that takes one (the Python binding lends it
-    /// an in-memory config). Every command is named, so a new one chooses here.
-    pub fn model_mut(&mut self) -> Option<&mut ModelArg> {
-        match self {
-            Command::Params { args, .. } => Some(&mut args.model),
-            Command::Kv { args, .. } => Some(&mut args.model),
-            Command::Infer { args, .. } => Some(&mut args.model),
-            Command::Train { args, .. } => Some(&mut args.model),
-            Command::Card { args, .. } => Some(&mut args.model),
-            Command::Sweep { args, .. } => Some(&mut args.model),
-            Command::Plan { target, .. } => Some(target.model_mut()),
-            Command::Rough { .. }
-            | Command::Gpus { .. }
-            | Command::Validate { .. }
-            | Command::Inspect { .. }
-            | Command::Models { .. } => None,
-            #[cfg(feature = "serve")]
-            Command::Serve { .. } => None,
-        }
-    }
-}
-
 /// The model every model command takes.
 #[derive(Debug, Clone, Args, Serialize)]
 pub struct ModelArg {

@@ -10,6 +10,7 @@ use sizeup_core::CoreError;
 use sizeup_formats::FormatError;
 
 use crate::error::AppError;
+use crate::render::printable;
 
 /// An error taken apart: what the terminal shows line by line, and what the web
 /// API returns as JSON, from the one renderer.
@@ -42,18 +43,26 @@ pub fn diagnose(err: &AppError) -> Diagnostic {
 
 /// Render an error for stderr, without color.
 pub fn render(err: &AppError) -> String {
-    let d = diagnose(err);
-    let mut out = format!("error: {}\n", d.error);
-    for cause in &d.causes {
-        let _ = writeln!(out, "  Caused by: {cause}");
-    }
-    if !d.hints.is_empty() {
-        out.push('\n');
-        for hint in &d.hints {
-            let _ = writeln!(out, "hint: {hint}");
+    diagnose(err).render()
+}
+
+impl Diagnostic {
+    /// The text the CLI prints on stderr, without color: `error:`, the
+    /// `Caused by:` chain, then a blank line and the hints; control characters
+    /// (from a file's tensor name or a path) escaped as [`printable`] does.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}\n", self.error);
+        for cause in &self.causes {
+            let _ = writeln!(out, "  Caused by: {cause}");
         }
+        if !self.hints.is_empty() {
+            out.push('\n');
+            for hint in &self.hints {
+                let _ = writeln!(out, "hint: {hint}");
+            }
+        }
+        printable(out)
     }
-    out
 }
 
 /// The core's request fields and the flags that set them, so that an error names
@@ -92,7 +101,6 @@ pub fn flag_of(field: &str) -> Option<&'static str> {
 }
 
 /// The flag the error is about, when a core check names its field.
-#[cfg_attr(not(feature = "serve"), allow(dead_code))]
 pub fn flag_at_fault(err: &AppError) -> Option<&'static str> {
     match err {
         AppError::Usage { flag, .. } => Some(flag),

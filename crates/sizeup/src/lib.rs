@@ -1,13 +1,10 @@
-//! `sizeup` as a library: the command line's parser and commands, behind three doors.
+//! `sizeup` as a library: the command line's parser and commands, behind two doors.
 //!
 //! - [`api`] is the typed surface: one request and one response type per
 //!   command, both serde, and `estimate(&Request) -> Result<Response>`. The
 //!   CLI, the web API and the Python package all run their commands through it.
 //! - [`main_with_args`] is the whole CLI (parse, run, print, exit status); the
 //!   `sizeup` binary and the Python package's `sizeup` command both call it.
-//! - [`run_json`] runs one command line and returns its JSON report or a [`Failure`]
-//!   rendered as the CLI renders it; the Python binding calls it, so every flag's
-//!   check, default and conflict rule is the CLI's own.
 //!
 //! Exit codes: 0 success, 2 any error (bad input or usage included); 1 is kept
 //! for a negative verdict the user asks to be signalled. A broken pipe is success.
@@ -38,7 +35,6 @@ use clap::Parser;
 use crate::api::Estimate;
 use crate::cli::{Cli, Command};
 use crate::error::AppError;
-use crate::model::ModelSource;
 use crate::render::render;
 
 /// The exit status of a usage error or a failed command.
@@ -79,98 +75,10 @@ where
             }
         }
         Err(err) => {
-            eprint!("{}", render::printable(diagnostics::render(&err)));
+            eprint!("{}", diagnostics::render(&err));
             EXIT_ERROR
         }
     }
-}
-
-/// Why [`run_json`] gave no report: the text the CLI would print on stderr.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The rendered error: `error: …`, the `Caused by:` chain, then `hint:` lines,
-    /// exactly as the CLI prints it.
-    pub message: String,
-    /// The `hint:` lines' text, in order.
-    pub hints: Vec<String>,
-    /// True when the command line itself was refused (unknown flag, bad value,
-    /// conflicting flags), false when a command ran and failed.
-    pub usage: bool,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.message.trim_end())
-    }
-}
-
-impl std::error::Error for Failure {}
-
-/// Run one command line (without the program name, e.g. `["params", "llama-3.1-8b"]`)
-/// and return its report as JSON, the text `sizeup … --format json` prints.
-///
-/// `--format json` is added here; a `--format` in `args` is refused as a repeat.
-///
-/// # Errors
-/// A [`Failure`] carrying the CLI's own message for a refused command line or a
-/// failed command.
-pub fn run_json(args: &[String]) -> Result<String, Failure> {
-    run_json_with(args, None)
-}
-
-/// A `config.json` held in memory (the Python binding's `dict` or `PretrainedConfig`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InlineConfig {
-    /// The MODEL argument that means this config, and the name reports show.
-    pub name: String,
-    /// The `config.json` text.
-    pub text: String,
-}
-
-/// [`run_json`] with a model given as `config.json` text instead of a file: a MODEL
-/// argument equal to `inline.name` reads `inline.text` (nothing is written to disk),
-/// and reports it as the CLI reports a `config.json` in a folder of that name.
-///
-/// # Errors
-/// As [`run_json`].
-pub fn run_json_with(args: &[String], inline: Option<&InlineConfig>) -> Result<String, Failure> {
-    let argv = std::iter::once("sizeup".to_string())
-        .chain(args.iter().cloned())
-        .chain(["--format".to_string(), "json".to_string()]);
-    let mut cli = Cli::try_parse_from(argv).map_err(|e| {
-        let message = e.render().to_string();
-        Failure {
-            hints: hint_lines(&message),
-            message,
-            usage: true,
-        }
-    })?;
-    if let (Some(inline), Some(model)) = (inline, cli.command.model_mut()) {
-        if model.model == inline.name {
-            model.source = ModelSource::ConfigText(inline.text.as_str().into());
-        }
-    }
-    run(cli).map_err(|err| {
-        let usage = matches!(err, AppError::Usage { .. });
-        let message = render::printable(diagnostics::render(&err));
-        Failure {
-            hints: hint_lines(&message),
-            message,
-            usage,
-        }
-    })
-}
-
-/// The `hint: ` lines of a rendered error (clap's `tip: ` included).
-fn hint_lines(message: &str) -> Vec<String> {
-    message
-        .lines()
-        .filter_map(|l| {
-            let l = l.trim_start();
-            l.strip_prefix("hint: ").or_else(|| l.strip_prefix("tip: "))
-        })
-        .map(str::to_string)
-        .collect()
 }
 
 /// Run one command and return its rendered output.
@@ -215,11 +123,7 @@ fn write_chart(
     output: &cli::OutputArgs,
 ) -> Result<(), AppError> {
     let shown = path.display().to_string();
-    let chart = commands::sweep::chart(report, args.chart_kind, output.units())?;
-    let bytes = chart::write_chart(path, &chart).map_err(|e| AppError::Chart {
-        path: shown.clone(),
-        source: Box::new(e),
-    })?;
+    let bytes = api::sweep_chart(path, args, report, output.units())?;
     std::fs::write(path, bytes).map_err(|source| AppError::Write {
         path: shown.clone(),
         source,

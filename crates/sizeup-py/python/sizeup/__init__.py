@@ -1,397 +1,334 @@
 """sizeup: what a transformer language model costs before you train or serve it.
 
-The numbers come from the same Rust code as the ``sizeup`` command line: each
-function here builds that command line from its keyword arguments, runs it
-in-process and returns the JSON report as a result object, so a flag's checks,
-defaults and conflicts are exactly the CLI's.
+Each function runs one command of sizeup's Rust library in-process: its keyword
+arguments are the command's request fields, named as the CLI's flags without the
+dashes (``seq_len=4096`` is ``--seq-len 4096``), read through the same flag
+definitions as the command line, so every check, default and conflict rule is the
+CLI's. The answer is a typed result object (``sizeup.results``) over exactly the
+data ``sizeup COMMAND --format json`` prints: ``.to_dict()`` is that JSON.
 
 >>> import sizeup
->>> r = sizeup.params("llama-3.1-8b")
->>> r.params_total
+>>> sizeup.params("llama-3.1-8b").params_total
 8030261248
+>>> sizeup.infer("llama-3.1-8b", context=8192).estimate.memory.kv_cache_bytes
+1073741824
 
-Keyword arguments are the CLI's flags with ``_`` for ``-``: ``seq_len=4096`` is
-``--seq-len 4096``; ``True`` is a bare flag (``si=True`` is ``--si``), ``False`` or
-``None`` leave the flag out; a list or tuple repeats it (``vary=["seq_len=4k..32k",
-"batch=1..64*2"]``). ``as_`` is ``--as``. The model is a catalog name, a path to a
-``config.json``, a checkpoint folder or a ``.gguf`` file, ``"hf:ORG/NAME"``, a
-``dict`` holding a ``config.json`` or a ``transformers`` ``PretrainedConfig``.
+A model is a catalog name (``sizeup.models()``), a path to a ``config.json``, a
+checkpoint folder or a ``.gguf`` file, ``"hf:ORG/NAME"``, a ``config.json`` as a
+``dict``, or a ``transformers`` ``PretrainedConfig``. Keyword values: numbers as
+numbers or as the flags write them (``"32k"``, ``"15.6T"``), ``True``/``False`` for
+switches, ``None`` to leave a field out, a list for a flag given several times
+(``lora_targets=["q", "v"]``); ``as_`` is ``--as``.
 
-Errors raise :class:`SizeupError` (a ``ValueError``) with the CLI's message.
+Bad input raises :class:`SizeupError` (a ``ValueError``) with the CLI's message.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _sizeup
+from .results import (
+    CardResponse,
+    GpusResponse,
+    InferResponse,
+    KvResponse,
+    ModelsResponse,
+    ParamsResponse,
+    PlanServeResponse,
+    PlanTrainResponse,
+    SweepResponse,
+    TrainResponse,
+)
 
 __version__: str = _sizeup.__version__
 
 __all__ = [
     "SizeupError",
-    "Report",
-    "ParamsReport",
-    "KvReport",
-    "InferReport",
-    "TrainReport",
-    "CardReport",
-    "SweepReport",
-    "PlanReport",
-    "ModelsReport",
-    "GpusReport",
     "params",
     "kv",
     "infer",
     "train",
     "card",
+    "plan",
     "sweep",
     "models",
     "gpus",
-    "plan",
-    "run",
+    "ParamsResponse",
+    "KvResponse",
+    "InferResponse",
+    "TrainResponse",
+    "CardResponse",
+    "PlanTrainResponse",
+    "PlanServeResponse",
+    "SweepResponse",
+    "ModelsResponse",
+    "GpusResponse",
     "__version__",
 ]
 
+# A catalog name, a path, "hf:ORG/NAME", a config.json as a dict, or a
+# transformers PretrainedConfig (anything with .to_dict()).
+Model = Any
+
 
 class SizeupError(ValueError):
-    """A command line sizeup refused or a command that failed.
+    """Bad input or a failed estimate, with the message the CLI prints.
 
-    ``str(err)`` and ``err.message`` are the message as the CLI prints it on
-    stderr (``error: …``, the ``Caused by:`` chain and the ``hint:`` lines);
-    ``err.hints`` holds the hints' text; ``err.usage`` is true when the command line itself was refused (an
-    unknown flag or a bad value), false when a command ran and failed.
+    ``str(err)`` and ``err.message`` are the whole text (``error: …``, the
+    ``Caused by:`` chain, the ``hint:`` lines); ``err.error`` is the headline
+    without ``error:``, ``err.field`` the keyword argument at fault (``"tp"``) when
+    one is, ``err.causes`` the chain and ``err.hints`` what to do.
     """
 
-    def __init__(self, message: str, usage: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        error: Optional[str] = None,
+        field: Optional[str] = None,
+        causes: Sequence[str] = (),
+        hints: Sequence[str] = (),
+    ) -> None:
         self.message: str = message.rstrip("\n")
-        self.usage: bool = usage
-        self.hints: List[str] = [
-            line.strip().split(": ", 1)[1]
-            for line in self.message.splitlines()
-            if line.strip().startswith(("hint: ", "tip: "))
-        ]
+        self.error: str = error if error is not None else self.message.split("\n", 1)[0].removeprefix("error: ")
+        self.field: Optional[str] = field
+        self.causes: List[str] = list(causes)
+        self.hints: List[str] = list(hints)
         super().__init__(self.message)
 
 
-class _Node:
-    """Attribute access over a JSON object: ``r.memory.total_bytes``."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_data", data)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return _wrap(self._data[name])
-        except KeyError:
-            raise AttributeError(
-                f"{type(self).__name__} has no field `{name}` (fields: {', '.join(self._data)})"
-            ) from None
-
-    def __getitem__(self, key: str) -> Any:
-        return _wrap(self._data[key])
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("sizeup results are read-only; use .to_dict() for a copy")
-
-    def __dir__(self) -> List[str]:
-        return sorted(set(self._data) | set(super().__dir__()))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, _Node):
-            return self._data == other._data
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({json.dumps(self._data)[:200]})"
-
-    def keys(self) -> Any:
-        """The field names."""
-        return self._data.keys()
-
-    def to_dict(self) -> Dict[str, Any]:
-        """A copy of the data: equal to the CLI's ``--format json`` output."""
-        return json.loads(json.dumps(self._data))
-
-
-def _wrap(value: Any) -> Any:
-    if isinstance(value, dict):
-        return _Node(value)
-    if isinstance(value, list):
-        return [_wrap(v) for v in value]
-    return value
-
-
-class Report(_Node):
-    """A command's report: its inputs, results in base units and assumptions.
-
-    Fields are attributes (``r.params_total``) and items (``r["params_total"]``);
-    nested objects are reports too; ``to_dict()`` gives the CLI's JSON.
-    """
-
-    __slots__ = ()
-
-    def to_json(self, indent: Optional[int] = 2) -> str:
-        """The report as JSON text."""
-        return json.dumps(self._data, indent=indent)
-
-
-class ParamsReport(Report):
-    """``sizeup params``: the exact parameter count and where the parameters sit."""
-
-    __slots__ = ()
-
-
-class KvReport(Report):
-    """``sizeup kv``: KV cache per token, per sequence, per batch and per GPU."""
-
-    __slots__ = ()
-
-
-class InferReport(Report):
-    """``sizeup infer``: serving memory per GPU, prefill and decode speed, concurrency, cost."""
-
-    __slots__ = ()
-
-
-class TrainReport(Report):
-    """``sizeup train``: training memory per GPU, FLOPs, step time, MFU, wall time, cost."""
-
-    __slots__ = ()
-
-
-class CardReport(Report):
-    """``sizeup card``: the evidence card (params, training, inference, bottleneck, decision)."""
-
-    __slots__ = ()
-
-
-class ModelsReport(Report):
-    """``sizeup models``: the embedded model catalog (``r.models``)."""
-
-    __slots__ = ()
-
-
-class GpusReport(Report):
-    """``sizeup gpus``: the accelerator catalog, every figure with its source (``r.accelerators``)."""
-
-    __slots__ = ()
-
-
-class PlanReport(Report):
-    """``sizeup plan``: the configurations of a job that fit, ranked."""
-
-    __slots__ = ()
-
-
-class SweepReport(Report):
-    """``sizeup sweep``: one or two inputs varied; ``r.points`` holds one estimate per point."""
-
-    __slots__ = ()
-
-    def rows(self) -> List[Dict[str, Any]]:
-        """One flat ``dict`` per point: the varied inputs, then the estimate's fields
-        with nested objects joined by ``.`` (``memory.total_bytes``)."""
-        mode = self._data.get("mode", "serve")
-        out = []
-        for point in self._data["points"]:
-            row: Dict[str, Any] = dict(point.get("values", {}))
-            estimate = point.get(mode)
-            if estimate is None:
-                # the other shape of point, should the mode's key differ
-                estimate = {k: v for k, v in point.items() if k != "values"}
-            _flatten(estimate, "", row)
-            out.append(row)
-        return out
-
-    def to_pandas(self) -> Any:
-        """The points as a ``pandas.DataFrame``, one row per point (needs pandas)."""
-        try:
-            import pandas
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("SweepReport.to_pandas() needs pandas: pip install pandas") from e
-        return pandas.DataFrame(self.rows())
-
-    to_dataframe = to_pandas
-
-
-def _flatten(value: Any, prefix: str, into: Dict[str, Any]) -> None:
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            _flatten(v, f"{prefix}{k}.", into)
-    else:
-        into[prefix[:-1]] = value
-
-
-# --- building the command line ---------------------------------------------------
-
-_Model = Any  # str | os.PathLike | dict | transformers.PretrainedConfig
-
-
-def _flag(name: str) -> str:
-    if name == "as_":
-        return "--as"
-    return "--" + name.rstrip("_").replace("_", "-")
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2**63:
-        return str(int(v))
-    return str(v)
-
-
-def _flags(options: Mapping[str, Any]) -> List[str]:
-    argv: List[str] = []
-    for name, v in options.items():
-        if name == "format":
-            raise SizeupError(
-                "error: `format` is not an option of the Python functions: they always read the JSON report\n\n"
-                "hint: use `.to_dict()`, or run the `sizeup` command for tables, CSV or Markdown",
-                usage=True,
-            )
-        if v is None or v is False:
-            continue
-        flag = _flag(name)
-        if v is True:
-            argv.append(flag)
-        elif isinstance(v, Mapping):
-            # vary={"seq_len": "4k..128k"} -> --vary seq_len=4k..128k
-            for k, spec in v.items():
-                argv += [flag, f"{k}={_value(spec)}"]
-        elif isinstance(v, (list, tuple)):
-            for item in v:
-                argv += [flag, _value(item)]
-        else:
-            argv += [flag, _value(v)]
-    return argv
-
-
-def _model(model: _Model) -> Tuple[str, Optional[str]]:
-    """The MODEL argument, and the config text when the model is held in memory."""
+def _fields(model: Optional[Model], options: Mapping[str, Any]) -> Dict[str, Any]:
+    """The request fields: the keyword arguments (``as_`` is ``as``) and the model."""
+    fields = {name[:-1] if name.endswith("_") else name: value for name, value in options.items()}
+    if model is None:
+        return fields
     if isinstance(model, (str, os.PathLike)):
-        return os.fspath(model), None
+        fields["model"] = model
+        return fields
     config = model
-    if not isinstance(config, Mapping) and hasattr(config, "to_dict"):
+    if not isinstance(config, Mapping) and callable(getattr(config, "to_dict", None)):
         config = config.to_dict()  # a transformers PretrainedConfig
     if not isinstance(config, Mapping):
         raise SizeupError(
-            f"error: a model is a catalog name, a path, `hf:ORG/NAME`, a dict or a PretrainedConfig, "
-            f"not `{type(model).__name__}`",
-            usage=True,
+            f"error: `model` is a catalog name, a path, `hf:ORG/NAME`, a dict or a PretrainedConfig, "
+            f"not a `{type(model).__name__}`",
+            field="model",
         )
-    name = config.get("_name_or_path") or config.get("name_or_path") or "config.json"
-    return f"{name}", json.dumps(config, default=_json_default)
+    # the name the report shows, as the CLI shows a config.json's folder
+    name = config.get("_name_or_path") or config.get("name_or_path")
+    if name:
+        fields["model"] = str(name)
+    fields["config"] = dict(config)
+    return fields
 
 
-def _json_default(v: Any) -> Any:
-    # torch.dtype and similar values a PretrainedConfig may hold
-    return str(v)
-
-
-def _run(command: List[str], model: Optional[_Model] = None, **options: Any) -> Dict[str, Any]:
-    config_name = config_text = None
-    argv = list(command)
-    if model is not None:
-        config_name, config_text = _model(model)
-        argv.append(config_name)
-        if config_text is None:
-            config_name = None
-    argv += _flags(options)
-    ok, text, usage = _sizeup.run_json(argv, config_name, config_text)
+def _call(command: str, model: Optional[Model], options: Mapping[str, Any]) -> Dict[str, Any]:
+    ok, answer = _sizeup.estimate(command, _fields(model, options))
     if not ok:
-        raise SizeupError(text, usage=usage)
-    return json.loads(text)
+        raise SizeupError(**answer)
+    return answer
 
 
-def run(*args: str) -> Dict[str, Any]:
-    """Run any command line (``sizeup.run("validate")``) and return its JSON as a ``dict``."""
-    return _run(list(args))
+def params(model: Model, **options: Any) -> ParamsResponse:
+    """The exact parameter count and where the parameters sit (``sizeup params``).
 
+    Counts every tensor of the architecture as transformers builds it: total and
+    active per token (MoE), by component (``breakdown``), plus the checkpoint's own
+    count when the model is a folder or file with weights.
 
-# --- the commands -------------------------------------------------------------------
+    Args:
+        model: a catalog name, a path, ``"hf:ORG/NAME"``, a config dict or a
+            ``PretrainedConfig``.
+        as_: read the config as this ``model_type`` (``"llama"``).
 
-
-def params(model: _Model, **options: Any) -> ParamsReport:
-    """Exact parameter count and where the parameters sit (``sizeup params``).
-
-    >>> sizeup.params("llama-3.1-8b").params_total
-    8030261248
+    Example:
+        >>> r = sizeup.params("llama-3.1-8b")
+        >>> r.params_total, r.params_active, r.breakdown.attention
+        (8030261248, 8030261248, 1342177280)
     """
-    return ParamsReport(_run(["params"], model, **options))
+    return ParamsResponse(_call("params", model, options))
 
 
-def kv(model: _Model, **options: Any) -> KvReport:
-    """KV cache per token, per sequence, per batch and per GPU (``sizeup kv``).
+def kv(model: Model, **options: Any) -> KvResponse:
+    """The KV cache (and recurrent state) in bytes, per token, per sequence, per
+    batch and per GPU (``sizeup kv``).
 
-    Options as ``sizeup kv --help``: ``seq_len``, ``batch``, ``kv_dtype``, ``tp``, …
+    Args:
+        model: as for :func:`params`.
+        seq_len: tokens per sequence (default 4096; ``"32k"`` works).
+        batch: sequences held at once (default 1).
+        kv_dtype: cache precision: ``"fp16"``, ``"bf16"``, ``"fp8"``, ``"int8"``,
+            ``"q8_0"``, ``"q4_0"``.
+        tp: tensor-parallel ranks the KV heads are split over.
+        block_size: tokens per page of a paged cache (vLLM: 16).
+
+    Example:
+        >>> sizeup.kv("llama-3.1-8b", seq_len=8192, batch=4).bytes_total
+        4294967296
     """
-    return KvReport(_run(["kv"], model, **options))
+    return KvResponse(_call("kv", model, options))
 
 
-def infer(model: _Model, **options: Any) -> InferReport:
-    """Serving: memory per GPU, prefill and decode speed, concurrency and cost (``sizeup infer``).
+def infer(model: Model, **options: Any) -> InferResponse:
+    """Serving: memory per GPU in bytes, prefill and decode time in seconds,
+    tokens per second, concurrency and cost in USD (``sizeup infer``).
 
-    Options as ``sizeup infer --help``: ``gpu``, ``tp``, ``weights``, ``context``,
-    ``batch``, ``engine``, ``rate``, …
+    Args:
+        model: as for :func:`params`.
+        gpu: the accelerator (``sizeup.gpus()``; default ``"H100-SXM"``).
+        tp: tensor-parallel GPUs per replica; ``gpus``: GPUs in all.
+        weights: weight format (``"bf16"``, ``"fp8"``, ``"awq-int4-g128"``, ``"Q4_K_M"``…).
+        context: tokens per request the KV cache is sized for; ``prompt`` and
+            ``output``: tokens per request.
+        batch / concurrency: requests decoded together.
+        engine: ``"vllm"``, ``"sglang"``, ``"llama.cpp"``, ``"trt-llm"``…
+        price: USD per GPU-hour (default: the catalog's).
+        rate: requests per second, to simulate serving under load.
+
+    Example:
+        >>> e = sizeup.infer("llama-3.1-70b", gpu="H100-SXM", tp=4, weights="fp8").estimate
+        >>> e.fits, e.memory.weights_bytes, e.decode.bound
+        (True, 18166071856, 'memory_bandwidth')
     """
-    return InferReport(_run(["infer"], model, **options))
+    return InferResponse(_call("infer", model, options))
 
 
-def train(model: _Model, **options: Any) -> TrainReport:
-    """Training: memory per GPU, FLOPs, step time, MFU, wall time and cost (``sizeup train``).
+def train(model: Model, **options: Any) -> TrainResponse:
+    """Training: memory per GPU in bytes, FLOPs, step time in seconds, MFU, wall
+    time and cost in USD (``sizeup train``).
 
-    Options as ``sizeup train --help``: ``gpus``, ``tp``, ``pp``, ``zero``,
-    ``seq_len``, ``micro_batch``, ``tokens``, ``lora_rank``, …
+    Args:
+        model: as for :func:`params`.
+        gpu, gpus: the accelerator and how many.
+        tp, pp, cp, ep, dp: parallel sizes; ``zero``: ZeRO stage 0-3; ``fsdp``.
+        seq_len: tokens per sequence; ``micro_batch``, ``global_batch``: sequences.
+        tokens: training tokens (``"1T"``); ``recompute``: ``"none"``,
+            ``"selective"``, ``"full"``.
+        method: ``"full"``, ``"lora"``, ``"qlora"``; ``lora_rank``,
+            ``lora_targets=["q", "v"]``.
+        max_seq_len: search the longest sequence that fits.
+
+    Example:
+        >>> e = sizeup.train("llama-3.1-8b", gpus=8, zero=3, seq_len=8192).estimate
+        >>> e.fits, e.memory.weights_bytes  # ZeRO-3: 2 bytes × 8,030,261,248 / 8 GPUs
+        (True, 2007565312)
     """
-    return TrainReport(_run(["train"], model, **options))
+    return TrainResponse(_call("train", model, options))
 
 
-def card(model: _Model, **options: Any) -> CardReport:
-    """The evidence card: params, training cost, inference cost, bottleneck, decision (``sizeup card``)."""
-    return CardReport(_run(["card"], model, **options))
+def card(model: Model, **options: Any) -> CardResponse:
+    """The evidence card: parameters, training and serving cost, the bottleneck and
+    what would change the decision (``sizeup card``).
+
+    Args:
+        model: as for :func:`params`.
+        workload: ``"chat"``, ``"batch"``, ``"rag"``, ``"train"``, ``"finetune"``.
+        gpu, tp, weights, context, ttft_target (seconds), tpot_target_ms: serving.
+        train_gpu, train_gpus, tokens, method: training.
+
+    Example:
+        >>> c = sizeup.card("llama-3.1-8b", workload="chat").card
+        >>> c.params.total, c.bottleneck.kind
+        (8030261248, 'throughput')
+    """
+    return CardResponse(_call("card", model, options))
 
 
-def sweep(model: _Model, vary: Any, **options: Any) -> SweepReport:
-    """Vary one or two inputs of an estimate (``sizeup sweep``).
+# The jobs `plan` searches, by target: the command and its response class.
+_PLANS = {
+    "train": ("plan train", PlanTrainResponse),
+    "serve": ("plan serve", PlanServeResponse),
+}
 
-    ``vary`` is ``"NAME=SPEC"``, a list of them (a grid), or a dict
-    ``{"seq_len": "4k..128k*2"}``. ``mode="train"`` sweeps training; ``chart="x.svg"``
-    also writes the CLI's chart. ``.to_pandas()`` gives one row per point.
+
+def plan(
+    model: Model, target: str = "train", **options: Any
+) -> Union[PlanTrainResponse, PlanServeResponse]:
+    """Search every configuration of a job and rank those that fit (``sizeup plan
+    TARGET``): for ``"train"``, every layout (tp, pp, cp, ep, dp, micro-batch,
+    recompute, ZeRO) on each GPU count and accelerator, ranked by wall time or cost;
+    for ``"serve"``, the cheapest setups (GPU, tp, replicas, weight and KV formats,
+    engine caps) that carry a load within latency targets, confirmed by simulation.
+
+    Args:
+        model: as for :func:`params`.
+        target: the job: ``"train"`` or ``"serve"``.
+        gpus: GPU counts to try (``8``, ``"8,16"``, ``"64..512"``); required to train.
+        global_batch: sequences per optimizer step; required to train.
+        rate, users: the load to serve (requests/s, or users with one request each).
+        prompt, output: tokens per request; ``ttft``, ``tpot``: targets in seconds.
+        gpu: accelerators to try (``["H100-SXM", "H200-SXM"]``).
+        by: ``"time"`` or ``"cost"`` (train), ``"cost"`` or ``"throughput"`` (serve);
+            ``top``: rows kept.
+
+    Example:
+        >>> p = sizeup.plan("llama-3.1-8b", gpus="8,16", global_batch=512, by="cost", top=3)
+        >>> [row.rank for row in p.rows], p.rows[0].estimate.fits
+        ([1, 2, 3], True)
+    """
+    if target not in _PLANS:
+        raise SizeupError(
+            f"error: `target` = `{target}` is not a job `plan` searches\n\nhint: use one of: {', '.join(_PLANS)}",
+            field="target",
+            hints=[f"use one of: {', '.join(_PLANS)}"],
+        )
+    command, response = _PLANS[target]
+    return response(_call(command, model, options))
+
+
+def sweep(
+    model: Model,
+    vary: Union[str, Sequence[str], Mapping[str, Union[str, int, float]]],
+    **options: Any,
+) -> SweepResponse:
+    """One estimate per point of one or two varied inputs (``sizeup sweep``);
+    ``.to_pandas()`` gives a DataFrame, one row per point.
+
+    Args:
+        model: as for :func:`params`.
+        vary: ``"NAME=START..END[:STEP|*FACTOR]"`` or ``"NAME=V1,V2"`` (k = 1024),
+            a list of two for a grid, or a dict ``{"seq_len": "4k..128k*2"}``.
+        mode: ``"serve"`` (as :func:`infer`, whose keyword arguments apply) or
+            ``"train"`` (as :func:`train`).
+        chart: also write the CLI's chart to this ``.svg`` or ``.png`` file.
+
+    Example:
+        >>> df = sizeup.sweep("llama-3.1-8b", vary="seq_len=4k..32k*2").to_pandas()
+        >>> list(df["memory.kv_cache_bytes"])
+        [536870912, 1073741824, 2147483648, 4294967296]
     """
     if isinstance(vary, str):
         vary = [vary]
-    return SweepReport(_run(["sweep"], model, vary=vary, **options))
+    elif isinstance(vary, Mapping):
+        vary = [f"{name}={spec}" for name, spec in vary.items()]
+    return SweepResponse(_call("sweep", model, {**options, "vary": list(vary)}))
 
 
-def models(**options: Any) -> ModelsReport:
-    """The embedded model catalog (``sizeup models``)."""
-    return ModelsReport(_run(["models"], **options))
+def models(**options: Any) -> ModelsResponse:
+    """The embedded model catalog (``sizeup models``): each model's name, family,
+    parameters and source.
 
+    Args:
+        filter: keep the names that contain this text.
 
-def gpus(**options: Any) -> GpusReport:
-    """The accelerator catalog, every figure with its source (``sizeup gpus``)."""
-    return GpusReport(_run(["gpus"], **options))
-
-
-def plan(model: _Model, target: str = "train", **options: Any) -> PlanReport:
-    """Search every configuration of a job and rank those that fit (``sizeup plan TARGET``).
-
-    ``target`` is the job, ``"train"`` or ``"serve"``; options as ``sizeup plan TARGET --help``.
-    Training: ``gpus="64..1024"`` and ``global_batch=512`` (required), ``gpu=["H100-SXM", "H200"]``,
-    ``by="cost"``, … Serving: ``rate=20`` (or ``users=64``), ``prompt``, ``output``, ``ttft``
-    and ``tpot`` (seconds) required, ``percentile=95``, ``gpu=[…]``, ``gpus="1..64"``, …
-
-    >>> best = sizeup.plan("llama-3.1-8b", gpus=8, global_batch=512)
-    >>> cheapest = sizeup.plan("llama-3.1-8b", "serve", rate=20, prompt=2000, output=500, ttft=1, tpot=0.05)
+    Example:
+        >>> [m.name for m in sizeup.models(filter="llama-3.1").models]
+        ['llama-3.1-405b', 'llama-3.1-70b', 'llama-3.1-8b']
     """
-    return PlanReport(_run(["plan", target], model, **options))
+    return ModelsResponse(_call("models", None, options))
+
+
+def gpus(**options: Any) -> GpusResponse:
+    """The accelerator catalog (``sizeup gpus``): memory in bytes, bandwidth in
+    bytes/s, peak FLOP/s per precision, price per hour, every figure with its source.
+
+    Args:
+        filter: keep the accelerators whose name contains this text.
+        gpu_file: a TOML file of more accelerators.
+
+    Example:
+        >>> sizeup.gpus(filter="H100-SXM").accelerators[0].memory_bytes
+        85899345920
+    """
+    return GpusResponse(_call("gpus", None, options))

@@ -1,90 +1,83 @@
-"""Type stubs for sizeup: the functions take the CLI's flags as keyword arguments."""
+"""Type stubs for sizeup: keyword arguments are the CLI's flags without the dashes;
+results are typed field by field in `sizeup.results` (generated from the schemas)."""
 
 import os
-from typing import Any, Dict, Iterator, KeysView, List, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Sequence, Union
+
+from . import results as results
+from .results import (
+    CardResponse as CardResponse,
+    GpusResponse as GpusResponse,
+    InferResponse as InferResponse,
+    KvResponse as KvResponse,
+    ModelsResponse as ModelsResponse,
+    ParamsResponse as ParamsResponse,
+    PlanServeResponse as PlanServeResponse,
+    PlanTrainResponse as PlanTrainResponse,
+    SweepResponse as SweepResponse,
+    TrainResponse as TrainResponse,
+)
 
 __version__: str
 
 # A catalog name, a path (config.json, checkpoint folder, .gguf), "hf:ORG/NAME",
 # a config.json as a dict, or a transformers PretrainedConfig (anything with .to_dict()).
 Model = Union[str, "os.PathLike[str]", Mapping[str, Any], Any]
-# A flag's value: a bare flag for True, left out for False/None, repeated for a list.
-Option = Union[str, int, float, bool, None, Sequence[Union[str, int, float]], Mapping[str, Union[str, int, float]]]
+# A field's value: numbers also as the flags write them ("32k"), True/False for a
+# switch, None to leave it out, a list for a flag given once per item.
+Option = Union[str, int, float, bool, None, "os.PathLike[str]", Sequence[Union[str, int, float]]]
 
 class SizeupError(ValueError):
-    """A command line sizeup refused or a command that failed, with the CLI's message."""
+    """Bad input or a failed estimate, with the message the CLI prints."""
 
     message: str
     """The whole message as the CLI prints it (`error: …`, `Caused by:`, `hint:` lines)."""
+    error: str
+    """The headline, without `error: `."""
+    field: Optional[str]
+    """The keyword argument at fault (`"tp"`), when one is."""
+    causes: List[str]
+    """The `Caused by:` chain."""
     hints: List[str]
-    """The `hint:` lines' text."""
-    usage: bool
-    """True when the command line itself was refused."""
-    def __init__(self, message: str, usage: bool = ...) -> None: ...
+    """What to do: the `hint:` lines' text."""
+    def __init__(
+        self,
+        message: str,
+        error: Optional[str] = ...,
+        field: Optional[str] = ...,
+        causes: Sequence[str] = ...,
+        hints: Sequence[str] = ...,
+    ) -> None: ...
 
-class Report:
-    """A command's report; fields as attributes or items, `to_dict()` is the CLI's JSON."""
+def params(model: Model, **options: Option) -> ParamsResponse:
+    """The exact parameter count and where the parameters sit (`sizeup params`)."""
 
-    def __getattr__(self, name: str) -> Any: ...
-    def __getitem__(self, key: str) -> Any: ...
-    def __contains__(self, key: object) -> bool: ...
-    def __iter__(self) -> Iterator[str]: ...
-    def keys(self) -> KeysView[str]: ...
-    def to_dict(self) -> Dict[str, Any]: ...
-    def to_json(self, indent: Optional[int] = ...) -> str: ...
+def kv(model: Model, **options: Option) -> KvResponse:
+    """The KV cache in bytes per token, sequence, batch and GPU (`sizeup kv`)."""
 
-class ParamsReport(Report):
-    model: Any
-    params_total: int
-    params_active: int
-    breakdown: Any
-    assumptions: List[Any]
+def infer(model: Model, **options: Option) -> InferResponse:
+    """Serving memory, speed, concurrency and cost (`sizeup infer`)."""
 
-class KvReport(Report):
-    model: Any
-    assumptions: List[Any]
+def train(model: Model, **options: Option) -> TrainResponse:
+    """Training memory, FLOPs, step time, MFU, wall time and cost (`sizeup train`)."""
 
-class InferReport(Report):
-    model: Any
-    estimate: Any
-    model_assumptions: List[Any]
+def card(model: Model, **options: Option) -> CardResponse:
+    """The evidence card (`sizeup card`)."""
 
-class TrainReport(Report):
-    model: Any
-    model_assumptions: List[Any]
+def plan(
+    model: Model, target: str = ..., **options: Option
+) -> Union[PlanTrainResponse, PlanServeResponse]:
+    """Every configuration of a job that fits, ranked (`sizeup plan TARGET`)."""
 
-class CardReport(Report):
-    model: Any
-
-class ModelsReport(Report):
-    models: List[Any]
-
-class GpusReport(Report):
-    accelerators: List[Any]
-
-class PlanReport(Report): ...
-
-class SweepReport(Report):
-    model: Any
-    mode: str
-    axes: List[Any]
-    points: List[Any]
-    assumptions: List[Any]
-    def rows(self) -> List[Dict[str, Any]]: ...
-    def to_pandas(self) -> Any: ...
-    def to_dataframe(self) -> Any: ...
-
-def params(model: Model, **options: Option) -> ParamsReport: ...
-def kv(model: Model, **options: Option) -> KvReport: ...
-def infer(model: Model, **options: Option) -> InferReport: ...
-def train(model: Model, **options: Option) -> TrainReport: ...
-def card(model: Model, **options: Option) -> CardReport: ...
 def sweep(
     model: Model,
     vary: Union[str, Sequence[str], Mapping[str, Union[str, int, float]]],
     **options: Option,
-) -> SweepReport: ...
-def models(**options: Option) -> ModelsReport: ...
-def gpus(**options: Option) -> GpusReport: ...
-def run(*args: str) -> Dict[str, Any]: ...
-def plan(model: Model, target: str = ..., **options: Option) -> PlanReport: ...
+) -> SweepResponse:
+    """One estimate per point of one or two varied inputs (`sizeup sweep`)."""
+
+def models(**options: Option) -> ModelsResponse:
+    """The embedded model catalog (`sizeup models`)."""
+
+def gpus(**options: Option) -> GpusResponse:
+    """The accelerator catalog (`sizeup gpus`)."""

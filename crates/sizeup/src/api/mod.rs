@@ -37,6 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod diagnosis;
 mod fields;
 
 #[cfg(test)]
@@ -45,7 +46,6 @@ mod tests;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-#[cfg(feature = "serve")]
 pub(crate) use self::fields::field_name;
 pub use self::fields::{fields, Field, RequestError, CONFIG_FIELD, MAX_CONFIG_BYTES};
 pub(crate) use self::fields::{text, text_list, text_opt};
@@ -70,7 +70,9 @@ pub use crate::commands::sweep::{SweepArgs as SweepRequest, SweepReport as Sweep
 pub use crate::commands::train::{
     TrainArgs as TrainRequest, TrainFlags, TrainReport as TrainResponse,
 };
+pub use crate::diagnostics::Diagnostic;
 pub use crate::error::AppError as Error;
+pub use crate::humanize::ByteUnits;
 pub use crate::model::ModelSource;
 
 /// A command's request: read from fields by its flags, answered by [`Estimate::estimate`].
@@ -295,6 +297,35 @@ pub fn plan_serve(request: &PlanServeRequest) -> Result<PlanServeResponse, Error
 /// than `max_work`.
 pub fn sweep(request: &SweepRequest) -> Result<SweepResponse, Error> {
     request.estimate()
+}
+
+/// The chart `sizeup sweep --chart PATH` draws for a sweep: SVG or PNG bytes,
+/// chosen by `path`'s extension, with byte axes in `units`. Nothing is written.
+///
+/// ```
+/// let request: sizeup::api::SweepRequest = serde_json::from_value(serde_json::json!({
+///     "model": "llama-3.1-8b", "vary": "seq_len=4k..32k*2", "chart": "kv.svg"
+/// }))?;
+/// let response = sizeup::api::sweep(&request)?;
+/// let path = std::path::Path::new("kv.svg");
+/// let svg = sizeup::api::sweep_chart(path, &request, &response, sizeup::api::ByteUnits::Binary)?;
+/// assert!(svg.starts_with(b"<svg"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// A `chart_kind` the sweep's axes cannot draw, or a chart that cannot be rendered.
+pub fn sweep_chart(
+    path: &std::path::Path,
+    request: &SweepRequest,
+    response: &SweepResponse,
+    units: ByteUnits,
+) -> Result<Vec<u8>, Error> {
+    let chart = crate::commands::sweep::chart(response, request.chart_kind, units)?;
+    crate::chart::write_chart(path, &chart).map_err(|e| Error::Chart {
+        path: path.display().to_string(),
+        source: Box::new(e),
+    })
 }
 
 /// The embedded model catalog.

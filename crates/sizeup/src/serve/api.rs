@@ -142,10 +142,7 @@ impl ApiError {
             AppError::Usage { .. } | AppError::Core(_) | AppError::Formats(_) => 400,
             AppError::Render(_) | AppError::Chart { .. } | AppError::Write { .. } => 500,
         };
-        // `--prompt + --output` names two flags: no one field is at fault
-        let field = diagnostics::flag_at_fault(err)
-            .filter(|f| !f.contains(' '))
-            .map(api::field_name);
+        let field = err.field();
         ApiError {
             status,
             error: d.error,

@@ -13,7 +13,6 @@ use clap::Subcommand;
 use serde::Serialize;
 use sizeup_core::hardware::{self, Accelerator};
 
-use crate::cli::ModelArg;
 use crate::error::AppError;
 use crate::humanize::ByteUnits;
 use crate::render::{Report, View};
@@ -29,16 +28,6 @@ pub enum PlanTarget {
     Train(Box<PlanTrainArgs>),
     /// Serving: the cheapest setups (GPU, tp, replicas, weight and KV formats, engine caps) that carry a load within latency targets
     Serve(Box<PlanServeArgs>),
-}
-
-impl PlanTarget {
-    /// The model the plan is for.
-    pub fn model_mut(&mut self) -> &mut ModelArg {
-        match self {
-            PlanTarget::Train(args) => &mut args.model,
-            PlanTarget::Serve(args) => &mut args.model,
-        }
-    }
 }
 
 /// What `sizeup plan` reports: one report per target, serialized as that report
