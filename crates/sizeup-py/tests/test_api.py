@@ -245,7 +245,22 @@ def test_an_unknown_plan_target():
     with pytest.raises(sizeup.SizeupError) as info:
         sizeup.plan(MODEL, target="inference", gpus=8, global_batch=64)
     assert info.value.field == "target"
-    assert info.value.hints == ["use one of: train"]
+    assert info.value.hints == ["use one of: train, serve"]
+
+
+def test_plan_serve_equals_the_cli(cli_json):
+    options = {"rate": 5, "prompt": 1000, "output": 200, "ttft": 1, "tpot": 0.05, "gpu": ["H100-SXM"], "top": 2}
+    got = sizeup.plan(MODEL, "serve", **options).to_dict()
+    want = cli_json(
+        "plan", "serve", MODEL, "--rate", "5", "--prompt", "1000", "--output", "200",
+        "--ttft", "1", "--tpot", "0.05", "--gpu", "H100-SXM", "--top", "2",
+    )
+    # the search's own timing differs run to run; everything else is the same
+    for report in (got, want):
+        report.pop("speed")
+        report["plan"]["tally"].pop("seconds", None)
+    assert got == want
+    assert isinstance(sizeup.plan(MODEL, "serve", **options), sizeup.PlanServeResponse)
 
 
 def test_plan_without_its_required_field_is_refused_as_the_cli_refuses_it(cli):
