@@ -254,6 +254,10 @@ impl PlanTrainArgs {
                 .into_iter()
                 .filter(|r| self.recompute.contains(r))
                 .collect();
+        } else if self.flash_attention {
+            // selective recomputation drops the s×s score tensors, which flash
+            // attention never stores: the same memory and time as none, a twin row
+            space.recompute = vec![Recompute::None, Recompute::Full];
         }
         if !self.zero.is_empty() {
             space.zero = ZERO_STAGES
