@@ -227,6 +227,10 @@ describe("sizeup serve in Chromium", () => {
       "--concurrency", String(card.requests_in_flight)).estimate;
     await agrees(page, "memory-weights_bytes", infer.memory.weights_bytes);
     await agrees(page, "serving-tpot", served.schedule.time_per_output_token_seconds);
+    // the card's decision: each target met or not, as the CLI decides it
+    const decision = cli("card", "llama-3.1-8b", "--workload", "chat", "--gpu", "H100-SXM").card.decision;
+    const verdicts = await page.$$eval("[data-testid=decision-checks] li strong", (els) => els.map((e) => e.textContent));
+    assert.deepEqual(verdicts, decision.checks.map((k) => (k.met ? "met" : "not met")));
     assert.deepEqual(offsite, []);
     await context.close();
   });

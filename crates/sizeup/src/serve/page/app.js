@@ -217,7 +217,29 @@ function drawCard(r) {
   show("card",
     el("p", {}, `${words(c.workload)}: the bottleneck is `, el("strong", {}, words(b.kind)),
       b.figure ? `, ${b.figure.name} ${num(b.figure.value)} ${b.figure.unit}` : ""),
+    decisionBlock(c.decision),
     el("h3", {}, "what would change it most"), list);
+}
+
+// The card's decision: each target met or not with its figure, and the cheapest
+// change (alone or combined) that meets them all, as `sizeup card` prints it.
+function decisionBlock(d) {
+  if (!d) return "";
+  const figure = (k) => k.target === "concurrency" ? num(k.figure) : seconds(k.figure);
+  const limit = (k) => k.target === "concurrency" ? `≥ ${num(k.limit)}` : `≤ ${seconds(k.limit)}`;
+  const checks = el("ul", { class: "checks", "data-testid": "decision-checks" });
+  for (const k of d.checks || []) {
+    checks.append(el("li", {}, `${words(k.target)} ${limit(k)}: ${figure(k)} `,
+      el("strong", { class: k.met ? "good" : "bad" }, k.met ? "met" : "not met")));
+  }
+  const change = (x) => x
+    ? `${x.changes.map((c) => `${words(c.what)} ${c.from} → ${c.to}`).join(", ")} (${usd(x.usd_per_hour)}/h)`
+    : "none found";
+  return el("div", { class: "decision", "data-testid": "decision" },
+    el("h3", {}, d.meets_every_target ? "decision: every target is met" : "decision: a target is missed"),
+    checks,
+    d.meets_every_target ? "" : el("p", {}, el("strong", {}, "cheapest change: "), change(d.cheapest)),
+    d.meets_every_target || !d.cheapest_alone ? "" : el("p", {}, el("strong", {}, "cheapest single change: "), change(d.cheapest_alone)));
 }
 
 function drawKv(r, budget) {
