@@ -52,6 +52,12 @@ fn gemma4_global_shapes_as_per_layer_overrides_count_the_same() {
     text.insert("per_layer_config".into(), Value::Object(per_layer));
     assert_eq!(count(&config), Ok(total));
 
+    // one layer named twice ("5" beside "05") is refused, not resolved by order
+    let mut twice = config.clone();
+    twice["text_config"]["per_layer_config"]["5"] = json!({"head_dim": 512});
+    let err = count(&twice).unwrap_err();
+    assert!(err.contains("per_layer_config.5"), "{err}");
+
     // an override the reader does not model is refused by name, not ignored
     config["text_config"]["per_layer_config"]["05"]["intermediate_size"] = json!(1);
     let err = count(&config).unwrap_err();

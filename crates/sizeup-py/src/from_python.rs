@@ -43,6 +43,20 @@ pub enum Other {
 /// # Errors
 /// [`Refused::Type`] for a value with no JSON form under [`Other::Refuse`].
 pub fn to_value(v: &Bound<'_, PyAny>, other: Other) -> Result<Value, Refused> {
+    nested(v, other, 0)
+}
+
+/// Lists and dicts nested deeper than this are refused: serde_json's own parser
+/// stops at 128 levels, and a list that holds itself would recurse forever.
+const MAX_DEPTH: usize = 128;
+
+fn nested(v: &Bound<'_, PyAny>, other: Other, depth: usize) -> Result<Value, Refused> {
+    if depth > MAX_DEPTH {
+        return Err(Refused::Type(format!(
+            "{} nested more than {MAX_DEPTH} levels deep",
+            type_name(v)
+        )));
+    }
     if v.is_none() {
         return Ok(Value::Null);
     }
@@ -81,7 +95,7 @@ pub fn to_value(v: &Bound<'_, PyAny>, other: Other) -> Result<Value, Refused> {
     if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
         return v
             .try_iter()?
-            .map(|item| to_value(&item?, other))
+            .map(|item| nested(&item?, other, depth + 1))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
@@ -93,7 +107,7 @@ pub fn to_value(v: &Bound<'_, PyAny>, other: Other) -> Result<Value, Refused> {
                 Err(_) if other == Other::Text => k.str()?.to_cow()?.into_owned(),
                 Err(_) => return Err(Refused::Type(type_name(&k))),
             };
-            map.insert(key, to_value(&item, other)?);
+            map.insert(key, nested(&item, other, depth + 1)?);
         }
         return Ok(Value::Object(map));
     }

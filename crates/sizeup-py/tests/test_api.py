@@ -104,7 +104,16 @@ def test_pretrained_config_like_object():
     config["_name_or_path"] = "my/model"
     r = sizeup.params(FakePretrainedConfig(config))
     assert r.model.name == "my/model"
-    assert r.params_total == sizeup.params(config).params_total
+    # shared/fixtures/models/bloom-1b1/expected.json (config_dirs()[0])
+    assert folder.name == "bloom-1b1"
+    assert r.params_total == 1_065_314_304
+
+
+def test_a_list_that_holds_itself_is_refused_not_a_crash():
+    loop = []
+    loop.append(loop)
+    with pytest.raises(sizeup.SizeupError):
+        sizeup.params("llama-3.1-8b", lora_targets=loop)
 
 
 def test_path_objects(cli_json):

@@ -75,7 +75,6 @@ fn the_search_says_what_it_evaluated_kept_and_how_fast() {
     assert_eq!(t["evaluated"], v["plan"]["space"]["candidates"]);
     assert!(t["kept"].as_u64().unwrap() >= 3);
     assert_eq!(v["rows"].as_array().unwrap().len(), 3);
-    assert!(v["speed"]["layouts_per_second"].as_f64().unwrap() > 0.0);
     let times: Vec<f64> = v["rows"]
         .as_array()
         .unwrap()

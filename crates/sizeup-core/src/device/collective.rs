@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{CoreError, Result};
+
 use crate::assumption::Assumption;
 use crate::hardware::Accelerator;
 
@@ -77,6 +79,28 @@ pub struct Network {
     pub gpus_per_node: Option<u64>,
     /// Network bandwidth per GPU between nodes, one direction, bytes/s.
     pub inter_node_bytes_per_sec: Option<f64>,
+}
+
+impl Network {
+    /// Refuse a node size of 0 or a bandwidth that is not positive and finite.
+    ///
+    /// # Errors
+    /// [`CoreError::Zero`] or [`CoreError::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.gpus_per_node == Some(0) {
+            return Err(CoreError::Zero {
+                field: "gpus_per_node",
+            });
+        }
+        match self.inter_node_bytes_per_sec {
+            Some(b) if !(b.is_finite() && b > 0.0) => Err(CoreError::Invalid {
+                field: "inter_node_bytes_per_sec",
+                value: b.to_string(),
+                expected: "a positive, finite bandwidth".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The links a collective runs on: one node's GPU link and the network between nodes.

@@ -202,13 +202,14 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         // fitted by validation::calibration (Knob::ServingMatmul16 / ServingMatmul8), as
         // shares of the accelerator's measured matmul rates (device::Device::matmul)
         matmul_efficiency_16bit: 0.86,
-        matmul_efficiency_8bit: 0.75,
+        matmul_efficiency_8bit: 0.74,
         memory_efficiency: 0.90,
         layer_overhead_seconds: 10e-6,
         dequantize_for_batched_matmul: false,
         expand_gqa_kv: false,
-        allreduce_efficiency: 0.8,
-        allreduce_latency_seconds: 10e-6,
+        // NCCL's bus efficiency and base latency, as training's collectives take them
+        allreduce_efficiency: crate::device::collective::BUS_EFFICIENCY,
+        allreduce_latency_seconds: crate::device::collective::COLLECTIVE_BASE_SECONDS,
         source: String::new(),
     };
     match (engine, backend) {

@@ -665,10 +665,10 @@ mod tests {
             cached_tokens: 100,
         };
         let step = pass_time(&arch, &stored, &pass, m);
-        // two all-reduces of one token's hidden state (4096 · 2 bytes) per layer: vLLM's
-        // 10 µs per all-reduce, then a ring of 2 over NVLink 4: 2 hops of 1.9 µs
-        // (data/gpus.toml) and 8192 bytes at 0.8 of 450 GB/s
-        let one = 10e-6 + 2.0 * 1.9e-6 + 8192.0 / (450e9 * 0.8);
+        // two all-reduces of one token's hidden state (4096 · 2 bytes) per layer: NCCL's
+        // 8.4 µs base latency per all-reduce, then a ring of 2 over NVLink 4: 2 hops of
+        // 1.9 µs (data/gpus.toml) and 8192 bytes at 0.8 of 450 GB/s
+        let one = 8.4e-6 + 2.0 * 1.9e-6 + 8192.0 / (450e9 * 0.8);
         assert!(
             (step.communication_seconds - 64.0 * one).abs() < 1e-12,
             "{}",

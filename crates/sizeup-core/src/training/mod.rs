@@ -659,6 +659,7 @@ fn price<'p>(
         }
         dev.set_sustained(f);
     }
+    req.network.validate()?;
     let fabric = Fabric::of(acc, &req.network);
     let comm_sm_share = req.comm_sm_share.unwrap_or(time::COMM_SM_SHARE);
     if !(0.0..1.0).contains(&comm_sm_share) {

@@ -536,6 +536,27 @@ pub struct StepTime {
     pub micro_batch_seconds: f64,
 }
 
+impl StepTime {
+    /// The parts of a step, each named once for every output that lists them
+    /// (the `train` table, the plan's comparison sentence and its #1 detail).
+    pub fn parts(&self) -> [(&'static str, f64); 9] {
+        [
+            ("compute", self.compute_seconds),
+            ("pipeline bubble", self.bubble_seconds),
+            ("exposed tensor-parallel comm", self.tensor_parallel_seconds),
+            (
+                "exposed context-parallel comm",
+                self.context_parallel_seconds,
+            ),
+            ("exposed expert-parallel comm", self.expert_parallel_seconds),
+            ("pipeline sends", self.pipeline_seconds),
+            ("compute slowed by overlapped comm", self.contention_seconds),
+            ("exposed data-parallel comm", self.data_parallel_seconds),
+            ("optimizer update", self.optimizer_seconds),
+        ]
+    }
+}
+
 /// Seconds of one optimizer step.
 ///
 /// # Formula

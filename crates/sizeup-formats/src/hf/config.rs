@@ -294,6 +294,10 @@ impl<'a> Config<'a> {
                 .ok_or_else(|| {
                     self.invalid(&field, "a key", format!("a layer index below {layers}"))
                 })?;
+            if slot.is_some() {
+                // `"5"` and `"05"` name one layer: a second entry would silently win
+                return Err(self.invalid(&field, "a second entry", "one entry per layer"));
+            }
             let Value::Object(o) = v else {
                 return Err(self.invalid(&field, v, "a JSON object of attribute overrides"));
             };

@@ -411,29 +411,14 @@ impl Report for TrainReport {
             Cell::Text(flops(e.flops.hardware_flops_per_step)),
         );
         row("step time", Cell::Seconds(t.step_seconds));
-        row(
-            "  compute (slowest stage)",
-            Cell::Seconds(b.compute_seconds),
-        );
-        row("  pipeline bubble", Cell::Seconds(b.bubble_seconds));
-        row(
-            "  exposed tensor-parallel comm",
-            Cell::Seconds(b.tensor_parallel_seconds),
-        );
-        row(
-            "  exposed context-parallel comm",
-            Cell::Seconds(b.context_parallel_seconds),
-        );
-        row(
-            "  exposed expert-parallel comm",
-            Cell::Seconds(b.expert_parallel_seconds),
-        );
-        row("  pipeline sends", Cell::Seconds(b.pipeline_seconds));
-        row(
-            "  exposed data-parallel comm",
-            Cell::Seconds(b.data_parallel_seconds),
-        );
-        row("  optimizer update", Cell::Seconds(b.optimizer_seconds));
+        for (name, seconds) in b.parts() {
+            let name = if name == "compute" {
+                "  compute (slowest stage)".to_string()
+            } else {
+                format!("  {name}")
+            };
+            row(&name, Cell::Seconds(seconds));
+        }
         row("tokens/s", Cell::Number(t.tokens_per_second, "tokens/s"));
         row(
             "tokens/s per GPU",

@@ -98,6 +98,11 @@ pub struct SimRequest {
 /// The largest number of steps a run takes by default.
 pub const DEFAULT_MAX_STEPS: u64 = 10_000_000;
 
+/// The longest a simulated arrival process may run, seconds: rates so low that
+/// the requests would take longer are refused rather than simulated into an
+/// infinite clock.
+pub const MAX_ARRIVAL_SECONDS: f64 = 1e12;
+
 impl SimRequest {
     /// A Poisson load of `rate` requests per second, 1000 requests of the given
     /// lengths, seed 0, vLLM V1's scheduler.
@@ -161,6 +166,20 @@ impl SimRequest {
                     "rate",
                     rate_per_sec,
                     "a positive number of requests per second",
+                )
+            }
+            // the last arrival must land at a finite time: 10¹² s (some 30,000 years)
+            // bounds `requests / rate`, so no clock overflows to infinity or NaN
+            Arrivals::Poisson { rate_per_sec }
+                if self.requests as f64 / rate_per_sec > MAX_ARRIVAL_SECONDS =>
+            {
+                invalid(
+                    "rate",
+                    rate_per_sec,
+                    &format!(
+                        "a rate at which {} requests arrive within {MAX_ARRIVAL_SECONDS:e} s",
+                        self.requests
+                    ),
                 )
             }
             Arrivals::ClosedLoop { clients } if clients == 0 || clients % replicas != 0 => {

@@ -14,7 +14,6 @@ use sizeup_core::plan::space::ZERO_STAGES;
 use sizeup_core::plan::{self, Candidate, PlanRequest, RankBy, Space, TrainPlan};
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::states::{Optimizer, Precision};
-use sizeup_core::training::time::StepTime;
 use sizeup_core::training::{self, TrainEstimate, TrainRequest};
 
 use super::{accelerators, gpus_text, parse_gpus, GpuCounts, TIME_LIMIT_SECONDS};
@@ -506,32 +505,6 @@ fn layout_text(c: &Candidate) -> String {
     s
 }
 
-/// The parts of a step, named for the comparison sentence.
-fn step_parts(b: &StepTime) -> [(&'static str, f64); 8] {
-    [
-        ("compute", b.compute_seconds),
-        ("pipeline bubble", b.bubble_seconds),
-        (
-            "exposed tensor-parallel communication",
-            b.tensor_parallel_seconds,
-        ),
-        (
-            "exposed context-parallel communication",
-            b.context_parallel_seconds,
-        ),
-        (
-            "exposed expert-parallel communication",
-            b.expert_parallel_seconds,
-        ),
-        ("pipeline sends", b.pipeline_seconds),
-        (
-            "exposed data-parallel communication",
-            b.data_parallel_seconds,
-        ),
-        ("optimizer update", b.optimizer_seconds),
-    ]
-}
-
 /// What differs between two layouts, as flags read.
 fn differences(a: &Candidate, b: &Candidate, acc_a: &str, acc_b: &str) -> Vec<String> {
     let mut d = Vec::new();
@@ -644,9 +617,12 @@ fn why(rows: &[PlanRow], by: RankBy) -> Option<String> {
         ),
     };
     // The part of the step where #n loses the most time.
-    let (name, gain) = step_parts(&e1.time.breakdown)
+    let (name, gain) = e1
+        .time
+        .breakdown
+        .parts()
         .iter()
-        .zip(step_parts(&e2.time.breakdown).iter())
+        .zip(e2.time.breakdown.parts().iter())
         .map(|(a, b)| (a.0, b.1 - a.1))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or(("compute", 0.0));
@@ -771,7 +747,7 @@ impl Report for PlanTrainReport {
                 Cell::Text("step".into()),
                 Cell::Seconds(e.time.step_seconds),
             ]);
-            for (name, s) in step_parts(&e.time.breakdown) {
+            for (name, s) in e.time.breakdown.parts() {
                 time.row(vec![Cell::Text(format!("  {name}")), Cell::Seconds(s)]);
             }
             time.row(vec![
