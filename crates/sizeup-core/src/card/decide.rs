@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::serve::Serving;
 use super::CardInput;
+use crate::assumption::Assumption;
 use crate::dtype::{KvDtype, WeightFormat};
 use crate::error::Result;
 use crate::hardware::Accelerator;
@@ -18,7 +19,7 @@ use crate::inference::sim::DEFAULT_MAX_STEPS;
 use crate::inference::Prepared;
 use crate::plan::serve::{
     default_accelerators, search_steady, LatencyTargets, Percentile, ServeCandidate, ServeLoad,
-    ServePlanRequest, ServeRankBy, ServeSpace, ServeWorkload, SimBounds, Steady,
+    ServePlanRequest, ServeRankBy, ServeSpace, ServeWorkload, SimBounds, Steady, DEFAULT_MAX_GPUS,
     DEFAULT_REQUESTS_PER_REPLICA,
 };
 
@@ -144,6 +145,35 @@ pub struct Decision {
     pub setups_evaluated: u64,
     /// Of those, setups that meet every target.
     pub setups_kept: u64,
+    /// The most GPUs a searched setup has ([`DEFAULT_MAX_GPUS`], `plan serve`'s default).
+    pub max_gpus: u64,
+}
+
+impl Decision {
+    /// How the decision judges a setup, for the card's assumption list.
+    pub fn assumptions(&self) -> Vec<Assumption> {
+        vec![
+            Assumption::new(
+                "decision: how a setup is judged",
+                "steady state, every target user in flight: TTFT = one prompt's prefill, TPOT = one decode step at that batch; not a simulation",
+                "plan serve's steady-state tier, the estimate the card's serving figures use",
+            ),
+            Assumption::new(
+                "decision: setups searched",
+                format!(
+                    "up to {} GPUs: replicas, tp {}, the catalog's priced data-centre GPUs, weight and KV formats",
+                    self.max_gpus,
+                    ServeSpace::default()
+                        .tp
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ),
+                "plan serve's default space",
+            ),
+        ]
+    }
 }
 
 /// The targets the card's setup is judged against, with its figures.
@@ -347,6 +377,7 @@ pub(super) fn decide(input: &CardInput<'_>, serving: &Serving) -> Result<Option<
         accelerators: accs.iter().map(|a| a.name.clone()).collect(),
         setups_evaluated: 0,
         setups_kept: 0,
+        max_gpus: DEFAULT_MAX_GPUS,
     };
     if accs.is_empty() {
         return Ok(Some(decision));

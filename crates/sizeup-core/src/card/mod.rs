@@ -338,6 +338,9 @@ pub fn build(input: &CardInput<'_>) -> Result<EvidenceCard> {
         ));
     }
     assumptions.extend(input.targets.assumptions(input.workload, &input.user_set));
+    if let Some(d) = &decision {
+        assumptions.extend(d.assumptions());
+    }
 
     Ok(EvidenceCard {
         workload: input.workload,

@@ -206,6 +206,19 @@ fn the_decision_checks_each_target_and_names_the_cheapest_change_that_meets_them
     let alone = d.cheapest_alone.as_ref().unwrap();
     assert_eq!(alone.changes.len(), 1);
     assert!(p.usd_per_hour.unwrap() <= alone.usd_per_hour.unwrap());
+    // the card says how it judged and how far it searched
+    assert_eq!(d.max_gpus, 64);
+    let searched = card
+        .assumptions
+        .iter()
+        .find(|a| a.name == "decision: setups searched")
+        .unwrap();
+    assert!(searched
+        .value
+        .starts_with("up to 64 GPUs: replicas, tp 1/2/4/8"));
+    assert!(card.assumptions.iter().any(
+        |a| a.name == "decision: how a setup is judged" && a.value.contains("not a simulation")
+    ));
 }
 
 #[test]

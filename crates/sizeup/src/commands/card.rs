@@ -780,7 +780,10 @@ fn decision_tables(d: &Decision, context: u64) -> Vec<Table> {
                 "no change: the setup is already the cheapest that meets every target".into()
             }
             Some(p) => proposal_text(p),
-            None => "none in the space: no setup of up to 64 GPUs meets every target".into(),
+            None => format!(
+                "none in the space: no setup of up to {} GPUs meets every target",
+                d.max_gpus
+            ),
         }),
     ]);
     change.row(vec![

@@ -48,7 +48,7 @@ use crate::inference::{Engine, InferEstimate, InferRequest, Load, Prepared};
 pub use confirm::{
     confirm, ConfirmTally, Confirmed, Headroom, HeadroomMethod, ServeEntry, Simulated,
 };
-pub use space::{default_accelerators, ServeSpace, SpaceCount};
+pub use space::{default_accelerators, ServeSpace, SpaceCount, DEFAULT_MAX_GPUS};
 pub use steady::{
     evaluate, search_steady, Miss, MissReason, ParetoPoint, Ranked, ServeTally, Steady, SteadyFound,
 };
