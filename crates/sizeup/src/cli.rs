@@ -239,7 +239,12 @@ pub fn parse_engine(s: &str) -> Result<sizeup_core::inference::Engine, String> {
 
 /// Parse an activation recomputation mode.
 pub fn parse_recompute(s: &str) -> Result<sizeup_core::training::activations::Recompute, String> {
+    use sizeup_core::training::activations::Recompute;
     s.parse().map_err(|_| {
-        format!("`{s}` is not a recomputation mode (expected none, selective or full)")
+        let names: Vec<&str> = Recompute::ALL.iter().map(|r| r.name()).collect();
+        format!(
+            "`{s}` is not a recomputation mode (expected one of {})",
+            names.join(", ")
+        )
     })
 }

@@ -77,7 +77,7 @@ impl Space {
             cp: None,
             ep: None,
             micro_batch: None,
-            recompute: Recompute::ALL.to_vec(),
+            recompute: Recompute::SEARCHED.to_vec(),
             zero: ZERO_STAGES.to_vec(),
             sequence_parallel: vec![false, true],
         }

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::arch::{Architecture, Block};
 use crate::error::{CoreError, Result};
 use crate::ops::{self, BlockOps, OpList, Stage};
+use crate::params::TpSplit;
 use crate::training::kernels::Kernels;
 use crate::training::parallel::Layout;
 use crate::units::{product, sum};
@@ -47,11 +48,26 @@ pub enum Recompute {
     Selective,
     /// Store only each block's input and recompute the whole block.
     Full,
+    /// Operator-level selective checkpointing as torchtitan runs it
+    /// (`selective_ac_option = "op"`): store each block's input, the outputs of
+    /// every other weight product in forward order (the 1st, 3rd, …) and the
+    /// attention kernel's output; recompute the other products and every
+    /// element-wise pass in the backward.
+    OpSelective,
 }
 
 impl Recompute {
     /// Every mode, in help order.
-    pub const ALL: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
+    pub const ALL: [Recompute; 4] = [
+        Recompute::None,
+        Recompute::Selective,
+        Recompute::Full,
+        Recompute::OpSelective,
+    ];
+
+    /// The modes `plan train` searches unless asked for others: Megatron's three
+    /// (operator-level selective checkpointing is a torchtitan policy, asked for by name).
+    pub const SEARCHED: [Recompute; 3] = [Recompute::None, Recompute::Selective, Recompute::Full];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
@@ -59,6 +75,24 @@ impl Recompute {
             Recompute::None => "none",
             Recompute::Selective => "selective",
             Recompute::Full => "full",
+            Recompute::OpSelective => "op-selective",
+        }
+    }
+
+    /// Whether a block recomputes its `index`-th weight product (forward order,
+    /// from 0) in the backward: all under full recomputation, every other one (the
+    /// 2nd, 4th, …) under operator-level selective checkpointing, none otherwise.
+    ///
+    /// # Source
+    /// torchtitan `apply_ac` (2024-12), op policy: "saves output of all compute ops,
+    /// except every second mm"; the mm count restarts in each block. Each of the
+    /// block's weight products is counted as one `mm`, as a model with one linear
+    /// layer per weight runs it.
+    pub fn recomputes_product(self, index: usize) -> bool {
+        match self {
+            Recompute::Full => true,
+            Recompute::OpSelective => index % 2 == 1,
+            Recompute::None | Recompute::Selective => false,
         }
     }
 }
@@ -217,6 +251,9 @@ pub fn layer_bytes_of(
         t.replicated(&[w, tokens, h])?;
         return Ok(t.bytes);
     }
+    if cfg.recompute == Recompute::OpSelective {
+        return op_selective_bytes(t, ops, tokens, h);
+    }
 
     t.replicated(&[w, block.norms, tokens, h])?;
     // QKV input (with a parallel block the MLP reads the same normalised tensor)
@@ -251,6 +288,36 @@ pub fn layer_bytes_of(
         t.replicated(&[2, tokens, h])?;
     }
     ffn_part(t, block, ops, tokens, h)
+}
+
+/// A layer's stored activations under operator-level selective checkpointing: the
+/// block's input, the output of every product it keeps (a row-split product's
+/// output split over `t`, a column-split one's whole until its reduction), the
+/// attention kernel's output and its fp32 log-sum-exp.
+///
+/// For Llama-3.1-8B (`h` 4096, 8 KV heads, `f` 14336) the kept products are q, v,
+/// gate and down: `2·(h + h + 1024 + f + h) + 2·h` bytes per token, 63,488, plus
+/// 128 bytes of log-sum-exp.
+fn op_selective_bytes(mut t: Tally, ops: &BlockOps, tokens: u64, h: u64) -> Result<u64> {
+    let w = t.cfg.element_bytes;
+    t.replicated(&[w, tokens, h])?;
+    let kept = ops
+        .matmuls()
+        .enumerate()
+        .filter(|(i, _)| !Recompute::OpSelective.recomputes_product(*i));
+    for (_, m) in kept {
+        let factors = [w, tokens, m.n, m.active];
+        if m.tp == TpSplit::Rows {
+            t.split(&factors)?;
+        } else {
+            t.replicated(&factors)?;
+        }
+    }
+    if let Some(att) = ops.attention() {
+        t.split(&[w, tokens, att.qkv_out_widths[3]])?;
+        t.split(&[4, t.cfg.micro_batch, att.heads, tokens / t.cfg.micro_batch])?;
+    }
+    Ok(t.bytes)
 }
 
 /// The FFN's share of a layer's stored activations, added to `t`: the MLP input, a
@@ -727,6 +794,33 @@ mod tests {
             element_bytes: 2,
         };
         (arch, cfg)
+    }
+
+    /// torchtitan's op policy on Llama-3.1-8B keeps the block input, q, v, gate and
+    /// down (the 1st, 3rd, 5th and 7th products), the attention output and its fp32
+    /// log-sum-exp: (4096 + 4096 + 1024 + 14336 + 4096 + 4096)·2 + 32·4 bytes per token.
+    #[test]
+    fn op_selective_keeps_every_other_product_of_llama31_8b() {
+        let (arch, mut cfg) = llama31_8b_at(8192, 2, 1);
+        cfg.recompute = Recompute::OpSelective;
+        let per_token = 31_744 * 2 + 128;
+        assert_eq!(
+            layer_bytes(&arch, &arch.layers.blocks[0], &cfg).unwrap(),
+            per_token * 8192 * 2
+        );
+        // tp 2: the row-split products and the attention output halve, the input and
+        // the column-split down projection's output do not
+        cfg.tp = 2;
+        let split = (4096 + 1024 + 14336 + 4096) * 2 + 128;
+        let whole = (4096 + 4096) * 2;
+        assert_eq!(
+            layer_bytes(&arch, &arch.layers.blocks[0], &cfg).unwrap(),
+            (split / 2 + whole) * 8192 * 2
+        );
+        assert_eq!(
+            "op-selective".parse::<Recompute>().unwrap(),
+            Recompute::OpSelective
+        );
     }
 
     #[test]

@@ -122,6 +122,19 @@ pub fn per_token_in(
         Recompute::None => 0.0,
         Recompute::Selective => attention_fwd,
         Recompute::Full => 2.0 * n + attention_fwd,
+        Recompute::OpSelective => list
+            .blocks
+            .iter()
+            .map(|b| {
+                let again: f64 = b
+                    .matmuls()
+                    .enumerate()
+                    .filter(|(i, _)| recompute.recomputes_product(*i))
+                    .map(|(_, m)| m.flops_per_token())
+                    .sum();
+                b.layers as f64 * again
+            })
+            .sum(),
     };
     FlopsPerToken {
         params_6n,
@@ -174,6 +187,19 @@ mod tests {
         // forward and backward, 12·s·h, for the recomputation.)
         let sel = per_token(&arch, 2048, Recompute::Selective, None).unwrap();
         assert!((sel.hardware / sel.model - 1.009).abs() < 0.001);
+    }
+
+    #[test]
+    fn op_selective_recomputes_every_other_product() {
+        // Llama-3.1-8B: k (4096×1024), o (4096×4096) and up (4096×14336) run again,
+        // 2·n·k FLOPs per token each, in each of 32 layers
+        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
+            .build()
+            .unwrap();
+        let f = per_token(&arch, 8192, Recompute::OpSelective, None).unwrap();
+        let again = 2u64 * (4096 * 1024 + 4096 * 4096 + 4096 * 14336) * 32;
+        assert_eq!(f.recompute, again as f64);
+        assert_eq!(f.hardware, f.model + again as f64);
     }
 
     #[test]

@@ -269,18 +269,20 @@ fn layer_seconds_in(
     // batched product over the experts on this rank, each with its share of the tokens
     let mut gemm_fwd = 0.0;
     let mut gemm_bwd = 0.0;
+    let price = |m: &Matmul| {
+        let (rows, inner) = (m.n_per_rank(t), m.k_per_rank(t));
+        if Stage::of(m.role) == Some(Stage::Experts) {
+            let experts_here = m.copies as f64 / l.ep as f64;
+            let per_expert_tokens = tokens * m.active as f64 / experts_here;
+            dev.product(per_expert_tokens, rows, inner, experts_here, frozen)
+        } else {
+            dev.product(tokens, rows, inner, 1.0, frozen)
+        }
+    };
     let mut kernel: Option<(Matmul, u64)> = None;
     let mut run = |m: Option<&Matmul>, fwd: &mut f64, bwd: &mut f64| {
         if let (Some((k, n_sum)), false) = (&kernel, m.is_some_and(|m| m.fused)) {
-            let out = Matmul { n: *n_sum, ..*k };
-            let (rows, inner) = (out.n_per_rank(t), out.k_per_rank(t));
-            let (f, g) = if Stage::of(out.role) == Some(Stage::Experts) {
-                let experts_here = out.copies as f64 / l.ep as f64;
-                let per_expert_tokens = tokens * out.active as f64 / experts_here;
-                dev.product(per_expert_tokens, rows, inner, experts_here, frozen)
-            } else {
-                dev.product(tokens, rows, inner, 1.0, frozen)
-            };
+            let (f, g) = price(&Matmul { n: *n_sum, ..*k });
             *fwd += f;
             *bwd += g;
             kernel = None;
@@ -296,6 +298,16 @@ fn layer_seconds_in(
         run(Some(m), &mut gemm_fwd, &mut gemm_bwd);
     }
     run(None, &mut gemm_fwd, &mut gemm_bwd);
+    // operator-level selective checkpointing reruns every other product, each alone
+    let gemm_again: f64 = if cfg.recompute == Recompute::OpSelective {
+        ops.matmuls()
+            .enumerate()
+            .filter(|(i, _)| cfg.recompute.recomputes_product(*i))
+            .map(|(_, m)| price(m).0)
+            .sum()
+    } else {
+        0.0
+    };
     // the MLP activations, inside the tensor-parallel region
     let mut act_bytes = 0.0;
     for e in ops.elementwise().filter(|e| e.activation) {
@@ -350,6 +362,8 @@ fn layer_seconds_in(
     let (recompute, collectives) = match cfg.recompute {
         Recompute::Full => (forward, 6.0),
         Recompute::Selective if !cfg.flash_attention => (attn_fwd, 4.0),
+        // the kept reductions' outputs are stored: no collective runs again
+        Recompute::OpSelective => (gemm_again + ew_fwd + dequant, 4.0),
         _ => (0.0, 4.0),
     };
     let compute = forward + backward + recompute;

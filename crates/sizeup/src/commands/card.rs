@@ -85,7 +85,7 @@ pub struct CardArgs {
     /// Sequences per micro-batch
     #[arg(long, value_parser = crate::door::SEQUENCES, default_value_t = 1)]
     pub micro_batch: u64,
-    /// Activation recomputation: none, selective, full
+    /// Activation recomputation: none, selective, full, op-selective
     #[arg(long, default_value = "selective", value_parser = crate::cli::parse_recompute)]
     pub recompute: Recompute,
     /// ZeRO stage for training (3 = FSDP)

@@ -95,7 +95,8 @@ pub struct TrainFlags {
     /// Megatron's distributed optimizer (ZeRO-1 sharding)
     #[arg(long)]
     pub distributed_optimizer: bool,
-    /// Activation recomputation: none, selective or full
+    /// Activation recomputation: none, selective (Korthikanti's attention core), full, or
+    /// op-selective (torchtitan's operator-level policy: every other product kept)
     #[arg(long, default_value = "none", value_parser = crate::cli::parse_recompute)]
     pub recompute: Recompute,
     /// Flash attention (`--flash-attention false` for unfused softmax attention)

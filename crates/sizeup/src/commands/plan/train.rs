@@ -82,7 +82,8 @@ pub struct PlanTrainArgs {
     /// Micro-batches allowed (default: every divisor of B/dp)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::SEQUENCES)]
     pub micro_batch: Vec<u64>,
-    /// Recomputation modes allowed: none, selective, full (default: all)
+    /// Recomputation modes allowed: none, selective, full, op-selective (default: none,
+    /// selective and full; op-selective, torchtitan's operator-level policy, by name)
     #[arg(long, value_delimiter = ',', value_parser = crate::cli::parse_recompute)]
     pub recompute: Vec<Recompute>,
     /// ZeRO stages allowed, 0–3 (default: all; FSDP is ZeRO-3, Megatron's distributed optimizer ZeRO-1)
