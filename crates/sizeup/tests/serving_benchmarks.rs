@@ -78,6 +78,8 @@ fn predicted_ms(sim: &Value, reported: &str) -> f64 {
 }
 
 #[test]
+// the table is this test's output, read with `--nocapture`
+#[allow(clippy::print_stdout)]
 fn every_published_serving_benchmark_is_predicted() {
     let ms = measurements();
     assert!(ms.len() >= 2, "{} measurements", ms.len());
