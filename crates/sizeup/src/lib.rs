@@ -34,6 +34,7 @@ use clap::Parser;
 
 use crate::api::Estimate;
 use crate::cli::{Cli, Command};
+use crate::commands::plan::{PlanReport, PlanTarget};
 use crate::error::AppError;
 use crate::render::render;
 
@@ -91,11 +92,22 @@ fn run(cli: Cli) -> Result<String, AppError> {
         Command::Kv { args, output } => emit(&args.estimate()?, &output),
         Command::Infer { args, output } => emit(&args.estimate()?, &output),
         Command::Train { args, output } => emit(&args.estimate()?, &output),
-        Command::Plan { target, output } => emit(&commands::plan::run(&target)?, &output),
+        Command::Plan { target, output } => {
+            let report = commands::plan::run(&target)?;
+            if let (PlanTarget::Serve(args), PlanReport::Serve(plan)) = (&target, &report) {
+                if let Some(path) = &args.chart {
+                    write_chart(path, api::plan_serve_chart(path, plan)?)?;
+                }
+            }
+            emit(&report, &output)
+        }
         Command::Sweep { args, output } => {
             let report = args.estimate()?;
             if let Some(path) = &args.chart {
-                write_chart(path, &report, &args, &output)?;
+                write_chart(
+                    path,
+                    api::sweep_chart(path, &args, &report, output.units())?,
+                )?;
             }
             emit(&report, &output)
         }
@@ -114,16 +126,10 @@ fn run(cli: Cli) -> Result<String, AppError> {
     }
 }
 
-/// Draw the sweep's chart and write it to `path`; say where on stderr.
+/// Write a chart's `bytes` to `path`; say where on stderr.
 #[allow(clippy::print_stderr)]
-fn write_chart(
-    path: &std::path::Path,
-    report: &commands::sweep::SweepReport,
-    args: &commands::sweep::SweepArgs,
-    output: &cli::OutputArgs,
-) -> Result<(), AppError> {
+fn write_chart(path: &std::path::Path, bytes: Vec<u8>) -> Result<(), AppError> {
     let shown = path.display().to_string();
-    let bytes = api::sweep_chart(path, args, report, output.units())?;
     std::fs::write(path, bytes).map_err(|source| AppError::Write {
         path: shown.clone(),
         source,

@@ -5,7 +5,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::sizeup;
+use common::{sizeup, svg_texts};
 
 /// A small space: two accelerators, up to 8 GPUs.
 const SMALL: &[&str] = &[
@@ -332,4 +332,52 @@ fn a_setup_only_the_simulation_refuses_is_named_with_its_percentile() {
             "in simulation at 3.00 req/s: p95 TTFT",
         ))
         .stderr(predicate::str::contains("would accept it"));
+}
+
+/// `--chart` draws the Pareto front the JSON reports, one marker per point, and
+/// rings each row of the plan, the first choice labelled and in the legend.
+#[test]
+fn issue_12_plan_serve_chart_draws_the_front_and_rings_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.svg");
+    let path_text = path.to_str().unwrap();
+    let v = plan(&[SMALL, &["--top", "3", "--chart", path_text]].concat());
+    let svg = std::fs::read_to_string(&path).unwrap();
+    let pareto = v["pareto"].as_array().unwrap().len();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    // a ring is a 9-pixel circle around a 5-pixel dot; a line's marker is a
+    // 5-pixel dot; the legend draws one key per series (two rings, one line)
+    let circles = |r: &str| svg.matches(&format!("r=\"{r}\"")).count();
+    assert_eq!(circles("9"), rows.len() + 2);
+    assert_eq!(circles("5"), pareto + rows.len() + 3);
+    let texts = svg_texts(&svg);
+    let first = &rows[0];
+    let first_label = format!(
+        "#1 {}×{}",
+        first["steady"]["gpus"].as_u64().unwrap(),
+        first["accelerator"].as_str().unwrap()
+    );
+    for expected in [
+        first_label.as_str(),
+        "first choice (#1)",
+        "other rows of the plan",
+        "Pareto front (steady state)",
+        "Output throughput per GPU (tokens/s)",
+        "llama-3.1-8b at 6.00 req/s: throughput per GPU against speed per user",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == expected),
+            "{expected} not in {texts:?}"
+        );
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Output speed per user (tokens/s")),
+        "{texts:?}"
+    );
+    // every label drawn names a point: a row's rank or a front point's GPUs
+    let point_labels = texts.iter().filter(|t| t.contains('×')).count();
+    assert!(point_labels >= 2, "{texts:?}");
 }

@@ -5,22 +5,11 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::sizeup;
+use common::{sizeup, svg_texts};
 
 /// `sizeup ARGS --format json`, required to succeed, parsed.
 fn json(args: &[&str]) -> serde_json::Value {
     common::json(&[args, &["--format", "json"]].concat())
-}
-
-/// The text content of every `<text>` element of an SVG.
-fn svg_texts(svg: &str) -> Vec<String> {
-    svg.split("<text")
-        .skip(1)
-        .filter_map(|chunk| {
-            let body = chunk.split_once('>')?.1;
-            Some(body.split_once("</text>")?.0.trim().to_string())
-        })
-        .collect()
 }
 
 #[test]

@@ -322,7 +322,24 @@ pub fn sweep_chart(
     units: ByteUnits,
 ) -> Result<Vec<u8>, Error> {
     let chart = crate::commands::sweep::chart(response, request.chart_kind, units)?;
-    crate::chart::write_chart(path, &chart).map_err(|e| Error::Chart {
+    chart_bytes(path, &chart)
+}
+
+/// The chart `sizeup plan serve --chart PATH` draws for a plan: SVG or PNG
+/// bytes, chosen by `path`'s extension. Nothing is written.
+///
+/// # Errors
+/// A chart that cannot be rendered (a figure that is not finite).
+pub fn plan_serve_chart(
+    path: &std::path::Path,
+    response: &PlanServeResponse,
+) -> Result<Vec<u8>, Error> {
+    chart_bytes(path, &crate::commands::plan::serve::chart(response))
+}
+
+/// `chart`'s bytes in the format `path` names.
+fn chart_bytes(path: &std::path::Path, chart: &crate::chart::Chart) -> Result<Vec<u8>, Error> {
+    crate::chart::write_chart(path, chart).map_err(|e| Error::Chart {
         path: path.display().to_string(),
         source: Box::new(e),
     })

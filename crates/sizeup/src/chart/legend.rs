@@ -14,6 +14,8 @@ pub(super) enum Key {
     Line(RGBColor),
     /// A filled square (a stack of bars).
     Fill(RGBColor),
+    /// A ringed marker without a line (highlighted points).
+    Ring(RGBColor),
 }
 
 /// One legend row.
@@ -95,6 +97,9 @@ where
                     c.stroke_width(3),
                 ))?;
                 area.draw(&Circle::new((x + KEY_WIDTH / 2, y), 5, c.filled()))?;
+            }
+            Key::Ring(c) => {
+                super::marks::ring(area, (x + KEY_WIDTH / 2, y), c)?;
             }
             Key::Fill(c) => {
                 area.draw(&Rectangle::new(

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use super::axis::{AxisRange, Extent};
 use super::legend::{self, Entry, Key};
 use super::marks::{self, text_size, text_style, Placer, GRID_COLOR};
-use super::{color, font, ChartError, LineChart};
+use super::{color, font, ChartError, LineChart, Mark};
 use plotters::style::text_anchor::{HPos, VPos};
 
 /// Space between tick labels along the x axis, in pixels.
@@ -27,7 +27,10 @@ where
         .enumerate()
         .map(|(i, s)| Entry {
             name: s.name.clone(),
-            key: Key::Line(color(i)),
+            key: match s.mark {
+                Mark::Line => Key::Line(color(i)),
+                Mark::Highlight => Key::Ring(color(i)),
+            },
         })
         .collect();
     let (plot_area, legend_area) = legend::frame(root, &chart.title, &entries)?;
@@ -73,24 +76,37 @@ where
     }
     for (i, s) in chart.series.iter().enumerate() {
         let c = color(i);
-        ctx.draw_series(std::iter::once(PathElement::new(
-            s.points.clone(),
-            c.stroke_width(3),
-        )))?;
-        ctx.draw_series(s.points.iter().map(|p| Circle::new(*p, 5, c.filled())))?;
+        match s.mark {
+            Mark::Line => {
+                ctx.draw_series(std::iter::once(PathElement::new(
+                    s.points.clone(),
+                    c.stroke_width(3),
+                )))?;
+                ctx.draw_series(s.points.iter().map(|p| Circle::new(*p, 5, c.filled())))?;
+            }
+            Mark::Highlight => {
+                for p in &s.points {
+                    marks::ring(root, ctx.backend_coord(p), c)?;
+                }
+            }
+        }
     }
     // Keep labels off every line and marker, then place them series by series.
     for s in &chart.series {
         let pixels: Vec<(i32, i32)> = s.points.iter().map(|p| ctx.backend_coord(p)).collect();
+        let r = marker_radius(s.mark);
         for &(px, py) in &pixels {
-            placer.reserve((px - 6, py - 6, px + 6, py + 6));
+            placer.reserve((px - r, py - r, px + r, py + r));
         }
-        placer.reserve_path(&pixels);
+        if s.mark == Mark::Line {
+            placer.reserve_path(&pixels);
+        }
     }
     for (i, s) in chart.series.iter().enumerate() {
         if let Some(labels) = &s.point_labels {
             for (p, text) in s.points.iter().zip(labels) {
-                placer.label(root, text, ctx.backend_coord(p), color(i))?;
+                let gap = marker_radius(s.mark) + 1;
+                placer.label(root, text, ctx.backend_coord(p), gap, color(i))?;
             }
         }
     }
@@ -102,6 +118,14 @@ where
     )?;
     root.present()?;
     Ok(())
+}
+
+/// Half the side of the square a marker keeps clear of labels, in pixels.
+fn marker_radius(mark: Mark) -> i32 {
+    match mark {
+        Mark::Line => 6,
+        Mark::Highlight => marks::RING_RADIUS + 2,
+    }
 }
 
 /// Room left of the plot for y tick labels and the rotated y title.

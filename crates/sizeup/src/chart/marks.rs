@@ -107,31 +107,31 @@ impl Placer {
         self.taken.push(r);
     }
 
-    /// Draw `text` near `at` (right-above, right-below, left-above, left-below,
-    /// then centred above, centred below, left or right, the first that is free);
-    /// leave it out if none is.
+    /// Draw `text` `gap` pixels from `at` (right-above, right-below, left-above,
+    /// left-below, then centred above, centred below, left or right, the first
+    /// that is free); leave it out if none is.
     pub fn label<DB: DrawingBackend>(
         &mut self,
         root: &DrawingArea<DB, Shift>,
         text: &str,
         at: (i32, i32),
+        gap: i32,
         color: RGBColor,
     ) -> Result<bool, ChartError>
     where
         DB::ErrorType: 'static,
     {
-        const GAP: i32 = 7;
         let (w, h) = text_size(root, text, font::POINT_LABEL)?;
         let (x, y) = at;
         let candidates = [
-            (x + GAP, y - GAP - h),
-            (x + GAP, y + GAP),
-            (x - GAP - w, y - GAP - h),
-            (x - GAP - w, y + GAP),
-            (x - w / 2, y - GAP - h),
-            (x - w / 2, y + GAP),
-            (x - GAP - w, y - h / 2),
-            (x + GAP, y - h / 2),
+            (x + gap, y - gap - h),
+            (x + gap, y + gap),
+            (x - gap - w, y - gap - h),
+            (x - gap - w, y + gap),
+            (x - w / 2, y - gap - h),
+            (x - w / 2, y + gap),
+            (x - gap - w, y - h / 2),
+            (x + gap, y - h / 2),
         ];
         for (left, top) in candidates {
             let r = (left, top, left + w, top + h);
@@ -169,6 +169,24 @@ where
     root.draw(&Text::new(label.to_string(), (right, bottom), style))?;
     placer.reserve(r);
     placer.reserve_path(&[(x0, y), (x1, y)]);
+    Ok(())
+}
+
+/// Outer radius of a highlighted point's ring, in pixels.
+pub(super) const RING_RADIUS: i32 = 11;
+
+/// A highlighted point at pixel `at`: a filled dot inside a ring, larger than a
+/// line's markers so it reads on top of them.
+pub(super) fn ring<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    color: RGBColor,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
+    root.draw(&Circle::new(at, RING_RADIUS - 2, color.stroke_width(3)))?;
+    root.draw(&Circle::new(at, 5, color.filled()))?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ mod legend;
 mod line;
 mod marks;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -112,6 +112,31 @@ impl Axis {
             ..Axis::linear(label, unit)
         }
     }
+
+    /// A log axis when `values` are positive and span at least [`LOG_SPAN`]
+    /// (doubling ranges then space evenly), else a linear one.
+    pub fn fitting(label: &str, unit: AxisUnit, values: impl Iterator<Item = f64> + Clone) -> Axis {
+        let lo = values.clone().fold(f64::INFINITY, f64::min);
+        let hi = values.fold(0.0, f64::max);
+        if lo > 0.0 && hi >= LOG_SPAN * lo {
+            Axis::log(label, unit)
+        } else {
+            Axis::linear(label, unit)
+        }
+    }
+}
+
+/// A range whose largest value is at least this many times its smallest is
+/// drawn on a log scale by [`Axis::fitting`].
+const LOG_SPAN: f64 = 8.0;
+
+/// How a series' points are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// Markers joined by a line (a curve, a front).
+    Line,
+    /// Large ringed markers and no line: points singled out (the setups a plan chose).
+    Highlight,
 }
 
 /// One line: its legend entry and its points, in the axes' base units.
@@ -121,6 +146,8 @@ pub(crate) struct Series {
     pub name: String,
     /// `(x, y)` points, drawn in the given order.
     pub points: Vec<(f64, f64)>,
+    /// How they are drawn.
+    pub mark: Mark,
     /// A label beside each point (`B=32`), one per point; labels that would
     /// overlap another are left out.
     pub point_labels: Option<Vec<String>>,
@@ -281,6 +308,19 @@ pub(crate) enum ChartError {
 impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {
     fn from(e: DrawingAreaErrorKind<E>) -> ChartError {
         ChartError::Draw(e.to_string())
+    }
+}
+
+/// A `--chart` file name: it must end in `.svg` or `.png` (any case), the
+/// format the writers choose by.
+pub(crate) fn parse_chart_path(s: &str) -> Result<PathBuf, String> {
+    let lower = s.to_ascii_lowercase();
+    if lower.ends_with(".svg") || lower.ends_with(".png") {
+        Ok(PathBuf::from(s))
+    } else {
+        Err(format!(
+            "`{s}` must end in `.svg` or `.png` (the chart format)"
+        ))
     }
 }
 

@@ -20,11 +20,13 @@ fn kv_chart() -> LineChart {
                 name: "bf16 KV cache".into(),
                 points: contexts.iter().map(|&s| (s, s * per_token)).collect(),
                 point_labels: None,
+                mark: Mark::Line,
             },
             Series {
                 name: "fp8 KV cache".into(),
                 points: contexts.iter().map(|&s| (s, s * per_token / 2.0)).collect(),
                 point_labels: None,
+                mark: Mark::Line,
             },
         ],
         references: vec![Reference {
@@ -52,6 +54,7 @@ fn latency_chart() -> LineChart {
         series: vec![Series {
             name: "Llama-3.1-8B on H100".into(),
             point_labels: Some(batches.iter().map(|b| format!("B={b}")).collect()),
+            mark: Mark::Line,
             points,
         }],
         references: Vec::new(),
@@ -112,6 +115,7 @@ fn training_chart() -> LineChart {
                     .map(|b| (f64::from(b), states + f64::from(b) * act))
                     .collect(),
                 point_labels: None,
+                mark: Mark::Line,
             })
             .collect(),
         references: vec![Reference {

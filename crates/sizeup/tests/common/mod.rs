@@ -27,3 +27,14 @@ pub fn shared(rel: &str) -> std::path::PathBuf {
         .join("../../../shared")
         .join(rel)
 }
+
+/// The text content of every `<text>` element of an SVG.
+pub fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|chunk| {
+            let body = chunk.split_once('>')?.1;
+            Some(body.split_once("</text>")?.0.trim().to_string())
+        })
+        .collect()
+}

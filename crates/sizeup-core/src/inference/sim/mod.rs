@@ -9,6 +9,7 @@
 //! latency percentiles, throughput, KV pool use and the queue, and says whether
 //! the run reached a steady state.
 
+mod histogram;
 mod metrics;
 mod price;
 mod scheduler;
@@ -17,6 +18,7 @@ mod workload;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
+pub use histogram::RELATIVE_ERROR as ITL_RELATIVE_ERROR;
 pub use metrics::{Level, Percentiles};
 pub use price::{StepPricer, StepShape, CONTEXT_GRID};
 pub use workload::{Arrivals, Dist, Lengths};
@@ -261,7 +263,9 @@ pub struct SimReport {
     pub ttft: Percentiles,
     /// Time per output token of each request, `(E2E − TTFT)/(output − 1)`.
     pub tpot: Percentiles,
-    /// Inter-token latency: every gap between successive tokens of a request.
+    /// Inter-token latency: every gap between successive tokens of a request;
+    /// its percentiles come from a log-bucket histogram, within
+    /// [`ITL_RELATIVE_ERROR`] of the exact ones (mean and max exact).
     pub itl: Percentiles,
     /// End-to-end latency, from sending to the last token.
     pub e2e: Percentiles,
@@ -442,7 +446,7 @@ fn assumptions(
         ),
         Assumption::new(
             "metrics",
-            "TTFT from sending to the first token; TPOT = (E2E − TTFT)/(output − 1); ITL every gap between tokens; nearest-rank percentiles; every request counted, no warm-up dropped",
+            format!("TTFT from sending to the first token; TPOT = (E2E − TTFT)/(output − 1); ITL every gap between tokens; nearest-rank percentiles (ITL's from a log-bucket histogram, within {:.2} % of exact); every request counted, no warm-up dropped", ITL_RELATIVE_ERROR * 100.0),
             "definitions of vLLM's benchmark_serving",
         ),
         Assumption::new(

@@ -39,9 +39,9 @@ pub struct StepPricer<'a> {
     arch: &'a Architecture,
     weights: PassWeights<'a>,
     machine: Machine<'a>,
-    /// `decode[n][g]`: a decode pass of `n` sequences at `g · CONTEXT_GRID` cached
-    /// tokens; NaN where not priced yet.
-    decode: Vec<Vec<f64>>,
+    /// Decode passes by (sequences, cached-token grid index): a map, not a table
+    /// indexed by the context, so a context of 2³¹ tokens costs one entry, not 2²⁷.
+    decode: HashMap<(u64, u64), f64, BuildHasherDefault<Fx>>,
     /// Prefill passes by (sequences, new-token grid index, cached-token grid index).
     prefill: HashMap<(u64, u64, u64), f64, BuildHasherDefault<Fx>>,
     /// Passes priced by the pass model.
@@ -58,7 +58,7 @@ impl<'a> StepPricer<'a> {
             arch,
             weights,
             machine,
-            decode: Vec::new(),
+            decode: HashMap::default(),
             prefill: HashMap::default(),
             passes_priced: 0,
         }
@@ -81,19 +81,11 @@ impl<'a> StepPricer<'a> {
     }
 
     fn decode_at_grid(&mut self, n: u64, g: u64) -> f64 {
-        let (ni, gi) = (n as usize, g as usize);
-        if self.decode.len() <= ni {
-            self.decode.resize(ni + 1, Vec::new());
-        }
-        if self.decode[ni].len() <= gi {
-            self.decode[ni].resize(gi + 1, f64::NAN);
-        }
-        let cached = self.decode[ni][gi];
-        if !cached.is_nan() {
-            return cached;
+        if let Some(&t) = self.decode.get(&(n, g)) {
+            return t;
         }
         let t = self.pass(n, 1, g * CONTEXT_GRID);
-        self.decode[ni][gi] = t;
+        self.decode.insert((n, g), t);
         t
     }
 
@@ -170,6 +162,12 @@ impl<'a> StepPricer<'a> {
         }
     }
 
+    /// Passes held in the tables.
+    #[cfg(test)]
+    pub(super) fn passes_held(&self) -> usize {
+        self.decode.len() + self.prefill.len()
+    }
+
     /// Seconds of one engine step of `shape`.
     ///
     /// # Formula
@@ -203,8 +201,8 @@ impl<'a> StepPricer<'a> {
     }
 }
 
-/// A small multiplicative hasher for the prefill table's integer keys (the
-/// table is looked up on most steps; SipHash's resistance to chosen keys is
+/// A small multiplicative hasher for the pass tables' integer keys (they are
+/// looked up on every step; SipHash's resistance to chosen keys is
 /// not needed for keys the simulation makes itself).
 #[derive(Default)]
 struct Fx(u64);

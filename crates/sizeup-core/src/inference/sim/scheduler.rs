@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use super::histogram::LogHistogram;
 use super::metrics::{Percentiles, TimeAverage};
 use super::price::{StepPricer, StepShape};
 use super::workload::{Arrivals, Rng};
@@ -135,7 +136,7 @@ pub(super) struct Run {
     tpot: Vec<f64>,
     e2e: Vec<f64>,
     engine_latency_sum: f64,
-    itl: Vec<(f64, u64)>,
+    itl: LogHistogram,
     pool: TimeAverage,
     queue: TimeAverage,
     running: TimeAverage,
@@ -187,7 +188,7 @@ pub(super) fn run(
         tpot: Vec::new(),
         e2e: Vec::new(),
         engine_latency_sum: 0.0,
-        itl: Vec::new(),
+        itl: LogHistogram::default(),
         pool: TimeAverage::default(),
         queue: TimeAverage::default(),
         running: TimeAverage::default(),
@@ -385,7 +386,7 @@ pub(super) fn run(
             } else if req.last_token == start {
                 in_step += 1;
             } else {
-                r.itl.push((now - req.last_token, 1));
+                r.itl.record(now - req.last_token, 1);
             }
             req.last_token = now;
             req.generated += 1;
@@ -406,7 +407,7 @@ pub(super) fn run(
             false
         });
         if in_step > 0 {
-            r.itl.push((now - start, in_step));
+            r.itl.record(now - start, in_step);
         }
         r.completed += done;
         if saturated {
@@ -465,7 +466,7 @@ impl Run {
     }
 
     /// The report's measured fields (the caller fills in the setup).
-    pub(super) fn report(mut self, replicas: u64) -> SimReport {
+    pub(super) fn report(self, replicas: u64) -> SimReport {
         let t = self.now;
         let per_sec = |x: f64| {
             if t > 0.0 {
@@ -493,7 +494,7 @@ impl Run {
             simulated_seconds: t,
             ttft: Percentiles::of(&self.ttft),
             tpot: Percentiles::of(&self.tpot),
-            itl: Percentiles::of_weighted(&mut self.itl),
+            itl: self.itl.percentiles(),
             e2e: Percentiles::of(&self.e2e),
             requests_per_sec: per_sec(self.completed as f64),
             output_tokens_per_sec: per_sec(self.output_tokens as f64),

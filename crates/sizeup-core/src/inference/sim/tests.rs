@@ -242,3 +242,62 @@ fn the_step_cap_stops_a_run_and_says_so() {
     assert_eq!(r.steps, 100);
     assert_eq!(r.state, RunState::StepCap { steps: 100 });
 }
+
+/// Llama-3.1-8B's shape with every layer on a 4096-token sliding window and no
+/// position limit: its cache stops growing, so a 2³¹-token context fits.
+fn windowed_8b() -> Architecture {
+    let mut arch = llama_8b();
+    let mut sliding = arch.layers.blocks[0].clone();
+    if let crate::arch::Mixer::Attention(a) = &mut sliding.mixer {
+        a.span = crate::arch::Span::Window(4096);
+    }
+    arch.layers = crate::arch::Schedule::uniform(sliding, 32);
+    arch.max_context = crate::arch::UNBOUNDED_CONTEXT;
+    arch
+}
+
+#[test]
+fn a_huge_context_prices_a_few_passes_not_a_table_of_its_length() {
+    let arch = windowed_8b();
+    let req = h100(1 << 31, 4);
+    let est = estimate(&arch, &req).unwrap();
+    let stored = stored_tensors(&arch, req.weights, &WeightOptions::default()).unwrap();
+    let list = crate::ops::list(&arch).unwrap();
+    let machine = Machine {
+        gpu: &req.gpu,
+        tp: 1,
+        profile: &req.profile,
+        precision: req.weights.compute_precision(),
+        kv_dtype: req.kv_dtype,
+        quantized: false,
+    };
+    let mut pricer = StepPricer::new(&arch, PassWeights::new(&arch, &list, &stored, 1), machine);
+    // one sequence at 2³¹ cached tokens (on the grid) and 256 at 2³¹ + 8 each (between two points)
+    let one = pricer.decode(1, 1 << 31);
+    let many = pricer.decode(256, 256 * ((1 << 31) + 8));
+    assert!(one > 0.0 && many > one, "{one} {many}");
+    assert_eq!(pricer.passes_held(), 3);
+    assert_eq!(pricer.passes_priced, 3);
+    assert!(est.decode.seconds > 0.0);
+}
+
+#[test]
+fn a_run_at_a_context_of_two_to_the_31_completes() {
+    let arch = windowed_8b();
+    let prompt = 1u64 << 31;
+    let req = h100(prompt, 4);
+    let mut sim = SimRequest::poisson(0.001, prompt, 4);
+    sim.requests = 2;
+    // almost the whole prompt is found in the prefix cache: the run prefills a
+    // few thousand tokens and decodes at a context of 2³¹
+    sim.scheduler.prefix_hit_rate = 0.999_999;
+    let r = simulate(&arch, &req, &sim).unwrap();
+    assert_eq!(r.requests_completed, 2);
+    assert_eq!(r.requests_rejected, 0);
+    // 2³¹ · 10⁻⁶ = 2147.48 tokens left, rounded to whole blocks of hits: 2160 new
+    // tokens in one chunk, then 3 decodes, for each request (they arrive
+    // minutes apart, so they never share a step)
+    assert_eq!(r.steps, 8);
+    assert_eq!(r.tpot.samples, 2);
+    assert!(r.tpot.p50.is_finite() && r.tpot.p50 > 0.0);
+}

@@ -72,6 +72,18 @@ pub struct Steady {
     pub usd_per_million_output_tokens: Option<f64>,
 }
 
+impl Steady {
+    /// Output tokens per second per GPU at the load: `served / GPUs`.
+    pub fn output_tokens_per_sec_per_gpu(&self) -> f64 {
+        self.served_output_tokens_per_sec / self.gpus.max(1) as f64
+    }
+
+    /// Output tokens per second one request sees: `1 / TPOT`.
+    pub fn tokens_per_sec_per_user(&self) -> f64 {
+        1.0 / self.tpot_seconds
+    }
+}
+
 /// Why a setup misses at steady state, with the figures that show it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -689,9 +701,8 @@ fn walk_machine(
                         });
                         let point = ParetoPoint {
                             gpus: steady.gpus,
-                            output_tokens_per_sec_per_gpu: steady.served_output_tokens_per_sec
-                                / steady.gpus.max(1) as f64,
-                            tokens_per_sec_per_user: 1.0 / steady.tpot_seconds,
+                            output_tokens_per_sec_per_gpu: steady.output_tokens_per_sec_per_gpu(),
+                            tokens_per_sec_per_user: steady.tokens_per_sec_per_user(),
                             candidate,
                             steady,
                         };

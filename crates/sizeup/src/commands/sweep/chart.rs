@@ -3,7 +3,7 @@
 //! stacked bars, or training memory (against micro-batch). Pure: it describes
 //! the chart; `main` writes the file.
 
-use crate::chart::{Axis, AxisUnit, Chart, LineChart, Reference, Series, Stack, StackedBars};
+use crate::chart::{Axis, AxisUnit, Chart, LineChart, Mark, Reference, Series, Stack, StackedBars};
 use crate::error::AppError;
 use crate::humanize::{self, ByteUnits};
 
@@ -11,10 +11,6 @@ use super::axes::Quantity;
 use super::serve::ServePoint;
 use super::train::{self, TrainPoint};
 use super::{ChartKind, Mode, Settings, SweepPoint, SweepReport};
-
-/// A range whose largest value is at least this many times its smallest is
-/// drawn on a log scale (doubling ranges then space evenly).
-const LOG_SPAN: f64 = 8.0;
 
 /// The chart `kind` draws for `report`.
 pub fn chart(report: &SweepReport, kind: ChartKind, units: ByteUnits) -> Result<Chart, AppError> {
@@ -137,16 +133,6 @@ fn series_by_other<'a, P>(
     groups
 }
 
-fn x_axis(label: &str, unit: AxisUnit, values: impl Iterator<Item = f64> + Clone) -> Axis {
-    let lo = values.clone().fold(f64::INFINITY, f64::min);
-    let hi = values.fold(0.0, f64::max);
-    if lo > 0.0 && hi >= LOG_SPAN * lo {
-        Axis::log(label, unit)
-    } else {
-        Axis::linear(label, unit)
-    }
-}
-
 fn kv_dtype(report: &SweepReport) -> &str {
     match &report.settings {
         Settings::Serve { kv_dtype, .. } => kv_dtype,
@@ -183,6 +169,7 @@ fn kv_chart(report: &SweepReport, x: usize, units: ByteUnits) -> LineChart {
                 .map(|(c, p)| (*c, p.kv_per_request_bytes as f64))
                 .collect(),
             point_labels: None,
+            mark: Mark::Line,
         })
         .collect();
     LineChart {
@@ -217,6 +204,7 @@ fn latency_chart(report: &SweepReport, x: usize) -> LineChart {
                     .map(|(_, p)| (p.output_tokens_per_sec, p.time_per_output_token_seconds))
                     .collect(),
                 point_labels: Some(fitting.iter().map(|(b, _)| format!("B={b}")).collect()),
+                mark: Mark::Line,
             }
         })
         .collect();
@@ -233,7 +221,7 @@ fn latency_chart(report: &SweepReport, x: usize) -> LineChart {
     }
     LineChart {
         title,
-        x: x_axis(
+        x: Axis::fitting(
             "Output throughput, all replicas",
             AxisUnit::TokensPerSec,
             rates.iter().copied(),
@@ -336,6 +324,7 @@ fn train_memory(report: &SweepReport, micro_batch: Option<usize>, units: ByteUni
                     .map(|(b, p)| (*b, p.memory.total_bytes as f64))
                     .collect(),
                 point_labels: None,
+                mark: Mark::Line,
             })
             .collect();
         return Chart::Line(LineChart {

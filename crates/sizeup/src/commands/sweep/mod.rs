@@ -64,7 +64,7 @@ pub struct SweepArgs {
     #[serde(serialize_with = "crate::api::text_list")]
     pub vary: Vec<SweepAxis>,
     /// Write a chart to this file (`.svg` or `.png`)
-    #[arg(long, value_name = "FILE", value_parser = parse_chart_path)]
+    #[arg(long, value_name = "FILE", value_parser = crate::chart::parse_chart_path)]
     pub chart: Option<PathBuf>,
     /// What the chart plots; `auto` picks by mode and the first varied input
     /// (context: KV cache; batch or concurrency: latency against throughput;
@@ -177,17 +177,6 @@ pub enum ChartKind {
     /// Training memory per GPU: stacked line items, or total against
     /// micro-batch per value of a second input, with the GPU's memory.
     TrainMemory,
-}
-
-fn parse_chart_path(s: &str) -> Result<PathBuf, String> {
-    let lower = s.to_ascii_lowercase();
-    if lower.ends_with(".svg") || lower.ends_with(".png") {
-        Ok(PathBuf::from(s))
-    } else {
-        Err(format!(
-            "`{s}` must end in `.svg` or `.png` (the chart format)"
-        ))
-    }
 }
 
 /// One varied input, as the report shows it.

@@ -20,8 +20,11 @@ use sizeup_core::plan::serve::{
 };
 use sizeup_core::{Assumption, KvDtype, WeightFormat};
 
+mod chart;
 mod miss;
 mod view;
+
+pub use chart::chart;
 
 use miss::{empty_space, nothing_meets};
 use view::why;
@@ -117,6 +120,10 @@ pub struct PlanServeArgs {
     /// Engine steps each simulation runs at most
     #[arg(long, value_parser = crate::door::STEPS, default_value = "10M")]
     pub max_steps: u64,
+    /// Write a chart to this file (`.svg` or `.png`): the Pareto front of throughput
+    /// per GPU against speed per user, with the plan's rows ringed
+    #[arg(long, value_name = "FILE", value_parser = crate::chart::parse_chart_path)]
+    pub chart: Option<std::path::PathBuf>,
     /// Search even when the space would take more than a minute
     #[arg(long)]
     pub allow_long: bool,
