@@ -76,7 +76,7 @@ fn issue_12_layout_grids_come_back_priced_in_json_and_markdown() {
         "json",
     ]);
     let grids = v["layout_grids"].as_array().unwrap();
-    // crates/sizeup-core/data/layout_grids.json: 7 grids, 64 layouts
+    // crates/sizeup-validation/data/layout_grids.json: 7 grids, 64 layouts
     assert_eq!(grids.len(), 7);
     let layouts: usize = grids
         .iter()

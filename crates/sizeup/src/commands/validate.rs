@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use sizeup_core::validation::calibration::{self, FittedConstant};
-use sizeup_core::validation::grids::GridOutcome;
-use sizeup_core::validation::{abs_quantile, relative_error, Case, CaseOutcome};
+use sizeup_validation::calibration::{self, FittedConstant};
+use sizeup_validation::grids::GridOutcome;
+use sizeup_validation::{
+    abs_quantile, relative_error, Case, CaseOutcome, OWN_CASES, OWN_CASES_PATH,
+};
 
 use crate::error::AppError;
 use crate::humanize::ByteUnits;
@@ -26,9 +28,6 @@ const SHARED_PRACTITIONER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/validation/practitioner.json"
 );
-
-/// sizeup's own measurements (validation/README.md), embedded.
-const OWN_CASES: &str = include_str!("../../../../validation/h200-2026-11-28.json");
 
 /// Flags of `sizeup validate`.
 #[derive(Debug, Args)]
@@ -141,7 +140,7 @@ fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
         if let Ok(text) = std::fs::read_to_string(SHARED_PRACTITIONER) {
             cases.extend(parse(SHARED_PRACTITIONER.into(), &text)?);
         }
-        cases.extend(parse("validation/h200-2026-11-28.json".into(), OWN_CASES)?);
+        cases.extend(parse(OWN_CASES_PATH.into(), OWN_CASES)?);
     }
     for path in &args.cases {
         let text = read_text(path, MAX_TEXT_BYTES).map_err(|e| AppError::Usage {

@@ -4,7 +4,7 @@
 //! `kv_cache` is rebuilt from what its source states (the architecture through
 //! [`Shape`], the accelerator from the catalog, the precision as a
 //! [`WeightFormat`], the engine from the framework) and predicted by the one
-//! model of [`crate::inference`]. Beside it, a naive baseline:
+//! model of [`sizeup_core::inference`]. Beside it, a naive baseline:
 //! decode = weight bytes ÷ (datasheet bandwidth · [`BASELINE_MEMORY_UTILIZATION`]),
 //! prefill = 2·N·tokens ÷ (datasheet peak · [`BASELINE_COMPUTE_UTILIZATION`]).
 
@@ -12,12 +12,12 @@ use serde_json::Value;
 
 use super::calibration::Calibration;
 use super::{Case, CaseOutcome};
-use crate::arch::Architecture;
-use crate::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
-use crate::hardware::{self, Accelerator};
-use crate::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
-use crate::kv::{self, KvRequest};
-use crate::shape::{BlockStyle, Shape};
+use sizeup_core::arch::Architecture;
+use sizeup_core::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
+use sizeup_core::hardware::{self, Accelerator};
+use sizeup_core::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
+use sizeup_core::kv::{self, KvRequest};
+use sizeup_core::shape::{BlockStyle, Shape};
 
 /// The baseline's one memory-bandwidth utilization for decode (a common rule of thumb).
 pub const BASELINE_MEMORY_UTILIZATION: f64 = 0.8;
@@ -128,7 +128,7 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
         let mut without = arch.clone();
         without.embedding.learned_positions = 0;
         let gap = |a: &Architecture| {
-            crate::params::count(a).map_or(f64::INFINITY, |c| (c.total as f64 - stated).abs())
+            sizeup_core::params::count(a).map_or(f64::INFINITY, |c| (c.total as f64 - stated).abs())
         };
         if gap(&without) < gap(&arch) {
             arch = without;
@@ -414,7 +414,7 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let (metric0, reported0) = first_reported(case);
     let fail = |why: &str| (metric0.clone(), reported0, why.to_string());
     let arch = architecture(case).map_err(|e| fail(&e))?;
-    let params = crate::params::count(&arch)
+    let params = sizeup_core::params::count(&arch)
         .map_err(|e| fail(&e.to_string()))?
         .total as f64;
     let opts = WeightOptions::default();
@@ -572,7 +572,7 @@ fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     }
     // the lesson's baseline: nominal memory x utilization minus 16-bit weights
     let util = get("gpu_memory_utilization").unwrap_or(0.9);
-    let params = crate::params::count(&arch)
+    let params = sizeup_core::params::count(&arch)
         .map_err(|e| fail(&e.to_string()))?
         .total as f64;
     let baseline = (gpu.memory_bytes as f64 * util - 2.0 * params) / per_token as f64;

@@ -2,7 +2,7 @@
 //!
 //! Each case of kind `train_throughput`, `train_time`, `train_flops` or
 //! `train_memory` is rebuilt from what its source states and predicted by the one
-//! model of [`crate::training`], beside a flat baseline: `6·N·D` at one MFU of
+//! model of [`sizeup_core::training`], beside a flat baseline: `6·N·D` at one MFU of
 //! [`BASELINE_MFU`] of the BF16 peak.
 //!
 //! How a case is read, the same for every case:
@@ -32,21 +32,21 @@ use serde_json::{Map, Value};
 
 use super::calibration::{Calibration, Knob};
 use super::{Case, CaseOutcome};
-use crate::arch::{
+use sizeup_core::arch::{
     Architecture, AttentionKind, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule, SharedExperts,
 };
-use crate::device::collective::{Fabric, Network};
-use crate::hardware::{self, Accelerator};
-use crate::params;
-use crate::shape::{BlockStyle, Shape};
-use crate::training::activations::Recompute;
-use crate::training::flops::narayanan_model_flops;
-use crate::training::kernels::{Gpu, Kernels};
-use crate::training::lora::{Method, Projection};
-use crate::training::parallel::{Layout, LayoutRequest, Workload, ZeroStage};
-use crate::training::states::{Optimizer, Precision};
-use crate::training::time::{self, Overlap, TimeConfig};
-use crate::training::{estimate, TrainEstimate, TrainRequest};
+use sizeup_core::device::collective::{Fabric, Network};
+use sizeup_core::hardware::{self, Accelerator};
+use sizeup_core::params;
+use sizeup_core::shape::{BlockStyle, Shape};
+use sizeup_core::training::activations::Recompute;
+use sizeup_core::training::flops::narayanan_model_flops;
+use sizeup_core::training::kernels::{Gpu, Kernels};
+use sizeup_core::training::lora::{Method, Projection};
+use sizeup_core::training::parallel::{Layout, LayoutRequest, Workload, ZeroStage};
+use sizeup_core::training::states::{Optimizer, Precision};
+use sizeup_core::training::time::{self, Overlap, TimeConfig};
+use sizeup_core::training::{estimate, TrainEstimate, TrainRequest};
 
 /// The flat baseline's one model FLOPs utilization (issue 5).
 pub const BASELINE_MFU: f64 = 0.45;
@@ -149,7 +149,7 @@ fn architecture(case: &Case) -> Result<Architecture, String> {
     if let Some(stated) = get("params") {
         let mut tied = arch.clone();
         tied.embedding.tied = true;
-        let total = |a: &Architecture| crate::params::count(a).map(|c| c.total).ok();
+        let total = |a: &Architecture| sizeup_core::params::count(a).map(|c| c.total).ok();
         if total(&arch) != Some(stated) && total(&tied) == Some(stated) {
             arch = tied;
         }
@@ -387,7 +387,9 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         Recompute::None
     };
     if let Some(o) = text(s, "optimizer") {
-        req.optimizer = o.parse().map_err(|e: crate::CoreError| e.to_string())?;
+        req.optimizer = o
+            .parse()
+            .map_err(|e: sizeup_core::CoreError| e.to_string())?;
     }
     if let Some(ep) = get("ep") {
         req.layout.ep = ep;
@@ -734,8 +736,8 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         let mut notes = r.notes;
         // the allocator's peak leaves out the CUDA context
         notes.push("peak memory of the busiest GPU: framework overhead left out".into());
-        let predicted =
-            (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64
+            / sizeup_core::units::GIB;
         return Ok(outcome(case, metric, reported, predicted, None, notes));
     }
     let arch = architecture(case).map_err(|e| fail(e.to_string()))?;
@@ -754,7 +756,7 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         // plain PyTorch mixed precision: fp32 weights, gradients and AdamW states
         // (16 bytes per parameter, as the model's bf16 + fp32-master default),
         // eager element-wise kernels, recomputation as the case states
-        req.kernels = crate::training::kernels::Kernels::Eager;
+        req.kernels = sizeup_core::training::kernels::Kernels::Eager;
         req.recompute = match text(&case.setup, "recompute").unwrap_or("none") {
             r if r.starts_with("full") => Recompute::Full,
             r if r.starts_with("selective") => Recompute::Selective,
@@ -762,8 +764,8 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         };
         let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
         // max_memory_allocated leaves out the CUDA context and allocator slack
-        let predicted =
-            (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64
+            / sizeup_core::units::GIB;
         let notes = vec![
             "PyTorch autocast recipe: 16 bytes of weights, gradients and AdamW states per parameter, eager kernels; allocated peak: framework overhead left out".to_string(),
         ];
@@ -803,7 +805,7 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
     // torchtune reports the allocator's peak reservation, which leaves out the CUDA context
     let predicted =
-        (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / sizeup_core::units::GIB;
     notes.push("peak reserved memory: framework overhead left out".into());
     Ok(outcome(case, metric, reported, predicted, None, notes))
 }
@@ -825,7 +827,7 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
     let arch = Shape::gpt(layers, hidden, heads, 51200)
         .build()
         .map_err(|e| e.to_string())?;
-    let cfg = |recompute| crate::training::activations::ActivationConfig {
+    let cfg = |recompute| sizeup_core::training::activations::ActivationConfig {
         seq_len: seq,
         micro_batch: 1,
         tp: 8,
@@ -837,7 +839,7 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
         element_bytes: 2,
     };
     let bytes = |r| {
-        crate::training::activations::layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r))
+        sizeup_core::training::activations::layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r))
             .map_err(|e| e.to_string())
     };
     let saving = 1.0 - bytes(Recompute::Selective)? as f64 / bytes(Recompute::None)? as f64;
@@ -858,8 +860,8 @@ mod tests;
 /// Hugging Face transformers' modeling code computes the loss eagerly
 /// (`ForCausalLMLoss`: fp32 upcast + `cross_entropy`) unless a fused or chunked
 /// loss replaces it (Liger, Unsloth, a chunked loss), which the same field would name.
-fn stated_loss(setup: &Map<String, Value>) -> Option<crate::training::activations::Loss> {
-    use crate::training::activations::Loss;
+fn stated_loss(setup: &Map<String, Value>) -> Option<sizeup_core::training::activations::Loss> {
+    use sizeup_core::training::activations::Loss;
     let stated = ["framework", "software"]
         .iter()
         .filter_map(|k| text(setup, k))
@@ -922,7 +924,7 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         Method::Qlora {
             rank,
             targets,
-            upcast: crate::training::lora::QLORA_UPCAST_DEFAULT,
+            upcast: sizeup_core::training::lora::QLORA_UPCAST_DEFAULT,
         }
     } else if method.contains("lora") {
         Method::Lora { rank, targets }
@@ -946,11 +948,11 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }
-    let f = crate::training::fit::longest_seq_len(
+    let f = sizeup_core::training::fit::longest_seq_len(
         &arch,
         &acc,
         &req,
-        crate::training::fit::SeqLenStep::Multiple(1),
+        sizeup_core::training::fit::SeqLenStep::Multiple(1),
     )
     .map_err(|e| fail(e.to_string()))?;
     let longest = f
