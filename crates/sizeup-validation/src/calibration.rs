@@ -299,6 +299,7 @@ pub fn predict(case: &Case, cal: &Calibration) -> CaseOutcome {
             predicted: None,
             baseline: None,
             note: Some(format!("no model predicts cases of kind `{}`", case.kind)),
+            fits: None,
         })
 }
 

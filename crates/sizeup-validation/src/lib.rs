@@ -11,6 +11,7 @@
 pub mod calibration;
 pub mod grids;
 pub mod inference;
+pub mod reading;
 pub mod training;
 
 use serde::{Deserialize, Serialize};
@@ -116,6 +117,10 @@ pub struct CaseOutcome {
     pub baseline: Option<f64>,
     /// Why the case cannot be predicted, or what was assumed where the source is silent.
     pub note: Option<String>,
+    /// For a predicted speed: whether the memory model says the layout fits the
+    /// accelerator (`false` flags a speed predicted for a run that could not have
+    /// happened as modelled); `None` for other figures.
+    pub fits: Option<bool>,
 }
 
 impl CaseOutcome {
