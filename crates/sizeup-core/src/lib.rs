@@ -33,7 +33,6 @@ pub mod rough;
 pub mod shape;
 pub mod training;
 pub mod units;
-pub mod validation;
 
 pub use arch::Architecture;
 pub use assumption::Assumption;

@@ -76,7 +76,7 @@ fn issue_12_layout_grids_come_back_priced_in_json_and_markdown() {
         "json",
     ]);
     let grids = v["layout_grids"].as_array().unwrap();
-    // crates/sizeup-core/data/layout_grids.json: 7 grids, 64 layouts
+    // crates/sizeup-validation/data/layout_grids.json: 7 grids, 64 layouts
     assert_eq!(grids.len(), 7);
     let layouts: usize = grids
         .iter()
@@ -105,4 +105,39 @@ fn issue_12_layout_grids_come_back_priced_in_json_and_markdown() {
     let md = String::from_utf8(out.stdout).unwrap();
     assert!(md.contains("**layout grids:"), "{md}");
     assert!(md.contains("| bloom-181b-384xA100-2022-02-25 |"), "{md}");
+}
+
+#[test]
+fn uncertain_cases_are_summed_apart_and_unfit_speeds_are_flagged() {
+    let v = json(&["validate", "--kind", "infer", "--format", "json"]);
+    let cases = v["cases"].as_array().unwrap();
+    for s in v["summary"].as_array().unwrap() {
+        let (kind, uncertain) = (
+            s["kind"].as_str().unwrap(),
+            s["uncertain"].as_bool().unwrap(),
+        );
+        let members: Vec<_> = cases
+            .iter()
+            .filter(|c| c["kind"] == kind && c["uncertain"] == uncertain)
+            .collect();
+        if kind.starts_with("infer_") {
+            // each row counts only its own cases: certain and uncertain never mix
+            assert_eq!(
+                s["cases"].as_u64().unwrap() as usize,
+                members.len(),
+                "{kind}"
+            );
+        }
+    }
+    // a speed predicted for a setup that does not fit says so, in JSON and in its note
+    for c in cases.iter().filter(|c| c["fits"] == false) {
+        assert!(c["note"].as_str().unwrap().contains("does not fit"), "{c}");
+    }
+    // the 4-GPU TensorRT-LLM row reports `output_tokens_per_sec`: a total, as its key says
+    let tp4 = cases
+        .iter()
+        .find(|c| c["id"] == "trtllm_v061_tput_a100_fp16_llama70b_tp4_bs1280_128_128")
+        .unwrap();
+    assert_eq!(tp4["metric"], "output_tokens_per_sec");
+    assert_eq!(tp4["uncertain"], true);
 }

@@ -201,7 +201,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         prefill_chunk_tokens: Some(8192),
         // fitted by validation::calibration (Knob::ServingMatmul16 / ServingMatmul8), as
         // shares of the accelerator's measured matmul rates (device::Device::matmul)
-        matmul_efficiency_16bit: 0.86,
+        matmul_efficiency_16bit: 0.81,
         matmul_efficiency_8bit: 0.74,
         memory_efficiency: 0.90,
         layer_overhead_seconds: 10e-6,
@@ -271,7 +271,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             memory_efficiency: 0.75,
             layer_overhead_seconds: 150e-6,
             expand_gqa_kv: true,
-            source: "transformers generate (eager PyTorch, sdpa with repeat_kv): estimates, checked against this project's H200 runs (validation/h200-2026-11-28.json)".into(),
+            source: "transformers generate (eager PyTorch, sdpa with repeat_kv): estimates, checked against this project's H200 runs (crates/sizeup-validation/cases/h200-2026-11-28.json)".into(),
             ..base
         },
     }

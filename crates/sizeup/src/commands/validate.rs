@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use sizeup_core::validation::calibration::{self, FittedConstant};
-use sizeup_core::validation::grids::GridOutcome;
-use sizeup_core::validation::{abs_quantile, relative_error, Case, CaseOutcome};
+use sizeup_validation::calibration::{self, FittedConstant};
+use sizeup_validation::grids::GridOutcome;
+use sizeup_validation::{
+    abs_quantile, relative_error, Case, CaseOutcome, OWN_CASES, OWN_CASES_PATH,
+};
 
 use crate::error::AppError;
 use crate::humanize::ByteUnits;
@@ -26,9 +28,6 @@ const SHARED_PRACTITIONER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/validation/practitioner.json"
 );
-
-/// sizeup's own measurements (validation/README.md), embedded.
-const OWN_CASES: &str = include_str!("../../../../validation/h200-2026-11-28.json");
 
 /// Flags of `sizeup validate`.
 #[derive(Debug, Args)]
@@ -73,6 +72,9 @@ pub struct CaseRow {
 pub struct KindSummary {
     /// The case kind.
     pub kind: String,
+    /// Whether these are the cases their sources mark uncertain, summed apart from
+    /// the others (whose row leaves them out).
+    pub uncertain: bool,
     /// Cases of this kind.
     pub cases: usize,
     /// Cases sizeup predicted.
@@ -89,6 +91,8 @@ pub struct KindSummary {
     pub loso_median_abs_error: Option<f64>,
     /// 90th percentile of the leave-one-source-out absolute error.
     pub loso_p90_abs_error: Option<f64>,
+    /// Cases sizeup predicted that the baseline predicts too.
+    pub baseline_predicted: usize,
     /// Median absolute relative error of the baseline, on the same cases.
     pub baseline_median_abs_error: Option<f64>,
     /// 90th percentile of the baseline's absolute error.
@@ -141,7 +145,7 @@ fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
         if let Ok(text) = std::fs::read_to_string(SHARED_PRACTITIONER) {
             cases.extend(parse(SHARED_PRACTITIONER.into(), &text)?);
         }
-        cases.extend(parse("validation/h200-2026-11-28.json".into(), OWN_CASES)?);
+        cases.extend(parse(OWN_CASES_PATH.into(), OWN_CASES)?);
     }
     for path in &args.cases {
         let text = read_text(path, MAX_TEXT_BYTES).map_err(|e| AppError::Usage {
@@ -200,41 +204,52 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
             ));
         }
     }
-    let summary = groups
-        .into_iter()
-        .map(|(kind, members)| {
+    let mut summary = Vec::new();
+    for (kind, members) in groups {
+        for uncertain in [false, true] {
             let of_kind: Vec<&CaseRow> = rows
                 .iter()
-                .filter(|r| members.contains(&r.outcome.kind))
+                .filter(|r| members.contains(&r.outcome.kind) && r.uncertain == uncertain)
                 .collect();
-            let errors: Vec<f64> = of_kind.iter().filter_map(|r| r.error).collect();
-            let loso: Vec<f64> = of_kind.iter().filter_map(|r| r.loso_error).collect();
-            let baseline: Vec<f64> = of_kind
-                .iter()
-                .filter(|r| r.error.is_some())
-                .filter_map(|r| r.baseline_error)
-                .collect();
-            KindSummary {
-                cases: of_kind.len(),
-                predicted: errors.len(),
-                median_abs_error: abs_quantile(&errors, 0.5),
-                p90_abs_error: abs_quantile(&errors, 0.9),
-                worst_abs_error: abs_quantile(&errors, 1.0),
-                loso_predicted: loso.len(),
-                loso_median_abs_error: abs_quantile(&loso, 0.5),
-                loso_p90_abs_error: abs_quantile(&loso, 0.9),
-                baseline_median_abs_error: abs_quantile(&baseline, 0.5),
-                baseline_p90_abs_error: abs_quantile(&baseline, 0.9),
-                kind,
+            if of_kind.is_empty() {
+                continue;
             }
-        })
-        .collect();
+            summary.push(summarize(kind.clone(), uncertain, &of_kind));
+        }
+    }
     Ok(ValidateReport {
         cases: rows,
         summary,
         constants: v.constants,
         layout_grids: grids::outcomes(args.kind.as_deref()),
     })
+}
+
+/// Error statistics over `rows`: in-sample, leave-one-source-out, and the
+/// baseline on the cases sizeup predicts; each with how many cases it covers.
+fn summarize(kind: String, uncertain: bool, rows: &[&CaseRow]) -> KindSummary {
+    let errors: Vec<f64> = rows.iter().filter_map(|r| r.error).collect();
+    let loso: Vec<f64> = rows.iter().filter_map(|r| r.loso_error).collect();
+    let baseline: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.error.is_some())
+        .filter_map(|r| r.baseline_error)
+        .collect();
+    KindSummary {
+        kind,
+        uncertain,
+        cases: rows.len(),
+        predicted: errors.len(),
+        median_abs_error: abs_quantile(&errors, 0.5),
+        p90_abs_error: abs_quantile(&errors, 0.9),
+        worst_abs_error: abs_quantile(&errors, 1.0),
+        loso_predicted: loso.len(),
+        loso_median_abs_error: abs_quantile(&loso, 0.5),
+        loso_p90_abs_error: abs_quantile(&loso, 0.9),
+        baseline_predicted: baseline.len(),
+        baseline_median_abs_error: abs_quantile(&baseline, 0.5),
+        baseline_p90_abs_error: abs_quantile(&baseline, 0.9),
+    }
 }
 
 fn ratio(x: Option<f64>) -> Cell {
@@ -297,7 +312,7 @@ impl Report for ValidateReport {
             ]);
         }
         let mut summary = Table::new(
-            Some("summary: absolute relative error per kind (sizeup in-sample | leave-one-source-out | naive baseline on the same cases)"),
+            Some("summary: absolute relative error per kind (sizeup in-sample | leave-one-source-out | naive baseline on the same cases); cases their sources mark uncertain are summed apart, on their own row"),
             &[
                 ("kind", "kind"),
                 ("cases", "cases"),
@@ -308,13 +323,18 @@ impl Report for ValidateReport {
                 ("LOSO predicted", "loso_predicted"),
                 ("LOSO median", "loso_median_abs_error"),
                 ("LOSO p90", "loso_p90_abs_error"),
+                ("baseline predicted", "baseline_predicted"),
                 ("baseline median", "baseline_median_abs_error"),
                 ("baseline p90", "baseline_p90_abs_error"),
             ],
         );
         for s in &self.summary {
             summary.row(vec![
-                Cell::Text(s.kind.clone()),
+                Cell::Text(if s.uncertain {
+                    format!("{} (uncertain, apart)", s.kind)
+                } else {
+                    s.kind.clone()
+                }),
                 Cell::Exact(s.cases as u64),
                 Cell::Exact(s.predicted as u64),
                 ratio(s.median_abs_error),
@@ -323,6 +343,7 @@ impl Report for ValidateReport {
                 Cell::Exact(s.loso_predicted as u64),
                 ratio(s.loso_median_abs_error),
                 ratio(s.loso_p90_abs_error),
+                Cell::Exact(s.baseline_predicted as u64),
                 ratio(s.baseline_median_abs_error),
                 ratio(s.baseline_p90_abs_error),
             ]);

@@ -1,7 +1,7 @@
 //! The "layout grids" section of `sizeup validate`: published layout searches
-//! ranked by the plan's own estimate ([`sizeup_core::validation::grids`]).
+//! ranked by the plan's own estimate ([`sizeup_validation::grids`]).
 
-use sizeup_core::validation::grids::{self, GridOutcome, PricedLayout, FIRST_CHOICE_GAP_BAR};
+use sizeup_validation::grids::{self, GridOutcome, PricedLayout, FIRST_CHOICE_GAP_BAR};
 
 use crate::render::{Cell, Table};
 

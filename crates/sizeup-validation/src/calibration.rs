@@ -27,9 +27,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Case, CaseOutcome};
-use crate::inference::{self, Backend, Engine, EngineProfile};
-use crate::training::kernels::{EAGER_TRAFFIC_FACTOR, SUSTAINED_FRACTION};
-use crate::training::time::COMM_SM_SHARE;
+use sizeup_core::inference::{self, Backend, Engine, EngineProfile};
+use sizeup_core::training::kernels::{EAGER_TRAFFIC_FACTOR, SUSTAINED_FRACTION};
+use sizeup_core::training::time::COMM_SM_SHARE;
 
 /// Grid step of the efficiency knobs (fractions); a factor's step is [`Knob::step`].
 pub const GRID_STEP: f64 = 0.01;
@@ -299,6 +299,7 @@ pub fn predict(case: &Case, cal: &Calibration) -> CaseOutcome {
             predicted: None,
             baseline: None,
             note: Some(format!("no model predicts cases of kind `{}`", case.kind)),
+            fits: None,
         })
 }
 
@@ -686,10 +687,10 @@ mod tests {
     /// practitioners' measurements and sizeup's own H200 runs.
     fn default_cases() -> Vec<Case> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-        let mut cases = crate::validation::shared_cases();
+        let mut cases = crate::shared_cases();
         for path in [
             format!("{dir}/../shared/validation/practitioner.json"),
-            format!("{dir}/validation/h200-2026-11-28.json"),
+            format!("{dir}/crates/sizeup-validation/cases/h200-2026-11-28.json"),
         ] {
             let text = std::fs::read_to_string(&path).expect(&path);
             cases.extend(serde_json::from_str::<Vec<Case>>(&text).expect(&path));

@@ -1,5 +1,5 @@
 use super::*;
-use crate::validation::{abs_quantile, shared_cases};
+use crate::{abs_quantile, shared_cases};
 
 fn outcomes(kind: &str) -> Vec<CaseOutcome> {
     shared_cases()
@@ -66,13 +66,11 @@ fn unpredictable_cases_say_why_and_other_kinds_are_left_alone() {
     assert!(o.predicted.is_none() && o.note.unwrap().contains("not stated"));
 }
 
-/// This project's H200 measurements (validation/h200-2026-11-28.json in the repository).
+/// This project's H200 measurements (crates/sizeup-validation/cases/h200-2026-11-28.json in the repository).
 fn h200_cases() -> Vec<Case> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../validation/h200-2026-11-28.json"
-    );
-    let text = std::fs::read_to_string(path).expect("validation/h200-2026-11-28.json in the repo");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/cases/h200-2026-11-28.json");
+    let text = std::fs::read_to_string(path)
+        .expect("crates/sizeup-validation/cases/h200-2026-11-28.json in the repo");
     serde_json::from_str(&text).expect("the H200 cases parse")
 }
 

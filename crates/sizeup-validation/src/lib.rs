@@ -3,10 +3,15 @@
 //! A case states a model (the numbers its source gives), a setup (hardware and
 //! layout) and what was reported. The inference and training models predict the
 //! same figure, and so does a naive baseline, so the gain over the obvious shows.
+//!
+//! Everything is predicted through `sizeup-core`'s public surface; this crate
+//! holds no formula of its own, only how a case is read and how errors are summed.
+#![deny(missing_docs)]
 
 pub mod calibration;
 pub mod grids;
 pub mod inference;
+pub mod reading;
 pub mod training;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +39,12 @@ pub struct Case {
     #[serde(default)]
     pub uncertain: bool,
 }
+
+/// sizeup's own measurements (`cases/README.md` in this crate), embedded.
+pub const OWN_CASES: &str = include_str!("../cases/h200-2026-11-28.json");
+
+/// Where [`OWN_CASES`] lives in the repository, to name it in messages.
+pub const OWN_CASES_PATH: &str = "crates/sizeup-validation/cases/h200-2026-11-28.json";
 
 /// Fields of a case's `model` and `setup` that hold totals (tokens trained, parameter
 /// counts, tokens per batch), up to [`MAX_CASE_TOTAL`]; every other number is a size
@@ -106,6 +117,10 @@ pub struct CaseOutcome {
     pub baseline: Option<f64>,
     /// Why the case cannot be predicted, or what was assumed where the source is silent.
     pub note: Option<String>,
+    /// For a predicted speed: whether the memory model says the layout fits the
+    /// accelerator (`false` flags a speed predicted for a run that could not have
+    /// happened as modelled); `None` for other figures.
+    pub fits: Option<bool>,
 }
 
 impl CaseOutcome {

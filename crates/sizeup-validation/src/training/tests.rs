@@ -1,7 +1,7 @@
 //! The training cases of `shared/validation/cases.json` against issue 5's bars.
 
 use super::*;
-use crate::validation::{abs_quantile, shared_cases};
+use crate::{abs_quantile, shared_cases};
 
 fn outcomes() -> Vec<CaseOutcome> {
     shared_cases().iter().filter_map(predict).collect()

@@ -4,20 +4,18 @@
 //! `kv_cache` is rebuilt from what its source states (the architecture through
 //! [`Shape`], the accelerator from the catalog, the precision as a
 //! [`WeightFormat`], the engine from the framework) and predicted by the one
-//! model of [`crate::inference`]. Beside it, a naive baseline:
+//! model of [`sizeup_core::inference`]. Beside it, a naive baseline:
 //! decode = weight bytes ÷ (datasheet bandwidth · [`BASELINE_MEMORY_UTILIZATION`]),
 //! prefill = 2·N·tokens ÷ (datasheet peak · [`BASELINE_COMPUTE_UTILIZATION`]).
 
 use serde_json::Value;
 
 use super::calibration::Calibration;
+use super::reading::{accelerator, architecture, num, text, Metric, Needs, Scope, Unit};
 use super::{Case, CaseOutcome};
-use crate::arch::Architecture;
-use crate::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
-use crate::hardware::{self, Accelerator};
-use crate::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
-use crate::kv::{self, KvRequest};
-use crate::shape::{BlockStyle, Shape};
+use sizeup_core::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
+use sizeup_core::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
+use sizeup_core::kv::{self, KvRequest};
 
 /// The baseline's one memory-bandwidth utilization for decode (a common rule of thumb).
 pub const BASELINE_MEMORY_UTILIZATION: f64 = 0.8;
@@ -50,6 +48,7 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
         predicted: None,
         baseline: None,
         note: None,
+        fits: None,
     };
     let unpredictable = |metric: &str, reported: f64, why: String| CaseOutcome {
         note: Some(why),
@@ -78,87 +77,6 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
 
 /// Why a case cannot be predicted: (metric, reported value, reason).
 type Unpredictable = (String, f64, String);
-
-fn num(map: &serde_json::Map<String, Value>, key: &str) -> Option<f64> {
-    map.get(key).and_then(Value::as_f64)
-}
-
-fn text<'a>(map: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a str> {
-    map.get(key).and_then(Value::as_str)
-}
-
-/// The first reported figure, for cases that cannot be predicted.
-fn first_reported(case: &Case) -> (String, f64) {
-    case.reported
-        .iter()
-        .find_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
-        .unwrap_or_else(|| ("reported".into(), f64::NAN))
-}
-
-/// The architecture the case states: Llama-style blocks, or GPT-style where no
-/// FFN width is given, with learned positions only where the stated parameter
-/// count says so (BLOOM's ALiBi has none).
-fn architecture(case: &Case) -> Result<Architecture, String> {
-    let m = &case.model;
-    let get = |k: &str| num(m, k).map(|v| v as u64);
-    let layers = get("layers").ok_or("model.layers missing")?;
-    let hidden = get("hidden").ok_or("model.hidden missing")?;
-    let heads = get("heads").ok_or("model.heads missing")?;
-    let vocab = get("vocab").ok_or("model.vocab missing")?;
-    let kv_heads = get("kv_heads").unwrap_or(heads);
-    let (style, ffn) = match get("ffn") {
-        Some(f) => (BlockStyle::Llama, f),
-        None => (BlockStyle::Gpt, hidden.saturating_mul(4)),
-    };
-    let shape = Shape {
-        style,
-        layers,
-        hidden,
-        heads,
-        kv_heads,
-        head_dim: None,
-        ffn,
-        vocab,
-        max_context: get("seq_len").unwrap_or(4096).max(4096),
-    };
-    let mut arch = shape.build().map_err(|e| e.to_string())?;
-    // A GPT-style model may have no learned positions (ALiBi, rotary): keep them
-    // only if that brings the count nearer the parameters the source states
-    if let (BlockStyle::Gpt, Some(stated)) = (style, num(m, "params")) {
-        let mut without = arch.clone();
-        without.embedding.learned_positions = 0;
-        let gap = |a: &Architecture| {
-            crate::params::count(a).map_or(f64::INFINITY, |c| (c.total as f64 - stated).abs())
-        };
-        if gap(&without) < gap(&arch) {
-            arch = without;
-        }
-    }
-    Ok(arch)
-}
-
-/// Catalog row for the case's `gpu_type` text, most specific pattern first.
-///
-/// TensorRT-LLM's A100 tables were measured on DGX A100 (SXM, 80GB).
-fn accelerator(gpu_type: &str) -> Option<&'static Accelerator> {
-    let t = gpu_type.to_ascii_lowercase();
-    let name = [
-        ("m2 ultra", "M2-Ultra"),
-        ("m2 max", "M2-Max-30c"),
-        ("apple m2", "M2"),
-        ("4090", "RTX-4090"),
-        ("3090", "RTX-3090"),
-        ("h200", "H200-SXM"),
-        ("h100", "H100-SXM"),
-        ("a100", "A100-SXM-80GB"),
-        ("l40s", "L40S"),
-        ("a40", "A40"),
-    ]
-    .into_iter()
-    .find(|(pat, _)| t.contains(pat))?
-    .1;
-    hardware::find(name).ok()
-}
 
 fn engine(case: &Case) -> Option<Engine> {
     let text = format!(
@@ -242,20 +160,50 @@ fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
 /// The engine, its backend on the case's accelerator, and whether the weights
 /// are 8-bit floats: what decides which fitted constants a speed case reads.
 pub(crate) fn engine_of(case: &Case) -> Option<(Engine, Backend, bool)> {
-    let gpu = accelerator(text(&case.setup, "gpu_type")?)?;
+    let (gpu, _) = accelerator(text(&case.setup, "gpu_type")?).ok()?;
     let engine = engine(case)?;
     let (weights, _, _) = precision(text(&case.setup, "precision").unwrap_or(""), engine)?;
-    let backend = InferRequest::new(gpu, engine).profile.backend;
+    let backend = InferRequest::new(&gpu, engine).profile.backend;
     Some((engine, backend, weights == WeightFormat::Fp8E4m3))
 }
 
+/// The figures a decode case may report, most direct first: a latency per token,
+/// a rate per request, then batch throughputs (per GPU, then total).
+pub const DECODE_METRICS: &[&str] = &[
+    "inter_token_latency_ms",
+    "decode_tokens_per_sec",
+    "output_tokens_per_sec_per_gpu",
+    "output_tokens_per_sec",
+    "throughput_tokens_per_sec",
+];
+/// The figures a prefill case may report: the time to first token, then the prefill rate.
+pub const PREFILL_METRICS: &[&str] = &["first_token_latency_ms", "prefill_tokens_per_sec"];
+
+/// The note of a speed predicted for a setup the memory model says does not fit.
+pub const DOES_NOT_FIT: &str =
+    "does not fit: the memory model says this setup exceeds the accelerator's memory; the speed is what it would be if it ran";
+
+/// The metric of a case that reports none this module reads.
+fn unread(why: String) -> Unpredictable {
+    ("(none)".into(), f64::NAN, why)
+}
+
 fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
-    let (metric0, reported0) = first_reported(case);
-    let fail = |why: &str| (metric0.clone(), reported0, why.to_string());
-    let arch = architecture(case).map_err(|e| fail(&e))?;
+    let prefill = case.kind == "infer_prefill";
+    let m = Metric::of(
+        case,
+        if prefill {
+            PREFILL_METRICS
+        } else {
+            DECODE_METRICS
+        },
+    )
+    .map_err(unread)?;
+    let fail = |why: &str| (m.key.clone(), m.value, why.to_string());
+    let arch = architecture(case, Needs::Weights).map_err(|e| fail(&e))?;
     let gpu_type = text(&case.setup, "gpu_type").ok_or_else(|| fail("setup.gpu_type missing"))?;
-    let gpu =
-        accelerator(gpu_type).ok_or_else(|| fail(&format!("no catalog row for `{gpu_type}`")))?;
+    let (gpu, _) = accelerator(gpu_type).map_err(|e| fail(&e))?;
+    let gpu = &gpu;
     let engine = engine(case).ok_or_else(|| fail("the serving framework is not stated"))?;
     let prec = text(&case.setup, "precision").unwrap_or("");
     let (weights, kv_dtype, prec_note) = precision(prec, engine)
@@ -297,20 +245,19 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     let naive_step = nominal_bytes(params, weights) / (bandwidth * BASELINE_MEMORY_UTILIZATION);
     let naive_prefill = |tokens: f64| 2.0 * params * tokens / (peak * BASELINE_COMPUTE_UTILIZATION);
 
-    let (metric, reported, predicted, baseline) = if case.kind == "infer_prefill" {
+    let fits: bool;
+    let (metric, reported, predicted, baseline) = if prefill {
         let prompt = setup_num("prompt_tokens")
             .or_else(|| num(&case.model, "seq_len").map(|v| v as u64))
             .ok_or_else(|| fail("prompt length not stated"))?;
         req.prompt = prompt;
         req.output = 1;
-        let reported = if let Some(ms) = num(&case.reported, "first_token_latency_ms") {
-            ms / 1e3
-        } else if let Some(tps) = num(&case.reported, "prefill_tokens_per_sec") {
-            (batch as f64 * prompt as f64) / tps
-        } else {
-            return Err(fail("no prefill figure"));
+        let reported = match m.unit {
+            Unit::Milliseconds => m.value / 1e3,
+            _ => (batch as f64 * prompt as f64) / m.value,
         };
         let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        fits = e.fits;
         let tokens = batch as f64 * prompt as f64;
         (
             "prefill_seconds",
@@ -318,20 +265,23 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
             e.prefill.seconds,
             naive_prefill(tokens),
         )
-    } else if let Some(ms) = num(&case.reported, "inter_token_latency_ms") {
+    } else if m.key == "inter_token_latency_ms" {
+        let ms = m.value;
         // a benchmark client's inter-token latency with `batch` requests in flight
         // (continuous batching: their prefills interleave with the decode steps)
         req.prompt = setup_num("prompt_tokens").ok_or_else(|| fail("prompt length not stated"))?;
         req.output = setup_num("gen_tokens").ok_or_else(|| fail("output length not stated"))?;
         req.load = Load::Concurrency(batch);
         let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        fits = e.fits;
         (
             "inter_token_latency_ms",
             ms,
             e.schedule.time_per_output_token_seconds * 1e3,
             naive_step * 1e3,
         )
-    } else if let Some(tps) = num(&case.reported, "decode_tokens_per_sec") {
+    } else if m.key == "decode_tokens_per_sec" {
+        let tps = m.value;
         // llama-bench `tg`: generate from an empty context, batch 1
         let gen = setup_num("gen_tokens").unwrap_or_else(|| {
             notes.push("prompt and generation lengths not stated: llama-bench tg128 from an empty context assumed".into());
@@ -340,6 +290,7 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
         req.prompt = setup_num("prompt_tokens").unwrap_or(0);
         req.output = gen;
         let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        fits = e.fits;
         (
             "decode_tokens_per_sec",
             tps,
@@ -347,34 +298,26 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
             batch as f64 / naive_step,
         )
     } else {
-        let (key, per_gpu) = if let Some(v) = num(&case.reported, "output_tokens_per_sec_per_gpu") {
-            (v, true)
-        } else if let Some(v) = num(&case.reported, "output_tokens_per_sec") {
-            // TensorRT-LLM's A100 column "out tok/s": per GPU for TP4, since the
-            // total (670 tok/s on 4×A100 at batch 1280) would be 3% of the H100's per-GPU rate
-            if gpus > 1 {
-                notes.push("`output_tokens_per_sec` read as per GPU: as a total it would imply under 5% utilization".into());
-            }
-            (v, gpus > 1)
-        } else {
-            let (m, r) = first_reported(case);
-            return Err((
-                m,
-                r,
-                "prompt and output lengths are not stated, so the batch's prefill/decode mix is unknown".into(),
+        // a batch's output tokens per second: per GPU or over every GPU, as the key says
+        let (key, per_gpu) = (m.value, m.scope == Scope::PerGpu);
+        if !per_gpu && gpus > 1 {
+            notes.push(format!(
+                "`{}`: the total over the {gpus} GPUs (the key names no per-GPU scope)",
+                m.key
+            ));
+        }
+        let (Some(prompt), Some(gen)) = (setup_num("prompt_tokens"), setup_num("gen_tokens"))
+        else {
+            return Err(fail(
+                "prompt and output lengths are not stated, so the batch's prefill/decode mix is unknown",
             ));
         };
-        let prompt = setup_num("prompt_tokens").ok_or_else(|| fail("prompt length not stated"))?;
-        let gen = setup_num("gen_tokens").ok_or_else(|| fail("output length not stated"))?;
         req.prompt = prompt;
         req.output = gen;
         let e = inference::estimate(&arch, &req).map_err(|e| fail(&e.to_string()))?;
+        fits = e.fits;
         let div = if per_gpu { gpus as f64 } else { 1.0 };
-        let metric = if per_gpu {
-            "output_tokens_per_sec_per_gpu"
-        } else {
-            "output_tokens_per_sec"
-        };
+        let metric = m.key.as_str();
         if with_prefill {
             let naive = batch as f64 * gen as f64
                 / (naive_prefill(batch as f64 * prompt as f64) + gen as f64 * naive_step);
@@ -396,6 +339,9 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
             )
         }
     };
+    if !fits {
+        notes.push(DOES_NOT_FIT.into());
+    }
     if case.uncertain {
         notes.push("the source marks this case uncertain".into());
     }
@@ -407,14 +353,25 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
         predicted: Some(predicted),
         baseline: Some(baseline),
         note: (!notes.is_empty()).then(|| notes.join("; ")),
+        fits: Some(fits),
     })
 }
 
+/// The figures a weight-size case may report, in order: a measured file size
+/// before a computed one.
+pub const WEIGHTS_METRICS: &[&str] = &[
+    "bf16_weights_GB_du",
+    "Q4_0_GiB",
+    "weights_MB",
+    "weights_GiB",
+    "BF16_bytes",
+];
+
 fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
-    let (metric0, reported0) = first_reported(case);
-    let fail = |why: &str| (metric0.clone(), reported0, why.to_string());
-    let arch = architecture(case).map_err(|e| fail(&e))?;
-    let params = crate::params::count(&arch)
+    let m = Metric::of(case, WEIGHTS_METRICS).map_err(unread)?;
+    let fail = |why: &str| (m.key.clone(), m.value, why.to_string());
+    let arch = architecture(case, Needs::Weights).map_err(|e| fail(&e))?;
+    let params = sizeup_core::params::count(&arch)
         .map_err(|e| fail(&e.to_string()))?
         .total as f64;
     let opts = WeightOptions::default();
@@ -432,8 +389,10 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             predicted: Some(predicted),
             baseline: Some(baseline),
             note: Some(note),
+            fits: None,
         };
-    if let Some(gib) = num(&case.reported, "bf16_weights_GB_du") {
+    if m.key == "bf16_weights_GB_du" {
+        let gib = m.value;
         let b = size(WeightFormat::Bf16)?;
         return Ok(outcome(
             "bf16_weights_GiB",
@@ -446,7 +405,8 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             "`du` prints GiB (the source's note); checkpoint shards add a little".into(),
         ));
     }
-    if let Some(q4) = num(&case.reported, "Q4_0_GiB") {
+    if m.key == "Q4_0_GiB" {
+        let q4 = m.value;
         let mut others = Vec::new();
         for (key, f) in [
             ("F16_GiB", GgufFileType::F16),
@@ -469,7 +429,8 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             ),
         ));
     }
-    if let Some(mb) = num(&case.reported, "weights_MB") {
+    if m.key == "weights_MB" {
+        let mb = m.value;
         let f = WeightFormat::Gguf(GgufFileType::Q4_0);
         return Ok(outcome(
             "weights_MB",
@@ -479,51 +440,42 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             "format not stated: GGUF Q4_0 assumed, MB = 10^6 bytes; the file adds ~1 MB of metadata".into(),
         ));
     }
-    for (key, value) in &case.reported {
-        let Some(v) = value.as_f64() else { continue };
-        for (suffix, unit) in [("_bytes", 1.0), ("_GiB", GIB), ("_GB", 1e9)] {
-            let Some(name) = key.strip_suffix(suffix) else {
-                continue;
-            };
-            // `weights_GiB`: the format is the setup's precision ("Q4_K_M (GGUF)")
-            let format = if name == "weights" {
-                text(&case.setup, "precision")
-                    .and_then(|p| p.split(" (").next())
-                    .unwrap_or("")
-            } else {
-                name
-            };
-            let Ok(f) = format.parse::<WeightFormat>() else {
-                continue;
-            };
-            return Ok(outcome(
-                key,
-                v,
-                size(f)? / unit,
-                nominal_bytes(params, f) / unit,
-                format!("{f} weights"),
-            ));
-        }
+    // `<format>_<unit>`, or `weights_<unit>` with the format as the setup's
+    // precision ("Q4_K_M (GGUF)")
+    let Unit::Bytes(unit) = m.unit else {
+        return Err(fail("the reported unit is not a byte unit"));
+    };
+    let name = m.key.rsplit_once('_').map_or("", |(name, _)| name);
+    let format = if name == "weights" {
+        text(&case.setup, "precision")
+            .and_then(|p| p.split(" (").next())
+            .unwrap_or("")
+    } else {
+        name
+    };
+    if let Ok(f) = format.parse::<WeightFormat>() {
+        return Ok(outcome(
+            &m.key,
+            m.value,
+            size(f)? / unit,
+            nominal_bytes(params, f) / unit,
+            format!("{f} weights"),
+        ));
     }
-    Err(fail("no weight-size figure this module reads"))
+    Err(fail(&format!("no weight format `{format}`")))
 }
 
 /// The KV-cache pool an engine reports at its memory setting, in tokens: what
 /// is left of `memory · utilization` once weights, runtime and the prefill
 /// workspace are placed, over the KV bytes per token, in whole blocks.
 fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
-    let (metric0, reported0) = first_reported(case);
-    let reported = num(&case.reported, "kv_cache_tokens").unwrap_or(reported0);
-    let metric = if case.reported.contains_key("kv_cache_tokens") {
-        "kv_cache_tokens".to_string()
-    } else {
-        metric0
-    };
+    let m = Metric::of(case, &["kv_cache_tokens"]).map_err(unread)?;
+    let (metric, reported) = (m.key, m.value);
     let fail = |why: &str| (metric.clone(), reported, why.to_string());
-    let arch = architecture(case).map_err(|e| fail(&e))?;
+    let arch = architecture(case, Needs::Weights).map_err(|e| fail(&e))?;
     let gpu_type = text(&case.setup, "gpu_type").ok_or_else(|| fail("setup.gpu_type missing"))?;
-    let gpu =
-        accelerator(gpu_type).ok_or_else(|| fail(&format!("no catalog row for `{gpu_type}`")))?;
+    let (gpu, _) = accelerator(gpu_type).map_err(|e| fail(&e))?;
+    let gpu = &gpu;
     let engine = engine(case).ok_or_else(|| fail("the serving framework is not stated"))?;
     let prec = text(&case.setup, "precision").unwrap_or("");
     let (weights, kv_dtype, _) = precision(prec, engine)
@@ -572,7 +524,7 @@ fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     }
     // the lesson's baseline: nominal memory x utilization minus 16-bit weights
     let util = get("gpu_memory_utilization").unwrap_or(0.9);
-    let params = crate::params::count(&arch)
+    let params = sizeup_core::params::count(&arch)
         .map_err(|e| fail(&e.to_string()))?
         .total as f64;
     let baseline = (gpu.memory_bytes as f64 * util - 2.0 * params) / per_token as f64;
@@ -584,24 +536,18 @@ fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         predicted: Some(tokens as f64),
         baseline: Some(baseline),
         note: Some(notes.join("; ")),
+        fits: None,
     })
 }
 
 fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
-    let (metric, reported) = first_reported(case);
+    let m = Metric::of(case, &["kv_cache_bytes"]).map_err(unread)?;
+    let (metric, reported) = (m.key, m.value);
     let fail = |why: &str| (metric.clone(), reported, why.to_string());
-    let arch = architecture(case).map_err(|e| fail(&e))?;
-    let unit = [
-        ("_GiB", GIB),
-        ("_MiB", 1048576.0),
-        ("_GB", 1e9),
-        ("_MB", 1e6),
-        ("_bytes", 1.0),
-    ]
-    .into_iter()
-    .find(|(suffix, _)| metric.ends_with(suffix))
-    .map(|(_, u)| u)
-    .ok_or_else(|| fail("the reported unit is not one of GiB, MiB, GB, MB, bytes"))?;
+    let arch = architecture(case, Needs::Attention).map_err(|e| fail(&e))?;
+    let Unit::Bytes(unit) = m.unit else {
+        return Err(fail("the reported unit is not a byte unit"));
+    };
     let seq = num(&case.setup, "context_tokens")
         .or_else(|| num(&case.setup, "seq_len"))
         .or_else(|| num(&case.model, "seq_len"))
@@ -646,6 +592,7 @@ fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         predicted: Some(c.bytes_total as f64 / unit),
         baseline: Some(lesson / unit),
         note: None,
+        fits: None,
     })
 }
 

@@ -29,16 +29,16 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::{abs_quantile, relative_error};
-use crate::device::collective::Network;
-use crate::hardware;
-use crate::plan::Candidate;
-use crate::shape::Shape;
-use crate::training::activations::Recompute;
-use crate::training::kernels::Kernels;
-use crate::training::parallel::ZeroStage;
-use crate::training::states::Precision;
-use crate::training::time::Overlap;
-use crate::training::{Prepared, TrainRequest};
+use sizeup_core::device::collective::Network;
+use sizeup_core::hardware;
+use sizeup_core::plan::Candidate;
+use sizeup_core::shape::Shape;
+use sizeup_core::training::activations::Recompute;
+use sizeup_core::training::kernels::Kernels;
+use sizeup_core::training::parallel::ZeroStage;
+use sizeup_core::training::states::Precision;
+use sizeup_core::training::time::Overlap;
+use sizeup_core::training::{Prepared, TrainRequest};
 
 /// Measured layouts a grid needs for its rank correlation: with two, ρ is ±1
 /// whatever the model says.
@@ -150,11 +150,11 @@ pub fn parse(text: &str) -> Result<Vec<Grid>, serde_json::Error> {
     serde_json::from_str::<GridFile>(text).map(|f| f.grids)
 }
 
-/// The grids sizeup ships (`crates/sizeup-core/data/layout_grids.json`, embedded).
+/// The grids sizeup ships (`crates/sizeup-validation/data/layout_grids.json`, embedded).
 pub fn shipped() -> &'static [Grid] {
     static GRIDS: OnceLock<Vec<Grid>> = OnceLock::new();
     GRIDS.get_or_init(|| {
-        parse(include_str!("../../data/layout_grids.json"))
+        parse(include_str!("../data/layout_grids.json"))
             .expect("embedded data/layout_grids.json parses")
     })
 }

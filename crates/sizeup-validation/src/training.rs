@@ -2,7 +2,7 @@
 //!
 //! Each case of kind `train_throughput`, `train_time`, `train_flops` or
 //! `train_memory` is rebuilt from what its source states and predicted by the one
-//! model of [`crate::training`], beside a flat baseline: `6·N·D` at one MFU of
+//! model of [`sizeup_core::training`], beside a flat baseline: `6·N·D` at one MFU of
 //! [`BASELINE_MFU`] of the BF16 peak.
 //!
 //! How a case is read, the same for every case:
@@ -31,22 +31,21 @@
 use serde_json::{Map, Value};
 
 use super::calibration::{Calibration, Knob};
+use super::reading::{accelerator as hardware, architecture, num, text, Metric, Needs};
 use super::{Case, CaseOutcome};
-use crate::arch::{
-    Architecture, AttentionKind, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule, SharedExperts,
-};
-use crate::device::collective::{Fabric, Network};
-use crate::hardware::{self, Accelerator};
-use crate::params;
-use crate::shape::{BlockStyle, Shape};
-use crate::training::activations::Recompute;
-use crate::training::flops::narayanan_model_flops;
-use crate::training::kernels::{Gpu, Kernels};
-use crate::training::lora::{Method, Projection};
-use crate::training::parallel::{Layout, LayoutRequest, Workload, ZeroStage};
-use crate::training::states::{Optimizer, Precision};
-use crate::training::time::{self, Overlap, TimeConfig};
-use crate::training::{estimate, TrainEstimate, TrainRequest};
+use sizeup_core::arch::Architecture;
+use sizeup_core::device::collective::Fabric;
+use sizeup_core::hardware::{self, Accelerator};
+use sizeup_core::params;
+use sizeup_core::shape::Shape;
+use sizeup_core::training::activations::Recompute;
+use sizeup_core::training::flops::narayanan_model_flops;
+use sizeup_core::training::kernels::{Gpu, Kernels};
+use sizeup_core::training::lora::{Method, Projection};
+use sizeup_core::training::parallel::{Layout, LayoutRequest, Workload, ZeroStage};
+use sizeup_core::training::states::{Optimizer, Precision};
+use sizeup_core::training::time::{self, Overlap, TimeConfig};
+use sizeup_core::training::{estimate, TrainEstimate, TrainRequest};
 
 /// The flat baseline's one model FLOPs utilization (issue 5).
 pub const BASELINE_MFU: f64 = 0.45;
@@ -88,168 +87,9 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
             predicted: None,
             baseline: None,
             note: Some(why),
+            fits: None,
         }),
     )
-}
-
-fn num(map: &Map<String, Value>, key: &str) -> Option<f64> {
-    map.get(key).and_then(Value::as_f64)
-}
-
-fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    map.get(key).and_then(Value::as_str)
-}
-
-fn first_reported(case: &Case) -> (String, f64) {
-    case.reported
-        .iter()
-        .find_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
-        .unwrap_or_else(|| ("reported".into(), f64::NAN))
-}
-
-/// The reported figure to compare: the first of `keys` the case reports.
-fn metric(case: &Case, keys: &[&str]) -> Option<(String, f64)> {
-    keys.iter()
-        .find_map(|k| num(&case.reported, k).map(|v| (k.to_string(), v)))
-}
-
-/// The architecture the case states (see the module docs for the rules).
-fn architecture(case: &Case) -> Result<Architecture, String> {
-    let m = &case.model;
-    let get = |k: &str| num(m, k).map(|v| v as u64);
-    let layers = get("layers").ok_or("the source gives no layer count")?;
-    let hidden = get("hidden").ok_or("the source gives no hidden size")?;
-    let heads = get("heads").ok_or("the source gives no head count")?;
-    let vocab = get("vocab").ok_or("the source gives no vocabulary size")?;
-    let ffn = get("ffn").unwrap_or(hidden.saturating_mul(4));
-    let style = if ffn == hidden.saturating_mul(4) {
-        BlockStyle::Gpt
-    } else {
-        BlockStyle::Llama
-    };
-    let moe = m.get("moe").and_then(Value::as_object);
-    let shape = Shape {
-        style: if moe.is_some() {
-            BlockStyle::Llama
-        } else {
-            style
-        },
-        layers,
-        hidden,
-        heads,
-        kv_heads: get("kv_heads").unwrap_or(heads),
-        head_dim: get("head_dim"),
-        ffn,
-        vocab,
-        max_context: get("seq_len").unwrap_or(2048),
-    };
-    let mut arch = shape.build().map_err(|e| e.to_string())?;
-    // A source that states its exact parameter count says whether the LM head is
-    // tied: if the count matches the tied model and not the untied one, tie it.
-    if let Some(stated) = get("params") {
-        let mut tied = arch.clone();
-        tied.embedding.tied = true;
-        let total = |a: &Architecture| crate::params::count(a).map(|c| c.total).ok();
-        if total(&arch) != Some(stated) && total(&tied) == Some(stated) {
-            arch = tied;
-        }
-    }
-    if let Some(moe) = moe {
-        let g = |k: &str| {
-            num(moe, k)
-                .map(|v| v as u64)
-                .ok_or(format!("model.moe.{k} missing"))
-        };
-        let expert = Mlp {
-            kind: MlpKind::Gated,
-            intermediate_size: g("expert_ffn")?,
-            bias: false,
-        };
-        let dense_layers = g("dense_first_layers").unwrap_or(0);
-        let moe = Moe {
-            num_experts: g("routed_experts")?,
-            experts_per_token: g("active_experts")?,
-            expert,
-            shared: match g("shared_experts").unwrap_or(0) {
-                0 => None,
-                n => Some(SharedExperts {
-                    mlp: Mlp {
-                        intermediate_size: n.saturating_mul(expert.intermediate_size),
-                        ..expert
-                    },
-                    gate: false,
-                }),
-            },
-            router_bias: false,
-        };
-        let mut dense_block = arch.layers.blocks[0].clone();
-        // the dense layers' width is not in the case: DeepSeek-V3's config.json (18432)
-        dense_block.ffn = BlockFfn::Dense(Mlp {
-            intermediate_size: DEEPSEEK_V3_DENSE_FFN,
-            ..expert
-        });
-        let mut moe_block = dense_block.clone();
-        moe_block.ffn = BlockFfn::Moe(moe);
-        let mut schedule = Schedule::uniform(dense_block, dense_layers.min(layers));
-        schedule.push(moe_block, layers.saturating_sub(dense_layers));
-        arch.layers = schedule;
-    }
-    if let Some(mla) = m.get("mla").and_then(Value::as_object) {
-        let g = |k: &str| {
-            num(mla, k)
-                .map(|v| v as u64)
-                .ok_or(format!("model.mla.{k} missing"))
-        };
-        let head_dim = g("head_dim")?;
-        let kind = AttentionKind::Mla {
-            heads,
-            q_lora_rank: g("q_compression_dim").ok(),
-            kv_lora_rank: g("kv_compression_dim")?,
-            qk_nope_head_dim: head_dim,
-            qk_rope_head_dim: g("rope_head_dim")?,
-            v_head_dim: head_dim,
-        };
-        arch.map_blocks(|b| {
-            if let Mixer::Attention(a) = &mut b.mixer {
-                a.kind = kind;
-            }
-        });
-    }
-    Ok(arch)
-}
-
-/// DeepSeek-V3's dense-layer FFN width (`intermediate_size` in its config.json);
-/// the case gives only the experts' width.
-const DEEPSEEK_V3_DENSE_FFN: u64 = 18432;
-
-/// The accelerator and the network between nodes for a case's `gpu_type`: the
-/// catalog row, with its own node figures unless the case names another network.
-fn hardware(gpu_type: &str) -> Result<(Accelerator, Network), String> {
-    let g = gpu_type.to_ascii_lowercase();
-    let mut net = Network::default();
-    if g.contains("omni-path") {
-        // Jean Zay A100 nodes: 4 × Omni-Path 100 Gb/s per 8 GPUs (IDRIS documentation)
-        net.inter_node_bytes_per_sec = Some(400.0 / 8.0 * 1e9 / 8.0);
-    }
-    let name = if g.contains("h200") {
-        "H200-SXM"
-    } else if g.contains("h800") {
-        "H800-SXM"
-    } else if g.contains("h100") {
-        "H100-SXM"
-    } else if g.contains("a100") && g.contains("40gb") {
-        "A100-SXM-40GB"
-    } else if g.contains("a100") {
-        "A100-SXM-80GB"
-    } else if g.contains("4090") {
-        "RTX-4090"
-    } else if g.contains("a6000") {
-        "RTX-A6000"
-    } else {
-        return Err(format!("`{gpu_type}` is not in the accelerator catalog"));
-    };
-    let acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
-    Ok((acc, net))
 }
 
 /// What the source's framework does, applied to every case from it.
@@ -310,7 +150,7 @@ fn smallest_chunking(arch: &Architecture, pp: u64) -> u64 {
 
 fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     let s = &case.setup;
-    let arch = architecture(case)?;
+    let arch = architecture(case, Needs::Weights)?;
     let gpu_type = text(s, "gpu_type").ok_or("the source names no accelerator")?;
     let (acc, network) = hardware(gpu_type)?;
     let fw = framework(case);
@@ -387,7 +227,9 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         Recompute::None
     };
     if let Some(o) = text(s, "optimizer") {
-        req.optimizer = o.parse().map_err(|e: crate::CoreError| e.to_string())?;
+        req.optimizer = o
+            .parse()
+            .map_err(|e: sizeup_core::CoreError| e.to_string())?;
     }
     if let Some(ep) = get("ep") {
         req.layout.ep = ep;
@@ -524,10 +366,29 @@ fn outcome(
         } else {
             Some(notes.join("; "))
         },
+        fits: None,
     }
 }
 
-const SPEED_METRICS: &[&str] = &[
+/// The figures a memory case may report, in order: a ratio the model derives
+/// exactly, then a measured peak per GPU, then the compiled row of a memory ladder.
+pub const MEMORY_METRICS: &[&str] = &[
+    "selective_recompute_activation_saving_pct",
+    "peak_memory_per_gpu_GiB",
+    "compile_GiB",
+];
+
+/// The compared figure of a case: the first of `preference` it reports.
+fn reported(case: &Case, preference: &[&str]) -> Result<(String, f64), Unpredictable> {
+    Metric::of(case, preference)
+        .map(|m| (m.key, m.value))
+        .map_err(|why| ("(none)".into(), f64::NAN, why))
+}
+
+/// The figures a training-speed case may report, in order: rates (total, then per
+/// GPU), step times, the model FLOP/s per GPU, a layer's time, then durations and
+/// GPU-hours.
+pub const SPEED_METRICS: &[&str] = &[
     "tokens_per_sec",
     "tokens_per_sec_per_gpu",
     "iter_time_s_selective_plus_sp",
@@ -547,7 +408,7 @@ pub(crate) fn runs_eager(case: &Case) -> bool {
 }
 
 fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
-    let (metric, reported) = metric(case, SPEED_METRICS).unwrap_or_else(|| first_reported(case));
+    let (metric, reported) = reported(case, SPEED_METRICS)?;
     let fail = |why: String| (metric.clone(), reported, why);
     if metric == "combined_ms_selective_plus_sp" {
         return layer_case(case, &metric, reported, cal).map_err(fail);
@@ -587,14 +448,13 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
         ),
         _ => (e.time.gpu_hours, tokens / base_tps * gpus / 3600.0),
     };
-    Ok(outcome(
-        case,
-        metric,
-        reported,
-        predicted,
-        Some(baseline),
-        r.notes,
-    ))
+    if !e.fits {
+        r.notes.push(super::inference::DOES_NOT_FIT.into());
+    }
+    Ok(CaseOutcome {
+        fits: Some(e.fits),
+        ..outcome(case, metric, reported, predicted, Some(baseline), r.notes)
+    })
 }
 
 /// Predicted TFLOP/s per GPU counted the way the source counts FLOPs.
@@ -626,7 +486,7 @@ fn layer_case(
     reported: f64,
     cal: &Calibration,
 ) -> Result<CaseOutcome, String> {
-    let arch = architecture(case)?;
+    let arch = architecture(case, Needs::Weights)?;
     let (acc, net) = hardware(text(&case.setup, "gpu_type").unwrap_or(""))?;
     let tp = num(&case.setup, "tp").unwrap_or(1.0) as u64;
     let b = num(&case.setup, "microbatch").unwrap_or(1.0) as u64;
@@ -679,11 +539,11 @@ fn layer_case(
 }
 
 fn flops(case: &Case) -> Result<CaseOutcome, Unpredictable> {
-    let (metric, reported) = metric(case, &["train_flops"]).unwrap_or_else(|| first_reported(case));
+    let (metric, reported) = reported(case, &["train_flops"])?;
     let fail = |why: &str| (metric.clone(), reported, why.to_string());
     let tokens =
         num(&case.setup, "tokens").ok_or_else(|| fail("the source gives no token count"))?;
-    let arch = architecture(case).ok();
+    let arch = architecture(case, Needs::Weights).ok();
     let mut notes = Vec::new();
     let n = match &arch {
         Some(a) => params::count(a).map_err(|e| fail(&e.to_string()))?.active as f64,
@@ -704,15 +564,7 @@ fn flops(case: &Case) -> Result<CaseOutcome, Unpredictable> {
 }
 
 fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
-    let (metric, reported) = metric(
-        case,
-        &[
-            "selective_recompute_activation_saving_pct",
-            "peak_memory_per_gpu_GiB",
-            "compile_GiB",
-        ],
-    )
-    .unwrap_or_else(|| first_reported(case));
+    let (metric, reported) = reported(case, MEMORY_METRICS)?;
     let fail = |why: String| (metric.clone(), reported, why);
     if metric == "selective_recompute_activation_saving_pct" {
         return activation_saving(case, &metric, reported).map_err(fail);
@@ -734,11 +586,11 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         let mut notes = r.notes;
         // the allocator's peak leaves out the CUDA context
         notes.push("peak memory of the busiest GPU: framework overhead left out".into());
-        let predicted =
-            (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64
+            / sizeup_core::units::GIB;
         return Ok(outcome(case, metric, reported, predicted, None, notes));
     }
-    let arch = architecture(case).map_err(|e| fail(e.to_string()))?;
+    let arch = architecture(case, Needs::Weights).map_err(|e| fail(e.to_string()))?;
     let gpu_type = text(&case.setup, "gpu_type").unwrap_or("");
     let (acc, _) = hardware(gpu_type).map_err(&fail)?;
     let seq_len = num(&case.setup, "max_seq_len")
@@ -754,7 +606,7 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         // plain PyTorch mixed precision: fp32 weights, gradients and AdamW states
         // (16 bytes per parameter, as the model's bf16 + fp32-master default),
         // eager element-wise kernels, recomputation as the case states
-        req.kernels = crate::training::kernels::Kernels::Eager;
+        req.kernels = sizeup_core::training::kernels::Kernels::Eager;
         req.recompute = match text(&case.setup, "recompute").unwrap_or("none") {
             r if r.starts_with("full") => Recompute::Full,
             r if r.starts_with("selective") => Recompute::Selective,
@@ -762,8 +614,8 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         };
         let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
         // max_memory_allocated leaves out the CUDA context and allocator slack
-        let predicted =
-            (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64
+            / sizeup_core::units::GIB;
         let notes = vec![
             "PyTorch autocast recipe: 16 bytes of weights, gradients and AdamW states per parameter, eager kernels; allocated peak: framework overhead left out".to_string(),
         ];
@@ -803,7 +655,7 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
     // torchtune reports the allocator's peak reservation, which leaves out the CUDA context
     let predicted =
-        (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / crate::units::GIB;
+        (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64 / sizeup_core::units::GIB;
     notes.push("peak reserved memory: framework overhead left out".into());
     Ok(outcome(case, metric, reported, predicted, None, notes))
 }
@@ -825,7 +677,7 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
     let arch = Shape::gpt(layers, hidden, heads, 51200)
         .build()
         .map_err(|e| e.to_string())?;
-    let cfg = |recompute| crate::training::activations::ActivationConfig {
+    let cfg = |recompute| sizeup_core::training::activations::ActivationConfig {
         seq_len: seq,
         micro_batch: 1,
         tp: 8,
@@ -837,7 +689,7 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
         element_bytes: 2,
     };
     let bytes = |r| {
-        crate::training::activations::layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r))
+        sizeup_core::training::activations::layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r))
             .map_err(|e| e.to_string())
     };
     let saving = 1.0 - bytes(Recompute::Selective)? as f64 / bytes(Recompute::None)? as f64;
@@ -858,8 +710,8 @@ mod tests;
 /// Hugging Face transformers' modeling code computes the loss eagerly
 /// (`ForCausalLMLoss`: fp32 upcast + `cross_entropy`) unless a fused or chunked
 /// loss replaces it (Liger, Unsloth, a chunked loss), which the same field would name.
-fn stated_loss(setup: &Map<String, Value>) -> Option<crate::training::activations::Loss> {
-    use crate::training::activations::Loss;
+fn stated_loss(setup: &Map<String, Value>) -> Option<sizeup_core::training::activations::Loss> {
+    use sizeup_core::training::activations::Loss;
     let stated = ["framework", "software"]
         .iter()
         .filter_map(|k| text(setup, k))
@@ -880,11 +732,10 @@ fn stated_loss(setup: &Map<String, Value>) -> Option<crate::training::activation
 /// A fine-tune's longest padded sequence at batch 1: the `--max-seq-len` search
 /// over single tokens on the same memory model.
 fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
-    let (metric, reported) =
-        metric(case, &["max_seq_len_tokens"]).unwrap_or_else(|| first_reported(case));
+    let (metric, reported) = reported(case, &["max_seq_len_tokens"])?;
     let fail = |why: String| (metric.clone(), reported, why);
     let s = &case.setup;
-    let arch = architecture(case).map_err(&fail)?;
+    let arch = architecture(case, Needs::Weights).map_err(&fail)?;
     let gpu_type = text(s, "gpu_type").unwrap_or("");
     let mut notes = Vec::new();
     let acc = match hardware(gpu_type) {
@@ -922,7 +773,7 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         Method::Qlora {
             rank,
             targets,
-            upcast: crate::training::lora::QLORA_UPCAST_DEFAULT,
+            upcast: sizeup_core::training::lora::QLORA_UPCAST_DEFAULT,
         }
     } else if method.contains("lora") {
         Method::Lora { rank, targets }
@@ -946,11 +797,11 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }
-    let f = crate::training::fit::longest_seq_len(
+    let f = sizeup_core::training::fit::longest_seq_len(
         &arch,
         &acc,
         &req,
-        crate::training::fit::SeqLenStep::Multiple(1),
+        sizeup_core::training::fit::SeqLenStep::Multiple(1),
     )
     .map_err(|e| fail(e.to_string()))?;
     let longest = f

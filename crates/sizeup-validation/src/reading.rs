@@ -1,0 +1,376 @@
+//! One reader for every kind of case: what a case states, read once, the same way.
+//!
+//! A case is free-form JSON; the models want typed inputs. Everything a
+//! prediction takes from a case goes through this module: the numbers and texts
+//! of `model` and `setup`, the architecture, the accelerator, and the reported
+//! figure with the unit and the scope its key names. A reader demands only what
+//! the prediction it feeds needs ([`Needs`]): a KV-cache size needs no vocabulary.
+//!
+//! # The reported figure
+//! Each kind lists the keys it can predict in a fixed order of preference (the
+//! most direct measurement first: a latency before a throughput derived from it);
+//! the first the case reports is compared. A case reporting none of them is not
+//! predicted, and its note lists what it does report. The unit and the scope come
+//! from the key alone ([`Metric::parse`]): `_per_gpu` means per GPU, any other
+//! key a total over the case's GPUs.
+
+use serde_json::{Map, Value};
+
+use sizeup_core::arch::{
+    AttentionKind, BlockFfn, Mixer, Mlp, MlpKind, Moe, Schedule, SharedExperts,
+};
+use sizeup_core::device::collective::Network;
+use sizeup_core::hardware::{self, Accelerator};
+use sizeup_core::shape::{BlockStyle, Shape};
+use sizeup_core::Architecture;
+
+use crate::Case;
+
+/// A number of `map`, if the key holds one.
+pub fn num(map: &Map<String, Value>, key: &str) -> Option<f64> {
+    map.get(key).and_then(Value::as_f64)
+}
+
+/// A text of `map`, if the key holds one.
+pub fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+/// A whole number of `map` (the door, [`Case::check`], has made every number whole
+/// and bounded, but for the shares it names).
+pub fn count(map: &Map<String, Value>, key: &str) -> Option<u64> {
+    num(map, key).map(|v| v as u64)
+}
+
+/// What a reported figure is measured in, read from its key's name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    /// Bytes, times this many (`_bytes` 1, `_MB` 10⁶, `_MiB` 2²⁰, `_GB` 10⁹, `_GiB` 2³⁰,
+    /// `_TB` 10¹²).
+    Bytes(f64),
+    /// Milliseconds (`_ms`).
+    Milliseconds,
+    /// Seconds (`_s`, `_seconds`).
+    Seconds,
+    /// Days (`days`).
+    Days,
+    /// GPU-hours (`gpu_hours`).
+    GpuHours,
+    /// Tokens per second (`tokens_per_sec`).
+    TokensPerSecond,
+    /// Tera-FLOP/s (`tflops`).
+    Teraflops,
+    /// FLOPs (`flops`).
+    Flops,
+    /// A percentage (`_pct`).
+    Percent,
+    /// Tokens (`_tokens`).
+    Tokens,
+    /// A key whose unit this reader does not know.
+    Unknown,
+}
+
+/// Whether a figure is a total over the case's GPUs or per GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Summed over every GPU of the run (any key without `_per_gpu`).
+    Total,
+    /// One GPU's share (`_per_gpu` in the key).
+    PerGpu,
+}
+
+/// A reported figure: its key, its value, and the unit and scope the key names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// The key as the case spells it (`output_tokens_per_sec_per_gpu`).
+    pub key: String,
+    /// The reported value, in the key's unit.
+    pub value: f64,
+    /// The unit the key names.
+    pub unit: Unit,
+    /// Total or per GPU, from the key.
+    pub scope: Scope,
+}
+
+impl Metric {
+    /// Read unit and scope from `key`.
+    ///
+    /// # Rule
+    /// Scope: `per_gpu` anywhere in the key → per GPU, else total. Unit: the first
+    /// of these the key matches: a byte suffix (`_bytes`, `_MB`, `_MiB`, `_GB`,
+    /// `_GiB`, `_TB`, optionally followed by a `_du`/`_calc` qualifier),
+    /// `tokens_per_sec`, `tflops`, `flops`, `gpu_hours`, `days`, `_ms`, `_s`,
+    /// `_pct`, `_tokens`.
+    pub fn parse(key: &str, value: f64) -> Metric {
+        let scope = if key.contains("per_gpu") {
+            Scope::PerGpu
+        } else {
+            Scope::Total
+        };
+        let base = key
+            .strip_suffix("_du")
+            .or_else(|| key.strip_suffix("_calc"))
+            .unwrap_or(key);
+        let bytes = [
+            ("_bytes", 1.0),
+            ("_MB", 1e6),
+            ("_MiB", 1_048_576.0),
+            ("_GB", 1e9),
+            ("_GiB", 1_073_741_824.0),
+            ("_TB", 1e12),
+        ]
+        .into_iter()
+        .find(|(suffix, _)| base.ends_with(suffix));
+        let lower = key.to_ascii_lowercase();
+        let unit = if let Some((_, scale)) = bytes {
+            Unit::Bytes(scale)
+        } else if lower.contains("tokens_per_sec") {
+            Unit::TokensPerSecond
+        } else if lower.contains("tflops") {
+            Unit::Teraflops
+        } else if lower.contains("flops") {
+            Unit::Flops
+        } else if lower.contains("gpu_hours") {
+            Unit::GpuHours
+        } else if lower.contains("days") {
+            Unit::Days
+        } else if lower.ends_with("_ms") || lower.contains("_ms_") {
+            Unit::Milliseconds
+        } else if lower.ends_with("_s") || lower.contains("_s_") {
+            Unit::Seconds
+        } else if lower.ends_with("_pct") {
+            Unit::Percent
+        } else if lower.ends_with("_tokens") {
+            Unit::Tokens
+        } else {
+            Unit::Unknown
+        };
+        Metric {
+            key: key.to_string(),
+            value,
+            unit,
+            scope,
+        }
+    }
+
+    /// The first key of `preference` the case reports as a number.
+    ///
+    /// # Errors
+    /// The note of an unpredicted case: none of the keys is reported, and which are.
+    pub fn of(case: &Case, preference: &[&str]) -> Result<Metric, String> {
+        preference
+            .iter()
+            .find_map(|k| num(&case.reported, k).map(|v| Metric::parse(k, v)))
+            .ok_or_else(|| {
+                let reported: Vec<&str> = case.reported.keys().map(String::as_str).collect();
+                format!(
+                    "reports none of the figures this kind is compared on; it reports {}",
+                    reported.join(", ")
+                )
+            })
+    }
+}
+
+/// Which architecture facts a prediction needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Every tensor: weights, speeds, training (the vocabulary sizes the embedding and head).
+    Weights,
+    /// The attention layers only: KV-cache sizes (no vocabulary, no FFN).
+    Attention,
+}
+
+/// The vocabulary put into an architecture read for [`Needs::Attention`]: a
+/// KV-cache size never reads it, and `Shape` needs a non-zero one.
+const UNREAD_VOCAB: u64 = 1;
+
+/// The context a GPT-style model's learned positions span when the case states
+/// no sequence length (GPT-2/GPT-3's 2048 on the fused-kernel models; only a
+/// model with learned positions reads it, and [`architecture`] keeps them only where
+/// the stated parameter count asks for them).
+const UNSTATED_CONTEXT: u64 = 2048;
+
+/// The architecture the case states.
+///
+/// # Rules
+/// - a plain GeLU MLP (GPT style) when the FFN width is absent or `4h`, a gated
+///   one (Llama style) otherwise; KV heads default to the heads; `head_dim` as stated;
+/// - learned positions (GPT style) only if the stated parameter count is nearer
+///   with them than without (ALiBi and rotary models have none);
+/// - the LM head tied where the stated exact count matches the tied model and
+///   not the untied one;
+/// - `model.moe` and `model.mla` as stated; the dense layers of a mixture of
+///   experts take [`MOE_DENSE_FFN_PER_EXPERT`] times the experts' width where the
+///   case does not state theirs.
+///
+/// # Errors
+/// The missing field, named.
+pub fn architecture(case: &Case, needs: Needs) -> Result<Architecture, String> {
+    let m = &case.model;
+    let get = |k: &str| count(m, k);
+    let layers = get("layers").ok_or("the source gives no layer count (`model.layers`)")?;
+    let hidden = get("hidden").ok_or("the source gives no hidden size (`model.hidden`)")?;
+    let heads = get("heads").ok_or("the source gives no head count (`model.heads`)")?;
+    let vocab = match needs {
+        Needs::Weights => {
+            get("vocab").ok_or("the source gives no vocabulary size (`model.vocab`)")?
+        }
+        Needs::Attention => UNREAD_VOCAB,
+    };
+    let ffn = get("ffn").unwrap_or(hidden.saturating_mul(4));
+    let moe = m.get("moe").and_then(Value::as_object);
+    let style = if moe.is_some() || ffn != hidden.saturating_mul(4) {
+        BlockStyle::Llama
+    } else {
+        BlockStyle::Gpt
+    };
+    let shape = Shape {
+        style,
+        layers,
+        hidden,
+        heads,
+        kv_heads: get("kv_heads").unwrap_or(heads),
+        head_dim: get("head_dim"),
+        ffn,
+        vocab,
+        max_context: get("seq_len").unwrap_or(UNSTATED_CONTEXT),
+    };
+    let mut arch = shape.build().map_err(|e| e.to_string())?;
+    let total = |a: &Architecture| sizeup_core::params::count(a).map(|c| c.total).ok();
+    if let (BlockStyle::Gpt, Some(stated), Needs::Weights) = (style, num(m, "params"), needs) {
+        let mut without = arch.clone();
+        without.embedding.learned_positions = 0;
+        let gap = |a: &Architecture| total(a).map_or(f64::INFINITY, |c| (c as f64 - stated).abs());
+        if gap(&without) < gap(&arch) {
+            arch = without;
+        }
+    }
+    if let Some(stated) = get("params") {
+        let mut tied = arch.clone();
+        tied.embedding.tied = true;
+        if total(&arch) != Some(stated) && total(&tied) == Some(stated) {
+            arch = tied;
+        }
+    }
+    if let Some(moe) = moe {
+        arch.layers = moe_layers(&arch, moe, layers)?;
+    }
+    if let Some(mla) = m.get("mla").and_then(Value::as_object) {
+        let g = |k: &str| count(mla, k).ok_or(format!("`model.mla.{k}` missing"));
+        let head_dim = g("head_dim")?;
+        let kind = AttentionKind::Mla {
+            heads,
+            q_lora_rank: g("q_compression_dim").ok(),
+            kv_lora_rank: g("kv_compression_dim")?,
+            qk_nope_head_dim: head_dim,
+            qk_rope_head_dim: g("rope_head_dim")?,
+            v_head_dim: head_dim,
+        };
+        arch.map_blocks(|b| {
+            if let Mixer::Attention(a) = &mut b.mixer {
+                a.kind = kind;
+            }
+        });
+    }
+    Ok(arch)
+}
+
+/// The width of a mixture of experts' dense layers, in experts' widths, where the
+/// case states only the experts' width: DeepSeek-V3's config.json gives 18432 for
+/// the dense layers and 2048 per expert (9 ×), the one mixture of experts the
+/// cases hold with dense first layers.
+pub const MOE_DENSE_FFN_PER_EXPERT: u64 = 9;
+
+fn moe_layers(
+    arch: &Architecture,
+    moe: &Map<String, Value>,
+    layers: u64,
+) -> Result<Schedule, String> {
+    let g = |k: &str| count(moe, k).ok_or(format!("`model.moe.{k}` missing"));
+    let expert = Mlp {
+        kind: MlpKind::Gated,
+        intermediate_size: g("expert_ffn")?,
+        bias: false,
+    };
+    let dense_layers = g("dense_first_layers").unwrap_or(0);
+    let dense_ffn = g("dense_ffn").unwrap_or_else(|_| {
+        expert
+            .intermediate_size
+            .saturating_mul(MOE_DENSE_FFN_PER_EXPERT)
+    });
+    let routed = Moe {
+        num_experts: g("routed_experts")?,
+        experts_per_token: g("active_experts")?,
+        expert,
+        shared: match g("shared_experts").unwrap_or(0) {
+            0 => None,
+            n => Some(SharedExperts {
+                mlp: Mlp {
+                    intermediate_size: n.saturating_mul(expert.intermediate_size),
+                    ..expert
+                },
+                gate: false,
+            }),
+        },
+        router_bias: false,
+    };
+    let mut dense_block = arch.layers.blocks[0].clone();
+    dense_block.ffn = BlockFfn::Dense(Mlp {
+        intermediate_size: dense_ffn,
+        ..expert
+    });
+    let mut moe_block = dense_block.clone();
+    moe_block.ffn = BlockFfn::Moe(routed);
+    let mut schedule = Schedule::uniform(dense_block, dense_layers.min(layers));
+    schedule.push(moe_block, layers.saturating_sub(dense_layers));
+    Ok(schedule)
+}
+
+/// The accelerator and the network between nodes for a case's `setup.gpu_type`:
+/// the catalog row of the most specific pattern the text contains, with the
+/// row's own node figures unless the text names another network.
+///
+/// # Rule
+/// Patterns, most specific first: `m2 ultra`, `m2 max`, `apple m2`, `4090`, `3090`,
+/// `a6000`, `h200`, `h800`, `h100`, `a100` with `40gb`, `a100` (the 80 GB SXM part:
+/// DGX A100 and Selene), `l40s`, `a40`. `omni-path` sets 4 × 100 Gb/s per 8 GPUs
+/// between nodes (IDRIS's Jean Zay documentation).
+///
+/// # Errors
+/// The text, when no pattern matches.
+pub fn accelerator(gpu_type: &str) -> Result<(Accelerator, Network), String> {
+    let g = gpu_type.to_ascii_lowercase();
+    let mut net = Network::default();
+    if g.contains("omni-path") {
+        net.inter_node_bytes_per_sec = Some(400.0 / 8.0 * 1e9 / 8.0);
+    }
+    let name = [
+        ("m2 ultra", "M2-Ultra"),
+        ("m2 max", "M2-Max-30c"),
+        ("apple m2", "M2"),
+        ("4090", "RTX-4090"),
+        ("3090", "RTX-3090"),
+        ("a6000", "RTX-A6000"),
+        ("h200", "H200-SXM"),
+        ("h800", "H800-SXM"),
+        ("h100", "H100-SXM"),
+        ("l40s", "L40S"),
+        ("a40", "A40"),
+    ]
+    .into_iter()
+    .find(|(pat, _)| g.contains(pat))
+    .map(|(_, name)| name)
+    .or_else(|| {
+        g.contains("a100").then_some(if g.contains("40gb") {
+            "A100-SXM-40GB"
+        } else {
+            "A100-SXM-80GB"
+        })
+    })
+    .ok_or_else(|| format!("`{gpu_type}` is not in the accelerator catalog"))?;
+    let acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
+    Ok((acc, net))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+use super::*;
+
+#[test]
+fn units_and_scope_come_from_the_key() {
+    let m = Metric::parse("output_tokens_per_sec_per_gpu", 2657.0);
+    assert_eq!((m.unit, m.scope), (Unit::TokensPerSecond, Scope::PerGpu));
+    let m = Metric::parse("output_tokens_per_sec", 670.0);
+    assert_eq!((m.unit, m.scope), (Unit::TokensPerSecond, Scope::Total));
+    assert_eq!(
+        Metric::parse("bf16_weights_GB_du", 1.0).unit,
+        Unit::Bytes(1e9)
+    );
+    assert_eq!(
+        Metric::parse("Q4_0_GiB", 1.0).unit,
+        Unit::Bytes(1_073_741_824.0)
+    );
+    assert_eq!(Metric::parse("weights_MB", 1.0).unit, Unit::Bytes(1e6));
+    assert_eq!(
+        Metric::parse("inter_token_latency_ms", 1.0).unit,
+        Unit::Milliseconds
+    );
+    assert_eq!(Metric::parse("iter_time_s", 1.0).unit, Unit::Seconds);
+    assert_eq!(
+        Metric::parse("iter_time_s_selective_plus_sp", 1.0).unit,
+        Unit::Seconds
+    );
+    assert_eq!(Metric::parse("mfu_pct", 1.0).unit, Unit::Percent);
+    assert_eq!(Metric::parse("tflops_per_gpu", 1.0).unit, Unit::Teraflops);
+    assert_eq!(Metric::parse("tflops_per_gpu", 1.0).scope, Scope::PerGpu);
+    assert_eq!(Metric::parse("gpu_hours", 1.0).unit, Unit::GpuHours);
+    assert_eq!(Metric::parse("max_seq_len_tokens", 1.0).unit, Unit::Tokens);
+}
+
+fn case(model: serde_json::Value, reported: serde_json::Value) -> Case {
+    serde_json::from_value(serde_json::json!({
+        "id": "x", "source": "s", "kind": "kv_cache",
+        "model": model, "setup": {}, "reported": reported,
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_metric_is_the_first_of_the_preference_not_of_the_alphabet() {
+    let c = case(
+        serde_json::json!({}),
+        serde_json::json!({"a_ms": 1.0, "b_ms": 2.0}),
+    );
+    assert_eq!(Metric::of(&c, &["b_ms", "a_ms"]).unwrap().value, 2.0);
+    let why = Metric::of(&c, &["c_ms"]).unwrap_err();
+    assert_eq!(
+        why,
+        "reports none of the figures this kind is compared on; it reports a_ms, b_ms"
+    );
+}
+
+#[test]
+fn a_kv_cache_needs_no_vocabulary_and_weights_do() {
+    // Llama-2-7B's attention: 32 layers, h = 4096, 32 heads, no vocabulary stated
+    let c = case(
+        serde_json::json!({"layers": 32, "hidden": 4096, "heads": 32, "ffn": 11008}),
+        serde_json::json!({}),
+    );
+    let arch = architecture(&c, Needs::Attention).unwrap();
+    assert_eq!(
+        (arch.num_layers(), arch.kv_heads(), arch.head_dim()),
+        (32, 32, 128)
+    );
+    assert_eq!(
+        architecture(&c, Needs::Weights).unwrap_err(),
+        "the source gives no vocabulary size (`model.vocab`)"
+    );
+}
+
+#[test]
+fn accelerators_by_their_most_specific_pattern() {
+    let name = |t: &str| accelerator(t).map(|(a, _)| a.name).unwrap();
+    assert_eq!(name("A100-40GB (1600Gbps RoCE)"), "A100-SXM-40GB");
+    assert_eq!(name("A100 (80GB assumed)"), "A100-SXM-80GB");
+    assert_eq!(name("NVIDIA A40"), "A40");
+    assert_eq!(name("Apple M2 Ultra (Metal)"), "M2-Ultra");
+    let (_, net) = accelerator("A100-SXM4-80GB (Jean Zay, Omni-Path)").unwrap();
+    assert_eq!(net.inter_node_bytes_per_sec, Some(6.25e9));
+    assert!(accelerator("TPU v3 chips").is_err());
+}
