@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::calibration::Calibration;
 use super::reading::{accelerator, architecture, num, text, Metric, Needs, Scope, Unit};
+use super::sources;
 use super::{Case, CaseOutcome};
 use sizeup_core::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
 use sizeup_core::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
@@ -40,6 +41,12 @@ pub fn predict(case: &Case) -> Option<CaseOutcome> {
 
 /// [`predict`] with the fitted constants of `cal` in place of the code's.
 pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
+    let (case, from_source) = sources::complete(case);
+    predict_completed(case.as_ref(), cal).map(|o| o.with_notes(&from_source))
+}
+
+/// [`predict_with`] for a case [`sources::complete`] has completed.
+fn predict_completed(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
     let outcome = |metric: &str, reported: f64| CaseOutcome {
         id: case.id.clone(),
         kind: case.kind.clone(),
@@ -79,12 +86,12 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
 type Unpredictable = (String, f64, String);
 
 fn engine(case: &Case) -> Option<Engine> {
-    let text = format!(
-        "{} {}",
-        text(&case.setup, "framework").unwrap_or(""),
-        case.source
-    )
-    .to_ascii_lowercase();
+    let text = ["framework", "software"]
+        .iter()
+        .filter_map(|k| text(&case.setup, k))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     if text.contains("llama.cpp") || text.contains("llama-bench") {
         Some(Engine::LlamaCpp)
     } else if text.contains("tensorrt-llm") || text.contains("trt-llm") {
@@ -160,6 +167,8 @@ fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
 /// The engine, its backend on the case's accelerator, and whether the weights
 /// are 8-bit floats: what decides which fitted constants a speed case reads.
 pub(crate) fn engine_of(case: &Case) -> Option<(Engine, Backend, bool)> {
+    let (case, _) = sources::complete(case);
+    let case = case.as_ref();
     let (gpu, _) = accelerator(text(&case.setup, "gpu_type")?).ok()?;
     let engine = engine(case)?;
     let (weights, _, _) = precision(text(&case.setup, "precision").unwrap_or(""), engine)?;

@@ -12,6 +12,7 @@ pub mod calibration;
 pub mod grids;
 pub mod inference;
 pub mod reading;
+pub mod sources;
 pub mod training;
 
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,18 @@ impl CaseOutcome {
     /// Signed relative error of the prediction: `(predicted − reported) / reported`.
     pub fn error(&self) -> Option<f64> {
         self.predicted.map(|p| relative_error(p, self.reported))
+    }
+
+    /// The outcome with `notes` added to its note (what the case's source states
+    /// beyond the case, [`sources::complete`]).
+    pub fn with_notes(mut self, notes: &[String]) -> CaseOutcome {
+        if notes.is_empty() {
+            return self;
+        }
+        let mut all: Vec<String> = self.note.take().into_iter().collect();
+        all.extend(notes.iter().cloned());
+        self.note = Some(all.join("; "));
+        self
     }
 
     /// Signed relative error of the baseline.

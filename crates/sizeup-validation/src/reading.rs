@@ -334,7 +334,9 @@ fn moe_layers(
 /// Patterns, most specific first: `m2 ultra`, `m2 max`, `apple m2`, `4090`, `3090`,
 /// `a6000`, `h200`, `h800`, `h100`, `a100` with `40gb`, `a100` (the 80 GB SXM part:
 /// DGX A100 and Selene), `l40s`, `a40`. `omni-path` sets 4 × 100 Gb/s per 8 GPUs
-/// between nodes (IDRIS's Jean Zay documentation).
+/// between nodes (IDRIS's Jean Zay documentation). A bandwidth the text states
+/// (`2.4 TB/s`) replaces the row's, and so does a memory size (`96GB`, read as GiB
+/// as GPUs are sold) more than 10% from the row's: another size of the part.
 ///
 /// # Errors
 /// The text, when no pattern matches.
@@ -368,8 +370,33 @@ pub fn accelerator(gpu_type: &str) -> Result<(Accelerator, Network), String> {
         })
     })
     .ok_or_else(|| format!("`{gpu_type}` is not in the accelerator catalog"))?;
-    let acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
+    let mut acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
+    // a part the text sizes itself (H100 96GB HBM2e at 2.4 TB/s) keeps its own figures
+    if let Some(gib) = stated_number(&g, "gb").filter(|v| *v >= 1.0) {
+        let bytes = (gib * GIB) as u64;
+        // another size of the part, not GB written for GiB (H200 141GB)
+        if (bytes as f64 / acc.memory_bytes as f64 - 1.0).abs() > 0.1 {
+            acc.memory_bytes = bytes;
+            acc.usable_memory_bytes = None;
+        }
+    }
+    if let Some(tb) = stated_number(&g, "tb/s") {
+        acc.memory_bandwidth_bytes_per_sec = tb * 1e12;
+    }
     Ok((acc, net))
+}
+
+/// Bytes in a GiB: a GPU sold as `N GB` holds `N` GiB (80 GB H100s: 85.9·10⁹ bytes).
+const GIB: f64 = 1_073_741_824.0;
+
+/// The number written just before `unit` in `text` (`"96gb"`, `"2.4 tb/s"`), if any.
+fn stated_number(text: &str, unit: &str) -> Option<f64> {
+    let at = text.find(unit)?;
+    let before = text[..at].trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(0, |i| i + 1);
+    before[start..].parse().ok()
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 
 use super::calibration::{Calibration, Knob};
 use super::reading::{accelerator as hardware, architecture, num, text, Metric, Needs};
+use super::sources;
 use super::{Case, CaseOutcome};
 use sizeup_core::arch::Architecture;
 use sizeup_core::device::collective::Fabric;
@@ -71,6 +72,8 @@ pub fn predict(case: &Case) -> Option<CaseOutcome> {
 
 /// [`predict`] with the fitted constants of `cal` in place of the code's.
 pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
+    let (case, from_source) = sources::complete(case);
+    let case = case.as_ref();
     let result = match case.kind.as_str() {
         "train_throughput" | "train_time" => speed(case, cal),
         "train_flops" => flops(case),
@@ -78,6 +81,7 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
         "finetune_memory" => longest_context(case),
         _ => return None,
     };
+    let result = result.map(|o| o.with_notes(&from_source));
     Some(
         result.unwrap_or_else(|(metric, reported, why)| CaseOutcome {
             id: case.id.clone(),
@@ -109,27 +113,39 @@ enum Framework {
     Llama3,
     /// Plain PyTorch with transformers' modeling code: eager element-wise kernels.
     PytorchEager,
+    /// DeepSeek-V3's DualPipe: bidirectional pipeline chunks that hide the expert
+    /// all-to-all, ZeRO-1 (DeepSeek-AI 2024 §3.2.1).
+    DualPipe,
     /// Anything else: fused kernels, flash attention, FSDP where stated.
     Other,
 }
 
+/// The framework the case's setup names (`scheme`, `software`, `framework`; where
+/// the case is silent, [`sources::complete`] fills what its source states).
 fn framework(case: &Case) -> Framework {
-    let src = case.source.to_ascii_lowercase();
     let setup = &case.setup;
+    let named = ["software", "framework"]
+        .iter()
+        .filter_map(|k| text(setup, k))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     if text(setup, "scheme") == Some("ZeRO-3") {
         Framework::DeepSpeedZero3
-    } else if src.contains("mosaicml") {
-        Framework::LlmFoundry
-    } else if src.contains("bigscience") {
-        Framework::MegatronDeepSpeed
-    } else if src.contains("llama team 2024") {
-        Framework::Llama3
-    } else if text(setup, "software").is_some_and(|s| s.contains("Megatron-Core")) {
+    } else if named.contains("megatron-core") {
         Framework::MegatronCore
-    } else if text(setup, "software").is_some_and(|s| s.contains("eager")) {
-        Framework::PytorchEager
-    } else if src.contains("narayanan") || src.contains("korthikanti") {
+    } else if named.contains("megatron-deepspeed") {
+        Framework::MegatronDeepSpeed
+    } else if named.contains("megatron-lm") {
         Framework::Megatron
+    } else if named.contains("llm-foundry") {
+        Framework::LlmFoundry
+    } else if named.contains("llama 3 training stack") {
+        Framework::Llama3
+    } else if named.contains("dualpipe") {
+        Framework::DualPipe
+    } else if named.contains("eager") {
+        Framework::PytorchEager
     } else {
         Framework::Other
     }
@@ -190,9 +206,6 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         b.saturating_mul(dp)
     } else if let Some(t) = num(s, "tokens_per_batch") {
         (t / seq_len as f64).round() as u64
-    } else if fw == Framework::Other && case.model.contains_key("moe") {
-        notes.push("global batch not stated: 15,360 sequences (DeepSeek-V3 §4.2)".into());
-        15360
     } else {
         notes.push("global batch not stated: one micro-batch per GPU".into());
         micro_batch.saturating_mul(dp)
@@ -219,7 +232,9 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         .or_else(|| text(s, "recompute"))
         .unwrap_or("not stated")
         .to_ascii_lowercase();
-    req.recompute = if recompute.contains("selective") {
+    req.recompute = if recompute.contains("op-level") || recompute.contains("selective op") {
+        Recompute::OpSelective
+    } else if recompute.contains("selective") {
         Recompute::Selective
     } else if recompute.contains("full") {
         Recompute::Full
@@ -253,14 +268,6 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     };
     match fw {
         Framework::Megatron => {
-            if case.source.contains("2104.04473") && req.recompute == Recompute::None {
-                // Narayanan et al. 2021 §5: every run recomputes activations (their Eq. 3 counts it)
-                req.recompute = Recompute::Full;
-                notes.push(
-                    "recomputation not stated: full (Narayanan et al. recompute in every run)"
-                        .into(),
-                );
-            }
             req.flash_attention = false;
             req.dropout = true;
             req.overlap.data_parallel = false;
@@ -299,17 +306,18 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
             req.layout.sequence_parallel = true;
             req.layout.vpp = interleaved(&arch);
         }
-        Framework::Other => {
-            if req.layout.ep > 1 {
-                // DeepSeek-V3 §3.2: DualPipe hides the all-to-all and halves the bubble
-                req.overlap.expert_parallel = true;
-                req.layout.vpp = 2;
-                req.layout.zero = ZeroStage::Zero1;
-                notes.push(
-                    "DualPipe modelled as 2 chunks per stage with the all-to-all hidden".into(),
-                );
-            }
+        Framework::DualPipe => {
+            // DualPipe hides the all-to-all and halves the bubble
+            req.overlap.expert_parallel = true;
+            req.layout.vpp = 2;
+            req.layout.zero = ZeroStage::Zero1;
+            notes.push("DualPipe modelled as 2 chunks per stage with the all-to-all hidden".into());
         }
+        Framework::Other => {}
+    }
+    if s.get("compile") == Some(&Value::Bool(false)) && req.kernels == Kernels::Fused {
+        req.kernels = Kernels::Eager;
+        notes.push("no torch.compile (stated): eager element-wise kernels".into());
     }
     if req.recompute == Recompute::None && recompute.contains("not stated") {
         notes.push("recomputation not stated: none".into());
@@ -404,7 +412,7 @@ pub const SPEED_METRICS: &[&str] = &[
 
 /// Whether the case's framework runs eager (unfused) element-wise kernels.
 pub(crate) fn runs_eager(case: &Case) -> bool {
-    rebuild(case).is_ok_and(|r| r.req.kernels == Kernels::Eager)
+    rebuild(&sources::complete(case).0).is_ok_and(|r| r.req.kernels == Kernels::Eager)
 }
 
 fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
@@ -468,7 +476,7 @@ fn tflops_as_reported(case: &Case, r: &Rebuilt, e: &TrainEstimate) -> f64 {
         a.vocab_size as f64,
     );
     let per_gpu_second = e.time.step_seconds * r.req.gpus as f64 * 1e12;
-    if case.source.contains("2104.04473") {
+    if text(&case.setup, "flops_rule") == Some("narayanan-eq3") {
         // Narayanan et al. 2021 Eq. 3, used for all their tables: recomputation
         // included, V/(16·l·h) for the tied head
         96.0 * b * s * l * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * l * h)) / per_gpu_second
