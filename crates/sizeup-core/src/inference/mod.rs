@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
 pub use cost::{cost, per_million, Cost};
-pub use engine::{profile, Backend, Engine, EngineProfile, Reserve};
+pub use engine::{profile, Backend, Engine, EngineProfile, Reserve, EAGER_HOST_SECONDS_PER_LAYER};
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
 pub use prepared::{prefill_sequences, Capacity, Prepared, Replica};
 pub use roofline::{

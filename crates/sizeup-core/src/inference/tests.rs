@@ -232,3 +232,35 @@ fn a_layer_split_needs_its_devices() {
         Err(CoreError::Invalid { field: "pp", .. })
     ));
 }
+
+/// Eager transformers `generate`: the host issues every kernel from Python, so a
+/// decode step of an 8B model at batch 1 takes the host's time, not the device's.
+#[test]
+fn issue_11_eager_decode_is_host_bound_and_prefill_is_not() {
+    // Llama-3.1-8B: shared/fixtures/models/llama-3.1-8b/config.json (32 layers)
+    let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
+        .build()
+        .unwrap();
+    let mut req = request("H200", Engine::Transformers);
+    req.prompt = 2048;
+    req.output = 128;
+    let e = estimate(&arch, &req).unwrap();
+    // 32 layers × 1/25.5/32 s: the blog's eager Llama-7B step, 39.2 ms
+    assert_eq!(e.decode.seconds, 32.0 * EAGER_HOST_SECONDS_PER_LAYER);
+    assert!((e.decode.seconds - 1.0 / 25.5).abs() < 1e-12);
+    assert_eq!(e.decode.bound, Bound::Overhead);
+    let device = e.decode.breakdown.compute_bound_seconds + e.decode.breakdown.memory_bound_seconds;
+    assert!(device < e.decode.seconds / 4.0, "{device}");
+    // a 2048-token prefill keeps the device busier than the host: the host's time is hidden
+    let p = e.prefill.breakdown;
+    assert_eq!(p.seconds, p.compute_bound_seconds + p.memory_bound_seconds);
+    assert!(p.seconds > p.overhead_seconds);
+    // an engine that replays CUDA graphs adds its small per-layer overhead instead
+    let v = estimate(&arch, &request("H200", Engine::Vllm)).unwrap();
+    let d = v.decode.breakdown;
+    assert_eq!(
+        d.seconds,
+        d.compute_bound_seconds + d.memory_bound_seconds + d.overhead_seconds
+    );
+    assert!(v.decode.seconds < e.decode.seconds / 4.0);
+}
