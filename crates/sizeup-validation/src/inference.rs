@@ -219,7 +219,8 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
         .ok_or_else(|| fail(&format!("precision `{prec}` not stated exactly")))?;
     let setup_num = |k: &str| num(&case.setup, k).map(|v| v as u64);
     let gpus = setup_num("gpus").unwrap_or(1);
-    let tp = setup_num("tp").unwrap_or(gpus);
+    let pp = setup_num("pp").unwrap_or(1);
+    let tp = setup_num("tp").unwrap_or(gpus / pp.max(1));
     let batch = setup_num("batch").unwrap_or(1);
     let mut notes: Vec<String> = prec_note.map(String::from).into_iter().collect();
     // TensorRT-LLM's benchmarks (gptSessionBenchmark) report generated tokens over
@@ -238,12 +239,14 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
         // overhead of an engine that captures them (vLLM's profile)
         req.profile.layer_overhead_seconds =
             inference::profile(Engine::Vllm, req.profile.backend).layer_overhead_seconds;
+        req.profile.overhead_on_host = false;
         notes.push(
             "torch.compile / CUDA graphs: per-layer overhead of a graph-capturing engine".into(),
         );
     }
     req.gpus = gpus;
     req.tp = tp;
+    req.pp = pp;
     req.weights = weights;
     req.kv_dtype = kv_dtype;
     req.load = Load::Batch(batch);

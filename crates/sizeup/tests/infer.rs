@@ -279,3 +279,82 @@ fn bad_simulation_input_exits_2() {
         .assert()
         .code(2);
 }
+
+/// llama.cpp spreads one model over `--gpus` by whole layers unless told `--split-mode row`.
+#[test]
+fn issue_11_llama_cpp_splits_layers_across_gpus() {
+    let args = |extra: &[&str]| {
+        json(
+            &[
+                &[
+                    "infer",
+                    "llama-3.1-70b",
+                    "--gpu",
+                    "RTX-4090",
+                    "--gpus",
+                    "2",
+                    "--engine",
+                    "llama.cpp",
+                    "--weights",
+                    "Q4_K_M",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let layer = args(&[]);
+    let e = &layer["estimate"];
+    assert_eq!((e["tp"].as_u64(), e["pp"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(e["replicas"], 1);
+    assert_eq!(e["fits"], true);
+    assert!(e["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "multi-GPU split"));
+    let row = args(&["--split-mode", "row"]);
+    let r = &row["estimate"];
+    assert_eq!((r["tp"].as_u64(), r["pp"].as_u64()), (Some(2), Some(1)));
+    // whole layers in turn stream every weight through one device at a time
+    assert!(
+        e["decode"]["seconds"].as_f64().unwrap() > 1.5 * r["decode"]["seconds"].as_f64().unwrap()
+    );
+}
+
+#[test]
+fn issue_11_split_mode_and_tp_belong_to_their_engines() {
+    sizeup()
+        .args(["infer", "llama-3.1-8b", "--split-mode", "layer"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`--split-mode` = `layer`"))
+        .stderr(predicate::str::contains("--tp"));
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--engine",
+            "llama.cpp",
+            "--tp",
+            "2",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`--tp` = `2`"))
+        .stderr(predicate::str::contains("--split-mode row"));
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--engine",
+            "llama.cpp",
+            "--gpus",
+            "2",
+            "--rate",
+            "1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("layer split"));
+}

@@ -13,6 +13,7 @@ mod memory;
 mod prepared;
 mod roofline;
 pub mod sim;
+mod stages;
 mod weights;
 
 use std::fmt;
@@ -21,13 +22,14 @@ use serde::{Deserialize, Serialize};
 
 pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
 pub use cost::{cost, per_million, Cost};
-pub use engine::{profile, Backend, Engine, EngineProfile, Reserve};
+pub use engine::{profile, Backend, Engine, EngineProfile, Reserve, EAGER_HOST_SECONDS_PER_LAYER};
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
-pub use prepared::{prefill_sequences, Prepared, Replica};
+pub use prepared::{prefill_sequences, Capacity, Prepared, Replica};
 pub use roofline::{
     has_tensor_path, pass_time, peak_flops, runs_8bit, Bound, Machine, Pass, PassTime,
 };
 use roofline::{pass_time_of, PassWeights};
+pub use stages::{stage_layers, HIDDEN_STATE_BYTES};
 pub use weights::{
     stored_tensors, weights_breakdown, weights_bytes, weights_bytes_per_gpu, StoredTensor,
     WeightBreakdown, WeightGroup,
@@ -47,10 +49,14 @@ use crate::units::sum;
 pub struct InferRequest {
     /// The accelerator.
     pub gpu: Accelerator,
-    /// Devices in all; `gpus / tp` replicas serve independently.
+    /// Devices in all; `gpus / (tp · pp)` replicas serve independently.
     pub gpus: u64,
     /// Tensor-parallel ranks per replica.
     pub tp: u64,
+    /// Devices a replica's layers are split over, each holding a contiguous slice
+    /// and running it in turn (llama.cpp `--split-mode layer`); 1: no split.
+    #[serde(default = "one")]
+    pub pp: u64,
     /// Weight storage.
     pub weights: WeightFormat,
     /// Options of the weight format.
@@ -73,6 +79,10 @@ pub struct InferRequest {
     pub price_per_gpu_hour: Option<f64>,
     /// How much beyond the point itself to work out.
     pub detail: Detail,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// How much an estimate works out beyond the requested point.
@@ -100,6 +110,7 @@ impl InferRequest {
             gpu: gpu.clone(),
             gpus: 1,
             tp: 1,
+            pp: 1,
             weights: WeightFormat::Bf16,
             weight_options: WeightOptions::default(),
             kv_dtype: KvDtype::Bf16,
@@ -211,7 +222,9 @@ pub struct InferEstimate {
     pub gpus: u64,
     /// Tensor-parallel ranks per replica.
     pub tp: u64,
-    /// Independent replicas (`gpus / tp`).
+    /// Devices a replica's layers are split over (1: none).
+    pub pp: u64,
+    /// Independent replicas (`gpus / (tp · pp)`).
     pub replicas: u64,
     /// Weight format.
     pub weights: WeightFormat,
@@ -272,6 +285,7 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
     for (field, v) in [
         ("gpus", req.gpus),
         ("tp", req.tp),
+        ("pp", req.pp),
         ("batch", req.load.requests()),
     ] {
         if v == 0 {
@@ -292,19 +306,31 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
             expected: format!("a divisor of the {} attention heads", arch.heads()),
         });
     }
-    if req.gpus % req.tp != 0 {
+    if req.pp > arch.num_layers() {
+        return Err(CoreError::Invalid {
+            field: "pp",
+            value: req.pp.to_string(),
+            expected: format!("at most the {} layers", arch.num_layers()),
+        });
+    }
+    let per_replica = req.tp.checked_mul(req.pp).ok_or(CoreError::Overflow {
+        quantity: "devices per replica (tp · pp)",
+    })?;
+    if req.gpus % per_replica != 0 {
         return Err(CoreError::Invalid {
             field: "gpus",
             value: req.gpus.to_string(),
-            expected: format!("a multiple of tp = {}", req.tp),
+            expected: format!("a multiple of tp · pp = {per_replica}"),
         });
     }
-    if req.tp > 1 && req.gpu.interconnect_bytes_per_sec.is_none() {
-        return Err(CoreError::Invalid {
-            field: "tp",
-            value: req.tp.to_string(),
-            expected: format!("1: `{}` has no link for tensor parallelism", req.gpu.name),
-        });
+    for (field, v) in [("tp", req.tp), ("pp", req.pp)] {
+        if v > 1 && req.gpu.interconnect_bytes_per_sec.is_none() {
+            return Err(CoreError::Invalid {
+                field,
+                value: v.to_string(),
+                expected: format!("1: `{}` has no link between devices", req.gpu.name),
+            });
+        }
     }
     if let Some(p) = req.price_per_gpu_hour {
         if !(p.is_finite() && p > 0.0) {
@@ -391,12 +417,12 @@ fn advise(
     arch: &Architecture,
     req: &InferRequest,
     context: u64,
-    budget: u64,
-    kv_req: &KvRequest,
+    (b, c): (u64, u64),
 ) -> Result<FitAdvice> {
     let batch = req.load.requests();
     let mut min_tp = None;
-    if req.gpu.interconnect_bytes_per_sec.is_some() {
+    // a layer split's devices are not tensor-parallel ranks: no tp to advise
+    if req.gpu.interconnect_bytes_per_sec.is_some() && req.pp == 1 {
         let mut tp = req.tp.saturating_mul(2);
         while tp <= 64 {
             if arch.heads() % tp == 0 {
@@ -421,8 +447,6 @@ fn advise(
             formats.push(f.to_string());
         }
     }
-    let b = max_batch(arch, kv_req, budget)?;
-    let c = max_context(arch, kv_req, budget)?;
     Ok(FitAdvice {
         min_tp,
         formats,

@@ -11,10 +11,12 @@
 use std::borrow::Cow;
 
 use super::roofline::{pass_time_of, PassWeights};
+use super::stages::{self, Stage};
 use super::{
     advise, cost, effective_ridge, has_tensor_path, kv_pool, max_batch, max_context, memory,
     peak_flops, roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate,
-    InferRequest, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor, Warning,
+    InferRequest, KvPool, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor,
+    Warning,
 };
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
@@ -96,14 +98,14 @@ impl<'a> Prepared<'a> {
     ) -> Result<Replica<'p>> {
         let list = &self.model()?.list;
         let weights = PassWeights::new(self.arch, list, &stored, req.tp);
-        let weights_bytes_per_gpu = weights::weights_bytes_per_gpu(&stored, req.tp);
+        let stages = stages::stages(self.arch, &stored, req.pp, req.tp);
         Ok(Replica {
             arch: self.arch,
             list,
             req,
             stored,
             weights,
-            weights_bytes_per_gpu,
+            stages,
             machine: machine(req),
         })
     }
@@ -137,11 +139,9 @@ impl<'a> Prepared<'a> {
         let count = model.count;
         let replica = self.replica_unchecked(req)?;
         let breakdown = weights::breakdown_of(&replica.stored, req.weights)?;
-        let (memory, kv_req) = replica.memory(batch, context, req.profile.prefill_chunk_tokens)?;
-        let budget = memory.kv_budget_bytes();
-        let max_batch_at_context = max_batch(arch, &kv_req, budget)?;
-        let max_context_at_batch = max_context(arch, &kv_req, budget)?;
-        let kv_pool = kv_pool(arch, &kv_req, budget, context)?;
+        let chunk = req.profile.prefill_chunk_tokens;
+        let (memory, _) = replica.memory(batch, context, chunk)?;
+        let capacity = replica.capacity(batch, context, chunk)?;
 
         let precision = req.weights.compute_precision();
         if !has_tensor_path(&req.gpu, precision) {
@@ -166,7 +166,7 @@ impl<'a> Prepared<'a> {
             prefill_pass.seconds,
             decode_pass.seconds,
         );
-        let replicas = req.gpus / req.tp;
+        let replicas = req.gpus / (req.tp * req.pp);
         let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
         let prefill = Phase {
             seconds: prefill_pass.seconds,
@@ -218,7 +218,12 @@ impl<'a> Prepared<'a> {
         let fit_advice = if fits || req.detail == Detail::Point {
             None
         } else {
-            Some(advise(arch, req, context, budget, &kv_req)?)
+            Some(advise(
+                arch,
+                req,
+                context,
+                (capacity.max_batch, capacity.max_context),
+            )?)
         };
 
         let mut assumptions = vec![
@@ -252,6 +257,7 @@ impl<'a> Prepared<'a> {
         ];
         assumptions.extend(crate::device::assumptions(&req.gpu));
         assumptions.extend(req.profile.assumptions());
+        assumptions.extend(stages::assumptions(arch, req.pp));
         assumptions.extend(roofline::mixer_assumptions(arch));
         if arch.is_moe() {
             assumptions.push(Assumption::new(
@@ -280,6 +286,7 @@ impl<'a> Prepared<'a> {
             gpu: req.gpu.name.clone(),
             gpus: req.gpus,
             tp: req.tp,
+            pp: req.pp,
             replicas,
             weights: req.weights,
             weight_breakdown: breakdown,
@@ -293,9 +300,9 @@ impl<'a> Prepared<'a> {
             memory,
             fits,
             fit_advice,
-            max_batch_at_context,
-            max_context_at_batch,
-            kv_pool,
+            max_batch_at_context: capacity.max_batch,
+            max_context_at_batch: capacity.max_context,
+            kv_pool: capacity.kv_pool,
             prefill,
             decode,
             schedule: sched,
@@ -341,9 +348,22 @@ pub struct Replica<'p> {
     req: &'p InferRequest,
     stored: Cow<'p, [StoredTensor]>,
     weights: PassWeights<'p>,
-    // kept with its error, reported where the memory is asked for
-    weights_bytes_per_gpu: Result<u64>,
+    // the devices of a layer split (one without), their weights kept with their
+    // error, reported where the memory is asked for
+    stages: Vec<Stage<'p>>,
     machine: Machine<'p>,
+}
+
+/// How much a replica holds: the largest batch at the context, the longest
+/// context at the batch and the KV pool, each on the device that binds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    /// Requests that fit at the context.
+    pub max_batch: u64,
+    /// Context per request that fits at the batch.
+    pub max_context: u64,
+    /// The KV pool of the device with the fewest tokens.
+    pub kv_pool: KvPool,
 }
 
 impl Replica<'_> {
@@ -361,16 +381,11 @@ impl Replica<'_> {
         if self.req.prompt == 0 {
             return PassTime::default();
         }
-        pass_time_of(
-            self.arch,
-            &self.weights,
-            &Pass {
-                sequences,
-                new_tokens: self.req.prompt,
-                cached_tokens: 0,
-            },
-            self.machine,
-        )
+        self.pass(&Pass {
+            sequences,
+            new_tokens: self.req.prompt,
+            cached_tokens: 0,
+        })
     }
 
     /// One decode step of `batch` sequences at the average context.
@@ -379,25 +394,39 @@ impl Replica<'_> {
     /// [`super::pass_time`] of `batch` sequences × 1 new token at `prompt + output/2`
     /// cached tokens each (the KV read grows linearly over the output: its average).
     pub fn decode(&self, batch: u64) -> PassTime {
-        pass_time_of(
-            self.arch,
-            &self.weights,
-            &Pass {
-                sequences: batch,
-                new_tokens: 1,
-                cached_tokens: self.req.prompt.saturating_add(self.req.output / 2),
-            },
-            self.machine,
-        )
+        self.pass(&Pass {
+            sequences: batch,
+            new_tokens: 1,
+            cached_tokens: self.req.prompt.saturating_add(self.req.output / 2),
+        })
     }
 
-    /// Memory of one device with `batch` requests of `context` tokens, the
+    /// One pass over every device of the replica: the operations of all layers in
+    /// turn, plus the hidden-state copies between the devices of a layer split.
+    fn pass(&self, pass: &Pass) -> PassTime {
+        let mut t = pass_time_of(self.arch, &self.weights, pass, self.machine);
+        let tokens = pass.sequences as f64 * pass.new_tokens as f64;
+        let hops = stages::hop_seconds(
+            &self.req.gpu,
+            self.req.tp,
+            self.req.pp,
+            tokens,
+            self.arch.hidden_size,
+        );
+        t.communication_seconds += hops;
+        t.seconds += hops;
+        t
+    }
+
+    /// Memory of the fullest device with `batch` requests of `context` tokens, the
     /// activation workspace sized for prefill chunks of `chunk` tokens (`None`:
     /// the whole batch's prompts at once).
     ///
     /// # Formula
     /// [`memory::layout`] of the weights on this rank, the KV cache of `batch ×
-    /// context` tokens and the workspace of `min(chunk, batch · prompt)` tokens.
+    /// context` tokens and the workspace of `min(chunk, batch · prompt)` tokens;
+    /// under a layer split, each device's own layers' weights and KV cache, and the
+    /// device with the largest shortfall (else the least free memory) is shown.
     ///
     /// # Errors
     /// Those of [`kv::size`] (overflow).
@@ -407,29 +436,88 @@ impl Replica<'_> {
         context: u64,
         chunk: Option<u64>,
     ) -> Result<(MemoryPerGpu, KvRequest)> {
-        let req = self.req;
-        let weights = self.weights_bytes_per_gpu.clone()?;
-        let kv_req = KvRequest {
+        let kv_req = self.kv_request(batch, context);
+        let mut fullest: Option<MemoryPerGpu> = None;
+        for stage in &self.stages {
+            let m = self.stage_memory(stage, &kv_req, chunk)?;
+            let fuller = fullest.is_none_or(|f| {
+                (m.shortfall_bytes, std::cmp::Reverse(m.free_bytes))
+                    > (f.shortfall_bytes, std::cmp::Reverse(f.free_bytes))
+            });
+            if fuller {
+                fullest = Some(m);
+            }
+        }
+        // `stages` holds pp ≥ 1 devices
+        Ok((fullest.ok_or(CoreError::Zero { field: "pp" })?, kv_req))
+    }
+
+    /// The largest batch at `context`, the longest context at `batch` and the KV
+    /// pool, each the least over the devices of a layer split.
+    ///
+    /// # Formula
+    /// [`max_batch`], [`max_context`] and [`kv_pool`] of each device's layers in the
+    /// memory [`Replica::memory`] leaves it for the cache; the least of each.
+    ///
+    /// # Errors
+    /// Those of [`kv::size`] (overflow).
+    pub fn capacity(&self, batch: u64, context: u64, chunk: Option<u64>) -> Result<Capacity> {
+        let kv_req = self.kv_request(batch, context);
+        let mut out: Option<Capacity> = None;
+        for stage in &self.stages {
+            let budget = self.stage_memory(stage, &kv_req, chunk)?.kv_budget_bytes();
+            let here = Capacity {
+                max_batch: max_batch(&stage.arch, &kv_req, budget)?,
+                max_context: max_context(&stage.arch, &kv_req, budget)?,
+                kv_pool: kv_pool(&stage.arch, &kv_req, budget, context)?,
+            };
+            out = Some(match out {
+                None => here,
+                Some(c) => Capacity {
+                    max_batch: c.max_batch.min(here.max_batch),
+                    max_context: c.max_context.min(here.max_context),
+                    kv_pool: if here.kv_pool.tokens < c.kv_pool.tokens {
+                        here.kv_pool
+                    } else {
+                        c.kv_pool
+                    },
+                },
+            });
+        }
+        out.ok_or(CoreError::Zero { field: "pp" })
+    }
+
+    fn kv_request(&self, batch: u64, context: u64) -> KvRequest {
+        KvRequest {
             seq_len: context.max(1),
             batch,
-            dtype: req.kv_dtype,
-            tp: req.tp,
-            block_tokens: req.profile.kv_block_tokens,
-        };
-        let kv = kv::size(self.arch, &kv_req)?.bytes_per_gpu;
+            dtype: self.req.kv_dtype,
+            tp: self.req.tp,
+            block_tokens: self.req.profile.kv_block_tokens,
+        }
+    }
+
+    /// Memory of the device that holds `stage`'s layers.
+    fn stage_memory(
+        &self,
+        stage: &Stage<'_>,
+        kv_req: &KvRequest,
+        chunk: Option<u64>,
+    ) -> Result<MemoryPerGpu> {
+        let req = self.req;
+        let weights = stage.weights_bytes.clone()?;
+        let kv = kv::size(&stage.arch, kv_req)?.bytes_per_gpu;
+        let batch = kv_req.batch;
         let prompt_tokens = batch.saturating_mul(req.prompt.max(1));
         let chunk = chunk.map_or(prompt_tokens, |c| c.min(prompt_tokens));
         let workspace = memory::workspace_bytes_of(self.arch, self.list, chunk, batch, req.tp);
-        Ok((
-            memory::layout(
-                req.gpu.memory_bytes,
-                weights,
-                kv,
-                workspace,
-                &req.profile,
-                req.tp,
-            ),
-            kv_req,
+        Ok(memory::layout(
+            req.gpu.memory_bytes,
+            weights,
+            kv,
+            workspace,
+            &req.profile,
+            req.tp,
         ))
     }
 }

@@ -4,7 +4,9 @@
 //! priced by the device model ([`crate::device`]): the larger of its compute and
 //! memory times, at the accelerator's measured rates times the engine's factors
 //! (the engine's [`Library`]). A pass adds the operations, the tensor-parallel
-//! all-reduces (the device model's collectives) and a fixed overhead per layer.
+//! all-reduces (the device model's collectives) and a fixed overhead per layer,
+//! or, where the overhead is host time that overlaps the device's (eager
+//! PyTorch), takes the longer of the device's time and the host's.
 
 use serde::{Deserialize, Serialize};
 
@@ -385,7 +387,7 @@ fn all_reduce_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
 /// op time   = device::Device::{matmul, attention, memory_pass}: max(compute, memory)
 ///             at the row's measured rates × the engine's factors
 /// pass time = Σ_ops op time + 2·L·all-reduce(T·h·2 bytes over t ranks) [t ≥ 2]
-///             + L · overhead
+///             + L · overhead      (host overhead, eager: max(…, L · overhead))
 /// linear:     F = 2·T·params/t,  M = weight bytes/t + 2·T·(in + out/t)
 /// attention:  F = 2·T·a/t·(d_qk + d_v)·ctx,  M = KV read (+ write for new tokens)
 /// experts:    weights of E·(1 − (1 − e/E)^T) experts touched, F for e per token
@@ -459,10 +461,13 @@ pub(super) fn pass_time_of(
     head.add_to(&mut t);
 
     t.overhead_seconds = arch.num_layers() as f64 * m.profile.layer_overhead_seconds;
-    t.seconds = t.compute_bound_seconds
-        + t.memory_bound_seconds
-        + t.communication_seconds
-        + t.overhead_seconds;
+    let device = t.compute_bound_seconds + t.memory_bound_seconds + t.communication_seconds;
+    t.seconds = if m.profile.overhead_on_host {
+        // eager: the host issues kernels while the device runs the earlier ones
+        device.max(t.overhead_seconds)
+    } else {
+        device + t.overhead_seconds
+    };
     t
 }
 

@@ -148,3 +148,119 @@ fn every_assumption_has_a_source() {
         assert!(!a.source.is_empty(), "{} has no source", a.name);
     }
 }
+
+/// llama.cpp's default multi-GPU mode: Llama-3-70B Q4_K_M on two RTX 4090s
+/// (shared/validation/practitioner.json `llamacpp_2x4090_llama3_70b_q4km_tg512`).
+#[test]
+fn issue_11_llama_cpp_layer_split_runs_the_devices_in_turn() {
+    let arch = llama_3_1_70b();
+    let mut one = request("RTX-4090", Engine::LlamaCpp);
+    one.weights = "Q4_K_M".parse().unwrap();
+    one.prompt = 1;
+    one.output = 512;
+    let mut split = one.clone();
+    split.gpus = 2;
+    split.pp = 2;
+    let mut rows = one.clone();
+    rows.gpus = 2;
+    rows.tp = 2;
+    let (one, split, rows) = (
+        estimate(&arch, &one).unwrap(),
+        estimate(&arch, &split).unwrap(),
+        estimate(&arch, &rows).unwrap(),
+    );
+    // 39.6 GiB of weights: not on one 24 GiB card, on two
+    assert!(!one.fits);
+    assert!(split.fits);
+    assert_eq!((split.pp, split.tp, split.replicas), (2, 1, 1));
+    // the devices run in turn: the one-device pass plus one copy of the hidden state,
+    // 8192 F32 values over PCIe 4.0 (32 GB/s at NCCL's 0.8) after NCCL's 8.4 µs base
+    // and the 2.5 µs PCIe hop (device::collective)
+    let hop = 8.4e-6 + 2.5e-6 + 8192.0 * 4.0 / (32e9 * 0.8);
+    assert!(
+        (split.decode.seconds - one.decode.seconds - hop).abs() < 1e-12,
+        "{} {}",
+        split.decode.seconds,
+        one.decode.seconds
+    );
+    assert!((split.decode.breakdown.communication_seconds - hop).abs() < 1e-12);
+    // tensor parallelism (llama.cpp's row split) halves the weights each rank streams
+    assert!(rows.decode.seconds < 0.7 * split.decode.seconds);
+    // the fullest device holds layers 0–40: 41 of the 80 layers' cache,
+    // 41 · 2·8·128·2 bytes · 513 tokens (contiguous)
+    assert_eq!(split.memory.kv_cache_bytes, 41 * 4096 * 513);
+    assert_eq!(one.memory.kv_cache_bytes, 80 * 4096 * 513);
+    // every weight on one of the two devices: the fullest holds more than half
+    let whole = one.memory.weights_bytes;
+    assert!(split.memory.weights_bytes > whole / 2 && split.memory.weights_bytes < whole);
+    assert!(split
+        .assumptions
+        .iter()
+        .any(|a| a.name == "multi-GPU split" && a.value.contains("0–40, 41–79")));
+    // the KV pool is the fuller device's
+    assert!(split.max_batch_at_context >= 1);
+    assert_eq!(split.kv_pool.bytes_per_gpu, {
+        let m = split.memory;
+        m.total_bytes
+            - m.weights_bytes
+            - m.activation_workspace_bytes
+            - m.runtime_bytes
+            - m.engine_reserve_bytes
+    });
+}
+
+#[test]
+fn a_layer_split_needs_its_devices() {
+    let arch = llama_3_1_70b();
+    let mut req = request("RTX-4090", Engine::LlamaCpp);
+    req.pp = 2;
+    assert!(matches!(
+        estimate(&arch, &req),
+        Err(CoreError::Invalid { field: "gpus", .. })
+    ));
+    req.gpus = 162;
+    req.pp = 81;
+    assert!(matches!(
+        estimate(&arch, &req),
+        Err(CoreError::Invalid { field: "pp", .. })
+    ));
+    let mut req = request("M2-Ultra", Engine::LlamaCpp);
+    req.gpus = 2;
+    req.pp = 2;
+    assert!(matches!(
+        estimate(&arch, &req),
+        Err(CoreError::Invalid { field: "pp", .. })
+    ));
+}
+
+/// Eager transformers `generate`: the host issues every kernel from Python, so a
+/// decode step of an 8B model at batch 1 takes the host's time, not the device's.
+#[test]
+fn issue_11_eager_decode_is_host_bound_and_prefill_is_not() {
+    // Llama-3.1-8B: shared/fixtures/models/llama-3.1-8b/config.json (32 layers)
+    let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
+        .build()
+        .unwrap();
+    let mut req = request("H200", Engine::Transformers);
+    req.prompt = 2048;
+    req.output = 128;
+    let e = estimate(&arch, &req).unwrap();
+    // 32 layers × 1/25.5/32 s: the blog's eager Llama-7B step, 39.2 ms
+    assert_eq!(e.decode.seconds, 32.0 * EAGER_HOST_SECONDS_PER_LAYER);
+    assert!((e.decode.seconds - 1.0 / 25.5).abs() < 1e-12);
+    assert_eq!(e.decode.bound, Bound::Overhead);
+    let device = e.decode.breakdown.compute_bound_seconds + e.decode.breakdown.memory_bound_seconds;
+    assert!(device < e.decode.seconds / 4.0, "{device}");
+    // a 2048-token prefill keeps the device busier than the host: the host's time is hidden
+    let p = e.prefill.breakdown;
+    assert_eq!(p.seconds, p.compute_bound_seconds + p.memory_bound_seconds);
+    assert!(p.seconds > p.overhead_seconds);
+    // an engine that replays CUDA graphs adds its small per-layer overhead instead
+    let v = estimate(&arch, &request("H200", Engine::Vllm)).unwrap();
+    let d = v.decode.breakdown;
+    assert_eq!(
+        d.seconds,
+        d.compute_bound_seconds + d.memory_bound_seconds + d.overhead_seconds
+    );
+    assert!(v.decode.seconds < e.decode.seconds / 4.0);
+}

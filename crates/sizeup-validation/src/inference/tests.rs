@@ -85,9 +85,10 @@ fn h200_measurements_of_llama_3_1_8b() {
             _ if !o.id.ends_with("eager") || o.kind == "infer_prefill" => {
                 assert!(e.abs() <= MEDIAN_SPEED_ERROR_BAR, "{}: {e}", o.id)
             }
-            // eager per-token decode is bound by Python kernel launches, which the
-            // model prices at 150 µs a layer: it overestimates, and says so here
-            _ => assert!(e > 1.0, "{}: {e}", o.id),
+            // eager per-token decode is bound by host dispatch, priced at the GPT,
+            // Fast blog's A100 host (25.5 tokens/s for Llama-7B); this H200's host
+            // dispatches faster, so the model under-estimates
+            _ => assert!(e < 0.0 && e > -0.4, "{}: {e}", o.id),
         }
     }
 }

@@ -15,7 +15,7 @@ use sizeup_core::training::TrainRequest;
 use sizeup_core::{params, Architecture, Assumption, KvDtype, WeightFormat};
 
 use crate::cli::{DeviceArgs, ModelArg};
-use crate::commands::infer::ServeArgs;
+use crate::commands::infer::{ServeArgs, SplitMode};
 use crate::error::AppError;
 use crate::humanize::{self, ByteUnits};
 use crate::model::{self, ModelSummary};
@@ -191,12 +191,14 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
     let w = args.workload;
     let (prompt, output) = w.request_shape();
     let (prompt, output) = (args.prompt.unwrap_or(prompt), args.output.unwrap_or(output));
-    // the serving request comes from the serving flags' one path, as `infer`'s does
+    // the serving request comes from the serving flags' one path, as `infer`'s does;
+    // the card's `--tp` ranks are llama.cpp's row split (it has no `--tp` of its own)
+    let llama_cpp = args.engine == Engine::LlamaCpp;
     let device = DeviceArgs {
         gpu: args.gpu.clone(),
         gpu_file: None,
         gpus: Some(args.tp),
-        tp: Some(args.tp),
+        tp: (!llama_cpp).then_some(args.tp),
         price: args.price,
     };
     let serving = ServeArgs {
@@ -209,6 +211,7 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         batch: None,
         concurrency: None,
         engine: args.engine,
+        split_mode: llama_cpp.then_some(SplitMode::Row),
         gpu_memory_utilization: None,
         kv_block: None,
         runtime_mib: None,

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::sim::{
@@ -231,6 +231,10 @@ pub struct ServeArgs {
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     pub engine: Engine,
+    /// llama.cpp only: how one model spreads over `--gpus` (layer: whole layers per GPU, run
+    /// in turn, llama.cpp's default; row: each matrix split across the GPUs, as tensor parallelism)
+    #[arg(long, value_enum)]
+    pub split_mode: Option<SplitMode>,
     /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`)
     #[arg(long, value_parser = crate::door::FRACTION)]
     pub gpu_memory_utilization: Option<f64>,
@@ -266,6 +270,21 @@ pub struct ServeArgs {
     pub allreduce_latency_us: Option<f64>,
 }
 
+/// How llama.cpp spreads one model over several GPUs (its `--split-mode`).
+///
+/// # Source
+/// llama.cpp docs/multi-gpu.md: `layer` (the default) gives each GPU a contiguous
+/// slice of layers and their KV cache; `row` splits each weight matrix by rows
+/// across the GPUs (`llama_split_mode` in llama.h: "use tensor parallelism if supported").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitMode {
+    /// Whole layers on each GPU, run one after another (llama.cpp's default)
+    Layer,
+    /// Each weight matrix split across the GPUs (priced as tensor parallelism)
+    Row,
+}
+
 /// What `sizeup infer` reports.
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
@@ -284,21 +303,27 @@ pub struct InferReport {
 impl ServeArgs {
     /// The request these flags describe on `device`.
     pub fn request(&self, device: &DeviceArgs) -> Result<InferRequest, AppError> {
-        Ok(self.request_on(device, &device.accelerator()?))
+        self.request_on(device, &device.accelerator()?)
     }
 
     /// The request these flags describe on `device`, whose accelerator is `gpu`
     /// (already resolved: a sweep reads a `--gpu-file` once, not at every point).
-    pub fn request_on(&self, device: &DeviceArgs, gpu: &Accelerator) -> InferRequest {
+    ///
+    /// llama.cpp runs one model over all `--gpus`: split by layers (`pp = gpus`) or,
+    /// with `--split-mode row`, by rows (`tp = gpus`); it has no `--tp` of its own.
+    ///
+    /// # Errors
+    /// [`AppError::Usage`] for `--tp` with llama.cpp, or `--split-mode` with another engine.
+    pub fn request_on(
+        &self,
+        device: &DeviceArgs,
+        gpu: &Accelerator,
+    ) -> Result<InferRequest, AppError> {
         let mut req = InferRequest::new(gpu, self.engine);
-        let (gpus, tp) = match (device.gpus, device.tp) {
-            (Some(g), Some(t)) => (g, t),
-            (Some(g), None) => (g, g),
-            (None, Some(t)) => (t, t),
-            (None, None) => (1, 1),
-        };
+        let (gpus, tp, pp) = self.layout(device)?;
         req.gpus = gpus;
         req.tp = tp;
+        req.pp = pp;
         req.weights = self.weights;
         req.weight_options.keep_embeddings_16bit = self.keep_embeddings_16bit;
         req.kv_dtype = self.kv_dtype;
@@ -368,7 +393,43 @@ impl ServeArgs {
             overridden.push("allreduce_latency_us");
         }
         p.mark_overridden(&overridden);
-        req
+        Ok(req)
+    }
+
+    /// Devices in all, tensor-parallel ranks and layer-split devices per replica.
+    fn layout(&self, device: &DeviceArgs) -> Result<(u64, u64, u64), AppError> {
+        if self.engine != Engine::LlamaCpp {
+            if let Some(mode) = self.split_mode {
+                return Err(AppError::Usage {
+                    flag: "--split-mode",
+                    value: format!("{mode:?}").to_ascii_lowercase(),
+                    problem: format!(
+                        "`--split-mode` is llama.cpp's; `{}` splits a model by tensor parallelism",
+                        self.engine
+                    ),
+                    hint: Some("use `--tp` (devices per replica), or `--engine llama.cpp`".into()),
+                });
+            }
+            return Ok(match (device.gpus, device.tp) {
+                (Some(g), Some(t)) => (g, t, 1),
+                (Some(g), None) => (g, g, 1),
+                (None, Some(t)) => (t, t, 1),
+                (None, None) => (1, 1, 1),
+            });
+        }
+        if let Some(tp) = device.tp {
+            return Err(AppError::Usage {
+                flag: "--tp",
+                value: tp.to_string(),
+                problem: "llama.cpp has no tensor-parallel size: it runs one model over all `--gpus`".into(),
+                hint: Some("give `--gpus N` (and `--split-mode row` to split each matrix across them instead of whole layers)".into()),
+            });
+        }
+        let gpus = device.gpus.unwrap_or(1);
+        Ok(match self.split_mode.unwrap_or(SplitMode::Layer) {
+            SplitMode::Layer => (gpus, 1, gpus),
+            SplitMode::Row => (gpus, gpus, 1),
+        })
     }
 }
 
@@ -377,6 +438,16 @@ pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
     let loaded = model::load(&args.model)?;
     let mut req = args.serve.request(&args.device)?;
     let load = args.load.request(&args.serve)?;
+    if load.is_some() && req.pp > 1 {
+        return Err(AppError::Usage {
+            flag: "--split-mode",
+            value: "layer".into(),
+            problem:
+                "the simulation under load (`--rate`, `--closed-loop`) does not model a layer split"
+                    .into(),
+            hint: Some("add `--split-mode row`, or leave out `--rate`/`--closed-loop`".into()),
+        });
+    }
     if let Some(s) = &load {
         // the estimate beside the simulation is for the mean request
         let (p, o) = s.lengths.means();
@@ -406,15 +477,20 @@ impl Report for InferReport {
         };
         let mut mem = Table::new(
             Some(&format!(
-                "{} ({}) on {}×{} (tp {}), {} weights, {} KV, {}: memory per GPU",
+                "{} ({}) on {}×{} ({}), {} weights, {} KV, {}: memory per GPU{}",
                 self.model.name,
                 self.model.description(),
                 e.gpus,
                 e.gpu,
-                e.tp,
+                if e.pp > 1 {
+                    format!("layers split {} ways", e.pp)
+                } else {
+                    format!("tp {}", e.tp)
+                },
                 e.weights,
                 e.kv_dtype.name(),
-                e.engine
+                e.engine,
+                if e.pp > 1 { " (the fullest)" } else { "" }
             )),
             &[
                 ("item", "item"),
@@ -567,8 +643,12 @@ impl Report for InferReport {
         let mut notes: Vec<String> = e.warnings.iter().map(|w| format!("warning: {w}")).collect();
         if let Some(a) = &e.fit_advice {
             let mut ways = Vec::new();
-            if let Some(tp) = a.min_tp {
-                ways.push(format!("--tp {tp} (and --gpus a multiple of it)"));
+            match (a.min_tp, e.engine) {
+                (Some(tp), Engine::LlamaCpp) => {
+                    ways.push(format!("--gpus {tp} --split-mode row"));
+                }
+                (Some(tp), _) => ways.push(format!("--tp {tp} (and --gpus a multiple of it)")),
+                (None, _) => {}
             }
             if !a.formats.is_empty() {
                 ways.push(format!("--weights {}", a.formats.join(" or ")));
