@@ -128,7 +128,12 @@ impl Candidate {
         req.gpus = self.gpus;
         req.micro_batch = self.micro_batch;
         req.recompute = self.recompute;
-        req.layout = LayoutRequest {
+        req.layout = self.layout_request();
+    }
+
+    /// The layout flags of this candidate.
+    pub fn layout_request(&self) -> LayoutRequest {
+        LayoutRequest {
             tp: self.tp,
             pp: self.pp,
             vpp: self.vpp,
@@ -139,7 +144,7 @@ impl Candidate {
             zero: self.zero,
             fsdp: false,
             distributed_optimizer: false,
-        };
+        }
     }
 
     /// A total order for ties: fewer GPUs, then simpler layouts first.

@@ -26,7 +26,7 @@ use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::training::parallel::Layout;
 use crate::training::states::Stage;
-use crate::training::{Prepared, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
+use crate::training::{Prepared, Pricer, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
 use crate::Architecture;
 
 /// What the plan ranks by.
@@ -198,25 +198,21 @@ fn score_of(total_seconds: f64, cost_usd: Option<f64>, by: RankBy) -> Option<f64
     .filter(|s| s.is_finite())
 }
 
-/// Decide every candidate of one cell; `req` is a scratch request reused
-/// across the walk (only the layout fields change).
-#[allow(clippy::too_many_arguments)]
+/// Decide every candidate of one cell with the group's pricer.
 fn walk_cell(
-    prepared: &Prepared,
+    pricer: &mut Pricer,
     acc: &Accelerator,
     by: RankBy,
     cell: Cell,
     micro: &[u64],
-    req: &mut TrainRequest,
     found: &mut Found,
 ) {
     for (i, &b) in micro.iter().enumerate() {
-        let candidate = cell.candidate(b);
+        let c = cell.candidate(b);
         found.tally.evaluated += 1;
-        candidate.apply(req);
         found.tally.priced += 1;
         // the figures of training::estimate_point, without building the estimate
-        let e = match prepared.point_outcome(acc, req) {
+        let e = match pricer.outcome(c.gpus, c.layout_request(), b, c.recompute) {
             Ok(e) => e,
             Err(_) => {
                 found.tally.refused += 1;
@@ -225,7 +221,10 @@ fn walk_cell(
         };
         if !e.fits {
             let ratio = e.total_bytes as f64 / acc.memory_bytes.max(1) as f64;
-            found.miss.offer(Miss { ratio, candidate });
+            found.miss.offer(Miss {
+                ratio,
+                candidate: c,
+            });
             // memory grows with the micro-batch: the larger ones do not fit either
             let rest = (micro.len() - i - 1) as u64;
             found.tally.evaluated += rest;
@@ -234,7 +233,10 @@ fn walk_cell(
         }
         found.tally.kept += 1;
         if let Some(score) = score_of(e.total_seconds, e.cost_usd, by) {
-            found.top.offer(Ranked { score, candidate });
+            found.top.offer(Ranked {
+                score,
+                candidate: c,
+            });
         }
     }
 }
@@ -268,6 +270,7 @@ fn walk_group(
 ) -> Found {
     let acc = &accs[group.accelerator];
     let mut scratch = req.base.clone();
+    let mut pricer = prepared.pricer(acc, &req.base);
     // The floor depends on (vpp, ep, ZeRO) within a group, not on recompute or SP.
     let mut floors: Vec<((u64, u64, u8), Option<u64>)> = Vec::new();
     req.space.for_each_cell(shape, group, |cell, micro| {
@@ -293,7 +296,7 @@ fn walk_group(
             });
             return;
         }
-        walk_cell(prepared, acc, req.by, cell, micro, &mut scratch, &mut found)
+        walk_cell(&mut pricer, acc, req.by, cell, micro, &mut found)
     });
     found
 }

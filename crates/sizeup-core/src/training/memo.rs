@@ -1,0 +1,139 @@
+//! Figures that many layouts of one search share, priced once.
+//!
+//! Within one `t·p·cp·dp` split, on one accelerator, for one request that
+//! changes only in its layout fields, most of an estimate depends on a few of
+//! the layout's settings:
+//!
+//! | figure | depends on (besides the split) |
+//! | --- | --- |
+//! | the step's kernels ([`StepKernels`]) | micro-batch, `ep`, sequence parallelism |
+//! | a stage's states and buffers ([`StageStates`]) | `ep`, ZeRO stage, which stage |
+//! | the largest layer's stored activations | micro-batch, sequence parallelism, recomputation |
+//!
+//! A [`Memo`] keeps each figure under those settings and hands it back when they
+//! recur, so a search prices the kernels of a micro-batch once for every ZeRO
+//! stage, recomputation mode and pipeline interleaving that shares them. It is
+//! not an approximation: the figure handed back is the value the same function
+//! returned for the same inputs. [`crate::training::estimate`] runs the same code
+//! with a fresh memo (which then only serves its own search for the largest
+//! micro-batch), so a search and `sizeup train` agree to the bit.
+//!
+//! Keys are few (a split has tens of micro-batches and a handful of the other
+//! settings), so each store is a vector searched in order: no hashing, and no
+//! allocation once a split's figures are in.
+
+use crate::error::Result;
+use crate::training::activations::Recompute;
+use crate::training::parallel::{Layout, ZeroStage};
+use crate::training::states::{GpuParams, ModelStates, Stage};
+use crate::training::time::StepKernels;
+
+/// One stage's model states, its parameters before sharding and its
+/// communication buffers, for one layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StageStates {
+    /// Weights, gradients and optimizer states.
+    pub states: ModelStates,
+    /// Parameters on one GPU of the stage.
+    pub params: GpuParams,
+    /// FSDP's gathered layers or DDP's gradient buckets.
+    pub communication_buffers_bytes: u64,
+}
+
+/// The split every stored figure belongs to: the whole layout but `ep`, ZeRO,
+/// sequence parallelism, interleaving, micro-batch and recomputation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Split {
+    tp: u64,
+    pp: u64,
+    cp: u64,
+    dp: u64,
+}
+
+/// Stored figures of one split (see the module docs). The caller keeps the
+/// accelerator and every request field outside the layout fixed for the memo's
+/// life; the split is checked on every [`Memo::enter`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Memo {
+    split: Option<Split>,
+    kernels: Vec<((u64, u64, bool), StepKernels)>,
+    states: Vec<((u64, ZeroStage, Stage), StageStates)>,
+    layer_bytes: Vec<((u64, bool, Recompute), u64)>,
+}
+
+/// Where `key` is stored, if it is.
+fn find<K: PartialEq, V>(store: &[(K, V)], key: &K) -> Option<usize> {
+    store.iter().position(|(k, _)| k == key)
+}
+
+/// The value stored under `key`, made by `make` and stored if absent (an error is not stored).
+fn stored<K: PartialEq, V: Copy>(
+    store: &mut Vec<(K, V)>,
+    key: K,
+    make: impl FnOnce() -> Result<V>,
+) -> Result<V> {
+    if let Some(i) = find(store, &key) {
+        return Ok(store[i].1);
+    }
+    let v = make()?;
+    store.push((key, v));
+    Ok(v)
+}
+
+impl Memo {
+    /// Start pricing `layout`: forget every figure when its split differs from the last one's.
+    pub fn enter(&mut self, layout: &Layout) {
+        let split = Split {
+            tp: layout.tp,
+            pp: layout.pp,
+            cp: layout.cp,
+            dp: layout.dp,
+        };
+        if self.split != Some(split) {
+            self.split = Some(split);
+            self.kernels.clear();
+            self.states.clear();
+            self.layer_bytes.clear();
+        }
+    }
+
+    /// The step's kernels at micro-batch `b` under `layout`, priced by `make` if new.
+    pub fn step_kernels(
+        &mut self,
+        layout: &Layout,
+        b: u64,
+        make: impl FnOnce() -> StepKernels,
+    ) -> &StepKernels {
+        let key = (b, layout.ep, layout.sp_active());
+        let i = match find(&self.kernels, &key) {
+            Some(i) => i,
+            None => {
+                self.kernels.push((key, make()));
+                self.kernels.len() - 1
+            }
+        };
+        &self.kernels[i].1
+    }
+
+    /// `stage`'s states under `layout`, made by `make` if new.
+    pub fn stage_states(
+        &mut self,
+        layout: &Layout,
+        stage: Stage,
+        make: impl FnOnce() -> Result<StageStates>,
+    ) -> Result<StageStates> {
+        stored(&mut self.states, (layout.ep, layout.zero, stage), make)
+    }
+
+    /// The first stage's largest per-layer activation bytes at micro-batch `b`,
+    /// sequence parallelism `sp` and `recompute`, made by `make` if new.
+    pub fn layer_bytes(
+        &mut self,
+        b: u64,
+        sp: bool,
+        recompute: Recompute,
+        make: impl FnOnce() -> Result<u64>,
+    ) -> Result<u64> {
+        stored(&mut self.layer_bytes, (b, sp, recompute), make)
+    }
+}
