@@ -530,6 +530,106 @@ mod tests {
         assert!(n > 100);
     }
 
+    /// A 4-layer MoE: one dense layer, then three of 8 routed experts (2 per token).
+    fn small_moe() -> Architecture {
+        let dense = Shape::llama(4, 1024, 16, 4, 2816, 32000).build().unwrap();
+        let block = dense.layers.blocks[0].clone();
+        let mut moe = block.clone();
+        let expert = *moe.dense().unwrap();
+        moe.ffn = crate::arch::BlockFfn::Moe(crate::arch::Moe {
+            num_experts: 8,
+            experts_per_token: 2,
+            expert,
+            shared: None,
+            router_bias: false,
+        });
+        let mut arch = dense;
+        arch.layers = crate::arch::Schedule::uniform(block, 1);
+        arch.layers.push(moe, 3);
+        arch
+    }
+
+    /// Every candidate of `req`'s space priced by the search's pricer, one per
+    /// group in walk order and one for all groups in reverse order (its figures
+    /// forgotten at each new split), held to `training::estimate` field by field
+    /// and bit by bit; returns how many were compared.
+    fn pricer_agrees_with_estimate(
+        arch: &Architecture,
+        accs: &[Accelerator],
+        req: &PlanRequest,
+    ) -> usize {
+        let prepared = Prepared::new(arch);
+        let shape = Dims::new(arch, &req.base);
+        let (groups, _) = req.space.groups(&shape, accs.len());
+        let mut candidates = Vec::new();
+        for &g in &groups {
+            let mut pricer = prepared.pricer(&accs[g.accelerator], &req.base);
+            req.space.for_each_cell(&shape, g, |cell, micro| {
+                for &b in micro {
+                    let c = cell.candidate(b);
+                    let fast = pricer.memory_and_time(c.gpus, c.layout_request(), b, c.recompute);
+                    candidates.push((c, fast));
+                }
+            });
+        }
+        let mut shared: Vec<_> = accs.iter().map(|a| prepared.pricer(a, &req.base)).collect();
+        for (c, fast) in candidates.iter().rev() {
+            let again = shared[c.accelerator].memory_and_time(
+                c.gpus,
+                c.layout_request(),
+                c.micro_batch,
+                c.recompute,
+            );
+            let slow = training::estimate(arch, &accs[c.accelerator], &c.request(&req.base));
+            for fast in [fast, &again] {
+                match (fast, &slow) {
+                    (Ok((mem, time)), Ok(e)) => {
+                        assert_eq!((mem, time), (&e.memory, &e.time), "{c:?}");
+                        // Debug prints each f64's shortest round trip: equal text, equal bits
+                        assert_eq!(
+                            format!("{mem:?}{time:?}"),
+                            format!("{:?}{:?}", e.memory, e.time)
+                        );
+                    }
+                    (Err(f), Err(s)) => assert_eq!(f, s, "{c:?}"),
+                    (f, s) => panic!("{c:?}: pricer {:?}, estimate {:?}", f.is_ok(), s.is_ok()),
+                }
+            }
+        }
+        candidates.len()
+    }
+
+    #[test]
+    fn the_pricer_prices_every_layout_as_the_estimate_does_to_the_bit() {
+        let accs = [
+            hardware::find("H100-SXM").unwrap().clone(),
+            hardware::find("A100-SXM-80GB").unwrap().clone(),
+        ];
+        // dense, 6 layers (uneven stages at p = 4), GQA with 4 KV heads
+        let dense = Shape::llama(6, 1024, 16, 4, 2816, 32000).build().unwrap();
+        let mut req = request(vec![8, 16], 32, 1);
+        req.base.seq_len = 2048;
+        assert_eq!(pricer_agrees_with_estimate(&dense, &accs, &req), 7_944);
+        // unfused attention with dropout (selective recomputation differs), eager
+        // kernels, every overlap, compute-optimal tokens
+        req.base.flash_attention = false;
+        req.base.dropout = true;
+        req.base.kernels = crate::training::kernels::Kernels::Eager;
+        req.base.overlap = crate::training::time::Overlap {
+            tensor_parallel: true,
+            data_parallel: true,
+            expert_parallel: true,
+        };
+        req.base.tokens = None;
+        assert_eq!(pricer_agrees_with_estimate(&dense, &accs, &req), 7_944);
+        // MoE: a dense layer then three of 8 experts, expert parallel over dp
+        let moe = small_moe();
+        let mut req = request(vec![8], 16, 1);
+        req.base.seq_len = 1024;
+        req.base.overlap.expert_parallel = true;
+        assert_eq!(pricer_agrees_with_estimate(&moe, &accs, &req), 4_116);
+    }
+
     #[test]
     fn nothing_fits_names_the_nearest_miss() {
         // 70B-class model on one 80 GB GPU: states alone are 16 bytes × 69e9

@@ -15,8 +15,8 @@
 //! stage, recomputation mode and pipeline interleaving that shares them. It is
 //! not an approximation: the figure handed back is the value the same function
 //! returned for the same inputs. [`crate::training::estimate`] runs the same code
-//! with a fresh memo (which then only serves its own search for the largest
-//! micro-batch), so a search and `sizeup train` agree to the bit.
+//! with a memo that keeps nothing ([`Memo::none`]), pricing every figure afresh:
+//! the reference a test holds the search's figures to, bit for bit.
 //!
 //! Keys are few (a split has tens of micro-batches and a handful of the other
 //! settings), so each store is a vector searched in order: no hashing, and no
@@ -53,8 +53,9 @@ struct Split {
 /// Stored figures of one split (see the module docs). The caller keeps the
 /// accelerator and every request field outside the layout fixed for the memo's
 /// life; the split is checked on every [`Memo::enter`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Memo {
+    keep: bool,
     split: Option<Split>,
     kernels: Vec<((u64, u64, bool), StepKernels)>,
     states: Vec<((u64, ZeroStage, Stage), StageStates)>,
@@ -66,12 +67,17 @@ fn find<K: PartialEq, V>(store: &[(K, V)], key: &K) -> Option<usize> {
     store.iter().position(|(k, _)| k == key)
 }
 
-/// The value stored under `key`, made by `make` and stored if absent (an error is not stored).
+/// The value stored under `key`, made by `make` and stored if absent (an error is
+/// not stored); with `keep` off, always made and never stored.
 fn stored<K: PartialEq, V: Copy>(
+    keep: bool,
     store: &mut Vec<(K, V)>,
     key: K,
     make: impl FnOnce() -> Result<V>,
 ) -> Result<V> {
+    if !keep {
+        return make();
+    }
     if let Some(i) = find(store, &key) {
         return Ok(store[i].1);
     }
@@ -81,6 +87,25 @@ fn stored<K: PartialEq, V: Copy>(
 }
 
 impl Memo {
+    /// A memo that keeps what it is given.
+    pub fn new() -> Memo {
+        Memo {
+            keep: true,
+            split: None,
+            kernels: Vec::new(),
+            states: Vec::new(),
+            layer_bytes: Vec::new(),
+        }
+    }
+
+    /// A memo that keeps nothing: every figure is priced when asked for.
+    pub fn none() -> Memo {
+        Memo {
+            keep: false,
+            ..Memo::new()
+        }
+    }
+
     /// Start pricing `layout`: forget every figure when its split differs from the last one's.
     pub fn enter(&mut self, layout: &Layout) {
         let split = Split {
@@ -105,6 +130,9 @@ impl Memo {
         make: impl FnOnce() -> StepKernels,
     ) -> &StepKernels {
         let key = (b, layout.ep, layout.sp_active());
+        if !self.keep {
+            self.kernels.clear();
+        }
         let i = match find(&self.kernels, &key) {
             Some(i) => i,
             None => {
@@ -122,7 +150,12 @@ impl Memo {
         stage: Stage,
         make: impl FnOnce() -> Result<StageStates>,
     ) -> Result<StageStates> {
-        stored(&mut self.states, (layout.ep, layout.zero, stage), make)
+        stored(
+            self.keep,
+            &mut self.states,
+            (layout.ep, layout.zero, stage),
+            make,
+        )
     }
 
     /// The first stage's largest per-layer activation bytes at micro-batch `b`,
@@ -134,6 +167,6 @@ impl Memo {
         recompute: Recompute,
         make: impl FnOnce() -> Result<u64>,
     ) -> Result<u64> {
-        stored(&mut self.layer_bytes, (b, sp, recompute), make)
+        stored(self.keep, &mut self.layer_bytes, (b, sp, recompute), make)
     }
 }

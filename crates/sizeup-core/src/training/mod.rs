@@ -563,7 +563,7 @@ impl<'a> Prepared<'a> {
             prepared: self,
             acc,
             req: base.clone(),
-            memo: Memo::default(),
+            memo: Memo::new(),
         }
     }
 }
@@ -591,17 +591,42 @@ impl Pricer<'_, '_> {
         micro_batch: u64,
         recompute: Recompute,
     ) -> Result<Outcome> {
-        self.req.gpus = gpus;
-        self.req.layout = layout;
-        self.req.micro_batch = micro_batch;
-        self.req.recompute = recompute;
-        let p = price(self.prepared, self.acc, &self.req, false, &mut self.memo)?;
+        let p = self.priced(gpus, layout, micro_batch, recompute)?;
         Ok(Outcome {
             fits: p.mem.fits(),
             total_bytes: p.mem.total_bytes,
             total_seconds: p.time.total_seconds,
             cost_usd: p.time.cost_usd,
         })
+    }
+
+    /// The memory and time [`Pricer::outcome`] reads its figures from.
+    fn priced(
+        &mut self,
+        gpus: u64,
+        layout: LayoutRequest,
+        micro_batch: u64,
+        recompute: Recompute,
+    ) -> Result<Priced<'_>> {
+        self.req.gpus = gpus;
+        self.req.layout = layout;
+        self.req.micro_batch = micro_batch;
+        self.req.recompute = recompute;
+        price(self.prepared, self.acc, &self.req, false, &mut self.memo)
+    }
+
+    /// [`Pricer::outcome`]'s memory and time in full, for tests holding them to
+    /// [`estimate`]'s.
+    #[cfg(test)]
+    pub(crate) fn memory_and_time(
+        &mut self,
+        gpus: u64,
+        layout: LayoutRequest,
+        micro_batch: u64,
+        recompute: Recompute,
+    ) -> Result<(MemoryPerGpu, TimeEstimate)> {
+        let p = self.priced(gpus, layout, micro_batch, recompute)?;
+        Ok((p.mem, p.time))
     }
 }
 
@@ -638,7 +663,7 @@ fn estimate_with(
     full: bool,
 ) -> Result<TrainEstimate> {
     let arch = prepared.arch;
-    let p = price(prepared, acc, req, full, &mut Memo::default())?;
+    let p = price(prepared, acc, req, full, &mut Memo::none())?;
     let count = p.count;
     let tokens = p.tokens;
     let assumptions = if full {
