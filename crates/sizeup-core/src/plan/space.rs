@@ -27,9 +27,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{Architecture, AttentionKind};
+use crate::arch::Architecture;
 use crate::training::activations::Recompute;
-use crate::training::parallel::{LayoutRequest, ZeroStage};
+use crate::training::parallel::{LayoutRequest, ModelDims, ZeroStage};
 use crate::training::TrainRequest;
 
 /// Every ZeRO stage, in search order.
@@ -283,14 +283,12 @@ pub struct Dims {
 impl Dims {
     /// Read the shape from the model and the request.
     pub fn new(arch: &Architecture, req: &TrainRequest) -> Dims {
+        let model = ModelDims::of(arch);
         Dims {
-            heads: arch.heads(),
-            kv_heads: match arch.primary_attention().map(|a| a.kind) {
-                Some(AttentionKind::Standard { kv_heads, .. }) => Some(kv_heads),
-                _ => None,
-            },
-            layers: arch.num_layers(),
-            experts: arch.first_moe().map(|m| m.num_experts),
+            heads: model.heads,
+            kv_heads: model.kv_heads,
+            layers: model.layers,
+            experts: model.experts,
             seq_len: req.seq_len,
             global_batch: req.global_batch,
         }

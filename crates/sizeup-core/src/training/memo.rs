@@ -57,33 +57,67 @@ struct Split {
 pub(crate) struct Memo {
     keep: bool,
     split: Option<Split>,
-    kernels: Vec<((u64, u64, bool), StepKernels)>,
-    states: Vec<((u64, ZeroStage, Stage), StageStates)>,
-    layer_bytes: Vec<((u64, bool, Recompute), u64)>,
+    kernels: Store<(u64, u64, bool), StepKernels>,
+    states: Store<(u64, ZeroStage, Stage), StageStates>,
+    layer_bytes: Store<(u64, bool, Recompute), u64>,
 }
 
-/// Where `key` is stored, if it is.
-fn find<K: PartialEq, V>(store: &[(K, V)], key: &K) -> Option<usize> {
-    store.iter().position(|(k, _)| k == key)
+/// Values under keys, searched in order from just after the last one found: a
+/// search asks for its micro-batches in ascending order, the order they were
+/// stored in, so the next one asked for is usually the next one stored.
+#[derive(Debug, Clone)]
+struct Store<K, V> {
+    entries: Vec<(K, V)>,
+    next: usize,
 }
 
-/// The value stored under `key`, made by `make` and stored if absent (an error is
-/// not stored); with `keep` off, always made and never stored.
-fn stored<K: PartialEq, V: Copy>(
-    keep: bool,
-    store: &mut Vec<(K, V)>,
-    key: K,
-    make: impl FnOnce() -> Result<V>,
-) -> Result<V> {
-    if !keep {
-        return make();
+impl<K: PartialEq, V> Store<K, V> {
+    fn new() -> Self {
+        Store {
+            entries: Vec::new(),
+            next: 0,
+        }
     }
-    if let Some(i) = find(store, &key) {
-        return Ok(store[i].1);
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.next = 0;
     }
-    let v = make()?;
-    store.push((key, v));
-    Ok(v)
+
+    /// Where `key` is stored, if it is.
+    fn find(&mut self, key: &K) -> Option<usize> {
+        let from = self.next.min(self.entries.len());
+        let (before, after) = self.entries.split_at(from);
+        let i = match after.iter().position(|(k, _)| k == key) {
+            Some(i) => from + i,
+            None => before.iter().position(|(k, _)| k == key)?,
+        };
+        self.next = i + 1;
+        Some(i)
+    }
+
+    /// Store `value` under `key` (absent); where it went.
+    fn insert(&mut self, key: K, value: V) -> usize {
+        self.entries.push((key, value));
+        self.next = self.entries.len();
+        self.entries.len() - 1
+    }
+}
+
+impl<K: PartialEq, V: Copy> Store<K, V> {
+    /// The value under `key`, made by `make` and stored if absent (an error is
+    /// not stored); with `keep` off, always made and never stored.
+    fn get_or_make(&mut self, keep: bool, key: K, make: impl FnOnce() -> Result<V>) -> Result<V> {
+        if !keep {
+            return make();
+        }
+        if let Some(i) = self.find(&key) {
+            return Ok(self.entries[i].1);
+        }
+        let v = make()?;
+        self.insert(key, v);
+        Ok(v)
+    }
 }
 
 impl Memo {
@@ -92,9 +126,9 @@ impl Memo {
         Memo {
             keep: true,
             split: None,
-            kernels: Vec::new(),
-            states: Vec::new(),
-            layer_bytes: Vec::new(),
+            kernels: Store::new(),
+            states: Store::new(),
+            layer_bytes: Store::new(),
         }
     }
 
@@ -133,14 +167,11 @@ impl Memo {
         if !self.keep {
             self.kernels.clear();
         }
-        let i = match find(&self.kernels, &key) {
+        let i = match self.kernels.find(&key) {
             Some(i) => i,
-            None => {
-                self.kernels.push((key, make()));
-                self.kernels.len() - 1
-            }
+            None => self.kernels.insert(key, make()),
         };
-        &self.kernels[i].1
+        &self.kernels.entries[i].1
     }
 
     /// `stage`'s states under `layout`, made by `make` if new.
@@ -150,12 +181,8 @@ impl Memo {
         stage: Stage,
         make: impl FnOnce() -> Result<StageStates>,
     ) -> Result<StageStates> {
-        stored(
-            self.keep,
-            &mut self.states,
-            (layout.ep, layout.zero, stage),
-            make,
-        )
+        self.states
+            .get_or_make(self.keep, (layout.ep, layout.zero, stage), make)
     }
 
     /// The first stage's largest per-layer activation bytes at micro-batch `b`,
@@ -167,6 +194,7 @@ impl Memo {
         recompute: Recompute,
         make: impl FnOnce() -> Result<u64>,
     ) -> Result<u64> {
-        stored(self.keep, &mut self.layer_bytes, (b, sp, recompute), make)
+        self.layer_bytes
+            .get_or_make(self.keep, (b, sp, recompute), make)
     }
 }

@@ -489,6 +489,7 @@ pub fn estimate_point(
 #[derive(Debug, Clone)]
 pub struct Prepared<'a> {
     arch: &'a Architecture,
+    dims: parallel::ModelDims,
     // An error is kept and reported where `estimate` reported it: after the
     // request's own checks.
     model: Result<PreparedModel>,
@@ -513,7 +514,11 @@ impl<'a> Prepared<'a> {
                 states,
             })
         });
-        Prepared { arch, model }
+        Prepared {
+            arch,
+            dims: parallel::ModelDims::of(arch),
+            model,
+        }
     }
 
     /// The model.
@@ -709,7 +714,7 @@ fn price<'p>(
     let arch = prepared.arch;
     let workload = workload(req);
     arch.check_layers()?;
-    let layout = Layout::resolve(&req.layout, arch, &workload)?;
+    let layout = Layout::resolve_in(&req.layout, &prepared.dims, &workload)?;
     memo.enter(&layout);
     if let Some(mfu) = req.mfu {
         if !(mfu > 0.0 && mfu <= 1.0) {

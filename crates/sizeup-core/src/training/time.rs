@@ -733,15 +733,17 @@ pub fn step_seconds_with(
     };
     let head = kernels.head_seconds;
     let (first, first_total) = stage(0, l.first_stage_layers(arch));
-    let last_layers = l.last_stage_layers(arch);
-    let (last, mut last_total) = stage(arch.num_layers() - last_layers, last_layers);
-    last_total += head;
     let (slowest, slowest_total, head_here) = if l.pp == 1 {
         (first, first_total + head, head)
-    } else if first_total >= last_total {
-        (first, first_total, 0.0)
     } else {
-        (last, last_total, head)
+        let last_layers = l.last_stage_layers(arch);
+        let (last, last_total) = stage(arch.num_layers() - last_layers, last_layers);
+        let last_total = last_total + head;
+        if first_total >= last_total {
+            (first, first_total, 0.0)
+        } else {
+            (last, last_total, head)
+        }
     };
 
     let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;
