@@ -9,6 +9,8 @@
 //! | the step's kernels ([`StepKernels`]) | micro-batch, `ep`, sequence parallelism |
 //! | a stage's states and buffers ([`StageStates`]) | `ep`, ZeRO stage, which stage |
 //! | the largest layer's stored activations | micro-batch, sequence parallelism, recomputation |
+//! | a layer's data-parallel collectives ([`LayerTraffic`]) | `ep`, ZeRO stage |
+//! | FLOPs per token ([`FlopsPerToken`]) | recomputation |
 //!
 //! A [`Memo`] keeps each figure under those settings and hands it back when they
 //! recur, so a search prices the kernels of a micro-batch once for every ZeRO
@@ -24,9 +26,10 @@
 
 use crate::error::Result;
 use crate::training::activations::Recompute;
+use crate::training::flops::FlopsPerToken;
 use crate::training::parallel::{Layout, ZeroStage};
 use crate::training::states::{GpuParams, ModelStates, Stage};
-use crate::training::time::StepKernels;
+use crate::training::time::{LayerTraffic, StepKernels};
 
 /// One stage's model states, its parameters before sharding and its
 /// communication buffers, for one layout.
@@ -60,6 +63,8 @@ pub(crate) struct Memo {
     kernels: Store<(u64, u64, bool), StepKernels>,
     states: Store<(u64, ZeroStage, Stage), StageStates>,
     layer_bytes: Store<(u64, bool, Recompute), u64>,
+    traffic: Store<(u64, ZeroStage), LayerTraffic>,
+    per_token: Store<Recompute, FlopsPerToken>,
 }
 
 /// Values under keys, searched in order from just after the last one found: a
@@ -105,6 +110,22 @@ impl<K: PartialEq, V> Store<K, V> {
 }
 
 impl<K: PartialEq, V: Copy> Store<K, V> {
+    /// The value under `key`, made by `make` and stored if absent; with `keep`
+    /// off, always made and never stored.
+    fn get_or(&mut self, keep: bool, key: K, make: impl FnOnce() -> V) -> V {
+        if !keep {
+            return make();
+        }
+        match self.find(&key) {
+            Some(i) => self.entries[i].1,
+            None => {
+                let v = make();
+                self.insert(key, v);
+                v
+            }
+        }
+    }
+
     /// The value under `key`, made by `make` and stored if absent (an error is
     /// not stored); with `keep` off, always made and never stored.
     fn get_or_make(&mut self, keep: bool, key: K, make: impl FnOnce() -> Result<V>) -> Result<V> {
@@ -129,6 +150,8 @@ impl Memo {
             kernels: Store::new(),
             states: Store::new(),
             layer_bytes: Store::new(),
+            traffic: Store::new(),
+            per_token: Store::new(),
         }
     }
 
@@ -153,6 +176,8 @@ impl Memo {
             self.kernels.clear();
             self.states.clear();
             self.layer_bytes.clear();
+            self.traffic.clear();
+            self.per_token.clear();
         }
     }
 
@@ -172,6 +197,25 @@ impl Memo {
             None => self.kernels.insert(key, make()),
         };
         &self.kernels.entries[i].1
+    }
+
+    /// The first stage's per-layer data-parallel collectives under `layout`, priced by `make` if new.
+    pub fn layer_traffic(
+        &mut self,
+        layout: &Layout,
+        make: impl FnOnce() -> LayerTraffic,
+    ) -> LayerTraffic {
+        let key = (layout.ep, layout.zero);
+        self.traffic.get_or(self.keep, key, make)
+    }
+
+    /// FLOPs per token under `recompute`, counted by `make` if new.
+    pub fn per_token(
+        &mut self,
+        recompute: Recompute,
+        make: impl FnOnce() -> FlopsPerToken,
+    ) -> FlopsPerToken {
+        self.per_token.get_or(self.keep, recompute, make)
     }
 
     /// `stage`'s states under `layout`, made by `make` if new.

@@ -794,7 +794,9 @@ fn price<'p>(
         Some((rank, targets)) => Some(lora::adapter_params_in(&inputs.matrices, rank, targets)?),
         None => None,
     };
-    let per_token = flops::per_token_in(list, &count, req.seq_len, req.recompute, adapters);
+    let per_token = memo.per_token(req.recompute, || {
+        flops::per_token_in(list, &count, req.seq_len, req.recompute, adapters)
+    });
     let tokens_per_step = (req.global_batch as f64) * (req.seq_len as f64);
     let tokens = req
         .tokens
@@ -827,10 +829,11 @@ fn price<'p>(
         optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
         comm_sm_share,
     };
+    let traffic = memo.layer_traffic(&layout, || time::stage_layer_traffic(arch, &tcfg));
     let kernels = memo.step_kernels(&layout, req.micro_batch, || {
         StepKernels::of(arch, list, &tcfg)
     });
-    let breakdown = time::step_seconds_with(arch, list, &tcfg, kernels);
+    let breakdown = time::step_seconds_with(arch, list, &tcfg, kernels, &traffic);
     let gpus = req.gpus as f64;
     let step_seconds = match req.mfu {
         Some(mfu) => model_step / (gpus * dev.peak * mfu),

@@ -542,7 +542,7 @@ fn data_parallel(
 
 /// One layer's data-parallel collectives, seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct LayerTraffic {
+pub(crate) struct LayerTraffic {
     /// Gathering the layer's 16-bit weights (FSDP per pass, ZeRO-1/2 after the update).
     gather: f64,
     /// Reducing the layer's gradients.
@@ -680,21 +680,30 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
 
 /// [`step_seconds`] over `arch`'s operator list.
 pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepTime {
-    step_seconds_with(arch, list, cfg, &StepKernels::of(arch, list, cfg))
+    let traffic = stage_layer_traffic(arch, cfg);
+    step_seconds_with(arch, list, cfg, &StepKernels::of(arch, list, cfg), &traffic)
 }
 
-/// [`step_seconds_of`] over the step's kernels already priced for `cfg`
-/// ([`StepKernels::of`] with the same micro-batch, `t`, `cp`, `ep`, sequence
-/// parallelism and GPU): the same arithmetic on the same values, so the same bits.
-pub fn step_seconds_with(
+/// The data-parallel collectives of one layer of the first stage.
+pub(crate) fn stage_layer_traffic(arch: &Architecture, cfg: &TimeConfig) -> LayerTraffic {
+    layer_traffic(cfg, cfg.layout.first_stage_layers(arch).max(1) as f64)
+}
+
+/// [`step_seconds_of`] over the step's kernels and the first stage's per-layer
+/// data-parallel traffic already priced for `cfg` ([`StepKernels::of`] with the
+/// same micro-batch, `t`, `cp`, `ep`, sequence parallelism and GPU;
+/// [`stage_layer_traffic`] with the same split, `ep` and ZeRO stage): the same
+/// arithmetic on the same values, so the same bits.
+pub(crate) fn step_seconds_with(
     arch: &Architecture,
     list: &OpList,
     cfg: &TimeConfig,
     kernels: &StepKernels,
+    traffic: &LayerTraffic,
 ) -> StepTime {
     let l = cfg.layout;
+    let traffic = *traffic;
     // compose each kind of block once (on the stack for the usual few kinds)
-    let traffic = layer_traffic(cfg, l.first_stage_layers(arch).max(1) as f64);
     let price = |i: usize| match (list.block(i), kernels.layers.get(i).copied().flatten()) {
         (Some(ops), Some(k)) => {
             layer_seconds_in(arch, ops, cfg, &traffic, &k, kernels.tp_all_reduce_seconds)
