@@ -11,6 +11,15 @@
 //! `pruned_by_memory`). The top N are priced again by [`crate::training::estimate`].
 //! Nothing is ranked by a number of the plan's own.
 //!
+//! Each group is priced by one pricer (`training::Pricer`), which keeps the
+//! figures its layouts share (the step's kernels per micro-batch, the stage
+//! states, the stored activations, the data-parallel collectives) and composes
+//! each layout over them: the same functions on the same inputs, so the same
+//! bits as `estimate_point` (a test holds every layout of a dense and an MoE
+//! space to [`crate::training::estimate`]), at a fraction of the work. Memory
+//! stays flat in the number of candidates: a group's figures are forgotten at
+//! the next group, and only the top N and the nearest misses are kept.
+//!
 //! Before that, a cell is ruled out whole when its model states alone (weights,
 //! gradients, optimizer states from [`crate::training::states::model_states`], the function the
 //! estimate sums) plus the framework overhead exceed the GPU's memory: a floor

@@ -277,7 +277,7 @@ pub struct LayerKernels {
 /// [`LayerKernels`], the head and loss, and one tensor-parallel all-reduce.
 /// A configuration search prices them once per micro-batch, `t`, `cp`, `ep` and
 /// sequence parallelism and composes every layout over them
-/// ([`step_seconds_with`]); [`step_seconds_of`] prices them on every call.
+/// (`step_seconds_with`); [`step_seconds_of`] prices them on every call.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StepKernels {
     /// Per block kind of the schedule (`None` where the operator list has no block).
