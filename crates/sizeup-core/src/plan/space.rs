@@ -27,9 +27,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::arch::{Architecture, AttentionKind};
+use crate::arch::Architecture;
 use crate::training::activations::Recompute;
-use crate::training::parallel::{LayoutRequest, ZeroStage};
+use crate::training::parallel::{LayoutRequest, ModelDims, ZeroStage};
 use crate::training::TrainRequest;
 
 /// Every ZeRO stage, in search order.
@@ -128,7 +128,12 @@ impl Candidate {
         req.gpus = self.gpus;
         req.micro_batch = self.micro_batch;
         req.recompute = self.recompute;
-        req.layout = LayoutRequest {
+        req.layout = self.layout_request();
+    }
+
+    /// The layout flags of this candidate.
+    pub fn layout_request(&self) -> LayoutRequest {
+        LayoutRequest {
             tp: self.tp,
             pp: self.pp,
             vpp: self.vpp,
@@ -139,7 +144,7 @@ impl Candidate {
             zero: self.zero,
             fsdp: false,
             distributed_optimizer: false,
-        };
+        }
     }
 
     /// A total order for ties: fewer GPUs, then simpler layouts first.
@@ -278,14 +283,12 @@ pub struct Dims {
 impl Dims {
     /// Read the shape from the model and the request.
     pub fn new(arch: &Architecture, req: &TrainRequest) -> Dims {
+        let model = ModelDims::of(arch);
         Dims {
-            heads: arch.heads(),
-            kv_heads: match arch.primary_attention().map(|a| a.kind) {
-                Some(AttentionKind::Standard { kv_heads, .. }) => Some(kv_heads),
-                _ => None,
-            },
-            layers: arch.num_layers(),
-            experts: arch.first_moe().map(|m| m.num_experts),
+            heads: model.heads,
+            kv_heads: model.kv_heads,
+            layers: model.layers,
+            experts: model.experts,
             seq_len: req.seq_len,
             global_batch: req.global_batch,
         }

@@ -11,6 +11,15 @@
 //! `pruned_by_memory`). The top N are priced again by [`crate::training::estimate`].
 //! Nothing is ranked by a number of the plan's own.
 //!
+//! Each group is priced by one pricer (`training::Pricer`), which keeps the
+//! figures its layouts share (the step's kernels per micro-batch, the stage
+//! states, the stored activations, the data-parallel collectives) and composes
+//! each layout over them: the same functions on the same inputs, so the same
+//! bits as `estimate_point` (a test holds every layout of a dense and an MoE
+//! space to [`crate::training::estimate`]), at a fraction of the work. Memory
+//! stays flat in the number of candidates: a group's figures are forgotten at
+//! the next group, and only the top N and the nearest misses are kept.
+//!
 //! Before that, a cell is ruled out whole when its model states alone (weights,
 //! gradients, optimizer states from [`crate::training::states::model_states`], the function the
 //! estimate sums) plus the framework overhead exceed the GPU's memory: a floor
@@ -26,7 +35,7 @@ use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::training::parallel::Layout;
 use crate::training::states::Stage;
-use crate::training::{Prepared, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
+use crate::training::{Prepared, Pricer, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
 use crate::Architecture;
 
 /// What the plan ranks by.
@@ -198,25 +207,21 @@ fn score_of(total_seconds: f64, cost_usd: Option<f64>, by: RankBy) -> Option<f64
     .filter(|s| s.is_finite())
 }
 
-/// Decide every candidate of one cell; `req` is a scratch request reused
-/// across the walk (only the layout fields change).
-#[allow(clippy::too_many_arguments)]
+/// Decide every candidate of one cell with the group's pricer.
 fn walk_cell(
-    prepared: &Prepared,
+    pricer: &mut Pricer,
     acc: &Accelerator,
     by: RankBy,
     cell: Cell,
     micro: &[u64],
-    req: &mut TrainRequest,
     found: &mut Found,
 ) {
     for (i, &b) in micro.iter().enumerate() {
-        let candidate = cell.candidate(b);
+        let c = cell.candidate(b);
         found.tally.evaluated += 1;
-        candidate.apply(req);
         found.tally.priced += 1;
         // the figures of training::estimate_point, without building the estimate
-        let e = match prepared.point_outcome(acc, req) {
+        let e = match pricer.outcome(c.gpus, c.layout_request(), b, c.recompute) {
             Ok(e) => e,
             Err(_) => {
                 found.tally.refused += 1;
@@ -225,7 +230,10 @@ fn walk_cell(
         };
         if !e.fits {
             let ratio = e.total_bytes as f64 / acc.memory_bytes.max(1) as f64;
-            found.miss.offer(Miss { ratio, candidate });
+            found.miss.offer(Miss {
+                ratio,
+                candidate: c,
+            });
             // memory grows with the micro-batch: the larger ones do not fit either
             let rest = (micro.len() - i - 1) as u64;
             found.tally.evaluated += rest;
@@ -234,7 +242,10 @@ fn walk_cell(
         }
         found.tally.kept += 1;
         if let Some(score) = score_of(e.total_seconds, e.cost_usd, by) {
-            found.top.offer(Ranked { score, candidate });
+            found.top.offer(Ranked {
+                score,
+                candidate: c,
+            });
         }
     }
 }
@@ -268,6 +279,7 @@ fn walk_group(
 ) -> Found {
     let acc = &accs[group.accelerator];
     let mut scratch = req.base.clone();
+    let mut pricer = prepared.pricer(acc, &req.base);
     // The floor depends on (vpp, ep, ZeRO) within a group, not on recompute or SP.
     let mut floors: Vec<((u64, u64, u8), Option<u64>)> = Vec::new();
     req.space.for_each_cell(shape, group, |cell, micro| {
@@ -293,7 +305,7 @@ fn walk_group(
             });
             return;
         }
-        walk_cell(prepared, acc, req.by, cell, micro, &mut scratch, &mut found)
+        walk_cell(&mut pricer, acc, req.by, cell, micro, &mut found)
     });
     found
 }
@@ -525,6 +537,106 @@ mod tests {
             });
         }
         assert!(n > 100);
+    }
+
+    /// A 4-layer MoE: one dense layer, then three of 8 routed experts (2 per token).
+    fn small_moe() -> Architecture {
+        let dense = Shape::llama(4, 1024, 16, 4, 2816, 32000).build().unwrap();
+        let block = dense.layers.blocks[0].clone();
+        let mut moe = block.clone();
+        let expert = *moe.dense().unwrap();
+        moe.ffn = crate::arch::BlockFfn::Moe(crate::arch::Moe {
+            num_experts: 8,
+            experts_per_token: 2,
+            expert,
+            shared: None,
+            router_bias: false,
+        });
+        let mut arch = dense;
+        arch.layers = crate::arch::Schedule::uniform(block, 1);
+        arch.layers.push(moe, 3);
+        arch
+    }
+
+    /// Every candidate of `req`'s space priced by the search's pricer, one per
+    /// group in walk order and one for all groups in reverse order (its figures
+    /// forgotten at each new split), held to `training::estimate` field by field
+    /// and bit by bit; returns how many were compared.
+    fn pricer_agrees_with_estimate(
+        arch: &Architecture,
+        accs: &[Accelerator],
+        req: &PlanRequest,
+    ) -> usize {
+        let prepared = Prepared::new(arch);
+        let shape = Dims::new(arch, &req.base);
+        let (groups, _) = req.space.groups(&shape, accs.len());
+        let mut candidates = Vec::new();
+        for &g in &groups {
+            let mut pricer = prepared.pricer(&accs[g.accelerator], &req.base);
+            req.space.for_each_cell(&shape, g, |cell, micro| {
+                for &b in micro {
+                    let c = cell.candidate(b);
+                    let fast = pricer.memory_and_time(c.gpus, c.layout_request(), b, c.recompute);
+                    candidates.push((c, fast));
+                }
+            });
+        }
+        let mut shared: Vec<_> = accs.iter().map(|a| prepared.pricer(a, &req.base)).collect();
+        for (c, fast) in candidates.iter().rev() {
+            let again = shared[c.accelerator].memory_and_time(
+                c.gpus,
+                c.layout_request(),
+                c.micro_batch,
+                c.recompute,
+            );
+            let slow = training::estimate(arch, &accs[c.accelerator], &c.request(&req.base));
+            for fast in [fast, &again] {
+                match (fast, &slow) {
+                    (Ok((mem, time)), Ok(e)) => {
+                        assert_eq!((mem, time), (&e.memory, &e.time), "{c:?}");
+                        // Debug prints each f64's shortest round trip: equal text, equal bits
+                        assert_eq!(
+                            format!("{mem:?}{time:?}"),
+                            format!("{:?}{:?}", e.memory, e.time)
+                        );
+                    }
+                    (Err(f), Err(s)) => assert_eq!(f, s, "{c:?}"),
+                    (f, s) => panic!("{c:?}: pricer {:?}, estimate {:?}", f.is_ok(), s.is_ok()),
+                }
+            }
+        }
+        candidates.len()
+    }
+
+    #[test]
+    fn the_pricer_prices_every_layout_as_the_estimate_does_to_the_bit() {
+        let accs = [
+            hardware::find("H100-SXM").unwrap().clone(),
+            hardware::find("A100-SXM-80GB").unwrap().clone(),
+        ];
+        // dense, 6 layers (uneven stages at p = 4), GQA with 4 KV heads
+        let dense = Shape::llama(6, 1024, 16, 4, 2816, 32000).build().unwrap();
+        let mut req = request(vec![8, 16], 32, 1);
+        req.base.seq_len = 2048;
+        assert_eq!(pricer_agrees_with_estimate(&dense, &accs, &req), 7_944);
+        // unfused attention with dropout (selective recomputation differs), eager
+        // kernels, every overlap, compute-optimal tokens
+        req.base.flash_attention = false;
+        req.base.dropout = true;
+        req.base.kernels = crate::training::kernels::Kernels::Eager;
+        req.base.overlap = crate::training::time::Overlap {
+            tensor_parallel: true,
+            data_parallel: true,
+            expert_parallel: true,
+        };
+        req.base.tokens = None;
+        assert_eq!(pricer_agrees_with_estimate(&dense, &accs, &req), 7_944);
+        // MoE: a dense layer then three of 8 experts, expert parallel over dp
+        let moe = small_moe();
+        let mut req = request(vec![8], 16, 1);
+        req.base.seq_len = 1024;
+        req.base.overlap.expert_parallel = true;
+        assert_eq!(pricer_agrees_with_estimate(&moe, &accs, &req), 4_116);
     }
 
     #[test]

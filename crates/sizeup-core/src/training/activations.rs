@@ -395,16 +395,43 @@ pub fn first_stage_of(
     cfg: &ActivationConfig,
 ) -> Result<StageActivations> {
     let layers = layout.first_stage_layers(arch);
-    // the largest layer kind on the first stage sets the per-layer figure
-    let largest = |cfg: &ActivationConfig| -> Result<u64> {
-        arch.layers
-            .counted_in(0, layers)
-            .into_iter()
-            .filter_map(|(b, _)| Some((&arch.layers.blocks[b], list.block(b)?)))
-            .try_fold(0u64, |acc, (block, ops)| {
-                Ok(acc.max(layer_bytes_of(arch, block, ops, cfg)?))
-            })
-    };
+    first_stage_with(arch, layout, cfg, |cfg| {
+        largest_layer_bytes(arch, list, layers, cfg)
+    })
+}
+
+/// The largest [`layer_bytes_of`] among the block kinds of the first `layers`
+/// layers: the per-layer figure of the first stage.
+///
+/// # Errors
+/// As [`layer_bytes`].
+pub fn largest_layer_bytes(
+    arch: &Architecture,
+    list: &OpList,
+    layers: u64,
+    cfg: &ActivationConfig,
+) -> Result<u64> {
+    arch.layers
+        .counted_in(0, layers)
+        .into_iter()
+        .filter_map(|(b, _)| Some((&arch.layers.blocks[b], list.block(b)?)))
+        .try_fold(0u64, |acc, (block, ops)| {
+            Ok(acc.max(layer_bytes_of(arch, block, ops, cfg)?))
+        })
+}
+
+/// [`first_stage_of`] with the per-layer figure given by `largest`
+/// ([`largest_layer_bytes`] of the first stage's layers, or a store of its values).
+///
+/// # Errors
+/// As [`first_stage`].
+pub fn first_stage_with(
+    arch: &Architecture,
+    layout: &Layout,
+    cfg: &ActivationConfig,
+    mut largest: impl FnMut(&ActivationConfig) -> Result<u64>,
+) -> Result<StageActivations> {
+    let layers = layout.first_stage_layers(arch);
     let per_layer = largest(cfg)?;
     let (p, v) = (layout.pp, layout.vpp);
     let layers_in_flight = if p == 1 {

@@ -29,6 +29,7 @@ pub mod fit;
 pub mod flops;
 pub mod kernels;
 pub mod lora;
+mod memo;
 pub mod parallel;
 pub mod states;
 pub mod time;
@@ -47,9 +48,10 @@ use crate::device::collective::{Fabric, Network};
 use activations::{ActivationConfig, Recompute};
 use kernels::{Gpu, Kernels};
 use lora::Method;
+use memo::{Memo, StageStates};
 use parallel::{Layout, LayoutRequest, Workload, ZeroStage};
 use states::{GpuParams, Optimizer, Precision, Stage, StateConfig, StateInputs};
-use time::{Overlap, StepTime, TimeConfig};
+use time::{Overlap, StepKernels, StepTime, TimeConfig};
 
 /// Memory the framework itself holds on each GPU: the CUDA context and the
 /// library workspaces and allocator slack around the tensors.
@@ -302,7 +304,9 @@ pub(crate) fn state_config(req: &TrainRequest) -> StateConfig<'_> {
 }
 
 /// Memory per GPU of the stage that needs the most, at micro-batch `b`, with the
-/// parameters on a GPU of the first (or only) stage.
+/// parameters on a GPU of the first (or only) stage; `memo` keeps the figures
+/// the layouts of one split share.
+#[allow(clippy::too_many_arguments)]
 fn memory(
     arch: &Architecture,
     list: &OpList,
@@ -311,11 +315,13 @@ fn memory(
     req: &TrainRequest,
     layout: &Layout,
     b: u64,
+    memo: &mut Memo,
 ) -> Result<(MemoryPerGpu, GpuParams)> {
     let mut layout = layout.clone();
     layout.micro_batches = (req.global_batch / (b.saturating_mul(layout.dp)).max(1)).max(1);
+    let layout = &layout;
     let act_cfg = ActivationConfig::new(
-        &layout,
+        layout,
         req.seq_len,
         b,
         req.recompute,
@@ -339,14 +345,25 @@ fn memory(
             _ => 0,
         })
     };
-    let build = |stage: Stage,
+    // the stage's parameters once, for its states and its buffers
+    let stage_states = |stage: Stage| -> Result<StageStates> {
+        let params = states::params_per_gpu_in(arch, &inputs.splits, layout, stage)?;
+        Ok(StageStates {
+            states: states::model_states_from(arch, inputs, layout, params, &cfg)?,
+            params,
+            communication_buffers_bytes: comm(stage, params.total()?)?,
+        })
+    };
+    let build = |memo: &mut Memo,
+                 stage: Stage,
                  activations_bytes: u64,
                  logits_bytes: u64|
      -> Result<(MemoryPerGpu, GpuParams)> {
-        // the stage's parameters once, for its states and its buffers
-        let gpu = states::params_per_gpu_in(arch, &inputs.splits, &layout, stage)?;
-        let s = states::model_states_from(arch, inputs, &layout, gpu, &cfg)?;
-        let communication_buffers_bytes = comm(stage, gpu.total()?)?;
+        let StageStates {
+            states: s,
+            params,
+            communication_buffers_bytes,
+        } = memo.stage_states(layout, stage, || stage_states(stage))?;
         let total = sum(
             "memory per GPU",
             &[
@@ -371,13 +388,18 @@ fn memory(
             total_bytes: total,
             capacity_bytes: acc.memory_bytes,
         };
-        Ok((mem, gpu))
+        Ok((mem, params))
     };
-    let first = activations::first_stage_of(arch, list, &layout, &act_cfg)?;
+    let first_layers = layout.first_stage_layers(arch);
+    let first = activations::first_stage_with(arch, layout, &act_cfg, |c| {
+        memo.layer_bytes(c.micro_batch, c.sequence_parallel, c.recompute, || {
+            activations::largest_layer_bytes(arch, list, first_layers, c)
+        })
+    })?;
     if layout.pp == 1 {
-        return build(Stage::Only, first.total_bytes, logits);
+        return build(memo, Stage::Only, first.total_bytes, logits);
     }
-    let first_mem = build(Stage::First, first.total_bytes, 0)?;
+    let first_mem = build(memo, Stage::First, first.total_bytes, 0)?;
     let last_layers = layout.last_stage_layers(arch);
     let last_act = sum(
         "activation bytes",
@@ -386,7 +408,7 @@ fn memory(
             first.recompute_working_bytes,
         ],
     )?;
-    let (last_mem, _) = build(Stage::Last, last_act, logits)?;
+    let (last_mem, _) = build(memo, Stage::Last, last_act, logits)?;
     let (first_mem, first_params) = first_mem;
     Ok(if last_mem.total_bytes > first_mem.total_bytes {
         (last_mem, first_params)
@@ -396,6 +418,7 @@ fn memory(
 }
 
 /// The largest micro-batch whose memory fits, by doubling then bisection.
+#[allow(clippy::too_many_arguments)]
 fn largest_micro_batch(
     arch: &Architecture,
     list: &OpList,
@@ -403,10 +426,16 @@ fn largest_micro_batch(
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
+    memo: &mut Memo,
 ) -> Result<Option<u64>> {
     const LIMIT: u64 = 1 << 20;
     let (largest, _) = fit::double_then_bisect(1, LIMIT, true, |b| {
-        Ok((memory(arch, list, inputs, acc, req, layout, b)?.0.fits(), b))
+        Ok((
+            memory(arch, list, inputs, acc, req, layout, b, memo)?
+                .0
+                .fits(),
+            b,
+        ))
     })?;
     Ok(largest)
 }
@@ -460,6 +489,7 @@ pub fn estimate_point(
 #[derive(Debug, Clone)]
 pub struct Prepared<'a> {
     arch: &'a Architecture,
+    dims: parallel::ModelDims,
     // An error is kept and reported where `estimate` reported it: after the
     // request's own checks.
     model: Result<PreparedModel>,
@@ -484,7 +514,11 @@ impl<'a> Prepared<'a> {
                 states,
             })
         });
-        Prepared { arch, model }
+        Prepared {
+            arch,
+            dims: parallel::ModelDims::of(arch),
+            model,
+        }
     }
 
     /// The model.
@@ -524,17 +558,80 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    /// The figures of [`Prepared::estimate_point`] a search ranks by, without
-    /// building the estimate (no allocation): the same computation, so the
-    /// same bits.
-    pub(crate) fn point_outcome(&self, acc: &Accelerator, req: &TrainRequest) -> Result<Outcome> {
-        let p = price(self, acc, req, false)?;
+    /// A pricer of the layouts of a search over `base` on `acc` ([`Pricer`]).
+    pub(crate) fn pricer<'p>(
+        &'p self,
+        acc: &'p Accelerator,
+        base: &TrainRequest,
+    ) -> Pricer<'p, 'a> {
+        Pricer {
+            prepared: self,
+            acc,
+            req: base.clone(),
+            memo: Memo::new(),
+        }
+    }
+}
+
+/// Prices the layouts of one search on one accelerator. Each call sets the
+/// layout fields of the base request (GPUs, layout, micro-batch, recomputation)
+/// and keeps the rest, so the figures that layouts share are kept in a [`Memo`]
+/// and priced once; layouts of one `t·p·cp·dp` split in a row share the most.
+pub(crate) struct Pricer<'p, 'a> {
+    prepared: &'p Prepared<'a>,
+    acc: &'p Accelerator,
+    req: TrainRequest,
+    memo: Memo,
+}
+
+impl Pricer<'_, '_> {
+    /// The figures of [`Prepared::estimate_point`] a search ranks by, for the
+    /// base request with these layout fields, without building the estimate (no
+    /// allocation once the split's shared figures are in): the same computation
+    /// over the same figures, so the same bits.
+    pub(crate) fn outcome(
+        &mut self,
+        gpus: u64,
+        layout: LayoutRequest,
+        micro_batch: u64,
+        recompute: Recompute,
+    ) -> Result<Outcome> {
+        let p = self.priced(gpus, layout, micro_batch, recompute)?;
         Ok(Outcome {
             fits: p.mem.fits(),
             total_bytes: p.mem.total_bytes,
             total_seconds: p.time.total_seconds,
             cost_usd: p.time.cost_usd,
         })
+    }
+
+    /// The memory and time [`Pricer::outcome`] reads its figures from.
+    fn priced(
+        &mut self,
+        gpus: u64,
+        layout: LayoutRequest,
+        micro_batch: u64,
+        recompute: Recompute,
+    ) -> Result<Priced<'_>> {
+        self.req.gpus = gpus;
+        self.req.layout = layout;
+        self.req.micro_batch = micro_batch;
+        self.req.recompute = recompute;
+        price(self.prepared, self.acc, &self.req, false, &mut self.memo)
+    }
+
+    /// [`Pricer::outcome`]'s memory and time in full, for tests holding them to
+    /// [`estimate`]'s.
+    #[cfg(test)]
+    pub(crate) fn memory_and_time(
+        &mut self,
+        gpus: u64,
+        layout: LayoutRequest,
+        micro_batch: u64,
+        recompute: Recompute,
+    ) -> Result<(MemoryPerGpu, TimeEstimate)> {
+        let p = self.priced(gpus, layout, micro_batch, recompute)?;
+        Ok((p.mem, p.time))
     }
 }
 
@@ -571,7 +668,7 @@ fn estimate_with(
     full: bool,
 ) -> Result<TrainEstimate> {
     let arch = prepared.arch;
-    let p = price(prepared, acc, req, full)?;
+    let p = price(prepared, acc, req, full, &mut Memo::none())?;
     let count = p.count;
     let tokens = p.tokens;
     let assumptions = if full {
@@ -605,16 +702,20 @@ fn estimate_with(
     })
 }
 
+/// Price `req` on `acc`; `memo` holds figures of earlier layouts of the same
+/// split, accelerator and request ([`memo`]), or nothing.
 fn price<'p>(
     prepared: &Prepared,
     acc: &'p Accelerator,
     req: &TrainRequest,
     full: bool,
+    memo: &mut Memo,
 ) -> Result<Priced<'p>> {
     let arch = prepared.arch;
     let workload = workload(req);
     arch.check_layers()?;
-    let layout = Layout::resolve(&req.layout, arch, &workload)?;
+    let layout = Layout::resolve_in(&req.layout, &prepared.dims, &workload)?;
+    memo.enter(&layout);
     if let Some(mfu) = req.mfu {
         if !(mfu > 0.0 && mfu <= 1.0) {
             return Err(CoreError::Invalid {
@@ -681,9 +782,9 @@ fn price<'p>(
     }
 
     // memory
-    let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch)?;
+    let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch, memo)?;
     let largest = if full {
-        largest_micro_batch(arch, list, inputs, acc, req, &layout)?
+        largest_micro_batch(arch, list, inputs, acc, req, &layout, memo)?
     } else {
         None
     };
@@ -693,7 +794,9 @@ fn price<'p>(
         Some((rank, targets)) => Some(lora::adapter_params_in(&inputs.matrices, rank, targets)?),
         None => None,
     };
-    let per_token = flops::per_token_in(list, &count, req.seq_len, req.recompute, adapters);
+    let per_token = memo.per_token(req.recompute, || {
+        flops::per_token_in(list, &count, req.seq_len, req.recompute, adapters)
+    });
     let tokens_per_step = (req.global_batch as f64) * (req.seq_len as f64);
     let tokens = req
         .tokens
@@ -726,7 +829,11 @@ fn price<'p>(
         optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
         comm_sm_share,
     };
-    let breakdown = time::step_seconds_of(arch, list, &tcfg);
+    let traffic = memo.layer_traffic(&layout, || time::stage_layer_traffic(arch, &tcfg));
+    let kernels = memo.step_kernels(&layout, req.micro_batch, || {
+        StepKernels::of(arch, list, &tcfg)
+    });
+    let breakdown = time::step_seconds_with(arch, list, &tcfg, kernels, &traffic);
     let gpus = req.gpus as f64;
     let step_seconds = match req.mfu {
         Some(mfu) => model_step / (gpus * dev.peak * mfu),

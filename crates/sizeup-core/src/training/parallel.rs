@@ -143,6 +143,34 @@ pub struct Workload {
     pub micro_batch: u64,
 }
 
+/// The model's sizes a layout is checked against, read from the architecture once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelDims {
+    /// Attention heads `a` of the primary attention (0 without attention).
+    pub heads: u64,
+    /// Its key/value heads `k`, when it has them (not MLA).
+    pub kv_heads: Option<u64>,
+    /// Layers `L`.
+    pub layers: u64,
+    /// Routed experts `E` of an MoE model.
+    pub experts: Option<u64>,
+}
+
+impl ModelDims {
+    /// Read them from `arch`.
+    pub fn of(arch: &Architecture) -> ModelDims {
+        ModelDims {
+            heads: arch.heads(),
+            kv_heads: match arch.primary_attention().map(|a| a.kind) {
+                Some(AttentionKind::Standard { kv_heads, .. }) => Some(kv_heads),
+                _ => None,
+            },
+            layers: arch.num_layers(),
+            experts: arch.first_moe().map(|m| m.num_experts),
+        }
+    }
+}
+
 fn invalid(field: &'static str, value: impl ToString, expected: String) -> CoreError {
     CoreError::Invalid {
         field,
@@ -172,6 +200,14 @@ impl Layout {
     /// `s`, the global batch is not a multiple of `b · dp`, or the sharding flags
     /// contradict each other.
     pub fn resolve(req: &LayoutRequest, arch: &Architecture, w: &Workload) -> Result<Layout> {
+        Layout::resolve_in(req, &ModelDims::of(arch), w)
+    }
+
+    /// [`Layout::resolve`] against the model's sizes read beforehand.
+    ///
+    /// # Errors
+    /// As [`Layout::resolve`].
+    pub fn resolve_in(req: &LayoutRequest, model: &ModelDims, w: &Workload) -> Result<Layout> {
         for (field, v) in [
             ("tp", req.tp),
             ("pp", req.pp),
@@ -224,7 +260,7 @@ impl Layout {
             }
         };
 
-        let heads = arch.heads();
+        let heads = model.heads;
         if heads % req.tp != 0 {
             return Err(invalid(
                 "tp",
@@ -232,9 +268,7 @@ impl Layout {
                 format!("a divisor of the {heads} attention heads"),
             ));
         }
-        if let Some(AttentionKind::Standard { kv_heads, .. }) =
-            arch.primary_attention().map(|a| a.kind)
-        {
+        if let Some(kv_heads) = model.kv_heads {
             if kv_heads % req.tp != 0 {
                 return Err(invalid(
                     "tp",
@@ -243,7 +277,7 @@ impl Layout {
                 ));
             }
         }
-        let layers = arch.num_layers();
+        let layers = model.layers;
         if req.pp > layers {
             return Err(invalid(
                 "pp",
@@ -268,8 +302,7 @@ impl Layout {
                 ));
             }
         }
-        let experts = arch.first_moe().map(|m| m.num_experts);
-        match experts {
+        match model.experts {
             Some(e) if e % req.ep != 0 => {
                 return Err(invalid(
                     "ep",

@@ -243,26 +243,82 @@ pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> La
 /// [`layer_seconds`] folded over one block's operations ([`ops::block_ops`]).
 pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerTime {
     let layers = cfg.layout.first_stage_layers(arch).max(1) as f64;
-    layer_seconds_in(arch, ops, cfg, &layer_traffic(cfg, layers))
+    let kernels = layer_kernels(ops, cfg);
+    let all_reduce = tp_all_reduce_seconds(arch, cfg);
+    layer_seconds_in(
+        arch,
+        ops,
+        cfg,
+        &layer_traffic(cfg, layers),
+        &kernels,
+        all_reduce,
+    )
 }
 
-/// [`layer_seconds_of`] with the layer's data-parallel collectives already priced
-/// (they depend on the layout, not on the block: a step prices them once).
-fn layer_seconds_in(
-    arch: &Architecture,
-    ops: &BlockOps,
-    cfg: &TimeConfig,
-    traffic: &LayerTraffic,
-) -> LayerTime {
+/// One layer's kernels for one micro-batch on one GPU, before recomputation and
+/// communication: the part of [`layer_seconds`] that depends only on the block,
+/// the micro-batch's tokens `b·s/cp`, `t`, `ep`, sequence parallelism and the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LayerKernels {
+    /// Forward weight products.
+    pub gemm_forward: f64,
+    /// Backward weight products (input and weight gradients).
+    pub gemm_backward: f64,
+    /// Attention core (or recurrent scan) forward.
+    pub attention_forward: f64,
+    /// Attention core (or recurrent scan) backward.
+    pub attention_backward: f64,
+    /// Element-wise passes forward (the backward is twice this).
+    pub elementwise_forward: f64,
+}
+
+/// The kernels of one step that do not depend on ZeRO, recomputation, the
+/// pipeline schedule or the data-parallel traffic: each block kind's
+/// [`LayerKernels`], the head and loss, and one tensor-parallel all-reduce.
+/// A configuration search prices them once per micro-batch, `t`, `cp`, `ep` and
+/// sequence parallelism and composes every layout over them
+/// (`step_seconds_with`); [`step_seconds_of`] prices them on every call.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StepKernels {
+    /// Per block kind of the schedule (`None` where the operator list has no block).
+    pub layers: Vec<Option<LayerKernels>>,
+    /// [`head_seconds`].
+    pub head_seconds: f64,
+    /// One all-reduce of the micro-batch's hidden states (`M·h·2` bytes) over the `t` ranks.
+    pub tp_all_reduce_seconds: f64,
+}
+
+impl StepKernels {
+    /// Price the step's kernels for `cfg`.
+    pub fn of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepKernels {
+        StepKernels {
+            layers: (0..arch.layers.blocks.len())
+                .map(|i| list.block(i).map(|ops| layer_kernels(ops, cfg)))
+                .collect(),
+            head_seconds: head_seconds(arch, cfg),
+            tp_all_reduce_seconds: tp_all_reduce_seconds(arch, cfg),
+        }
+    }
+}
+
+/// One all-reduce of a micro-batch's hidden states over the tensor-parallel group.
+fn tp_all_reduce_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
+    let l = cfg.layout;
+    let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;
+    let h = arch.hidden_size as f64;
+    cfg.fabric
+        .time(Collective::AllReduce, tokens * h * 2.0, l.tp_group())
+}
+
+/// [`LayerKernels`] of one block.
+fn layer_kernels(ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
     let l = cfg.layout;
     let (t, cp) = (l.tp as f64, l.cp as f64);
-    let h = arch.hidden_size as f64;
     let s = cfg.seq_len as f64;
     let b = cfg.micro_batch as f64;
     let n = s / cp;
     let tokens = n * b;
     let dev = &cfg.dev;
-    let fabric = &cfg.fabric;
     let frozen = cfg.frozen_base;
 
     // weight products, one kernel per fused run (q·k·v, gate·up); routed experts as a
@@ -346,6 +402,42 @@ fn layer_seconds_in(
         .map(|e| e.bytes_per_token as f64 * tokens / if l.sp_active() { t } else { 1.0 })
         .sum();
     let ew_fwd = dev.memory_pass((replicated + act_bytes) * dev.elementwise_factor());
+    LayerKernels {
+        gemm_forward: gemm_fwd,
+        gemm_backward: gemm_bwd,
+        attention_forward: attn_fwd,
+        attention_backward: attn_bwd,
+        elementwise_forward: ew_fwd,
+    }
+}
+
+/// [`layer_seconds_of`] over the block's priced [`LayerKernels`], with the layer's
+/// data-parallel collectives and one tensor-parallel all-reduce already priced
+/// (they depend on the layout, not on the block: a step prices them once).
+fn layer_seconds_in(
+    arch: &Architecture,
+    ops: &BlockOps,
+    cfg: &TimeConfig,
+    traffic: &LayerTraffic,
+    kernels: &LayerKernels,
+    tp_all_reduce: f64,
+) -> LayerTime {
+    let l = cfg.layout;
+    let t = l.tp as f64;
+    let h = arch.hidden_size as f64;
+    let s = cfg.seq_len as f64;
+    let b = cfg.micro_batch as f64;
+    let tokens = s / l.cp as f64 * b;
+    let dev = &cfg.dev;
+    let fabric = &cfg.fabric;
+    let attention = ops.attention();
+    let LayerKernels {
+        gemm_forward: gemm_fwd,
+        gemm_backward: gemm_bwd,
+        attention_forward: attn_fwd,
+        attention_backward: attn_bwd,
+        elementwise_forward: ew_fwd,
+    } = *kernels;
     let ew_bwd = 2.0 * ew_fwd;
 
     // an NF4 base is dequantized before each use
@@ -370,7 +462,7 @@ fn layer_seconds_in(
     let mut contention_seconds = 0.0;
 
     // tensor-parallel collectives: exposed, or hidden behind the layer's products
-    let tp_comm = collectives * fabric.time(Collective::AllReduce, tokens * h * 2.0, l.tp_group());
+    let tp_comm = collectives * tp_all_reduce;
     let tp_seconds = if cfg.overlap.tensor_parallel && l.tp > 1 {
         let products = gemm_fwd + gemm_bwd + if recompute > 0.0 { gemm_fwd } else { 0.0 };
         let (exposed, slow) = overlap(tp_comm, products, cfg.comm_sm_share);
@@ -464,7 +556,7 @@ fn data_parallel(
 
 /// One layer's data-parallel collectives, seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct LayerTraffic {
+pub(crate) struct LayerTraffic {
     /// Gathering the layer's 16-bit weights (FSDP per pass, ZeRO-1/2 after the update).
     gather: f64,
     /// Reducing the layer's gradients.
@@ -602,13 +694,35 @@ pub fn step_seconds(arch: &Architecture, cfg: &TimeConfig) -> StepTime {
 
 /// [`step_seconds`] over `arch`'s operator list.
 pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepTime {
+    let traffic = stage_layer_traffic(arch, cfg);
+    step_seconds_with(arch, list, cfg, &StepKernels::of(arch, list, cfg), &traffic)
+}
+
+/// The data-parallel collectives of one layer of the first stage.
+pub(crate) fn stage_layer_traffic(arch: &Architecture, cfg: &TimeConfig) -> LayerTraffic {
+    layer_traffic(cfg, cfg.layout.first_stage_layers(arch).max(1) as f64)
+}
+
+/// [`step_seconds_of`] over the step's kernels and the first stage's per-layer
+/// data-parallel traffic already priced for `cfg` ([`StepKernels::of`] with the
+/// same micro-batch, `t`, `cp`, `ep`, sequence parallelism and GPU;
+/// [`stage_layer_traffic`] with the same split, `ep` and ZeRO stage): the same
+/// arithmetic on the same values, so the same bits.
+pub(crate) fn step_seconds_with(
+    arch: &Architecture,
+    list: &OpList,
+    cfg: &TimeConfig,
+    kernels: &StepKernels,
+    traffic: &LayerTraffic,
+) -> StepTime {
     let l = cfg.layout;
-    // price each kind of block once (on the stack for the usual few kinds)
-    let traffic = layer_traffic(cfg, l.first_stage_layers(arch).max(1) as f64);
-    let price = |i: usize| {
-        list.block(i).map_or_else(LayerTime::default, |ops| {
-            layer_seconds_in(arch, ops, cfg, &traffic)
-        })
+    let traffic = *traffic;
+    // compose each kind of block once (on the stack for the usual few kinds)
+    let price = |i: usize| match (list.block(i), kernels.layers.get(i).copied().flatten()) {
+        (Some(ops), Some(k)) => {
+            layer_seconds_in(arch, ops, cfg, &traffic, &k, kernels.tp_all_reduce_seconds)
+        }
+        _ => LayerTime::default(),
     };
     const FEW: usize = 8;
     let n_kinds = arch.layers.blocks.len();
@@ -640,17 +754,19 @@ pub fn step_seconds_of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> 
         let total = sum.total();
         (sum, total)
     };
-    let head = head_seconds(arch, cfg);
+    let head = kernels.head_seconds;
     let (first, first_total) = stage(0, l.first_stage_layers(arch));
-    let last_layers = l.last_stage_layers(arch);
-    let (last, mut last_total) = stage(arch.num_layers() - last_layers, last_layers);
-    last_total += head;
     let (slowest, slowest_total, head_here) = if l.pp == 1 {
         (first, first_total + head, head)
-    } else if first_total >= last_total {
-        (first, first_total, 0.0)
     } else {
-        (last, last_total, head)
+        let last_layers = l.last_stage_layers(arch);
+        let (last, last_total) = stage(arch.num_layers() - last_layers, last_layers);
+        let last_total = last_total + head;
+        if first_total >= last_total {
+            (first, first_total, 0.0)
+        } else {
+            (last, last_total, head)
+        }
     };
 
     let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;
