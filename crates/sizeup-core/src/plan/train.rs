@@ -630,7 +630,9 @@ mod tests {
             expert_parallel: true,
         };
         req.base.tokens = None;
-        assert_eq!(pricer_agrees_with_estimate(&dense, &accs, &req), 7_944);
+        // and every recomputation mode, operator-level selective included
+        req.space.recompute = crate::training::activations::Recompute::ALL.to_vec();
+        assert_eq!(pricer_agrees_with_estimate(&dense, &accs, &req), 10_592);
         // MoE: a dense layer then three of 8 experts, expert parallel over dp
         let moe = small_moe();
         let mut req = request(vec![8], 16, 1);

@@ -270,6 +270,9 @@ pub struct LayerKernels {
     pub attention_backward: f64,
     /// Element-wise passes forward (the backward is twice this).
     pub elementwise_forward: f64,
+    /// The forward of the products operator-level selective checkpointing runs
+    /// again ([`Recompute::recomputes_product`]), each as its own kernel.
+    pub gemm_op_selective_again: f64,
 }
 
 /// The kernels of one step that do not depend on ZeRO, recomputation, the
@@ -355,15 +358,12 @@ fn layer_kernels(ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
     }
     run(None, &mut gemm_fwd, &mut gemm_bwd);
     // operator-level selective checkpointing reruns every other product, each alone
-    let gemm_again: f64 = if cfg.recompute == Recompute::OpSelective {
-        ops.matmuls()
-            .enumerate()
-            .filter(|(i, _)| cfg.recompute.recomputes_product(*i))
-            .map(|(_, m)| price(m).0)
-            .sum()
-    } else {
-        0.0
-    };
+    let gemm_again: f64 = ops
+        .matmuls()
+        .enumerate()
+        .filter(|(i, _)| Recompute::OpSelective.recomputes_product(*i))
+        .map(|(_, m)| price(m).0)
+        .sum();
     // the MLP activations, inside the tensor-parallel region
     let mut act_bytes = 0.0;
     for e in ops.elementwise().filter(|e| e.activation) {
@@ -408,6 +408,7 @@ fn layer_kernels(ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
         attention_forward: attn_fwd,
         attention_backward: attn_bwd,
         elementwise_forward: ew_fwd,
+        gemm_op_selective_again: gemm_again,
     }
 }
 
@@ -437,6 +438,7 @@ fn layer_seconds_in(
         attention_forward: attn_fwd,
         attention_backward: attn_bwd,
         elementwise_forward: ew_fwd,
+        gemm_op_selective_again: gemm_again,
     } = *kernels;
     let ew_bwd = 2.0 * ew_fwd;
 
@@ -464,7 +466,12 @@ fn layer_seconds_in(
     // tensor-parallel collectives: exposed, or hidden behind the layer's products
     let tp_comm = collectives * tp_all_reduce;
     let tp_seconds = if cfg.overlap.tensor_parallel && l.tp > 1 {
-        let products = gemm_fwd + gemm_bwd + if recompute > 0.0 { gemm_fwd } else { 0.0 };
+        let again = match cfg.recompute {
+            Recompute::Full => gemm_fwd,
+            Recompute::OpSelective => gemm_again,
+            Recompute::None | Recompute::Selective => 0.0,
+        };
+        let products = gemm_fwd + gemm_bwd + again;
         let (exposed, slow) = overlap(tp_comm, products, cfg.comm_sm_share);
         contention_seconds += slow;
         exposed
