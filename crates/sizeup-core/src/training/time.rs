@@ -50,8 +50,10 @@ pub const FLASH_BACKWARD_RATIO: f64 = 2.5;
 /// expert-parallel traffic), searched over [0, 0.3]: the value minimising the
 /// median |ln(predicted/reported)|; `sizeup validate` lists the cases. For scale:
 /// DeepSeek-V3 (arXiv:2412.19437 §3.2.2) dedicates 20 of the H800's 132 SMs (0.15)
-/// to the all-to-all DualPipe hides; NCCL runs one thread block per channel.
-pub const COMM_SM_SHARE: f64 = 0.01;
+/// to the all-to-all DualPipe hides; NCCL runs one thread block per channel. The
+/// fit lands at 0 (no measurable contention on these cases; leave-one-source-out
+/// 0–0.3): the term is kept so a `--gpu-file` or a refit can set it.
+pub const COMM_SM_SHARE: f64 = 0.0;
 
 /// Compute time lost while hiding `hidden_seconds` of communication on `share` of the SMs:
 /// `hidden · share / (1 − share)`.
