@@ -157,6 +157,9 @@ struct Rebuilt {
     acc: Accelerator,
     req: TrainRequest,
     notes: Vec<String>,
+    /// The layout is the reader's guess and immaterial to the speed (the source
+    /// gives its rate): no fit verdict can be drawn from it.
+    layout_guessed: bool,
 }
 
 fn smallest_chunking(arch: &Architecture, pp: u64) -> u64 {
@@ -340,6 +343,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         acc,
         req,
         notes,
+        layout_guessed: get("tp").is_none() && rate_given,
     })
 }
 
@@ -456,11 +460,12 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
         ),
         _ => (e.time.gpu_hours, tokens / base_tps * gpus / 3600.0),
     };
-    if !e.fits {
+    let fits = (!r.layout_guessed).then_some(e.fits);
+    if fits == Some(false) {
         r.notes.push(super::inference::DOES_NOT_FIT.into());
     }
     Ok(CaseOutcome {
-        fits: Some(e.fits),
+        fits,
         ..outcome(case, metric, reported, predicted, Some(baseline), r.notes)
     })
 }
@@ -720,6 +725,9 @@ mod tests;
 /// loss replaces it (Liger, Unsloth, a chunked loss), which the same field would name.
 fn stated_loss(setup: &Map<String, Value>) -> Option<sizeup_core::training::activations::Loss> {
     use sizeup_core::training::activations::Loss;
+    if let Some(loss) = text(setup, "loss").and_then(|l| l.parse::<Loss>().ok()) {
+        return Some(loss);
+    }
     let stated = ["framework", "software"]
         .iter()
         .filter_map(|k| text(setup, k))

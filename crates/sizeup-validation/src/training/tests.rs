@@ -119,3 +119,38 @@ fn flops_are_six_n_d() {
         assert!(o.error().unwrap().abs() < 0.03, "{o:?}");
     }
 }
+
+/// The reader takes what a case states about how it ran: torchtitan's op-level
+/// checkpointing, no torch.compile (eager kernels) and its 96 GB part; its memory
+/// comes to 74.8 GiB (measured 82.4), inside the 96 GiB the run had.
+#[test]
+fn torchtitan_without_compile_reads_as_it_ran() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/validation/practitioner.json"
+    );
+    let cases: Vec<Case> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| c.id == "torchtitan_8b_fsdp8_mem")
+        .unwrap();
+    let r = rebuild(case).unwrap();
+    assert_eq!(r.req.recompute, Recompute::OpSelective);
+    assert_eq!(r.req.kernels, Kernels::Eager);
+    assert_eq!(r.acc.memory_bytes, 96 << 30);
+    assert_eq!(r.acc.memory_bandwidth_bytes_per_sec, 2.4e12);
+    let o = predict(case).unwrap();
+    assert!((o.predicted.unwrap() - 74.82).abs() < 0.01, "{o:?}");
+}
+
+/// A layout the reader had to guess (the source gives only a rate) draws no fit verdict.
+#[test]
+fn a_guessed_layout_draws_no_fit_verdict() {
+    let case = shared_cases()
+        .into_iter()
+        .find(|c| c.id == "megatron2021_gpt3_175b_34days")
+        .unwrap();
+    let o = predict(&case).unwrap();
+    assert!(o.predicted.is_some());
+    assert_eq!(o.fits, None);
+}
