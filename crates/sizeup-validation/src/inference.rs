@@ -14,7 +14,9 @@ use super::calibration::Calibration;
 use super::reading::{accelerator, architecture, num, text, Metric, Needs, Scope, Unit};
 use super::sources;
 use super::{Case, CaseOutcome};
+use sizeup_core::arch::Architecture;
 use sizeup_core::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
+use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
 use sizeup_core::kv::{self, KvRequest};
 
@@ -164,6 +166,35 @@ fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
     params * bits / 8.0
 }
 
+/// What a serving case states about how it served: the model, the accelerator,
+/// the engine and the weight and KV formats (with a note where one was assumed).
+struct Served {
+    arch: Architecture,
+    gpu: Accelerator,
+    engine: Engine,
+    weights: WeightFormat,
+    kv_dtype: KvDtype,
+    note: Option<&'static str>,
+}
+
+fn served(case: &Case) -> Result<Served, String> {
+    let arch = architecture(case, Needs::Weights)?;
+    let gpu_type = text(&case.setup, "gpu_type").ok_or("setup.gpu_type missing")?;
+    let (gpu, _) = accelerator(gpu_type)?;
+    let engine = engine(case).ok_or("the serving framework is not stated")?;
+    let prec = text(&case.setup, "precision").unwrap_or("");
+    let (weights, kv_dtype, note) =
+        precision(prec, engine).ok_or_else(|| format!("precision `{prec}` not stated exactly"))?;
+    Ok(Served {
+        arch,
+        gpu,
+        engine,
+        weights,
+        kv_dtype,
+        note,
+    })
+}
+
 /// The engine, its backend on the case's accelerator, and whether the weights
 /// are 8-bit floats: what decides which fitted constants a speed case reads.
 pub(crate) fn engine_of(case: &Case) -> Option<(Engine, Backend, bool)> {
@@ -209,14 +240,15 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     )
     .map_err(unread)?;
     let fail = |why: &str| (m.key.clone(), m.value, why.to_string());
-    let arch = architecture(case, Needs::Weights).map_err(|e| fail(&e))?;
-    let gpu_type = text(&case.setup, "gpu_type").ok_or_else(|| fail("setup.gpu_type missing"))?;
-    let (gpu, _) = accelerator(gpu_type).map_err(|e| fail(&e))?;
+    let Served {
+        arch,
+        gpu,
+        engine,
+        weights,
+        kv_dtype,
+        note: prec_note,
+    } = served(case).map_err(|e| fail(&e))?;
     let gpu = &gpu;
-    let engine = engine(case).ok_or_else(|| fail("the serving framework is not stated"))?;
-    let prec = text(&case.setup, "precision").unwrap_or("");
-    let (weights, kv_dtype, prec_note) = precision(prec, engine)
-        .ok_or_else(|| fail(&format!("precision `{prec}` not stated exactly")))?;
     let setup_num = |k: &str| num(&case.setup, k).map(|v| v as u64);
     let gpus = setup_num("gpus").unwrap_or(1);
     let pp = setup_num("pp").unwrap_or(1);
@@ -484,14 +516,15 @@ fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let m = Metric::of(case, &["kv_cache_tokens"]).map_err(unread)?;
     let (metric, reported) = (m.key, m.value);
     let fail = |why: &str| (metric.clone(), reported, why.to_string());
-    let arch = architecture(case, Needs::Weights).map_err(|e| fail(&e))?;
-    let gpu_type = text(&case.setup, "gpu_type").ok_or_else(|| fail("setup.gpu_type missing"))?;
-    let (gpu, _) = accelerator(gpu_type).map_err(|e| fail(&e))?;
+    let Served {
+        arch,
+        gpu,
+        engine,
+        weights,
+        kv_dtype,
+        ..
+    } = served(case).map_err(|e| fail(&e))?;
     let gpu = &gpu;
-    let engine = engine(case).ok_or_else(|| fail("the serving framework is not stated"))?;
-    let prec = text(&case.setup, "precision").unwrap_or("");
-    let (weights, kv_dtype, _) = precision(prec, engine)
-        .ok_or_else(|| fail(&format!("precision `{prec}` not stated exactly")))?;
     let get = |k: &str| num(&case.setup, k);
     let mut req = InferRequest::new(gpu, engine);
     req.weights = weights;
