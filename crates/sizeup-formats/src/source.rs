@@ -34,7 +34,7 @@ use sizeup_core::{params, Architecture, Assumption};
 use crate::catalog;
 use crate::error::FormatError;
 use crate::gguf;
-use crate::hf;
+use crate::hf::{self, Quantization};
 use crate::safetensors;
 use crate::tensors::{compare_with_config, ConfigComparison, TensorTable};
 
@@ -114,6 +114,10 @@ pub struct Loaded {
     pub assumptions: Vec<Assumption>,
     /// The checkpoint's tensors, when weights' headers were read.
     pub tensors: Option<CheckpointTensors>,
+    /// How the checkpoint stores its weights, read from its `config.json`'s
+    /// `quantization_config`; `None` for a config without one, a catalog entry
+    /// (the unquantized model) and a GGUF file (its types are in its tensor table).
+    pub quantization: Option<Quantization>,
 }
 
 /// Load MODEL from the Hugging Face cache or Hub, a path or the catalog, in the
@@ -271,6 +275,7 @@ fn from_catalog(entry: &catalog::Entry, read_as: Option<String>) -> Loaded {
             .into_iter()
             .collect(),
         tensors: None,
+        quantization: None,
     }
 }
 
@@ -386,6 +391,7 @@ fn from_remote(fetched: crate::hub::HubCheckpoint) -> Result<Loaded, FormatError
         arch: parsed.arch,
         assumptions,
         tensors: Some(tensors),
+        quantization: parsed.quantization,
     })
 }
 
@@ -435,6 +441,7 @@ fn load_path(path: &Path) -> Result<Loaded, FormatError> {
                 table: model.table,
                 comparison: None,
             }),
+            quantization: None,
         });
     }
     // A weights file or a checkpoint folder: the architecture comes from the
@@ -468,6 +475,7 @@ fn load_path(path: &Path) -> Result<Loaded, FormatError> {
         arch: parsed.arch,
         assumptions: parsed.assumptions,
         tensors,
+        quantization: parsed.quantization,
     })
 }
 

@@ -117,6 +117,7 @@ fn from_config_text(name: &str, text: &str) -> Result<Loaded, FormatError> {
         arch: parsed.arch,
         assumptions: parsed.assumptions,
         tensors: None,
+        quantization: parsed.quantization,
     })
 }
 

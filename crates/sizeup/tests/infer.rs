@@ -358,3 +358,55 @@ fn issue_11_split_mode_and_tp_belong_to_their_engines() {
         .code(2)
         .stderr(predicate::str::contains("layer split"));
 }
+
+/// Issue 11: a checkpoint's `quantization_config` sets the weight format when
+/// `--weights` is not given; `--weights` wins when it is.
+#[test]
+fn a_quantized_checkpoint_serves_in_its_own_format_unless_told() {
+    let folder = common::shared("fixtures/models/gpt-oss-20b");
+    let folder = folder.to_str().expect("a UTF-8 path");
+    let weights = |extra: &[&str]| {
+        let v = json(&[&["infer", folder, "--gpu", "H100-SXM"], extra].concat());
+        let e = &v["estimate"];
+        let assumption = e["assumptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "weight format")
+            .expect("a weight format assumption")
+            .clone();
+        (
+            e["weights"].as_str().unwrap().to_string(),
+            e["memory"]["weights_bytes"].as_u64().unwrap(),
+            assumption["source"].as_str().unwrap().to_string(),
+        )
+    };
+    // Per layer the 32 experts' gate_up (5760×2880) and down (2880×2880) in MXFP4
+    // (half a byte per weight + a scale byte per 32) = 32·(5760 + 2880)·(1440 + 90)
+    // = 423_014_400 bytes, ×24 layers = 10_152_345_600; everything else in bf16:
+    // (20_914_757_184 params (shared/fixtures/models/gpt-oss-20b/expected.json)
+    // − 24·32·8640·2880 expert weights) · 2 = 3_608_919_168.
+    let (format, bytes, source) = weights(&[]);
+    assert_eq!(format, "mxfp4-experts");
+    assert_eq!(bytes, 10_152_345_600 + 3_608_919_168);
+    assert_eq!(
+        source,
+        "read from config.json quantization_config: quant_method mxfp4 (transformers \
+         converts the experts only); storage per tensor in weight_breakdown"
+    );
+    let (format, bytes, source) = weights(&["--weights", "bf16"]);
+    assert_eq!(format, "bf16");
+    assert_eq!(bytes, 2 * 20_914_757_184);
+    assert_eq!(
+        source,
+        "user choice; storage per tensor in weight_breakdown"
+    );
+    // the table says the same
+    sizeup()
+        .args(["infer", folder, "--gpu", "H100-SXM"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "weight format = mxfp4-experts (read from config.json quantization_config",
+        ));
+}

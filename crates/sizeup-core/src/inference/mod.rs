@@ -59,6 +59,10 @@ pub struct InferRequest {
     pub pp: u64,
     /// Weight storage.
     pub weights: WeightFormat,
+    /// Where `weights` comes from (`read from config.json quantization_config …`);
+    /// `None`: the user's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_source: Option<String>,
     /// Options of the weight format.
     pub weight_options: WeightOptions,
     /// KV cache precision.
@@ -112,6 +116,7 @@ impl InferRequest {
             tp: 1,
             pp: 1,
             weights: WeightFormat::Bf16,
+            weights_source: None,
             weight_options: WeightOptions::default(),
             kv_dtype: KvDtype::Bf16,
             context: None,

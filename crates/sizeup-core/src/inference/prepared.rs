@@ -231,7 +231,10 @@ impl<'a> Prepared<'a> {
             Assumption::new(
                 "weight format",
                 req.weights,
-                "user choice; storage per tensor in weight_breakdown",
+                format!(
+                    "{}; storage per tensor in weight_breakdown",
+                    req.weights_source.as_deref().unwrap_or("user choice")
+                ),
             ),
             Assumption::new(
                 "matmul precision",

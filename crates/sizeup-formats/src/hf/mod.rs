@@ -6,7 +6,8 @@
 //! class cannot do without is an error that names the `model_type` and the field.
 //! The resulting architecture counts exactly what
 //! `AutoModelForCausalLM.from_config(config)` builds (see `tests/fixtures.rs`):
-//! `quantization_config` is ignored (counts are for the unquantized layout) and
+//! `quantization_config` does not change the counts (they are for the unquantized
+//! layout; [`quantization`] reads it as the checkpoint's weight format) and
 //! multi-token-prediction layers that transformers does not build are not counted.
 //! Image-text and audio-text configs (`qwen2_5_vl`, `qwen3_vl`, `mistral3`, `kimi_k25`,
 //! `gemma3n`, `mllama`) count the whole `…ForConditionalGeneration`: the language
@@ -57,6 +58,7 @@ mod olmo;
 mod opt;
 mod phi;
 mod phimoe;
+pub mod quantization;
 mod qwen;
 mod qwen_next;
 mod qwen_vl;
@@ -211,6 +213,7 @@ use sizeup_core::Assumption;
 use crate::error::FormatError;
 use config::Config;
 use draft::{Draft, DraftAttention, DraftNorms, Ffn};
+pub use quantization::Quantization;
 
 /// An architecture read from a config, with the defaults that filled absent keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +223,8 @@ pub struct Parsed {
     /// Each documented default rule that was applied because a key was absent
     /// (`num_key_value_heads = num_attention_heads`, `head_dim = hidden / heads`…).
     pub assumptions: Vec<Assumption>,
+    /// How the checkpoint stores its weights, when the config has a `quantization_config`.
+    pub quantization: Option<Quantization>,
 }
 
 /// How a family is read: into a uniform [`Draft`] laid out by [`Draft::build`], or
@@ -562,7 +567,11 @@ fn from_map(map: &Map<String, Value>, context: &str) -> Result<Parsed, FormatErr
     if let Some(note) = read_as_note {
         assumptions.insert(0, note);
     }
-    Ok(Parsed { arch, assumptions })
+    Ok(Parsed {
+        arch,
+        assumptions,
+        quantization: quantization::read(map),
+    })
 }
 
 /// A tower (an encoder or one of its projectors) beside the language model, named by

@@ -72,7 +72,10 @@ fn infer_request_round_trips() {
         "prefix_hit_rate": 0.5, "step_overhead_ms": 1.5, "request_overhead_ms": 3
     }));
     assert_eq!(r.serve.engine, Engine::LlamaCpp);
-    assert_eq!(r.serve.weights.to_string(), "Q4_K_M");
+    assert_eq!(
+        r.serve.weights.map(|w| w.to_string()).as_deref(),
+        Some("Q4_K_M")
+    );
     assert_eq!(r.serve.context, Some(32_768));
     assert_eq!(r.device.gpu, "A100-SXM-80GB");
     assert_eq!(r.load.max_steps, 1_000_000);
@@ -189,6 +192,49 @@ fn an_inline_config_round_trips_as_text() {
     // per layer 4·64² − 2·64·32 (GQA k, v) + 3·64·128 + 2·64 norms = 36_992;
     // 2 layers + 2·1000·64 (embedding, untied head) + 64 (final norm)
     assert_eq!(response.params_total, 2 * 36_992 + 128_000 + 64);
+}
+
+/// A request without `weights` serves the checkpoint's own format; one with
+/// `weights` serves the user's, and says so.
+#[test]
+fn infer_weights_default_to_the_checkpoints_format() {
+    let config = json!({
+        "model_type": "llama", "hidden_size": 256, "intermediate_size": 512,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "vocab_size": 1000, "max_position_embeddings": 2048, "tie_word_embeddings": false,
+        "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}
+    });
+    let weight_format = |fields: Value| {
+        let r: InferRequest = round_trip(fields);
+        let e = infer(&r).expect("estimated").estimate;
+        let a = e
+            .assumptions
+            .iter()
+            .find(|a| a.name == "weight format")
+            .expect("a weight format assumption")
+            .clone();
+        (e.weights.to_string(), a.value, a.source)
+    };
+    let read = weight_format(json!({"config": config, "gpu": "H100-SXM"}));
+    assert_eq!(
+        read,
+        (
+            "fp8-block128".to_string(),
+            "fp8-block128".to_string(),
+            "read from config.json quantization_config: quant_method fp8, weight_block_size \
+             [128, 128]; storage per tensor in weight_breakdown"
+                .to_string()
+        )
+    );
+    let chosen = weight_format(json!({"config": config, "gpu": "H100-SXM", "weights": "bf16"}));
+    assert_eq!(
+        chosen,
+        (
+            "bf16".to_string(),
+            "bf16".to_string(),
+            "user choice; storage per tensor in weight_breakdown".to_string()
+        )
+    );
 }
 
 /// A refused value is an error naming the field, through serde as through `from_fields`.

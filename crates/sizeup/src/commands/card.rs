@@ -37,9 +37,11 @@ pub struct CardArgs {
     /// Serving devices per replica (tensor parallel)
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     pub tp: u64,
-    /// Weight format for serving (as in `sizeup infer --weights`)
-    #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
-    pub weights: WeightFormat,
+    /// Weight format for serving (as in `sizeup infer --weights`; default: the
+    /// checkpoint's `quantization_config`, else bf16)
+    #[arg(long, value_parser = crate::cli::parse_weights)]
+    #[serde(serialize_with = "crate::api::text_opt")]
+    pub weights: Option<WeightFormat>,
     /// KV cache precision
     #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_kv_dtype)]
     pub kv_dtype: KvDtype,
@@ -224,7 +226,7 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         allreduce_efficiency: None,
         allreduce_latency_us: None,
     };
-    let mut serve = serving.request(&device)?;
+    let mut serve = serving.request(&device, loaded.quantization.as_ref())?;
     if args.context.is_none() {
         serve.context_source = Some(format!("card default for {} (--context)", w.name()));
     }

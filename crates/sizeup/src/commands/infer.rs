@@ -11,6 +11,7 @@ use sizeup_core::inference::sim::{
 use sizeup_core::inference::{self, Bound, Engine, InferEstimate, InferRequest, Load, Reserve};
 use sizeup_core::{Assumption, KvDtype, WeightFormat};
 use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
+use sizeup_formats::hf::Quantization;
 
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::error::AppError;
@@ -203,8 +204,10 @@ pub struct ServeArgs {
     /// Weight format: bf16, fp16, fp32, fp8, fp8-block128 (DeepSeek-style tiles), fp8-mlp
     /// (attention kept 16-bit), int8, gptq-int4-g128, awq-int4-g128, bnb-nf4[-dq], bnb-int8,
     /// mxfp4[-experts] (gpt-oss: experts only), nvfp4[-experts], or a GGUF type such as Q4_K_M
-    #[arg(long, default_value = "bf16", value_parser = crate::cli::parse_weights)]
-    pub weights: WeightFormat,
+    /// (default: the checkpoint's `quantization_config`, else bf16)
+    #[arg(long, value_parser = crate::cli::parse_weights)]
+    #[serde(serialize_with = "crate::api::text_opt")]
+    pub weights: Option<WeightFormat>,
     /// Keep the token embedding and LM head in 16 bits even where the format quantizes them
     #[arg(long)]
     pub keep_embeddings_16bit: bool,
@@ -301,9 +304,39 @@ pub struct InferReport {
 }
 
 impl ServeArgs {
-    /// The request these flags describe on `device`.
-    pub fn request(&self, device: &DeviceArgs) -> Result<InferRequest, AppError> {
-        self.request_on(device, &device.accelerator()?)
+    /// The request these flags describe on `device`, for a checkpoint stored as
+    /// `checkpoint` says (see [`ServeArgs::weights_for`]).
+    pub fn request(
+        &self,
+        device: &DeviceArgs,
+        checkpoint: Option<&Quantization>,
+    ) -> Result<InferRequest, AppError> {
+        self.request_on(device, &device.accelerator()?, checkpoint)
+    }
+
+    /// The weight format to serve in and where it comes from: `--weights` when
+    /// given (the user's choice wins), else the format the checkpoint's
+    /// `quantization_config` names, else bf16 (also when that config names a
+    /// quantization no format describes: the source says so and why).
+    pub fn weights_for(&self, checkpoint: Option<&Quantization>) -> (WeightFormat, String) {
+        match (self.weights, checkpoint) {
+            (Some(w), _) => (w, "user choice".into()),
+            (None, Some(Quantization::Format { format, read_from })) => (
+                *format,
+                format!("read from config.json quantization_config: {read_from}"),
+            ),
+            (None, Some(Quantization::Unmapped { method, reason })) => (
+                WeightFormat::Bf16,
+                format!(
+                    "default; the checkpoint's quantization_config (quant_method `{method}`) \
+                     is not priced: {reason}; give --weights"
+                ),
+            ),
+            (None, None) => (
+                WeightFormat::Bf16,
+                "default; the model names no quantization_config".into(),
+            ),
+        }
     }
 
     /// The request these flags describe on `device`, whose accelerator is `gpu`
@@ -318,13 +351,16 @@ impl ServeArgs {
         &self,
         device: &DeviceArgs,
         gpu: &Accelerator,
+        checkpoint: Option<&Quantization>,
     ) -> Result<InferRequest, AppError> {
         let mut req = InferRequest::new(gpu, self.engine);
         let (gpus, tp, pp) = self.layout(device)?;
         req.gpus = gpus;
         req.tp = tp;
         req.pp = pp;
-        req.weights = self.weights;
+        let (weights, source) = self.weights_for(checkpoint);
+        req.weights = weights;
+        req.weights_source = Some(source);
         req.weight_options.keep_embeddings_16bit = self.keep_embeddings_16bit;
         req.kv_dtype = self.kv_dtype;
         req.context = self.context;
@@ -436,7 +472,9 @@ impl ServeArgs {
 /// Estimate serving.
 pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
     let loaded = model::load(&args.model)?;
-    let mut req = args.serve.request(&args.device)?;
+    let mut req = args
+        .serve
+        .request(&args.device, loaded.quantization.as_ref())?;
     let load = args.load.request(&args.serve)?;
     if load.is_some() && req.pp > 1 {
         return Err(AppError::Usage {

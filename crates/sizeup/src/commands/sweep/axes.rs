@@ -392,7 +392,7 @@ pub static SERVE_AXES: &[AxisDef] = &[
         check_weights,
         TextSet::Serve(|a, n| {
             if let Ok(w) = crate::cli::parse_weights(n) {
-                a.weights = w;
+                a.weights = Some(w);
             }
         }),
     ),

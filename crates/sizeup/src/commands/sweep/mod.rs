@@ -23,6 +23,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::{Architecture, Assumption};
+use sizeup_formats::hf::Quantization;
 
 use crate::cli::{DeviceArgs, ModelArg};
 use crate::commands::infer::ServeArgs;
@@ -394,6 +395,8 @@ pub struct Base<'a> {
     pub device: &'a DeviceArgs,
     /// The serving flags.
     pub serve: &'a ServeArgs,
+    /// How the checkpoint stores its weights, when its config says.
+    pub checkpoint: Option<&'a Quantization>,
     /// The training flags.
     pub train: &'a TrainFlags,
     /// The varied inputs.
@@ -426,6 +429,7 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
         gpu: &gpu,
         device: &args.device,
         serve: &args.serve,
+        checkpoint: loaded.quantization.as_ref(),
         train: &args.train,
         swept: &swept,
     };
@@ -487,7 +491,11 @@ pub fn run(args: &SweepArgs) -> Result<SweepReport, AppError> {
     assumptions.extend(axes::assumptions(&swept));
     let settings = match args.mode {
         Mode::Serve => Settings::Serve {
-            weights: args.serve.weights.to_string(),
+            weights: args
+                .serve
+                .weights_for(loaded.quantization.as_ref())
+                .0
+                .to_string(),
             kv_dtype: args.serve.kv_dtype.name().to_string(),
             engine: args.serve.engine.name().to_string(),
         },

@@ -116,7 +116,7 @@ fn inputs<'a>(
         Flags::Serve(&mut serve),
     )?;
     let gpu = base.accelerator(&device)?;
-    Ok((arch, serve.request_on(&device, &gpu)?))
+    Ok((arch, serve.request_on(&device, &gpu, base.checkpoint)?))
 }
 
 /// Estimate serving at one point.
