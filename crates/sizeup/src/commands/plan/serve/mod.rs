@@ -21,6 +21,7 @@ use sizeup_core::plan::serve::{
 use sizeup_core::{Assumption, KvDtype, WeightFormat};
 
 mod chart;
+pub mod deadline;
 mod miss;
 mod view;
 
@@ -160,6 +161,12 @@ pub struct PlanServeArgs {
     #[arg(skip = TIME_LIMIT_SECONDS)]
     #[serde(skip)]
     pub time_limit_seconds: f64,
+    /// Whether the simulations must fit in `time_limit_seconds` too (a served
+    /// plan): their steps per run are capped to the time left after the
+    /// steady-state tier, or the plan is refused.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub bound_simulations: bool,
 }
 
 fn parse_percentile(s: &str) -> Result<Percentile, String> {
@@ -430,10 +437,11 @@ fn predicted_seconds(
 /// Plan serving.
 /// Search the serving setups and rank those that meet the targets.
 pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
+    let started = Instant::now();
     let loaded = model::load(&args.model)?;
     let arch = &loaded.arch;
     let accs = args.accelerators()?;
-    let req = args.request();
+    let mut req = args.request();
     serve_plan::validate(&accs, &req)?;
     let count = req.space.count(arch, &accs);
     if count.setups == 0 {
@@ -468,6 +476,12 @@ pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
     )?;
     let steady_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
+    let capped_steps = if args.bound_simulations {
+        let left = args.time_limit_seconds - started.elapsed().as_secs_f64();
+        deadline::bound(&prepared, &accs, &mut req, &found, left)?
+    } else {
+        None
+    };
     let confirmed = serve_plan::confirm(&prepared, &accs, &req, &found)?;
     let simulation_seconds = start.elapsed().as_secs_f64();
     if confirmed.top.is_empty() {
@@ -491,7 +505,19 @@ pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
         })
         .collect();
     let why = why(&rows, &req);
-    let assumptions = assumptions(args, &req, &accs, &count);
+    let mut assumptions = assumptions(args, &req, &accs, &count);
+    if let Some(steps) = capped_steps {
+        assumptions.push(Assumption::new(
+            "engine steps per simulation",
+            format!(
+                "at most {} (of `--max-steps` {}): up to {} runs must finish within the deadline",
+                humanize::grouped(steps),
+                humanize::grouped(args.max_steps),
+                deadline::runs_at_most(req.top as u64)
+            ),
+            "the server's deadline, from one short simulation timed here",
+        ));
+    }
     Ok(PlanServeReport {
         model: ModelSummary::new(&loaded),
         rows,
