@@ -287,7 +287,8 @@ const MISSES: usize = 4;
 pub struct SteadyFound {
     /// What happened to the setups.
     pub tally: ServeTally,
-    /// The best setups, best first (the front the simulation confirms).
+    /// The best setups, best first (the front the simulation confirms): the
+    /// best `front` aggregated ones and the best `front` disaggregated ones.
     pub front: Vec<Ranked>,
     /// The Pareto front, fewest GPUs first.
     pub pareto: Vec<ParetoPoint>,
@@ -298,6 +299,9 @@ pub struct SteadyFound {
 struct Found {
     tally: ServeTally,
     top: TopN<Ranked>,
+    // disaggregated setups apart: the simulation refuses aggregated setups the
+    // steady state kept, and their retries must not push these out of the front
+    top_split: TopN<Ranked>,
     miss: TopN<Miss>,
     // per GPU count, the kept setup fastest per user
     pareto: BTreeMap<u64, ParetoPoint>,
@@ -308,6 +312,7 @@ impl Found {
         Found {
             tally: ServeTally::default(),
             top: TopN::new(n),
+            top_split: TopN::new(n),
             miss: TopN::new(MISSES),
             pareto: BTreeMap::new(),
         }
@@ -316,6 +321,7 @@ impl Found {
     fn merge(mut self, o: Found) -> Found {
         self.tally = self.tally.add(o.tally);
         self.top = self.top.merge(o.top);
+        self.top_split = self.top_split.merge(o.top_split);
         self.miss = self.miss.merge(o.miss);
         for (g, p) in o.pareto {
             offer_pareto(&mut self.pareto, g, p);
@@ -665,13 +671,17 @@ impl Found {
             Outcome::Kept(steady) => {
                 self.tally.kept += 1;
                 let (score, tie) = score(&steady, req.by);
-                self.top.offer(Ranked {
+                let ranked = Ranked {
                     score,
                     tie,
                     order,
                     candidate,
                     steady,
-                });
+                };
+                match candidate.prefill {
+                    None => self.top.offer(ranked),
+                    Some(_) => self.top_split.offer(ranked),
+                }
                 let point = ParetoPoint {
                     gpus: steady.gpus,
                     output_tokens_per_sec_per_gpu: steady.output_tokens_per_sec_per_gpu(),
@@ -879,7 +889,8 @@ fn walk_splits(
 }
 
 /// Decide every setup of `req.space` on `accs` at steady state, keeping the
-/// best `front` (by `req.by`), the Pareto front and the nearest misses.
+/// best `front` aggregated and the best `front` disaggregated setups (by
+/// `req.by`), the Pareto front and the nearest misses.
 ///
 /// # Errors
 /// Those of [`super::validate`].
@@ -918,9 +929,12 @@ pub fn search_steady(
         .map(|&m| walk_machine(prepared, accs, req, stored, m, Found::new(front)))
         .fold(Found::new(front), Found::merge);
 
+    let mut front = found.top.into_sorted();
+    front.extend(found.top_split.into_sorted());
+    front.sort();
     Ok(SteadyFound {
         tally: found.tally,
-        front: found.top.into_sorted(),
+        front,
         pareto: staircase(found.pareto),
         misses: found.miss.into_sorted(),
     })

@@ -154,7 +154,7 @@ impl Report for PlanServeReport {
         ];
         let mut top = Table::new(
             Some(&format!(
-                "{} ({}): the {} best of {} setups that meet {pct} TTFT ≤ {} and TPOT ≤ {} at {} ({}-token prompts, {}-token outputs), by {}, confirmed by simulation",
+                "{} ({}): the {} best of {} setups that meet {pct} TTFT ≤ {} and TPOT ≤ {} at {} ({}-token prompts, {}-token outputs), by {}, {}",
                 self.model.name,
                 self.model.description(),
                 self.rows.len(),
@@ -167,6 +167,11 @@ impl Report for PlanServeReport {
                 match req.by {
                     ServeRankBy::Cost => "cost",
                     ServeRankBy::Throughput => "throughput per GPU",
+                },
+                if self.rows.iter().all(|r| r.entry.simulated.is_some()) {
+                    "confirmed by simulation"
+                } else {
+                    "aggregated rows confirmed by simulation, disaggregated ones at steady state only"
                 },
             )),
             &columns,
