@@ -7,7 +7,8 @@ use serde_json::Value;
 mod common;
 use common::{sizeup, svg_texts};
 
-/// A small space: two accelerators, up to 8 GPUs.
+/// A small space: two accelerators, up to 8 GPUs, aggregated setups (the ones
+/// the simulation confirms).
 const SMALL: &[&str] = &[
     "llama-3.1-8b",
     "--rate",
@@ -26,6 +27,8 @@ const SMALL: &[&str] = &[
     "1..8:1",
     "--requests-per-replica",
     "200",
+    "--disaggregated",
+    "no",
 ];
 
 fn plan(args: &[&str]) -> Value {
@@ -332,6 +335,74 @@ fn a_setup_only_the_simulation_refuses_is_named_with_its_percentile() {
             "in simulation at 3.00 req/s: p95 TTFT",
         ))
         .stderr(predicate::str::contains("would accept it"));
+}
+
+/// A disaggregated row: its decode replicas' flags give its estimate, its
+/// prefill replicas' flags give its prefill, and the output says it stands on
+/// the steady state.
+#[test]
+fn issue_12_a_disaggregated_row_reproduces_its_pools_and_says_it_is_not_simulated() {
+    // prompt-heavy: 8,000-token prompts, 50-token outputs, TPOT ≤ 10 ms at 8 req/s
+    let args = [
+        "llama-3.1-8b",
+        "--rate",
+        "8",
+        "--prompt",
+        "8000",
+        "--output",
+        "50",
+        "--ttft",
+        "3",
+        "--tpot",
+        "0.01",
+        "--gpu",
+        "H100-SXM",
+        "--gpus",
+        "1..8:1",
+        "--weights",
+        "fp8",
+        "--kv-dtype",
+        "fp8",
+        "--top",
+        "1",
+    ];
+    let v = plan(&args);
+    let row = &v["rows"][0];
+    assert_eq!(row["candidate"]["prefill"]["replicas"], 2);
+    assert_eq!(row["candidate"]["prefill"]["tp"], 1);
+    assert_eq!(row["candidate"]["replicas"], 1);
+    assert!(row["simulated"].is_null() && row["headroom"].is_null());
+    assert!(v["plan"]["confirmed"]["steady_only"].as_u64().unwrap() >= 1);
+    let run = |key: &str| {
+        let flags = strings(&row[key]);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        common::json(
+            &[
+                &["infer", "llama-3.1-8b"],
+                &flags[..],
+                &["--format", "json"],
+            ]
+            .concat(),
+        )
+    };
+    assert_eq!(run("infer_args")["estimate"], row["estimate"]);
+    let split = &row["steady"]["split"];
+    assert_eq!(
+        run("prefill_infer_args")["estimate"]["prefill"]["seconds"],
+        split["prefill_seconds"]
+    );
+    // 3 GPUs in one node: the KV cache crosses NVLink
+    assert_eq!(split["transfer_in_node"], true);
+    sizeup()
+        .args([&["plan", "serve"], &args[..]].concat())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2P(tp1)+1D(tp1)"))
+        .stdout(predicate::str::contains("steady state"))
+        .stdout(predicate::str::contains(
+            "disaggregated rows = steady state only",
+        ))
+        .stdout(predicate::str::contains("reproduce #1's prefill replicas"));
 }
 
 /// `--chart` draws the Pareto front the JSON reports, one marker per point, and

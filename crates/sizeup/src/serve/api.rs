@@ -250,11 +250,14 @@ impl Served for PlanTrainRequest {
 }
 
 impl Served for PlanServeRequest {
-    /// As a training plan, and each simulation it runs is capped at
-    /// [`MAX_SIM_STEPS`].
+    /// As a training plan, each simulation it runs is capped at
+    /// [`MAX_SIM_STEPS`], and all its simulations together must fit the
+    /// deadline as well as its steady-state tier (their steps per run capped
+    /// to the time left, or the plan refused).
     fn confine(&mut self) -> Result<(), ApiError> {
         self.time_limit_seconds = super::REQUEST_TIMEOUT.as_secs_f64();
         self.max_steps = self.max_steps.min(MAX_SIM_STEPS);
+        self.bound_simulations = true;
         Ok(())
     }
 }
@@ -443,5 +446,65 @@ mod tests {
         .expect("a request");
         r.confine().expect("confined");
         assert_eq!(r.load.max_steps, MAX_SIM_STEPS);
+    }
+
+    fn plan_serve(extra: &[(&str, Value)]) -> Vec<(String, Value)> {
+        let mut pairs = vec![
+            ("model", "llama-3.1-8b".into()),
+            ("prompt", 2000.into()),
+            ("output", 500.into()),
+            ("ttft", 1.into()),
+            ("tpot", 0.05.into()),
+            ("gpu", json!(["H100-SXM"])),
+            ("gpus", "1..4:1".into()),
+            ("weights", json!(["fp8"])),
+            ("kv_dtype", json!(["fp8"])),
+            ("top", 2.into()),
+        ];
+        pairs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        pairs.extend(extra.iter().cloned());
+        given(&pairs)
+    }
+
+    #[test]
+    fn issue_12_a_served_plan_bounds_its_simulations_to_the_deadline() {
+        let mut r =
+            PlanServeRequest::from_fields(plan_serve(&[("rate", 4.into())])).expect("a request");
+        r.confine().expect("confined");
+        assert!(r.bound_simulations);
+        assert_eq!(r.time_limit_seconds, 30.0);
+        let json: Value = serde_json::from_str(
+            &answer::<PlanServeRequest>(plan_serve(&[("rate", 4.into())])).expect("a plan"),
+        )
+        .expect("JSON");
+        // every run stays within the steps per run the plan settled on, so the
+        // simulations' work is at most runs × that
+        let per_run = json["request"]["simulation"]["max_steps"].as_u64().unwrap();
+        assert!(per_run <= MAX_SIM_STEPS);
+        let steps = json["plan"]["confirmed"]["steps"].as_u64().unwrap();
+        let runs = json["plan"]["confirmed"]["simulated"].as_u64().unwrap()
+            + json["plan"]["confirmed"]["headroom_simulations"]
+                .as_u64()
+                .unwrap();
+        assert!(runs <= crate::commands::plan::serve::deadline::runs_at_most(2));
+        assert!(steps <= runs * per_run);
+    }
+
+    #[test]
+    fn issue_12_a_served_plan_whose_simulations_cannot_fit_names_the_fix() {
+        // 100,000 requests of 100,000 output tokens, one sequence at a time: a
+        // run needs 10^10 engine steps, which no machine runs in 30 s
+        let e = answer::<PlanServeRequest>(plan_serve(&[
+            ("rate", 0.001.into()),
+            ("output", 100_000.into()),
+            ("ttft", 10.into()),
+            ("max_num_seqs", json!([1])),
+            ("requests_per_replica", 100_000.into()),
+        ]))
+        .expect_err("refused");
+        assert_eq!(e.status, 400);
+        let body = e.body();
+        assert!(body.contains("requests-per-replica"), "{body}");
+        assert!(body.contains("deadline"), "{body}");
     }
 }

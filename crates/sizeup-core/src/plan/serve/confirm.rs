@@ -14,6 +14,11 @@
 //! step budget) whose simulation ranks best: setups that differ only in those
 //! tie at steady state, and the simulation tells them apart.
 //!
+//! The simulation runs aggregated replicas only: a disaggregated setup of the
+//! front becomes a row on its steady-state figures, marked as such (no
+//! simulation, no headroom), its margin the larger of its steady-state TTFT and
+//! TPOT over their targets.
+//!
 //! # Headroom
 //! For each row, the load at which the targets break: starting from the
 //! steady-state capacity (or twice the load), the load is doubled while the
@@ -159,10 +164,11 @@ pub struct ServeEntry {
     pub request: InferRequest,
     /// [`crate::inference::estimate`] of that request.
     pub estimate: InferEstimate,
-    /// The simulation at the load.
-    pub simulated: Simulated,
-    /// The load at which the targets break.
-    pub headroom: Headroom,
+    /// The simulation at the load; `None` for a disaggregated setup, which the
+    /// simulation does not run (its row stands on the steady state).
+    pub simulated: Option<Simulated>,
+    /// The load at which the targets break, by simulation; `None` where there is none.
+    pub headroom: Option<Headroom>,
 }
 
 /// What the simulation tier did.
@@ -183,6 +189,9 @@ pub struct ConfirmTally {
     pub headroom_simulations: u64,
     /// Engine steps simulated in all.
     pub steps: u64,
+    /// Disaggregated setups taken on their steady-state figures (the
+    /// simulation does not run them).
+    pub steady_only: u64,
 }
 
 fn simulate_at(
@@ -224,37 +233,55 @@ fn run_batch(
     batch.iter().map(one).collect()
 }
 
-/// The rank of a confirmed setup: by cost, its cost, then its simulated
-/// margin, then its steady-state capacity; by throughput, its throughput per
-/// GPU, then its cost, then its simulated margin.
-fn rank_key(by: ServeRankBy, r: &Ranked, s: &Simulated) -> (f64, f64, f64, [u64; 7]) {
-    match by {
-        ServeRankBy::Cost => (r.score, s.margin(), r.tie, r.order),
-        ServeRankBy::Throughput => (r.score, r.tie, s.margin(), r.order),
+/// A setup taken as a row: its simulation, or none for a setup the
+/// simulation does not run.
+type Taken = (Ranked, Option<Simulated>);
+
+/// How far inside the targets a row is: its simulated margin, or for a
+/// steady-state row the larger of its TTFT and TPOT over their targets.
+fn margin(t: &LatencyTargets, r: &Ranked, s: &Option<Simulated>) -> f64 {
+    match s {
+        Some(s) => s.margin(),
+        None => {
+            (r.steady.ttft_seconds / t.ttft_seconds).max(r.steady.tpot_seconds / t.tpot_seconds)
+        }
     }
 }
 
-fn by_rank(
-    by: ServeRankBy,
-) -> impl Fn(&(Ranked, Simulated), &(Ranked, Simulated)) -> std::cmp::Ordering {
+/// The rank of a confirmed setup: by cost, its cost, then simulated before
+/// steady-state only (a steady-state mean is not a simulated percentile), then
+/// its margin, then its steady-state capacity; by throughput, its throughput per
+/// GPU, then its cost, then simulated first, then its margin.
+fn rank_key(req: &ServePlanRequest, (r, s): &Taken) -> (f64, f64, f64, f64, [u64; 9]) {
+    let m = margin(&req.targets, r, s);
+    let steady_only = if s.is_some() { 0.0 } else { 1.0 };
+    match req.by {
+        ServeRankBy::Cost => (r.score, steady_only, m, r.tie, r.order),
+        ServeRankBy::Throughput => (r.score, r.tie, steady_only, m, r.order),
+    }
+}
+
+fn by_rank(req: &ServePlanRequest) -> impl Fn(&Taken, &Taken) -> std::cmp::Ordering + '_ {
     move |a, b| {
-        let (ka, kb) = (rank_key(by, &a.0, &a.1), rank_key(by, &b.0, &b.1));
+        let (ka, kb) = (rank_key(req, a), rank_key(req, b));
         ka.0.total_cmp(&kb.0)
             .then_with(|| ka.1.total_cmp(&kb.1))
             .then_with(|| ka.2.total_cmp(&kb.2))
-            .then_with(|| ka.3.cmp(&kb.3))
+            .then_with(|| ka.3.total_cmp(&kb.3))
+            .then_with(|| ka.4.cmp(&kb.4))
     }
 }
 
-/// A deployment: the accelerator, GPUs, tp, weights and KV (the first five of
-/// a setup's order), whatever its engine caps.
-fn deployment(r: &Ranked) -> [u64; 5] {
-    [r.order[0], r.order[1], r.order[2], r.order[3], r.order[4]]
+/// A deployment: the GPUs, accelerator, tp, weights, KV and prefill pool (the
+/// first seven of a setup's order), whatever its engine caps.
+fn deployment(r: &Ranked) -> [u64; 7] {
+    let o = r.order;
+    [o[0], o[1], o[2], o[3], o[4], o[5], o[6]]
 }
 
 /// Of `ranked` (best first), the best setup of each deployment: its engine
 /// caps are the ones the simulation found best.
-fn best_per_deployment(ranked: &[(Ranked, Simulated)]) -> Vec<(Ranked, Simulated)> {
+fn best_per_deployment(ranked: &[Taken]) -> Vec<Taken> {
     let mut seen = HashSet::new();
     ranked
         .iter()
@@ -379,11 +406,11 @@ pub fn confirm(
         ..ConfirmTally::default()
     };
     let mut queue: BinaryHeap<Reverse<Ranked>> = found.front.iter().copied().map(Reverse).collect();
-    let mut seen: HashSet<[u64; 7]> = found.front.iter().map(|r| r.order).collect();
-    let mut confirmed: Vec<(Ranked, Simulated)> = Vec::new();
+    let mut seen: HashSet<[u64; 9]> = found.front.iter().map(|r| r.order).collect();
+    let mut confirmed: Vec<Taken> = Vec::new();
     let mut refused: Vec<(Ranked, Simulated)> = Vec::new();
     while tally.simulated < MAX_SIMULATIONS {
-        confirmed.sort_by(by_rank(req.by));
+        confirmed.sort_by(by_rank(req));
         let shown = best_per_deployment(&confirmed);
         if let Some(last) = shown.get(req.top - 1) {
             if queue.peek().is_none_or(|q| q.0.score > last.0.score) {
@@ -391,11 +418,21 @@ pub fn confirm(
             }
         }
         let room = (MAX_SIMULATIONS - tally.simulated) as usize;
-        let batch: Vec<Ranked> = (0..BATCH.min(room))
-            .map_while(|_| queue.pop().map(|r| r.0))
-            .collect();
+        let mut batch: Vec<Ranked> = Vec::new();
+        while batch.len() < BATCH.min(room) {
+            let Some(Reverse(r)) = queue.pop() else { break };
+            if r.candidate.prefill.is_some() {
+                tally.steady_only += 1;
+                confirmed.push((r, None));
+            } else {
+                batch.push(r);
+            }
+        }
         if batch.is_empty() {
-            break;
+            if queue.is_empty() {
+                break;
+            }
+            continue;
         }
         for (r, sim) in batch.iter().zip(run_batch(prepared, accs, req, &batch)) {
             let sim = sim?;
@@ -403,7 +440,7 @@ pub fn confirm(
             tally.steps += sim.steps;
             if sim.meets {
                 tally.confirmed += 1;
-                confirmed.push((*r, sim));
+                confirmed.push((*r, Some(sim)));
                 continue;
             }
             tally.refused += 1;
@@ -416,12 +453,15 @@ pub fn confirm(
             }
         }
     }
-    confirmed.sort_by(by_rank(req.by));
+    confirmed.sort_by(by_rank(req));
     let mut confirmed = best_per_deployment(&confirmed);
     confirmed.truncate(req.top);
 
-    let headrooms: Vec<Result<Headroom>> = {
-        let one = |c: &(Ranked, Simulated)| headroom(prepared, accs, req, &c.0);
+    let headrooms: Vec<Result<Option<Headroom>>> = {
+        let one = |c: &Taken| match c.1 {
+            Some(_) => headroom(prepared, accs, req, &c.0).map(Some),
+            None => Ok(None),
+        };
         #[cfg(feature = "parallel")]
         {
             use rayon::prelude::*;
@@ -433,7 +473,7 @@ pub fn confirm(
     let mut top = Vec::with_capacity(confirmed.len());
     for ((r, simulated), h) in confirmed.iter().zip(headrooms) {
         let headroom = h?;
-        tally.headroom_simulations += headroom.simulations;
+        tally.headroom_simulations += headroom.map_or(0, |h| h.simulations);
         let acc = &accs[r.candidate.accelerator];
         let request = r
             .candidate

@@ -26,14 +26,20 @@
 //! (as `sizeup infer` does with the row's flags), gives the row's numbers to
 //! the last bit.
 //!
+//! # Aggregated and disaggregated
+//! An aggregated setup's replicas run prefill and decode together; a
+//! disaggregated one ([`split`]) runs prompts on a pool of prefill replicas and
+//! hands each prompt's KV cache to a pool of decode replicas (DistServe,
+//! Splitwise). The simulation runs aggregated replicas only: disaggregated
+//! rows are decided at steady state and say so.
+//!
 //! # Assumptions / limits
-//! Aggregated serving only: prefill and decode share each replica
-//! (disaggregated prefill/decode pools are not searched). Replicas are
-//! tensor-parallel only: the serving estimate models neither pipeline nor
-//! expert parallelism, so neither is searched.
+//! Replicas are tensor-parallel only: the serving estimate models neither
+//! pipeline nor expert parallelism, so neither is searched.
 
 pub mod confirm;
 pub mod space;
+pub mod split;
 pub mod steady;
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +55,7 @@ pub use confirm::{
     confirm, ConfirmTally, Confirmed, Headroom, HeadroomMethod, ServeEntry, Simulated,
 };
 pub use space::{default_accelerators, ServeSpace, SpaceCount, DEFAULT_MAX_GPUS};
+pub use split::SplitSteady;
 pub use steady::{
     evaluate, search_steady, Miss, MissReason, ParetoPoint, Ranked, ServeTally, Steady, SteadyFound,
 };
@@ -229,16 +236,38 @@ pub struct ServePlanRequest {
     pub simulation: SimBounds,
 }
 
+/// The prefill pool of a disaggregated setup: replicas that only run prompts
+/// and hand their KV cache to the decode replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PrefillPool {
+    /// Tensor-parallel ranks per prefill replica.
+    pub tp: u64,
+    /// Prefill replicas.
+    pub replicas: u64,
+}
+
+impl PrefillPool {
+    /// GPUs of the pool, `tp · replicas`.
+    pub fn gpus(&self) -> u64 {
+        self.tp.saturating_mul(self.replicas)
+    }
+}
+
 /// One serving setup.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ServeCandidate {
     /// Index of the accelerator in the plan's list.
     pub accelerator: usize,
-    /// Tensor-parallel ranks per replica.
+    /// Tensor-parallel ranks per replica (per decode replica when disaggregated).
     pub tp: u64,
-    /// Replicas serving independently.
+    /// Replicas serving independently (decode replicas when disaggregated).
     pub replicas: u64,
+    /// Disaggregated: the prefill pool beside the `replicas` decode replicas;
+    /// `None`: aggregated, each replica runs prefill and decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<PrefillPool>,
     /// Weight format.
     pub weights: WeightFormat,
     /// KV cache precision.
@@ -251,14 +280,21 @@ pub struct ServeCandidate {
 }
 
 impl ServeCandidate {
-    /// GPUs in all, `tp · replicas`.
+    /// GPUs in all: `tp · replicas`, plus the prefill pool's when disaggregated.
     pub fn gpus(&self) -> u64 {
+        self.replica_gpus()
+            .saturating_add(self.prefill.map_or(0, |p| p.gpus()))
+    }
+
+    /// GPUs of the (decode) replicas, `tp · replicas`.
+    pub fn replica_gpus(&self) -> u64 {
         self.tp.saturating_mul(self.replicas)
     }
 
     /// The request `sizeup infer` builds from this setup's flags: on `gpu`
     /// with `workload`'s lengths and engine, `concurrency` requests in flight
-    /// per replica, the activation workspace sized for the step budget.
+    /// per replica, the activation workspace sized for the step budget. For a
+    /// disaggregated setup, its decode replicas.
     pub fn request(
         &self,
         workload: &ServeWorkload,
@@ -266,7 +302,7 @@ impl ServeCandidate {
         concurrency: u64,
     ) -> InferRequest {
         let mut req = InferRequest::new(gpu, workload.engine);
-        req.gpus = self.gpus();
+        req.gpus = self.replica_gpus();
         req.tp = self.tp;
         req.weights = self.weights;
         req.weight_options = workload.weight_options;
@@ -450,6 +486,13 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
     }
     if s.kv_dtypes.is_empty() {
         return invalid("kv_dtype", String::new(), "one or more KV cache precisions");
+    }
+    if s.disaggregated.is_empty() {
+        return invalid(
+            "disaggregated",
+            String::new(),
+            "`no`, `yes` or both: aggregated setups, disaggregated ones, or both",
+        );
     }
     let w = &req.workload;
     if w.prompt == 0 {

@@ -9,9 +9,13 @@
 //! chunk         each step budget (max_num_batched_tokens)
 //! m             each sequence cap (max_num_seqs)
 //! n replicas    n · t ∈ the GPU counts allowed
+//! split         aggregated, or disaggregated: P prefill replicas of t_p ranks
+//!               and D decode replicas of t ranks, P·t_p + D·t ∈ the GPU counts
+//!               allowed, t_p from the same tensor-parallel list
 //! ```
 //! A *machine* is one (accelerator, weights, t, kv): its passes are priced once
-//! and shared by its chunks, caps and replica counts.
+//! and shared by its chunks, caps and replica counts (and, as a decode pool,
+//! by every prefill pool beside it).
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +40,14 @@ pub struct ServeSpace {
     pub max_num_seqs: Vec<u64>,
     /// Step budgets in tokens (vLLM `max_num_batched_tokens`, the prefill chunk).
     pub max_batched_tokens: Vec<u64>,
+    /// Whether prefill and decode run on separate pools: `false` aggregated,
+    /// `true` disaggregated; both by default.
+    #[serde(default = "both_splits")]
+    pub disaggregated: Vec<bool>,
+}
+
+fn both_splits() -> Vec<bool> {
+    vec![false, true]
 }
 
 /// The largest deployment searched by default, GPUs.
@@ -58,6 +70,7 @@ impl Default for ServeSpace {
             kv_dtypes: vec![KvDtype::Bf16, KvDtype::Fp8],
             max_num_seqs: vec![64, 256],
             max_batched_tokens: vec![2048, 8192],
+            disaggregated: both_splits(),
         }
     }
 }
@@ -92,8 +105,11 @@ pub struct Machine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpaceCount {
-    /// Setups: machines × step budgets × sequence caps × replica counts.
+    /// Setups: machines × step budgets × sequence caps × (replica counts +
+    /// prefill/decode splits).
     pub setups: u64,
+    /// Of them, disaggregated.
+    pub disaggregated_setups: u64,
     /// Machines: (accelerator, weights, tp, KV) that divide and run.
     pub machines: u64,
     /// Weight formats left out on accelerators without their tensor path.
@@ -116,29 +132,95 @@ impl ServeSpace {
         self.replicas(tp).filter(|&r| r > n).min()
     }
 
-    /// Setups per machine of tensor-parallel size `tp`.
+    /// Whether aggregated setups are searched.
+    pub fn aggregated(&self) -> bool {
+        self.disaggregated.contains(&false)
+    }
+
+    /// Whether disaggregated setups are searched.
+    pub fn split(&self) -> bool {
+        self.disaggregated.contains(&true)
+    }
+
+    /// Engine-cap variants of a replica count: step budgets × sequence caps.
+    fn variants(&self) -> u64 {
+        (self.max_batched_tokens.len() as u64).saturating_mul(self.max_num_seqs.len() as u64)
+    }
+
+    /// Aggregated setups per machine of tensor-parallel size `tp`.
     pub fn setups_per_machine(&self, tp: u64) -> u64 {
-        let per_n =
-            (self.max_batched_tokens.len() as u64).saturating_mul(self.max_num_seqs.len() as u64);
-        per_n.saturating_mul(self.replicas(tp).count() as u64)
+        if !self.aggregated() {
+            return 0;
+        }
+        self.variants()
+            .saturating_mul(self.replicas(tp).count() as u64)
+    }
+
+    /// The prefill/decode splits with `tp_p` ranks per prefill replica and
+    /// `tp_d` per decode replica: `(P, D)`, both at least 1, with
+    /// `P·tp_p + D·tp_d` allowed, fewest GPUs first.
+    pub fn splits(&self, tp_p: u64, tp_d: u64) -> Vec<(u64, u64)> {
+        let mut gpus: Vec<u64> = self.gpus.clone();
+        gpus.sort_unstable();
+        gpus.dedup();
+        let mut out = Vec::new();
+        if tp_p == 0 || tp_d == 0 {
+            return out;
+        }
+        for g in gpus {
+            let mut d = 1;
+            while d * tp_d < g {
+                let rest = g - d * tp_d;
+                if rest % tp_p == 0 {
+                    out.push((rest / tp_p, d));
+                }
+                d += 1;
+            }
+        }
+        out
+    }
+
+    /// Tensor-parallel sizes a replica of `arch` may take on `acc`: those that
+    /// divide the attention heads, fit the largest deployment, and have a link
+    /// (tp 1 needs none).
+    pub fn tps(&self, arch: &Architecture, acc: &Accelerator) -> Vec<u64> {
+        let heads = arch.heads();
+        let largest = self.gpus.iter().copied().max().unwrap_or(0);
+        self.tp
+            .iter()
+            .copied()
+            .filter(|&tp| {
+                let divides = tp > 0 && heads % tp == 0 && tp <= largest;
+                let linked = tp == 1 || acc.interconnect_bytes_per_sec.is_some();
+                divides && linked
+            })
+            .collect()
+    }
+
+    /// Disaggregated setups with decode machine `m` on `acc`: every prefill
+    /// size × split × engine-cap variant.
+    pub fn split_setups(&self, arch: &Architecture, acc: &Accelerator, m: &Machine) -> u64 {
+        if !self.split() {
+            return 0;
+        }
+        let splits: u64 = self
+            .tps(arch, acc)
+            .into_iter()
+            .map(|tp_p| self.splits(tp_p, m.tp).len() as u64)
+            .sum();
+        splits.saturating_mul(self.variants())
     }
 
     /// Every machine of the space on `accs` for `arch`, in walk order.
     pub fn machines(&self, arch: &Architecture, accs: &[Accelerator]) -> Vec<Machine> {
-        let heads = arch.heads();
-        let largest = self.gpus.iter().copied().max().unwrap_or(0);
         let mut out = Vec::new();
         for (a, acc) in accs.iter().enumerate() {
+            let tps = self.tps(arch, acc);
             for (w, format) in self.weights.iter().enumerate() {
                 if !has_tensor_path(acc, format.compute_precision()) {
                     continue;
                 }
-                for &tp in &self.tp {
-                    let divides = tp > 0 && heads % tp == 0 && tp <= largest;
-                    let linked = tp == 1 || acc.interconnect_bytes_per_sec.is_some();
-                    if !divides || !linked {
-                        continue;
-                    }
+                for &tp in &tps {
                     for kv in 0..self.kv_dtypes.len() {
                         out.push(Machine {
                             accelerator: a,
@@ -156,9 +238,12 @@ impl ServeSpace {
     /// Count the space without pricing it.
     pub fn count(&self, arch: &Architecture, accs: &[Accelerator]) -> SpaceCount {
         let machines = self.machines(arch, accs);
-        let setups = machines
-            .iter()
-            .fold(0u64, |n, m| n.saturating_add(self.setups_per_machine(m.tp)));
+        let disaggregated = machines.iter().fold(0u64, |n, m| {
+            n.saturating_add(self.split_setups(arch, &accs[m.accelerator], m))
+        });
+        let setups = machines.iter().fold(disaggregated, |n, m| {
+            n.saturating_add(self.setups_per_machine(m.tp))
+        });
         let without = accs
             .iter()
             .map(|acc| {
@@ -170,6 +255,7 @@ impl ServeSpace {
             .sum();
         SpaceCount {
             setups,
+            disaggregated_setups: disaggregated,
             machines: machines.len() as u64,
             formats_without_path: without,
         }

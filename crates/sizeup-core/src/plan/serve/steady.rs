@@ -32,7 +32,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::space::Machine;
-use super::{LatencyTargets, ServeCandidate, ServeLoad, ServePlanRequest, ServeRankBy};
+use super::split::{decide_split, PrefillSide, SplitSteady};
+use super::{
+    LatencyTargets, PrefillPool, ServeCandidate, ServeLoad, ServePlanRequest, ServeRankBy,
+};
 use crate::error::Result;
 use crate::hardware::Accelerator;
 use crate::inference::{
@@ -70,6 +73,10 @@ pub struct Steady {
     pub usd_per_hour: Option<f64>,
     /// US dollars per million output tokens served at the load.
     pub usd_per_million_output_tokens: Option<f64>,
+    /// Disaggregated: the prefill pool's figures and the KV transfer; `None`
+    /// for an aggregated setup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<SplitSteady>,
 }
 
 impl Steady {
@@ -219,8 +226,10 @@ pub struct Ranked {
     pub score: f64,
     /// The tie-break: minus the capacity (by cost) or the cost (by throughput).
     pub tie: f64,
-    /// The setup's place in the space's lists, for a total order.
-    pub order: [u64; 7],
+    /// The setup's place in the space's lists, for a total order: GPUs,
+    /// accelerator, tp, weights, KV, prefill tp and replicas (0 aggregated),
+    /// sequence cap, step budget.
+    pub order: [u64; 9],
     /// The setup.
     pub candidate: ServeCandidate,
     /// Its figures.
@@ -249,7 +258,7 @@ pub struct Miss {
     /// The largest ratio of a figure to its limit.
     pub ratio: f64,
     /// The setup's place in the space's lists.
-    pub order: [u64; 7],
+    pub order: [u64; 9],
     /// The setup.
     pub candidate: ServeCandidate,
     /// Why it misses.
@@ -278,7 +287,8 @@ const MISSES: usize = 4;
 pub struct SteadyFound {
     /// What happened to the setups.
     pub tally: ServeTally,
-    /// The best setups, best first (the front the simulation confirms).
+    /// The best setups, best first (the front the simulation confirms): the
+    /// best `front` aggregated ones and the best `front` disaggregated ones.
     pub front: Vec<Ranked>,
     /// The Pareto front, fewest GPUs first.
     pub pareto: Vec<ParetoPoint>,
@@ -289,6 +299,9 @@ pub struct SteadyFound {
 struct Found {
     tally: ServeTally,
     top: TopN<Ranked>,
+    // disaggregated setups apart: the simulation refuses aggregated setups the
+    // steady state kept, and their retries must not push these out of the front
+    top_split: TopN<Ranked>,
     miss: TopN<Miss>,
     // per GPU count, the kept setup fastest per user
     pareto: BTreeMap<u64, ParetoPoint>,
@@ -299,6 +312,7 @@ impl Found {
         Found {
             tally: ServeTally::default(),
             top: TopN::new(n),
+            top_split: TopN::new(n),
             miss: TopN::new(MISSES),
             pareto: BTreeMap::new(),
         }
@@ -307,6 +321,7 @@ impl Found {
     fn merge(mut self, o: Found) -> Found {
         self.tally = self.tally.add(o.tally);
         self.top = self.top.merge(o.top);
+        self.top_split = self.top_split.merge(o.top_split);
         self.miss = self.miss.merge(o.miss);
         for (g, p) in o.pareto {
             offer_pareto(&mut self.pareto, g, p);
@@ -388,6 +403,23 @@ impl<'r> Prices<'r> {
         self.decode.len() as u64 - 1
     }
 
+    /// The same replica's decode steps with no prefill in them (a decode pool
+    /// of a disaggregated setup): the steps priced so far are kept, the
+    /// operating points found are not.
+    pub(super) fn decode_only(&self) -> Prices<'r> {
+        Prices {
+            replica: self.replica,
+            prefill_seconds: 0.0,
+            decode: self.decode.clone(),
+            context: self.context,
+            output: self.output,
+            carrying: Vec::new(),
+            tpot_limit: None,
+            passes: 0,
+            layouts: 0,
+        }
+    }
+
     fn step(&mut self, c: u64) -> f64 {
         let slot = &mut self.decode[c as usize];
         if slot.is_nan() {
@@ -411,7 +443,7 @@ impl<'r> Prices<'r> {
     /// The fewest requests in flight (up to the largest batch) whose output
     /// rate reaches `need` tokens per second, found by bisection (the rate
     /// grows with the requests) and kept in `slot`.
-    fn carrying(&mut self, slot: usize, need: f64) -> Option<u64> {
+    pub(super) fn carrying(&mut self, slot: usize, need: f64) -> Option<u64> {
         if let Some(Some(c)) = self.carrying.get(slot) {
             return *c;
         }
@@ -440,7 +472,7 @@ impl<'r> Prices<'r> {
     /// The most requests in flight (up to the largest batch, 0 for none) whose
     /// time per output token is at most `target`, by bisection (it grows with
     /// the requests).
-    fn tpot_limit(&mut self, target: f64) -> u64 {
+    pub(super) fn tpot_limit(&mut self, target: f64) -> u64 {
         if let Some(l) = self.tpot_limit {
             return l;
         }
@@ -592,6 +624,7 @@ pub(super) fn decide(
         gpus,
         usd_per_hour: price.map(|p| p * gpus as f64),
         usd_per_million_output_tokens: price.map(|p| per_million(p, gpus, served)),
+        split: None,
     })
 }
 
@@ -615,12 +648,72 @@ pub(super) fn machine_request(
         accelerator: m.accelerator,
         tp: m.tp,
         replicas: 1,
+        prefill: None,
         weights: req.space.weights[m.weights],
         kv_dtype: req.space.kv_dtypes[m.kv],
         max_num_seqs: 1,
         max_batched_tokens: req.space.max_batched_tokens[0],
     };
     probe.request(&req.workload, acc, 1)
+}
+
+impl Found {
+    /// Count and keep one decided setup.
+    fn record(
+        &mut self,
+        req: &ServePlanRequest,
+        candidate: ServeCandidate,
+        order: [u64; 9],
+        o: Outcome,
+    ) {
+        self.tally.evaluated += 1;
+        match o {
+            Outcome::Kept(steady) => {
+                self.tally.kept += 1;
+                let (score, tie) = score(&steady, req.by);
+                let ranked = Ranked {
+                    score,
+                    tie,
+                    order,
+                    candidate,
+                    steady,
+                };
+                match candidate.prefill {
+                    None => self.top.offer(ranked),
+                    Some(_) => self.top_split.offer(ranked),
+                }
+                let point = ParetoPoint {
+                    gpus: steady.gpus,
+                    output_tokens_per_sec_per_gpu: steady.output_tokens_per_sec_per_gpu(),
+                    tokens_per_sec_per_user: steady.tokens_per_sec_per_user(),
+                    candidate,
+                    steady,
+                };
+                offer_pareto(&mut self.pareto, steady.gpus, point);
+            }
+            Outcome::Missed(reason) => {
+                match reason {
+                    MissReason::NoRoom { .. } => self.tally.no_room += 1,
+                    MissReason::OverCapacity { .. } | MissReason::TooManyUsers { .. } => {
+                        self.tally.over_capacity += 1
+                    }
+                    MissReason::Latency { .. } => self.tally.over_latency += 1,
+                }
+                self.miss.offer(Miss {
+                    ratio: reason.ratio(&req.targets),
+                    order,
+                    candidate,
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Count `n` setups the estimate refused.
+    fn refuse(&mut self, n: u64) {
+        self.tally.evaluated += n;
+        self.tally.refused += n;
+    }
 }
 
 fn walk_machine(
@@ -634,7 +727,6 @@ fn walk_machine(
     let space = &req.space;
     let acc = &accs[m.accelerator];
     let replicas: Vec<u64> = space.replicas(m.tp).collect();
-    let setups = space.setups_per_machine(m.tp);
     let base = machine_request(req, acc, &m);
     let replica = match stored[m.weights]
         .as_ref()
@@ -643,21 +735,27 @@ fn walk_machine(
     {
         Ok(r) => r,
         Err(_) => {
-            found.tally.evaluated += setups;
-            found.tally.refused += setups;
+            found.refuse(
+                space
+                    .setups_per_machine(m.tp)
+                    .saturating_add(space.split_setups(prepared.arch(), acc, &m)),
+            );
             return found;
         }
     };
     let largest = space.max_num_seqs.iter().copied().max().unwrap_or(1);
     let mut prices = Prices::new(&replica, largest, req.workload.context());
     let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
-    for (ci, &chunk) in space.max_batched_tokens.iter().enumerate() {
+    let chunks = if space.aggregated() {
+        &space.max_batched_tokens[..]
+    } else {
+        &[]
+    };
+    for (ci, &chunk) in chunks.iter().enumerate() {
         let (fit, needed_bytes) = match prices.fit(chunk, largest) {
             Ok(f) => f,
             Err(_) => {
-                let n = (space.max_num_seqs.len() * replicas.len()) as u64;
-                found.tally.evaluated += n;
-                found.tally.refused += n;
+                found.refuse((space.max_num_seqs.len() * replicas.len()) as u64);
                 continue;
             }
         };
@@ -673,6 +771,7 @@ fn walk_machine(
                     accelerator: m.accelerator,
                     tp: m.tp,
                     replicas: n,
+                    prefill: None,
                     weights: space.weights[m.weights],
                     kv_dtype: space.kv_dtypes[m.kv],
                     max_num_seqs,
@@ -684,56 +783,114 @@ fn walk_machine(
                     m.tp,
                     m.weights as u64,
                     m.kv as u64,
+                    0,
+                    0,
                     mi as u64,
                     ci as u64,
                 ];
-                found.tally.evaluated += 1;
-                match decide(&mut prices, req, &candidate, slot, cap, price) {
-                    Outcome::Kept(steady) => {
-                        found.tally.kept += 1;
-                        let (score, tie) = score(&steady, req.by);
-                        found.top.offer(Ranked {
-                            score,
-                            tie,
-                            order,
-                            candidate,
-                            steady,
-                        });
-                        let point = ParetoPoint {
-                            gpus: steady.gpus,
-                            output_tokens_per_sec_per_gpu: steady.output_tokens_per_sec_per_gpu(),
-                            tokens_per_sec_per_user: steady.tokens_per_sec_per_user(),
-                            candidate,
-                            steady,
-                        };
-                        offer_pareto(&mut found.pareto, steady.gpus, point);
-                    }
-                    Outcome::Missed(reason) => {
-                        match reason {
-                            MissReason::NoRoom { .. } => found.tally.no_room += 1,
-                            MissReason::OverCapacity { .. } | MissReason::TooManyUsers { .. } => {
-                                found.tally.over_capacity += 1
-                            }
-                            MissReason::Latency { .. } => found.tally.over_latency += 1,
-                        }
-                        found.miss.offer(Miss {
-                            ratio: reason.ratio(&req.targets),
-                            order,
-                            candidate,
-                            reason,
-                        });
-                    }
-                }
+                let outcome = decide(&mut prices, req, &candidate, slot, cap, price);
+                found.record(req, candidate, order, outcome);
             }
         }
     }
     found.tally.passes_priced += prices.passes;
     found.tally.memory_layouts += prices.layouts;
+    if space.split() {
+        walk_splits(prepared, acc, req, stored, m, &prices, price, &mut found);
+    }
     found
 }
 
+/// The disaggregated setups whose decode replicas are machine `m` (priced by
+/// `aggregated`'s replica, without prefill in its steps), beside a prefill
+/// pool of each tensor-parallel size.
+#[allow(clippy::too_many_arguments)]
+fn walk_splits(
+    prepared: &Prepared<'_>,
+    acc: &Accelerator,
+    req: &ServePlanRequest,
+    stored: &[Result<Vec<StoredTensor>>],
+    m: Machine,
+    aggregated: &Prices<'_>,
+    price: Option<f64>,
+    found: &mut Found,
+) {
+    let space = &req.space;
+    let largest = space.max_num_seqs.iter().copied().max().unwrap_or(1);
+    let mut decode = aggregated.decode_only();
+    // a decode replica runs steps of at most `largest` new tokens
+    let (fit, needed_bytes) = match decode.fit(largest, largest) {
+        Ok(f) => f,
+        Err(_) => {
+            found.refuse(space.split_setups(prepared.arch(), acc, &m));
+            return;
+        }
+    };
+    for tp_p in space.tps(prepared.arch(), acc) {
+        let splits = space.splits(tp_p, m.tp);
+        let n = (splits.len() * space.max_batched_tokens.len() * space.max_num_seqs.len()) as u64;
+        let probe = Machine { tp: tp_p, ..m };
+        let base = machine_request(req, acc, &probe);
+        let side = stored[m.weights]
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|stored| prepared.replica_with(&base, stored))
+            .and_then(|r| {
+                found.tally.passes_priced += 1;
+                found.tally.memory_layouts += space.max_batched_tokens.len() as u64;
+                PrefillSide::price(prepared.arch(), &r, &space.max_batched_tokens, m.tp)
+            });
+        let Ok(side) = side else {
+            found.refuse(n);
+            continue;
+        };
+        for (ci, &chunk) in space.max_batched_tokens.iter().enumerate() {
+            for (mi, &max_num_seqs) in space.max_num_seqs.iter().enumerate() {
+                let cap = Cap {
+                    requests: fit.min(max_num_seqs),
+                    by_memory: fit < max_num_seqs,
+                    needed_bytes,
+                    capacity_bytes: acc.memory_bytes,
+                };
+                for &(p, d) in &splits {
+                    let pool = PrefillPool {
+                        tp: side.tp,
+                        replicas: p,
+                    };
+                    let candidate = ServeCandidate {
+                        accelerator: m.accelerator,
+                        tp: m.tp,
+                        replicas: d,
+                        prefill: Some(pool),
+                        weights: space.weights[m.weights],
+                        kv_dtype: space.kv_dtypes[m.kv],
+                        max_num_seqs,
+                        max_batched_tokens: chunk,
+                    };
+                    let order = [
+                        candidate.gpus(),
+                        m.accelerator as u64,
+                        m.tp,
+                        m.weights as u64,
+                        m.kv as u64,
+                        tp_p,
+                        p,
+                        mi as u64,
+                        ci as u64,
+                    ];
+                    let outcome = decide_split(&mut decode, &side, req, &candidate, ci, cap, price);
+                    found.record(req, candidate, order, outcome);
+                }
+            }
+        }
+    }
+    found.tally.passes_priced += decode.passes;
+    found.tally.memory_layouts += decode.layouts;
+}
+
 /// Decide every setup of `req.space` on `accs` at steady state, keeping the
-/// best `front` (by `req.by`), the Pareto front and the nearest misses.
+/// best `front` aggregated and the best `front` disaggregated setups (by
+/// `req.by`), the Pareto front and the nearest misses.
 ///
 /// # Errors
 /// Those of [`super::validate`].
@@ -772,15 +929,19 @@ pub fn search_steady(
         .map(|&m| walk_machine(prepared, accs, req, stored, m, Found::new(front)))
         .fold(Found::new(front), Found::merge);
 
+    let mut front = found.top.into_sorted();
+    front.extend(found.top_split.into_sorted());
+    front.sort();
     Ok(SteadyFound {
         tally: found.tally,
-        front: found.top.into_sorted(),
+        front,
         pareto: staircase(found.pareto),
         misses: found.miss.into_sorted(),
     })
 }
 
-/// Decide one setup alone (a repair of the simulation tier, or a check).
+/// Decide one setup alone, aggregated or disaggregated (a repair of the
+/// simulation tier, or a check): the figures the walk gives it.
 ///
 /// # Errors
 /// Those of the estimate for the setup's machine.
@@ -802,15 +963,42 @@ pub fn evaluate(
         .unwrap_or(1)
         .max(c.max_num_seqs);
     let mut prices = Prices::new(&replica, largest, req.workload.context());
-    let (fit, needed_bytes) = prices.fit(c.max_batched_tokens, c.max_num_seqs)?;
-    let cap = Cap {
-        requests: fit.min(c.max_num_seqs),
-        by_memory: fit < c.max_num_seqs,
-        needed_bytes,
-        capacity_bytes: acc.memory_bytes,
-    };
     let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
-    Ok(match decide(&mut prices, req, c, 0, cap, price) {
+    let outcome = match c.prefill {
+        None => {
+            let (fit, needed_bytes) = prices.fit(c.max_batched_tokens, c.max_num_seqs)?;
+            let cap = Cap {
+                requests: fit.min(c.max_num_seqs),
+                by_memory: fit < c.max_num_seqs,
+                needed_bytes,
+                capacity_bytes: acc.memory_bytes,
+            };
+            decide(&mut prices, req, c, 0, cap, price)
+        }
+        Some(pool) => {
+            let mut decode = prices.decode_only();
+            // as the walk: a decode replica's steps hold at most `largest` new tokens
+            let (fit, needed_bytes) = decode.fit(largest, largest)?;
+            let cap = Cap {
+                requests: fit.min(c.max_num_seqs),
+                by_memory: fit < c.max_num_seqs,
+                needed_bytes,
+                capacity_bytes: acc.memory_bytes,
+            };
+            let prefill = ServeCandidate {
+                tp: pool.tp,
+                replicas: 1,
+                prefill: None,
+                ..*c
+            };
+            let base = prefill.request(&req.workload, acc, 1);
+            let replica = prepared.replica(&base)?;
+            let side =
+                PrefillSide::price(prepared.arch(), &replica, &[c.max_batched_tokens], c.tp)?;
+            decide_split(&mut decode, &side, req, c, 0, cap, price)
+        }
+    };
+    Ok(match outcome {
         Outcome::Kept(s) => Ok(s),
         Outcome::Missed(r) => Err(r),
     })

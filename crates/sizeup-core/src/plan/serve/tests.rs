@@ -13,7 +13,8 @@ fn llama_8b() -> Architecture {
 }
 
 /// The example: 2,000-token prompts, 500-token outputs, p95 TTFT ≤ 1 s,
-/// TPOT ≤ 50 ms, over the default space.
+/// TPOT ≤ 50 ms, over the default space's aggregated setups (the simulation
+/// confirms those; `split.rs`'s tests take the disaggregated ones).
 fn request(load: ServeLoad) -> ServePlanRequest {
     ServePlanRequest {
         workload: ServeWorkload {
@@ -24,7 +25,10 @@ fn request(load: ServeLoad) -> ServePlanRequest {
             weight_options: WeightOptions::default(),
             price_per_gpu_hour: None,
         },
-        space: ServeSpace::default(),
+        space: ServeSpace {
+            disaggregated: vec![false],
+            ..ServeSpace::default()
+        },
         load,
         targets: LatencyTargets {
             ttft_seconds: 1.0,
@@ -59,13 +63,28 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
     let prepared = Prepared::new(arch);
     let mut kept = Vec::new();
     for m in req.space.machines(arch, accs) {
+        // (prefill tp, prefill replicas, decode replicas) of every layout: aggregated first
+        let mut layouts: Vec<(u64, u64, u64)> = Vec::new();
+        if req.space.aggregated() {
+            layouts.extend(req.space.replicas(m.tp).map(|n| (0, 0, n)));
+        }
+        if req.space.split() {
+            for tp_p in req.space.tps(arch, &accs[m.accelerator]) {
+                let splits = req.space.splits(tp_p, m.tp);
+                layouts.extend(splits.into_iter().map(|(p, d)| (tp_p, p, d)));
+            }
+        }
         for (ci, &chunk) in req.space.max_batched_tokens.iter().enumerate() {
             for (mi, &max_num_seqs) in req.space.max_num_seqs.iter().enumerate() {
-                for replicas in req.space.replicas(m.tp) {
+                for &(tp_p, p, replicas) in &layouts {
                     let candidate = ServeCandidate {
                         accelerator: m.accelerator,
                         tp: m.tp,
                         replicas,
+                        prefill: (p > 0).then_some(PrefillPool {
+                            tp: tp_p,
+                            replicas: p,
+                        }),
                         weights: req.space.weights[m.weights],
                         kv_dtype: req.space.kv_dtypes[m.kv],
                         max_num_seqs,
@@ -82,6 +101,8 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
                                 m.tp,
                                 m.weights as u64,
                                 m.kv as u64,
+                                tp_p,
+                                p,
                                 mi as u64,
                                 ci as u64,
                             ],
@@ -217,10 +238,12 @@ fn rows_are_the_estimate_and_the_simulation_of_their_request_to_the_bit() {
             .candidate
             .simulation(&req.workload, req.load, &req.simulation);
         let report = inference::sim::simulate(&arch, &e.request, &sim).unwrap();
-        assert_eq!(Simulated::of(&report, &req.targets), e.simulated);
-        assert!(e.simulated.meets);
-        assert!(e.headroom.meets >= 6.0);
-        assert!(e.headroom.breaks.is_none_or(|b| b > e.headroom.meets));
+        let sim = e.simulated.unwrap();
+        assert_eq!(Simulated::of(&report, &req.targets), sim);
+        assert!(sim.meets);
+        let headroom = e.headroom.unwrap();
+        assert!(headroom.meets >= 6.0);
+        assert!(headroom.breaks.is_none_or(|b| b > headroom.meets));
     }
     // ranked by cost
     assert!(plan.top[0].steady.usd_per_hour <= plan.top[1].steady.usd_per_hour);
@@ -241,7 +264,7 @@ fn llama_8b_at_20_requests_per_second_on_the_catalog() {
     assert_eq!(w.candidate.gpus(), 2);
     assert_eq!(w.candidate.weights, WeightFormat::Fp8E4m3);
     assert_eq!(w.steady.usd_per_hour, Some(2.98));
-    assert!(w.simulated.meets);
+    assert!(w.simulated.unwrap().meets);
     // the Pareto front: fewer GPUs serve more per GPU, more GPUs serve each user faster
     assert!(plan
         .pareto
@@ -325,6 +348,7 @@ fn a_setup_the_simulation_refuses_is_named_with_its_simulated_figures() {
         kv_dtypes: vec![KvDtype::Bf16],
         max_num_seqs: vec![256],
         max_batched_tokens: vec![8192],
+        disaggregated: vec![false],
     };
     req.targets.ttft_seconds = 0.06;
     let plan = search(&arch, &accs, &req).unwrap();
@@ -338,4 +362,130 @@ fn a_setup_the_simulation_refuses_is_named_with_its_simulated_figures() {
     assert!(sim.ttft.p95 > 0.06);
     assert_eq!(miss.ratio, sim.margin());
     assert!(sim.ttft_ratio > 1.0 && !sim.meets);
+}
+
+/// One accelerator, the default axes, disaggregated setups searched too.
+fn one_gpu_both(load: ServeLoad, name: &str) -> (Vec<Accelerator>, ServePlanRequest) {
+    let mut req = request(load);
+    req.space.disaggregated = vec![false, true];
+    req.space.gpus = (1..=8).collect();
+    (vec![hardware::find(name).unwrap().clone()], req)
+}
+
+#[test]
+fn the_steady_tier_keeps_what_deciding_each_disaggregated_setup_alone_keeps() {
+    let arch = llama_8b();
+    for load in [
+        ServeLoad::Rate { per_sec: 6.0 },
+        ServeLoad::Users { users: 40 },
+    ] {
+        let (accs, mut req) = small(load);
+        req.space.disaggregated = vec![true];
+        let found = search_steady(&Prepared::new(&arch), &accs, &req, 10).unwrap();
+        let all = brute_force(&arch, &accs, &req);
+        let count = req.space.count(&arch, &accs);
+        // (P, D) with P·t_p + D·t_d ≤ 8: t_d 1 beside t_p 1 (28) and 2 (12),
+        // t_d 2 beside t_p 1 (12) and 2 (6); 8 (accelerator, weights, KV) × 4 caps
+        assert_eq!(count.setups, 8 * 4 * (28 + 12 + 12 + 6));
+        assert_eq!(count.disaggregated_setups, count.setups);
+        assert_eq!(found.tally.evaluated, count.setups);
+        assert_eq!(found.tally.refused, 0);
+        assert_eq!(found.tally.kept, all.len() as u64);
+        assert!(found.tally.kept > 0);
+        assert_eq!(found.front, all[..10].to_vec());
+    }
+}
+
+#[test]
+fn a_disaggregated_ttft_is_the_prefill_queue_the_prefill_and_the_kv_transfer() {
+    // H100-SXM, bf16 weights and KV, 1 prefill + 1 decode replica of tp 1, 2 req/s
+    let arch = llama_8b();
+    let (accs, mut req) = one_gpu_both(ServeLoad::Rate { per_sec: 2.0 }, "H100-SXM");
+    req.space.weights = vec![WeightFormat::Bf16];
+    req.space.kv_dtypes = vec![KvDtype::Bf16];
+    let c = ServeCandidate {
+        accelerator: 0,
+        tp: 1,
+        replicas: 1,
+        prefill: Some(PrefillPool { tp: 1, replicas: 1 }),
+        weights: WeightFormat::Bf16,
+        kv_dtype: KvDtype::Bf16,
+        max_num_seqs: 256,
+        max_batched_tokens: 8192,
+    };
+    let prepared = Prepared::new(&arch);
+    let s = evaluate(&prepared, &accs, &req, &c).unwrap().unwrap();
+    let split = s.split.unwrap();
+    // the prefill is `sizeup infer --concurrency 1`'s on the prefill replica
+    let prefill = inference::estimate(&arch, &c.request(&req.workload, &accs[0], 1))
+        .unwrap()
+        .prefill
+        .seconds;
+    assert_eq!(split.prefill_seconds, prefill);
+    // 2,000 tokens × 2·8 heads·128·32 layers·2 bytes = 262,144,000 bytes (125 blocks of 16)
+    assert_eq!(split.transfer_bytes, 262_144_000);
+    // 2 GPUs fit one DGX H100 node: NVLink 450 GB/s × 0.8, 1.9 µs per hop, 8.4 µs per call
+    assert!(split.transfer_in_node);
+    let transfer = 8.4e-6 + 1.9e-6 + 262_144_000.0 / (450e9 * 0.8);
+    assert!((split.transfer_seconds - transfer).abs() < 1e-15);
+    // M/D/1: ρ = 2 req/s · S, W = ρ·S / (2(1 − ρ))
+    let rho = 2.0 * prefill;
+    let wait = rho * prefill / (2.0 * (1.0 - rho));
+    assert!((split.prefill_utilization - rho).abs() < 1e-15);
+    assert!((s.ttft_seconds - (wait + prefill + transfer)).abs() < 1e-12);
+    // the decode replica's TPOT is one decode step, no prefill in it
+    let decode = inference::estimate(&arch, &c.request(&req.workload, &accs[0], s.concurrency))
+        .unwrap()
+        .decode
+        .seconds;
+    assert_eq!(s.tpot_seconds, decode);
+    assert_eq!(s.gpus, 2);
+}
+
+#[test]
+fn prompt_heavy_traffic_is_served_cheaper_disaggregated() {
+    // 8,000-token prompts, 50-token outputs, TPOT ≤ 10 ms at 8 req/s on H100s:
+    // aggregated, each replica's steps carry other requests' prompt chunks
+    // (TPOT = step + C·S/o) and it takes 7 GPUs; split, 2 prefill replicas feed
+    // one decode replica whose steps hold decodes only: 3 GPUs
+    let arch = llama_8b();
+    let (accs, mut req) = one_gpu_both(ServeLoad::Rate { per_sec: 8.0 }, "H100-SXM");
+    req.workload.prompt = 8000;
+    req.workload.output = 50;
+    req.targets.ttft_seconds = 3.0;
+    req.targets.tpot_seconds = 0.01;
+    let plan = search(&arch, &accs, &req).unwrap();
+    let first = &plan.top[0];
+    assert_eq!(first.candidate.gpus(), 3);
+    assert_eq!(first.candidate.replicas, 1);
+    assert_eq!(
+        first.candidate.prefill,
+        Some(PrefillPool { tp: 1, replicas: 2 })
+    );
+    assert!(first.simulated.is_none() && first.headroom.is_none());
+    assert!(plan.confirmed.steady_only >= 1);
+    req.space.disaggregated = vec![false];
+    let aggregated = search(&arch, &accs, &req).unwrap();
+    assert_eq!(aggregated.top[0].candidate.gpus(), 7);
+}
+
+#[test]
+fn decode_heavy_traffic_is_served_cheaper_aggregated() {
+    // 100-token prompts, 1,000-token outputs at 4 req/s: one aggregated H100
+    // carries it; a split needs a second GPU for its prefill pool
+    let arch = llama_8b();
+    let (accs, req) = one_gpu_both(ServeLoad::Rate { per_sec: 4.0 }, "H100-SXM");
+    let mut req = req;
+    req.workload.prompt = 100;
+    req.workload.output = 1000;
+    let found = search_steady(&Prepared::new(&arch), &accs, &req, 400).unwrap();
+    assert_eq!(found.front[0].candidate.gpus(), 1);
+    assert!(found.front[0].candidate.prefill.is_none());
+    let split = found
+        .front
+        .iter()
+        .find(|r| r.candidate.prefill.is_some())
+        .unwrap();
+    assert_eq!(split.candidate.gpus(), 2);
+    assert!(split.score > found.front[0].score);
 }

@@ -3,11 +3,11 @@
 //! user), with the plan's rows ringed and its first choice named. Pure: it
 //! describes the chart; `main` writes the file.
 
-use sizeup_core::plan::serve::Steady;
+use sizeup_core::plan::serve::{ServeCandidate, Steady};
 
 use crate::chart::{Axis, AxisUnit, Chart, LineChart, Mark, Series};
 
-use super::{load_text, PlanServeReport, ServeRow};
+use super::{layout_text, load_text, PlanServeReport, ServeRow};
 
 /// Where a setup sits on the chart: (tokens/s per user, output tokens/s per GPU).
 fn position(s: &Steady) -> (f64, f64) {
@@ -17,23 +17,26 @@ fn position(s: &Steady) -> (f64, f64) {
     )
 }
 
-/// `4×H100-SXM`.
-fn setup_label(gpus: u64, accelerator: &str) -> String {
-    format!("{gpus}×{accelerator}")
+/// `4×H100-SXM`, or `4×H100-SXM 1P(tp1)+3D(tp1)` for a disaggregated setup.
+fn setup_label(c: &ServeCandidate, accelerator: &str) -> String {
+    match c.prefill {
+        None => format!("{}×{accelerator}", c.gpus()),
+        Some(_) => format!("{}×{accelerator} {}", c.gpus(), layout_text(c)),
+    }
 }
 
 fn row_label(row: &ServeRow) -> String {
     format!(
         "#{} {}",
         row.rank,
-        setup_label(row.entry.steady.gpus, &row.entry.accelerator)
+        setup_label(&row.entry.candidate, &row.entry.accelerator)
     )
 }
 
 /// The chart `plan serve --chart` draws: the plan's first choice as a ring of
 /// its own colour, its other rows as rings, both labelled with their rank, and
 /// the Pareto front as a line in order of speed per user, each point labelled
-/// with its GPUs. Every point is placed by its
+/// with its GPUs (and its prefill/decode pools when disaggregated). Every point is placed by its
 /// steady-state figures, the figures the front is drawn from.
 pub fn chart(report: &PlanServeReport) -> Chart {
     let accelerator = |i: usize| report.plan.accelerators.get(i).map_or("?", String::as_str);
@@ -43,7 +46,7 @@ pub fn chart(report: &PlanServeReport) -> Chart {
         .map(|p| {
             (
                 (p.tokens_per_sec_per_user, p.output_tokens_per_sec_per_gpu),
-                setup_label(p.gpus, accelerator(p.candidate.accelerator)),
+                setup_label(&p.candidate, accelerator(p.candidate.accelerator)),
             )
         })
         .collect();

@@ -21,6 +21,7 @@ use sizeup_core::plan::serve::{
 use sizeup_core::{Assumption, KvDtype, WeightFormat};
 
 mod chart;
+pub mod deadline;
 mod miss;
 mod view;
 
@@ -44,6 +45,30 @@ pub enum ServeBy {
     Cost,
     /// Output tokens per second per GPU at the steady-state capacity within the targets
     Throughput,
+}
+
+/// Which prefill/decode arrangements the plan searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Disaggregated {
+    /// Aggregated only: each replica runs prefill and decode
+    No,
+    /// Disaggregated only: prefill replicas hand each prompt's KV cache to decode replicas
+    Yes,
+    /// Both
+    Both,
+}
+
+impl Disaggregated {
+    /// The space's axis: `false` aggregated, `true` disaggregated.
+    fn axis(self) -> Vec<bool> {
+        match self {
+            Disaggregated::No => vec![false],
+            Disaggregated::Yes => vec![true],
+            Disaggregated::Both => vec![false, true],
+        }
+    }
 }
 
 /// Flags of `sizeup plan serve`.
@@ -99,6 +124,11 @@ pub struct PlanServeArgs {
     /// New tokens per engine step, vLLM `max_num_batched_tokens` (default 2048,8192)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::TOKENS)]
     pub max_batched_tokens: Vec<u64>,
+    /// Disaggregated prefill/decode (P prefill replicas hand each prompt's KV cache
+    /// to D decode replicas; steady state only, the simulation runs aggregated
+    /// replicas): no, yes or both
+    #[arg(long, value_enum, default_value_t = Disaggregated::Both)]
+    pub disaggregated: Disaggregated,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     pub engine: Engine,
@@ -131,6 +161,12 @@ pub struct PlanServeArgs {
     #[arg(skip = TIME_LIMIT_SECONDS)]
     #[serde(skip)]
     pub time_limit_seconds: f64,
+    /// Whether the simulations must fit in `time_limit_seconds` too (a served
+    /// plan): their steps per run are capped to the time left after the
+    /// steady-state tier, or the plan is refused.
+    #[arg(skip)]
+    #[serde(skip)]
+    pub bound_simulations: bool,
 }
 
 fn parse_percentile(s: &str) -> Result<Percentile, String> {
@@ -153,8 +189,12 @@ pub struct ServeRow {
     /// The setup, its estimate, its simulation and its headroom.
     #[serde(flatten)]
     pub entry: ServeEntry,
-    /// `sizeup infer` arguments (after the model) giving the same estimate and simulation.
+    /// `sizeup infer` arguments (after the model) giving the same estimate and
+    /// simulation; of the decode replicas for a disaggregated setup (no simulation).
     pub infer_args: Vec<String>,
+    /// Disaggregated: `sizeup infer` arguments giving the prefill replicas' estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_infer_args: Option<Vec<String>>,
 }
 
 /// How long each tier took (this run, this machine).
@@ -237,6 +277,7 @@ impl PlanServeArgs {
         if !self.max_batched_tokens.is_empty() {
             s.max_batched_tokens = self.max_batched_tokens.clone();
         }
+        s.disaggregated = self.disaggregated.axis();
         s
     }
 
@@ -280,31 +321,19 @@ impl PlanServeArgs {
 }
 
 /// The `sizeup infer` arguments (after the model) that give a row's estimate
-/// and simulation.
+/// and simulation; for a disaggregated setup, its decode replicas' estimate
+/// (the simulation does not run it).
 pub fn infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Vec<String> {
     let c = &e.candidate;
+    let mut a = estimate_args(req, e, c, e.steady.concurrency);
+    if c.prefill.is_some() {
+        return a;
+    }
     let w = &req.workload;
-    let mut a: Vec<String> = Vec::new();
     let mut push = |flag: &str, v: String| {
         a.push(flag.to_string());
         a.push(v);
     };
-    push("--gpu", e.accelerator.clone());
-    push("--gpus", c.gpus().to_string());
-    push("--tp", c.tp.to_string());
-    push("--weights", c.weights.to_string());
-    push("--kv-dtype", c.kv_dtype.name().to_string());
-    push("--prompt", w.prompt.to_string());
-    push("--output", w.output.to_string());
-    if let Some(ctx) = w.context {
-        push("--context", ctx.to_string());
-    }
-    push("--concurrency", e.steady.concurrency.to_string());
-    push("--engine", w.engine.name().to_string());
-    push("--prefill-chunk", c.max_batched_tokens.to_string());
-    if let Some(p) = w.price_per_gpu_hour {
-        push("--price", p.to_string());
-    }
     let sim = c.simulation(w, req.load, &req.simulation);
     match req.load {
         ServeLoad::Rate { per_sec } => push("--rate", per_sec.to_string()),
@@ -322,9 +351,55 @@ pub fn infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Vec<String> {
     a
 }
 
+/// For a disaggregated row, the `sizeup infer` arguments of its prefill
+/// replicas: one request in flight, its prefill is the row's.
+pub fn prefill_infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Option<Vec<String>> {
+    let pool = e.candidate.prefill?;
+    let prefill = ServeCandidate {
+        tp: pool.tp,
+        replicas: pool.replicas,
+        prefill: None,
+        ..e.candidate
+    };
+    Some(estimate_args(req, e, &prefill, 1))
+}
+
+/// The estimate's flags of `c`'s replicas at `concurrency` requests in flight each.
+fn estimate_args(
+    req: &ServePlanRequest,
+    e: &ServeEntry,
+    c: &ServeCandidate,
+    concurrency: u64,
+) -> Vec<String> {
+    let w = &req.workload;
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |flag: &str, v: String| {
+        a.push(flag.to_string());
+        a.push(v);
+    };
+    push("--gpu", e.accelerator.clone());
+    push("--gpus", c.replica_gpus().to_string());
+    push("--tp", c.tp.to_string());
+    push("--weights", c.weights.to_string());
+    push("--kv-dtype", c.kv_dtype.name().to_string());
+    push("--prompt", w.prompt.to_string());
+    push("--output", w.output.to_string());
+    if let Some(ctx) = w.context {
+        push("--context", ctx.to_string());
+    }
+    push("--concurrency", concurrency.to_string());
+    push("--engine", w.engine.name().to_string());
+    push("--prefill-chunk", c.max_batched_tokens.to_string());
+    if let Some(p) = w.price_per_gpu_hour {
+        push("--price", p.to_string());
+    }
+    a
+}
+
 /// Predict the steady-state tier's wall seconds from one timed setup: each
-/// machine costs about three of them (its passes are priced once), each
-/// further setup a sixty-fourth.
+/// machine costs about three of them (its passes are priced once) and one per
+/// prefill size beside it when disaggregated, each further aggregated setup a
+/// sixty-fourth, each disaggregated one (its pools' prices shared) a 256th.
 fn predicted_seconds(
     arch: &sizeup_core::Architecture,
     accs: &[Accelerator],
@@ -335,6 +410,7 @@ fn predicted_seconds(
         accelerator: 0,
         tp: 1,
         replicas: 1,
+        prefill: None,
         weights: req.space.weights[0],
         kv_dtype: req.space.kv_dtypes[0],
         max_num_seqs: req.space.max_num_seqs.iter().copied().max().unwrap_or(1),
@@ -345,16 +421,27 @@ fn predicted_seconds(
     let _ = serve_plan::evaluate(&prepared, accs, req, &probe);
     let one = start.elapsed().as_secs_f64();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    (count.machines as f64 * 3.0 + count.setups as f64 / 64.0) * one / threads
+    let per_machine = if req.space.split() {
+        3.0 + req.space.tp.len() as f64
+    } else {
+        3.0
+    };
+    let aggregated = count.setups.saturating_sub(count.disaggregated_setups);
+    (count.machines as f64 * per_machine
+        + aggregated as f64 / 64.0
+        + count.disaggregated_setups as f64 / 256.0)
+        * one
+        / threads
 }
 
 /// Plan serving.
 /// Search the serving setups and rank those that meet the targets.
 pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
+    let started = Instant::now();
     let loaded = model::load(&args.model)?;
     let arch = &loaded.arch;
     let accs = args.accelerators()?;
-    let req = args.request();
+    let mut req = args.request();
     serve_plan::validate(&accs, &req)?;
     let count = req.space.count(arch, &accs);
     if count.setups == 0 {
@@ -389,6 +476,12 @@ pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
     )?;
     let steady_seconds = start.elapsed().as_secs_f64();
     let start = Instant::now();
+    let capped_steps = if args.bound_simulations {
+        let left = args.time_limit_seconds - started.elapsed().as_secs_f64();
+        deadline::bound(&prepared, &accs, &mut req, &found, left)?
+    } else {
+        None
+    };
     let confirmed = serve_plan::confirm(&prepared, &accs, &req, &found)?;
     let simulation_seconds = start.elapsed().as_secs_f64();
     if confirmed.top.is_empty() {
@@ -407,11 +500,24 @@ pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
         .map(|(i, entry)| ServeRow {
             rank: i + 1,
             infer_args: infer_args(&req, &entry),
+            prefill_infer_args: prefill_infer_args(&req, &entry),
             entry,
         })
         .collect();
     let why = why(&rows, &req);
-    let assumptions = assumptions(args, &req, &accs, &count);
+    let mut assumptions = assumptions(args, &req, &accs, &count);
+    if let Some(steps) = capped_steps {
+        assumptions.push(Assumption::new(
+            "engine steps per simulation",
+            format!(
+                "at most {} (of `--max-steps` {}): up to {} runs must finish within the deadline",
+                humanize::grouped(steps),
+                humanize::grouped(args.max_steps),
+                deadline::runs_at_most(req.top as u64)
+            ),
+            "the server's deadline, from one short simulation timed here",
+        ));
+    }
     Ok(PlanServeReport {
         model: ModelSummary::new(&loaded),
         rows,
@@ -445,16 +551,27 @@ pub(super) fn up3(x: f64) -> f64 {
 
 /// `2×GH200 (2 replicas × tp 1), fp8-e4m3 weights, fp8 KV, 256 seqs, 8192-token steps`.
 pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
+    let layout = match c.prefill {
+        None => format!("{} × tp {}", replicas_text(c.replicas), c.tp),
+        Some(_) => format!("disaggregated {}", layout_text(c)),
+    };
     format!(
-        "{}×{accelerator} ({} × tp {}), {} weights, {} KV, {} seqs, {}-token steps",
+        "{}×{accelerator} ({layout}), {} weights, {} KV, {} seqs, {}-token steps",
         c.gpus(),
-        replicas_text(c.replicas),
-        c.tp,
         c.weights,
         c.kv_dtype.name(),
         c.max_num_seqs,
         c.max_batched_tokens
     )
+}
+
+/// A setup's replicas: `2 × 1` (replicas × tp), or `2P(tp1)+3D(tp2)` for
+/// prefill and decode pools.
+pub(super) fn layout_text(c: &ServeCandidate) -> String {
+    match c.prefill {
+        None => format!("{} × {}", c.replicas, c.tp),
+        Some(p) => format!("{}P(tp{})+{}D(tp{})", p.replicas, p.tp, c.replicas, c.tp),
+    }
 }
 
 fn replicas_text(n: u64) -> String {
@@ -482,8 +599,12 @@ fn assumptions(
     let mut a = vec![
         Assumption::new(
             "serving",
-            "aggregated: prefill and decode share each replica; disaggregated prefill and decode pools are not searched",
-            scope,
+            match (req.space.aggregated(), req.space.split()) {
+                (true, true) => "aggregated (prefill and decode share each replica) and disaggregated (P prefill replicas hand each prompt's KV cache to D decode replicas, one accelerator type)",
+                (true, false) => "aggregated: prefill and decode share each replica (`--disaggregated no`)",
+                _ => "disaggregated only: P prefill replicas hand each prompt's KV cache to D decode replicas, one accelerator type (`--disaggregated yes`)",
+            },
+            "`--disaggregated` (both unless asked); DistServe (Zhong et al., OSDI 2024, arXiv:2401.09670), Splitwise (Patel et al., ISCA 2024, arXiv:2311.18677)",
         ),
         Assumption::new(
             "parallelism",
@@ -551,8 +672,8 @@ fn assumptions(
         Assumption::new(
             "rank",
             match req.by {
-                ServeRankBy::Cost => "US dollars per hour, then the simulated margin (the larger of percentile TTFT and TPOT over their targets)",
-                ServeRankBy::Throughput => "output tokens per second per GPU at the steady-state capacity, then US dollars per hour, then the simulated margin",
+                ServeRankBy::Cost => "US dollars per hour, then simulated rows before steady-state ones, then the margin (the larger of TTFT and TPOT over their targets)",
+                ServeRankBy::Throughput => "output tokens per second per GPU at the steady-state capacity, then US dollars per hour, then simulated rows before steady-state ones, then the margin",
             },
             "`--by` (cost unless asked)",
         ),
@@ -562,6 +683,30 @@ fn assumptions(
             "DESIGN.md \"Inference\"",
         ),
     ];
+    if req.space.split() {
+        a.extend([
+            Assumption::new(
+                "disaggregated TTFT",
+                "the mean wait for a prefill replica (M/D/1: prompts back to back, ρ·S/(2(1−ρ))) + one prompt's prefill + the transfer of its KV cache to a decode replica (α–β, not overlapped with the prefill)",
+                "DistServe §3.1 (the prefill instance as an M/D/1 queue); device::collective (Fabric::send)",
+            ),
+            Assumption::new(
+                "KV transfer link",
+                "the GPU link when every GPU of the setup fits one node, else the network between nodes; one rank's shard on the busier end",
+                "the accelerator's node row (data/gpus.toml `node`) or device::collective::DEFAULT_NODE",
+            ),
+            Assumption::new(
+                "disaggregated TPOT",
+                "a decode step at the decode replica's requests in flight, no prefill chunk in it; capacity the smaller of the prefill and decode pools'",
+                "inference::schedule with no prefill share",
+            ),
+            Assumption::new(
+                "disaggregated rows",
+                "steady state only: the simulation runs aggregated replicas, so these rows are neither simulated nor given a headroom, and rank by their steady-state means",
+                "plan serve",
+            ),
+        ]);
+    }
     a.push(Assumption::new(
         "price per GPU-hour",
         match req.workload.price_per_gpu_hour {

@@ -4,7 +4,7 @@
 use sizeup_core::plan::serve::{ServeEntry, ServeLoad, ServePlanRequest, ServeRankBy};
 
 use super::super::gpus_text;
-use super::{load_text, setup_text, PlanServeReport, ServeRow};
+use super::{layout_text, load_text, setup_text, PlanServeReport, ServeRow};
 use crate::humanize::{self, ByteUnits};
 use crate::model;
 use crate::render::{Cell, Report, Table, View};
@@ -16,14 +16,11 @@ fn differences(a: &ServeEntry, b: &ServeEntry) -> Vec<String> {
     if a.accelerator != b.accelerator {
         d.push(format!("{} vs {}", a.accelerator, b.accelerator));
     }
-    for (name, p, q) in [
-        ("GPUs", x.gpus(), y.gpus()),
-        ("replicas", x.replicas, y.replicas),
-        ("tp", x.tp, y.tp),
-    ] {
-        if p != q {
-            d.push(format!("{name} {p} vs {q}"));
-        }
+    if x.gpus() != y.gpus() {
+        d.push(format!("GPUs {} vs {}", x.gpus(), y.gpus()));
+    }
+    if (x.replicas, x.tp, x.prefill) != (y.replicas, y.tp, y.prefill) {
+        d.push(format!("{} vs {}", layout_text(x), layout_text(y)));
     }
     if x.weights != y.weights {
         d.push(format!("{} vs {} weights", x.weights, y.weights));
@@ -49,29 +46,58 @@ pub(super) fn why(rows: &[ServeRow], req: &ServePlanRequest) -> Option<String> {
     let pct = format!("p{}", req.targets.percentile.number());
     let diff = differences(first, second).join(", ");
     let sim = |e: &ServeEntry| {
+        let (ttft, tpot) = latencies(e, req);
+        let tier = match e.simulated {
+            Some(_) => pct.clone(),
+            None => "steady-state".into(),
+        };
         format!(
-            "{pct} TTFT {} and TPOT {}",
-            humanize::seconds(req.targets.percentile.of(&e.simulated.ttft)),
-            humanize::seconds(req.targets.percentile.of(&e.simulated.tpot))
+            "{tier} TTFT {} and TPOT {}",
+            humanize::seconds(ttft),
+            humanize::seconds(tpot)
         )
     };
+    let checked = |e: &ServeEntry| match e.simulated {
+        Some(_) => "in simulation",
+        None => "at steady state (the simulation does not run a disaggregated setup)",
+    };
     let price = |e: &ServeEntry| e.steady.usd_per_hour.unwrap_or(f64::NAN);
+    let margin = |e: &ServeEntry| {
+        let (ttft, tpot) = latencies(e, req);
+        (ttft / req.targets.ttft_seconds).max(tpot / req.targets.tpot_seconds)
+    };
     let per_gpu = |e: &ServeEntry| e.steady.capacity_output_tokens_per_sec_per_gpu;
     Some(match req.by {
         ServeRankBy::Cost if price(first) < price(second) => {
             let hourly = |e: &ServeEntry| price(e) / e.steady.gpus.max(1) as f64;
             format!(
-                "#1 costs ${}/h against ${}/h for #2 ({diff}): both meet the targets in simulation, and #1 needs {} GPU(s) at ${}/h where #2 needs {} at ${}/h",
+                "#1 costs ${}/h against ${}/h for #2 ({diff}): #1 meets the targets {}, #2 {}, and #1 needs {} GPU(s) at ${}/h where #2 needs {} at ${}/h",
                 humanize::sig3(price(first)),
                 humanize::sig3(price(second)),
+                checked(first),
+                checked(second),
                 first.steady.gpus,
                 humanize::sig3(hourly(first)),
                 second.steady.gpus,
                 humanize::sig3(hourly(second)),
             )
         }
+        ServeRankBy::Cost if first.simulated.is_some() && second.simulated.is_none() => format!(
+            "#1 and #2 cost the same (${}/h; {diff}): #1 is confirmed by simulation ({}), #2 only at steady state ({})",
+            humanize::sig3(price(first)),
+            sim(first),
+            sim(second)
+        ),
+        ServeRankBy::Cost if margin(first) == margin(second) => format!(
+            "#1 and #2 cost the same (${}/h; {diff}) and are as far inside the targets ({} against {}): #1 carries more load before they break ({} against {})",
+            humanize::sig3(price(first)),
+            sim(first),
+            sim(second),
+            humanize::sig3(first.steady.capacity),
+            humanize::sig3(second.steady.capacity)
+        ),
         ServeRankBy::Cost => format!(
-            "#1 and #2 cost the same (${}/h; {diff}): #1's simulation is further inside the targets ({} against {})",
+            "#1 and #2 cost the same (${}/h; {diff}): #1 is further inside the targets ({} against {})",
             humanize::sig3(price(first)),
             sim(first),
             sim(second)
@@ -84,8 +110,18 @@ pub(super) fn why(rows: &[ServeRow], req: &ServePlanRequest) -> Option<String> {
     })
 }
 
+/// A row's TTFT and TPOT at the percentile: simulated, or its steady-state
+/// means where the simulation does not run it.
+fn latencies(e: &ServeEntry, req: &ServePlanRequest) -> (f64, f64) {
+    let p = req.targets.percentile;
+    match &e.simulated {
+        Some(sim) => (p.of(&sim.ttft), p.of(&sim.tpot)),
+        None => (e.steady.ttft_seconds, e.steady.tpot_seconds),
+    }
+}
+
 impl Report for PlanServeReport {
-    fn view(&self, _units: ByteUnits) -> View {
+    fn view(&self, units: ByteUnits) -> View {
         let req = &self.request;
         let t = &req.targets;
         let pct = format!("p{}", t.percentile.number());
@@ -106,6 +142,7 @@ impl Report for PlanServeReport {
             ("GPUs", "gpus"),
             ("GPU", "accelerator"),
             ("replicas × tp", "layout"),
+            ("checked by", "checked_by"),
             ("weights", "weights"),
             ("KV", "kv_dtype"),
             ("seqs", "max_num_seqs"),
@@ -117,7 +154,7 @@ impl Report for PlanServeReport {
         ];
         let mut top = Table::new(
             Some(&format!(
-                "{} ({}): the {} best of {} setups that meet {pct} TTFT ≤ {} and TPOT ≤ {} at {} ({}-token prompts, {}-token outputs), by {}, confirmed by simulation",
+                "{} ({}): the {} best of {} setups that meet {pct} TTFT ≤ {} and TPOT ≤ {} at {} ({}-token prompts, {}-token outputs), by {}, {}",
                 self.model.name,
                 self.model.description(),
                 self.rows.len(),
@@ -131,6 +168,11 @@ impl Report for PlanServeReport {
                     ServeRankBy::Cost => "cost",
                     ServeRankBy::Throughput => "throughput per GPU",
                 },
+                if self.rows.iter().all(|r| r.entry.simulated.is_some()) {
+                    "confirmed by simulation"
+                } else {
+                    "aggregated rows confirmed by simulation, disaggregated ones at steady state only"
+                },
             )),
             &columns,
         );
@@ -138,6 +180,7 @@ impl Report for PlanServeReport {
             let e = &r.entry;
             let c = &e.candidate;
             let s = &e.steady;
+            let (ttft, tpot) = latencies(e, req);
             top.row(vec![
                 Cell::Exact(r.rank as u64),
                 s.usd_per_hour
@@ -146,15 +189,22 @@ impl Report for PlanServeReport {
                     .map_or(Cell::Empty, |u| Cell::Number(u, "USD")),
                 Cell::Exact(c.gpus()),
                 Cell::Text(e.accelerator.clone()),
-                Cell::Text(format!("{} × {}", c.replicas, c.tp)),
+                Cell::Text(layout_text(c)),
+                Cell::Text(
+                    match e.simulated {
+                        Some(_) => "simulation",
+                        None => "steady state",
+                    }
+                    .into(),
+                ),
                 Cell::Text(c.weights.to_string()),
                 Cell::Text(c.kv_dtype.name().into()),
                 Cell::Exact(c.max_num_seqs),
                 Cell::Exact(c.max_batched_tokens),
                 Cell::Exact(s.concurrency),
-                Cell::Seconds(t.percentile.of(&e.simulated.ttft)),
-                Cell::Seconds(t.percentile.of(&e.simulated.tpot)),
-                Cell::Number(e.headroom.meets, ""),
+                Cell::Seconds(ttft),
+                Cell::Seconds(tpot),
+                Cell::Number(e.headroom.map_or(s.capacity, |h| h.meets), ""),
             ]);
         }
         let mut tables = vec![top];
@@ -162,13 +212,21 @@ impl Report for PlanServeReport {
         if let Some(first) = self.rows.first() {
             let e = &first.entry;
             let s = &e.steady;
-            let sim = &e.simulated;
-            let mut one = Table::new(
-                Some(&format!(
+            let sim = e.simulated.as_ref();
+            let title = match (&s.split, sim) {
+                (Some(_), _) | (_, None) => format!(
+                    "#1 at {}: steady state (decode replicas as `sizeup infer --concurrency {}`; the simulation does not run a disaggregated setup)",
+                    load_text(req.load),
+                    s.concurrency
+                ),
+                _ => format!(
                     "#1 at {}: steady state (`sizeup infer --concurrency {}`) and simulation",
                     load_text(req.load),
                     s.concurrency
-                )),
+                ),
+            };
+            let mut one = Table::new(
+                Some(&title),
                 &[
                     ("quantity", "quantity"),
                     ("steady state", "steady"),
@@ -179,73 +237,138 @@ impl Report for PlanServeReport {
             let mut row = |name: &str, steady: Cell, simulated: Cell, target: Cell| {
                 one.row(vec![Cell::Text(name.into()), steady, simulated, target])
             };
+            let simulated = |f: &dyn Fn(&sizeup_core::plan::serve::Simulated) -> Cell| {
+                sim.map_or(Cell::Empty, f)
+            };
             row(
                 &format!("time to first token ({pct})"),
                 Cell::Seconds(s.ttft_seconds),
-                Cell::Seconds(t.percentile.of(&sim.ttft)),
+                simulated(&|m| Cell::Seconds(t.percentile.of(&m.ttft))),
                 Cell::Seconds(t.ttft_seconds),
             );
+            if let Some(split) = &s.split {
+                row(
+                    "  prefill of one prompt",
+                    Cell::Seconds(split.prefill_seconds),
+                    Cell::Empty,
+                    Cell::Empty,
+                );
+                row(
+                    &format!(
+                        "  wait for a prefill replica (M/D/1 at {} busy)",
+                        humanize::sig3(split.prefill_utilization)
+                    ),
+                    Cell::Seconds(split.queue_seconds),
+                    Cell::Empty,
+                    Cell::Empty,
+                );
+                row(
+                    &format!(
+                        "  KV transfer ({} per rank, {})",
+                        humanize::bytes(split.transfer_bytes, units),
+                        if split.transfer_in_node {
+                            "GPU link in the node"
+                        } else {
+                            "network between nodes"
+                        }
+                    ),
+                    Cell::Seconds(split.transfer_seconds),
+                    Cell::Empty,
+                    Cell::Empty,
+                );
+            }
             row(
                 &format!("time per output token ({pct})"),
                 Cell::Seconds(s.tpot_seconds),
-                Cell::Seconds(t.percentile.of(&sim.tpot)),
+                simulated(&|m| Cell::Seconds(t.percentile.of(&m.tpot))),
                 Cell::Seconds(t.tpot_seconds),
             );
             row(
                 &format!("end to end ({pct})"),
-                Cell::Seconds(e.estimate.schedule.end_to_end_seconds),
-                Cell::Seconds(t.percentile.of(&sim.e2e)),
+                Cell::Seconds(s.ttft_seconds + w.output as f64 * s.tpot_seconds),
+                simulated(&|m| Cell::Seconds(t.percentile.of(&m.e2e))),
                 Cell::Empty,
             );
             row(
                 "output tokens/s, all replicas",
                 Cell::Number(s.served_output_tokens_per_sec, "tokens/s"),
-                Cell::Number(sim.output_tokens_per_sec, "tokens/s"),
+                simulated(&|m| Cell::Number(m.output_tokens_per_sec, "tokens/s")),
                 Cell::Empty,
             );
-            row(
-                "KV pool use (mean)",
-                Cell::Empty,
-                Cell::Ratio(sim.kv_pool_use.mean),
-                Cell::Empty,
-            );
-            row(
-                "queue (mean / max)",
-                Cell::Empty,
-                Cell::Text(format!(
-                    "{} / {}",
-                    humanize::sig3(sim.queue.mean),
-                    humanize::sig3(sim.queue.max)
-                )),
-                Cell::Empty,
-            );
+            if let Some(m) = sim {
+                row(
+                    "KV pool use (mean)",
+                    Cell::Empty,
+                    Cell::Ratio(m.kv_pool_use.mean),
+                    Cell::Empty,
+                );
+                row(
+                    "queue (mean / max)",
+                    Cell::Empty,
+                    Cell::Text(format!(
+                        "{} / {}",
+                        humanize::sig3(m.queue.mean),
+                        humanize::sig3(m.queue.max)
+                    )),
+                    Cell::Empty,
+                );
+            }
+            if let Some(split) = &s.split {
+                row(
+                    "load the prefill / decode pool carries",
+                    Cell::Text(format!(
+                        "{} / {}",
+                        humanize::sig3(split.prefill_capacity),
+                        humanize::sig3(split.decode_capacity)
+                    )),
+                    Cell::Empty,
+                    Cell::Empty,
+                );
+            }
             row(
                 "load at which the targets break",
                 Cell::Number(s.capacity, ""),
-                Cell::Text(match e.headroom.breaks {
-                    Some(b) => format!(
-                        "{} ({}× the load), broken by {}",
-                        humanize::sig3(e.headroom.meets),
-                        humanize::sig3(e.headroom.over_load),
-                        humanize::sig3(b)
-                    ),
-                    None => format!(
-                        "beyond {} ({}× the load)",
-                        humanize::sig3(e.headroom.meets),
-                        humanize::sig3(e.headroom.over_load)
-                    ),
-                }),
+                match e.headroom {
+                    Some(h) => Cell::Text(match h.breaks {
+                        Some(b) => format!(
+                            "{} ({}× the load), broken by {}",
+                            humanize::sig3(h.meets),
+                            humanize::sig3(h.over_load),
+                            humanize::sig3(b)
+                        ),
+                        None => format!(
+                            "beyond {} ({}× the load)",
+                            humanize::sig3(h.meets),
+                            humanize::sig3(h.over_load)
+                        ),
+                    }),
+                    None => Cell::Empty,
+                },
                 Cell::Empty,
             );
             tables.push(one);
             if let Some(why) = &self.why {
                 notes.push(format!("why #1: {why}"));
             }
-            notes.push(format!(
-                "reproduce #1: sizeup infer {} {}",
-                self.model.name,
-                first.infer_args.join(" ")
-            ));
+            match &first.prefill_infer_args {
+                None => notes.push(format!(
+                    "reproduce #1: sizeup infer {} {}",
+                    self.model.name,
+                    first.infer_args.join(" ")
+                )),
+                Some(prefill) => {
+                    notes.push(format!(
+                        "reproduce #1's decode replicas: sizeup infer {} {}",
+                        self.model.name,
+                        first.infer_args.join(" ")
+                    ));
+                    notes.push(format!(
+                        "reproduce #1's prefill replicas: sizeup infer {} {}",
+                        self.model.name,
+                        prefill.join(" ")
+                    ));
+                }
+            }
         }
         let mut pareto = Table::new(
             Some("Pareto front at steady state: throughput per GPU against tokens/s per user (per GPU count, the setup fastest per user)"),
@@ -284,6 +407,10 @@ impl Report for PlanServeReport {
         let mut row = |name: &str, c: Cell| search.row(vec![Cell::Text(name.into()), c]);
         row("setups in the space", Cell::Exact(self.plan.space.setups));
         row(
+            "  disaggregated",
+            Cell::Exact(self.plan.space.disaggregated_setups),
+        );
+        row(
             "  machines (GPU × weights × tp × KV)",
             Cell::Exact(self.plan.space.machines),
         );
@@ -309,6 +436,10 @@ impl Report for PlanServeReport {
             "  retried with more replicas",
             Cell::Exact(cf.with_more_replicas),
         );
+        row(
+            "  taken at steady state (disaggregated)",
+            Cell::Exact(cf.steady_only),
+        );
         row("headroom simulations", Cell::Exact(cf.headroom_simulations));
         row("engine steps simulated", Cell::Exact(cf.steps));
         row(
@@ -319,7 +450,7 @@ impl Report for PlanServeReport {
         let s = &req.space;
         let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         notes.push(format!(
-            "space: {} accelerators ({}); GPUs {}; tp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; replicas: every count whose GPUs are allowed",
+            "space: {} accelerators ({}); GPUs {}; tp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; disaggregated {}; replicas (and prefill/decode splits): every count whose GPUs are allowed",
             self.plan.accelerators.len(),
             self.plan.accelerators.join(","),
             gpus_text(&s.gpus),
@@ -328,6 +459,11 @@ impl Report for PlanServeReport {
             s.kv_dtypes.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
             list(&s.max_num_seqs),
             list(&s.max_batched_tokens),
+            s.disaggregated
+                .iter()
+                .map(|&d| if d { "yes" } else { "no" })
+                .collect::<Vec<_>>()
+                .join(","),
         ));
         notes.extend(model::assumption_notes(&self.assumptions));
         View { tables, notes }
