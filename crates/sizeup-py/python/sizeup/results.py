@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from ._result import Result, SweepFrame, register
 
-__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
+__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
 
 
 class Accelerator(Result):
@@ -140,7 +140,7 @@ class ConfigComparison(Result):
 class ConfirmTally(Result):
     """What the simulation tier did."""
     __slots__ = ()
-    _fields = {'confirmed': None, 'front': None, 'headroom_simulations': None, 'refused': None, 'simulated': None, 'steps': None, 'with_more_replicas': None}
+    _fields = {'confirmed': None, 'front': None, 'headroom_simulations': None, 'refused': None, 'simulated': None, 'steady_only': None, 'steps': None, 'with_more_replicas': None}
 
 
 class Cost(Result):
@@ -152,13 +152,13 @@ class Cost(Result):
 class Decision(Result):
     """What the card decides."""
     __slots__ = ()
-    _fields = {'accelerators': None, 'cheapest': 'Proposal', 'cheapest_alone': 'Proposal', 'checks': ('list', 'TargetCheck'), 'meets_every_target': None, 'setups_evaluated': None, 'setups_kept': None, 'usd_per_hour': None}
+    _fields = {'accelerators': None, 'cheapest': 'Proposal', 'cheapest_alone': 'Proposal', 'checks': ('list', 'TargetCheck'), 'max_gpus': None, 'meets_every_target': None, 'setups_evaluated': None, 'setups_kept': None, 'usd_per_hour': None}
 
 
 class EngineProfile(Result):
     """Everything an estimate assumes about an engine. Each field is overridable."""
     __slots__ = ()
-    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'prefill_chunk_tokens': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree')), 'runtime_bytes': None, 'source': None}
+    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'overhead_on_host': None, 'prefill_chunk_tokens': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree')), 'runtime_bytes': None, 'source': None}
 
 
 class EstimateWarningContextBeyondModel(Result):
@@ -238,13 +238,13 @@ class Headroom(Result):
 class InferEstimate(Result):
     """A serving estimate: memory, speed, concurrency and cost, with its assumptions."""
     __slots__ = ()
-    _fields = {'assumptions': ('list', 'Assumption'), 'context': None, 'cost': 'Cost', 'decode': 'Phase', 'engine': None, 'fit_advice': 'FitAdvice', 'fits': None, 'gpu': None, 'gpus': None, 'kv_bytes_per_token': None, 'kv_dtype': None, 'kv_pool': 'KvPool', 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'max_batch_at_context': None, 'max_context_at_batch': None, 'memory': 'ServeMemoryPerGpu', 'model_type': None, 'moe_experts_touched_per_layer': None, 'output': None, 'output_tokens_per_sec_total': None, 'params_active': None, 'params_total': None, 'prefill': 'Phase', 'prompt': None, 'replicas': None, 'ridge_batch_datasheet': None, 'ridge_batch_effective': None, 'schedule': 'Schedule', 'tp': None, 'warnings': ('list', ('union', ('EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoTensorPath', 'EstimateWarningNoPrice'))), 'weight_breakdown': 'WeightBreakdown', 'weights': None}
+    _fields = {'assumptions': ('list', 'Assumption'), 'context': None, 'cost': 'Cost', 'decode': 'Phase', 'engine': None, 'fit_advice': 'FitAdvice', 'fits': None, 'gpu': None, 'gpus': None, 'kv_bytes_per_token': None, 'kv_dtype': None, 'kv_pool': 'KvPool', 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'max_batch_at_context': None, 'max_context_at_batch': None, 'memory': 'ServeMemoryPerGpu', 'model_type': None, 'moe_experts_touched_per_layer': None, 'output': None, 'output_tokens_per_sec_total': None, 'params_active': None, 'params_total': None, 'pp': None, 'prefill': 'Phase', 'prompt': None, 'replicas': None, 'ridge_batch_datasheet': None, 'ridge_batch_effective': None, 'schedule': 'Schedule', 'tp': None, 'warnings': ('list', ('union', ('EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoTensorPath', 'EstimateWarningNoPrice'))), 'weight_breakdown': 'WeightBreakdown', 'weights': None}
 
 
 class InferRequest(Result):
     """What to estimate: the devices, the format, the workload and the engine."""
     __slots__ = ()
-    _fields = {'context': None, 'context_source': None, 'detail': None, 'gpu': 'Accelerator', 'gpus': None, 'kv_dtype': None, 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'output': None, 'price_per_gpu_hour': None, 'profile': 'EngineProfile', 'prompt': None, 'tp': None, 'weight_options': 'WeightOptions', 'weights': None}
+    _fields = {'context': None, 'context_source': None, 'detail': None, 'gpu': 'Accelerator', 'gpus': None, 'kv_dtype': None, 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'output': None, 'pp': None, 'price_per_gpu_hour': None, 'profile': 'EngineProfile', 'prompt': None, 'tp': None, 'weight_options': 'WeightOptions', 'weights': None, 'weights_source': None}
 
 
 class InferResponse(Result):
@@ -495,6 +495,14 @@ class PointShape(Result):
     _fields = {'head_dim': None, 'heads': None, 'hidden_size': None, 'intermediate_size': None, 'kv_heads': None, 'layers': None}
 
 
+class PrefillPool(Result):
+    """The prefill pool of a disaggregated setup: replicas that only run prompts
+    and hand their KV cache to the decode replicas.
+    """
+    __slots__ = ()
+    _fields = {'replicas': None, 'tp': None}
+
+
 class Proposal(Result):
     """A setup that meets every target, as changes from the card's."""
     __slots__ = ()
@@ -661,7 +669,7 @@ class SeqLenStepPowerOfTwo(Result):
 class ServeCandidate(Result):
     """One serving setup."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'replicas': None, 'tp': None, 'weights': None}
+    _fields = {'accelerator': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'prefill': 'PrefillPool', 'replicas': None, 'tp': None, 'weights': None}
 
 
 class ServeLoadRate(Result):
@@ -703,13 +711,13 @@ class ServePoint(Result):
 class ServeRow(Result):
     """One row: the setup, its figures, and the `sizeup infer` flags that reproduce them."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'candidate': 'ServeCandidate', 'estimate': 'InferEstimate', 'headroom': 'Headroom', 'infer_args': None, 'rank': None, 'request': 'InferRequest', 'simulated': 'Simulated', 'steady': 'Steady'}
+    _fields = {'accelerator': None, 'candidate': 'ServeCandidate', 'estimate': 'InferEstimate', 'headroom': 'Headroom', 'infer_args': None, 'prefill_infer_args': None, 'rank': None, 'request': 'InferRequest', 'simulated': 'Simulated', 'steady': 'Steady'}
 
 
 class ServeSpace(Result):
     """The setups to search; every axis lists the values allowed."""
     __slots__ = ()
-    _fields = {'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'tp': None, 'weights': None}
+    _fields = {'disaggregated': None, 'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'tp': None, 'weights': None}
 
 
 class ServeSpeed(Result):
@@ -797,13 +805,19 @@ class SpaceCount(Result):
 class SpaceCount2(Result):
     """The size of a space, counted without pricing anything."""
     __slots__ = ()
-    _fields = {'formats_without_path': None, 'machines': None, 'setups': None}
+    _fields = {'disaggregated_setups': None, 'formats_without_path': None, 'machines': None, 'setups': None}
+
+
+class SplitSteady(Result):
+    """What a disaggregated setup adds to its steady-state figures."""
+    __slots__ = ()
+    _fields = {'decode_capacity': None, 'prefill_capacity': None, 'prefill_seconds': None, 'prefill_utilization': None, 'queue_seconds': None, 'transfer_bytes': None, 'transfer_in_node': None, 'transfer_seconds': None}
 
 
 class Steady(Result):
     """A setup's figures at its operating point, from the serving estimate's functions."""
     __slots__ = ()
-    _fields = {'capacity': None, 'capacity_concurrency': None, 'capacity_output_tokens_per_sec': None, 'capacity_output_tokens_per_sec_per_gpu': None, 'concurrency': None, 'gpus': None, 'replica_output_tokens_per_sec': None, 'served_output_tokens_per_sec': None, 'tpot_seconds': None, 'ttft_seconds': None, 'usd_per_hour': None, 'usd_per_million_output_tokens': None}
+    _fields = {'capacity': None, 'capacity_concurrency': None, 'capacity_output_tokens_per_sec': None, 'capacity_output_tokens_per_sec_per_gpu': None, 'concurrency': None, 'gpus': None, 'replica_output_tokens_per_sec': None, 'served_output_tokens_per_sec': None, 'split': 'SplitSteady', 'tpot_seconds': None, 'ttft_seconds': None, 'usd_per_hour': None, 'usd_per_million_output_tokens': None}
 
 
 class StepTime(Result):
@@ -948,7 +962,7 @@ Precision = Literal['bf16', 'fp16', 'fp8']
 Projection = Literal['q', 'k', 'v', 'o', 'gate', 'up', 'down']
 RankBy = Literal['time', 'cost']
 Reason = Union[ReasonNoRoomForOneRequest, ReasonKvCache, ReasonDecodeLatency, ReasonPrefillLatency, ReasonThroughput, ReasonTrainingMemory, ReasonTrainingCompute]
-Recompute = Literal['none', 'selective', 'full']
+Recompute = Literal['none', 'selective', 'full', 'op_selective']
 Reserve = Union[ReserveTotal, ReserveFree]
 Role = Literal['embedding', 'position_embedding', 'attention', 'mlp', 'moe_routed_experts', 'moe_shared_experts', 'moe_router', 'norm', 'lm_head', 'vision_and_projector', 'quant_scales', 'buffer', 'other']
 RunState = Union[RunStateSteady, RunStateOverloaded, RunStateTooShortToJudge, RunStateStepCap]

@@ -6,7 +6,7 @@ responses (sizeup::api); do not edit: run the script after a response changes.
 from typing import Any, Dict, List, Literal, Optional, Union
 from ._result import Result, SweepFrame
 
-__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
+__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
 
 Arrivals = Union[ArrivalsPoisson, ArrivalsClosedLoop]
 """How requests arrive."""
@@ -91,7 +91,7 @@ Reason = Union[ReasonNoRoomForOneRequest, ReasonKvCache, ReasonDecodeLatency, Re
 the binary turns them into text in the units the user asked for.
 """
 
-Recompute = Literal['none', 'selective', 'full']
+Recompute = Literal['none', 'selective', 'full', 'op_selective']
 """Which activations are recomputed in the backward pass instead of stored."""
 
 Reserve = Union[ReserveTotal, ReserveFree]
@@ -470,6 +470,11 @@ class ConfirmTally(Result):
     def simulated(self) -> int:
         """Simulations run to confirm."""
     @property
+    def steady_only(self) -> int:
+        """Disaggregated setups taken on their steady-state figures (the
+        simulation does not run them).
+        """
+    @property
     def steps(self) -> int:
         """Engine steps simulated in all."""
     @property
@@ -505,6 +510,9 @@ class Decision(Result):
     @property
     def checks(self) -> List[TargetCheck]:
         """Each target with the card's figure."""
+    @property
+    def max_gpus(self) -> int:
+        """The most GPUs a searched setup has ([`DEFAULT_MAX_GPUS`], `plan serve`'s default)."""
     @property
     def meets_every_target(self) -> bool:
         """Whether the card's setup meets every target."""
@@ -562,6 +570,12 @@ class EngineProfile(Result):
     @property
     def memory_efficiency(self) -> float:
         """Fraction of the curve-predicted memory bandwidth its kernels reach."""
+    @property
+    def overhead_on_host(self) -> bool:
+        """The per-layer overhead is host time spent issuing kernels one by one (eager
+        PyTorch), which runs while the device works: a pass takes the longer of the
+        two, `max(device time, L · overhead)`, instead of their sum.
+        """
     @property
     def prefill_chunk_tokens(self) -> Optional[int]:
         """Tokens one prefill step processes (sizes the activation workspace);
@@ -821,6 +835,9 @@ class InferEstimate(Result):
     def params_total(self) -> int:
         """All parameters."""
     @property
+    def pp(self) -> int:
+        """Devices a replica's layers are split over (1: none)."""
+    @property
     def prefill(self) -> Phase:
         """The prefill of the batch (or of one request under continuous batching)."""
     @property
@@ -828,7 +845,7 @@ class InferEstimate(Result):
         """Prompt tokens per request."""
     @property
     def replicas(self) -> int:
-        """Independent replicas (`gpus / tp`)."""
+        """Independent replicas (`gpus / (tp · pp)`)."""
     @property
     def ridge_batch_datasheet(self) -> float:
         """Datasheet ridge: the batch where decode matmuls turn compute-bound,
@@ -869,7 +886,7 @@ class InferRequest(Result):
         """The accelerator."""
     @property
     def gpus(self) -> int:
-        """Devices in all; `gpus / tp` replicas serve independently."""
+        """Devices in all; `gpus / (tp · pp)` replicas serve independently."""
     @property
     def kv_dtype(self) -> KvDtype:
         """KV cache precision."""
@@ -879,6 +896,11 @@ class InferRequest(Result):
     @property
     def output(self) -> int:
         """Output tokens per request."""
+    @property
+    def pp(self) -> int:
+        """Devices a replica's layers are split over, each holding a contiguous slice
+        and running it in turn (llama.cpp `--split-mode layer`); 1: no split.
+        """
     @property
     def price_per_gpu_hour(self) -> Optional[float]:
         """Price per device-hour; `None`: the catalog's."""
@@ -897,6 +919,11 @@ class InferRequest(Result):
     @property
     def weights(self) -> WeightFormat:
         """Weight storage."""
+    @property
+    def weights_source(self) -> Optional[str]:
+        """Where `weights` comes from (`read from config.json quantization_config …`);
+        `None`: the user's choice.
+        """
 
 class InferResponse(Result):
     """What `sizeup infer` reports."""
@@ -1678,6 +1705,17 @@ class PointShape(Result):
     def layers(self) -> int:
         """`L`."""
 
+class PrefillPool(Result):
+    """The prefill pool of a disaggregated setup: replicas that only run prompts
+    and hand their KV cache to the decode replicas.
+    """
+    @property
+    def replicas(self) -> int:
+        """Prefill replicas."""
+    @property
+    def tp(self) -> int:
+        """Tensor-parallel ranks per prefill replica."""
+
 class Proposal(Result):
     """A setup that meets every target, as changes from the card's."""
     @property
@@ -1984,11 +2022,16 @@ class ServeCandidate(Result):
     def max_num_seqs(self) -> int:
         """Sequences each replica's engine runs at once (vLLM `max_num_seqs`)."""
     @property
+    def prefill(self) -> Optional[PrefillPool]:
+        """Disaggregated: the prefill pool beside the `replicas` decode replicas;
+        `None`: aggregated, each replica runs prefill and decode.
+        """
+    @property
     def replicas(self) -> int:
-        """Replicas serving independently."""
+        """Replicas serving independently (decode replicas when disaggregated)."""
     @property
     def tp(self) -> int:
-        """Tensor-parallel ranks per replica."""
+        """Tensor-parallel ranks per replica (per decode replica when disaggregated)."""
     @property
     def weights(self) -> WeightFormat:
         """Weight format."""
@@ -2133,11 +2176,16 @@ class ServeRow(Result):
     def estimate(self) -> InferEstimate:
         """[`crate::inference::estimate`] of that request."""
     @property
-    def headroom(self) -> Headroom:
-        """The load at which the targets break."""
+    def headroom(self) -> Optional[Headroom]:
+        """The load at which the targets break, by simulation; `None` where there is none."""
     @property
     def infer_args(self) -> List[str]:
-        """`sizeup infer` arguments (after the model) giving the same estimate and simulation."""
+        """`sizeup infer` arguments (after the model) giving the same estimate and
+        simulation; of the decode replicas for a disaggregated setup (no simulation).
+        """
+    @property
+    def prefill_infer_args(self) -> Optional[List[str]]:
+        """Disaggregated: `sizeup infer` arguments giving the prefill replicas' estimate."""
     @property
     def rank(self) -> int:
         """1 for the winner."""
@@ -2145,14 +2193,21 @@ class ServeRow(Result):
     def request(self) -> InferRequest:
         """The request at the operating point (`sizeup infer`'s flags build it)."""
     @property
-    def simulated(self) -> Simulated:
-        """The simulation at the load."""
+    def simulated(self) -> Optional[Simulated]:
+        """The simulation at the load; `None` for a disaggregated setup, which the
+        simulation does not run (its row stands on the steady state).
+        """
     @property
     def steady(self) -> Steady:
         """Its steady-state figures."""
 
 class ServeSpace(Result):
     """The setups to search; every axis lists the values allowed."""
+    @property
+    def disaggregated(self) -> List[bool]:
+        """Whether prefill and decode run on separate pools: `false` aggregated,
+        `true` disaggregated; both by default.
+        """
     @property
     def gpus(self) -> List[int]:
         """GPU counts of the whole deployment (`tp · replicas`)."""
@@ -2331,7 +2386,10 @@ class SimReport(Result):
         """
     @property
     def itl(self) -> Percentiles:
-        """Inter-token latency: every gap between successive tokens of a request."""
+        """Inter-token latency: every gap between successive tokens of a request;
+        its percentiles come from a log-bucket histogram, within
+        [`ITL_RELATIVE_ERROR`] of the exact ones (mean and max exact).
+        """
     @property
     def kv_block_tokens(self) -> int:
         """KV block size, tokens."""
@@ -2513,6 +2571,9 @@ class SpaceCount(Result):
 class SpaceCount2(Result):
     """The size of a space, counted without pricing anything."""
     @property
+    def disaggregated_setups(self) -> int:
+        """Of them, disaggregated."""
+    @property
     def formats_without_path(self) -> int:
         """Weight formats left out on accelerators without their tensor path."""
     @property
@@ -2520,7 +2581,38 @@ class SpaceCount2(Result):
         """Machines: (accelerator, weights, tp, KV) that divide and run."""
     @property
     def setups(self) -> int:
-        """Setups: machines × step budgets × sequence caps × replica counts."""
+        """Setups: machines × step budgets × sequence caps × (replica counts +
+        prefill/decode splits).
+        """
+
+class SplitSteady(Result):
+    """What a disaggregated setup adds to its steady-state figures."""
+    @property
+    def decode_capacity(self) -> float:
+        """The load the decode pool carries within the TPOT target."""
+    @property
+    def prefill_capacity(self) -> float:
+        """The load the prefill pool carries within the TTFT target (requests per
+        second, or users).
+        """
+    @property
+    def prefill_seconds(self) -> float:
+        """One prompt's prefill on a prefill replica, seconds."""
+    @property
+    def prefill_utilization(self) -> float:
+        """Share of time each prefill replica is busy at the load, `ρ`."""
+    @property
+    def queue_seconds(self) -> float:
+        """Mean wait for a prefill replica at the load (M/D/1), seconds."""
+    @property
+    def transfer_bytes(self) -> int:
+        """Bytes of the prompt's KV cache on the busier end of the transfer (one rank)."""
+    @property
+    def transfer_in_node(self) -> bool:
+        """Whether the transfer runs over the GPU link inside one node (else the network)."""
+    @property
+    def transfer_seconds(self) -> float:
+        """Sending the prompt's KV cache to a decode replica, seconds."""
 
 class Steady(Result):
     """A setup's figures at its operating point, from the serving estimate's functions."""
@@ -2552,6 +2644,11 @@ class Steady(Result):
     @property
     def served_output_tokens_per_sec(self) -> float:
         """Output tokens per second the deployment serves at the load."""
+    @property
+    def split(self) -> Optional[SplitSteady]:
+        """Disaggregated: the prefill pool's figures and the KV transfer; `None`
+        for an aggregated setup.
+        """
     @property
     def tpot_seconds(self) -> float:
         """Time per output token at that concurrency, seconds."""
