@@ -45,7 +45,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::steady::{Cap, Outcome, Prices, Steady};
+use super::steady::{operating_point, Cap, Outcome, Prices, Steady};
 use super::{MissReason, ServeCandidate, ServeLoad, ServePlanRequest};
 use crate::arch::Architecture;
 use crate::device::collective::{Fabric, Network};
@@ -199,34 +199,13 @@ pub(super) fn decide_split(
     let n_p = c.prefill.map_or(1, |p| p.replicas).max(1) as f64;
     let o = req.workload.output as f64;
     let s = side.seconds;
-    let (concurrency, lambda) = match req.load {
-        ServeLoad::Rate { per_sec } => {
-            let need = per_sec / n_d as f64 * o;
-            match d.carrying(n_d as usize, need) {
-                Some(c) if c <= cap.requests => (c, per_sec),
-                _ => {
-                    let top = d.schedule(cap.requests);
-                    return Outcome::Missed(MissReason::OverCapacity {
-                        offered_per_replica: per_sec / n_d as f64,
-                        carried_per_replica: top.output_tokens_per_sec / o,
-                        cap: cap.requests,
-                        cap_by_memory: cap.by_memory,
-                    });
-                }
-            }
-        }
-        ServeLoad::Users { users } => {
-            let per_replica = users.div_ceil(n_d);
-            if per_replica > cap.requests {
-                return Outcome::Missed(MissReason::TooManyUsers {
-                    per_replica,
-                    cap: cap.requests,
-                    cap_by_memory: cap.by_memory,
-                });
-            }
-            let x = d.schedule(per_replica).output_tokens_per_sec;
-            (per_replica, n_d as f64 * x / o)
-        }
+    let concurrency = match operating_point(d, req.load, o, n_d, n_d as usize, cap) {
+        Ok(c) => c,
+        Err(miss) => return Outcome::Missed(miss),
+    };
+    let lambda = match req.load {
+        ServeLoad::Rate { per_sec } => per_sec,
+        ServeLoad::Users { .. } => n_d as f64 * d.schedule(concurrency).output_tokens_per_sec / o,
     };
     let rho = lambda * s / n_p;
     if rho >= 1.0 {

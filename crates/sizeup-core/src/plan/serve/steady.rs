@@ -537,6 +537,47 @@ pub(super) struct Cap {
     pub capacity_bytes: u64,
 }
 
+/// The requests in flight per replica at which `replicas` replicas priced by
+/// `prices` carry `load` (`output` tokens per request) within the cap, or why none
+/// does; `slot` keeps the operating point among the machine's setups.
+pub(super) fn operating_point(
+    prices: &mut Prices<'_>,
+    load: ServeLoad,
+    output: f64,
+    replicas: u64,
+    slot: usize,
+    cap: Cap,
+) -> Result<u64, MissReason> {
+    match load {
+        ServeLoad::Rate { per_sec } => {
+            let need = per_sec / replicas as f64 * output;
+            match prices.carrying(slot, need) {
+                Some(c) if c <= cap.requests => Ok(c),
+                _ => {
+                    let top = prices.schedule(cap.requests);
+                    Err(MissReason::OverCapacity {
+                        offered_per_replica: per_sec / replicas as f64,
+                        carried_per_replica: top.output_tokens_per_sec / output,
+                        cap: cap.requests,
+                        cap_by_memory: cap.by_memory,
+                    })
+                }
+            }
+        }
+        ServeLoad::Users { users } => {
+            let per_replica = users.div_ceil(replicas);
+            if per_replica > cap.requests {
+                return Err(MissReason::TooManyUsers {
+                    per_replica,
+                    cap: cap.requests,
+                    cap_by_memory: cap.by_memory,
+                });
+            }
+            Ok(per_replica)
+        }
+    }
+}
+
 /// Decide one setup on its machine's prices; `slot` is its replica count's
 /// place among the machine's setups (for the prices to keep its operating point).
 pub(super) fn decide(
@@ -555,33 +596,9 @@ pub(super) fn decide(
     }
     let n = c.replicas.max(1);
     let o = req.workload.output as f64;
-    let concurrency = match req.load {
-        ServeLoad::Rate { per_sec } => {
-            let need = per_sec / n as f64 * o;
-            match prices.carrying(slot, need) {
-                Some(c) if c <= cap.requests => c,
-                _ => {
-                    let top = prices.schedule(cap.requests);
-                    return Outcome::Missed(MissReason::OverCapacity {
-                        offered_per_replica: per_sec / n as f64,
-                        carried_per_replica: top.output_tokens_per_sec / o,
-                        cap: cap.requests,
-                        cap_by_memory: cap.by_memory,
-                    });
-                }
-            }
-        }
-        ServeLoad::Users { users } => {
-            let per_replica = users.div_ceil(n);
-            if per_replica > cap.requests {
-                return Outcome::Missed(MissReason::TooManyUsers {
-                    per_replica,
-                    cap: cap.requests,
-                    cap_by_memory: cap.by_memory,
-                });
-            }
-            per_replica
-        }
+    let concurrency = match operating_point(prices, req.load, o, n, slot, cap) {
+        Ok(c) => c,
+        Err(miss) => return Outcome::Missed(miss),
     };
     let s = prices.schedule(concurrency);
     let t = &req.targets;
