@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{PrefillPool, ServeCandidate};
 use crate::arch::Architecture;
 use crate::dtype::{KvDtype, WeightFormat};
 use crate::hardware::Accelerator;
@@ -99,6 +100,46 @@ pub struct Machine {
     pub tp: u64,
     /// Index of the KV precision in [`ServeSpace::kv_dtypes`].
     pub kv: usize,
+}
+
+impl Machine {
+    /// One setup on this machine: `replicas` (decode replicas where `prefill` is a
+    /// split's prefill pool), the `(index, value)` of its sequence cap and step
+    /// budget; with its place in the space's lists for a total order (GPUs,
+    /// accelerator, tp, weights, KV, prefill tp and replicas (0 aggregated),
+    /// sequence cap, step budget).
+    pub fn setup(
+        &self,
+        space: &ServeSpace,
+        replicas: u64,
+        prefill: Option<PrefillPool>,
+        (mi, max_num_seqs): (usize, u64),
+        (ci, max_batched_tokens): (usize, u64),
+    ) -> (ServeCandidate, [u64; 9]) {
+        let candidate = ServeCandidate {
+            accelerator: self.accelerator,
+            tp: self.tp,
+            replicas,
+            prefill,
+            weights: space.weights[self.weights],
+            kv_dtype: space.kv_dtypes[self.kv],
+            max_num_seqs,
+            max_batched_tokens,
+        };
+        let (tp_p, p) = prefill.map_or((0, 0), |pool| (pool.tp, pool.replicas));
+        let order = [
+            candidate.gpus(),
+            self.accelerator as u64,
+            self.tp,
+            self.weights as u64,
+            self.kv as u64,
+            tp_p,
+            p,
+            mi as u64,
+            ci as u64,
+        ];
+        (candidate, order)
+    }
 }
 
 /// The size of a space, counted without pricing anything.

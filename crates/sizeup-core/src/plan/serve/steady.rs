@@ -784,27 +784,7 @@ fn walk_machine(
                 capacity_bytes: acc.memory_bytes,
             };
             for (slot, &n) in replicas.iter().enumerate() {
-                let candidate = ServeCandidate {
-                    accelerator: m.accelerator,
-                    tp: m.tp,
-                    replicas: n,
-                    prefill: None,
-                    weights: space.weights[m.weights],
-                    kv_dtype: space.kv_dtypes[m.kv],
-                    max_num_seqs,
-                    max_batched_tokens: chunk,
-                };
-                let order = [
-                    candidate.gpus(),
-                    m.accelerator as u64,
-                    m.tp,
-                    m.weights as u64,
-                    m.kv as u64,
-                    0,
-                    0,
-                    mi as u64,
-                    ci as u64,
-                ];
+                let (candidate, order) = m.setup(space, n, None, (mi, max_num_seqs), (ci, chunk));
                 let outcome = decide(&mut prices, req, &candidate, slot, cap, price);
                 found.record(req, candidate, order, outcome);
             }
@@ -874,27 +854,8 @@ fn walk_splits(
                         tp: side.tp,
                         replicas: p,
                     };
-                    let candidate = ServeCandidate {
-                        accelerator: m.accelerator,
-                        tp: m.tp,
-                        replicas: d,
-                        prefill: Some(pool),
-                        weights: space.weights[m.weights],
-                        kv_dtype: space.kv_dtypes[m.kv],
-                        max_num_seqs,
-                        max_batched_tokens: chunk,
-                    };
-                    let order = [
-                        candidate.gpus(),
-                        m.accelerator as u64,
-                        m.tp,
-                        m.weights as u64,
-                        m.kv as u64,
-                        tp_p,
-                        p,
-                        mi as u64,
-                        ci as u64,
-                    ];
+                    let (candidate, order) =
+                        m.setup(space, d, Some(pool), (mi, max_num_seqs), (ci, chunk));
                     let outcome = decide_split(&mut decode, &side, req, &candidate, ci, cap, price);
                     found.record(req, candidate, order, outcome);
                 }
