@@ -80,7 +80,6 @@ impl Answered for InferRequest {}
 impl Answered for TrainRequest {}
 impl Answered for CardRequest {}
 impl Answered for PlanTrainRequest {}
-impl Answered for PlanServeRequest {}
 impl Answered for ModelsRequest {}
 impl Answered for GpusRequest {}
 
@@ -91,10 +90,17 @@ impl Answered for SweepRequest {
             return Ok(());
         };
         let bytes = api::sweep_chart(path, self, response, ByteUnits::Binary)?;
-        std::fs::write(path, bytes).map_err(|source| api::Error::Write {
-            path: path.display().to_string(),
-            source,
-        })
+        api::write_chart(path, &bytes)
+    }
+}
+
+impl Answered for PlanServeRequest {
+    /// `chart="front.svg"` writes the Pareto chart, as `--chart` does.
+    fn after(&self, response: &Self::Response) -> Result<(), api::Error> {
+        let Some(path) = &self.chart else {
+            return Ok(());
+        };
+        api::write_chart(path, &api::plan_serve_chart(path, response)?)
     }
 }
 

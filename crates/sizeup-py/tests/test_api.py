@@ -144,6 +144,17 @@ def test_sweep_chart_is_the_clis(cli, tmp_path):
     assert ours.read_bytes().startswith(b"<svg")
 
 
+def test_plan_serve_chart_is_the_clis(cli, tmp_path):
+    ours, theirs = tmp_path / "ours.svg", tmp_path / "theirs.svg"
+    flags = {"rate": "4", "prompt": "512", "output": "128", "ttft": "2", "tpot": "0.1", "gpu": "L4", "gpus": "1,2"}
+    sizeup.plan(MODEL, "serve", chart=ours, **flags)
+    argv = [a for k, v in flags.items() for a in (f"--{k}", v)]
+    done = cli("plan", "serve", MODEL, *argv, "--chart", str(theirs))
+    assert done.returncode == 0, done.stderr
+    assert ours.read_bytes() == theirs.read_bytes()
+    assert ours.read_bytes().startswith(b"<svg")
+
+
 def test_version_matches_cli(cli):
     assert cli("--version").stdout.strip() == f"sizeup {sizeup.__version__}"
 

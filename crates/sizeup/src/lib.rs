@@ -129,12 +129,8 @@ fn run(cli: Cli) -> Result<String, AppError> {
 /// Write a chart's `bytes` to `path`; say where on stderr.
 #[allow(clippy::print_stderr)]
 fn write_chart(path: &std::path::Path, bytes: Vec<u8>) -> Result<(), AppError> {
-    let shown = path.display().to_string();
-    std::fs::write(path, bytes).map_err(|source| AppError::Write {
-        path: shown.clone(),
-        source,
-    })?;
-    eprintln!("chart written to {shown}");
+    api::write_chart(path, &bytes)?;
+    eprintln!("chart written to {}", path.display());
     Ok(())
 }
 

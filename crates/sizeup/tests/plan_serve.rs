@@ -283,10 +283,10 @@ fn a_space_too_large_for_a_minute_is_refused_before_the_search() {
             "1",
             "--tpot",
             "0.05",
-            // 10,000 GPU counts × 8 caps × 8 step budgets on 17 accelerators:
-            // over 200 million setups
+            // 1,024 GPU counts (the most a plan takes) × 8 caps × 8 step budgets
+            // on 17 accelerators, with their prefill/decode splits
             "--gpus",
-            "1..10000:1",
+            "1..1024:1",
             "--max-num-seqs",
             "8,16,32,64,128,256,512,1024",
             "--max-batched-tokens",

@@ -129,8 +129,17 @@ fn uncertain_cases_are_summed_apart_and_unfit_speeds_are_flagged() {
             );
         }
     }
-    // a speed predicted for a setup that does not fit says so, in JSON and in its note
-    for c in cases.iter().filter(|c| c["fits"] == false) {
+    // a speed predicted for a setup that does not fit says so, in JSON and in its
+    // note: of the serving cases, one run that ran (TRT-LLM 7B at batch 60 × 2,176
+    // tokens: the engine's paged KV is not the static batch it ran), a known
+    // over-estimate of the memory model
+    let unfit: Vec<_> = cases.iter().filter(|c| c["fits"] == false).collect();
+    assert_eq!(unfit.len(), 1, "{unfit:?}");
+    assert_eq!(
+        unfit[0]["id"],
+        "trtllm_v061_tput_a100_fp16_llama7b_bs60_128_2048"
+    );
+    for c in unfit {
         assert!(c["note"].as_str().unwrap().contains("does not fit"), "{c}");
     }
     // the 4-GPU TensorRT-LLM row reports `output_tokens_per_sec`: a total, as its key says

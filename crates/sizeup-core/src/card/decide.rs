@@ -202,7 +202,11 @@ fn checks_now(input: &CardInput<'_>, serving: &Serving) -> Vec<TargetCheck> {
 fn plan_request(input: &CardInput<'_>, users: u64) -> ServePlanRequest {
     let serve = &input.serve;
     let t = &input.targets;
-    let mut space = ServeSpace::default();
+    // aggregated replicas only: a card's change names no prefill/decode split
+    let mut space = ServeSpace {
+        disaggregated: vec![false],
+        ..ServeSpace::default()
+    };
     if !space.tp.contains(&serve.tp) {
         space.tp.push(serve.tp);
     }
@@ -305,8 +309,9 @@ fn changes(input: &CardInput<'_>, accs: &[Accelerator], c: &ServeCandidate) -> V
 /// Spaces that change one thing of the card's setup each.
 fn alone_spaces(input: &CardInput<'_>, full: &ServeSpace) -> Vec<(Vec<usize>, ServeSpace)> {
     let s = &input.serve;
+    let replicas = (s.gpus / s.tp.max(1)).max(1);
     let one = ServeSpace {
-        gpus: vec![s.tp],
+        gpus: vec![s.tp.saturating_mul(replicas)],
         tp: vec![s.tp],
         weights: vec![s.weights],
         kv_dtypes: vec![s.kv_dtype],
@@ -340,7 +345,7 @@ fn alone_spaces(input: &CardInput<'_>, full: &ServeSpace) -> Vec<(Vec<usize>, Se
         out.push((
             own.clone(),
             ServeSpace {
-                gpus: vec![tp],
+                gpus: vec![tp.saturating_mul(replicas)],
                 tp: vec![tp],
                 ..one.clone()
             },

@@ -223,7 +223,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         runtime_bytes: 1536 * MIB,
         comm_buffer_bytes: 512 * MIB,
         prefill_chunk_tokens: Some(8192),
-        // fitted by validation::calibration (Knob::ServingMatmul16 / ServingMatmul8), as
+        // fitted by sizeup_validation::calibration (Knob::ServingMatmul16 / ServingMatmul8), as
         // shares of the accelerator's measured matmul rates (device::Device::matmul)
         matmul_efficiency_16bit: 0.81,
         matmul_efficiency_8bit: 0.74,
@@ -261,7 +261,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             runtime_bytes: 256 * MIB,
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
-            // fitted by validation::calibration (Knob::LlamaCppMetalMatmul / LlamaCppMetalMemory)
+            // fitted by sizeup_validation::calibration (Knob::LlamaCppMetalMatmul / LlamaCppMetalMemory)
             matmul_efficiency_16bit: 0.38,
             matmul_efficiency_8bit: 0.38,
             memory_efficiency: 0.62,
@@ -275,7 +275,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             runtime_bytes: 512 * MIB,
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
-            // fitted by validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory);
+            // fitted by sizeup_validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory);
             // at the top of its range: llama.cpp's cuBLAS path accumulates in FP16, which
             // GeForce cards run at twice the FP32-accumulate peak the catalog lists
             matmul_efficiency_16bit: 1.0,

@@ -22,7 +22,7 @@ use crate::training::states::Precision;
 /// long full load, gaps between kernels, stragglers, data loading and logging.
 ///
 /// # Source
-/// Fitted by `validation::calibration` (`Knob::SustainedFraction`) on every
+/// Fitted by `sizeup_validation::calibration` (`Knob::SustainedFraction`) on every
 /// `train_throughput` and `train_time` case run with fused kernels whose
 /// prediction depends on it (Megatron-LM, Megatron-Core, Korthikanti, BLOOM,
 /// Llama 3, torchtitan, DeepSeek-V3): the value minimising the median
@@ -55,7 +55,7 @@ pub use crate::ops::FUSED_ELEMENTWISE_PER_H;
 /// a separate kernel, reading and writing, for each operator).
 ///
 /// # Source
-/// Fitted by `validation::calibration` (`Knob::EagerTrafficFactor`, given
+/// Fitted by `sizeup_validation::calibration` (`Knob::EagerTrafficFactor`, given
 /// [`SUSTAINED_FRACTION`]) on the training-speed cases that run eager kernels:
 /// MosaicML llm-foundry's benchmark table (unfused PyTorch blocks), the MPT-7B
 /// run, torchtitan's run without torch.compile and sizeup's own plain-PyTorch
@@ -205,7 +205,7 @@ impl<'a> Gpu<'a> {
             Assumption::new(
                 "sustained share of kernel rates",
                 format!("{}", self.sustained()),
-                "fitted by `sizeup validate` on the training-speed cases (validation::calibration)",
+                "fitted by `sizeup validate` on the training-speed cases (sizeup_validation::calibration)",
             ),
             Assumption::new(
                 "fixed cost per kernel",

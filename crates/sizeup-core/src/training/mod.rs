@@ -928,7 +928,7 @@ fn assumptions(
                 "hidden layer by layer behind the compute beside it (exposed = max(0, comm − compute)); compute beside it runs on {:.0}% fewer SMs",
                 req.comm_sm_share.unwrap_or(time::COMM_SM_SHARE) * 100.0
             ),
-            "PyTorch FSDP per-layer prefetch (Zhao et al. 2023); the SM share fitted by `sizeup validate` (validation::calibration)",
+            "PyTorch FSDP per-layer prefetch (Zhao et al. 2023); the SM share fitted by `sizeup validate` (sizeup_validation::calibration)",
         ),
         Assumption::new(
             "expert load imbalance",

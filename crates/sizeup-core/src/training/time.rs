@@ -45,7 +45,7 @@ pub const FLASH_BACKWARD_RATIO: f64 = 2.5;
 /// on the rest, so hiding `c` seconds of traffic costs `c · share / (1 − share)`.
 ///
 /// # Source
-/// Fitted by `validation::calibration` (`Knob::CommSmShare`) on the training-speed
+/// Fitted by `sizeup_validation::calibration` (`Knob::CommSmShare`) on the training-speed
 /// cases whose prediction moves with it (those that overlap data-, tensor- or
 /// expert-parallel traffic), searched over [0, 0.3]: the value minimising the
 /// median |ln(predicted/reported)|; `sizeup validate` lists the cases. For scale:

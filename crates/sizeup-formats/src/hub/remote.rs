@@ -485,7 +485,6 @@ fn split_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
     Some((u64::from_le_bytes(*head), rest))
 }
 
-/// Percent-escape a path segment (RFC 3986 unreserved characters kept).
 /// The header cache's folder for an endpoint: its URL without the scheme and the
 /// trailing slash, percent-escaped into one path segment
 /// (`https://huggingface.co` → `huggingface.co`, `http://127.0.0.1:8080` →
@@ -499,6 +498,7 @@ pub fn cache_folder(endpoint: &str) -> String {
     escape(bare)
 }
 
+/// Percent-escape a path segment (RFC 3986 unreserved characters kept).
 fn escape(segment: &str) -> String {
     segment
         .bytes()

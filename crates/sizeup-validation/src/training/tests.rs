@@ -139,8 +139,12 @@ fn torchtitan_without_compile_reads_as_it_ran() {
     assert_eq!(r.req.kernels, Kernels::Eager);
     assert_eq!(r.acc.memory_bytes, 96 << 30);
     assert_eq!(r.acc.memory_bandwidth_bytes_per_sec, 2.4e12);
+    // against the 82.4 GiB torchtitan measured: within the memory bar, and under
+    // the part's 96 GiB, as the run was
     let o = predict(case).unwrap();
-    assert!((o.predicted.unwrap() - 74.82).abs() < 0.01, "{o:?}");
+    assert_eq!(o.reported, 82.4);
+    assert!(o.error().unwrap().abs() <= MEMORY_MEDIAN_BAR, "{o:?}");
+    assert!(o.predicted.unwrap() < 96.0);
 }
 
 /// A layout the reader had to guess (the source gives only a rate) draws no fit verdict.

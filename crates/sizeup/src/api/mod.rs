@@ -337,6 +337,17 @@ pub fn plan_serve_chart(
     chart_bytes(path, &crate::commands::plan::serve::chart(response))
 }
 
+/// Write a chart's `bytes` (from [`sweep_chart`] or [`plan_serve_chart`]) to `path`.
+///
+/// # Errors
+/// [`Error::Write`] naming the path, when the file cannot be written.
+pub fn write_chart(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    std::fs::write(path, bytes).map_err(|source| Error::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// `chart`'s bytes in the format `path` names.
 fn chart_bytes(path: &std::path::Path, chart: &crate::chart::Chart) -> Result<Vec<u8>, Error> {
     crate::chart::write_chart(path, chart).map_err(|e| Error::Chart {

@@ -252,6 +252,7 @@ fn summarize(kind: String, uncertain: bool, rows: &[&CaseRow]) -> KindSummary {
     }
 }
 
+/// A share as a percentage cell, empty where there is none.
 fn ratio(x: Option<f64>) -> Cell {
     x.map_or(Cell::Empty, Cell::Ratio)
 }

@@ -80,12 +80,17 @@ impl LogHistogram {
         self.max = self.max.max(v);
     }
 
-    /// The value reported for bucket `at`: its midpoint, clamped to the samples' range.
+    /// The value reported for bucket `at`: its midpoint, clamped to the samples' range
+    /// (the bucket of +∞, whose upper edge is no number, reports the largest sample).
     fn value_of(&self, at: usize) -> f64 {
         let k = self.first + at as u64;
         let lo = f64::from_bits(k << DROPPED_BITS);
         let hi = f64::from_bits((k + 1) << DROPPED_BITS);
-        (lo + (hi - lo) / 2.0).clamp(self.min, self.max)
+        let mid = lo + (hi - lo) / 2.0;
+        if mid.is_nan() {
+            return self.max;
+        }
+        mid.clamp(self.min, self.max)
     }
 
     /// The nearest-rank `p`-th percentile, within [`RELATIVE_ERROR`] of the exact one.
@@ -186,5 +191,10 @@ mod tests {
         h.record(-1.0, 1);
         assert_eq!(h.buckets(), (key(f64::INFINITY) + 1) as usize);
         assert_eq!(h.percentiles().samples, 1_000_003);
+        // a percentile that lands on the infinite sample reports it, not NaN
+        let mut top = LogHistogram::default();
+        top.record(0.01, 1);
+        top.record(f64::INFINITY, 1);
+        assert_eq!(top.percentiles().p99, f64::INFINITY);
     }
 }

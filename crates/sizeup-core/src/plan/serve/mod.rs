@@ -438,6 +438,11 @@ pub fn search(
 /// many decode batches).
 pub const MAX_NUM_SEQS: u64 = 65_536;
 
+/// The largest deployment a plan searches, 128 nodes of 8: the prefill/decode
+/// splits of a count `g` number about `g/tp`, so their enumeration grows as the
+/// square of the largest count.
+pub const MAX_SERVE_GPUS: u64 = 1024;
+
 /// Check a plan request.
 ///
 /// # Errors
@@ -473,6 +478,13 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
                 "one or more positive whole numbers",
             );
         }
+    }
+    if let Some(g) = s.gpus.iter().find(|&&g| g > MAX_SERVE_GPUS) {
+        return invalid(
+            "gpus",
+            g.to_string(),
+            &format!("deployments of at most {MAX_SERVE_GPUS} GPUs"),
+        );
     }
     if let Some(m) = s.max_num_seqs.iter().find(|&&m| m > MAX_NUM_SEQS) {
         return invalid(

@@ -318,6 +318,9 @@ fn bad_requests_name_the_field() {
     r.space.max_num_seqs = vec![MAX_NUM_SEQS + 1];
     assert_eq!(field(&r), "max_num_seqs");
     let mut r = req.clone();
+    r.space.gpus = vec![8, MAX_SERVE_GPUS + 1];
+    assert_eq!(field(&r), "gpus");
+    let mut r = req.clone();
     r.targets.tpot_seconds = 0.0;
     assert_eq!(field(&r), "tpot");
     let mut r = req;

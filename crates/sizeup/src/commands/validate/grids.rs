@@ -3,6 +3,7 @@
 
 use sizeup_validation::grids::{self, GridOutcome, PricedLayout, FIRST_CHOICE_GAP_BAR};
 
+use super::ratio;
 use crate::render::{Cell, Table};
 
 /// The kind `--kind` selects the grids by.
@@ -15,10 +16,6 @@ pub fn outcomes(kind: Option<&str>) -> Vec<GridOutcome> {
     } else {
         Vec::new()
     }
-}
-
-fn ratio(x: Option<f64>) -> Cell {
-    x.map_or(Cell::Empty, Cell::Ratio)
 }
 
 fn tokens(x: Option<f64>) -> Cell {

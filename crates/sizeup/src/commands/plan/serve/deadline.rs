@@ -68,7 +68,11 @@ pub fn steps_needed(req: &ServePlanRequest) -> u64 {
 }
 
 /// Seconds one engine step of the front's best setup takes here, from a short
-/// simulation of it; `None` when the front is empty (nothing will be simulated).
+/// simulation of it, scaled to the largest batch a run may hold: a step's work
+/// grows with the requests running in it (the scheduler visits each), and the
+/// probe holds at most its few requests, so its time per step is multiplied by
+/// `max(max_num_seqs) / probe batch` (an upper bound: the step's fixed part is
+/// scaled too). `None` when the front is empty (nothing will be simulated).
 fn seconds_per_step(
     prepared: &Prepared<'_>,
     accs: &[Accelerator],
@@ -86,8 +90,11 @@ fn seconds_per_step(
     let sim = c.simulation(&req.workload, req.load, &bounds);
     let start = Instant::now();
     let report = simulate(prepared.arch(), &request, &sim)?;
+    let probe_batch = bounds.requests_per_replica.min(c.max_num_seqs).max(1);
+    let largest = req.space.max_num_seqs.iter().copied().max().unwrap_or(1);
+    let scale = (largest as f64 / probe_batch as f64).max(1.0);
     Ok(Some(
-        start.elapsed().as_secs_f64() / report.steps.max(1) as f64,
+        scale * start.elapsed().as_secs_f64() / report.steps.max(1) as f64,
     ))
 }
 

@@ -24,7 +24,12 @@ pub(super) fn empty_space(args: &PlanServeArgs, heads: u64, req: &ServePlanReque
             if args.gpu.is_empty() { "the catalog's data-centre GPUs".to_string() } else { args.gpu.join(",") }
         ),
         hint: Some(format!(
-            "use `--tp` values that divide {heads} (1, 2, 4, 8), `--gpus` counts that are multiples of them, or other `--weights`"
+            "use `--tp` values that divide {heads} ({}), `--gpus` counts that are multiples of them, or other `--weights`",
+            (1..=8u64)
+                .filter(|t| heads % t == 0)
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

@@ -400,6 +400,13 @@ fn estimate_args(
 /// machine costs about three of them (its passes are priced once) and one per
 /// prefill size beside it when disaggregated, each further aggregated setup a
 /// sixty-fourth, each disaggregated one (its pools' prices shared) a 256th.
+///
+/// # Source
+/// Rough ratios read from `cargo bench -p sizeup-core --features parallel --bench
+/// plan_serve` against one timed `evaluate` on this project's 2-core machine; the
+/// 256th for a disaggregated setup is set from the bench's whole time, not
+/// measured alone. The prediction only decides the one-minute refusal (and a
+/// served plan's deadline), so it is kept coarse.
 fn predicted_seconds(
     arch: &sizeup_core::Architecture,
     accs: &[Accelerator],
