@@ -329,6 +329,8 @@ pub struct ElementwiseOp {
     pub tp: TpSplit,
     /// The MLP activation (SwiGLU or GeLU) rather than norms and residuals.
     pub activation: bool,
+    /// A gated activation (`act(gate)·up`) rather than a plain one.
+    pub gated: bool,
 }
 
 /// One operation.
@@ -549,6 +551,7 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
             active: 1,
             tp: TpSplit::Replicated,
             activation: false,
+            gated: false,
         }),
     });
     let mut activation = |mlp: &crate::arch::Mlp, active: u64| {
@@ -565,6 +568,7 @@ pub fn block_ops(arch: &Architecture, block: &Block) -> Result<BlockOps> {
                 active,
                 tp: TpSplit::Rows,
                 activation: true,
+                gated: mlp.kind == MlpKind::Gated,
             }),
         });
     };

@@ -12,7 +12,8 @@
 //!   figure does not depend on the knob, such as a training time computed from
 //!   a stated rate, does not vote);
 //! - each knob takes the grid value (step [`Knob::step`]) that minimises its
-//!   objective, the middle of the plateau when several tie; knobs that act on
+//!   objective; where several tie, the one with the smallest mean `|ln|`, then
+//!   the middle of what still ties; knobs that act on
 //!   the same cases (an engine's matmul and memory efficiencies) are fitted in
 //!   turn until none moves (coordinate descent, at most [`MAX_PASSES`] passes).
 //!
@@ -28,13 +29,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{Case, CaseOutcome};
 use sizeup_core::inference::{self, Backend, Engine, EngineProfile};
-use sizeup_core::training::kernels::{EAGER_TRAFFIC_FACTOR, SUSTAINED_FRACTION};
+use sizeup_core::training::kernels::SUSTAINED_FRACTION;
 use sizeup_core::training::time::COMM_SM_SHARE;
 
 /// Grid step of the efficiency knobs (fractions); a factor's step is [`Knob::step`].
 pub const GRID_STEP: f64 = 0.01;
 /// How many knobs there are.
-pub const KNOBS: usize = 9;
+pub const KNOBS: usize = 8;
 /// Coordinate-descent passes at most.
 pub const MAX_PASSES: usize = 4;
 
@@ -44,8 +45,6 @@ pub const MAX_PASSES: usize = 4;
 pub enum Knob {
     /// `training::kernels::SUSTAINED_FRACTION`: share of kernel rates a training run sustains.
     SustainedFraction,
-    /// `training::kernels::EAGER_TRAFFIC_FACTOR`: eager PyTorch's element-wise traffic over fused kernels.
-    EagerTrafficFactor,
     /// `training::time::COMM_SM_SHARE`: share of the SMs overlapped communication takes from compute.
     CommSmShare,
     /// llama.cpp on CUDA: matmul efficiency (16- and 8-bit paths alike).
@@ -75,7 +74,6 @@ impl Knob {
     /// Every knob, in fitting order.
     pub const ALL: [Knob; KNOBS] = [
         Knob::SustainedFraction,
-        Knob::EagerTrafficFactor,
         Knob::CommSmShare,
         Knob::LlamaCppCudaMatmul,
         Knob::LlamaCppCudaMemory,
@@ -89,7 +87,6 @@ impl Knob {
     pub fn constant(self) -> &'static str {
         match self {
             Knob::SustainedFraction => "training::kernels::SUSTAINED_FRACTION",
-            Knob::EagerTrafficFactor => "training::kernels::EAGER_TRAFFIC_FACTOR",
             Knob::CommSmShare => "training::time::COMM_SM_SHARE",
             Knob::LlamaCppCudaMatmul => "profile(llama.cpp, CUDA).matmul_efficiency_16bit/8bit",
             Knob::LlamaCppCudaMemory => "profile(llama.cpp, CUDA).memory_efficiency",
@@ -103,12 +100,7 @@ impl Knob {
     /// Which cases it is fitted on, in words.
     pub fn fitted_on(self) -> &'static str {
         match self {
-            Knob::SustainedFraction => {
-                "train_throughput and train_time cases run with fused kernels"
-            }
-            Knob::EagerTrafficFactor => {
-                "train_throughput and train_time cases run with eager kernels"
-            }
+            Knob::SustainedFraction => "train_throughput and train_time cases",
             Knob::CommSmShare => {
                 "train_throughput and train_time cases that overlap communication with compute"
             }
@@ -121,29 +113,25 @@ impl Knob {
         }
     }
 
-    /// The range searched, both ends included.
+    /// The range searched, both ends included. The communication share stops at
+    /// 0.15: DeepSeek-V3's 20 of 132 SMs (arXiv:2412.19437 §3.2.2), the largest
+    /// share a published system gives its communication kernels.
     pub fn range(self) -> (f64, f64) {
         match self {
             Knob::SustainedFraction => (0.60, 1.00),
-            Knob::EagerTrafficFactor => (1.00, 4.00),
-            Knob::CommSmShare => (0.00, 0.30),
+            Knob::CommSmShare => (0.00, 0.15),
             _ => (0.20, 1.00),
         }
     }
 
     /// The grid step.
     pub fn step(self) -> f64 {
-        match self {
-            Knob::EagerTrafficFactor => 0.05,
-            _ => GRID_STEP,
-        }
+        GRID_STEP
     }
 
     fn group(self) -> Group {
         match self {
-            Knob::SustainedFraction | Knob::EagerTrafficFactor | Knob::CommSmShare => {
-                Group::Training
-            }
+            Knob::SustainedFraction | Knob::CommSmShare => Group::Training,
             Knob::LlamaCppCudaMatmul | Knob::LlamaCppCudaMemory => Group::LlamaCppCuda,
             Knob::LlamaCppMetalMatmul | Knob::LlamaCppMetalMemory => Group::LlamaCppMetal,
             Knob::ServingMatmul16 | Knob::ServingMatmul8 => Group::Serving,
@@ -177,7 +165,6 @@ impl Knob {
         let serving = inference::profile(Engine::Trtllm, Backend::Cuda);
         match self {
             Knob::SustainedFraction => SUSTAINED_FRACTION,
-            Knob::EagerTrafficFactor => EAGER_TRAFFIC_FACTOR,
             Knob::CommSmShare => COMM_SM_SHARE,
             Knob::LlamaCppCudaMatmul => cuda.matmul_efficiency_16bit,
             Knob::LlamaCppCudaMemory => cuda.memory_efficiency,
@@ -245,13 +232,9 @@ impl Calibration {
 
 /// The knob a case is fitted on, from what the case is (kind, engine, backend,
 /// precision, kernels): one each, so that every constant is identified by its
-/// own cases (the sustained fraction by fused-kernel runs, the eager factor by
-/// eager ones, given the sustained fraction).
+/// own cases.
 fn knob_of(case: &Case) -> Option<Knob> {
     match case.kind.as_str() {
-        "train_throughput" | "train_time" if super::training::runs_eager(case) => {
-            Some(Knob::EagerTrafficFactor)
-        }
         "train_throughput" | "train_time" => Some(Knob::SustainedFraction),
         "infer_decode" | "infer_prefill" => {
             let (engine, backend, eight_bit) = super::inference::engine_of(case)?;
@@ -278,10 +261,7 @@ fn knob_of(case: &Case) -> Option<Knob> {
 fn votes_of(case: &Case) -> Vec<Knob> {
     let own = knob_of(case);
     let mut out: Vec<Knob> = own.into_iter().collect();
-    if matches!(
-        own,
-        Some(Knob::SustainedFraction | Knob::EagerTrafficFactor)
-    ) {
+    if own == Some(Knob::SustainedFraction) {
         out.push(Knob::CommSmShare);
     }
     out
@@ -405,14 +385,9 @@ struct Predictor<'a> {
 
 impl Predictor<'_> {
     /// The knobs a case's prediction reads: an engine's every efficiency for a
-    /// speed case; for training, the eager factor only under eager kernels.
+    /// speed case; for training, the sustained share and the communication share.
     fn group_knobs(case: &Case) -> Vec<Knob> {
         match knob_of(case) {
-            Some(Knob::EagerTrafficFactor) => vec![
-                Knob::SustainedFraction,
-                Knob::EagerTrafficFactor,
-                Knob::CommSmShare,
-            ],
             Some(Knob::SustainedFraction) => vec![Knob::SustainedFraction, Knob::CommSmShare],
             Some(k) => Knob::ALL
                 .into_iter()
@@ -520,16 +495,26 @@ fn fit_steps(
             if who.is_empty() {
                 continue;
             }
+            // the median |ln| first; among equal medians the smallest mean |ln|
             let mut scores = Vec::with_capacity(k.steps() + 1);
             for s in 0..=k.steps() {
                 let mut trial = steps;
                 trial[k.index()] = s;
                 let errs: Vec<f64> = who.iter().filter_map(|&i| p.log_error(i, &trial)).collect();
-                scores.push(median(errs).unwrap_or(f64::INFINITY));
+                let mean = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
+                scores.push((median(errs).unwrap_or(f64::INFINITY), mean));
             }
-            let best = scores.iter().copied().fold(f64::INFINITY, f64::min);
+            let best = scores.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
             let ties: Vec<usize> = (0..scores.len())
-                .filter(|&s| scores[s] <= best + 1e-12)
+                .filter(|&s| scores[s].0 <= best + 1e-12)
+                .collect();
+            let least = ties
+                .iter()
+                .map(|&s| scores[s].1)
+                .fold(f64::INFINITY, f64::min);
+            let ties: Vec<usize> = ties
+                .into_iter()
+                .filter(|&s| scores[s].1 <= least + 1e-12)
                 .collect();
             let pick = ties[ties.len() / 2];
             if pick != steps[k.index()] {

@@ -193,8 +193,11 @@ const UNSTATED_CONTEXT: u64 = 2048;
 /// The architecture the case states.
 ///
 /// # Rules
-/// - a plain GeLU MLP (GPT style) when the FFN width is absent or `4h`, a gated
-///   one (Llama style) otherwise; KV heads default to the heads; `head_dim` as stated;
+/// - a gated MLP (Llama style) where the FFN width is not `4h`, the KV heads are
+///   fewer than the heads or the model is a mixture of experts; otherwise a plain
+///   GeLU MLP (GPT style), unless only the gated block matches the stated exact
+///   parameter count (Llama 3.2 1B's FFN is exactly `4h`); KV heads default to the
+///   heads; `head_dim` as stated;
 /// - learned positions (GPT style) only if the stated parameter count is nearer
 ///   with them than without (ALiBi and rotary models have none);
 /// - the LM head tied where the stated exact count matches the tied model and
@@ -219,37 +222,56 @@ pub fn architecture(case: &Case, needs: Needs) -> Result<Architecture, String> {
     };
     let ffn = get("ffn").unwrap_or(hidden.saturating_mul(4));
     let moe = m.get("moe").and_then(Value::as_object);
-    let style = if moe.is_some() || ffn != hidden.saturating_mul(4) {
-        BlockStyle::Llama
-    } else {
-        BlockStyle::Gpt
-    };
-    let shape = Shape {
+    let kv_heads = get("kv_heads").unwrap_or(heads);
+    let shape = |style| Shape {
         style,
         layers,
         hidden,
         heads,
-        kv_heads: get("kv_heads").unwrap_or(heads),
+        kv_heads,
         head_dim: get("head_dim"),
         ffn,
         vocab,
         max_context: get("seq_len").unwrap_or(UNSTATED_CONTEXT),
     };
-    let mut arch = shape.build().map_err(|e| e.to_string())?;
     let total = |a: &Architecture| sizeup_core::params::count(a).map(|c| c.total).ok();
-    if let (BlockStyle::Gpt, Some(stated), Needs::Weights) = (style, num(m, "params"), needs) {
-        let mut without = arch.clone();
-        without.embedding.learned_positions = 0;
-        let gap = |a: &Architecture| total(a).map_or(f64::INFINITY, |c| (c as f64 - stated).abs());
-        if gap(&without) < gap(&arch) {
-            arch = without;
+    let stated = match needs {
+        Needs::Weights if moe.is_none() => get("params"),
+        _ => None,
+    };
+    // learned positions kept where the stated count is nearer with them; the head
+    // tied where only the tied model matches the stated count exactly
+    let settle = |mut arch: Architecture| {
+        if let (Some(stated), true) = (stated, arch.embedding.learned_positions > 0) {
+            let mut without = arch.clone();
+            without.embedding.learned_positions = 0;
+            let gap = |a: &Architecture| total(a).map_or(u64::MAX, |c| c.abs_diff(stated));
+            if gap(&without) < gap(&arch) {
+                arch = without;
+            }
         }
-    }
-    if let Some(stated) = get("params") {
-        let mut tied = arch.clone();
-        tied.embedding.tied = true;
-        if total(&arch) != Some(stated) && total(&tied) == Some(stated) {
-            arch = tied;
+        if let Some(stated) = stated {
+            let mut tied = arch.clone();
+            tied.embedding.tied = true;
+            if total(&arch) != Some(stated) && total(&tied) == Some(stated) {
+                arch = tied;
+            }
+        }
+        arch
+    };
+    let build = |style| shape(style).build().map_err(|e| e.to_string()).map(&settle);
+    // a GPT block has a plain MLP 4h wide and every head its own keys and values;
+    // where the shape allows both, a gated block only if it alone matches the count
+    let gpt_shaped = moe.is_none() && ffn == hidden.saturating_mul(4) && kv_heads == heads;
+    let mut arch = build(if gpt_shaped {
+        BlockStyle::Gpt
+    } else {
+        BlockStyle::Llama
+    })?;
+    if gpt_shaped && stated.is_some() && total(&arch) != stated {
+        let gated = build(BlockStyle::Llama)?;
+        if total(&gated) == stated {
+            arch = gated;
         }
     }
     if let Some(moe) = moe {

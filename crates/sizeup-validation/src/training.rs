@@ -39,7 +39,7 @@ use sizeup_core::device::collective::Fabric;
 use sizeup_core::hardware::{self, Accelerator};
 use sizeup_core::params;
 use sizeup_core::shape::Shape;
-use sizeup_core::training::activations::Recompute;
+use sizeup_core::training::activations::{Loss, Recompute};
 use sizeup_core::training::flops::narayanan_model_flops;
 use sizeup_core::training::kernels::{Gpu, Kernels};
 use sizeup_core::training::lora::{Method, Projection};
@@ -414,11 +414,6 @@ pub const SPEED_METRICS: &[&str] = &[
     "a100_gpu_hours",
 ];
 
-/// Whether the case's framework runs eager (unfused) element-wise kernels.
-pub(crate) fn runs_eager(case: &Case) -> bool {
-    rebuild(&sources::complete(case).0).is_ok_and(|r| r.req.kernels == Kernels::Eager)
-}
-
 fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     let (metric, reported) = reported(case, SPEED_METRICS)?;
     let fail = |why: String| (metric.clone(), reported, why);
@@ -427,7 +422,6 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     }
     let mut r = rebuild(case).map_err(fail)?;
     r.req.sustained_fraction = Some(cal.get(Knob::SustainedFraction));
-    r.req.eager_traffic_factor = Some(cal.get(Knob::EagerTrafficFactor));
     r.req.comm_sm_share = Some(cal.get(Knob::CommSmShare));
     if let Some(achieved) = num(&case.setup, "achieved_tflops_per_gpu") {
         // the source's own estimate from a measured rate (Narayanan Eq. 4): use it as the MFU
@@ -537,6 +531,7 @@ fn layer_case(
         params_on_gpu: 0,
         optimizer_traffic_bytes: 0.0,
         comm_sm_share: cal.get(Knob::CommSmShare),
+        loss: Loss::Fused,
     };
     let ms = time::layer_seconds(&arch, &arch.layers.blocks[0], &cfg).total() * 1e3;
     let n = baseline_params(case, Some(&arch)).unwrap_or(f64::NAN) / arch.num_layers() as f64;

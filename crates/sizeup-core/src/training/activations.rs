@@ -530,6 +530,23 @@ pub const EAGER_LOSS_FP32_BYTES: u64 = 12;
 /// and saved; the backward subtracts the one-hot target from it in place).
 pub const FUSED_LOSS_FP32_BYTES: u64 = 4;
 
+/// Bytes of memory traffic per logit of a fused loss, forward and backward: the
+/// fp32 cast, the softmax's reads and write, the gradient's write and read.
+///
+/// # Source
+/// Counted from a vocabulary-parallel cross entropy (Megatron `vocab_parallel_cross_entropy`):
+/// read 2 + write 4, read 4 + write 4, read 4 + write 2, read 2 + … ≈ 24 bytes.
+pub const FUSED_LOSS_TRAFFIC_BYTES: f64 = 24.0;
+
+/// Bytes of memory traffic per logit of the eager loss, forward and backward:
+/// `logits.float()` (2 + 4), `log_softmax` (4 + 4), `nll_loss`'s backward writing
+/// its gradient (4), `log_softmax_backward` (4 + 4 + 4), the cast's backward (4 + 2).
+///
+/// # Source
+/// Counted from transformers `ForCausalLMLoss` and PyTorch's `cross_entropy`
+/// (`log_softmax` + `nll_loss`, `log_softmax_backward_data(grad, output)`).
+pub const EAGER_LOSS_TRAFFIC_BYTES: f64 = 36.0;
+
 /// The chunk count of `chunked` when none is given.
 ///
 /// # Source
@@ -572,6 +589,15 @@ impl Loss {
                 Loss::Eager => EAGER_LOSS_FP32_BYTES,
                 Loss::Fused | Loss::Chunked(_) => FUSED_LOSS_FP32_BYTES,
             }
+    }
+
+    /// Bytes of memory traffic per logit, forward and backward
+    /// ([`EAGER_LOSS_TRAFFIC_BYTES`], else [`FUSED_LOSS_TRAFFIC_BYTES`]).
+    pub fn traffic_bytes(self) -> f64 {
+        match self {
+            Loss::Eager => EAGER_LOSS_TRAFFIC_BYTES,
+            Loss::Fused | Loss::Chunked(_) => FUSED_LOSS_TRAFFIC_BYTES,
+        }
     }
 
     /// What the loss holds, in words, with its source, for `logit_bytes`-byte logits.

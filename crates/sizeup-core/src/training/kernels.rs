@@ -16,6 +16,7 @@ use crate::device::{self, AttentionPass, Gemm, Library};
 use crate::dtype::ComputePrecision;
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
+use crate::training::eager::Residual;
 use crate::training::states::Precision;
 
 /// Fraction of the kernel-level rates a whole training run sustains: clocks under
@@ -23,9 +24,9 @@ use crate::training::states::Precision;
 ///
 /// # Source
 /// Fitted by `sizeup_validation::calibration` (`Knob::SustainedFraction`) on every
-/// `train_throughput` and `train_time` case run with fused kernels whose
-/// prediction depends on it (Megatron-LM, Megatron-Core, Korthikanti, BLOOM,
-/// Llama 3, torchtitan, DeepSeek-V3): the value minimising the median
+/// `train_throughput` and `train_time` case whose prediction depends on it, fused
+/// and eager kernels alike (Megatron-LM, Megatron-Core, Korthikanti, BLOOM, Llama 3,
+/// torchtitan, DeepSeek-V3, llm-foundry, sizeup's own H200 runs): the value minimising the median
 /// |ln(predicted/reported)|. `sizeup validate` lists the cases and the
 /// leave-one-source-out range; a test checks the fit still lands here.
 pub const SUSTAINED_FRACTION: f64 = 0.80;
@@ -51,18 +52,6 @@ pub enum Kernels {
 
 pub use crate::ops::FUSED_ELEMENTWISE_PER_H;
 
-/// Eager PyTorch moves this many times the fused traffic (upcasts, copies and
-/// a separate kernel, reading and writing, for each operator).
-///
-/// # Source
-/// Fitted by `sizeup_validation::calibration` (`Knob::EagerTrafficFactor`, given
-/// [`SUSTAINED_FRACTION`]) on the training-speed cases that run eager kernels:
-/// MosaicML llm-foundry's benchmark table (unfused PyTorch blocks), the MPT-7B
-/// run, torchtitan's run without torch.compile and sizeup's own plain-PyTorch
-/// H200 runs. Its leave-one-source-out range is wide (1.75–4.0, `sizeup validate`
-/// prints it): the families disagree, so the factor transfers poorly.
-pub const EAGER_TRAFFIC_FACTOR: f64 = 2.9;
-
 /// One GPU running one training job: the accelerator, its rates and the precision.
 #[derive(Debug, Clone, Copy)]
 pub struct Gpu<'a> {
@@ -76,8 +65,9 @@ pub struct Gpu<'a> {
     pub kernels: Kernels,
     /// Datasheet peak of the matmul precision, FLOP/s.
     pub peak: f64,
-    /// Eager kernels' element-wise traffic over the fused one ([`EAGER_TRAFFIC_FACTOR`] unless overridden).
-    pub eager_traffic: f64,
+    /// How eager kernels hold the parameters (the residual stream's width and
+    /// autocast's casts); fused kernels ignore it.
+    pub residual: Residual,
 }
 
 impl<'a> Gpu<'a> {
@@ -102,7 +92,7 @@ impl<'a> Gpu<'a> {
             precision,
             kernels,
             peak,
-            eager_traffic: EAGER_TRAFFIC_FACTOR,
+            residual: Residual::Bits16,
         })
     }
 
@@ -185,14 +175,6 @@ impl<'a> Gpu<'a> {
             .seconds()
     }
 
-    /// Element-wise bytes multiplier for the kernel style.
-    pub fn elementwise_factor(&self) -> f64 {
-        match self.kernels {
-            Kernels::Fused => 1.0,
-            Kernels::Eager => self.eager_traffic,
-        }
-    }
-
     /// The assumptions this GPU's timings rest on.
     pub fn assumptions(&self) -> Vec<Assumption> {
         let mut out = device::assumptions(self.acc);
@@ -218,12 +200,18 @@ impl<'a> Gpu<'a> {
                     Kernels::Fused => format!(
                         "fused: {FUSED_ELEMENTWISE_PER_H}·h bytes per token-layer outside the MLP"
                     ),
-                    Kernels::Eager => format!(
-                        "eager PyTorch: {}× the fused element-wise traffic",
-                        self.eager_traffic
-                    ),
+                    Kernels::Eager => match self.residual {
+                        Residual::Bits16 => "eager PyTorch, one kernel per operator, 16-bit parameters and residual stream".to_string(),
+                        Residual::Autocast => format!(
+                            "eager PyTorch, one kernel per operator, autocast over fp32 parameters: fp32 residual stream, a cast before each product, {} bytes of weight casts per parameter and micro-batch",
+                            super::eager::AUTOCAST_WEIGHT_BYTES
+                        ),
+                    },
                 },
-                "Korthikanti et al. 2022 Table 4 (fused); MosaicML llm-foundry benchmarks (eager)",
+                match self.kernels {
+                    Kernels::Fused => "Korthikanti et al. 2022 Table 4",
+                    Kernels::Eager => "counted from transformers' modeling code (LlamaRMSNorm, apply_rotary_pos_emb, LlamaMLP) and torch.autocast's cast rules (training::eager)",
+                },
             ),
         ]);
         out

@@ -26,6 +26,7 @@
 
 use crate::error::Result;
 use crate::training::activations::Recompute;
+use crate::training::eager::Residual;
 use crate::training::flops::FlopsPerToken;
 use crate::training::parallel::{Layout, ZeroStage};
 use crate::training::states::{GpuParams, ModelStates, Stage};
@@ -60,7 +61,7 @@ struct Split {
 pub(crate) struct Memo {
     keep: bool,
     split: Option<Split>,
-    kernels: Store<(u64, u64, bool), StepKernels>,
+    kernels: Store<(u64, u64, bool, Residual), StepKernels>,
     states: Store<(u64, ZeroStage, Stage), StageStates>,
     layer_bytes: Store<(u64, bool, Recompute), u64>,
     traffic: Store<(u64, ZeroStage), LayerTraffic>,
@@ -181,14 +182,16 @@ impl Memo {
         }
     }
 
-    /// The step's kernels at micro-batch `b` under `layout`, priced by `make` if new.
+    /// The step's kernels at micro-batch `b` under `layout` with eager kernels'
+    /// `residual`, priced by `make` if new.
     pub fn step_kernels(
         &mut self,
         layout: &Layout,
         b: u64,
+        residual: Residual,
         make: impl FnOnce() -> StepKernels,
     ) -> &StepKernels {
-        let key = (b, layout.ep, layout.sp_active());
+        let key = (b, layout.ep, layout.sp_active(), residual);
         if !self.keep {
             self.kernels.clear();
         }

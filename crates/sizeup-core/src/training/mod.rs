@@ -25,6 +25,7 @@
 //! ```
 
 pub mod activations;
+pub mod eager;
 pub mod fit;
 pub mod flops;
 pub mod kernels;
@@ -115,10 +116,6 @@ pub struct TrainRequest {
     /// [`kernels::SUSTAINED_FRACTION`] (validation refits it with this field).
     #[serde(default)]
     pub sustained_fraction: Option<f64>,
-    /// Eager kernels' element-wise traffic over the fused one; `None` uses the
-    /// fitted [`kernels::EAGER_TRAFFIC_FACTOR`] (validation refits it with this field).
-    #[serde(default)]
-    pub eager_traffic_factor: Option<f64>,
     /// Share of the SMs overlapped communication takes from compute; `None` uses
     /// the fitted [`time::COMM_SM_SHARE`] (validation refits it with this field).
     #[serde(default)]
@@ -155,7 +152,6 @@ impl TrainRequest {
             network: Network::default(),
             price_per_gpu_hour: None,
             sustained_fraction: None,
-            eager_traffic_factor: None,
             comm_sm_share: None,
             loss: None,
         }
@@ -770,16 +766,7 @@ fn price<'p>(
             expected: "a fraction in [0, 1)".into(),
         });
     }
-    if let Some(f) = req.eager_traffic_factor {
-        if !(f.is_finite() && f >= 1.0) {
-            return Err(CoreError::Invalid {
-                field: "eager_traffic_factor",
-                value: f.to_string(),
-                expected: "a factor of at least 1".into(),
-            });
-        }
-        dev.eager_traffic = f;
-    }
+    dev.residual = eager_residual(req, &layout);
 
     // memory
     let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch, memo)?;
@@ -828,9 +815,10 @@ fn price<'p>(
         params_on_gpu: gpu_params,
         optimizer_traffic_bytes: req.optimizer.update_traffic_bytes(),
         comm_sm_share,
+        loss: req.loss(),
     };
     let traffic = memo.layer_traffic(&layout, || time::stage_layer_traffic(arch, &tcfg));
-    let kernels = memo.step_kernels(&layout, req.micro_batch, || {
+    let kernels = memo.step_kernels(&layout, req.micro_batch, tcfg.dev.residual, || {
         StepKernels::of(arch, list, &tcfg)
     });
     let breakdown = time::step_seconds_with(arch, list, &tcfg, kernels, &traffic);
@@ -1028,6 +1016,19 @@ fn assumptions(
     out.extend(fabric.assumptions(dev.acc, &req.network));
     out.extend(dev.assumptions());
     out
+}
+
+/// How an eager run holds the parameters its products read: autocast over fp32
+/// parameters where nothing shards them and fp32 master weights are kept (the
+/// Trainer's and Accelerate's `bf16=True`), else 16-bit parameters (FSDP and
+/// DeepSpeed mixed precision, pure 16-bit).
+fn eager_residual(req: &TrainRequest, layout: &Layout) -> eager::Residual {
+    let sharded = layout.fsdp || layout.zero != ZeroStage::Zero0;
+    if req.kernels == Kernels::Eager && req.master_weights && !sharded {
+        eager::Residual::Autocast
+    } else {
+        eager::Residual::Bits16
+    }
 }
 
 #[cfg(test)]

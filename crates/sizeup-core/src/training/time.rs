@@ -20,17 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::arch::{Architecture, Block};
 use crate::device::collective::{Collective, Fabric, EXPERT_LOAD_IMBALANCE};
 use crate::ops::{self, BlockOps, Matmul, OpList, Stage};
-use crate::training::activations::Recompute;
+use crate::training::activations::{Loss, Recompute};
+use crate::training::eager::{self, Residual};
 use crate::training::kernels::Gpu;
+use crate::training::kernels::Kernels;
 use crate::training::parallel::{Layout, ZeroStage};
-
-/// Bytes of memory traffic per logit for the loss, forward and backward: the fp32
-/// cast, the softmax's reads and write, the gradient's write and read.
-///
-/// # Source
-/// Counted from a vocabulary-parallel cross entropy (Megatron `vocab_parallel_cross_entropy`):
-/// read 2 + write 4, read 4 + write 4, read 4 + write 2, read 2 + … ≈ 24 bytes.
-pub const LOSS_TRAFFIC_BYTES: f64 = 24.0;
 
 /// Flash attention's backward does this many times its forward work (recomputing
 /// the scores, then five products instead of two).
@@ -47,13 +41,15 @@ pub const FLASH_BACKWARD_RATIO: f64 = 2.5;
 /// # Source
 /// Fitted by `sizeup_validation::calibration` (`Knob::CommSmShare`) on the training-speed
 /// cases whose prediction moves with it (those that overlap data-, tensor- or
-/// expert-parallel traffic), searched over [0, 0.3]: the value minimising the
-/// median |ln(predicted/reported)|; `sizeup validate` lists the cases. For scale:
-/// DeepSeek-V3 (arXiv:2412.19437 §3.2.2) dedicates 20 of the H800's 132 SMs (0.15)
-/// to the all-to-all DualPipe hides; NCCL runs one thread block per channel. The
-/// fit lands at 0 (no measurable contention on these cases; leave-one-source-out
-/// 0–0.3): the term is kept so a `--gpu-file` or a refit can set it.
-pub const COMM_SM_SHARE: f64 = 0.0;
+/// expert-parallel traffic), searched over [0, 0.15]: the value minimising the
+/// median |ln(predicted/reported)|, ties broken by the mean; `sizeup validate`
+/// lists the cases. The top of the range is DeepSeek-V3's 20 of the H800's 132 SMs
+/// (arXiv:2412.19437 §3.2.2) given to the all-to-all DualPipe hides, the largest
+/// share a published system gives its communication kernels. The fit lands on
+/// it and is weakly identified: the median is flat from 0.1 up, and the
+/// leave-one-source-out fits span the range (the FSDP runs of llm-foundry on H100
+/// pull it up, the Megatron-Core runs down).
+pub const COMM_SM_SHARE: f64 = 0.12;
 
 /// Compute time lost while hiding `hidden_seconds` of communication on `share` of the SMs:
 /// `hidden · share / (1 − share)`.
@@ -127,6 +123,8 @@ pub struct TimeConfig<'a> {
     pub optimizer_traffic_bytes: f64,
     /// Share of the SMs overlapped communication takes from compute ([`COMM_SM_SHARE`] unless overridden).
     pub comm_sm_share: f64,
+    /// How the loss runs (its traffic per logit: [`Loss::traffic_bytes`]).
+    pub loss: Loss,
 }
 
 /// One layer, one micro-batch, one GPU.
@@ -204,7 +202,8 @@ const SCAN_CHUNK_TOKENS: f64 = 64.0;
 ///            the input-gradient (M×N·N×K) and weight-gradient (K×M·M×N) products
 /// attention  flash: causal work 2·M·s·a·(d_qk + d_v)/t ÷ 2, backward 2.5×;
 ///            otherwise two batched products and softmax passes (9 bytes/score with dropout)
-/// element-wise forward: M·(16·h (÷ t with SP) + MLP activation/t)·(1 fused | 3 eager) bytes; backward 2×
+/// element-wise forward: fused M·(16·h (÷ t with SP) + MLP activation/t) bytes; eager as counted
+///            operator by operator ([`eager::block_bytes_per_token`]); backward 2×
 /// recompute  full: the forward again (collectives included); selective: the attention core forward
 /// TP         4 all-reduces of M·h·2 bytes over the t ranks (6 with full recompute);
 ///            overlapped: hidden behind the layer's products
@@ -245,7 +244,7 @@ pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> La
 /// [`layer_seconds`] folded over one block's operations ([`ops::block_ops`]).
 pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerTime {
     let layers = cfg.layout.first_stage_layers(arch).max(1) as f64;
-    let kernels = layer_kernels(ops, cfg);
+    let kernels = layer_kernels(arch, ops, cfg);
     let all_reduce = tp_all_reduce_seconds(arch, cfg);
     layer_seconds_in(
         arch,
@@ -275,6 +274,9 @@ pub struct LayerKernels {
     /// The forward of the products operator-level selective checkpointing runs
     /// again ([`Recompute::recomputes_product`]), each as its own kernel.
     pub gemm_op_selective_again: f64,
+    /// Autocast's casts of the layer's fp32 weights, forward and backward together
+    /// ([`eager::AUTOCAST_WEIGHT_BYTES`] per weight; 0 unless eager under autocast).
+    pub weight_casts: f64,
 }
 
 /// The kernels of one step that do not depend on ZeRO, recomputation, the
@@ -298,7 +300,7 @@ impl StepKernels {
     pub fn of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepKernels {
         StepKernels {
             layers: (0..arch.layers.blocks.len())
-                .map(|i| list.block(i).map(|ops| layer_kernels(ops, cfg)))
+                .map(|i| list.block(i).map(|ops| layer_kernels(arch, ops, cfg)))
                 .collect(),
             head_seconds: head_seconds(arch, cfg),
             tp_all_reduce_seconds: tp_all_reduce_seconds(arch, cfg),
@@ -316,7 +318,7 @@ fn tp_all_reduce_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
 }
 
 /// [`LayerKernels`] of one block.
-fn layer_kernels(ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
+fn layer_kernels(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
     let l = cfg.layout;
     let (t, cp) = (l.tp as f64, l.cp as f64);
     let s = cfg.seq_len as f64;
@@ -366,13 +368,6 @@ fn layer_kernels(ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
         .filter(|(i, _)| Recompute::OpSelective.recomputes_product(*i))
         .map(|(_, m)| price(m).0)
         .sum();
-    // the MLP activations, inside the tensor-parallel region
-    let mut act_bytes = 0.0;
-    for e in ops.elementwise().filter(|e| e.activation) {
-        act_bytes += tokens * e.active as f64 * e.bytes_per_token as f64;
-    }
-    act_bytes /= t;
-
     // attention core, or the recurrent scan
     let attention = ops.attention();
     let (a, qk_dim, v_dim) =
@@ -397,13 +392,38 @@ fn layer_kernels(ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
         (products + softmax, 2.0 * products + 1.5 * softmax)
     };
 
-    // element-wise passes
-    let replicated: f64 = ops
-        .elementwise()
-        .filter(|e| !e.activation)
-        .map(|e| e.bytes_per_token as f64 * tokens / if l.sp_active() { t } else { 1.0 })
-        .sum();
-    let ew_fwd = dev.memory_pass((replicated + act_bytes) * dev.elementwise_factor());
+    // element-wise passes: outside the tensor-parallel region (split only with sequence
+    // parallelism) and inside it (the MLP activation; eager, RoPE and copies too)
+    let (outside, inside) = match dev.kernels {
+        Kernels::Fused => ops.elementwise().fold((0.0, 0.0), |(o, i), e| {
+            let bytes = e.bytes_per_token as f64 * e.active as f64;
+            if e.activation {
+                (o, i + bytes)
+            } else {
+                (o + bytes, i)
+            }
+        }),
+        Kernels::Eager => eager::block_bytes_per_token(arch, ops, dev.residual),
+    };
+    let sp = if l.sp_active() { t } else { 1.0 };
+    let ew_fwd = dev.memory_pass(tokens * (outside / sp + inside / t));
+    // autocast casts each fp32 weight to 16 bits every forward and its gradient back
+    let weight_casts = if dev.kernels == Kernels::Eager && dev.residual == Residual::Autocast {
+        let weights: f64 = ops
+            .matmuls()
+            .map(|m| {
+                let split = if Stage::of(m.role) == Some(Stage::Experts) {
+                    t * l.ep as f64
+                } else {
+                    t
+                };
+                m.weight_elements() as f64 / split
+            })
+            .sum();
+        dev.memory_pass(weights * eager::AUTOCAST_WEIGHT_BYTES)
+    } else {
+        0.0
+    };
     LayerKernels {
         gemm_forward: gemm_fwd,
         gemm_backward: gemm_bwd,
@@ -411,6 +431,7 @@ fn layer_kernels(ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
         attention_backward: attn_bwd,
         elementwise_forward: ew_fwd,
         gemm_op_selective_again: gemm_again,
+        weight_casts,
     }
 }
 
@@ -441,6 +462,7 @@ fn layer_seconds_in(
         attention_backward: attn_bwd,
         elementwise_forward: ew_fwd,
         gemm_op_selective_again: gemm_again,
+        weight_casts,
     } = *kernels;
     let ew_bwd = 2.0 * ew_fwd;
 
@@ -453,8 +475,8 @@ fn layer_seconds_in(
         0.0
     };
 
-    let forward = gemm_fwd + attn_fwd + ew_fwd + dequant;
-    let backward = gemm_bwd + attn_bwd + ew_bwd + dequant;
+    let forward = gemm_fwd + attn_fwd + ew_fwd + dequant + weight_casts / 2.0;
+    let backward = gemm_bwd + attn_bwd + ew_bwd + dequant + weight_casts / 2.0;
     let (recompute, collectives) = match cfg.recompute {
         Recompute::Full => (forward, 6.0),
         Recompute::Selective if !cfg.flash_attention => (attn_fwd, 4.0),
@@ -620,7 +642,7 @@ pub fn head_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
     let v = arch.vocab_size as f64 / l.tp as f64;
     let h = arch.hidden_size as f64;
     let (fwd, bwd) = cfg.dev.product(tokens, v, h, 1.0, cfg.frozen_base);
-    fwd + bwd + cfg.dev.memory_pass(tokens * v * LOSS_TRAFFIC_BYTES)
+    fwd + bwd + cfg.dev.memory_pass(tokens * v * cfg.loss.traffic_bytes())
 }
 
 /// Where one optimizer step's time goes.
@@ -886,6 +908,7 @@ mod tests {
             params_on_gpu: 6_738_415_616,
             optimizer_traffic_bytes: 16.0,
             comm_sm_share: 0.0,
+            loss: Loss::Fused,
         };
         let t = layer_seconds(&arch, &arch.layers.blocks[0], &cfg);
         // the layer's share: 1/32 of the 16-bit weights, gathered and reduce-scattered

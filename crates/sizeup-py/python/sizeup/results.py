@@ -899,7 +899,7 @@ class TrainPoint(Result):
 class TrainRequest(Result):
     """A training run to estimate."""
     __slots__ = ()
-    _fields = {'comm_sm_share': None, 'dropout': None, 'eager_traffic_factor': None, 'flash_attention': None, 'global_batch': None, 'gpus': None, 'kernels': None, 'layout': 'LayoutRequest', 'loss': ('union', ('LossChunked',)), 'master_weights': None, 'method': ('union', ('MethodFull', 'MethodLora', 'MethodQlora')), 'mfu': None, 'micro_batch': None, 'network': 'Network', 'optimizer': None, 'optimizer_in_backward': None, 'overlap': 'Overlap', 'precision': None, 'price_per_gpu_hour': None, 'recompute': None, 'seq_len': None, 'sustained_fraction': None, 'tokens': None}
+    _fields = {'comm_sm_share': None, 'dropout': None, 'flash_attention': None, 'global_batch': None, 'gpus': None, 'kernels': None, 'layout': 'LayoutRequest', 'loss': ('union', ('LossChunked',)), 'master_weights': None, 'method': ('union', ('MethodFull', 'MethodLora', 'MethodQlora')), 'mfu': None, 'micro_batch': None, 'network': 'Network', 'optimizer': None, 'optimizer_in_backward': None, 'overlap': 'Overlap', 'precision': None, 'price_per_gpu_hour': None, 'recompute': None, 'seq_len': None, 'sustained_fraction': None, 'tokens': None}
 
 
 class TrainResponse(Result):

@@ -3025,11 +3025,6 @@ class TrainRequest(Result):
         models sets it to 0).
         """
     @property
-    def eager_traffic_factor(self) -> Optional[float]:
-        """Eager kernels' element-wise traffic over the fused one; `None` uses the
-        fitted [`kernels::EAGER_TRAFFIC_FACTOR`] (validation refits it with this field).
-        """
-    @property
     def flash_attention(self) -> bool:
         """Flash attention."""
     @property

@@ -350,7 +350,7 @@ impl Report for ValidateReport {
             ]);
         }
         let mut constants = Table::new(
-            Some("fitted constants: median |ln(predicted/reported)| minimised on a grid (0.01; 0.05 for the eager factor); LOSO range over the held-out source families"),
+            Some("fitted constants: median |ln(predicted/reported)| minimised on a grid of 0.01 (ties: the smaller mean); LOSO range over the held-out source families"),
             &[
                 ("constant", "constant"),
                 ("fitted on", "fitted_on"),
