@@ -193,8 +193,11 @@ impl<'a> Prepared<'a> {
         };
 
         let moe_experts_touched_per_layer = arch.first_moe().map(|m| {
-            let e = m.num_experts as f64;
-            e * (1.0 - (1.0 - m.experts_per_token as f64 / e).powf(batch as f64))
+            roofline::experts_touched(
+                m.num_experts as f64,
+                m.experts_per_token as f64,
+                batch as f64,
+            )
         });
 
         let price = req.price_per_gpu_hour.or(req.gpu.price_per_hour_usd);

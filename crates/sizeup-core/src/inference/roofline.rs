@@ -359,6 +359,15 @@ impl<'a> Pricer<'a> {
 /// The engine's kernels as a device-model library: its matmul and memory factors;
 /// attention kernels at the row's measured forward rate; the fixed per-kernel costs are the
 /// engine's per-layer overhead, added per layer.
+/// Experts of `e` a pass over `tokens` tokens, each routed to `k`, reads at least
+/// once, in expectation under uniform routing.
+///
+/// # Formula
+/// `E·(1 − (1 − k/E)^T)`
+pub fn experts_touched(e: f64, k: f64, tokens: f64) -> f64 {
+    e * (1.0 - (1.0 - k / e).powf(tokens))
+}
+
 fn library(p: &EngineProfile) -> Library {
     Library {
         matmul_16bit: p.matmul_efficiency_16bit,
@@ -569,7 +578,7 @@ fn block_cost(
         pricer.linear(&mut out, w.at(Stage::Router), tokens);
         let e = routed.copies as f64;
         let k = routed.active as f64;
-        let touched = e * (1.0 - (1.0 - k / e).powf(tokens));
+        let touched = experts_touched(e, k, tokens);
         let per_expert = OpWeights {
             elements: experts.elements / e,
             bytes: experts.bytes / e,

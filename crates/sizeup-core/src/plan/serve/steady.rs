@@ -537,6 +537,19 @@ pub(super) struct Cap {
     pub capacity_bytes: u64,
 }
 
+impl Cap {
+    /// The cap of a setup whose memory fits `fit` requests (each needing
+    /// `needed_bytes` per GPU of `capacity_bytes`) under `max_num_seqs`.
+    pub(super) fn of(fit: u64, max_num_seqs: u64, needed_bytes: u64, capacity_bytes: u64) -> Cap {
+        Cap {
+            requests: fit.min(max_num_seqs),
+            by_memory: fit < max_num_seqs,
+            needed_bytes,
+            capacity_bytes,
+        }
+    }
+}
+
 /// The requests in flight per replica at which `replicas` replicas priced by
 /// `prices` carry `load` (`output` tokens per request) within the cap, or why none
 /// does; `slot` keeps the operating point among the machine's setups.
@@ -777,12 +790,7 @@ fn walk_machine(
             }
         };
         for (mi, &max_num_seqs) in space.max_num_seqs.iter().enumerate() {
-            let cap = Cap {
-                requests: fit.min(max_num_seqs),
-                by_memory: fit < max_num_seqs,
-                needed_bytes,
-                capacity_bytes: acc.memory_bytes,
-            };
+            let cap = Cap::of(fit, max_num_seqs, needed_bytes, acc.memory_bytes);
             for (slot, &n) in replicas.iter().enumerate() {
                 let (candidate, order) = m.setup(space, n, None, (mi, max_num_seqs), (ci, chunk));
                 let outcome = decide(&mut prices, req, &candidate, slot, cap, price);
@@ -843,12 +851,7 @@ fn walk_splits(
         };
         for (ci, &chunk) in space.max_batched_tokens.iter().enumerate() {
             for (mi, &max_num_seqs) in space.max_num_seqs.iter().enumerate() {
-                let cap = Cap {
-                    requests: fit.min(max_num_seqs),
-                    by_memory: fit < max_num_seqs,
-                    needed_bytes,
-                    capacity_bytes: acc.memory_bytes,
-                };
+                let cap = Cap::of(fit, max_num_seqs, needed_bytes, acc.memory_bytes);
                 for &(p, d) in &splits {
                     let pool = PrefillPool {
                         tp: side.tp,
@@ -945,24 +948,14 @@ pub fn evaluate(
     let outcome = match c.prefill {
         None => {
             let (fit, needed_bytes) = prices.fit(c.max_batched_tokens, c.max_num_seqs)?;
-            let cap = Cap {
-                requests: fit.min(c.max_num_seqs),
-                by_memory: fit < c.max_num_seqs,
-                needed_bytes,
-                capacity_bytes: acc.memory_bytes,
-            };
+            let cap = Cap::of(fit, c.max_num_seqs, needed_bytes, acc.memory_bytes);
             decide(&mut prices, req, c, 0, cap, price)
         }
         Some(pool) => {
             let mut decode = prices.decode_only();
             // as the walk: a decode replica's steps hold at most `largest` new tokens
             let (fit, needed_bytes) = decode.fit(largest, largest)?;
-            let cap = Cap {
-                requests: fit.min(c.max_num_seqs),
-                by_memory: fit < c.max_num_seqs,
-                needed_bytes,
-                capacity_bytes: acc.memory_bytes,
-            };
+            let cap = Cap::of(fit, c.max_num_seqs, needed_bytes, acc.memory_bytes);
             let prefill = ServeCandidate {
                 tp: pool.tp,
                 replicas: 1,
