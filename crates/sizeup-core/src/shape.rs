@@ -163,6 +163,7 @@ impl Shape {
                 tied: gpt,
                 learned_positions: if gpt { self.max_context } else { 0 },
                 lm_head_bias: false,
+                alibi: false,
             },
             mtp: None,
             towers: Vec::new(),

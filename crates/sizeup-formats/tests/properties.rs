@@ -142,7 +142,7 @@ prop_compose! {
             max_context: 4096,
             layers: Schedule::from_layers((0..layers).map(block)),
             norm: Norms { kind: norm.0, final_norm: norm.2, embedding_norm: norm.3 },
-            embedding: Embedding { tied: embedding.0, learned_positions: embedding.1, lm_head_bias: embedding.2 },
+            embedding: Embedding { tied: embedding.0, learned_positions: embedding.1, lm_head_bias: embedding.2, alibi: false },
             mtp: None,
             towers: extra
                 .map(|params| vec![Tower::vision(params)])

@@ -152,6 +152,10 @@ pub struct Embedding {
     pub learned_positions: u64,
     /// The LM head carries a bias of `V` (GPT-J, Phi-1).
     pub lm_head_bias: bool,
+    /// Attention adds ALiBi biases instead of rotating queries and keys (BLOOM, MPT,
+    /// Falcon with `alibi`); a model with neither this nor learned positions rotates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alibi: bool,
 }
 
 /// Multi-token-prediction layers: each a full decoder block plus its own input norms

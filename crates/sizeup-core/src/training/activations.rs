@@ -315,7 +315,7 @@ fn op_selective_bytes(mut t: Tally, ops: &BlockOps, tokens: u64, h: u64) -> Resu
     }
     if let Some(att) = ops.attention() {
         t.split(&[w, tokens, att.qkv_out_widths[3]])?;
-        t.split(&[4, t.cfg.micro_batch, att.heads, tokens / t.cfg.micro_batch])?;
+        t.split(&[4, tokens, att.heads])?;
     }
     Ok(t.bytes)
 }
@@ -604,17 +604,18 @@ impl Loss {
     pub fn describe(self, logit_bytes: u64) -> (String, &'static str) {
         let logits = if logit_bytes == 4 { "fp32" } else { "16-bit" };
         let per = self.bytes_per_logit(logit_bytes);
+        let moved = self.traffic_bytes();
         match self {
             Loss::Eager => (
-                format!("eager: {logits} logits, fp32 log-probabilities and two fp32 gradients ({per} bytes per logit), added to the stored activations"),
+                format!("eager: {logits} logits, fp32 log-probabilities and two fp32 gradients ({per} bytes per logit), added to the stored activations; {moved} bytes of traffic per logit, forward and backward"),
                 "transformers ForCausalLMLoss (logits.float() + cross_entropy)",
             ),
             Loss::Fused => (
-                format!("fused: {logits} logits and an in-place fp32 softmax ({per} bytes per logit), added to the stored activations"),
+                format!("fused: {logits} logits and an in-place fp32 softmax ({per} bytes per logit), added to the stored activations; {moved} bytes of traffic per logit, forward and backward"),
                 "Korthikanti et al. 2022 §4.1; Megatron-LM vocab-parallel cross-entropy",
             ),
             Loss::Chunked(n) => (
-                format!("chunked over {n} token chunks: {per} bytes per logit of one chunk, added to the stored activations"),
+                format!("chunked over {n} token chunks: {per} bytes per logit of one chunk, added to the stored activations; {moved} bytes of traffic per logit, forward and backward"),
                 "Liger fused linear cross-entropy; torchtune LinearCrossEntropyLoss",
             ),
         }

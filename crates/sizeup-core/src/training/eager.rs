@@ -16,20 +16,33 @@
 //! The backward moves twice the forward's element-wise bytes (a gradient read and
 //! an input read for each write), as [`crate::training::time`] prices it.
 
-use crate::arch::{Architecture, NormKind};
-use crate::ops::{BlockOps, OpKind, Stage};
+use crate::arch::{Architecture, AttentionKind, Block, Mixer, NormKind};
+use crate::ops::{BlockOps, Stage};
 
-/// Model types whose attention adds ALiBi biases instead of rotating queries and
-/// keys (BLOOM, MPT).
+/// Query and key values per token an eager RoPE rotates in `block`: every query and
+/// key head (MLA: only the rotary part, `d_r` per query head and one shared key),
+/// none without attention, with learned positions or ALiBi.
 ///
-/// # Source
-/// transformers `modeling_bloom.py` (`build_alibi_tensor`) and `modeling_mpt.py`.
-const ALIBI_MODEL_TYPES: &[&str] = &["bloom", "mpt"];
-
-/// Whether the model rotates its queries and keys (RoPE): no learned positions and
-/// not an ALiBi model.
-pub fn rotary(arch: &Architecture) -> bool {
-    arch.embedding.learned_positions == 0 && !ALIBI_MODEL_TYPES.contains(&arch.model_type.as_str())
+/// # Assumptions / limits
+/// A partial rotary factor (GPT-NeoX, Phi) is not recorded in the architecture: the
+/// whole head is counted.
+fn rotated_per_token(arch: &Architecture, block: &Block, ops: &BlockOps) -> f64 {
+    if arch.embedding.learned_positions > 0 || arch.embedding.alibi {
+        return 0.0;
+    }
+    match (&block.mixer, ops.attention()) {
+        (Mixer::Attention(a), Some(att)) => match a.kind {
+            AttentionKind::Mla {
+                heads,
+                qk_rope_head_dim,
+                ..
+            } => (heads as f64 + 1.0) * qk_rope_head_dim as f64,
+            AttentionKind::Standard { .. } => {
+                att.qkv_out_widths[0] as f64 + att.qkv_out_widths[1] as f64
+            }
+        },
+        _ => 0.0,
+    }
 }
 
 /// How the run holds the parameters its 16-bit products read.
@@ -53,6 +66,9 @@ impl Residual {
 }
 
 /// Bytes one eager norm moves per normalised element.
+///
+/// # Source
+/// Counted from transformers `LlamaRMSNorm.forward` and PyTorch's `F.layer_norm`.
 ///
 /// # Formula
 /// ```text
@@ -81,26 +97,42 @@ fn residual_add_bytes(residual: Residual) -> u64 {
 /// # Source
 /// transformers `apply_rotary_pos_emb` / `rotate_half`; torchtitan's complex form
 /// (`float()`, complex product, `type_as`) moves the same 20.
-const ROPE_BYTES_PER_ELEMENT: u64 = 20;
+const ROPE_BYTES_PER_ELEMENT: f64 = 20.0;
 
-/// Bytes per element of the attention output's `transpose(1, 2).contiguous()`.
-const ATTENTION_OUTPUT_COPY_BYTES: u64 = 4;
+/// Bytes per element of the attention output's `transpose(1, 2).contiguous()`
+/// (read 2, write 2).
+///
+/// # Source
+/// transformers `LlamaAttention.forward` (`attn_output.transpose(1, 2).contiguous()`
+/// after `sdpa_attention_forward`).
+const ATTENTION_OUTPUT_COPY_BYTES: f64 = 4.0;
 
 /// Bytes per element of an autocast cast of an fp32 input to 16 bits (read 4, write 2).
-const AUTOCAST_CAST_BYTES: u64 = 6;
+///
+/// # Source
+/// PyTorch autocast (`torch.amp`): `linear` is on the lower-precision list; its
+/// fp32 input is cast on each call (only leaf tensors, the weights, are cached).
+const AUTOCAST_CAST_BYTES: f64 = 6.0;
 
 /// Bytes per weight autocast moves per micro-batch: the forward's cast of the
 /// fp32 weight (read 4, write 2) and the backward's cast of its 16-bit gradient
 /// back to fp32 (read 2, write 4).
+///
+/// # Source
+/// PyTorch autocast's weight cast cache (one cast per weight per autocast region,
+/// cleared when the region exits) and the cast's autograd backward.
 pub const AUTOCAST_WEIGHT_BYTES: f64 = 12.0;
 
 /// Bytes per MLP feature of the eager activation: gated, `silu(gate)` (4) then
 /// `· up` (6); plain, one GeLU (4).
-fn activation_bytes(gated: bool) -> u64 {
+///
+/// # Source
+/// transformers `LlamaMLP.forward` (`down_proj(act_fn(gate_proj(x)) * up_proj(x))`).
+fn activation_bytes(gated: bool) -> f64 {
     if gated {
-        10
+        10.0
     } else {
-        4
+        4.0
     }
 }
 
@@ -110,12 +142,14 @@ fn activation_bytes(gated: bool) -> u64 {
 ///
 /// # Formula
 /// ```text
-/// outside = h·(2·norm + 2·(2r + 2) + casts·6)        casts: autocast only, one per
-///                                                    product reading the normed input
+/// outside = h·(norms·norm + adds·(2r + 2) + casts·6)   adds: 2, 1 for a parallel block;
+///                                                      casts: autocast only, one per product
+///                                                      reading the normed input, per copy
 /// inside  = rotated·20 + a·d_v·4 + Σ activations·f·(10 gated | 4 plain)·copies
 /// ```
 pub fn block_bytes_per_token(
     arch: &Architecture,
+    block: &Block,
     ops: &BlockOps,
     residual: Residual,
 ) -> (f64, f64) {
@@ -126,32 +160,26 @@ pub fn block_bytes_per_token(
             Some(Stage::MixerIn | Stage::FfnUp | Stage::Router | Stage::Experts)
         )
     };
-    let casts = match residual {
-        Residual::Bits16 => 0,
+    let casts: f64 = match residual {
+        Residual::Bits16 => 0.0,
         Residual::Autocast => ops
             .matmuls()
             .filter(|m| m.k == h && reads_normed(Stage::of(m.role)))
-            .count() as u64,
+            .map(|m| m.active as f64)
+            .sum(),
     };
+    let adds = if block.parallel { 1.0 } else { 2.0 };
     let outside = h as f64
-        * (2 * norm_bytes(arch.norm.kind, residual)
-            + 2 * residual_add_bytes(residual)
-            + casts * AUTOCAST_CAST_BYTES) as f64;
+        * (block.norms as f64 * norm_bytes(arch.norm.kind, residual) as f64
+            + adds * residual_add_bytes(residual) as f64
+            + casts * AUTOCAST_CAST_BYTES);
 
-    let mut inside = 0.0;
+    let mut inside = rotated_per_token(arch, block, ops) * ROPE_BYTES_PER_ELEMENT;
     if let Some(att) = ops.attention() {
-        let [q, k, _, out] = att.qkv_out_widths;
-        if rotary(arch) {
-            inside += ((q + k) * ROPE_BYTES_PER_ELEMENT) as f64;
-        }
-        inside += (out * ATTENTION_OUTPUT_COPY_BYTES) as f64;
+        inside += att.qkv_out_widths[3] as f64 * ATTENTION_OUTPUT_COPY_BYTES;
     }
-    for op in &ops.ops {
-        if let OpKind::Elementwise(e) = &op.kind {
-            if e.activation {
-                inside += (e.width * activation_bytes(e.gated) * e.active) as f64;
-            }
-        }
+    for e in ops.elementwise().filter(|e| e.activation) {
+        inside += e.width as f64 * activation_bytes(e.gated) * e.active as f64;
     }
     (outside, inside)
 }
@@ -181,8 +209,9 @@ mod tests {
     #[test]
     fn autocast_llama_block_counted_by_hand() {
         let arch = llama_1b();
-        let ops = crate::ops::block_ops(&arch, &arch.layers.blocks[0]).unwrap();
-        let (outside, inside) = block_bytes_per_token(&arch, &ops, Residual::Autocast);
+        let block = &arch.layers.blocks[0];
+        let ops = crate::ops::block_ops(&arch, block).unwrap();
+        let (outside, inside) = block_bytes_per_token(&arch, block, &ops, Residual::Autocast);
         // 2 RMSNorms at 28, 2 adds at 10, 5 casts (q, k, v, gate, up) at 6: 106·h
         assert_eq!(outside, 106.0 * 2048.0);
         // RoPE on q (2048) and k (512) at 20, the output copy 2048·4, SwiGLU 8192·10
@@ -192,8 +221,9 @@ mod tests {
     #[test]
     fn sixteen_bit_llama_block_counted_by_hand() {
         let arch = llama_1b();
-        let ops = crate::ops::block_ops(&arch, &arch.layers.blocks[0]).unwrap();
-        let (outside, _) = block_bytes_per_token(&arch, &ops, Residual::Bits16);
+        let block = &arch.layers.blocks[0];
+        let ops = crate::ops::block_ops(&arch, block).unwrap();
+        let (outside, _) = block_bytes_per_token(&arch, block, &ops, Residual::Bits16);
         // 2 RMSNorms at 36, 2 adds at 6, no casts: 84·h
         assert_eq!(outside, 84.0 * 2048.0);
     }
@@ -213,11 +243,35 @@ mod tests {
         }
         .build()
         .unwrap();
-        assert!(!rotary(&arch));
-        let ops = crate::ops::block_ops(&arch, &arch.layers.blocks[0]).unwrap();
-        let (outside, inside) = block_bytes_per_token(&arch, &ops, Residual::Bits16);
+        let block = &arch.layers.blocks[0];
+        let ops = crate::ops::block_ops(&arch, block).unwrap();
+        assert_eq!(rotated_per_token(&arch, block, &ops), 0.0);
+        let (outside, inside) = block_bytes_per_token(&arch, block, &ops, Residual::Bits16);
         // LayerNorms at 4, adds at 6: 20·h; the output copy 1024·4 and GeLU 4096·4
         assert_eq!(outside, 20.0 * 1024.0);
         assert_eq!(inside, 1024.0 * 4.0 + 4096.0 * 4.0);
+    }
+
+    #[test]
+    fn alibi_models_rotate_nothing() {
+        let mut arch = llama_1b();
+        let block = arch.layers.blocks[0].clone();
+        let ops = crate::ops::block_ops(&arch, &block).unwrap();
+        // q 32·64 and k 8·64 rotated
+        assert_eq!(rotated_per_token(&arch, &block, &ops), 2560.0);
+        arch.embedding.alibi = true;
+        assert_eq!(rotated_per_token(&arch, &block, &ops), 0.0);
+    }
+
+    #[test]
+    fn a_parallel_block_adds_its_residual_once() {
+        let mut arch = llama_1b();
+        arch.layers.blocks[0].parallel = true;
+        arch.layers.blocks[0].norms = 1;
+        let block = &arch.layers.blocks[0];
+        let ops = crate::ops::block_ops(&arch, block).unwrap();
+        let (outside, _) = block_bytes_per_token(&arch, block, &ops, Residual::Bits16);
+        // one RMSNorm at 36, one add at 6
+        assert_eq!(outside, 42.0 * 2048.0);
     }
 }

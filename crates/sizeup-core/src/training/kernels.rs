@@ -210,7 +210,7 @@ impl<'a> Gpu<'a> {
                 },
                 match self.kernels {
                     Kernels::Fused => "Korthikanti et al. 2022 Table 4",
-                    Kernels::Eager => "counted from transformers' modeling code (LlamaRMSNorm, apply_rotary_pos_emb, LlamaMLP) and torch.autocast's cast rules (training::eager)",
+                    Kernels::Eager => "counted from transformers' modeling code (LlamaRMSNorm, apply_rotary_pos_emb, LlamaMLP) and torch.autocast's cast rules (training::eager); autocast where the kernels are eager, fp32 master weights are kept and neither ZeRO nor FSDP shards the parameters, else 16-bit parameters",
                 },
             ),
         ]);

@@ -1023,7 +1023,8 @@ fn assumptions(
 /// Trainer's and Accelerate's `bf16=True`), else 16-bit parameters (FSDP and
 /// DeepSpeed mixed precision, pure 16-bit).
 fn eager_residual(req: &TrainRequest, layout: &Layout) -> eager::Residual {
-    let sharded = layout.fsdp || layout.zero != ZeroStage::Zero0;
+    // FSDP resolves to ZeRO-3
+    let sharded = layout.zero != ZeroStage::Zero0;
     if req.kernels == Kernels::Eager && req.master_weights && !sharded {
         eager::Residual::Autocast
     } else {

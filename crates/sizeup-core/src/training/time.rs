@@ -232,28 +232,19 @@ const SCAN_CHUNK_TOKENS: f64 = 64.0;
 /// the stage's parameters for the data-parallel traffic.
 pub fn layer_seconds(arch: &Architecture, block: &Block, cfg: &TimeConfig) -> LayerTime {
     match ops::block_ops(arch, block) {
-        Ok(ops) => layer_seconds_of(arch, &ops, cfg),
+        Ok(ops) => {
+            let layers = cfg.layout.first_stage_layers(arch).max(1) as f64;
+            let kernels = layer_kernels(arch, block, &ops, cfg);
+            let all_reduce = tp_all_reduce_seconds(arch, cfg);
+            let traffic = layer_traffic(cfg, layers);
+            layer_seconds_in(arch, &ops, cfg, &traffic, &kernels, all_reduce)
+        }
         // sizes past u64: no such model reaches the step model
         Err(_) => LayerTime {
             forward_seconds: f64::INFINITY,
             ..LayerTime::default()
         },
     }
-}
-
-/// [`layer_seconds`] folded over one block's operations ([`ops::block_ops`]).
-pub fn layer_seconds_of(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerTime {
-    let layers = cfg.layout.first_stage_layers(arch).max(1) as f64;
-    let kernels = layer_kernels(arch, ops, cfg);
-    let all_reduce = tp_all_reduce_seconds(arch, cfg);
-    layer_seconds_in(
-        arch,
-        ops,
-        cfg,
-        &layer_traffic(cfg, layers),
-        &kernels,
-        all_reduce,
-    )
 }
 
 /// One layer's kernels for one micro-batch on one GPU, before recomputation and
@@ -299,8 +290,11 @@ impl StepKernels {
     /// Price the step's kernels for `cfg`.
     pub fn of(arch: &Architecture, list: &OpList, cfg: &TimeConfig) -> StepKernels {
         StepKernels {
-            layers: (0..arch.layers.blocks.len())
-                .map(|i| list.block(i).map(|ops| layer_kernels(arch, ops, cfg)))
+            layers: (arch.layers.blocks.iter().enumerate())
+                .map(|(i, block)| {
+                    list.block(i)
+                        .map(|ops| layer_kernels(arch, block, ops, cfg))
+                })
                 .collect(),
             head_seconds: head_seconds(arch, cfg),
             tp_all_reduce_seconds: tp_all_reduce_seconds(arch, cfg),
@@ -318,7 +312,12 @@ fn tp_all_reduce_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
 }
 
 /// [`LayerKernels`] of one block.
-fn layer_kernels(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> LayerKernels {
+fn layer_kernels(
+    arch: &Architecture,
+    block: &Block,
+    ops: &BlockOps,
+    cfg: &TimeConfig,
+) -> LayerKernels {
     let l = cfg.layout;
     let (t, cp) = (l.tp as f64, l.cp as f64);
     let s = cfg.seq_len as f64;
@@ -403,21 +402,22 @@ fn layer_kernels(arch: &Architecture, ops: &BlockOps, cfg: &TimeConfig) -> Layer
                 (o + bytes, i)
             }
         }),
-        Kernels::Eager => eager::block_bytes_per_token(arch, ops, dev.residual),
+        Kernels::Eager => eager::block_bytes_per_token(arch, block, ops, dev.residual),
     };
     let sp = if l.sp_active() { t } else { 1.0 };
     let ew_fwd = dev.memory_pass(tokens * (outside / sp + inside / t));
     // autocast casts each fp32 weight to 16 bits every forward and its gradient back
     let weight_casts = if dev.kernels == Kernels::Eager && dev.residual == Residual::Autocast {
+        // each rank casts its own slice: the tensor-parallel split, routed experts over ep
         let weights: f64 = ops
             .matmuls()
             .map(|m| {
-                let split = if Stage::of(m.role) == Some(Stage::Experts) {
-                    t * l.ep as f64
+                let ep = if Stage::of(m.role) == Some(Stage::Experts) {
+                    l.ep as f64
                 } else {
-                    t
+                    1.0
                 };
-                m.weight_elements() as f64 / split
+                m.n_per_rank(t) * m.k_per_rank(t) * m.copies as f64 / ep
             })
             .sum();
         dev.memory_pass(weights * eager::AUTOCAST_WEIGHT_BYTES)
@@ -635,7 +635,8 @@ fn layer_traffic(cfg: &TimeConfig, layers: f64) -> LayerTraffic {
 /// Seconds for the LM head and the loss on the last stage, one micro-batch.
 ///
 /// # Formula
-/// `product(M, V/t, h)` forward and backward `+ M·V/t·24 bytes of memory traffic`
+/// `product(M, V/t, h)` forward and backward `+ M·V/t·(24 fused | 36 eager) bytes of
+/// memory traffic` ([`Loss::traffic_bytes`])
 pub fn head_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
     let l = cfg.layout;
     let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;

@@ -443,6 +443,7 @@ fn build(k: &mut Keys) -> Result<Architecture, GgufError> {
             tied,
             learned_positions: 0,
             lm_head_bias: false,
+            alibi: false,
         },
         parallel_block: false,
         extra: Vec::new(),

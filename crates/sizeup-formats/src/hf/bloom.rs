@@ -57,6 +57,7 @@ pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
             ffn,
         },
     );
+    arch.embedding.alibi = true;
     arch.attention.bias = AttentionBias {
         qkv: true,
         output: true,

@@ -120,5 +120,10 @@ pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     arch.norm.per_layer = norms_per_layer;
     arch.parallel_block = new_arch || parallel;
     arch.embedding.tied = cfg.tied(true)?;
+    arch.embedding.alibi = cfg.flag_or(
+        "alibi",
+        false,
+        "`alibi` defaults to false (rotary positions)",
+    )?;
     Ok(arch)
 }

@@ -58,5 +58,6 @@ pub(super) fn read(cfg: &mut Config) -> Result<Draft, FormatError> {
     };
     arch.norm.kind = NormKind::LayerNormNoBias;
     arch.embedding.tied = cfg.tied(true)?;
+    arch.embedding.alibi = true;
     Ok(arch)
 }
