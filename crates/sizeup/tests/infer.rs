@@ -356,6 +356,7 @@ fn issue_11_split_mode_and_tp_belong_to_their_engines() {
         ])
         .assert()
         .code(2)
+        .stderr(predicate::str::contains("`--gpus` = `2`"))
         .stderr(predicate::str::contains("layer split"));
 }
 

@@ -416,7 +416,7 @@ impl EngineProfile {
                 "overhead per layer per forward pass",
                 if self.overhead_on_host {
                     format!(
-                        "{:.0} µs of host dispatch (eager), overlapped with the device: a pass takes max(device time, L × overhead)",
+                        "{:.0} µs of host dispatch (eager), overlapped with the device: a pass takes max(device time, L × overhead); host-dependent, not fitted on any case",
                         self.layer_overhead_seconds * 1e6
                     )
                 } else {
@@ -439,6 +439,13 @@ impl EngineProfile {
                 "grouped-query K/V before attention",
                 "copied to every query head (read, write a/k copies, read)",
                 "transformers sdpa_attention_forward → repeat_kv",
+            ));
+        }
+        if self.engine == Engine::LlamaCpp {
+            v.push(Assumption::new(
+                "input layer",
+                "the token embedding of an untied model stays in host memory (a tied one is copied to the device as the output layer)",
+                "llama.cpp src/llama-model.cpp load_tensors: dev_input is the CPU; a missing output weight duplicates the token embedding",
             ));
         }
         if self.dequantize_for_batched_matmul {

@@ -311,6 +311,13 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
             expected: format!("a divisor of the {} attention heads", arch.heads()),
         });
     }
+    if req.pp > 1 && req.profile.engine != Engine::LlamaCpp {
+        return Err(CoreError::Invalid {
+            field: "pp",
+            value: req.pp.to_string(),
+            expected: "1: only llama.cpp's layer split is modelled (devices running in turn); split other engines with tp".into(),
+        });
+    }
     if req.pp > arch.num_layers() {
         return Err(CoreError::Invalid {
             field: "pp",

@@ -14,9 +14,9 @@ use super::roofline::{pass_time_of, PassWeights};
 use super::stages::{self, Stage};
 use super::{
     advise, cost, effective_ridge, has_tensor_path, kv_pool, max_batch, max_context, memory,
-    peak_flops, roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate,
-    InferRequest, KvPool, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor,
-    Warning,
+    peak_flops, roofline, schedule, stored_tensors, validate, weights, Detail, Engine,
+    InferEstimate, InferRequest, KvPool, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase,
+    StoredTensor, Warning,
 };
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
@@ -98,7 +98,8 @@ impl<'a> Prepared<'a> {
     ) -> Result<Replica<'p>> {
         let list = &self.model()?.list;
         let weights = PassWeights::new(self.arch, list, &stored, req.tp);
-        let stages = stages::stages(self.arch, &stored, req.pp, req.tp);
+        let input_on_host = req.profile.engine == Engine::LlamaCpp;
+        let stages = stages::stages(self.arch, &stored, req.pp, req.tp, input_on_host);
         Ok(Replica {
             arch: self.arch,
             list,
@@ -413,7 +414,7 @@ impl Replica<'_> {
         let mut t = pass_time_of(self.arch, &self.weights, pass, self.machine);
         let tokens = pass.sequences as f64 * pass.new_tokens as f64;
         let hops = stages::hop_seconds(
-            &self.req.gpu,
+            &self.machine.fabric(),
             self.req.tp,
             self.req.pp,
             tokens,

@@ -356,18 +356,23 @@ impl<'a> Pricer<'a> {
     }
 }
 
-/// The engine's kernels as a device-model library: its matmul and memory factors;
-/// attention kernels at the row's measured forward rate; the fixed per-kernel costs are the
-/// engine's per-layer overhead, added per layer.
 /// Experts of `e` a pass over `tokens` tokens, each routed to `k`, reads at least
 /// once, in expectation under uniform routing.
 ///
 /// # Formula
-/// `E·(1 − (1 − k/E)^T)`
+/// `E·(1 − (1 − k/E)^T)`: each expert is missed by one token with probability
+/// `1 − k/E`, by all `T` with its `T`-th power.
+///
+/// # Source
+/// DESIGN.md, Inference (MoE weight reads: `E·(1 − (1 − e/E)^B)` experts touched
+/// per step, in expectation). Real routers are not uniform; this is an assumption.
 pub fn experts_touched(e: f64, k: f64, tokens: f64) -> f64 {
     e * (1.0 - (1.0 - k / e).powf(tokens))
 }
 
+/// The engine's kernels as a device-model library: its matmul and memory factors;
+/// attention kernels at the row's measured forward rate; the fixed per-kernel costs are the
+/// engine's per-layer overhead, added per layer.
 fn library(p: &EngineProfile) -> Library {
     Library {
         matmul_16bit: p.matmul_efficiency_16bit,
@@ -382,11 +387,20 @@ fn library(p: &EngineProfile) -> Library {
 /// collective over the `tp` ranks, at the engine's share of the link, with the
 /// engine's fixed latency per all-reduce.
 fn all_reduce_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
-    let mut fabric = Fabric::of(m.gpu, &Network::default());
-    let link = m.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
-    fabric.intra_bytes_per_sec = link * m.profile.allreduce_efficiency;
-    fabric.base_seconds = m.profile.allreduce_latency_seconds;
-    fabric.time(Collective::AllReduce, bytes, Group::new(m.tp, 1))
+    m.fabric()
+        .time(Collective::AllReduce, bytes, Group::new(m.tp, 1))
+}
+
+impl Machine<'_> {
+    /// The links between the replica's devices as the engine uses them: its share
+    /// of the accelerator's link bandwidth and its fixed latency per collective.
+    pub fn fabric(&self) -> Fabric {
+        let mut fabric = Fabric::of(self.gpu, &Network::default());
+        let link = self.gpu.interconnect_bytes_per_sec.unwrap_or(f64::INFINITY);
+        fabric.intra_bytes_per_sec = link * self.profile.allreduce_efficiency;
+        fabric.base_seconds = self.profile.allreduce_latency_seconds;
+        fabric
+    }
 }
 
 /// Time of one forward pass of `pass` over `arch` with `stored` weights on `m`.

@@ -11,9 +11,8 @@ use std::borrow::Cow;
 use super::weights::StoredTensor;
 use crate::arch::{Architecture, Schedule};
 use crate::assumption::Assumption;
-use crate::device::collective::{Fabric, Network};
-use crate::error::{CoreError, Result};
-use crate::hardware::Accelerator;
+use crate::device::collective::Fabric;
+use crate::error::Result;
 
 /// Bytes of one token's hidden state sent between devices: ggml keeps the
 /// activations between layers in F32.
@@ -69,59 +68,69 @@ pub(super) struct Stage<'a> {
     pub weights_bytes: Result<u64>,
 }
 
+/// The device of layer `i` in a `pp`-way split of `layers` layers (the output
+/// layer counts as layer `L`): `⌊i · p / (L + 1)⌋`, as [`stage_layers`] places them.
+fn device_of(layer: u64, layers: u64, pp: u64) -> usize {
+    // L ≤ MAX_LAYERS (2¹⁶) and p ≤ L: the product fits in u128 with room to spare
+    let d = u128::from(layer.min(layers)) * u128::from(pp) / (u128::from(layers) + 1);
+    (d as usize).min(pp.saturating_sub(1) as usize)
+}
+
 /// The devices of a replica split `pp` ways by layers, each with `tp` ranks.
 ///
-/// Tensors before the first layer (token embedding) sit on the first device,
-/// those after the last (final norm, LM head, towers) on the last; a tied
-/// embedding, which is also the head, sits on the last device.
+/// Tensors of a layer sit with that layer; tensors after the last layer (final
+/// norm, LM head, towers) on the last device; a tied embedding, which is also the
+/// head, on the last device. The token embedding of an untied model sits in host
+/// memory when `input_on_host` (llama.cpp), else on the first device.
+///
+/// # Source
+/// llama.cpp `src/llama-model.cpp` `load_tensors`: `dev_input` is the CPU ("there is
+/// very little benefit to offloading the input layer"); a missing output weight is
+/// the token embedding duplicated onto the output device.
 pub(super) fn stages<'a>(
     arch: &'a Architecture,
     stored: &[StoredTensor],
     pp: u64,
     tp: u64,
+    input_on_host: bool,
 ) -> Vec<Stage<'a>> {
+    let on_host = |s: &StoredTensor| {
+        input_on_host
+            && !arch.embedding.tied
+            && s.tensor.role == crate::params::TensorRole::TokenEmbedding
+    };
     if pp <= 1 {
+        let on_device: Vec<StoredTensor> = stored.iter().filter(|s| !on_host(s)).cloned().collect();
         return vec![Stage {
             arch: Cow::Borrowed(arch),
-            weights_bytes: super::weights::weights_bytes_per_gpu(stored, tp),
+            weights_bytes: super::weights::weights_bytes_per_gpu(&on_device, tp),
         }];
     }
-    let split = stage_layers(arch.num_layers(), pp);
-    let device_of = |layer: u64| {
-        split
-            .iter()
-            .position(|&(first, n)| layer >= first && layer < first + n)
-            .unwrap_or(split.len() - 1)
-    };
-    let mut bytes: Vec<Result<u64>> = vec![Ok(0); split.len()];
+    let layers = arch.num_layers();
+    let split = stage_layers(layers, pp);
+    let last = split.len() - 1;
+    let mut per_device: Vec<Vec<StoredTensor>> = vec![Vec::new(); split.len()];
     let mut seen_layers = false;
-    for s in stored {
+    for s in stored.iter().filter(|s| !on_host(s)) {
         let device = match s.tensor.layer {
             Some(layer) => {
                 seen_layers = true;
-                device_of(layer)
+                device_of(layer, layers, pp)
             }
             None if arch.embedding.tied
                 && s.tensor.role == crate::params::TensorRole::TokenEmbedding =>
             {
-                split.len() - 1
+                last
             }
-            None if seen_layers => split.len() - 1,
+            None if seen_layers => last,
             None => 0,
         };
-        let part = super::weights::weights_bytes_per_gpu(std::slice::from_ref(s), tp);
-        bytes[device] = match (&bytes[device], part) {
-            (Ok(a), Ok(b)) => a.checked_add(b).ok_or(CoreError::Overflow {
-                quantity: "weight bytes",
-            }),
-            (Err(e), _) => Err(e.clone()),
-            (_, Err(e)) => Err(e),
-        };
+        per_device[device].push(s.clone());
     }
     split
         .iter()
-        .zip(bytes)
-        .map(|(&(first, n), weights_bytes)| {
+        .zip(per_device)
+        .map(|(&(first, n), tensors)| {
             let mut sub = arch.clone();
             sub.layers = Schedule {
                 blocks: arch.layers.blocks.clone(),
@@ -129,14 +138,15 @@ pub(super) fn stages<'a>(
             };
             Stage {
                 arch: Cow::Owned(sub),
-                weights_bytes,
+                weights_bytes: super::weights::weights_bytes_per_gpu(&tensors, tp),
             }
         })
         .collect()
 }
 
 /// Seconds of the hidden-state copies of one pass of `tokens` tokens across a
-/// `pp`-way layer split of `tp`-rank devices.
+/// `pp`-way layer split of `tp`-rank devices on `fabric` (the engine's view of the
+/// links, [`super::roofline::Machine::fabric`]).
 ///
 /// # Formula
 /// `(p − 1) · send(T · h · 4 bytes / t)`, `send` the device model's point-to-point
@@ -145,11 +155,10 @@ pub(super) fn stages<'a>(
 /// # Source
 /// llama.cpp copies the hidden state to the next device at each boundary of the split
 /// (`ggml_backend_sched` copies a split's inputs); NCCL's α–β figures stand for the copy.
-pub(super) fn hop_seconds(gpu: &Accelerator, tp: u64, pp: u64, tokens: f64, hidden: u64) -> f64 {
+pub(super) fn hop_seconds(fabric: &Fabric, tp: u64, pp: u64, tokens: f64, hidden: u64) -> f64 {
     if pp <= 1 {
         return 0.0;
     }
-    let fabric = Fabric::of(gpu, &Network::default());
     let bytes = tokens * hidden as f64 * HIDDEN_STATE_BYTES / tp.max(1) as f64;
     (pp - 1) as f64 * fabric.send(bytes, tp.max(1))
 }
@@ -170,7 +179,7 @@ pub(super) fn assumptions(arch: &Architecture, pp: u64) -> Vec<Assumption> {
         Assumption::new(
             "multi-GPU split",
             format!(
-                "layers split {pp} ways (layers {} per device; embedding on the first, LM head on the last), run one after another: a pass takes the sum of the devices' times; memory shown for the fullest device",
+                "layers split {pp} ways (layers {} per device; the LM head on the last, the token embedding in host memory), run one after another: a pass takes the sum of the devices' times; memory shown for the fullest device",
                 slices.join(", ")
             ),
             "llama.cpp docs/multi-gpu.md: `--split-mode layer` (default), each GPU holds a contiguous slice of layers and their KV cache; layer i on device ⌊i·p/(L+1)⌋ (src/llama-model.cpp load_tensors, equal free memory)",
@@ -181,7 +190,7 @@ pub(super) fn assumptions(arch: &Architecture, pp: u64) -> Vec<Assumption> {
                 "{} hop(s) per pass, each an F32 copy of the pass's hidden states ({HIDDEN_STATE_BYTES} bytes per value) over the link",
                 pp - 1
             ),
-            "llama.cpp ggml_backend_sched copies a split's inputs; α–β of the device model's point-to-point send",
+            "llama.cpp ggml_backend_sched copies a split's inputs; priced as a point-to-point send at the engine's share of the link and its per-call latency (the all-reduce's figures stand for a ggml peer copy), every boundary on the accelerator's own link",
         ),
         Assumption::new(
             "prefill across the split",
@@ -208,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn stages_hold_every_weight_once() {
+    fn stages_hold_every_device_weight_once() {
         // Llama-2-7B: 32 layers, untied; llama-3.2-1B-like tied model: 16 layers
         for (arch, tied) in [
             (
@@ -227,25 +236,46 @@ mod tests {
             let stored =
                 stored_tensors(&arch, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
             let whole = weights_bytes_per_gpu(&stored, 1).unwrap();
-            let split = stages(&arch, &stored, 2, 1);
-            let bytes: Vec<u64> = split
-                .iter()
-                .map(|s| *s.weights_bytes.as_ref().unwrap())
-                .collect();
-            assert_eq!(bytes.iter().sum::<u64>(), whole);
             let embedding = arch.vocab_size * arch.hidden_size * 2;
-            if tied {
-                // the shared embedding/head on the last device with the output
-                assert!(bytes[1] > bytes[0] + embedding / 2, "{bytes:?}");
-            } else {
-                // Llama-2-7B: 17 layers + embedding, then 15 layers + norm + head; a layer
-                // is 202_383_360 parameters = 404_766_720 bytes, a norm 8192 bytes
-                let layer = 404_766_720u64;
-                assert_eq!(bytes[0], 17 * layer + embedding);
-                assert_eq!(bytes[1], 15 * layer + 8192 + embedding);
+            for input_on_host in [false, true] {
+                let split = stages(&arch, &stored, 2, 1, input_on_host);
+                let bytes: Vec<u64> = split
+                    .iter()
+                    .map(|s| *s.weights_bytes.as_ref().unwrap())
+                    .collect();
+                // llama.cpp keeps an untied model's token embedding in host memory
+                let host = if input_on_host && !tied { embedding } else { 0 };
+                assert_eq!(bytes.iter().sum::<u64>() + host, whole);
+                if tied {
+                    // the shared embedding/head on the last device with the output
+                    assert!(bytes[1] > bytes[0] + embedding / 2, "{bytes:?}");
+                } else {
+                    // Llama-2-7B: 17 layers (+ the embedding unless on the host), then 15
+                    // layers + norm + head; a layer is 202_383_360 parameters =
+                    // 404_766_720 bytes, a norm 8192 bytes, the embedding 262_144_000
+                    let layer = 404_766_720u64;
+                    assert_eq!(embedding, 262_144_000);
+                    assert_eq!(bytes[0], 17 * layer + embedding - host);
+                    assert_eq!(bytes[1], 15 * layer + 8192 + embedding);
+                }
+                let layers: u64 = split.iter().map(|s| s.arch.num_layers()).sum();
+                assert_eq!(layers, arch.num_layers());
             }
-            let layers: u64 = split.iter().map(|s| s.arch.num_layers()).sum();
-            assert_eq!(layers, arch.num_layers());
+        }
+    }
+
+    #[test]
+    fn every_layer_lands_where_the_split_says() {
+        for (layers, pp) in [(80, 2), (32, 3), (61, 8), (7, 7)] {
+            for (d, &(first, n)) in stage_layers(layers, pp).iter().enumerate() {
+                for i in first..first + n {
+                    assert_eq!(
+                        device_of(i, layers, pp),
+                        d,
+                        "layer {i} of {layers} over {pp}"
+                    );
+                }
+            }
         }
     }
 }

@@ -288,6 +288,15 @@ pub enum SplitMode {
     Row,
 }
 
+impl SplitMode {
+    /// The name `--split-mode` takes (clap's spelling of the variant).
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// What `sizeup infer` reports.
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
@@ -438,7 +447,7 @@ impl ServeArgs {
             if let Some(mode) = self.split_mode {
                 return Err(AppError::Usage {
                     flag: "--split-mode",
-                    value: format!("{mode:?}").to_ascii_lowercase(),
+                    value: mode.name(),
                     problem: format!(
                         "`--split-mode` is llama.cpp's; `{}` splits a model by tensor parallelism",
                         self.engine
@@ -477,9 +486,14 @@ pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
         .request(&args.device, loaded.quantization.as_ref())?;
     let load = args.load.request(&args.serve)?;
     if load.is_some() && req.pp > 1 {
+        // the layer split is llama.cpp's default: name the flag the user gave
+        let (flag, value) = match args.serve.split_mode {
+            Some(mode) => ("--split-mode", mode.name()),
+            None => ("--gpus", req.gpus.to_string()),
+        };
         return Err(AppError::Usage {
-            flag: "--split-mode",
-            value: "layer".into(),
+            flag,
+            value,
             problem:
                 "the simulation under load (`--rate`, `--closed-loop`) does not model a layer split"
                     .into(),

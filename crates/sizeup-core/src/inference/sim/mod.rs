@@ -305,8 +305,15 @@ pub struct SimReport {
 /// # Errors
 /// Those of [`estimate`]; [`CoreError::Zero`] or [`CoreError::Invalid`] for a
 /// bad load, length or scheduler setting; [`CoreError::Invalid`] when no KV
-/// block fits (the model does not fit).
+/// block fits (the model does not fit) or the request splits layers (`pp > 1`).
 pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Result<SimReport> {
+    if req.pp > 1 {
+        return Err(CoreError::Invalid {
+            field: "pp",
+            value: req.pp.to_string(),
+            expected: "1: the simulation does not model a layer split".into(),
+        });
+    }
     let mut point = req.clone();
     point.load = Load::Concurrency(sim.scheduler.max_num_seqs);
     point.detail = Detail::Point;
