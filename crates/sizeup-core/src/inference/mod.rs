@@ -40,7 +40,6 @@ use crate::assumption::Assumption;
 use crate::dtype::{ComputePrecision, KvDtype, WeightFormat, WeightOptions};
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
-use crate::kv::KvRequest;
 use crate::units::sum;
 
 /// What to estimate: the devices, the format, the workload and the engine.
@@ -365,7 +364,7 @@ fn memory_for(
     tp: u64,
     batch: u64,
     context: u64,
-) -> Result<(MemoryPerGpu, KvRequest)> {
+) -> Result<MemoryPerGpu> {
     let mut req = req.clone();
     req.weights = format;
     req.tp = tp;
@@ -438,7 +437,7 @@ fn advise(
         let mut tp = req.tp.saturating_mul(2);
         while tp <= 64 {
             if arch.heads() % tp == 0 {
-                if let Ok((m, _)) = memory_for(arch, req, req.weights, tp, batch, context) {
+                if let Ok(m) = memory_for(arch, req, req.weights, tp, batch, context) {
                     if m.fits() {
                         min_tp = Some(tp);
                         break;
@@ -455,7 +454,7 @@ fn advise(
         if weights_bytes(arch, f, &req.weight_options)? >= current {
             continue;
         }
-        if memory_for(arch, req, f, req.tp, batch, context)?.0.fits() {
+        if memory_for(arch, req, f, req.tp, batch, context)?.fits() {
             formats.push(f.to_string());
         }
     }

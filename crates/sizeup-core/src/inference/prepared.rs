@@ -141,7 +141,7 @@ impl<'a> Prepared<'a> {
         let replica = self.replica_unchecked(req)?;
         let breakdown = weights::breakdown_of(&replica.stored, req.weights)?;
         let chunk = req.profile.prefill_chunk_tokens;
-        let (memory, _) = replica.memory(batch, context, chunk)?;
+        let memory = replica.memory(batch, context, chunk)?;
         let capacity = replica.capacity(batch, context, chunk)?;
 
         let precision = req.weights.compute_precision();
@@ -437,12 +437,7 @@ impl Replica<'_> {
     ///
     /// # Errors
     /// Those of [`kv::size`] (overflow).
-    pub fn memory(
-        &self,
-        batch: u64,
-        context: u64,
-        chunk: Option<u64>,
-    ) -> Result<(MemoryPerGpu, KvRequest)> {
+    pub fn memory(&self, batch: u64, context: u64, chunk: Option<u64>) -> Result<MemoryPerGpu> {
         let kv_req = self.kv_request(batch, context);
         let mut fullest: Option<MemoryPerGpu> = None;
         for stage in &self.stages {
@@ -456,7 +451,7 @@ impl Replica<'_> {
             }
         }
         // `stages` holds pp ≥ 1 devices
-        Ok((fullest.ok_or(CoreError::Zero { field: "pp" })?, kv_req))
+        fullest.ok_or(CoreError::Zero { field: "pp" })
     }
 
     /// The largest batch at `context`, the longest context at `batch` and the KV

@@ -100,7 +100,7 @@ pub(super) fn stages<'a>(
             && s.tensor.role == crate::params::TensorRole::TokenEmbedding
     };
     if pp <= 1 {
-        let on_device: Vec<StoredTensor> = stored.iter().filter(|s| !on_host(s)).cloned().collect();
+        let on_device: Vec<StoredTensor> = stored.iter().filter(|s| !on_host(s)).copied().collect();
         return vec![Stage {
             arch: Cow::Borrowed(arch),
             weights_bytes: super::weights::weights_bytes_per_gpu(&on_device, tp),
@@ -125,7 +125,7 @@ pub(super) fn stages<'a>(
             None if seen_layers => last,
             None => 0,
         };
-        per_device[device].push(s.clone());
+        per_device[device].push(*s);
     }
     split
         .iter()

@@ -242,9 +242,7 @@ type Taken = (Ranked, Option<Simulated>);
 fn margin(t: &LatencyTargets, r: &Ranked, s: &Option<Simulated>) -> f64 {
     match s {
         Some(s) => s.margin(),
-        None => {
-            (r.steady.ttft_seconds / t.ttft_seconds).max(r.steady.tpot_seconds / t.tpot_seconds)
-        }
+        None => t.ratio(r.steady.ttft_seconds, r.steady.tpot_seconds),
     }
 }
 
@@ -394,13 +392,15 @@ pub struct Confirmed {
 /// Confirm the steady-state front by simulation and find each row's headroom.
 ///
 /// # Errors
-/// Those of the estimate and the simulation for a setup of the front.
+/// Those of [`super::validate`] for the request; those of the estimate and the
+/// simulation for a setup of the front.
 pub fn confirm(
     prepared: &Prepared<'_>,
     accs: &[Accelerator],
     req: &ServePlanRequest,
     found: &SteadyFound,
 ) -> Result<Confirmed> {
+    super::validate(accs, req)?;
     let mut tally = ConfirmTally {
         front: found.front.len() as u64,
         ..ConfirmTally::default()

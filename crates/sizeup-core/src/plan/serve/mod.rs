@@ -161,6 +161,31 @@ pub struct LatencyTargets {
     pub percentile: Percentile,
 }
 
+impl LatencyTargets {
+    /// How far a setup's latencies sit from the targets: the larger of TTFT over
+    /// its target and TPOT over its target (at most 1 meets both).
+    pub fn ratio(&self, ttft_seconds: f64, tpot_seconds: f64) -> f64 {
+        (ttft_seconds / self.ttft_seconds).max(tpot_seconds / self.tpot_seconds)
+    }
+
+    /// The miss of latencies above a target at `concurrency` requests in flight,
+    /// or `None` where both targets hold.
+    pub fn miss(
+        &self,
+        concurrency: u64,
+        ttft_seconds: f64,
+        tpot_seconds: f64,
+    ) -> Option<steady::MissReason> {
+        (ttft_seconds > self.ttft_seconds || tpot_seconds > self.tpot_seconds).then_some(
+            steady::MissReason::Latency {
+                concurrency,
+                ttft_seconds,
+                tpot_seconds,
+            },
+        )
+    }
+}
+
 /// What the plan ranks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -443,11 +468,26 @@ pub const MAX_NUM_SEQS: u64 = 65_536;
 /// square of the largest count.
 pub const MAX_SERVE_GPUS: u64 = 1024;
 
+/// The most values a plan's `tp`, `max_num_seqs` and `max_batched_tokens` axes
+/// take (the GPU-count axis takes up to [`MAX_SERVE_GPUS`], every count once):
+/// the space multiplies them, and a plan lists every machine before it can say
+/// the space is too large.
+pub const MAX_AXIS_VALUES: usize = 64;
+
+/// The first value that appears twice in `values`, if any.
+fn repeated<T: PartialEq>(values: &[T]) -> Option<&T> {
+    values
+        .iter()
+        .enumerate()
+        .find(|(i, v)| values[..*i].contains(v))
+        .map(|(_, v)| v)
+}
+
 /// Check a plan request.
 ///
 /// # Errors
 /// [`CoreError::Zero`] or [`CoreError::Invalid`] naming the field: an empty
-/// accelerator list or axis, a zero count, a top of 0, a non-positive load or
+/// accelerator list or axis, an axis longer than its limit or with a value twice, a zero count, a top of 0, a non-positive load or
 /// target, a context shorter than prompt + output, a ranking by cost where an
 /// accelerator has no price.
 pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
@@ -485,6 +525,59 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
             g.to_string(),
             &format!("deployments of at most {MAX_SERVE_GPUS} GPUs"),
         );
+    }
+    // lengths first: finding a repeat is quadratic in the length
+    for (field, len, most) in [
+        ("gpus", s.gpus.len(), MAX_SERVE_GPUS as usize),
+        ("tp", s.tp.len(), MAX_AXIS_VALUES),
+        ("max_num_seqs", s.max_num_seqs.len(), MAX_AXIS_VALUES),
+        (
+            "max_batched_tokens",
+            s.max_batched_tokens.len(),
+            MAX_AXIS_VALUES,
+        ),
+        ("weights", s.weights.len(), MAX_AXIS_VALUES),
+        ("kv_dtype", s.kv_dtypes.len(), MAX_AXIS_VALUES),
+        ("disaggregated", s.disaggregated.len(), 2),
+        ("gpu", accs.len(), MAX_AXIS_VALUES),
+    ] {
+        if len > most {
+            return invalid(
+                field,
+                format!("{len} values"),
+                &format!("at most {most} values"),
+            );
+        }
+    }
+    let twice = [
+        ("gpus", repeated(&s.gpus).map(u64::to_string)),
+        ("tp", repeated(&s.tp).map(u64::to_string)),
+        (
+            "max_num_seqs",
+            repeated(&s.max_num_seqs).map(u64::to_string),
+        ),
+        (
+            "max_batched_tokens",
+            repeated(&s.max_batched_tokens).map(u64::to_string),
+        ),
+        ("weights", repeated(&s.weights).map(ToString::to_string)),
+        (
+            "kv_dtype",
+            repeated(&s.kv_dtypes).map(|k| k.name().to_string()),
+        ),
+        (
+            "disaggregated",
+            repeated(&s.disaggregated).map(ToString::to_string),
+        ),
+        (
+            "gpu",
+            repeated(&accs.iter().map(|a| &a.name).collect::<Vec<_>>()).map(ToString::to_string),
+        ),
+    ];
+    for (field, value) in twice {
+        if let Some(v) = value {
+            return invalid(field, v, "each value once");
+        }
     }
     if let Some(m) = s.max_num_seqs.iter().find(|&&m| m > MAX_NUM_SEQS) {
         return invalid(

@@ -127,7 +127,7 @@ impl PrefillSide {
         let across = fabric.send(bytes, fabric.gpus_per_node);
         let mut fit = Vec::with_capacity(chunks.len());
         for &chunk in chunks {
-            let (m, _) = replica.memory(1, req.prompt, Some(chunk))?;
+            let m = replica.memory(1, req.prompt, Some(chunk))?;
             fit.push((m.fits(), m.total_bytes.saturating_add(m.shortfall_bytes)));
         }
         Ok(PrefillSide {
@@ -223,12 +223,8 @@ pub(super) fn decide_split(
     let at = d.schedule(concurrency);
     let tpot = at.time_per_output_token_seconds;
     let t = &req.targets;
-    if ttft > t.ttft_seconds || tpot > t.tpot_seconds {
-        return Outcome::Missed(MissReason::Latency {
-            concurrency,
-            ttft_seconds: ttft,
-            tpot_seconds: tpot,
-        });
+    if let Some(miss) = t.miss(concurrency, ttft, tpot) {
+        return Outcome::Missed(miss);
     }
     let lo = d
         .tpot_limit(t.tpot_seconds)

@@ -36,7 +36,7 @@ use super::split::{decide_split, PrefillSide, SplitSteady};
 use super::{
     LatencyTargets, PrefillPool, ServeCandidate, ServeLoad, ServePlanRequest, ServeRankBy,
 };
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::inference::{
     per_million, schedule, stored_tensors, Load, Prepared, Replica, Schedule, StoredTensor,
@@ -160,7 +160,7 @@ impl MissReason {
                 ttft_seconds,
                 tpot_seconds,
                 ..
-            } => (ttft_seconds / t.ttft_seconds).max(tpot_seconds / t.tpot_seconds),
+            } => t.ratio(ttft_seconds, tpot_seconds),
         }
     }
 }
@@ -494,7 +494,7 @@ impl<'r> Prices<'r> {
     pub(super) fn fit(&mut self, chunk: u64, largest: u64) -> Result<(u64, u64)> {
         let mut fits = |c: u64| -> Result<(bool, u64)> {
             self.layouts += 1;
-            let (m, _) = self.replica.memory(c, self.context, Some(chunk))?;
+            let m = self.replica.memory(c, self.context, Some(chunk))?;
             Ok((m.fits(), m.total_bytes.saturating_add(m.shortfall_bytes)))
         };
         let (one, need) = fits(1)?;
@@ -617,12 +617,8 @@ pub(super) fn decide(
     let t = &req.targets;
     let ttft = s.time_to_first_token_seconds;
     let tpot = s.time_per_output_token_seconds;
-    if ttft > t.ttft_seconds || tpot > t.tpot_seconds {
-        return Outcome::Missed(MissReason::Latency {
-            concurrency,
-            ttft_seconds: ttft,
-            tpot_seconds: tpot,
-        });
+    if let Some(miss) = t.miss(concurrency, ttft, tpot) {
+        return Outcome::Missed(miss);
     }
     // the most requests in flight whose time per output token still meets the target
     let lo = prices
@@ -925,14 +921,28 @@ pub fn search_steady(
 /// simulation tier, or a check): the figures the walk gives it.
 ///
 /// # Errors
-/// Those of the estimate for the setup's machine.
+/// Those of [`super::validate`] for the request; [`CoreError::Invalid`] for a
+/// candidate whose accelerator is not in `accs` or whose `max_num_seqs` passes
+/// [`super::MAX_NUM_SEQS`]; those of the estimate for the setup's machine.
 pub fn evaluate(
     prepared: &Prepared<'_>,
     accs: &[Accelerator],
     req: &ServePlanRequest,
     c: &ServeCandidate,
 ) -> Result<std::result::Result<Steady, MissReason>> {
-    let acc = &accs[c.accelerator];
+    super::validate(accs, req)?;
+    let acc = accs.get(c.accelerator).ok_or(CoreError::Invalid {
+        field: "accelerator",
+        value: c.accelerator.to_string(),
+        expected: format!("an index below the {} accelerators", accs.len()),
+    })?;
+    if c.max_num_seqs == 0 || c.max_num_seqs > super::MAX_NUM_SEQS {
+        return Err(CoreError::Invalid {
+            field: "max_num_seqs",
+            value: c.max_num_seqs.to_string(),
+            expected: format!("1 to {} sequences per replica", super::MAX_NUM_SEQS),
+        });
+    }
     let base = c.request(&req.workload, acc, 1);
     let replica = prepared.replica(&base)?;
     let largest = req

@@ -14,7 +14,7 @@ fn llama_8b() -> Architecture {
 
 /// The example: 2,000-token prompts, 500-token outputs, p95 TTFT ≤ 1 s,
 /// TPOT ≤ 50 ms, over the default space's aggregated setups (the simulation
-/// confirms those; `split.rs`'s tests take the disaggregated ones).
+/// confirms those; the `split_` tests below take the disaggregated ones).
 fn request(load: ServeLoad) -> ServePlanRequest {
     ServePlanRequest {
         workload: ServeWorkload {
@@ -491,4 +491,33 @@ fn decode_heavy_traffic_is_served_cheaper_aggregated() {
         .unwrap();
     assert_eq!(split.candidate.gpus(), 2);
     assert!(split.score > found.front[0].score);
+}
+
+/// A space axis with a value twice, or longer than its limit, is refused before
+/// anything is enumerated (an HTTP body of five million `tp` entries would
+/// otherwise list every machine first).
+#[test]
+fn repeated_or_overlong_axes_are_refused_by_name() {
+    let (accs, mut req) = small(ServeLoad::Rate { per_sec: 1.0 });
+    req.space.tp = vec![1, 2, 1];
+    match validate(&accs, &req) {
+        Err(CoreError::Invalid { field, value, .. }) => {
+            assert_eq!((field, value.as_str()), ("tp", "1"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let (accs, mut req) = small(ServeLoad::Rate { per_sec: 1.0 });
+    req.space.max_batched_tokens = (1..=(MAX_AXIS_VALUES as u64 + 1)).collect();
+    match validate(&accs, &req) {
+        Err(CoreError::Invalid { field, .. }) => assert_eq!(field, "max_batched_tokens"),
+        other => panic!("{other:?}"),
+    }
+    let (mut accs, req) = small(ServeLoad::Rate { per_sec: 1.0 });
+    accs.push(accs[0].clone());
+    match validate(&accs, &req) {
+        Err(CoreError::Invalid { field, value, .. }) => {
+            assert_eq!((field, value.as_str()), ("gpu", "L40S"))
+        }
+        other => panic!("{other:?}"),
+    }
 }

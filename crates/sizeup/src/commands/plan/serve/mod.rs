@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use clap::{ArgGroup, Args, ValueEnum};
 use serde::{Deserialize, Serialize};
+use sizeup_core::device::collective::{Fabric, Network};
 use sizeup_core::dtype::WeightOptions;
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::{Engine, Prepared};
@@ -699,8 +700,26 @@ fn assumptions(
             ),
             Assumption::new(
                 "KV transfer link",
-                "the GPU link when every GPU of the setup fits one node, else the network between nodes; one rank's shard on the busier end",
-                "the accelerator's node row (data/gpus.toml `node`) or device::collective::DEFAULT_NODE",
+                format!(
+                    "the GPU link when every GPU of the setup fits one node, else the network between nodes; one rank's shard on the busier end; base + α + bytes/β: {}",
+                    accs.iter()
+                        .map(|acc| {
+                            let f = Fabric::of(acc, &Network::default());
+                            format!(
+                                "{} {:.0} GB/s and {:.1} µs in a node of {}, {:.0} GB/s and {:.1} µs between nodes, {:.1} µs base",
+                                acc.name,
+                                f.intra_bytes_per_sec / 1e9,
+                                f.intra_latency_seconds * 1e6,
+                                f.gpus_per_node,
+                                f.inter_bytes_per_sec / 1e9,
+                                f.inter_latency_seconds * 1e6,
+                                f.base_seconds * 1e6
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                "the accelerator's node row (data/gpus.toml `node`) or device::collective::DEFAULT_NODE; NCCL α–β figures (device::collective::Fabric::send)",
             ),
             Assumption::new(
                 "disaggregated TPOT",

@@ -64,7 +64,7 @@ pub(super) fn why(rows: &[ServeRow], req: &ServePlanRequest) -> Option<String> {
     let price = |e: &ServeEntry| e.steady.usd_per_hour.unwrap_or(f64::NAN);
     let margin = |e: &ServeEntry| {
         let (ttft, tpot) = latencies(e, req);
-        (ttft / req.targets.ttft_seconds).max(tpot / req.targets.tpot_seconds)
+        req.targets.ratio(ttft, tpot)
     };
     let per_gpu = |e: &ServeEntry| e.steady.capacity_output_tokens_per_sec_per_gpu;
     Some(match req.by {
