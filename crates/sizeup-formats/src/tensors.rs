@@ -339,9 +339,10 @@ impl Role {
 ///
 /// Rules, first match wins: buffers; quantization side tensors named as such;
 /// vision and projector; a holding module whose name has `norm` or starts with
-/// `ln_` (`input_layernorm`, `q_norm`, `attn_norm`, `ln_f`); LM head (`lm_head`, `embed_out`,
-/// `output_layer`, GGUF `output`); learned positions; token embedding; shared
-/// experts; routers (`gate` right under `mlp`/`block_sparse_moe`, `router`,
+/// `ln_` (`input_layernorm`, `q_norm`, `attn_norm`, `ln_f`); LM head (`lm_head` as any
+/// part, `embed_out`, `output_layer`, GGUF `output` at the top); learned positions;
+/// token embedding; shared experts; routers (`gate` right under
+/// `mlp`/`block_sparse_moe`, or alone as skip lists write it; `router`,
 /// `ffn_gate_inp`); routed experts (`experts`, `*_exps`, GGUF `ffn_up.N`);
 /// attention (`self_attn`, `attn`, `attention`, `self_attention`, `attn_*`);
 /// MLP (`mlp`, `feed_forward`, `ffn_*`, OPT's `fc1`/`fc2`); other.
@@ -388,7 +389,9 @@ pub fn classify(name: &str) -> Role {
     if owner.contains("norm") || owner.starts_with("ln_") {
         return Role::Norm;
     }
-    if parts[0] == "lm_head" || parts[0] == "output" || has(&["embed_out", "output_layer"]) {
+    // `lm_head` anywhere (`language_model.lm_head` in image-text checkpoints); GGUF's
+    // bare `output` only at the top (`attn_output` is attention)
+    if parts[0] == "output" || has(&["lm_head", "embed_out", "output_layer"]) {
         return Role::LmHead;
     }
     if has(&[
@@ -418,9 +421,12 @@ pub fn classify(name: &str) -> Role {
     {
         return Role::MoeSharedExperts;
     }
-    let router = parts.windows(2).any(|w| {
-        w[1] == "gate" && matches!(w[0], "mlp" | "block_sparse_moe" | "feed_forward" | "moe")
-    });
+    // a lone `gate` is how quantization skip lists name every router at once
+    // (MiniMax-M2's `modules_to_not_convert: ["gate", …]`)
+    let router = parts == ["gate"]
+        || parts.windows(2).any(|w| {
+            w[1] == "gate" && matches!(w[0], "mlp" | "block_sparse_moe" | "feed_forward" | "moe")
+        });
     if router || has(&["router", "ffn_gate_inp"]) {
         return Role::MoeRouter;
     }

@@ -67,6 +67,11 @@ fn hugging_face_names_get_their_roles() {
         ),
         ("model.norm.weight", Role::Norm),
         ("lm_head.weight", Role::LmHead),
+        // LLaVA-style image-text checkpoints nest the head
+        ("language_model.lm_head.weight", Role::LmHead),
+        // MiniMax-M2's `modules_to_not_convert` names its routers `gate`
+        ("gate", Role::MoeRouter),
+        ("model.layers.0.mlp.gate_proj.weight", Role::Mlp),
         ("transformer.wte.weight", Role::Embedding),
         ("transformer.wpe.weight", Role::PositionEmbedding),
         ("transformer.h.0.attn.c_attn.weight", Role::Attention),
