@@ -14,6 +14,14 @@ mod common;
 /// the most `--rate` accepts, so every request arrives within a millisecond.
 const ALL_AT_ONCE_RATE: &str = "1e6";
 
+/// The band every predicted/reported ratio must stay in. It is wide on purpose,
+/// and honest about it: the simulation leaves the serving host's time (HTTP,
+/// tokenizer, scheduler) at 0 unless told, so a small model's TTFT comes out as
+/// little as 0.06 of the measured, and it drains the 32B queue about twice as fast
+/// as measured (docs/serving-simulation.md). The band catches a regression past
+/// those known gaps, not agreement.
+const RATIO_BAND: (f64, f64) = (0.04, 2.0);
+
 fn measurements() -> Vec<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../sizeup-core/data/serving_benchmarks.json");
@@ -104,9 +112,10 @@ fn every_published_serving_benchmark_is_predicted() {
         for (name, value) in reported {
             let got = value.as_f64().expect("a reported figure in ms");
             let predicted = predicted_ms(sim, name);
+            let ratio = predicted / got;
             assert!(
-                predicted.is_finite() && predicted > 0.0,
-                "{} {name}: {predicted}",
+                (RATIO_BAND.0..=RATIO_BAND.1).contains(&ratio),
+                "{} {name}: predicted {predicted:.2} ms against {got} ms ({ratio:.2}×), outside {RATIO_BAND:?}",
                 m["id"]
             );
             table.push_str(&format!(

@@ -420,14 +420,14 @@ impl EngineProfile {
                         self.layer_overhead_seconds * 1e6
                     )
                 } else {
-                    format!("{} µs, added to the device time", self.layer_overhead_seconds * 1e6)
+                    format!("{:.1} µs, added to the device time", self.layer_overhead_seconds * 1e6)
                 },
                 src,
             ),
             Assumption::new(
                 "all-reduce",
                 format!(
-                    "{} of link bandwidth, {} µs per all-reduce plus the link's per-hop latency (ring or tree, the faster), 2 per layer, not overlapped",
+                    "{} of link bandwidth, {:.1} µs per all-reduce plus the link's per-hop latency (ring or tree, the faster), 2 per layer, not overlapped",
                     self.allreduce_efficiency,
                     self.allreduce_latency_seconds * 1e6
                 ),
