@@ -358,7 +358,8 @@ pub struct StageActivations {
     pub layers_in_flight: u64,
     /// `per_layer_bytes · layers_in_flight`.
     pub stored_bytes: u64,
-    /// With full recomputation, one layer's activations rebuilt during its backward.
+    /// One layer's activations rebuilt during its backward: all of them under full
+    /// recomputation, what was dropped under operator-level checkpointing.
     pub recompute_working_bytes: u64,
     /// Stored plus working bytes.
     pub total_bytes: u64,
@@ -371,6 +372,8 @@ pub struct StageActivations {
 /// p = 1:          L layers
 /// 1F1B (v = 1):   ⌈L/p⌉ layers × min(p, m) micro-batches in flight
 /// interleaved:    L · (1 + (p − 1)/(p·v)) layers
+/// working:        full: one layer without recomputation; op-selective: that
+///                 minus what the layer keeps; none, selective: 0
 /// ```
 ///
 /// # Source
@@ -444,14 +447,18 @@ pub fn first_stage_with(
         product(Q, &[arch.num_layers(), sum(Q, &[pv, p - 1])?])?.div_ceil(pv)
     };
     let stored = product(Q, &[per_layer, layers_in_flight])?;
-    let working = if cfg.recompute == Recompute::Full {
-        let full = ActivationConfig {
+    let whole_layer = |largest: &mut dyn FnMut(&ActivationConfig) -> Result<u64>| {
+        largest(&ActivationConfig {
             recompute: Recompute::None,
             ..*cfg
-        };
-        largest(&full)?
-    } else {
-        0
+        })
+    };
+    let working = match cfg.recompute {
+        // the layer being recomputed holds all its activations again
+        Recompute::Full => whole_layer(&mut largest)?,
+        // it holds again what operator-level checkpointing dropped
+        Recompute::OpSelective => whole_layer(&mut largest)?.saturating_sub(per_layer),
+        Recompute::None | Recompute::Selective => 0,
     };
     Ok(StageActivations {
         per_layer_bytes: per_layer,
@@ -875,6 +882,31 @@ mod tests {
             "op-selective".parse::<Recompute>().unwrap(),
             Recompute::OpSelective
         );
+    }
+
+    /// The layer recomputed under operator-level checkpointing holds again, during
+    /// its backward, what the policy dropped: the whole layer minus the bytes kept
+    /// (31,744·2 + 128 per token, counted above).
+    #[test]
+    fn op_selective_rebuilds_what_it_dropped_for_one_layer() {
+        let (arch, mut cfg) = llama31_8b_at(8192, 2, 1);
+        let layout = Layout::resolve(
+            &crate::training::parallel::LayoutRequest::default(),
+            &arch,
+            &crate::training::parallel::Workload {
+                gpus: 1,
+                seq_len: 8192,
+                global_batch: 2,
+                micro_batch: 2,
+            },
+        )
+        .unwrap();
+        let whole = layer_bytes(&arch, &arch.layers.blocks[0], &cfg).unwrap();
+        cfg.recompute = Recompute::OpSelective;
+        let kept = (31_744 * 2 + 128) * 8192 * 2;
+        let stage = first_stage(&arch, &layout, &cfg).unwrap();
+        assert_eq!(stage.per_layer_bytes, kept);
+        assert_eq!(stage.recompute_working_bytes, whole - kept);
     }
 
     #[test]
