@@ -236,6 +236,14 @@ mod tests {
                     }
                 }
             }
+            // texts no source wrote, with characters of any width before a number
+            for gpu_type in ["H100 ×96GB", "×GB", "A100 ½40gb", "é1.5 TB/s", "GB", "."] {
+                let mut c = case.clone();
+                c.setup
+                    .insert("gpu_type".into(), serde_json::json!(gpu_type));
+                let _ = inference::predict(&c);
+                let _ = training::predict(&c);
+            }
         }
     }
 

@@ -31,7 +31,9 @@
 use serde_json::{Map, Value};
 
 use super::calibration::{Calibration, Knob};
-use super::reading::{accelerator as hardware, architecture, num, text, Metric, Needs};
+use super::reading::{
+    accelerator as hardware, architecture, num, stated_memory_bytes, text, Metric, Needs,
+};
 use super::sources;
 use super::{Case, CaseOutcome};
 use sizeup_core::arch::Architecture;
@@ -752,20 +754,21 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let acc = match hardware(gpu_type) {
         Ok((acc, _)) => acc,
         Err(e) => {
-            // only the capacity matters to a memory fit: a device of the stated size
-            let gb = gpu_type
-                .split_whitespace()
-                .zip(gpu_type.split_whitespace().skip(1))
-                .find(|(_, unit)| unit.starts_with("GB"))
-                .and_then(|(n, _)| n.parse::<u64>().ok())
-                .ok_or_else(|| fail(e))?;
-            let mut acc = hardware::find("A100-SXM-80GB")
-                .map_err(|e| fail(e.to_string()))?
+            // a device the source sizes but does not name: only its capacity enters
+            // a memory fit (no speed figure is read), so the catalog row nearest in
+            // memory, set to the stated size, stands for it
+            let bytes = stated_memory_bytes(gpu_type).ok_or_else(|| fail(e))?;
+            let mut acc = hardware::catalog()
+                .iter()
+                .min_by_key(|a| a.memory_bytes.abs_diff(bytes))
+                .ok_or_else(|| fail("the accelerator catalog is empty".into()))?
                 .clone();
-            acc.name = format!("{gb} GB device");
-            acc.memory_bytes = gb << 30;
+            let gib = bytes as f64 / sizeup_core::units::GIB;
+            acc.name = format!("{gib} GiB device");
+            acc.memory_bytes = bytes;
+            acc.usable_memory_bytes = None;
             notes.push(format!(
-                "device not named: {gb} GiB of memory (GPUs sold as {gb} GB hold {gb} GiB)"
+                "device not named: {gib} GiB of memory (GPUs sold as {gib} GB hold {gib} GiB); a memory fit reads no other figure of it"
             ));
             acc
         }

@@ -72,13 +72,41 @@ fn a_kv_cache_needs_no_vocabulary_and_weights_do() {
 }
 
 #[test]
-fn accelerators_by_their_most_specific_pattern() {
+fn accelerators_by_the_catalogs_names_and_aliases() {
     let name = |t: &str| accelerator(t).map(|(a, _)| a.name).unwrap();
     assert_eq!(name("A100-40GB (1600Gbps RoCE)"), "A100-SXM-40GB");
     assert_eq!(name("A100 (80GB assumed)"), "A100-SXM-80GB");
     assert_eq!(name("NVIDIA A40"), "A40");
     assert_eq!(name("Apple M2 Ultra (Metal)"), "M2-Ultra");
+    // parts a list of patterns refused or folded into another row
+    assert_eq!(name("V100"), "V100-SXM2-16GB");
+    assert_eq!(name("L40"), "L40");
+    assert_eq!(name("H100 PCIe"), "H100-PCIe");
+    assert_eq!(name("H100 NVL"), "H100-NVL");
+    assert_eq!(name("A100 PCIe"), "A100-PCIe-80GB");
     let (_, net) = accelerator("A100-SXM4-80GB (Jean Zay, Omni-Path)").unwrap();
     assert_eq!(net.inter_node_bytes_per_sec, Some(6.25e9));
-    assert!(accelerator("TPU v3 chips").is_err());
+    assert_eq!(
+        accelerator("TPU v3 chips").unwrap_err(),
+        "`TPU v3 chips` names no accelerator of the catalog"
+    );
+}
+
+#[test]
+fn a_stated_size_is_a_size_not_a_rate() {
+    // the 96 GB H100 of Llama 3's cluster: 96 GiB at 2.4 TB/s
+    let (acc, _) = accelerator("H100 96GB HBM2e, 2.4 TB/s, 400 Gb/s RDMA per GPU").unwrap();
+    assert_eq!(acc.memory_bytes, 96 << 30);
+    assert_eq!(acc.memory_bandwidth_bytes_per_sec, 2.4e12);
+    // a network rate before the size is not the size
+    assert_eq!(
+        stated_memory_bytes("A100 (1600Gbps RoCE) 40GB"),
+        Some(40 << 30)
+    );
+    assert_eq!(stated_memory_bytes("H100, 400 Gb/s per GPU"), None);
+    // any character may stand before the number
+    assert_eq!(stated_memory_bytes("H100 ×96GB"), Some(96 << 30));
+    assert_eq!(stated_memory_bytes("H100 ×GB"), None);
+    let (acc, _) = accelerator("H100 ×96GB").unwrap();
+    assert_eq!(acc.memory_bytes, 96 << 30);
 }
