@@ -208,8 +208,12 @@ const UNSTATED_CONTEXT: u64 = 2048;
 ///   case does not state theirs.
 ///
 /// # Errors
-/// The missing field, named.
+/// The missing field, named; a number the door refuses ([`Case::check`], also
+/// for a case that did not come through it); an architecture no estimate can
+/// work on ([`Architecture::check`]: more experts per token than experts, a zero
+/// head width).
 pub fn architecture(case: &Case, needs: Needs) -> Result<Architecture, String> {
+    case.check()?;
     let m = &case.model;
     let get = |k: &str| count(m, k);
     let layers = get("layers").ok_or("the source gives no layer count (`model.layers`)")?;
@@ -295,6 +299,8 @@ pub fn architecture(case: &Case, needs: Needs) -> Result<Architecture, String> {
             }
         });
     }
+    arch.check()
+        .map_err(|e| format!("the architecture the case states cannot be estimated: {e}"))?;
     Ok(arch)
 }
 

@@ -110,3 +110,62 @@ fn a_stated_size_is_a_size_not_a_rate() {
     let (acc, _) = accelerator("H100 ×96GB").unwrap();
     assert_eq!(acc.memory_bytes, 96 << 30);
 }
+
+/// DeepSeek-V3's training-cost case with `edit` applied to its `model`.
+fn deepseek_with(edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>)) -> Case {
+    let mut case = crate::shared_cases()
+        .into_iter()
+        .find(|c| c.model.contains_key("moe") && c.model.contains_key("mla"))
+        .expect("a shared case with a mixture of experts and MLA");
+    edit(&mut case.model);
+    case
+}
+
+#[test]
+fn nested_numbers_pass_the_door_and_the_architecture_its_check() {
+    let nested = |object: &'static str, key: &'static str, v: serde_json::Value| {
+        deepseek_with(move |m| {
+            m[object]
+                .as_object_mut()
+                .unwrap()
+                .insert(key.into(), v.clone());
+        })
+    };
+    // refused at the door, and by the reader for a case that skipped it
+    for (case, why) in [
+        (
+            nested("moe", "routed_experts", serde_json::json!(0)),
+            "`model.moe.routed_experts` = 0: expected a positive whole number up to 1.6777216e7",
+        ),
+        (
+            nested("moe", "expert_ffn", serde_json::json!(-2048)),
+            "`model.moe.expert_ffn` = -2048: expected a positive whole number up to 1.6777216e7",
+        ),
+        (
+            nested("mla", "head_dim", serde_json::json!(0)),
+            "`model.mla.head_dim` = 0: expected a positive whole number up to 1.6777216e7",
+        ),
+        (
+            nested("mla", "kv_compression_dim", serde_json::json!(0)),
+            "`model.mla.kv_compression_dim` = 0: expected a positive whole number up to 1.6777216e7",
+        ),
+    ] {
+        assert_eq!(case.check(), Err(why.to_string()));
+        assert_eq!(architecture(&case, Needs::Weights).unwrap_err(), why);
+        let outcome = crate::training::predict(&case).unwrap();
+        assert_eq!(outcome.predicted, None);
+        assert!(outcome.note.unwrap().starts_with(why));
+    }
+    // zero shared experts means none
+    assert!(nested("moe", "shared_experts", serde_json::json!(0))
+        .check()
+        .is_ok());
+    // every number positive, the architecture impossible: more experts per token than experts
+    let case = nested("moe", "active_experts", serde_json::json!(300));
+    assert!(case.check().is_ok());
+    let why = "the architecture the case states cannot be estimated: `num_experts_per_tok` = 300 is invalid: at most the 256 routed experts";
+    assert_eq!(architecture(&case, Needs::Weights).unwrap_err(), why);
+    let outcome = crate::training::predict(&case).unwrap();
+    assert_eq!(outcome.predicted, None);
+    assert!(outcome.note.unwrap().starts_with(why));
+}
