@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::calibration::Calibration;
-use super::reading::{accelerator, architecture, num, text, Metric, Needs, Scope, Unit};
+use super::reading::{accelerator, architecture, num, software, text, Metric, Needs, Scope, Unit};
 use super::sources;
 use super::{Case, CaseOutcome};
 use sizeup_core::arch::Architecture;
@@ -88,12 +88,7 @@ fn predict_completed(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
 type Unpredictable = (String, f64, String);
 
 fn engine(case: &Case) -> Option<Engine> {
-    let text = ["framework", "software"]
-        .iter()
-        .filter_map(|k| text(&case.setup, k))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
+    let text = software(case);
     if text.contains("llama.cpp") || text.contains("llama-bench") {
         Some(Engine::LlamaCpp)
     } else if text.contains("tensorrt-llm") || text.contains("trt-llm") {
@@ -261,9 +256,7 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
 
     let mut req = InferRequest::new(gpu, engine);
     cal.apply(&mut req.profile);
-    let framework = text(&case.setup, "framework")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let framework = software(case);
     if engine == Engine::Transformers
         && (framework.contains("torch.compile") || framework.contains("cuda graph"))
     {

@@ -172,6 +172,18 @@ impl Metric {
     }
 }
 
+/// The software a case states, the one text every reader of the framework reads:
+/// `setup.software` and `setup.framework`, joined by a space and lowercased
+/// (`"megatron-lm (2021)"`); empty where the case states neither.
+pub fn software(case: &Case) -> String {
+    ["software", "framework"]
+        .iter()
+        .filter_map(|k| text(&case.setup, k))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 /// Which architecture facts a prediction needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs {

@@ -28,11 +28,11 @@
 //! or parallel layout, when the hardware is not in the catalog, or when the
 //! reported figure depends on something the model does not represent.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::calibration::{Calibration, Knob};
 use super::reading::{
-    accelerator as hardware, architecture, num, stated_memory_bytes, text, Metric, Needs,
+    accelerator as hardware, architecture, num, software, stated_memory_bytes, text, Metric, Needs,
 };
 use super::sources;
 use super::{Case, CaseOutcome};
@@ -126,12 +126,7 @@ enum Framework {
 /// the case is silent, [`sources::complete`] fills what its source states).
 fn framework(case: &Case) -> Framework {
     let setup = &case.setup;
-    let named = ["software", "framework"]
-        .iter()
-        .filter_map(|k| text(setup, k))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
+    let named = software(case);
     if text(setup, "scheme") == Some("ZeRO-3") {
         Framework::DeepSpeedZero3
     } else if named.contains("megatron-core") {
@@ -336,7 +331,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     if let Some(t) = num(s, "tokens") {
         req.tokens = Some(t as u64);
     }
-    if let Some(loss) = stated_loss(s) {
+    if let Some(loss) = stated_loss(case) {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }
@@ -720,17 +715,11 @@ mod tests;
 /// Hugging Face transformers' modeling code computes the loss eagerly
 /// (`ForCausalLMLoss`: fp32 upcast + `cross_entropy`) unless a fused or chunked
 /// loss replaces it (Liger, Unsloth, a chunked loss), which the same field would name.
-fn stated_loss(setup: &Map<String, Value>) -> Option<sizeup_core::training::activations::Loss> {
-    use sizeup_core::training::activations::Loss;
-    if let Some(loss) = text(setup, "loss").and_then(|l| l.parse::<Loss>().ok()) {
+fn stated_loss(case: &Case) -> Option<Loss> {
+    if let Some(loss) = text(&case.setup, "loss").and_then(|l| l.parse::<Loss>().ok()) {
         return Some(loss);
     }
-    let stated = ["framework", "software"]
-        .iter()
-        .filter_map(|k| text(setup, k))
-        .map(str::to_ascii_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let stated = software(case);
     let replaced = ["liger", "unsloth", "chunked", "fused cross"]
         .iter()
         .any(|k| stated.contains(k));
@@ -807,7 +796,7 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         req.optimizer = Optimizer::Adamw8bit;
         notes.push("optimizer: 8-bit AdamW (the case's assumption)".into());
     }
-    if let Some(loss) = stated_loss(s) {
+    if let Some(loss) = stated_loss(case) {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }

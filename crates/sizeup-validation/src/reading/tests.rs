@@ -169,3 +169,13 @@ fn nested_numbers_pass_the_door_and_the_architecture_its_check() {
     assert_eq!(outcome.predicted, None);
     assert!(outcome.note.unwrap().starts_with(why));
 }
+
+#[test]
+fn the_software_is_both_fields_lowercased() {
+    let mut c = case(serde_json::json!({}), serde_json::json!({}));
+    assert_eq!(software(&c), "");
+    c.setup.insert("framework".into(), "vLLM 0.6".into());
+    c.setup
+        .insert("software".into(), "PyTorch 2.4, CUDA graphs".into());
+    assert_eq!(software(&c), "pytorch 2.4, cuda graphs vllm 0.6");
+}
