@@ -28,7 +28,7 @@
 //! or parallel layout, when the hardware is not in the catalog, or when the
 //! reported figure depends on something the model does not represent.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::calibration::{Calibration, Knob};
 use super::reading::{
@@ -148,6 +148,35 @@ fn framework(case: &Case) -> Framework {
     }
 }
 
+/// The recomputation text of a setup, lowercased: `recompute_present` (what a
+/// run kept on, where a source lists both) before `recompute`.
+fn recompute_text(setup: &Map<String, Value>) -> Option<String> {
+    text(setup, "recompute_present")
+        .or_else(|| text(setup, "recompute"))
+        .map(str::to_lowercase)
+}
+
+/// The activation recomputation a setup states; `None` where it states none
+/// (no field, or a text saying `not stated`), for the caller's stated default.
+///
+/// # Rule
+/// The first of these the text contains: `op-level` or `selective op` →
+/// [`Recompute::OpSelective`] (torchtitan's op-level policy), `selective` →
+/// [`Recompute::Selective`], `full` → [`Recompute::Full`]; any other text
+/// (`none`, `off`, a word this reader does not know) → [`Recompute::None`].
+fn stated_recompute(setup: &Map<String, Value>) -> Option<Recompute> {
+    let r = recompute_text(setup).filter(|r| !r.contains("not stated"))?;
+    Some(if r.contains("op-level") || r.contains("selective op") {
+        Recompute::OpSelective
+    } else if r.contains("selective") {
+        Recompute::Selective
+    } else if r.contains("full") {
+        Recompute::Full
+    } else {
+        Recompute::None
+    })
+}
+
 /// A case turned into a request, with the assumptions made where the source is silent.
 struct Rebuilt {
     arch: Architecture,
@@ -228,19 +257,8 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     } else {
         Precision::Bf16
     };
-    let recompute = text(s, "recompute_present")
-        .or_else(|| text(s, "recompute"))
-        .unwrap_or("not stated")
-        .to_ascii_lowercase();
-    req.recompute = if recompute.contains("op-level") || recompute.contains("selective op") {
-        Recompute::OpSelective
-    } else if recompute.contains("selective") {
-        Recompute::Selective
-    } else if recompute.contains("full") {
-        Recompute::Full
-    } else {
-        Recompute::None
-    };
+    let stated_recompute = stated_recompute(s);
+    req.recompute = stated_recompute.unwrap_or(Recompute::None);
     if let Some(o) = text(s, "optimizer") {
         req.optimizer = o
             .parse()
@@ -253,7 +271,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         .get("sequence_parallel")
         .and_then(Value::as_bool)
         .unwrap_or(false)
-        || recompute.contains("sequence parallel");
+        || recompute_text(s).is_some_and(|r| r.contains("sequence parallel"));
     match get("zero_stage") {
         Some(z) => req.layout.zero = ZeroStage::from_number(z as u8).map_err(|e| e.to_string())?,
         None if sharded => req.layout.fsdp = true,
@@ -319,7 +337,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         req.kernels = Kernels::Eager;
         notes.push("no torch.compile (stated): eager element-wise kernels".into());
     }
-    if req.recompute == Recompute::None && recompute.contains("not stated") {
+    if req.recompute == Recompute::None && stated_recompute.is_none() {
         notes.push("recomputation not stated: none".into());
     }
     if req.layout.vpp > 1 && !interleave_stated {
@@ -612,11 +630,7 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         // (16 bytes per parameter, as the model's bf16 + fp32-master default),
         // eager element-wise kernels, recomputation as the case states
         req.kernels = sizeup_core::training::kernels::Kernels::Eager;
-        req.recompute = match text(&case.setup, "recompute").unwrap_or("none") {
-            r if r.starts_with("full") => Recompute::Full,
-            r if r.starts_with("selective") => Recompute::Selective,
-            _ => Recompute::None,
-        };
+        req.recompute = stated_recompute(&case.setup).unwrap_or(Recompute::None);
         let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
         // max_memory_allocated leaves out the CUDA context and allocator slack
         let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64
@@ -783,15 +797,11 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     } else {
         Method::Full
     };
-    let recompute = text(s, "recompute").unwrap_or("").to_ascii_lowercase();
-    req.recompute = if recompute.contains("none") || recompute.contains("off") {
-        Recompute::None
-    } else {
-        if recompute.contains("not stated") {
-            notes.push("gradient checkpointing not stated: on (full recomputation)".into());
-        }
+    // fine-tuning recipes checkpoint gradients unless told otherwise
+    req.recompute = stated_recompute(s).unwrap_or_else(|| {
+        notes.push("gradient checkpointing not stated: on (full recomputation)".into());
         Recompute::Full
-    };
+    });
     if text(s, "optimizer").is_some_and(|o| o.contains("8bit")) {
         req.optimizer = Optimizer::Adamw8bit;
         notes.push("optimizer: 8-bit AdamW (the case's assumption)".into());

@@ -186,3 +186,32 @@ fn eager_autocast_runs_land_within_5_percent_of_the_h200_measurements() {
         assert!(e.abs() < 0.05, "{}: {:+.1}%", o.id, 100.0 * e);
     }
 }
+
+#[test]
+fn one_reading_of_the_stated_recomputation() {
+    let setup = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    let read = |pairs: &[(&str, &str)]| stated_recompute(&setup(pairs));
+    assert_eq!(read(&[]), None);
+    assert_eq!(read(&[("recompute", "not stated (assumed on)")]), None);
+    assert_eq!(read(&[("recompute", "none")]), Some(Recompute::None));
+    assert_eq!(
+        read(&[("recompute", "Full (DeepSpeed)")]),
+        Some(Recompute::Full)
+    );
+    assert_eq!(
+        read(&[("recompute", "selective (torchtitan op-level SAC policy)")]),
+        Some(Recompute::OpSelective)
+    );
+    assert_eq!(
+        read(&[
+            ("recompute", "full"),
+            ("recompute_present", "selective + sequence parallel")
+        ]),
+        Some(Recompute::Selective)
+    );
+}
