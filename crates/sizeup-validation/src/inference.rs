@@ -139,24 +139,35 @@ fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&
 }
 
 /// Bytes of the naive baseline: `params × nominal bits / 8`.
+///
+/// The nominal bits are the format's name (4 for a 4-bit format), without the
+/// block scales, groups and 16-bit tensors the exact count adds: the naive
+/// reading the baseline stands for. Every format is listed, so a new one must
+/// state its own.
 fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
+    use GgufFileType as G;
     let bits = match format {
         WeightFormat::Fp32 => 32.0,
         WeightFormat::Bf16 | WeightFormat::Fp16 => 16.0,
-        WeightFormat::Fp8E4m3 | WeightFormat::Int8PerChannel | WeightFormat::BnbInt8 => 8.0,
+        WeightFormat::Fp8E4m3
+        | WeightFormat::Fp8Block { .. }
+        | WeightFormat::Fp8Mlp
+        | WeightFormat::Int8PerChannel
+        | WeightFormat::BnbInt8 => 8.0,
+        WeightFormat::Gptq { .. }
+        | WeightFormat::Awq { .. }
+        | WeightFormat::BnbNf4 { .. }
+        | WeightFormat::Mxfp4 { .. }
+        | WeightFormat::Nvfp4 { .. } => 4.0,
         WeightFormat::Gguf(f) => match f {
-            GgufFileType::F16 | GgufFileType::BF16 => 16.0,
-            GgufFileType::Q8_0 => 8.0,
-            GgufFileType::Q6_K => 6.0,
-            GgufFileType::Q5_0
-            | GgufFileType::Q5_1
-            | GgufFileType::Q5_K_S
-            | GgufFileType::Q5_K_M => 5.0,
-            GgufFileType::Q3_K_S | GgufFileType::Q3_K_M | GgufFileType::Q3_K_L => 3.0,
-            GgufFileType::Q2_K => 2.0,
-            _ => 4.0,
+            G::F16 | G::BF16 => 16.0,
+            G::Q8_0 => 8.0,
+            G::Q6_K => 6.0,
+            G::Q5_0 | G::Q5_1 | G::Q5_K_S | G::Q5_K_M => 5.0,
+            G::Q4_0 | G::Q4_1 | G::Q4_K_S | G::Q4_K_M | G::IQ4_NL | G::IQ4_XS => 4.0,
+            G::Q3_K_S | G::Q3_K_M | G::Q3_K_L => 3.0,
+            G::Q2_K => 2.0,
         },
-        _ => 4.0,
     };
     params * bits / 8.0
 }
@@ -595,7 +606,8 @@ fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
-        Some(p) if p.contains("fp8") || p.contains("int8") => KvDtype::Fp8,
+        Some(p) if p.contains("fp8") => KvDtype::Fp8,
+        Some(p) if p.contains("int8") => KvDtype::Int8,
         _ => KvDtype::Fp16,
     };
     let c = kv::size(

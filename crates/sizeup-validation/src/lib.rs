@@ -59,10 +59,12 @@ const CASE_TOTALS: &[&str] = &[
 ];
 
 /// Fields that may be 0: a measurement with no prompt or no generated tokens, a
-/// mixture of experts without shared experts or dense first layers.
+/// run without ZeRO (stage 0), a mixture of experts without shared experts or
+/// dense first layers.
 const CASE_ZERO_ALLOWED: &[&str] = &[
     "prompt_tokens",
     "gen_tokens",
+    "zero_stage",
     "shared_experts",
     "dense_first_layers",
 ];

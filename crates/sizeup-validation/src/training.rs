@@ -273,7 +273,12 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         .unwrap_or(false)
         || recompute_text(s).is_some_and(|r| r.contains("sequence parallel"));
     match get("zero_stage") {
-        Some(z) => req.layout.zero = ZeroStage::from_number(z as u8).map_err(|e| e.to_string())?,
+        Some(z) => {
+            // a stage past a byte is refused, not wrapped (259 is not ZeRO-3)
+            let stage = u8::try_from(z)
+                .map_err(|_| format!("`setup.zero_stage` = {z}: expected 0, 1, 2 or 3"))?;
+            req.layout.zero = ZeroStage::from_number(stage).map_err(|e| e.to_string())?;
+        }
         None if sharded => req.layout.fsdp = true,
         None => {}
     }
@@ -550,13 +555,16 @@ fn layer_case(
     };
     let ms = time::layer_seconds(&arch, &arch.layers.blocks[0], &cfg).total() * 1e3;
     let n = baseline_params(case, Some(&arch)).unwrap_or(f64::NAN) / arch.num_layers() as f64;
-    let base = 6.0 * n * (b * seq_len) as f64 / (tp as f64 * BASELINE_MFU * 312e12) * 1e3;
+    let base = acc
+        .peak_flops
+        .bf16
+        .map(|peak| 6.0 * n * (b * seq_len) as f64 / (tp as f64 * BASELINE_MFU * peak) * 1e3);
     Ok(outcome(
         case,
         metric.to_string(),
         reported,
         ms,
-        Some(base),
+        base,
         vec![],
     ))
 }

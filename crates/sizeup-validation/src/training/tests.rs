@@ -215,3 +215,21 @@ fn one_reading_of_the_stated_recomputation() {
         Some(Recompute::Selective)
     );
 }
+
+#[test]
+fn a_zero_stage_past_a_byte_is_refused_not_wrapped() {
+    let mut case = shared_cases()
+        .into_iter()
+        .find(|c| c.setup.get("zero_stage") == Some(&serde_json::json!(3)))
+        .expect("a shared case at ZeRO-3");
+    assert!(predict(&case).unwrap().predicted.is_some());
+    // 259 = 256 + 3: `as u8` read it as ZeRO-3
+    case.setup
+        .insert("zero_stage".into(), serde_json::json!(259));
+    let o = predict(&case).unwrap();
+    assert_eq!(o.predicted, None);
+    assert!(o
+        .note
+        .unwrap()
+        .starts_with("`setup.zero_stage` = 259: expected 0, 1, 2 or 3"));
+}
