@@ -19,6 +19,7 @@ use sizeup_core::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
 use sizeup_core::kv::{self, KvRequest};
+use sizeup_core::units::GIB;
 
 /// The baseline's one memory-bandwidth utilization for decode (a common rule of thumb).
 pub const BASELINE_MEMORY_UTILIZATION: f64 = 0.8;
@@ -30,8 +31,6 @@ pub const BASELINE_COMPUTE_UTILIZATION: f64 = 0.5;
 pub const MEDIAN_SPEED_ERROR_BAR: f64 = 0.20;
 /// The bar on each weight-size prediction (exact counts; files add metadata).
 pub const WEIGHTS_ERROR_BAR: f64 = 0.01;
-
-const GIB: f64 = 1_073_741_824.0;
 
 /// Predict one case; `None` for kinds this module does not cover.
 ///

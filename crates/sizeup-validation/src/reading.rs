@@ -43,7 +43,8 @@ pub fn count(map: &Map<String, Value>, key: &str) -> Option<u64> {
     num(map, key).map(|v| v as u64)
 }
 
-/// What a reported figure is measured in, read from its key's name.
+/// What a reported figure is measured in, read from its key's name: the units
+/// a prediction converts from; any other figure is compared in the key's own unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Unit {
     /// Bytes, times this many (`_bytes` 1, `_MB` 10⁶, `_MiB` 2²⁰, `_GB` 10⁹, `_GiB` 2³⁰,
@@ -51,24 +52,9 @@ pub enum Unit {
     Bytes(f64),
     /// Milliseconds (`_ms`).
     Milliseconds,
-    /// Seconds (`_s`, `_seconds`).
-    Seconds,
-    /// Days (`days`).
-    Days,
-    /// GPU-hours (`gpu_hours`).
-    GpuHours,
-    /// Tokens per second (`tokens_per_sec`).
-    TokensPerSecond,
-    /// Tera-FLOP/s (`tflops`).
-    Teraflops,
-    /// FLOPs (`flops`).
-    Flops,
-    /// A percentage (`_pct`).
-    Percent,
-    /// Tokens (`_tokens`).
-    Tokens,
-    /// A key whose unit this reader does not know.
-    Unknown,
+    /// Any other unit (tokens per second, TFLOP/s, seconds, days, GPU-hours…):
+    /// the prediction is made in the unit the key names.
+    Other,
 }
 
 /// Whether a figure is a total over the case's GPUs or per GPU.
@@ -97,11 +83,11 @@ impl Metric {
     /// Read unit and scope from `key`.
     ///
     /// # Rule
-    /// Scope: `per_gpu` anywhere in the key → per GPU, else total. Unit: the first
-    /// of these the key matches: a byte suffix (`_bytes`, `_MB`, `_MiB`, `_GB`,
-    /// `_GiB`, `_TB`, optionally followed by a `_du`/`_calc` qualifier),
-    /// `tokens_per_sec`, `tflops`, `flops`, `gpu_hours`, `days`, `_ms`, `_s`,
-    /// `_pct`, `_tokens`.
+    /// Scope: `per_gpu` anywhere in the key → per GPU, else total. Unit: a byte
+    /// suffix (`_bytes`, `_MB`, `_MiB`, `_GB`, `_GiB`, `_TB`, optionally followed by
+    /// a `_du`/`_calc` qualifier); else milliseconds where the key ends in `_ms` or
+    /// holds `_ms_` and names no other unit (`tokens_per_sec`, `flops`,
+    /// `gpu_hours`, `days`); else another unit.
     pub fn parse(key: &str, value: f64) -> Metric {
         let scope = if key.contains("per_gpu") {
             Scope::PerGpu
@@ -123,28 +109,15 @@ impl Metric {
         .into_iter()
         .find(|(suffix, _)| base.ends_with(suffix));
         let lower = key.to_ascii_lowercase();
+        let other = ["tokens_per_sec", "flops", "gpu_hours", "days"]
+            .iter()
+            .any(|u| lower.contains(u));
         let unit = if let Some((_, scale)) = bytes {
             Unit::Bytes(scale)
-        } else if lower.contains("tokens_per_sec") {
-            Unit::TokensPerSecond
-        } else if lower.contains("tflops") {
-            Unit::Teraflops
-        } else if lower.contains("flops") {
-            Unit::Flops
-        } else if lower.contains("gpu_hours") {
-            Unit::GpuHours
-        } else if lower.contains("days") {
-            Unit::Days
-        } else if lower.ends_with("_ms") || lower.contains("_ms_") {
+        } else if !other && (lower.ends_with("_ms") || lower.contains("_ms_")) {
             Unit::Milliseconds
-        } else if lower.ends_with("_s") || lower.contains("_s_") {
-            Unit::Seconds
-        } else if lower.ends_with("_pct") {
-            Unit::Percent
-        } else if lower.ends_with("_tokens") {
-            Unit::Tokens
         } else {
-            Unit::Unknown
+            Unit::Other
         };
         Metric {
             key: key.to_string(),
