@@ -352,6 +352,52 @@ pub fn find(name: &str) -> Result<&'static Accelerator> {
         })
 }
 
+/// The catalog row a free text names (`"NVIDIA RTX 4090 24GB (CUDA)"`,
+/// `"A100-SXM4-80GB (Jean Zay)"`); `None` if it names none.
+///
+/// # Rule
+/// The text is cut into words at every character that is neither alphanumeric
+/// nor `+`, and lowercased. A row matches where consecutive words, written
+/// together, spell its name or one of its aliases as [`find`] normalizes them
+/// (`H100 PCIe` → `h100` `pcie` → `h100pcie`, the name `H100-PCIe`). The longest
+/// spelling wins, so a text naming a variant gets the variant (`H100 NVL` →
+/// `H100-NVL`, not the `h100` alias of `H100-SXM`); on a tie, the earlier row.
+/// Whole words keep a short name from matching inside a longer one (`M2` in
+/// `HBM2e`, `A10` in `A100`, `L4` in `L40`).
+///
+/// # Assumptions / limits
+/// A name's words must be adjacent in the text: `A100 80GB PCIe` spells
+/// `a100 80gb` (the SXM part's alias), not `a100 pcie`.
+pub fn find_in_text(text: &str) -> Option<&'static Accelerator> {
+    let words: Vec<String> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '+'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    // does a run of whole words starting at some word spell `name`?
+    let spelled = |name: &str| {
+        (0..words.len()).any(|start| {
+            let mut run = String::new();
+            for w in &words[start..] {
+                run.push_str(w);
+                if run.len() >= name.len() || !name.starts_with(run.as_str()) {
+                    break;
+                }
+            }
+            run == name
+        })
+    };
+    let mut best: Option<(usize, &'static Accelerator)> = None;
+    for a in catalog() {
+        for name in a.names().map(normalize) {
+            if !name.is_empty() && best.is_none_or(|(len, _)| name.len() > len) && spelled(&name) {
+                best = Some((name.len(), a));
+            }
+        }
+    }
+    best.map(|(_, a)| a)
+}
+
 /// The `n` catalog names nearest to `query`: names containing it first, then by
 /// Jaro–Winkler similarity of the normalized forms.
 fn nearest(query: &str, rows: &[Accelerator], n: usize) -> Vec<String> {
@@ -411,6 +457,42 @@ mod tests {
                 assert!(seen.insert(normalize(n)), "`{n}` names two rows");
             }
         }
+    }
+
+    #[test]
+    fn a_text_names_the_row_of_its_longest_spelled_name() {
+        let name = |t: &str| find_in_text(t).map(|a| a.name.as_str());
+        // variants win over the family's short alias
+        assert_eq!(name("H100 PCIe"), Some("H100-PCIe"));
+        assert_eq!(name("H100 NVL"), Some("H100-NVL"));
+        assert_eq!(name("A100 PCIe"), Some("A100-PCIe-80GB"));
+        assert_eq!(name("A100 PCIe 40GB"), Some("A100-PCIe-40GB"));
+        assert_eq!(name("A100-40GB (1600Gbps RoCE)"), Some("A100-SXM-40GB"));
+        assert_eq!(name("A100 (80GB assumed)"), Some("A100-SXM-80GB"));
+        assert_eq!(
+            name("A100-SXM4-80GB (Jean Zay, Omni-Path)"),
+            Some("A100-SXM-80GB")
+        );
+        assert_eq!(name("H100 SXM 80GB"), Some("H100-SXM"));
+        assert_eq!(name("H100 80G (SXM or PCIe not stated)"), Some("H100-SXM"));
+        assert_eq!(name("H200 141GB"), Some("H200-SXM"));
+        assert_eq!(name("V100"), Some("V100-SXM2-16GB"));
+        assert_eq!(name("V100 32GB"), Some("V100-SXM2-32GB"));
+        assert_eq!(name("L40"), Some("L40"));
+        assert_eq!(name("L40S"), Some("L40S"));
+        assert_eq!(name("NVIDIA A10G"), Some("A10G"));
+        assert_eq!(name("NVIDIA RTX 3090 24GB (CUDA)"), Some("RTX-3090"));
+        assert_eq!(name("RTX A6000 48GB"), Some("RTX-A6000"));
+        assert_eq!(name("Apple M2 Ultra (Metal)"), Some("M2-Ultra"));
+        assert_eq!(name("Apple M2 Max 30-core GPU (Metal)"), Some("M2-Max-30c"));
+        assert_eq!(name("Apple M2 (16GB RAM) Mac"), Some("M2"));
+        assert_eq!(name("Ryzen AI Max+ 395"), Some("Ryzen-AI-Max-395"));
+        // a short name inside a longer word is no match
+        assert_eq!(name("H100 96GB HBM2e"), Some("H100-SXM"));
+        assert_eq!(name("HBM2e"), None);
+        assert_eq!(name("TPU v3 chips"), None);
+        assert_eq!(name("a GPU with 24 GB of VRAM"), None);
+        assert_eq!(name(""), None);
     }
 
     #[test]

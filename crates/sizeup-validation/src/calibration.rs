@@ -434,6 +434,9 @@ fn calibration(steps: &[usize; KNOBS]) -> Calibration {
     cal
 }
 
+/// The median of the fit's `|ln(predicted/reported)|`. Not
+/// [`crate::abs_quantile`]`(v, 0.5)`, which leaves out non-finite values: here a
+/// case predicted infinite counts as the worst error, not as no case.
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::calibration::Calibration;
-use super::reading::{accelerator, architecture, num, text, Metric, Needs, Scope, Unit};
+use super::reading::{accelerator, architecture, num, software, text, Metric, Needs, Scope, Unit};
 use super::sources;
 use super::{Case, CaseOutcome};
 use sizeup_core::arch::Architecture;
@@ -19,6 +19,7 @@ use sizeup_core::dtype::{GgufFileType, KvDtype, WeightFormat, WeightOptions};
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::{self, peak_flops, Backend, Engine, InferRequest, Load};
 use sizeup_core::kv::{self, KvRequest};
+use sizeup_core::units::GIB;
 
 /// The baseline's one memory-bandwidth utilization for decode (a common rule of thumb).
 pub const BASELINE_MEMORY_UTILIZATION: f64 = 0.8;
@@ -30,8 +31,6 @@ pub const BASELINE_COMPUTE_UTILIZATION: f64 = 0.5;
 pub const MEDIAN_SPEED_ERROR_BAR: f64 = 0.20;
 /// The bar on each weight-size prediction (exact counts; files add metadata).
 pub const WEIGHTS_ERROR_BAR: f64 = 0.01;
-
-const GIB: f64 = 1_073_741_824.0;
 
 /// Predict one case; `None` for kinds this module does not cover.
 ///
@@ -88,12 +87,7 @@ fn predict_completed(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
 type Unpredictable = (String, f64, String);
 
 fn engine(case: &Case) -> Option<Engine> {
-    let text = ["framework", "software"]
-        .iter()
-        .filter_map(|k| text(&case.setup, k))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
+    let text = software(case);
     if text.contains("llama.cpp") || text.contains("llama-bench") {
         Some(Engine::LlamaCpp)
     } else if text.contains("tensorrt-llm") || text.contains("trt-llm") {
@@ -144,24 +138,35 @@ fn precision(p: &str, engine: Engine) -> Option<(WeightFormat, KvDtype, Option<&
 }
 
 /// Bytes of the naive baseline: `params × nominal bits / 8`.
+///
+/// The nominal bits are the format's name (4 for a 4-bit format), without the
+/// block scales, groups and 16-bit tensors the exact count adds: the naive
+/// reading the baseline stands for. Every format is listed, so a new one must
+/// state its own.
 fn nominal_bytes(params: f64, format: WeightFormat) -> f64 {
+    use GgufFileType as G;
     let bits = match format {
         WeightFormat::Fp32 => 32.0,
         WeightFormat::Bf16 | WeightFormat::Fp16 => 16.0,
-        WeightFormat::Fp8E4m3 | WeightFormat::Int8PerChannel | WeightFormat::BnbInt8 => 8.0,
+        WeightFormat::Fp8E4m3
+        | WeightFormat::Fp8Block { .. }
+        | WeightFormat::Fp8Mlp
+        | WeightFormat::Int8PerChannel
+        | WeightFormat::BnbInt8 => 8.0,
+        WeightFormat::Gptq { .. }
+        | WeightFormat::Awq { .. }
+        | WeightFormat::BnbNf4 { .. }
+        | WeightFormat::Mxfp4 { .. }
+        | WeightFormat::Nvfp4 { .. } => 4.0,
         WeightFormat::Gguf(f) => match f {
-            GgufFileType::F16 | GgufFileType::BF16 => 16.0,
-            GgufFileType::Q8_0 => 8.0,
-            GgufFileType::Q6_K => 6.0,
-            GgufFileType::Q5_0
-            | GgufFileType::Q5_1
-            | GgufFileType::Q5_K_S
-            | GgufFileType::Q5_K_M => 5.0,
-            GgufFileType::Q3_K_S | GgufFileType::Q3_K_M | GgufFileType::Q3_K_L => 3.0,
-            GgufFileType::Q2_K => 2.0,
-            _ => 4.0,
+            G::F16 | G::BF16 => 16.0,
+            G::Q8_0 => 8.0,
+            G::Q6_K => 6.0,
+            G::Q5_0 | G::Q5_1 | G::Q5_K_S | G::Q5_K_M => 5.0,
+            G::Q4_0 | G::Q4_1 | G::Q4_K_S | G::Q4_K_M | G::IQ4_NL | G::IQ4_XS => 4.0,
+            G::Q3_K_S | G::Q3_K_M | G::Q3_K_L => 3.0,
+            G::Q2_K => 2.0,
         },
-        _ => 4.0,
     };
     params * bits / 8.0
 }
@@ -261,9 +266,7 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
 
     let mut req = InferRequest::new(gpu, engine);
     cal.apply(&mut req.profile);
-    let framework = text(&case.setup, "framework")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let framework = software(case);
     if engine == Engine::Transformers
         && (framework.contains("torch.compile") || framework.contains("cuda graph"))
     {
@@ -602,7 +605,8 @@ fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
-        Some(p) if p.contains("fp8") || p.contains("int8") => KvDtype::Fp8,
+        Some(p) if p.contains("fp8") => KvDtype::Fp8,
+        Some(p) if p.contains("int8") => KvDtype::Int8,
         _ => KvDtype::Fp16,
     };
     let c = kv::size(

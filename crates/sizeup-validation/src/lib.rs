@@ -58,8 +58,16 @@ const CASE_TOTALS: &[&str] = &[
     "global_batch_tokens",
 ];
 
-/// Fields that may be 0 (a measurement with no prompt, or no generated tokens).
-const CASE_ZERO_ALLOWED: &[&str] = &["prompt_tokens", "gen_tokens"];
+/// Fields that may be 0: a measurement with no prompt or no generated tokens, a
+/// run without ZeRO (stage 0), a mixture of experts without shared experts or
+/// dense first layers.
+const CASE_ZERO_ALLOWED: &[&str] = &[
+    "prompt_tokens",
+    "gen_tokens",
+    "zero_stage",
+    "shared_experts",
+    "dense_first_layers",
+];
 
 /// Fields that are shares or percentages, not whole numbers; every other size,
 /// count or total must be whole (a readers' `as u64` then loses nothing).
@@ -73,31 +81,54 @@ pub const MAX_CASE_COUNT: f64 = 16_777_216.0;
 pub const MAX_CASE_TOTAL: f64 = 1e16;
 
 impl Case {
-    /// Check every number of `model` and `setup` at the door: finite, positive (zero
-    /// only where it means none), whole (but for shares), and within
-    /// [`MAX_CASE_COUNT`] or, for totals, [`MAX_CASE_TOTAL`].
+    /// Check every number of `model` and `setup`, and of the objects nested in them
+    /// (`model.moe`, `model.mla`), at the door: finite, positive (zero only where it
+    /// means none), whole (but for shares), and within [`MAX_CASE_COUNT`] or, for
+    /// totals, [`MAX_CASE_TOTAL`].
     ///
     /// # Errors
-    /// The first offending field, as `section.key = value: expected`.
+    /// The first offending field, as `section.key = value: expected`
+    /// (`model.moe.routed_experts = 0: …`).
     pub fn check(&self) -> Result<(), String> {
-        for (section, map) in [("model", &self.model), ("setup", &self.setup)] {
-            for (key, value) in map {
-                let Some(v) = value.as_f64() else { continue };
-                let max = if CASE_TOTALS.contains(&key.as_str()) {
-                    MAX_CASE_TOTAL
-                } else {
-                    MAX_CASE_COUNT
-                };
-                let min_ok = v > 0.0 || (v == 0.0 && CASE_ZERO_ALLOWED.contains(&key.as_str()));
-                let whole_ok = v.fract() == 0.0 || CASE_FRACTIONS.contains(&key.as_str());
-                if !(min_ok && whole_ok && v <= max) {
-                    return Err(format!(
-                        "`{section}.{key}` = {v}: expected a positive whole number up to {max:e}"
-                    ));
-                }
+        check_numbers("model", &self.model)?;
+        check_numbers("setup", &self.setup)
+    }
+}
+
+/// [`Case::check`] of one object, `path` naming it; nested objects and lists are
+/// walked with their path extended (`model.moe`, `setup.formats[0]`).
+fn check_numbers(path: &str, map: &serde_json::Map<String, Value>) -> Result<(), String> {
+    for (key, value) in map {
+        check_value(&format!("{path}.{key}"), key, value)?;
+    }
+    Ok(())
+}
+
+fn check_value(path: &str, key: &str, value: &Value) -> Result<(), String> {
+    match value {
+        Value::Object(map) => check_numbers(path, map),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_value(&format!("{path}[{i}]"), key, v)),
+        Value::Number(n) => {
+            let Some(v) = n.as_f64() else { return Ok(()) };
+            let max = if CASE_TOTALS.contains(&key) {
+                MAX_CASE_TOTAL
+            } else {
+                MAX_CASE_COUNT
+            };
+            let min_ok = v > 0.0 || (v == 0.0 && CASE_ZERO_ALLOWED.contains(&key));
+            let whole_ok = v.fract() == 0.0 || CASE_FRACTIONS.contains(&key);
+            if min_ok && whole_ok && v <= max {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{path}` = {v}: expected a positive whole number up to {max:e}"
+                ))
             }
         }
-        Ok(())
+        _ => Ok(()),
     }
 }
 
@@ -235,6 +266,14 @@ mod tests {
                         let _ = training::predict(&c);
                     }
                 }
+            }
+            // texts no source wrote, with characters of any width before a number
+            for gpu_type in ["H100 ×96GB", "×GB", "A100 ½40gb", "é1.5 TB/s", "GB", "."] {
+                let mut c = case.clone();
+                c.setup
+                    .insert("gpu_type".into(), serde_json::json!(gpu_type));
+                let _ = inference::predict(&c);
+                let _ = training::predict(&c);
             }
         }
     }

@@ -22,6 +22,7 @@ use sizeup_core::arch::{
 use sizeup_core::device::collective::Network;
 use sizeup_core::hardware::{self, Accelerator};
 use sizeup_core::shape::{BlockStyle, Shape};
+use sizeup_core::units::GIB;
 use sizeup_core::Architecture;
 
 use crate::Case;
@@ -42,7 +43,8 @@ pub fn count(map: &Map<String, Value>, key: &str) -> Option<u64> {
     num(map, key).map(|v| v as u64)
 }
 
-/// What a reported figure is measured in, read from its key's name.
+/// What a reported figure is measured in, read from its key's name: the units
+/// a prediction converts from; any other figure is compared in the key's own unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Unit {
     /// Bytes, times this many (`_bytes` 1, `_MB` 10⁶, `_MiB` 2²⁰, `_GB` 10⁹, `_GiB` 2³⁰,
@@ -50,24 +52,9 @@ pub enum Unit {
     Bytes(f64),
     /// Milliseconds (`_ms`).
     Milliseconds,
-    /// Seconds (`_s`, `_seconds`).
-    Seconds,
-    /// Days (`days`).
-    Days,
-    /// GPU-hours (`gpu_hours`).
-    GpuHours,
-    /// Tokens per second (`tokens_per_sec`).
-    TokensPerSecond,
-    /// Tera-FLOP/s (`tflops`).
-    Teraflops,
-    /// FLOPs (`flops`).
-    Flops,
-    /// A percentage (`_pct`).
-    Percent,
-    /// Tokens (`_tokens`).
-    Tokens,
-    /// A key whose unit this reader does not know.
-    Unknown,
+    /// Any other unit (tokens per second, TFLOP/s, seconds, days, GPU-hours…):
+    /// the prediction is made in the unit the key names.
+    Other,
 }
 
 /// Whether a figure is a total over the case's GPUs or per GPU.
@@ -96,11 +83,11 @@ impl Metric {
     /// Read unit and scope from `key`.
     ///
     /// # Rule
-    /// Scope: `per_gpu` anywhere in the key → per GPU, else total. Unit: the first
-    /// of these the key matches: a byte suffix (`_bytes`, `_MB`, `_MiB`, `_GB`,
-    /// `_GiB`, `_TB`, optionally followed by a `_du`/`_calc` qualifier),
-    /// `tokens_per_sec`, `tflops`, `flops`, `gpu_hours`, `days`, `_ms`, `_s`,
-    /// `_pct`, `_tokens`.
+    /// Scope: `per_gpu` anywhere in the key → per GPU, else total. Unit: a byte
+    /// suffix (`_bytes`, `_MB`, `_MiB`, `_GB`, `_GiB`, `_TB`, optionally followed by
+    /// a `_du`/`_calc` qualifier); else milliseconds where the key ends in `_ms` or
+    /// holds `_ms_` and names no other unit (`tokens_per_sec`, `flops`,
+    /// `gpu_hours`, `days`); else another unit.
     pub fn parse(key: &str, value: f64) -> Metric {
         let scope = if key.contains("per_gpu") {
             Scope::PerGpu
@@ -122,28 +109,15 @@ impl Metric {
         .into_iter()
         .find(|(suffix, _)| base.ends_with(suffix));
         let lower = key.to_ascii_lowercase();
+        let other = ["tokens_per_sec", "flops", "gpu_hours", "days"]
+            .iter()
+            .any(|u| lower.contains(u));
         let unit = if let Some((_, scale)) = bytes {
             Unit::Bytes(scale)
-        } else if lower.contains("tokens_per_sec") {
-            Unit::TokensPerSecond
-        } else if lower.contains("tflops") {
-            Unit::Teraflops
-        } else if lower.contains("flops") {
-            Unit::Flops
-        } else if lower.contains("gpu_hours") {
-            Unit::GpuHours
-        } else if lower.contains("days") {
-            Unit::Days
-        } else if lower.ends_with("_ms") || lower.contains("_ms_") {
+        } else if !other && (lower.ends_with("_ms") || lower.contains("_ms_")) {
             Unit::Milliseconds
-        } else if lower.ends_with("_s") || lower.contains("_s_") {
-            Unit::Seconds
-        } else if lower.ends_with("_pct") {
-            Unit::Percent
-        } else if lower.ends_with("_tokens") {
-            Unit::Tokens
         } else {
-            Unit::Unknown
+            Unit::Other
         };
         Metric {
             key: key.to_string(),
@@ -169,6 +143,18 @@ impl Metric {
                 )
             })
     }
+}
+
+/// The software a case states, the one text every reader of the framework reads:
+/// `setup.software` and `setup.framework`, joined by a space and lowercased
+/// (`"megatron-lm (2021)"`); empty where the case states neither.
+pub fn software(case: &Case) -> String {
+    ["software", "framework"]
+        .iter()
+        .filter_map(|k| text(&case.setup, k))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Which architecture facts a prediction needs.
@@ -207,8 +193,12 @@ const UNSTATED_CONTEXT: u64 = 2048;
 ///   case does not state theirs.
 ///
 /// # Errors
-/// The missing field, named.
+/// The missing field, named; a number the door refuses ([`Case::check`], also
+/// for a case that did not come through it); an architecture no estimate can
+/// work on ([`Architecture::check`]: more experts per token than experts, a zero
+/// head width).
 pub fn architecture(case: &Case, needs: Needs) -> Result<Architecture, String> {
+    case.check()?;
     let m = &case.model;
     let get = |k: &str| count(m, k);
     let layers = get("layers").ok_or("the source gives no layer count (`model.layers`)")?;
@@ -294,6 +284,8 @@ pub fn architecture(case: &Case, needs: Needs) -> Result<Architecture, String> {
             }
         });
     }
+    arch.check()
+        .map_err(|e| format!("the architecture the case states cannot be estimated: {e}"))?;
     Ok(arch)
 }
 
@@ -349,53 +341,31 @@ fn moe_layers(
 }
 
 /// The accelerator and the network between nodes for a case's `setup.gpu_type`:
-/// the catalog row of the most specific pattern the text contains, with the
-/// row's own node figures unless the text names another network.
+/// the catalog row the text names ([`hardware::find_in_text`]: the longest name
+/// or alias its words spell), with the row's own node figures unless the text
+/// names another network.
 ///
 /// # Rule
-/// Patterns, most specific first: `m2 ultra`, `m2 max`, `apple m2`, `4090`, `3090`,
-/// `a6000`, `h200`, `h800`, `h100`, `a100` with `40gb`, `a100` (the 80 GB SXM part:
-/// DGX A100 and Selene), `l40s`, `a40`. `omni-path` sets 4 × 100 Gb/s per 8 GPUs
-/// between nodes (IDRIS's Jean Zay documentation). A bandwidth the text states
-/// (`2.4 TB/s`) replaces the row's, and so does a memory size (`96GB`, read as GiB
-/// as GPUs are sold) more than 10% from the row's: another size of the part.
+/// The row from the catalog's names and aliases alone: `A100` is the 80 GB SXM
+/// part (the catalog's alias; DGX A100 and Selene), `A100-40GB` the 40 GB one,
+/// `H100 PCIe` and `H100 NVL` their own rows. `omni-path` sets 4 × 100 Gb/s per
+/// 8 GPUs between nodes (IDRIS's Jean Zay documentation). A bandwidth the text
+/// states (`2.4 TB/s`) replaces the row's, and so does a memory size
+/// ([`stated_memory_bytes`]) more than 10% from the row's: another size of the part.
 ///
 /// # Errors
-/// The text, when no pattern matches.
+/// The text, when it names no catalog row.
 pub fn accelerator(gpu_type: &str) -> Result<(Accelerator, Network), String> {
-    let g = gpu_type.to_ascii_lowercase();
+    let g = gpu_type.to_lowercase();
     let mut net = Network::default();
     if g.contains("omni-path") {
         net.inter_node_bytes_per_sec = Some(400.0 / 8.0 * 1e9 / 8.0);
     }
-    let name = [
-        ("m2 ultra", "M2-Ultra"),
-        ("m2 max", "M2-Max-30c"),
-        ("apple m2", "M2"),
-        ("4090", "RTX-4090"),
-        ("3090", "RTX-3090"),
-        ("a6000", "RTX-A6000"),
-        ("h200", "H200-SXM"),
-        ("h800", "H800-SXM"),
-        ("h100", "H100-SXM"),
-        ("l40s", "L40S"),
-        ("a40", "A40"),
-    ]
-    .into_iter()
-    .find(|(pat, _)| g.contains(pat))
-    .map(|(_, name)| name)
-    .or_else(|| {
-        g.contains("a100").then_some(if g.contains("40gb") {
-            "A100-SXM-40GB"
-        } else {
-            "A100-SXM-80GB"
-        })
-    })
-    .ok_or_else(|| format!("`{gpu_type}` is not in the accelerator catalog"))?;
-    let mut acc = hardware::find(name).map_err(|e| e.to_string())?.clone();
+    let mut acc = hardware::find_in_text(gpu_type)
+        .ok_or_else(|| format!("`{gpu_type}` names no accelerator of the catalog"))?
+        .clone();
     // a part the text sizes itself (H100 96GB HBM2e at 2.4 TB/s) keeps its own figures
-    if let Some(gib) = stated_number(&g, "gb").filter(|v| *v >= 1.0) {
-        let bytes = (gib * GIB) as u64;
+    if let Some(bytes) = stated_memory_bytes(gpu_type) {
         // another size of the part, not GB written for GiB (H200 141GB)
         if (bytes as f64 / acc.memory_bytes as f64 - 1.0).abs() > 0.1 {
             acc.memory_bytes = bytes;
@@ -408,17 +378,33 @@ pub fn accelerator(gpu_type: &str) -> Result<(Accelerator, Network), String> {
     Ok((acc, net))
 }
 
-/// Bytes in a GiB: a GPU sold as `N GB` holds `N` GiB (80 GB H100s: 85.9·10⁹ bytes).
-const GIB: f64 = 1_073_741_824.0;
+/// The memory size a `gpu_type` text states (`96GB`, `24 GB`), in bytes, read as
+/// GiB as GPUs are sold (an 80 GB H100 holds 80 GiB); `None` where it states
+/// none of at least 1 GB. A rate (`1600Gbps`, `400 Gb/s`) is not a size.
+pub fn stated_memory_bytes(gpu_type: &str) -> Option<u64> {
+    stated_number(&gpu_type.to_lowercase(), "gb")
+        .filter(|v| *v >= 1.0)
+        .map(|gib| (gib * GIB) as u64)
+}
 
-/// The number written just before `unit` in `text` (`"96gb"`, `"2.4 tb/s"`), if any.
+/// The number written just before the first `unit` in `text` that ends a word
+/// (`"96gb"`, `"2.4 tb/s"`; not the `gb` of `"1600gbps"` or `"400 gb/s"`), if any.
 fn stated_number(text: &str, unit: &str) -> Option<f64> {
-    let at = text.find(unit)?;
-    let before = text[..at].trim_end();
-    let start = before
-        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map_or(0, |i| i + 1);
-    before[start..].parse().ok()
+    text.match_indices(unit).find_map(|(at, _)| {
+        let after = text[at + unit.len()..].chars().next();
+        if after.is_some_and(|c| c.is_alphanumeric() || c == '/') {
+            return None;
+        }
+        let before = text[..at].trim_end();
+        // walk back by characters: the text may hold any character before the number
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_digit() || *c == '.')
+            .last()
+            .map(|(i, _)| i)?;
+        before[start..].parse().ok()
+    })
 }
 
 #[cfg(test)]

@@ -31,7 +31,9 @@
 use serde_json::{Map, Value};
 
 use super::calibration::{Calibration, Knob};
-use super::reading::{accelerator as hardware, architecture, num, text, Metric, Needs};
+use super::reading::{
+    accelerator as hardware, architecture, num, software, stated_memory_bytes, text, Metric, Needs,
+};
 use super::sources;
 use super::{Case, CaseOutcome};
 use sizeup_core::arch::Architecture;
@@ -124,12 +126,7 @@ enum Framework {
 /// the case is silent, [`sources::complete`] fills what its source states).
 fn framework(case: &Case) -> Framework {
     let setup = &case.setup;
-    let named = ["software", "framework"]
-        .iter()
-        .filter_map(|k| text(setup, k))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
+    let named = software(case);
     if text(setup, "scheme") == Some("ZeRO-3") {
         Framework::DeepSpeedZero3
     } else if named.contains("megatron-core") {
@@ -149,6 +146,35 @@ fn framework(case: &Case) -> Framework {
     } else {
         Framework::Other
     }
+}
+
+/// The recomputation text of a setup, lowercased: `recompute_present` (what a
+/// run kept on, where a source lists both) before `recompute`.
+fn recompute_text(setup: &Map<String, Value>) -> Option<String> {
+    text(setup, "recompute_present")
+        .or_else(|| text(setup, "recompute"))
+        .map(str::to_lowercase)
+}
+
+/// The activation recomputation a setup states; `None` where it states none
+/// (no field, or a text saying `not stated`), for the caller's stated default.
+///
+/// # Rule
+/// The first of these the text contains: `op-level` or `selective op` →
+/// [`Recompute::OpSelective`] (torchtitan's op-level policy), `selective` →
+/// [`Recompute::Selective`], `full` → [`Recompute::Full`]; any other text
+/// (`none`, `off`, a word this reader does not know) → [`Recompute::None`].
+fn stated_recompute(setup: &Map<String, Value>) -> Option<Recompute> {
+    let r = recompute_text(setup).filter(|r| !r.contains("not stated"))?;
+    Some(if r.contains("op-level") || r.contains("selective op") {
+        Recompute::OpSelective
+    } else if r.contains("selective") {
+        Recompute::Selective
+    } else if r.contains("full") {
+        Recompute::Full
+    } else {
+        Recompute::None
+    })
 }
 
 /// A case turned into a request, with the assumptions made where the source is silent.
@@ -231,19 +257,8 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     } else {
         Precision::Bf16
     };
-    let recompute = text(s, "recompute_present")
-        .or_else(|| text(s, "recompute"))
-        .unwrap_or("not stated")
-        .to_ascii_lowercase();
-    req.recompute = if recompute.contains("op-level") || recompute.contains("selective op") {
-        Recompute::OpSelective
-    } else if recompute.contains("selective") {
-        Recompute::Selective
-    } else if recompute.contains("full") {
-        Recompute::Full
-    } else {
-        Recompute::None
-    };
+    let stated_recompute = stated_recompute(s);
+    req.recompute = stated_recompute.unwrap_or(Recompute::None);
     if let Some(o) = text(s, "optimizer") {
         req.optimizer = o
             .parse()
@@ -256,9 +271,14 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         .get("sequence_parallel")
         .and_then(Value::as_bool)
         .unwrap_or(false)
-        || recompute.contains("sequence parallel");
+        || recompute_text(s).is_some_and(|r| r.contains("sequence parallel"));
     match get("zero_stage") {
-        Some(z) => req.layout.zero = ZeroStage::from_number(z as u8).map_err(|e| e.to_string())?,
+        Some(z) => {
+            // a stage past a byte is refused, not wrapped (259 is not ZeRO-3)
+            let stage = u8::try_from(z)
+                .map_err(|_| format!("`setup.zero_stage` = {z}: expected 0, 1, 2 or 3"))?;
+            req.layout.zero = ZeroStage::from_number(stage).map_err(|e| e.to_string())?;
+        }
         None if sharded => req.layout.fsdp = true,
         None => {}
     }
@@ -322,7 +342,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         req.kernels = Kernels::Eager;
         notes.push("no torch.compile (stated): eager element-wise kernels".into());
     }
-    if req.recompute == Recompute::None && recompute.contains("not stated") {
+    if req.recompute == Recompute::None && stated_recompute.is_none() {
         notes.push("recomputation not stated: none".into());
     }
     if req.layout.vpp > 1 && !interleave_stated {
@@ -334,7 +354,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     if let Some(t) = num(s, "tokens") {
         req.tokens = Some(t as u64);
     }
-    if let Some(loss) = stated_loss(s) {
+    if let Some(loss) = stated_loss(case) {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }
@@ -535,13 +555,16 @@ fn layer_case(
     };
     let ms = time::layer_seconds(&arch, &arch.layers.blocks[0], &cfg).total() * 1e3;
     let n = baseline_params(case, Some(&arch)).unwrap_or(f64::NAN) / arch.num_layers() as f64;
-    let base = 6.0 * n * (b * seq_len) as f64 / (tp as f64 * BASELINE_MFU * 312e12) * 1e3;
+    let base = acc
+        .peak_flops
+        .bf16
+        .map(|peak| 6.0 * n * (b * seq_len) as f64 / (tp as f64 * BASELINE_MFU * peak) * 1e3);
     Ok(outcome(
         case,
         metric.to_string(),
         reported,
         ms,
-        Some(base),
+        base,
         vec![],
     ))
 }
@@ -615,11 +638,7 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         // (16 bytes per parameter, as the model's bf16 + fp32-master default),
         // eager element-wise kernels, recomputation as the case states
         req.kernels = sizeup_core::training::kernels::Kernels::Eager;
-        req.recompute = match text(&case.setup, "recompute").unwrap_or("none") {
-            r if r.starts_with("full") => Recompute::Full,
-            r if r.starts_with("selective") => Recompute::Selective,
-            _ => Recompute::None,
-        };
+        req.recompute = stated_recompute(&case.setup).unwrap_or(Recompute::None);
         let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
         // max_memory_allocated leaves out the CUDA context and allocator slack
         let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64
@@ -718,17 +737,11 @@ mod tests;
 /// Hugging Face transformers' modeling code computes the loss eagerly
 /// (`ForCausalLMLoss`: fp32 upcast + `cross_entropy`) unless a fused or chunked
 /// loss replaces it (Liger, Unsloth, a chunked loss), which the same field would name.
-fn stated_loss(setup: &Map<String, Value>) -> Option<sizeup_core::training::activations::Loss> {
-    use sizeup_core::training::activations::Loss;
-    if let Some(loss) = text(setup, "loss").and_then(|l| l.parse::<Loss>().ok()) {
+fn stated_loss(case: &Case) -> Option<Loss> {
+    if let Some(loss) = text(&case.setup, "loss").and_then(|l| l.parse::<Loss>().ok()) {
         return Some(loss);
     }
-    let stated = ["framework", "software"]
-        .iter()
-        .filter_map(|k| text(setup, k))
-        .map(str::to_ascii_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let stated = software(case);
     let replaced = ["liger", "unsloth", "chunked", "fused cross"]
         .iter()
         .any(|k| stated.contains(k));
@@ -752,20 +765,21 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let acc = match hardware(gpu_type) {
         Ok((acc, _)) => acc,
         Err(e) => {
-            // only the capacity matters to a memory fit: a device of the stated size
-            let gb = gpu_type
-                .split_whitespace()
-                .zip(gpu_type.split_whitespace().skip(1))
-                .find(|(_, unit)| unit.starts_with("GB"))
-                .and_then(|(n, _)| n.parse::<u64>().ok())
-                .ok_or_else(|| fail(e))?;
-            let mut acc = hardware::find("A100-SXM-80GB")
-                .map_err(|e| fail(e.to_string()))?
+            // a device the source sizes but does not name: only its capacity enters
+            // a memory fit (no speed figure is read), so the catalog row nearest in
+            // memory, set to the stated size, stands for it
+            let bytes = stated_memory_bytes(gpu_type).ok_or_else(|| fail(e))?;
+            let mut acc = hardware::catalog()
+                .iter()
+                .min_by_key(|a| a.memory_bytes.abs_diff(bytes))
+                .ok_or_else(|| fail("the accelerator catalog is empty".into()))?
                 .clone();
-            acc.name = format!("{gb} GB device");
-            acc.memory_bytes = gb << 30;
+            let gib = bytes as f64 / sizeup_core::units::GIB;
+            acc.name = format!("{gib} GiB device");
+            acc.memory_bytes = bytes;
+            acc.usable_memory_bytes = None;
             notes.push(format!(
-                "device not named: {gb} GiB of memory (GPUs sold as {gb} GB hold {gb} GiB)"
+                "device not named: {gib} GiB of memory (GPUs sold as {gib} GB hold {gib} GiB); a memory fit reads no other figure of it"
             ));
             acc
         }
@@ -791,20 +805,16 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     } else {
         Method::Full
     };
-    let recompute = text(s, "recompute").unwrap_or("").to_ascii_lowercase();
-    req.recompute = if recompute.contains("none") || recompute.contains("off") {
-        Recompute::None
-    } else {
-        if recompute.contains("not stated") {
-            notes.push("gradient checkpointing not stated: on (full recomputation)".into());
-        }
+    // fine-tuning recipes checkpoint gradients unless told otherwise
+    req.recompute = stated_recompute(s).unwrap_or_else(|| {
+        notes.push("gradient checkpointing not stated: on (full recomputation)".into());
         Recompute::Full
-    };
+    });
     if text(s, "optimizer").is_some_and(|o| o.contains("8bit")) {
         req.optimizer = Optimizer::Adamw8bit;
         notes.push("optimizer: 8-bit AdamW (the case's assumption)".into());
     }
-    if let Some(loss) = stated_loss(s) {
+    if let Some(loss) = stated_loss(case) {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }

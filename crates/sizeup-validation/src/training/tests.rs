@@ -186,3 +186,50 @@ fn eager_autocast_runs_land_within_5_percent_of_the_h200_measurements() {
         assert!(e.abs() < 0.05, "{}: {:+.1}%", o.id, 100.0 * e);
     }
 }
+
+#[test]
+fn one_reading_of_the_stated_recomputation() {
+    let setup = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    let read = |pairs: &[(&str, &str)]| stated_recompute(&setup(pairs));
+    assert_eq!(read(&[]), None);
+    assert_eq!(read(&[("recompute", "not stated (assumed on)")]), None);
+    assert_eq!(read(&[("recompute", "none")]), Some(Recompute::None));
+    assert_eq!(
+        read(&[("recompute", "Full (DeepSpeed)")]),
+        Some(Recompute::Full)
+    );
+    assert_eq!(
+        read(&[("recompute", "selective (torchtitan op-level SAC policy)")]),
+        Some(Recompute::OpSelective)
+    );
+    assert_eq!(
+        read(&[
+            ("recompute", "full"),
+            ("recompute_present", "selective + sequence parallel")
+        ]),
+        Some(Recompute::Selective)
+    );
+}
+
+#[test]
+fn a_zero_stage_past_a_byte_is_refused_not_wrapped() {
+    let mut case = shared_cases()
+        .into_iter()
+        .find(|c| c.setup.get("zero_stage") == Some(&serde_json::json!(3)))
+        .expect("a shared case at ZeRO-3");
+    assert!(predict(&case).unwrap().predicted.is_some());
+    // 259 = 256 + 3: `as u8` read it as ZeRO-3
+    case.setup
+        .insert("zero_stage".into(), serde_json::json!(259));
+    let o = predict(&case).unwrap();
+    assert_eq!(o.predicted, None);
+    assert!(o
+        .note
+        .unwrap()
+        .starts_with("`setup.zero_stage` = 259: expected 0, 1, 2 or 3"));
+}

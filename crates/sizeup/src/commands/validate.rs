@@ -3,7 +3,7 @@
 mod grids;
 
 use sizeup_formats::file::{read_text, shown, MAX_TEXT_BYTES};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use sizeup_validation::grids::GridOutcome;
 use sizeup_validation::{
     abs_quantile, relative_error, Case, CaseOutcome, OWN_CASES, OWN_CASES_PATH,
 };
+use sizeup_validation::{inference, training};
 
 use crate::error::AppError;
 use crate::humanize::ByteUnits;
@@ -132,17 +133,18 @@ fn read_cases(args: &ValidateArgs) -> Result<Vec<Case>, AppError> {
     };
     let mut cases = Vec::new();
     if args.cases.is_empty() {
-        let text = std::fs::read_to_string(SHARED_CASES).map_err(|_| AppError::Usage {
-            flag: "--cases",
-            value: SHARED_CASES.into(),
-            problem: "the shared cases file is not beside this build".into(),
-            hint: Some(
-                "pass `--cases FILE` with a file in the schema of shared/validation/cases.json"
-                    .into(),
-            ),
-        })?;
+        let text =
+            read_text(Path::new(SHARED_CASES), MAX_TEXT_BYTES).map_err(|_| AppError::Usage {
+                flag: "--cases",
+                value: SHARED_CASES.into(),
+                problem: "the shared cases file is not beside this build".into(),
+                hint: Some(
+                    "pass `--cases FILE` with a file in the schema of shared/validation/cases.json"
+                        .into(),
+                ),
+            })?;
         cases.extend(parse(SHARED_CASES.into(), &text)?);
-        if let Ok(text) = std::fs::read_to_string(SHARED_PRACTITIONER) {
+        if let Ok(text) = read_text(Path::new(SHARED_PRACTITIONER), MAX_TEXT_BYTES) {
             cases.extend(parse(SHARED_PRACTITIONER.into(), &text)?);
         }
         cases.extend(parse(OWN_CASES_PATH.into(), OWN_CASES)?);
@@ -350,7 +352,7 @@ impl Report for ValidateReport {
             ]);
         }
         let mut constants = Table::new(
-            Some("fitted constants: median |ln(predicted/reported)| minimised on a grid of 0.01 (ties: the smaller mean); LOSO range over the held-out source families"),
+            Some(&format!("fitted constants: median |ln(predicted/reported)| minimised on a grid of {} (ties: the smaller mean); LOSO range over the held-out source families", calibration::GRID_STEP)),
             &[
                 ("constant", "constant"),
                 ("fitted on", "fitted_on"),
@@ -385,7 +387,12 @@ impl Report for ValidateReport {
         View {
             tables,
             notes: [
-                "error = (predicted − reported) / reported; in-sample: constants fitted on every case; LOSO: refitted without the case's source family, by the same procedure; baselines: decode = weight bytes ÷ datasheet bandwidth, prefill = 2·N·tokens ÷ datasheet peak, training = 6·N·D at MFU 0.45".into(),
+                format!(
+                    "error = (predicted − reported) / reported; in-sample: constants fitted on every case; LOSO: refitted without the case's source family, by the same procedure; baselines: decode = weight bytes ÷ (datasheet bandwidth × {}), prefill = 2·N·tokens ÷ (datasheet peak × {}), training = 6·N·D at MFU {}",
+                    inference::BASELINE_MEMORY_UTILIZATION,
+                    inference::BASELINE_COMPUTE_UTILIZATION,
+                    training::BASELINE_MFU,
+                ),
             ]
             .into_iter()
             .chain(self.constants.iter().map(|c| {
