@@ -533,7 +533,7 @@ fn nearest(
     };
     use super::MissReason as R;
     let concurrency = match m.reason {
-        R::NoRoom { .. } => 1,
+        R::NoRoom { .. } | R::PrefillOverCapacity { .. } => 1,
         R::OverCapacity { cap, .. } | R::TooManyUsers { cap, .. } => cap,
         R::Latency { concurrency, .. } => concurrency,
     };

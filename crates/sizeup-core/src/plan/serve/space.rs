@@ -158,6 +158,12 @@ pub struct SpaceCount {
 }
 
 impl ServeSpace {
+    /// The largest `max_num_seqs` the space tries (1 for an empty axis, which
+    /// validation refuses).
+    pub fn largest_num_seqs(&self) -> u64 {
+        self.max_num_seqs.iter().copied().max().unwrap_or(1)
+    }
+
     /// Replica counts for tensor-parallel size `tp`: `n` with `n · tp` allowed.
     pub fn replicas(&self, tp: u64) -> impl Iterator<Item = u64> + '_ {
         let mut gpus: Vec<u64> = self.gpus.clone();

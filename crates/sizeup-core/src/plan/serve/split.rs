@@ -155,12 +155,18 @@ impl PrefillSide {
 ///
 /// # Formula
 /// `W_q = ρ · s / (2 · (1 − ρ))` (Pollaczek–Khinchine with a fixed service time)
+///
+/// # Source
+/// The Pollaczek–Khinchine mean-value formula with zero service-time variance
+/// (Kleinrock, *Queueing Systems* vol. 1, 1975, ch. 5, the M/G/1 queue); DistServe (Zhong et al.
+/// 2024, arXiv:2401.09670) §3.1 models a prefill instance this way.
 pub fn md1_wait(rho: f64, s: f64) -> f64 {
     rho * s / (2.0 * (1.0 - rho))
 }
 
 /// The largest utilization of an M/D/1 queue of service `s` whose mean wait is
-/// at most `w`: `ρ_max = 2w / (s + 2w)` (the inverse of [`md1_wait`]).
+/// at most `w`: `ρ_max = 2w / (s + 2w)` (the inverse of [`md1_wait`], solved
+/// for `ρ`; same source).
 pub fn md1_utilization_within(w: f64, s: f64) -> f64 {
     if w <= 0.0 {
         0.0
@@ -196,7 +202,8 @@ pub(super) fn decide_split(
         });
     }
     let n_d = c.replicas.max(1);
-    let n_p = c.prefill.map_or(1, |p| p.replicas).max(1) as f64;
+    let prefill_replicas = c.prefill.map_or(1, |p| p.replicas).max(1);
+    let n_p = prefill_replicas as f64;
     let o = req.workload.output as f64;
     let s = side.seconds;
     let concurrency = match operating_point(d, req.load, o, n_d, n_d as usize, cap) {
@@ -209,11 +216,10 @@ pub(super) fn decide_split(
     };
     let rho = lambda * s / n_p;
     if rho >= 1.0 {
-        return Outcome::Missed(MissReason::OverCapacity {
+        return Outcome::Missed(MissReason::PrefillOverCapacity {
             offered_per_replica: lambda / n_p,
             carried_per_replica: 1.0 / s,
-            cap: 1,
-            cap_by_memory: false,
+            prefill_replicas,
         });
     }
     let gpus = c.gpus();

@@ -114,6 +114,15 @@ pub enum MissReason {
         /// Whether the KV cache (not `max_num_seqs`) sets the cap.
         cap_by_memory: bool,
     },
+    /// A disaggregated setup's prefill pool cannot keep up with the prompts.
+    PrefillOverCapacity {
+        /// Prompts per second each prefill replica must take.
+        offered_per_replica: f64,
+        /// Prompts per second one prefill replica completes (one at a time).
+        carried_per_replica: f64,
+        /// Prefill replicas in the pool.
+        prefill_replicas: u64,
+    },
     /// More users per replica than its cap.
     TooManyUsers {
         /// Users each replica must hold.
@@ -143,6 +152,11 @@ impl MissReason {
                 capacity_bytes,
             } => needed_bytes as f64 / capacity_bytes.max(1) as f64,
             MissReason::OverCapacity {
+                offered_per_replica,
+                carried_per_replica,
+                ..
+            }
+            | MissReason::PrefillOverCapacity {
                 offered_per_replica,
                 carried_per_replica,
                 ..
@@ -720,9 +734,9 @@ impl Found {
             Outcome::Missed(reason) => {
                 match reason {
                     MissReason::NoRoom { .. } => self.tally.no_room += 1,
-                    MissReason::OverCapacity { .. } | MissReason::TooManyUsers { .. } => {
-                        self.tally.over_capacity += 1
-                    }
+                    MissReason::OverCapacity { .. }
+                    | MissReason::PrefillOverCapacity { .. }
+                    | MissReason::TooManyUsers { .. } => self.tally.over_capacity += 1,
                     MissReason::Latency { .. } => self.tally.over_latency += 1,
                 }
                 self.miss.offer(Miss {
@@ -769,7 +783,7 @@ fn walk_machine(
             return found;
         }
     };
-    let largest = space.max_num_seqs.iter().copied().max().unwrap_or(1);
+    let largest = space.largest_num_seqs();
     let mut prices = Prices::new(&replica, largest, req.workload.context());
     let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
     let chunks = if space.aggregated() {
@@ -817,7 +831,7 @@ fn walk_splits(
     found: &mut Found,
 ) {
     let space = &req.space;
-    let largest = space.max_num_seqs.iter().copied().max().unwrap_or(1);
+    let largest = space.largest_num_seqs();
     let mut decode = aggregated.decode_only();
     // a decode replica runs steps of at most `largest` new tokens
     let (fit, needed_bytes) = match decode.fit(largest, largest) {
@@ -945,14 +959,7 @@ pub fn evaluate(
     }
     let base = c.request(&req.workload, acc, 1);
     let replica = prepared.replica(&base)?;
-    let largest = req
-        .space
-        .max_num_seqs
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(1)
-        .max(c.max_num_seqs);
+    let largest = req.space.largest_num_seqs().max(c.max_num_seqs);
     let mut prices = Prices::new(&replica, largest, req.workload.context());
     let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
     let outcome = match c.prefill {

@@ -521,3 +521,52 @@ fn repeated_or_overlong_axes_are_refused_by_name() {
         other => panic!("{other:?}"),
     }
 }
+
+/// M/D/1 by hand: half busy with a 1 s service, a prompt waits ρ·s/(2(1−ρ)) =
+/// 0.5 s on average; the utilization that keeps the wait within 0.5 s is
+/// 2·0.5/(1 + 2·0.5) = 0.5; a 3 s wait on a 2 s service allows 0.75.
+#[test]
+fn md1_wait_and_its_inverse_by_hand() {
+    use super::split::{md1_utilization_within, md1_wait};
+    assert_eq!(md1_wait(0.5, 1.0), 0.5);
+    assert_eq!(md1_utilization_within(0.5, 1.0), 0.5);
+    assert_eq!(md1_utilization_within(3.0, 2.0), 0.75);
+    assert_eq!(md1_wait(0.75, 2.0), 3.0);
+    assert_eq!(md1_utilization_within(0.0, 1.0), 0.0);
+}
+
+/// A disaggregated setup whose one prefill replica cannot keep up is missed as a
+/// prefill overload (not as a decode cap of 1): 20 prompts/s of 8,000 tokens
+/// against one L40S replica that prefills a few per second, while the decode
+/// replica carries the 20 requests/s of 10 tokens.
+#[test]
+fn an_overloaded_prefill_pool_is_its_own_miss() {
+    let arch = llama_8b();
+    let (mut accs, mut req) = small(ServeLoad::Rate { per_sec: 20.0 });
+    accs.truncate(1);
+    req.space.disaggregated = vec![true];
+    req.space.gpus = vec![2];
+    req.space.tp = vec![1];
+    req.space.weights = vec![WeightFormat::Bf16];
+    req.workload.prompt = 8000;
+    req.workload.output = 10;
+    req.targets.ttft_seconds = 1000.0;
+    let plan = search(&arch, &accs, &req).unwrap();
+    assert!(plan.top.is_empty());
+    let miss = plan.nearest_miss.unwrap();
+    let Some(MissReason::PrefillOverCapacity {
+        offered_per_replica,
+        carried_per_replica,
+        prefill_replicas,
+    }) = miss.reason
+    else {
+        panic!("{:?}", miss.reason)
+    };
+    // 1 prefill + 1 decode replica on 2 GPUs: the one prefill replica takes all 20/s;
+    // 8,000 tokens are 2·8e9·8000 ≈ 1.3e14 FLOP, a third of a second or more on an
+    // L40S (362 TFLOP/s bf16 peak): fewer than 3 prompts/s
+    assert_eq!(prefill_replicas, 1);
+    assert_eq!(offered_per_replica, 20.0);
+    assert!(carried_per_replica < 3.0, "{carried_per_replica}");
+    assert_eq!(miss.ratio, 20.0 / carried_per_replica);
+}

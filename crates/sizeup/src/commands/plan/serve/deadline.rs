@@ -60,7 +60,7 @@ pub fn steps_within(seconds_left: f64, seconds_per_step: f64, runs: u64) -> u64 
 /// # Formula
 /// `⌈requests_per_replica · output / max(max_num_seqs)⌉`
 pub fn steps_needed(req: &ServePlanRequest) -> u64 {
-    let seqs = req.space.max_num_seqs.iter().copied().max().unwrap_or(1);
+    let seqs = req.space.largest_num_seqs();
     req.simulation
         .requests_per_replica
         .saturating_mul(req.workload.output)
@@ -91,7 +91,7 @@ fn seconds_per_step(
     let start = Instant::now();
     let report = simulate(prepared.arch(), &request, &sim)?;
     let probe_batch = bounds.requests_per_replica.min(c.max_num_seqs).max(1);
-    let largest = req.space.max_num_seqs.iter().copied().max().unwrap_or(1);
+    let largest = req.space.largest_num_seqs();
     let scale = (largest as f64 / probe_batch as f64).max(1.0);
     Ok(Some(
         scale * start.elapsed().as_secs_f64() / report.steps.max(1) as f64,
@@ -120,7 +120,7 @@ pub fn bound(
     let within = steps_within(left, per_step, runs);
     let needed = steps_needed(req);
     if within < needed {
-        let seqs = req.space.max_num_seqs.iter().copied().max().unwrap_or(1);
+        let seqs = req.space.largest_num_seqs();
         let fit = within.saturating_mul(seqs) / req.workload.output.max(1);
         return Err(AppError::Usage {
             flag: "--requests-per-replica",

@@ -106,6 +106,34 @@ pub(super) fn nothing_meets(
                 ),
             )
         }
+        (
+            Some(MissReason::PrefillOverCapacity {
+                offered_per_replica,
+                carried_per_replica,
+                prefill_replicas,
+            }),
+            _,
+        ) => {
+            let needed = (offered_per_replica * prefill_replicas as f64
+                / carried_per_replica.max(1e-12))
+            .floor() as u64
+                + 1;
+            let tp = c.prefill.map_or(c.tp, |p| p.tp);
+            (
+                "--gpus",
+                gpus_text(&req.space.gpus),
+                format!(
+                    "the nearest miss, {setup}, prefills {} prompts/s on each of its {prefill_replicas} prefill replicas against the {} each must take: {} short",
+                    humanize::sig3(carried_per_replica),
+                    humanize::sig3(offered_per_replica),
+                    humanize::percent(miss.ratio - 1.0),
+                ),
+                format!(
+                    "{needed} prefill replicas ({} more GPUs) would keep up: allow them with `--gpus`; or a lower `--rate`, or shorter prompts",
+                    (needed - prefill_replicas).saturating_mul(tp),
+                ),
+            )
+        }
         (Some(MissReason::TooManyUsers { per_replica, cap, cap_by_memory }), _) => {
             let users = req.load.value() as u64;
             let replicas = users.div_ceil(cap.max(1));
@@ -123,7 +151,12 @@ pub(super) fn nothing_meets(
             )
         }
         (Some(MissReason::Latency { concurrency, ttft_seconds, tpot_seconds }), _) => {
-            latency_miss(t, &setup, &format!("at steady state with {concurrency} requests in flight per replica"), ttft_seconds, tpot_seconds, "the steady-state TTFT is one prompt's prefill: a faster GPU or more `--tp` shortens it")
+            let ttft_is = if c.prefill.is_some() {
+                "the disaggregated TTFT is the wait for a prefill replica, one prompt's prefill and its KV transfer: more prefill replicas (`--gpus`), a faster GPU or more `--tp` shortens it"
+            } else {
+                "the steady-state TTFT is one prompt's prefill: a faster GPU or more `--tp` shortens it"
+            };
+            latency_miss(t, &setup, &format!("at steady state with {concurrency} requests in flight per replica"), ttft_seconds, tpot_seconds, ttft_is)
         }
         (None, Some(sim)) => {
             if matches!(sim.state, RunState::Overloaded { .. } | RunState::StepCap { .. }) {

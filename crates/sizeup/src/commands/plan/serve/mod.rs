@@ -421,7 +421,7 @@ fn predicted_seconds(
         prefill: None,
         weights: req.space.weights[0],
         kv_dtype: req.space.kv_dtypes[0],
-        max_num_seqs: req.space.max_num_seqs.iter().copied().max().unwrap_or(1),
+        max_num_seqs: req.space.largest_num_seqs(),
         max_batched_tokens: req.space.max_batched_tokens[0],
     };
     let prepared = Prepared::new(arch);

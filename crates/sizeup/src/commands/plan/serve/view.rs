@@ -225,12 +225,13 @@ impl Report for PlanServeReport {
                     s.concurrency
                 ),
             };
+            let simulated_head = format!("simulated ({pct})");
             let mut one = Table::new(
                 Some(&title),
                 &[
                     ("quantity", "quantity"),
-                    ("steady state", "steady"),
-                    ("simulated", "simulated"),
+                    ("steady state (mean)", "steady"),
+                    (&simulated_head, "simulated"),
                     ("target", "target"),
                 ],
             );
@@ -241,7 +242,7 @@ impl Report for PlanServeReport {
                 sim.map_or(Cell::Empty, f)
             };
             row(
-                &format!("time to first token ({pct})"),
+                "time to first token",
                 Cell::Seconds(s.ttft_seconds),
                 simulated(&|m| Cell::Seconds(t.percentile.of(&m.ttft))),
                 Cell::Seconds(t.ttft_seconds),
@@ -278,13 +279,13 @@ impl Report for PlanServeReport {
                 );
             }
             row(
-                &format!("time per output token ({pct})"),
+                "time per output token",
                 Cell::Seconds(s.tpot_seconds),
                 simulated(&|m| Cell::Seconds(t.percentile.of(&m.tpot))),
                 Cell::Seconds(t.tpot_seconds),
             );
             row(
-                &format!("end to end ({pct})"),
+                "end to end",
                 Cell::Seconds(s.ttft_seconds + w.output as f64 * s.tpot_seconds),
                 simulated(&|m| Cell::Seconds(t.percentile.of(&m.e2e))),
                 Cell::Empty,
