@@ -385,7 +385,14 @@ fn issue_12_a_disaggregated_row_reproduces_its_pools_and_says_it_is_not_simulate
             .concat(),
         )
     };
-    assert_eq!(run("infer_args")["estimate"], row["estimate"]);
+    let decode = run("infer_args");
+    assert_eq!(decode["estimate"], row["estimate"]);
+    // the row's TPOT is a decode step with no prefill chunk in it: infer's decode
+    // pass at the decode replica's requests in flight
+    assert_eq!(
+        decode["estimate"]["decode"]["seconds"],
+        row["steady"]["tpot_seconds"]
+    );
     let split = &row["steady"]["split"];
     assert_eq!(
         run("prefill_infer_args")["estimate"]["prefill"]["seconds"],

@@ -214,8 +214,13 @@ impl Report for PlanServeReport {
             let s = &e.steady;
             let sim = e.simulated.as_ref();
             let title = match (&s.split, sim) {
-                (Some(_), _) | (_, None) => format!(
-                    "#1 at {}: steady state (decode replicas as `sizeup infer --concurrency {}`; the simulation does not run a disaggregated setup)",
+                (Some(_), _) => format!(
+                    "#1 at {}: steady state (decode replicas as `sizeup infer --concurrency {}`, whose decode pass is the TPOT; the simulation does not run a disaggregated setup)",
+                    load_text(req.load),
+                    s.concurrency
+                ),
+                (None, None) => format!(
+                    "#1 at {}: steady state (`sizeup infer --concurrency {}`); not simulated",
                     load_text(req.load),
                     s.concurrency
                 ),
