@@ -634,9 +634,9 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let mut req = TrainRequest::new(1, seq_len, b, b);
     let precision = text(&case.setup, "precision").unwrap_or("");
     if precision.contains("autocast") {
-        // plain PyTorch mixed precision: fp32 weights, gradients and AdamW states
-        // (16 bytes per parameter, as the model's bf16 + fp32-master default),
-        // eager element-wise kernels, recomputation as the case states
+        // plain PyTorch mixed precision: eager kernels over fp32 parameters with
+        // fp32 master weights (the model then holds them as autocast does),
+        // recomputation as the case states
         req.kernels = sizeup_core::training::kernels::Kernels::Eager;
         req.recompute = stated_recompute(&case.setup).unwrap_or(Recompute::None);
         let e = estimate(&arch, &acc, &req).map_err(|e| fail(e.to_string()))?;
@@ -644,7 +644,7 @@ fn memory(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         let predicted = (e.memory.total_bytes - e.memory.framework_overhead_bytes) as f64
             / sizeup_core::units::GIB;
         let notes = vec![
-            "PyTorch autocast recipe: 16 bytes of weights, gradients and AdamW states per parameter, eager kernels; allocated peak: framework overhead left out".to_string(),
+            "PyTorch autocast recipe: fp32 weights, gradients and AdamW moments, eager kernels; allocated peak: framework overhead left out".to_string(),
         ];
         return Ok(outcome(case, metric, reported, predicted, None, notes));
     }
@@ -714,6 +714,7 @@ fn activation_saving(case: &Case, metric: &str, reported: f64) -> Result<CaseOut
         flash_attention: false,
         dropout: true,
         element_bytes: 2,
+        eager: None,
     };
     let bytes = |r| {
         sizeup_core::training::activations::layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r))

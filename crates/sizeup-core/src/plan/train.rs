@@ -261,7 +261,7 @@ fn states_floor(prepared: &Prepared, req: &TrainRequest) -> Option<u64> {
         Stage::First
     };
     let s = prepared
-        .model_states(&layout, stage, &crate::training::state_config(req))
+        .model_states(&layout, stage, &crate::training::state_config(req, &layout))
         .ok()?;
     s.weights_bytes
         .checked_add(s.gradients_bytes)?

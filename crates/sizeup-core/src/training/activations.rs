@@ -24,6 +24,21 @@
 //! For the GPT block (`a·d = h`, `k = a`, `f = 4h`) the rows add up to `34·s·b·h +
 //! 5·a·s²·b`, and the tensor-parallel, sequence-parallel and recomputation
 //! variants come out as the paper's formulas exactly (the tests show it).
+//!
+//! Eager PyTorch (one kernel per operator, [`crate::training::eager`]) keeps more,
+//! counted from transformers' `LlamaDecoderLayer` and autograd's saved tensors:
+//!
+//! | row                         | fused        | eager, 16-bit parameters | eager, autocast (fp32 parameters) |
+//! |-----------------------------|--------------|--------------------------|-----------------------------------|
+//! | each RMSNorm                | input `2·h`  | fp32 input and normalised tensor, `(4 + 2)·h` | `(4 + 4)·h`  |
+//! | each LayerNorm              | input `2·h`  | input `2·h`              | input `4·h`                       |
+//! | normed input of products    | `2·h`        | the norm's output `2·h`  | a 16-bit cast per product, `2·h` each |
+//! | attention output (flash)    | `2·a·d`      | SDPA's output and its contiguous copy, `4·a·d` | the same |
+//! | gated MLP                   | `6·f`        | silu's output too, `8·f` | `8·f`                             |
+//! | block input (full recomputation) | `2·h`   | `2·h`                    | `4·h` (the fp32 residual stream)  |
+//!
+//! Llama 3.2 1B comes to 37·h fused, 55·h eager with 16-bit parameters and 65·h
+//! under autocast per token and layer; sizeup's own H200 runs measured 63·h.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +46,10 @@ use crate::arch::{Architecture, Block};
 use crate::error::{CoreError, Result};
 use crate::ops::{self, BlockOps, OpList, Stage};
 use crate::params::TpSplit;
+use crate::training::eager::{self, Residual};
 use crate::training::kernels::Kernels;
 use crate::training::parallel::Layout;
+use crate::training::TrainRequest;
 use crate::units::{product, sum};
 
 const Q: &str = "activation bytes";
@@ -139,29 +156,41 @@ pub struct ActivationConfig {
     /// 2 (16-bit), 4 where the run keeps them in fp32
     /// ([`Method::stored_element_bytes`](crate::training::lora::Method::stored_element_bytes)).
     pub element_bytes: u64,
+    /// Eager PyTorch operators and how they hold the parameters, or `None` for
+    /// fused kernels: eager norms, casts and copies keep more (module docs).
+    #[serde(default)]
+    pub eager: Option<Residual>,
 }
 
 impl ActivationConfig {
-    /// The configuration a layout and a micro-batch imply.
+    /// The configuration `req` implies on `layout` at micro-batch `micro_batch`,
+    /// with eager kernels holding the parameters as `eager` says.
     pub fn new(
         layout: &Layout,
-        seq_len: u64,
+        req: &TrainRequest,
         micro_batch: u64,
-        recompute: Recompute,
-        flash_attention: bool,
-        dropout: bool,
-        element_bytes: u64,
+        eager: Option<Residual>,
     ) -> Self {
         ActivationConfig {
-            seq_len,
+            seq_len: req.seq_len,
             micro_batch,
             tp: layout.tp,
             cp: layout.cp,
             sequence_parallel: layout.sp_active(),
-            recompute,
-            flash_attention,
-            dropout,
-            element_bytes,
+            recompute: req.recompute,
+            flash_attention: req.flash_attention,
+            dropout: req.dropout,
+            element_bytes: req.method.stored_element_bytes(),
+            eager,
+        }
+    }
+
+    /// Bytes per element of a block's stored input: the residual stream's width
+    /// (fp32 under autocast), else the stored element.
+    fn input_bytes(&self) -> u64 {
+        match self.eager {
+            Some(r) => r.bytes(),
+            None => self.element_bytes,
         }
     }
 }
@@ -248,16 +277,25 @@ pub fn layer_bytes_of(
     let mut t = Tally { cfg, bytes: 0 };
 
     if cfg.recompute == Recompute::Full {
-        t.replicated(&[w, tokens, h])?;
+        t.replicated(&[cfg.input_bytes(), tokens, h])?;
         return Ok(t.bytes);
     }
     if cfg.recompute == Recompute::OpSelective {
         return op_selective_bytes(t, ops, tokens, h);
     }
 
-    t.replicated(&[w, block.norms, tokens, h])?;
+    let norm_bytes = match cfg.eager {
+        Some(r) => eager::norm_stored_bytes(arch.norm.kind, r),
+        None => w,
+    };
+    t.replicated(&[norm_bytes, block.norms, tokens, h])?;
     // QKV input (with a parallel block the MLP reads the same normalised tensor)
-    t.replicated(&[w, tokens, h])?;
+    let readers: &[Stage] = if block.parallel {
+        &[Stage::MixerIn, Stage::FfnUp, Stage::Router]
+    } else {
+        &[Stage::MixerIn]
+    };
+    t.replicated(&[normed_input_bytes(arch, ops, cfg, readers), tokens])?;
     let Some(att) = ops.attention() else {
         // a recurrent mixer: the outputs of its projections
         let outputs = ops
@@ -265,7 +303,7 @@ pub fn layer_bytes_of(
             .filter(|m| Stage::of(m.role) == Some(Stage::MixerIn))
             .try_fold(0u64, |acc, m| sum(Q, &[acc, m.n]))?;
         t.split(&[w, tokens, outputs])?;
-        return ffn_part(t, block, ops, tokens, h);
+        return ffn_part(arch, t, block, ops, tokens);
     };
     if att.latents > 0 {
         // MLA's compressed latents
@@ -284,10 +322,28 @@ pub fn layer_bytes_of(
         }
     }
     t.split(&[w, tokens, out_width])?;
+    if cfg.eager.is_some() && cfg.flash_attention {
+        t.split(&[eager::ATTENTION_OUTPUT_COPY_STORED_BYTES, tokens, out_width])?;
+    }
     if cfg.dropout {
         t.replicated(&[2, tokens, h])?;
     }
-    ffn_part(t, block, ops, tokens, h)
+    ffn_part(arch, t, block, ops, tokens)
+}
+
+/// Bytes per token stored for the normed input the products of `readers` read:
+/// the norm's output (`w·h`) with fused kernels, else as
+/// [`eager::normed_input_stored_bytes`].
+fn normed_input_bytes(
+    arch: &Architecture,
+    ops: &BlockOps,
+    cfg: &ActivationConfig,
+    readers: &[Stage],
+) -> u64 {
+    match cfg.eager {
+        Some(r) => eager::normed_input_stored_bytes(arch, ops, r, readers),
+        None => cfg.element_bytes * arch.hidden_size,
+    }
 }
 
 /// A layer's stored activations under operator-level selective checkpointing: the
@@ -300,7 +356,7 @@ pub fn layer_bytes_of(
 /// 128 bytes of log-sum-exp.
 fn op_selective_bytes(mut t: Tally, ops: &BlockOps, tokens: u64, h: u64) -> Result<u64> {
     let w = t.cfg.element_bytes;
-    t.replicated(&[w, tokens, h])?;
+    t.replicated(&[t.cfg.input_bytes(), tokens, h])?;
     let kept = ops
         .matmuls()
         .enumerate()
@@ -323,10 +379,18 @@ fn op_selective_bytes(mut t: Tally, ops: &BlockOps, tokens: u64, h: u64) -> Resu
 /// The FFN's share of a layer's stored activations, added to `t`: the MLP input, a
 /// routed token's copy per expert, each MLP activation's input and output, the
 /// router's fp32 probabilities.
-fn ffn_part(mut t: Tally, block: &Block, ops: &BlockOps, tokens: u64, h: u64) -> Result<u64> {
+fn ffn_part(
+    arch: &Architecture,
+    mut t: Tally,
+    block: &Block,
+    ops: &BlockOps,
+    tokens: u64,
+) -> Result<u64> {
+    let h = arch.hidden_size;
     let w = t.cfg.element_bytes;
     if !block.parallel {
-        t.replicated(&[w, tokens, h])?;
+        let normed = normed_input_bytes(arch, ops, t.cfg, &[Stage::FfnUp, Stage::Router]);
+        t.replicated(&[normed, tokens])?;
     }
     if let Some(routed) = ops
         .matmuls()
@@ -337,7 +401,16 @@ fn ffn_part(mut t: Tally, block: &Block, ops: &BlockOps, tokens: u64, h: u64) ->
     for e in ops.elementwise().filter(|e| e.activation) {
         // plain: activation in and out (4·f); gated: gate and up out, product (6·f),
         // in 16 bits; w/2 times that in w-byte elements
-        let bytes = product(Q, &[e.bytes_per_token, w])? / 2;
+        let mut bytes = product(Q, &[e.bytes_per_token, w])? / 2;
+        if t.cfg.eager.is_some() && e.gated {
+            bytes = sum(
+                Q,
+                &[
+                    bytes,
+                    product(Q, &[eager::GATED_ACTIVATION_EXTRA_STORED_BYTES, e.width])?,
+                ],
+            )?;
+        }
         t.split(&[bytes, tokens, e.active])?;
     }
     if let Some(router) = ops
@@ -711,6 +784,7 @@ mod tests {
             flash_attention: false,
             dropout: true,
             element_bytes: 2,
+            eager: None,
         }
     }
 
@@ -785,6 +859,7 @@ mod tests {
             flash_attention: true,
             dropout: false,
             element_bytes: 2,
+            eager: None,
         };
         let sb = 4096;
         let lse = 4 * 32 * 4096;
@@ -853,8 +928,53 @@ mod tests {
             flash_attention: true,
             dropout: false,
             element_bytes: 2,
+            eager: None,
         };
         (arch, cfg)
+    }
+
+    /// Eager Llama blocks, counted by hand from transformers' `LlamaDecoderLayer`
+    /// on Llama 3.2 1B (h 2048, 32 heads and 8 KV heads of 64, f 8192), per token:
+    /// - autocast over fp32 parameters: two RMSNorms keeping their fp32 input and
+    ///   normalised tensor (8·h each), five 16-bit casts of the normed input (q, k,
+    ///   v, gate, up: 2·h each), q, k, v (2·h + 2·512·2), SDPA's output and its
+    ///   contiguous copy (2·h each), SwiGLU's gate, silu, up and product (8·f):
+    ///   65·h = 133,120 bytes;
+    /// - 16-bit parameters: the norms keep their fp32 upcast, normalised tensor and
+    ///   16-bit output (8·h each), no casts: 55·h = 112,640 bytes;
+    /// - fused kernels, for comparison: 37·h = 75,776 bytes.
+    #[test]
+    fn eager_llama_blocks_counted_by_hand() {
+        let arch = Shape::llama(16, 2048, 32, 8, 8192, 128_256)
+            .build()
+            .unwrap();
+        let cfg = |eager| ActivationConfig {
+            seq_len: 2048,
+            micro_batch: 1,
+            tp: 1,
+            cp: 1,
+            sequence_parallel: false,
+            recompute: Recompute::None,
+            flash_attention: true,
+            dropout: false,
+            element_bytes: 2,
+            eager,
+        };
+        let per_token = |eager| {
+            let lse = 4 * 32; // flash attention's fp32 log-sum-exp per head
+            layer_bytes(&arch, &arch.layers.blocks[0], &cfg(eager)).unwrap() / 2048 - lse
+        };
+        assert_eq!(per_token(Some(Residual::Autocast)), 65 * 2048);
+        assert_eq!(per_token(Some(Residual::Bits16)), 55 * 2048);
+        assert_eq!(per_token(None), 37 * 2048);
+        // full recomputation keeps the block input at the residual stream's width
+        let full = |eager| {
+            let mut c = cfg(eager);
+            c.recompute = Recompute::Full;
+            layer_bytes(&arch, &arch.layers.blocks[0], &c).unwrap() / 2048
+        };
+        assert_eq!(full(Some(Residual::Autocast)), 4 * 2048);
+        assert_eq!(full(Some(Residual::Bits16)), 2 * 2048);
     }
 
     /// torchtitan's op policy on Llama-3.1-8B keeps the block input, q, v, gate and

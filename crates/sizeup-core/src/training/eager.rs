@@ -16,6 +16,8 @@
 //! The backward moves twice the forward's element-wise bytes (a gradient read and
 //! an input read for each write), as [`crate::training::time`] prices it.
 
+use serde::{Deserialize, Serialize};
+
 use crate::arch::{Architecture, AttentionKind, Block, Mixer, NormKind};
 use crate::ops::{BlockOps, Stage};
 
@@ -46,7 +48,9 @@ fn rotated_per_token(arch: &Architecture, block: &Block, ops: &BlockOps) -> f64 
 }
 
 /// How the run holds the parameters its 16-bit products read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum Residual {
     /// 16-bit parameters and residual stream.
     Bits16,
@@ -57,7 +61,7 @@ pub enum Residual {
 
 impl Residual {
     /// Bytes per element of the residual stream.
-    fn bytes(self) -> u64 {
+    pub fn bytes(self) -> u64 {
         match self {
             Residual::Bits16 => 2,
             Residual::Autocast => 4,
@@ -154,19 +158,13 @@ pub fn block_bytes_per_token(
     residual: Residual,
 ) -> (f64, f64) {
     let h = arch.hidden_size;
-    let reads_normed = |stage: Option<Stage>| {
-        matches!(
-            stage,
-            Some(Stage::MixerIn | Stage::FfnUp | Stage::Router | Stage::Experts)
-        )
-    };
-    let casts: f64 = match residual {
+    let casts = match residual {
         Residual::Bits16 => 0.0,
-        Residual::Autocast => ops
-            .matmuls()
-            .filter(|m| m.k == h && reads_normed(Stage::of(m.role)))
-            .map(|m| m.active as f64)
-            .sum(),
+        Residual::Autocast => normed_readers(
+            arch,
+            ops,
+            &[Stage::MixerIn, Stage::FfnUp, Stage::Router, Stage::Experts],
+        ) as f64,
     };
     let adds = if block.parallel { 1.0 } else { 2.0 };
     let outside = h as f64
@@ -183,6 +181,69 @@ pub fn block_bytes_per_token(
     }
     (outside, inside)
 }
+
+/// Products of `stages` that read a normed `h`-wide input, counted per active copy:
+/// under autocast each casts that input to 16 bits on its own.
+pub fn normed_readers(arch: &Architecture, ops: &BlockOps, stages: &[Stage]) -> u64 {
+    ops.matmuls()
+        .filter(|m| {
+            m.k == arch.hidden_size && Stage::of(m.role).is_some_and(|s| stages.contains(&s))
+        })
+        .map(|m| m.active)
+        .sum()
+}
+
+/// Bytes per normalised element an eager norm stores for its backward, its output
+/// aside: RMSNorm keeps the fp32 upcast of its input (4, for `pow` and the
+/// multiply by `rsqrt`) and the normalised tensor the weight multiplies (`r`);
+/// `F.layer_norm` keeps its input (`r`) and two per-row statistics.
+///
+/// # Source
+/// Counted from transformers `LlamaRMSNorm.forward` (`hidden_states.to(torch.float32)`,
+/// `pow(2).mean(-1)`, `hidden_states * torch.rsqrt(...)`, `self.weight *
+/// hidden_states.to(input_dtype)`) and the saved tensors of PyTorch's autograd
+/// formulas (`derivatives.yaml`: `pow`, `mul`, `native_layer_norm`).
+pub fn norm_stored_bytes(kind: NormKind, residual: Residual) -> u64 {
+    match kind {
+        NormKind::RmsNorm => 4 + residual.bytes(),
+        _ => residual.bytes(),
+    }
+}
+
+/// Bytes per token an eager block stores for the normed input of the products
+/// in `stages`: 16-bit parameters share the norm's 16-bit output (`2·h`); under
+/// autocast the fp32 output is kept by nobody and each reading product keeps its
+/// own 16-bit cast (`2·h` per reader, [`normed_readers`]).
+pub fn normed_input_stored_bytes(
+    arch: &Architecture,
+    ops: &BlockOps,
+    residual: Residual,
+    stages: &[Stage],
+) -> u64 {
+    let h = arch.hidden_size;
+    match residual {
+        Residual::Bits16 => 2 * h,
+        Residual::Autocast => 2 * h * normed_readers(arch, ops, stages),
+    }
+}
+
+/// Extra bytes per feature an eager gated activation stores: `act_fn(gate)`'s
+/// output, which the product with `up` keeps (2), beside the gate and up outputs
+/// and their product that a fused kernel stores too.
+///
+/// # Source
+/// transformers `LlamaMLP.forward`: `act_fn(gate_proj(x)) * up_proj(x)` is two
+/// operators, `silu` (saves its input) and `mul` (saves both operands).
+pub const GATED_ACTIVATION_EXTRA_STORED_BYTES: u64 = 2;
+
+/// Extra bytes per attention-output element eager attention stores with a flash
+/// kernel: SDPA keeps its output for its backward, and the output projection keeps
+/// the `transpose(1, 2).contiguous()` copy it reads (2 each; a fused block stores one).
+///
+/// # Source
+/// transformers `LlamaAttention.forward` after `sdpa_attention_forward`; PyTorch
+/// `_scaled_dot_product_flash_attention`'s saved output.
+pub const ATTENTION_OUTPUT_COPY_STORED_BYTES: u64 = 2;
 
 #[cfg(test)]
 mod tests {

@@ -63,7 +63,7 @@ pub(crate) struct Memo {
     split: Option<Split>,
     kernels: Store<(u64, u64, bool, Residual), StepKernels>,
     states: Store<(u64, ZeroStage, Stage), StageStates>,
-    layer_bytes: Store<(u64, bool, Recompute), u64>,
+    layer_bytes: Store<(u64, bool, Recompute, Option<Residual>), u64>,
     traffic: Store<(u64, ZeroStage), LayerTraffic>,
     per_token: Store<Recompute, FlopsPerToken>,
 }
@@ -233,15 +233,17 @@ impl Memo {
     }
 
     /// The first stage's largest per-layer activation bytes at micro-batch `b`,
-    /// sequence parallelism `sp` and `recompute`, made by `make` if new.
+    /// sequence parallelism `sp`, `recompute` and the eager kernels' parameter
+    /// holding (`None` for fused kernels), made by `make` if new.
     pub fn layer_bytes(
         &mut self,
         b: u64,
         sp: bool,
         recompute: Recompute,
+        eager: Option<Residual>,
         make: impl FnOnce() -> Result<u64>,
     ) -> Result<u64> {
         self.layer_bytes
-            .get_or_make(self.keep, (b, sp, recompute), make)
+            .get_or_make(self.keep, (b, sp, recompute, eager), make)
     }
 }

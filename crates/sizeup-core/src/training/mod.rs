@@ -176,15 +176,25 @@ pub struct MemoryPerGpu {
     pub gradients_bytes: u64,
     /// Optimizer states (fp32 master weights included).
     pub optimizer_states_bytes: u64,
-    /// Stored activations of the micro-batches in flight (first stage: the most).
+    /// Stored activations of the micro-batches in flight (first stage: the most),
+    /// and the layer a recomputing backward rebuilds, less what the logits freed
+    /// before it on the stage that computes the loss.
     pub activations_bytes: u64,
     /// Logits and loss buffers (last stage).
     pub logits_and_loss_bytes: u64,
+    /// 16-bit copies of fp32 weights that `torch.autocast` casts and autograd keeps
+    /// for the backward ([`states::product_weights_per_gpu`], 2 bytes each); 0
+    /// unless the parameters are fp32 under autocast.
+    #[serde(default)]
+    pub weight_copies_bytes: u64,
     /// Communication buffers: FSDP's gathered layers, DDP's gradient buckets.
     pub communication_buffers_bytes: u64,
     /// CUDA context, workspaces, allocator slack.
     pub framework_overhead_bytes: u64,
-    /// The sum.
+    /// When the memory peaks, and so which line items the total holds.
+    #[serde(default)]
+    pub peak: Peak,
+    /// The peak: the sum of the line items [`Peak`] says are alive then.
     pub total_bytes: u64,
     /// The accelerator's memory.
     pub capacity_bytes: u64,
@@ -194,6 +204,76 @@ impl MemoryPerGpu {
     /// Whether the total fits the accelerator's memory.
     pub fn fits(&self) -> bool {
         self.total_bytes <= self.capacity_bytes
+    }
+
+    /// The line items in display order, `(name, bytes, part of the peak)`; the
+    /// total is the sum of those part of the peak ([`Peak`]).
+    pub fn items(&self) -> [(&'static str, u64, bool); 8] {
+        let grads = self.peak.holds_gradients();
+        let forward = self.peak.holds_activations();
+        [
+            ("weights", self.weights_bytes, true),
+            ("gradients", self.gradients_bytes, grads),
+            ("optimizer states", self.optimizer_states_bytes, true),
+            ("16-bit weight copies", self.weight_copies_bytes, forward),
+            ("activations", self.activations_bytes, forward),
+            ("logits and loss", self.logits_and_loss_bytes, forward),
+            (
+                "communication buffers",
+                self.communication_buffers_bytes,
+                true,
+            ),
+            ("framework overhead", self.framework_overhead_bytes, true),
+        ]
+    }
+}
+
+/// The moment of a training step at which a GPU's memory peaks.
+///
+/// The forward pass ends with every stored activation, the logits and the loss
+/// alive; the backward then frees activations layer by layer while it writes
+/// gradients, and the optimizer step runs with gradients and states only. Where
+/// the gradients already exist when the forward ends (persistent gradient
+/// buffers, or gradients accumulated over earlier micro-batches), the end of the
+/// forward holds everything. Where they are allocated in the backward (PyTorch's
+/// `zero_grad(set_to_none=True)`, the default since 2.0, with one micro-batch per
+/// step), the peak is the larger of the forward's end without them and the
+/// optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Peak {
+    /// The end of the forward pass, gradients included: every line item.
+    #[default]
+    ForwardEnd,
+    /// The end of the forward pass, before the backward allocates the gradients:
+    /// every line item but the gradients.
+    ForwardEndBeforeGradients,
+    /// The optimizer step: weights, gradients, optimizer states, buffers and
+    /// overhead; no activations, logits or weight copies.
+    OptimizerStep,
+}
+
+impl Peak {
+    /// Whether the gradients are part of the peak.
+    pub fn holds_gradients(self) -> bool {
+        self != Peak::ForwardEndBeforeGradients
+    }
+
+    /// Whether the forward's tensors (activations, logits, weight copies) are.
+    pub fn holds_activations(self) -> bool {
+        self != Peak::OptimizerStep
+    }
+
+    /// A phrase for output.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Peak::ForwardEnd => "the end of the forward pass, gradients already allocated",
+            Peak::ForwardEndBeforeGradients => {
+                "the end of the forward pass, before the backward allocates the gradients"
+            }
+            Peak::OptimizerStep => "the optimizer step, activations freed",
+        }
     }
 }
 
@@ -289,12 +369,14 @@ pub(crate) fn workload(req: &TrainRequest) -> Workload {
     }
 }
 
-pub(crate) fn state_config(req: &TrainRequest) -> StateConfig<'_> {
+pub(crate) fn state_config<'a>(req: &'a TrainRequest, layout: &Layout) -> StateConfig<'a> {
     StateConfig {
         precision: req.precision,
         optimizer: req.optimizer,
         master_weights: req.master_weights,
         optimizer_in_backward: req.optimizer_in_backward,
+        fp32_params: req.method.adapters().is_none()
+            && eager_residual(req, layout) == eager::Residual::Autocast,
         method: &req.method,
     }
 }
@@ -316,16 +398,10 @@ fn memory(
     let mut layout = layout.clone();
     layout.micro_batches = (req.global_batch / (b.saturating_mul(layout.dp)).max(1)).max(1);
     let layout = &layout;
-    let act_cfg = ActivationConfig::new(
-        layout,
-        req.seq_len,
-        b,
-        req.recompute,
-        req.flash_attention,
-        req.dropout,
-        req.method.stored_element_bytes(),
-    );
-    let cfg = state_config(req);
+    let residual = (req.kernels == Kernels::Eager).then(|| eager_residual(req, layout));
+    let act_cfg = ActivationConfig::new(layout, req, b, residual);
+    let cfg = state_config(req, layout);
+    let gradients_held = gradients_before_backward(req, layout);
     let logits = activations::logits_bytes(arch, &act_cfg, req.loss())?;
     let comm = |stage, params: u64| -> Result<u64> {
         let layers = match stage {
@@ -360,18 +436,44 @@ fn memory(
             params,
             communication_buffers_bytes,
         } = memo.stage_states(layout, stage, || stage_states(stage))?;
-        let total = sum(
+        let weight_copies_bytes = if cfg.fp32_params {
+            let layers = matches!(req.recompute, Recompute::None | Recompute::Selective);
+            product(
+                "memory per GPU",
+                &[
+                    2,
+                    states::product_weights_per_gpu(arch, params, layout, stage, layers)?,
+                ],
+            )?
+        } else {
+            0
+        };
+        let held = sum(
             "memory per GPU",
             &[
                 s.weights_bytes,
-                s.gradients_bytes,
                 s.optimizer_states_bytes,
-                activations_bytes,
-                logits_bytes,
                 communication_buffers_bytes,
                 FRAMEWORK_OVERHEAD_BYTES,
             ],
         )?;
+        let forward = sum(
+            "memory per GPU",
+            &[held, activations_bytes, logits_bytes, weight_copies_bytes],
+        )?;
+        let (peak, total) = if gradients_held {
+            (
+                Peak::ForwardEnd,
+                sum("memory per GPU", &[forward, s.gradients_bytes])?,
+            )
+        } else {
+            let step = sum("memory per GPU", &[held, s.gradients_bytes])?;
+            if forward >= step {
+                (Peak::ForwardEndBeforeGradients, forward)
+            } else {
+                (Peak::OptimizerStep, step)
+            }
+        };
         let mem = MemoryPerGpu {
             stage: Some(stage),
             weights_bytes: s.weights_bytes,
@@ -379,8 +481,10 @@ fn memory(
             optimizer_states_bytes: s.optimizer_states_bytes,
             activations_bytes,
             logits_and_loss_bytes: logits_bytes,
+            weight_copies_bytes,
             communication_buffers_bytes,
             framework_overhead_bytes: FRAMEWORK_OVERHEAD_BYTES,
+            peak,
             total_bytes: total,
             capacity_bytes: acc.memory_bytes,
         };
@@ -388,22 +492,34 @@ fn memory(
     };
     let first_layers = layout.first_stage_layers(arch);
     let first = activations::first_stage_with(arch, layout, &act_cfg, |c| {
-        memo.layer_bytes(c.micro_batch, c.sequence_parallel, c.recompute, || {
-            activations::largest_layer_bytes(arch, list, first_layers, c)
-        })
+        memo.layer_bytes(
+            c.micro_batch,
+            c.sequence_parallel,
+            c.recompute,
+            c.eager,
+            || activations::largest_layer_bytes(arch, list, first_layers, c),
+        )
     })?;
+    // On the stage that computes the loss, the loss's backward frees the logits
+    // before the stage's last layer is rebuilt: the recompute working set and the
+    // logits are never alive together, and the peak holds the larger.
+    let beside_logits = |stored: u64| {
+        sum(
+            "activation bytes",
+            &[stored, first.recompute_working_bytes.saturating_sub(logits)],
+        )
+    };
     if layout.pp == 1 {
-        return build(memo, Stage::Only, first.total_bytes, logits);
+        return build(
+            memo,
+            Stage::Only,
+            beside_logits(first.stored_bytes)?,
+            logits,
+        );
     }
     let first_mem = build(memo, Stage::First, first.total_bytes, 0)?;
     let last_layers = layout.last_stage_layers(arch);
-    let last_act = sum(
-        "activation bytes",
-        &[
-            first.per_layer_bytes.saturating_mul(last_layers),
-            first.recompute_working_bytes,
-        ],
-    )?;
+    let last_act = beside_logits(first.per_layer_bytes.saturating_mul(last_layers))?;
     let (last_mem, _) = build(memo, Stage::Last, last_act, logits)?;
     let (first_mem, first_params) = first_mem;
     Ok(if last_mem.total_bytes > first_mem.total_bytes {
@@ -668,7 +784,13 @@ fn estimate_with(
     let count = p.count;
     let tokens = p.tokens;
     let assumptions = if full {
-        assumptions(req, &p.layout, arch, &p.dev, &p.fabric, p.price, tokens)
+        let mut out = assumptions(req, &p.layout, arch, &p.dev, &p.fabric, p.price, tokens);
+        out.push(Assumption::new(
+            "memory peak",
+            p.mem.peak.describe(),
+            "PyTorch 2.0 (zero_grad(set_to_none=True) by default); Megatron-LM and DeepSpeed keep gradient buffers; the loss's backward frees the logits before a recomputed layer is rebuilt",
+        ));
+        out
     } else {
         Vec::new()
     };
@@ -871,15 +993,26 @@ fn assumptions(
     tokens: f64,
 ) -> Vec<Assumption> {
     let mut out = vec![
-        Assumption::new(
-            "precision",
-            format!(
-                "{} products{}; 16-bit weights and gradients",
-                req.precision.name(),
-                if req.master_weights { ", fp32 master weights" } else { ", no fp32 master (pure 16-bit)" }
-            ),
-            "Micikevicius et al. 2018 (mixed precision); DESIGN.md 2 + 2 + 12 bytes",
-        ),
+        if state_config(req, layout).fp32_params {
+            Assumption::new(
+                "precision",
+                format!(
+                    "{} products under torch.autocast over fp32 parameters: fp32 weights and gradients (4 + 4 bytes), the weights are the master copy; 16-bit copies of the weights kept for the backward",
+                    req.precision.name(),
+                ),
+                "PyTorch automatic mixed precision (torch.amp); eager kernels, fp32 master weights and no ZeRO or FSDP sharding",
+            )
+        } else {
+            Assumption::new(
+                "precision",
+                format!(
+                    "{} products{}; 16-bit weights and gradients",
+                    req.precision.name(),
+                    if req.master_weights { ", fp32 master weights" } else { ", no fp32 master (pure 16-bit)" }
+                ),
+                "Micikevicius et al. 2018 (mixed precision); DESIGN.md 2 + 2 + 12 bytes",
+            )
+        },
         Assumption::new("optimizer", req.optimizer.name(), "user choice (default AdamW)"),
         Assumption::new("recomputation", req.recompute.name(), "Korthikanti et al. 2022"),
         Assumption::new(
@@ -887,11 +1020,18 @@ fn assumptions(
             if req.flash_attention { "flash attention (causal: half the s² work)" } else { "unfused softmax attention" },
             "Dao 2023 (FlashAttention-2)",
         ),
-        Assumption::new(
-            "activation bytes",
-            "16-bit tensors, 1-byte dropout masks",
-            "Korthikanti et al. 2022 §4.1",
-        ),
+        match req.kernels {
+            Kernels::Fused => Assumption::new(
+                "activation bytes",
+                "16-bit tensors, 1-byte dropout masks",
+                "Korthikanti et al. 2022 §4.1",
+            ),
+            Kernels::Eager => Assumption::new(
+                "activation bytes",
+                "eager operators: each RMSNorm keeps its fp32 input and normalised tensor, autocast keeps a 16-bit cast of the normed input per product, SDPA's output and its contiguous copy, SwiGLU's silu output besides gate, up and product",
+                "counted from transformers' LlamaDecoderLayer and PyTorch's autograd saved tensors (training::eager)",
+            ),
+        },
         {
             let (what, source) = req.loss().describe(req.method.stored_element_bytes());
             let chosen = if req.loss.is_some() { "user choice" } else { "default for the kernels" };
@@ -1030,6 +1170,21 @@ fn eager_residual(req: &TrainRequest, layout: &Layout) -> eager::Residual {
     } else {
         eager::Residual::Bits16
     }
+}
+
+/// Whether the gradients exist when the forward pass ends. Megatron-LM and
+/// DeepSpeed keep contiguous gradient buffers, PyTorch DDP its buckets, and
+/// several micro-batches accumulate into gradients the first one allocated;
+/// eager PyTorch alone on one rank or under FSDP, with one micro-batch per step,
+/// frees them with `zero_grad(set_to_none=True)` and allocates them in the backward.
+///
+/// # Source
+/// PyTorch 2.0 release notes (`set_to_none=True` the default of `zero_grad`);
+/// Megatron-LM `DistributedDataParallel` (the `main_grad` buffer); PyTorch
+/// `DistributedDataParallel`'s reducer buckets (`gradient_as_bucket_view=False`).
+fn gradients_before_backward(req: &TrainRequest, layout: &Layout) -> bool {
+    let alone = layout.dp == 1 || layout.zero == ZeroStage::Zero3;
+    !(req.kernels == Kernels::Eager && layout.micro_batches == 1 && alone)
 }
 
 #[cfg(test)]

@@ -304,9 +304,7 @@ pub fn params_per_gpu_in(
     layout: &Layout,
     stage: Stage,
 ) -> Result<GpuParams> {
-    let h = arch.hidden_size;
     let t = layout.tp;
-    let norm_elem = arch.norm.kind.params_per_element();
     let (layers, first_layer) = match stage {
         Stage::Only => (arch.num_layers(), 0),
         Stage::First => (layout.first_stage_layers(arch), 0),
@@ -332,51 +330,115 @@ pub fn params_per_gpu_in(
         }
     }
 
-    let vocab_slice = product(Q, &[arch.vocab_size, h])?.div_ceil(t);
-    let embedding = sum(
-        Q,
-        &[
-            vocab_slice,
-            product(Q, &[arch.embedding.learned_positions, h])?,
-            if arch.norm.embedding_norm {
-                product(Q, &[h, norm_elem])?
-            } else {
-                0
-            },
-        ],
-    )?;
-    let head_bias = if arch.embedding.lm_head_bias {
-        arch.vocab_size.div_ceil(t)
-    } else {
-        0
-    };
-    let final_norm = if arch.norm.final_norm {
-        product(Q, &[h, norm_elem])?
-    } else {
-        0
-    };
-    let untied_head = if arch.embedding.tied {
-        0
-    } else {
-        sum(Q, &[vocab_slice, head_bias])?
-    };
-    let extra = match stage {
-        Stage::Only => sum(Q, &[embedding, untied_head, final_norm])?,
-        Stage::First => embedding,
-        Stage::Last => sum(
+    let extras = StageExtras::of(arch, t, stage)?;
+    dense = sum(Q, &[dense, extras.total()?])?;
+    Ok(GpuParams { dense, experts })
+}
+
+/// The parameters a stage holds outside its layers, on one GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct StageExtras {
+    /// The input embedding (token slice, learned positions, embedding norm), when
+    /// the stage holds it; a tied embedding is counted here.
+    embedding: u64,
+    /// The untied output head (and its bias), when the stage holds it; the tied
+    /// copy a last stage keeps when `p > 1` is counted here too.
+    head: u64,
+    /// The final norm.
+    final_norm: u64,
+    /// Elements of the output product's weight (`⌈V·h/t⌉`) when the stage runs
+    /// the output layer, tied or not.
+    head_product: u64,
+}
+
+impl StageExtras {
+    fn total(&self) -> Result<u64> {
+        sum(Q, &[self.embedding, self.head, self.final_norm])
+    }
+
+    fn of(arch: &Architecture, t: u64, stage: Stage) -> Result<StageExtras> {
+        let h = arch.hidden_size;
+        let norm_elem = arch.norm.kind.params_per_element();
+        let vocab_slice = product(Q, &[arch.vocab_size, h])?.div_ceil(t);
+        let embedding = sum(
             Q,
             &[
-                if arch.embedding.tied {
+                vocab_slice,
+                product(Q, &[arch.embedding.learned_positions, h])?,
+                if arch.norm.embedding_norm {
+                    product(Q, &[h, norm_elem])?
+                } else {
+                    0
+                },
+            ],
+        )?;
+        let head_bias = if arch.embedding.lm_head_bias {
+            arch.vocab_size.div_ceil(t)
+        } else {
+            0
+        };
+        let final_norm = if arch.norm.final_norm {
+            product(Q, &[h, norm_elem])?
+        } else {
+            0
+        };
+        let untied_head = if arch.embedding.tied {
+            0
+        } else {
+            sum(Q, &[vocab_slice, head_bias])?
+        };
+        Ok(match stage {
+            Stage::Only => StageExtras {
+                embedding,
+                head: untied_head,
+                final_norm,
+                head_product: vocab_slice,
+            },
+            Stage::First => StageExtras {
+                embedding,
+                ..StageExtras::default()
+            },
+            Stage::Last => StageExtras {
+                embedding: 0,
+                head: if arch.embedding.tied {
                     vocab_slice
                 } else {
                     untied_head
                 },
                 final_norm,
-            ],
-        )?,
-    };
-    dense = sum(Q, &[dense, extra])?;
-    Ok(GpuParams { dense, experts })
+                head_product: vocab_slice,
+            },
+        })
+    }
+}
+
+/// Weight elements on one GPU of `stage` that its 16-bit products read: what
+/// `torch.autocast` casts and autograd keeps for the backward. With `layers`,
+/// every layer's parameters (their norms' few included) and the output head;
+/// without, the output head only (the layers' products are recomputed, their
+/// casts dropped with them).
+///
+/// # Formula
+/// ```text
+/// layers:  gpu params − embedding − head − final norm + ⌈V·h/t⌉ (output stage)
+/// else:    ⌈V·h/t⌉ on the stage that runs the output layer, else 0
+/// ```
+///
+/// # Errors
+/// [`CoreError::Overflow`](crate::error::CoreError) on overflow.
+pub fn product_weights_per_gpu(
+    arch: &Architecture,
+    gpu: GpuParams,
+    layout: &Layout,
+    stage: Stage,
+    layers: bool,
+) -> Result<u64> {
+    let extras = StageExtras::of(arch, layout.tp, stage)?;
+    if !layers {
+        return Ok(extras.head_product);
+    }
+    let in_layers = gpu.total()?.saturating_sub(extras.total()?);
+    sum(Q, &[in_layers, extras.head_product])
 }
 
 /// The three model-state line items on one GPU, in bytes.
@@ -406,15 +468,31 @@ pub struct StateConfig<'a> {
     /// gradient at once (torchtune `optimizer_in_bwd`): only the largest tensor's
     /// gradient is ever held.
     pub optimizer_in_backward: bool,
+    /// The parameters themselves are fp32 and are the master copy (`torch.autocast`
+    /// over an fp32 model): 4-byte weights and gradients, no separate master in the
+    /// optimizer. Applies to full training only.
+    pub fp32_params: bool,
     /// Full fine-tuning or adapters.
     pub method: &'a Method,
+}
+
+impl StateConfig<'_> {
+    /// Bytes per trainable weight and per gradient element: 4 with fp32
+    /// parameters, else 2.
+    fn param_bytes(&self) -> u64 {
+        if self.fp32_params {
+            4
+        } else {
+            2
+        }
+    }
 }
 
 /// Optimizer-state bytes for `n` trainable parameters.
 ///
 /// # Formula
 /// ```text
-/// master = 4·n if master weights else 0
+/// master = 4·n if master weights and the parameters are not fp32 themselves, else 0
 /// adamw: master + 2·n·(4 if master else 2)       adamw-8bit: master + 2·(n + 4·⌈n/2048⌉)
 /// sgd, lion: master + n·(4 if master else 2)     adafactor: master + factored·(4 if master else 2)
 /// ```
@@ -425,7 +503,7 @@ pub struct StateConfig<'a> {
 /// a row and a column vector per matrix); Chen et al. 2023 (Lion keeps one momentum).
 pub fn optimizer_bytes(n: u64, factored: u64, cfg: &StateConfig) -> Result<u64> {
     let state_elem = if cfg.master_weights { 4 } else { 2 };
-    let master = if cfg.master_weights {
+    let master = if cfg.master_weights && !cfg.fp32_params {
         product(Q, &[4, n])?
     } else {
         0
@@ -603,9 +681,10 @@ pub fn model_states_from(
 
     match cfg.method.adapters() {
         None => {
+            let bytes = cfg.param_bytes();
             let weights = shard(
-                product(Q, &[gpu.dense, 2])?,
-                product(Q, &[gpu.experts, 2])?,
+                product(Q, &[gpu.dense, bytes])?,
+                product(Q, &[gpu.experts, bytes])?,
                 zero3,
             )?;
             let gradients = if cfg.optimizer_in_backward {
@@ -616,8 +695,8 @@ pub fn model_states_from(
                 )?
             } else {
                 shard(
-                    product(Q, &[gpu.dense, 2])?,
-                    product(Q, &[gpu.experts, 2])?,
+                    product(Q, &[gpu.dense, bytes])?,
+                    product(Q, &[gpu.experts, bytes])?,
                     zero2,
                 )?
             };
@@ -719,6 +798,7 @@ mod tests {
             optimizer: Optimizer::Adamw,
             master_weights: true,
             optimizer_in_backward: false,
+            fp32_params: false,
             method,
         }
     }

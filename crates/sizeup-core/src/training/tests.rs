@@ -144,6 +144,7 @@ mod properties {
                 flash_attention: flash,
                 dropout,
                 element_bytes: 2,
+                eager: None,
             };
             let bytes = |r, sp, b| layer_bytes(&arch, &arch.layers.blocks[0], &cfg(r, sp, b)).unwrap();
             prop_assert!(bytes(Recompute::Full, false, b) <= bytes(Recompute::Selective, false, b));
@@ -163,6 +164,7 @@ mod properties {
                 optimizer: Optimizer::Adamw,
                 master_weights: true,
                 optimizer_in_backward: false,
+                fp32_params: false,
                 method: &method,
             };
             let total = |zero| {
@@ -262,4 +264,65 @@ fn fsdp_across_nodes_is_slower_on_a_thinner_network() {
     assert!(slow.time.step_seconds > fast.time.step_seconds);
     // the compute itself does not change
     assert_eq!(b.compute_seconds, fast.time.breakdown.compute_seconds);
+}
+
+/// Plain PyTorch autocast on one GPU (Llama 3.2 1B, tied embedding): fp32
+/// weights, gradients and AdamW moments; 16-bit copies of every product's weight
+/// kept for the backward; the gradients allocated in the backward unless earlier
+/// micro-batches accumulated into them.
+#[test]
+fn autocast_states_and_the_moment_of_the_peak() {
+    let mut arch = Shape::llama(16, 2048, 32, 8, 8192, 128_256)
+        .build()
+        .unwrap();
+    arch.embedding.tied = true;
+    let p: u64 = 1_235_814_400; // shared/fixtures/models llama-3.2-1b
+    let acc = gpu("H200");
+    let mut req = TrainRequest::new(1, 2048, 4, 4);
+    req.kernels = Kernels::Eager;
+    let m = estimate(&arch, &acc, &req).unwrap().memory;
+    assert_eq!(m.weights_bytes, 4 * p);
+    assert_eq!(m.gradients_bytes, 4 * p);
+    assert_eq!(m.optimizer_states_bytes, 8 * p);
+    // every weight but the final norm's 2048 (the layers' norms counted with them)
+    assert_eq!(m.weight_copies_bytes, 2 * (p - 2048));
+    assert_eq!(m.peak, Peak::ForwardEndBeforeGradients);
+    assert_eq!(
+        m.total_bytes,
+        m.weights_bytes
+            + m.optimizer_states_bytes
+            + m.weight_copies_bytes
+            + m.activations_bytes
+            + m.logits_and_loss_bytes
+            + m.communication_buffers_bytes
+            + m.framework_overhead_bytes
+    );
+
+    // two micro-batches per step: the second runs its forward beside the gradients
+    let mut twice = req.clone();
+    twice.global_batch = 8;
+    let m2 = estimate(&arch, &acc, &twice).unwrap().memory;
+    assert_eq!(m2.peak, Peak::ForwardEnd);
+    assert_eq!(m2.total_bytes, m.total_bytes + m.gradients_bytes);
+
+    // a short sequence: the optimizer step, with gradients and no activations
+    let short = TrainRequest {
+        kernels: Kernels::Eager,
+        ..TrainRequest::new(1, 16, 1, 1)
+    };
+    let m3 = estimate(&arch, &acc, &short).unwrap().memory;
+    assert_eq!(m3.peak, Peak::OptimizerStep);
+    assert_eq!(
+        m3.total_bytes,
+        16 * p + m3.communication_buffers_bytes + m3.framework_overhead_bytes
+    );
+
+    // fused kernels (Megatron-style buffers): 2 + 2 + 12 bytes, all at the peak
+    req.kernels = Kernels::Fused;
+    let f = estimate(&arch, &acc, &req).unwrap().memory;
+    assert_eq!(
+        (f.weights_bytes, f.gradients_bytes, f.optimizer_states_bytes),
+        (2 * p, 2 * p, 12 * p)
+    );
+    assert_eq!((f.weight_copies_bytes, f.peak), (0, Peak::ForwardEnd));
 }

@@ -131,8 +131,11 @@ fn flops_are_six_n_d() {
 }
 
 /// The reader takes what a case states about how it ran: torchtitan's op-level
-/// checkpointing, no torch.compile (eager kernels) and its 96 GB part; its memory
-/// comes to 74.8 GiB (measured 82.4), inside the 96 GiB the run had.
+/// checkpointing, no torch.compile (eager kernels) and its 96 GB part. torchtitan
+/// logs the allocator's reservation (82.4 GiB), which exceeds the allocated peak
+/// the model gives: on sizeup's own H200 runs by 4.9% to 13.2%
+/// (`peak_reserved_GiB` over `peak_memory_per_gpu_GiB`). The prediction must sit
+/// in that band below the reading, and inside the 96 GiB the run had.
 #[test]
 fn torchtitan_without_compile_reads_as_it_ran() {
     let path = concat!(
@@ -149,12 +152,11 @@ fn torchtitan_without_compile_reads_as_it_ran() {
     assert_eq!(r.req.kernels, Kernels::Eager);
     assert_eq!(r.acc.memory_bytes, 96 << 30);
     assert_eq!(r.acc.memory_bandwidth_bytes_per_sec, 2.4e12);
-    // against the 82.4 GiB torchtitan measured: within the memory bar, and under
-    // the part's 96 GiB, as the run was
     let o = predict(case).unwrap();
     assert_eq!(o.reported, 82.4);
-    assert!(o.error().unwrap().abs() <= MEMORY_MEDIAN_BAR, "{o:?}");
-    assert!(o.predicted.unwrap() < 96.0);
+    let allocated = o.predicted.unwrap();
+    assert!(allocated < 82.4 && allocated * 1.15 > 82.4, "{o:?}");
+    assert!(allocated < 96.0);
 }
 
 /// A layout the reader had to guess (the source gives only a rate) draws no fit verdict.
@@ -184,6 +186,25 @@ fn eager_autocast_runs_land_within_5_percent_of_the_h200_measurements() {
     for o in &speed {
         let e = o.error().expect("predicted");
         assert!(e.abs() < 0.05, "{}: {:+.1}%", o.id, 100.0 * e);
+    }
+}
+
+/// The allocator's peak of the same runs, with nothing fitted: eager activations
+/// counted operator by operator, fp32 states under autocast, gradients allocated
+/// after the peak. Before they were counted (fused-kernel activations, gradients
+/// at the peak) the errors ran from −14.7% to +16.2%.
+#[test]
+fn eager_autocast_memory_lands_within_4_percent_of_the_h200_measurements() {
+    let cases: Vec<Case> = serde_json::from_str(crate::OWN_CASES).expect("own cases parse");
+    let memory: Vec<CaseOutcome> = cases
+        .iter()
+        .filter(|c| c.kind == "train_memory")
+        .filter_map(predict)
+        .collect();
+    assert_eq!(memory.len(), 7);
+    for o in &memory {
+        let e = o.error().expect("predicted");
+        assert!(e.abs() < 0.04, "{}: {:+.1}%", o.id, 100.0 * e);
     }
 }
 

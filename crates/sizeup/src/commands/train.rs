@@ -378,14 +378,17 @@ impl Report for TrainReport {
                 Cell::Ratio(b as f64 / cap),
             ])
         };
-        item("weights", m.weights_bytes);
-        item("gradients", m.gradients_bytes);
-        item("optimizer states", m.optimizer_states_bytes);
-        item("activations", m.activations_bytes);
-        item("logits and loss", m.logits_and_loss_bytes);
-        item("communication buffers", m.communication_buffers_bytes);
-        item("framework overhead", m.framework_overhead_bytes);
-        item("total", m.total_bytes);
+        for (name, b, at_peak) in m.items() {
+            if name == "16-bit weight copies" && b == 0 {
+                continue;
+            }
+            if at_peak {
+                item(name, b);
+            } else {
+                item(&format!("{name} (not at the peak)"), b);
+            }
+        }
+        item("total at the peak", m.total_bytes);
         if m.total_bytes > m.capacity_bytes {
             item("SHORT BY", m.total_bytes - m.capacity_bytes);
         } else {
@@ -510,17 +513,9 @@ impl Report for TrainReport {
     }
 }
 
-fn memory_items(m: &MemoryPerGpu) -> [(&'static str, u64); 8] {
-    [
-        ("weights", m.weights_bytes),
-        ("gradients", m.gradients_bytes),
-        ("optimizer states", m.optimizer_states_bytes),
-        ("activations", m.activations_bytes),
-        ("logits and loss", m.logits_and_loss_bytes),
-        ("communication buffers", m.communication_buffers_bytes),
-        ("framework overhead", m.framework_overhead_bytes),
-        ("total", m.total_bytes),
-    ]
+fn memory_items(m: &MemoryPerGpu) -> [(&'static str, u64); 9] {
+    let [a, b, c, d, e, f, g, h] = m.items().map(|(name, bytes, _)| (name, bytes));
+    [a, b, c, d, e, f, g, h, ("total at the peak", m.total_bytes)]
 }
 
 /// The `--max-seq-len` table: memory at the answer and at the next step.
@@ -558,7 +553,7 @@ fn longest_fit_view(f: &LongestFit) -> (Table, String) {
     }
     let col_refs: Vec<(&str, &str)> = cols.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let mut table = Table::new(Some(&title), &col_refs);
-    for i in 0..8 {
+    for i in 0..memory_items(&at[0].memory).len() {
         let mut row = vec![Cell::Text(memory_items(&at[0].memory)[i].0.into())];
         row.extend(at.iter().map(|a| Cell::Bytes(memory_items(&a.memory)[i].1)));
         table.row(row);

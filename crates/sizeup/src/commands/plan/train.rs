@@ -723,19 +723,27 @@ impl Report for PlanTrainReport {
                 ],
             );
             let cap = m.capacity_bytes as f64;
-            for (name, b) in [
-                ("weights", m.weights_bytes),
-                ("gradients", m.gradients_bytes),
-                ("optimizer states", m.optimizer_states_bytes),
-                ("activations", m.activations_bytes),
-                ("logits and loss", m.logits_and_loss_bytes),
-                ("communication buffers", m.communication_buffers_bytes),
-                ("framework overhead", m.framework_overhead_bytes),
-                ("total", m.total_bytes),
-                ("free", m.capacity_bytes.saturating_sub(m.total_bytes)),
-            ] {
+            let items = m
+                .items()
+                .into_iter()
+                .filter(|&(name, b, _)| !(name == "16-bit weight copies" && b == 0))
+                .map(|(name, b, at_peak)| {
+                    let name = if at_peak {
+                        name.to_string()
+                    } else {
+                        format!("{name} (not at the peak)")
+                    };
+                    (name, b)
+                });
+            for (name, b) in items.chain([
+                ("total at the peak".to_string(), m.total_bytes),
+                (
+                    "free".to_string(),
+                    m.capacity_bytes.saturating_sub(m.total_bytes),
+                ),
+            ]) {
                 mem.row(vec![
-                    Cell::Text(name.into()),
+                    Cell::Text(name),
                     Cell::Bytes(b),
                     Cell::Ratio(b as f64 / cap),
                 ]);
