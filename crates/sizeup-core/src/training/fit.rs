@@ -299,7 +299,7 @@ mod tests {
     fn nothing_fits_when_the_states_alone_do_not() {
         let arch = llama_7b();
         let acc = hardware::find("RTX-4090").unwrap();
-        // 16 bytes per parameter of a 6.7B model on 24 GiB
+        // 18 bytes per parameter of a 6.7B model on 24 GiB
         let req = TrainRequest::new(1, 4096, 1, 1);
         let f = longest_seq_len(&arch, acc, &req, SeqLenStep::default()).unwrap();
         assert!(f.longest.is_none());

@@ -19,7 +19,7 @@
 //! req.layout.fsdp = true;
 //! let e = training::estimate(&arch, gpu, &req).unwrap();
 //! let m = &e.memory;
-//! // mixed-precision AdamW: 2 + 2 + 12 bytes per parameter, sharded over the 8 GPUs
+//! // FSDP mixed-precision AdamW: 16 bytes per parameter (2 + 2 + 12), sharded over the 8 GPUs
 //! assert_eq!(m.weights_bytes + m.gradients_bytes + m.optimizer_states_bytes, 2 * 6_738_415_616);
 //! assert!(e.fits);
 //! ```
@@ -1006,11 +1006,16 @@ fn assumptions(
             Assumption::new(
                 "precision",
                 format!(
-                    "{} products{}; 16-bit weights and gradients",
+                    "{} products{}",
                     req.precision.name(),
-                    if req.master_weights { ", fp32 master weights" } else { ", no fp32 master (pure 16-bit)" }
+                    match (req.master_weights, layout.zero, req.precision) {
+                        (false, _, _) => "; 16-bit weights, gradients and optimizer states (no fp32 master)",
+                        (true, ZeroStage::Zero3, _) => "; FSDP: fp32 sharded master weights and gradients, 16-bit gathered weights (16 bytes per parameter with AdamW)",
+                        (true, _, Precision::Fp16) => "; fp16 weights and gradients, fp32 master weights and an fp32 gradient copy in the optimizer (20 bytes per parameter with AdamW)",
+                        (true, _, _) => "; 16-bit weights, fp32 gradients, fp32 master weights (18 bytes per parameter with AdamW)",
+                    }
                 ),
-                "Micikevicius et al. 2018 (mixed precision); DESIGN.md 2 + 2 + 12 bytes",
+                "Micikevicius et al. 2018 (mixed precision); Megatron-LM docs/source/api-guide/distributed_optimizer.md (bytes per parameter)",
             )
         },
         Assumption::new("optimizer", req.optimizer.name(), "user choice (default AdamW)"),

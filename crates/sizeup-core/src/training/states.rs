@@ -1,8 +1,11 @@
 //! Model states per GPU: weights, gradients and optimizer states.
 //!
-//! Mixed-precision training keeps 16-bit weights and gradients and, in the
-//! optimizer, an fp32 master copy beside the optimizer's own states (Micikevicius
-//! et al. 2018; the ZeRO paper's 2 + 2 + 12 bytes per parameter for Adam).
+//! Mixed-precision training keeps 16-bit weights, gradients (fp32 for bf16 runs,
+//! as Megatron-LM and DeepSpeed accumulate them) and, in the optimizer, an fp32
+//! master copy beside the optimizer's own states (Micikevicius et al. 2018; the
+//! ZeRO paper's 12 bytes per parameter for Adam; Megatron-LM's 18 bytes per
+//! parameter for bf16 with fp32 gradients, 20 for fp16). Under `torch.autocast`
+//! the fp32 parameters are the master copy: 4 + 4 + 8 bytes.
 //! Tensor and pipeline parallelism divide the layers' parameters; ZeRO stages and
 //! FSDP divide the states over the data-parallel ranks.
 
@@ -477,14 +480,46 @@ pub struct StateConfig<'a> {
 }
 
 impl StateConfig<'_> {
-    /// Bytes per trainable weight and per gradient element: 4 with fp32
-    /// parameters, else 2.
+    /// Bytes per trainable weight: 4 with fp32 parameters, else 2.
     fn param_bytes(&self) -> u64 {
         if self.fp32_params {
             4
         } else {
             2
         }
+    }
+
+    /// Bytes per gradient element held per parameter.
+    ///
+    /// # Formula
+    /// ```text
+    /// fp32 parameters (autocast):                                   4
+    /// bf16 or fp8 products, master weights, ZeRO 0–2:               4 (fp32 gradients)
+    /// fp16 products, master weights:                                2 (the optimizer's fp32 copy: optimizer_bytes)
+    /// ZeRO-3 / FSDP, or no master weights (pure 16-bit):            2
+    /// ```
+    ///
+    /// # Source
+    /// Megatron-LM `docs/source/api-guide/distributed_optimizer.md`, bytes per
+    /// parameter: "bf16 param, fp32 grads" 18 (6 + 12/d distributed), "fp16 param,
+    /// fp16 grads" 20 (4 + 16/d: the fp32 gradient copy is sharded with the
+    /// optimizer's states); DeepSpeed's `BF16_Optimizer` accumulates into fp32
+    /// gradients of the whole model too. FSDP keeps fp32 sharded parameters as the
+    /// master and reduces into fp32 sharded gradients beside 8 bytes of AdamW
+    /// moments, 16/d in all, which 2 + 2 + 12 adds up to.
+    fn grad_bytes(&self, zero3: bool) -> u64 {
+        match (self.fp32_params, self.master_weights && !zero3) {
+            (true, _) => 4,
+            (false, true) if self.precision == Precision::Fp16 => 2,
+            (false, true) => 4,
+            (false, false) => 2,
+        }
+    }
+
+    /// Whether the optimizer keeps an fp32 copy of fp16 gradients (4 bytes per
+    /// parameter, sharded with its states): [`StateConfig::grad_bytes`]'s source.
+    fn fp32_gradient_copy(&self, zero3: bool) -> bool {
+        self.precision == Precision::Fp16 && self.master_weights && !self.fp32_params && !zero3
     }
 }
 
@@ -694,6 +729,7 @@ pub fn model_states_from(
                     &[arch.vocab_size.div_ceil(layout.tp), arch.hidden_size, 2],
                 )?
             } else {
+                let bytes = cfg.grad_bytes(zero3);
                 shard(
                     product(Q, &[gpu.dense, bytes])?,
                     product(Q, &[gpu.experts, bytes])?,
@@ -713,9 +749,22 @@ pub fn model_states_from(
             } else {
                 (0, 0)
             };
+            let copy = if cfg.fp32_gradient_copy(zero3) { 4 } else { 0 };
             let optimizer = shard(
-                optimizer_bytes(gpu.dense, dense_factored, cfg)?,
-                optimizer_bytes(gpu.experts, factored.saturating_sub(dense_factored), cfg)?,
+                sum(
+                    Q,
+                    &[
+                        optimizer_bytes(gpu.dense, dense_factored, cfg)?,
+                        product(Q, &[gpu.dense, copy])?,
+                    ],
+                )?,
+                sum(
+                    Q,
+                    &[
+                        optimizer_bytes(gpu.experts, factored.saturating_sub(dense_factored), cfg)?,
+                        product(Q, &[gpu.experts, copy])?,
+                    ],
+                )?,
                 zero1,
             )?;
             Ok(ModelStates {
@@ -803,23 +852,36 @@ mod tests {
         }
     }
 
+    /// Megatron-LM's table of bytes per parameter (docs/source/api-guide/
+    /// distributed_optimizer.md): bf16 parameters with fp32 gradients 18, fp16
+    /// parameters and gradients 20 (the optimizer's fp32 gradient copy besides).
     #[test]
-    fn adamw_is_2_2_12_bytes_per_parameter() {
+    fn adamw_bytes_per_parameter_as_megatron_lists_them() {
         let arch = llama2_7b();
         let n = 6_738_415_616u64;
         let l = layout(&arch, LayoutRequest::default(), 1);
         let s = model_states(&arch, &l, Stage::Only, &cfg(&Method::Full)).unwrap();
         assert_eq!(s.weights_bytes, 2 * n);
-        assert_eq!(s.gradients_bytes, 2 * n);
+        assert_eq!(s.gradients_bytes, 4 * n);
         assert_eq!(s.optimizer_states_bytes, 12 * n);
+        let fp16 = StateConfig {
+            precision: Precision::Fp16,
+            ..cfg(&Method::Full)
+        };
+        let s = model_states(&arch, &l, Stage::Only, &fp16).unwrap();
+        assert_eq!(s.weights_bytes, 2 * n);
+        assert_eq!(s.gradients_bytes, 2 * n);
+        assert_eq!(s.optimizer_states_bytes, 16 * n);
     }
 
+    /// Sharding in ZeRO's order: the distributed optimizer (ZeRO-1) as Megatron-LM
+    /// lists it, `6 + 12/d` for bf16 and `4 + 16/d` for fp16; ZeRO-2 shards the
+    /// gradients too; FSDP (ZeRO-3) holds 16/d in all.
     #[test]
     fn zero_stages_shard_in_order() {
-        // ZeRO paper Fig. 1: 7.5B params, 64 GPUs: 120 GB → 31.4 (1) → 16.6 (2) → 1.9 GB (3)
         let arch = llama2_7b();
         let n = 6_738_415_616u64;
-        let states = |zero| {
+        let states = |zero, precision| {
             let l = layout(
                 &arch,
                 LayoutRequest {
@@ -828,18 +890,28 @@ mod tests {
                 },
                 64,
             );
-            let s = model_states(&arch, &l, Stage::Only, &cfg(&Method::Full)).unwrap();
+            let cfg = StateConfig {
+                precision,
+                ..cfg(&Method::Full)
+            };
+            let s = model_states(&arch, &l, Stage::Only, &cfg).unwrap();
             s.weights_bytes + s.gradients_bytes + s.optimizer_states_bytes
         };
-        assert_eq!(states(ZeroStage::Zero0), 16 * n);
-        assert_eq!(states(ZeroStage::Zero1), 4 * n + (12 * n).div_ceil(64));
+        let bf16 = |zero| states(zero, Precision::Bf16);
+        assert_eq!(bf16(ZeroStage::Zero0), 18 * n);
+        assert_eq!(bf16(ZeroStage::Zero1), 6 * n + (12 * n).div_ceil(64));
         assert_eq!(
-            states(ZeroStage::Zero2),
-            2 * n + (2 * n).div_ceil(64) + (12 * n).div_ceil(64)
+            bf16(ZeroStage::Zero2),
+            2 * n + (4 * n).div_ceil(64) + (12 * n).div_ceil(64)
         );
         assert_eq!(
-            states(ZeroStage::Zero3),
+            bf16(ZeroStage::Zero3),
             (2 * n).div_ceil(64) * 2 + (12 * n).div_ceil(64)
+        );
+        assert_eq!(states(ZeroStage::Zero0, Precision::Fp16), 20 * n);
+        assert_eq!(
+            states(ZeroStage::Zero1, Precision::Fp16),
+            4 * n + (16 * n).div_ceil(64)
         );
     }
 

@@ -317,12 +317,12 @@ fn autocast_states_and_the_moment_of_the_peak() {
         16 * p + m3.communication_buffers_bytes + m3.framework_overhead_bytes
     );
 
-    // fused kernels (Megatron-style buffers): 2 + 2 + 12 bytes, all at the peak
+    // fused kernels (Megatron-style buffers): 2 + 4 + 12 bytes, all at the peak
     req.kernels = Kernels::Fused;
     let f = estimate(&arch, &acc, &req).unwrap().memory;
     assert_eq!(
         (f.weights_bytes, f.gradients_bytes, f.optimizer_states_bytes),
-        (2 * p, 2 * p, 12 * p)
+        (2 * p, 4 * p, 12 * p)
     );
     assert_eq!((f.weight_copies_bytes, f.peak), (0, Peak::ForwardEnd));
 }
