@@ -141,7 +141,10 @@ fn framework(case: &Case) -> Framework {
         Framework::Llama3
     } else if named.contains("dualpipe") {
         Framework::DualPipe
-    } else if named.contains("eager") {
+    } else if named.contains("eager")
+        || (named.contains("transformers") && !named.contains("compile"))
+    {
+        // transformers' modeling code runs operator by operator unless compiled
         Framework::PytorchEager
     } else {
         Framework::Other
@@ -818,6 +821,10 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     if let Some(loss) = stated_loss(case) {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
+    }
+    if framework(case) == Framework::PytorchEager {
+        req.kernels = Kernels::Eager;
+        notes.push("eager element-wise kernels (the stated framework's)".into());
     }
     let f = sizeup_core::training::fit::longest_seq_len(
         &arch,
