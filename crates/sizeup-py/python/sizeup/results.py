@@ -140,7 +140,7 @@ class ConfigComparison(Result):
 class ConfirmTally(Result):
     """What the simulation tier did."""
     __slots__ = ()
-    _fields = {'confirmed': None, 'front': None, 'headroom_simulations': None, 'refused': None, 'simulated': None, 'steady_only': None, 'steps': None, 'with_more_replicas': None}
+    _fields = {'confirmed': None, 'front': None, 'headroom_simulations': None, 'refused': None, 'simulated': None, 'steps': None, 'with_more_replicas': None}
 
 
 class Cost(Result):
@@ -638,7 +638,7 @@ class Schedule(Result):
 class SchedulerConfig(Result):
     """How the engine schedules: its caps, chunking, prefix cache and overheads."""
     __slots__ = ()
-    _fields = {'chunked_prefill': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'prefix_hit_rate': None, 'request_overhead_seconds': None, 'request_overhead_source': None, 'step_overhead_seconds': None, 'step_overhead_source': None}
+    _fields = {'chunked_prefill': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'prefix_hit_rate': None, 'prompt_arrives_cached': None, 'request_overhead_seconds': None, 'request_overhead_source': None, 'step_overhead_seconds': None, 'step_overhead_source': None}
 
 
 class SearchSpeed(Result):
@@ -781,7 +781,7 @@ class SimReport(Result):
 class Simulated(Result):
     """A simulation's verdict on one setup."""
     __slots__ = ()
-    _fields = {'e2e': 'Percentiles', 'itl': 'Percentiles', 'kv_pool_use': 'Level', 'meets': None, 'output_tokens_per_sec': None, 'preemptions': None, 'queue': 'Level', 'requests_completed': None, 'requests_per_sec': None, 'requests_sent': None, 'state': ('union', ('RunStateSteady', 'RunStateOverloaded', 'RunStateTooShortToJudge', 'RunStateStepCap')), 'steps': None, 'tpot': 'Percentiles', 'tpot_ratio': None, 'ttft': 'Percentiles', 'ttft_ratio': None}
+    _fields = {'e2e': 'Percentiles', 'itl': 'Percentiles', 'kv_pool_use': 'Level', 'meets': None, 'output_tokens_per_sec': None, 'preemptions': None, 'queue': 'Level', 'requests_completed': None, 'requests_per_sec': None, 'requests_sent': None, 'runs': None, 'state': ('union', ('RunStateSteady', 'RunStateOverloaded', 'RunStateTooShortToJudge', 'RunStateStepCap')), 'steps': None, 'tpot': 'Percentiles', 'tpot_ratio': None, 'ttft': 'Percentiles', 'ttft_ratio': None}
 
 
 class SlidingWindow(Result):

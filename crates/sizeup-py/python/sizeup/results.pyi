@@ -482,12 +482,7 @@ class ConfirmTally(Result):
         """Setups the simulation refused."""
     @property
     def simulated(self) -> int:
-        """Simulations run to confirm."""
-    @property
-    def steady_only(self) -> int:
-        """Disaggregated setups taken on their steady-state figures (the
-        simulation does not run them).
-        """
+        """Simulation runs to confirm (a disaggregated setup's two pools count two)."""
     @property
     def steps(self) -> int:
         """Engine steps simulated in all."""
@@ -1978,6 +1973,12 @@ class SchedulerConfig(Result):
     def prefix_hit_rate(self) -> float:
         """Fraction of each prompt found in the prefix cache (whole blocks, never the last token)."""
     @property
+    def prompt_arrives_cached(self) -> bool:
+        """The prompt's KV cache arrives with the request (the decode side of a
+        disaggregated deployment): every whole block of the prompt but the one
+        holding its last token is held without being computed.
+        """
+    @property
     def request_overhead_seconds(self) -> float:
         """Time per request before it reaches the engine (HTTP, tokenization), seconds."""
     @property
@@ -2190,8 +2191,8 @@ class ServeRow(Result):
     def estimate(self) -> InferEstimate:
         """[`crate::inference::estimate`] of that request."""
     @property
-    def headroom(self) -> Optional[Headroom]:
-        """The load at which the targets break, by simulation; `None` where there is none."""
+    def headroom(self) -> Headroom:
+        """The load at which the targets break, by simulation."""
     @property
     def infer_args(self) -> List[str]:
         """`sizeup infer` arguments (after the model) giving the same estimate and
@@ -2207,10 +2208,8 @@ class ServeRow(Result):
     def request(self) -> InferRequest:
         """The request at the operating point (`sizeup infer`'s flags build it)."""
     @property
-    def simulated(self) -> Optional[Simulated]:
-        """The simulation at the load; `None` for a disaggregated setup, which the
-        simulation does not run (its row stands on the steady state).
-        """
+    def simulated(self) -> Simulated:
+        """The simulation at the load (a disaggregated setup's: its two pools, module docs)."""
     @property
     def steady(self) -> Steady:
         """Its steady-state figures."""
@@ -2509,6 +2508,11 @@ class Simulated(Result):
     @property
     def requests_sent(self) -> int:
         """Requests sent to the simulated replica."""
+    @property
+    def runs(self) -> int:
+        """Simulation runs behind the verdict: 1, or 2 for a disaggregated setup
+        (its pools run apart).
+        """
     @property
     def state(self) -> RunState:
         """Whether the run reached a steady state."""

@@ -468,15 +468,15 @@ mod tests {
 
     #[test]
     fn issue_12_a_served_plan_bounds_its_simulations_to_the_deadline() {
-        let mut r =
-            PlanServeRequest::from_fields(plan_serve(&[("rate", 4.into())])).expect("a request");
+        // few requests per replica: a run's steps fit the bound even in a debug build
+        let fields = || plan_serve(&[("rate", 4.into()), ("requests_per_replica", 40.into())]);
+        let mut r = PlanServeRequest::from_fields(fields()).expect("a request");
         r.confine().expect("confined");
         assert!(r.bound_simulations);
         assert_eq!(r.time_limit_seconds, 30.0);
-        let json: Value = serde_json::from_str(
-            &answer::<PlanServeRequest>(plan_serve(&[("rate", 4.into())])).expect("a plan"),
-        )
-        .expect("JSON");
+        let json: Value =
+            serde_json::from_str(&answer::<PlanServeRequest>(fields()).expect("a plan"))
+                .expect("JSON");
         // every run stays within the steps per run the plan settled on, so the
         // simulations' work is at most runs × that
         let per_run = json["request"]["simulation"]["max_steps"].as_u64().unwrap();

@@ -23,6 +23,20 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
+    /// Every figure but the sample count moved by `seconds`: the latencies of
+    /// the same requests with a fixed time added to each.
+    pub fn shifted(self, seconds: f64) -> Percentiles {
+        Percentiles {
+            samples: self.samples,
+            mean: self.mean + seconds,
+            p50: self.p50 + seconds,
+            p90: self.p90 + seconds,
+            p95: self.p95 + seconds,
+            p99: self.p99 + seconds,
+            max: self.max + seconds,
+        }
+    }
+
     /// Percentiles of `samples`, each `(value, count)`: a value seen `count` times.
     ///
     /// # Formula

@@ -42,6 +42,11 @@ pub struct SchedulerConfig {
     pub chunked_prefill: bool,
     /// Fraction of each prompt found in the prefix cache (whole blocks, never the last token).
     pub prefix_hit_rate: f64,
+    /// The prompt's KV cache arrives with the request (the decode side of a
+    /// disaggregated deployment): every whole block of the prompt but the one
+    /// holding its last token is held without being computed.
+    #[serde(default)]
+    pub prompt_arrives_cached: bool,
     /// CPU time per step not overlapped with the GPU (scheduling, input
     /// preparation, sampling), seconds.
     pub step_overhead_seconds: f64,
@@ -68,6 +73,7 @@ impl Default for SchedulerConfig {
             max_batched_tokens: 8192,
             chunked_prefill: true,
             prefix_hit_rate: 0.0,
+            prompt_arrives_cached: false,
             step_overhead_seconds: 0.0,
             request_overhead_seconds: 0.0,
             step_overhead_source: Cow::Borrowed(DEFAULT_STEP_OVERHEAD_SOURCE),

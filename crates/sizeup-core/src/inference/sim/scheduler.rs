@@ -217,8 +217,12 @@ pub(super) fn run(
                 source.answered(r.now);
                 continue;
             }
-            let wanted = (cfg.prefix_hit_rate * prompt as f64) as u64 / block * block;
-            let hit = wanted.min((prompt - 1) / block * block);
+            let all_but_last = (prompt - 1) / block * block;
+            let hit = if cfg.prompt_arrives_cached {
+                all_but_last
+            } else {
+                ((cfg.prefix_hit_rate * prompt as f64) as u64 / block * block).min(all_but_last)
+            };
             r.queue.add_area(r.now - at, (waiting.len() + 1) as f64);
             r.in_system
                 .add_area(r.now - at, (waiting.len() + running.len() + 1) as f64);

@@ -14,10 +14,22 @@
 //! step budget) whose simulation ranks best: setups that differ only in those
 //! tie at steady state, and the simulation tells them apart.
 //!
-//! The simulation runs aggregated replicas only: a disaggregated setup of the
-//! front becomes a row on its steady-state figures, marked as such (no
-//! simulation, no headroom), its margin the larger of its steady-state TTFT and
-//! TPOT over their targets.
+//! # A disaggregated setup
+//! Its two pools are simulated apart, each by the same engine simulation:
+//! - the **decode pool**: a decode replica under the load, every request arriving
+//!   with its prompt's KV cache (only the block holding the last prompt token is
+//!   computed): its TPOT, inter-token latencies, KV pool and throughput are the
+//!   setup's;
+//! - the **prefill pool**: a prefill replica serving the prompts with one output
+//!   token each, under Poisson arrivals at the rate the decode pool completes
+//!   (the load's rate, or under a user count the closed loop's throughput): its
+//!   TTFT plus the KV transfer is the setup's TTFT.
+//!
+//! A request leaves the prefill pool as it leaves an M/G/c queue; taking the
+//! departures as Poisson (exact for M/M/c by Burke's theorem, an approximation
+//! otherwise) lets the pools be run apart. End-to-end latency is the decode
+//! pool's plus the prefill pool's mean TTFT and the transfer; its percentiles are
+//! the decode pool's shifted, not those of the sum.
 //!
 //! # Headroom
 //! For each row, the load at which the targets break: starting from the
@@ -32,13 +44,17 @@ use std::collections::{BinaryHeap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::steady::{evaluate, score, Ranked, SteadyFound};
-use super::{LatencyTargets, ServeCandidate, ServeLoad, ServeMiss, ServePlanRequest, ServeRankBy};
+use super::{
+    LatencyTargets, ServeCandidate, ServeLoad, ServeMiss, ServePlanRequest, ServeRankBy,
+    ServeWorkload,
+};
 use crate::error::Result;
 use crate::hardware::Accelerator;
 use crate::inference::sim::{simulate, Level, Percentiles, RunState, SimReport};
 use crate::inference::{InferEstimate, InferRequest, Prepared};
 
-/// The most simulations the confirmation runs (the headroom's are apart).
+/// The most simulation runs the confirmation starts (the headroom's are apart);
+/// a last disaggregated setup may take it one past.
 pub const MAX_SIMULATIONS: u64 = 96;
 
 /// Setups simulated together (one per core).
@@ -74,6 +90,9 @@ pub struct Simulated {
     pub preemptions: u64,
     /// Engine steps run.
     pub steps: u64,
+    /// Simulation runs behind the verdict: 1, or 2 for a disaggregated setup
+    /// (its pools run apart).
+    pub runs: u64,
     /// Requests sent to the simulated replica.
     pub requests_sent: u64,
     /// Requests it finished.
@@ -105,6 +124,7 @@ impl Simulated {
             queue: r.queue,
             preemptions: r.preemptions,
             steps: r.steps,
+            runs: 1,
             requests_sent: r.requests_sent,
             requests_completed: r.requests_completed,
             state: r.state,
@@ -112,6 +132,33 @@ impl Simulated {
             tpot_ratio,
             meets: settled && ttft_ratio <= 1.0 && tpot_ratio <= 1.0,
         }
+    }
+
+    /// The verdict on a disaggregated setup from its pools' runs (module docs):
+    /// TTFT from the prefill pool plus the transfer, the rest from the decode
+    /// pool; not steady when either pool is not.
+    pub fn disaggregated(
+        prefill: &SimReport,
+        decode: &SimReport,
+        transfer_seconds: f64,
+        t: &LatencyTargets,
+    ) -> Simulated {
+        let mut s = Simulated::of(decode, t);
+        s.ttft = prefill.ttft.shifted(transfer_seconds);
+        s.e2e = decode.e2e.shifted(prefill.ttft.mean + transfer_seconds);
+        s.preemptions += prefill.preemptions;
+        s.steps += prefill.steps;
+        s.runs = 2;
+        if matches!(
+            prefill.state,
+            RunState::Overloaded { .. } | RunState::StepCap { .. }
+        ) {
+            s.state = prefill.state;
+        }
+        s.ttft_ratio = t.percentile.of(&s.ttft) / t.ttft_seconds;
+        let settled = matches!(s.state, RunState::Steady | RunState::TooShortToJudge);
+        s.meets = settled && s.ttft_ratio <= 1.0 && s.tpot_ratio <= 1.0;
+        s
     }
 
     /// The larger ratio, infinite for a run without a steady state.
@@ -164,11 +211,10 @@ pub struct ServeEntry {
     pub request: InferRequest,
     /// [`crate::inference::estimate`] of that request.
     pub estimate: InferEstimate,
-    /// The simulation at the load; `None` for a disaggregated setup, which the
-    /// simulation does not run (its row stands on the steady state).
-    pub simulated: Option<Simulated>,
-    /// The load at which the targets break, by simulation; `None` where there is none.
-    pub headroom: Option<Headroom>,
+    /// The simulation at the load (a disaggregated setup's: its two pools, module docs).
+    pub simulated: Simulated,
+    /// The load at which the targets break, by simulation.
+    pub headroom: Headroom,
 }
 
 /// What the simulation tier did.
@@ -177,7 +223,7 @@ pub struct ServeEntry {
 pub struct ConfirmTally {
     /// Setups in the steady-state front.
     pub front: u64,
-    /// Simulations run to confirm.
+    /// Simulation runs to confirm (a disaggregated setup's two pools count two).
     pub simulated: u64,
     /// Setups confirmed.
     pub confirmed: u64,
@@ -189,23 +235,55 @@ pub struct ConfirmTally {
     pub headroom_simulations: u64,
     /// Engine steps simulated in all.
     pub steps: u64,
-    /// Disaggregated setups taken on their steady-state figures (the
-    /// simulation does not run them).
-    pub steady_only: u64,
 }
 
 fn simulate_at(
     prepared: &Prepared<'_>,
     accs: &[Accelerator],
     req: &ServePlanRequest,
-    c: &ServeCandidate,
-    concurrency: u64,
+    r: &Ranked,
     load: ServeLoad,
 ) -> Result<Simulated> {
-    let request = c.request(&req.workload, &accs[c.accelerator], concurrency);
-    let sim = c.simulation(&req.workload, load, &req.simulation);
-    let report = simulate(prepared.arch(), &request, &sim)?;
-    Ok(Simulated::of(&report, &req.targets))
+    let c = &r.candidate;
+    let acc = &accs[c.accelerator];
+    let request = c.request(&req.workload, acc, r.steady.concurrency);
+    let mut sim = c.simulation(&req.workload, load, &req.simulation);
+    let (Some(pool), Some(split)) = (c.prefill, r.steady.split) else {
+        let report = simulate(prepared.arch(), &request, &sim)?;
+        return Ok(Simulated::of(&report, &req.targets));
+    };
+    // the decode pool: prompts arrive with their KV cache
+    sim.scheduler.prompt_arrives_cached = true;
+    let decode = simulate(prepared.arch(), &request, &sim)?;
+    // the prefill pool: the prompts, one output token each, arriving as the
+    // decode pool completes them
+    let prefill_side = ServeCandidate {
+        tp: pool.tp,
+        replicas: pool.replicas,
+        prefill: None,
+        ..*c
+    };
+    let workload = ServeWorkload {
+        output: 1,
+        ..req.workload.clone()
+    };
+    let rate = match load {
+        ServeLoad::Rate { per_sec } => per_sec,
+        ServeLoad::Users { .. } => decode.requests_per_sec,
+    };
+    let prefill_request = prefill_side.request(&workload, acc, r.steady.concurrency);
+    let prefill_sim = prefill_side.simulation(
+        &workload,
+        ServeLoad::Rate { per_sec: rate },
+        &req.simulation,
+    );
+    let prefill = simulate(prepared.arch(), &prefill_request, &prefill_sim)?;
+    Ok(Simulated::disaggregated(
+        &prefill,
+        &decode,
+        split.transfer_seconds,
+        &req.targets,
+    ))
 }
 
 fn run_batch(
@@ -214,16 +292,7 @@ fn run_batch(
     req: &ServePlanRequest,
     batch: &[Ranked],
 ) -> Vec<Result<Simulated>> {
-    let one = |r: &Ranked| {
-        simulate_at(
-            prepared,
-            accs,
-            req,
-            &r.candidate,
-            r.steady.concurrency,
-            req.load,
-        )
-    };
+    let one = |r: &Ranked| simulate_at(prepared, accs, req, r, req.load);
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
@@ -233,29 +302,17 @@ fn run_batch(
     batch.iter().map(one).collect()
 }
 
-/// A setup taken as a row: its simulation, or none for a setup the
-/// simulation does not run.
-type Taken = (Ranked, Option<Simulated>);
+/// A setup taken as a row, with its simulation.
+type Taken = (Ranked, Simulated);
 
-/// How far inside the targets a row is: its simulated margin, or for a
-/// steady-state row the larger of its TTFT and TPOT over their targets.
-fn margin(t: &LatencyTargets, r: &Ranked, s: &Option<Simulated>) -> f64 {
-    match s {
-        Some(s) => s.margin(),
-        None => t.ratio(r.steady.ttft_seconds, r.steady.tpot_seconds),
-    }
-}
-
-/// The rank of a confirmed setup: by cost, its cost, then simulated before
-/// steady-state only (a steady-state mean is not a simulated percentile), then
-/// its margin, then its steady-state capacity; by throughput, its throughput per
-/// GPU, then its cost, then simulated first, then its margin.
-fn rank_key(req: &ServePlanRequest, (r, s): &Taken) -> (f64, f64, f64, f64, [u64; 9]) {
-    let m = margin(&req.targets, r, s);
-    let steady_only = if s.is_some() { 0.0 } else { 1.0 };
+/// The rank of a confirmed setup: by cost, its cost, then its simulated margin,
+/// then its steady-state capacity; by throughput, its throughput per GPU, then
+/// its cost, then its margin.
+fn rank_key(req: &ServePlanRequest, (r, s): &Taken) -> (f64, f64, f64, [u64; 9]) {
+    let m = s.margin();
     match req.by {
-        ServeRankBy::Cost => (r.score, steady_only, m, r.tie, r.order),
-        ServeRankBy::Throughput => (r.score, r.tie, steady_only, m, r.order),
+        ServeRankBy::Cost => (r.score, m, r.tie, r.order),
+        ServeRankBy::Throughput => (r.score, r.tie, m, r.order),
     }
 }
 
@@ -265,8 +322,7 @@ fn by_rank(req: &ServePlanRequest) -> impl Fn(&Taken, &Taken) -> std::cmp::Order
         ka.0.total_cmp(&kb.0)
             .then_with(|| ka.1.total_cmp(&kb.1))
             .then_with(|| ka.2.total_cmp(&kb.2))
-            .then_with(|| ka.3.total_cmp(&kb.3))
-            .then_with(|| ka.4.cmp(&kb.4))
+            .then_with(|| ka.3.cmp(&kb.3))
     }
 }
 
@@ -327,8 +383,9 @@ fn headroom(
     let n = c.replicas.max(1) as f64;
     let mut simulations = 0u64;
     let mut meets = |v: f64| -> Result<bool> {
-        simulations += 1;
-        Ok(simulate_at(prepared, accs, req, c, r.steady.concurrency, req.load.at(v))?.meets)
+        let s = simulate_at(prepared, accs, req, r, req.load.at(v))?;
+        simulations += s.runs;
+        Ok(s.meets)
     };
     // users move in whole users per replica
     let step = |v: f64| match req.load {
@@ -417,16 +474,14 @@ pub fn confirm(
                 break;
             }
         }
-        let room = (MAX_SIMULATIONS - tally.simulated) as usize;
+        // runs left; a disaggregated setup takes two, so the last may pass by one
+        let room = MAX_SIMULATIONS - tally.simulated;
+        let mut runs = 0;
         let mut batch: Vec<Ranked> = Vec::new();
-        while batch.len() < BATCH.min(room) {
+        while batch.len() < BATCH && runs < room {
             let Some(Reverse(r)) = queue.pop() else { break };
-            if r.candidate.prefill.is_some() {
-                tally.steady_only += 1;
-                confirmed.push((r, None));
-            } else {
-                batch.push(r);
-            }
+            runs += if r.candidate.prefill.is_some() { 2 } else { 1 };
+            batch.push(r);
         }
         if batch.is_empty() {
             if queue.is_empty() {
@@ -436,11 +491,11 @@ pub fn confirm(
         }
         for (r, sim) in batch.iter().zip(run_batch(prepared, accs, req, &batch)) {
             let sim = sim?;
-            tally.simulated += 1;
+            tally.simulated += sim.runs;
             tally.steps += sim.steps;
             if sim.meets {
                 tally.confirmed += 1;
-                confirmed.push((*r, Some(sim)));
+                confirmed.push((*r, sim));
                 continue;
             }
             tally.refused += 1;
@@ -457,11 +512,8 @@ pub fn confirm(
     let mut confirmed = best_per_deployment(&confirmed);
     confirmed.truncate(req.top);
 
-    let headrooms: Vec<Result<Option<Headroom>>> = {
-        let one = |c: &Taken| match c.1 {
-            Some(_) => headroom(prepared, accs, req, &c.0).map(Some),
-            None => Ok(None),
-        };
+    let headrooms: Vec<Result<Headroom>> = {
+        let one = |c: &Taken| headroom(prepared, accs, req, &c.0);
         #[cfg(feature = "parallel")]
         {
             use rayon::prelude::*;
@@ -473,7 +525,7 @@ pub fn confirm(
     let mut top = Vec::with_capacity(confirmed.len());
     for ((r, simulated), h) in confirmed.iter().zip(headrooms) {
         let headroom = h?;
-        tally.headroom_simulations += headroom.map_or(0, |h| h.simulations);
+        tally.headroom_simulations += headroom.simulations;
         let acc = &accs[r.candidate.accelerator];
         let request = r
             .candidate

@@ -30,8 +30,8 @@
 //! An aggregated setup's replicas run prefill and decode together; a
 //! disaggregated one ([`split`]) runs prompts on a pool of prefill replicas and
 //! hands each prompt's KV cache to a pool of decode replicas (DistServe,
-//! Splitwise). The simulation runs aggregated replicas only: disaggregated
-//! rows are decided at steady state and say so.
+//! Splitwise). The simulation runs a disaggregated setup's two pools apart
+//! ([`confirm`]).
 //!
 //! # Assumptions / limits
 //! Replicas are tensor-parallel only: the serving estimate models neither

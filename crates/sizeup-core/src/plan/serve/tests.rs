@@ -238,10 +238,10 @@ fn rows_are_the_estimate_and_the_simulation_of_their_request_to_the_bit() {
             .candidate
             .simulation(&req.workload, req.load, &req.simulation);
         let report = inference::sim::simulate(&arch, &e.request, &sim).unwrap();
-        let sim = e.simulated.unwrap();
+        let sim = e.simulated;
         assert_eq!(Simulated::of(&report, &req.targets), sim);
         assert!(sim.meets);
-        let headroom = e.headroom.unwrap();
+        let headroom = e.headroom;
         assert!(headroom.meets >= 6.0);
         assert!(headroom.breaks.is_none_or(|b| b > headroom.meets));
     }
@@ -264,7 +264,7 @@ fn llama_8b_at_20_requests_per_second_on_the_catalog() {
     assert_eq!(w.candidate.gpus(), 2);
     assert_eq!(w.candidate.weights, WeightFormat::Fp8E4m3);
     assert_eq!(w.steady.usd_per_hour, Some(2.98));
-    assert!(w.simulated.unwrap().meets);
+    assert!(w.simulated.meets);
     // the Pareto front: fewer GPUs serve more per GPU, more GPUs serve each user faster
     assert!(plan
         .pareto
@@ -465,8 +465,46 @@ fn prompt_heavy_traffic_is_served_cheaper_disaggregated() {
         first.candidate.prefill,
         Some(PrefillPool { tp: 1, replicas: 2 })
     );
-    assert!(first.simulated.is_none() && first.headroom.is_none());
-    assert!(plan.confirmed.steady_only >= 1);
+    // both pools simulated apart: the decode pool with each prompt's KV cache
+    // arriving with it, the prefill pool with one output token per prompt; the
+    // row is their composition, to the bit
+    let split = first.steady.split.unwrap();
+    let mut decode_sim = first
+        .candidate
+        .simulation(&req.workload, req.load, &req.simulation);
+    decode_sim.scheduler.prompt_arrives_cached = true;
+    let decode = inference::sim::simulate(&arch, &first.request, &decode_sim).unwrap();
+    let pool = first.candidate.prefill.unwrap();
+    let side = ServeCandidate {
+        tp: pool.tp,
+        replicas: pool.replicas,
+        prefill: None,
+        ..first.candidate
+    };
+    let one_token = ServeWorkload {
+        output: 1,
+        ..req.workload.clone()
+    };
+    let prefill = inference::sim::simulate(
+        &arch,
+        &side.request(&one_token, &accs[0], first.steady.concurrency),
+        &side.simulation(&one_token, req.load, &req.simulation),
+    )
+    .unwrap();
+    assert_eq!(
+        first.simulated,
+        Simulated::disaggregated(&prefill, &decode, split.transfer_seconds, &req.targets)
+    );
+    assert!(first.simulated.meets);
+    // the decode pool computes only each prompt's last block: its first token
+    // comes in a small fraction of one 8,000-token prefill
+    assert!(decode.ttft.p50 < split.prefill_seconds / 10.0);
+    // the TTFT is the prefill pool's plus the transfer
+    assert_eq!(
+        first.simulated.ttft.p95,
+        prefill.ttft.p95 + split.transfer_seconds
+    );
+    assert!(first.simulated.ttft.p50 > split.prefill_seconds + split.transfer_seconds);
     req.space.disaggregated = vec![false];
     let aggregated = search(&arch, &accs, &req).unwrap();
     assert_eq!(aggregated.top[0].candidate.gpus(), 7);

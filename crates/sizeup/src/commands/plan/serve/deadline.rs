@@ -27,12 +27,13 @@ const PROBE_REQUESTS_PER_REPLICA: u64 = 20;
 /// Engine steps the timing probe runs at most.
 const PROBE_MAX_STEPS: u64 = 20_000;
 
-/// The most simulations a plan of `top` rows runs: [`MAX_SIMULATIONS`] to
-/// confirm, and per row one headroom search of at most
-/// `1 + HEADROOM_DOUBLINGS + HEADROOM_BISECTIONS` runs.
+/// The most simulation runs a plan of `top` rows starts: [`MAX_SIMULATIONS`]
+/// to confirm and one past it (a last disaggregated setup), and per row one headroom
+/// search of at most `1 + HEADROOM_DOUBLINGS + HEADROOM_BISECTIONS` probes of
+/// two runs each (a disaggregated setup runs its two pools apart).
 pub fn runs_at_most(top: u64) -> u64 {
-    let per_row = 1 + u64::from(HEADROOM_DOUBLINGS) + u64::from(HEADROOM_BISECTIONS);
-    MAX_SIMULATIONS.saturating_add(top.saturating_mul(per_row))
+    let per_row = 2 * (1 + u64::from(HEADROOM_DOUBLINGS) + u64::from(HEADROOM_BISECTIONS));
+    (MAX_SIMULATIONS + 1).saturating_add(top.saturating_mul(per_row))
 }
 
 /// The most engine steps per run such that `runs` runs of that many steps, one
@@ -54,17 +55,25 @@ pub fn steps_within(seconds_left: f64, seconds_per_step: f64, runs: u64) -> u64 
     }
 }
 
-/// The fewest engine steps one run needs to finish its requests: each request
-/// decodes its output one token a step, at most `max_num_seqs` at once.
+/// The engine steps a run of the front's best setup needs to finish its
+/// requests: each request decodes its output one token a step, as many at once
+/// as that setup holds in flight at steady state (at most `max_num_seqs`; the
+/// largest when the front is empty). A setup holding fewer needs more, and its
+/// run may stop at the cap: the cap then says so (a step-capped run confirms nothing).
 ///
 /// # Formula
-/// `⌈requests_per_replica · output / max(max_num_seqs)⌉`
-pub fn steps_needed(req: &ServePlanRequest) -> u64 {
-    let seqs = req.space.largest_num_seqs();
+/// `⌈requests_per_replica · output / n⌉`, `n = min(in flight, max(max_num_seqs))`
+pub fn steps_needed(req: &ServePlanRequest, found: &SteadyFound) -> u64 {
+    let seqs = req.space.largest_num_seqs().max(1);
+    let in_flight = found
+        .front
+        .first()
+        .map_or(seqs, |r| r.steady.concurrency)
+        .clamp(1, seqs);
     req.simulation
         .requests_per_replica
         .saturating_mul(req.workload.output)
-        .div_ceil(seqs.max(1))
+        .div_ceil(in_flight)
 }
 
 /// Seconds one engine step of the front's best setup takes here, from a short
@@ -118,10 +127,11 @@ pub fn bound(
     let left = seconds_left - start.elapsed().as_secs_f64();
     let runs = runs_at_most(req.top as u64);
     let within = steps_within(left, per_step, runs);
-    let needed = steps_needed(req);
+    let needed = steps_needed(req, found);
     if within < needed {
-        let seqs = req.space.largest_num_seqs();
-        let fit = within.saturating_mul(seqs) / req.workload.output.max(1);
+        // requests a run finishes in `within` steps at the rate `needed` assumes
+        let fit =
+            (within as f64 / needed as f64 * req.simulation.requests_per_replica as f64) as u64;
         return Err(AppError::Usage {
             flag: "--requests-per-replica",
             value: req.simulation.requests_per_replica.to_string(),
@@ -152,8 +162,9 @@ mod tests {
 
     #[test]
     fn runs_count_the_confirmation_and_each_rows_headroom() {
-        // 96 to confirm + 5 rows × (1 + 3 doublings + 5 halvings)
-        assert_eq!(runs_at_most(5), 96 + 5 * 9);
+        // 96 to confirm and one past it (a last disaggregated pair), + 5 rows ×
+        // (1 + 3 doublings + 5 halvings) probes of up to two runs
+        assert_eq!(runs_at_most(5), 97 + 5 * 18);
     }
 
     #[test]

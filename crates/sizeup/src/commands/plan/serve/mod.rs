@@ -126,8 +126,7 @@ pub struct PlanServeArgs {
     #[arg(long, value_delimiter = ',', value_parser = crate::door::TOKENS)]
     pub max_batched_tokens: Vec<u64>,
     /// Disaggregated prefill/decode (P prefill replicas hand each prompt's KV cache
-    /// to D decode replicas; steady state only, the simulation runs aggregated
-    /// replicas): no, yes or both
+    /// to D decode replicas; the simulation runs the two pools apart): no, yes or both
     #[arg(long, value_enum, default_value_t = Disaggregated::Both)]
     pub disaggregated: Disaggregated,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
@@ -727,9 +726,9 @@ fn assumptions(
                 "inference::schedule with no prefill share",
             ),
             Assumption::new(
-                "disaggregated rows",
-                "steady state only: the simulation runs aggregated replicas, so these rows are neither simulated nor given a headroom, and rank by their steady-state means",
-                "plan serve",
+                "disaggregated simulation",
+                "the pools run apart: the decode pool under the load with each prompt's KV cache arriving with it (only the block holding the last prompt token computed), the prefill pool under Poisson arrivals at the rate the decode pool completes, one output token per prompt; TTFT = the prefill pool's + the transfer, TPOT and throughput the decode pool's, end-to-end the decode pool's + the prefill pool's mean TTFT + the transfer",
+                "departures of an M/M/c queue are Poisson (Burke 1956), an approximation for the prefill pool's deterministic service; plan::serve::confirm",
             ),
         ]);
     }

@@ -47,19 +47,11 @@ pub(super) fn why(rows: &[ServeRow], req: &ServePlanRequest) -> Option<String> {
     let diff = differences(first, second).join(", ");
     let sim = |e: &ServeEntry| {
         let (ttft, tpot) = latencies(e, req);
-        let tier = match e.simulated {
-            Some(_) => pct.clone(),
-            None => "steady-state".into(),
-        };
         format!(
-            "{tier} TTFT {} and TPOT {}",
+            "{pct} TTFT {} and TPOT {}",
             humanize::seconds(ttft),
             humanize::seconds(tpot)
         )
-    };
-    let checked = |e: &ServeEntry| match e.simulated {
-        Some(_) => "in simulation",
-        None => "at steady state (the simulation does not run a disaggregated setup)",
     };
     let price = |e: &ServeEntry| e.steady.usd_per_hour.unwrap_or(f64::NAN);
     let margin = |e: &ServeEntry| {
@@ -71,23 +63,15 @@ pub(super) fn why(rows: &[ServeRow], req: &ServePlanRequest) -> Option<String> {
         ServeRankBy::Cost if price(first) < price(second) => {
             let hourly = |e: &ServeEntry| price(e) / e.steady.gpus.max(1) as f64;
             format!(
-                "#1 costs ${}/h against ${}/h for #2 ({diff}): #1 meets the targets {}, #2 {}, and #1 needs {} GPU(s) at ${}/h where #2 needs {} at ${}/h",
+                "#1 costs ${}/h against ${}/h for #2 ({diff}): both meet the targets in simulation, and #1 needs {} GPU(s) at ${}/h where #2 needs {} at ${}/h",
                 humanize::sig3(price(first)),
                 humanize::sig3(price(second)),
-                checked(first),
-                checked(second),
                 first.steady.gpus,
                 humanize::sig3(hourly(first)),
                 second.steady.gpus,
                 humanize::sig3(hourly(second)),
             )
         }
-        ServeRankBy::Cost if first.simulated.is_some() && second.simulated.is_none() => format!(
-            "#1 and #2 cost the same (${}/h; {diff}): #1 is confirmed by simulation ({}), #2 only at steady state ({})",
-            humanize::sig3(price(first)),
-            sim(first),
-            sim(second)
-        ),
         ServeRankBy::Cost if margin(first) == margin(second) => format!(
             "#1 and #2 cost the same (${}/h; {diff}) and are as far inside the targets ({} against {}): #1 carries more load before they break ({} against {})",
             humanize::sig3(price(first)),
@@ -110,14 +94,10 @@ pub(super) fn why(rows: &[ServeRow], req: &ServePlanRequest) -> Option<String> {
     })
 }
 
-/// A row's TTFT and TPOT at the percentile: simulated, or its steady-state
-/// means where the simulation does not run it.
+/// A row's simulated TTFT and TPOT at the percentile.
 fn latencies(e: &ServeEntry, req: &ServePlanRequest) -> (f64, f64) {
     let p = req.targets.percentile;
-    match &e.simulated {
-        Some(sim) => (p.of(&sim.ttft), p.of(&sim.tpot)),
-        None => (e.steady.ttft_seconds, e.steady.tpot_seconds),
-    }
+    (p.of(&e.simulated.ttft), p.of(&e.simulated.tpot))
 }
 
 impl Report for PlanServeReport {
@@ -142,7 +122,6 @@ impl Report for PlanServeReport {
             ("GPUs", "gpus"),
             ("GPU", "accelerator"),
             ("replicas × tp", "layout"),
-            ("checked by", "checked_by"),
             ("weights", "weights"),
             ("KV", "kv_dtype"),
             ("seqs", "max_num_seqs"),
@@ -168,11 +147,7 @@ impl Report for PlanServeReport {
                     ServeRankBy::Cost => "cost",
                     ServeRankBy::Throughput => "throughput per GPU",
                 },
-                if self.rows.iter().all(|r| r.entry.simulated.is_some()) {
-                    "confirmed by simulation"
-                } else {
-                    "aggregated rows confirmed by simulation, disaggregated ones at steady state only"
-                },
+                "confirmed by simulation",
             )),
             &columns,
         );
@@ -190,13 +165,6 @@ impl Report for PlanServeReport {
                 Cell::Exact(c.gpus()),
                 Cell::Text(e.accelerator.clone()),
                 Cell::Text(layout_text(c)),
-                Cell::Text(
-                    match e.simulated {
-                        Some(_) => "simulation",
-                        None => "steady state",
-                    }
-                    .into(),
-                ),
                 Cell::Text(c.weights.to_string()),
                 Cell::Text(c.kv_dtype.name().into()),
                 Cell::Exact(c.max_num_seqs),
@@ -204,7 +172,7 @@ impl Report for PlanServeReport {
                 Cell::Exact(s.concurrency),
                 Cell::Seconds(ttft),
                 Cell::Seconds(tpot),
-                Cell::Number(e.headroom.map_or(s.capacity, |h| h.meets), ""),
+                Cell::Number(e.headroom.meets, ""),
             ]);
         }
         let mut tables = vec![top];
@@ -212,19 +180,14 @@ impl Report for PlanServeReport {
         if let Some(first) = self.rows.first() {
             let e = &first.entry;
             let s = &e.steady;
-            let sim = e.simulated.as_ref();
-            let title = match (&s.split, sim) {
-                (Some(_), _) => format!(
-                    "#1 at {}: steady state (decode replicas as `sizeup infer --concurrency {}`, whose decode pass is the TPOT; the simulation does not run a disaggregated setup)",
+            let m = &e.simulated;
+            let title = match &s.split {
+                Some(_) => format!(
+                    "#1 at {}: steady state (decode replicas as `sizeup infer --concurrency {}`, whose decode pass is the TPOT) and simulation (the prefill pool's TTFT plus the transfer; the decode pool's TPOT, each pool run apart)",
                     load_text(req.load),
                     s.concurrency
                 ),
-                (None, None) => format!(
-                    "#1 at {}: steady state (`sizeup infer --concurrency {}`); not simulated",
-                    load_text(req.load),
-                    s.concurrency
-                ),
-                _ => format!(
+                None => format!(
                     "#1 at {}: steady state (`sizeup infer --concurrency {}`) and simulation",
                     load_text(req.load),
                     s.concurrency
@@ -243,9 +206,7 @@ impl Report for PlanServeReport {
             let mut row = |name: &str, steady: Cell, simulated: Cell, target: Cell| {
                 one.row(vec![Cell::Text(name.into()), steady, simulated, target])
             };
-            let simulated = |f: &dyn Fn(&sizeup_core::plan::serve::Simulated) -> Cell| {
-                sim.map_or(Cell::Empty, f)
-            };
+            let simulated = |f: &dyn Fn(&sizeup_core::plan::serve::Simulated) -> Cell| f(m);
             row(
                 "time to first token",
                 Cell::Seconds(s.ttft_seconds),
@@ -301,24 +262,22 @@ impl Report for PlanServeReport {
                 simulated(&|m| Cell::Number(m.output_tokens_per_sec, "tokens/s")),
                 Cell::Empty,
             );
-            if let Some(m) = sim {
-                row(
-                    "KV pool use (mean)",
-                    Cell::Empty,
-                    Cell::Ratio(m.kv_pool_use.mean),
-                    Cell::Empty,
-                );
-                row(
-                    "queue (mean / max)",
-                    Cell::Empty,
-                    Cell::Text(format!(
-                        "{} / {}",
-                        humanize::sig3(m.queue.mean),
-                        humanize::sig3(m.queue.max)
-                    )),
-                    Cell::Empty,
-                );
-            }
+            row(
+                "KV pool use (mean)",
+                Cell::Empty,
+                Cell::Ratio(m.kv_pool_use.mean),
+                Cell::Empty,
+            );
+            row(
+                "queue (mean / max)",
+                Cell::Empty,
+                Cell::Text(format!(
+                    "{} / {}",
+                    humanize::sig3(m.queue.mean),
+                    humanize::sig3(m.queue.max)
+                )),
+                Cell::Empty,
+            );
             if let Some(split) = &s.split {
                 row(
                     "load the prefill / decode pool carries",
@@ -334,8 +293,9 @@ impl Report for PlanServeReport {
             row(
                 "load at which the targets break",
                 Cell::Number(s.capacity, ""),
-                match e.headroom {
-                    Some(h) => Cell::Text(match h.breaks {
+                {
+                    let h = &e.headroom;
+                    Cell::Text(match h.breaks {
                         Some(b) => format!(
                             "{} ({}× the load), broken by {}",
                             humanize::sig3(h.meets),
@@ -347,8 +307,7 @@ impl Report for PlanServeReport {
                             humanize::sig3(h.meets),
                             humanize::sig3(h.over_load)
                         ),
-                    }),
-                    None => Cell::Empty,
+                    })
                 },
                 Cell::Empty,
             );
@@ -441,10 +400,6 @@ impl Report for PlanServeReport {
         row(
             "  retried with more replicas",
             Cell::Exact(cf.with_more_replicas),
-        );
-        row(
-            "  taken at steady state (disaggregated)",
-            Cell::Exact(cf.steady_only),
         );
         row("headroom simulations", Cell::Exact(cf.headroom_simulations));
         row("engine steps simulated", Cell::Exact(cf.steps));
