@@ -395,9 +395,19 @@ fn issue_12_a_disaggregated_row_reproduces_its_pools_and_is_simulated() {
         row["steady"]["tpot_seconds"]
     );
     let split = &row["steady"]["split"];
+    let prefill = run("prefill_infer_args");
     assert_eq!(
-        run("prefill_infer_args")["estimate"]["prefill"]["seconds"],
+        prefill["estimate"]["prefill"]["seconds"],
         split["prefill_seconds"]
+    );
+    // the two runs are the row's simulation: TPOT the decode pool's, TTFT the
+    // prefill pool's plus the KV transfer
+    assert_eq!(decode["simulation"]["tpot"], row["simulated"]["tpot"]);
+    assert_eq!(decode["simulation"]["itl"], row["simulated"]["itl"]);
+    let p95 = |v: &serde_json::Value| v["p95"].as_f64().unwrap();
+    assert_eq!(
+        p95(&row["simulated"]["ttft"]),
+        p95(&prefill["simulation"]["ttft"]) + split["transfer_seconds"].as_f64().unwrap()
     );
     // 3 GPUs in one node: the KV cache crosses NVLink
     assert_eq!(split["transfer_in_node"], true);

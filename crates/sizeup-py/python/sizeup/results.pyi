@@ -2196,7 +2196,8 @@ class ServeRow(Result):
     @property
     def infer_args(self) -> List[str]:
         """`sizeup infer` arguments (after the model) giving the same estimate and
-        simulation; of the decode replicas for a disaggregated setup (no simulation).
+        simulation; for a disaggregated setup, its decode replicas' estimate (its
+        pools' simulation, with the prompt's KV arriving cached, is plan serve's own).
         """
     @property
     def prefill_infer_args(self) -> Optional[List[str]]:

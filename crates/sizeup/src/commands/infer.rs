@@ -85,6 +85,10 @@ pub struct LoadArgs {
     /// Fraction of each prompt found in the prefix cache (0 to 0.999)
     #[arg(long, value_parser = crate::door::HIT_RATE, requires = "sim_load", help_heading = "Serving under load")]
     pub prefix_hit_rate: Option<f64>,
+    /// The decode side of a disaggregated deployment: each prompt's KV cache
+    /// arrives with the request, and only the block holding its last token is computed
+    #[arg(long, requires = "sim_load", help_heading = "Serving under load")]
+    pub prompt_arrives_cached: bool,
     /// Engine CPU time per step not hidden behind the GPU, milliseconds (default 0)
     #[arg(long, value_parser = crate::door::OVERHEAD_MS, requires = "sim_load", help_heading = "Serving under load")]
     pub step_overhead_ms: Option<f64>,
@@ -126,6 +130,7 @@ impl LoadArgs {
         if let Some(h) = self.prefix_hit_rate {
             scheduler.prefix_hit_rate = h;
         }
+        scheduler.prompt_arrives_cached = self.prompt_arrives_cached;
         if let Some(ms) = self.step_overhead_ms {
             scheduler.step_overhead_seconds = ms * 1e-3;
             scheduler.step_overhead_source = "user flag".into();

@@ -271,7 +271,8 @@ fn simulate_at(
         ServeLoad::Rate { per_sec } => per_sec,
         ServeLoad::Users { .. } => decode.requests_per_sec,
     };
-    let prefill_request = prefill_side.request(&workload, acc, r.steady.concurrency);
+    // one request in flight, as the steady state prices a prefill replica
+    let prefill_request = prefill_side.request(&workload, acc, 1);
     let prefill_sim = prefill_side.simulation(
         &workload,
         ServeLoad::Rate { per_sec: rate },

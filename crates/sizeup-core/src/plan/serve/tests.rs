@@ -487,7 +487,7 @@ fn prompt_heavy_traffic_is_served_cheaper_disaggregated() {
     };
     let prefill = inference::sim::simulate(
         &arch,
-        &side.request(&one_token, &accs[0], first.steady.concurrency),
+        &side.request(&one_token, &accs[0], 1),
         &side.simulation(&one_token, req.load, &req.simulation),
     )
     .unwrap();

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sizeup_core::device::collective::{Fabric, Network};
 use sizeup_core::dtype::WeightOptions;
 use sizeup_core::hardware::Accelerator;
+use sizeup_core::inference::sim::{Arrivals, SimRequest};
 use sizeup_core::inference::{Engine, Prepared};
 use sizeup_core::plan::serve::{
     self as serve_plan, confirm::HEADROOM_BISECTIONS, confirm::HEADROOM_DOUBLINGS,
@@ -190,7 +191,8 @@ pub struct ServeRow {
     #[serde(flatten)]
     pub entry: ServeEntry,
     /// `sizeup infer` arguments (after the model) giving the same estimate and
-    /// simulation; of the decode replicas for a disaggregated setup (no simulation).
+    /// simulation; for a disaggregated setup, its decode replicas' estimate (its
+    /// pools' simulation, with the prompt's KV arriving cached, is plan serve's own).
     pub infer_args: Vec<String>,
     /// Disaggregated: `sizeup infer` arguments giving the prefill replicas' estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -325,34 +327,19 @@ impl PlanServeArgs {
 /// (the simulation does not run it).
 pub fn infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Vec<String> {
     let c = &e.candidate;
-    let mut a = estimate_args(req, e, c, e.steady.concurrency);
-    if c.prefill.is_some() {
-        return a;
-    }
     let w = &req.workload;
-    let mut push = |flag: &str, v: String| {
-        a.push(flag.to_string());
-        a.push(v);
-    };
-    let sim = c.simulation(w, req.load, &req.simulation);
-    match req.load {
-        ServeLoad::Rate { per_sec } => push("--rate", per_sec.to_string()),
-        ServeLoad::Users { .. } => {
-            if let sizeup_core::inference::sim::Arrivals::ClosedLoop { clients } = sim.arrivals {
-                push("--closed-loop", clients.to_string());
-            }
-        }
+    let mut a = estimate_args(e, w, c, e.steady.concurrency);
+    sim_args(&mut a, c, &c.simulation(w, req.load, &req.simulation));
+    if c.prefill.is_some() {
+        a.push("--prompt-arrives-cached".into());
     }
-    push("--requests", sim.requests.to_string());
-    push("--seed", sim.seed.to_string());
-    push("--max-steps", sim.max_steps.to_string());
-    push("--max-num-seqs", c.max_num_seqs.to_string());
-    push("--max-batched-tokens", c.max_batched_tokens.to_string());
     a
 }
 
 /// For a disaggregated row, the `sizeup infer` arguments of its prefill
-/// replicas: one request in flight, its prefill is the row's.
+/// replicas: one request in flight, its prefill is the row's; one output token
+/// per prompt under Poisson arrivals at the rate the decode pool completes, its
+/// simulated TTFT the row's less the transfer.
 pub fn prefill_infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Option<Vec<String>> {
     let pool = e.candidate.prefill?;
     let prefill = ServeCandidate {
@@ -361,17 +348,49 @@ pub fn prefill_infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Option<Vec<
         prefill: None,
         ..e.candidate
     };
-    Some(estimate_args(req, e, &prefill, 1))
+    let one_token = ServeWorkload {
+        output: 1,
+        ..req.workload.clone()
+    };
+    let rate = match req.load {
+        ServeLoad::Rate { per_sec } => per_sec,
+        ServeLoad::Users { .. } => e.simulated.requests_per_sec,
+    };
+    let mut a = estimate_args(e, &one_token, &prefill, 1);
+    let sim = prefill.simulation(
+        &one_token,
+        ServeLoad::Rate { per_sec: rate },
+        &req.simulation,
+    );
+    sim_args(&mut a, &prefill, &sim);
+    Some(a)
 }
 
-/// The estimate's flags of `c`'s replicas at `concurrency` requests in flight each.
+/// The simulation's flags of `c` running `sim`, appended to `a`.
+fn sim_args(a: &mut Vec<String>, c: &ServeCandidate, sim: &SimRequest) {
+    let mut push = |flag: &str, v: String| {
+        a.push(flag.to_string());
+        a.push(v);
+    };
+    match sim.arrivals {
+        Arrivals::Poisson { rate_per_sec } => push("--rate", rate_per_sec.to_string()),
+        Arrivals::ClosedLoop { clients } => push("--closed-loop", clients.to_string()),
+    }
+    push("--requests", sim.requests.to_string());
+    push("--seed", sim.seed.to_string());
+    push("--max-steps", sim.max_steps.to_string());
+    push("--max-num-seqs", c.max_num_seqs.to_string());
+    push("--max-batched-tokens", c.max_batched_tokens.to_string());
+}
+
+/// The estimate's flags of `c`'s replicas at `concurrency` requests in flight
+/// each, with `w`'s lengths.
 fn estimate_args(
-    req: &ServePlanRequest,
     e: &ServeEntry,
+    w: &ServeWorkload,
     c: &ServeCandidate,
     concurrency: u64,
 ) -> Vec<String> {
-    let w = &req.workload;
     let mut a: Vec<String> = Vec::new();
     let mut push = |flag: &str, v: String| {
         a.push(flag.to_string());
