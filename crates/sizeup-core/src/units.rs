@@ -30,6 +30,21 @@ pub fn sum(quantity: &'static str, terms: &[u64]) -> Result<u64> {
 /// One gibibyte (2³⁰ bytes).
 pub const GIB: f64 = 1_073_741_824.0;
 
+/// A plain number with three significant figures: `11819`, `48.5`, `0.0361`.
+pub fn sig3(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if a >= 100.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else {
+        // digits after the point so that three significant figures show
+        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+        format!("{v:.decimals$}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -280,6 +280,7 @@ pub fn predict(case: &Case, cal: &Calibration) -> CaseOutcome {
             baseline: None,
             note: Some(format!("no model predicts cases of kind `{}`", case.kind)),
             fits: None,
+            range: None,
         })
 }
 
@@ -380,7 +381,7 @@ struct Predictor<'a> {
     reads: Vec<Vec<Knob>>,
     /// The knobs each case is fitted on.
     votes: Vec<Vec<Knob>>,
-    memo: HashMap<MemoKey, Option<(f64, f64)>>,
+    memo: HashMap<MemoKey, Option<(f64, f64, f64)>>,
 }
 
 impl Predictor<'_> {
@@ -397,8 +398,11 @@ impl Predictor<'_> {
         }
     }
 
-    /// (reported, predicted) of case `i` under the knob steps `steps`.
-    fn outcome(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<(f64, f64)> {
+    /// (reported, prediction at the reader's guesses, prediction as scored) of
+    /// case `i` under the knob steps `steps`: the two differ where the source
+    /// leaves inputs unstated ([`crate::GuessRange`]); the fit reads the guess,
+    /// so a constant is never moved to where unstated inputs' ranges absorb errors.
+    fn outcome(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<(f64, f64, f64)> {
         let case = &self.cases[i];
         let key = (
             i,
@@ -411,17 +415,24 @@ impl Predictor<'_> {
             return *p;
         }
         let o = predict(case, &calibration(steps));
-        let p = o.predicted.map(|p| (o.reported, p));
+        let p = o
+            .predicted
+            .map(|p| (o.reported, o.range.map_or(p, |r| r.guess), p));
         self.memo.insert(key, p);
         p
     }
 
     fn predicted(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<f64> {
-        self.outcome(i, steps).map(|(_, p)| p)
+        self.outcome(i, steps).map(|(_, _, p)| p)
+    }
+
+    /// The prediction at the reader's guesses, which the fit reads.
+    fn guessed(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<f64> {
+        self.outcome(i, steps).map(|(_, g, _)| g)
     }
 
     fn log_error(&mut self, i: usize, steps: &[usize; KNOBS]) -> Option<f64> {
-        let (reported, p) = self.outcome(i, steps)?;
+        let (reported, p, _) = self.outcome(i, steps)?;
         (p > 0.0 && reported > 0.0).then(|| (p / reported).ln().abs())
     }
 }
@@ -467,7 +478,7 @@ fn voters(p: &mut Predictor, members: &[usize], start: &[usize; KNOBS]) -> Vec<V
                     let mut hi = *start;
                     lo[k.index()] = 0;
                     hi[k.index()] = k.steps();
-                    match (p.predicted(i, &lo), p.predicted(i, &hi)) {
+                    match (p.guessed(i, &lo), p.guessed(i, &hi)) {
                         (Some(a), Some(b)) => {
                             a > 0.0
                                 && (a - b).abs() > 1e-9 * a.abs()

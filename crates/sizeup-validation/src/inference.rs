@@ -57,6 +57,7 @@ fn predict_completed(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
         baseline: None,
         note: None,
         fits: None,
+        range: None,
     };
     let unpredictable = |metric: &str, reported: f64, why: String| CaseOutcome {
         note: Some(why),
@@ -401,6 +402,7 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
         baseline: Some(baseline),
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         fits: Some(fits),
+        range: None,
     })
 }
 
@@ -437,6 +439,7 @@ fn weights(case: &Case) -> Result<CaseOutcome, Unpredictable> {
             baseline: Some(baseline),
             note: Some(note),
             fits: None,
+            range: None,
         };
     if m.key == "bf16_weights_GB_du" {
         let gib = m.value;
@@ -585,6 +588,7 @@ fn kv_pool(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         baseline: Some(baseline),
         note: Some(notes.join("; ")),
         fits: None,
+        range: None,
     })
 }
 
@@ -642,6 +646,7 @@ fn kv_cache(case: &Case) -> Result<CaseOutcome, Unpredictable> {
         baseline: Some(lesson / unit),
         note: None,
         fits: None,
+        range: None,
     })
 }
 

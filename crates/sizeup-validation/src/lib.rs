@@ -153,9 +153,42 @@ pub struct CaseOutcome {
     /// accelerator (`false` flags a speed predicted for a run that could not have
     /// happened as modelled); `None` for other figures.
     pub fits: Option<bool>,
+    /// Where the source leaves inputs unstated that the figure depends on: the
+    /// predictions over their plausible values. `predicted` is then the point of
+    /// the range nearest the reported figure (inside it, the reported figure
+    /// itself), so the case is scored by its distance to the range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<GuessRange>,
+}
+
+/// The predictions of a case over the plausible values of its unstated inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GuessRange {
+    /// The prediction at the reader's default for each unstated input.
+    pub guess: f64,
+    /// The smallest prediction over the plausible values.
+    pub low: f64,
+    /// The largest.
+    pub high: f64,
+}
+
+impl GuessRange {
+    /// The range's point nearest `reported`: `reported` clamped to `[low, high]`.
+    pub fn nearest(&self, reported: f64) -> f64 {
+        reported.clamp(self.low, self.high)
+    }
 }
 
 impl CaseOutcome {
+    /// Signed relative error of the prediction at the reader's guesses (the
+    /// range's guess where there is a range), unlike [`CaseOutcome::error`].
+    pub fn guess_error(&self) -> Option<f64> {
+        match self.range {
+            Some(r) => Some(relative_error(r.guess, self.reported)),
+            None => self.error(),
+        }
+    }
+
     /// Signed relative error of the prediction: `(predicted − reported) / reported`.
     pub fn error(&self) -> Option<f64> {
         self.predicted.map(|p| relative_error(p, self.reported))

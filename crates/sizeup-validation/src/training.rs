@@ -35,7 +35,7 @@ use super::reading::{
     accelerator as hardware, architecture, num, software, stated_memory_bytes, text, Metric, Needs,
 };
 use super::sources;
-use super::{Case, CaseOutcome};
+use super::{Case, CaseOutcome, GuessRange};
 use sizeup_core::arch::Architecture;
 use sizeup_core::device::collective::Fabric;
 use sizeup_core::hardware::{self, Accelerator};
@@ -49,6 +49,7 @@ use sizeup_core::training::parallel::{Layout, LayoutRequest, Workload, ZeroStage
 use sizeup_core::training::states::{Optimizer, Precision};
 use sizeup_core::training::time::{self, Overlap, TimeConfig};
 use sizeup_core::training::{estimate, TrainEstimate, TrainRequest};
+use sizeup_core::units::sig3;
 
 /// The flat baseline's one model FLOPs utilization (issue 5).
 pub const BASELINE_MFU: f64 = 0.45;
@@ -94,6 +95,7 @@ pub fn predict_with(case: &Case, cal: &Calibration) -> Option<CaseOutcome> {
             baseline: None,
             note: Some(why),
             fits: None,
+            range: None,
         }),
     )
 }
@@ -189,6 +191,57 @@ struct Rebuilt {
     /// The layout is the reader's guess and immaterial to the speed (the source
     /// gives its rate): no fit verdict can be drawn from it.
     layout_guessed: bool,
+    /// The same request at the other plausible values of each input the source
+    /// leaves unstated (one input varied at a time), each with what it varies.
+    alternatives: Vec<(String, TrainRequest)>,
+}
+
+/// Micro-batches tried beside the guessed 1 where the source states none.
+const PLAUSIBLE_MICRO_BATCHES: [u64; 3] = [2, 4, 8];
+
+/// The requests `req` could have been at the plausible values of the inputs a
+/// source leaves unstated, one input varied at a time: micro-batches of
+/// [`PLAUSIBLE_MICRO_BATCHES`] that divide the global batch (with the global
+/// batch when that is unstated too, one micro-batch per GPU); selective
+/// recomputation beside a guessed none or full; a plain 1F1B schedule beside a
+/// guessed interleaved one.
+///
+/// # Source
+/// Megatron-LM's defaults: micro-batch 1, no recomputation; its 2024 README
+/// table and Narayanan et al. 2021 run micro-batches up to 8 and selective or no
+/// recomputation at these scales (Korthikanti et al. 2022 §5).
+fn alternatives(
+    req: &TrainRequest,
+    dp: u64,
+    micro_batch_guessed: bool,
+    global_batch_guessed: bool,
+    recompute_guessed: bool,
+    schedule_guessed: bool,
+) -> Vec<(String, TrainRequest)> {
+    let mut out = Vec::new();
+    if micro_batch_guessed {
+        for b in PLAUSIBLE_MICRO_BATCHES {
+            let mut alt = req.clone();
+            alt.micro_batch = b;
+            if global_batch_guessed {
+                alt.global_batch = b.saturating_mul(dp);
+            } else if req.global_batch % b.saturating_mul(dp).max(1) != 0 {
+                continue;
+            }
+            out.push((format!("micro-batch {b}"), alt));
+        }
+    }
+    if recompute_guessed && req.recompute != Recompute::Selective {
+        let mut alt = req.clone();
+        alt.recompute = Recompute::Selective;
+        out.push(("selective recomputation".into(), alt));
+    }
+    if schedule_guessed {
+        let mut alt = req.clone();
+        alt.layout.vpp = 1;
+        out.push(("plain 1F1B".into(), alt));
+    }
+    out
 }
 
 fn smallest_chunking(arch: &Architecture, pp: u64) -> u64 {
@@ -224,11 +277,14 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         );
     }
     let dp = get("dp").unwrap_or(gpus / tp.saturating_mul(pp).saturating_mul(cp).max(1));
+    let mut micro_batch_guessed = false;
+    let mut global_batch_guessed = false;
     let micro_batch = match (get("microbatch"), get("tokens_per_gpu_batch")) {
         (Some(b), _) => b,
         (None, Some(tokens)) => tokens / seq_len,
         (None, None) => {
             notes.push("micro-batch not stated: 1".into());
+            micro_batch_guessed = true;
             1
         }
     };
@@ -240,6 +296,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         (t / seq_len as f64).round() as u64
     } else {
         notes.push("global batch not stated: one micro-batch per GPU".into());
+        global_batch_guessed = true;
         micro_batch.saturating_mul(dp)
     };
 
@@ -361,12 +418,27 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         req.loss = Some(loss);
         notes.push(format!("loss: {} (the stated framework's)", loss.name()));
     }
+    let layout_guessed = get("tp").is_none() && rate_given;
+    let alternatives = if layout_guessed {
+        // the rate is the source's: nothing unstated moves the speed
+        Vec::new()
+    } else {
+        alternatives(
+            &req,
+            dp,
+            micro_batch_guessed,
+            global_batch_guessed,
+            stated_recompute.is_none(),
+            req.layout.vpp > 1 && !interleave_stated,
+        )
+    };
     Ok(Rebuilt {
         arch,
         acc,
         req,
         notes,
-        layout_guessed: get("tp").is_none() && rate_given,
+        layout_guessed,
+        alternatives,
     })
 }
 
@@ -402,6 +474,7 @@ fn outcome(
             Some(notes.join("; "))
         },
         fits: None,
+        range: None,
     }
 }
 
@@ -463,41 +536,80 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
     let base_tps = gpus * BASELINE_MFU * peak / (6.0 * base_n);
     let tokens_per_step = r.req.global_batch as f64 * r.req.seq_len as f64;
     let tokens = e.tokens;
-    let (predicted, baseline) = match metric.as_str() {
-        "tokens_per_sec" => (e.time.tokens_per_second, base_tps),
-        "tokens_per_sec_per_gpu" => (e.time.tokens_per_second_per_gpu, base_tps / gpus),
-        "iter_time_s_selective_plus_sp" | "iter_time_s" => {
-            (e.time.step_seconds, tokens_per_step / base_tps)
-        }
-        "tflops_per_gpu" => (tflops_as_reported(case, &r, &e), BASELINE_MFU * peak / 1e12),
-        "train_days" | "wall_days" => (e.time.total_seconds / 86400.0, tokens / base_tps / 86400.0),
-        "gpu_hours_per_trillion_tokens" => (
-            1e12 / e.time.tokens_per_second * gpus / 3600.0,
-            1e12 / base_tps * gpus / 3600.0,
-        ),
-        _ => (e.time.gpu_hours, tokens / base_tps * gpus / 3600.0),
+    let figure = |req: &TrainRequest, e: &TrainEstimate| match metric.as_str() {
+        "tokens_per_sec" => e.time.tokens_per_second,
+        "tokens_per_sec_per_gpu" => e.time.tokens_per_second_per_gpu,
+        "iter_time_s_selective_plus_sp" | "iter_time_s" => e.time.step_seconds,
+        "tflops_per_gpu" => tflops_as_reported(case, &r.arch, req, e),
+        "train_days" | "wall_days" => e.time.total_seconds / 86400.0,
+        "gpu_hours_per_trillion_tokens" => 1e12 / e.time.tokens_per_second * gpus / 3600.0,
+        _ => e.time.gpu_hours,
     };
+    let baseline = match metric.as_str() {
+        "tokens_per_sec" => base_tps,
+        "tokens_per_sec_per_gpu" => base_tps / gpus,
+        "iter_time_s_selective_plus_sp" | "iter_time_s" => tokens_per_step / base_tps,
+        "tflops_per_gpu" => BASELINE_MFU * peak / 1e12,
+        "train_days" | "wall_days" => tokens / base_tps / 86400.0,
+        "gpu_hours_per_trillion_tokens" => 1e12 / base_tps * gpus / 3600.0,
+        _ => tokens / base_tps * gpus / 3600.0,
+    };
+    let guess = figure(&r.req, &e);
+    // the other plausible values of what the source leaves unstated: those that fit
+    let mut range = GuessRange {
+        guess,
+        low: guess,
+        high: guess,
+    };
+    let mut varied = Vec::new();
+    if r.req.mfu.is_none() {
+        for (what, mut alt) in r.alternatives.clone() {
+            alt.sustained_fraction = r.req.sustained_fraction;
+            alt.comm_sm_share = r.req.comm_sm_share;
+            let Ok(a) = estimate(&r.arch, &r.acc, &alt) else {
+                continue;
+            };
+            if a.fits {
+                let v = figure(&alt, &a);
+                range.low = range.low.min(v);
+                range.high = range.high.max(v);
+                varied.push(what);
+            }
+        }
+    }
     let fits = (!r.layout_guessed).then_some(e.fits);
     if fits == Some(false) {
         r.notes.push(super::inference::DOES_NOT_FIT.into());
     }
+    let (predicted, range) = if varied.is_empty() {
+        (guess, None)
+    } else {
+        r.notes.push(format!(
+            "unstated inputs varied ({}): predicted {} to {}, {} at the guesses; scored by the distance to that range",
+            varied.join(", "),
+            sig3(range.low),
+            sig3(range.high),
+            sig3(guess)
+        ));
+        (range.nearest(reported), Some(range))
+    };
     Ok(CaseOutcome {
         fits,
+        range,
         ..outcome(case, metric, reported, predicted, Some(baseline), r.notes)
     })
 }
 
 /// Predicted TFLOP/s per GPU counted the way the source counts FLOPs.
-fn tflops_as_reported(case: &Case, r: &Rebuilt, e: &TrainEstimate) -> f64 {
-    let a = &r.arch;
+fn tflops_as_reported(case: &Case, a: &Architecture, req: &TrainRequest, e: &TrainEstimate) -> f64 {
     let (b, s, l, h, v) = (
-        r.req.global_batch as f64,
-        r.req.seq_len as f64,
+        req.global_batch as f64,
+        req.seq_len as f64,
         a.num_layers() as f64,
         a.hidden_size as f64,
         a.vocab_size as f64,
     );
-    let per_gpu_second = e.time.step_seconds * r.req.gpus as f64 * 1e12;
+    let per_gpu_second = e.time.step_seconds * req.gpus as f64 * 1e12;
     if text(&case.setup, "flops_rule") == Some("narayanan-eq3") {
         // Narayanan et al. 2021 Eq. 3, used for all their tables: recomputation
         // included, V/(16·l·h) for the tied head

@@ -133,20 +133,7 @@ pub fn rate(x: f64, unit: &str) -> String {
     format!("{} {p}{unit}", sig3(v))
 }
 
-/// A plain number with three significant figures: `11819`, `48.5`, `0.0361`.
-pub fn sig3(v: f64) -> String {
-    let a = v.abs();
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    if a >= 100.0 || a == 0.0 {
-        format!("{v:.0}")
-    } else {
-        // digits after the point so that three significant figures show
-        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
-        format!("{v:.decimals$}")
-    }
-}
+pub use sizeup_core::units::sig3;
 
 /// The unit an axis of bytes is labelled in, from its largest value:
 /// `(bytes per unit, unit name)`, e.g. `(2³⁰, "GiB")` for a maximum of 80 GiB.

@@ -80,8 +80,13 @@ pub struct KindSummary {
     pub cases: usize,
     /// Cases sizeup predicted.
     pub predicted: usize,
-    /// Median absolute relative error of sizeup, constants fitted on every case (in-sample).
+    /// Median absolute relative error of sizeup, constants fitted on every case
+    /// (in-sample); a case whose source leaves inputs unstated is scored by its
+    /// distance to the range of predictions over them.
     pub median_abs_error: Option<f64>,
+    /// The same median with every case scored at the reader's guesses for the
+    /// unstated inputs (no ranges).
+    pub guess_median_abs_error: Option<f64>,
     /// 90th percentile of the in-sample absolute relative error.
     pub p90_abs_error: Option<f64>,
     /// Largest in-sample absolute relative error.
@@ -231,6 +236,10 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
 /// baseline on the cases sizeup predicts; each with how many cases it covers.
 fn summarize(kind: String, uncertain: bool, rows: &[&CaseRow]) -> KindSummary {
     let errors: Vec<f64> = rows.iter().filter_map(|r| r.error).collect();
+    let guesses: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.outcome.guess_error())
+        .collect();
     let loso: Vec<f64> = rows.iter().filter_map(|r| r.loso_error).collect();
     let baseline: Vec<f64> = rows
         .iter()
@@ -243,6 +252,7 @@ fn summarize(kind: String, uncertain: bool, rows: &[&CaseRow]) -> KindSummary {
         cases: rows.len(),
         predicted: errors.len(),
         median_abs_error: abs_quantile(&errors, 0.5),
+        guess_median_abs_error: abs_quantile(&guesses, 0.5),
         p90_abs_error: abs_quantile(&errors, 0.9),
         worst_abs_error: abs_quantile(&errors, 1.0),
         loso_predicted: loso.len(),
@@ -315,12 +325,13 @@ impl Report for ValidateReport {
             ]);
         }
         let mut summary = Table::new(
-            Some("summary: absolute relative error per kind (sizeup in-sample | leave-one-source-out | naive baseline on the same cases); cases their sources mark uncertain are summed apart, on their own row"),
+            Some("summary: absolute relative error per kind (sizeup in-sample | leave-one-source-out | naive baseline on the same cases); cases their sources mark uncertain are summed apart, on their own row; where a source leaves inputs unstated, a case is scored by its distance to the range of predictions over their plausible values (`median at guesses`: at the reader's defaults instead)"),
             &[
                 ("kind", "kind"),
                 ("cases", "cases"),
                 ("predicted", "predicted"),
                 ("median", "median_abs_error"),
+                ("median at guesses", "guess_median_abs_error"),
                 ("p90", "p90_abs_error"),
                 ("worst", "worst_abs_error"),
                 ("LOSO predicted", "loso_predicted"),
@@ -341,6 +352,7 @@ impl Report for ValidateReport {
                 Cell::Exact(s.cases as u64),
                 Cell::Exact(s.predicted as u64),
                 ratio(s.median_abs_error),
+                ratio(s.guess_median_abs_error),
                 ratio(s.p90_abs_error),
                 ratio(s.worst_abs_error),
                 Cell::Exact(s.loso_predicted as u64),
