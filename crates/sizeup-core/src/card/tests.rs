@@ -141,7 +141,7 @@ fn what_ifs_move_the_figure_in_the_stated_direction() {
 
 #[test]
 fn a_training_card_binds_on_memory_when_it_does_not_fit() {
-    // 70B full training on 8 H100s without sharding: 16 bytes per parameter alone is 1.1 TB
+    // 70B full training on 8 H100s without sharding: 18 bytes per parameter alone is 1.3 TB
     let mut s = Shape::llama(80, 8192, 64, 8, 28672, 128_256);
     s.max_context = 131_072;
     let arch = s.build().unwrap();

@@ -33,6 +33,7 @@ use super::top::TopN;
 use super::Candidate;
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
+use crate::training::kernels::Kernels;
 use crate::training::parallel::Layout;
 use crate::training::states::Stage;
 use crate::training::{Prepared, Pricer, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
@@ -207,11 +208,15 @@ fn score_of(total_seconds: f64, cost_usd: Option<f64>, by: RankBy) -> Option<f64
     .filter(|s| s.is_finite())
 }
 
-/// Decide every candidate of one cell with the group's pricer.
+/// Decide every candidate of one cell with the group's pricer. With
+/// `monotone`, memory grows with the micro-batch and the first that does not fit
+/// ends the cell; eager kernels are not (a step of one micro-batch may leave the
+/// gradients out of the peak, [`crate::training::Peak`]).
 fn walk_cell(
     pricer: &mut Pricer,
     acc: &Accelerator,
     by: RankBy,
+    monotone: bool,
     cell: Cell,
     micro: &[u64],
     found: &mut Found,
@@ -234,6 +239,9 @@ fn walk_cell(
                 ratio,
                 candidate: c,
             });
+            if !monotone {
+                continue;
+            }
             // memory grows with the micro-batch: the larger ones do not fit either
             let rest = (micro.len() - i - 1) as u64;
             found.tally.evaluated += rest;
@@ -280,6 +288,7 @@ fn walk_group(
     let acc = &accs[group.accelerator];
     let mut scratch = req.base.clone();
     let mut pricer = prepared.pricer(acc, &req.base);
+    let monotone = req.base.kernels != Kernels::Eager;
     // The floor depends on (vpp, ep, ZeRO) within a group, not on recompute or SP.
     let mut floors: Vec<((u64, u64, u8), Option<u64>)> = Vec::new();
     req.space.for_each_cell(shape, group, |cell, micro| {
@@ -305,7 +314,7 @@ fn walk_group(
             });
             return;
         }
-        walk_cell(&mut pricer, acc, req.by, cell, micro, &mut found)
+        walk_cell(&mut pricer, acc, req.by, monotone, cell, micro, &mut found)
     });
     found
 }

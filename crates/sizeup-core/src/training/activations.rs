@@ -295,7 +295,7 @@ pub fn layer_bytes_of(
     } else {
         &[Stage::MixerIn]
     };
-    t.replicated(&[normed_input_bytes(arch, ops, cfg, readers), tokens])?;
+    t.replicated(&[normed_input_bytes(arch, ops, cfg, readers)?, tokens])?;
     let Some(att) = ops.attention() else {
         // a recurrent mixer: the outputs of its projections
         let outputs = ops
@@ -339,10 +339,10 @@ fn normed_input_bytes(
     ops: &BlockOps,
     cfg: &ActivationConfig,
     readers: &[Stage],
-) -> u64 {
+) -> Result<u64> {
     match cfg.eager {
         Some(r) => eager::normed_input_stored_bytes(arch, ops, r, readers),
-        None => cfg.element_bytes * arch.hidden_size,
+        None => product(Q, &[cfg.element_bytes, arch.hidden_size]),
     }
 }
 
@@ -389,7 +389,8 @@ fn ffn_part(
     let h = arch.hidden_size;
     let w = t.cfg.element_bytes;
     if !block.parallel {
-        let normed = normed_input_bytes(arch, ops, t.cfg, &[Stage::FfnUp, Stage::Router]);
+        // a routed expert's input is its token's copy, counted below
+        let normed = normed_input_bytes(arch, ops, t.cfg, &[Stage::FfnUp, Stage::Router])?;
         t.replicated(&[normed, tokens])?;
     }
     if let Some(routed) = ops

@@ -19,7 +19,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::arch::{Architecture, AttentionKind, Block, Mixer, NormKind};
-use crate::ops::{BlockOps, Stage};
+use crate::error::Result;
+use crate::ops::{BlockOps, Matmul, Stage};
+use crate::units::{product, sum};
+
+const Q: &str = "eager stored bytes";
 
 /// Query and key values per token an eager RoPE rotates in `block`: every query and
 /// key head (MLA: only the rotary part, `d_r` per query head and one shared key),
@@ -160,11 +164,13 @@ pub fn block_bytes_per_token(
     let h = arch.hidden_size;
     let casts = match residual {
         Residual::Bits16 => 0.0,
-        Residual::Autocast => normed_readers(
+        Residual::Autocast => normed_reader_products(
             arch,
             ops,
             &[Stage::MixerIn, Stage::FfnUp, Stage::Router, Stage::Experts],
-        ) as f64,
+        )
+        .map(|m| m.active as f64)
+        .sum(),
     };
     let adds = if block.parallel { 1.0 } else { 2.0 };
     let outside = h as f64
@@ -182,15 +188,30 @@ pub fn block_bytes_per_token(
     (outside, inside)
 }
 
-/// Products of `stages` that read a normed `h`-wide input, counted per active copy:
-/// under autocast each casts that input to 16 bits on its own.
-pub fn normed_readers(arch: &Architecture, ops: &BlockOps, stages: &[Stage]) -> u64 {
-    ops.matmuls()
-        .filter(|m| {
-            m.k == arch.hidden_size && Stage::of(m.role).is_some_and(|s| stages.contains(&s))
-        })
-        .map(|m| m.active)
-        .sum()
+/// The products of `stages` that read a normed `h`-wide input.
+fn normed_reader_products<'a>(
+    arch: &'a Architecture,
+    ops: &'a BlockOps,
+    stages: &'a [Stage],
+) -> impl Iterator<Item = &'a Matmul> + 'a {
+    ops.matmuls().filter(move |m| {
+        m.k == arch.hidden_size && Stage::of(m.role).is_some_and(|s| stages.contains(&s))
+    })
+}
+
+/// Products of `stages` that read a normed `h`-wide input, counted per active
+/// copy: under autocast each casts that input to 16 bits on its own.
+///
+/// # Source
+/// PyTorch autocast (`torch.amp`): `linear` is on the lower-precision list and
+/// casts its non-leaf inputs on every call; transformers' `LlamaAttention` and
+/// `LlamaMLP` call `q_proj`, `k_proj`, `v_proj`, `gate_proj` and `up_proj` on the
+/// same normed tensor.
+///
+/// # Errors
+/// [`crate::error::CoreError::Overflow`] on overflow.
+pub fn normed_readers(arch: &Architecture, ops: &BlockOps, stages: &[Stage]) -> Result<u64> {
+    normed_reader_products(arch, ops, stages).try_fold(0u64, |n, m| sum(Q, &[n, m.active]))
 }
 
 /// Bytes per normalised element an eager norm stores for its backward, its output
@@ -214,16 +235,28 @@ pub fn norm_stored_bytes(kind: NormKind, residual: Residual) -> u64 {
 /// in `stages`: 16-bit parameters share the norm's 16-bit output (`2·h`); under
 /// autocast the fp32 output is kept by nobody and each reading product keeps its
 /// own 16-bit cast (`2·h` per reader, [`normed_readers`]).
+///
+/// # Formula
+/// ```text
+/// 16-bit parameters: 2·h          autocast: 2·h·readers
+/// ```
+///
+/// # Source
+/// PyTorch autograd's saved tensors for `linear` (its input) and autocast's
+/// per-call casts ([`normed_readers`]).
+///
+/// # Errors
+/// [`crate::error::CoreError::Overflow`] on overflow.
 pub fn normed_input_stored_bytes(
     arch: &Architecture,
     ops: &BlockOps,
     residual: Residual,
     stages: &[Stage],
-) -> u64 {
+) -> Result<u64> {
     let h = arch.hidden_size;
     match residual {
-        Residual::Bits16 => 2 * h,
-        Residual::Autocast => 2 * h * normed_readers(arch, ops, stages),
+        Residual::Bits16 => product(Q, &[2, h]),
+        Residual::Autocast => product(Q, &[2, h, normed_readers(arch, ops, stages)?]),
     }
 }
 

@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | the step's kernels ([`StepKernels`]) | micro-batch, `ep`, sequence parallelism |
 //! | a stage's states and buffers ([`StageStates`]) | `ep`, ZeRO stage, which stage |
-//! | the largest layer's stored activations | micro-batch, sequence parallelism, recomputation |
+//! | the largest layer's stored activations | micro-batch, sequence parallelism, recomputation, the eager kernels' parameter holding |
 //! | a layer's data-parallel collectives ([`LayerTraffic`]) | `ep`, ZeRO stage |
 //! | FLOPs per token ([`FlopsPerToken`]) | recomputation |
 //!

@@ -84,6 +84,12 @@ forward holds everything. Where they are allocated in the backward (PyTorch's
 `zero_grad(set_to_none=True)`, the default since 2.0, with one micro-batch per
 step), the peak is the larger of the forward's end without them and the
 optimizer step.
+
+# Source
+PyTorch 2.0 release notes (`zero_grad(set_to_none=True)` by default); the
+autograd engine's order (the loss's gradient first, layer by layer back);
+sizeup's own H200 runs (`torch.cuda.max_memory_allocated`, within 3.2% of
+this peak for Llama 3.2 1B and 3B with and without checkpointing).
 """
 
 Percentile = Literal['p50', 'p90', 'p95', 'p99']
@@ -2196,12 +2202,13 @@ class ServeRow(Result):
     @property
     def infer_args(self) -> List[str]:
         """`sizeup infer` arguments (after the model) giving the same estimate and
-        simulation; for a disaggregated setup, its decode replicas' estimate (its
-        pools' simulation, with the prompt's KV arriving cached, is plan serve's own).
+        simulation; for a disaggregated setup, its decode pool's.
         """
     @property
     def prefill_infer_args(self) -> Optional[List[str]]:
-        """Disaggregated: `sizeup infer` arguments giving the prefill replicas' estimate."""
+        """Disaggregated: `sizeup infer` arguments giving the prefill pool's estimate
+        and simulation (its TTFT is the row's less the KV transfer).
+        """
     @property
     def rank(self) -> int:
         """1 for the winner."""
@@ -2966,7 +2973,9 @@ class TrainMemoryPerGpu(Result):
         """Logits and loss buffers (last stage)."""
     @property
     def optimizer_states_bytes(self) -> int:
-        """Optimizer states (fp32 master weights included)."""
+        """Optimizer states (fp32 master weights included, and an fp16 run's fp32
+        gradient copy).
+        """
     @property
     def peak(self) -> Peak:
         """When the memory peaks, and so which line items the total holds."""
@@ -3066,7 +3075,11 @@ class TrainRequest(Result):
         """GPUs in the run."""
     @property
     def kernels(self) -> Kernels:
-        """Fused or eager element-wise kernels."""
+        """Fused or eager element-wise kernels. Eager kernels also stand for a plain
+        PyTorch training loop: eager activations, fp32 parameters under autocast
+        where nothing shards them (`eager_residual`), and gradients allocated in
+        the backward where one micro-batch makes a step ([`Peak`]).
+        """
     @property
     def layout(self) -> LayoutRequest:
         """The parallel layout asked for."""

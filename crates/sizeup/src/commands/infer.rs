@@ -87,7 +87,12 @@ pub struct LoadArgs {
     pub prefix_hit_rate: Option<f64>,
     /// The decode side of a disaggregated deployment: each prompt's KV cache
     /// arrives with the request, and only the block holding its last token is computed
-    #[arg(long, requires = "sim_load", help_heading = "Serving under load")]
+    #[arg(
+        long,
+        requires = "sim_load",
+        conflicts_with = "prefix_hit_rate",
+        help_heading = "Serving under load"
+    )]
     pub prompt_arrives_cached: bool,
     /// Engine CPU time per step not hidden behind the GPU, milliseconds (default 0)
     #[arg(long, value_parser = crate::door::OVERHEAD_MS, requires = "sim_load", help_heading = "Serving under load")]

@@ -378,10 +378,7 @@ impl Report for TrainReport {
                 Cell::Ratio(b as f64 / cap),
             ])
         };
-        for (name, b, at_peak) in m.items() {
-            if name == "16-bit weight copies" && b == 0 {
-                continue;
-            }
+        for (name, b, at_peak) in m.shown_items() {
             if at_peak {
                 item(name, b);
             } else {

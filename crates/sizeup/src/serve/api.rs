@@ -486,7 +486,7 @@ mod tests {
             + json["plan"]["confirmed"]["headroom_simulations"]
                 .as_u64()
                 .unwrap();
-        assert!(runs <= crate::commands::plan::serve::deadline::runs_at_most(2));
+        assert!(runs <= crate::commands::plan::serve::deadline::runs_at_most(2, true));
         assert!(steps <= runs * per_run);
     }
 

@@ -435,11 +435,19 @@ fn assumptions(
             "recompute: when a step needs a block and none is free, the newest running request is evicted to the front of the queue and later recomputes its prompt and generated tokens",
             "vLLM V1 (preemption by recompute only)",
         ),
-        Assumption::new(
-            "prefix cache hit rate",
-            format!("{:.3}", s.prefix_hit_rate),
-            "user flag; hits are whole blocks and never the last prompt token (vLLM automatic prefix caching); hit blocks are still counted in each request's pool use",
-        ),
+        if s.prompt_arrives_cached {
+            Assumption::new(
+                "prompt KV cache",
+                "arrives with each request (the decode side of a disaggregated deployment): every whole block of the prompt but the one holding its last token is held without being computed",
+                "user flag (--prompt-arrives-cached); the blocks count in each request's pool use",
+            )
+        } else {
+            Assumption::new(
+                "prefix cache hit rate",
+                format!("{:.3}", s.prefix_hit_rate),
+                "user flag; hits are whole blocks and never the last prompt token (vLLM automatic prefix caching); hit blocks are still counted in each request's pool use",
+            )
+        },
         Assumption::new(
             "engine overhead per step",
             ms(s.step_overhead_seconds),

@@ -214,6 +214,26 @@ fn prefix_hits_shorten_the_first_token() {
     assert!(warm.ttft.p50 < 0.5 * cold.ttft.p50);
 }
 
+/// A prompt whose KV cache arrives with it (a disaggregated decode pool)
+/// computes only the block holding its last token: for 4,096 tokens in 16-token
+/// blocks, the last 16, exactly as a prefix hit of 4,080 tokens would.
+#[test]
+fn a_prompt_arriving_cached_computes_only_its_last_block() {
+    let arch = llama_8b();
+    let req = h100(4096, 64);
+    let mut sim = SimRequest::poisson(1.0, 4096, 64);
+    sim.requests = 50;
+    let cold = simulate(&arch, &req, &sim).unwrap();
+    sim.scheduler.prefix_hit_rate = 4080.0 / 4096.0;
+    let hit = simulate(&arch, &req, &sim).unwrap();
+    sim.scheduler.prefix_hit_rate = 0.0;
+    sim.scheduler.prompt_arrives_cached = true;
+    let cached = simulate(&arch, &req, &sim).unwrap();
+    assert_eq!(cached.ttft, hit.ttft);
+    assert_eq!(cached.tpot, hit.tpot);
+    assert!(cached.ttft.p50 < cold.ttft.p50 / 10.0, "{:?}", cached.ttft);
+}
+
 #[test]
 fn a_closed_loop_keeps_its_clients_busy() {
     let arch = llama_8b();

@@ -6,8 +6,10 @@
 //! (the simulated replica serves [`super::SimBounds::requests_per_replica`]
 //! requests). It is confirmed when the run reaches a steady state (its queue
 //! does not grow, no step cap) and the requested percentile of TTFT and of TPOT
-//! meets its target. A setup that misses is tried again with the next replica
-//! count the space allows, priced first at steady state; setups are taken best
+//! meets its target. An aggregated setup that misses is tried again with the
+//! next replica count the space allows, priced first at steady state (a
+//! disaggregated one is not: the space holds its larger pools as setups of their
+//! own, within the GPU counts asked for); setups are taken best
 //! first, a few at a time, until the top rows are confirmed and nothing pending
 //! could rank above them, or [`MAX_SIMULATIONS`] runs. A row is a deployment
 //! (accelerator, GPUs, tp, weights, KV) with the engine caps (`max_num_seqs`,
@@ -44,11 +46,8 @@ use std::collections::{BinaryHeap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::steady::{evaluate, score, Ranked, SteadyFound};
-use super::{
-    LatencyTargets, ServeCandidate, ServeLoad, ServeMiss, ServePlanRequest, ServeRankBy,
-    ServeWorkload,
-};
-use crate::error::Result;
+use super::{LatencyTargets, ServeCandidate, ServeLoad, ServeMiss, ServePlanRequest, ServeRankBy};
+use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::inference::sim::{simulate, Level, Percentiles, RunState, SimReport};
 use crate::inference::{InferEstimate, InferRequest, Prepared};
@@ -92,6 +91,7 @@ pub struct Simulated {
     pub steps: u64,
     /// Simulation runs behind the verdict: 1, or 2 for a disaggregated setup
     /// (its pools run apart).
+    #[serde(default)]
     pub runs: u64,
     /// Requests sent to the simulated replica.
     pub requests_sent: u64,
@@ -146,8 +146,8 @@ impl Simulated {
         let mut s = Simulated::of(decode, t);
         s.ttft = prefill.ttft.shifted(transfer_seconds);
         s.e2e = decode.e2e.shifted(prefill.ttft.mean + transfer_seconds);
-        s.preemptions += prefill.preemptions;
-        s.steps += prefill.steps;
+        s.preemptions = s.preemptions.saturating_add(prefill.preemptions);
+        s.steps = s.steps.saturating_add(prefill.steps);
         s.runs = 2;
         if matches!(
             prefill.state,
@@ -248,30 +248,23 @@ fn simulate_at(
     let acc = &accs[c.accelerator];
     let request = c.request(&req.workload, acc, r.steady.concurrency);
     let mut sim = c.simulation(&req.workload, load, &req.simulation);
-    let (Some(pool), Some(split)) = (c.prefill, r.steady.split) else {
+    let Some(prefill_side) = c.prefill_side() else {
         let report = simulate(prepared.arch(), &request, &sim)?;
         return Ok(Simulated::of(&report, &req.targets));
     };
+    let split = r.steady.split.ok_or(CoreError::Invalid {
+        field: "steady.split",
+        value: "none".into(),
+        expected: "the steady-state split of a disaggregated setup".into(),
+    })?;
     // the decode pool: prompts arrive with their KV cache
     sim.scheduler.prompt_arrives_cached = true;
     let decode = simulate(prepared.arch(), &request, &sim)?;
     // the prefill pool: the prompts, one output token each, arriving as the
-    // decode pool completes them
-    let prefill_side = ServeCandidate {
-        tp: pool.tp,
-        replicas: pool.replicas,
-        prefill: None,
-        ..*c
-    };
-    let workload = ServeWorkload {
-        output: 1,
-        ..req.workload.clone()
-    };
-    let rate = match load {
-        ServeLoad::Rate { per_sec } => per_sec,
-        ServeLoad::Users { .. } => decode.requests_per_sec,
-    };
-    // one request in flight, as the steady state prices a prefill replica
+    // decode pool completes them; one request in flight, as the steady state
+    // prices a prefill replica
+    let workload = req.workload.one_token();
+    let rate = ServeCandidate::prefill_rate(load, decode.requests_per_sec);
     let prefill_request = prefill_side.request(&workload, acc, 1);
     let prefill_sim = prefill_side.simulation(
         &workload,
@@ -345,13 +338,19 @@ fn best_per_deployment(ranked: &[Taken]) -> Vec<Taken> {
         .collect()
 }
 
-/// The same setup with the next replica count the space allows, if it meets the steady state.
+/// The same aggregated setup with the next replica count the space allows, if it
+/// meets the steady state; `None` for a disaggregated one.
 fn with_more_replicas(
     prepared: &Prepared<'_>,
     accs: &[Accelerator],
     req: &ServePlanRequest,
     r: &Ranked,
 ) -> Option<Ranked> {
+    if r.candidate.prefill.is_some() {
+        // the space holds a split's larger pools as setups of their own, each
+        // within the GPU counts asked for
+        return None;
+    }
     let n = req
         .space
         .next_replicas(r.candidate.tp, r.candidate.replicas)?;
@@ -385,7 +384,7 @@ fn headroom(
     let mut simulations = 0u64;
     let mut meets = |v: f64| -> Result<bool> {
         let s = simulate_at(prepared, accs, req, r, req.load.at(v))?;
-        simulations += s.runs;
+        simulations = simulations.saturating_add(s.runs);
         Ok(s.meets)
     };
     // users move in whole users per replica
@@ -492,8 +491,8 @@ pub fn confirm(
         }
         for (r, sim) in batch.iter().zip(run_batch(prepared, accs, req, &batch)) {
             let sim = sim?;
-            tally.simulated += sim.runs;
-            tally.steps += sim.steps;
+            tally.simulated = tally.simulated.saturating_add(sim.runs);
+            tally.steps = tally.steps.saturating_add(sim.steps);
             if sim.meets {
                 tally.confirmed += 1;
                 confirmed.push((*r, sim));
@@ -526,7 +525,9 @@ pub fn confirm(
     let mut top = Vec::with_capacity(confirmed.len());
     for ((r, simulated), h) in confirmed.iter().zip(headrooms) {
         let headroom = h?;
-        tally.headroom_simulations += headroom.simulations;
+        tally.headroom_simulations = tally
+            .headroom_simulations
+            .saturating_add(headroom.simulations);
         let acc = &accs[r.candidate.accelerator];
         let request = r
             .candidate

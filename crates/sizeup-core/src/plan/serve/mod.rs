@@ -217,6 +217,14 @@ pub struct ServeWorkload {
 }
 
 impl ServeWorkload {
+    /// The workload a prefill pool runs: the same prompts, one output token each.
+    pub fn one_token(&self) -> ServeWorkload {
+        ServeWorkload {
+            output: 1,
+            ..self.clone()
+        }
+    }
+
     /// The context the KV cache is sized for.
     pub fn context(&self) -> u64 {
         self.context
@@ -305,6 +313,29 @@ pub struct ServeCandidate {
 }
 
 impl ServeCandidate {
+    /// A disaggregated setup's prefill pool as a setup of its own (its replicas,
+    /// its tensor parallelism, the same formats and engine caps); `None` when
+    /// aggregated.
+    pub fn prefill_side(&self) -> Option<ServeCandidate> {
+        let pool = self.prefill?;
+        Some(ServeCandidate {
+            tp: pool.tp,
+            replicas: pool.replicas,
+            prefill: None,
+            ..*self
+        })
+    }
+
+    /// The request rate a disaggregated setup's prefill pool serves under
+    /// `load`: the load's rate, or under a user count the rate at which the
+    /// decode pool completes requests (`decode_requests_per_sec`, its simulation's).
+    pub fn prefill_rate(load: ServeLoad, decode_requests_per_sec: f64) -> f64 {
+        match load {
+            ServeLoad::Rate { per_sec } => per_sec,
+            ServeLoad::Users { .. } => decode_requests_per_sec,
+        }
+    }
+
     /// GPUs in all: `tp · replicas`, plus the prefill pool's when disaggregated.
     pub fn gpus(&self) -> u64 {
         self.replica_gpus()

@@ -40,8 +40,8 @@
 //! by layer: this is the slower bound); it runs over the GPU link when every
 //! GPU of the setup fits one node (and the accelerator has a link), else over
 //! the network between nodes. Steady-state means, not percentiles: the
-//! simulation runs aggregated replicas only, so these setups are not confirmed
-//! by it.
+//! simulation tier confirms these setups by running their two pools apart
+//! ([`super::confirm`]).
 
 use serde::{Deserialize, Serialize};
 

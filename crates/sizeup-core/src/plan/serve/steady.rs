@@ -313,8 +313,9 @@ pub struct SteadyFound {
 struct Found {
     tally: ServeTally,
     top: TopN<Ranked>,
-    // disaggregated setups apart: the simulation refuses aggregated setups the
-    // steady state kept, and their retries must not push these out of the front
+    // disaggregated setups apart: the simulation retries refused aggregated
+    // setups with more replicas, and those retries must not push these out of
+    // the front
     top_split: TopN<Ranked>,
     miss: TopN<Miss>,
     // per GPU count, the kept setup fastest per user

@@ -723,18 +723,14 @@ impl Report for PlanTrainReport {
                 ],
             );
             let cap = m.capacity_bytes as f64;
-            let items = m
-                .items()
-                .into_iter()
-                .filter(|&(name, b, _)| !(name == "16-bit weight copies" && b == 0))
-                .map(|(name, b, at_peak)| {
-                    let name = if at_peak {
-                        name.to_string()
-                    } else {
-                        format!("{name} (not at the peak)")
-                    };
-                    (name, b)
-                });
+            let items = m.shown_items().into_iter().map(|(name, b, at_peak)| {
+                let name = if at_peak {
+                    name.to_string()
+                } else {
+                    format!("{name} (not at the peak)")
+                };
+                (name, b)
+            });
             for (name, b) in items.chain([
                 ("total at the peak".to_string(), m.total_bytes),
                 (

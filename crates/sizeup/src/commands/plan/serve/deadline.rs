@@ -28,12 +28,14 @@ const PROBE_REQUESTS_PER_REPLICA: u64 = 20;
 const PROBE_MAX_STEPS: u64 = 20_000;
 
 /// The most simulation runs a plan of `top` rows starts: [`MAX_SIMULATIONS`]
-/// to confirm and one past it (a last disaggregated setup), and per row one headroom
-/// search of at most `1 + HEADROOM_DOUBLINGS + HEADROOM_BISECTIONS` probes of
-/// two runs each (a disaggregated setup runs its two pools apart).
-pub fn runs_at_most(top: u64) -> u64 {
-    let per_row = 2 * (1 + u64::from(HEADROOM_DOUBLINGS) + u64::from(HEADROOM_BISECTIONS));
-    (MAX_SIMULATIONS + 1).saturating_add(top.saturating_mul(per_row))
+/// to confirm, and per row one headroom search of at most `1 +
+/// HEADROOM_DOUBLINGS + HEADROOM_BISECTIONS` probes; where disaggregated setups
+/// are searched (`split`), a probe may be two runs (the pools run apart) and the
+/// confirmation may end one run past its limit.
+pub fn runs_at_most(top: u64, split: bool) -> u64 {
+    let per_probe = if split { 2 } else { 1 };
+    let per_row = per_probe * (1 + u64::from(HEADROOM_DOUBLINGS) + u64::from(HEADROOM_BISECTIONS));
+    (MAX_SIMULATIONS + u64::from(split)).saturating_add(top.saturating_mul(per_row))
 }
 
 /// The most engine steps per run such that `runs` runs of that many steps, one
@@ -58,11 +60,16 @@ pub fn steps_within(seconds_left: f64, seconds_per_step: f64, runs: u64) -> u64 
 /// The engine steps a run of the front's best setup needs to finish its
 /// requests: each request decodes its output one token a step, as many at once
 /// as that setup holds in flight at steady state (at most `max_num_seqs`; the
-/// largest when the front is empty). A setup holding fewer needs more, and its
-/// run may stop at the cap: the cap then says so (a step-capped run confirms nothing).
+/// largest when the front is empty); where disaggregated setups are searched, a
+/// prefill pool's run needs a step per step budget of prompt tokens, if more. A
+/// setup holding fewer needs more, and its run may stop at the cap: the cap then
+/// says so (a step-capped run confirms nothing).
 ///
 /// # Formula
-/// `⌈requests_per_replica · output / n⌉`, `n = min(in flight, max(max_num_seqs))`
+/// ```text
+/// decode  = ⌈requests_per_replica · output / n⌉,  n = min(in flight, max(max_num_seqs))
+/// prefill = ⌈requests_per_replica · prompt / max(max_batched_tokens)⌉   (split searched)
+/// ```
 pub fn steps_needed(req: &ServePlanRequest, found: &SteadyFound) -> u64 {
     let seqs = req.space.largest_num_seqs().max(1);
     let in_flight = found
@@ -70,10 +77,26 @@ pub fn steps_needed(req: &ServePlanRequest, found: &SteadyFound) -> u64 {
         .first()
         .map_or(seqs, |r| r.steady.concurrency)
         .clamp(1, seqs);
-    req.simulation
-        .requests_per_replica
+    let requests = req.simulation.requests_per_replica;
+    let decode = requests
         .saturating_mul(req.workload.output)
-        .div_ceil(in_flight)
+        .div_ceil(in_flight);
+    if !req.space.split() {
+        return decode;
+    }
+    let budget = req
+        .space
+        .max_batched_tokens
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    decode.max(
+        requests
+            .saturating_mul(req.workload.prompt)
+            .div_ceil(budget),
+    )
 }
 
 /// Seconds one engine step of the front's best setup takes here, from a short
@@ -88,7 +111,8 @@ fn seconds_per_step(
     req: &ServePlanRequest,
     found: &SteadyFound,
 ) -> Result<Option<f64>, AppError> {
-    let Some(best) = found.front.iter().find(|r| r.candidate.prefill.is_none()) else {
+    // a disaggregated setup is timed on its decode replicas run as one engine
+    let Some(best) = found.front.first() else {
         return Ok(None);
     };
     let c = &best.candidate;
@@ -125,7 +149,7 @@ pub fn bound(
         return Ok(None);
     };
     let left = seconds_left - start.elapsed().as_secs_f64();
-    let runs = runs_at_most(req.top as u64);
+    let runs = runs_at_most(req.top as u64, req.space.split());
     let within = steps_within(left, per_step, runs);
     let needed = steps_needed(req, found);
     if within < needed {
@@ -162,9 +186,11 @@ mod tests {
 
     #[test]
     fn runs_count_the_confirmation_and_each_rows_headroom() {
-        // 96 to confirm and one past it (a last disaggregated pair), + 5 rows ×
-        // (1 + 3 doublings + 5 halvings) probes of up to two runs
-        assert_eq!(runs_at_most(5), 97 + 5 * 18);
+        // 96 to confirm + 5 rows × (1 + 3 doublings + 5 halvings) probes; with
+        // disaggregated setups one run past the confirmation's limit and probes
+        // of two runs
+        assert_eq!(runs_at_most(5, false), 96 + 5 * 9);
+        assert_eq!(runs_at_most(5, true), 97 + 5 * 18);
     }
 
     #[test]

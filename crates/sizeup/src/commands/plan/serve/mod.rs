@@ -191,10 +191,10 @@ pub struct ServeRow {
     #[serde(flatten)]
     pub entry: ServeEntry,
     /// `sizeup infer` arguments (after the model) giving the same estimate and
-    /// simulation; for a disaggregated setup, its decode replicas' estimate (its
-    /// pools' simulation, with the prompt's KV arriving cached, is plan serve's own).
+    /// simulation; for a disaggregated setup, its decode pool's.
     pub infer_args: Vec<String>,
-    /// Disaggregated: `sizeup infer` arguments giving the prefill replicas' estimate.
+    /// Disaggregated: `sizeup infer` arguments giving the prefill pool's estimate
+    /// and simulation (its TTFT is the row's less the KV transfer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill_infer_args: Option<Vec<String>>,
 }
@@ -323,8 +323,8 @@ impl PlanServeArgs {
 }
 
 /// The `sizeup infer` arguments (after the model) that give a row's estimate
-/// and simulation; for a disaggregated setup, its decode replicas' estimate
-/// (the simulation does not run it).
+/// and simulation; for a disaggregated setup, its decode pool's (each prompt's
+/// KV cache arriving with it, `--prompt-arrives-cached`).
 pub fn infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Vec<String> {
     let c = &e.candidate;
     let w = &req.workload;
@@ -341,21 +341,9 @@ pub fn infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Vec<String> {
 /// per prompt under Poisson arrivals at the rate the decode pool completes, its
 /// simulated TTFT the row's less the transfer.
 pub fn prefill_infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Option<Vec<String>> {
-    let pool = e.candidate.prefill?;
-    let prefill = ServeCandidate {
-        tp: pool.tp,
-        replicas: pool.replicas,
-        prefill: None,
-        ..e.candidate
-    };
-    let one_token = ServeWorkload {
-        output: 1,
-        ..req.workload.clone()
-    };
-    let rate = match req.load {
-        ServeLoad::Rate { per_sec } => per_sec,
-        ServeLoad::Users { .. } => e.simulated.requests_per_sec,
-    };
+    let prefill = e.candidate.prefill_side()?;
+    let one_token = req.workload.one_token();
+    let rate = ServeCandidate::prefill_rate(req.load, e.simulated.requests_per_sec);
     let mut a = estimate_args(e, &one_token, &prefill, 1);
     let sim = prefill.simulation(
         &one_token,
@@ -539,7 +527,7 @@ pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
                 "at most {} (of `--max-steps` {}): up to {} runs must finish within the deadline",
                 humanize::grouped(steps),
                 humanize::grouped(args.max_steps),
-                deadline::runs_at_most(req.top as u64)
+                deadline::runs_at_most(req.top as u64, req.space.split())
             ),
             "the server's deadline, from one short simulation timed here",
         ));
