@@ -472,3 +472,72 @@ fn issue_12_plan_serve_chart_draws_the_front_and_rings_the_rows() {
     let point_labels = texts.iter().filter(|t| t.contains('×')).count();
     assert!(point_labels >= 2, "{texts:?}");
 }
+
+/// Under a user count, each client of a disaggregated setup waits through the
+/// prefill side before its request reaches a decode replica: the decode pool's
+/// run carries that lead (`--request-overhead-ms`), so its closed loop completes
+/// about as many requests as the clients' full cycles allow, and both pools'
+/// runs reproduce the row through `sizeup infer`.
+#[test]
+fn issue_12_a_disaggregated_row_under_users_waits_for_its_prefill_side() {
+    let v = plan(&[
+        "llama-3.1-8b",
+        "--users",
+        "8",
+        "--prompt",
+        "8000",
+        "--output",
+        "50",
+        "--ttft",
+        "3",
+        "--tpot",
+        "0.02",
+        "--gpu",
+        "H100-SXM",
+        "--gpus",
+        "1..16:1",
+        "--weights",
+        "fp8",
+        "--kv-dtype",
+        "fp8",
+        "--disaggregated",
+        "yes",
+        "--top",
+        "1",
+    ]);
+    let row = &v["rows"][0];
+    let run = |key: &str| {
+        let flags = strings(&row[key]);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        common::json(
+            &[
+                &["infer", "llama-3.1-8b"],
+                &flags[..],
+                &["--format", "json"],
+            ]
+            .concat(),
+        )
+    };
+    let decode = run("infer_args");
+    let prefill = run("prefill_infer_args");
+    assert_eq!(decode["simulation"]["tpot"], row["simulated"]["tpot"]);
+    let split = &row["steady"]["split"];
+    let lead = split["queue_seconds"].as_f64().unwrap()
+        + split["prefill_seconds"].as_f64().unwrap()
+        + split["transfer_seconds"].as_f64().unwrap();
+    let flags = strings(&row["infer_args"]);
+    let at = flags
+        .iter()
+        .position(|f| f == "--request-overhead-ms")
+        .expect("the lead is a flag");
+    assert_eq!(flags[at + 1].parse::<f64>().unwrap(), lead * 1e3);
+    // 8 clients, each cycle at least the lead and 50 tokens of decode: fewer
+    // requests per second than 8 / lead
+    let rps = row["simulated"]["requests_per_sec"].as_f64().unwrap();
+    assert!(rps < 8.0 / lead, "{rps} req/s against a {lead} s lead");
+    let p95 = |v: &Value| v["p95"].as_f64().unwrap();
+    assert_eq!(
+        p95(&row["simulated"]["ttft"]),
+        p95(&prefill["simulation"]["ttft"]) + split["transfer_seconds"].as_f64().unwrap()
+    );
+}

@@ -850,18 +850,7 @@ mod tests {
         // Llama-2-7B (f = 11008, MHA) and Llama-3.1-8B (f = 14336, k = 8), no dropout,
         // flash attention, one GPU: 2 norms + QKV input + MLP input = 8·s·b·h,
         // Q,K,V 2·s·b·(a+2k)·d, output-projection input 2·s·b·h, gated MLP 6·s·b·f
-        let c = ActivationConfig {
-            seq_len: 4096,
-            micro_batch: 1,
-            tp: 1,
-            cp: 1,
-            sequence_parallel: false,
-            recompute: Recompute::None,
-            flash_attention: true,
-            dropout: false,
-            element_bytes: 2,
-            eager: None,
-        };
+        let c = flash(4096, 1, 1);
         let sb = 4096;
         let lse = 4 * 32 * 4096;
         let l2 = Shape::llama(32, 4096, 32, 32, 11008, 32000)
@@ -919,7 +908,12 @@ mod tests {
         let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
             .build()
             .unwrap();
-        let cfg = ActivationConfig {
+        (arch, flash(seq_len, micro_batch, tp))
+    }
+
+    /// Flash attention, 16-bit tensors, fused kernels, nothing recomputed or dropped.
+    fn flash(seq_len: u64, micro_batch: u64, tp: u64) -> ActivationConfig {
+        ActivationConfig {
             seq_len,
             micro_batch,
             tp,
@@ -930,8 +924,7 @@ mod tests {
             dropout: false,
             element_bytes: 2,
             eager: None,
-        };
-        (arch, cfg)
+        }
     }
 
     /// Eager Llama blocks, counted by hand from transformers' `LlamaDecoderLayer`
@@ -950,16 +943,8 @@ mod tests {
             .build()
             .unwrap();
         let cfg = |eager| ActivationConfig {
-            seq_len: 2048,
-            micro_batch: 1,
-            tp: 1,
-            cp: 1,
-            sequence_parallel: false,
-            recompute: Recompute::None,
-            flash_attention: true,
-            dropout: false,
-            element_bytes: 2,
             eager,
+            ..flash(2048, 1, 1)
         };
         let per_token = |eager| {
             let lse = 4 * 32; // flash attention's fp32 log-sum-exp per head

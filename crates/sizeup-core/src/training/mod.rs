@@ -1037,12 +1037,19 @@ fn assumptions(
     price: Option<f64>,
     tokens: f64,
 ) -> Vec<Assumption> {
+    let cfg = state_config(req, layout);
+    let bytes = cfg
+        .bytes_per_parameter(layout.zero == ZeroStage::Zero3)
+        .map_or_else(
+            |_| String::new(),
+            |[w, g, o]| format!(": {w} + {g} + {o} bytes per parameter of weights, gradients and {} states before sharding", req.optimizer.name()),
+        );
     let mut out = vec![
-        if state_config(req, layout).fp32_params {
+        if cfg.fp32_params {
             Assumption::new(
                 "precision",
                 format!(
-                    "{} products under torch.autocast over fp32 parameters: fp32 weights and gradients (4 + 4 bytes), the weights are the master copy; 16-bit copies of the weights kept for the backward",
+                    "{} products under torch.autocast over fp32 parameters, which are the master copy; 16-bit copies of the weights kept for the backward{bytes}",
                     req.precision.name(),
                 ),
                 "PyTorch automatic mixed precision (torch.amp); eager kernels, fp32 master weights and no ZeRO or FSDP sharding",
@@ -1051,13 +1058,13 @@ fn assumptions(
             Assumption::new(
                 "precision",
                 format!(
-                    "{} products{}",
+                    "{} products{}{bytes}",
                     req.precision.name(),
                     match (req.master_weights, layout.zero, req.precision) {
                         (false, _, _) => "; 16-bit weights, gradients and optimizer states (no fp32 master)",
-                        (true, ZeroStage::Zero3, _) => "; FSDP: fp32 sharded master weights and gradients, 16-bit gathered weights (16 bytes per parameter with AdamW)",
-                        (true, _, Precision::Fp16) => "; fp16 weights and gradients, fp32 master weights and an fp32 gradient copy in the optimizer (20 bytes per parameter with AdamW)",
-                        (true, _, _) => "; 16-bit weights, fp32 gradients, fp32 master weights (18 bytes per parameter with AdamW)",
+                        (true, ZeroStage::Zero3, _) => "; FSDP: fp32 sharded master weights and gradients, 16-bit gathered weights",
+                        (true, _, Precision::Fp16) => "; fp16 weights and gradients, fp32 master weights and an fp32 gradient copy in the optimizer",
+                        (true, _, _) => "; 16-bit weights, fp32 gradients, fp32 master weights",
                     }
                 ),
                 "Micikevicius et al. 2018 (mixed precision); Megatron-LM docs/source/api-guide/distributed_optimizer.md (bytes per parameter)",

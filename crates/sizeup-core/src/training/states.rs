@@ -524,10 +524,38 @@ impl StateConfig<'_> {
         }
     }
 
-    /// Whether the optimizer keeps an fp32 copy of fp16 gradients (4 bytes per
-    /// parameter, sharded with its states): [`StateConfig::grad_bytes`]'s source.
-    fn fp32_gradient_copy(&self, zero3: bool) -> bool {
-        self.precision == Precision::Fp16 && self.master_weights && !self.fp32_params && !zero3
+    /// Bytes of fp32 gradient copy the optimizer keeps per parameter: 4 for fp16
+    /// runs with master weights outside FSDP, sharded with its states
+    /// ([`StateConfig::grad_bytes`]'s source), else 0.
+    fn gradient_copy_bytes(&self, zero3: bool) -> u64 {
+        let copy =
+            self.precision == Precision::Fp16 && self.master_weights && !self.fp32_params && !zero3;
+        if copy {
+            4
+        } else {
+            0
+        }
+    }
+
+    /// Bytes per trainable parameter before any sharding, `[weights, gradients,
+    /// optimizer states]`, for an optimizer whose states are per element (all
+    /// but Adafactor's factored ones): what the precision assumption states and
+    /// [`model_states_from`] multiplies.
+    ///
+    /// # Errors
+    /// As [`optimizer_bytes`].
+    pub fn bytes_per_parameter(&self, zero3: bool) -> Result<[u64; 3]> {
+        Ok([
+            self.param_bytes(),
+            self.grad_bytes(zero3),
+            sum(
+                Q,
+                &[
+                    optimizer_bytes(1, 1, self)?,
+                    self.gradient_copy_bytes(zero3),
+                ],
+            )?,
+        ])
     }
 }
 
@@ -761,7 +789,7 @@ pub fn model_states_from(
             } else {
                 (0, 0)
             };
-            let copy = if cfg.fp32_gradient_copy(zero3) { 4 } else { 0 };
+            let copy = cfg.gradient_copy_bytes(zero3);
             let optimizer = shard(
                 sum(
                     Q,
@@ -884,6 +912,32 @@ mod tests {
         assert_eq!(s.weights_bytes, 2 * n);
         assert_eq!(s.gradients_bytes, 2 * n);
         assert_eq!(s.optimizer_states_bytes, 16 * n);
+    }
+
+    /// The bytes per parameter the precision assumption states, one row of the
+    /// convention table each.
+    #[test]
+    fn bytes_per_parameter_by_convention() {
+        let full = Method::Full;
+        let with = |precision, fp32_params, zero3| {
+            StateConfig {
+                precision,
+                fp32_params,
+                ..cfg(&full)
+            }
+            .bytes_per_parameter(zero3)
+            .unwrap()
+        };
+        assert_eq!(with(Precision::Bf16, false, false), [2, 4, 12]);
+        assert_eq!(with(Precision::Fp8, false, false), [2, 4, 12]);
+        assert_eq!(with(Precision::Fp16, false, false), [2, 2, 16]);
+        assert_eq!(with(Precision::Bf16, false, true), [2, 2, 12]);
+        assert_eq!(with(Precision::Bf16, true, false), [4, 4, 8]);
+        let pure = StateConfig {
+            master_weights: false,
+            ..cfg(&full)
+        };
+        assert_eq!(pure.bytes_per_parameter(false).unwrap(), [2, 2, 4]);
     }
 
     /// Sharding in ZeRO's order: the distributed optimizer (ZeRO-1) as Megatron-LM

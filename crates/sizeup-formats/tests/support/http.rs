@@ -86,10 +86,7 @@ impl Server {
                 let (files, options) = (files.clone(), options.clone());
                 let (log, endpoint, open) = (log2.clone(), endpoint2.clone(), open2.clone());
                 thread::spawn(move || {
-                    let now = open.0.fetch_add(1, Ordering::SeqCst) + 1;
-                    open.1.fetch_max(now, Ordering::SeqCst);
-                    let _ = handle(stream, &files, &options, &log, &endpoint);
-                    open.0.fetch_sub(1, Ordering::SeqCst);
+                    let _ = handle(stream, &files, &options, &log, &endpoint, &open);
                 });
             }
         });
@@ -100,7 +97,10 @@ impl Server {
         }
     }
 
-    /// The most connections that were open at the same time.
+    /// The most requests in service at the same time, each counted from its
+    /// receipt for [`HOLD`] and released before its answer is written: a client
+    /// cannot send its next request on the same slot before reading that answer,
+    /// so the count never sees a finishing request beside its successor.
     pub fn most_open(&self) -> usize {
         self.open.1.load(Ordering::SeqCst)
     }
@@ -114,12 +114,16 @@ impl Server {
     }
 }
 
+/// How long a received request is held in [`Server::most_open`]'s count.
+const HOLD: Duration = Duration::from_millis(5);
+
 fn handle(
     stream: TcpStream,
     files: &HashMap<String, Source>,
     options: &Options,
     log: &Mutex<Vec<Logged>>,
     endpoint: &str,
+    open: &(AtomicUsize, AtomicUsize),
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
@@ -144,6 +148,10 @@ fn handle(
         range: range.clone(),
         authorization: authorization.clone(),
     });
+    let now = open.0.fetch_add(1, Ordering::SeqCst) + 1;
+    open.1.fetch_max(now, Ordering::SeqCst);
+    thread::sleep(HOLD);
+    open.0.fetch_sub(1, Ordering::SeqCst);
     if let Some(wait) = options.silent {
         thread::sleep(wait);
         return Ok(());

@@ -20,8 +20,9 @@
 //! Its two pools are simulated apart, each by the same engine simulation:
 //! - the **decode pool**: a decode replica under the load, every request arriving
 //!   with its prompt's KV cache (only the block holding the last prompt token is
-//!   computed): its TPOT, inter-token latencies, KV pool and throughput are the
-//!   setup's;
+//!   computed) and, under a user count, after the prefill side's steady-state
+//!   latency (each client waits through it): its TPOT, inter-token latencies, KV
+//!   pool and throughput are the setup's;
 //! - the **prefill pool**: a prefill replica serving the prompts with one output
 //!   token each, under Poisson arrivals at the rate the decode pool completes
 //!   (the load's rate, or under a user count the closed loop's throughput): its
@@ -30,8 +31,9 @@
 //! A request leaves the prefill pool as it leaves an M/G/c queue; taking the
 //! departures as Poisson (exact for M/M/c by Burke's theorem, an approximation
 //! otherwise) lets the pools be run apart. End-to-end latency is the decode
-//! pool's plus the prefill pool's mean TTFT and the transfer; its percentiles are
-//! the decode pool's shifted, not those of the sum.
+//! pool's with the prefill pool's mean TTFT and the transfer in place of the
+//! steady-state lead; its percentiles are the decode pool's shifted, not those of
+//! the sum.
 //!
 //! # Headroom
 //! For each row, the load at which the targets break: starting from the
@@ -136,16 +138,21 @@ impl Simulated {
 
     /// The verdict on a disaggregated setup from its pools' runs (module docs):
     /// TTFT from the prefill pool plus the transfer, the rest from the decode
-    /// pool; not steady when either pool is not.
+    /// pool, whose runs saw each request `lead_seconds` late (its steady-state
+    /// estimate of the prefill side, [`ServeCandidate::decode_pool_lead_ms`]);
+    /// not steady when either pool is not.
     pub fn disaggregated(
         prefill: &SimReport,
         decode: &SimReport,
         transfer_seconds: f64,
+        lead_seconds: f64,
         t: &LatencyTargets,
     ) -> Simulated {
         let mut s = Simulated::of(decode, t);
         s.ttft = prefill.ttft.shifted(transfer_seconds);
-        s.e2e = decode.e2e.shifted(prefill.ttft.mean + transfer_seconds);
+        s.e2e = decode
+            .e2e
+            .shifted(prefill.ttft.mean + transfer_seconds - lead_seconds);
         s.preemptions = s.preemptions.saturating_add(prefill.preemptions);
         s.steps = s.steps.saturating_add(prefill.steps);
         s.runs = 2;
@@ -257,8 +264,10 @@ fn simulate_at(
         value: "none".into(),
         expected: "the steady-state split of a disaggregated setup".into(),
     })?;
-    // the decode pool: prompts arrive with their KV cache
+    // the decode pool: prompts arrive with their KV cache, after the prefill side
     sim.scheduler.prompt_arrives_cached = true;
+    let lead = ServeCandidate::decode_pool_lead_ms(load, &split) * 1e-3;
+    sim.scheduler.request_overhead_seconds = lead;
     let decode = simulate(prepared.arch(), &request, &sim)?;
     // the prefill pool: the prompts, one output token each, arriving as the
     // decode pool completes them; one request in flight, as the steady state
@@ -276,6 +285,7 @@ fn simulate_at(
         &prefill,
         &decode,
         split.transfer_seconds,
+        lead,
         &req.targets,
     ))
 }

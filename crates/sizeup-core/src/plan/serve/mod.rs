@@ -336,6 +336,21 @@ impl ServeCandidate {
         }
     }
 
+    /// Milliseconds a disaggregated setup's decode pool sees each request spend
+    /// before it: under a user count, the prefill pool's steady-state wait,
+    /// prefill and KV transfer (a closed loop's client waits through them before
+    /// its request reaches a decode replica); under a rate, 0 (a constant delay
+    /// of Poisson arrivals leaves them Poisson). Given to the decode pool's
+    /// simulation as its per-request overhead (`--request-overhead-ms`).
+    pub fn decode_pool_lead_ms(load: ServeLoad, split: &SplitSteady) -> f64 {
+        match load {
+            ServeLoad::Rate { .. } => 0.0,
+            ServeLoad::Users { .. } => {
+                (split.queue_seconds + split.prefill_seconds + split.transfer_seconds) * 1e3
+            }
+        }
+    }
+
     /// GPUs in all: `tp · replicas`, plus the prefill pool's when disaggregated.
     pub fn gpus(&self) -> u64 {
         self.replica_gpus()

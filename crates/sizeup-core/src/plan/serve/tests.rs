@@ -493,7 +493,7 @@ fn prompt_heavy_traffic_is_served_cheaper_disaggregated() {
     .unwrap();
     assert_eq!(
         first.simulated,
-        Simulated::disaggregated(&prefill, &decode, split.transfer_seconds, &req.targets)
+        Simulated::disaggregated(&prefill, &decode, split.transfer_seconds, 0.0, &req.targets)
     );
     assert!(first.simulated.meets);
     // the decode pool computes only each prompt's last block: its first token

@@ -330,8 +330,13 @@ pub fn infer_args(req: &ServePlanRequest, e: &ServeEntry) -> Vec<String> {
     let w = &req.workload;
     let mut a = estimate_args(e, w, c, e.steady.concurrency);
     sim_args(&mut a, c, &c.simulation(w, req.load, &req.simulation));
-    if c.prefill.is_some() {
+    if let Some(split) = &e.steady.split {
         a.push("--prompt-arrives-cached".into());
+        let lead = ServeCandidate::decode_pool_lead_ms(req.load, split);
+        if lead > 0.0 {
+            a.push("--request-overhead-ms".into());
+            a.push(lead.to_string());
+        }
     }
     a
 }
