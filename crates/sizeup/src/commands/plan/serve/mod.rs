@@ -739,7 +739,7 @@ fn assumptions(
             ),
             Assumption::new(
                 "disaggregated simulation",
-                "the pools run apart: the decode pool under the load with each prompt's KV cache arriving with it (only the block holding the last prompt token computed), the prefill pool under Poisson arrivals at the rate the decode pool completes, one output token per prompt; TTFT = the prefill pool's + the transfer, TPOT and throughput the decode pool's, end-to-end the decode pool's + the prefill pool's mean TTFT + the transfer",
+                "the pools run apart: the decode pool under the load with each prompt's KV cache arriving with it (only the block holding the last prompt token computed; under a user count each request reaches it after the prefill side's steady-state wait, prefill and transfer), the prefill pool under Poisson arrivals at the rate the decode pool completes, one output token per prompt; TTFT = the prefill pool's + the transfer, TPOT and throughput the decode pool's, end-to-end the decode pool's with the prefill pool's mean TTFT and the transfer in place of that lead",
                 "departures of an M/M/c queue are Poisson (Burke 1956), an approximation for the prefill pool's deterministic service; plan::serve::confirm",
             ),
         ]);
