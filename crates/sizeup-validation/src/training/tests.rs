@@ -155,7 +155,8 @@ fn torchtitan_without_compile_reads_as_it_ran() {
     let o = predict(case).unwrap();
     assert_eq!(o.reported, 82.4);
     let allocated = o.predicted.unwrap();
-    assert!(allocated < 82.4 && allocated * 1.15 > 82.4, "{o:?}");
+    // the largest reservation over allocation sizeup measured: 1.132 (3B, checkpointed)
+    assert!(allocated < 82.4 && allocated * 1.132 > 82.4, "{o:?}");
     assert!(allocated < 96.0);
 }
 

@@ -4,7 +4,7 @@
 
 use sizeup_core::inference::sim::RunState;
 use sizeup_core::plan::serve::{
-    ConfirmTally, LatencyTargets, MissReason, ServeMiss, ServePlanRequest, ServeTally,
+    ConfirmTally, LatencyTargets, MissReason, ServeLoad, ServeMiss, ServePlanRequest, ServeTally,
 };
 
 use super::super::gpus_text;
@@ -99,10 +99,11 @@ pub(super) fn nothing_meets(
                     humanize::percent(miss.ratio - 1.0),
                 ),
                 format!(
-                    "{replicas} replicas ({} GPUs) would carry {} at steady state: allow them with `--gpus`{}; or a lower `--rate`",
+                    "{replicas} replicas ({} GPUs) would carry {} at steady state: allow them with `--gpus`{}; or a lower `{}`",
                     replicas.saturating_mul(c.tp),
                     load_text(req.load),
-                    if cap_by_memory { "" } else { ", or a larger `--max-num-seqs`" }
+                    if cap_by_memory { "" } else { ", or a larger `--max-num-seqs`" },
+                    load_flag(req.load),
                 ),
             )
         }
@@ -129,8 +130,9 @@ pub(super) fn nothing_meets(
                     humanize::percent(miss.ratio - 1.0),
                 ),
                 format!(
-                    "{needed} prefill replicas ({} more GPUs) would keep up: allow them with `--gpus`; or a lower `--rate`, or shorter prompts",
+                    "{needed} prefill replicas ({} more GPUs) would keep up: allow them with `--gpus`; or a lower `{}`, or shorter prompts",
                     (needed - prefill_replicas).saturating_mul(tp),
+                    load_flag(req.load),
                 ),
             )
         }
@@ -161,7 +163,7 @@ pub(super) fn nothing_meets(
         (None, Some(sim)) => {
             if matches!(sim.state, RunState::Overloaded { .. } | RunState::StepCap { .. }) {
                 (
-                    "--rate",
+                    load_flag(req.load),
                     load_text(req.load),
                     format!(
                         "the nearest miss, {setup}, meets the targets at steady state but its simulation reaches no steady state (the queue grows)"
@@ -235,4 +237,12 @@ fn latency_miss(
         format!("the nearest miss, {setup}, {at}: {}", missed.join(", ")),
         format!("{} would accept it; {why}", accept.join(" and ")),
     )
+}
+
+/// The flag that sets `load`: `--rate` or `--users`.
+fn load_flag(load: ServeLoad) -> &'static str {
+    match load {
+        ServeLoad::Rate { .. } => "--rate",
+        ServeLoad::Users { .. } => "--users",
+    }
 }
