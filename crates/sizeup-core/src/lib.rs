@@ -31,6 +31,8 @@ pub mod plan;
 pub mod resize;
 pub mod rough;
 pub mod shape;
+#[cfg(test)]
+mod testing;
 pub mod training;
 pub mod units;
 

@@ -728,14 +728,11 @@ pub fn forward(list: &OpList, shape: &PassShape) -> Forward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Shape;
 
     #[test]
     fn a_llama_block_is_five_kernels_attention_and_two_passes() {
         // Llama-3.1-8B: h 4096, 32 heads of 128, 8 KV heads, f 14336
-        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
-            .build()
-            .unwrap();
+        let arch = crate::testing::llama31_8b();
         let list = list(&arch).unwrap();
         assert_eq!(list.blocks.len(), 1);
         let b = &list.blocks[0];

@@ -204,9 +204,7 @@ mod tests {
     /// Llama-3.1-8B's shape: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
     /// (shared/fixtures/models/llama-3.1-8b/config.json).
     fn llama31_8b() -> Architecture {
-        Shape::llama(32, 4096, 32, 8, 14336, 128_256)
-            .build()
-            .unwrap()
+        crate::testing::llama31_8b()
     }
 
     #[test]

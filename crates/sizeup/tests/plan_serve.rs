@@ -35,6 +35,20 @@ fn plan(args: &[&str]) -> Value {
     common::json(&[&["plan", "serve"], args, &["--format", "json"]].concat())
 }
 
+/// `sizeup infer llama-3.1-8b` run with a plan row's flags under `key`, as JSON.
+fn infer_row(row: &Value, key: &str) -> Value {
+    let flags = strings(&row[key]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    common::json(
+        &[
+            &["infer", "llama-3.1-8b"],
+            &flags[..],
+            &["--format", "json"],
+        ]
+        .concat(),
+    )
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -58,17 +72,12 @@ fn issue_12_plan_serve_rows_match_infer_to_the_bit() {
         let rows = v["rows"].as_array().unwrap();
         assert_eq!(rows.len(), 2);
         for row in rows {
-            let infer_args = strings(&row["infer_args"]);
-            let infer_args: Vec<&str> = infer_args.iter().map(String::as_str).collect();
-            let infer = common::json(
-                &[
-                    &["infer", "llama-3.1-8b"],
-                    &infer_args[..],
-                    &["--format", "json"],
-                ]
-                .concat(),
+            let infer = infer_row(row, "infer_args");
+            assert_eq!(
+                infer["estimate"], row["estimate"],
+                "{:?}",
+                row["infer_args"]
             );
-            assert_eq!(infer["estimate"], row["estimate"], "{infer_args:?}");
             let s = &infer["simulation"];
             let r = &row["simulated"];
             for key in [
@@ -80,7 +89,7 @@ fn issue_12_plan_serve_rows_match_infer_to_the_bit() {
                 "steps",
                 "requests_completed",
             ] {
-                assert_eq!(s[key], r[key], "{key}: {infer_args:?}");
+                assert_eq!(s[key], r[key], "{key}: {:?}", row["infer_args"]);
             }
             // the steady-state figures are the estimate's
             let e = &row["estimate"]["schedule"];
@@ -374,18 +383,7 @@ fn issue_12_a_disaggregated_row_reproduces_its_pools_and_is_simulated() {
     // both pools simulated: the row meets its targets under the load
     assert_eq!(row["simulated"]["meets"], true);
     assert!(row["headroom"]["meets"].as_f64().unwrap() >= 8.0);
-    let run = |key: &str| {
-        let flags = strings(&row[key]);
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        common::json(
-            &[
-                &["infer", "llama-3.1-8b"],
-                &flags[..],
-                &["--format", "json"],
-            ]
-            .concat(),
-        )
-    };
+    let run = |key: &str| infer_row(row, key);
     let decode = run("infer_args");
     assert_eq!(decode["estimate"], row["estimate"]);
     // the row's TPOT is a decode step with no prefill chunk in it: infer's decode
@@ -506,18 +504,7 @@ fn issue_12_a_disaggregated_row_under_users_waits_for_its_prefill_side() {
         "1",
     ]);
     let row = &v["rows"][0];
-    let run = |key: &str| {
-        let flags = strings(&row[key]);
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        common::json(
-            &[
-                &["infer", "llama-3.1-8b"],
-                &flags[..],
-                &["--format", "json"],
-            ]
-            .concat(),
-        )
-    };
+    let run = |key: &str| infer_row(row, key);
     let decode = run("infer_args");
     let prefill = run("prefill_infer_args");
     assert_eq!(decode["simulation"]["tpot"], row["simulated"]["tpot"]);

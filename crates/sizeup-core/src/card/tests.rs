@@ -7,7 +7,7 @@ use crate::{KvDtype, Shape};
 /// Llama-3.1-8B: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
 /// (shared/fixtures/models/llama-3.1-8b).
 fn llama_8b() -> Architecture {
-    let mut s = Shape::llama(32, 4096, 32, 8, 14336, 128_256);
+    let mut s = crate::testing::llama31_8b_shape();
     s.max_context = 131_072;
     s.build().unwrap()
 }

@@ -318,9 +318,7 @@ mod tests {
     fn the_kv_pool_holds_whole_blocks_and_counts_requests_at_the_context() {
         // Llama-3.1-8B in bf16: 32 layers · 2 · 8 KV heads · 128 · 2 bytes = 131,072
         // bytes per token; 100 blocks of 16 tokens and 5 bytes to spare
-        let arch = crate::Shape::llama(32, 4096, 32, 8, 14336, 128256)
-            .build()
-            .unwrap();
+        let arch = crate::testing::llama31_8b();
         let req = KvRequest {
             seq_len: 800,
             batch: 3,

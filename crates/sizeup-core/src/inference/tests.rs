@@ -128,9 +128,7 @@ fn moe_holds_all_experts_and_reads_the_touched_ones() {
 #[test]
 fn ridge_batch_on_h100_bf16_is_about_295() {
     // DESIGN.md: peak · bytes_per_weight / (2 · bandwidth) ≈ 295 for bf16 on an H100
-    let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
-        .build()
-        .unwrap();
+    let arch = crate::testing::llama31_8b();
     let e = estimate(&arch, &request("H100-SXM", Engine::Vllm)).unwrap();
     assert!(
         (e.ridge_batch_datasheet - 295.3).abs() < 1.0,
@@ -246,9 +244,7 @@ fn a_layer_split_needs_its_devices() {
 #[test]
 fn issue_11_eager_decode_is_host_bound_and_prefill_is_not() {
     // Llama-3.1-8B: shared/fixtures/models/llama-3.1-8b/config.json (32 layers)
-    let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
-        .build()
-        .unwrap();
+    let arch = crate::testing::llama31_8b();
     let mut req = request("H200", Engine::Transformers);
     req.prompt = 2048;
     req.output = 128;

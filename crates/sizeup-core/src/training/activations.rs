@@ -860,9 +860,7 @@ mod tests {
             layer_bytes(&l2, &l2.layers.blocks[0], &c).unwrap(),
             sb * (8 * 4096 + 2 * 3 * 4096 + 2 * 4096 + 6 * 11008) + lse
         );
-        let l3 = Shape::llama(32, 4096, 32, 8, 14336, 128256)
-            .build()
-            .unwrap();
+        let l3 = crate::testing::llama31_8b();
         assert_eq!(
             layer_bytes(&l3, &l3.layers.blocks[0], &c).unwrap(),
             sb * (8 * 4096 + 2 * (4096 + 2 * 1024) + 2 * 4096 + 6 * 14336) + lse
@@ -905,9 +903,7 @@ mod tests {
 
     fn llama31_8b_at(seq_len: u64, micro_batch: u64, tp: u64) -> (Architecture, ActivationConfig) {
         // Llama-3.1-8B config.json: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
-        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
-            .build()
-            .unwrap();
+        let arch = crate::testing::llama31_8b();
         (arch, flash(seq_len, micro_batch, tp))
     }
 
@@ -939,9 +935,7 @@ mod tests {
     /// - fused kernels, for comparison: 37·h = 75,776 bytes.
     #[test]
     fn eager_llama_blocks_counted_by_hand() {
-        let arch = Shape::llama(16, 2048, 32, 8, 8192, 128_256)
-            .build()
-            .unwrap();
+        let arch = crate::testing::llama32_1b();
         let cfg = |eager| ActivationConfig {
             eager,
             ..flash(2048, 1, 1)

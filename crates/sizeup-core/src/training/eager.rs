@@ -283,26 +283,9 @@ mod tests {
     use super::*;
     use crate::shape::{BlockStyle, Shape};
 
-    fn llama_1b() -> Architecture {
-        // Llama 3.2 1B: 16 layers, h 2048, 32 heads, 8 KV heads, FFN 8192
-        Shape {
-            style: BlockStyle::Llama,
-            layers: 16,
-            hidden: 2048,
-            heads: 32,
-            kv_heads: 8,
-            head_dim: None,
-            ffn: 8192,
-            vocab: 128_256,
-            max_context: 2048,
-        }
-        .build()
-        .unwrap()
-    }
-
     #[test]
     fn autocast_llama_block_counted_by_hand() {
-        let arch = llama_1b();
+        let arch = crate::testing::llama32_1b();
         let block = &arch.layers.blocks[0];
         let ops = crate::ops::block_ops(&arch, block).unwrap();
         let (outside, inside) = block_bytes_per_token(&arch, block, &ops, Residual::Autocast);
@@ -314,7 +297,7 @@ mod tests {
 
     #[test]
     fn sixteen_bit_llama_block_counted_by_hand() {
-        let arch = llama_1b();
+        let arch = crate::testing::llama32_1b();
         let block = &arch.layers.blocks[0];
         let ops = crate::ops::block_ops(&arch, block).unwrap();
         let (outside, _) = block_bytes_per_token(&arch, block, &ops, Residual::Bits16);
@@ -348,7 +331,7 @@ mod tests {
 
     #[test]
     fn alibi_models_rotate_nothing() {
-        let mut arch = llama_1b();
+        let mut arch = crate::testing::llama32_1b();
         let block = arch.layers.blocks[0].clone();
         let ops = crate::ops::block_ops(&arch, &block).unwrap();
         // q 32·64 and k 8·64 rotated
@@ -359,7 +342,7 @@ mod tests {
 
     #[test]
     fn a_parallel_block_adds_its_residual_once() {
-        let mut arch = llama_1b();
+        let mut arch = crate::testing::llama32_1b();
         arch.layers.blocks[0].parallel = true;
         arch.layers.blocks[0].norms = 1;
         let block = &arch.layers.blocks[0];

@@ -193,9 +193,7 @@ mod tests {
     fn op_selective_recomputes_every_other_product() {
         // Llama-3.1-8B: k (4096×1024), o (4096×4096) and up (4096×14336) run again,
         // 2·n·k FLOPs per token each, in each of 32 layers
-        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
-            .build()
-            .unwrap();
+        let arch = crate::testing::llama31_8b();
         let f = per_token(&arch, 8192, Recompute::OpSelective, None).unwrap();
         let again = 2u64 * (4096 * 1024 + 4096 * 4096 + 4096 * 14336) * 32;
         assert_eq!(f.recompute, again as f64);

@@ -329,13 +329,11 @@ pub fn nf4_bytes(n: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{params, Shape};
+    use crate::params;
 
     fn llama31_8b() -> Architecture {
         // shared/fixtures/models/llama-3.1-8b: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
-        Shape::llama(32, 4096, 32, 8, 14336, 128256)
-            .build()
-            .unwrap()
+        crate::testing::llama31_8b()
     }
 
     #[test]

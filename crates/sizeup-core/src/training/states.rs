@@ -1035,9 +1035,7 @@ mod tests {
 
     #[test]
     fn qlora_base_is_nf4_plus_16_bit_rest() {
-        let arch = Shape::llama(32, 4096, 32, 8, 14336, 128256)
-            .build()
-            .unwrap();
+        let arch = crate::testing::llama31_8b();
         let l = layout(&arch, LayoutRequest::default(), 1);
         let method = |upcast| Method::Qlora {
             rank: 8,

@@ -10,9 +10,7 @@ use crate::Shape;
 
 fn llama31_8b() -> Architecture {
     // shared/fixtures/models/llama-3.1-8b
-    Shape::llama(32, 4096, 32, 8, 14336, 128256)
-        .build()
-        .unwrap()
+    crate::testing::llama31_8b()
 }
 
 #[test]
@@ -272,10 +270,7 @@ fn fsdp_across_nodes_is_slower_on_a_thinner_network() {
 /// micro-batches accumulated into them.
 #[test]
 fn autocast_states_and_the_moment_of_the_peak() {
-    let mut arch = Shape::llama(16, 2048, 32, 8, 8192, 128_256)
-        .build()
-        .unwrap();
-    arch.embedding.tied = true;
+    let arch = crate::testing::llama32_1b();
     let p: u64 = 1_235_814_400; // shared/fixtures/models llama-3.2-1b
     let acc = gpu("H200");
     let mut req = TrainRequest::new(1, 2048, 4, 4);

@@ -2,11 +2,10 @@ use super::*;
 use crate::dtype::WeightOptions;
 use crate::hardware::find;
 use crate::inference::{pass_time, Engine, Pass};
-use crate::Shape;
 
 /// Llama-3.1-8B: shared/fixtures/models/llama-3.1-8b/config.json
 fn llama_8b() -> Architecture {
-    let mut s = Shape::llama(32, 4096, 32, 8, 14336, 128_256);
+    let mut s = crate::testing::llama31_8b_shape();
     s.max_context = 131_072;
     s.build().unwrap()
 }
