@@ -167,6 +167,11 @@ pub struct DeviceArgs {
     /// Tensor-parallel size (serving: devices per replica, default `--gpus`, else 1; training: default 1)
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub tp: Option<u64>,
+    /// Pipeline-parallel stages (serving: stages of `--tp` devices per replica, as vLLM's
+    /// `--pipeline-parallel-size`, with as many batches in flight; training: stages of the
+    /// layout); default 1
+    #[arg(long, value_parser = crate::door::DEVICES)]
+    pub pp: Option<u64>,
     /// Price per device-hour in US dollars (default: the catalog's)
     #[arg(long, value_parser = crate::door::PRICE)]
     pub price: Option<f64>,

@@ -351,13 +351,125 @@ fn issue_11_split_mode_and_tp_belong_to_their_engines() {
             "llama.cpp",
             "--gpus",
             "2",
-            "--rate",
-            "1",
+            "--pp",
+            "2",
         ])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("`--gpus` = `2`"))
-        .stderr(predicate::str::contains("layer split"));
+        .stderr(predicate::str::contains("`--pp` = `2`"))
+        .stderr(predicate::str::contains("--split-mode layer"));
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--engine",
+            "transformers",
+            "--gpus",
+            "2",
+            "--pp",
+            "2",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pp"))
+        .stderr(predicate::str::contains("split it with tp"));
+}
+
+/// Issue 12: vLLM's pipeline parallelism (`--pp`): stages of `--tp` GPUs, as many
+/// batches in flight, estimated and simulated; llama.cpp's layer split simulated too.
+#[test]
+fn issue_12_pipeline_parallel_serving() {
+    let run = |extra: &[&str]| {
+        json(
+            &[
+                &[
+                    "infer",
+                    "llama-3.1-70b",
+                    "--gpu",
+                    "H100-SXM",
+                    "--weights",
+                    "fp8",
+                    "--prompt",
+                    "1000",
+                    "--output",
+                    "100",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    // 16 GPUs: two replicas of tp 4 · pp 2, or one of tp 8 · pp 2
+    let v = run(&[
+        "--gpus",
+        "16",
+        "--tp",
+        "4",
+        "--pp",
+        "2",
+        "--concurrency",
+        "64",
+    ]);
+    let e = &v["estimate"];
+    assert_eq!(
+        (e["tp"].as_u64(), e["pp"].as_u64(), e["replicas"].as_u64()),
+        (Some(4), Some(2), Some(2))
+    );
+    assert!(e["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "multi-GPU split"
+            && a["value"].as_str().unwrap().contains("2 batches in flight")));
+    // `--pp` alone takes its stages out of `--gpus`
+    let v = run(&["--gpus", "16", "--pp", "2"]);
+    assert_eq!(
+        (
+            v["estimate"]["tp"].as_u64(),
+            v["estimate"]["replicas"].as_u64()
+        ),
+        (Some(8), Some(1))
+    );
+    // under load
+    let v = run(&[
+        "--gpus",
+        "4",
+        "--tp",
+        "2",
+        "--pp",
+        "2",
+        "--rate",
+        "2",
+        "--requests",
+        "40",
+    ]);
+    let s = &v["simulation"];
+    assert_eq!(
+        (s["replicas"].as_u64(), s["batches_in_flight"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(s["requests_completed"], 20);
+    // llama.cpp's layer split under load: one batch, the devices in turn
+    let v = json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--engine",
+        "llama.cpp",
+        "--gpu",
+        "RTX-4090",
+        "--gpus",
+        "2",
+        "--rate",
+        "0.5",
+        "--requests",
+        "10",
+        "--prompt",
+        "256",
+        "--output",
+        "32",
+    ]);
+    assert_eq!(v["simulation"]["batches_in_flight"], 1);
+    assert_eq!(v["simulation"]["requests_completed"], 10);
 }
 
 /// Issue 11: a checkpoint's `quantization_config` sets the weight format when

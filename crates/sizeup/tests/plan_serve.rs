@@ -112,8 +112,9 @@ fn the_search_says_what_it_evaluated_kept_and_how_fast() {
     let p = &v["plan"];
     assert_eq!(p["tally"]["evaluated"], p["space"]["setups"]);
     // 2 accelerators × 3 formats (fp8 only on the L40S: the A100 has no FP8 path)
-    // × tp 1,2,4,8 × 2 KV precisions: 24 + 16 machines
-    assert_eq!(p["space"]["machines"], 40);
+    // × 9 (tp, pp) of at most 8 GPUs (tp 1 and 2 with pp 1, 2, 4; tp 4 with pp 1, 2;
+    // tp 8) × 2 KV precisions: 54 + 36 machines
+    assert_eq!(p["space"]["machines"], 90);
     assert_eq!(p["space"]["formats_without_path"], 1);
     assert!(p["tally"]["kept"].as_u64().unwrap() > 0);
     assert!(p["confirmed"]["simulated"].as_u64().unwrap() >= 5);
@@ -526,5 +527,88 @@ fn issue_12_a_disaggregated_row_under_users_waits_for_its_prefill_side() {
     assert_eq!(
         p95(&row["simulated"]["ttft"]),
         p95(&prefill["simulation"]["ttft"]) + split["transfer_seconds"].as_f64().unwrap()
+    );
+}
+
+/// A pipelined row (`--pp`): its flags carry the stages, and `sizeup infer` with
+/// them gives the row's estimate and simulation to the bit, under a rate and
+/// under a user count (users rounded to the batches in flight).
+#[test]
+fn issue_12_a_pipelined_row_matches_infer_to_the_bit() {
+    for load in [["--rate", "6"], ["--users", "9"]] {
+        let mut args: Vec<&str> = SMALL.to_vec();
+        let i = args.iter().position(|a| *a == "--rate").unwrap();
+        args.splice(i..i + 2, load);
+        let i = args.iter().position(|a| *a == "--gpus").unwrap();
+        args.splice(i..i + 2, ["--gpus", "2,4", "--tp", "1", "--pp", "2"]);
+        let v = plan(&[&args[..], &["--top", "1"]].concat());
+        let row = &v["rows"][0];
+        assert_eq!(row["candidate"]["pp"], 2, "{row}");
+        let flags = strings(&row["infer_args"]);
+        assert!(flags.windows(2).any(|w| w == ["--pp", "2"]), "{flags:?}");
+        let infer = infer_row(row, "infer_args");
+        assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
+        for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
+            assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
+        }
+        assert_eq!(infer["simulation"]["batches_in_flight"], 2);
+    }
+}
+
+/// Llama-3.1-405B in bf16 (810 GB of weights) does not fit one node of eight
+/// H100s: the plan serves it over two, a pipeline of two tp-8 stages.
+#[test]
+fn issue_12_a_model_beyond_one_node_is_planned_across_stages() {
+    let v = plan(&[
+        "llama-3.1-405b",
+        "--gpu",
+        "H100-SXM",
+        "--weights",
+        "bf16",
+        "--kv-dtype",
+        "fp8",
+        "--users",
+        "8",
+        "--prompt",
+        "1000",
+        "--output",
+        "100",
+        "--ttft",
+        "5",
+        "--tpot",
+        "0.2",
+        "--gpus",
+        "8,16",
+        "--tp",
+        "8",
+        "--pp",
+        "1,2",
+        "--max-num-seqs",
+        "64",
+        "--max-batched-tokens",
+        "2048",
+        "--requests-per-replica",
+        "40",
+        "--disaggregated",
+        "no",
+    ]);
+    let row = &v["rows"][0];
+    let c = &row["candidate"];
+    assert_eq!(
+        (c["tp"].as_u64(), c["pp"].as_u64()),
+        (Some(8), Some(2)),
+        "{row}"
+    );
+    assert_eq!(row["steady"]["gpus"], 16);
+    // three setups: tp 8 on 8 GPUs and twice on 16 have no room for one request
+    let t = &v["plan"]["tally"];
+    assert_eq!(
+        (
+            t["evaluated"].as_u64(),
+            t["no_room"].as_u64(),
+            t["kept"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{t}"
     );
 }

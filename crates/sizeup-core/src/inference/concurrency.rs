@@ -186,24 +186,34 @@ pub struct Schedule {
     pub output_tokens_per_sec: f64,
 }
 
-/// Combine prefill and decode times into a schedule.
+/// Combine prefill and decode times into a schedule of a replica that keeps
+/// `w` batches in flight (a pipelined layer split; 1 otherwise).
 ///
 /// # Formula
 /// ```text
-/// static batch B:   TTFT = prefill(B·p);  TPOT = step(B);  E2E = TTFT + o·TPOT
+/// static batch B:   TTFT = prefill(B·p / w);  TPOT = step(B / w);  E2E = TTFT + o·TPOT
 ///                   throughput = B·o / E2E
-/// continuous C:     TTFT = prefill(p);   TPOT = step(C) + C·prefill(p)/o
-///                   E2E = TTFT + o·TPOT;  throughput = C·o / (o·step(C) + C·prefill(p))
+/// continuous C:     TTFT = prefill(p);   TPOT = step(C/w) + (C/w)·prefill(p)/o
+///                   E2E = TTFT + o·TPOT;  throughput = C·o / (o·step(C/w) + (C/w)·prefill(p))
 /// ```
 ///
 /// # Symbols
 /// `p` prompt tokens, `o` output tokens, `step(B)` one decode step at batch `B`
-/// averaged over the output (context `p + o/2`).
+/// averaged over the output (context `p + o/2`); `prefill_seconds` and
+/// `step_seconds` are already those of one batch in flight
+/// ([`Replica::decode`](super::Replica::decode)).
 ///
 /// # Assumptions / limits
 /// Continuous batching: each request's prefill is spread over the decode steps
-/// of the requests in flight; no queueing (arrivals keep exactly `C` in flight).
-pub fn schedule(load: Load, output: u64, prefill_seconds: f64, step_seconds: f64) -> Schedule {
+/// of the requests of its batch; no queueing (arrivals keep exactly `C` in
+/// flight); the `w` batches share the requests evenly.
+pub fn schedule(
+    load: Load,
+    output: u64,
+    prefill_seconds: f64,
+    step_seconds: f64,
+    batches_in_flight: u64,
+) -> Schedule {
     let o = output as f64;
     let (ttft, tpot, throughput) = match load {
         Load::Batch(b) => {
@@ -216,12 +226,14 @@ pub fn schedule(load: Load, output: u64, prefill_seconds: f64, step_seconds: f64
         }
         Load::Concurrency(c) => {
             let c = c as f64;
+            // requests of one batch in flight
+            let per_batch = c / batches_in_flight.max(1) as f64;
             let share = if o > 0.0 {
-                c * prefill_seconds / o
+                per_batch * prefill_seconds / o
             } else {
                 0.0
             };
-            let busy = o * step_seconds + c * prefill_seconds;
+            let busy = o * step_seconds + per_batch * prefill_seconds;
             (
                 prefill_seconds,
                 step_seconds + share,
@@ -305,10 +317,10 @@ mod tests {
 
     #[test]
     fn static_batch_throughput_counts_the_prefill() {
-        let s = schedule(Load::Batch(8), 100, 1.0, 0.01);
+        let s = schedule(Load::Batch(8), 100, 1.0, 0.01, 1);
         assert_eq!(s.end_to_end_seconds, 2.0);
         assert_eq!(s.output_tokens_per_sec, 400.0);
-        let c = schedule(Load::Concurrency(8), 100, 0.1, 0.01);
+        let c = schedule(Load::Concurrency(8), 100, 0.1, 0.01, 1);
         // each request's 0.1 s prefill costs the others 8·0.1/100 per token
         assert!((c.time_per_output_token_seconds - 0.018).abs() < 1e-12);
         assert!((c.output_tokens_per_sec - 800.0 / 1.8).abs() < 1e-9);

@@ -72,6 +72,34 @@ impl Engine {
         }
     }
 
+    /// How the engine runs the devices of a layer split (`pp > 1`), `None` where
+    /// sizeup models no split for it.
+    ///
+    /// # Source
+    /// llama.cpp `--split-mode layer` runs its devices in turn (docs/multi-gpu.md);
+    /// vLLM keeps `pp` batches in flight, one per stage (`--pipeline-parallel-size`:
+    /// V0 ran one scheduler per virtual engine, each with `1/pp` of the KV blocks,
+    /// vllm/core/scheduler.py; V1 a queue of `pp` batches,
+    /// vllm/v1/engine/core.py `step_with_batch_queue`); SGLang (`--pp-size`) and
+    /// TensorRT-LLM (`pipeline_parallel_size`) pipeline the same way. transformers'
+    /// `device_map="auto"` split is not modelled.
+    pub fn stage_schedule(self) -> Option<StageSchedule> {
+        match self {
+            Engine::LlamaCpp => Some(StageSchedule::InTurn),
+            Engine::Vllm | Engine::Sglang | Engine::Trtllm => Some(StageSchedule::Pipelined),
+            Engine::Transformers => None,
+        }
+    }
+
+    /// Batches a replica of `pp` stages keeps in flight: `pp` where the engine
+    /// pipelines them ([`StageSchedule::Pipelined`]), else 1.
+    pub fn batches_in_flight(self, pp: u64) -> u64 {
+        match self.stage_schedule() {
+            Some(StageSchedule::Pipelined) => pp.max(1),
+            _ => 1,
+        }
+    }
+
     /// The engine's profile on `gpu` (llama.cpp distinguishes its Metal and CUDA backends).
     pub fn profile(self, gpu: &Accelerator) -> EngineProfile {
         let backend = if gpu.vendor.eq_ignore_ascii_case("apple") {
@@ -83,6 +111,18 @@ impl Engine {
         };
         profile(self, backend)
     }
+}
+
+/// How an engine runs the `pp` devices of a layer split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageSchedule {
+    /// One batch passes the devices one after another; no device works while
+    /// another does (llama.cpp).
+    InTurn,
+    /// `pp` batches are in flight, each on its own stage: the replica serves as
+    /// `pp` engines whose every step is a pass through all stages, each with
+    /// `1/pp` of the requests and of the KV pool (vLLM, SGLang, TensorRT-LLM).
+    Pipelined,
 }
 
 impl fmt::Display for Engine {

@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 
 pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
 pub use cost::{cost, per_million, Cost};
-pub use engine::{profile, Backend, Engine, EngineProfile, Reserve, EAGER_HOST_SECONDS_PER_LAYER};
+pub use engine::{
+    profile, Backend, Engine, EngineProfile, Reserve, StageSchedule, EAGER_HOST_SECONDS_PER_LAYER,
+};
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
 pub use prepared::{prefill_sequences, Capacity, Prepared, Replica};
 pub use roofline::{
@@ -84,7 +86,7 @@ pub struct InferRequest {
     pub detail: Detail,
 }
 
-fn one() -> u64 {
+pub(crate) fn one() -> u64 {
     1
 }
 
@@ -310,11 +312,14 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
             expected: format!("a divisor of the {} attention heads", arch.heads()),
         });
     }
-    if req.pp > 1 && req.profile.engine != Engine::LlamaCpp {
+    if req.pp > 1 && req.profile.engine.stage_schedule().is_none() {
         return Err(CoreError::Invalid {
             field: "pp",
             value: req.pp.to_string(),
-            expected: "1: only llama.cpp's layer split is modelled (devices running in turn); split other engines with tp".into(),
+            expected: format!(
+                "1: a layer split is not modelled for {}; split it with tp",
+                req.profile.engine
+            ),
         });
     }
     if req.pp > arch.num_layers() {

@@ -10,13 +10,13 @@
 
 use std::borrow::Cow;
 
-use super::roofline::{pass_time_of, PassWeights};
+use super::roofline::PassWeights;
 use super::stages::{self, Stage};
 use super::{
     advise, cost, effective_ridge, has_tensor_path, kv_pool, max_batch, max_context, memory,
-    peak_flops, roofline, schedule, stored_tensors, validate, weights, Detail, Engine,
-    InferEstimate, InferRequest, KvPool, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase,
-    StoredTensor, Warning,
+    peak_flops, roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate,
+    InferRequest, KvPool, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor,
+    Warning,
 };
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
@@ -98,8 +98,7 @@ impl<'a> Prepared<'a> {
     ) -> Result<Replica<'p>> {
         let list = &self.model()?.list;
         let weights = PassWeights::new(self.arch, list, &stored, req.tp);
-        let input_on_host = req.profile.engine == Engine::LlamaCpp;
-        let stages = stages::stages(self.arch, &stored, req.pp, req.tp, input_on_host);
+        let stages = stages::stages(self.arch, &stored, req.pp, req.tp, req.profile.engine);
         Ok(Replica {
             arch: self.arch,
             list,
@@ -166,6 +165,7 @@ impl<'a> Prepared<'a> {
             req.output,
             prefill_pass.seconds,
             decode_pass.seconds,
+            replica.batches_in_flight(),
         );
         let replicas = req.gpus / (req.tp * req.pp);
         let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
@@ -264,7 +264,7 @@ impl<'a> Prepared<'a> {
         ];
         assumptions.extend(crate::device::assumptions(&req.gpu));
         assumptions.extend(req.profile.assumptions());
-        assumptions.extend(stages::assumptions(arch, req.pp));
+        assumptions.extend(stages::assumptions(arch, req.pp, req.profile.engine));
         assumptions.extend(roofline::mixer_assumptions(arch));
         if arch.is_moe() {
             assumptions.push(Assumption::new(
@@ -379,50 +379,48 @@ impl Replica<'_> {
         self.req
     }
 
+    /// Batches the replica keeps in flight: `pp` where its engine pipelines a
+    /// layer split ([`StageSchedule::Pipelined`]), else 1.
+    pub fn batches_in_flight(&self) -> u64 {
+        self.req.profile.engine.batches_in_flight(self.req.pp)
+    }
+
     /// The prefill of `sequences` prompts of the request's length (nothing for
     /// an empty prompt).
     ///
     /// # Formula
-    /// [`super::pass_time`] of `sequences × prompt` new tokens, none cached.
+    /// [`super::pass_time`] of `⌈sequences / w⌉ × prompt` new tokens, none cached,
+    /// `w` the [batches in flight](Replica::batches_in_flight): a pipelined split
+    /// runs the prompts as `w` batches at once, each through every stage.
     pub fn prefill(&self, sequences: u64) -> PassTime {
         if self.req.prompt == 0 {
             return PassTime::default();
         }
         self.pass(&Pass {
-            sequences,
+            sequences: sequences.div_ceil(self.batches_in_flight()),
             new_tokens: self.req.prompt,
             cached_tokens: 0,
         })
     }
 
-    /// One decode step of `batch` sequences at the average context.
+    /// One decode step of `batch` sequences at the average context: the time each
+    /// sequence waits for its next token.
     ///
     /// # Formula
-    /// [`super::pass_time`] of `batch` sequences × 1 new token at `prompt + output/2`
-    /// cached tokens each (the KV read grows linearly over the output: its average).
+    /// [`super::pass_time`] of `⌈batch / w⌉` sequences × 1 new token at `prompt +
+    /// output/2` cached tokens each (the KV read grows linearly over the output: its
+    /// average), `w` the [batches in flight](Replica::batches_in_flight).
     pub fn decode(&self, batch: u64) -> PassTime {
         self.pass(&Pass {
-            sequences: batch,
+            sequences: batch.div_ceil(self.batches_in_flight()),
             new_tokens: 1,
             cached_tokens: self.req.prompt.saturating_add(self.req.output / 2),
         })
     }
 
-    /// One pass over every device of the replica: the operations of all layers in
-    /// turn, plus the hidden-state copies between the devices of a layer split.
+    /// One pass over every device of the replica ([`stages::pass_over_stages`]).
     fn pass(&self, pass: &Pass) -> PassTime {
-        let mut t = pass_time_of(self.arch, &self.weights, pass, self.machine);
-        let tokens = pass.sequences as f64 * pass.new_tokens as f64;
-        let hops = stages::hop_seconds(
-            &self.machine.fabric(),
-            self.req.tp,
-            self.req.pp,
-            tokens,
-            self.arch.hidden_size,
-        );
-        t.communication_seconds += hops;
-        t.seconds += hops;
-        t
+        stages::pass_over_stages(self.arch, &self.weights, pass, self.machine, self.req.pp)
     }
 
     /// Memory of the fullest device with `batch` requests of `context` tokens, the
@@ -485,6 +483,52 @@ impl Replica<'_> {
                     },
                 },
             });
+        }
+        out.ok_or(CoreError::Zero { field: "pp" })
+    }
+
+    /// KV blocks of `block` tokens the replica's pool holds with `batch` requests
+    /// of `context` tokens (a prefill chunk of `chunk`), and the bytes per token
+    /// of the device that binds.
+    ///
+    /// # Formula
+    /// The least over the devices of `⌊budget / (b̄ · block)⌋`, `budget` the
+    /// cache's room in [`Replica::memory`] and `b̄` the device's KV bytes of one
+    /// `context`-token sequence over `context` (windows and recurrent state averaged in).
+    ///
+    /// # Errors
+    /// Those of [`kv::size`] (overflow).
+    pub fn kv_blocks(
+        &self,
+        batch: u64,
+        context: u64,
+        chunk: Option<u64>,
+        block: u64,
+    ) -> Result<(u64, f64)> {
+        let kv_req = self.kv_request(batch, context);
+        let context = context.max(1);
+        let mut out: Option<(u64, f64)> = None;
+        for stage in &self.stages {
+            let budget = self.stage_memory(stage, &kv_req, chunk)?.kv_budget_bytes();
+            let per_sequence = kv::size(
+                &stage.arch,
+                &KvRequest {
+                    seq_len: context,
+                    batch: 1,
+                    block_tokens: None,
+                    ..kv_req
+                },
+            )?
+            .bytes_per_gpu;
+            let per_token = per_sequence as f64 / context as f64;
+            let blocks = if per_token > 0.0 {
+                (budget as f64 / (per_token * block.max(1) as f64)).floor() as u64
+            } else {
+                u64::MAX / block.max(1)
+            };
+            if out.is_none_or(|(b, _)| blocks < b) {
+                out = Some((blocks, per_token));
+            }
         }
         out.ok_or(CoreError::Zero { field: "pp" })
     }

@@ -8,18 +8,23 @@
 
 use std::borrow::Cow;
 
+use super::roofline::{pass_time_of, PassWeights};
 use super::weights::StoredTensor;
+use super::{Engine, Machine, Pass, PassTime, StageSchedule};
 use crate::arch::{Architecture, Schedule};
 use crate::assumption::Assumption;
 use crate::device::collective::Fabric;
 use crate::error::Result;
 
-/// Bytes of one token's hidden state sent between devices: ggml keeps the
-/// activations between layers in F32.
+/// Bytes per hidden value sent between the devices of a layer split: llama.cpp
+/// sends the F32 hidden state, vLLM the 16-bit hidden state and the 16-bit
+/// residual, 4 bytes either way.
 ///
 /// # Source
 /// llama.cpp builds its graphs on F32 activations (`ggml_get_rows` of the token
-/// embedding returns F32; the residual stream stays F32 between layers).
+/// embedding returns F32; the residual stream stays F32 between layers); vLLM's
+/// decoder models return `IntermediateTensors({"hidden_states", "residual"})` in the
+/// model's dtype from every stage but the last (vllm/model_executor/models/llama.py).
 pub const HIDDEN_STATE_BYTES: f64 = 4.0;
 
 /// The layers each of `pp` devices holds: `(first layer, layers)` per device.
@@ -58,6 +63,33 @@ pub fn stage_layers(layers: u64, pp: u64) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The layers each of `pp` stages holds in a pipelined engine: `(first layer,
+/// layers)` per stage.
+///
+/// # Formula
+/// ```text
+/// n(s) = ⌊L / p⌋ + 1   for the r = L mod p stages just before the last
+/// n(s) = ⌊L / p⌋       otherwise
+/// ```
+///
+/// # Source
+/// vLLM `vllm/distributed/utils.py` `get_pp_indices`: equal partitions, the
+/// remainder given to the stages before the last (which holds the LM head).
+pub fn pipelined_stage_layers(layers: u64, pp: u64) -> Vec<(u64, u64)> {
+    let pp = pp.max(1);
+    let (base, extra) = (layers / pp, layers % pp);
+    let mut first = 0;
+    (0..pp)
+        .map(|s| {
+            // stages pp−1−extra … pp−2 take one more layer
+            let n = base + u64::from(s + 1 < pp && s + 1 + extra >= pp);
+            let out = (first, n);
+            first += n;
+            out
+        })
+        .collect()
+}
+
 /// One device of a layer split: its layers as an architecture of their own (for
 /// their KV cache) and the weight bytes it holds.
 #[derive(Debug, Clone)]
@@ -68,37 +100,35 @@ pub(super) struct Stage<'a> {
     pub weights_bytes: Result<u64>,
 }
 
-/// The device of layer `i` in a `pp`-way split of `layers` layers (the output
-/// layer counts as layer `L`): `⌊i · p / (L + 1)⌋`, as [`stage_layers`] places them.
-fn device_of(layer: u64, layers: u64, pp: u64) -> usize {
-    // L ≤ MAX_LAYERS (2¹⁶) and p ≤ L: the product fits in u128 with room to spare
-    let d = u128::from(layer.min(layers)) * u128::from(pp) / (u128::from(layers) + 1);
-    (d as usize).min(pp.saturating_sub(1) as usize)
-}
-
-/// The devices of a replica split `pp` ways by layers, each with `tp` ranks.
+/// The devices of a replica split `pp` ways by layers, each with `tp` ranks, as
+/// `engine` places them.
 ///
 /// Tensors of a layer sit with that layer; tensors after the last layer (final
-/// norm, LM head, towers) on the last device; a tied embedding, which is also the
-/// head, on the last device. The token embedding of an untied model sits in host
-/// memory when `input_on_host` (llama.cpp), else on the first device.
+/// norm, LM head, towers) on the last device. llama.cpp ([`StageSchedule::InTurn`],
+/// layers by [`stage_layers`]) keeps an untied model's token embedding in host
+/// memory and a tied one, which is also the head, on the last device only; a
+/// pipelined engine (layers by [`pipelined_stage_layers`]) keeps the token
+/// embedding on the first stage and, tied, a second copy as the head on the last.
 ///
 /// # Source
 /// llama.cpp `src/llama-model.cpp` `load_tensors`: `dev_input` is the CPU ("there is
 /// very little benefit to offloading the input layer"); a missing output weight is
-/// the token embedding duplicated onto the output device.
+/// the token embedding duplicated onto the output device. vLLM
+/// `vllm/model_executor/models/llama.py`: `embed_tokens` on the first rank, and on
+/// the last too where `tie_word_embeddings` ties the `lm_head` to it.
 pub(super) fn stages<'a>(
     arch: &'a Architecture,
     stored: &[StoredTensor],
     pp: u64,
     tp: u64,
-    input_on_host: bool,
+    engine: Engine,
 ) -> Vec<Stage<'a>> {
-    let on_host = |s: &StoredTensor| {
-        input_on_host
-            && !arch.embedding.tied
-            && s.tensor.role == crate::params::TensorRole::TokenEmbedding
-    };
+    let in_turn = engine.stage_schedule() == Some(StageSchedule::InTurn);
+    // llama.cpp's input layer stays on the host, split or not
+    let input_on_host = engine == Engine::LlamaCpp;
+    let is_embedding =
+        |s: &StoredTensor| s.tensor.role == crate::params::TensorRole::TokenEmbedding;
+    let on_host = |s: &StoredTensor| input_on_host && !arch.embedding.tied && is_embedding(s);
     if pp <= 1 {
         let on_device: Vec<StoredTensor> = stored.iter().filter(|s| !on_host(s)).copied().collect();
         return vec![Stage {
@@ -107,19 +137,30 @@ pub(super) fn stages<'a>(
         }];
     }
     let layers = arch.num_layers();
-    let split = stage_layers(layers, pp);
+    let split = if in_turn {
+        stage_layers(layers, pp)
+    } else {
+        pipelined_stage_layers(layers, pp)
+    };
     let last = split.len() - 1;
+    // the stage holding layer `i`: the last whose first layer is at most `i`
+    let stage_of = |layer: u64| {
+        split
+            .partition_point(|&(first, _)| first <= layer)
+            .saturating_sub(1)
+    };
     let mut per_device: Vec<Vec<StoredTensor>> = vec![Vec::new(); split.len()];
     let mut seen_layers = false;
     for s in stored.iter().filter(|s| !on_host(s)) {
         let device = match s.tensor.layer {
             Some(layer) => {
                 seen_layers = true;
-                device_of(layer, layers, pp)
+                stage_of(layer)
             }
-            None if arch.embedding.tied
-                && s.tensor.role == crate::params::TensorRole::TokenEmbedding =>
-            {
+            None if arch.embedding.tied && is_embedding(s) => {
+                if !in_turn {
+                    per_device[0].push(*s);
+                }
                 last
             }
             None if seen_layers => last,
@@ -155,7 +196,7 @@ pub(super) fn stages<'a>(
 /// # Source
 /// llama.cpp copies the hidden state to the next device at each boundary of the split
 /// (`ggml_backend_sched` copies a split's inputs); NCCL's α–β figures stand for the copy.
-pub(super) fn hop_seconds(fabric: &Fabric, tp: u64, pp: u64, tokens: f64, hidden: u64) -> f64 {
+fn hop_seconds(fabric: &Fabric, tp: u64, pp: u64, tokens: f64, hidden: u64) -> f64 {
     if pp <= 1 {
         return 0.0;
     }
@@ -163,18 +204,67 @@ pub(super) fn hop_seconds(fabric: &Fabric, tp: u64, pp: u64, tokens: f64, hidden
     (pp - 1) as f64 * fabric.send(bytes, tp.max(1))
 }
 
+/// One pass over every device of a `pp`-way split: the operations of all layers
+/// in turn ([`pass_time_of`]) plus the hidden-state copies between the devices
+/// ([`hop_seconds`]).
+pub(super) fn pass_over_stages(
+    arch: &Architecture,
+    weights: &PassWeights<'_>,
+    pass: &Pass,
+    machine: Machine<'_>,
+    pp: u64,
+) -> PassTime {
+    let mut t = pass_time_of(arch, weights, pass, machine);
+    let tokens = pass.sequences as f64 * pass.new_tokens as f64;
+    let hops = hop_seconds(&machine.fabric(), machine.tp, pp, tokens, arch.hidden_size);
+    t.communication_seconds += hops;
+    t.seconds += hops;
+    t
+}
+
 /// What a `pp`-way layer split assumes, for the estimate's list (nothing without one).
-pub(super) fn assumptions(arch: &Architecture, pp: u64) -> Vec<Assumption> {
+pub(super) fn assumptions(arch: &Architecture, pp: u64, engine: Engine) -> Vec<Assumption> {
     if pp <= 1 {
         return Vec::new();
     }
-    let slices: Vec<String> = stage_layers(arch.num_layers(), pp)
+    let in_turn = engine.stage_schedule() == Some(StageSchedule::InTurn);
+    let split = if in_turn {
+        stage_layers(arch.num_layers(), pp)
+    } else {
+        pipelined_stage_layers(arch.num_layers(), pp)
+    };
+    let slices: Vec<String> = split
         .iter()
         .map(|&(first, n)| match n {
             0 => "none".to_string(),
             _ => format!("{}–{}", first, first + n - 1),
         })
         .collect();
+    let hop = Assumption::new(
+        "hidden state between devices",
+        format!(
+            "{} hop(s) per pass, each {HIDDEN_STATE_BYTES} bytes per hidden value of the pass's tokens over the link (the network where a stage fills its node)",
+            pp - 1
+        ),
+        if in_turn {
+            "llama.cpp ggml_backend_sched copies a split's inputs in F32; priced as a point-to-point send at the engine's share of the link and its per-call latency"
+        } else {
+            "vLLM IntermediateTensors carry the hidden state and the residual, 16-bit each (vllm/model_executor/models/llama.py); priced as a point-to-point send at the engine's share of the link and its per-call latency"
+        },
+    );
+    if !in_turn {
+        return vec![
+            Assumption::new(
+                "multi-GPU split",
+                format!(
+                    "pipeline parallelism: layers split {pp} ways (layers {} per stage; the token embedding on the first, the LM head on the last); {pp} batches in flight, one per stage, each step of a batch a pass through every stage in turn; the requests shared evenly by the batches; stages taken as balanced; memory shown for the fullest stage",
+                    slices.join(", ")
+                ),
+                "vLLM --pipeline-parallel-size: layers by get_pp_indices (vllm/distributed/utils.py); pp batches in flight (V1 step_with_batch_queue; V0 one scheduler per virtual engine with 1/pp of the KV blocks, vllm/core/scheduler.py)",
+            ),
+            hop,
+        ];
+    }
     vec![
         Assumption::new(
             "multi-GPU split",
@@ -184,14 +274,7 @@ pub(super) fn assumptions(arch: &Architecture, pp: u64) -> Vec<Assumption> {
             ),
             "llama.cpp docs/multi-gpu.md: `--split-mode layer` (default), each GPU holds a contiguous slice of layers and their KV cache; layer i on device ⌊i·p/(L+1)⌋ (src/llama-model.cpp load_tensors, equal free memory)",
         ),
-        Assumption::new(
-            "hidden state between devices",
-            format!(
-                "{} hop(s) per pass, each an F32 copy of the pass's hidden states ({HIDDEN_STATE_BYTES} bytes per value) over the link",
-                pp - 1
-            ),
-            "llama.cpp ggml_backend_sched copies a split's inputs; priced as a point-to-point send at the engine's share of the link and its per-call latency (the all-reduce's figures stand for a ggml peer copy), every boundary on the accelerator's own link",
-        ),
+        hop,
         Assumption::new(
             "prefill across the split",
             "not overlapped: llama.cpp pipelines prompt micro-batches (n_ubatch) across devices, which is not modelled, so prompts longer than one micro-batch are priced slower than they run",
@@ -217,65 +300,77 @@ mod tests {
     }
 
     #[test]
-    fn stages_hold_every_device_weight_once() {
-        // Llama-2-7B: 32 layers, untied; llama-3.2-1B-like tied model: 16 layers
-        for (arch, tied) in [
-            (
-                Shape::llama(32, 4096, 32, 32, 11008, 32000)
-                    .build()
-                    .unwrap(),
-                false,
-            ),
-            {
-                let mut a = Shape::llama(16, 2048, 32, 8, 8192, 128256).build().unwrap();
-                a.embedding.tied = true;
-                (a, true)
-            },
-        ] {
-            assert_eq!(arch.embedding.tied, tied);
-            let stored =
-                stored_tensors(&arch, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
-            let whole = weights_bytes_per_gpu(&stored, 1).unwrap();
-            let embedding = arch.vocab_size * arch.hidden_size * 2;
-            for input_on_host in [false, true] {
-                let split = stages(&arch, &stored, 2, 1, input_on_host);
-                let bytes: Vec<u64> = split
-                    .iter()
-                    .map(|s| *s.weights_bytes.as_ref().unwrap())
-                    .collect();
-                // llama.cpp keeps an untied model's token embedding in host memory
-                let host = if input_on_host && !tied { embedding } else { 0 };
-                assert_eq!(bytes.iter().sum::<u64>() + host, whole);
-                if tied {
-                    // the shared embedding/head on the last device with the output
-                    assert!(bytes[1] > bytes[0] + embedding / 2, "{bytes:?}");
-                } else {
-                    // Llama-2-7B: 17 layers (+ the embedding unless on the host), then 15
-                    // layers + norm + head; a layer is 202_383_360 parameters =
-                    // 404_766_720 bytes, a norm 8192 bytes, the embedding 262_144_000
-                    let layer = 404_766_720u64;
-                    assert_eq!(embedding, 262_144_000);
-                    assert_eq!(bytes[0], 17 * layer + embedding - host);
-                    assert_eq!(bytes[1], 15 * layer + 8192 + embedding);
-                }
-                let layers: u64 = split.iter().map(|s| s.arch.num_layers()).sum();
-                assert_eq!(layers, arch.num_layers());
-            }
-        }
+    fn vllm_gives_the_remainder_to_the_stages_before_the_last() {
+        // get_pp_indices: 126 layers over 16 stages = 7 each, 14 left for stages 1–14
+        let split = pipelined_stage_layers(126, 16);
+        assert_eq!(split[0], (0, 7));
+        assert_eq!(split[1], (7, 8));
+        assert_eq!(split[14], (111, 8));
+        assert_eq!(split[15], (119, 7));
+        assert_eq!(pipelined_stage_layers(80, 2), vec![(0, 40), (40, 40)]);
+        assert_eq!(
+            pipelined_stage_layers(30, 4),
+            vec![(0, 7), (7, 8), (15, 8), (23, 7)]
+        );
+        assert_eq!(pipelined_stage_layers(32, 1), vec![(0, 32)]);
     }
 
     #[test]
-    fn every_layer_lands_where_the_split_says() {
-        for (layers, pp) in [(80, 2), (32, 3), (61, 8), (7, 7)] {
-            for (d, &(first, n)) in stage_layers(layers, pp).iter().enumerate() {
-                for i in first..first + n {
-                    assert_eq!(
-                        device_of(i, layers, pp),
-                        d,
-                        "layer {i} of {layers} over {pp}"
-                    );
-                }
-            }
+    fn stages_hold_every_device_weight_once() {
+        // Llama-2-7B: 32 layers, untied; llama-3.2-1B-like tied model: 16 layers.
+        // A layer of Llama-2-7B is 202_383_360 parameters = 404_766_720 bytes, its
+        // final norm 8192 bytes, its embedding 262_144_000 bytes.
+        let llama2 = Shape::llama(32, 4096, 32, 32, 11008, 32000)
+            .build()
+            .unwrap();
+        let stored =
+            stored_tensors(&llama2, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
+        let whole = weights_bytes_per_gpu(&stored, 1).unwrap();
+        let (layer, norm, embedding) = (404_766_720u64, 8192u64, 262_144_000u64);
+        let bytes = |engine| -> Vec<u64> {
+            stages(&llama2, &stored, 2, 1, engine)
+                .iter()
+                .map(|s| *s.weights_bytes.as_ref().unwrap())
+                .collect()
+        };
+        // llama.cpp: 17 layers, then 15 layers + norm + head; the embedding on the host
+        assert_eq!(
+            bytes(Engine::LlamaCpp),
+            vec![17 * layer, 15 * layer + norm + embedding]
+        );
+        // vLLM: 16 and 16 layers, the embedding on the first stage
+        let vllm = bytes(Engine::Vllm);
+        assert_eq!(
+            vllm,
+            vec![16 * layer + embedding, 16 * layer + norm + embedding]
+        );
+        assert_eq!(vllm.iter().sum::<u64>(), whole);
+
+        let mut tied = Shape::llama(16, 2048, 32, 8, 8192, 128256).build().unwrap();
+        tied.embedding.tied = true;
+        let stored = stored_tensors(&tied, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
+        let whole = weights_bytes_per_gpu(&stored, 1).unwrap();
+        let embedding = tied.vocab_size * tied.hidden_size * 2;
+        // a layer: 10_485_760 attention + 50_331_648 MLP + 4096 norm parameters
+        let (layer, norm) = (121_643_008u64, 4096u64);
+        for (engine, expected) in [
+            // llama.cpp: 9 then 7 layers; the shared embedding/head once, on the last
+            (Engine::LlamaCpp, [9 * layer, 7 * layer + norm + embedding]),
+            // vLLM: 8 and 8; the embedding on the first stage, again as the head on the last
+            (
+                Engine::Vllm,
+                [8 * layer + embedding, 8 * layer + norm + embedding],
+            ),
+        ] {
+            let split = stages(&tied, &stored, 2, 1, engine);
+            let bytes: Vec<u64> = split
+                .iter()
+                .map(|s| *s.weights_bytes.as_ref().unwrap())
+                .collect();
+            assert_eq!(bytes, expected, "{engine}");
+            let layers: u64 = split.iter().map(|s| s.arch.num_layers()).sum();
+            assert_eq!(layers, tied.num_layers());
         }
+        assert_eq!(whole, 16 * layer + norm + embedding);
     }
 }

@@ -268,3 +268,60 @@ fn issue_11_eager_decode_is_host_bound_and_prefill_is_not() {
     );
     assert!(v.decode.seconds < e.decode.seconds / 4.0);
 }
+
+/// vLLM's pipeline parallelism: two one-GPU stages keep two batches in flight,
+/// each passing both stages in turn, so the replica serves as two engines.
+#[test]
+fn issue_12_a_pipelined_replica_serves_as_pp_engines() {
+    let arch = crate::testing::llama31_8b();
+    let mut one = request("H100-SXM", Engine::Vllm);
+    one.prompt = 2000;
+    one.output = 500;
+    one.load = Load::Concurrency(32);
+    let mut pipe = one.clone();
+    pipe.gpus = 2;
+    pipe.pp = 2;
+    pipe.load = Load::Concurrency(64);
+    let (one, pipe) = (
+        estimate(&arch, &one).unwrap(),
+        estimate(&arch, &pipe).unwrap(),
+    );
+    assert_eq!((pipe.pp, pipe.tp, pipe.replicas), (2, 1, 1));
+    // a batch in flight holds 32 of the 64 requests: one GPU's step at 32 requests
+    // plus one copy of their 32 hidden states to the next stage
+    let hop = pipe.decode.breakdown.communication_seconds;
+    assert!(hop > 0.0 && hop < 20e-6, "{hop}");
+    assert_eq!(one.decode.breakdown.communication_seconds, 0.0);
+    assert!((pipe.decode.seconds - one.decode.seconds - hop).abs() < 1e-12);
+    // twice the requests at (nearly) one engine's time per token: twice the output
+    let ratio = pipe.output_tokens_per_sec_total / one.output_tokens_per_sec_total;
+    assert!(ratio > 1.99 && ratio < 2.0, "{ratio}");
+    assert!(pipe.decode.tokens_per_sec > 1.99 * one.decode.tokens_per_sec);
+    // one prompt still passes both stages in turn: no faster than on one GPU
+    assert!(pipe.prefill.seconds > one.prefill.seconds);
+    // each stage holds 16 of the 32 layers (vLLM get_pp_indices) and their cache for
+    // all 64 requests: 64 · 2512 tokens (whole 16-token blocks) · 16 layers · 4096 bytes
+    assert_eq!(pipe.memory.kv_cache_bytes, 64 * 2512 * 16 * 4096);
+    assert_eq!(one.memory.kv_cache_bytes, 32 * 2512 * 32 * 4096);
+    // the fuller stage is the last: 16 layers, the final norm and the LM head; the
+    // first holds the token embedding instead of the norm and head
+    let layer = 218_112_000u64 * 2;
+    let head = 128_256 * 4096 * 2;
+    assert_eq!(pipe.memory.weights_bytes, 16 * layer + 4096 * 2 + head);
+    assert_eq!(one.memory.weights_bytes, 32 * layer + 4096 * 2 + 2 * head);
+    assert!(pipe
+        .assumptions
+        .iter()
+        .any(|a| a.name == "multi-GPU split" && a.value.contains("0–15, 16–31")));
+}
+
+#[test]
+fn an_eager_framework_has_no_layer_split() {
+    let mut req = request("H100-SXM", Engine::Transformers);
+    req.gpus = 2;
+    req.pp = 2;
+    assert!(matches!(
+        estimate(&crate::testing::llama31_8b(), &req),
+        Err(CoreError::Invalid { field: "pp", .. })
+    ));
+}

@@ -669,7 +669,7 @@ class SeqLenStepPowerOfTwo(Result):
 class ServeCandidate(Result):
     """One serving setup."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'prefill': 'PrefillPool', 'replicas': None, 'tp': None, 'weights': None}
+    _fields = {'accelerator': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'prefill': 'PrefillPool', 'replicas': None, 'tp': None, 'weights': None}
 
 
 class ServeLoadRate(Result):
@@ -717,7 +717,7 @@ class ServeRow(Result):
 class ServeSpace(Result):
     """The setups to search; every axis lists the values allowed."""
     __slots__ = ()
-    _fields = {'disaggregated': None, 'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'tp': None, 'weights': None}
+    _fields = {'disaggregated': None, 'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'tp': None, 'weights': None}
 
 
 class ServeSpeed(Result):
@@ -775,7 +775,7 @@ class SimReport(Result):
     throughput, the pool and the queue, with the assumptions.
     """
     __slots__ = ()
-    _fields = {'arrivals': ('union', ('ArrivalsPoisson', 'ArrivalsClosedLoop')), 'assumptions': ('list', 'Assumption'), 'e2e': 'Percentiles', 'engine_latency_mean_seconds': None, 'in_system': 'Level', 'itl': 'Percentiles', 'kv_block_tokens': None, 'kv_pool_blocks': None, 'kv_pool_use': 'Level', 'lengths': None, 'output_mean': None, 'output_tokens_per_sec': None, 'passes_priced': None, 'preemptions': None, 'prompt_mean': None, 'prompt_tokens_per_sec': None, 'queue': 'Level', 'replicas': None, 'requests_completed': None, 'requests_per_sec': None, 'requests_rejected': None, 'requests_sent': None, 'running': 'Level', 'scheduler': 'SchedulerConfig', 'seed': None, 'simulated_seconds': None, 'state': ('union', ('RunStateSteady', 'RunStateOverloaded', 'RunStateTooShortToJudge', 'RunStateStepCap')), 'steps': None, 'tpot': 'Percentiles', 'ttft': 'Percentiles'}
+    _fields = {'arrivals': ('union', ('ArrivalsPoisson', 'ArrivalsClosedLoop')), 'assumptions': ('list', 'Assumption'), 'batches_in_flight': None, 'e2e': 'Percentiles', 'engine_latency_mean_seconds': None, 'in_system': 'Level', 'itl': 'Percentiles', 'kv_block_tokens': None, 'kv_pool_blocks': None, 'kv_pool_use': 'Level', 'lengths': None, 'output_mean': None, 'output_tokens_per_sec': None, 'passes_priced': None, 'preemptions': None, 'prompt_mean': None, 'prompt_tokens_per_sec': None, 'queue': 'Level', 'replicas': None, 'requests_completed': None, 'requests_per_sec': None, 'requests_rejected': None, 'requests_sent': None, 'running': 'Level', 'scheduler': 'SchedulerConfig', 'seed': None, 'simulated_seconds': None, 'state': ('union', ('RunStateSteady', 'RunStateOverloaded', 'RunStateTooShortToJudge', 'RunStateStepCap')), 'steps': None, 'tpot': 'Percentiles', 'ttft': 'Percentiles'}
 
 
 class Simulated(Result):

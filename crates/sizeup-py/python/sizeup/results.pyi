@@ -2043,6 +2043,9 @@ class ServeCandidate(Result):
     def max_num_seqs(self) -> int:
         """Sequences each replica's engine runs at once (vLLM `max_num_seqs`)."""
     @property
+    def pp(self) -> int:
+        """Pipeline stages per replica, each of `tp` GPUs (1 when disaggregated)."""
+    @property
     def prefill(self) -> Optional[PrefillPool]:
         """Disaggregated: the prefill pool beside the `replicas` decode replicas;
         `None`: aggregated, each replica runs prefill and decode.
@@ -2242,6 +2245,9 @@ class ServeSpace(Result):
     def max_num_seqs(self) -> List[int]:
         """Sequence caps per replica (vLLM `max_num_seqs`)."""
     @property
+    def pp(self) -> List[int]:
+        """Pipeline stages per replica (each of `tp` GPUs; vLLM `--pipeline-parallel-size`)."""
+    @property
     def tp(self) -> List[int]:
         """Tensor-parallel sizes per replica."""
     @property
@@ -2395,6 +2401,11 @@ class SimReport(Result):
     def assumptions(self) -> List[Assumption]:
         """Every assumption with its source."""
     @property
+    def batches_in_flight(self) -> int:
+        """Batches each replica keeps in flight (`pp` for a pipelined layer split,
+        else 1), each simulated as an engine with its share of the load.
+        """
+    @property
     def e2e(self) -> Percentiles:
         """End-to-end latency, from sending to the last token."""
     @property
@@ -2416,7 +2427,9 @@ class SimReport(Result):
         """KV block size, tokens."""
     @property
     def kv_pool_blocks(self) -> int:
-        """KV blocks in one replica's pool."""
+        """KV blocks in the simulated engine's pool (a replica's, or its share per
+        batch in flight).
+        """
     @property
     def kv_pool_use(self) -> Level:
         """Fraction of the KV pool's blocks held."""
@@ -2446,7 +2459,7 @@ class SimReport(Result):
         """Requests waiting for admission."""
     @property
     def replicas(self) -> int:
-        """Replicas; one is simulated with its share of the load."""
+        """Replicas; one engine is simulated with its share of the load."""
     @property
     def requests_completed(self) -> int:
         """Requests finished."""
@@ -2458,7 +2471,7 @@ class SimReport(Result):
         """Requests refused: prompt + output beyond the whole KV pool."""
     @property
     def requests_sent(self) -> int:
-        """Requests sent to the simulated replica."""
+        """Requests sent to the simulated engine."""
     @property
     def running(self) -> Level:
         """Requests running (admitted, holding blocks)."""
@@ -2604,7 +2617,7 @@ class SpaceCount2(Result):
         """Weight formats left out on accelerators without their tensor path."""
     @property
     def machines(self) -> int:
-        """Machines: (accelerator, weights, tp, KV) that divide and run."""
+        """Machines: (accelerator, weights, tp, pp, KV) that divide and run."""
     @property
     def setups(self) -> int:
         """Setups: machines × step budgets × sequence caps × (replica counts +

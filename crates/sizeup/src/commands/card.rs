@@ -201,6 +201,7 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         gpu_file: None,
         gpus: Some(args.tp),
         tp: (!llama_cpp).then_some(args.tp),
+        pp: None,
         price: args.price,
     };
     let serving = ServeArgs {
@@ -709,7 +710,7 @@ fn changes_text(changes: &[Change]) -> String {
 fn proposal_text(p: &Proposal) -> String {
     let c = &p.candidate;
     format!(
-        "{}: {}×{} ({} × tp {}), {} weights, {} KV cache{}",
+        "{}: {}×{} ({} × tp {}{}), {} weights, {} KV cache{}",
         changes_text(&p.changes),
         c.gpus(),
         p.accelerator,
@@ -719,6 +720,11 @@ fn proposal_text(p: &Proposal) -> String {
             format!("{} replicas", c.replicas)
         },
         c.tp,
+        if c.pp > 1 {
+            format!(" · pp {}", c.pp)
+        } else {
+            String::new()
+        },
         c.weights,
         c.kv_dtype.name(),
         p.usd_per_hour

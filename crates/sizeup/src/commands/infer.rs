@@ -454,6 +454,7 @@ impl ServeArgs {
     /// Devices in all, tensor-parallel ranks and layer-split devices per replica.
     fn layout(&self, device: &DeviceArgs) -> Result<(u64, u64, u64), AppError> {
         if self.engine != Engine::LlamaCpp {
+            let pp = device.pp.unwrap_or(1);
             if let Some(mode) = self.split_mode {
                 return Err(AppError::Usage {
                     flag: "--split-mode",
@@ -465,11 +466,25 @@ impl ServeArgs {
                     hint: Some("use `--tp` (devices per replica), or `--engine llama.cpp`".into()),
                 });
             }
+            let per_replica = |t: u64| t.saturating_mul(pp);
             return Ok(match (device.gpus, device.tp) {
-                (Some(g), Some(t)) => (g, t, 1),
-                (Some(g), None) => (g, g, 1),
-                (None, Some(t)) => (t, t, 1),
-                (None, None) => (1, 1, 1),
+                (Some(g), Some(t)) => (g, t, pp),
+                // the stages take their share of the devices given
+                (Some(g), None) => (g, (g / pp).max(1), pp),
+                (None, Some(t)) => (per_replica(t), t, pp),
+                (None, None) => (pp, 1, pp),
+            });
+        }
+        if let Some(pp) = device.pp {
+            return Err(AppError::Usage {
+                flag: "--pp",
+                value: pp.to_string(),
+                problem: "llama.cpp splits layers with `--split-mode layer` over all `--gpus`"
+                    .into(),
+                hint: Some(
+                    "give `--gpus N` (its default split runs whole layers on each GPU in turn)"
+                        .into(),
+                ),
             });
         }
         if let Some(tp) = device.tp {
@@ -495,21 +510,6 @@ pub fn run(args: &InferArgs) -> Result<InferReport, AppError> {
         .serve
         .request(&args.device, loaded.quantization.as_ref())?;
     let load = args.load.request(&args.serve)?;
-    if load.is_some() && req.pp > 1 {
-        // the layer split is llama.cpp's default: name the flag the user gave
-        let (flag, value) = match args.serve.split_mode {
-            Some(mode) => ("--split-mode", mode.name()),
-            None => ("--gpus", req.gpus.to_string()),
-        };
-        return Err(AppError::Usage {
-            flag,
-            value,
-            problem:
-                "the simulation under load (`--rate`, `--closed-loop`) does not model a layer split"
-                    .into(),
-            hint: Some("add `--split-mode row`, or leave out `--rate`/`--closed-loop`".into()),
-        });
-    }
     if let Some(s) = &load {
         // the estimate beside the simulation is for the mean request
         let (p, o) = s.lengths.means();

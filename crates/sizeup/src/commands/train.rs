@@ -68,9 +68,6 @@ pub struct TrainFlags {
     /// Sequences per micro-batch
     #[arg(long, value_parser = crate::door::SEQUENCES, default_value_t = 1)]
     pub micro_batch: u64,
-    /// Pipeline-parallel stages
-    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
-    pub pp: u64,
     /// Model chunks per pipeline stage (interleaved 1F1B when above 1)
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     pub vpp: u64,
@@ -223,14 +220,15 @@ impl TrainFlags {
     pub fn request(&self, device: &DeviceArgs) -> Result<TrainRequest, AppError> {
         let gpus = device.gpus.unwrap_or(1);
         let tp = device.tp.unwrap_or(1);
-        let model_parallel = tp.max(1) * self.pp.max(1) * self.cp.max(1);
+        let pp = device.pp.unwrap_or(1);
+        let model_parallel = tp.max(1) * pp.max(1) * self.cp.max(1);
         let dp = self.dp.unwrap_or(gpus / model_parallel).max(1);
         let global_batch = self.global_batch.unwrap_or(dp * self.micro_batch);
         let mut req = TrainRequest::new(gpus, self.seq_len, global_batch, self.micro_batch);
         req.tokens = self.tokens;
         req.layout = LayoutRequest {
             tp,
-            pp: self.pp,
+            pp,
             vpp: self.vpp,
             cp: self.cp,
             ep: self.ep,

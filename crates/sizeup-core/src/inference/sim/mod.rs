@@ -24,11 +24,10 @@ pub use price::{StepPricer, StepShape, CONTEXT_GRID};
 pub use workload::{Arrivals, Dist, Lengths};
 
 use super::roofline::PassWeights;
-use super::{estimate, stored_tensors, Detail, InferRequest, Load, Machine};
+use super::{estimate, stored_tensors, Detail, InferRequest, Load, Machine, Prepared};
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
 use crate::error::{CoreError, Result};
-use crate::kv::{self, KvRequest};
 
 /// How the engine schedules: its caps, chunking, prefix cache and overheads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +193,9 @@ impl SimRequest {
                 Err(CoreError::Invalid {
                     field: "closed_loop",
                     value: clients.to_string(),
-                    expected: format!("a positive multiple of the {replicas} replica(s)"),
+                    expected: format!(
+                        "a positive multiple of the {replicas} engine(s) simulated apart (replicas × batches in flight)"
+                    ),
                 })
             }
             _ => Ok(()),
@@ -245,15 +246,20 @@ pub struct SimReport {
     pub output_mean: f64,
     /// The seed.
     pub seed: u64,
-    /// Replicas; one is simulated with its share of the load.
+    /// Replicas; one engine is simulated with its share of the load.
     pub replicas: u64,
+    /// Batches each replica keeps in flight (`pp` for a pipelined layer split,
+    /// else 1), each simulated as an engine with its share of the load.
+    #[serde(default = "crate::inference::one")]
+    pub batches_in_flight: u64,
     /// The scheduler.
     pub scheduler: SchedulerConfig,
     /// KV block size, tokens.
     pub kv_block_tokens: u64,
-    /// KV blocks in one replica's pool.
+    /// KV blocks in the simulated engine's pool (a replica's, or its share per
+    /// batch in flight).
     pub kv_pool_blocks: u64,
-    /// Requests sent to the simulated replica.
+    /// Requests sent to the simulated engine.
     pub requests_sent: u64,
     /// Requests finished.
     pub requests_completed: u64,
@@ -311,49 +317,39 @@ pub struct SimReport {
 /// # Errors
 /// Those of [`estimate`]; [`CoreError::Zero`] or [`CoreError::Invalid`] for a
 /// bad load, length or scheduler setting; [`CoreError::Invalid`] when no KV
-/// block fits (the model does not fit) or the request splits layers (`pp > 1`).
+/// block fits (the model does not fit).
 pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Result<SimReport> {
-    if req.pp > 1 {
-        return Err(CoreError::Invalid {
-            field: "pp",
-            value: req.pp.to_string(),
-            expected: "1: the simulation does not model a layer split".into(),
-        });
-    }
     let mut point = req.clone();
     point.load = Load::Concurrency(sim.scheduler.max_num_seqs);
     point.detail = Detail::Point;
     // the activation workspace holds one full step's tokens
     point.profile.prefill_chunk_tokens = Some(sim.scheduler.max_batched_tokens);
     let est = estimate(arch, &point)?;
-    let replicas = req.gpus / req.tp;
-    sim.validate(replicas)?;
+    let replicas = req.gpus / (req.tp * req.pp);
+    let prepared = Prepared::new(arch);
+    let replica = prepared.replica(&point)?;
+    // a pipelined split serves as `ways` engines, each with 1/ways of the
+    // requests, the sequence cap and the pool
+    let ways = replica.batches_in_flight();
+    let engines = replicas.saturating_mul(ways);
+    sim.validate(engines)?;
+    let mut engine_sim = sim.clone();
+    engine_sim.scheduler.max_num_seqs = (sim.scheduler.max_num_seqs / ways).max(1);
 
     let block = req.profile.kv_block_tokens.unwrap_or(1).max(1);
-    let per_sequence = kv::size(
-        arch,
-        &KvRequest {
-            seq_len: est.context.max(1),
-            batch: 1,
-            dtype: req.kv_dtype,
-            tp: req.tp,
-            block_tokens: None,
-        },
-    )?
-    .bytes_per_gpu;
-    let per_token = per_sequence as f64 / est.context.max(1) as f64;
-    let budget = est.memory.kv_budget_bytes();
-    let pool_blocks = if per_token > 0.0 {
-        (budget as f64 / (per_token * block as f64)).floor() as u64
-    } else {
-        u64::MAX / block
-    };
+    let (replica_blocks, per_token) = replica.kv_blocks(
+        sim.scheduler.max_num_seqs,
+        est.context,
+        Some(sim.scheduler.max_batched_tokens),
+        block,
+    )?;
+    let pool_blocks = replica_blocks / ways;
     if pool_blocks == 0 {
         return Err(CoreError::Invalid {
             field: "KV pool",
-            value: format!("{budget} bytes"),
+            value: format!("{} bytes", est.memory.kv_budget_bytes()),
             expected: format!(
-                "room for at least one block of {block} tokens ({:.0} bytes): the model does not fit",
+                "room for at least one block of {block} tokens ({:.0} bytes) per batch in flight: the model does not fit",
                 per_token * block as f64
             ),
         });
@@ -373,11 +369,29 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
         arch,
         PassWeights::new(arch, &list, &stored, req.tp),
         machine,
+        req.pp,
     );
-    let run = scheduler::run(sim, replicas, block, pool_blocks, &mut pricer);
+    let run = scheduler::run(&engine_sim, engines, block, pool_blocks, &mut pricer);
 
     let (prompt_mean, output_mean) = sim.lengths.means();
-    let assumptions = assumptions(sim, replicas, block, pool_blocks, per_token, est.context);
+    let mut assumptions = assumptions(
+        &engine_sim,
+        replicas,
+        block,
+        pool_blocks,
+        per_token,
+        est.context,
+    );
+    if ways > 1 {
+        assumptions.push(Assumption::new(
+            "batches in flight",
+            format!(
+                "{ways} per replica (pipeline parallelism): each simulated as an engine of its own with 1/{ways} of the replica's load, sequence cap ({}) and the KV pool ({replica_blocks} blocks), its every step a pass through all {} stages",
+                engine_sim.scheduler.max_num_seqs, req.pp
+            ),
+            "vLLM V0 ran one scheduler per virtual engine with 1/pp of the KV blocks (vllm/core/scheduler.py); V1 shares one pool and one cap among its pp batches in flight (step_with_batch_queue), which the even split approximates",
+        ));
+    }
     Ok(SimReport {
         arrivals: sim.arrivals,
         lengths: match &sim.lengths {
@@ -388,12 +402,13 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
         output_mean,
         seed: sim.seed,
         replicas,
+        batches_in_flight: ways,
         scheduler: sim.scheduler.clone(),
         kv_block_tokens: block,
         kv_pool_blocks: pool_blocks,
         passes_priced: pricer.passes_priced,
         assumptions,
-        ..run.report(replicas)
+        ..run.report(engines)
     })
 }
 

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::super::roofline::{pass_time_of, PassWeights};
+use super::super::roofline::PassWeights;
 use super::super::{Machine, Pass};
 use crate::arch::Architecture;
 
@@ -39,6 +39,8 @@ pub struct StepPricer<'a> {
     arch: &'a Architecture,
     weights: PassWeights<'a>,
     machine: Machine<'a>,
+    /// Stages of a layer split (1 without): each pass adds their hidden-state hops.
+    pp: u64,
     /// Decode passes by (sequences, cached-token grid index): a map, not a table
     /// indexed by the context, so a context of 2³¹ tokens costs one entry, not 2²⁷.
     decode: HashMap<(u64, u64), f64, BuildHasherDefault<Fx>>,
@@ -53,21 +55,24 @@ impl<'a> StepPricer<'a> {
         arch: &'a Architecture,
         weights: PassWeights<'a>,
         machine: Machine<'a>,
+        pp: u64,
     ) -> StepPricer<'a> {
         StepPricer {
             arch,
             weights,
             machine,
+            pp,
             decode: HashMap::default(),
             prefill: HashMap::default(),
             passes_priced: 0,
         }
     }
 
-    /// Seconds of one pass of `sequences` × `new_tokens` at `cached_tokens` each.
+    /// Seconds of one pass of `sequences` × `new_tokens` at `cached_tokens` each
+    /// through every stage of the replica.
     pub fn pass(&mut self, sequences: u64, new_tokens: u64, cached_tokens: u64) -> f64 {
         self.passes_priced += 1;
-        pass_time_of(
+        super::super::stages::pass_over_stages(
             self.arch,
             &self.weights,
             &Pass {
@@ -76,6 +81,7 @@ impl<'a> StepPricer<'a> {
                 cached_tokens,
             },
             self.machine,
+            self.pp,
         )
         .seconds
     }

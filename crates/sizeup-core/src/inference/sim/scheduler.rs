@@ -487,6 +487,7 @@ impl Run {
             output_mean: 0.0,
             seed: 0,
             replicas,
+            batches_in_flight: 1,
             scheduler: SchedulerConfig::default(),
             kv_block_tokens: 0,
             kv_pool_blocks: 0,

@@ -290,7 +290,12 @@ fn a_huge_context_prices_a_few_passes_not_a_table_of_its_length() {
         kv_dtype: req.kv_dtype,
         quantized: false,
     };
-    let mut pricer = StepPricer::new(&arch, PassWeights::new(&arch, &list, &stored, 1), machine);
+    let mut pricer = StepPricer::new(
+        &arch,
+        PassWeights::new(&arch, &list, &stored, 1),
+        machine,
+        1,
+    );
     // one sequence at 2³¹ cached tokens (on the grid) and 256 at 2³¹ + 8 each (between two points)
     let one = pricer.decode(1, 1 << 31);
     let many = pricer.decode(256, 256 * ((1 << 31) + 8));
@@ -319,4 +324,64 @@ fn a_run_at_a_context_of_two_to_the_31_completes() {
     assert_eq!(r.steps, 8);
     assert_eq!(r.tpot.samples, 2);
     assert!(r.tpot.p50.is_finite() && r.tpot.p50 > 0.0);
+}
+
+/// A pipelined replica is simulated as its batches in flight, each an engine with
+/// its share of the load, the sequence cap and the KV pool, stepping through
+/// every stage.
+#[test]
+fn a_pipelined_replica_simulates_its_batches_in_flight() {
+    let arch = llama_8b();
+    let mut one = h100(1024, 128);
+    one.profile.kv_block_tokens = Some(16);
+    let mut pipe = one.clone();
+    pipe.gpus = 2;
+    pipe.pp = 2;
+    let mut sim = SimRequest::poisson(4.0, 1024, 128);
+    sim.requests = 200;
+    let (r1, r2) = (
+        simulate(&arch, &one, &sim).unwrap(),
+        simulate(&arch, &pipe, &sim).unwrap(),
+    );
+    assert_eq!((r2.replicas, r2.batches_in_flight), (1, 2));
+    assert_eq!((r1.replicas, r1.batches_in_flight), (1, 1));
+    // each batch in flight holds half the cap
+    assert_eq!(r2.scheduler.max_num_seqs, 256);
+    assert!(r2
+        .assumptions
+        .iter()
+        .any(|a| a.name == "batches in flight" && a.value.contains("sequence cap (128)")));
+    // each stage holds half the layers, so the replica's pool holds about twice a
+    // GPU's tokens; each batch in flight gets half of it: about one GPU's pool
+    let ratio = r2.kv_pool_blocks as f64 / r1.kv_pool_blocks as f64;
+    assert!(ratio > 1.0 && ratio < 1.2, "{ratio}");
+    // a light load: every request served, the completion rate the arrival rate's
+    assert_eq!(r2.requests_completed, r2.requests_sent);
+    assert!(
+        (r2.requests_per_sec / 4.0 - 1.0).abs() < 0.2,
+        "{}",
+        r2.requests_per_sec
+    );
+    // alone, a prompt passes both stages in turn: its first token comes one copy of
+    // its 1024 hidden states (4 bytes per value) later than on one GPU, sent over
+    // NVLink's 450 GB/s at most, at NCCL's 0.8 of it plus some µs of latency at least
+    let mut alone = sim.clone();
+    alone.requests = 1;
+    let gap = simulate(&arch, &pipe, &alone).unwrap().ttft.p50
+        - simulate(&arch, &one, &alone).unwrap().ttft.p50;
+    let bytes = 1024.0 * 4096.0 * 4.0;
+    assert!(
+        gap > bytes / 450e9 && gap < bytes / (0.8 * 450e9) + 20e-6,
+        "{gap}"
+    );
+    // a closed loop splits its clients over the batches in flight
+    let mut closed = sim.clone();
+    closed.arrivals = Arrivals::ClosedLoop { clients: 3 };
+    assert!(matches!(
+        simulate(&arch, &pipe, &closed),
+        Err(CoreError::Invalid {
+            field: "closed_loop",
+            ..
+        })
+    ));
 }

@@ -42,6 +42,7 @@
 //! then bisected [`HEADROOM_BISECTIONS`] times between the last load that meets
 //! and the first that breaks.
 
+use super::space::SetupOrder;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 
@@ -312,7 +313,7 @@ type Taken = (Ranked, Simulated);
 /// The rank of a confirmed setup: by cost, its cost, then its simulated margin,
 /// then its steady-state capacity; by throughput, its throughput per GPU, then
 /// its cost, then its margin.
-fn rank_key(req: &ServePlanRequest, (r, s): &Taken) -> (f64, f64, f64, [u64; 9]) {
+fn rank_key(req: &ServePlanRequest, (r, s): &Taken) -> (f64, f64, f64, SetupOrder) {
     let m = s.margin();
     match req.by {
         ServeRankBy::Cost => (r.score, m, r.tie, r.order),
@@ -330,11 +331,11 @@ fn by_rank(req: &ServePlanRequest) -> impl Fn(&Taken, &Taken) -> std::cmp::Order
     }
 }
 
-/// A deployment: the GPUs, accelerator, tp, weights, KV and prefill pool (the
-/// first seven of a setup's order), whatever its engine caps.
-fn deployment(r: &Ranked) -> [u64; 7] {
+/// A deployment: the GPUs, accelerator, tp, pp, weights, KV and prefill pool
+/// (the first eight of a setup's order), whatever its engine caps.
+fn deployment(r: &Ranked) -> [u64; 8] {
     let o = r.order;
-    [o[0], o[1], o[2], o[3], o[4], o[5], o[6]]
+    [o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]]
 }
 
 /// Of `ranked` (best first), the best setup of each deployment: its engine
@@ -363,7 +364,7 @@ fn with_more_replicas(
     }
     let n = req
         .space
-        .next_replicas(r.candidate.tp, r.candidate.replicas)?;
+        .next_replicas(r.candidate.gpus_per_replica(), r.candidate.replicas)?;
     let candidate = ServeCandidate {
         replicas: n,
         ..r.candidate
@@ -473,7 +474,7 @@ pub fn confirm(
         ..ConfirmTally::default()
     };
     let mut queue: BinaryHeap<Reverse<Ranked>> = found.front.iter().copied().map(Reverse).collect();
-    let mut seen: HashSet<[u64; 9]> = found.front.iter().map(|r| r.order).collect();
+    let mut seen: HashSet<SetupOrder> = found.front.iter().map(|r| r.order).collect();
     let mut confirmed: Vec<Taken> = Vec::new();
     let mut refused: Vec<(Ranked, Simulated)> = Vec::new();
     while tally.simulated < MAX_SIMULATIONS {

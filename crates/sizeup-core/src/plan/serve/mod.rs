@@ -295,6 +295,9 @@ pub struct ServeCandidate {
     pub accelerator: usize,
     /// Tensor-parallel ranks per replica (per decode replica when disaggregated).
     pub tp: u64,
+    /// Pipeline stages per replica, each of `tp` GPUs (1 when disaggregated).
+    #[serde(default = "crate::inference::one")]
+    pub pp: u64,
     /// Replicas serving independently (decode replicas when disaggregated).
     pub replicas: u64,
     /// Disaggregated: the prefill pool beside the `replicas` decode replicas;
@@ -320,6 +323,7 @@ impl ServeCandidate {
         let pool = self.prefill?;
         Some(ServeCandidate {
             tp: pool.tp,
+            pp: 1,
             replicas: pool.replicas,
             prefill: None,
             ..*self
@@ -351,15 +355,20 @@ impl ServeCandidate {
         }
     }
 
-    /// GPUs in all: `tp · replicas`, plus the prefill pool's when disaggregated.
+    /// GPUs in all: `tp · pp · replicas`, plus the prefill pool's when disaggregated.
     pub fn gpus(&self) -> u64 {
         self.replica_gpus()
             .saturating_add(self.prefill.map_or(0, |p| p.gpus()))
     }
 
-    /// GPUs of the (decode) replicas, `tp · replicas`.
+    /// GPUs of the (decode) replicas, `tp · pp · replicas`.
     pub fn replica_gpus(&self) -> u64 {
-        self.tp.saturating_mul(self.replicas)
+        self.gpus_per_replica().saturating_mul(self.replicas)
+    }
+
+    /// GPUs of one (decode) replica, `tp · pp`.
+    pub fn gpus_per_replica(&self) -> u64 {
+        self.tp.saturating_mul(self.pp)
     }
 
     /// The request `sizeup infer` builds from this setup's flags: on `gpu`
@@ -375,6 +384,7 @@ impl ServeCandidate {
         let mut req = InferRequest::new(gpu, workload.engine);
         req.gpus = self.replica_gpus();
         req.tp = self.tp;
+        req.pp = self.pp;
         req.weights = self.weights;
         req.weight_options = workload.weight_options;
         req.kv_dtype = self.kv_dtype;
@@ -391,23 +401,26 @@ impl ServeCandidate {
 
     /// The simulation `sizeup infer --rate`/`--closed-loop` runs for this setup
     /// under `load`: fixed lengths, its engine caps, `bounds.requests_per_replica`
-    /// requests on the simulated replica. Users are rounded up to a multiple of
-    /// the replicas (each replica serves the same number).
+    /// requests on the simulated engine (a replica, or one of its batches in
+    /// flight). Users are rounded up to a multiple of the engines (each serves
+    /// the same number).
     pub fn simulation(
         &self,
         workload: &ServeWorkload,
         load: ServeLoad,
         bounds: &SimBounds,
     ) -> SimRequest {
+        let engines = self
+            .replicas
+            .max(1)
+            .saturating_mul(workload.engine.batches_in_flight(self.pp));
         let mut sim = SimRequest::poisson(1.0, workload.prompt, workload.output);
         sim.arrivals = match load {
             ServeLoad::Rate { per_sec } => Arrivals::Poisson {
                 rate_per_sec: per_sec,
             },
             ServeLoad::Users { users } => Arrivals::ClosedLoop {
-                clients: users
-                    .div_ceil(self.replicas.max(1))
-                    .saturating_mul(self.replicas),
+                clients: users.div_ceil(engines).saturating_mul(engines),
             },
         };
         sim.lengths = Lengths::Drawn {
@@ -418,7 +431,7 @@ impl ServeCandidate {
                 tokens: workload.output,
             },
         };
-        sim.requests = bounds.requests_per_replica.saturating_mul(self.replicas);
+        sim.requests = bounds.requests_per_replica.saturating_mul(engines);
         sim.seed = bounds.seed;
         sim.max_steps = bounds.max_steps;
         sim.scheduler.max_num_seqs = self.max_num_seqs;
@@ -554,6 +567,7 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
     for (field, v) in [
         ("gpus", &s.gpus),
         ("tp", &s.tp),
+        ("pp", &s.pp),
         ("max_num_seqs", &s.max_num_seqs),
         ("max_batched_tokens", &s.max_batched_tokens),
     ] {
@@ -576,6 +590,7 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
     for (field, len, most) in [
         ("gpus", s.gpus.len(), MAX_SERVE_GPUS as usize),
         ("tp", s.tp.len(), MAX_AXIS_VALUES),
+        ("pp", s.pp.len(), MAX_AXIS_VALUES),
         ("max_num_seqs", s.max_num_seqs.len(), MAX_AXIS_VALUES),
         (
             "max_batched_tokens",
@@ -598,6 +613,7 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
     let twice = [
         ("gpus", repeated(&s.gpus).map(u64::to_string)),
         ("tp", repeated(&s.tp).map(u64::to_string)),
+        ("pp", repeated(&s.pp).map(u64::to_string)),
         (
             "max_num_seqs",
             repeated(&s.max_num_seqs).map(u64::to_string),

@@ -5,15 +5,16 @@
 //! accelerator   the plan's list
 //! weights       each format whose matmul precision has a tensor path on the accelerator
 //! t             t | a (attention heads); t = 1 without a link for tensor parallelism
+//! p             pipeline stages per replica, p ≤ L (layers); p = 1 without a link
 //! kv            each KV precision
 //! chunk         each step budget (max_num_batched_tokens)
 //! m             each sequence cap (max_num_seqs)
-//! n replicas    n · t ∈ the GPU counts allowed
+//! n replicas    n · t · p ∈ the GPU counts allowed
 //! split         aggregated, or disaggregated: P prefill replicas of t_p ranks
 //!               and D decode replicas of t ranks, P·t_p + D·t ∈ the GPU counts
-//!               allowed, t_p from the same tensor-parallel list
+//!               allowed, t_p from the same tensor-parallel list (p = 1 only)
 //! ```
-//! A *machine* is one (accelerator, weights, t, kv): its passes are priced once
+//! A *machine* is one (accelerator, weights, t, p, kv): its passes are priced once
 //! and shared by its chunks, caps and replica counts (and, as a decode pool,
 //! by every prefill pool beside it).
 
@@ -33,6 +34,9 @@ pub struct ServeSpace {
     pub gpus: Vec<u64>,
     /// Tensor-parallel sizes per replica.
     pub tp: Vec<u64>,
+    /// Pipeline stages per replica (each of `tp` GPUs; vLLM `--pipeline-parallel-size`).
+    #[serde(default = "one_stage")]
+    pub pp: Vec<u64>,
     /// Weight formats (each only where the accelerator runs its matmuls natively).
     pub weights: Vec<WeightFormat>,
     /// KV cache precisions.
@@ -51,18 +55,30 @@ fn both_splits() -> Vec<bool> {
     vec![false, true]
 }
 
+fn one_stage() -> Vec<u64> {
+    vec![1]
+}
+
+/// A setup's place in the space's lists, for a total order: GPUs, accelerator,
+/// tp, pp, weights, KV, prefill tp and replicas (0 aggregated), sequence cap,
+/// step budget.
+pub type SetupOrder = [u64; 10];
+
 /// The largest deployment searched by default, GPUs.
 pub const DEFAULT_MAX_GPUS: u64 = 64;
 
 impl Default for ServeSpace {
     /// Up to [`DEFAULT_MAX_GPUS`] GPUs in all; tp 1, 2, 4, 8 (one 8-GPU node:
     /// the estimate prices tensor parallelism over the intra-node link only);
+    /// 1, 2 or 4 pipeline stages (a stage of a full node sends its hidden
+    /// states over the network);
     /// bf16, fp8 and AWQ int4 weights; bf16 and fp8 KV caches; vLLM's default
     /// 256 sequences and a tighter 64; vLLM's 8192-token step and a 2048-token one.
     fn default() -> Self {
         ServeSpace {
             gpus: (1..=DEFAULT_MAX_GPUS).collect(),
             tp: vec![1, 2, 4, 8],
+            pp: vec![1, 2, 4],
             weights: vec![
                 WeightFormat::Bf16,
                 WeightFormat::Fp8E4m3,
@@ -88,7 +104,7 @@ pub fn default_accelerators() -> Vec<Accelerator> {
 }
 
 /// One machine of the walk: an accelerator, a weight format, a tensor-parallel
-/// size and a KV precision, with indexes into the space's lists.
+/// size, a pipeline depth and a KV precision, with indexes into the space's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Machine {
@@ -98,6 +114,8 @@ pub struct Machine {
     pub weights: usize,
     /// Tensor-parallel size.
     pub tp: u64,
+    /// Pipeline stages.
+    pub pp: u64,
     /// Index of the KV precision in [`ServeSpace::kv_dtypes`].
     pub kv: usize,
 }
@@ -105,9 +123,7 @@ pub struct Machine {
 impl Machine {
     /// One setup on this machine: `replicas` (decode replicas where `prefill` is a
     /// split's prefill pool), the `(index, value)` of its sequence cap and step
-    /// budget; with its place in the space's lists for a total order (GPUs,
-    /// accelerator, tp, weights, KV, prefill tp and replicas (0 aggregated),
-    /// sequence cap, step budget).
+    /// budget; with its place in the space's lists for a total order ([`SetupOrder`]).
     pub fn setup(
         &self,
         space: &ServeSpace,
@@ -115,10 +131,11 @@ impl Machine {
         prefill: Option<PrefillPool>,
         (mi, max_num_seqs): (usize, u64),
         (ci, max_batched_tokens): (usize, u64),
-    ) -> (ServeCandidate, [u64; 9]) {
+    ) -> (ServeCandidate, SetupOrder) {
         let candidate = ServeCandidate {
             accelerator: self.accelerator,
             tp: self.tp,
+            pp: self.pp,
             replicas,
             prefill,
             weights: space.weights[self.weights],
@@ -131,6 +148,7 @@ impl Machine {
             candidate.gpus(),
             self.accelerator as u64,
             self.tp,
+            self.pp,
             self.weights as u64,
             self.kv as u64,
             tp_p,
@@ -151,7 +169,7 @@ pub struct SpaceCount {
     pub setups: u64,
     /// Of them, disaggregated.
     pub disaggregated_setups: u64,
-    /// Machines: (accelerator, weights, tp, KV) that divide and run.
+    /// Machines: (accelerator, weights, tp, pp, KV) that divide and run.
     pub machines: u64,
     /// Weight formats left out on accelerators without their tensor path.
     pub formats_without_path: u64,
@@ -164,19 +182,20 @@ impl ServeSpace {
         self.max_num_seqs.iter().copied().max().unwrap_or(1)
     }
 
-    /// Replica counts for tensor-parallel size `tp`: `n` with `n · tp` allowed.
-    pub fn replicas(&self, tp: u64) -> impl Iterator<Item = u64> + '_ {
+    /// Replica counts for replicas of `per_replica` GPUs (`tp · pp`): `n` with
+    /// `n · per_replica` allowed.
+    pub fn replicas(&self, per_replica: u64) -> impl Iterator<Item = u64> + '_ {
         let mut gpus: Vec<u64> = self.gpus.clone();
         gpus.sort_unstable();
         gpus.dedup();
         gpus.into_iter()
-            .filter(move |g| tp > 0 && g % tp == 0)
-            .map(move |g| g / tp)
+            .filter(move |g| per_replica > 0 && g % per_replica == 0)
+            .map(move |g| g / per_replica)
     }
 
-    /// The next replica count above `n` allowed at `tp`.
-    pub fn next_replicas(&self, tp: u64, n: u64) -> Option<u64> {
-        self.replicas(tp).filter(|&r| r > n).min()
+    /// The next replica count above `n` allowed for replicas of `per_replica` GPUs.
+    pub fn next_replicas(&self, per_replica: u64, n: u64) -> Option<u64> {
+        self.replicas(per_replica).filter(|&r| r > n).min()
     }
 
     /// Whether aggregated setups are searched.
@@ -194,13 +213,13 @@ impl ServeSpace {
         (self.max_batched_tokens.len() as u64).saturating_mul(self.max_num_seqs.len() as u64)
     }
 
-    /// Aggregated setups per machine of tensor-parallel size `tp`.
-    pub fn setups_per_machine(&self, tp: u64) -> u64 {
+    /// Aggregated setups per machine of `per_replica` GPUs per replica.
+    pub fn setups_per_machine(&self, per_replica: u64) -> u64 {
         if !self.aggregated() {
             return 0;
         }
         self.variants()
-            .saturating_mul(self.replicas(tp).count() as u64)
+            .saturating_mul(self.replicas(per_replica).count() as u64)
     }
 
     /// The prefill/decode splits with `tp_p` ranks per prefill replica and
@@ -245,9 +264,10 @@ impl ServeSpace {
     }
 
     /// Disaggregated setups with decode machine `m` on `acc`: every prefill
-    /// size × split × engine-cap variant.
+    /// size × split × engine-cap variant (none for a pipelined machine: the
+    /// split's pools are tensor-parallel only).
     pub fn split_setups(&self, arch: &Architecture, acc: &Accelerator, m: &Machine) -> u64 {
-        if !self.split() {
+        if !self.split() || m.pp > 1 {
             return 0;
         }
         let splits: u64 = self
@@ -261,20 +281,29 @@ impl ServeSpace {
     /// Every machine of the space on `accs` for `arch`, in walk order.
     pub fn machines(&self, arch: &Architecture, accs: &[Accelerator]) -> Vec<Machine> {
         let mut out = Vec::new();
+        let largest = self.gpus.iter().copied().max().unwrap_or(0);
         for (a, acc) in accs.iter().enumerate() {
             let tps = self.tps(arch, acc);
+            let linked = acc.interconnect_bytes_per_sec.is_some();
             for (w, format) in self.weights.iter().enumerate() {
                 if !has_tensor_path(acc, format.compute_precision()) {
                     continue;
                 }
                 for &tp in &tps {
-                    for kv in 0..self.kv_dtypes.len() {
-                        out.push(Machine {
-                            accelerator: a,
-                            weights: w,
-                            tp,
-                            kv,
-                        });
+                    for &pp in &self.pp {
+                        let splits = pp == 1 || (linked && pp <= arch.num_layers());
+                        if !splits || tp.saturating_mul(pp) > largest {
+                            continue;
+                        }
+                        for kv in 0..self.kv_dtypes.len() {
+                            out.push(Machine {
+                                accelerator: a,
+                                weights: w,
+                                tp,
+                                pp,
+                                kv,
+                            });
+                        }
                     }
                 }
             }
@@ -289,7 +318,7 @@ impl ServeSpace {
             n.saturating_add(self.split_setups(arch, &accs[m.accelerator], m))
         });
         let setups = machines.iter().fold(disaggregated, |n, m| {
-            n.saturating_add(self.setups_per_machine(m.tp))
+            n.saturating_add(self.setups_per_machine(m.tp.saturating_mul(m.pp)))
         });
         let without = accs
             .iter()

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::space::Machine;
+use super::space::{Machine, SetupOrder};
 use super::split::{decide_split, PrefillSide, SplitSteady};
 use super::{
     LatencyTargets, PrefillPool, ServeCandidate, ServeLoad, ServePlanRequest, ServeRankBy,
@@ -240,10 +240,8 @@ pub struct Ranked {
     pub score: f64,
     /// The tie-break: minus the capacity (by cost) or the cost (by throughput).
     pub tie: f64,
-    /// The setup's place in the space's lists, for a total order: GPUs,
-    /// accelerator, tp, weights, KV, prefill tp and replicas (0 aggregated),
-    /// sequence cap, step budget.
-    pub order: [u64; 9],
+    /// The setup's place in the space's lists, for a total order.
+    pub order: SetupOrder,
     /// The setup.
     pub candidate: ServeCandidate,
     /// Its figures.
@@ -272,7 +270,7 @@ pub struct Miss {
     /// The largest ratio of a figure to its limit.
     pub ratio: f64,
     /// The setup's place in the space's lists.
-    pub order: [u64; 9],
+    pub order: SetupOrder,
     /// The setup.
     pub candidate: ServeCandidate,
     /// Why it misses.
@@ -452,6 +450,7 @@ impl<'r> Prices<'r> {
             self.output,
             self.prefill_seconds,
             step,
+            self.replica.batches_in_flight(),
         )
     }
 
@@ -661,7 +660,7 @@ pub(super) fn decide(
         capacity,
         capacity_output_tokens_per_sec: capacity_output,
         capacity_output_tokens_per_sec_per_gpu: at_capacity.output_tokens_per_sec
-            / c.tp.max(1) as f64,
+            / c.gpus_per_replica().max(1) as f64,
         gpus,
         usd_per_hour: price.map(|p| p * gpus as f64),
         usd_per_million_output_tokens: price.map(|p| per_million(p, gpus, served)),
@@ -688,6 +687,7 @@ pub(super) fn machine_request(
     let probe = ServeCandidate {
         accelerator: m.accelerator,
         tp: m.tp,
+        pp: m.pp,
         replicas: 1,
         prefill: None,
         weights: req.space.weights[m.weights],
@@ -704,7 +704,7 @@ impl Found {
         &mut self,
         req: &ServePlanRequest,
         candidate: ServeCandidate,
-        order: [u64; 9],
+        order: SetupOrder,
         o: Outcome,
     ) {
         self.tally.evaluated += 1;
@@ -767,7 +767,7 @@ fn walk_machine(
 ) -> Found {
     let space = &req.space;
     let acc = &accs[m.accelerator];
-    let replicas: Vec<u64> = space.replicas(m.tp).collect();
+    let replicas: Vec<u64> = space.replicas(m.tp.saturating_mul(m.pp)).collect();
     let base = machine_request(req, acc, &m);
     let replica = match stored[m.weights]
         .as_ref()
@@ -778,7 +778,7 @@ fn walk_machine(
         Err(_) => {
             found.refuse(
                 space
-                    .setups_per_machine(m.tp)
+                    .setups_per_machine(m.tp.saturating_mul(m.pp))
                     .saturating_add(space.split_setups(prepared.arch(), acc, &m)),
             );
             return found;
@@ -811,7 +811,7 @@ fn walk_machine(
     }
     found.tally.passes_priced += prices.passes;
     found.tally.memory_layouts += prices.layouts;
-    if space.split() {
+    if space.split() && m.pp == 1 {
         walk_splits(prepared, acc, req, stored, m, &prices, price, &mut found);
     }
     found

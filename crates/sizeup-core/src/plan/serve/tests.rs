@@ -63,9 +63,9 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
         // (prefill tp, prefill replicas, decode replicas) of every layout: aggregated first
         let mut layouts: Vec<(u64, u64, u64)> = Vec::new();
         if req.space.aggregated() {
-            layouts.extend(req.space.replicas(m.tp).map(|n| (0, 0, n)));
+            layouts.extend(req.space.replicas(m.tp * m.pp).map(|n| (0, 0, n)));
         }
-        if req.space.split() {
+        if req.space.split() && m.pp == 1 {
             for tp_p in req.space.tps(arch, &accs[m.accelerator]) {
                 let splits = req.space.splits(tp_p, m.tp);
                 layouts.extend(splits.into_iter().map(|(p, d)| (tp_p, p, d)));
@@ -77,6 +77,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
                     let candidate = ServeCandidate {
                         accelerator: m.accelerator,
                         tp: m.tp,
+                        pp: m.pp,
                         replicas,
                         prefill: (p > 0).then_some(PrefillPool {
                             tp: tp_p,
@@ -96,6 +97,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
                                 candidate.gpus(),
                                 m.accelerator as u64,
                                 m.tp,
+                                m.pp,
                                 m.weights as u64,
                                 m.kv as u64,
                                 tp_p,
@@ -129,9 +131,11 @@ fn the_steady_tier_keeps_what_deciding_each_setup_alone_keeps() {
             let all = brute_force(&arch, &accs, &req);
             let count = req.space.count(&arch, &accs);
             assert_eq!(found.tally.evaluated, count.setups);
-            // 2 accelerators × 2 formats × 2 tp × 2 KV; 2 chunks × 2 caps × (8 + 4) replica counts
-            assert_eq!(count.machines, 16);
-            assert_eq!(count.setups, 8 * 4 * 8 + 8 * 4 * 4);
+            // 2 accelerators × 2 formats × 2 KV × 6 (tp, pp) of tp 1, 2 and pp 1, 2, 4;
+            // 2 chunks × 2 caps × the replica counts of 1 to 8 GPUs: 8 of 1 GPU, 4 of
+            // 2 (tp 1·pp 2, tp 2·pp 1), 2 of 4 (tp 1·pp 4, tp 2·pp 2), 1 of 8
+            assert_eq!(count.machines, 48);
+            assert_eq!(count.setups, 8 * 4 * (8 + 4 + 4 + 2 + 2 + 1));
             assert_eq!(found.tally.refused, 0);
             assert_eq!(found.tally.kept, all.len() as u64);
             assert_eq!(
@@ -253,7 +257,9 @@ fn llama_8b_at_20_requests_per_second_on_the_catalog() {
     let accs = default_accelerators();
     assert_eq!(accs.len(), 17);
     let plan = search(&arch, &accs, &request(ServeLoad::Rate { per_sec: 20.0 })).unwrap();
-    assert_eq!(plan.space.machines, 336);
+    // 17 accelerators' formats and KV precisions × tp 1, 2, 4, 8 × pp 1, 2, 4 (every
+    // accelerator here has a GPU link)
+    assert_eq!(plan.space.machines, 336 * 3);
     assert_eq!(plan.tally.evaluated, plan.space.setups);
     let w = &plan.top[0];
     // two GH200 ($1.49/h each, Lambda) with fp8 weights and KV: $2.98/h
@@ -344,6 +350,7 @@ fn a_setup_the_simulation_refuses_is_named_with_its_simulated_figures() {
     req.space = ServeSpace {
         gpus: vec![1],
         tp: vec![1],
+        pp: vec![1],
         weights: vec![WeightFormat::Bf16],
         kv_dtypes: vec![KvDtype::Bf16],
         max_num_seqs: vec![256],
@@ -406,6 +413,7 @@ fn a_disaggregated_ttft_is_the_prefill_queue_the_prefill_and_the_kv_transfer() {
     let c = ServeCandidate {
         accelerator: 0,
         tp: 1,
+        pp: 1,
         replicas: 1,
         prefill: Some(PrefillPool { tp: 1, replicas: 1 }),
         weights: WeightFormat::Bf16,

@@ -199,7 +199,6 @@ impl PlanTrainArgs {
             seq_len: self.seq_len,
             global_batch: Some(self.global_batch),
             micro_batch: 1,
-            pp: 1,
             vpp: 1,
             cp: 1,
             ep: 1,
@@ -236,6 +235,7 @@ impl PlanTrainArgs {
             gpu_file: None,
             gpus: Some(gpus),
             tp: None,
+            pp: None,
             price: self.price,
         }
     }

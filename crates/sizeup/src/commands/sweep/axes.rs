@@ -452,8 +452,8 @@ pub static TRAIN_AXES: &[AxisDef] = &[
     device("tp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
         a.tp = Some(v as u64)
     }),
-    train("pp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
-        a.pp = v as u64
+    device("pp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.pp = Some(v as u64)
     }),
     train(
         "vpp",

@@ -100,7 +100,7 @@ pub(super) fn nothing_meets(
                 ),
                 format!(
                     "{replicas} replicas ({} GPUs) would carry {} at steady state: allow them with `--gpus`{}; or a lower `{}`",
-                    replicas.saturating_mul(c.tp),
+                    replicas.saturating_mul(c.gpus_per_replica()),
                     load_text(req.load),
                     if cap_by_memory { "" } else { ", or a larger `--max-num-seqs`" },
                     load_flag(req.load),
@@ -148,7 +148,7 @@ pub(super) fn nothing_meets(
                 ),
                 format!(
                     "{replicas} replicas ({} GPUs) would hold {users} users: allow them with `--gpus`; or fewer `--users`",
-                    replicas.saturating_mul(c.tp)
+                    replicas.saturating_mul(c.gpus_per_replica())
                 ),
             )
         }

@@ -114,6 +114,9 @@ pub struct PlanServeArgs {
     /// Tensor-parallel sizes per replica (default 1,2,4,8: one node)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
     pub tp: Vec<u64>,
+    /// Pipeline stages per replica, each of `tp` GPUs (default 1,2,4; aggregated setups only)
+    #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
+    pub pp: Vec<u64>,
     /// Weight formats (default bf16,fp8,awq-int4-g128; each only on GPUs with its tensor path)
     #[arg(long, value_delimiter = ',', value_parser = crate::cli::parse_weights)]
     pub weights: Vec<WeightFormat>,
@@ -267,6 +270,9 @@ impl PlanServeArgs {
         if !self.tp.is_empty() {
             s.tp = self.tp.clone();
         }
+        if !self.pp.is_empty() {
+            s.pp = self.pp.clone();
+        }
         if !self.weights.is_empty() {
             s.weights = self.weights.clone();
         }
@@ -392,6 +398,9 @@ fn estimate_args(
     push("--gpu", e.accelerator.clone());
     push("--gpus", c.replica_gpus().to_string());
     push("--tp", c.tp.to_string());
+    if c.pp > 1 {
+        push("--pp", c.pp.to_string());
+    }
     push("--weights", c.weights.to_string());
     push("--kv-dtype", c.kv_dtype.name().to_string());
     push("--prompt", w.prompt.to_string());
@@ -428,6 +437,7 @@ fn predicted_seconds(
     let probe = ServeCandidate {
         accelerator: 0,
         tp: 1,
+        pp: 1,
         replicas: 1,
         prefill: None,
         weights: req.space.weights[0],
@@ -571,6 +581,7 @@ pub(super) fn up3(x: f64) -> f64 {
 /// `2×GH200 (2 replicas × tp 1), fp8-e4m3 weights, fp8 KV, 256 seqs, 8192-token steps`.
 pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
     let layout = match c.prefill {
+        None if c.pp > 1 => format!("{} × tp {} · pp {}", replicas_text(c.replicas), c.tp, c.pp),
         None => format!("{} × tp {}", replicas_text(c.replicas), c.tp),
         Some(_) => format!("disaggregated {}", layout_text(c)),
     };
@@ -584,10 +595,11 @@ pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
     )
 }
 
-/// A setup's replicas: `2 × 1` (replicas × tp), or `2P(tp1)+3D(tp2)` for
-/// prefill and decode pools.
+/// A setup's replicas: `2 × 1` (replicas × tp), `2 × 4·2` (replicas × tp·pp),
+/// or `2P(tp1)+3D(tp2)` for prefill and decode pools.
 pub(super) fn layout_text(c: &ServeCandidate) -> String {
     match c.prefill {
+        None if c.pp > 1 => format!("{} × {}·{}", c.replicas, c.tp, c.pp),
         None => format!("{} × {}", c.replicas, c.tp),
         Some(p) => format!("{}P(tp{})+{}D(tp{})", p.replicas, p.tp, c.replicas, c.tp),
     }
@@ -627,7 +639,7 @@ fn assumptions(
         ),
         Assumption::new(
             "parallelism",
-            "tensor parallelism within a replica, replicas independent; pipeline and expert parallelism are not searched (the serving estimate models neither)",
+            "tensor parallelism within a stage; pipeline stages per replica (`--pp`), as many batches in flight, aggregated setups only; replicas independent; expert parallelism is not searched (experts are sharded as tensor parallelism)",
             scope,
         ),
         Assumption::new(

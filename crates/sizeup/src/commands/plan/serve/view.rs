@@ -19,7 +19,7 @@ fn differences(a: &ServeEntry, b: &ServeEntry) -> Vec<String> {
     if x.gpus() != y.gpus() {
         d.push(format!("GPUs {} vs {}", x.gpus(), y.gpus()));
     }
-    if (x.replicas, x.tp, x.prefill) != (y.replicas, y.tp, y.prefill) {
+    if (x.replicas, x.tp, x.pp, x.prefill) != (y.replicas, y.tp, y.pp, y.prefill) {
         d.push(format!("{} vs {}", layout_text(x), layout_text(y)));
     }
     if x.weights != y.weights {
@@ -121,7 +121,7 @@ impl Report for PlanServeReport {
             ("$/M out", "usd_per_million_output_tokens"),
             ("GPUs", "gpus"),
             ("GPU", "accelerator"),
-            ("replicas × tp", "layout"),
+            ("replicas × tp·pp", "layout"),
             ("weights", "weights"),
             ("KV", "kv_dtype"),
             ("seqs", "max_num_seqs"),
@@ -376,7 +376,7 @@ impl Report for PlanServeReport {
             Cell::Exact(self.plan.space.disaggregated_setups),
         );
         row(
-            "  machines (GPU × weights × tp × KV)",
+            "  machines (GPU × weights × tp × pp × KV)",
             Cell::Exact(self.plan.space.machines),
         );
         row("evaluated at steady state", Cell::Exact(tl.evaluated));
@@ -411,11 +411,12 @@ impl Report for PlanServeReport {
         let s = &req.space;
         let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         notes.push(format!(
-            "space: {} accelerators ({}); GPUs {}; tp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; disaggregated {}; replicas (and prefill/decode splits): every count whose GPUs are allowed",
+            "space: {} accelerators ({}); GPUs {}; tp {}; pp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; disaggregated {}; replicas (and prefill/decode splits): every count whose GPUs are allowed",
             self.plan.accelerators.len(),
             self.plan.accelerators.join(","),
             gpus_text(&s.gpus),
             list(&s.tp),
+            list(&s.pp),
             s.weights.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(","),
             s.kv_dtypes.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
             list(&s.max_num_seqs),
