@@ -134,6 +134,11 @@ pub struct PeakFlops {
     /// FP4 tensor.
     #[serde(default)]
     pub fp4: Option<f64>,
+    /// FP16 tensor with FP16 accumulate, where the chip runs it faster than
+    /// with FP32 accumulate (GeForce cards: twice); only kernels that accumulate
+    /// in FP16 reach it ([`crate::device::Library::fp16_accumulate`]).
+    #[serde(default)]
+    pub fp16_fp16_accumulate: Option<f64>,
 }
 
 impl PeakFlops {

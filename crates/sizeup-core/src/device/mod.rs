@@ -148,6 +148,9 @@ pub struct Library {
     pub memory: f64,
     /// Fixed seconds each kernel adds (launch, the gap before the next kernel).
     pub per_kernel_seconds: f64,
+    /// 16-bit products accumulate in FP16: priced at the row's
+    /// `fp16_fp16_accumulate` peak where it has one.
+    pub fp16_accumulate: bool,
 }
 
 /// The time of one operation and where it goes.
@@ -295,12 +298,20 @@ impl<'a> Device<'a> {
     /// Compute seconds of a product of `flops` in `precision`, before wave quantization.
     ///
     /// # Formula
-    /// `F / (P_p · r_p · l_p · c(F · 312T/P_p)/0.95)` (0 for no FLOPs)
+    /// `F / (P_p · r_p · l_p · c(F · 312T/P_p)/0.95)` (0 for no FLOPs); `P_p` the
+    /// FP16-accumulate peak for a 16-bit product of a library that accumulates in
+    /// FP16, on a row that lists one
     pub fn matmul_compute(&self, flops: f64, precision: ComputePrecision) -> f64 {
         if flops <= 0.0 {
             return 0.0;
         }
-        let peak = peak_flops(self.acc, precision);
+        let fp16_accumulate = match precision {
+            ComputePrecision::Bf16 if self.library.fp16_accumulate => {
+                self.acc.peak_flops.fp16_fp16_accumulate
+            }
+            _ => None,
+        };
+        let peak = fp16_accumulate.unwrap_or_else(|| peak_flops(self.acc, precision));
         let size = matmul_at(flops * CURVE_REFERENCE_PEAK / peak) / matmul_top();
         flops / (peak * self.matmul_rate(precision) * size)
     }

@@ -10,6 +10,7 @@ const FULL: Library = Library {
     matmul_8bit: 1.0,
     attention: 1.0,
     memory: 1.0,
+    fp16_accumulate: false,
     per_kernel_seconds: 0.0,
 };
 
@@ -122,6 +123,7 @@ fn attention_and_memory_passes() {
     let d = Device::new(
         a100(),
         Library {
+            fp16_accumulate: false,
             per_kernel_seconds: 2e-6,
             ..FULL
         },
@@ -203,4 +205,34 @@ fn rows_without_measurements_get_the_stated_defaults() {
     );
     assert_eq!(r.sm_count, None);
     assert_eq!(collective::node_figures(card), collective::DEFAULT_NODE);
+}
+
+/// A library that accumulates 16-bit products in FP16 runs them at a GeForce
+/// card's FP16-accumulate peak, twice its FP32-accumulate one; other precisions
+/// and rows without that figure keep their peaks.
+#[test]
+fn fp16_accumulation_takes_the_fp16_accumulate_peak_where_a_row_lists_one() {
+    let fp16 = Library {
+        fp16_accumulate: true,
+        ..FULL
+    };
+    // 1.1 TFLOP: at the top of the size curve at either peak
+    let flops = 2.0 * 8192f64.powi(3);
+    let rtx3090 = hardware::find("RTX-3090").unwrap();
+    // GA102 whitepaper: 142 TFLOP/s with FP16 accumulate, 71 with FP32
+    assert_eq!(rtx3090.peak_flops.fp16_fp16_accumulate, Some(142e12));
+    let (acc16, acc32) = (Device::new(rtx3090, fp16), Device::new(rtx3090, FULL));
+    let ratio = acc16.matmul_compute(flops, ComputePrecision::Bf16)
+        / acc32.matmul_compute(flops, ComputePrecision::Bf16);
+    assert!((ratio - 0.5).abs() < TOL, "{ratio}");
+    // INT8 products keep their own peak
+    assert_eq!(
+        acc16.matmul_compute(flops, ComputePrecision::Int8),
+        acc32.matmul_compute(flops, ComputePrecision::Int8)
+    );
+    // an A100 lists none: FP16 accumulation is no faster there
+    assert_eq!(
+        Device::new(a100(), fp16).matmul_compute(flops, ComputePrecision::Bf16),
+        Device::new(a100(), FULL).matmul_compute(flops, ComputePrecision::Bf16)
+    );
 }

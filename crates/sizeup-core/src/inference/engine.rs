@@ -223,6 +223,15 @@ pub struct EngineProfile {
     /// Grouped-query K/V are copied to every query head before attention
     /// (transformers' `repeat_kv`): the cache is read, written `a/k`-fold and read again.
     pub expand_gqa_kv: bool,
+    /// 16-bit products accumulate in FP16 (llama.cpp's cuBLAS path), which
+    /// accelerators listing an FP16-accumulate peak run faster.
+    #[serde(default)]
+    pub fp16_accumulate: bool,
+    /// Each weight tensor is its own product (llama.cpp multiplies `wq`, `wk`, `wv`,
+    /// `ffn_gate` and `ffn_up` one by one); `false` where the engine fuses a block's
+    /// projections that share an input (vLLM's `qkv_proj` and `gate_up_proj`).
+    #[serde(default)]
+    pub product_per_tensor: bool,
     /// Fraction of the link bandwidth an all-reduce reaches (NCCL bus bandwidth).
     pub allreduce_efficiency: f64,
     /// Fixed latency of one all-reduce, seconds.
@@ -272,6 +281,8 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         overhead_on_host: false,
         dequantize_for_batched_matmul: false,
         expand_gqa_kv: false,
+        fp16_accumulate: false,
+        product_per_tensor: false,
         // NCCL's bus efficiency and base latency, as training's collectives take them
         allreduce_efficiency: crate::device::collective::BUS_EFFICIENCY,
         allreduce_latency_seconds: crate::device::collective::COLLECTIVE_BASE_SECONDS,
@@ -304,8 +315,9 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             // fitted by sizeup_validation::calibration (Knob::LlamaCppMetalMatmul / LlamaCppMetalMemory)
             matmul_efficiency_16bit: 0.38,
             matmul_efficiency_8bit: 0.38,
-            memory_efficiency: 0.62,
+            memory_efficiency: 0.70,
             layer_overhead_seconds: 20e-6,
+            product_per_tensor: true,
             source: "llama.cpp Metal, calibrated on llama-bench LLaMA-7B runs on M2 Ultra and M2 Max (issue #2850, PR #2959); macOS GPU working-set limit ~75% of unified memory".into(),
             ..base
         },
@@ -315,14 +327,15 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             runtime_bytes: 512 * MIB,
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
-            // fitted by sizeup_validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory);
-            // at the top of its range: llama.cpp's cuBLAS path accumulates in FP16, which
-            // GeForce cards run at twice the FP32-accumulate peak the catalog lists
-            matmul_efficiency_16bit: 1.0,
-            matmul_efficiency_8bit: 1.0,
-            memory_efficiency: 0.95,
+            // fitted by sizeup_validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory),
+            // of the FP16-accumulate peak where the card lists one
+            matmul_efficiency_16bit: 0.63,
+            matmul_efficiency_8bit: 0.63,
+            memory_efficiency: 0.98,
             layer_overhead_seconds: 60e-6,
             dequantize_for_batched_matmul: true,
+            fp16_accumulate: true,
+            product_per_tensor: true,
             source: "llama.cpp CUDA, calibrated on llama-bench LLaMA-7B runs on RTX 3090 and 4090 (PR #4766, Jan 2024)".into(),
             ..base
         },
@@ -337,6 +350,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             layer_overhead_seconds: EAGER_HOST_SECONDS_PER_LAYER,
             overhead_on_host: true,
             expand_gqa_kv: true,
+            product_per_tensor: true,
             source: "transformers generate (eager PyTorch, sdpa with repeat_kv): efficiencies are estimates; host dispatch per layer from PyTorch's GPT, Fast blog (eager Llama-7B 25.5 tok/s on A100, CPU-bound)".into(),
             ..base
         },
@@ -493,6 +507,23 @@ impl EngineProfile {
                 "batched matmuls on quantized weights",
                 "dequantize to f16 in memory, then cuBLAS",
                 src,
+            ));
+        }
+        if self.fp16_accumulate {
+            v.push(Assumption::new(
+                "16-bit matmul accumulation",
+                "FP16: at the accelerator's FP16-accumulate peak where its row lists one (GeForce cards: twice the FP32-accumulate peak)",
+                "llama.cpp ggml-cuda: cublasGemmEx with CUBLAS_COMPUTE_16F for F16 products",
+            ));
+        }
+        if self.product_per_tensor {
+            v.push(Assumption::new(
+                "projections",
+                "one product per weight tensor (Q, K and V apart; gate and up apart)",
+                match self.engine {
+                    Engine::Transformers => "transformers modeling files: q_proj, k_proj, v_proj, gate_proj and up_proj are separate nn.Linear",
+                    _ => "llama.cpp src/llama-model.cpp graph builders: one ggml_mul_mat per tensor (wq, wk, wv, ffn_gate, ffn_up)",
+                },
             ));
         }
         v

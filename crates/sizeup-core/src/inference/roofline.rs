@@ -138,6 +138,11 @@ pub fn has_tensor_path(gpu: &Accelerator, precision: ComputePrecision) -> bool {
     }
 }
 
+/// The most weight tensors of one operation an engine that multiplies them one
+/// by one ([`EngineProfile::product_per_tensor`]) is priced for apart: Q, K and
+/// V; gate and up. An operation of more is priced as one product.
+const MAX_TENSORS_APART: usize = 4;
+
 /// Weights of one operation on one rank.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct OpWeights {
@@ -149,16 +154,57 @@ struct OpWeights {
     rows: f64,
     /// Input features (for activation traffic).
     cols: f64,
+    /// Each tensor of the operation on its own, while there are at most
+    /// [`MAX_TENSORS_APART`] and none is a stack of copies.
+    apart: [Single; MAX_TENSORS_APART],
+    /// Tensors added; 0 where they cannot be priced apart.
+    tensors: usize,
+}
+
+/// One weight tensor on one rank: its parameters, stored bytes and output features.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Single {
+    elements: f64,
+    bytes: f64,
+    rows: f64,
 }
 
 impl OpWeights {
     fn add(&mut self, s: &StoredTensor, tp: f64) {
         let split = if s.replicated_under_tp() { 1.0 } else { tp };
         let copies = s.tensor.copies as f64;
-        self.elements += (s.tensor.rows * s.tensor.cols) as f64 * copies / split;
-        self.bytes += s.bytes as f64 / split;
-        self.rows += s.tensor.rows as f64 / split;
+        // the first tensor, or the next of tensors still priced apart
+        let apart = (self.elements == 0.0 || self.tensors > 0) && s.tensor.copies == 1;
+        let one = Single {
+            elements: (s.tensor.rows * s.tensor.cols) as f64 * copies / split,
+            bytes: s.bytes as f64 / split,
+            rows: s.tensor.rows as f64 / split,
+        };
+        self.elements += one.elements;
+        self.bytes += one.bytes;
+        self.rows += one.rows;
         self.cols = self.cols.max(s.tensor.cols as f64);
+        self.tensors = match self.apart.get_mut(self.tensors) {
+            Some(slot) if apart => {
+                *slot = one;
+                self.tensors + 1
+            }
+            _ => 0,
+        };
+    }
+
+    /// The operation's tensors as operations of their own; `None` for one tensor
+    /// or where they cannot be priced apart.
+    fn tensors_apart(&self) -> Option<impl Iterator<Item = OpWeights> + '_> {
+        (self.tensors > 1).then(|| {
+            self.apart[..self.tensors].iter().map(|t| OpWeights {
+                elements: t.elements,
+                bytes: t.bytes,
+                rows: t.rows,
+                cols: self.cols,
+                ..OpWeights::default()
+            })
+        })
     }
 }
 
@@ -258,11 +304,20 @@ struct OpCost {
 }
 
 /// The operations of one block, in the order a pass adds them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct BlockCost {
-    /// At most two operations for each of the six linears, one for attention.
-    ops: [OpCost; 13],
+    /// At most two operations for each tensor of the six linears, one for attention.
+    ops: [OpCost; 2 * Stage::PRODUCTS * MAX_TENSORS_APART + 1],
     len: usize,
+}
+
+impl Default for BlockCost {
+    fn default() -> Self {
+        BlockCost {
+            ops: [OpCost::default(); 2 * Stage::PRODUCTS * MAX_TENSORS_APART + 1],
+            len: 0,
+        }
+    }
 }
 
 impl BlockCost {
@@ -336,10 +391,19 @@ impl<'a> Pricer<'a> {
         Self::add(out, t, flops, bytes);
     }
 
-    /// A linear layer applied to `tokens` rows.
+    /// A linear layer applied to `tokens` rows: one product, or one per weight
+    /// tensor for an engine that multiplies them apart.
     fn linear(&self, out: &mut BlockCost, w: &OpWeights, tokens: f64) {
         if w.elements == 0.0 {
             return;
+        }
+        if self.m.profile.product_per_tensor {
+            if let Some(tensors) = w.tensors_apart() {
+                for t in tensors {
+                    self.linear(out, &t, tokens);
+                }
+                return;
+            }
         }
         let activations = 2.0 * tokens * (w.cols + w.rows);
         let batched = tokens > 32.0;
@@ -375,6 +439,7 @@ pub fn experts_touched(e: f64, k: f64, tokens: f64) -> f64 {
 /// engine's per-layer overhead, added per layer.
 fn library(p: &EngineProfile) -> Library {
     Library {
+        fp16_accumulate: p.fp16_accumulate,
         matmul_16bit: p.matmul_efficiency_16bit,
         matmul_8bit: p.matmul_efficiency_8bit,
         attention: 1.0,
@@ -598,6 +663,7 @@ fn block_cost(
             bytes: experts.bytes / e,
             rows: experts.rows,
             cols: experts.cols,
+            ..OpWeights::default()
         };
         // each token runs k experts; the weights of the touched ones are read once
         let flops = 2.0 * tokens * k * per_expert.elements;

@@ -325,3 +325,39 @@ fn an_eager_framework_has_no_layer_split() {
         Err(CoreError::Invalid { field: "pp", .. })
     ));
 }
+
+/// llama.cpp multiplies Q, K and V (and gate and up) one by one: the same
+/// arithmetic as the fused products, each product reading its input again, each
+/// priced at its own (smaller) size, so no faster.
+#[test]
+fn issue_11_llama_cpp_multiplies_each_tensor_apart() {
+    let arch = crate::testing::llama31_8b();
+    let mut apart = request("RTX-4090", Engine::LlamaCpp);
+    apart.prompt = 512;
+    apart.output = 128;
+    assert!(apart.profile.product_per_tensor);
+    let mut fused = apart.clone();
+    fused.profile.product_per_tensor = false;
+    let (apart, fused) = (
+        estimate(&arch, &apart).unwrap(),
+        estimate(&arch, &fused).unwrap(),
+    );
+    for (a, f, tokens) in [
+        (apart.prefill.breakdown, fused.prefill.breakdown, 512.0),
+        (apart.decode.breakdown, fused.decode.breakdown, 1.0),
+    ] {
+        assert!((a.flops / f.flops - 1.0).abs() < 1e-12);
+        // K, V and up read the layer's 16-bit normed input again: 3 · 2 · T · 4096
+        // bytes in each of the 32 layers
+        let again = 32.0 * 3.0 * 2.0 * tokens * 4096.0;
+        assert!(
+            ((a.bytes - f.bytes) / again - 1.0).abs() < 1e-9,
+            "{}",
+            a.bytes - f.bytes
+        );
+        assert!(a.seconds >= f.seconds, "{} {}", a.seconds, f.seconds);
+    }
+    assert!(apart.prefill.seconds > fused.prefill.seconds);
+    assert!(apart.assumptions.iter().any(|a| a.name == "projections"));
+    assert!(!fused.assumptions.iter().any(|a| a.name == "projections"));
+}

@@ -222,6 +222,7 @@ impl<'a> Gpu<'a> {
 /// memory curve, [`KERNEL_GAP_SECONDS`] per kernel.
 fn library(sustained: f64) -> Library {
     Library {
+        fp16_accumulate: false,
         matmul_16bit: sustained,
         matmul_8bit: sustained,
         attention: sustained,

@@ -158,7 +158,7 @@ class Decision(Result):
 class EngineProfile(Result):
     """Everything an estimate assumes about an engine. Each field is overridable."""
     __slots__ = ()
-    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'overhead_on_host': None, 'prefill_chunk_tokens': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree')), 'runtime_bytes': None, 'source': None}
+    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'fp16_accumulate': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'overhead_on_host': None, 'prefill_chunk_tokens': None, 'product_per_tensor': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree')), 'runtime_bytes': None, 'source': None}
 
 
 class EstimateWarningContextBeyondModel(Result):
@@ -442,7 +442,7 @@ class PassTime(Result):
 class PeakFlops(Result):
     """Dense peak throughput per precision, in FLOP/s; `None` where the chip has no such path."""
     __slots__ = ()
-    _fields = {'bf16': None, 'fp32': None, 'fp4': None, 'fp8': None, 'int8': None, 'tf32': None}
+    _fields = {'bf16': None, 'fp16_fp16_accumulate': None, 'fp32': None, 'fp4': None, 'fp8': None, 'int8': None, 'tf32': None}
 
 
 class Percentiles(Result):

@@ -569,6 +569,11 @@ class EngineProfile(Result):
         (transformers' `repeat_kv`): the cache is read, written `a/k`-fold and read again.
         """
     @property
+    def fp16_accumulate(self) -> bool:
+        """16-bit products accumulate in FP16 (llama.cpp's cuBLAS path), which
+        accelerators listing an FP16-accumulate peak run faster.
+        """
+    @property
     def kv_block_tokens(self) -> Optional[int]:
         """Paged KV cache block size in tokens; `None` for a contiguous cache."""
     @property
@@ -595,6 +600,12 @@ class EngineProfile(Result):
     def prefill_chunk_tokens(self) -> Optional[int]:
         """Tokens one prefill step processes (sizes the activation workspace);
         `None` for the whole batch at once.
+        """
+    @property
+    def product_per_tensor(self) -> bool:
+        """Each weight tensor is its own product (llama.cpp multiplies `wq`, `wk`, `wv`,
+        `ffn_gate` and `ffn_up` one by one); `false` where the engine fuses a block's
+        projections that share an input (vLLM's `qkv_proj` and `gate_up_proj`).
         """
     @property
     def reserve(self) -> Reserve:
@@ -1541,6 +1552,12 @@ class PeakFlops(Result):
     @property
     def bf16(self) -> Optional[float]:
         """BF16/FP16 tensor, FP32 accumulate."""
+    @property
+    def fp16_fp16_accumulate(self) -> Optional[float]:
+        """FP16 tensor with FP16 accumulate, where the chip runs it faster than
+        with FP32 accumulate (GeForce cards: twice); only kernels that accumulate
+        in FP16 reach it ([`crate::device::Library::fp16_accumulate`]).
+        """
     @property
     def fp32(self) -> Optional[float]:
         """FP32 (non-tensor)."""
