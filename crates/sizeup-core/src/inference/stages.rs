@@ -90,6 +90,15 @@ pub fn pipelined_stage_layers(layers: u64, pp: u64) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The layers each of `pp` devices holds as `engine` places them: llama.cpp's
+/// [`stage_layers`], a pipelined engine's [`pipelined_stage_layers`].
+fn engine_stage_layers(layers: u64, pp: u64, engine: Engine) -> Vec<(u64, u64)> {
+    match engine.stage_schedule() {
+        Some(StageSchedule::InTurn) => stage_layers(layers, pp),
+        _ => pipelined_stage_layers(layers, pp),
+    }
+}
+
 /// One device of a layer split: its layers as an architecture of their own (for
 /// their KV cache) and the weight bytes it holds.
 #[derive(Debug, Clone)]
@@ -137,11 +146,7 @@ pub(super) fn stages<'a>(
         }];
     }
     let layers = arch.num_layers();
-    let split = if in_turn {
-        stage_layers(layers, pp)
-    } else {
-        pipelined_stage_layers(layers, pp)
-    };
+    let split = engine_stage_layers(layers, pp, engine);
     let last = split.len() - 1;
     // the stage holding layer `i`: the last whose first layer is at most `i`
     let stage_of = |layer: u64| {
@@ -228,12 +233,7 @@ pub(super) fn assumptions(arch: &Architecture, pp: u64, engine: Engine) -> Vec<A
         return Vec::new();
     }
     let in_turn = engine.stage_schedule() == Some(StageSchedule::InTurn);
-    let split = if in_turn {
-        stage_layers(arch.num_layers(), pp)
-    } else {
-        pipelined_stage_layers(arch.num_layers(), pp)
-    };
-    let slices: Vec<String> = split
+    let slices: Vec<String> = engine_stage_layers(arch.num_layers(), pp, engine)
         .iter()
         .map(|&(first, n)| match n {
             0 => "none".to_string(),
