@@ -85,6 +85,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("lora_rank", "--lora-rank"),
     ("lora_targets", "--lora-targets"),
     ("precision", "--precision"),
+    ("optimizer_impl", "--optimizer-impl"),
     ("workload", "--workload"),
     ("prompt + output", "--prompt + --output"),
     ("prefill_chunk_tokens", "--prefill-chunk"),
@@ -205,6 +206,13 @@ fn core_hints(err: &CoreError) -> Vec<String> {
         CoreError::Invalid { field: "zero", .. } => {
             vec!["`--fsdp` is ZeRO-3 sharding: drop `--zero` or pass `--zero 3`".into()]
         }
+        CoreError::Invalid {
+            field: "optimizer_impl",
+            ..
+        } => vec![
+            "`--optimizer-impl deepspeed-bf16` is full bf16 training with fp32 master weights and `--zero 1` (or `--distributed-optimizer`); pass those, or `--optimizer-impl standard`"
+                .into(),
+        ],
         CoreError::Invalid { field: "mfu", .. } => {
             vec!["pass `--mfu` as a fraction, e.g. `0.4`".into()]
         }

@@ -125,3 +125,41 @@ fn issue_5_bad_layouts_exit_2_naming_the_field() {
             .stderr(predicate::str::contains("hint:"));
     }
 }
+
+#[test]
+fn deepspeed_bf16_optimizer_keeps_six_gradient_bytes_per_parameter() {
+    // llama-3.2-1b: 1,235,814,400 parameters (shared/fixtures/models); at ZeRO-1 on
+    // 8 GPUs DeepSpeed's BF16_Optimizer holds 2 + (2 + 4) + 12/8 bytes of each
+    let p: u64 = 1_235_814_400;
+    let v = json(&[
+        "llama-3.2-1b",
+        "--gpus",
+        "8",
+        "--zero",
+        "1",
+        "--optimizer-impl",
+        "deepspeed-bf16",
+    ]);
+    assert_eq!(v["request"]["optimizer_impl"], "deepspeed-bf16");
+    let m = &v["estimate"]["memory"];
+    assert_eq!(m["weights_bytes"], 2 * p);
+    assert_eq!(m["gradients_bytes"], 6 * p);
+    assert_eq!(m["optimizer_states_bytes"], (12 * p).div_ceil(8));
+    let notes = v["estimate"]["assumptions"].to_string();
+    assert!(notes.contains("DeepSpeed's BF16_Optimizer"), "{notes}");
+    assert!(notes.contains("2 + 6 + 12 bytes per parameter"), "{notes}");
+    // the default is the precision's convention
+    let v = json(&["llama-3.2-1b", "--gpus", "8", "--zero", "1"]);
+    assert_eq!(v["request"]["optimizer_impl"], "standard");
+    assert_eq!(v["estimate"]["memory"]["gradients_bytes"], 4 * p);
+    // it runs at ZeRO-1 only: without it, exit 2 naming the flag
+    sizeup()
+        .args(["train", "llama-3.2-1b", "--gpus", "8"])
+        .args(["--optimizer-impl", "deepspeed-bf16"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`--optimizer-impl` = deepspeed-bf16 is invalid: DeepSpeed's BF16_Optimizer shards",
+        ))
+        .stderr(predicate::str::contains("hint:"));
+}

@@ -51,7 +51,7 @@ use kernels::{Gpu, Kernels};
 use lora::Method;
 use memo::{Memo, StageStates};
 use parallel::{Layout, LayoutRequest, Workload, ZeroStage};
-use states::{GpuParams, Optimizer, Precision, Stage, StateConfig, StateInputs};
+use states::{GpuParams, Optimizer, OptimizerImpl, Precision, Stage, StateConfig, StateInputs};
 use time::{Overlap, StepKernels, StepTime, TimeConfig};
 
 /// Memory the framework itself holds on each GPU: the CUDA context and the
@@ -127,6 +127,10 @@ pub struct TrainRequest {
     /// ([`activations::Loss::default_for`]).
     #[serde(default)]
     pub loss: Option<activations::Loss>,
+    /// Who holds the gradients and optimizer states: the precision's convention,
+    /// or DeepSpeed's BF16 optimizer ([`states::OptimizerImpl`]).
+    #[serde(default)]
+    pub optimizer_impl: OptimizerImpl,
 }
 
 impl TrainRequest {
@@ -157,6 +161,7 @@ impl TrainRequest {
             sustained_fraction: None,
             comm_sm_share: None,
             loss: None,
+            optimizer_impl: OptimizerImpl::Standard,
         }
     }
 
@@ -400,6 +405,7 @@ pub(crate) fn state_config<'a>(req: &'a TrainRequest, layout: &Layout) -> StateC
         fp32_params: req.method.adapters().is_none()
             && eager_residual(req, layout) == eager::Residual::Autocast,
         method: &req.method,
+        optimizer_impl: req.optimizer_impl,
     }
 }
 
@@ -934,6 +940,7 @@ fn price<'p>(
         });
     }
     dev.residual = eager_residual(req, &layout);
+    state_config(req, &layout).check(layout.zero)?;
 
     // memory
     let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch, memo)?;
@@ -1062,12 +1069,16 @@ fn assumptions(
                     req.precision.name(),
                     match (req.master_weights, layout.zero, req.precision) {
                         (false, _, _) => "; 16-bit weights, gradients and optimizer states (no fp32 master)",
+                        (true, _, _) if req.optimizer_impl == OptimizerImpl::DeepspeedBf16 => "; DeepSpeed's BF16_Optimizer: bf16 weights and gradients, an fp32 gradient accumulation buffer of every parameter, fp32 master weights and moments sharded over the data-parallel ranks",
                         (true, ZeroStage::Zero3, _) => "; FSDP: fp32 sharded master weights and gradients, 16-bit gathered weights",
                         (true, _, Precision::Fp16) => "; fp16 weights and gradients, fp32 master weights and an fp32 gradient copy in the optimizer",
                         (true, _, _) => "; 16-bit weights, fp32 gradients, fp32 master weights",
                     }
                 ),
-                "Micikevicius et al. 2018 (mixed precision); Megatron-LM docs/source/api-guide/distributed_optimizer.md (bytes per parameter)",
+                match req.optimizer_impl {
+                    OptimizerImpl::Standard => "Micikevicius et al. 2018 (mixed precision); Megatron-LM docs/source/api-guide/distributed_optimizer.md (bytes per parameter)",
+                    OptimizerImpl::DeepspeedBf16 => "DeepSpeed deepspeed/runtime/bf16_optimizer.py (bf16 gradients kept, fp32 gradient buffer of the whole model, fp32 partition stepped) and runtime/pipe/engine.py (bf16 gradients cleared only before each backward)",
+                },
             )
         },
         Assumption::new("optimizer", req.optimizer.name(), "user choice (default AdamW)"),

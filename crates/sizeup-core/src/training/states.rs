@@ -4,8 +4,10 @@
 //! as Megatron-LM and DeepSpeed accumulate them) and, in the optimizer, an fp32
 //! master copy beside the optimizer's own states (Micikevicius et al. 2018; the
 //! ZeRO paper's 12 bytes per parameter for Adam; Megatron-LM's 18 bytes per
-//! parameter for bf16 with fp32 gradients, 20 for fp16). Under `torch.autocast`
-//! the fp32 parameters are the master copy: 4 + 4 + 8 bytes.
+//! parameter for bf16 with fp32 gradients, 20 for fp16). DeepSpeed's BF16
+//! optimizer keeps the bf16 gradients beside the fp32 ones: 2 + 6 + 12
+//! ([`OptimizerImpl::DeepspeedBf16`]). Under `torch.autocast` the fp32
+//! parameters are the master copy: 4 + 4 + 8 bytes.
 //! Tensor and pipeline parallelism divide the layers' parameters; ZeRO stages and
 //! FSDP divide the states over the data-parallel ranks.
 
@@ -138,6 +140,72 @@ impl std::str::FromStr for Optimizer {
                 what: "optimizer",
                 name: s.to_string(),
                 suggestions: Optimizer::ALL
+                    .iter()
+                    .map(|o| o.name().to_string())
+                    .collect(),
+            })
+    }
+}
+
+/// The implementation of mixed-precision training that holds the gradients and
+/// the optimizer states: what the bytes per parameter depend on besides the
+/// precision ([`StateConfig::bytes_per_parameter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerImpl {
+    /// The precision's convention, as Megatron-LM, PyTorch (DDP, FSDP, autocast)
+    /// and DeepSpeed's ZeRO optimizer hold the states: bf16 and fp8 runs 2 + 4 +
+    /// 12, fp16 runs 2 + 2 + 16, FSDP 2 + 2 + 12 over the shards.
+    #[default]
+    Standard,
+    /// DeepSpeed's `BF16_Optimizer` (bf16 without a ZeRO stage, as
+    /// Megatron-DeepSpeed trained BLOOM): every parameter's bf16 gradient is kept
+    /// beside an fp32 gradient accumulation buffer of the whole model, neither
+    /// sharded, and the fp32 master weights and Adam moments are sharded over the
+    /// data-parallel ranks (its own ZeRO-1): `2 + (2 + 4) + 12/d` bytes per parameter.
+    ///
+    /// # Source
+    /// DeepSpeed `deepspeed/runtime/bf16_optimizer.py`, alike on the
+    /// `olruwase/bf16-updates` branch BLOOM ran (8245053977, 2022-02-27) and as
+    /// merged ("bf16+pipeline parallelism (#1801)", 56c5223868):
+    /// `fp32_groups_gradients_flat`, an fp32 buffer the size of the whole bf16
+    /// group, beside `fp32_groups_flat_partition`, the data-parallel rank's slice
+    /// of fp32 master weights that the optimizer steps; `runtime/pipe/engine.py`
+    /// `_exec_backward_pass` clears the bf16 gradients only before each backward
+    /// and accumulates with `update_hp_grads(clear_lp_grads=False)`, so they stay
+    /// alive. BigScience `train/tr11-176B-ml`: "bf16 must use z0! it implements
+    /// its own zero stage 1 equivalent" (`tr11-176B-ml.slurm`); "it doesn't shard
+    /// the static fp32 buffer it reuses, which consumes 4 bytes * params of
+    /// additional memory" (`README.md`).
+    DeepspeedBf16,
+}
+
+impl OptimizerImpl {
+    /// Every implementation, in help order.
+    pub const ALL: [OptimizerImpl; 2] = [OptimizerImpl::Standard, OptimizerImpl::DeepspeedBf16];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerImpl::Standard => "standard",
+            OptimizerImpl::DeepspeedBf16 => "deepspeed-bf16",
+        }
+    }
+}
+
+impl std::str::FromStr for OptimizerImpl {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        OptimizerImpl::ALL
+            .into_iter()
+            .find(|o| o.name() == norm)
+            .ok_or_else(|| CoreError::Unknown {
+                what: "optimizer implementation",
+                name: s.to_string(),
+                suggestions: OptimizerImpl::ALL
                     .iter()
                     .map(|o| o.name().to_string())
                     .collect(),
@@ -485,9 +553,47 @@ pub struct StateConfig<'a> {
     pub fp32_params: bool,
     /// Full fine-tuning or adapters.
     pub method: &'a Method,
+    /// Who holds the gradients and optimizer states.
+    pub optimizer_impl: OptimizerImpl,
 }
 
 impl StateConfig<'_> {
+    /// Refuse a configuration its [`OptimizerImpl`] does not run: DeepSpeed's
+    /// `BF16_Optimizer` trains bf16 with fp32 master weights, whole models (its
+    /// gradient buffers cover every parameter), steps after the backward, and
+    /// shards its master weights and moments as ZeRO-1 does; DeepSpeed hands
+    /// ZeRO stages 2 and 3 to its ZeRO optimizer instead.
+    ///
+    /// # Errors
+    /// [`CoreError::Invalid`] on `optimizer_impl`, naming the first setting at
+    /// odds with it.
+    pub fn check(&self, zero: ZeroStage) -> Result<()> {
+        if self.optimizer_impl != OptimizerImpl::DeepspeedBf16 {
+            return Ok(());
+        }
+        let why = if self.precision != Precision::Bf16 {
+            format!("trains bf16, not {}", self.precision.name())
+        } else if !self.master_weights {
+            "keeps fp32 master weights (no pure 16-bit training)".into()
+        } else if self.method.adapters().is_some() {
+            format!("trains whole models, not {}", self.method.name())
+        } else if self.optimizer_in_backward {
+            "steps the optimizer after the backward, not in it".into()
+        } else if zero != ZeroStage::Zero1 {
+            format!(
+                "shards its fp32 master weights and moments as ZeRO-1 does: ZeRO stage 1, not {} (DeepSpeed runs stages 2 and 3 with its ZeRO optimizer)",
+                zero.number()
+            )
+        } else {
+            return Ok(());
+        };
+        Err(CoreError::Invalid {
+            field: "optimizer_impl",
+            value: self.optimizer_impl.name().into(),
+            expected: format!("DeepSpeed's BF16_Optimizer {why}"),
+        })
+    }
+
     /// Bytes per trainable weight: 4 with fp32 parameters, else 2.
     fn param_bytes(&self) -> u64 {
         if self.fp32_params {
@@ -502,6 +608,7 @@ impl StateConfig<'_> {
     /// # Formula
     /// ```text
     /// fp32 parameters (autocast):                                   4
+    /// DeepSpeed BF16_Optimizer (OptimizerImpl::DeepspeedBf16):      6 (bf16 gradients + fp32 accumulation buffer)
     /// bf16 or fp8 products, master weights, ZeRO 0–2:               4 (fp32 gradients)
     /// fp16 products, master weights:                                2 (+ 4 in the optimizer states: fp32_gradient_copy)
     /// ZeRO-3 / FSDP, or no master weights (pure 16-bit):            2
@@ -514,10 +621,12 @@ impl StateConfig<'_> {
     /// optimizer's states); DeepSpeed's `BF16_Optimizer` accumulates into fp32
     /// gradients of the whole model too. FSDP keeps fp32 sharded parameters as the
     /// master and reduces into fp32 sharded gradients beside 8 bytes of AdamW
-    /// moments, 16/d in all, which 2 + 2 + 12 adds up to.
+    /// moments, 16/d in all, which 2 + 2 + 12 adds up to. DeepSpeed's
+    /// `BF16_Optimizer` keeps the bf16 gradients as well ([`OptimizerImpl::DeepspeedBf16`]).
     fn grad_bytes(&self, zero3: bool) -> u64 {
         match (self.fp32_params, self.master_weights && !zero3) {
             (true, _) => 4,
+            (false, true) if self.optimizer_impl == OptimizerImpl::DeepspeedBf16 => 6,
             (false, true) if self.precision == Precision::Fp16 => 2,
             (false, true) => 4,
             (false, false) => 2,
@@ -889,6 +998,7 @@ mod tests {
             optimizer_in_backward: false,
             fp32_params: false,
             method,
+            optimizer_impl: OptimizerImpl::Standard,
         }
     }
 
@@ -938,6 +1048,109 @@ mod tests {
             ..cfg(&full)
         };
         assert_eq!(pure.bytes_per_parameter(false).unwrap(), [2, 2, 4]);
+        let deepspeed = StateConfig {
+            optimizer_impl: OptimizerImpl::DeepspeedBf16,
+            ..cfg(&full)
+        };
+        assert_eq!(deepspeed.bytes_per_parameter(false).unwrap(), [2, 6, 12]);
+    }
+
+    /// DeepSpeed's BF16_Optimizer at ZeRO-1 over 64 ranks: bf16 weights, bf16
+    /// gradients and the fp32 accumulation buffer whole on every rank (2 + 2 + 4
+    /// bytes per parameter), the fp32 master and both AdamW moments sharded
+    /// (12/64): two bytes per parameter more than Megatron-LM's distributed
+    /// optimizer (6 + 12/d), none of them sharded.
+    #[test]
+    fn deepspeed_bf16_keeps_both_gradients_whole_and_shards_the_rest() {
+        let arch = llama2_7b();
+        let n = 6_738_415_616u64;
+        let l = layout(
+            &arch,
+            LayoutRequest {
+                zero: ZeroStage::Zero1,
+                ..LayoutRequest::default()
+            },
+            64,
+        );
+        let method = Method::Full;
+        let deepspeed = StateConfig {
+            optimizer_impl: OptimizerImpl::DeepspeedBf16,
+            ..cfg(&method)
+        };
+        let s = model_states(&arch, &l, Stage::Only, &deepspeed).unwrap();
+        assert_eq!(s.weights_bytes, 2 * n);
+        assert_eq!(s.gradients_bytes, 6 * n);
+        assert_eq!(s.optimizer_states_bytes, (12 * n).div_ceil(64));
+        let megatron = model_states(&arch, &l, Stage::Only, &cfg(&method)).unwrap();
+        assert_eq!(s.gradients_bytes - megatron.gradients_bytes, 2 * n);
+        assert_eq!(s.optimizer_states_bytes, megatron.optimizer_states_bytes);
+    }
+
+    /// The BF16_Optimizer runs full bf16 training with master weights at ZeRO-1
+    /// alone; anything else is refused, naming the setting, and the standard
+    /// convention refuses nothing.
+    #[test]
+    fn deepspeed_bf16_refuses_what_it_does_not_run() {
+        let full = Method::Full;
+        let lora = Method::Lora {
+            rank: 8,
+            targets: vec![Projection::Q],
+        };
+        let deepspeed = StateConfig {
+            optimizer_impl: OptimizerImpl::DeepspeedBf16,
+            ..cfg(&full)
+        };
+        assert_eq!(deepspeed.check(ZeroStage::Zero1), Ok(()));
+        let refused = |c: &StateConfig, zero| match c.check(zero) {
+            Err(CoreError::Invalid {
+                field: "optimizer_impl",
+                value,
+                expected,
+            }) => {
+                assert_eq!(value, "deepspeed-bf16");
+                expected
+            }
+            other => panic!("{other:?}"),
+        };
+        for zero in [ZeroStage::Zero0, ZeroStage::Zero2, ZeroStage::Zero3] {
+            let why = refused(&deepspeed, zero);
+            assert!(
+                why.contains(&format!("ZeRO stage 1, not {}", zero.number())),
+                "{why}"
+            );
+        }
+        let fp16 = StateConfig {
+            precision: Precision::Fp16,
+            ..deepspeed.clone()
+        };
+        assert!(refused(&fp16, ZeroStage::Zero1).ends_with("trains bf16, not fp16"));
+        let pure = StateConfig {
+            master_weights: false,
+            ..deepspeed.clone()
+        };
+        assert!(refused(&pure, ZeroStage::Zero1).contains("fp32 master weights"));
+        let adapters = StateConfig {
+            method: &lora,
+            ..deepspeed.clone()
+        };
+        assert!(refused(&adapters, ZeroStage::Zero1).ends_with("not lora"));
+        let in_backward = StateConfig {
+            optimizer_in_backward: true,
+            ..deepspeed.clone()
+        };
+        assert!(refused(&in_backward, ZeroStage::Zero1).contains("after the backward"));
+        for zero in [ZeroStage::Zero0, ZeroStage::Zero3] {
+            assert_eq!(cfg(&full).check(zero), Ok(()));
+        }
+        // the names read back
+        for o in OptimizerImpl::ALL {
+            assert_eq!(o.name().parse::<OptimizerImpl>().unwrap(), o);
+        }
+        assert_eq!(
+            "DeepSpeed_BF16".parse::<OptimizerImpl>().unwrap(),
+            OptimizerImpl::DeepspeedBf16
+        );
+        assert!("zero1".parse::<OptimizerImpl>().is_err());
     }
 
     /// Sharding in ZeRO's order: the distributed optimizer (ZeRO-1) as Megatron-LM

@@ -164,6 +164,7 @@ mod properties {
                 optimizer_in_backward: false,
                 fp32_params: false,
                 method: &method,
+                optimizer_impl: OptimizerImpl::Standard,
             };
             let total = |zero| {
                 let l = Layout::resolve(&LayoutRequest { zero, ..LayoutRequest::default() }, &arch, &w).unwrap();
@@ -320,4 +321,46 @@ fn autocast_states_and_the_moment_of_the_peak() {
         (2 * p, 4 * p, 12 * p)
     );
     assert_eq!((f.weight_copies_bytes, f.peak), (0, Peak::ForwardEnd));
+}
+
+/// DeepSpeed's BF16_Optimizer on 8 GPUs at ZeRO-1: 2 + 6 + 12/8 bytes per
+/// parameter, all at the peak (its buffers persist), two bytes per parameter
+/// more than the standard convention; the precision assumption states both.
+#[test]
+fn the_deepspeed_bf16_optimizer_holds_two_gradient_bytes_more() {
+    let arch = crate::testing::llama32_1b();
+    let p: u64 = 1_235_814_400; // shared/fixtures/models llama-3.2-1b
+    let acc = gpu("H200");
+    let mut req = TrainRequest::new(8, 2048, 8, 1);
+    req.layout.zero = ZeroStage::Zero1;
+    let standard = estimate(&arch, &acc, &req).unwrap();
+    req.optimizer_impl = OptimizerImpl::DeepspeedBf16;
+    let e = estimate(&arch, &acc, &req).unwrap();
+    let m = &e.memory;
+    assert_eq!(
+        (m.weights_bytes, m.gradients_bytes, m.optimizer_states_bytes),
+        (2 * p, 6 * p, (12 * p).div_ceil(8))
+    );
+    assert_eq!(m.peak, Peak::ForwardEnd);
+    assert_eq!(m.total_bytes, standard.memory.total_bytes + 2 * p);
+    assert_eq!(e.time.step_seconds, standard.time.step_seconds);
+    let precision = |e: &TrainEstimate| {
+        e.assumptions
+            .iter()
+            .find(|a| a.name == "precision")
+            .map(|a| a.value.clone())
+            .unwrap()
+    };
+    assert!(precision(&e).starts_with("bf16 products; DeepSpeed's BF16_Optimizer"));
+    assert!(precision(&e).contains(": 2 + 6 + 12 bytes per parameter"));
+    assert!(precision(&standard).contains(": 2 + 4 + 12 bytes per parameter"));
+    // without ZeRO-1 sharding it is not the BF16_Optimizer
+    req.layout.zero = ZeroStage::Zero0;
+    assert!(matches!(
+        estimate(&arch, &acc, &req),
+        Err(CoreError::Invalid {
+            field: "optimizer_impl",
+            ..
+        })
+    ));
 }

@@ -6,7 +6,7 @@ responses (sizeup::api); do not edit: run the script after a response changes.
 from typing import Any, Dict, List, Literal, Optional, Union
 from ._result import Result, SweepFrame
 
-__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
+__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'OptimizerImpl', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
 
 Arrivals = Union[ArrivalsPoisson, ArrivalsClosedLoop]
 """How requests arrive."""
@@ -71,6 +71,12 @@ Mode = Literal['serve', 'train']
 
 Optimizer = Literal['adamw', 'adamw8bit', 'sgd', 'adafactor', 'lion']
 """The optimizer."""
+
+OptimizerImpl = Literal['standard', 'deepspeed-bf16']
+"""The implementation of mixed-precision training that holds the gradients and
+the optimizer states: what the bytes per parameter depend on besides the
+precision ([`StateConfig::bytes_per_parameter`]).
+"""
 
 Peak = Literal['forward_end', 'forward_end_before_gradients', 'optimizer_step']
 """The moment of a training step at which a GPU's memory peaks.
@@ -3136,6 +3142,11 @@ class TrainRequest(Result):
     @property
     def optimizer(self) -> Optimizer:
         """Optimizer."""
+    @property
+    def optimizer_impl(self) -> OptimizerImpl:
+        """Who holds the gradients and optimizer states: the precision's convention,
+        or DeepSpeed's BF16 optimizer ([`states::OptimizerImpl`]).
+        """
     @property
     def optimizer_in_backward(self) -> bool:
         """Step the optimizer inside the backward pass, freeing each gradient at once."""

@@ -6,6 +6,7 @@ use sizeup_core::inference::Engine;
 use sizeup_core::training::activations::{Loss, Recompute};
 use sizeup_core::training::fit::SeqLenStep;
 use sizeup_core::training::lora::Projection;
+use sizeup_core::training::states::OptimizerImpl;
 use sizeup_core::KvDtype;
 
 use super::*;
@@ -90,7 +91,7 @@ fn train_request_round_trips() {
         "vpp": 2, "cp": 2, "ep": 1, "dp": 2, "sequence_parallel": true, "zero": 1, "fsdp": false,
         "distributed_optimizer": true, "recompute": "selective", "flash_attention": false,
         "dropout": true, "optimizer": "adamw-8bit", "precision": "fp8", "master_weights": false,
-        "optimizer_in_backward": true, "mfu": 0.4, "method": "lora", "lora_rank": 8,
+        "optimizer_in_backward": true, "optimizer_impl": "deepspeed-bf16", "mfu": 0.4, "method": "lora", "lora_rank": 8,
         "lora_targets": ["q", "v"], "kernels": "eager", "loss": "chunked:16",
         "overlap_tp": true, "overlap_dp": false, "overlap_ep": true, "gpus_per_node": 4,
         "inter_node_gbps": 200, "max_seq_len": true, "seq_len_step": "pow2"
@@ -99,6 +100,7 @@ fn train_request_round_trips() {
     assert_eq!(r.train.loss, Some(Loss::Chunked(16)));
     assert_eq!(r.train.lora_targets, [Projection::Q, Projection::V]);
     assert_eq!(r.train.recompute, Recompute::Selective);
+    assert_eq!(r.train.optimizer_impl, OptimizerImpl::DeepspeedBf16);
     assert!(!r.train.flash_attention);
     assert_eq!(r.seq_len_step, SeqLenStep::PowerOfTwo);
 }

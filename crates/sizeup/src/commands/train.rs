@@ -8,7 +8,7 @@ use sizeup_core::training::fit::{self, LongestFit, SeqLenStep};
 use sizeup_core::training::kernels::Kernels;
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::{LayoutRequest, ZeroStage};
-use sizeup_core::training::states::{Optimizer, Precision, Stage};
+use sizeup_core::training::states::{Optimizer, OptimizerImpl, Precision, Stage};
 use sizeup_core::training::{self, MemoryPerGpu, TrainEstimate, TrainRequest};
 use sizeup_core::Assumption;
 
@@ -114,6 +114,12 @@ pub struct TrainFlags {
     /// Step the optimizer in the backward pass, freeing each gradient at once
     #[arg(long)]
     pub optimizer_in_backward: bool,
+    /// Who holds gradients and optimizer states: standard (the precision's convention:
+    /// Megatron-LM, PyTorch, DeepSpeed ZeRO) or deepspeed-bf16 (DeepSpeed's BF16_Optimizer,
+    /// bf16 with --zero 1: bf16 gradients and an fp32 copy kept whole, 2 + 6 + 12/dp bytes
+    /// per parameter)
+    #[arg(long, default_value = "standard", value_parser = parse_optimizer_impl)]
+    pub optimizer_impl: OptimizerImpl,
     /// Model FLOPs utilization to use instead of the time model (0–1)
     #[arg(long, value_parser = crate::door::FRACTION)]
     pub mfu: Option<f64>,
@@ -164,6 +170,17 @@ pub fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
         let names: Vec<&str> = Optimizer::ALL.iter().map(|o| o.name()).collect();
         format!(
             "`{s}` is not an optimizer (expected one of {})",
+            names.join(", ")
+        )
+    })
+}
+
+/// Parse an optimizer implementation.
+pub fn parse_optimizer_impl(s: &str) -> Result<OptimizerImpl, String> {
+    s.parse().map_err(|_| {
+        let names: Vec<&str> = OptimizerImpl::ALL.iter().map(|o| o.name()).collect();
+        format!(
+            "`{s}` is not an optimizer implementation (expected one of {})",
             names.join(", ")
         )
     })
@@ -245,6 +262,7 @@ impl TrainFlags {
         req.precision = self.precision;
         req.master_weights = self.master_weights;
         req.optimizer_in_backward = self.optimizer_in_backward;
+        req.optimizer_impl = self.optimizer_impl;
         req.mfu = self.mfu;
         req.method = match self.method.as_str() {
             "lora" => Method::Lora {

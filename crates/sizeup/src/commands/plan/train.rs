@@ -13,7 +13,7 @@ use sizeup_core::hardware::Accelerator;
 use sizeup_core::plan::space::ZERO_STAGES;
 use sizeup_core::plan::{self, Candidate, PlanRequest, RankBy, Space, TrainPlan};
 use sizeup_core::training::activations::Recompute;
-use sizeup_core::training::states::{Optimizer, Precision};
+use sizeup_core::training::states::{Optimizer, OptimizerImpl, Precision};
 use sizeup_core::training::{self, TrainEstimate, TrainRequest};
 
 use super::{accelerators, gpus_text, parse_gpus, GpuCounts, TIME_LIMIT_SECONDS};
@@ -214,6 +214,7 @@ impl PlanTrainArgs {
             precision: self.precision,
             master_weights: true,
             optimizer_in_backward: false,
+            optimizer_impl: OptimizerImpl::Standard,
             mfu: None,
             method: "full".into(),
             lora_rank: 16,
