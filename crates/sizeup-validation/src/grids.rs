@@ -36,7 +36,7 @@ use sizeup_core::shape::Shape;
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::kernels::Kernels;
 use sizeup_core::training::parallel::ZeroStage;
-use sizeup_core::training::states::Precision;
+use sizeup_core::training::states::{OptimizerImpl, Precision};
 use sizeup_core::training::time::Overlap;
 use sizeup_core::training::{Prepared, TrainRequest};
 
@@ -130,6 +130,10 @@ pub struct Grid {
     pub kernels: Kernels,
     /// Which communication the framework overlaps.
     pub overlap: Overlap,
+    /// Who holds the gradients and optimizer states (DeepSpeed's BF16 optimizer
+    /// for Megatron-DeepSpeed's bf16 runs); the precision's convention when absent.
+    #[serde(default)]
+    pub optimizer_impl: OptimizerImpl,
     /// Where the settings come from.
     pub settings_source: String,
     /// The measured layouts, in the source's order.
@@ -323,6 +327,7 @@ fn candidate(grid: &Grid, l: &MeasuredLayout) -> Candidate {
 pub fn request(grid: &Grid, l: &MeasuredLayout) -> TrainRequest {
     let mut base = TrainRequest::new(grid.gpus, grid.seq_len, l.global_batch, l.micro_batch);
     base.precision = grid.precision;
+    base.optimizer_impl = grid.optimizer_impl;
     base.flash_attention = grid.flash_attention;
     base.kernels = grid.kernels;
     base.overlap = grid.overlap;

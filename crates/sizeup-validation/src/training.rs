@@ -19,7 +19,8 @@
 //!   flush; Megatron-Core (2024) adds flash attention, sequence parallelism, the
 //!   distributed optimizer and the overlaps its README lists; MosaicML's
 //!   llm-foundry runs eager PyTorch blocks with flash attention under FSDP;
-//!   DeepSpeed's pipeline engine has no interleaving;
+//!   DeepSpeed's pipeline engine has no interleaving, and Megatron-DeepSpeed's
+//!   bf16 runs hold their states as DeepSpeed's BF16 optimizer does;
 //! - the layout as stated; where a source is silent: micro-batch 1, no
 //!   recomputation, and, for Megatron-style pipelines, the interleaved schedule
 //!   with the fewest chunks (> 1) that divide a stage's layers (Narayanan et al. 2021).
@@ -46,7 +47,7 @@ use sizeup_core::training::flops::narayanan_model_flops;
 use sizeup_core::training::kernels::{Gpu, Kernels};
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::{Layout, LayoutRequest, Workload, ZeroStage};
-use sizeup_core::training::states::{Optimizer, Precision};
+use sizeup_core::training::states::{Optimizer, OptimizerImpl, Precision};
 use sizeup_core::training::time::{self, Overlap, TimeConfig};
 use sizeup_core::training::{estimate, TrainEstimate, TrainRequest};
 use sizeup_core::units::sig3;
@@ -381,6 +382,15 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         Framework::MegatronDeepSpeed => {
             req.flash_attention = false;
             req.overlap.data_parallel = false;
+            if req.precision == Precision::Bf16 && req.layout.zero <= ZeroStage::Zero1 {
+                // DeepSpeed runs bf16 below ZeRO-2 through its BF16_Optimizer, which
+                // shards the master weights and moments itself (ZeRO-1)
+                req.optimizer_impl = OptimizerImpl::DeepspeedBf16;
+                req.layout.zero = ZeroStage::Zero1;
+                notes.push(
+                    "gradients and optimizer states: DeepSpeed's BF16_Optimizer (the stated framework's, for bf16): bf16 gradients beside an unsharded fp32 accumulation buffer, fp32 master weights and moments sharded as ZeRO-1 (deepspeed/runtime/bf16_optimizer.py; BigScience tr11: 'bf16 must use z0! it implements its own zero stage 1 equivalent')".into(),
+                );
+            }
         }
         Framework::LlmFoundry | Framework::PytorchEager => req.kernels = Kernels::Eager,
         Framework::Llama3 => {

@@ -168,3 +168,66 @@ fn grids_refuse_unknown_keys() {
         .to_string()
         .contains("unknown field `typo`"));
 }
+
+/// The 02-28 BLOOM grids ran bf16 under DeepSpeed's BF16_Optimizer, which the
+/// grids state: each layout then holds two gradient bytes per parameter of its
+/// busiest stage more than the standard convention (exactly, as no line item but
+/// the gradients moves), and the 184B grid's tp 4 · pp 6 · dp 16 · b 2, which ran
+/// out of memory, is predicted not to fit while every layout that ran still fits.
+#[test]
+fn the_bf16_grids_hold_the_bf16_optimizers_gradients() {
+    let bf16: Vec<&Grid> = shipped()
+        .iter()
+        .filter(|g| g.optimizer_impl == OptimizerImpl::DeepspeedBf16)
+        .collect();
+    assert_eq!(bf16.len(), 3);
+    for g in &bf16 {
+        assert_eq!(g.precision, Precision::Bf16, "{}", g.id);
+        assert_eq!(g.zero, ZeroStage::Zero1, "{}", g.id);
+        let arch = g.model.build().unwrap();
+        let acc = hardware::find(&g.gpu).unwrap();
+        let o = evaluate(g);
+        for (l, p) in g.layouts.iter().zip(&o.layouts) {
+            let ds = sizeup_core::training::estimate(&arch, acc, &request(g, l)).unwrap();
+            let mut standard = request(g, l);
+            standard.optimizer_impl = OptimizerImpl::Standard;
+            let st = sizeup_core::training::estimate(&arch, acc, &standard).unwrap();
+            assert_eq!(ds.memory.stage, st.memory.stage, "{} {}", g.id, p.label);
+            assert_eq!(
+                ds.memory.gradients_bytes / 6 * 4,
+                st.memory.gradients_bytes,
+                "{} {}",
+                g.id,
+                p.label
+            );
+            assert_eq!(
+                ds.memory.total_bytes - st.memory.total_bytes,
+                ds.memory.gradients_bytes - st.memory.gradients_bytes
+            );
+            assert_eq!(p.predicted_memory_bytes, Some(ds.memory.total_bytes));
+            if !l.out_of_memory {
+                assert_eq!(p.predicted_fits, Some(true), "{} {}", g.id, p.label);
+            }
+        }
+    }
+    let g = bf16
+        .iter()
+        .find(|g| g.id == "bloom-184b-384xA100-2022-02-28")
+        .unwrap();
+    let o = evaluate(g);
+    let b2 = o
+        .layouts
+        .iter()
+        .find(|p| {
+            let l = &p.layout;
+            (l.tp, l.pp, l.dp, l.micro_batch) == (4, 6, 16, 2)
+        })
+        .unwrap();
+    assert!(b2.layout.out_of_memory);
+    assert_eq!(b2.predicted_fits, Some(false));
+    // the fp16 grids keep the standard convention
+    assert!(shipped()
+        .iter()
+        .filter(|g| g.precision == Precision::Fp16)
+        .all(|g| g.optimizer_impl == OptimizerImpl::Standard));
+}

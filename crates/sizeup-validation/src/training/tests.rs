@@ -279,3 +279,45 @@ fn unstated_inputs_give_a_range_the_case_is_scored_against() {
         .unwrap();
     assert_eq!(predict(&stated).unwrap().range, None);
 }
+
+/// The case as the reader sees it: what its source states filled in.
+fn completed(id: &str) -> Case {
+    let case = shared_cases().into_iter().find(|c| c.id == id).unwrap();
+    sources::complete(&case).0.into_owned()
+}
+
+/// Megatron-DeepSpeed's bf16 runs hold their states as DeepSpeed's BF16_Optimizer
+/// does (2 + 6 + 12/d bytes per parameter, at ZeRO-1); its fp16 runs, and a
+/// stated ZeRO stage of 2 or more, keep the standard convention.
+#[test]
+fn megatron_deepspeed_bf16_holds_states_as_the_bf16_optimizer() {
+    let case = completed("bloom_176b_iteration");
+    let r = rebuild(&case).unwrap();
+    assert_eq!(r.req.optimizer_impl, OptimizerImpl::DeepspeedBf16);
+    assert_eq!(r.req.layout.zero, ZeroStage::Zero1);
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.starts_with("gradients and optimizer states: DeepSpeed's BF16_Optimizer")));
+    let ds = estimate(&r.arch, &r.acc, &r.req).unwrap().memory;
+    let mut standard = r.req.clone();
+    standard.optimizer_impl = OptimizerImpl::Standard;
+    let st = estimate(&r.arch, &r.acc, &standard).unwrap().memory;
+    // 6 gradient bytes per parameter of the stage against 4, neither sharded
+    assert_eq!(ds.gradients_bytes % 6, 0);
+    assert_eq!(ds.gradients_bytes / 6 * 4, st.gradients_bytes);
+    assert_eq!(ds.weights_bytes, st.weights_bytes);
+    assert_eq!(ds.optimizer_states_bytes, st.optimizer_states_bytes);
+
+    let mut fp16 = case.clone();
+    fp16.setup.insert("precision".into(), "fp16".into());
+    assert_eq!(
+        rebuild(&fp16).unwrap().req.optimizer_impl,
+        OptimizerImpl::Standard
+    );
+    let mut zero2 = case;
+    zero2.setup.insert("zero_stage".into(), 2.into());
+    let r = rebuild(&zero2).unwrap();
+    assert_eq!(r.req.optimizer_impl, OptimizerImpl::Standard);
+    assert_eq!(r.req.layout.zero, ZeroStage::Zero2);
+}
