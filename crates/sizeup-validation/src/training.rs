@@ -20,7 +20,9 @@
 //!   distributed optimizer and the overlaps its README lists; MosaicML's
 //!   llm-foundry runs eager PyTorch blocks with flash attention under FSDP;
 //!   DeepSpeed's pipeline engine has no interleaving, and Megatron-DeepSpeed's
-//!   bf16 runs hold their states as DeepSpeed's BF16 optimizer does;
+//!   bf16 runs hold their states as DeepSpeed's BF16 optimizer does; Meta's
+//!   Llama 3 stack interleaves one layer per model chunk and pre-trains 8K
+//!   sequences without activation checkpointing;
 //! - the layout as stated; where a source is silent: micro-batch 1, no
 //!   recomputation, and, for Megatron-style pipelines, the interleaved schedule
 //!   with the fewest chunks (> 1) that divide a stage's layers (Narayanan et al. 2021).
@@ -250,6 +252,31 @@ fn smallest_chunking(arch: &Architecture, pp: u64) -> u64 {
     (2..=per_stage).find(|v| per_stage % v == 0).unwrap_or(1)
 }
 
+/// Model chunks per pipeline stage in the Llama 3 stack: one layer per chunk.
+///
+/// # Formula
+/// `V = ⌈L/p⌉` (the layers of the fullest stage)
+///
+/// # Source
+/// Llama Team 2024 (arXiv:2407.21783) §3.3.2: the interleaved schedule with `V`
+/// pipeline stages per rank, and "we reduce one Transformer layer each from the
+/// first and the last stages… the first model chunk on the first stage has only
+/// the embedding": with 126 layers = 16 stages · 8 − 2, each model chunk holds
+/// one layer (sizeup puts 8 layers on the first stage and the embedding beside
+/// them instead of the paper's 7 and an embedding chunk).
+fn one_layer_per_chunk(arch: &Architecture, pp: u64) -> u64 {
+    arch.num_layers().div_ceil(pp)
+}
+
+/// The longest sequence the Llama 3 stack is stated to train without
+/// activation checkpointing.
+///
+/// # Source
+/// Llama Team 2024 (arXiv:2407.21783) §3.3.2: "we pre-train Llama 3 on
+/// sequences of 8K tokens without activation checkpointing"; longer sequences
+/// (the long-context stage) are not stated.
+const LLAMA3_NO_CHECKPOINTING_SEQ_LEN: u64 = 8192;
+
 fn rebuild(case: &Case) -> Result<Rebuilt, String> {
     let s = &case.setup;
     let arch = architecture(case, Needs::Weights)?;
@@ -350,6 +377,9 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         None if interleave_stated || pp == 1 => 1,
         None => smallest_chunking(arch, pp),
     };
+    // what the framework's own source states where the case is silent
+    let mut schedule_from_source = false;
+    let mut recompute_from_source = false;
     match fw {
         Framework::Megatron => {
             req.flash_attention = false;
@@ -397,7 +427,23 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
             // FSDP without resharding after the forward: ZeRO-2 sharding (Llama Team 2024 §3.3.1)
             req.layout.zero = ZeroStage::Zero2;
             req.layout.sequence_parallel = true;
-            req.layout.vpp = interleaved(&arch);
+            if interleave_stated || pp == 1 {
+                req.layout.vpp = interleaved(&arch);
+            } else {
+                req.layout.vpp = one_layer_per_chunk(&arch, pp);
+                schedule_from_source = true;
+                notes.push(format!(
+                    "pipeline schedule from the source: interleaved, one layer per model chunk, {} chunks per stage (Llama Team 2024 §3.3.2: the first model chunk on the first stage holds only the embedding, one layer fewer on the first and last stages)",
+                    req.layout.vpp
+                ));
+            }
+            if stated_recompute.is_none() && seq_len <= LLAMA3_NO_CHECKPOINTING_SEQ_LEN {
+                req.recompute = Recompute::None;
+                recompute_from_source = true;
+                notes.push(
+                    "recomputation from the source: none (Llama Team 2024 §3.3.2: 'we pre-train Llama 3 on sequences of 8K tokens without activation checkpointing')".into(),
+                );
+            }
         }
         Framework::DualPipe => {
             // DualPipe hides the all-to-all and halves the bubble
@@ -412,10 +458,12 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         req.kernels = Kernels::Eager;
         notes.push("no torch.compile (stated): eager element-wise kernels".into());
     }
-    if req.recompute == Recompute::None && stated_recompute.is_none() {
+    let recompute_guessed = stated_recompute.is_none() && !recompute_from_source;
+    let schedule_guessed = req.layout.vpp > 1 && !interleave_stated && !schedule_from_source;
+    if req.recompute == Recompute::None && recompute_guessed {
         notes.push("recomputation not stated: none".into());
     }
-    if req.layout.vpp > 1 && !interleave_stated {
+    if schedule_guessed {
         notes.push(format!(
             "pipeline schedule not stated: interleaved, {} chunks per stage",
             req.layout.vpp
@@ -438,8 +486,8 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
             dp,
             micro_batch_guessed,
             global_batch_guessed,
-            stated_recompute.is_none(),
-            req.layout.vpp > 1 && !interleave_stated,
+            recompute_guessed,
+            schedule_guessed,
         )
     };
     Ok(Rebuilt {

@@ -286,6 +286,50 @@ fn completed(id: &str) -> Case {
     sources::complete(&case).0.into_owned()
 }
 
+/// The Llama 3 stack's conventions (Llama Team 2024 §3.3.2), applied to every case
+/// whose framework it is: the interleaved schedule with one layer per model chunk
+/// (126 layers on 16 stages: ⌈126/16⌉ = 8 chunks a stage) and, for the 8K
+/// pre-training sequences, no activation checkpointing; both are the source's,
+/// so neither is varied as unstated, and the 405B run fits as it ran.
+#[test]
+fn the_llama3_stack_interleaves_one_layer_per_chunk_and_keeps_8k_activations() {
+    let r = rebuild(&completed("llama3_405b_t4_8k_gpus")).unwrap();
+    assert_eq!(r.req.layout.vpp, 8);
+    assert_eq!(r.req.recompute, Recompute::None);
+    assert!(r.notes.iter().any(|n| n.starts_with(
+        "pipeline schedule from the source: interleaved, one layer per model chunk, 8 chunks per stage (Llama Team 2024 §3.3.2"
+    )));
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.starts_with("recomputation from the source: none (Llama Team 2024 §3.3.2")));
+    assert!(!r
+        .notes
+        .iter()
+        .any(|n| n.contains("not stated: none") || n.starts_with("pipeline schedule not stated")));
+    // only the micro-batch, which the paper does not give, is varied
+    assert!(!r.alternatives.is_empty());
+    assert!(r
+        .alternatives
+        .iter()
+        .all(|(what, _)| what.starts_with("micro-batch")));
+    let o = predict(&completed("llama3_405b_t4_8k_gpus")).unwrap();
+    assert_eq!(o.fits, Some(true));
+    assert!(o.error().unwrap().abs() < THROUGHPUT_MEDIAN_BAR, "{o:?}");
+
+    // the 131K-token long-context run: the same schedule, its recomputation unstated
+    let r = rebuild(&completed("llama3_405b_t4_16k_gpus_131k_ctx")).unwrap();
+    assert_eq!(r.req.layout.vpp, 8);
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n == "recomputation not stated: none"));
+    assert!(r
+        .alternatives
+        .iter()
+        .any(|(what, _)| what == "selective recomputation"));
+}
+
 /// Megatron-DeepSpeed's bf16 runs hold their states as DeepSpeed's BF16_Optimizer
 /// does (2 + 6 + 12/d bytes per parameter, at ZeRO-1); its fp16 runs, and a
 /// stated ZeRO stage of 2 or more, keep the standard convention.
