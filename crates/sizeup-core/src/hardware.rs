@@ -151,6 +151,7 @@ impl PeakFlops {
             ("fp8", self.fp8),
             ("int8", self.int8),
             ("fp4", self.fp4),
+            ("fp16 (fp16 accumulate)", self.fp16_fp16_accumulate),
         ]
         .into_iter()
         .filter_map(|(n, v)| v.map(|v| (n, v)))

@@ -181,6 +181,7 @@ fn every_estimate_is_a_fold_over_the_operator_list() {
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,
             quantized: false,
+            fp16_products: false,
         };
         for (sequences, new_tokens, cached_tokens) in [(1, 512, 0), (4, 1, 1000)] {
             let pass = pass_time(

@@ -161,10 +161,10 @@ pub struct DeviceArgs {
     /// A TOML file describing the accelerator instead of `--gpu` (the catalog's fields at top level)
     #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
     pub gpu_file: Option<String>,
-    /// Devices in all (serving: `gpus / tp` replicas, default `--tp`; training: default 1)
+    /// Devices in all (serving: `gpus / (tp · pp)` replicas, default `--tp` · `--pp`; training: default 1)
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub gpus: Option<u64>,
-    /// Tensor-parallel size (serving: devices per replica, default `--gpus`, else 1; training: default 1)
+    /// Tensor-parallel size (serving: devices per pipeline stage of a replica, default `--gpus / --pp`, else 1; training: default 1)
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub tp: Option<u64>,
     /// Pipeline-parallel stages (serving: stages of `--tp` devices per replica, as vLLM's

@@ -202,9 +202,11 @@ fn checks_now(input: &CardInput<'_>, serving: &Serving) -> Vec<TargetCheck> {
 fn plan_request(input: &CardInput<'_>, users: u64) -> ServePlanRequest {
     let serve = &input.serve;
     let t = &input.targets;
-    // aggregated replicas only: a card's change names no prefill/decode split
+    // aggregated replicas without pipeline stages only: a card's change names
+    // neither a prefill/decode split nor a pipeline depth
     let mut space = ServeSpace {
         disaggregated: vec![false],
+        pp: vec![1],
         ..ServeSpace::default()
     };
     if !space.tp.contains(&serve.tp) {

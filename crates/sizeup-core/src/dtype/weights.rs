@@ -301,6 +301,17 @@ impl WeightFormat {
         }
     }
 
+    /// Whether 16-bit products on these weights run in IEEE FP16 rather than
+    /// bfloat16: FP16 weights, and quantized ones a kernel dequantizes to FP16
+    /// (llama.cpp's `dequantize → cuBLAS` path).
+    pub fn fp16_products(self) -> bool {
+        match self {
+            WeightFormat::Fp16 => true,
+            WeightFormat::Gguf(f) => f.base_type() == GgmlType::F16 || self.is_quantized(),
+            _ => self.is_quantized(),
+        }
+    }
+
     /// Whether the format stores weights in fewer than 16 bits with scales.
     pub fn is_quantized(self) -> bool {
         match self {

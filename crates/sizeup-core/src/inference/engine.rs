@@ -512,8 +512,8 @@ impl EngineProfile {
         if self.fp16_accumulate {
             v.push(Assumption::new(
                 "16-bit matmul accumulation",
-                "FP16: at the accelerator's FP16-accumulate peak where its row lists one (GeForce cards: twice the FP32-accumulate peak)",
-                "llama.cpp ggml-cuda: cublasGemmEx with CUBLAS_COMPUTE_16F for F16 products",
+                "FP16 for FP16 and dequantized weights, at the accelerator's FP16-accumulate peak where its row lists one (GeForce cards: twice the FP32-accumulate peak); BF16 weights accumulate in FP32",
+                "llama.cpp ggml-cuda: cublasGemmEx with CUBLAS_COMPUTE_16F for F16 products (BF16 with CUBLAS_COMPUTE_32F)",
             ));
         }
         if self.product_per_tensor {

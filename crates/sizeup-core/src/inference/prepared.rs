@@ -169,10 +169,16 @@ impl<'a> Prepared<'a> {
         );
         let replicas = req.gpus / (req.tp * req.pp);
         let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
+        // a static batch's prompts are all in the pass's batches already; under
+        // continuous batching each batch in flight prefills its own prompt
+        let prompts_at_once = match req.load {
+            Load::Batch(b) => b,
+            Load::Concurrency(_) => replica.batches_in_flight(),
+        };
         let prefill = Phase {
             seconds: prefill_pass.seconds,
             tokens_per_sec: rate(
-                prefill_seqs as f64 * req.prompt as f64,
+                prompts_at_once as f64 * req.prompt as f64,
                 prefill_pass.seconds,
             ),
             bound: prefill_pass.bound(),
@@ -333,6 +339,7 @@ fn machine(req: &InferRequest) -> Machine<'_> {
         precision: req.weights.compute_precision(),
         kv_dtype: req.kv_dtype,
         quantized: req.weights.is_quantized(),
+        fp16_products: req.weights.fp16_products(),
     }
 }
 

@@ -81,6 +81,8 @@ pub struct Machine<'a> {
     pub kv_dtype: KvDtype,
     /// Whether the weights are quantized (for llama.cpp's dequantize-then-GEMM path).
     pub quantized: bool,
+    /// Whether 16-bit products run in FP16 ([`crate::dtype::WeightFormat::fp16_products`]).
+    pub fp16_products: bool,
 }
 
 /// Time of a pass and where it goes.
@@ -161,12 +163,13 @@ struct OpWeights {
     tensors: usize,
 }
 
-/// One weight tensor on one rank: its parameters, stored bytes and output features.
+/// One weight tensor on one rank: its parameters, stored bytes, output and input features.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Single {
     elements: f64,
     bytes: f64,
     rows: f64,
+    cols: f64,
 }
 
 impl OpWeights {
@@ -179,6 +182,7 @@ impl OpWeights {
             elements: (s.tensor.rows * s.tensor.cols) as f64 * copies / split,
             bytes: s.bytes as f64 / split,
             rows: s.tensor.rows as f64 / split,
+            cols: s.tensor.cols as f64,
         };
         self.elements += one.elements;
         self.bytes += one.bytes;
@@ -201,7 +205,7 @@ impl OpWeights {
                 elements: t.elements,
                 bytes: t.bytes,
                 rows: t.rows,
-                cols: self.cols,
+                cols: t.cols,
                 ..OpWeights::default()
             })
         })
@@ -345,7 +349,7 @@ impl<'a> Pricer<'a> {
     fn new(m: Machine<'a>) -> Pricer<'a> {
         Pricer {
             m,
-            dev: Device::new(m.gpu, library(m.profile)),
+            dev: Device::new(m.gpu, library(&m)),
         }
     }
 
@@ -436,10 +440,13 @@ pub fn experts_touched(e: f64, k: f64, tokens: f64) -> f64 {
 
 /// The engine's kernels as a device-model library: its matmul and memory factors;
 /// attention kernels at the row's measured forward rate; the fixed per-kernel costs are the
-/// engine's per-layer overhead, added per layer.
-fn library(p: &EngineProfile) -> Library {
+/// engine's per-layer overhead, added per layer; FP16 accumulation where the engine
+/// accumulates FP16 products and the weights make them (llama.cpp runs BF16 weights'
+/// products with FP32 accumulation).
+fn library(m: &Machine<'_>) -> Library {
+    let p = m.profile;
     Library {
-        fp16_accumulate: p.fp16_accumulate,
+        fp16_accumulate: p.fp16_accumulate && m.fp16_products,
         matmul_16bit: p.matmul_efficiency_16bit,
         matmul_8bit: p.matmul_efficiency_8bit,
         attention: 1.0,
@@ -701,6 +708,7 @@ mod tests {
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,
             quantized: false,
+            fp16_products: false,
         };
         let step = pass_time(
             &arch,
@@ -752,6 +760,7 @@ mod tests {
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,
             quantized: false,
+            fp16_products: false,
         };
         let pass = Pass {
             sequences: 1,

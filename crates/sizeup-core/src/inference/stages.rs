@@ -195,18 +195,32 @@ pub(super) fn stages<'a>(
 /// links, [`super::roofline::Machine::fabric`]).
 ///
 /// # Formula
-/// `(p − 1) · send(T · h · 4 bytes / t)`, `send` the device model's point-to-point
-/// copy over the accelerator's link (`α + bytes / β`, [`Fabric::send`]).
+/// `Σ_{s=1}^{p−1} send(T · h · 4 bytes / t)` over the network where stage `s`
+/// starts a node the stage before it does not share (`⌊(s−1)·t/n⌋ ≠ ⌊s·t/n⌋`,
+/// `n` GPUs per node), else over the accelerator's link; `send` the device
+/// model's point-to-point copy (`α + bytes / β`, [`Fabric::send`]).
 ///
 /// # Source
 /// llama.cpp copies the hidden state to the next device at each boundary of the split
-/// (`ggml_backend_sched` copies a split's inputs); NCCL's α–β figures stand for the copy.
+/// (`ggml_backend_sched` copies a split's inputs), vLLM sends its `IntermediateTensors`;
+/// NCCL's α–β figures stand for the copy.
 fn hop_seconds(fabric: &Fabric, tp: u64, pp: u64, tokens: f64, hidden: u64) -> f64 {
     if pp <= 1 {
         return 0.0;
     }
-    let bytes = tokens * hidden as f64 * HIDDEN_STATE_BYTES / tp.max(1) as f64;
-    (pp - 1) as f64 * fabric.send(bytes, tp.max(1))
+    let tp = tp.max(1);
+    let bytes = tokens * hidden as f64 * HIDDEN_STATE_BYTES / tp as f64;
+    let n = fabric.gpus_per_node.max(1);
+    // stage s starts on node ⌊s·t/n⌋: every boundary crosses when a stage fills a
+    // node or more, else the node index grows by at most one per stage
+    let crossings = if tp >= n {
+        pp - 1
+    } else {
+        (pp - 1).saturating_mul(tp) / n
+    };
+    // a send `n` ranks away leaves the node, one rank away stays in it
+    let (inter, intra) = (fabric.send(bytes, n), fabric.send(bytes, 1));
+    crossings as f64 * inter + (pp - 1 - crossings) as f64 * intra
 }
 
 /// One pass over every device of a `pp`-way split: the operations of all layers
@@ -297,6 +311,33 @@ mod tests {
         // 32 layers over 3 devices: ⌈33/3⌉ = 11, ⌈66/3⌉ = 22
         assert_eq!(stage_layers(32, 3), vec![(0, 11), (11, 11), (22, 10)]);
         assert_eq!(stage_layers(32, 1), vec![(0, 32)]);
+    }
+
+    #[test]
+    fn a_hop_leaves_the_node_only_where_a_stage_starts_a_new_one() {
+        let fabric = Fabric {
+            gpus_per_node: 8,
+            intra_bytes_per_sec: 360e9,
+            inter_bytes_per_sec: 40e9,
+            intra_latency_seconds: 2.5e-6,
+            inter_latency_seconds: 4e-6,
+            base_seconds: 8e-6,
+        };
+        let bytes = 1024.0 * 8192.0 * HIDDEN_STATE_BYTES / 4.0;
+        let (inter, intra) = (fabric.send(bytes, 8), fabric.send(bytes, 1));
+        assert!(inter > 5.0 * intra);
+        // tp 4 · pp 4 on 8-GPU nodes: stages on nodes 0, 0, 1, 1 — one crossing
+        let t = hop_seconds(&fabric, 4, 4, 1024.0, 8192);
+        assert!((t - (inter + 2.0 * intra)).abs() < 1e-15, "{t}");
+        // tp 8 · pp 2: each stage fills a node
+        let b8 = bytes / 2.0;
+        let t = hop_seconds(&fabric, 8, 2, 1024.0, 8192);
+        assert!((t - fabric.send(b8, 8)).abs() < 1e-15);
+        // tp 1 · pp 8: one node, every hop on the link
+        let b1 = bytes * 4.0;
+        let t = hop_seconds(&fabric, 1, 8, 1024.0, 8192);
+        assert!((t - 7.0 * fabric.send(b1, 1)).abs() < 1e-15);
+        assert_eq!(hop_seconds(&fabric, 8, 1, 1024.0, 8192), 0.0);
     }
 
     #[test]

@@ -297,8 +297,11 @@ fn issue_12_a_pipelined_replica_serves_as_pp_engines() {
     let ratio = pipe.output_tokens_per_sec_total / one.output_tokens_per_sec_total;
     assert!(ratio > 1.99 && ratio < 2.0, "{ratio}");
     assert!(pipe.decode.tokens_per_sec > 1.99 * one.decode.tokens_per_sec);
-    // one prompt still passes both stages in turn: no faster than on one GPU
+    // one prompt still passes both stages in turn: no faster than on one GPU; each
+    // batch in flight prefills its own, so the replica takes two prompts at a time
     assert!(pipe.prefill.seconds > one.prefill.seconds);
+    let two_prompts = 2.0 * 2000.0 / pipe.prefill.seconds;
+    assert!((pipe.prefill.tokens_per_sec / two_prompts - 1.0).abs() < 1e-12);
     // each stage holds 16 of the 32 layers (vLLM get_pp_indices) and their cache for
     // all 64 requests: 64 · 2512 tokens (whole 16-token blocks) · 16 layers · 4096 bytes
     assert_eq!(pipe.memory.kv_cache_bytes, 64 * 2512 * 16 * 4096);
@@ -360,4 +363,24 @@ fn issue_11_llama_cpp_multiplies_each_tensor_apart() {
     assert!(apart.prefill.seconds > fused.prefill.seconds);
     assert!(apart.assumptions.iter().any(|a| a.name == "projections"));
     assert!(!fused.assumptions.iter().any(|a| a.name == "projections"));
+}
+
+/// llama.cpp accumulates FP16 products in FP16 (twice the rate on a GeForce card)
+/// but BF16 products in FP32: the same prompt prefills faster from F16 weights.
+#[test]
+fn issue_11_llama_cpp_accumulates_fp16_products_in_fp16_only() {
+    let arch = crate::testing::llama31_8b();
+    let mut bf16 = request("RTX-4090", Engine::LlamaCpp);
+    bf16.prompt = 512;
+    bf16.weights = WeightFormat::Bf16;
+    let mut fp16 = bf16.clone();
+    fp16.weights = WeightFormat::Fp16;
+    let (bf16, fp16) = (
+        estimate(&arch, &bf16).unwrap(),
+        estimate(&arch, &fp16).unwrap(),
+    );
+    // a 512-token prefill of 8B parameters is compute-bound on either path
+    assert_eq!(bf16.prefill.bound, Bound::Compute);
+    let ratio = fp16.prefill.seconds / bf16.prefill.seconds;
+    assert!(ratio > 0.5 && ratio < 0.75, "{ratio}");
 }

@@ -475,7 +475,7 @@ impl ServeArgs {
                 (None, None) => (pp, 1, pp),
             });
         }
-        if let Some(pp) = device.pp {
+        if let Some(pp) = device.pp.filter(|&p| p > 1) {
             return Err(AppError::Usage {
                 flag: "--pp",
                 value: pp.to_string(),
@@ -544,8 +544,10 @@ impl Report for InferReport {
                 self.model.description(),
                 e.gpus,
                 e.gpu,
-                if e.pp > 1 {
+                if e.pp > 1 && e.engine == Engine::LlamaCpp {
                     format!("layers split {} ways", e.pp)
+                } else if e.pp > 1 {
+                    format!("tp {} · pp {}", e.tp, e.pp)
                 } else {
                     format!("tp {}", e.tp)
                 },

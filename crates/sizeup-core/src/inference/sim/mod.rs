@@ -363,6 +363,7 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
         precision: req.weights.compute_precision(),
         kv_dtype: req.kv_dtype,
         quantized: req.weights.is_quantized(),
+        fp16_products: req.weights.fp16_products(),
     };
     let list = crate::ops::list(arch)?;
     let mut pricer = StepPricer::new(

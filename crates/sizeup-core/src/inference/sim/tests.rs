@@ -27,6 +27,7 @@ fn pass_seconds(arch: &Architecture, req: &InferRequest, pass: Pass) -> f64 {
         precision: req.weights.compute_precision(),
         kv_dtype: req.kv_dtype,
         quantized: false,
+        fp16_products: false,
     };
     pass_time(arch, &stored, &pass, m).seconds
 }
@@ -289,6 +290,7 @@ fn a_huge_context_prices_a_few_passes_not_a_table_of_its_length() {
         precision: req.weights.compute_precision(),
         kv_dtype: req.kv_dtype,
         quantized: false,
+        fp16_products: false,
     };
     let mut pricer = StepPricer::new(
         &arch,

@@ -34,8 +34,9 @@
 //! ([`confirm`]).
 //!
 //! # Assumptions / limits
-//! Replicas are tensor-parallel only: the serving estimate models neither
-//! pipeline nor expert parallelism, so neither is searched.
+//! A replica is `pp` pipeline stages of `tp` tensor-parallel GPUs, `pp` batches
+//! in flight (aggregated setups of pipelining engines only); expert parallelism
+//! is not searched (the serving estimate shards experts as tensor parallelism).
 
 pub mod confirm;
 pub mod space;
@@ -49,7 +50,7 @@ use crate::dtype::{KvDtype, WeightFormat, WeightOptions};
 use crate::error::{CoreError, Result};
 use crate::hardware::Accelerator;
 use crate::inference::sim::{Arrivals, Dist, Lengths, Percentiles, SimRequest, MAX_REQUESTS};
-use crate::inference::{Engine, InferEstimate, InferRequest, Load, Prepared};
+use crate::inference::{Engine, InferEstimate, InferRequest, Load, Prepared, StageSchedule};
 
 pub use confirm::{
     confirm, ConfirmTally, Confirmed, Headroom, HeadroomMethod, ServeEntry, Simulated,
@@ -578,6 +579,17 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
                 "one or more positive whole numbers",
             );
         }
+    }
+    let pipelines = req.workload.engine.stage_schedule() == Some(StageSchedule::Pipelined);
+    if let Some(p) = s.pp.iter().find(|&&p| p > 1 && !pipelines) {
+        return invalid(
+            "pp",
+            p.to_string(),
+            &format!(
+                "1: {} keeps no batches in flight across pipeline stages (the plan searches pp for vllm, sglang and trtllm)",
+                req.workload.engine
+            ),
+        );
     }
     if let Some(g) = s.gpus.iter().find(|&&g| g > MAX_SERVE_GPUS) {
         return invalid(

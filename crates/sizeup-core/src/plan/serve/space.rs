@@ -30,7 +30,7 @@ use crate::inference::has_tensor_path;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ServeSpace {
-    /// GPU counts of the whole deployment (`tp · replicas`).
+    /// GPU counts of the whole deployment (`tp · pp · replicas`).
     pub gpus: Vec<u64>,
     /// Tensor-parallel sizes per replica.
     pub tp: Vec<u64>,

@@ -587,3 +587,18 @@ fn an_overloaded_prefill_pool_is_its_own_miss() {
     assert!(carried_per_replica < 3.0, "{carried_per_replica}");
     assert_eq!(miss.ratio, 20.0 / carried_per_replica);
 }
+
+#[test]
+fn only_an_engine_that_pipelines_its_stages_is_planned_with_them() {
+    let arch = llama_8b();
+    let (accs, mut req) = small(ServeLoad::Rate { per_sec: 6.0 });
+    req.workload.engine = Engine::LlamaCpp;
+    req.space.pp = vec![1, 2];
+    let err = search(&arch, &accs, &req).unwrap_err();
+    assert!(
+        matches!(&err, CoreError::Invalid { field: "pp", value, .. } if value == "2"),
+        "{err:?}"
+    );
+    req.space.pp = vec![1];
+    assert!(search(&arch, &accs, &req).is_ok());
+}

@@ -305,6 +305,9 @@ pub static SERVE_AXES: &[AxisDef] = &[
     device("tp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
         a.tp = Some(v as u64)
     }),
+    device("pp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.pp = Some(v as u64)
+    }),
     device(
         "gpus",
         Quantity::Count,

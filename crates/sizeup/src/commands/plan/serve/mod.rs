@@ -13,7 +13,7 @@ use sizeup_core::device::collective::{Fabric, Network};
 use sizeup_core::dtype::WeightOptions;
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::sim::{Arrivals, SimRequest};
-use sizeup_core::inference::{Engine, Prepared};
+use sizeup_core::inference::{Engine, Prepared, StageSchedule};
 use sizeup_core::plan::serve::{
     self as serve_plan, confirm::HEADROOM_BISECTIONS, confirm::HEADROOM_DOUBLINGS,
     confirm::MAX_SIMULATIONS, default_accelerators, ConfirmTally, LatencyTargets, ParetoPoint,
@@ -114,7 +114,8 @@ pub struct PlanServeArgs {
     /// Tensor-parallel sizes per replica (default 1,2,4,8: one node)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
     pub tp: Vec<u64>,
-    /// Pipeline stages per replica, each of `tp` GPUs (default 1,2,4; aggregated setups only)
+    /// Pipeline stages per replica, each of `tp` GPUs (default 1,2,4 for vllm, sglang and
+    /// trtllm, 1 for the others; aggregated setups only)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
     pub pp: Vec<u64>,
     /// Weight formats (default bf16,fp8,awq-int4-g128; each only on GPUs with its tensor path)
@@ -272,6 +273,9 @@ impl PlanServeArgs {
         }
         if !self.pp.is_empty() {
             s.pp = self.pp.clone();
+        } else if self.engine.stage_schedule() != Some(StageSchedule::Pipelined) {
+            // an engine that keeps no batches in flight gains nothing from stages
+            s.pp = vec![1];
         }
         if !self.weights.is_empty() {
             s.weights = self.weights.clone();
@@ -683,12 +687,12 @@ fn assumptions(
         Assumption::new(
             "simulation",
             format!(
-                "{} requests per replica, seed {}; {}",
+                "{} requests per engine simulated (a replica, or each batch in flight of a pipelined one), seed {}; {}",
                 req.simulation.requests_per_replica,
                 req.simulation.seed,
                 match req.load {
-                    ServeLoad::Rate { .. } => "Poisson arrivals split evenly among the replicas",
-                    ServeLoad::Users { .. } => "a closed loop of users, rounded up to a multiple of the replicas",
+                    ServeLoad::Rate { .. } => "Poisson arrivals split evenly among the engines",
+                    ServeLoad::Users { .. } => "a closed loop of users, rounded up to a multiple of the engines (replicas × batches in flight: a pipelined setup may be simulated with more users than asked, erring slow)",
                 }
             ),
             "inference::sim (the engine of `sizeup infer --rate`)",
