@@ -2257,7 +2257,7 @@ class ServeSpace(Result):
         """
     @property
     def gpus(self) -> List[int]:
-        """GPU counts of the whole deployment (`tp · replicas`)."""
+        """GPU counts of the whole deployment (`tp · pp · replicas`)."""
     @property
     def kv_dtypes(self) -> List[KvDtype]:
         """KV cache precisions."""
