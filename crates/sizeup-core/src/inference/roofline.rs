@@ -99,6 +99,10 @@ pub struct PassTime {
     pub communication_seconds: f64,
     /// Fixed per-layer overhead.
     pub overhead_seconds: f64,
+    /// Time a batch waits, in a pipeline of unequal stages, for the slowest stage
+    /// to serve the other batches in flight (0 without a pipeline).
+    #[serde(default)]
+    pub stage_wait_seconds: f64,
     /// FLOPs per rank.
     pub flops: f64,
     /// Bytes moved per rank.
@@ -325,6 +329,11 @@ impl Default for BlockCost {
 }
 
 impl BlockCost {
+    /// Seconds of the block's operations.
+    fn seconds(&self) -> f64 {
+        self.ops[..self.len].iter().map(|op| op.seconds).sum()
+    }
+
     /// Add the block's operations to `t`, one by one.
     fn add_to(&self, t: &mut PassTime) {
         for op in &self.ops[..self.len] {
@@ -522,6 +531,20 @@ pub(super) fn pass_time_of(
     pass: &Pass,
     m: Machine<'_>,
 ) -> PassTime {
+    pass_time_in_stages(arch, weights, pass, m, &[]).0
+}
+
+/// [`pass_time_of`], and the seconds of the slowest of the stages that begin at
+/// the layers `starts` (ascending from 0; the whole pass for none): each block's
+/// operations, all-reduces and overhead count on its layer's stage, the LM head
+/// on the last.
+pub(super) fn pass_time_in_stages(
+    arch: &Architecture,
+    weights: &PassWeights<'_>,
+    pass: &Pass,
+    m: Machine<'_>,
+    starts: &[u64],
+) -> (PassTime, f64) {
     let tp = m.tp.max(1) as f64;
     let tokens = pass.tokens();
     let pricer = Pricer::new(m);
@@ -533,7 +556,13 @@ pub(super) fn pass_time_of(
     // of block once, then add every block's operations in order, so the sums are
     // those of pricing block by block.
     let mut priced: Vec<Option<BlockCost>> = vec![None; weights.kinds.len()];
-    for &kind in &weights.blocks {
+    // the running stage's seconds, and the slowest finished stage's
+    let (mut stage, mut slowest) = (0.0f64, 0.0f64);
+    for (layer, &kind) in weights.blocks.iter().enumerate() {
+        if layer > 0 && starts.binary_search(&(layer as u64)).is_ok() {
+            slowest = slowest.max(stage);
+            stage = 0.0;
+        }
         let cost = match &mut priced[kind] {
             Some(c) => c,
             slot => {
@@ -545,8 +574,10 @@ pub(super) fn pass_time_of(
             }
         };
         cost.add_to(&mut t);
+        stage += cost.seconds() + m.profile.layer_overhead_seconds;
         if let Some(per) = allreduce {
             t.communication_seconds += 2.0 * per;
+            stage += 2.0 * per;
         }
     }
 
@@ -554,6 +585,7 @@ pub(super) fn pass_time_of(
     let mut head = BlockCost::default();
     pricer.linear(&mut head, &weights.head, pass.sequences as f64);
     head.add_to(&mut t);
+    slowest = slowest.max(stage + head.seconds());
 
     t.overhead_seconds = arch.num_layers() as f64 * m.profile.layer_overhead_seconds;
     let device = t.compute_bound_seconds + t.memory_bound_seconds + t.communication_seconds;
@@ -563,7 +595,7 @@ pub(super) fn pass_time_of(
     } else {
         device + t.overhead_seconds
     };
-    t
+    (t, slowest)
 }
 
 /// Head width of the chunked scan kernels (fla's Gated DeltaNet and Mamba-2 use

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::roofline::{pass_time_of, PassWeights};
+use super::roofline::{pass_time_in_stages, PassWeights};
 use super::weights::StoredTensor;
 use super::{Engine, Machine, Pass, PassTime, StageSchedule};
 use crate::arch::{Architecture, Schedule};
@@ -225,7 +225,21 @@ fn hop_seconds(fabric: &Fabric, tp: u64, pp: u64, tokens: f64, hidden: u64) -> f
 
 /// One pass over every device of a `pp`-way split: the operations of all layers
 /// in turn ([`pass_time_of`]) plus the hidden-state copies between the devices
-/// ([`hop_seconds`]).
+/// ([`hop_seconds`]); a pipelined engine's decode step takes at least `pp` times
+/// its slowest stage.
+///
+/// # Formula
+/// ```text
+/// t = Σ_s t_s + hops                     in turn (llama.cpp), and any pass with a prompt
+/// t = max(Σ_s t_s + hops, p · max_s t_s)  a pipelined decode step: the p batches in
+///                                          flight are decode steps alike, and the
+///                                          slowest stage serves each in turn
+/// ```
+///
+/// # Assumptions / limits
+/// A pass with prompt tokens shares the stages with decode steps, far shorter than
+/// it: no wait is added. At a light load the other batches may be empty, and the
+/// decode wait overstates.
 pub(super) fn pass_over_stages(
     arch: &Architecture,
     weights: &PassWeights<'_>,
@@ -233,11 +247,26 @@ pub(super) fn pass_over_stages(
     machine: Machine<'_>,
     pp: u64,
 ) -> PassTime {
-    let mut t = pass_time_of(arch, weights, pass, machine);
+    let engine = machine.profile.engine;
+    let pipelined =
+        pp > 1 && pass.new_tokens == 1 && engine.stage_schedule() == Some(StageSchedule::Pipelined);
+    let starts: Vec<u64> = if pipelined {
+        engine_stage_layers(arch.num_layers(), pp, engine)
+            .iter()
+            .map(|&(first, _)| first)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (mut t, slowest) = pass_time_in_stages(arch, weights, pass, machine, &starts);
     let tokens = pass.sequences as f64 * pass.new_tokens as f64;
     let hops = hop_seconds(&machine.fabric(), machine.tp, pp, tokens, arch.hidden_size);
     t.communication_seconds += hops;
     t.seconds += hops;
+    if pipelined {
+        t.stage_wait_seconds = (pp as f64 * slowest - t.seconds).max(0.0);
+        t.seconds += t.stage_wait_seconds;
+    }
     t
 }
 
@@ -271,7 +300,7 @@ pub(super) fn assumptions(arch: &Architecture, pp: u64, engine: Engine) -> Vec<A
             Assumption::new(
                 "multi-GPU split",
                 format!(
-                    "pipeline parallelism: layers split {pp} ways (layers {} per stage; the token embedding on the first, the LM head on the last); {pp} batches in flight, one per stage, each step of a batch a pass through every stage in turn; the requests shared evenly by the batches; stages taken as balanced; memory shown for the fullest stage",
+                    "pipeline parallelism: layers split {pp} ways (layers {} per stage; the token embedding on the first, the LM head on the last); {pp} batches in flight, one per stage, each step of a batch a pass through every stage in turn, or, for a decode step, {pp} times the slowest stage's time where that is longer (the batches queue at it); the requests shared evenly by the batches; memory shown for the fullest stage",
                     slices.join(", ")
                 ),
                 "vLLM --pipeline-parallel-size: layers by get_pp_indices (vllm/distributed/utils.py); pp batches in flight (V1 step_with_batch_queue; V0 one scheduler per virtual engine with 1/pp of the KV blocks, vllm/core/scheduler.py)",

@@ -287,16 +287,23 @@ fn issue_12_a_pipelined_replica_serves_as_pp_engines() {
         estimate(&arch, &pipe).unwrap(),
     );
     assert_eq!((pipe.pp, pipe.tp, pipe.replicas), (2, 1, 1));
-    // a batch in flight holds 32 of the 64 requests: one GPU's step at 32 requests
-    // plus one copy of their 32 hidden states to the next stage
-    let hop = pipe.decode.breakdown.communication_seconds;
+    // a batch in flight holds 32 of the 64 requests: one GPU's step at 32 requests,
+    // one copy of their 32 hidden states to the next stage, and the wait at the
+    // slower stage (the last: 16 layers and the LM head, the first's embedding is a
+    // lookup) while it serves the other batch
+    let d = pipe.decode.breakdown;
+    let hop = d.communication_seconds;
     assert!(hop > 0.0 && hop < 20e-6, "{hop}");
     assert_eq!(one.decode.breakdown.communication_seconds, 0.0);
-    assert!((pipe.decode.seconds - one.decode.seconds - hop).abs() < 1e-12);
-    // twice the requests at (nearly) one engine's time per token: twice the output
+    assert_eq!(one.decode.breakdown.stage_wait_seconds, 0.0);
+    assert!(d.stage_wait_seconds > 0.0 && d.stage_wait_seconds < 0.1 * d.seconds);
+    let expected = one.decode.seconds + hop + d.stage_wait_seconds;
+    assert!((pipe.decode.seconds - expected).abs() < 1e-12);
+    // twice the requests at a little over one engine's time per token: nearly twice
+    // the output
     let ratio = pipe.output_tokens_per_sec_total / one.output_tokens_per_sec_total;
-    assert!(ratio > 1.99 && ratio < 2.0, "{ratio}");
-    assert!(pipe.decode.tokens_per_sec > 1.99 * one.decode.tokens_per_sec);
+    assert!(ratio > 1.8 && ratio < 2.0, "{ratio}");
+    assert!(pipe.decode.tokens_per_sec > 1.8 * one.decode.tokens_per_sec);
     // one prompt still passes both stages in turn: no faster than on one GPU; each
     // batch in flight prefills its own, so the replica takes two prompts at a time
     assert!(pipe.prefill.seconds > one.prefill.seconds);

@@ -436,7 +436,7 @@ class ParetoPoint(Result):
 class PassTime(Result):
     """Time of a pass and where it goes."""
     __slots__ = ()
-    _fields = {'bytes': None, 'communication_seconds': None, 'compute_bound_seconds': None, 'flops': None, 'memory_bound_seconds': None, 'overhead_seconds': None, 'seconds': None}
+    _fields = {'bytes': None, 'communication_seconds': None, 'compute_bound_seconds': None, 'flops': None, 'memory_bound_seconds': None, 'overhead_seconds': None, 'seconds': None, 'stage_wait_seconds': None}
 
 
 class PeakFlops(Result):

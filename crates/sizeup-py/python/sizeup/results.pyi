@@ -1552,6 +1552,11 @@ class PassTime(Result):
     @property
     def seconds(self) -> float:
         """Wall time of the pass, seconds."""
+    @property
+    def stage_wait_seconds(self) -> float:
+        """Time a batch waits, in a pipeline of unequal stages, for the slowest stage
+        to serve the other batches in flight (0 without a pipeline).
+        """
 
 class PeakFlops(Result):
     """Dense peak throughput per precision, in FLOP/s; `None` where the chip has no such path."""
