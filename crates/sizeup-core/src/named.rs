@@ -39,3 +39,23 @@ macro_rules! serde_by_name {
 }
 
 pub(crate) use serde_by_name;
+
+/// The value of `all` whose `name` is `norm` (the input `given`, normalised as
+/// its type reads names), else [`crate::error::CoreError::Unknown`] naming `what`
+/// and listing every name.
+pub(crate) fn find_by_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    what: &'static str,
+    given: &str,
+    norm: &str,
+) -> crate::error::Result<T> {
+    all.iter()
+        .copied()
+        .find(|&v| name(v) == norm)
+        .ok_or_else(|| crate::error::CoreError::Unknown {
+            what,
+            name: given.to_string(),
+            suggestions: all.iter().map(|&v| name(v).to_string()).collect(),
+        })
+}

@@ -119,17 +119,13 @@ impl std::str::FromStr for Recompute {
 
     fn from_str(s: &str) -> Result<Self> {
         let norm = s.trim().to_ascii_lowercase();
-        Recompute::ALL
-            .into_iter()
-            .find(|r| r.name() == norm)
-            .ok_or_else(|| CoreError::Unknown {
-                what: "recomputation mode",
-                name: s.to_string(),
-                suggestions: Recompute::ALL
-                    .iter()
-                    .map(|r| r.name().to_string())
-                    .collect(),
-            })
+        crate::named::find_by_name(
+            &Recompute::ALL,
+            Recompute::name,
+            "recomputation mode",
+            s,
+            &norm,
+        )
     }
 }
 

@@ -69,17 +69,7 @@ impl std::str::FromStr for Projection {
     fn from_str(s: &str) -> Result<Self> {
         let norm = s.trim().to_ascii_lowercase();
         let norm = norm.trim_end_matches("_proj");
-        Projection::ALL
-            .into_iter()
-            .find(|p| p.name() == norm)
-            .ok_or_else(|| CoreError::Unknown {
-                what: "LoRA target",
-                name: s.to_string(),
-                suggestions: Projection::ALL
-                    .iter()
-                    .map(|p| p.name().to_string())
-                    .collect(),
-            })
+        crate::named::find_by_name(&Projection::ALL, Projection::name, "LoRA target", s, norm)
     }
 }
 

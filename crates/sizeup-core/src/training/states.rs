@@ -56,17 +56,13 @@ impl std::str::FromStr for Precision {
 
     fn from_str(s: &str) -> Result<Self> {
         let norm = s.trim().to_ascii_lowercase();
-        Precision::ALL
-            .into_iter()
-            .find(|p| p.name() == norm)
-            .ok_or_else(|| CoreError::Unknown {
-                what: "training precision",
-                name: s.to_string(),
-                suggestions: Precision::ALL
-                    .iter()
-                    .map(|p| p.name().to_string())
-                    .collect(),
-            })
+        crate::named::find_by_name(
+            &Precision::ALL,
+            Precision::name,
+            "training precision",
+            s,
+            &norm,
+        )
     }
 }
 
@@ -133,17 +129,7 @@ impl std::str::FromStr for Optimizer {
         } else {
             norm
         };
-        Optimizer::ALL
-            .into_iter()
-            .find(|o| o.name() == norm)
-            .ok_or_else(|| CoreError::Unknown {
-                what: "optimizer",
-                name: s.to_string(),
-                suggestions: Optimizer::ALL
-                    .iter()
-                    .map(|o| o.name().to_string())
-                    .collect(),
-            })
+        crate::named::find_by_name(&Optimizer::ALL, Optimizer::name, "optimizer", s, &norm)
     }
 }
 
@@ -199,17 +185,13 @@ impl std::str::FromStr for OptimizerImpl {
 
     fn from_str(s: &str) -> Result<Self> {
         let norm = s.trim().to_ascii_lowercase().replace('_', "-");
-        OptimizerImpl::ALL
-            .into_iter()
-            .find(|o| o.name() == norm)
-            .ok_or_else(|| CoreError::Unknown {
-                what: "optimizer implementation",
-                name: s.to_string(),
-                suggestions: OptimizerImpl::ALL
-                    .iter()
-                    .map(|o| o.name().to_string())
-                    .collect(),
-            })
+        crate::named::find_by_name(
+            &OptimizerImpl::ALL,
+            OptimizerImpl::name,
+            "optimizer implementation",
+            s,
+            &norm,
+        )
     }
 }
 
