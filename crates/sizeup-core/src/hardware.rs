@@ -135,7 +135,8 @@ pub struct PeakFlops {
     #[serde(default)]
     pub fp4: Option<f64>,
     /// FP16 tensor with FP16 accumulate, where the chip runs it faster than
-    /// with FP32 accumulate (GeForce cards: twice); only kernels that accumulate
+    /// with FP32 accumulate (GeForce cards: twice, per the architecture
+    /// whitepapers' GeForce columns); only kernels that accumulate
     /// in FP16 reach it ([`crate::device::Library::fp16_accumulate`]).
     #[serde(default)]
     pub fp16_fp16_accumulate: Option<f64>,
@@ -440,6 +441,27 @@ fn normalize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// GeForce cards run FP16 with FP16 accumulate at twice their FP32-accumulate
+    /// (`bf16`) rate (Ampere GA102, Ada and RTX Blackwell whitepapers): every
+    /// GeForce row lists it, and no other row claims more than its `bf16`.
+    #[test]
+    fn geforce_rows_list_their_fp16_accumulate_peak() {
+        for a in catalog() {
+            let geforce = a.aliases.iter().any(|x| x.starts_with("geforce-"));
+            let (Some(bf16), acc16) = (a.peak_flops.bf16, a.peak_flops.fp16_fp16_accumulate) else {
+                continue;
+            };
+            match acc16 {
+                Some(v) => assert!(
+                    geforce && (v / (2.0 * bf16) - 1.0).abs() < 0.002,
+                    "{}",
+                    a.name
+                ),
+                None => assert!(!geforce, "{} lists no FP16-accumulate peak", a.name),
+            }
+        }
+    }
 
     #[test]
     fn every_row_has_a_source_and_positive_figures() {

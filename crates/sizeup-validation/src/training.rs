@@ -290,6 +290,9 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
 
     let tp = get("tp").unwrap_or(1);
     let pp = get("pp").unwrap_or(1);
+    if pp == 0 {
+        return Err("the source gives 0 pipeline stages".into());
+    }
     let cp = get("cp").unwrap_or(1);
     let sharded = text(s, "sharding").is_some_and(|x| x.contains("FSDP"));
     let rate_given = num(s, "achieved_tflops_per_gpu").is_some();

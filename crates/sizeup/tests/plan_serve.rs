@@ -347,28 +347,19 @@ fn a_setup_only_the_simulation_refuses_is_named_with_its_percentile() {
         .stderr(predicate::str::contains("would accept it"));
 }
 
-/// A disaggregated row: its decode replicas' flags give its estimate, its
-/// prefill replicas' flags give its prefill, and the output says how its two
-/// pools were simulated.
-#[test]
-fn issue_12_a_disaggregated_row_reproduces_its_pools_and_is_simulated() {
-    // prompt-heavy: 8,000-token prompts, 50-token outputs, TPOT ≤ 10 ms at 8 req/s
-    let args = [
+/// `plan serve` flags for Llama-3.1-8B with 8,000-token prompts and 50-token
+/// outputs on H100s in fp8 (weights and KV), TTFT ≤ 3 s, the best row only, then `load`.
+fn prompt_heavy(load: &[&'static str]) -> Vec<&'static str> {
+    let base = [
         "llama-3.1-8b",
-        "--rate",
-        "8",
         "--prompt",
         "8000",
         "--output",
         "50",
         "--ttft",
         "3",
-        "--tpot",
-        "0.01",
         "--gpu",
         "H100-SXM",
-        "--gpus",
-        "1..8:1",
         "--weights",
         "fp8",
         "--kv-dtype",
@@ -376,6 +367,16 @@ fn issue_12_a_disaggregated_row_reproduces_its_pools_and_is_simulated() {
         "--top",
         "1",
     ];
+    [&base[..], load].concat()
+}
+
+/// A disaggregated row: its decode replicas' flags give its estimate, its
+/// prefill replicas' flags give its prefill, and the output says how its two
+/// pools were simulated.
+#[test]
+fn issue_12_a_disaggregated_row_reproduces_its_pools_and_is_simulated() {
+    // prompt-heavy: 8,000-token prompts, 50-token outputs, TPOT ≤ 10 ms at 8 req/s
+    let args = prompt_heavy(&["--rate", "8", "--tpot", "0.01", "--gpus", "1..8:1"]);
     let v = plan(&args);
     let row = &v["rows"][0];
     assert_eq!(row["candidate"]["prefill"]["replicas"], 2);
@@ -479,31 +480,16 @@ fn issue_12_plan_serve_chart_draws_the_front_and_rings_the_rows() {
 /// runs reproduce the row through `sizeup infer`.
 #[test]
 fn issue_12_a_disaggregated_row_under_users_waits_for_its_prefill_side() {
-    let v = plan(&[
-        "llama-3.1-8b",
+    let v = plan(&prompt_heavy(&[
         "--users",
         "8",
-        "--prompt",
-        "8000",
-        "--output",
-        "50",
-        "--ttft",
-        "3",
         "--tpot",
         "0.02",
-        "--gpu",
-        "H100-SXM",
         "--gpus",
         "1..16:1",
-        "--weights",
-        "fp8",
-        "--kv-dtype",
-        "fp8",
         "--disaggregated",
         "yes",
-        "--top",
-        "1",
-    ]);
+    ]));
     let row = &v["rows"][0];
     let run = |key: &str| infer_row(row, key);
     let decode = run("infer_args");

@@ -300,7 +300,7 @@ pub(super) fn assumptions(arch: &Architecture, pp: u64, engine: Engine) -> Vec<A
             Assumption::new(
                 "multi-GPU split",
                 format!(
-                    "pipeline parallelism: layers split {pp} ways (layers {} per stage; the token embedding on the first, the LM head on the last); {pp} batches in flight, one per stage, each step of a batch a pass through every stage in turn, or, for a decode step, {pp} times the slowest stage's time where that is longer (the batches queue at it); the requests shared evenly by the batches; memory shown for the fullest stage",
+                    "pipeline parallelism: layers split {pp} ways (layers {} per stage; the token embedding on the first, the LM head on the last); {pp} batches in flight, one per stage, each step of a batch a pass through every stage in turn, or, for a decode step, {pp} times the slowest stage's time where that is longer (the batches queue at it; at a light load, with batches empty, this overstates); the requests shared evenly by the batches; memory shown for the fullest stage",
                     slices.join(", ")
                 ),
                 "vLLM --pipeline-parallel-size: layers by get_pp_indices (vllm/distributed/utils.py); pp batches in flight (V1 step_with_batch_queue; V0 one scheduler per virtual engine with 1/pp of the KV blocks, vllm/core/scheduler.py)",

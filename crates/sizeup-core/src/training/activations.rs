@@ -38,7 +38,9 @@
 //! | block input (full recomputation) | `2·h`   | `2·h`                    | `4·h` (the fp32 residual stream)  |
 //!
 //! Llama 3.2 1B comes to 37·h fused, 55·h eager with 16-bit parameters and 65·h
-//! under autocast per token and layer; sizeup's own H200 runs measured 63·h.
+//! under autocast per token and layer; the slope of the peaks of sizeup's own
+//! H200 runs against the micro-batch (bench/gpu/h200-train-2026-11-28.json,
+//! without checkpointing; a fit over the runs, not a field of the file) is 63·h.
 
 use serde::{Deserialize, Serialize};
 

@@ -424,7 +424,7 @@ fn memory(
     memo: &mut Memo,
 ) -> Result<(MemoryPerGpu, GpuParams)> {
     let mut layout = layout.clone();
-    layout.micro_batches = (req.global_batch / (b.saturating_mul(layout.dp)).max(1)).max(1);
+    layout.micro_batches = micro_batches(req.global_batch, b, layout.dp);
     let layout = &layout;
     let residual = (req.kernels == Kernels::Eager).then(|| eager_residual(req, layout));
     let act_cfg = ActivationConfig::new(layout, req, b, residual);
@@ -591,13 +591,25 @@ fn largest_micro_batch(
     // Memory grows with the micro-batch except at the first one that makes a
     // step a single micro-batch, where the gradients may leave the peak (Peak):
     // the search runs on each side of that point, from it first.
-    let single = req.global_batch.div_ceil(layout.dp.max(1)).clamp(1, LIMIT);
+    let single = first_single_micro_batch(req.global_batch, layout.dp).clamp(1, LIMIT);
     if single > 1 && fits(single)?.0 {
         let (largest, _) = fit::double_then_bisect(single, LIMIT, true, &mut fits)?;
         return Ok(largest);
     }
     let (largest, _) = fit::double_then_bisect(1, LIMIT, true, fits)?;
     Ok(largest)
+}
+
+/// Micro-batches of `b` sequences each of `dp` ranks runs per step of `global`
+/// sequences: `max(1, ⌊G / (b · dp)⌋)`.
+fn micro_batches(global: u64, b: u64, dp: u64) -> u64 {
+    (global / b.saturating_mul(dp).max(1)).max(1)
+}
+
+/// The smallest micro-batch at which a step of `global` sequences over `dp` ranks
+/// is a single micro-batch ([`micro_batches`] = 1): `⌊G / (2·dp)⌋ + 1`.
+fn first_single_micro_batch(global: u64, dp: u64) -> u64 {
+    global / dp.max(1).saturating_mul(2) + 1
 }
 
 /// Estimate memory, FLOPs, time and cost of training `arch` on `acc` as `req` asks.

@@ -480,8 +480,12 @@ impl StageExtras {
 /// # Source
 /// PyTorch autocast's weight cast cache (a weight is cast once per autocast
 /// region) and `linear`'s saved tensors (its 16-bit weight, held until its
-/// backward); checkpointed layers keep none. sizeup's own H200 runs: 2.30 GiB
-/// for Llama 3.2 1B without checkpointing, 0.49 GiB (the head's) with it.
+/// backward); checkpointed layers keep none. For Llama 3.2 1B this gives
+/// 2.30 GiB without checkpointing and 0.49 GiB (the head's) with it; the
+/// intercepts of straight lines through the peaks of sizeup's own H200 runs
+/// against the micro-batch (bench/gpu/h200-train-2026-11-28.json, modes with
+/// and without checkpointing; a fit over the runs, not a field of the file)
+/// left about the same beside the states.
 ///
 /// # Errors
 /// [`CoreError::Overflow`](crate::error::CoreError) on overflow.

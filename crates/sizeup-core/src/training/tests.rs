@@ -364,3 +364,22 @@ fn the_deepspeed_bf16_optimizer_holds_two_gradient_bytes_more() {
         })
     ));
 }
+
+/// The largest-micro-batch search starts where a step becomes one micro-batch:
+/// the point must be the one `memory` counts one micro-batch at, no later.
+#[test]
+fn the_single_micro_batch_point_is_where_memory_counts_one() {
+    // 8 sequences on one rank: b = 4 makes 2 micro-batches, b = 5 one (the rest dropped)
+    assert_eq!(micro_batches(8, 4, 1), 2);
+    assert_eq!(micro_batches(8, 5, 1), 1);
+    assert_eq!(first_single_micro_batch(8, 1), 5);
+    for global in 1..=64 {
+        for dp in 1..=8 {
+            let b = first_single_micro_batch(global, dp);
+            assert_eq!(micro_batches(global, b, dp), 1, "G {global} dp {dp}");
+            if b > 1 {
+                assert!(micro_batches(global, b - 1, dp) >= 2, "G {global} dp {dp}");
+            }
+        }
+    }
+}

@@ -1566,7 +1566,8 @@ class PeakFlops(Result):
     @property
     def fp16_fp16_accumulate(self) -> Optional[float]:
         """FP16 tensor with FP16 accumulate, where the chip runs it faster than
-        with FP32 accumulate (GeForce cards: twice); only kernels that accumulate
+        with FP32 accumulate (GeForce cards: twice, per the architecture
+        whitepapers' GeForce columns); only kernels that accumulate
         in FP16 reach it ([`crate::device::Library::fp16_accumulate`]).
         """
     @property

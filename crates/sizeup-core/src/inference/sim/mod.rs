@@ -404,7 +404,8 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
         seed: sim.seed,
         replicas,
         batches_in_flight: ways,
-        scheduler: sim.scheduler.clone(),
+        // the simulated engine's caps: a batch in flight's share of the replica's
+        scheduler: engine_sim.scheduler.clone(),
         kv_block_tokens: block,
         kv_pool_blocks: pool_blocks,
         passes_priced: pricer.passes_priced,

@@ -348,7 +348,8 @@ fn a_pipelined_replica_simulates_its_batches_in_flight() {
     assert_eq!((r2.replicas, r2.batches_in_flight), (1, 2));
     assert_eq!((r1.replicas, r1.batches_in_flight), (1, 1));
     // each batch in flight holds half the cap
-    assert_eq!(r2.scheduler.max_num_seqs, 256);
+    assert_eq!(r2.scheduler.max_num_seqs, 128);
+    assert_eq!(r1.scheduler.max_num_seqs, 256);
     assert!(r2
         .assumptions
         .iter()

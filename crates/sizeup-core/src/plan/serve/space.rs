@@ -121,6 +121,11 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// GPUs of one replica, `tp · pp`.
+    pub fn gpus_per_replica(&self) -> u64 {
+        self.tp.saturating_mul(self.pp)
+    }
+
     /// One setup on this machine: `replicas` (decode replicas where `prefill` is a
     /// split's prefill pool), the `(index, value)` of its sequence cap and step
     /// budget; with its place in the space's lists for a total order ([`SetupOrder`]).
@@ -318,7 +323,7 @@ impl ServeSpace {
             n.saturating_add(self.split_setups(arch, &accs[m.accelerator], m))
         });
         let setups = machines.iter().fold(disaggregated, |n, m| {
-            n.saturating_add(self.setups_per_machine(m.tp.saturating_mul(m.pp)))
+            n.saturating_add(self.setups_per_machine(m.gpus_per_replica()))
         });
         let without = accs
             .iter()

@@ -767,7 +767,7 @@ fn walk_machine(
 ) -> Found {
     let space = &req.space;
     let acc = &accs[m.accelerator];
-    let replicas: Vec<u64> = space.replicas(m.tp.saturating_mul(m.pp)).collect();
+    let replicas: Vec<u64> = space.replicas(m.gpus_per_replica()).collect();
     let base = machine_request(req, acc, &m);
     let replica = match stored[m.weights]
         .as_ref()
@@ -778,7 +778,7 @@ fn walk_machine(
         Err(_) => {
             found.refuse(
                 space
-                    .setups_per_machine(m.tp.saturating_mul(m.pp))
+                    .setups_per_machine(m.gpus_per_replica())
                     .saturating_add(space.split_setups(prepared.arch(), acc, &m)),
             );
             return found;

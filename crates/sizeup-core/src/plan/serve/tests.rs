@@ -63,7 +63,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
         // (prefill tp, prefill replicas, decode replicas) of every layout: aggregated first
         let mut layouts: Vec<(u64, u64, u64)> = Vec::new();
         if req.space.aggregated() {
-            layouts.extend(req.space.replicas(m.tp * m.pp).map(|n| (0, 0, n)));
+            layouts.extend(req.space.replicas(m.gpus_per_replica()).map(|n| (0, 0, n)));
         }
         if req.space.split() && m.pp == 1 {
             for tp_p in req.space.tps(arch, &accs[m.accelerator]) {
