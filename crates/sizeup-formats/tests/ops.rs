@@ -177,6 +177,7 @@ fn every_estimate_is_a_fold_over_the_operator_list() {
         let m = Machine {
             gpu,
             tp: 1,
+            ep: 1,
             profile: &prof,
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,

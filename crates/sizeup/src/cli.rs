@@ -172,6 +172,11 @@ pub struct DeviceArgs {
     /// layout); default 1
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub pp: Option<u64>,
+    /// Expert-parallel size, MoE models (serving: groups of a stage's `--tp` ranks, each
+    /// holding whole experts: vLLM's `--enable-expert-parallel` is `--ep` = `--tp`, SGLang's
+    /// `--ep-size` any divisor of it; training: the expert-parallel group); default 1
+    #[arg(long, value_parser = crate::door::DEVICES)]
+    pub ep: Option<u64>,
     /// Price per device-hour in US dollars (default: the catalog's)
     #[arg(long, value_parser = crate::door::PRICE)]
     pub price: Option<f64>,

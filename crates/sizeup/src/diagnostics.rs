@@ -189,7 +189,7 @@ fn core_hints(err: &CoreError) -> Vec<String> {
         }
         CoreError::Invalid { field: "ep", .. } => {
             vec![
-                "pass `--ep` as a divisor of both the expert count and the data-parallel size"
+                "pass `--ep` (training) as a divisor of both the expert count and the data-parallel size, (serving) as a size the engine groups `--tp` ranks in, or leave it at 1"
                     .into(),
             ]
         }

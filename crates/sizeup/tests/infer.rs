@@ -523,3 +523,87 @@ fn a_quantized_checkpoint_serves_in_its_own_format_unless_told() {
             "weight format = mxfp4-experts (read from config.json quantization_config",
         ));
 }
+
+/// Issue 12: expert parallelism per replica (`--ep`): whole experts per group of a
+/// stage's ranks, the sizes each engine allows, refused with the fix otherwise.
+#[test]
+fn issue_12_expert_parallel_serving() {
+    let run = |extra: &[&str]| {
+        json(
+            &[
+                &[
+                    "infer",
+                    "mixtral-8x7b-v0.1",
+                    "--gpu",
+                    "H100-SXM",
+                    "--gpus",
+                    "8",
+                    "--tp",
+                    "8",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let tensor = run(&[]);
+    let expert = run(&["--ep", "8"]);
+    let (t, e) = (&tensor["estimate"], &expert["estimate"]);
+    assert_eq!(e["ep"], 8);
+    // 8 experts over 8 ranks: the same bytes per rank, one whole expert each
+    assert_eq!(e["memory"]["weights_bytes"], t["memory"]["weights_bytes"]);
+    // batch 1: the busiest rank reads its expert whenever either choice lands on it
+    let seconds = |v: &serde_json::Value| v["decode"]["seconds"].as_f64().unwrap();
+    assert!(
+        seconds(e) > 1.5 * seconds(t),
+        "{} vs {}",
+        seconds(e),
+        seconds(t)
+    );
+    assert!(e["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "expert parallelism"
+            && a["value"]
+                .as_str()
+                .unwrap()
+                .starts_with("8 groups of 1 ranks")));
+    // SGLang groups the ranks: 4 groups of 2
+    let grouped = run(&["--ep", "4", "--engine", "sglang"]);
+    assert_eq!(grouped["estimate"]["ep"], 4);
+    for (flags, says) in [
+        (&["--ep", "4"][..], "1 or tp = 8"),
+        (
+            &["--ep", "8", "--engine", "transformers"][..],
+            "no expert parallelism",
+        ),
+    ] {
+        sizeup()
+            .args(
+                [
+                    &["infer", "mixtral-8x7b-v0.1", "--gpus", "8", "--tp", "8"][..],
+                    flags,
+                ]
+                .concat(),
+            )
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--ep"))
+            .stderr(predicate::str::contains(says));
+    }
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--gpus",
+            "2",
+            "--tp",
+            "2",
+            "--ep",
+            "2",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no routed experts"));
+}

@@ -37,16 +37,14 @@ fn plan(args: &[&str]) -> Value {
 
 /// `sizeup infer llama-3.1-8b` run with a plan row's flags under `key`, as JSON.
 fn infer_row(row: &Value, key: &str) -> Value {
+    infer_model_row("llama-3.1-8b", row, key)
+}
+
+/// `sizeup infer MODEL` with a row's flags under `key`.
+fn infer_model_row(model: &str, row: &Value, key: &str) -> Value {
     let flags = strings(&row[key]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    common::json(
-        &[
-            &["infer", "llama-3.1-8b"],
-            &flags[..],
-            &["--format", "json"],
-        ]
-        .concat(),
-    )
+    common::json(&[&["infer", model], &flags[..], &["--format", "json"]].concat())
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -597,4 +595,54 @@ fn issue_12_a_model_beyond_one_node_is_planned_across_stages() {
         (Some(3), Some(2), Some(1)),
         "{t}"
     );
+}
+
+/// An expert-parallel row (`--ep` = `--tp`): its flags carry the groups, and
+/// `sizeup infer` with them gives the row's estimate and simulation to the bit.
+#[test]
+fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
+    let v = plan(&[
+        "mixtral-8x7b-v0.1",
+        "--rate",
+        "4",
+        "--prompt",
+        "2000",
+        "--output",
+        "500",
+        "--ttft",
+        "1",
+        "--tpot",
+        "0.05",
+        "--gpu",
+        "H100-SXM",
+        "--gpus",
+        "2,4",
+        "--tp",
+        "2,4",
+        "--weights",
+        "bf16",
+        "--expert-parallel",
+        "yes",
+        "--requests-per-replica",
+        "100",
+        "--disaggregated",
+        "no",
+        "--top",
+        "1",
+    ]);
+    let row = &v["rows"][0];
+    let c = &row["candidate"];
+    assert_eq!(c["ep"], c["tp"], "{row}");
+    let flags = strings(&row["infer_args"]);
+    let ep = format!("{}", c["ep"]);
+    assert!(
+        flags.windows(2).any(|w| w[0] == "--ep" && w[1] == ep),
+        "{flags:?}"
+    );
+    let infer = infer_model_row("mixtral-8x7b-v0.1", row, "infer_args");
+    assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
+    for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
+        assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
+    }
+    assert!(v["request"]["space"]["expert_parallel"] == serde_json::json!([true]));
 }

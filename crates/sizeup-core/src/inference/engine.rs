@@ -100,6 +100,24 @@ impl Engine {
         }
     }
 
+    /// How the engine may spread routed experts over a replica's `tp` ranks
+    /// (expert parallelism, [`super::RankSplit`]), `None` where it cannot.
+    ///
+    /// # Source
+    /// vLLM `--enable-expert-parallel`: the experts over all `tp` ranks of a stage
+    /// (vllm/model_executor/layers/fused_moe/config.py, `FusedMoEParallelConfig.make`:
+    /// EP size = TP × DP); SGLang `--ep-size` partitions the TP ranks into EP groups
+    /// (`moe_ep_rank = tp_rank // (tp_size // ep_size)`, docs/advanced_features/expert_parallelism.md);
+    /// TensorRT-LLM `moe_expert_parallel_size × moe_tensor_parallel_size = tp_size`.
+    /// llama.cpp and transformers have no expert parallelism.
+    pub fn expert_groups(self) -> Option<ExpertGroups> {
+        match self {
+            Engine::Vllm => Some(ExpertGroups::AllRanks),
+            Engine::Sglang | Engine::Trtllm => Some(ExpertGroups::DivisorOfTp),
+            Engine::LlamaCpp | Engine::Transformers => None,
+        }
+    }
+
     /// The engine's profile on `gpu` (llama.cpp distinguishes its Metal and CUDA backends).
     pub fn profile(self, gpu: &Accelerator) -> EngineProfile {
         let backend = if gpu.vendor.eq_ignore_ascii_case("apple") {
@@ -110,6 +128,26 @@ impl Engine {
             Backend::Cuda
         };
         profile(self, backend)
+    }
+}
+
+/// The expert-parallel sizes an engine allows on a stage of `tp` ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpertGroups {
+    /// `ep` is 1 or `tp`: each rank holds whole experts (vLLM).
+    AllRanks,
+    /// `ep` divides `tp`: each of `ep` groups holds whole experts, split over
+    /// its `tp/ep` ranks (SGLang, TensorRT-LLM).
+    DivisorOfTp,
+}
+
+impl ExpertGroups {
+    /// Whether `ep` groups over `tp` ranks are allowed.
+    pub fn allows(self, ep: u64, tp: u64) -> bool {
+        match self {
+            ExpertGroups::AllRanks => ep == 1 || ep == tp,
+            ExpertGroups::DivisorOfTp => ep >= 1 && tp % ep == 0,
+        }
     }
 }
 

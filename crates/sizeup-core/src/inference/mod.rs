@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
 pub use cost::{cost, per_million, Cost};
 pub use engine::{
-    profile, Backend, Engine, EngineProfile, Reserve, StageSchedule, EAGER_HOST_SECONDS_PER_LAYER,
+    profile, Backend, Engine, EngineProfile, ExpertGroups, Reserve, StageSchedule,
+    EAGER_HOST_SECONDS_PER_LAYER,
 };
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
 pub use prepared::{prefill_sequences, Capacity, Prepared, Replica};
@@ -33,8 +34,8 @@ pub use roofline::{
 use roofline::{pass_time_of, PassWeights};
 pub use stages::{stage_layers, HIDDEN_STATE_BYTES};
 pub use weights::{
-    stored_tensors, weights_breakdown, weights_bytes, weights_bytes_per_gpu, StoredTensor,
-    WeightBreakdown, WeightGroup,
+    stored_tensors, weights_breakdown, weights_bytes, weights_bytes_per_gpu, RankSplit,
+    StoredTensor, WeightBreakdown, WeightGroup,
 };
 
 use crate::arch::Architecture;
@@ -58,6 +59,11 @@ pub struct InferRequest {
     /// and running it in turn (llama.cpp `--split-mode layer`); 1: no split.
     #[serde(default = "one")]
     pub pp: u64,
+    /// Expert-parallel groups of each stage's `tp` ranks: each group holds
+    /// `⌈E/ep⌉` whole routed experts ([`RankSplit`]); 1: the experts split like
+    /// every other matrix.
+    #[serde(default = "one")]
+    pub ep: u64,
     /// Weight storage.
     pub weights: WeightFormat,
     /// Where `weights` comes from (`read from config.json quantization_config …`);
@@ -116,6 +122,7 @@ impl InferRequest {
             gpus: 1,
             tp: 1,
             pp: 1,
+            ep: 1,
             weights: WeightFormat::Bf16,
             weights_source: None,
             weight_options: WeightOptions::default(),
@@ -230,6 +237,9 @@ pub struct InferEstimate {
     pub tp: u64,
     /// Devices a replica's layers are split over (1: none).
     pub pp: u64,
+    /// Expert-parallel groups of each stage's ranks (1: none).
+    #[serde(default = "one")]
+    pub ep: u64,
     /// Independent replicas (`gpus / (tp · pp)`).
     pub replicas: u64,
     /// Weight format.
@@ -292,6 +302,7 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
         ("gpus", req.gpus),
         ("tp", req.tp),
         ("pp", req.pp),
+        ("ep", req.ep),
         ("batch", req.load.requests()),
     ] {
         if v == 0 {
@@ -321,6 +332,9 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
                 req.profile.engine
             ),
         });
+    }
+    if req.ep > 1 {
+        validate_expert_parallel(arch, req)?;
     }
     if req.pp > arch.num_layers() {
         return Err(CoreError::Invalid {
@@ -359,6 +373,43 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
     }
     req.gpu.validate()?;
     req.profile.validate()
+}
+
+/// Refuse expert parallelism the model or the engine cannot run: a model without
+/// routed experts, more groups than experts, or a size the engine does not allow
+/// ([`Engine::expert_groups`]).
+fn validate_expert_parallel(arch: &Architecture, req: &InferRequest) -> Result<()> {
+    let invalid = |expected: String| CoreError::Invalid {
+        field: "ep",
+        value: req.ep.to_string(),
+        expected,
+    };
+    let Some(moe) = arch.first_moe() else {
+        return Err(invalid("1: the model has no routed experts".into()));
+    };
+    if req.ep > moe.num_experts {
+        return Err(invalid(format!(
+            "at most the {} routed experts",
+            moe.num_experts
+        )));
+    }
+    let engine = req.profile.engine;
+    match engine.expert_groups() {
+        None => Err(invalid(format!("1: {engine} has no expert parallelism"))),
+        Some(ExpertGroups::AllRanks) if !ExpertGroups::AllRanks.allows(req.ep, req.tp) => {
+            Err(invalid(format!(
+                "1 or tp = {}: {engine} spreads the experts over every rank of a stage",
+                req.tp
+            )))
+        }
+        Some(ExpertGroups::DivisorOfTp) if !ExpertGroups::DivisorOfTp.allows(req.ep, req.tp) => {
+            Err(invalid(format!(
+                "a divisor of tp = {}: {engine} groups a stage's ranks",
+                req.tp
+            )))
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// Memory of one device for `format` at `tp`, with `batch` requests of `context` tokens.

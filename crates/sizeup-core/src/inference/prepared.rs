@@ -97,8 +97,15 @@ impl<'a> Prepared<'a> {
         stored: Cow<'p, [StoredTensor]>,
     ) -> Result<Replica<'p>> {
         let list = &self.model()?.list;
-        let weights = PassWeights::new(self.arch, list, &stored, req.tp);
-        let stages = stages::stages(self.arch, &stored, req.pp, req.tp, req.profile.engine);
+        let machine = machine(req);
+        let weights = PassWeights::new(self.arch, list, &stored, machine.split());
+        let stages = stages::stages(
+            self.arch,
+            &stored,
+            req.pp,
+            machine.split(),
+            req.profile.engine,
+        );
         Ok(Replica {
             arch: self.arch,
             list,
@@ -106,7 +113,7 @@ impl<'a> Prepared<'a> {
             stored,
             weights,
             stages,
-            machine: machine(req),
+            machine,
         })
     }
 
@@ -279,6 +286,9 @@ impl<'a> Prepared<'a> {
                 "expected distinct experts under uniform top-e routing",
             ));
         }
+        if req.ep > 1 {
+            assumptions.push(expert_parallel_assumption(req.ep, req.tp));
+        }
         if let Some(p) = price {
             let source = if req.price_per_gpu_hour.is_some() {
                 "user flag".to_string()
@@ -300,6 +310,7 @@ impl<'a> Prepared<'a> {
             gpus: req.gpus,
             tp: req.tp,
             pp: req.pp,
+            ep: req.ep,
             replicas,
             weights: req.weights,
             weight_breakdown: breakdown,
@@ -331,16 +342,30 @@ impl<'a> Prepared<'a> {
 }
 
 /// What a replica's passes run on: the request's device, ranks, engine and precisions.
-fn machine(req: &InferRequest) -> Machine<'_> {
+pub(super) fn machine(req: &InferRequest) -> Machine<'_> {
     Machine {
         gpu: &req.gpu,
         tp: req.tp,
+        ep: req.ep,
         profile: &req.profile,
         precision: req.weights.compute_precision(),
         kv_dtype: req.kv_dtype,
         quantized: req.weights.is_quantized(),
         fp16_products: req.weights.fp16_products(),
     }
+}
+
+/// What a serving estimate assumes of `ep` expert-parallel groups over `tp` ranks.
+fn expert_parallel_assumption(ep: u64, tp: u64) -> Assumption {
+    Assumption::new(
+        "expert parallelism",
+        format!(
+            "{ep} groups of {} ranks, each holding ⌈E/{ep}⌉ whole experts; a pass waits for the busiest group: the most experts touched among its own (uniform routing, groups independent) and {:.2}× the mean routed tokens; attention stays tensor-parallel and the experts' outputs are all-reduced as under tensor parallelism",
+            (tp / ep.max(1)).max(1),
+            crate::device::collective::EXPERT_LOAD_IMBALANCE
+        ),
+        "vLLM --enable-expert-parallel and SGLang --ep-size without data-parallel attention (FusedMoE: tokens on every rank, outputs all-reduced); the imbalance: GShard/Switch capacity factor",
+    )
 }
 
 /// Sequences one prefill pass holds: the whole static batch, or one request

@@ -11,10 +11,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::engine::EngineProfile;
-use super::weights::StoredTensor;
+use super::weights::{RankSplit, StoredTensor};
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
-use crate::device::collective::{Collective, Fabric, Group, Network};
+use crate::device::collective::{Collective, Fabric, Group, Network, EXPERT_LOAD_IMBALANCE};
 use crate::device::{AttentionPass, Device, Gemm, Library, OpTime};
 use crate::dtype::{ComputePrecision, KvDtype};
 use crate::hardware::Accelerator;
@@ -73,6 +73,9 @@ pub struct Machine<'a> {
     pub gpu: &'a Accelerator,
     /// Tensor-parallel ranks.
     pub tp: u64,
+    /// Expert-parallel groups of the `tp` ranks (1: experts split as tensors;
+    /// [`RankSplit`]).
+    pub ep: u64,
     /// Engine assumptions.
     pub profile: &'a EngineProfile,
     /// Precision of the weight matmuls.
@@ -177,8 +180,8 @@ struct Single {
 }
 
 impl OpWeights {
-    fn add(&mut self, s: &StoredTensor, tp: f64) {
-        let split = if s.replicated_under_tp() { 1.0 } else { tp };
+    fn add(&mut self, s: &StoredTensor, ranks: RankSplit) {
+        let split = ranks.ways(s) as f64;
         let copies = s.tensor.copies as f64;
         // the first tensor, or the next of tensors still priced apart
         let apart = (self.elements == 0.0 || self.tensors > 0) && s.tensor.copies == 1;
@@ -245,28 +248,28 @@ pub(super) struct PassWeights<'a> {
 }
 
 impl<'a> PassWeights<'a> {
-    /// Group `stored` by block and stage for `tp` ranks, beside `arch`'s operator list.
+    /// Group `stored` by block and stage for the ranks of `split`, beside
+    /// `arch`'s operator list (a rank's routed experts: all `E`, each its share).
     pub(super) fn new(
         arch: &Architecture,
         ops: &'a OpList,
         stored: &[StoredTensor],
-        tp: u64,
+        split: RankSplit,
     ) -> PassWeights<'a> {
-        let tp = tp.max(1) as f64;
         let mut blocks = vec![BlockWeights::default(); arch.num_layers() as usize];
         let mut head = OpWeights::default();
         let mut embedding = OpWeights::default();
         for s in stored {
             match (s.tensor.role, s.tensor.layer) {
-                (TensorRole::LmHead, _) => head.add(s, tp),
-                (TensorRole::TokenEmbedding, _) => embedding.add(s, tp),
+                (TensorRole::LmHead, _) => head.add(s, split),
+                (TensorRole::TokenEmbedding, _) => embedding.add(s, split),
                 (role, Some(layer)) => {
                     let (Some(stage), Some(b)) = (Stage::of(role), blocks.get_mut(layer as usize))
                     else {
                         continue;
                     };
                     if let Some(w) = b.0.get_mut(stage as usize) {
-                        w.add(s, tp);
+                        w.add(s, split);
                     }
                 }
                 _ => {}
@@ -447,6 +450,59 @@ pub fn experts_touched(e: f64, k: f64, tokens: f64) -> f64 {
     e * (1.0 - (1.0 - k / e).powf(tokens))
 }
 
+/// Groups of experts above which [`experts_touched_busiest`] takes the normal
+/// approximation instead of summing the binomial's terms.
+const EXACT_BUSIEST_LIMIT: u64 = 4096;
+
+/// Experts the busiest of `groups` expert-parallel groups reads in a pass over
+/// `tokens` tokens, each group holding `local` of the `e` experts and each token
+/// routed to `k`, in expectation under uniform routing.
+///
+/// # Formula
+/// ```text
+/// p        = 1 − (1 − k/E)^T          an expert is touched
+/// X_g      ~ Binomial(n, p)           experts touched in group g, n = local
+/// E[max_g] = Σ_{j=1}^{n} (1 − F(j−1)^G)
+/// ```
+/// `F` the binomial's distribution function, the `G` groups taken as
+/// independent; `n·p` for one group (as [`experts_touched`] for `n = E`); past
+/// [`EXACT_BUSIEST_LIMIT`] experts a group, `n·p + σ·√(2 ln G)`.
+///
+/// # Source
+/// The expectation of the largest of independent variables (e.g. David &
+/// Nagaraja, *Order Statistics*, 3rd ed., §4.2); the uniform routing of
+/// [`experts_touched`]. Decoding a few tokens, the busiest group reads several
+/// times the mean: expert parallelism waits for it.
+pub fn experts_touched_busiest(e: f64, k: f64, tokens: f64, local: u64, groups: u64) -> f64 {
+    let n = local as f64;
+    let p = 1.0 - (1.0 - k / e).powf(tokens);
+    if groups <= 1 || p.is_nan() || p <= 0.0 {
+        return n * p.max(0.0);
+    }
+    if p >= 1.0 {
+        return n;
+    }
+    let g = groups as f64;
+    if local > EXACT_BUSIEST_LIMIT {
+        let sigma = (n * p * (1.0 - p)).sqrt();
+        return (n * p + sigma * (2.0 * g.ln()).sqrt()).min(n);
+    }
+    // the binomial's terms in logs: pmf(j+1) = pmf(j) · (n−j)/(j+1) · p/(1−p)
+    let (lq, lr) = ((1.0 - p).ln(), (p / (1.0 - p)).ln());
+    let mut log_pmf = n * lq;
+    let (mut cdf, mut sum) = (0.0f64, 0.0f64);
+    for j in 0..local {
+        cdf = (cdf + log_pmf.exp()).min(1.0);
+        let beyond = 1.0 - cdf.powf(g);
+        sum += beyond;
+        if beyond < 1e-12 && j as f64 > n * p {
+            break;
+        }
+        log_pmf += ((local - j) as f64 / (j + 1) as f64).ln() + lr;
+    }
+    sum
+}
+
 /// The engine's kernels as a device-model library: its matmul and memory factors;
 /// attention kernels at the row's measured forward rate; the fixed per-kernel costs are the
 /// engine's per-layer overhead, added per layer; FP16 accumulation where the engine
@@ -473,6 +529,14 @@ fn all_reduce_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
 }
 
 impl Machine<'_> {
+    /// How the replica's ranks hold the weights.
+    pub fn split(&self) -> RankSplit {
+        RankSplit {
+            tp: self.tp,
+            ep: self.ep,
+        }
+    }
+
     /// The links between the replica's devices as the engine uses them: its share
     /// of the accelerator's link bandwidth and its fixed latency per collective.
     pub fn fabric(&self) -> Fabric {
@@ -494,7 +558,9 @@ impl Machine<'_> {
 ///             + L · overhead      (host overhead, eager: max(…, L · overhead))
 /// linear:     F = 2·T·params/t,  M = weight bytes/t + 2·T·(in + out/t)
 /// attention:  F = 2·T·a/t·(d_qk + d_v)·ctx,  M = KV read (+ write for new tokens)
-/// experts:    weights of E·(1 − (1 − e/E)^T) experts touched, F for e per token
+/// experts:    weights of E·(1 − (1 − e/E)^T) experts touched, F for e per token;
+///             with ep groups, the busiest group's: experts_touched_busiest and
+///             min(T·e/ep · imbalance, T·min(e, ⌈E/ep⌉)) tokens
 /// ```
 ///
 /// # Symbols
@@ -515,7 +581,12 @@ pub fn pass_time(
     m: Machine<'_>,
 ) -> PassTime {
     match ops::list(arch) {
-        Ok(list) => pass_time_of(arch, &PassWeights::new(arch, &list, stored, m.tp), pass, m),
+        Ok(list) => pass_time_of(
+            arch,
+            &PassWeights::new(arch, &list, stored, m.split()),
+            pass,
+            m,
+        ),
         // sizes past u64 (stored tensors of such a model cannot exist): no time
         Err(_) => PassTime {
             seconds: f64::INFINITY,
@@ -524,7 +595,7 @@ pub fn pass_time(
     }
 }
 
-/// [`pass_time`] with the weights already grouped for `m.tp`.
+/// [`pass_time`] with the weights already grouped for `m`'s ranks.
 pub(super) fn pass_time_of(
     arch: &Architecture,
     weights: &PassWeights<'_>,
@@ -696,7 +767,10 @@ fn block_cost(
         pricer.linear(&mut out, w.at(Stage::Router), tokens);
         let e = routed.copies as f64;
         let k = routed.active as f64;
-        let touched = experts_touched(e, k, tokens);
+        // expert parallelism: the busiest group's experts and tokens set the time
+        let groups = pricer.m.ep.max(1);
+        let local = routed.copies.div_ceil(groups);
+        let touched = experts_touched_busiest(e, k, tokens, local, groups);
         let per_expert = OpWeights {
             elements: experts.elements / e,
             bytes: experts.bytes / e,
@@ -705,7 +779,12 @@ fn block_cost(
             ..OpWeights::default()
         };
         // each token runs k experts; the weights of the touched ones are read once
-        let flops = 2.0 * tokens * k * per_expert.elements;
+        let routed_tokens = if groups > 1 {
+            (tokens * k / groups as f64 * EXPERT_LOAD_IMBALANCE).min(tokens * k.min(local as f64))
+        } else {
+            tokens * k
+        };
+        let flops = 2.0 * routed_tokens * per_expert.elements;
         let read = OpWeights {
             elements: flops / (2.0 * tokens.max(1.0)),
             bytes: per_expert.bytes * touched,
@@ -726,6 +805,22 @@ mod tests {
     use crate::Shape;
 
     #[test]
+    fn the_busiest_expert_group_is_the_largest_of_binomials() {
+        // one group: the mean, as the whole model's count
+        let whole = experts_touched(64.0, 6.0, 3.0);
+        assert_eq!(experts_touched_busiest(64.0, 6.0, 3.0, 64, 1), whole);
+        // one expert per group: 1 − (1 − p)^G, p = 2/8 for one token of top-2 of 8
+        let one = experts_touched_busiest(8.0, 2.0, 1.0, 1, 8);
+        assert!((one - (1.0 - 0.75f64.powi(8))).abs() < 1e-15, "{one}");
+        // 2 experts per group, p = 2/4, 2 groups: F(0) = 1/4, F(1) = 3/4, so
+        // E[max] = (1 − 1/16) + (1 − 9/16) = 1.375
+        let two = experts_touched_busiest(4.0, 2.0, 1.0, 2, 2);
+        assert!((two - 1.375).abs() < 1e-12, "{two}");
+        // every expert touched: the busiest holds them all
+        assert_eq!(experts_touched_busiest(8.0, 2.0, 1e6, 2, 4), 2.0);
+    }
+
+    #[test]
     fn decode_at_batch_one_streams_the_weights() {
         let arch = Shape::llama(32, 4096, 32, 32, 11008, 32000)
             .build()
@@ -736,6 +831,7 @@ mod tests {
         let m = Machine {
             gpu,
             tp: 1,
+            ep: 1,
             profile: &prof,
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,
@@ -788,6 +884,7 @@ mod tests {
         let m = Machine {
             gpu,
             tp: 2,
+            ep: 1,
             profile: &prof,
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,

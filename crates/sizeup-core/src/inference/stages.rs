@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::roofline::{pass_time_in_stages, PassWeights};
-use super::weights::StoredTensor;
+use super::weights::{RankSplit, StoredTensor};
 use super::{Engine, Machine, Pass, PassTime, StageSchedule};
 use crate::arch::{Architecture, Schedule};
 use crate::assumption::Assumption;
@@ -109,7 +109,7 @@ pub(super) struct Stage<'a> {
     pub weights_bytes: Result<u64>,
 }
 
-/// The devices of a replica split `pp` ways by layers, each with `tp` ranks, as
+/// The devices of a replica split `pp` ways by layers, each with the ranks of `ranks`, as
 /// `engine` places them.
 ///
 /// Tensors of a layer sit with that layer; tensors after the last layer (final
@@ -129,7 +129,7 @@ pub(super) fn stages<'a>(
     arch: &'a Architecture,
     stored: &[StoredTensor],
     pp: u64,
-    tp: u64,
+    ranks: RankSplit,
     engine: Engine,
 ) -> Vec<Stage<'a>> {
     let in_turn = engine.stage_schedule() == Some(StageSchedule::InTurn);
@@ -142,7 +142,7 @@ pub(super) fn stages<'a>(
         let on_device: Vec<StoredTensor> = stored.iter().filter(|s| !on_host(s)).copied().collect();
         return vec![Stage {
             arch: Cow::Borrowed(arch),
-            weights_bytes: super::weights::weights_bytes_per_gpu(&on_device, tp),
+            weights_bytes: super::weights::weights_bytes_per_gpu(&on_device, ranks),
         }];
     }
     let layers = arch.num_layers();
@@ -184,7 +184,7 @@ pub(super) fn stages<'a>(
             };
             Stage {
                 arch: Cow::Owned(sub),
-                weights_bytes: super::weights::weights_bytes_per_gpu(&tensors, tp),
+                weights_bytes: super::weights::weights_bytes_per_gpu(&tensors, ranks),
             }
         })
         .collect()
@@ -395,10 +395,10 @@ mod tests {
             .unwrap();
         let stored =
             stored_tensors(&llama2, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
-        let whole = weights_bytes_per_gpu(&stored, 1).unwrap();
+        let whole = weights_bytes_per_gpu(&stored, RankSplit::tensor(1)).unwrap();
         let (layer, norm, embedding) = (404_766_720u64, 8192u64, 262_144_000u64);
         let bytes = |engine| -> Vec<u64> {
-            stages(&llama2, &stored, 2, 1, engine)
+            stages(&llama2, &stored, 2, RankSplit::tensor(1), engine)
                 .iter()
                 .map(|s| *s.weights_bytes.as_ref().unwrap())
                 .collect()
@@ -419,7 +419,7 @@ mod tests {
         let mut tied = Shape::llama(16, 2048, 32, 8, 8192, 128256).build().unwrap();
         tied.embedding.tied = true;
         let stored = stored_tensors(&tied, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
-        let whole = weights_bytes_per_gpu(&stored, 1).unwrap();
+        let whole = weights_bytes_per_gpu(&stored, RankSplit::tensor(1)).unwrap();
         let embedding = tied.vocab_size * tied.hidden_size * 2;
         // a layer: 10_485_760 attention + 50_331_648 MLP + 4096 norm parameters
         let (layer, norm) = (121_643_008u64, 4096u64);
@@ -432,7 +432,7 @@ mod tests {
                 [8 * layer + embedding, 8 * layer + norm + embedding],
             ),
         ] {
-            let split = stages(&tied, &stored, 2, 1, engine);
+            let split = stages(&tied, &stored, 2, RankSplit::tensor(1), engine);
             let bytes: Vec<u64> = split
                 .iter()
                 .map(|s| *s.weights_bytes.as_ref().unwrap())

@@ -400,3 +400,110 @@ fn issue_11_llama_cpp_accumulates_fp16_products_in_fp16_only() {
     let ratio = fp16.prefill.seconds / bf16.prefill.seconds;
     assert!(ratio > 0.5 && ratio < 0.75, "{ratio}");
 }
+
+/// Mixtral's layers with `experts` routed experts instead of 8.
+fn mixtral_with(experts: u64) -> Architecture {
+    let mut a = mixtral();
+    a.map_blocks(|b| {
+        if let BlockFfn::Moe(m) = &mut b.ffn {
+            m.num_experts = experts;
+        }
+    });
+    a
+}
+
+/// One expert's gate, up or down matrix of Mixtral in bf16: 14336 · 4096 · 2 bytes.
+const MIXTRAL_EXPERT_MATRIX_BYTES: u64 = 117_440_512;
+
+#[test]
+fn expert_parallel_groups_hold_whole_experts() {
+    // 6 experts over 4 groups: the busiest rank holds ⌈6/4⌉ = 2 whole experts
+    // where tensor parallelism gives each rank 6/4 = 1.5: half an expert's three
+    // matrices more in each of the 32 layers
+    let arch = mixtral_with(6);
+    let mut req = request("H100-SXM", Engine::Sglang);
+    req.gpus = 4;
+    req.tp = 4;
+    let tensor = estimate(&arch, &req).unwrap();
+    req.ep = 4;
+    let expert = estimate(&arch, &req).unwrap();
+    assert_eq!(
+        expert.memory.weights_bytes - tensor.memory.weights_bytes,
+        32 * 3 * MIXTRAL_EXPERT_MATRIX_BYTES / 2
+    );
+    // SGLang's 2 groups of 2 ranks: 3 experts each, split in halves, as under tp
+    req.ep = 2;
+    assert_eq!(
+        estimate(&arch, &req).unwrap().memory.weights_bytes,
+        tensor.memory.weights_bytes
+    );
+    assert!(expert
+        .assumptions
+        .iter()
+        .any(|a| a.name == "expert parallelism"));
+}
+
+#[test]
+fn expert_parallel_decode_waits_for_the_busiest_group() {
+    // Mixtral on 8 H100s at batch 1: each token picks 2 of 8 experts; under tp each
+    // rank reads an eighth of both (a quarter of an expert), under ep 8 the busiest
+    // rank reads its one expert whenever it is picked: 1 − (3/4)^8 of one
+    let arch = mixtral();
+    let mut req = request("H100-SXM", Engine::Vllm);
+    req.gpus = 8;
+    req.tp = 8;
+    req.prompt = 1000;
+    req.output = 2;
+    let tensor = estimate(&arch, &req).unwrap();
+    req.ep = 8;
+    let expert = estimate(&arch, &req).unwrap();
+    let busiest = 1.0 - 0.75f64.powi(8);
+    let expected = (busiest - 0.25) * (32 * 3 * MIXTRAL_EXPERT_MATRIX_BYTES) as f64;
+    let more = expert.decode.breakdown.bytes - tensor.decode.breakdown.bytes;
+    // the rest is the experts' activations (a token's 4096 + 14336 values per matrix)
+    assert!((more / expected - 1.0).abs() < 1e-3, "{more} vs {expected}");
+    assert!(expert.decode.seconds > tensor.decode.seconds);
+}
+
+#[test]
+fn expert_parallel_sizes_the_engine_cannot_run_are_refused() {
+    let mut req = request("H100-SXM", Engine::Vllm);
+    req.gpus = 8;
+    req.tp = 8;
+    let refused = |arch: &Architecture, req: &InferRequest| match estimate(arch, req) {
+        Err(CoreError::Invalid {
+            field: "ep",
+            expected,
+            ..
+        }) => expected,
+        other => panic!("{other:?}"),
+    };
+    req.ep = 4;
+    assert_eq!(
+        refused(&mixtral(), &req),
+        "1 or tp = 8: vllm spreads the experts over every rank of a stage"
+    );
+    req.profile = profile(Engine::Sglang, Backend::Cuda);
+    assert!(estimate(&mixtral(), &req).is_ok());
+    req.ep = 3;
+    assert_eq!(
+        refused(&mixtral(), &req),
+        "a divisor of tp = 8: sglang groups a stage's ranks"
+    );
+    req.ep = 16;
+    req.tp = 16;
+    req.gpus = 16;
+    assert_eq!(refused(&mixtral(), &req), "at most the 8 routed experts");
+    req.ep = 2;
+    req.tp = 2;
+    req.gpus = 2;
+    assert_eq!(
+        refused(&llama_3_1_70b(), &req),
+        "1: the model has no routed experts"
+    );
+    req.profile = profile(Engine::Transformers, Backend::Cuda);
+    assert_eq!(
+        refused(&mixtral(), &req),
+        "1: transformers has no expert parallelism"
+    );
+}

@@ -28,6 +28,71 @@ impl StoredTensor {
     pub fn replicated_under_tp(&self) -> bool {
         self.tensor.tp == TpSplit::Replicated
     }
+
+    /// Whether this is a stack of routed experts (gate, up or down of all `E`),
+    /// which expert parallelism spreads over its groups whole.
+    pub fn is_routed_experts(&self) -> bool {
+        matches!(
+            self.tensor.role,
+            TensorRole::ExpertGate | TensorRole::ExpertUp | TensorRole::ExpertDown
+        )
+    }
+}
+
+/// How the `tp` ranks of one replica's stage hold its weights: tensor
+/// parallelism splits each matrix `tp` ways; expert parallelism over `ep` groups
+/// (`ep | tp`) gives each group `⌈E/ep⌉` whole routed experts, each split over the
+/// group's `tp/ep` ranks (vLLM `--enable-expert-parallel`: `ep = tp`; SGLang
+/// `--ep-size`, TensorRT-LLM `moe_expert_parallel_size`: any divisor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RankSplit {
+    /// Tensor-parallel ranks.
+    pub tp: u64,
+    /// Expert-parallel groups (1: the experts split like every other matrix).
+    pub ep: u64,
+}
+
+impl RankSplit {
+    /// Tensor parallelism alone.
+    pub fn tensor(tp: u64) -> RankSplit {
+        RankSplit { tp, ep: 1 }
+    }
+
+    /// Ranks each routed expert is split over, `tp / ep`.
+    pub fn expert_tp(&self) -> u64 {
+        (self.tp.max(1) / self.ep.max(1)).max(1)
+    }
+
+    /// The ways one rank's share of `s` divides it: 1 for a replicated tensor,
+    /// `tp / ep` for routed experts, else `tp`.
+    pub fn ways(&self, s: &StoredTensor) -> u64 {
+        if s.replicated_under_tp() {
+            1
+        } else if s.is_routed_experts() {
+            self.expert_tp()
+        } else {
+            self.tp.max(1)
+        }
+    }
+
+    /// Bytes of `s` one rank holds.
+    ///
+    /// # Formula
+    /// ```text
+    /// replicated        b
+    /// routed experts    ⌈E/ep⌉ · ⌈⌈b/E⌉ / (t/ep)⌉      (ep > 1)
+    /// otherwise         ⌈b / t⌉
+    /// ```
+    pub fn bytes_on_rank(&self, s: &StoredTensor) -> u64 {
+        let copies = s.tensor.copies.max(1);
+        if s.is_routed_experts() && self.ep > 1 {
+            let one = s.bytes.div_ceil(copies).div_ceil(self.expert_tp());
+            // at most E·⌈b/E⌉ ≤ b + E: no overflow for a tensor whose bytes fit
+            copies.div_ceil(self.ep).saturating_mul(one)
+        } else {
+            s.bytes.div_ceil(self.ways(s))
+        }
+    }
 }
 
 /// Weight bytes by group, and per tensor-parallel rank.
@@ -274,26 +339,22 @@ pub(super) fn breakdown_of(
     })
 }
 
-/// Weight bytes one tensor-parallel rank holds.
+/// Weight bytes one rank of `split` holds.
 ///
 /// # Formula
-/// Σ replicated tensors + Σ ⌈split tensor / t⌉
+/// Σ [`RankSplit::bytes_on_rank`]: replicated tensors whole, routed experts by
+/// expert parallelism, everything else `⌈b / t⌉`.
 ///
 /// # Assumptions / limits
 /// Vectors, routers and MLA down-projections are replicated (vLLM layouts);
-/// everything else, embedding and LM head included, is split `t` ways.
+/// everything else, embedding and LM head included, is split `t` ways; under
+/// expert parallelism the busiest group holds `⌈E/ep⌉` experts.
 ///
 /// # Errors
 /// [`crate::CoreError::Overflow`].
-pub fn weights_bytes_per_gpu(stored: &[StoredTensor], tp: u64) -> Result<u64> {
-    let tp = tp.max(1);
+pub fn weights_bytes_per_gpu(stored: &[StoredTensor], split: RankSplit) -> Result<u64> {
     stored.iter().try_fold(0u64, |acc, s| {
-        let part = if s.replicated_under_tp() {
-            s.bytes
-        } else {
-            s.bytes.div_ceil(tp)
-        };
-        match acc.checked_add(part) {
+        match acc.checked_add(split.bytes_on_rank(s)) {
             Some(total) => Ok(total),
             None => Err(CoreError::Overflow { quantity: Q }),
         }
@@ -380,8 +441,8 @@ mod tests {
     fn tensor_parallel_split_keeps_vectors_whole() {
         let arch = llama2_7b();
         let stored = stored_tensors(&arch, WeightFormat::Bf16, &WeightOptions::default()).unwrap();
-        let one = weights_bytes_per_gpu(&stored, 1).unwrap();
-        let two = weights_bytes_per_gpu(&stored, 2).unwrap();
+        let one = weights_bytes_per_gpu(&stored, RankSplit::tensor(1)).unwrap();
+        let two = weights_bytes_per_gpu(&stored, RankSplit::tensor(2)).unwrap();
         let norms = 2 * 266_240; // (32·2 + 1)·4096 RMSNorm weights in bf16
         assert_eq!(two, (one - norms) / 2 + norms);
     }

@@ -238,13 +238,13 @@ class Headroom(Result):
 class InferEstimate(Result):
     """A serving estimate: memory, speed, concurrency and cost, with its assumptions."""
     __slots__ = ()
-    _fields = {'assumptions': ('list', 'Assumption'), 'context': None, 'cost': 'Cost', 'decode': 'Phase', 'engine': None, 'fit_advice': 'FitAdvice', 'fits': None, 'gpu': None, 'gpus': None, 'kv_bytes_per_token': None, 'kv_dtype': None, 'kv_pool': 'KvPool', 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'max_batch_at_context': None, 'max_context_at_batch': None, 'memory': 'ServeMemoryPerGpu', 'model_type': None, 'moe_experts_touched_per_layer': None, 'output': None, 'output_tokens_per_sec_total': None, 'params_active': None, 'params_total': None, 'pp': None, 'prefill': 'Phase', 'prompt': None, 'replicas': None, 'ridge_batch_datasheet': None, 'ridge_batch_effective': None, 'schedule': 'Schedule', 'tp': None, 'warnings': ('list', ('union', ('EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoTensorPath', 'EstimateWarningNoPrice'))), 'weight_breakdown': 'WeightBreakdown', 'weights': None}
+    _fields = {'assumptions': ('list', 'Assumption'), 'context': None, 'cost': 'Cost', 'decode': 'Phase', 'engine': None, 'ep': None, 'fit_advice': 'FitAdvice', 'fits': None, 'gpu': None, 'gpus': None, 'kv_bytes_per_token': None, 'kv_dtype': None, 'kv_pool': 'KvPool', 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'max_batch_at_context': None, 'max_context_at_batch': None, 'memory': 'ServeMemoryPerGpu', 'model_type': None, 'moe_experts_touched_per_layer': None, 'output': None, 'output_tokens_per_sec_total': None, 'params_active': None, 'params_total': None, 'pp': None, 'prefill': 'Phase', 'prompt': None, 'replicas': None, 'ridge_batch_datasheet': None, 'ridge_batch_effective': None, 'schedule': 'Schedule', 'tp': None, 'warnings': ('list', ('union', ('EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoTensorPath', 'EstimateWarningNoPrice'))), 'weight_breakdown': 'WeightBreakdown', 'weights': None}
 
 
 class InferRequest(Result):
     """What to estimate: the devices, the format, the workload and the engine."""
     __slots__ = ()
-    _fields = {'context': None, 'context_source': None, 'detail': None, 'gpu': 'Accelerator', 'gpus': None, 'kv_dtype': None, 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'output': None, 'pp': None, 'price_per_gpu_hour': None, 'profile': 'EngineProfile', 'prompt': None, 'tp': None, 'weight_options': 'WeightOptions', 'weights': None, 'weights_source': None}
+    _fields = {'context': None, 'context_source': None, 'detail': None, 'ep': None, 'gpu': 'Accelerator', 'gpus': None, 'kv_dtype': None, 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'output': None, 'pp': None, 'price_per_gpu_hour': None, 'profile': 'EngineProfile', 'prompt': None, 'tp': None, 'weight_options': 'WeightOptions', 'weights': None, 'weights_source': None}
 
 
 class InferResponse(Result):
@@ -669,7 +669,7 @@ class SeqLenStepPowerOfTwo(Result):
 class ServeCandidate(Result):
     """One serving setup."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'prefill': 'PrefillPool', 'replicas': None, 'tp': None, 'weights': None}
+    _fields = {'accelerator': None, 'ep': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'prefill': 'PrefillPool', 'replicas': None, 'tp': None, 'weights': None}
 
 
 class ServeLoadRate(Result):
@@ -717,7 +717,7 @@ class ServeRow(Result):
 class ServeSpace(Result):
     """The setups to search; every axis lists the values allowed."""
     __slots__ = ()
-    _fields = {'disaggregated': None, 'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'tp': None, 'weights': None}
+    _fields = {'disaggregated': None, 'expert_parallel': None, 'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'tp': None, 'weights': None}
 
 
 class ServeSpeed(Result):

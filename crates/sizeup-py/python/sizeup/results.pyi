@@ -814,6 +814,9 @@ class InferEstimate(Result):
     def engine(self) -> Engine:
         """The engine."""
     @property
+    def ep(self) -> int:
+        """Expert-parallel groups of each stage's ranks (1: none)."""
+    @property
     def fit_advice(self) -> Optional[FitAdvice]:
         """When it does not: what would."""
     @property
@@ -913,6 +916,12 @@ class InferRequest(Result):
     @property
     def detail(self) -> Detail:
         """How much beyond the point itself to work out."""
+    @property
+    def ep(self) -> int:
+        """Expert-parallel groups of each stage's `tp` ranks: each group holds
+        `⌈E/ep⌉` whole routed experts ([`RankSplit`]); 1: the experts split like
+        every other matrix.
+        """
     @property
     def gpu(self) -> Accelerator:
         """The accelerator."""
@@ -2061,6 +2070,9 @@ class ServeCandidate(Result):
     def accelerator(self) -> int:
         """Index of the accelerator in the plan's list."""
     @property
+    def ep(self) -> int:
+        """Expert-parallel groups of a stage's ranks (1: none; `tp`: whole experts)."""
+    @property
     def kv_dtype(self) -> KvDtype:
         """KV cache precision."""
     @property
@@ -2260,6 +2272,12 @@ class ServeSpace(Result):
     def disaggregated(self) -> List[bool]:
         """Whether prefill and decode run on separate pools: `false` aggregated,
         `true` disaggregated; both by default.
+        """
+    @property
+    def expert_parallel(self) -> List[bool]:
+        """Expert parallelism for MoE models: `false` the experts split like every
+        other matrix, `true` each rank of a stage holds whole experts (`ep = tp`,
+        vLLM `--enable-expert-parallel`); both by default.
         """
     @property
     def gpus(self) -> List[int]:
@@ -2646,7 +2664,7 @@ class SpaceCount2(Result):
         """Weight formats left out on accelerators without their tensor path."""
     @property
     def machines(self) -> int:
-        """Machines: (accelerator, weights, tp, pp, KV) that divide and run."""
+        """Machines: (accelerator, weights, tp, pp, ep, KV) that divide and run."""
     @property
     def setups(self) -> int:
         """Setups: machines × step budgets × sequence caps × (replica counts +

@@ -202,6 +202,7 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         gpus: Some(args.tp),
         tp: (!llama_cpp).then_some(args.tp),
         pp: None,
+        ep: None,
         price: args.price,
     };
     let serving = ServeArgs {

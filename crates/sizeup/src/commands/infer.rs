@@ -377,6 +377,7 @@ impl ServeArgs {
         req.gpus = gpus;
         req.tp = tp;
         req.pp = pp;
+        req.ep = device.ep.unwrap_or(1);
         let (weights, source) = self.weights_for(checkpoint);
         req.weights = weights;
         req.weights_source = Some(source);
@@ -546,10 +547,8 @@ impl Report for InferReport {
                 e.gpu,
                 if e.pp > 1 && e.engine == Engine::LlamaCpp {
                     format!("layers split {} ways", e.pp)
-                } else if e.pp > 1 {
-                    format!("tp {} · pp {}", e.tp, e.pp)
                 } else {
-                    format!("tp {}", e.tp)
+                    layout_text(e.tp, e.pp, e.ep)
                 },
                 e.weights,
                 e.kv_dtype.name(),
@@ -851,4 +850,16 @@ fn run_state(r: &SimReport) -> String {
             "simulation: stopped at the cap of {steps} steps before every request was answered (raise --max-steps or lower --requests)"
         ),
     }
+}
+
+/// A replica's ranks as the tables print them: `tp 8`, `tp 8 · pp 2`, `tp 8 · ep 8`.
+pub fn layout_text(tp: u64, pp: u64, ep: u64) -> String {
+    let mut s = format!("tp {tp}");
+    if pp > 1 {
+        s.push_str(&format!(" · pp {pp}"));
+    }
+    if ep > 1 {
+        s.push_str(&format!(" · ep {ep}"));
+    }
+    s
 }

@@ -74,9 +74,6 @@ pub struct TrainFlags {
     /// Context-parallel size
     #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
     pub cp: u64,
-    /// Expert-parallel size (MoE models)
-    #[arg(long, value_parser = crate::door::DEVICES, default_value_t = 1)]
-    pub ep: u64,
     /// Data-parallel size (default: gpus / (tp·pp·cp))
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub dp: Option<u64>,
@@ -248,7 +245,7 @@ impl TrainFlags {
             pp,
             vpp: self.vpp,
             cp: self.cp,
-            ep: self.ep,
+            ep: device.ep.unwrap_or(1),
             dp: self.dp,
             sequence_parallel: self.sequence_parallel,
             zero: ZeroStage::from_number(self.zero)?,

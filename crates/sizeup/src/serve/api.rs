@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn issue_12_a_served_plan_bounds_its_simulations_to_the_deadline() {
         // few requests per replica: a run's steps fit the bound even in a debug build
-        let fields = || plan_serve(&[("rate", 4.into()), ("requests_per_replica", 40.into())]);
+        let fields = || plan_serve(&[("rate", 4.into()), ("requests_per_replica", 20.into())]);
         let mut r = PlanServeRequest::from_fields(fields()).expect("a request");
         r.confine().expect("confined");
         assert!(r.bound_simulations);

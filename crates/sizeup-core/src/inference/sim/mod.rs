@@ -24,7 +24,7 @@ pub use price::{StepPricer, StepShape, CONTEXT_GRID};
 pub use workload::{Arrivals, Dist, Lengths};
 
 use super::roofline::PassWeights;
-use super::{estimate, stored_tensors, Detail, InferRequest, Load, Machine, Prepared};
+use super::{estimate, stored_tensors, Detail, InferRequest, Load, Prepared};
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
 use crate::error::{CoreError, Result};
@@ -356,19 +356,11 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
     }
 
     let stored = stored_tensors(arch, req.weights, &req.weight_options)?;
-    let machine = Machine {
-        gpu: &req.gpu,
-        tp: req.tp,
-        profile: &req.profile,
-        precision: req.weights.compute_precision(),
-        kv_dtype: req.kv_dtype,
-        quantized: req.weights.is_quantized(),
-        fp16_products: req.weights.fp16_products(),
-    };
+    let machine = super::prepared::machine(req);
     let list = crate::ops::list(arch)?;
     let mut pricer = StepPricer::new(
         arch,
-        PassWeights::new(arch, &list, &stored, req.tp),
+        PassWeights::new(arch, &list, &stored, machine.split()),
         machine,
         req.pp,
     );

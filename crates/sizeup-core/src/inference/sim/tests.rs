@@ -20,16 +20,13 @@ fn h100(prompt: u64, output: u64) -> InferRequest {
 /// The pass model's time for one pass of `req`'s machine.
 fn pass_seconds(arch: &Architecture, req: &InferRequest, pass: Pass) -> f64 {
     let stored = stored_tensors(arch, req.weights, &WeightOptions::default()).unwrap();
-    let m = Machine {
-        gpu: &req.gpu,
-        tp: req.tp,
-        profile: &req.profile,
-        precision: req.weights.compute_precision(),
-        kv_dtype: req.kv_dtype,
-        quantized: false,
-        fp16_products: false,
-    };
-    pass_time(arch, &stored, &pass, m).seconds
+    pass_time(
+        arch,
+        &stored,
+        &pass,
+        crate::inference::prepared::machine(req),
+    )
+    .seconds
 }
 
 #[test]
@@ -283,18 +280,10 @@ fn a_huge_context_prices_a_few_passes_not_a_table_of_its_length() {
     let est = estimate(&arch, &req).unwrap();
     let stored = stored_tensors(&arch, req.weights, &WeightOptions::default()).unwrap();
     let list = crate::ops::list(&arch).unwrap();
-    let machine = Machine {
-        gpu: &req.gpu,
-        tp: 1,
-        profile: &req.profile,
-        precision: req.weights.compute_precision(),
-        kv_dtype: req.kv_dtype,
-        quantized: false,
-        fp16_products: false,
-    };
+    let machine = crate::inference::prepared::machine(&req);
     let mut pricer = StepPricer::new(
         &arch,
-        PassWeights::new(&arch, &list, &stored, 1),
+        PassWeights::new(&arch, &list, &stored, machine.split()),
         machine,
         1,
     );

@@ -331,11 +331,11 @@ fn by_rank(req: &ServePlanRequest) -> impl Fn(&Taken, &Taken) -> std::cmp::Order
     }
 }
 
-/// A deployment: the GPUs, accelerator, tp, pp, weights, KV and prefill pool
-/// (the first eight of a setup's order), whatever its engine caps.
-fn deployment(r: &Ranked) -> [u64; 8] {
+/// A deployment: the GPUs, accelerator, tp, pp, ep, weights, KV and prefill
+/// pool (the first nine of a setup's order), whatever its engine caps.
+fn deployment(r: &Ranked) -> [u64; 9] {
     let o = r.order;
-    [o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]]
+    [o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8]]
 }
 
 /// Of `ranked` (best first), the best setup of each deployment: its engine

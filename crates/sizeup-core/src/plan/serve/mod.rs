@@ -299,6 +299,9 @@ pub struct ServeCandidate {
     /// Pipeline stages per replica, each of `tp` GPUs (1 when disaggregated).
     #[serde(default = "crate::inference::one")]
     pub pp: u64,
+    /// Expert-parallel groups of a stage's ranks (1: none; `tp`: whole experts).
+    #[serde(default = "crate::inference::one")]
+    pub ep: u64,
     /// Replicas serving independently (decode replicas when disaggregated).
     pub replicas: u64,
     /// Disaggregated: the prefill pool beside the `replicas` decode replicas;
@@ -325,6 +328,7 @@ impl ServeCandidate {
         Some(ServeCandidate {
             tp: pool.tp,
             pp: 1,
+            ep: 1,
             replicas: pool.replicas,
             prefill: None,
             ..*self
@@ -386,6 +390,7 @@ impl ServeCandidate {
         req.gpus = self.replica_gpus();
         req.tp = self.tp;
         req.pp = self.pp;
+        req.ep = self.ep;
         req.weights = self.weights;
         req.weight_options = workload.weight_options;
         req.kv_dtype = self.kv_dtype;
@@ -591,6 +596,23 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
             ),
         );
     }
+    if s.expert_parallel.is_empty() {
+        return invalid(
+            "expert_parallel",
+            "[]".into(),
+            "false (experts split), true (held whole) or both",
+        );
+    }
+    if s.expert_parallel.contains(&true) && req.workload.engine.expert_groups().is_none() {
+        return invalid(
+            "expert_parallel",
+            "true".into(),
+            &format!(
+                "false: {} has no expert parallelism (the plan searches it for vllm, sglang and trtllm)",
+                req.workload.engine
+            ),
+        );
+    }
     if let Some(g) = s.gpus.iter().find(|&&g| g > MAX_SERVE_GPUS) {
         return invalid(
             "gpus",
@@ -612,6 +634,7 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
         ("weights", s.weights.len(), MAX_AXIS_VALUES),
         ("kv_dtype", s.kv_dtypes.len(), MAX_AXIS_VALUES),
         ("disaggregated", s.disaggregated.len(), 2),
+        ("expert_parallel", s.expert_parallel.len(), 2),
         ("gpu", accs.len(), MAX_AXIS_VALUES),
     ] {
         if len > most {

@@ -6,15 +6,16 @@
 //! weights       each format whose matmul precision has a tensor path on the accelerator
 //! t             t | a (attention heads); t = 1 without a link for tensor parallelism
 //! p             pipeline stages per replica, p ≤ L (layers); p = 1 without a link
+//! ep            MoE models: 1, or t (each of a stage's t ranks holds whole experts)
 //! kv            each KV precision
 //! chunk         each step budget (max_num_batched_tokens)
 //! m             each sequence cap (max_num_seqs)
 //! n replicas    n · t · p ∈ the GPU counts allowed
 //! split         aggregated, or disaggregated: P prefill replicas of t_p ranks
 //!               and D decode replicas of t ranks, P·t_p + D·t ∈ the GPU counts
-//!               allowed, t_p from the same tensor-parallel list (p = 1 only)
+//!               allowed, t_p from the same tensor-parallel list (p = ep = 1 only)
 //! ```
-//! A *machine* is one (accelerator, weights, t, p, kv): its passes are priced once
+//! A *machine* is one (accelerator, weights, t, p, ep, kv): its passes are priced once
 //! and shared by its chunks, caps and replica counts (and, as a decode pool,
 //! by every prefill pool beside it).
 
@@ -37,6 +38,11 @@ pub struct ServeSpace {
     /// Pipeline stages per replica (each of `tp` GPUs; vLLM `--pipeline-parallel-size`).
     #[serde(default = "one_stage")]
     pub pp: Vec<u64>,
+    /// Expert parallelism for MoE models: `false` the experts split like every
+    /// other matrix, `true` each rank of a stage holds whole experts (`ep = tp`,
+    /// vLLM `--enable-expert-parallel`); both by default.
+    #[serde(default = "both_splits")]
+    pub expert_parallel: Vec<bool>,
     /// Weight formats (each only where the accelerator runs its matmuls natively).
     pub weights: Vec<WeightFormat>,
     /// KV cache precisions.
@@ -60,9 +66,9 @@ fn one_stage() -> Vec<u64> {
 }
 
 /// A setup's place in the space's lists, for a total order: GPUs, accelerator,
-/// tp, pp, weights, KV, prefill tp and replicas (0 aggregated), sequence cap,
+/// tp, pp, ep, weights, KV, prefill tp and replicas (0 aggregated), sequence cap,
 /// step budget.
-pub type SetupOrder = [u64; 10];
+pub type SetupOrder = [u64; 11];
 
 /// The largest deployment searched by default, GPUs.
 pub const DEFAULT_MAX_GPUS: u64 = 64;
@@ -71,7 +77,7 @@ impl Default for ServeSpace {
     /// Up to [`DEFAULT_MAX_GPUS`] GPUs in all; tp 1, 2, 4, 8 (one 8-GPU node:
     /// the estimate prices tensor parallelism over the intra-node link only);
     /// 1, 2 or 4 pipeline stages (a stage of a full node sends its hidden
-    /// states over the network);
+    /// states over the network); MoE experts split or held whole;
     /// bf16, fp8 and AWQ int4 weights; bf16 and fp8 KV caches; vLLM's default
     /// 256 sequences and a tighter 64; vLLM's 8192-token step and a 2048-token one.
     fn default() -> Self {
@@ -79,6 +85,7 @@ impl Default for ServeSpace {
             gpus: (1..=DEFAULT_MAX_GPUS).collect(),
             tp: vec![1, 2, 4, 8],
             pp: vec![1, 2, 4],
+            expert_parallel: both_splits(),
             weights: vec![
                 WeightFormat::Bf16,
                 WeightFormat::Fp8E4m3,
@@ -104,7 +111,8 @@ pub fn default_accelerators() -> Vec<Accelerator> {
 }
 
 /// One machine of the walk: an accelerator, a weight format, a tensor-parallel
-/// size, a pipeline depth and a KV precision, with indexes into the space's lists.
+/// size, a pipeline depth, expert groups and a KV precision, with indexes into
+/// the space's lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Machine {
@@ -116,6 +124,8 @@ pub struct Machine {
     pub tp: u64,
     /// Pipeline stages.
     pub pp: u64,
+    /// Expert-parallel groups of a stage's ranks (1 or `tp`).
+    pub ep: u64,
     /// Index of the KV precision in [`ServeSpace::kv_dtypes`].
     pub kv: usize,
 }
@@ -141,6 +151,7 @@ impl Machine {
             accelerator: self.accelerator,
             tp: self.tp,
             pp: self.pp,
+            ep: self.ep,
             replicas,
             prefill,
             weights: space.weights[self.weights],
@@ -154,6 +165,7 @@ impl Machine {
             self.accelerator as u64,
             self.tp,
             self.pp,
+            self.ep,
             self.weights as u64,
             self.kv as u64,
             tp_p,
@@ -174,7 +186,7 @@ pub struct SpaceCount {
     pub setups: u64,
     /// Of them, disaggregated.
     pub disaggregated_setups: u64,
-    /// Machines: (accelerator, weights, tp, pp, KV) that divide and run.
+    /// Machines: (accelerator, weights, tp, pp, ep, KV) that divide and run.
     pub machines: u64,
     /// Weight formats left out on accelerators without their tensor path.
     pub formats_without_path: u64,
@@ -269,10 +281,10 @@ impl ServeSpace {
     }
 
     /// Disaggregated setups with decode machine `m` on `acc`: every prefill
-    /// size × split × engine-cap variant (none for a pipelined machine: the
-    /// split's pools are tensor-parallel only).
+    /// size × split × engine-cap variant (none for a pipelined or
+    /// expert-parallel machine: the split's pools are tensor-parallel only).
     pub fn split_setups(&self, arch: &Architecture, acc: &Accelerator, m: &Machine) -> u64 {
-        if !self.split() || m.pp > 1 {
+        if !self.split() || m.pp > 1 || m.ep > 1 {
             return 0;
         }
         let splits: u64 = self
@@ -281,6 +293,16 @@ impl ServeSpace {
             .map(|tp_p| self.splits(tp_p, m.tp).len() as u64)
             .sum();
         splits.saturating_mul(self.variants())
+    }
+
+    /// Expert-parallel sizes a replica of `arch` with `tp` ranks per stage may
+    /// take: 1 where the space keeps the experts split, `tp` where it holds them
+    /// whole and `arch` has at least `tp` routed experts (tp > 1).
+    pub fn eps(&self, arch: &Architecture, tp: u64) -> Vec<u64> {
+        let experts = arch.first_moe().map_or(0, |m| m.num_experts);
+        let split = self.expert_parallel.contains(&false).then_some(1);
+        let whole = (self.expert_parallel.contains(&true) && tp > 1 && tp <= experts).then_some(tp);
+        split.into_iter().chain(whole).collect()
     }
 
     /// Every machine of the space on `accs` for `arch`, in walk order.
@@ -300,14 +322,17 @@ impl ServeSpace {
                         if !splits || tp.saturating_mul(pp) > largest {
                             continue;
                         }
-                        for kv in 0..self.kv_dtypes.len() {
-                            out.push(Machine {
-                                accelerator: a,
-                                weights: w,
-                                tp,
-                                pp,
-                                kv,
-                            });
+                        for ep in self.eps(arch, tp) {
+                            for kv in 0..self.kv_dtypes.len() {
+                                out.push(Machine {
+                                    accelerator: a,
+                                    weights: w,
+                                    tp,
+                                    pp,
+                                    ep,
+                                    kv,
+                                });
+                            }
                         }
                     }
                 }

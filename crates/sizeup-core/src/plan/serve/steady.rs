@@ -688,6 +688,7 @@ pub(super) fn machine_request(
         accelerator: m.accelerator,
         tp: m.tp,
         pp: m.pp,
+        ep: m.ep,
         replicas: 1,
         prefill: None,
         weights: req.space.weights[m.weights],
@@ -811,7 +812,7 @@ fn walk_machine(
     }
     found.tally.passes_priced += prices.passes;
     found.tally.memory_layouts += prices.layouts;
-    if space.split() && m.pp == 1 {
+    if space.split() && m.pp == 1 && m.ep == 1 {
         walk_splits(prepared, acc, req, stored, m, &prices, price, &mut found);
     }
     found

@@ -65,7 +65,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
         if req.space.aggregated() {
             layouts.extend(req.space.replicas(m.gpus_per_replica()).map(|n| (0, 0, n)));
         }
-        if req.space.split() && m.pp == 1 {
+        if req.space.split() && m.pp == 1 && m.ep == 1 {
             for tp_p in req.space.tps(arch, &accs[m.accelerator]) {
                 let splits = req.space.splits(tp_p, m.tp);
                 layouts.extend(splits.into_iter().map(|(p, d)| (tp_p, p, d)));
@@ -78,6 +78,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
                         accelerator: m.accelerator,
                         tp: m.tp,
                         pp: m.pp,
+                        ep: m.ep,
                         replicas,
                         prefill: (p > 0).then_some(PrefillPool {
                             tp: tp_p,
@@ -98,6 +99,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
                                 m.accelerator as u64,
                                 m.tp,
                                 m.pp,
+                                m.ep,
                                 m.weights as u64,
                                 m.kv as u64,
                                 tp_p,
@@ -351,6 +353,7 @@ fn a_setup_the_simulation_refuses_is_named_with_its_simulated_figures() {
         gpus: vec![1],
         tp: vec![1],
         pp: vec![1],
+        expert_parallel: vec![false],
         weights: vec![WeightFormat::Bf16],
         kv_dtypes: vec![KvDtype::Bf16],
         max_num_seqs: vec![256],
@@ -414,6 +417,7 @@ fn a_disaggregated_ttft_is_the_prefill_queue_the_prefill_and_the_kv_transfer() {
         accelerator: 0,
         tp: 1,
         pp: 1,
+        ep: 1,
         replicas: 1,
         prefill: Some(PrefillPool { tp: 1, replicas: 1 }),
         weights: WeightFormat::Bf16,
@@ -600,5 +604,74 @@ fn only_an_engine_that_pipelines_its_stages_is_planned_with_them() {
         "{err:?}"
     );
     req.space.pp = vec![1];
+    // nor one without expert parallelism with whole experts
+    let err = search(&arch, &accs, &req).unwrap_err();
+    assert!(
+        matches!(&err, CoreError::Invalid { field: "expert_parallel", value, .. } if value == "true"),
+        "{err:?}"
+    );
+    req.space.expert_parallel = vec![false];
     assert!(search(&arch, &accs, &req).is_ok());
+}
+
+/// Mixtral-8x7B's shape (shared/fixtures/models/mixtral-8x7b-v0.1/config.json).
+fn mixtral() -> Architecture {
+    let mut a = crate::Shape::llama(32, 4096, 32, 8, 14336, 32000)
+        .build()
+        .unwrap();
+    a.max_context = 32768;
+    a.map_blocks(|b| {
+        let expert = *b.dense().unwrap();
+        b.ffn = crate::arch::BlockFfn::Moe(crate::arch::Moe {
+            num_experts: 8,
+            experts_per_token: 2,
+            expert,
+            shared: None,
+            router_bias: false,
+        });
+    });
+    a
+}
+
+#[test]
+fn expert_parallel_machines_are_walked_as_deciding_each_setup_alone() {
+    let arch = mixtral();
+    let accs = vec![
+        hardware::find("A100-SXM-80GB").unwrap().clone(),
+        hardware::find("H100-SXM").unwrap().clone(),
+    ];
+    let mut req = request(ServeLoad::Rate { per_sec: 4.0 });
+    req.space.gpus = (1..=8).collect();
+    req.space.tp = vec![1, 2, 4];
+    req.space.pp = vec![1];
+    req.space.weights = vec![WeightFormat::Bf16];
+    let count = req.space.count(&arch, &accs);
+    // per accelerator: tp 1 (experts split), tp 2 and 4 (split or whole) × 2 KV
+    assert_eq!(count.machines, 2 * (1 + 2 + 2) * 2);
+    let found = search_steady(&Prepared::new(&arch), &accs, &req, 10).unwrap();
+    let all = brute_force(&arch, &accs, &req);
+    assert_eq!(found.tally.evaluated, count.setups);
+    assert_eq!(found.tally.kept, all.len() as u64);
+    assert_eq!(found.front, all[..10].to_vec());
+    // whole experts are kept where they meet the targets, and priced as `infer --ep`
+    let whole = all
+        .iter()
+        .find(|r| r.candidate.ep > 1)
+        .expect("an expert-parallel setup meets the targets");
+    assert_eq!(whole.candidate.ep, whole.candidate.tp);
+    let c = &whole.candidate;
+    let e = inference::estimate(
+        &arch,
+        &c.request(
+            &req.workload,
+            &accs[c.accelerator],
+            whole.steady.concurrency,
+        ),
+    )
+    .unwrap();
+    assert_eq!(e.ep, c.ep);
+    assert_eq!(
+        whole.steady.tpot_seconds.to_bits(),
+        e.schedule.time_per_output_token_seconds.to_bits()
+    );
 }

@@ -201,7 +201,6 @@ impl PlanTrainArgs {
             micro_batch: 1,
             vpp: 1,
             cp: 1,
-            ep: 1,
             dp: None,
             sequence_parallel: false,
             zero: 0,
@@ -237,6 +236,7 @@ impl PlanTrainArgs {
             gpus: Some(gpus),
             tp: None,
             pp: None,
+            ep: None,
             price: self.price,
         }
     }

@@ -308,6 +308,9 @@ pub static SERVE_AXES: &[AxisDef] = &[
     device("pp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
         a.pp = Some(v as u64)
     }),
+    device("ep", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.ep = Some(v as u64)
+    }),
     device(
         "gpus",
         Quantity::Count,
@@ -467,8 +470,8 @@ pub static TRAIN_AXES: &[AxisDef] = &[
     train("cp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
         a.cp = v as u64
     }),
-    train("ep", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
-        a.ep = v as u64
+    device("ep", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
+        a.ep = Some(v as u64)
     }),
     train("dp", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
         a.dp = Some(v as u64)

@@ -49,26 +49,26 @@ pub enum ServeBy {
     Throughput,
 }
 
-/// Which prefill/decode arrangements the plan searches.
+/// Which of two arrangements the plan searches (`--disaggregated`, `--expert-parallel`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[cfg_attr(feature = "serve", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum Disaggregated {
-    /// Aggregated only: each replica runs prefill and decode
+pub enum Searched {
+    /// The first only (aggregated; experts split as tensors)
     No,
-    /// Disaggregated only: prefill replicas hand each prompt's KV cache to decode replicas
+    /// The second only (disaggregated; experts held whole)
     Yes,
     /// Both
     Both,
 }
 
-impl Disaggregated {
-    /// The space's axis: `false` aggregated, `true` disaggregated.
+impl Searched {
+    /// The space's axis: `false` the first arrangement, `true` the second.
     fn axis(self) -> Vec<bool> {
         match self {
-            Disaggregated::No => vec![false],
-            Disaggregated::Yes => vec![true],
-            Disaggregated::Both => vec![false, true],
+            Searched::No => vec![false],
+            Searched::Yes => vec![true],
+            Searched::Both => vec![false, true],
         }
     }
 }
@@ -132,8 +132,13 @@ pub struct PlanServeArgs {
     pub max_batched_tokens: Vec<u64>,
     /// Disaggregated prefill/decode (P prefill replicas hand each prompt's KV cache
     /// to D decode replicas; the simulation runs the two pools apart): no, yes or both
-    #[arg(long, value_enum, default_value_t = Disaggregated::Both)]
-    pub disaggregated: Disaggregated,
+    #[arg(long, value_enum, default_value_t = Searched::Both)]
+    pub disaggregated: Searched,
+    /// Expert parallelism for MoE models (each rank of a stage holds whole experts,
+    /// `--ep` = `--tp`, vLLM's `--enable-expert-parallel`): no, yes or both (default
+    /// both for vllm, sglang and trtllm; no for the others)
+    #[arg(long, value_enum)]
+    pub expert_parallel: Option<Searched>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     pub engine: Engine,
@@ -290,6 +295,12 @@ impl PlanServeArgs {
             s.max_batched_tokens = self.max_batched_tokens.clone();
         }
         s.disaggregated = self.disaggregated.axis();
+        s.expert_parallel = match self.expert_parallel {
+            Some(choice) => choice.axis(),
+            // an engine without expert parallelism splits the experts as tensors
+            None if self.engine.expert_groups().is_none() => vec![false],
+            None => Searched::Both.axis(),
+        };
         s
     }
 
@@ -405,6 +416,9 @@ fn estimate_args(
     if c.pp > 1 {
         push("--pp", c.pp.to_string());
     }
+    if c.ep > 1 {
+        push("--ep", c.ep.to_string());
+    }
     push("--weights", c.weights.to_string());
     push("--kv-dtype", c.kv_dtype.name().to_string());
     push("--prompt", w.prompt.to_string());
@@ -442,6 +456,7 @@ fn predicted_seconds(
         accelerator: 0,
         tp: 1,
         pp: 1,
+        ep: 1,
         replicas: 1,
         prefill: None,
         weights: req.space.weights[0],
@@ -585,8 +600,11 @@ pub(super) fn up3(x: f64) -> f64 {
 /// `2×GH200 (2 replicas × tp 1), fp8-e4m3 weights, fp8 KV, 256 seqs, 8192-token steps`.
 pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
     let layout = match c.prefill {
-        None if c.pp > 1 => format!("{} × tp {} · pp {}", replicas_text(c.replicas), c.tp, c.pp),
-        None => format!("{} × tp {}", replicas_text(c.replicas), c.tp),
+        None => format!(
+            "{} × {}",
+            replicas_text(c.replicas),
+            crate::commands::infer::layout_text(c.tp, c.pp, c.ep)
+        ),
         Some(_) => format!("disaggregated {}", layout_text(c)),
     };
     format!(
@@ -600,11 +618,17 @@ pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
 }
 
 /// A setup's replicas: `2 × 1` (replicas × tp), `2 × 4·2` (replicas × tp·pp),
-/// or `2P(tp1)+3D(tp2)` for prefill and decode pools.
+/// `2 × 8 ep8` (experts held whole over 8 ranks), or `2P(tp1)+3D(tp2)` for
+/// prefill and decode pools.
 pub(super) fn layout_text(c: &ServeCandidate) -> String {
+    let ep = if c.ep > 1 {
+        format!(" ep{}", c.ep)
+    } else {
+        String::new()
+    };
     match c.prefill {
-        None if c.pp > 1 => format!("{} × {}·{}", c.replicas, c.tp, c.pp),
-        None => format!("{} × {}", c.replicas, c.tp),
+        None if c.pp > 1 => format!("{} × {}·{}{ep}", c.replicas, c.tp, c.pp),
+        None => format!("{} × {}{ep}", c.replicas, c.tp),
         Some(p) => format!("{}P(tp{})+{}D(tp{})", p.replicas, p.tp, c.replicas, c.tp),
     }
 }
@@ -643,7 +667,7 @@ fn assumptions(
         ),
         Assumption::new(
             "parallelism",
-            "tensor parallelism within a stage; pipeline stages per replica (`--pp`), as many batches in flight, aggregated setups only; replicas independent; expert parallelism is not searched (experts are sharded as tensor parallelism)",
+            "tensor parallelism within a stage; pipeline stages per replica (`--pp`), as many batches in flight, aggregated setups only; replicas independent; for MoE models, experts split as tensors or held whole by each rank of a stage (`--ep` = `--tp`, aggregated setups only); data-parallel attention and expert groups smaller than a stage are not searched",
             scope,
         ),
         Assumption::new(
