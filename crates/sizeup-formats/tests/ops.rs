@@ -178,6 +178,7 @@ fn every_estimate_is_a_fold_over_the_operator_list() {
             gpu,
             tp: 1,
             ep: 1,
+            dp: 1,
             profile: &prof,
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,

@@ -75,6 +75,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("vpp", "--vpp"),
     ("cp", "--cp"),
     ("ep", "--ep"),
+    ("attention_dp", "--attention-dp"),
     ("zero", "--zero"),
     ("mfu", "--mfu"),
     ("price", "--price"),

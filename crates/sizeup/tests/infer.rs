@@ -607,3 +607,87 @@ fn issue_12_expert_parallel_serving() {
         .code(2)
         .stderr(predicate::str::contains("no routed experts"));
 }
+
+/// Issue 12: data-parallel attention (`--attention-dp`): DeepSeek-V3's MLA cache is
+/// one latent per token that tensor parallelism copies onto every rank; eight
+/// attention groups of one GPU each hold only their own requests' cache, so the
+/// replica holds several times the requests, and its simulation runs the groups
+/// as engines of their own.
+#[test]
+fn issue_12_data_parallel_attention_serving() {
+    let run = |extra: &[&str]| {
+        json(
+            &[
+                &[
+                    "infer",
+                    "deepseek-v3",
+                    "--gpu",
+                    "H200-SXM",
+                    "--gpus",
+                    "8",
+                    "--weights",
+                    "fp8-block128",
+                    "--prompt",
+                    "2000",
+                    "--output",
+                    "1000",
+                    "--concurrency",
+                    "256",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let tensor = run(&["--tp", "8"]);
+    let groups = run(&["--tp", "1", "--attention-dp", "8", "--ep", "8"]);
+    let (t, g) = (&tensor["estimate"], &groups["estimate"]);
+    assert_eq!(
+        (g["attention_dp"].as_u64(), g["ep"].as_u64()),
+        (Some(8), Some(8))
+    );
+    let kv = |e: &serde_json::Value| e["memory"]["kv_cache_bytes"].as_u64().unwrap();
+    assert_eq!(kv(t), 8 * kv(g));
+    let most = |e: &serde_json::Value| e["max_batch_at_context"].as_u64().unwrap();
+    assert!(most(g) > 4 * most(t), "{} vs {}", most(g), most(t));
+    assert!(g["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "data-parallel attention"));
+    let sim = run(&[
+        "--tp",
+        "1",
+        "--attention-dp",
+        "8",
+        "--ep",
+        "8",
+        "--rate",
+        "2",
+        "--requests",
+        "80",
+    ]);
+    assert!(sim["simulation"]["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "data-parallel attention groups"));
+    // one engine of the eight is simulated, with its eighth of the requests
+    assert_eq!(sim["simulation"]["requests_completed"], 10);
+    // `--gpus` alone: the groups take their share
+    let derived = run(&["--attention-dp", "8"]);
+    assert_eq!(derived["estimate"]["tp"], 1);
+    sizeup()
+        .args([
+            "infer",
+            "llama-3.1-8b",
+            "--gpus",
+            "2",
+            "--attention-dp",
+            "2",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--attention-dp"))
+        .stderr(predicate::str::contains("serve them as replicas"));
+}

@@ -134,19 +134,20 @@ impl Engine {
 /// The expert-parallel sizes an engine allows on a stage of `tp` ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpertGroups {
-    /// `ep` is 1 or `tp`: each rank holds whole experts (vLLM).
+    /// `ep` is 1 or all the ranks the experts spread over: each rank holds
+    /// whole experts (vLLM).
     AllRanks,
-    /// `ep` divides `tp`: each of `ep` groups holds whole experts, split over
-    /// its `tp/ep` ranks (SGLang, TensorRT-LLM).
+    /// `ep` divides the ranks: each of `ep` groups holds whole experts, split
+    /// over its ranks (SGLang, TensorRT-LLM).
     DivisorOfTp,
 }
 
 impl ExpertGroups {
-    /// Whether `ep` groups over `tp` ranks are allowed.
-    pub fn allows(self, ep: u64, tp: u64) -> bool {
+    /// Whether `ep` groups over `ranks` ranks (`tp · attention_dp`) are allowed.
+    pub fn allows(self, ep: u64, ranks: u64) -> bool {
         match self {
-            ExpertGroups::AllRanks => ep == 1 || ep == tp,
-            ExpertGroups::DivisorOfTp => ep >= 1 && tp % ep == 0,
+            ExpertGroups::AllRanks => ep == 1 || ep == ranks,
+            ExpertGroups::DivisorOfTp => ep >= 1 && ranks % ep == 0,
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct MemoryPerGpu {
     pub activation_workspace_bytes: u64,
     /// Runtime: context, library workspaces, CUDA graphs, driver reserve.
     pub runtime_bytes: u64,
-    /// Communication buffers (0 without tensor parallelism).
+    /// Communication buffers (0 on a device that exchanges with none).
     pub comm_buffer_bytes: u64,
     /// What the engine keeps back by design (vLLM `1 − gpu_memory_utilization`).
     pub engine_reserve_bytes: u64,
@@ -139,9 +139,14 @@ pub fn layout(
     kv: u64,
     workspace: u64,
     profile: &EngineProfile,
-    tp: u64,
+    ranks: u64,
 ) -> MemoryPerGpu {
-    let comm = if tp > 1 { profile.comm_buffer_bytes } else { 0 };
+    // buffers for the collectives among the `ranks` devices of a replica's stage
+    let comm = if ranks > 1 {
+        profile.comm_buffer_bytes
+    } else {
+        0
+    };
     let reserve = match profile.reserve {
         Reserve::Total { fraction } => (total as f64 * fraction) as u64,
         Reserve::Free { fraction } => {

@@ -59,11 +59,18 @@ pub struct InferRequest {
     /// and running it in turn (llama.cpp `--split-mode layer`); 1: no split.
     #[serde(default = "one")]
     pub pp: u64,
-    /// Expert-parallel groups of each stage's `tp` ranks: each group holds
-    /// `⌈E/ep⌉` whole routed experts ([`RankSplit`]); 1: the experts split like
-    /// every other matrix.
+    /// Expert-parallel groups of each stage's `tp · attention_dp` ranks: each
+    /// group holds `⌈E/ep⌉` whole routed experts ([`RankSplit`]); 1: the experts
+    /// split like every other matrix.
     #[serde(default = "one")]
     pub ep: u64,
+    /// Data-parallel attention groups of `tp` ranks per replica (MoE models): each
+    /// runs its own sequences with whole attention and dense layers and its own KV
+    /// cache, the MoE layers of all groups in lockstep over their `tp ·
+    /// attention_dp` ranks (vLLM `--data-parallel-size`, SGLang
+    /// `--enable-dp-attention`); 1: none.
+    #[serde(default = "one")]
+    pub attention_dp: u64,
     /// Weight storage.
     pub weights: WeightFormat,
     /// Where `weights` comes from (`read from config.json quantization_config …`);
@@ -96,6 +103,13 @@ pub(crate) fn one() -> u64 {
     1
 }
 
+impl InferRequest {
+    /// Devices of one replica, `tp · pp · attention_dp` (`None` past `u64`).
+    pub fn gpus_per_replica(&self) -> Option<u64> {
+        self.tp.checked_mul(self.pp)?.checked_mul(self.attention_dp)
+    }
+}
+
 /// How much an estimate works out beyond the requested point.
 ///
 /// The effective ridge batch (a bisection over the pass model) and the fit
@@ -123,6 +137,7 @@ impl InferRequest {
             tp: 1,
             pp: 1,
             ep: 1,
+            attention_dp: 1,
             weights: WeightFormat::Bf16,
             weights_source: None,
             weight_options: WeightOptions::default(),
@@ -240,6 +255,9 @@ pub struct InferEstimate {
     /// Expert-parallel groups of each stage's ranks (1: none).
     #[serde(default = "one")]
     pub ep: u64,
+    /// Data-parallel attention groups per replica (1: none).
+    #[serde(default = "one")]
+    pub attention_dp: u64,
     /// Independent replicas (`gpus / (tp · pp)`).
     pub replicas: u64,
     /// Weight format.
@@ -303,6 +321,7 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
         ("tp", req.tp),
         ("pp", req.pp),
         ("ep", req.ep),
+        ("attention_dp", req.attention_dp),
         ("batch", req.load.requests()),
     ] {
         if v == 0 {
@@ -333,6 +352,9 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
             ),
         });
     }
+    if req.attention_dp > 1 {
+        validate_attention_dp(arch, req)?;
+    }
     if req.ep > 1 {
         validate_expert_parallel(arch, req)?;
     }
@@ -343,17 +365,21 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
             expected: format!("at most the {} layers", arch.num_layers()),
         });
     }
-    let per_replica = req.tp.checked_mul(req.pp).ok_or(CoreError::Overflow {
-        quantity: "devices per replica (tp · pp)",
+    let per_replica = req.gpus_per_replica().ok_or(CoreError::Overflow {
+        quantity: "devices per replica (tp · pp · attention_dp)",
     })?;
     if req.gpus % per_replica != 0 {
         return Err(CoreError::Invalid {
             field: "gpus",
             value: req.gpus.to_string(),
-            expected: format!("a multiple of tp · pp = {per_replica}"),
+            expected: format!("a multiple of tp · pp · attention_dp = {per_replica}"),
         });
     }
-    for (field, v) in [("tp", req.tp), ("pp", req.pp)] {
+    for (field, v) in [
+        ("tp", req.tp),
+        ("pp", req.pp),
+        ("attention_dp", req.attention_dp),
+    ] {
         if v > 1 && req.gpu.interconnect_bytes_per_sec.is_none() {
             return Err(CoreError::Invalid {
                 field,
@@ -375,6 +401,35 @@ fn validate(arch: &Architecture, req: &InferRequest) -> Result<()> {
     req.profile.validate()
 }
 
+/// Refuse data-parallel attention where it is not modelled: a dense model (its
+/// groups would be replicas), an engine without it, or beside a layer split.
+fn validate_attention_dp(arch: &Architecture, req: &InferRequest) -> Result<()> {
+    let invalid = |expected: String| CoreError::Invalid {
+        field: "attention_dp",
+        value: req.attention_dp.to_string(),
+        expected,
+    };
+    if !arch.is_moe() {
+        return Err(invalid(
+            "1: a dense model's data-parallel groups share nothing; serve them as replicas (--gpus)"
+                .into(),
+        ));
+    }
+    let engine = req.profile.engine;
+    if engine.expert_groups().is_none() {
+        return Err(invalid(format!(
+            "1: {engine} has no data-parallel attention"
+        )));
+    }
+    if req.pp > 1 {
+        return Err(invalid(
+            "1 with pp above 1: data-parallel attention beside pipeline stages is not modelled"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuse expert parallelism the model or the engine cannot run: a model without
 /// routed experts, more groups than experts, or a size the engine does not allow
 /// ([`Engine::expert_groups`]).
@@ -394,18 +449,22 @@ fn validate_expert_parallel(arch: &Architecture, req: &InferRequest) -> Result<(
         )));
     }
     let engine = req.profile.engine;
+    let ranks = req.tp.saturating_mul(req.attention_dp);
+    let of = if req.attention_dp > 1 {
+        "tp · attention_dp"
+    } else {
+        "tp"
+    };
     match engine.expert_groups() {
         None => Err(invalid(format!("1: {engine} has no expert parallelism"))),
-        Some(ExpertGroups::AllRanks) if !ExpertGroups::AllRanks.allows(req.ep, req.tp) => {
+        Some(ExpertGroups::AllRanks) if !ExpertGroups::AllRanks.allows(req.ep, ranks) => {
             Err(invalid(format!(
-                "1 or tp = {}: {engine} spreads the experts over every rank of a stage",
-                req.tp
+                "1 or {of} = {ranks}: {engine} spreads the experts over every rank of a stage"
             )))
         }
-        Some(ExpertGroups::DivisorOfTp) if !ExpertGroups::DivisorOfTp.allows(req.ep, req.tp) => {
+        Some(ExpertGroups::DivisorOfTp) if !ExpertGroups::DivisorOfTp.allows(req.ep, ranks) => {
             Err(invalid(format!(
-                "a divisor of tp = {}: {engine} groups a stage's ranks",
-                req.tp
+                "a divisor of {of} = {ranks}: {engine} groups a stage's ranks"
             )))
         }
         Some(_) => Ok(()),

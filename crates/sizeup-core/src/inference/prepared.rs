@@ -172,15 +172,16 @@ impl<'a> Prepared<'a> {
             req.output,
             prefill_pass.seconds,
             decode_pass.seconds,
-            replica.batches_in_flight(),
+            replica.engines(),
         );
-        let replicas = req.gpus / (req.tp * req.pp);
+        // `validate` checked the product and that it divides `gpus`
+        let replicas = req.gpus / req.gpus_per_replica().unwrap_or(1).max(1);
         let rate = |tokens: f64, s: f64| if s > 0.0 { tokens / s } else { 0.0 };
         // a static batch's prompts are all in the pass's batches already; under
         // continuous batching each batch in flight prefills its own prompt
         let prompts_at_once = match req.load {
             Load::Batch(b) => b,
-            Load::Concurrency(_) => replica.batches_in_flight(),
+            Load::Concurrency(_) => replica.engines(),
         };
         let prefill = Phase {
             seconds: prefill_pass.seconds,
@@ -287,7 +288,14 @@ impl<'a> Prepared<'a> {
             ));
         }
         if req.ep > 1 {
-            assumptions.push(expert_parallel_assumption(req.ep, req.tp));
+            assumptions.push(expert_parallel_assumption(
+                req.ep,
+                req.tp.saturating_mul(req.attention_dp),
+                req.attention_dp > 1,
+            ));
+        }
+        if req.attention_dp > 1 {
+            assumptions.push(attention_dp_assumption(req.attention_dp, req.tp));
         }
         if let Some(p) = price {
             let source = if req.price_per_gpu_hour.is_some() {
@@ -311,6 +319,7 @@ impl<'a> Prepared<'a> {
             tp: req.tp,
             pp: req.pp,
             ep: req.ep,
+            attention_dp: req.attention_dp,
             replicas,
             weights: req.weights,
             weight_breakdown: breakdown,
@@ -347,6 +356,7 @@ pub(super) fn machine(req: &InferRequest) -> Machine<'_> {
         gpu: &req.gpu,
         tp: req.tp,
         ep: req.ep,
+        dp: req.attention_dp,
         profile: &req.profile,
         precision: req.weights.compute_precision(),
         kv_dtype: req.kv_dtype,
@@ -355,16 +365,34 @@ pub(super) fn machine(req: &InferRequest) -> Machine<'_> {
     }
 }
 
-/// What a serving estimate assumes of `ep` expert-parallel groups over `tp` ranks.
-fn expert_parallel_assumption(ep: u64, tp: u64) -> Assumption {
+/// What a serving estimate assumes of `dp` data-parallel attention groups of `tp` ranks.
+fn attention_dp_assumption(dp: u64, tp: u64) -> Assumption {
+    Assumption::new(
+        "data-parallel attention",
+        format!(
+            "{dp} groups of {tp} rank(s), each with whole attention and dense layers, its own 1/{dp} of the replica's sequences and its own KV cache; every MoE layer gathers all groups' hidden states to the experts and reduce-scatters their outputs over the {} ranks, each group taken to run as many tokens as the others (lockstep)",
+            dp.saturating_mul(tp)
+        ),
+        "vLLM --data-parallel-size with an MoE model (one engine per rank, MoE layers over the DP ranks; VLLM_ALL2ALL_BACKEND naive / allgather_reducescatter), SGLang --enable-dp-attention",
+    )
+}
+
+/// What a serving estimate assumes of `ep` expert-parallel groups over `ranks`
+/// ranks (`tp · attention_dp`), with data-parallel attention or without.
+fn expert_parallel_assumption(ep: u64, ranks: u64, attention_dp: bool) -> Assumption {
+    let exchange = if attention_dp {
+        "the groups' tokens exchanged as data-parallel attention says"
+    } else {
+        "attention stays tensor-parallel and the experts' outputs are all-reduced as under tensor parallelism"
+    };
     Assumption::new(
         "expert parallelism",
         format!(
-            "{ep} groups of {} ranks, each holding ⌈E/{ep}⌉ whole experts; a pass waits for the busiest group: the most experts touched among its own (uniform routing, groups independent) and {:.2}× the mean routed tokens; attention stays tensor-parallel and the experts' outputs are all-reduced as under tensor parallelism",
-            (tp / ep.max(1)).max(1),
+            "{ep} groups of {} ranks, each holding ⌈E/{ep}⌉ whole experts; a pass waits for the busiest group: the most experts touched among its own (uniform routing, groups independent) and {:.2}× the mean routed tokens; {exchange}",
+            (ranks / ep.max(1)).max(1),
             crate::device::collective::EXPERT_LOAD_IMBALANCE
         ),
-        "vLLM --enable-expert-parallel and SGLang --ep-size without data-parallel attention (FusedMoE: tokens on every rank, outputs all-reduced); the imbalance: GShard/Switch capacity factor",
+        "vLLM --enable-expert-parallel and SGLang --ep-size (FusedMoE: without data-parallel attention, tokens on every rank and outputs all-reduced); the imbalance: GShard/Switch capacity factor",
     )
 }
 
@@ -417,19 +445,28 @@ impl Replica<'_> {
         self.req.profile.engine.batches_in_flight(self.req.pp)
     }
 
+    /// Batches the replica runs at once: its [batches in flight](Replica::batches_in_flight)
+    /// in each of its data-parallel attention groups, each with an equal share
+    /// of the requests.
+    pub fn engines(&self) -> u64 {
+        self.batches_in_flight()
+            .saturating_mul(self.req.attention_dp.max(1))
+    }
+
     /// The prefill of `sequences` prompts of the request's length (nothing for
     /// an empty prompt).
     ///
     /// # Formula
     /// [`super::pass_time`] of `⌈sequences / w⌉ × prompt` new tokens, none cached,
-    /// `w` the [batches in flight](Replica::batches_in_flight): a pipelined split
-    /// runs the prompts as `w` batches at once, each through every stage.
+    /// `w` the [batches at once](Replica::engines): a pipelined split runs the
+    /// prompts as batches at once, each through every stage, and data-parallel
+    /// attention groups each run their own.
     pub fn prefill(&self, sequences: u64) -> PassTime {
         if self.req.prompt == 0 {
             return PassTime::default();
         }
         self.pass(&Pass {
-            sequences: sequences.div_ceil(self.batches_in_flight()),
+            sequences: sequences.div_ceil(self.engines()),
             new_tokens: self.req.prompt,
             cached_tokens: 0,
         })
@@ -441,10 +478,10 @@ impl Replica<'_> {
     /// # Formula
     /// [`super::pass_time`] of `⌈batch / w⌉` sequences × 1 new token at `prompt +
     /// output/2` cached tokens each (the KV read grows linearly over the output: its
-    /// average), `w` the [batches in flight](Replica::batches_in_flight).
+    /// average), `w` the [batches at once](Replica::engines).
     pub fn decode(&self, batch: u64) -> PassTime {
         self.pass(&Pass {
-            sequences: batch.div_ceil(self.batches_in_flight()),
+            sequences: batch.div_ceil(self.engines()),
             new_tokens: 1,
             cached_tokens: self.req.prompt.saturating_add(self.req.output / 2),
         })
@@ -499,7 +536,9 @@ impl Replica<'_> {
         for stage in &self.stages {
             let budget = self.stage_memory(stage, &kv_req, chunk)?.kv_budget_bytes();
             let here = Capacity {
-                max_batch: max_batch(&stage.arch, &kv_req, budget)?,
+                // each data-parallel attention group holds its own sequences
+                max_batch: max_batch(&stage.arch, &kv_req, budget)?
+                    .saturating_mul(self.req.attention_dp.max(1)),
                 max_context: max_context(&stage.arch, &kv_req, budget)?,
                 kv_pool: kv_pool(&stage.arch, &kv_req, budget, context)?,
             };
@@ -565,10 +604,12 @@ impl Replica<'_> {
         out.ok_or(CoreError::Zero { field: "pp" })
     }
 
+    /// The KV cache one device holds for `batch` of the replica's requests of
+    /// `context` tokens: a data-parallel attention group's share of them.
     fn kv_request(&self, batch: u64, context: u64) -> KvRequest {
         KvRequest {
             seq_len: context.max(1),
-            batch,
+            batch: batch.div_ceil(self.req.attention_dp.max(1)),
             dtype: self.req.kv_dtype,
             tp: self.req.tp,
             block_tokens: self.req.profile.kv_block_tokens,
@@ -595,7 +636,7 @@ impl Replica<'_> {
             kv,
             workspace,
             &req.profile,
-            req.tp,
+            req.tp.saturating_mul(req.attention_dp),
         ))
     }
 }

@@ -73,9 +73,12 @@ pub struct Machine<'a> {
     pub gpu: &'a Accelerator,
     /// Tensor-parallel ranks.
     pub tp: u64,
-    /// Expert-parallel groups of the `tp` ranks (1: experts split as tensors;
-    /// [`RankSplit`]).
+    /// Expert-parallel groups of the `tp · dp` ranks (1: experts split as
+    /// tensors; [`RankSplit`]).
     pub ep: u64,
+    /// Data-parallel attention groups of `tp` ranks, each running its own
+    /// sequences, their MoE layers in lockstep (1: none).
+    pub dp: u64,
     /// Engine assumptions.
     pub profile: &'a EngineProfile,
     /// Precision of the weight matmuls.
@@ -528,12 +531,30 @@ fn all_reduce_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
         .time(Collective::AllReduce, bytes, Group::new(m.tp, 1))
 }
 
+/// Seconds of one MoE layer's exchange across `m`'s data-parallel attention
+/// groups: an all-gather of every group's hidden states (`bytes` in all, the
+/// gathered buffer) to the experts and a reduce-scatter of their outputs back,
+/// over the `tp · dp` ranks.
+///
+/// # Source
+/// vLLM's `naive` and `allgather_reducescatter` all-to-all backends
+/// (`VLLM_ALL2ALL_BACKEND`) dispatch by gathering the data-parallel ranks'
+/// tokens and combine by reduce-scatter; DeepEP's all-to-all moves only each
+/// token's `k` copies and is not modelled.
+fn expert_exchange_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
+    let fabric = m.fabric();
+    let group = Group::new(m.split().expert_ranks(), 1);
+    fabric.time(Collective::AllGather, bytes, group)
+        + fabric.time(Collective::ReduceScatter, bytes, group)
+}
+
 impl Machine<'_> {
     /// How the replica's ranks hold the weights.
     pub fn split(&self) -> RankSplit {
         RankSplit {
             tp: self.tp,
             ep: self.ep,
+            dp: self.dp,
         }
     }
 
@@ -620,8 +641,28 @@ pub(super) fn pass_time_in_stages(
     let tokens = pass.tokens();
     let pricer = Pricer::new(m);
     let mut t = PassTime::default();
-    let allreduce =
-        (m.tp > 1).then(|| all_reduce_seconds(&m, tokens * arch.hidden_size as f64 * 2.0));
+    let hidden_bytes = tokens * arch.hidden_size as f64 * 2.0;
+    let allreduce = if m.tp > 1 {
+        all_reduce_seconds(&m, hidden_bytes)
+    } else {
+        0.0
+    };
+    // each kind's communication: the attention's all-reduce, then the FFN's, or
+    // for an MoE layer across data-parallel attention groups their exchange
+    let dp = m.dp.max(1);
+    let exchange = if dp > 1 {
+        expert_exchange_seconds(&m, hidden_bytes * dp as f64)
+    } else {
+        allreduce
+    };
+    let communication: Vec<f64> = weights
+        .kinds
+        .iter()
+        .map(|(_, w)| {
+            let moe = w.at(Stage::Experts).elements > 0.0;
+            allreduce + if moe { exchange } else { allreduce }
+        })
+        .collect();
 
     // The cost of a block depends only on its weights and its mixer: price each kind
     // of block once, then add every block's operations in order, so the sums are
@@ -646,10 +687,8 @@ pub(super) fn pass_time_in_stages(
         };
         cost.add_to(&mut t);
         stage += cost.seconds() + m.profile.layer_overhead_seconds;
-        if let Some(per) = allreduce {
-            t.communication_seconds += 2.0 * per;
-            stage += 2.0 * per;
-        }
+        t.communication_seconds += communication[kind];
+        stage += communication[kind];
     }
 
     // LM head: one row of logits per sequence (the last new token)
@@ -767,6 +806,9 @@ fn block_cost(
         pricer.linear(&mut out, w.at(Stage::Router), tokens);
         let e = routed.copies as f64;
         let k = routed.active as f64;
+        // data-parallel attention: the experts take every group's tokens, each
+        // group taken to run as many as this one
+        let tokens = tokens * pricer.m.dp.max(1) as f64;
         // expert parallelism: the busiest group's experts and tokens set the time
         let groups = pricer.m.ep.max(1);
         let local = routed.copies.div_ceil(groups);
@@ -832,6 +874,7 @@ mod tests {
             gpu,
             tp: 1,
             ep: 1,
+            dp: 1,
             profile: &prof,
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,
@@ -885,6 +928,7 @@ mod tests {
             gpu,
             tp: 2,
             ep: 1,
+            dp: 1,
             profile: &prof,
             precision: ComputePrecision::Bf16,
             kv_dtype: KvDtype::Fp16,

@@ -507,3 +507,86 @@ fn expert_parallel_sizes_the_engine_cannot_run_are_refused() {
         "1: transformers has no expert parallelism"
     );
 }
+
+#[test]
+fn data_parallel_attention_groups_share_the_experts_and_keep_their_own_cache() {
+    // Mixtral on 2 GPUs as 2 attention groups of 1: each holds attention and the
+    // dense parts whole and half the experts (4 whole ones under ep 2), and the
+    // KV cache of its own half of the requests
+    let arch = mixtral();
+    let mut one = request("H100-SXM", Engine::Vllm);
+    one.load = Load::Concurrency(5);
+    let single = estimate(&arch, &one).unwrap();
+    let mut req = one.clone();
+    req.gpus = 2;
+    req.attention_dp = 2;
+    req.load = Load::Concurrency(10);
+    let split = estimate(&arch, &req).unwrap();
+    let half_the_experts = 32 * 3 * 4 * MIXTRAL_EXPERT_MATRIX_BYTES;
+    assert_eq!(
+        split.memory.weights_bytes,
+        single.memory.weights_bytes - half_the_experts
+    );
+    assert_eq!(split.memory.kv_cache_bytes, single.memory.kv_cache_bytes);
+    req.ep = 2;
+    let whole = estimate(&arch, &req).unwrap();
+    assert_eq!(whole.memory.weights_bytes, split.memory.weights_bytes);
+    assert_eq!((whole.replicas, whole.attention_dp), (1, 2));
+    // every MoE layer gathers both groups' hidden states and scatters the
+    // experts' outputs back: a decode step of 5 sequences each, 2 · 5 · 4096 · 2
+    // bytes gathered
+    let m = super::prepared::machine(&req);
+    let group = crate::device::collective::Group::new(2, 1);
+    let bytes = 2.0 * 5.0 * 4096.0 * 2.0;
+    let fabric = m.fabric();
+    let exchange = fabric.time(
+        crate::device::collective::Collective::AllGather,
+        bytes,
+        group,
+    ) + fabric.time(
+        crate::device::collective::Collective::ReduceScatter,
+        bytes,
+        group,
+    );
+    // 32 layers' exchanges, added one by one
+    let comm = whole.decode.breakdown.communication_seconds;
+    assert!((comm / (32.0 * exchange) - 1.0).abs() < 1e-12, "{comm}");
+    assert_eq!(single.decode.breakdown.communication_seconds, 0.0);
+}
+
+#[test]
+fn data_parallel_attention_the_model_or_engine_cannot_run_is_refused() {
+    let mut req = request("H100-SXM", Engine::Vllm);
+    req.gpus = 4;
+    req.tp = 2;
+    req.attention_dp = 2;
+    let refused = |arch: &Architecture, req: &InferRequest| match estimate(arch, req) {
+        Err(CoreError::Invalid {
+            field, expected, ..
+        }) => format!("{field}: {expected}"),
+        other => panic!("{other:?}"),
+    };
+    assert!(estimate(&mixtral(), &req).is_ok());
+    req.ep = 2;
+    assert_eq!(
+        refused(&mixtral(), &req),
+        "ep: 1 or tp · attention_dp = 4: vllm spreads the experts over every rank of a stage"
+    );
+    req.ep = 1;
+    assert!(refused(&llama_3_1_70b(), &req).starts_with("attention_dp: 1: a dense model's"));
+    req.gpus = 8;
+    req.pp = 2;
+    assert!(refused(&mixtral(), &req).contains("beside pipeline stages is not modelled"));
+    req.pp = 1;
+    req.gpus = 6;
+    assert_eq!(
+        refused(&mixtral(), &req),
+        "gpus: a multiple of tp · pp · attention_dp = 4"
+    );
+    req.gpus = 4;
+    req.profile = profile(Engine::LlamaCpp, Backend::Cuda);
+    assert_eq!(
+        refused(&mixtral(), &req),
+        "attention_dp: 1: llama.cpp has no data-parallel attention"
+    );
+}

@@ -39,32 +39,42 @@ impl StoredTensor {
     }
 }
 
-/// How the `tp` ranks of one replica's stage hold its weights: tensor
-/// parallelism splits each matrix `tp` ways; expert parallelism over `ep` groups
-/// (`ep | tp`) gives each group `⌈E/ep⌉` whole routed experts, each split over the
-/// group's `tp/ep` ranks (vLLM `--enable-expert-parallel`: `ep = tp`; SGLang
-/// `--ep-size`, TensorRT-LLM `moe_expert_parallel_size`: any divisor).
+/// How the ranks of one replica's stage hold its weights: tensor parallelism
+/// splits each matrix `tp` ways; data-parallel attention runs `dp` such groups side
+/// by side, each with whole attention and dense layers, their routed experts
+/// spread over all `tp · dp` ranks; expert parallelism over `ep` groups
+/// (`ep | tp · dp`) gives each group `⌈E/ep⌉` whole routed experts, each split
+/// over the group's `tp · dp / ep` ranks (vLLM `--enable-expert-parallel`:
+/// `ep = tp · dp`; SGLang `--ep-size`, TensorRT-LLM `moe_expert_parallel_size`:
+/// any divisor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RankSplit {
-    /// Tensor-parallel ranks.
+    /// Tensor-parallel ranks of one attention group.
     pub tp: u64,
     /// Expert-parallel groups (1: the experts split like every other matrix).
     pub ep: u64,
+    /// Attention data-parallel groups sharing the experts (1: none).
+    pub dp: u64,
 }
 
 impl RankSplit {
     /// Tensor parallelism alone.
     pub fn tensor(tp: u64) -> RankSplit {
-        RankSplit { tp, ep: 1 }
+        RankSplit { tp, ep: 1, dp: 1 }
     }
 
-    /// Ranks each routed expert is split over, `tp / ep`.
+    /// Ranks the routed experts spread over, `tp · dp`.
+    pub fn expert_ranks(&self) -> u64 {
+        self.tp.max(1).saturating_mul(self.dp.max(1))
+    }
+
+    /// Ranks each routed expert is split over, `tp · dp / ep`.
     pub fn expert_tp(&self) -> u64 {
-        (self.tp.max(1) / self.ep.max(1)).max(1)
+        (self.expert_ranks() / self.ep.max(1)).max(1)
     }
 
     /// The ways one rank's share of `s` divides it: 1 for a replicated tensor,
-    /// `tp / ep` for routed experts, else `tp`.
+    /// `tp · dp / ep` for routed experts, else `tp`.
     pub fn ways(&self, s: &StoredTensor) -> u64 {
         if s.replicated_under_tp() {
             1
@@ -80,7 +90,8 @@ impl RankSplit {
     /// # Formula
     /// ```text
     /// replicated        b
-    /// routed experts    ⌈E/ep⌉ · ⌈⌈b/E⌉ / (t/ep)⌉      (ep > 1)
+    /// routed experts    ⌈E/ep⌉ · ⌈⌈b/E⌉ / (t·d/ep)⌉    (ep > 1)
+    ///                   ⌈b / (t·d)⌉                   (ep = 1)
     /// otherwise         ⌈b / t⌉
     /// ```
     pub fn bytes_on_rank(&self, s: &StoredTensor) -> u64 {

@@ -215,6 +215,7 @@ pub fn run(args: &CardArgs) -> Result<CardReport, AppError> {
         batch: None,
         concurrency: None,
         engine: args.engine,
+        attention_dp: None,
         split_mode: llama_cpp.then_some(SplitMode::Row),
         gpu_memory_utilization: None,
         kv_block: None,

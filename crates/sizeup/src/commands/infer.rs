@@ -244,6 +244,11 @@ pub struct ServeArgs {
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     pub engine: Engine,
+    /// MoE models: data-parallel attention groups of `--tp` GPUs per replica, each with its
+    /// own sequences and KV cache, sharing the experts (vLLM's `--data-parallel-size`,
+    /// SGLang's `--enable-dp-attention`); default 1
+    #[arg(long, value_parser = crate::door::DEVICES)]
+    pub attention_dp: Option<u64>,
     /// llama.cpp only: how one model spreads over `--gpus` (layer: whole layers per GPU, run
     /// in turn, llama.cpp's default; row: each matrix split across the GPUs, as tensor parallelism)
     #[arg(long, value_enum)]
@@ -378,6 +383,7 @@ impl ServeArgs {
         req.tp = tp;
         req.pp = pp;
         req.ep = device.ep.unwrap_or(1);
+        req.attention_dp = self.attention_dp.unwrap_or(1);
         let (weights, source) = self.weights_for(checkpoint);
         req.weights = weights;
         req.weights_source = Some(source);
@@ -467,13 +473,14 @@ impl ServeArgs {
                     hint: Some("use `--tp` (devices per replica), or `--engine llama.cpp`".into()),
                 });
             }
-            let per_replica = |t: u64| t.saturating_mul(pp);
+            // stages and data-parallel attention groups, each of `tp` devices
+            let groups = pp.saturating_mul(self.attention_dp.unwrap_or(1));
             return Ok(match (device.gpus, device.tp) {
                 (Some(g), Some(t)) => (g, t, pp),
-                // the stages take their share of the devices given
-                (Some(g), None) => (g, (g / pp).max(1), pp),
-                (None, Some(t)) => (per_replica(t), t, pp),
-                (None, None) => (pp, 1, pp),
+                // the groups take their share of the devices given
+                (Some(g), None) => (g, (g / groups).max(1), pp),
+                (None, Some(t)) => (t.saturating_mul(groups), t, pp),
+                (None, None) => (groups, 1, pp),
             });
         }
         if let Some(pp) = device.pp.filter(|&p| p > 1) {
@@ -548,7 +555,7 @@ impl Report for InferReport {
                 if e.pp > 1 && e.engine == Engine::LlamaCpp {
                     format!("layers split {} ways", e.pp)
                 } else {
-                    layout_text(e.tp, e.pp, e.ep)
+                    layout_text(e.tp, e.pp, e.ep, e.attention_dp)
                 },
                 e.weights,
                 e.kv_dtype.name(),
@@ -852,11 +859,15 @@ fn run_state(r: &SimReport) -> String {
     }
 }
 
-/// A replica's ranks as the tables print them: `tp 8`, `tp 8 · pp 2`, `tp 8 · ep 8`.
-pub fn layout_text(tp: u64, pp: u64, ep: u64) -> String {
+/// A replica's ranks as the tables print them: `tp 8`, `tp 8 · pp 2`, `tp 8 · ep 8`,
+/// `tp 1 · attention dp 8 · ep 8`.
+pub fn layout_text(tp: u64, pp: u64, ep: u64, attention_dp: u64) -> String {
     let mut s = format!("tp {tp}");
     if pp > 1 {
         s.push_str(&format!(" · pp {pp}"));
+    }
+    if attention_dp > 1 {
+        s.push_str(&format!(" · attention dp {attention_dp}"));
     }
     if ep > 1 {
         s.push_str(&format!(" · ep {ep}"));

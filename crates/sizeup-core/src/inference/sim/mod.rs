@@ -325,13 +325,15 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
     // the activation workspace holds one full step's tokens
     point.profile.prefill_chunk_tokens = Some(sim.scheduler.max_batched_tokens);
     let est = estimate(arch, &point)?;
-    let replicas = req.gpus / (req.tp * req.pp);
+    // `estimate` checked the product and that it divides `gpus`
+    let replicas = req.gpus / req.gpus_per_replica().unwrap_or(1).max(1);
     let prepared = Prepared::new(arch);
     let replica = prepared.replica(&point)?;
     // a pipelined split serves as `ways` engines, each with 1/ways of the
-    // requests, the sequence cap and the pool
+    // requests, the sequence cap and the pool; each data-parallel attention
+    // group is an engine of its own, with its own cap and pool
     let ways = replica.batches_in_flight();
-    let engines = replicas.saturating_mul(ways);
+    let engines = replicas.saturating_mul(replica.engines());
     sim.validate(engines)?;
     let mut engine_sim = sim.clone();
     engine_sim.scheduler.max_num_seqs = (sim.scheduler.max_num_seqs / ways).max(1);
@@ -383,6 +385,16 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
                 engine_sim.scheduler.max_num_seqs, req.pp
             ),
             "vLLM V0 ran one scheduler per virtual engine with 1/pp of the KV blocks (vllm/core/scheduler.py); V1 shares one pool and one cap among its pp batches in flight (step_with_batch_queue), which the even split approximates",
+        ));
+    }
+    if req.attention_dp > 1 {
+        assumptions.push(Assumption::new(
+            "data-parallel attention groups",
+            format!(
+                "{} per replica, each simulated as an engine of its own with 1/{} of the replica's load, its own sequence cap ({}) and KV pool ({pool_blocks} blocks); its steps priced as if every group ran a batch like its own",
+                req.attention_dp, req.attention_dp, engine_sim.scheduler.max_num_seqs
+            ),
+            "vLLM --data-parallel-size: one engine core per rank with its own scheduler and cache, stepping together through the MoE layers (dummy batches on idle ranks)",
         ));
     }
     Ok(SimReport {

@@ -311,6 +311,12 @@ pub static SERVE_AXES: &[AxisDef] = &[
     device("ep", Quantity::Count, Door::Whole(door::DEVICES), |a, v| {
         a.ep = Some(v as u64)
     }),
+    serve(
+        "attention_dp",
+        Quantity::Count,
+        Door::Whole(door::DEVICES),
+        |a, v| a.attention_dp = Some(v as u64),
+    ),
     device(
         "gpus",
         Quantity::Count,

@@ -603,7 +603,7 @@ pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
         None => format!(
             "{} × {}",
             replicas_text(c.replicas),
-            crate::commands::infer::layout_text(c.tp, c.pp, c.ep)
+            crate::commands::infer::layout_text(c.tp, c.pp, c.ep, 1)
         ),
         Some(_) => format!("disaggregated {}", layout_text(c)),
     };
