@@ -5,7 +5,7 @@
 //! [`TrainRequest`] into a [`TrainEstimate`]. The pieces live in modules named for
 //! what they compute: [`parallel`] (the layout and its checks), [`states`]
 //! (weights, gradients, optimizer states), [`activations`] (stored tensors per
-//! block), [`flops`], [`kernels`] (one GPU of the run on the device model,
+//! block), [`loss`] (the logits and the loss), [`flops`], [`kernels`] (one GPU of the run on the device model,
 //! [`crate::device`], whose collectives price the communication), [`time`]
 //! (layers, pipeline, step) and [`lora`] (adapters and NF4).
 //!
@@ -30,6 +30,7 @@ pub mod fit;
 pub mod flops;
 pub mod kernels;
 pub mod lora;
+pub mod loss;
 mod memo;
 pub mod parallel;
 pub mod states;
@@ -124,9 +125,9 @@ pub struct TrainRequest {
     #[serde(default)]
     pub comm_sm_share: Option<f64>,
     /// How the logits and loss are held; `None` follows `kernels`
-    /// ([`activations::Loss::default_for`]).
+    /// ([`loss::Loss::default_for`]).
     #[serde(default)]
-    pub loss: Option<activations::Loss>,
+    pub loss: Option<loss::Loss>,
     /// Who holds the gradients and optimizer states: the precision's convention,
     /// or DeepSpeed's BF16 optimizer ([`states::OptimizerImpl`]).
     #[serde(default)]
@@ -166,9 +167,9 @@ impl TrainRequest {
     }
 
     /// The loss implementation: the one asked for, else the kernels' default.
-    pub fn loss(&self) -> activations::Loss {
+    pub fn loss(&self) -> loss::Loss {
         self.loss
-            .unwrap_or_else(|| activations::Loss::default_for(self.kernels))
+            .unwrap_or_else(|| loss::Loss::default_for(self.kernels))
     }
 }
 
@@ -430,7 +431,7 @@ fn memory(
     let act_cfg = ActivationConfig::new(layout, req, b, residual);
     let cfg = state_config(req, layout);
     let gradients_held = gradients_before_backward(req, layout);
-    let logits = activations::logits_bytes(arch, &act_cfg, req.loss())?;
+    let logits = loss::logits_bytes(arch, &act_cfg, req.loss())?;
     let comm = |stage, params: u64| -> Result<u64> {
         let layers = match stage {
             Stage::Last => layout.last_stage_layers(arch),

@@ -20,10 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::arch::{Architecture, Block};
 use crate::device::collective::{Collective, Fabric, EXPERT_LOAD_IMBALANCE};
 use crate::ops::{self, BlockOps, Matmul, OpList, Stage};
-use crate::training::activations::{Loss, Recompute};
+use crate::training::activations::Recompute;
 use crate::training::eager::{self, Residual};
 use crate::training::kernels::Gpu;
 use crate::training::kernels::Kernels;
+use crate::training::loss::Loss;
 use crate::training::parallel::{Layout, ZeroStage};
 
 /// Flash attention's backward does this many times its forward work (recomputing

@@ -3,9 +3,10 @@
 use serde_json::{json, Value};
 use sizeup_core::inference::sim::Dist;
 use sizeup_core::inference::Engine;
-use sizeup_core::training::activations::{Loss, Recompute};
+use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::fit::SeqLenStep;
 use sizeup_core::training::lora::Projection;
+use sizeup_core::training::loss::Loss;
 use sizeup_core::training::states::OptimizerImpl;
 use sizeup_core::KvDtype;
 

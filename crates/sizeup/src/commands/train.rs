@@ -3,10 +3,11 @@
 
 use clap::{ArgAction, Args};
 use serde::{Deserialize, Serialize};
-use sizeup_core::training::activations::{Loss, Recompute};
+use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::fit::{self, LongestFit, SeqLenStep};
 use sizeup_core::training::kernels::Kernels;
 use sizeup_core::training::lora::{Method, Projection};
+use sizeup_core::training::loss::Loss;
 use sizeup_core::training::parallel::{LayoutRequest, ZeroStage};
 use sizeup_core::training::states::{Optimizer, OptimizerImpl, Precision, Stage};
 use sizeup_core::training::{self, MemoryPerGpu, TrainEstimate, TrainRequest};
