@@ -36,16 +36,20 @@ pub enum Loss {
     /// older `CEWithChunkedOutputLoss` chunks only the upcast and the loss, so its
     /// whole 16-bit output (2 bytes per logit) stays besides: not this mode.
     Chunked(u64),
+    /// Megatron-DeepSpeed's `GPTModelPipe` on DeepSpeed's pipeline engine: the fused
+    /// in-place loss of [`Loss::Fused`] on the fp32 logits the model's last layer
+    /// returns, which the engine keeps in its pipe buffer after the backward until
+    /// the buffer's next forward replaces them: besides the fused loss's bytes, the
+    /// fp32 logits of the last `min(2, m)` micro-batches, alive through every
+    /// forward, backward and optimizer step ([`DEEPSPEED_PIPE_BUFFERS_LAST_STAGE`]).
+    #[serde(rename = "deepspeed-pipeline")]
+    DeepspeedPipeline,
 }
 
-/// `eager`, `fused` or `chunked:N`, as `--loss` reads it.
+/// `eager`, `fused`, `chunked:N` or `deepspeed-pipeline`, as `--loss` reads it.
 impl std::fmt::Display for Loss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Loss::Eager => f.write_str("eager"),
-            Loss::Fused => f.write_str("fused"),
-            Loss::Chunked(n) => write!(f, "chunked:{n}"),
-        }
+        f.write_str(&self.name())
     }
 }
 
@@ -106,6 +110,34 @@ pub const EAGER_LOSS_TRAFFIC_BYTES: f64 = 36.0;
 /// for a 128k vocabulary at `h = 4096`.
 pub const DEFAULT_LOSS_CHUNKS: u64 = 8;
 
+/// Pipe buffers DeepSpeed's pipeline engine gives the last stage (and a single
+/// stage), each keeping the output of the micro-batch that last ran forward in it.
+///
+/// With Megatron-DeepSpeed that output is the fp32 logits: `GPTModelPipe` ends
+/// with `float16_to_fp32`, and its loss (`CrossEntropy`:
+/// `vocab_parallel_cross_entropy(output.contiguous().float(), labels)`, a no-op
+/// cast of an fp32 tensor) overwrites them in place with the softmax and then its
+/// gradient. The engine's `_exec_backward_pass` returns on the last stage right
+/// after `backward(self.loss)`, before the lines that clear
+/// `pipe_buffers['outputs'][buffer_id]` on the other stages, and nothing else
+/// clears them between steps: micro-batch `k` runs in buffer `k mod 2`, so at each
+/// forward the outputs of the last `min(2, m)` micro-batches are alive (the one
+/// the new output replaces goes only when the forward returns), and through each
+/// backward and the optimizer step `min(2, m)` of them.
+///
+/// # Source
+/// microsoft/DeepSpeed `deepspeed/runtime/pipe/schedule.py`,
+/// `TrainSchedule.num_pipe_buffers() = max(2, min(stages − stage_id + 1,
+/// micro_batches))`, 2 for `stage_id = stages − 1`; `deepspeed/runtime/pipe/engine.py`
+/// `_exec_forward_pass` (`self.pipe_buffers['outputs'][buffer_id] = outputs`, then
+/// the loss) and `_exec_backward_pass` (the last stage's early `return`), alike
+/// from v0.5.0 (2021-08) to v0.12.0 (2023-11); bigscience-workshop/Megatron-DeepSpeed
+/// `megatron/model/gpt_model.py` (`GPTModelPipe`: `float16_to_fp32` after the tied
+/// head when `--fp16` or `--bf16`; `CrossEntropy`) and `megatron/mpu/cross_entropy.py`
+/// (`sub_`, `torch.exp(..., out=exp_logits)`, `div_`, saved; `mul_` in the
+/// backward), alike in 2021-08 and 2022-02.
+pub const DEEPSPEED_PIPE_BUFFERS_LAST_STAGE: u64 = 2;
+
 impl Loss {
     /// The loss a kernel setting implies when none is asked for: eager kernels run
     /// transformers' eager loss, fused kernels a fused cross-entropy.
@@ -116,43 +148,65 @@ impl Loss {
         }
     }
 
-    /// The name used on the command line (`eager`, `fused`, `chunked:N`).
+    /// The name used on the command line (`eager`, `fused`, `chunked:N`,
+    /// `deepspeed-pipeline`).
     pub fn name(self) -> String {
         match self {
             Loss::Eager => "eager".into(),
             Loss::Fused => "fused".into(),
             Loss::Chunked(n) => format!("chunked:{n}"),
+            Loss::DeepspeedPipeline => "deepspeed-pipeline".into(),
         }
     }
 
-    /// Bytes per logit at the loss's peak when the output layer writes
-    /// `logit_bytes`-byte logits (2 for 16-bit, 4 for fp32).
+    /// Bytes per logit of one micro-batch at the loss's peak when the output layer
+    /// writes `logit_bytes`-byte logits (2 for 16-bit, 4 for fp32) and a step runs
+    /// `micro_batches` micro-batches `m`.
     ///
     /// # Formula
     /// ```text
-    /// eager: logit_bytes + 12        fused, chunked: logit_bytes + 4
+    /// eager: w + 12    fused, chunked: w + 4    deepspeed-pipeline: w + 4 + 4·min(2, m)
     /// ```
-    pub fn bytes_per_logit(self, logit_bytes: u64) -> u64 {
+    pub fn bytes_per_logit(self, logit_bytes: u64, micro_batches: u64) -> u64 {
         logit_bytes
             + match self {
                 Loss::Eager => EAGER_LOSS_FP32_BYTES,
                 Loss::Fused | Loss::Chunked(_) => FUSED_LOSS_FP32_BYTES,
+                Loss::DeepspeedPipeline => {
+                    FUSED_LOSS_FP32_BYTES + self.kept_bytes_per_logit(micro_batches)
+                }
             }
     }
 
-    /// Bytes of memory traffic per logit, forward and backward
-    /// ([`EAGER_LOSS_TRAFFIC_BYTES`], else [`FUSED_LOSS_TRAFFIC_BYTES`]).
-    pub fn traffic_bytes(self) -> f64 {
+    /// Bytes per logit of one micro-batch that stay alive after the loss's backward
+    /// (beside the recomputed layers, and through the optimizer step): the fp32
+    /// outputs DeepSpeed's pipeline engine keeps, `4·min(2, m)`; 0 for the others,
+    /// whose backward frees the logits.
+    pub fn kept_bytes_per_logit(self, micro_batches: u64) -> u64 {
         match self {
-            Loss::Eager => EAGER_LOSS_TRAFFIC_BYTES,
-            Loss::Fused | Loss::Chunked(_) => FUSED_LOSS_TRAFFIC_BYTES,
+            Loss::DeepspeedPipeline => {
+                FUSED_LOSS_FP32_BYTES * micro_batches.clamp(1, DEEPSPEED_PIPE_BUFFERS_LAST_STAGE)
+            }
+            Loss::Eager | Loss::Fused | Loss::Chunked(_) => 0,
         }
     }
 
-    /// What the loss holds, in words, with its source, for `logit_bytes`-byte logits.
-    pub fn describe(self, logit_bytes: u64) -> (String, &'static str) {
+    /// Bytes of memory traffic per logit, forward and backward
+    /// ([`EAGER_LOSS_TRAFFIC_BYTES`], else [`FUSED_LOSS_TRAFFIC_BYTES`]: the
+    /// DeepSpeed pipeline runs the fused loss's kernels and keeps their output).
+    pub fn traffic_bytes(self) -> f64 {
+        match self {
+            Loss::Eager => EAGER_LOSS_TRAFFIC_BYTES,
+            Loss::Fused | Loss::Chunked(_) | Loss::DeepspeedPipeline => FUSED_LOSS_TRAFFIC_BYTES,
+        }
+    }
+
+    /// What the loss holds, in words, with its source, for `logit_bytes`-byte logits
+    /// and `micro_batches` micro-batches per step.
+    pub fn describe(self, logit_bytes: u64, micro_batches: u64) -> (String, &'static str) {
         let logits = if logit_bytes == 4 { "fp32" } else { "16-bit" };
-        let per = self.bytes_per_logit(logit_bytes);
+        let per = self.bytes_per_logit(logit_bytes, micro_batches);
+        let kept = self.kept_bytes_per_logit(micro_batches);
         let moved = self.traffic_bytes();
         match self {
             Loss::Eager => (
@@ -167,6 +221,10 @@ impl Loss {
                 format!("chunked over {n} token chunks: {per} bytes per logit of one chunk, added to the stored activations; {moved} bytes of traffic per logit, forward and backward"),
                 "Liger fused linear cross-entropy; torchtune LinearCrossEntropyLoss",
             ),
+            Loss::DeepspeedPipeline => (
+                format!("deepspeed-pipeline: {logits} logits, their fp32 copy that the fused loss overwrites in place, and the fp32 logits of the last {} micro-batches that DeepSpeed's pipeline engine keeps in its pipe buffers ({per} bytes per logit at a forward, {kept} kept through the backward and the optimizer step), added to the stored activations; {moved} bytes of traffic per logit, forward and backward", kept / FUSED_LOSS_FP32_BYTES),
+                "DeepSpeed runtime/pipe/engine.py and schedule.py (the last stage's 2 pipe buffers keep its outputs); Megatron-DeepSpeed GPTModelPipe (float16_to_fp32) and mpu/cross_entropy.py",
+            ),
         }
     }
 }
@@ -179,10 +237,16 @@ impl std::str::FromStr for Loss {
         let unknown = || CoreError::Unknown {
             what: "loss implementation",
             name: s.to_string(),
-            suggestions: vec!["eager".into(), "fused".into(), "chunked:N".into()],
+            suggestions: vec![
+                "eager".into(),
+                "fused".into(),
+                "chunked:N".into(),
+                "deepspeed-pipeline".into(),
+            ],
         };
         match norm.split_once(':') {
             None if norm == "eager" => Ok(Loss::Eager),
+            None if norm.replace('_', "-") == "deepspeed-pipeline" => Ok(Loss::DeepspeedPipeline),
             None if norm == "fused" => Ok(Loss::Fused),
             None if norm == "chunked" => Ok(Loss::Chunked(DEFAULT_LOSS_CHUNKS)),
             Some(("chunked", n)) => match n.trim().parse::<u64>() {
@@ -197,32 +261,62 @@ impl std::str::FromStr for Loss {
     }
 }
 
-/// Logits and loss buffers of the last stage for one micro-batch, at their peak.
+/// Logits and loss buffers on the stage that computes the loss, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LogitsBytes {
+    /// At the loss's peak, for one micro-batch (with what earlier ones left).
+    pub peak_bytes: u64,
+    /// Still alive after the loss's backward, beside the recomputed layers and
+    /// through the optimizer step ([`Loss::kept_bytes_per_logit`]).
+    pub kept_bytes: u64,
+}
+
+/// Logits and loss buffers of the last stage for one micro-batch of a step of
+/// `micro_batches` micro-batches `m`: at their peak, and what stays after the
+/// loss's backward.
 ///
 /// # Formula
 /// ```text
-/// eager:      (s/cp) · b · ⌈V/t⌉ · (w + 12)
-/// fused:      (s/cp) · b · ⌈V/t⌉ · (w + 4)
-/// chunked:N:  ⌈(s/cp) · b / N⌉ · ⌈V/t⌉ · (w + 4)
+/// n = (s/cp) · b tokens, v = ⌈V/t⌉ logits per token
+/// eager:               peak n · v · (w + 12)                   kept 0
+/// fused:               peak n · v · (w + 4)                    kept 0
+/// chunked:N:           peak ⌈n/N⌉ · v · (w + 4)                kept 0
+/// deepspeed-pipeline:  peak n · v · (w + 4 + 4·min(2, m))      kept n · v · 4·min(2, m)
 /// ```
 /// with `w` the logits' element bytes (2, or 4 for an fp32 head).
 ///
 /// # Source
-/// [`EAGER_LOSS_FP32_BYTES`], [`FUSED_LOSS_FP32_BYTES`], [`DEFAULT_LOSS_CHUNKS`].
+/// [`EAGER_LOSS_FP32_BYTES`], [`FUSED_LOSS_FP32_BYTES`], [`DEFAULT_LOSS_CHUNKS`],
+/// [`DEEPSPEED_PIPE_BUFFERS_LAST_STAGE`].
 ///
 /// # Errors
 /// `N = 0`, or a product past 64 bits.
-pub fn logits_bytes(arch: &Architecture, cfg: &ActivationConfig, loss: Loss) -> Result<u64> {
+pub fn logits_bytes(
+    arch: &Architecture,
+    cfg: &ActivationConfig,
+    loss: Loss,
+    micro_batches: u64,
+) -> Result<LogitsBytes> {
     let tokens = product(Q, &[cfg.seq_len / cfg.cp.max(1), cfg.micro_batch])?;
     let vocab = arch.vocab_size.div_ceil(cfg.tp.max(1));
-    let per = loss.bytes_per_logit(cfg.element_bytes);
-    match loss {
-        Loss::Eager | Loss::Fused => product(Q, &[tokens, vocab, per]),
-        Loss::Chunked(0) => Err(CoreError::Zero {
-            field: "loss chunks",
-        }),
-        Loss::Chunked(n) => product(Q, &[tokens.div_ceil(n), vocab, per]),
-    }
+    let per = loss.bytes_per_logit(cfg.element_bytes, micro_batches);
+    let kept = product(
+        Q,
+        &[tokens, vocab, loss.kept_bytes_per_logit(micro_batches)],
+    )?;
+    let peak_bytes = match loss {
+        Loss::Eager | Loss::Fused | Loss::DeepspeedPipeline => product(Q, &[tokens, vocab, per])?,
+        Loss::Chunked(0) => {
+            return Err(CoreError::Zero {
+                field: "loss chunks",
+            })
+        }
+        Loss::Chunked(n) => product(Q, &[tokens.div_ceil(n), vocab, per])?,
+    };
+    Ok(LogitsBytes {
+        peak_bytes,
+        kept_bytes: kept,
+    })
 }
 
 #[cfg(test)]
@@ -251,7 +345,7 @@ mod tests {
     #[test]
     fn llama31_8b_logits_at_8192_tokens_per_loss() {
         let (arch, cfg) = llama31_8b_at(8192, 1, 1);
-        let at = |loss| logits_bytes(&arch, &cfg, loss).unwrap();
+        let at = |loss| logits_bytes(&arch, &cfg, loss, 1).unwrap().peak_bytes;
         // 8192 tokens · 128256 logits = 1,050,673,152 logits
         assert_eq!(at(Loss::Eager), 14_709_424_128); // · 14 bytes: 13.7 GiB
         assert_eq!(at(Loss::Fused), 6_304_038_912); // · 6 bytes: 5.87 GiB
@@ -262,12 +356,69 @@ mod tests {
             element_bytes: 4,
             ..cfg
         };
-        let at = |loss| logits_bytes(&arch, &wide, loss).unwrap();
+        let at = |loss| logits_bytes(&arch, &wide, loss, 1).unwrap().peak_bytes;
         assert_eq!(at(Loss::Eager), 16 * 1_050_673_152);
         assert_eq!(at(Loss::Fused), 8 * 1_050_673_152);
         assert_eq!(
             "chunked".parse::<Loss>().unwrap(),
             Loss::Chunked(DEFAULT_LOSS_CHUNKS)
+        );
+    }
+
+    #[test]
+    fn deepspeed_pipeline_keeps_the_fp32_logits_of_two_micro_batches() {
+        let (arch, cfg) = llama31_8b_at(8192, 1, 1);
+        // 8192 tokens · 128256 logits = 1,050,673,152 logits
+        let at = |m| logits_bytes(&arch, &cfg, Loss::DeepspeedPipeline, m).unwrap();
+        // one micro-batch per step: its own fp32 logits kept; at the next step's
+        // forward, 2 + 4 (the new logits and their fp32 copy) + 4 (the kept ones)
+        assert_eq!(
+            at(1),
+            LogitsBytes {
+                peak_bytes: 10 * 1_050_673_152,
+                kept_bytes: 4 * 1_050_673_152,
+            }
+        );
+        // two or more: both buffers hold fp32 logits, 2 + 4 + 8 at a forward
+        for m in [2, 3, 64] {
+            assert_eq!(
+                at(m),
+                LogitsBytes {
+                    peak_bytes: 14_709_424_128,
+                    kept_bytes: 8_405_385_216,
+                }
+            );
+        }
+        // what the fused loss holds, and its traffic, plus the kept logits
+        let fused = logits_bytes(&arch, &cfg, Loss::Fused, 64).unwrap();
+        assert_eq!(fused.kept_bytes, 0);
+        assert_eq!(fused.peak_bytes + at(64).kept_bytes, at(64).peak_bytes);
+        assert_eq!(
+            Loss::DeepspeedPipeline.traffic_bytes(),
+            Loss::Fused.traffic_bytes()
+        );
+        // split over t like every vocabulary-parallel loss: ⌈128256/8⌉ = 16032
+        let (arch, tp8) = llama31_8b_at(8192, 1, 8);
+        assert_eq!(
+            logits_bytes(&arch, &tp8, Loss::DeepspeedPipeline, 64)
+                .unwrap()
+                .kept_bytes,
+            8 * 8192 * 16032
+        );
+    }
+
+    #[test]
+    fn deepspeed_pipeline_reads_and_writes_one_name() {
+        let loss = Loss::DeepspeedPipeline;
+        assert_eq!(loss.to_string(), "deepspeed-pipeline");
+        assert_eq!("DeepSpeed_Pipeline".parse::<Loss>().unwrap(), loss);
+        assert_eq!(
+            serde_json::to_string(&loss).unwrap(),
+            "\"deepspeed-pipeline\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Loss>("\"deepspeed-pipeline\"").unwrap(),
+            loss
         );
     }
 
@@ -281,7 +432,7 @@ mod tests {
             (131072, 2, 4),
         ] {
             let (arch, cfg) = llama31_8b_at(seq, b, tp);
-            let at = |loss| logits_bytes(&arch, &cfg, loss).unwrap();
+            let at = |loss| logits_bytes(&arch, &cfg, loss, 1).unwrap().peak_bytes;
             for n in [1, 2, 3, 8, 32, 1000, 1 << 20] {
                 assert!(
                     at(Loss::Chunked(n)) <= at(Loss::Fused),
@@ -295,13 +446,18 @@ mod tests {
 
     #[test]
     fn loss_names_read_back_and_zero_chunks_are_refused() {
-        for loss in [Loss::Eager, Loss::Fused, Loss::Chunked(16)] {
+        for loss in [
+            Loss::Eager,
+            Loss::Fused,
+            Loss::Chunked(16),
+            Loss::DeepspeedPipeline,
+        ] {
             assert_eq!(loss.name().parse::<Loss>().unwrap(), loss);
         }
         assert!("chunked:0".parse::<Loss>().is_err());
         assert!("softmax".parse::<Loss>().is_err());
         let (arch, cfg) = llama31_8b_at(8, 1, 1);
-        assert!(logits_bytes(&arch, &cfg, Loss::Chunked(0)).is_err());
+        assert!(logits_bytes(&arch, &cfg, Loss::Chunked(0), 1).is_err());
         assert_eq!(Loss::default_for(Kernels::Eager), Loss::Eager);
         assert_eq!(Loss::default_for(Kernels::Fused), Loss::Fused);
     }

@@ -431,7 +431,7 @@ fn memory(
     let act_cfg = ActivationConfig::new(layout, req, b, residual);
     let cfg = state_config(req, layout);
     let gradients_held = gradients_before_backward(req, layout);
-    let logits = loss::logits_bytes(arch, &act_cfg, req.loss())?;
+    let logits = loss::logits_bytes(arch, &act_cfg, req.loss(), layout.micro_batches)?;
     let comm = |stage, params: u64| -> Result<u64> {
         let layers = match stage {
             Stage::Last => layout.last_stage_layers(arch),
@@ -538,12 +538,15 @@ fn memory(
         )
     })?;
     // On the stage that computes the loss, the loss's backward frees the logits
-    // before the stage's last layer is rebuilt: the recompute working set and the
-    // logits are never alive together, and the peak holds the larger.
+    // before the stage's last layer is rebuilt, all but what the framework keeps
+    // (LogitsBytes::kept_bytes): the recompute working set and the freed part are
+    // never alive together, and the peak holds the larger of the logits' peak and
+    // the working set beside the kept part.
+    let freed = logits.peak_bytes.saturating_sub(logits.kept_bytes);
     let beside_logits = |stored: u64| {
         sum(
             "activation bytes",
-            &[stored, first.recompute_working_bytes.saturating_sub(logits)],
+            &[stored, first.recompute_working_bytes.saturating_sub(freed)],
         )
     };
     if layout.pp == 1 {
@@ -551,7 +554,7 @@ fn memory(
             memo,
             Stage::Only,
             beside_logits(first.stored_bytes)?,
-            logits,
+            logits.peak_bytes,
         );
     }
     let first_mem = build(memo, Stage::First, first.total_bytes, 0)?;
@@ -560,7 +563,7 @@ fn memory(
         "activation bytes",
         &[first.per_layer_bytes, last_layers],
     )?)?;
-    let (last_mem, _) = build(memo, Stage::Last, last_act, logits)?;
+    let (last_mem, _) = build(memo, Stage::Last, last_act, logits.peak_bytes)?;
     let (first_mem, first_params) = first_mem;
     Ok(if last_mem.total_bytes > first_mem.total_bytes {
         (last_mem, first_params)
@@ -852,7 +855,7 @@ fn estimate_with(
         out.push(Assumption::new(
             "memory peak",
             p.mem.peak.describe(),
-            "PyTorch 2.0 (zero_grad(set_to_none=True) by default); Megatron-LM and DeepSpeed keep gradient buffers; the loss's backward frees the logits before a recomputed layer is rebuilt",
+            "PyTorch 2.0 (zero_grad(set_to_none=True) by default); Megatron-LM and DeepSpeed keep gradient buffers; the loss's backward frees the logits before a recomputed layer is rebuilt, all but what DeepSpeed's pipeline engine keeps in its pipe buffers",
         ));
         out
     } else {
@@ -954,6 +957,15 @@ fn price<'p>(
     }
     dev.residual = eager_residual(req, &layout);
     state_config(req, &layout).check(layout.zero)?;
+    if req.loss() == loss::Loss::DeepspeedPipeline && req.kernels == Kernels::Eager {
+        // eager kernels stand for a plain PyTorch loop, whose peak may come at the
+        // optimizer step without the logits (Peak): not DeepSpeed's pipeline engine
+        return Err(CoreError::Invalid {
+            field: "loss",
+            value: loss::Loss::DeepspeedPipeline.name(),
+            expected: "fused kernels: Megatron-DeepSpeed's pipeline model runs Megatron's fused kernels, not a plain PyTorch loop".into(),
+        });
+    }
 
     // memory
     let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch, memo)?;
@@ -1114,7 +1126,9 @@ fn assumptions(
             ),
         },
         {
-            let (what, source) = req.loss().describe(req.method.stored_element_bytes());
+            let (what, source) = req
+                .loss()
+                .describe(req.method.stored_element_bytes(), layout.micro_batches);
             let chosen = if req.loss.is_some() { "user choice" } else { "default for the kernels" };
             Assumption::new("logits and loss", what, format!("{source}; {chosen}"))
         },

@@ -383,3 +383,74 @@ fn the_single_micro_batch_point_is_where_memory_counts_one() {
         }
     }
 }
+
+/// BigScience's 1B3 benchmark model (tr3m-1B3: 24 layers, h 2048, 16 heads, GPT-2
+/// vocabulary) on two 4-GPU V100 nodes, fp16 ZeRO-1, full recomputation.
+fn tr3m_1b3(pp: u64, micro_batch: u64, global_batch: u64, loss: loss::Loss) -> TrainEstimate {
+    let arch = Shape::gpt(24, 2048, 16, 50257).build().unwrap();
+    let mut req = TrainRequest::new(8, 2048, global_batch, micro_batch);
+    req.layout.pp = pp;
+    req.layout.zero = ZeroStage::Zero1;
+    req.precision = Precision::Fp16;
+    req.recompute = Recompute::Full;
+    req.flash_attention = false;
+    req.loss = Some(loss);
+    estimate(&arch, &gpu("V100-SXM2-16GB"), &req).unwrap()
+}
+
+#[test]
+fn deepspeed_pipeline_adds_the_kept_logits_to_the_last_stage() {
+    use loss::Loss;
+    // pp 2 · dp 4 · b 8 · B 512: 16 micro-batches; L = 2048 · 8 · 50257 = 823,410,688 logits
+    let ds = tr3m_1b3(2, 8, 512, Loss::DeepspeedPipeline);
+    let fused = tr3m_1b3(2, 8, 512, Loss::Fused);
+    let m = &ds.memory;
+    assert_eq!(m.stage, Some(Stage::Last));
+    // 2 + 4 + 4·2 bytes per logit
+    assert_eq!(m.logits_and_loss_bytes, 14 * 823_410_688);
+    assert_eq!(fused.memory.logits_and_loss_bytes, 6 * 823_410_688);
+    // 12 layers' inputs, 2·s·b·h each; the rebuilt layer (2 GiB) is smaller than
+    // the 6 bytes per logit the loss's backward frees, so it adds nothing
+    assert_eq!(m.activations_bytes, 12 * 2 * 2048 * 8 * 2048);
+    assert_eq!(m.activations_bytes, fused.memory.activations_bytes);
+    // the 12 layers, the tied head's copy and the final norm: 707,229,696 parameters,
+    // 2 + 2 + 16/4 bytes each (fp16 weights and gradients, fp32 master, moments
+    // and gradient copy sharded over dp 4)
+    assert_eq!(
+        (m.weights_bytes, m.gradients_bytes, m.optimizer_states_bytes),
+        (1_414_459_392, 1_414_459_392, 2_828_918_784)
+    );
+    // with 50 MiB of gradient buckets and 1 GiB of framework overhead: 17.80 GiB, over 16
+    assert_eq!(m.total_bytes, 19_117_064_192);
+    assert!(!ds.fits);
+    assert!(fused.fits);
+    // the kept logits, 8 bytes per logit, on top of everything the fused loss holds
+    assert_eq!(m.total_bytes - fused.memory.total_bytes, 8 * 823_410_688);
+}
+
+#[test]
+fn deepspeed_pipeline_keeps_one_output_where_a_step_is_one_micro_batch() {
+    use loss::Loss;
+    // pp 1 · dp 8 · b 1: B 8 is one micro-batch, B 512 sixty-four;
+    // L = 2048 · 50257 = 102,926,336 logits
+    let kept = |global| {
+        tr3m_1b3(1, 1, global, Loss::DeepspeedPipeline)
+            .memory
+            .total_bytes
+            - tr3m_1b3(1, 1, global, Loss::Fused).memory.total_bytes
+    };
+    assert_eq!(kept(8), 4 * 102_926_336);
+    assert_eq!(kept(512), 8 * 102_926_336);
+}
+
+#[test]
+fn deepspeed_pipeline_refuses_eager_kernels() {
+    let arch = Shape::gpt(2, 256, 4, 1000).build().unwrap();
+    let mut req = TrainRequest::new(1, 128, 1, 1);
+    req.kernels = Kernels::Eager;
+    req.loss = Some(loss::Loss::DeepspeedPipeline);
+    assert!(matches!(
+        estimate(&arch, &gpu("H100-SXM"), &req),
+        Err(CoreError::Invalid { field: "loss", .. })
+    ));
+}

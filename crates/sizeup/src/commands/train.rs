@@ -139,8 +139,10 @@ pub struct TrainFlags {
     #[arg(long, default_value = "fused", value_parser = ["fused", "eager"])]
     pub kernels: String,
     /// Logits and loss: eager (transformers' fp32 upcast + cross_entropy), fused
-    /// (in-place fp32 softmax, Megatron) or `chunked[:N]` (N token chunks, default 8;
-    /// Liger, Unsloth, torchtune); default: eager with --kernels eager, else fused
+    /// (in-place fp32 softmax, Megatron), `chunked[:N]` (N token chunks, default 8;
+    /// Liger, Unsloth, torchtune) or deepspeed-pipeline (Megatron-DeepSpeed on
+    /// DeepSpeed's pipeline engine, which keeps the fp32 logits of the last 2
+    /// micro-batches); default: eager with --kernels eager, else fused
     #[arg(long, value_parser = parse_loss)]
     #[serde(serialize_with = "crate::api::text_opt")]
     pub loss: Option<Loss>,
@@ -195,7 +197,7 @@ fn parse_loss(s: &str) -> Result<Loss, String> {
     match t.split_once(':') {
         Some(("chunked", n)) => Ok(Loss::Chunked(crate::door::LOSS_CHUNKS.parse(n)?)),
         _ => t.parse().map_err(|_| {
-            format!("`{s}` is not a loss implementation (expected eager, fused or chunked[:N])")
+            format!("`{s}` is not a loss implementation (expected eager, fused, chunked[:N] or deepspeed-pipeline)")
         }),
     }
 }
