@@ -35,6 +35,7 @@ use sizeup_core::plan::Candidate;
 use sizeup_core::shape::Shape;
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::kernels::Kernels;
+use sizeup_core::training::loss::Loss;
 use sizeup_core::training::parallel::ZeroStage;
 use sizeup_core::training::states::{OptimizerImpl, Precision};
 use sizeup_core::training::time::Overlap;
@@ -134,6 +135,10 @@ pub struct Grid {
     /// for Megatron-DeepSpeed's bf16 runs); the precision's convention when absent.
     #[serde(default)]
     pub optimizer_impl: OptimizerImpl,
+    /// How the logits and loss are held (DeepSpeed's pipeline engine keeps the
+    /// last stage's outputs); the kernels' default when absent.
+    #[serde(default)]
+    pub loss: Option<Loss>,
     /// Where the settings come from.
     pub settings_source: String,
     /// The measured layouts, in the source's order.
@@ -328,6 +333,7 @@ pub fn request(grid: &Grid, l: &MeasuredLayout) -> TrainRequest {
     let mut base = TrainRequest::new(grid.gpus, grid.seq_len, l.global_batch, l.micro_batch);
     base.precision = grid.precision;
     base.optimizer_impl = grid.optimizer_impl;
+    base.loss = grid.loss;
     base.flash_attention = grid.flash_attention;
     base.kernels = grid.kernels;
     base.overlap = grid.overlap;

@@ -416,6 +416,12 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         Framework::MegatronDeepSpeed => {
             req.flash_attention = false;
             req.overlap.data_parallel = false;
+            // GPTModelPipe on DeepSpeed's pipeline engine, which keeps the last
+            // stage's fp32 logits in its pipe buffers
+            req.loss = Some(Loss::DeepspeedPipeline);
+            notes.push(
+                "loss: deepspeed-pipeline (the stated framework's): the last stage keeps the fp32 logits of its last 2 micro-batches in DeepSpeed's pipe buffers (runtime/pipe/engine.py, schedule.py; Megatron-DeepSpeed GPTModelPipe's float16_to_fp32)".into(),
+            );
             if req.precision == Precision::Bf16 && req.layout.zero <= ZeroStage::Zero1 {
                 // DeepSpeed runs bf16 below ZeRO-2 through its BF16_Optimizer, which
                 // shards the master weights and moments itself (ZeRO-1)

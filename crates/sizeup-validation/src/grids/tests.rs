@@ -231,3 +231,56 @@ fn the_bf16_grids_hold_the_bf16_optimizers_gradients() {
         .filter(|g| g.precision == Precision::Fp16)
         .all(|g| g.optimizer_impl == OptimizerImpl::Standard));
 }
+
+/// Every grid ran Megatron-DeepSpeed's `GPTModelPipe` on DeepSpeed's pipeline
+/// engine, which the grids state: on the stage that computes the loss the engine
+/// keeps the fp32 logits of the last `min(2, m)` micro-batches, `4·min(2, m)`
+/// bytes per logit on top of what the fused loss holds (exactly, where that stage
+/// is the fullest either way). The 16 GB grid's three layouts at micro-batch 8,
+/// which ran out of memory, are then predicted not to fit, and every layout that
+/// ran in any grid still fits.
+#[test]
+fn the_pipeline_engine_keeps_the_last_stages_logits() {
+    use sizeup_core::training::states::Stage;
+    for g in shipped() {
+        assert_eq!(g.loss, Some(Loss::DeepspeedPipeline), "{}", g.id);
+        let arch = g.model.build().unwrap();
+        let acc = hardware::find(&g.gpu).unwrap();
+        let o = evaluate(g);
+        for (l, p) in g.layouts.iter().zip(&o.layouts) {
+            let ds = sizeup_core::training::estimate_point(&arch, acc, &request(g, l)).unwrap();
+            let mut fused = request(g, l);
+            fused.loss = Some(Loss::Fused);
+            let fu = sizeup_core::training::estimate_point(&arch, acc, &fused).unwrap();
+            let (a, b) = (ds.memory.stage, fu.memory.stage);
+            if a == b && matches!(a, Some(Stage::Last | Stage::Only)) {
+                let m = ds.layout.micro_batches.min(2);
+                let logits = g.seq_len * l.micro_batch * arch.vocab_size.div_ceil(l.tp);
+                assert_eq!(
+                    ds.memory.total_bytes - fu.memory.total_bytes,
+                    4 * m * logits,
+                    "{} {}",
+                    g.id,
+                    p.label
+                );
+            }
+            assert!(ds.memory.total_bytes >= fu.memory.total_bytes);
+            assert_eq!(ds.time, fu.time, "{} {}: the same kernels", g.id, p.label);
+            if !l.out_of_memory {
+                assert_eq!(p.predicted_fits, Some(true), "{} {}", g.id, p.label);
+            }
+        }
+    }
+    let g = shipped()
+        .iter()
+        .find(|g| g.id == "gpt-1b3-8xV100-16GB-2021")
+        .unwrap();
+    for p in &evaluate(g).layouts {
+        assert_eq!(
+            p.predicted_fits,
+            Some(!p.layout.out_of_memory),
+            "{}",
+            p.label
+        );
+    }
+}
