@@ -127,6 +127,9 @@ pub struct Grid {
     pub zero: ZeroStage,
     /// Flash attention.
     pub flash_attention: bool,
+    /// Dropout on attention probabilities and residuals (Megatron's defaults, 0.1).
+    #[serde(default)]
+    pub dropout: bool,
     /// Fused or eager element-wise kernels.
     pub kernels: Kernels,
     /// Which communication the framework overlaps.
@@ -335,6 +338,7 @@ pub fn request(grid: &Grid, l: &MeasuredLayout) -> TrainRequest {
     base.optimizer_impl = grid.optimizer_impl;
     base.loss = grid.loss;
     base.flash_attention = grid.flash_attention;
+    base.dropout = grid.dropout;
     base.kernels = grid.kernels;
     base.overlap = grid.overlap;
     base.network = grid.network;

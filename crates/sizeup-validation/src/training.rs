@@ -415,6 +415,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         }
         Framework::MegatronDeepSpeed => {
             req.flash_attention = false;
+            req.dropout = true;
             req.overlap.data_parallel = false;
             // GPTModelPipe on DeepSpeed's pipeline engine, which keeps the last
             // stage's fp32 logits in its pipe buffers

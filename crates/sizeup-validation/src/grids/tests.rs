@@ -284,3 +284,14 @@ fn the_pipeline_engine_keeps_the_last_stages_logits() {
         );
     }
 }
+
+/// The grids' runs kept Megatron's default dropout (0.1): tr3m-1B3 sets none
+/// (tr3o-1B3-pile-no-dropout is the run that turns it off), and tr11's README says
+/// "The default Megatron-LM dropout settings are inherited".
+#[test]
+fn every_grid_runs_megatrons_default_dropout() {
+    for g in shipped() {
+        assert!(g.dropout, "{}", g.id);
+        assert!(g.layouts.iter().all(|l| request(g, l).dropout), "{}", g.id);
+    }
+}

@@ -378,3 +378,18 @@ fn megatron_deepspeed_bf16_holds_states_as_the_bf16_optimizer() {
     assert_eq!(r.req.optimizer_impl, OptimizerImpl::Standard);
     assert_eq!(r.req.layout.zero, ZeroStage::Zero2);
 }
+
+/// Megatron-DeepSpeed runs Megatron's default dropout (0.1 on attention and
+/// residuals, which BigScience's tr11 README says BLOOM inherited) and, through
+/// DeepSpeed's pipeline engine, keeps the last stage's fp32 logits: the loss a
+/// case does not name is `deepspeed-pipeline`.
+#[test]
+fn megatron_deepspeed_keeps_dropout_and_the_pipeline_engines_logits() {
+    let r = rebuild(&completed("bloom_176b_iteration")).unwrap();
+    assert!(r.req.dropout);
+    assert_eq!(r.req.loss, Some(Loss::DeepspeedPipeline));
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.starts_with("loss: deepspeed-pipeline (the stated framework's)")));
+}
