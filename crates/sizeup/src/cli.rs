@@ -161,7 +161,7 @@ pub struct DeviceArgs {
     /// A TOML file describing the accelerator instead of `--gpu` (the catalog's fields at top level)
     #[arg(long, value_name = "FILE", conflicts_with = "gpu")]
     pub gpu_file: Option<String>,
-    /// Devices in all (serving: `gpus / (tp · pp)` replicas, default `--tp` · `--pp`; training: default 1)
+    /// Devices in all (serving: `gpus / (tp · pp · attention-dp)` replicas, default their product; training: default 1)
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub gpus: Option<u64>,
     /// Tensor-parallel size (serving: devices per pipeline stage of a replica, default `--gpus / --pp`, else 1; training: default 1)
@@ -172,9 +172,10 @@ pub struct DeviceArgs {
     /// layout); default 1
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub pp: Option<u64>,
-    /// Expert-parallel size, MoE models (serving: groups of a stage's `--tp` ranks, each
-    /// holding whole experts: vLLM's `--enable-expert-parallel` is `--ep` = `--tp`, SGLang's
-    /// `--ep-size` any divisor of it; training: the expert-parallel group); default 1
+    /// Expert-parallel size, MoE models (serving: groups of the `--tp` · `--attention-dp`
+    /// ranks the experts spread over, each group holding whole experts: vLLM's
+    /// `--enable-expert-parallel` is all of them, SGLang's `--ep-size` any divisor; training:
+    /// the expert-parallel group); default 1
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub ep: Option<u64>,
     /// Price per device-hour in US dollars (default: the catalog's)

@@ -190,7 +190,7 @@ fn core_hints(err: &CoreError) -> Vec<String> {
         }
         CoreError::Invalid { field: "ep", .. } => {
             vec![
-                "pass `--ep` (training) as a divisor of both the expert count and the data-parallel size, (serving) as a size the engine groups `--tp` ranks in, or leave it at 1"
+                "pass `--ep` (training) as a divisor of both the expert count and the data-parallel size, (serving) as a group count the engine allows over the `--tp` · `--attention-dp` ranks (the error says which), or leave it at 1"
                     .into(),
             ]
         }

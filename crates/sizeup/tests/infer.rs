@@ -649,7 +649,13 @@ fn issue_12_data_parallel_attention_serving() {
     let kv = |e: &serde_json::Value| e["memory"]["kv_cache_bytes"].as_u64().unwrap();
     assert_eq!(kv(t), 8 * kv(g));
     let most = |e: &serde_json::Value| e["max_batch_at_context"].as_u64().unwrap();
-    assert!(most(g) > 4 * most(t), "{} vs {}", most(g), most(t));
+    assert_eq!((most(t), most(g)), (228, 1200));
+    let pool = |e: &serde_json::Value| e["kv_pool"]["concurrency_at_context"].as_f64().unwrap();
+    assert!(
+        pool(g) >= most(g) as f64 && pool(g) < most(g) as f64 + 8.0,
+        "{}",
+        pool(g)
+    );
     assert!(g["assumptions"]
         .as_array()
         .unwrap()
@@ -672,8 +678,19 @@ fn issue_12_data_parallel_attention_serving() {
         .unwrap()
         .iter()
         .any(|a| a["name"] == "data-parallel attention groups"));
-    // one engine of the eight is simulated, with its eighth of the requests
-    assert_eq!(sim["simulation"]["requests_completed"], 10);
+    // one engine of the eight is simulated, with its eighth of the requests, its
+    // own sequence cap and its group's pool
+    let s = &sim["simulation"];
+    assert_eq!(s["requests_completed"], 10);
+    assert_eq!(s["attention_dp"], 8);
+    assert_eq!(s["scheduler"]["max_num_seqs"], 256);
+    let blocks = s["kv_pool_blocks"].as_u64().unwrap();
+    let tokens = sim["estimate"]["kv_pool"]["tokens"].as_u64().unwrap();
+    assert_eq!(
+        blocks,
+        tokens / 16,
+        "{blocks} blocks of 16 against {tokens} tokens"
+    );
     // `--gpus` alone: the groups take their share
     let derived = run(&["--attention-dp", "8"]);
     assert_eq!(derived["estimate"]["tp"], 1);

@@ -646,3 +646,58 @@ fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
     }
     assert!(v["request"]["space"]["expert_parallel"] == serde_json::json!([true]));
 }
+
+/// A row of data-parallel attention groups (`--attention-dp`): its flags carry
+/// the groups, and `sizeup infer` with them gives the row's estimate and
+/// simulation to the bit, under a rate and under a user count.
+#[test]
+fn issue_12_an_attention_group_row_matches_infer_to_the_bit() {
+    for load in [["--rate", "3"], ["--users", "24"]] {
+        let v = plan(
+            &[
+                &[
+                    "mixtral-8x7b-v0.1",
+                    "--prompt",
+                    "2000",
+                    "--output",
+                    "500",
+                    "--ttft",
+                    "1",
+                    "--tpot",
+                    "0.05",
+                    "--gpu",
+                    "H100-SXM",
+                    "--gpus",
+                    "2",
+                    "--tp",
+                    "1",
+                    "--attention-dp",
+                    "2",
+                    "--weights",
+                    "fp8",
+                    "--requests-per-replica",
+                    "60",
+                    "--disaggregated",
+                    "no",
+                    "--top",
+                    "1",
+                ][..],
+                &load[..],
+            ]
+            .concat(),
+        );
+        let row = &v["rows"][0];
+        assert_eq!(row["candidate"]["attention_dp"], 2, "{row}");
+        let flags = strings(&row["infer_args"]);
+        assert!(
+            flags.windows(2).any(|w| w == ["--attention-dp", "2"]),
+            "{flags:?}"
+        );
+        let infer = infer_model_row("mixtral-8x7b-v0.1", row, "infer_args");
+        assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
+        for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
+            assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
+        }
+        assert_eq!(infer["simulation"]["attention_dp"], 2);
+    }
+}

@@ -202,11 +202,13 @@ fn checks_now(input: &CardInput<'_>, serving: &Serving) -> Vec<TargetCheck> {
 fn plan_request(input: &CardInput<'_>, users: u64) -> ServePlanRequest {
     let serve = &input.serve;
     let t = &input.targets;
-    // aggregated replicas without pipeline stages only: a card's change names
-    // neither a prefill/decode split nor a pipeline depth
+    // aggregated tensor-parallel replicas only: a card's change names no
+    // prefill/decode split, pipeline depth, attention groups or whole experts
     let mut space = ServeSpace {
         disaggregated: vec![false],
         pp: vec![1],
+        attention_dp: vec![1],
+        expert_parallel: vec![false],
         ..ServeSpace::default()
     };
     if !space.tp.contains(&serve.tp) {

@@ -48,10 +48,12 @@ pub struct KvPool {
     /// Bytes per rank the cache may take.
     pub bytes_per_gpu: u64,
     /// Tokens of one sequence the whole pool holds, in whole blocks (vLLM's "GPU KV
-    /// cache size: N tokens", SGLang's `max_total_num_tokens`).
+    /// cache size: N tokens", SGLang's `max_total_num_tokens`); with data-parallel
+    /// attention, one group's pool.
     pub tokens: u64,
     /// Requests of the context the pool holds at once: the pool over one request's
-    /// cache at the context (vLLM's "Maximum concurrency for C tokens per request").
+    /// cache at the context (vLLM's "Maximum concurrency for C tokens per request");
+    /// with data-parallel attention, all groups' pools.
     pub concurrency_at_context: f64,
 }
 

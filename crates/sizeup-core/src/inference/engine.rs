@@ -113,8 +113,27 @@ impl Engine {
     pub fn expert_groups(self) -> Option<ExpertGroups> {
         match self {
             Engine::Vllm => Some(ExpertGroups::AllRanks),
-            Engine::Sglang | Engine::Trtllm => Some(ExpertGroups::DivisorOfTp),
+            Engine::Sglang | Engine::Trtllm => Some(ExpertGroups::DivisorOfRanks),
             Engine::LlamaCpp | Engine::Transformers => None,
+        }
+    }
+
+    /// How the engine runs data-parallel attention groups beside shared experts
+    /// (`InferRequest::attention_dp`), `None` where sizeup does not model it.
+    ///
+    /// # Source
+    /// vLLM `--data-parallel-size` with an MoE model: one engine per group of
+    /// `--tensor-parallel-size` ranks, attention and dense layers whole in each,
+    /// its own scheduler, `max_num_seqs` and KV cache. TensorRT-LLM
+    /// `enable_attention_dp`: attention on single ranks (`Mapping`: attention tp
+    /// 1). SGLang `--enable-dp-attention` spreads its dense layers and LM head
+    /// over all ranks and divides `max_running_requests` among the groups
+    /// (`moe_dense_tp_size`, `enable_dp_lm_head`): not modelled.
+    pub fn attention_groups(self) -> Option<AttentionGroups> {
+        match self {
+            Engine::Vllm => Some(AttentionGroups::AnyTp),
+            Engine::Trtllm => Some(AttentionGroups::SingleRank),
+            Engine::Sglang | Engine::LlamaCpp | Engine::Transformers => None,
         }
     }
 
@@ -139,7 +158,7 @@ pub enum ExpertGroups {
     AllRanks,
     /// `ep` divides the ranks: each of `ep` groups holds whole experts, split
     /// over its ranks (SGLang, TensorRT-LLM).
-    DivisorOfTp,
+    DivisorOfRanks,
 }
 
 impl ExpertGroups {
@@ -147,9 +166,18 @@ impl ExpertGroups {
     pub fn allows(self, ep: u64, ranks: u64) -> bool {
         match self {
             ExpertGroups::AllRanks => ep == 1 || ep == ranks,
-            ExpertGroups::DivisorOfTp => ep >= 1 && ranks % ep == 0,
+            ExpertGroups::DivisorOfRanks => ep >= 1 && ranks % ep == 0,
         }
     }
+}
+
+/// The tensor-parallel sizes an engine's data-parallel attention groups take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionGroups {
+    /// Groups of any `tp` ranks (vLLM).
+    AnyTp,
+    /// Groups of one rank each (TensorRT-LLM).
+    SingleRank,
 }
 
 /// How an engine runs the `pp` devices of a layer split.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use concurrency::{kv_pool, max_batch, max_context, schedule, KvPool, Load, Schedule};
 pub use cost::{cost, per_million, Cost};
 pub use engine::{
-    profile, Backend, Engine, EngineProfile, ExpertGroups, Reserve, StageSchedule,
+    profile, AttentionGroups, Backend, Engine, EngineProfile, ExpertGroups, Reserve, StageSchedule,
     EAGER_HOST_SECONDS_PER_LAYER,
 };
 pub use memory::{activation_workspace_bytes, layout, MemoryPerGpu};
@@ -51,7 +51,7 @@ use crate::units::sum;
 pub struct InferRequest {
     /// The accelerator.
     pub gpu: Accelerator,
-    /// Devices in all; `gpus / (tp · pp)` replicas serve independently.
+    /// Devices in all; `gpus / (tp · pp · attention_dp)` replicas serve independently.
     pub gpus: u64,
     /// Tensor-parallel ranks per replica.
     pub tp: u64,
@@ -258,7 +258,7 @@ pub struct InferEstimate {
     /// Data-parallel attention groups per replica (1: none).
     #[serde(default = "one")]
     pub attention_dp: u64,
-    /// Independent replicas (`gpus / (tp · pp)`).
+    /// Independent replicas (`gpus / (tp · pp · attention_dp)`).
     pub replicas: u64,
     /// Weight format.
     pub weights: WeightFormat,
@@ -416,10 +416,19 @@ fn validate_attention_dp(arch: &Architecture, req: &InferRequest) -> Result<()> 
         ));
     }
     let engine = req.profile.engine;
-    if engine.expert_groups().is_none() {
-        return Err(invalid(format!(
-            "1: {engine} has no data-parallel attention"
-        )));
+    match engine.attention_groups() {
+        None => {
+            return Err(invalid(format!(
+                "1: {engine}'s data-parallel attention is not modelled (vllm's and trtllm's are)"
+            )))
+        }
+        Some(AttentionGroups::SingleRank) if req.tp > 1 => {
+            return Err(invalid(format!(
+                "1 with tp {}: {engine} runs data-parallel attention on single ranks; use tp 1",
+                req.tp
+            )))
+        }
+        Some(_) => {}
     }
     if req.pp > 1 {
         return Err(invalid(
@@ -462,7 +471,9 @@ fn validate_expert_parallel(arch: &Architecture, req: &InferRequest) -> Result<(
                 "1 or {of} = {ranks}: {engine} spreads the experts over every rank of a stage"
             )))
         }
-        Some(ExpertGroups::DivisorOfTp) if !ExpertGroups::DivisorOfTp.allows(req.ep, ranks) => {
+        Some(ExpertGroups::DivisorOfRanks)
+            if !ExpertGroups::DivisorOfRanks.allows(req.ep, ranks) =>
+        {
             Err(invalid(format!(
                 "a divisor of {of} = {ranks}: {engine} groups a stage's ranks"
             )))
@@ -482,6 +493,10 @@ fn memory_for(
 ) -> Result<MemoryPerGpu> {
     let mut req = req.clone();
     req.weights = format;
+    // experts held whole by every rank stay so at the new size
+    if req.ep > 1 && req.ep == req.tp.saturating_mul(req.attention_dp) {
+        req.ep = tp.saturating_mul(req.attention_dp);
+    }
     req.tp = tp;
     let prepared = Prepared::new(arch);
     let replica = prepared.replica_unchecked(&req)?;

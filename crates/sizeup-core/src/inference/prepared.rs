@@ -181,7 +181,8 @@ impl<'a> Prepared<'a> {
         // continuous batching each batch in flight prefills its own prompt
         let prompts_at_once = match req.load {
             Load::Batch(b) => b,
-            Load::Concurrency(_) => replica.engines(),
+            // each batch at once prefills one prompt, while there are requests
+            Load::Concurrency(c) => replica.engines().min(c),
         };
         let prefill = Phase {
             seconds: prefill_pass.seconds,
@@ -370,10 +371,9 @@ fn attention_dp_assumption(dp: u64, tp: u64) -> Assumption {
     Assumption::new(
         "data-parallel attention",
         format!(
-            "{dp} groups of {tp} rank(s), each with whole attention and dense layers, its own 1/{dp} of the replica's sequences and its own KV cache; every MoE layer gathers all groups' hidden states to the experts and reduce-scatters their outputs over the {} ranks, each group taken to run as many tokens as the others (lockstep)",
-            dp.saturating_mul(tp)
+            "{dp} groups of {tp} rank(s), each with whole attention and dense layers, its own 1/{dp} of the replica's sequences and its own KV cache; every MoE layer gathers the groups' hidden states to the experts and reduce-scatters their outputs over the {dp} groups (then the tp all-reduce); a decode step's experts take every group's batch (equal batches, in lockstep), a prompt's its own tokens only"
         ),
-        "vLLM --data-parallel-size with an MoE model (one engine per rank, MoE layers over the DP ranks; VLLM_ALL2ALL_BACKEND naive / allgather_reducescatter), SGLang --enable-dp-attention",
+        "vLLM --data-parallel-size with an MoE model (one engine per group; VLLM_ALL2ALL_BACKEND naive / allgather_reducescatter over the data-parallel group); TensorRT-LLM enable_attention_dp with tp 1",
     )
 }
 
@@ -535,12 +535,15 @@ impl Replica<'_> {
         let mut out: Option<Capacity> = None;
         for stage in &self.stages {
             let budget = self.stage_memory(stage, &kv_req, chunk)?.kv_budget_bytes();
+            // each data-parallel attention group holds its own sequences in its
+            // own pool: the replica holds `groups` times one group's requests
+            let groups = self.req.attention_dp.max(1);
+            let mut pool = kv_pool(&stage.arch, &kv_req, budget, context)?;
+            pool.concurrency_at_context *= groups as f64;
             let here = Capacity {
-                // each data-parallel attention group holds its own sequences
-                max_batch: max_batch(&stage.arch, &kv_req, budget)?
-                    .saturating_mul(self.req.attention_dp.max(1)),
+                max_batch: max_batch(&stage.arch, &kv_req, budget)?.saturating_mul(groups),
                 max_context: max_context(&stage.arch, &kv_req, budget)?,
-                kv_pool: kv_pool(&stage.arch, &kv_req, budget, context)?,
+                kv_pool: pool,
             };
             out = Some(match out {
                 None => here,

@@ -453,57 +453,98 @@ pub fn experts_touched(e: f64, k: f64, tokens: f64) -> f64 {
     e * (1.0 - (1.0 - k / e).powf(tokens))
 }
 
-/// Groups of experts above which [`experts_touched_busiest`] takes the normal
-/// approximation instead of summing the binomial's terms.
+/// Trials above which [`busiest_of`] takes the normal approximation instead of
+/// summing the binomial's terms.
 const EXACT_BUSIEST_LIMIT: u64 = 4096;
+
+/// The expected largest of `groups` independent Binomial(`n`, `p`) counts.
+///
+/// # Formula
+/// ```text
+/// E[max_g X_g] = Σ_{j=1}^{n} (1 − F(j−1)^G)
+/// ```
+/// `F` the binomial's distribution function; `n·p` for one group; past
+/// [`EXACT_BUSIEST_LIMIT`] trials, `n·p + σ·√(2 ln G)` (at most `n`).
+///
+/// # Source
+/// The expectation of the largest of independent variables (e.g. David &
+/// Nagaraja, *Order Statistics*, 3rd ed., §4.2).
+pub fn busiest_of(n: u64, p: f64, groups: u64) -> f64 {
+    let trials = n as f64;
+    if groups <= 1 || p.is_nan() || p <= 0.0 {
+        return trials * p.max(0.0);
+    }
+    if p >= 1.0 {
+        return trials;
+    }
+    let g = groups as f64;
+    if n > EXACT_BUSIEST_LIMIT {
+        let sigma = (trials * p * (1.0 - p)).sqrt();
+        return (trials * p + sigma * (2.0 * g.ln()).sqrt()).min(trials);
+    }
+    // the binomial's terms in logs: pmf(j+1) = pmf(j) · (n−j)/(j+1) · p/(1−p)
+    let (lq, lr) = ((1.0 - p).ln(), (p / (1.0 - p)).ln());
+    let mut log_pmf = trials * lq;
+    let (mut cdf, mut sum) = (0.0f64, 0.0f64);
+    for j in 0..n {
+        cdf = (cdf + log_pmf.exp()).min(1.0);
+        let beyond = 1.0 - cdf.powf(g);
+        sum += beyond;
+        if beyond < 1e-12 && j as f64 > trials * p {
+            break;
+        }
+        log_pmf += ((n - j) as f64 / (j + 1) as f64).ln() + lr;
+    }
+    sum
+}
 
 /// Experts the busiest of `groups` expert-parallel groups reads in a pass over
 /// `tokens` tokens, each group holding `local` of the `e` experts and each token
 /// routed to `k`, in expectation under uniform routing.
 ///
 /// # Formula
-/// ```text
-/// p        = 1 − (1 − k/E)^T          an expert is touched
-/// X_g      ~ Binomial(n, p)           experts touched in group g, n = local
-/// E[max_g] = Σ_{j=1}^{n} (1 − F(j−1)^G)
-/// ```
-/// `F` the binomial's distribution function, the `G` groups taken as
-/// independent; `n·p` for one group (as [`experts_touched`] for `n = E`); past
-/// [`EXACT_BUSIEST_LIMIT`] experts a group, `n·p + σ·√(2 ln G)`.
+/// [`busiest_of`]`(local, 1 − (1 − k/E)^T, G)`: each expert is touched with
+/// probability `1 − (1 − k/E)^T`, the groups' counts taken as independent;
+/// `local · p` for one group (as [`experts_touched`] for `local = E`).
 ///
 /// # Source
-/// The expectation of the largest of independent variables (e.g. David &
-/// Nagaraja, *Order Statistics*, 3rd ed., §4.2); the uniform routing of
-/// [`experts_touched`]. Decoding a few tokens, the busiest group reads several
-/// times the mean: expert parallelism waits for it.
+/// The uniform routing of [`experts_touched`]. Decoding a few tokens, the
+/// busiest group reads several times the mean: expert parallelism waits for it.
 pub fn experts_touched_busiest(e: f64, k: f64, tokens: f64, local: u64, groups: u64) -> f64 {
-    let n = local as f64;
-    let p = 1.0 - (1.0 - k / e).powf(tokens);
-    if groups <= 1 || p.is_nan() || p <= 0.0 {
-        return n * p.max(0.0);
+    busiest_of(local, 1.0 - (1.0 - k / e).powf(tokens), groups)
+}
+
+/// Token-expert pairs the busiest of `groups` expert-parallel groups computes in
+/// a pass over `tokens` tokens, each routed to `k` of `e` experts, each group
+/// holding `local`.
+///
+/// # Formula
+/// ```text
+/// max(busiest_of(T·k, local/E, G), min(T·k·local/E · imbalance, T·min(k, local)))
+/// ```
+/// the statistical largest share under uniform routing, and at least the
+/// imbalance trained routers keep ([`EXPERT_LOAD_IMBALANCE`]); `T·k` for one group.
+pub fn routed_tokens_busiest(e: f64, k: f64, tokens: f64, local: u64, groups: u64) -> f64 {
+    let pairs = tokens * k;
+    if groups <= 1 {
+        return pairs;
     }
-    if p >= 1.0 {
-        return n;
+    let share = (local as f64 / e).min(1.0);
+    let statistical = busiest_of(pairs.round() as u64, share, groups);
+    let trained = (pairs * share * EXPERT_LOAD_IMBALANCE).min(tokens * k.min(local as f64));
+    statistical.max(trained)
+}
+
+/// How many data-parallel attention groups' tokens a pass's MoE layers take:
+/// every group's for a decode step (the groups step together, each taken to run
+/// a batch like this one), this group's alone for a pass with prompt tokens (the
+/// other groups' decode tokens beside it left out).
+fn groups_in_step(m: Machine<'_>, pass: &Pass) -> f64 {
+    if pass.new_tokens == 1 {
+        m.dp.max(1) as f64
+    } else {
+        1.0
     }
-    let g = groups as f64;
-    if local > EXACT_BUSIEST_LIMIT {
-        let sigma = (n * p * (1.0 - p)).sqrt();
-        return (n * p + sigma * (2.0 * g.ln()).sqrt()).min(n);
-    }
-    // the binomial's terms in logs: pmf(j+1) = pmf(j) · (n−j)/(j+1) · p/(1−p)
-    let (lq, lr) = ((1.0 - p).ln(), (p / (1.0 - p)).ln());
-    let mut log_pmf = n * lq;
-    let (mut cdf, mut sum) = (0.0f64, 0.0f64);
-    for j in 0..local {
-        cdf = (cdf + log_pmf.exp()).min(1.0);
-        let beyond = 1.0 - cdf.powf(g);
-        sum += beyond;
-        if beyond < 1e-12 && j as f64 > n * p {
-            break;
-        }
-        log_pmf += ((local - j) as f64 / (j + 1) as f64).ln() + lr;
-    }
-    sum
 }
 
 /// The engine's kernels as a device-model library: its matmul and memory factors;
@@ -532,20 +573,28 @@ fn all_reduce_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
 }
 
 /// Seconds of one MoE layer's exchange across `m`'s data-parallel attention
-/// groups: an all-gather of every group's hidden states (`bytes` in all, the
+/// groups: an all-gather of the groups' hidden states (`bytes` in all, the
 /// gathered buffer) to the experts and a reduce-scatter of their outputs back,
-/// over the `tp · dp` ranks.
+/// over the `dp` groups (each rank with its peers of the other groups, `tp`
+/// apart), then the tensor-parallel all-reduce of the output (`tp > 1`) of
+/// `tp_bytes`.
 ///
 /// # Source
 /// vLLM's `naive` and `allgather_reducescatter` all-to-all backends
-/// (`VLLM_ALL2ALL_BACKEND`) dispatch by gathering the data-parallel ranks'
-/// tokens and combine by reduce-scatter; DeepEP's all-to-all moves only each
-/// token's `k` copies and is not modelled.
-fn expert_exchange_seconds(m: &Machine<'_>, bytes: f64) -> f64 {
+/// (`VLLM_ALL2ALL_BACKEND`, vllm/distributed/device_communicators/all2all.py:
+/// the data-parallel group) dispatch by gathering the groups' tokens and combine
+/// by reduce-scatter; DeepEP's all-to-all moves only each token's `k` copies and
+/// is not modelled.
+fn expert_exchange_seconds(m: &Machine<'_>, bytes: f64, tp_bytes: f64) -> f64 {
     let fabric = m.fabric();
-    let group = Group::new(m.split().expert_ranks(), 1);
-    fabric.time(Collective::AllGather, bytes, group)
-        + fabric.time(Collective::ReduceScatter, bytes, group)
+    let group = Group::new(m.dp.max(1), m.tp.max(1));
+    let exchange = fabric.time(Collective::AllGather, bytes, group)
+        + fabric.time(Collective::ReduceScatter, bytes, group);
+    if m.tp > 1 {
+        exchange + all_reduce_seconds(m, tp_bytes)
+    } else {
+        exchange
+    }
 }
 
 impl Machine<'_> {
@@ -581,7 +630,10 @@ impl Machine<'_> {
 /// attention:  F = 2·T·a/t·(d_qk + d_v)·ctx,  M = KV read (+ write for new tokens)
 /// experts:    weights of E·(1 − (1 − e/E)^T) experts touched, F for e per token;
 ///             with ep groups, the busiest group's: experts_touched_busiest and
-///             min(T·e/ep · imbalance, T·min(e, ⌈E/ep⌉)) tokens
+///             routed_tokens_busiest; with d attention groups, a decode step's
+///             experts take d·T tokens
+/// MoE layer with d > 1: all-gather + reduce-scatter of the groups' hidden states
+///             over the d groups, then the tp all-reduce
 /// ```
 ///
 /// # Symbols
@@ -649,9 +701,8 @@ pub(super) fn pass_time_in_stages(
     };
     // each kind's communication: the attention's all-reduce, then the FFN's, or
     // for an MoE layer across data-parallel attention groups their exchange
-    let dp = m.dp.max(1);
-    let exchange = if dp > 1 {
-        expert_exchange_seconds(&m, hidden_bytes * dp as f64)
+    let exchange = if m.dp > 1 {
+        expert_exchange_seconds(&m, hidden_bytes * groups_in_step(m, pass), hidden_bytes)
     } else {
         allreduce
     };
@@ -806,9 +857,8 @@ fn block_cost(
         pricer.linear(&mut out, w.at(Stage::Router), tokens);
         let e = routed.copies as f64;
         let k = routed.active as f64;
-        // data-parallel attention: the experts take every group's tokens, each
-        // group taken to run as many as this one
-        let tokens = tokens * pricer.m.dp.max(1) as f64;
+        // data-parallel attention: a decode step's experts take every group's batch
+        let tokens = tokens * groups_in_step(pricer.m, pass);
         // expert parallelism: the busiest group's experts and tokens set the time
         let groups = pricer.m.ep.max(1);
         let local = routed.copies.div_ceil(groups);
@@ -821,11 +871,7 @@ fn block_cost(
             ..OpWeights::default()
         };
         // each token runs k experts; the weights of the touched ones are read once
-        let routed_tokens = if groups > 1 {
-            (tokens * k / groups as f64 * EXPERT_LOAD_IMBALANCE).min(tokens * k.min(local as f64))
-        } else {
-            tokens * k
-        };
+        let routed_tokens = routed_tokens_busiest(e, k, tokens, local, groups);
         let flops = 2.0 * routed_tokens * per_expert.elements;
         let read = OpWeights {
             elements: flops / (2.0 * tokens.max(1.0)),
@@ -860,6 +906,48 @@ mod tests {
         assert!((two - 1.375).abs() < 1e-12, "{two}");
         // every expert touched: the busiest holds them all
         assert_eq!(experts_touched_busiest(8.0, 2.0, 1e6, 2, 4), 2.0);
+        // no tokens, or a probability that is no number: nothing read
+        assert_eq!(experts_touched_busiest(8.0, 2.0, 0.0, 2, 4), 0.0);
+        assert_eq!(busiest_of(16, f64::NAN, 4), 0.0);
+        // past the exact limit: the mean plus σ·√(2 ln G), at most n
+        let n = EXACT_BUSIEST_LIMIT + 1;
+        let (mean, sigma) = (n as f64 * 0.25, (n as f64 * 0.25 * 0.75).sqrt());
+        let approx = busiest_of(n, 0.25, 8);
+        assert_eq!(approx, mean + sigma * (2.0 * 8f64.ln()).sqrt());
+        // hostile sizes stay finite, at most every trial
+        let huge = busiest_of(u64::MAX, 0.5, 1 << 40);
+        assert!(huge.is_finite() && huge <= u64::MAX as f64, "{huge}");
+    }
+
+    #[test]
+    fn the_busiest_group_computes_at_least_its_statistical_share() {
+        // one token of top-2 of 8 experts over 8 groups of one: the busiest group
+        // runs one pair (2 pairs, a group gets both with probability 1/64)
+        let one = routed_tokens_busiest(8.0, 2.0, 1.0, 1, 8);
+        let expected =
+            (1.0 - (7.0f64 / 8.0).powi(16)) + (1.0 - (1.0 - (1.0f64 / 8.0).powi(2)).powi(8));
+        assert!((one - expected).abs() < 1e-12, "{one} vs {expected}");
+        // a long prompt: the trained routers' imbalance, 1.25 × the mean
+        let prompt = routed_tokens_busiest(8.0, 2.0, 8192.0, 1, 8);
+        assert_eq!(prompt, 8192.0 * 2.0 / 8.0 * EXPERT_LOAD_IMBALANCE);
+        // one group: every pair
+        assert_eq!(routed_tokens_busiest(8.0, 2.0, 100.0, 8, 1), 200.0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_busiest_of_groups_lies_between_the_mean_and_all(
+            n in 0u64..5000,
+            p in 0.0f64..=1.0,
+            g in 1u64..64,
+        ) {
+            let busiest = busiest_of(n, p, g);
+            let mean = n as f64 * p;
+            proptest::prop_assert!(busiest >= mean * (1.0 - 1e-9) - 1e-9, "{busiest} < {mean}");
+            proptest::prop_assert!(busiest <= n as f64 + 1e-9);
+            // more groups, a busier busiest
+            proptest::prop_assert!(busiest_of(n, p, g + 1) >= busiest - 1e-9);
+        }
     }
 
     #[test]

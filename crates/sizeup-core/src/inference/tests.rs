@@ -584,9 +584,63 @@ fn data_parallel_attention_the_model_or_engine_cannot_run_is_refused() {
         "gpus: a multiple of tp · pp · attention_dp = 4"
     );
     req.gpus = 4;
-    req.profile = profile(Engine::LlamaCpp, Backend::Cuda);
+    req.profile = profile(Engine::Sglang, Backend::Cuda);
     assert_eq!(
         refused(&mixtral(), &req),
-        "attention_dp: 1: llama.cpp has no data-parallel attention"
+        "attention_dp: 1: sglang's data-parallel attention is not modelled (vllm's and trtllm's are)"
+    );
+    req.profile = profile(Engine::Trtllm, Backend::Cuda);
+    assert_eq!(
+        refused(&mixtral(), &req),
+        "attention_dp: 1 with tp 2: trtllm runs data-parallel attention on single ranks; use tp 1"
+    );
+    req.tp = 1;
+    req.gpus = 2;
+    assert!(estimate(&mixtral(), &req).is_ok());
+}
+
+#[test]
+fn attention_groups_of_two_ranks_exchange_over_the_groups_then_all_reduce() {
+    // Mixtral on 4 GPUs as 2 groups of tp 2: each MoE layer gathers and scatters
+    // over the 2 groups (peers 2 ranks apart), then all-reduces over the group's 2
+    // ranks; attention all-reduces as under tp alone
+    let arch = mixtral();
+    let mut req = request("H100-SXM", Engine::Vllm);
+    req.gpus = 4;
+    req.tp = 2;
+    req.attention_dp = 2;
+    req.load = Load::Concurrency(2);
+    let e = estimate(&arch, &req).unwrap();
+    let m = super::prepared::machine(&req);
+    let fabric = m.fabric();
+    use crate::device::collective::{Collective, Group};
+    // a decode step of one sequence per group: 4096 · 2 bytes of hidden state each
+    let own = 4096.0 * 2.0;
+    let gathered = 2.0 * own;
+    let across = Group::new(2, 2);
+    let all_reduce = fabric.time(Collective::AllReduce, own, Group::new(2, 1));
+    let per_layer = all_reduce
+        + fabric.time(Collective::AllGather, gathered, across)
+        + fabric.time(Collective::ReduceScatter, gathered, across)
+        + all_reduce;
+    let comm = e.decode.breakdown.communication_seconds;
+    assert!((comm / (32.0 * per_layer) - 1.0).abs() < 1e-12, "{comm}");
+    // the prompt's experts and exchange take this group's tokens alone
+    let prompt = own * req.prompt as f64;
+    let prefill_layer = 2.0 * fabric.time(Collective::AllReduce, prompt, Group::new(2, 1))
+        + fabric.time(Collective::AllGather, prompt, across)
+        + fabric.time(Collective::ReduceScatter, prompt, across);
+    let comm = e.prefill.breakdown.communication_seconds;
+    assert!(
+        (comm / (32.0 * prefill_layer) - 1.0).abs() < 1e-12,
+        "{comm}"
+    );
+    // one group prefills while the other has nothing to prefill: one prompt at once
+    let alone = Load::Concurrency(1);
+    req.load = alone;
+    let e1 = estimate(&arch, &req).unwrap();
+    assert_eq!(
+        e1.prefill.tokens_per_sec,
+        req.prompt as f64 / e1.prefill.seconds
     );
 }

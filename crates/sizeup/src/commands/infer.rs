@@ -245,8 +245,9 @@ pub struct ServeArgs {
     #[arg(long, default_value = "vllm", value_parser = crate::cli::parse_engine)]
     pub engine: Engine,
     /// MoE models: data-parallel attention groups of `--tp` GPUs per replica, each with its
-    /// own sequences and KV cache, sharing the experts (vLLM's `--data-parallel-size`,
-    /// SGLang's `--enable-dp-attention`); default 1
+    /// own sequences and KV cache, sharing the experts (vLLM's `--data-parallel-size D
+    /// --tensor-parallel-size T` is `--attention-dp D --tp T`, on D·T GPUs; TensorRT-LLM's
+    /// `enable_attention_dp` is `--tp 1`); default 1
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub attention_dp: Option<u64>,
     /// llama.cpp only: how one model spreads over `--gpus` (layer: whole layers per GPU, run

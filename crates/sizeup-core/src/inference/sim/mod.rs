@@ -252,6 +252,10 @@ pub struct SimReport {
     /// else 1), each simulated as an engine with its share of the load.
     #[serde(default = "crate::inference::one")]
     pub batches_in_flight: u64,
+    /// Data-parallel attention groups per replica, each simulated as an engine
+    /// with its share of the load and its own sequence cap and KV pool.
+    #[serde(default = "crate::inference::one")]
+    pub attention_dp: u64,
     /// The scheduler.
     pub scheduler: SchedulerConfig,
     /// KV block size, tokens.
@@ -408,6 +412,7 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
         seed: sim.seed,
         replicas,
         batches_in_flight: ways,
+        attention_dp: req.attention_dp,
         // the simulated engine's caps: a batch in flight's share of the replica's
         scheduler: engine_sim.scheduler.clone(),
         kv_block_tokens: block,

@@ -488,6 +488,7 @@ impl Run {
             seed: 0,
             replicas,
             batches_in_flight: 1,
+            attention_dp: 1,
             scheduler: SchedulerConfig::default(),
             kv_block_tokens: 0,
             kv_pool_blocks: 0,

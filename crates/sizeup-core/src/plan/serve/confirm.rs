@@ -331,11 +331,12 @@ fn by_rank(req: &ServePlanRequest) -> impl Fn(&Taken, &Taken) -> std::cmp::Order
     }
 }
 
-/// A deployment: the GPUs, accelerator, tp, pp, ep, weights, KV and prefill
-/// pool (the first nine of a setup's order), whatever its engine caps.
-fn deployment(r: &Ranked) -> [u64; 9] {
-    let o = r.order;
-    [o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8]]
+/// A deployment: the GPUs, accelerator, tp, pp, attention groups, ep, weights,
+/// KV and prefill pool (a setup's order without its engine caps, the last two).
+fn deployment(r: &Ranked) -> [u64; 10] {
+    let mut out = [0; 10];
+    out.copy_from_slice(&r.order[..10]);
+    out
 }
 
 /// Of `ranked` (best first), the best setup of each deployment: its engine

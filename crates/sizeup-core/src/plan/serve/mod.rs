@@ -299,7 +299,11 @@ pub struct ServeCandidate {
     /// Pipeline stages per replica, each of `tp` GPUs (1 when disaggregated).
     #[serde(default = "crate::inference::one")]
     pub pp: u64,
-    /// Expert-parallel groups of a stage's ranks (1: none; `tp`: whole experts).
+    /// Data-parallel attention groups of `tp` GPUs per replica (1: none).
+    #[serde(default = "crate::inference::one")]
+    pub attention_dp: u64,
+    /// Expert-parallel groups of the `tp · attention_dp` ranks (1: none; all of
+    /// them: whole experts).
     #[serde(default = "crate::inference::one")]
     pub ep: u64,
     /// Replicas serving independently (decode replicas when disaggregated).
@@ -312,7 +316,8 @@ pub struct ServeCandidate {
     pub weights: WeightFormat,
     /// KV cache precision.
     pub kv_dtype: KvDtype,
-    /// Sequences each replica's engine runs at once (vLLM `max_num_seqs`).
+    /// Sequences each replica's engine runs at once (vLLM `max_num_seqs`); with
+    /// data-parallel attention, each group's engine.
     pub max_num_seqs: u64,
     /// New tokens per engine step (vLLM `max_num_batched_tokens`): the prefill
     /// chunk, which also sizes the activation workspace.
@@ -328,6 +333,7 @@ impl ServeCandidate {
         Some(ServeCandidate {
             tp: pool.tp,
             pp: 1,
+            attention_dp: 1,
             ep: 1,
             replicas: pool.replicas,
             prefill: None,
@@ -360,20 +366,23 @@ impl ServeCandidate {
         }
     }
 
-    /// GPUs in all: `tp · pp · replicas`, plus the prefill pool's when disaggregated.
+    /// GPUs in all: `tp · pp · attention_dp · replicas`, plus the prefill pool's
+    /// when disaggregated.
     pub fn gpus(&self) -> u64 {
         self.replica_gpus()
             .saturating_add(self.prefill.map_or(0, |p| p.gpus()))
     }
 
-    /// GPUs of the (decode) replicas, `tp · pp · replicas`.
+    /// GPUs of the (decode) replicas, `tp · pp · attention_dp · replicas`.
     pub fn replica_gpus(&self) -> u64 {
         self.gpus_per_replica().saturating_mul(self.replicas)
     }
 
-    /// GPUs of one (decode) replica, `tp · pp`.
+    /// GPUs of one (decode) replica, `tp · pp · attention_dp`.
     pub fn gpus_per_replica(&self) -> u64 {
-        self.tp.saturating_mul(self.pp)
+        self.tp
+            .saturating_mul(self.pp)
+            .saturating_mul(self.attention_dp)
     }
 
     /// The request `sizeup infer` builds from this setup's flags: on `gpu`
@@ -391,6 +400,7 @@ impl ServeCandidate {
         req.tp = self.tp;
         req.pp = self.pp;
         req.ep = self.ep;
+        req.attention_dp = self.attention_dp;
         req.weights = self.weights;
         req.weight_options = workload.weight_options;
         req.kv_dtype = self.kv_dtype;
@@ -419,7 +429,8 @@ impl ServeCandidate {
         let engines = self
             .replicas
             .max(1)
-            .saturating_mul(workload.engine.batches_in_flight(self.pp));
+            .saturating_mul(workload.engine.batches_in_flight(self.pp))
+            .saturating_mul(self.attention_dp.max(1));
         let mut sim = SimRequest::poisson(1.0, workload.prompt, workload.output);
         sim.arrivals = match load {
             ServeLoad::Rate { per_sec } => Arrivals::Poisson {
@@ -574,6 +585,7 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
         ("gpus", &s.gpus),
         ("tp", &s.tp),
         ("pp", &s.pp),
+        ("attention_dp", &s.attention_dp),
         ("max_num_seqs", &s.max_num_seqs),
         ("max_batched_tokens", &s.max_batched_tokens),
     ] {
@@ -603,6 +615,20 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
             "false (experts split), true (held whole) or both",
         );
     }
+    if let Some(d) = s
+        .attention_dp
+        .iter()
+        .find(|&&d| d > 1 && req.workload.engine.attention_groups().is_none())
+    {
+        return invalid(
+            "attention_dp",
+            d.to_string(),
+            &format!(
+                "1: {}'s data-parallel attention is not modelled (the plan searches it for vllm and trtllm)",
+                req.workload.engine
+            ),
+        );
+    }
     if s.expert_parallel.contains(&true) && req.workload.engine.expert_groups().is_none() {
         return invalid(
             "expert_parallel",
@@ -625,6 +651,7 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
         ("gpus", s.gpus.len(), MAX_SERVE_GPUS as usize),
         ("tp", s.tp.len(), MAX_AXIS_VALUES),
         ("pp", s.pp.len(), MAX_AXIS_VALUES),
+        ("attention_dp", s.attention_dp.len(), MAX_AXIS_VALUES),
         ("max_num_seqs", s.max_num_seqs.len(), MAX_AXIS_VALUES),
         (
             "max_batched_tokens",
@@ -649,6 +676,10 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
         ("gpus", repeated(&s.gpus).map(u64::to_string)),
         ("tp", repeated(&s.tp).map(u64::to_string)),
         ("pp", repeated(&s.pp).map(u64::to_string)),
+        (
+            "attention_dp",
+            repeated(&s.attention_dp).map(u64::to_string),
+        ),
         (
             "max_num_seqs",
             repeated(&s.max_num_seqs).map(u64::to_string),

@@ -6,16 +6,18 @@
 //! weights       each format whose matmul precision has a tensor path on the accelerator
 //! t             t | a (attention heads); t = 1 without a link for tensor parallelism
 //! p             pipeline stages per replica, p ≤ L (layers); p = 1 without a link
-//! ep            MoE models: 1, or t (each of a stage's t ranks holds whole experts)
+//! d             MoE models: data-parallel attention groups of t ranks per replica
+//!               (p = 1), t · d ≤ the largest deployment
+//! ep            MoE models: 1, or t · d (each rank holds whole experts)
 //! kv            each KV precision
 //! chunk         each step budget (max_num_batched_tokens)
 //! m             each sequence cap (max_num_seqs)
 //! n replicas    n · t · p ∈ the GPU counts allowed
 //! split         aggregated, or disaggregated: P prefill replicas of t_p ranks
 //!               and D decode replicas of t ranks, P·t_p + D·t ∈ the GPU counts
-//!               allowed, t_p from the same tensor-parallel list (p = ep = 1 only)
+//!               allowed, t_p from the same tensor-parallel list (p = d = ep = 1 only)
 //! ```
-//! A *machine* is one (accelerator, weights, t, p, ep, kv): its passes are priced once
+//! A *machine* is one (accelerator, weights, t, p, d, ep, kv): its passes are priced once
 //! and shared by its chunks, caps and replica counts (and, as a decode pool,
 //! by every prefill pool beside it).
 
@@ -43,6 +45,10 @@ pub struct ServeSpace {
     /// vLLM `--enable-expert-parallel`); both by default.
     #[serde(default = "both_splits")]
     pub expert_parallel: Vec<bool>,
+    /// Data-parallel attention groups per replica for MoE models (vLLM
+    /// `--data-parallel-size`, SGLang `--enable-dp-attention`); 1, 2, 4, 8 by default.
+    #[serde(default = "one_stage")]
+    pub attention_dp: Vec<u64>,
     /// Weight formats (each only where the accelerator runs its matmuls natively).
     pub weights: Vec<WeightFormat>,
     /// KV cache precisions.
@@ -66,9 +72,9 @@ fn one_stage() -> Vec<u64> {
 }
 
 /// A setup's place in the space's lists, for a total order: GPUs, accelerator,
-/// tp, pp, ep, weights, KV, prefill tp and replicas (0 aggregated), sequence cap,
-/// step budget.
-pub type SetupOrder = [u64; 11];
+/// tp, pp, attention groups, ep, weights, KV, prefill tp and replicas (0
+/// aggregated), sequence cap, step budget.
+pub type SetupOrder = [u64; 12];
 
 /// The largest deployment searched by default, GPUs.
 pub const DEFAULT_MAX_GPUS: u64 = 64;
@@ -77,7 +83,8 @@ impl Default for ServeSpace {
     /// Up to [`DEFAULT_MAX_GPUS`] GPUs in all; tp 1, 2, 4, 8 (one 8-GPU node:
     /// the estimate prices tensor parallelism over the intra-node link only);
     /// 1, 2 or 4 pipeline stages (a stage of a full node sends its hidden
-    /// states over the network); MoE experts split or held whole;
+    /// states over the network); for MoE models, 1, 2, 4 or 8 data-parallel
+    /// attention groups and experts split or held whole;
     /// bf16, fp8 and AWQ int4 weights; bf16 and fp8 KV caches; vLLM's default
     /// 256 sequences and a tighter 64; vLLM's 8192-token step and a 2048-token one.
     fn default() -> Self {
@@ -86,6 +93,7 @@ impl Default for ServeSpace {
             tp: vec![1, 2, 4, 8],
             pp: vec![1, 2, 4],
             expert_parallel: both_splits(),
+            attention_dp: vec![1, 2, 4, 8],
             weights: vec![
                 WeightFormat::Bf16,
                 WeightFormat::Fp8E4m3,
@@ -124,16 +132,26 @@ pub struct Machine {
     pub tp: u64,
     /// Pipeline stages.
     pub pp: u64,
-    /// Expert-parallel groups of a stage's ranks (1 or `tp`).
+    /// Data-parallel attention groups of `tp` ranks (1: none).
+    pub attention_dp: u64,
+    /// Expert-parallel groups of the `tp · attention_dp` ranks (1, or all of them).
     pub ep: u64,
     /// Index of the KV precision in [`ServeSpace::kv_dtypes`].
     pub kv: usize,
 }
 
 impl Machine {
-    /// GPUs of one replica, `tp · pp`.
+    /// Whether a replica is `tp` GPUs and nothing more (no stages, attention
+    /// groups or whole experts): the only machine a disaggregated pool runs on.
+    pub fn tensor_parallel_only(&self) -> bool {
+        self.pp == 1 && self.attention_dp == 1 && self.ep == 1
+    }
+
+    /// GPUs of one replica, `tp · pp · attention_dp`.
     pub fn gpus_per_replica(&self) -> u64 {
-        self.tp.saturating_mul(self.pp)
+        self.tp
+            .saturating_mul(self.pp)
+            .saturating_mul(self.attention_dp)
     }
 
     /// One setup on this machine: `replicas` (decode replicas where `prefill` is a
@@ -151,6 +169,7 @@ impl Machine {
             accelerator: self.accelerator,
             tp: self.tp,
             pp: self.pp,
+            attention_dp: self.attention_dp,
             ep: self.ep,
             replicas,
             prefill,
@@ -165,6 +184,7 @@ impl Machine {
             self.accelerator as u64,
             self.tp,
             self.pp,
+            self.attention_dp,
             self.ep,
             self.weights as u64,
             self.kv as u64,
@@ -186,7 +206,8 @@ pub struct SpaceCount {
     pub setups: u64,
     /// Of them, disaggregated.
     pub disaggregated_setups: u64,
-    /// Machines: (accelerator, weights, tp, pp, ep, KV) that divide and run.
+    /// Machines: (accelerator, weights, tp, pp, attention groups, ep, KV) that
+    /// divide and run.
     pub machines: u64,
     /// Weight formats left out on accelerators without their tensor path.
     pub formats_without_path: u64,
@@ -284,7 +305,7 @@ impl ServeSpace {
     /// size × split × engine-cap variant (none for a pipelined or
     /// expert-parallel machine: the split's pools are tensor-parallel only).
     pub fn split_setups(&self, arch: &Architecture, acc: &Accelerator, m: &Machine) -> u64 {
-        if !self.split() || m.pp > 1 || m.ep > 1 {
+        if !self.split() || !m.tensor_parallel_only() {
             return 0;
         }
         let splits: u64 = self
@@ -295,14 +316,32 @@ impl ServeSpace {
         splits.saturating_mul(self.variants())
     }
 
-    /// Expert-parallel sizes a replica of `arch` with `tp` ranks per stage may
-    /// take: 1 where the space keeps the experts split, `tp` where it holds them
-    /// whole and `arch` has at least `tp` routed experts (tp > 1).
-    pub fn eps(&self, arch: &Architecture, tp: u64) -> Vec<u64> {
+    /// Expert-parallel sizes a replica of `arch` whose experts spread over
+    /// `ranks` ranks (`tp · attention_dp`) may take: 1 where the space keeps the
+    /// experts split, `ranks` where it holds them whole and `arch` has at least
+    /// that many routed experts (ranks > 1).
+    pub fn eps(&self, arch: &Architecture, ranks: u64) -> Vec<u64> {
         let experts = arch.first_moe().map_or(0, |m| m.num_experts);
         let split = self.expert_parallel.contains(&false).then_some(1);
-        let whole = (self.expert_parallel.contains(&true) && tp > 1 && tp <= experts).then_some(tp);
+        let whole = (self.expert_parallel.contains(&true) && ranks > 1 && ranks <= experts)
+            .then_some(ranks);
         split.into_iter().chain(whole).collect()
+    }
+
+    /// Data-parallel attention group counts a replica of `arch` with `tp` ranks
+    /// per stage and `pp` stages may take: 1, and for an MoE model without a
+    /// layer split those whose `tp · d` GPUs fit the largest deployment.
+    pub fn attention_groups(&self, arch: &Architecture, tp: u64, pp: u64) -> Vec<u64> {
+        let largest = self.gpus.iter().copied().max().unwrap_or(0);
+        let mut out: Vec<u64> = self
+            .attention_dp
+            .iter()
+            .copied()
+            .filter(|&d| d == 1 || (arch.is_moe() && pp == 1 && tp.saturating_mul(d) <= largest))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Every machine of the space on `accs` for `arch`, in walk order.
@@ -322,16 +361,22 @@ impl ServeSpace {
                         if !splits || tp.saturating_mul(pp) > largest {
                             continue;
                         }
-                        for ep in self.eps(arch, tp) {
-                            for kv in 0..self.kv_dtypes.len() {
-                                out.push(Machine {
-                                    accelerator: a,
-                                    weights: w,
-                                    tp,
-                                    pp,
-                                    ep,
-                                    kv,
-                                });
+                        for attention_dp in self.attention_groups(arch, tp, pp) {
+                            if attention_dp > 1 && !linked {
+                                continue;
+                            }
+                            for ep in self.eps(arch, tp.saturating_mul(attention_dp)) {
+                                for kv in 0..self.kv_dtypes.len() {
+                                    out.push(Machine {
+                                        accelerator: a,
+                                        weights: w,
+                                        tp,
+                                        pp,
+                                        attention_dp,
+                                        ep,
+                                        kv,
+                                    });
+                                }
                             }
                         }
                     }

@@ -450,7 +450,7 @@ impl<'r> Prices<'r> {
             self.output,
             self.prefill_seconds,
             step,
-            self.replica.batches_in_flight(),
+            self.replica.engines(),
         )
     }
 
@@ -688,6 +688,7 @@ pub(super) fn machine_request(
         accelerator: m.accelerator,
         tp: m.tp,
         pp: m.pp,
+        attention_dp: m.attention_dp,
         ep: m.ep,
         replicas: 1,
         prefill: None,
@@ -785,7 +786,9 @@ fn walk_machine(
             return found;
         }
     };
-    let largest = space.largest_num_seqs();
+    // each data-parallel attention group runs its own `max_num_seqs`
+    let groups = m.attention_dp.max(1);
+    let largest = space.largest_num_seqs().saturating_mul(groups);
     let mut prices = Prices::new(&replica, largest, req.workload.context());
     let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
     let chunks = if space.aggregated() {
@@ -802,7 +805,12 @@ fn walk_machine(
             }
         };
         for (mi, &max_num_seqs) in space.max_num_seqs.iter().enumerate() {
-            let cap = Cap::of(fit, max_num_seqs, needed_bytes, acc.memory_bytes);
+            let cap = Cap::of(
+                fit,
+                max_num_seqs.saturating_mul(groups),
+                needed_bytes,
+                acc.memory_bytes,
+            );
             for (slot, &n) in replicas.iter().enumerate() {
                 let (candidate, order) = m.setup(space, n, None, (mi, max_num_seqs), (ci, chunk));
                 let outcome = decide(&mut prices, req, &candidate, slot, cap, price);
@@ -812,7 +820,7 @@ fn walk_machine(
     }
     found.tally.passes_priced += prices.passes;
     found.tally.memory_layouts += prices.layouts;
-    if space.split() && m.pp == 1 && m.ep == 1 {
+    if space.split() && m.tensor_parallel_only() {
         walk_splits(prepared, acc, req, stored, m, &prices, price, &mut found);
     }
     found
@@ -961,13 +969,19 @@ pub fn evaluate(
     }
     let base = c.request(&req.workload, acc, 1);
     let replica = prepared.replica(&base)?;
-    let largest = req.space.largest_num_seqs().max(c.max_num_seqs);
+    // each data-parallel attention group runs its own `max_num_seqs`
+    let in_flight = c.max_num_seqs.saturating_mul(c.attention_dp.max(1));
+    let largest = (req
+        .space
+        .largest_num_seqs()
+        .saturating_mul(c.attention_dp.max(1)))
+    .max(in_flight);
     let mut prices = Prices::new(&replica, largest, req.workload.context());
     let price = req.workload.price_per_gpu_hour.or(acc.price_per_hour_usd);
     let outcome = match c.prefill {
         None => {
-            let (fit, needed_bytes) = prices.fit(c.max_batched_tokens, c.max_num_seqs)?;
-            let cap = Cap::of(fit, c.max_num_seqs, needed_bytes, acc.memory_bytes);
+            let (fit, needed_bytes) = prices.fit(c.max_batched_tokens, in_flight)?;
+            let cap = Cap::of(fit, in_flight, needed_bytes, acc.memory_bytes);
             decide(&mut prices, req, c, 0, cap, price)
         }
         Some(pool) => {

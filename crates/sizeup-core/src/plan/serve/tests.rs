@@ -65,7 +65,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
         if req.space.aggregated() {
             layouts.extend(req.space.replicas(m.gpus_per_replica()).map(|n| (0, 0, n)));
         }
-        if req.space.split() && m.pp == 1 && m.ep == 1 {
+        if req.space.split() && m.tensor_parallel_only() {
             for tp_p in req.space.tps(arch, &accs[m.accelerator]) {
                 let splits = req.space.splits(tp_p, m.tp);
                 layouts.extend(splits.into_iter().map(|(p, d)| (tp_p, p, d)));
@@ -78,6 +78,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
                         accelerator: m.accelerator,
                         tp: m.tp,
                         pp: m.pp,
+                        attention_dp: m.attention_dp,
                         ep: m.ep,
                         replicas,
                         prefill: (p > 0).then_some(PrefillPool {
@@ -99,6 +100,7 @@ fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest
                                 m.accelerator as u64,
                                 m.tp,
                                 m.pp,
+                                m.attention_dp,
                                 m.ep,
                                 m.weights as u64,
                                 m.kv as u64,
@@ -354,6 +356,7 @@ fn a_setup_the_simulation_refuses_is_named_with_its_simulated_figures() {
         tp: vec![1],
         pp: vec![1],
         expert_parallel: vec![false],
+        attention_dp: vec![1],
         weights: vec![WeightFormat::Bf16],
         kv_dtypes: vec![KvDtype::Bf16],
         max_num_seqs: vec![256],
@@ -417,6 +420,7 @@ fn a_disaggregated_ttft_is_the_prefill_queue_the_prefill_and_the_kv_transfer() {
         accelerator: 0,
         tp: 1,
         pp: 1,
+        attention_dp: 1,
         ep: 1,
         replicas: 1,
         prefill: Some(PrefillPool { tp: 1, replicas: 1 }),
@@ -604,6 +608,13 @@ fn only_an_engine_that_pipelines_its_stages_is_planned_with_them() {
         "{err:?}"
     );
     req.space.pp = vec![1];
+    // nor one without data-parallel attention with attention groups
+    let err = search(&arch, &accs, &req).unwrap_err();
+    assert!(
+        matches!(&err, CoreError::Invalid { field: "attention_dp", value, .. } if value == "2"),
+        "{err:?}"
+    );
+    req.space.attention_dp = vec![1];
     // nor one without expert parallelism with whole experts
     let err = search(&arch, &accs, &req).unwrap_err();
     assert!(
@@ -646,32 +657,37 @@ fn expert_parallel_machines_are_walked_as_deciding_each_setup_alone() {
     req.space.pp = vec![1];
     req.space.weights = vec![WeightFormat::Bf16];
     let count = req.space.count(&arch, &accs);
-    // per accelerator: tp 1 (experts split), tp 2 and 4 (split or whole) × 2 KV
-    assert_eq!(count.machines, 2 * (1 + 2 + 2) * 2);
+    // per accelerator and KV precision, (tp, attention groups) with tp · groups ≤ 8:
+    // experts split, and held whole where they spread over 2 to 8 ranks
+    // tp 1: groups 1 (split only), 2, 4, 8; tp 2: 1, 2, 4; tp 4: 1, 2
+    assert_eq!(
+        count.machines,
+        2 * 2 * ((1 + 2 + 2 + 2) + (2 + 2 + 2) + (2 + 2))
+    );
     let found = search_steady(&Prepared::new(&arch), &accs, &req, 10).unwrap();
     let all = brute_force(&arch, &accs, &req);
     assert_eq!(found.tally.evaluated, count.setups);
     assert_eq!(found.tally.kept, all.len() as u64);
     assert_eq!(found.front, all[..10].to_vec());
-    // whole experts are kept where they meet the targets, and priced as `infer --ep`
-    let whole = all
-        .iter()
-        .find(|r| r.candidate.ep > 1)
-        .expect("an expert-parallel setup meets the targets");
-    assert_eq!(whole.candidate.ep, whole.candidate.tp);
-    let c = &whole.candidate;
-    let e = inference::estimate(
-        &arch,
-        &c.request(
-            &req.workload,
-            &accs[c.accelerator],
-            whole.steady.concurrency,
-        ),
-    )
-    .unwrap();
-    assert_eq!(e.ep, c.ep);
-    assert_eq!(
-        whole.steady.tpot_seconds.to_bits(),
-        e.schedule.time_per_output_token_seconds.to_bits()
-    );
+    // whole experts and attention groups are kept where they meet the targets,
+    // and priced as `infer --ep --attention-dp`
+    for kept in [
+        all.iter()
+            .find(|r| r.candidate.ep > 1 && r.candidate.attention_dp == 1),
+        all.iter().find(|r| r.candidate.attention_dp > 1),
+    ] {
+        let kept = kept.expect("such a setup meets the targets");
+        let c = &kept.candidate;
+        assert!(c.ep == 1 || c.ep == c.tp * c.attention_dp, "{c:?}");
+        let e = inference::estimate(
+            &arch,
+            &c.request(&req.workload, &accs[c.accelerator], kept.steady.concurrency),
+        )
+        .unwrap();
+        assert_eq!((e.ep, e.attention_dp), (c.ep, c.attention_dp));
+        assert_eq!(
+            kept.steady.tpot_seconds.to_bits(),
+            e.schedule.time_per_output_token_seconds.to_bits()
+        );
+    }
 }

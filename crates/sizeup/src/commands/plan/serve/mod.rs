@@ -13,7 +13,7 @@ use sizeup_core::device::collective::{Fabric, Network};
 use sizeup_core::dtype::WeightOptions;
 use sizeup_core::hardware::Accelerator;
 use sizeup_core::inference::sim::{Arrivals, SimRequest};
-use sizeup_core::inference::{Engine, Prepared, StageSchedule};
+use sizeup_core::inference::{AttentionGroups, Engine, Prepared, StageSchedule};
 use sizeup_core::plan::serve::{
     self as serve_plan, confirm::HEADROOM_BISECTIONS, confirm::HEADROOM_DOUBLINGS,
     confirm::MAX_SIMULATIONS, default_accelerators, ConfirmTally, LatencyTargets, ParetoPoint,
@@ -118,6 +118,11 @@ pub struct PlanServeArgs {
     /// trtllm, 1 for the others; aggregated setups only)
     #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
     pub pp: Vec<u64>,
+    /// MoE models: data-parallel attention groups of `tp` GPUs per replica, sharing the
+    /// experts (default 1,2,4,8 for vllm, 1 for the others; without pipeline stages,
+    /// aggregated setups only)
+    #[arg(long, value_delimiter = ',', value_parser = crate::door::DEVICES)]
+    pub attention_dp: Vec<u64>,
     /// Weight formats (default bf16,fp8,awq-int4-g128; each only on GPUs with its tensor path)
     #[arg(long, value_delimiter = ',', value_parser = crate::cli::parse_weights)]
     pub weights: Vec<WeightFormat>,
@@ -294,6 +299,12 @@ impl PlanServeArgs {
         if !self.max_batched_tokens.is_empty() {
             s.max_batched_tokens = self.max_batched_tokens.clone();
         }
+        if !self.attention_dp.is_empty() {
+            s.attention_dp = self.attention_dp.clone();
+        } else if self.engine.attention_groups() != Some(AttentionGroups::AnyTp) {
+            // groups are searched over every tp where the engine allows any
+            s.attention_dp = vec![1];
+        }
         s.disaggregated = self.disaggregated.axis();
         s.expert_parallel = match self.expert_parallel {
             Some(choice) => choice.axis(),
@@ -416,6 +427,9 @@ fn estimate_args(
     if c.pp > 1 {
         push("--pp", c.pp.to_string());
     }
+    if c.attention_dp > 1 {
+        push("--attention-dp", c.attention_dp.to_string());
+    }
     if c.ep > 1 {
         push("--ep", c.ep.to_string());
     }
@@ -456,6 +470,7 @@ fn predicted_seconds(
         accelerator: 0,
         tp: 1,
         pp: 1,
+        attention_dp: 1,
         ep: 1,
         replicas: 1,
         prefill: None,
@@ -603,7 +618,7 @@ pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
         None => format!(
             "{} × {}",
             replicas_text(c.replicas),
-            crate::commands::infer::layout_text(c.tp, c.pp, c.ep, 1)
+            crate::commands::infer::layout_text(c.tp, c.pp, c.ep, c.attention_dp)
         ),
         Some(_) => format!("disaggregated {}", layout_text(c)),
     };
@@ -618,14 +633,16 @@ pub(super) fn setup_text(c: &ServeCandidate, accelerator: &str) -> String {
 }
 
 /// A setup's replicas: `2 × 1` (replicas × tp), `2 × 4·2` (replicas × tp·pp),
-/// `2 × 8 ep8` (experts held whole over 8 ranks), or `2P(tp1)+3D(tp2)` for
-/// prefill and decode pools.
+/// `2 × 8 ep8` (experts held whole over 8 ranks), `1 × 1 dp8 ep8` (8 attention
+/// groups of 1), or `2P(tp1)+3D(tp2)` for prefill and decode pools.
 pub(super) fn layout_text(c: &ServeCandidate) -> String {
-    let ep = if c.ep > 1 {
-        format!(" ep{}", c.ep)
-    } else {
-        String::new()
-    };
+    let mut ep = String::new();
+    if c.attention_dp > 1 {
+        ep.push_str(&format!(" dp{}", c.attention_dp));
+    }
+    if c.ep > 1 {
+        ep.push_str(&format!(" ep{}", c.ep));
+    }
     match c.prefill {
         None if c.pp > 1 => format!("{} × {}·{}{ep}", c.replicas, c.tp, c.pp),
         None => format!("{} × {}{ep}", c.replicas, c.tp),
@@ -667,7 +684,7 @@ fn assumptions(
         ),
         Assumption::new(
             "parallelism",
-            "tensor parallelism within a stage; pipeline stages per replica (`--pp`), as many batches in flight, aggregated setups only; replicas independent; for MoE models, experts split as tensors or held whole by each rank of a stage (`--ep` = `--tp`, aggregated setups only); data-parallel attention and expert groups smaller than a stage are not searched",
+            "tensor parallelism within a stage; pipeline stages per replica (`--pp`), as many batches in flight, aggregated setups only; replicas independent; for MoE models, data-parallel attention groups (`--attention-dp`) and experts split as tensors or held whole by each rank (`--ep` = `--tp` · `--attention-dp`), aggregated setups only; expert groups of several ranks are not searched",
             scope,
         ),
         Assumption::new(

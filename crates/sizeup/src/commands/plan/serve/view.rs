@@ -19,7 +19,9 @@ fn differences(a: &ServeEntry, b: &ServeEntry) -> Vec<String> {
     if x.gpus() != y.gpus() {
         d.push(format!("GPUs {} vs {}", x.gpus(), y.gpus()));
     }
-    if (x.replicas, x.tp, x.pp, x.ep, x.prefill) != (y.replicas, y.tp, y.pp, y.ep, y.prefill) {
+    if (x.replicas, x.tp, x.pp, x.attention_dp, x.ep, x.prefill)
+        != (y.replicas, y.tp, y.pp, y.attention_dp, y.ep, y.prefill)
+    {
         d.push(format!("{} vs {}", layout_text(x), layout_text(y)));
     }
     if x.weights != y.weights {
@@ -121,7 +123,7 @@ impl Report for PlanServeReport {
             ("$/M out", "usd_per_million_output_tokens"),
             ("GPUs", "gpus"),
             ("GPU", "accelerator"),
-            ("replicas × tp·pp ep", "layout"),
+            ("replicas × tp·pp dp ep", "layout"),
             ("weights", "weights"),
             ("KV", "kv_dtype"),
             ("seqs", "max_num_seqs"),
@@ -411,7 +413,7 @@ impl Report for PlanServeReport {
         let s = &req.space;
         let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         notes.push(format!(
-            "space: {} accelerators ({}); GPUs {}; tp {}; pp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; disaggregated {}; experts held whole {}; replicas (and prefill/decode splits): every count whose GPUs are allowed",
+            "space: {} accelerators ({}); GPUs {}; tp {}; pp {}; weights {}; KV {}; max_num_seqs {}; max_num_batched_tokens {}; disaggregated {}; MoE: attention groups {}, experts held whole {}; replicas (and prefill/decode splits): every count whose GPUs are allowed",
             self.plan.accelerators.len(),
             self.plan.accelerators.join(","),
             gpus_text(&s.gpus),
@@ -422,6 +424,7 @@ impl Report for PlanServeReport {
             list(&s.max_num_seqs),
             list(&s.max_batched_tokens),
             yes_no(&s.disaggregated),
+            list(&s.attention_dp),
             yes_no(&s.expert_parallel),
         ));
         notes.extend(model::assumption_notes(&self.assumptions));
