@@ -541,6 +541,25 @@ pub fn first_stage_with(
 }
 
 #[cfg(test)]
+impl ActivationConfig {
+    /// Flash attention, 16-bit tensors, fused kernels, nothing recomputed or dropped.
+    pub(crate) fn flash(seq_len: u64, micro_batch: u64, tp: u64) -> ActivationConfig {
+        ActivationConfig {
+            seq_len,
+            micro_batch,
+            tp,
+            cp: 1,
+            sequence_parallel: false,
+            recompute: Recompute::None,
+            flash_attention: true,
+            dropout: false,
+            element_bytes: 2,
+            eager: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::Shape;
@@ -633,7 +652,7 @@ mod tests {
         // Llama-2-7B (f = 11008, MHA) and Llama-3.1-8B (f = 14336, k = 8), no dropout,
         // flash attention, one GPU: 2 norms + QKV input + MLP input = 8·s·b·h,
         // Q,K,V 2·s·b·(a+2k)·d, output-projection input 2·s·b·h, gated MLP 6·s·b·f
-        let c = flash(4096, 1, 1);
+        let c = ActivationConfig::flash(4096, 1, 1);
         let sb = 4096;
         let lse = 4 * 32 * 4096;
         let l2 = Shape::llama(32, 4096, 32, 32, 11008, 32000)
@@ -687,23 +706,7 @@ mod tests {
     fn llama31_8b_at(seq_len: u64, micro_batch: u64, tp: u64) -> (Architecture, ActivationConfig) {
         // Llama-3.1-8B config.json: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
         let arch = crate::testing::llama31_8b();
-        (arch, flash(seq_len, micro_batch, tp))
-    }
-
-    /// Flash attention, 16-bit tensors, fused kernels, nothing recomputed or dropped.
-    fn flash(seq_len: u64, micro_batch: u64, tp: u64) -> ActivationConfig {
-        ActivationConfig {
-            seq_len,
-            micro_batch,
-            tp,
-            cp: 1,
-            sequence_parallel: false,
-            recompute: Recompute::None,
-            flash_attention: true,
-            dropout: false,
-            element_bytes: 2,
-            eager: None,
-        }
+        (arch, ActivationConfig::flash(seq_len, micro_batch, tp))
     }
 
     /// Eager Llama blocks, counted by hand from transformers' `LlamaDecoderLayer`
@@ -721,7 +724,7 @@ mod tests {
         let arch = crate::testing::llama32_1b();
         let cfg = |eager| ActivationConfig {
             eager,
-            ..flash(2048, 1, 1)
+            ..ActivationConfig::flash(2048, 1, 1)
         };
         let per_token = |eager| {
             let lse = 4 * 32; // flash attention's fp32 log-sum-exp per head

@@ -322,24 +322,13 @@ pub fn logits_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::activations::Recompute;
 
     fn llama31_8b_at(seq_len: u64, micro_batch: u64, tp: u64) -> (Architecture, ActivationConfig) {
         // Llama-3.1-8B config.json: 32 layers, h 4096, 32 heads, 8 KV heads, f 14336, V 128256
-        let arch = crate::testing::llama31_8b();
-        let cfg = ActivationConfig {
-            seq_len,
-            micro_batch,
-            tp,
-            cp: 1,
-            sequence_parallel: false,
-            recompute: Recompute::None,
-            flash_attention: true,
-            dropout: false,
-            element_bytes: 2,
-            eager: None,
-        };
-        (arch, cfg)
+        (
+            crate::testing::llama31_8b(),
+            ActivationConfig::flash(seq_len, micro_batch, tp),
+        )
     }
 
     #[test]
