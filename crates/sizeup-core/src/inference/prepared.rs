@@ -563,7 +563,8 @@ impl Replica<'_> {
 
     /// KV blocks of `block` tokens the replica's pool holds with `batch` requests
     /// of `context` tokens (a prefill chunk of `chunk`), and the bytes per token
-    /// of the device that binds.
+    /// of the device that binds; with data-parallel attention, one group's pool
+    /// (its devices hold `⌈batch / groups⌉` of the requests).
     ///
     /// # Formula
     /// The least over the devices of `⌊budget / (b̄ · block)⌋`, `budget` the

@@ -373,11 +373,12 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
     let run = scheduler::run(&engine_sim, engines, block, pool_blocks, &mut pricer);
 
     let (prompt_mean, output_mean) = sim.lengths.means();
+    // the sequences whose cache the memory estimate placed on each device
+    let sized = sim.scheduler.max_num_seqs.div_ceil(req.attention_dp.max(1));
     let mut assumptions = assumptions(
         &engine_sim,
         replicas,
-        block,
-        pool_blocks,
+        (block, pool_blocks, sized),
         per_token,
         est.context,
     );
@@ -423,11 +424,12 @@ pub fn simulate(arch: &Architecture, req: &InferRequest, sim: &SimRequest) -> Re
     })
 }
 
+/// What a simulation assumes; `(block, pool_blocks, sized)` the block size, the
+/// pool in blocks and the sequences per device the memory estimate sized it at.
 fn assumptions(
     sim: &SimRequest,
     replicas: u64,
-    block: u64,
-    pool_blocks: u64,
+    (block, pool_blocks, sized): (u64, u64, u64),
     per_token: f64,
     context: u64,
 ) -> Vec<Assumption> {
@@ -454,7 +456,7 @@ fn assumptions(
             format!(
                 "{pool_blocks} blocks of {block} tokens = budget / ({per_token:.0} bytes per token per GPU)"
             ),
-            format!("memory estimate at {} sequences; bytes per token averaged over a {context}-token sequence (windows and recurrent state included)", s.max_num_seqs),
+            format!("memory estimate at {sized} sequences per device; bytes per token averaged over a {context}-token sequence (windows and recurrent state included)"),
         ),
         Assumption::new(
             "preemption",

@@ -378,7 +378,7 @@ impl Report for PlanServeReport {
             Cell::Exact(self.plan.space.disaggregated_setups),
         );
         row(
-            "  machines (GPU × weights × tp × pp × KV)",
+            "  machines (GPU × weights × tp × pp × dp × ep × KV)",
             Cell::Exact(self.plan.space.machines),
         );
         row("evaluated at steady state", Cell::Exact(tl.evaluated));
