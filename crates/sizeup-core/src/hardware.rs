@@ -46,6 +46,13 @@ pub struct Accelerator {
     pub memory_bandwidth_bytes_per_sec: f64,
     /// Dense tensor throughput per precision, in FLOP/s (or OP/s for int8).
     pub peak_flops: PeakFlops,
+    /// Streaming multiprocessors (AMD: compute units) that run a matrix
+    /// product's output tiles in waves, as the vendor's architecture whitepaper
+    /// or datasheet states them (the row's `source` names which); `None` where
+    /// the vendor states none, which leaves wave quantization out
+    /// ([`crate::device::Device::wave_efficiency`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_count: Option<u64>,
     /// What links the devices for tensor parallelism (`NVLink 4`, `PCIe 4.0 x16`).
     pub interconnect: String,
     /// Per-device interconnect bandwidth in bytes per second, one direction;
@@ -103,10 +110,6 @@ pub struct KernelRates {
     /// serving runs; `None` uses `attention`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention_forward: Option<f64>,
-    /// Streaming multiprocessors (compute units) that run a product's tiles in
-    /// waves; `None` leaves wave quantization out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sm_count: Option<u64>,
     /// Where the figures come from.
     pub source: String,
 }
@@ -253,6 +256,9 @@ impl Accelerator {
                 return Err(bad(field, v.to_string()));
             }
         }
+        if self.sm_count == Some(0) {
+            return Err(CoreError::Zero { field: "sm_count" });
+        }
         if let Some(r) = &self.kernel_rates {
             for (field, v) in [
                 ("kernel_rates.matmul_bf16", r.matmul_bf16),
@@ -270,11 +276,6 @@ impl Accelerator {
                         expected: "a fraction of the peak in (0, 1]".into(),
                     });
                 }
-            }
-            if r.sm_count == Some(0) {
-                return Err(CoreError::Zero {
-                    field: "kernel_rates.sm_count",
-                });
             }
         }
         if let Some(n) = &self.node {
@@ -610,5 +611,9 @@ mod tests {
         ));
         let typo = Accelerator::from_toml_str("nam = \"x\"");
         assert!(matches!(typo, Err(CoreError::Parse { .. })));
+        let no_sms = Accelerator::from_toml_str(
+            "name = \"x\"\nvendor = \"y\"\nmemory_bytes = 1\nmemory_bandwidth_bytes_per_sec = 1e9\npeak_flops = { bf16 = 1e12 }\nsm_count = 0\ninterconnect = \"none\"\nsource = \"me\"\n",
+        );
+        assert!(matches!(no_sms, Err(CoreError::Zero { field: "sm_count" })));
     }
 }

@@ -7,12 +7,12 @@
 //! ranks. Each operation is a roofline: the larger of its arithmetic time and its
 //! memory time, plus a fixed cost per kernel.
 //!
-//! The accelerator's figures are data: datasheet peaks and bandwidth, and the
-//! measured kernel rates of its catalog row ([`crate::hardware::KernelRates`]:
-//! the best matmul and flash-attention shares of peak, its multiprocessor count),
-//! read from the row itself, so a `--gpu-file` card is priced by its own rows; a
-//! row without measurements gets the stated defaults ([`DEFAULT_MATMUL`],
-//! [`DEFAULT_ATTENTION`]). What the software reaches of those rates (a serving
+//! The accelerator's figures are data: datasheet peaks, bandwidth and
+//! multiprocessor count, and the measured kernel rates of its catalog row
+//! ([`crate::hardware::KernelRates`]: the best matmul and flash-attention shares
+//! of peak), read from the row itself, so a `--gpu-file` card is priced by its
+//! own rows; a row without measurements gets the stated defaults
+//! ([`DEFAULT_MATMUL`], [`DEFAULT_ATTENTION`]). What the software reaches of those rates (a serving
 //! engine's kernels, a training run's sustained share) is the caller's
 //! [`Library`].
 
@@ -69,14 +69,13 @@ pub fn rates(acc: &Accelerator) -> &KernelRates {
             matmul_fp8: DEFAULT_MATMUL,
             attention: DEFAULT_ATTENTION,
             attention_forward: None,
-            sm_count: None,
             source: NO_MEASUREMENT.into(),
         })
     })
 }
 
 /// What the device model assumes about `acc`: its measured rates (with the row's
-/// source), the size curves and wave quantization.
+/// source), the size curves and wave quantization over the row's multiprocessors.
 pub fn assumptions(acc: &Accelerator) -> Vec<Assumption> {
     let r = rates(acc);
     let forward = r
@@ -93,7 +92,7 @@ pub fn assumptions(acc: &Accelerator) -> Vec<Assumption> {
         ),
         Assumption::new(
             "operation shape",
-            match r.sm_count {
+            match acc.sm_count {
                 Some(sms) => format!("Calculon size steps (products ≥128/16/1 GFLOP at an A100's peak → 0.95/0.9/0.6, else 0.3; passes ≥100/10/1 MB → 0.9/0.75/0.6, else 0.3); {GEMM_TILE}×{GEMM_TILE} tiles in waves over {sms} SMs"),
                 None => "Calculon size steps (products ≥128/16/1 GFLOP at an A100's peak → 0.95/0.9/0.6, else 0.3; passes ≥100/10/1 MB → 0.9/0.75/0.6, else 0.3); no SM count: no wave quantization".into(),
             },
@@ -227,7 +226,7 @@ impl<'a> Device<'a> {
     }
 
     /// Share of the multiprocessors the waves of a product's tiles keep busy (1
-    /// without a multiprocessor count in the row).
+    /// where the row states no multiprocessor count, [`Accelerator::sm_count`]).
     ///
     /// # Formula
     /// ```text
@@ -244,7 +243,7 @@ impl<'a> Device<'a> {
     /// NVIDIA "Matrix Multiplication Background User's Guide" (wave quantization);
     /// Osama et al. 2023 (Stream-K, arXiv:2301.03598) for the small-product path.
     pub fn wave_efficiency(&self, g: &Gemm) -> f64 {
-        let Some(sms) = self.rates.sm_count.filter(|&s| s > 0) else {
+        let Some(sms) = self.acc.sm_count.filter(|&s| s > 0) else {
             return 1.0;
         };
         let sms = sms as f64;

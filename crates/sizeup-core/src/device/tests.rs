@@ -154,7 +154,8 @@ fn a_card_from_a_file_is_priced_by_its_own_rows() {
         interconnect = "my link"
         interconnect_bytes_per_sec = 1e11
         source = "my measurements"
-        kernel_rates = { matmul_bf16 = 0.5, matmul_fp8 = 0.5, attention = 0.25, sm_count = 10, source = "my benchmark" }
+        sm_count = 10
+        kernel_rates = { matmul_bf16 = 0.5, matmul_fp8 = 0.5, attention = 0.25, source = "my benchmark" }
         node = { gpus = 4, inter_node_bytes_per_sec = 1e10, link_latency_seconds = 1e-5, inter_node_latency_seconds = 2e-5, source = "my cluster" }
         "#,
     )
@@ -168,6 +169,7 @@ fn a_card_from_a_file_is_priced_by_its_own_rows() {
         k: 262_144.0,
         batch: 1.0,
     };
+    assert_eq!(d.wave_efficiency(&g), 16.0 / 20.0);
     let t = d.matmul(&g, ComputePrecision::Bf16, 0.0);
     assert!((t.compute_seconds - g.flops() / (1e14 * 0.5 * 0.8)).abs() < TOL);
     // no forward rate of its own: serving takes the forward + backward one
@@ -203,8 +205,28 @@ fn rows_without_measurements_get_the_stated_defaults() {
         (r.matmul_bf16, r.attention),
         (DEFAULT_MATMUL, DEFAULT_ATTENTION)
     );
-    assert_eq!(r.sm_count, None);
     assert_eq!(collective::node_figures(card), collective::DEFAULT_NODE);
+}
+
+/// Rows that counted their SMs among their kernel rates price exactly as before
+/// the count moved onto the row: an H100 SXM product of a 4096-token prefill
+/// through Llama-3.1-8B's down projection (4096×14336 · 14336×4096), 32·32 =
+/// 1024 tiles in 8 waves of 132, at 0.803 of 989.4 TFLOP/s.
+#[test]
+fn rows_that_had_a_count_price_as_before() {
+    let d = Device::new(hardware::find("H100-SXM").unwrap(), FULL);
+    let g = Gemm {
+        m: 4096.0,
+        n: 4096.0,
+        k: 14336.0,
+        batch: 1.0,
+    };
+    assert_eq!(d.wave_efficiency(&g), 1024.0 / 1056.0);
+    // the figure the device model gave with `kernel_rates.sm_count = 132`
+    assert_eq!(
+        d.matmul(&g, ComputePrecision::Bf16, 0.0).compute_seconds,
+        0.000624387779060784
+    );
 }
 
 /// A library that accumulates 16-bit products in FP16 runs them at a GeForce
