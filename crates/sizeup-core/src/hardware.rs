@@ -464,6 +464,50 @@ mod tests {
         }
     }
 
+    /// Every row states its SM count with the document it comes from, or says
+    /// why it has none; every NVIDIA data-centre and GeForce row states one
+    /// unless its vendor publishes none for the part (its source says so).
+    #[test]
+    fn rows_state_their_sm_count_or_why_not() {
+        for a in catalog() {
+            let stated = a.source.contains("; SM count ");
+            let why_not = a.source.contains("; no SM count: ");
+            match a.sm_count {
+                Some(n) => assert!(
+                    stated && a.source.contains(&format!("SM count {n}: "))
+                        || a.source.contains(&format!("(compute units) {n}: ")),
+                    "{}: the source does not state {n}",
+                    a.name
+                ),
+                None => assert!(why_not && !stated, "{}: no SM count and no reason", a.name),
+            }
+        }
+        let geforce = |a: &Accelerator| a.aliases.iter().any(|x| x.starts_with("geforce-"));
+        let nvidia: Vec<_> = catalog()
+            .iter()
+            .filter(|a| a.vendor == "NVIDIA" && (a.data_centre || geforce(a)))
+            .collect();
+        assert!(nvidia.len() >= 30);
+        for a in &nvidia {
+            // a GeForce row always has its whitepaper's or spec page's count; a
+            // data-centre row has one or (above) the reason its vendor gives none
+            assert!(a.sm_count.is_some() || !geforce(a), "{}", a.name);
+        }
+        // whitepaper figures: GH100 SXM5 132, GA100 108, GA102 (RTX 3090) 82, AD102
+        // (RTX 4090) 128, GB202 (RTX 5090) 170, GV100 80; MI300X data sheet 304 CUs
+        for (name, n) in [
+            ("H100-SXM", 132),
+            ("A100-SXM-80GB", 108),
+            ("RTX-3090", 82),
+            ("RTX-4090", 128),
+            ("RTX-5090", 170),
+            ("V100-SXM2-16GB", 80),
+            ("MI300X", 304),
+        ] {
+            assert_eq!(find(name).unwrap().sm_count, Some(n), "{name}");
+        }
+    }
+
     #[test]
     fn every_row_has_a_source_and_positive_figures() {
         let rows = catalog();

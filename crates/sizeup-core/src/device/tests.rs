@@ -208,6 +208,33 @@ fn rows_without_measurements_get_the_stated_defaults() {
     assert_eq!(collective::node_figures(card), collective::DEFAULT_NODE);
 }
 
+/// The SM count is a fact of the row, not of its measurements: a GeForce card
+/// with no measured rates still runs its tiles in waves over its own SMs.
+#[test]
+fn a_row_without_measurements_fills_its_own_sms_in_waves() {
+    let rtx3090 = hardware::find("RTX-3090").unwrap();
+    assert!(rtx3090.kernel_rates.is_none());
+    // GA102 whitepaper v2.0: 82 SMs on the RTX 3090
+    assert_eq!(rtx3090.sm_count, Some(82));
+    let d = Device::new(rtx3090, FULL);
+    // a 512-token prefill through a 4096×4096 projection: 4·32 = 128 tiles, two
+    // waves of 82, 128/164 busy
+    let g = Gemm {
+        m: 512.0,
+        n: 4096.0,
+        k: 4096.0,
+        batch: 1.0,
+    };
+    assert_eq!(d.wave_efficiency(&g), 128.0 / 164.0);
+    let t = d.matmul(&g, ComputePrecision::Bf16, 0.0);
+    let unwaved = d.matmul_compute(g.flops(), ComputePrecision::Bf16);
+    assert!((t.compute_seconds - unwaved * 164.0 / 128.0).abs() < TOL);
+    assert!(assumptions(rtx3090)[1].value.contains("waves over 82 SMs"));
+    // a row whose vendor states no count (Apple) keeps every product whole
+    let m2 = Device::new(hardware::find("M2-Ultra").unwrap(), FULL);
+    assert_eq!(m2.wave_efficiency(&g), 1.0);
+}
+
 /// Rows that counted their SMs among their kernel rates price exactly as before
 /// the count moved onto the row: an H100 SXM product of a 4096-token prefill
 /// through Llama-3.1-8B's down projection (4096×14336 · 14336×4096), 32·32 =
