@@ -342,7 +342,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         // fitted by sizeup_validation::calibration (Knob::ServingMatmul16 / ServingMatmul8), as
         // shares of the accelerator's measured matmul rates (device::Device::matmul)
         matmul_efficiency_16bit: 0.81,
-        matmul_efficiency_8bit: 0.74,
+        matmul_efficiency_8bit: 0.77,
         memory_efficiency: 0.90,
         layer_overhead_seconds: 10e-6,
         overhead_on_host: false,
@@ -396,8 +396,8 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
             prefill_chunk_tokens: Some(512),
             // fitted by sizeup_validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory),
             // of the FP16-accumulate peak where the card lists one
-            matmul_efficiency_16bit: 0.63,
-            matmul_efficiency_8bit: 0.63,
+            matmul_efficiency_16bit: 0.65,
+            matmul_efficiency_8bit: 0.65,
             memory_efficiency: 0.98,
             layer_overhead_seconds: 60e-6,
             dequantize_for_batched_matmul: true,

@@ -462,7 +462,7 @@ fn a_disaggregated_ttft_is_the_prefill_queue_the_prefill_and_the_kv_transfer() {
 fn prompt_heavy_traffic_is_served_cheaper_disaggregated() {
     // 8,000-token prompts, 50-token outputs, TPOT ≤ 10 ms at 8 req/s on H100s:
     // aggregated, each replica's steps carry other requests' prompt chunks
-    // (TPOT = step + C·S/o) and it takes 7 GPUs; split, 2 prefill replicas feed
+    // (TPOT = step + C·S/o) and it takes 6 GPUs; split, 2 prefill replicas feed
     // one decode replica whose steps hold decodes only: 3 GPUs
     let arch = llama_8b();
     let (accs, mut req) = one_gpu_both(ServeLoad::Rate { per_sec: 8.0 }, "H100-SXM");
@@ -494,7 +494,7 @@ fn prompt_heavy_traffic_is_served_cheaper_disaggregated() {
     assert!(decode.ttft.p50 < split.prefill_seconds / 10.0);
     req.space.disaggregated = vec![false];
     let aggregated = search(&arch, &accs, &req).unwrap();
-    assert_eq!(aggregated.top[0].candidate.gpus(), 7);
+    assert_eq!(aggregated.top[0].candidate.gpus(), 6);
 }
 
 #[test]
