@@ -17,7 +17,7 @@ class Accelerator(Result):
     [`crate::efficiency`]-style utilization assumptions, never from editing these.
     """
     __slots__ = ()
-    _fields = {'aliases': None, 'data_centre': None, 'interconnect': None, 'interconnect_bytes_per_sec': None, 'kernel_rates': 'KernelRates', 'memory_bandwidth_bytes_per_sec': None, 'memory_bytes': None, 'name': None, 'node': 'Node', 'peak_flops': 'PeakFlops', 'price_per_hour_usd': None, 'price_source': None, 'source': None, 'unified_memory': None, 'usable_memory_bytes': None, 'usable_memory_source': None, 'vendor': None}
+    _fields = {'aliases': None, 'data_centre': None, 'interconnect': None, 'interconnect_bytes_per_sec': None, 'kernel_rates': 'KernelRates', 'memory_bandwidth_bytes_per_sec': None, 'memory_bytes': None, 'name': None, 'node': 'Node', 'peak_flops': 'PeakFlops', 'price_per_hour_usd': None, 'price_source': None, 'sm_count': None, 'source': None, 'unified_memory': None, 'usable_memory_bytes': None, 'usable_memory_source': None, 'vendor': None}
 
 
 class ArrivalsClosedLoop(Result):
@@ -238,13 +238,13 @@ class Headroom(Result):
 class InferEstimate(Result):
     """A serving estimate: memory, speed, concurrency and cost, with its assumptions."""
     __slots__ = ()
-    _fields = {'assumptions': ('list', 'Assumption'), 'context': None, 'cost': 'Cost', 'decode': 'Phase', 'engine': None, 'ep': None, 'fit_advice': 'FitAdvice', 'fits': None, 'gpu': None, 'gpus': None, 'kv_bytes_per_token': None, 'kv_dtype': None, 'kv_pool': 'KvPool', 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'max_batch_at_context': None, 'max_context_at_batch': None, 'memory': 'ServeMemoryPerGpu', 'model_type': None, 'moe_experts_touched_per_layer': None, 'output': None, 'output_tokens_per_sec_total': None, 'params_active': None, 'params_total': None, 'pp': None, 'prefill': 'Phase', 'prompt': None, 'replicas': None, 'ridge_batch_datasheet': None, 'ridge_batch_effective': None, 'schedule': 'Schedule', 'tp': None, 'warnings': ('list', ('union', ('EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoTensorPath', 'EstimateWarningNoPrice'))), 'weight_breakdown': 'WeightBreakdown', 'weights': None}
+    _fields = {'assumptions': ('list', 'Assumption'), 'attention_dp': None, 'context': None, 'cost': 'Cost', 'decode': 'Phase', 'engine': None, 'ep': None, 'fit_advice': 'FitAdvice', 'fits': None, 'gpu': None, 'gpus': None, 'kv_bytes_per_token': None, 'kv_dtype': None, 'kv_pool': 'KvPool', 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'max_batch_at_context': None, 'max_context_at_batch': None, 'memory': 'ServeMemoryPerGpu', 'model_type': None, 'moe_experts_touched_per_layer': None, 'output': None, 'output_tokens_per_sec_total': None, 'params_active': None, 'params_total': None, 'pp': None, 'prefill': 'Phase', 'prompt': None, 'replicas': None, 'ridge_batch_datasheet': None, 'ridge_batch_effective': None, 'schedule': 'Schedule', 'tp': None, 'warnings': ('list', ('union', ('EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoTensorPath', 'EstimateWarningNoPrice'))), 'weight_breakdown': 'WeightBreakdown', 'weights': None}
 
 
 class InferRequest(Result):
     """What to estimate: the devices, the format, the workload and the engine."""
     __slots__ = ()
-    _fields = {'context': None, 'context_source': None, 'detail': None, 'ep': None, 'gpu': 'Accelerator', 'gpus': None, 'kv_dtype': None, 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'output': None, 'pp': None, 'price_per_gpu_hour': None, 'profile': 'EngineProfile', 'prompt': None, 'tp': None, 'weight_options': 'WeightOptions', 'weights': None, 'weights_source': None}
+    _fields = {'attention_dp': None, 'context': None, 'context_source': None, 'detail': None, 'ep': None, 'gpu': 'Accelerator', 'gpus': None, 'kv_dtype': None, 'load': ('union', ('LoadBatch', 'LoadConcurrency')), 'output': None, 'pp': None, 'price_per_gpu_hour': None, 'profile': 'EngineProfile', 'prompt': None, 'tp': None, 'weight_options': 'WeightOptions', 'weights': None, 'weights_source': None}
 
 
 class InferResponse(Result):
@@ -262,7 +262,7 @@ class InferenceSection(Result):
 class KernelRates(Result):
     """Measured kernel rates of an accelerator, as fractions of its datasheet peaks."""
     __slots__ = ()
-    _fields = {'attention': None, 'attention_forward': None, 'matmul_bf16': None, 'matmul_fp8': None, 'sm_count': None, 'source': None}
+    _fields = {'attention': None, 'attention_forward': None, 'matmul_bf16': None, 'matmul_fp8': None, 'source': None}
 
 
 class KvPool(Result):
@@ -669,7 +669,7 @@ class SeqLenStepPowerOfTwo(Result):
 class ServeCandidate(Result):
     """One serving setup."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'ep': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'prefill': 'PrefillPool', 'replicas': None, 'tp': None, 'weights': None}
+    _fields = {'accelerator': None, 'attention_dp': None, 'ep': None, 'kv_dtype': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'prefill': 'PrefillPool', 'replicas': None, 'tp': None, 'weights': None}
 
 
 class ServeLoadRate(Result):
@@ -717,7 +717,7 @@ class ServeRow(Result):
 class ServeSpace(Result):
     """The setups to search; every axis lists the values allowed."""
     __slots__ = ()
-    _fields = {'disaggregated': None, 'expert_parallel': None, 'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'tp': None, 'weights': None}
+    _fields = {'attention_dp': None, 'disaggregated': None, 'expert_parallel': None, 'gpus': None, 'kv_dtypes': None, 'max_batched_tokens': None, 'max_num_seqs': None, 'pp': None, 'tp': None, 'weights': None}
 
 
 class ServeSpeed(Result):
@@ -775,7 +775,7 @@ class SimReport(Result):
     throughput, the pool and the queue, with the assumptions.
     """
     __slots__ = ()
-    _fields = {'arrivals': ('union', ('ArrivalsPoisson', 'ArrivalsClosedLoop')), 'assumptions': ('list', 'Assumption'), 'batches_in_flight': None, 'e2e': 'Percentiles', 'engine_latency_mean_seconds': None, 'in_system': 'Level', 'itl': 'Percentiles', 'kv_block_tokens': None, 'kv_pool_blocks': None, 'kv_pool_use': 'Level', 'lengths': None, 'output_mean': None, 'output_tokens_per_sec': None, 'passes_priced': None, 'preemptions': None, 'prompt_mean': None, 'prompt_tokens_per_sec': None, 'queue': 'Level', 'replicas': None, 'requests_completed': None, 'requests_per_sec': None, 'requests_rejected': None, 'requests_sent': None, 'running': 'Level', 'scheduler': 'SchedulerConfig', 'seed': None, 'simulated_seconds': None, 'state': ('union', ('RunStateSteady', 'RunStateOverloaded', 'RunStateTooShortToJudge', 'RunStateStepCap')), 'steps': None, 'tpot': 'Percentiles', 'ttft': 'Percentiles'}
+    _fields = {'arrivals': ('union', ('ArrivalsPoisson', 'ArrivalsClosedLoop')), 'assumptions': ('list', 'Assumption'), 'attention_dp': None, 'batches_in_flight': None, 'e2e': 'Percentiles', 'engine_latency_mean_seconds': None, 'in_system': 'Level', 'itl': 'Percentiles', 'kv_block_tokens': None, 'kv_pool_blocks': None, 'kv_pool_use': 'Level', 'lengths': None, 'output_mean': None, 'output_tokens_per_sec': None, 'passes_priced': None, 'preemptions': None, 'prompt_mean': None, 'prompt_tokens_per_sec': None, 'queue': 'Level', 'replicas': None, 'requests_completed': None, 'requests_per_sec': None, 'requests_rejected': None, 'requests_sent': None, 'running': 'Level', 'scheduler': 'SchedulerConfig', 'seed': None, 'simulated_seconds': None, 'state': ('union', ('RunStateSteady', 'RunStateOverloaded', 'RunStateTooShortToJudge', 'RunStateStepCap')), 'steps': None, 'tpot': 'Percentiles', 'ttft': 'Percentiles'}
 
 
 class Simulated(Result):
@@ -952,7 +952,7 @@ HeadroomMethod = Literal['simulation']
 Kernels = Literal['fused', 'eager']
 KvDtype = Literal['fp16', 'bf16', 'fp8', 'int8', 'q8_0', 'q4_0']
 Load = Union[LoadBatch, LoadConcurrency]
-Loss = Union[Literal['eager', 'fused'], LossChunked]
+Loss = Union[Literal['eager', 'fused', 'deepspeed-pipeline'], LossChunked]
 Method = Union[MethodFull, MethodLora, MethodQlora]
 Mode = Literal['serve', 'train']
 Optimizer = Literal['adamw', 'adamw8bit', 'sgd', 'adafactor', 'lion']

@@ -54,7 +54,7 @@ KvDtype = Literal['fp16', 'bf16', 'fp8', 'int8', 'q8_0', 'q4_0']
 Load = Union[LoadBatch, LoadConcurrency]
 """How requests share the devices."""
 
-Loss = Union[Literal['eager', 'fused'], LossChunked]
+Loss = Union[Literal['eager', 'fused', 'deepspeed-pipeline'], LossChunked]
 """How the output layer's logits and the cross-entropy loss are computed and held.
 
 The logits peak comes at the end of the forward pass and the start of the
@@ -209,6 +209,14 @@ class Accelerator(Result):
     @property
     def price_source(self) -> Optional[str]:
         """Where the price comes from."""
+    @property
+    def sm_count(self) -> Optional[int]:
+        """Streaming multiprocessors (AMD: compute units) that run a matrix
+        product's output tiles in waves, as the vendor's architecture whitepaper
+        or datasheet states them (the row's `source` names which); `None` where
+        the vendor states none, which leaves wave quantization out
+        ([`crate::device::Device::wave_efficiency`]).
+        """
     @property
     def source(self) -> str:
         """Where the figures come from (datasheet title and date, or how they were derived)."""
@@ -802,6 +810,9 @@ class InferEstimate(Result):
     def assumptions(self) -> List[Assumption]:
         """Every assumption with its source."""
     @property
+    def attention_dp(self) -> int:
+        """Data-parallel attention groups per replica (1: none)."""
+    @property
     def context(self) -> int:
         """The context the KV cache is sized for."""
     @property
@@ -880,7 +891,7 @@ class InferEstimate(Result):
         """Prompt tokens per request."""
     @property
     def replicas(self) -> int:
-        """Independent replicas (`gpus / (tp · pp)`)."""
+        """Independent replicas (`gpus / (tp · pp · attention_dp)`)."""
     @property
     def ridge_batch_datasheet(self) -> float:
         """Datasheet ridge: the batch where decode matmuls turn compute-bound,
@@ -908,6 +919,14 @@ class InferEstimate(Result):
 class InferRequest(Result):
     """What to estimate: the devices, the format, the workload and the engine."""
     @property
+    def attention_dp(self) -> int:
+        """Data-parallel attention groups of `tp` ranks per replica (MoE models): each
+        runs its own sequences with whole attention and dense layers and its own KV
+        cache, the MoE layers of all groups in lockstep over their `tp ·
+        attention_dp` ranks (vLLM `--data-parallel-size`, SGLang
+        `--enable-dp-attention`); 1: none.
+        """
+    @property
     def context(self) -> Optional[int]:
         """Context each request may reach (sizes the KV cache); `None`: prompt + output."""
     @property
@@ -918,16 +937,16 @@ class InferRequest(Result):
         """How much beyond the point itself to work out."""
     @property
     def ep(self) -> int:
-        """Expert-parallel groups of each stage's `tp` ranks: each group holds
-        `⌈E/ep⌉` whole routed experts ([`RankSplit`]); 1: the experts split like
-        every other matrix.
+        """Expert-parallel groups of each stage's `tp · attention_dp` ranks: each
+        group holds `⌈E/ep⌉` whole routed experts ([`RankSplit`]); 1: the experts
+        split like every other matrix.
         """
     @property
     def gpu(self) -> Accelerator:
         """The accelerator."""
     @property
     def gpus(self) -> int:
-        """Devices in all; `gpus / (tp · pp)` replicas serve independently."""
+        """Devices in all; `gpus / (tp · pp · attention_dp)` replicas serve independently."""
     @property
     def kv_dtype(self) -> KvDtype:
         """KV cache precision."""
@@ -1064,11 +1083,6 @@ class KernelRates(Result):
     def matmul_fp8(self) -> float:
         """Best FP8 matmul rate / FP8 peak."""
     @property
-    def sm_count(self) -> Optional[int]:
-        """Streaming multiprocessors (compute units) that run a product's tiles in
-        waves; `None` leaves wave quantization out.
-        """
-    @property
     def source(self) -> str:
         """Where the figures come from."""
 
@@ -1083,12 +1097,14 @@ class KvPool(Result):
     @property
     def concurrency_at_context(self) -> float:
         """Requests of the context the pool holds at once: the pool over one request's
-        cache at the context (vLLM's "Maximum concurrency for C tokens per request").
+        cache at the context (vLLM's "Maximum concurrency for C tokens per request");
+        with data-parallel attention, all groups' pools.
         """
     @property
     def tokens(self) -> int:
         """Tokens of one sequence the whole pool holds, in whole blocks (vLLM's "GPU KV
-        cache size: N tokens", SGLang's `max_total_num_tokens`).
+        cache size: N tokens", SGLang's `max_total_num_tokens`); with data-parallel
+        attention, one group's pool.
         """
 
 class KvRequest(Result):
@@ -2070,8 +2086,13 @@ class ServeCandidate(Result):
     def accelerator(self) -> int:
         """Index of the accelerator in the plan's list."""
     @property
+    def attention_dp(self) -> int:
+        """Data-parallel attention groups of `tp` GPUs per replica (1: none)."""
+    @property
     def ep(self) -> int:
-        """Expert-parallel groups of a stage's ranks (1: none; `tp`: whole experts)."""
+        """Expert-parallel groups of the `tp · attention_dp` ranks (1: none; all of
+        them: whole experts).
+        """
     @property
     def kv_dtype(self) -> KvDtype:
         """KV cache precision."""
@@ -2082,7 +2103,9 @@ class ServeCandidate(Result):
         """
     @property
     def max_num_seqs(self) -> int:
-        """Sequences each replica's engine runs at once (vLLM `max_num_seqs`)."""
+        """Sequences each replica's engine runs at once (vLLM `max_num_seqs`); with
+        data-parallel attention, each group's engine.
+        """
     @property
     def pp(self) -> int:
         """Pipeline stages per replica, each of `tp` GPUs (1 when disaggregated)."""
@@ -2128,7 +2151,7 @@ class ServeMemoryPerGpu(Result):
         """Activation workspace for one prefill chunk (and its logits)."""
     @property
     def comm_buffer_bytes(self) -> int:
-        """Communication buffers (0 without tensor parallelism)."""
+        """Communication buffers (0 on a device that exchanges with none)."""
     @property
     def engine_reserve_bytes(self) -> int:
         """What the engine keeps back by design (vLLM `1 − gpu_memory_utilization`)."""
@@ -2268,6 +2291,11 @@ class ServeRow(Result):
 
 class ServeSpace(Result):
     """The setups to search; every axis lists the values allowed."""
+    @property
+    def attention_dp(self) -> List[int]:
+        """Data-parallel attention groups per replica for MoE models (vLLM
+        `--data-parallel-size`, SGLang `--enable-dp-attention`); 1, 2, 4, 8 by default.
+        """
     @property
     def disaggregated(self) -> List[bool]:
         """Whether prefill and decode run on separate pools: `false` aggregated,
@@ -2447,6 +2475,11 @@ class SimReport(Result):
     @property
     def assumptions(self) -> List[Assumption]:
         """Every assumption with its source."""
+    @property
+    def attention_dp(self) -> int:
+        """Data-parallel attention groups per replica, each simulated as an engine
+        with its share of the load and its own sequence cap and KV pool.
+        """
     @property
     def batches_in_flight(self) -> int:
         """Batches each replica keeps in flight (`pp` for a pipelined layer split,
@@ -2664,7 +2697,9 @@ class SpaceCount2(Result):
         """Weight formats left out on accelerators without their tensor path."""
     @property
     def machines(self) -> int:
-        """Machines: (accelerator, weights, tp, pp, ep, KV) that divide and run."""
+        """Machines: (accelerator, weights, tp, pp, attention groups, ep, KV) that
+        divide and run.
+        """
     @property
     def setups(self) -> int:
         """Setups: machines × step budgets × sequence caps × (replica counts +
@@ -3146,7 +3181,7 @@ class TrainRequest(Result):
     @property
     def loss(self) -> Optional[Loss]:
         """How the logits and loss are held; `None` follows `kernels`
-        ([`activations::Loss::default_for`]).
+        ([`loss::Loss::default_for`]).
         """
     @property
     def master_weights(self) -> bool:
