@@ -164,7 +164,7 @@ pub struct DeviceArgs {
     /// Devices in all (serving: `gpus / (tp · pp · attention-dp)` replicas, default their product; training: default 1)
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub gpus: Option<u64>,
-    /// Tensor-parallel size (serving: devices per pipeline stage of a replica, default `--gpus / --pp`, else 1; training: default 1)
+    /// Tensor-parallel size (serving: devices per pipeline stage of a replica, default `--gpus / --pp`, else 1; llama.cpp: devices of one instance, each matrix split by rows over them; training: default 1)
     #[arg(long, value_parser = crate::door::DEVICES)]
     pub tp: Option<u64>,
     /// Pipeline-parallel stages (serving: stages of `--tp` devices per replica, as vLLM's

@@ -338,11 +338,41 @@ fn issue_11_split_mode_and_tp_belong_to_their_engines() {
             "llama.cpp",
             "--tp",
             "2",
+            "--split-mode",
+            "layer",
         ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("`--tp` = `2`"))
-        .stderr(predicate::str::contains("--split-mode row"));
+        .stderr(predicate::str::contains("split by rows"));
+    // `--tp` with llama.cpp: instances of that many GPUs, split by rows
+    let v = json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--engine",
+        "llama.cpp",
+        "--gpus",
+        "4",
+        "--tp",
+        "2",
+    ]);
+    let e = &v["estimate"];
+    assert_eq!(
+        (e["tp"].as_u64(), e["pp"].as_u64(), e["replicas"].as_u64()),
+        (Some(2), Some(1), Some(2))
+    );
+    let rows = json(&[
+        "infer",
+        "llama-3.1-8b",
+        "--engine",
+        "llama.cpp",
+        "--gpus",
+        "2",
+        "--split-mode",
+        "row",
+    ]);
+    // one instance of the two is the row split over two GPUs
+    assert_eq!(e["decode"], rows["estimate"]["decode"]);
     sizeup()
         .args([
             "infer",

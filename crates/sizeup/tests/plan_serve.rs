@@ -701,3 +701,47 @@ fn issue_12_an_attention_group_row_matches_infer_to_the_bit() {
         assert_eq!(infer["simulation"]["attention_dp"], 2);
     }
 }
+
+/// A llama.cpp row: its flags run instances of `--tp` GPUs (`--gpus` over `--tp`
+/// of them), and `sizeup infer` with them gives the row's estimate and
+/// simulation to the bit.
+#[test]
+fn a_llama_cpp_row_matches_infer_to_the_bit() {
+    let v = plan(&[
+        "llama-3.1-8b",
+        "--engine",
+        "llama.cpp",
+        "--rate",
+        "1",
+        "--prompt",
+        "500",
+        "--output",
+        "200",
+        "--ttft",
+        "3",
+        "--tpot",
+        "0.2",
+        "--gpu",
+        "RTX-4090",
+        "--gpus",
+        "2",
+        "--tp",
+        "1",
+        "--weights",
+        "Q4_K_M",
+        "--requests-per-replica",
+        "40",
+        "--disaggregated",
+        "no",
+        "--top",
+        "1",
+    ]);
+    let row = &v["rows"][0];
+    assert_eq!(row["candidate"]["replicas"], 2, "{row}");
+    let flags = strings(&row["infer_args"]);
+    let infer = infer_row(row, "infer_args");
+    assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
+    for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
+        assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
+    }
+}

@@ -368,10 +368,13 @@ impl ServeArgs {
     /// (already resolved: a sweep reads a `--gpu-file` once, not at every point).
     ///
     /// llama.cpp runs one model over all `--gpus`: split by layers (`pp = gpus`) or,
-    /// with `--split-mode row`, by rows (`tp = gpus`); it has no `--tp` of its own.
+    /// with `--split-mode row`, by rows (`tp = gpus`); with `--tp`, independent
+    /// instances of `tp` GPUs each, split by rows (`gpus / tp` replicas, as a plan's
+    /// rows run them).
     ///
     /// # Errors
-    /// [`AppError::Usage`] for `--tp` with llama.cpp, or `--split-mode` with another engine.
+    /// [`AppError::Usage`] for `--pp` or `--tp` with `--split-mode layer` with
+    /// llama.cpp, or `--split-mode` with another engine.
     pub fn request_on(
         &self,
         device: &DeviceArgs,
@@ -497,12 +500,16 @@ impl ServeArgs {
             });
         }
         if let Some(tp) = device.tp {
-            return Err(AppError::Usage {
-                flag: "--tp",
-                value: tp.to_string(),
-                problem: "llama.cpp has no tensor-parallel size: it runs one model over all `--gpus`".into(),
-                hint: Some("give `--gpus N` (and `--split-mode row` to split each matrix across them instead of whole layers)".into()),
-            });
+            // instances of `tp` GPUs each, their matrices split by rows over them
+            if self.split_mode == Some(SplitMode::Layer) {
+                return Err(AppError::Usage {
+                    flag: "--tp",
+                    value: tp.to_string(),
+                    problem: "with llama.cpp, `--tp` runs instances of that many GPUs with each matrix split by rows; `--split-mode layer` splits one instance by layers over all `--gpus`".into(),
+                    hint: Some("give `--gpus N` alone for one instance split by layers, or `--tp` for instances split by rows".into()),
+                });
+            }
+            return Ok((device.gpus.unwrap_or(tp), tp, 1));
         }
         let gpus = device.gpus.unwrap_or(1);
         Ok(match self.split_mode.unwrap_or(SplitMode::Layer) {
