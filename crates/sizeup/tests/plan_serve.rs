@@ -47,6 +47,18 @@ fn infer_model_row(model: &str, row: &Value, key: &str) -> Value {
     common::json(&[&["infer", model], &flags[..], &["--format", "json"]].concat())
 }
 
+/// `sizeup infer MODEL` with a row's `infer_args`, asserted to give the row's
+/// estimate and simulation to the bit; its output.
+fn reproduced(model: &str, row: &Value) -> Value {
+    let infer = infer_model_row(model, row, "infer_args");
+    let flags = strings(&row["infer_args"]);
+    assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
+    for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
+        assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
+    }
+    infer
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -530,11 +542,7 @@ fn issue_12_a_pipelined_row_matches_infer_to_the_bit() {
         assert_eq!(row["candidate"]["pp"], 2, "{row}");
         let flags = strings(&row["infer_args"]);
         assert!(flags.windows(2).any(|w| w == ["--pp", "2"]), "{flags:?}");
-        let infer = infer_row(row, "infer_args");
-        assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
-        for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
-            assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
-        }
+        let infer = reproduced("llama-3.1-8b", row);
         assert_eq!(infer["simulation"]["batches_in_flight"], 2);
     }
 }
@@ -639,11 +647,7 @@ fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
         flags.windows(2).any(|w| w[0] == "--ep" && w[1] == ep),
         "{flags:?}"
     );
-    let infer = infer_model_row("mixtral-8x7b-v0.1", row, "infer_args");
-    assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
-    for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
-        assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
-    }
+    reproduced("mixtral-8x7b-v0.1", row);
     assert!(v["request"]["space"]["expert_parallel"] == serde_json::json!([true]));
 }
 
@@ -693,11 +697,7 @@ fn issue_12_an_attention_group_row_matches_infer_to_the_bit() {
             flags.windows(2).any(|w| w == ["--attention-dp", "2"]),
             "{flags:?}"
         );
-        let infer = infer_model_row("mixtral-8x7b-v0.1", row, "infer_args");
-        assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
-        for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
-            assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
-        }
+        let infer = reproduced("mixtral-8x7b-v0.1", row);
         assert_eq!(infer["simulation"]["attention_dp"], 2);
     }
 }
@@ -738,10 +738,5 @@ fn a_llama_cpp_row_matches_infer_to_the_bit() {
     ]);
     let row = &v["rows"][0];
     assert_eq!(row["candidate"]["replicas"], 2, "{row}");
-    let flags = strings(&row["infer_args"]);
-    let infer = infer_row(row, "infer_args");
-    assert_eq!(infer["estimate"], row["estimate"], "{flags:?}");
-    for key in ["ttft", "tpot", "e2e", "steps", "requests_completed"] {
-        assert_eq!(infer["simulation"][key], row["simulated"][key], "{key}");
-    }
+    reproduced("llama-3.1-8b", row);
 }
