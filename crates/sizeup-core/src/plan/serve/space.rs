@@ -331,7 +331,7 @@ impl ServeSpace {
     /// Data-parallel attention group counts a replica of `arch` with `tp` ranks
     /// per stage and `pp` stages may take: 1, and for an MoE model without a
     /// layer split those whose `tp · d` GPUs fit the largest deployment.
-    pub fn attention_groups(&self, arch: &Architecture, tp: u64, pp: u64) -> Vec<u64> {
+    pub fn attention_dps(&self, arch: &Architecture, tp: u64, pp: u64) -> Vec<u64> {
         let largest = self.gpus.iter().copied().max().unwrap_or(0);
         let mut out: Vec<u64> = self
             .attention_dp
@@ -361,7 +361,7 @@ impl ServeSpace {
                         if !splits || tp.saturating_mul(pp) > largest {
                             continue;
                         }
-                        for attention_dp in self.attention_groups(arch, tp, pp) {
+                        for attention_dp in self.attention_dps(arch, tp, pp) {
                             if attention_dp > 1 && !linked {
                                 continue;
                             }
