@@ -124,6 +124,66 @@ impl<'a> Gpu<'a> {
         }
     }
 
+    /// Bytes the product kernel itself moves: FP8 inputs at 1 byte, the 16-bit
+    /// output at 2 (the casts that made the inputs are their own kernels,
+    /// [`Gpu::fp8_casts`]); 16-bit products as [`Gpu::operand_bytes`].
+    fn kernel_bytes(&self, m: f64, n: f64, k: f64, batch: f64) -> f64 {
+        if self.precision == Precision::Fp8 {
+            (m * k + k * n + 2.0 * m * n) * batch
+        } else {
+            self.operand_bytes(m, n, k, batch)
+        }
+    }
+
+    /// Seconds of the FP8 casts around a weight product `M×K · K×N` and its
+    /// gradients, each its own memory-bound kernel before the product: forward,
+    /// the input `M×K` and the weight `K×N`; backward, the output gradient `M×N`
+    /// (0 for 16-bit products).
+    ///
+    /// # Formula
+    /// `forward = pass((M·K + K·N) · 4 · batch)`, `backward = pass(M·N · 4 · batch)`:
+    /// each cast reads 2 bytes and writes the FP8 copy and its FP8 transpose (the
+    /// operand of the gradient product that needs it transposed), 1 byte each;
+    /// a frozen weight has no weight gradient, so its input needs no transpose
+    /// (3 bytes), but the weight still does for the input gradient
+    ///
+    /// # Source
+    /// TransformerEngine `transformer_engine/pytorch/module/linear.py` (`_Linear`):
+    /// the forward calls `fp8_cast_transpose_fused` on the input and, unless FP8
+    /// weights are cached over micro-batches (`is_first_microbatch`), on the
+    /// weight, then `fp8_gemm`; the backward casts and transposes the output
+    /// gradient (`grad_output_preprocess`) before the dgrad and wgrad products.
+    /// torchao's float8 linear casts both inputs and the output gradient the same way.
+    ///
+    /// # Assumptions / limits
+    /// The weight is cast every micro-batch (TransformerEngine when the caller
+    /// passes no `is_first_microbatch`); a framework that caches it
+    /// over gradient accumulation (Megatron) casts it once per step, which this
+    /// over-counts by `k·n` elements per extra micro-batch.
+    pub fn fp8_casts(&self, m: f64, n: f64, k: f64, batch: f64, frozen: bool) -> (f64, f64) {
+        if self.precision != Precision::Fp8 {
+            return (0.0, 0.0);
+        }
+        let input = if frozen { 3.0 } else { 4.0 };
+        (
+            self.memory_pass((m * k * input + k * n * 4.0) * batch),
+            self.memory_pass(m * n * 4.0 * batch),
+        )
+    }
+
+    /// The same GPU running its products in 16 bits (a layer that FP8 training
+    /// leaves in 16 bits: the LM head).
+    pub fn at_16bit(&self) -> Self {
+        match self.precision {
+            Precision::Fp8 => Gpu {
+                precision: Precision::Bf16,
+                peak: self.acc.peak_flops.bf16.unwrap_or(self.peak),
+                ..*self
+            },
+            _ => *self,
+        }
+    }
+
     /// Seconds for `batch` products of `M×K` by `K×N`, moving their operands once.
     ///
     /// # Formula
@@ -145,7 +205,8 @@ impl<'a> Gpu<'a> {
     ///
     /// # Formula
     /// the three share their FLOPs, so their size step: one compute time, divided by
-    /// each shape's wave efficiency ([`device::Device::matmul_shaped`])
+    /// each shape's wave efficiency ([`device::Device::matmul_shaped`]); in FP8 each
+    /// side adds its casts ([`Gpu::fp8_casts`]), which run before the products
     pub fn product(&self, m: f64, n: f64, k: f64, batch: f64, frozen: bool) -> (f64, f64) {
         if m <= 0.0 || n <= 0.0 || k <= 0.0 || batch <= 0.0 {
             return (0.0, 0.0);
@@ -154,13 +215,14 @@ impl<'a> Gpu<'a> {
         let compute = d.matmul_compute(2.0 * m * n * k * batch, self.compute_precision());
         let time = |m: f64, n: f64, k: f64| {
             let g = Gemm { m, n, k, batch };
-            d.matmul_shaped(&g, compute, self.operand_bytes(m, n, k, batch))
+            d.matmul_shaped(&g, compute, self.kernel_bytes(m, n, k, batch))
                 .seconds()
         };
         let forward = time(m, n, k);
         let input = time(m, k, n);
         let weight = if frozen { 0.0 } else { time(k, n, m) };
-        (forward, input + weight)
+        let (cast_fwd, cast_bwd) = self.fp8_casts(m, n, k, batch, frozen);
+        (forward + cast_fwd, input + weight + cast_bwd)
     }
 
     /// Seconds for a memory-bound pass moving `bytes`.
@@ -261,6 +323,49 @@ mod tests {
         let bytes = (4.0 * n * 2.0 + n * n) * 2.0;
         let want = bytes / (2.039e12 * 0.9 * SUSTAINED_FRACTION) + KERNEL_GAP_SECONDS;
         assert!((skinny - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fp8_products_add_their_casts_as_memory_passes() {
+        let acc = hardware::find("H100-SXM").unwrap().clone();
+        let d = Gpu::new(&acc, Precision::Fp8, Kernels::Fused).unwrap();
+        let (m, n, k) = (8192.0, 4096.0, 4096.0);
+        // TransformerEngine's fp8_cast_transpose_fused: 2 bytes read, the FP8 copy and
+        // its transpose written, per element of the input (m·k) and the weight (k·n)
+        // before the forward, of the output gradient (m·n) before the backward
+        let (cast_fwd, cast_bwd) = d.fp8_casts(m, n, k, 1.0, false);
+        assert_eq!(cast_fwd, d.memory_pass((m * k + k * n) * 4.0));
+        assert_eq!(cast_bwd, d.memory_pass(m * n * 4.0));
+        // a frozen weight's input needs no transpose: 3 bytes
+        assert_eq!(
+            d.fp8_casts(m, n, k, 1.0, true).0,
+            d.memory_pass(m * k * 3.0 + k * n * 4.0)
+        );
+        // the product kernel moves FP8 inputs (1 byte) and a 16-bit output
+        let compute = d
+            .device
+            .matmul_compute(2.0 * m * n * k, ComputePrecision::Fp8);
+        let gemm = |m: f64, n: f64, k: f64| {
+            d.device
+                .matmul_shaped(
+                    &Gemm {
+                        m,
+                        n,
+                        k,
+                        batch: 1.0,
+                    },
+                    compute,
+                    m * k + k * n + 2.0 * m * n,
+                )
+                .seconds()
+        };
+        let (fwd, bwd) = d.product(m, n, k, 1.0, false);
+        assert_eq!(fwd, gemm(m, n, k) + cast_fwd);
+        assert_eq!(bwd, gemm(m, k, n) + gemm(k, n, m) + cast_bwd);
+        // 16-bit products have no casts; the 16-bit view of an FP8 GPU runs at the BF16 peak
+        let h = d.at_16bit();
+        assert_eq!((h.precision, h.peak), (Precision::Bf16, 989.4e12));
+        assert_eq!(h.fp8_casts(m, n, k, 1.0, false), (0.0, 0.0));
     }
 
     #[test]

@@ -643,7 +643,15 @@ pub fn head_seconds(arch: &Architecture, cfg: &TimeConfig) -> f64 {
     let tokens = cfg.seq_len as f64 / l.cp as f64 * cfg.micro_batch as f64;
     let v = arch.vocab_size as f64 / l.tp as f64;
     let h = arch.hidden_size as f64;
-    let (fwd, bwd) = cfg.dev.product(tokens, v, h, 1.0, cfg.frozen_base);
+    // FP8 training converts the blocks' linear layers only: the LM head is a
+    // 16-bit product (llm-foundry's tied `SharedEmbedding` unembeds with
+    // `F.linear`, outside TransformerEngine's modules; torchtitan's float8
+    // docs list `output` in `filter_fqns`; Megatron's `output_layer` is not a TE
+    // layer; DeepSeek-V3 (arXiv:2412.19437 §3.3.1) keeps its output head in BF16)
+    let (fwd, bwd) = cfg
+        .dev
+        .at_16bit()
+        .product(tokens, v, h, 1.0, cfg.frozen_base);
     fwd + bwd + cfg.dev.memory_pass(tokens * v * cfg.loss.traffic_bytes())
 }
 
