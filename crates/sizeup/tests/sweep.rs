@@ -467,3 +467,31 @@ fn issue_plan_ranked_sweeps_put_points_that_fit_first() {
     let first_miss = fits.iter().position(|f| !f).unwrap();
     assert!(fits[first_miss..].iter().all(|f| !f), "{fits:?}");
 }
+
+/// Issue 12: `--vary attention_dp` splits DeepSeek-V3's replicated MLA cache over
+/// the attention groups: each group holds its own share of the requests' cache.
+#[test]
+fn attention_groups_are_a_sweep_axis() {
+    let csv = sizeup()
+        .args(["sweep", "deepseek-v3", "--gpu", "H200-SXM", "--gpus", "8"])
+        .args(["--weights", "fp8-block128", "--concurrency", "64"])
+        .args(["--vary", "attention_dp=1,2,8", "--format", "csv"])
+        .assert()
+        .success();
+    let text = String::from_utf8(csv.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 3);
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header[0], "attention_dp");
+    let kv_at = header
+        .iter()
+        .position(|h| *h == "kv_cache_bytes_per_gpu")
+        .unwrap();
+    let kv: Vec<u64> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(kv_at).unwrap().parse().unwrap())
+        .collect();
+    // 64 requests: 64, 32 and 8 per group; one latent per token whatever the tp
+    assert_eq!(kv[1] * 2, kv[0]);
+    assert_eq!(kv[2] * 8, kv[0]);
+}

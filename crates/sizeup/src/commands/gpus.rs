@@ -81,6 +81,7 @@ impl Report for GpusReport {
                 ("int8", "int8_ops"),
                 ("fp4", "fp4_flops"),
                 ("link", "interconnect_bytes_per_sec"),
+                ("SMs", "sm_count"),
                 ("$/h", "price_per_hour_usd"),
             ],
         );
@@ -100,6 +101,7 @@ impl Report for GpusReport {
                 rate_cell(p.fp4, "FLOP/s"),
                 a.interconnect_bytes_per_sec
                     .map_or(Cell::Text("none".into()), |b| Cell::Rate(b, "B/s")),
+                a.sm_count.map_or(Cell::Empty, Cell::Exact),
                 rate(a.price_per_hour_usd, ""),
             ]);
             sources.push(format!("  {}: {}", a.name, a.source));
