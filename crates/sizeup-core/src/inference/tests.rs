@@ -508,6 +508,19 @@ fn expert_parallel_sizes_the_engine_cannot_run_are_refused() {
     );
 }
 
+/// An all-gather or a reduce-scatter of a `bytes` buffer over two H100s in one
+/// node under vLLM: NCCL's 8.4 µs base latency, one hop of 1.9 µs over NVLink 4
+/// (data/gpus.toml) and half the buffer at 0.8 of 450 GB/s.
+fn gather_over_two_h100s(bytes: f64) -> f64 {
+    8.4e-6 + 1.9e-6 + bytes / 2.0 / (450e9 * 0.8)
+}
+
+/// An all-reduce of `bytes` over two H100s under vLLM: the ring's two hops and
+/// the whole buffer at 0.8 of 450 GB/s.
+fn all_reduce_over_two_h100s(bytes: f64) -> f64 {
+    8.4e-6 + 2.0 * 1.9e-6 + bytes / (450e9 * 0.8)
+}
+
 #[test]
 fn data_parallel_attention_groups_share_the_experts_and_keep_their_own_cache() {
     // Mixtral on 2 GPUs as 2 attention groups of 1: each holds attention and the
@@ -535,22 +548,11 @@ fn data_parallel_attention_groups_share_the_experts_and_keep_their_own_cache() {
     // every MoE layer gathers both groups' hidden states and scatters the
     // experts' outputs back: a decode step of 5 sequences each, 2 · 5 · 4096 · 2
     // bytes gathered
-    let m = super::prepared::machine(&req);
-    let group = crate::device::collective::Group::new(2, 1);
     let bytes = 2.0 * 5.0 * 4096.0 * 2.0;
-    let fabric = m.fabric();
-    let exchange = fabric.time(
-        crate::device::collective::Collective::AllGather,
-        bytes,
-        group,
-    ) + fabric.time(
-        crate::device::collective::Collective::ReduceScatter,
-        bytes,
-        group,
-    );
+    let exchange = 2.0 * gather_over_two_h100s(bytes);
     // 32 layers' exchanges, added one by one
     let comm = whole.decode.breakdown.communication_seconds;
-    assert!((comm / (32.0 * exchange) - 1.0).abs() < 1e-12, "{comm}");
+    assert!((comm / (32.0 * exchange) - 1.0).abs() < 1e-9, "{comm}");
     assert_eq!(single.decode.breakdown.communication_seconds, 0.0);
 }
 
@@ -611,30 +613,17 @@ fn attention_groups_of_two_ranks_exchange_over_the_groups_then_all_reduce() {
     req.attention_dp = 2;
     req.load = Load::Concurrency(2);
     let e = estimate(&arch, &req).unwrap();
-    let m = super::prepared::machine(&req);
-    let fabric = m.fabric();
-    use crate::device::collective::{Collective, Group};
     // a decode step of one sequence per group: 4096 · 2 bytes of hidden state each
     let own = 4096.0 * 2.0;
-    let gathered = 2.0 * own;
-    let across = Group::new(2, 2);
-    let all_reduce = fabric.time(Collective::AllReduce, own, Group::new(2, 1));
-    let per_layer = all_reduce
-        + fabric.time(Collective::AllGather, gathered, across)
-        + fabric.time(Collective::ReduceScatter, gathered, across)
-        + all_reduce;
+    let per_layer = 2.0 * all_reduce_over_two_h100s(own) + 2.0 * gather_over_two_h100s(2.0 * own);
     let comm = e.decode.breakdown.communication_seconds;
-    assert!((comm / (32.0 * per_layer) - 1.0).abs() < 1e-12, "{comm}");
+    assert!((comm / (32.0 * per_layer) - 1.0).abs() < 1e-9, "{comm}");
     // the prompt's experts and exchange take this group's tokens alone
     let prompt = own * req.prompt as f64;
-    let prefill_layer = 2.0 * fabric.time(Collective::AllReduce, prompt, Group::new(2, 1))
-        + fabric.time(Collective::AllGather, prompt, across)
-        + fabric.time(Collective::ReduceScatter, prompt, across);
+    let prefill_layer =
+        2.0 * all_reduce_over_two_h100s(prompt) + 2.0 * gather_over_two_h100s(prompt);
     let comm = e.prefill.breakdown.communication_seconds;
-    assert!(
-        (comm / (32.0 * prefill_layer) - 1.0).abs() < 1e-12,
-        "{comm}"
-    );
+    assert!((comm / (32.0 * prefill_layer) - 1.0).abs() < 1e-9, "{comm}");
     // one group prefills while the other has nothing to prefill: one prompt at once
     let alone = Load::Concurrency(1);
     req.load = alone;

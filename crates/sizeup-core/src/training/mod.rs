@@ -1181,6 +1181,13 @@ fn assumptions(
             "Megatron-LM fp32 main grads; ZeRO (Rajbhandari et al. 2020) §7",
         ),
     ];
+    if req.precision == Precision::Fp8 {
+        out.push(Assumption::new(
+            "FP8 products",
+            "the blocks' linear layers in FP8, each input, weight and output gradient cast and transposed by a kernel of its own (read 2 bytes, write 1 + 1 per element), the weight every micro-batch; the LM head in 16 bits",
+            "TransformerEngine transformer_engine/pytorch/module/linear.py (fp8_cast_transpose_fused before fp8_gemm); DeepSeek-V3 (arXiv:2412.19437 §3.3.1) and torchtitan's float8 filter_fqns keep the output head in BF16",
+        ));
+    }
     out.push(match (req.price_per_gpu_hour, price) {
         (Some(p), _) => Assumption::new("price per GPU-hour", format!("${p:.2}"), "user flag"),
         (None, Some(p)) => Assumption::new(

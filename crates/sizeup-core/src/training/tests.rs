@@ -37,6 +37,21 @@ fn bad_mfu_is_an_error() {
     ));
 }
 
+#[test]
+fn fp8_training_states_its_casts_and_its_16_bit_head() {
+    let mut req = TrainRequest::new(8, 2048, 8, 1);
+    let named = |req: &TrainRequest| {
+        estimate(&llama31_8b(), &gpu("H100-SXM"), req)
+            .unwrap()
+            .assumptions
+            .iter()
+            .any(|a| a.name == "FP8 products")
+    };
+    assert!(!named(&req));
+    req.precision = Precision::Fp8;
+    assert!(named(&req));
+}
+
 fn gpt3() -> Architecture {
     // GPT-3 175B (Brown et al. 2020 Table 2.1)
     Shape::gpt(96, 12288, 96, 51200).build().unwrap()
