@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::{abs_quantile, relative_error};
 use sizeup_core::device::collective::Network;
 use sizeup_core::hardware;
+use sizeup_core::plan::train::Ranked;
 use sizeup_core::plan::Candidate;
 use sizeup_core::shape::Shape;
 use sizeup_core::training::activations::Recompute;
@@ -39,6 +40,7 @@ use sizeup_core::training::loss::Loss;
 use sizeup_core::training::parallel::ZeroStage;
 use sizeup_core::training::states::{OptimizerImpl, Precision};
 use sizeup_core::training::time::Overlap;
+use sizeup_core::training::verdict::FitVerdict;
 use sizeup_core::training::{Prepared, TrainRequest};
 
 /// Measured layouts a grid needs for its rank correlation: with two, ρ is ±1
@@ -71,6 +73,10 @@ pub struct MeasuredLayout {
     /// The run ran out of memory.
     #[serde(default)]
     pub out_of_memory: bool,
+    /// Memory in use per GPU as the source read it (the grid's `memory_reading`
+    /// says how), GiB; `None` where it printed none.
+    #[serde(default)]
+    pub memory_gib: Option<f64>,
 }
 
 impl MeasuredLayout {
@@ -144,6 +150,9 @@ pub struct Grid {
     pub loss: Option<Loss>,
     /// Where the settings come from.
     pub settings_source: String,
+    /// How the source read the memory of its layouts (`memory_gib`), if it did.
+    #[serde(default)]
+    pub memory_reading: Option<String>,
     /// The measured layouts, in the source's order.
     pub layouts: Vec<MeasuredLayout>,
 }
@@ -186,8 +195,8 @@ pub struct PricedLayout {
     pub predicted_total_seconds: Option<f64>,
     /// Predicted memory per GPU of the fullest stage, bytes.
     pub predicted_memory_bytes: Option<u64>,
-    /// Whether sizeup predicts it fits.
-    pub predicted_fits: Option<bool>,
+    /// Whether sizeup predicts it fits, tightly, or not at all.
+    pub predicted_verdict: Option<FitVerdict>,
     /// `(predicted − measured) / measured` throughput.
     pub error: Option<f64>,
     /// Rank of the measured throughput among the measured layouts (1 = fastest).
@@ -229,8 +238,12 @@ pub struct GridOutcome {
     pub median_abs_error: Option<f64>,
     /// Measured runs predicted not to fit.
     pub measured_but_predicted_oom: usize,
-    /// Out-of-memory runs predicted to fit.
+    /// Out-of-memory runs predicted to fit with the margin to spare.
     pub oom_but_predicted_fit: usize,
+    /// Measured runs predicted tight.
+    pub measured_but_tight: usize,
+    /// Out-of-memory runs predicted tight.
+    pub oom_and_tight: usize,
 }
 
 impl GridOutcome {
@@ -372,7 +385,7 @@ pub fn evaluate(grid: &Grid) -> GridOutcome {
             predicted_tokens_per_sec_per_gpu: None,
             predicted_total_seconds: None,
             predicted_memory_bytes: None,
-            predicted_fits: None,
+            predicted_verdict: None,
             error: None,
             measured_rank: None,
             predicted_rank: None,
@@ -390,7 +403,7 @@ pub fn evaluate(grid: &Grid) -> GridOutcome {
                         p.predicted_tokens_per_sec_per_gpu = Some(t);
                         p.predicted_total_seconds = Some(e.time.total_seconds);
                         p.predicted_memory_bytes = Some(e.memory.total_bytes);
-                        p.predicted_fits = Some(e.fits);
+                        p.predicted_verdict = Some(e.verdict);
                         p.error = p
                             .measured_tokens_per_sec_per_gpu
                             .map(|m| relative_error(t, m));
@@ -444,20 +457,25 @@ pub fn evaluate(grid: &Grid) -> GridOutcome {
             None
         },
         median_abs_error: abs_quantile(&errors, 0.5),
-        measured_but_predicted_oom: layouts
-            .iter()
-            .filter(|l| !l.layout.out_of_memory && l.predicted_fits == Some(false))
-            .count(),
-        oom_but_predicted_fit: layouts
-            .iter()
-            .filter(|l| l.layout.out_of_memory && l.predicted_fits == Some(true))
-            .count(),
+        measured_but_predicted_oom: count(&layouts, false, FitVerdict::DoesNotFit),
+        oom_but_predicted_fit: count(&layouts, true, FitVerdict::Fits),
+        measured_but_tight: count(&layouts, false, FitVerdict::Tight),
+        oom_and_tight: count(&layouts, true, FitVerdict::Tight),
         layouts,
     }
 }
 
-/// The plan's first choice among the layouts `among` admits: the least predicted
-/// wall time of those it predicts to fit, ties in the plan's candidate order.
+/// Layouts that ran out of memory (or ran, with `oom` false) with this verdict.
+fn count(layouts: &[PricedLayout], oom: bool, verdict: FitVerdict) -> usize {
+    layouts
+        .iter()
+        .filter(|l| l.layout.out_of_memory == oom && l.predicted_verdict == Some(verdict))
+        .count()
+}
+
+/// The plan's first choice among the layouts `among` admits: as `plan train`
+/// ranks, the least predicted wall time of those it predicts to fit, tight fits
+/// after the rest, ties in the plan's candidate order.
 fn plan_choice(
     grid: &Grid,
     layouts: &[PricedLayout],
@@ -466,19 +484,20 @@ fn plan_choice(
     (0..layouts.len())
         .filter(|&i| among(&layouts[i]))
         .filter_map(|i| {
-            match (
-                layouts[i].predicted_fits,
-                layouts[i].predicted_total_seconds,
-            ) {
-                (Some(true), Some(s)) if s.is_finite() => Some((s, i)),
-                _ => None,
-            }
-        })
-        .min_by(|(a, i), (b, j)| {
-            a.total_cmp(b).then_with(|| {
-                candidate(grid, &grid.layouts[*i]).cmp(&candidate(grid, &grid.layouts[*j]))
+            let verdict = layouts[i].predicted_verdict?;
+            let score = layouts[i].predicted_total_seconds?;
+            (verdict.within_capacity() && score.is_finite()).then(|| {
+                (
+                    Ranked {
+                        tight: verdict == FitVerdict::Tight,
+                        score,
+                        candidate: candidate(grid, &grid.layouts[i]),
+                    },
+                    i,
+                )
             })
         })
+        .min_by(|(a, _), (b, _)| a.cmp(b))
         .map(|(_, i)| i)
 }
 
@@ -496,6 +515,8 @@ fn gap(layouts: &[PricedLayout], choice: Option<usize>, best: Option<usize>) -> 
 pub fn evaluate_shipped() -> Vec<GridOutcome> {
     shipped().iter().map(evaluate).collect()
 }
+
+pub mod margin;
 
 #[cfg(test)]
 mod tests;

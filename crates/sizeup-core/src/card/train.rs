@@ -10,6 +10,7 @@ use crate::training::activations::Recompute;
 use crate::training::lora::{Method, Projection};
 use crate::training::parallel::ZeroStage;
 use crate::training::states::{Optimizer, Precision};
+use crate::training::verdict::FitVerdict;
 use crate::training::{self, TrainEstimate, TrainRequest};
 
 /// Training cost as the card shows it.
@@ -40,8 +41,10 @@ pub struct TrainingSection {
     pub total_bytes_per_gpu: u64,
     /// The GPU's memory.
     pub capacity_bytes: u64,
-    /// Whether it fits.
+    /// Whether it fits (a tight fit included).
     pub fits: bool,
+    /// Whether it fits with the margin to spare, tightly, or not at all.
+    pub verdict: FitVerdict,
     /// Model FLOPs of the whole run.
     pub model_flops: f64,
     /// Seconds per optimizer step.
@@ -81,6 +84,7 @@ pub(super) fn evaluate(
         total_bytes_per_gpu: m.total_bytes,
         capacity_bytes: m.capacity_bytes,
         fits: e.fits,
+        verdict: e.verdict,
         model_flops: e.flops.model_flops_total,
         step_seconds: e.time.step_seconds,
         mfu: e.time.mfu,
@@ -135,7 +139,8 @@ pub(super) fn judge(
         value: input.workload.name().into(),
         expected: "a training setup".into(),
     })?;
-    let (kind, metric, figure, reason) = if !t.fits {
+    // a tight fit is held by memory too: its what-ifs should make room
+    let (kind, metric, figure, reason) = if t.verdict != FitVerdict::Fits {
         let items = [
             ("weights", t.weights_bytes_per_gpu),
             ("gradients", t.gradients_bytes_per_gpu),

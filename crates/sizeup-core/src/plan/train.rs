@@ -9,7 +9,10 @@
 //! assumptions) and offered to the top N while they fit; at the first that does
 //! not, the larger ones are ruled out by memory without being priced (counted as
 //! `pruned_by_memory`). The top N are priced again by [`crate::training::estimate`].
-//! Nothing is ranked by a number of the plan's own.
+//! Nothing is ranked by a number of the plan's own. A candidate whose memory
+//! fits only inside [`crate::training::verdict::FIT_MARGIN`] (tight) ranks after
+//! every one that fits with the margin to spare: a plan's first choice should
+//! not be the one that may run out of memory.
 //!
 //! Each group is priced by one pricer (`training::Pricer`), which keeps the
 //! figures its layouts share (the step's kernels per micro-batch, the stage
@@ -36,6 +39,7 @@ use crate::hardware::Accelerator;
 use crate::training::kernels::Kernels;
 use crate::training::parallel::Layout;
 use crate::training::states::Stage;
+use crate::training::verdict::FitVerdict;
 use crate::training::{Prepared, Pricer, TrainEstimate, TrainRequest, FRAMEWORK_OVERHEAD_BYTES};
 use crate::Architecture;
 
@@ -66,9 +70,12 @@ pub struct PlanRequest {
     pub top: usize,
 }
 
-/// A candidate with the figure it is ranked by (smaller is better).
+/// A candidate with the figure it is ranked by (smaller is better), tight fits
+/// after every fit with the margin to spare.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ranked {
+    /// Its memory fits only inside [`crate::training::verdict::FIT_MARGIN`].
+    pub tight: bool,
     /// Wall seconds or US dollars.
     pub score: f64,
     /// The layout.
@@ -83,8 +90,9 @@ impl PartialOrd for Ranked {
 }
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.score
-            .total_cmp(&other.score)
+        self.tight
+            .cmp(&other.tight)
+            .then_with(|| self.score.total_cmp(&other.score))
             .then_with(|| self.candidate.cmp(&other.candidate))
     }
 }
@@ -116,8 +124,12 @@ pub struct Tally {
     pub pruned_by_states: u64,
     /// Refused by the layout checks (should be 0: the walk applies them).
     pub refused: u64,
-    /// Candidates that fit.
+    /// Candidates that fit (tight ones included).
     pub kept: u64,
+    /// Of those, tight: their memory fits only inside the margin, and they rank
+    /// after every candidate that fits with it to spare.
+    #[serde(default)]
+    pub tight: u64,
 }
 
 impl Tally {
@@ -128,6 +140,7 @@ impl Tally {
         self.pruned_by_states += o.pruned_by_states;
         self.refused += o.refused;
         self.kept += o.kept;
+        self.tight += o.tight;
         self
     }
 }
@@ -233,7 +246,7 @@ fn walk_cell(
                 continue;
             }
         };
-        if !e.fits {
+        if !e.verdict.within_capacity() {
             let ratio = e.total_bytes as f64 / acc.memory_bytes.max(1) as f64;
             found.miss.offer(Miss {
                 ratio,
@@ -249,8 +262,11 @@ fn walk_cell(
             return;
         }
         found.tally.kept += 1;
+        let tight = e.verdict == FitVerdict::Tight;
+        found.tally.tight += u64::from(tight);
         if let Some(score) = score_of(e.total_seconds, e.cost_usd, by) {
             found.top.offer(Ranked {
+                tight,
                 score,
                 candidate: c,
             });
@@ -476,6 +492,7 @@ mod tests {
                         .unwrap();
                     if e.fits {
                         all.push(Ranked {
+                            tight: e.verdict == FitVerdict::Tight,
                             score: score(&e, req.by).unwrap(),
                             candidate: c,
                         });
@@ -648,6 +665,26 @@ mod tests {
         req.base.seq_len = 1024;
         req.base.overlap.expert_parallel = true;
         assert_eq!(pricer_agrees_with_estimate(&moe, &accs, &req), 4_116);
+    }
+
+    #[test]
+    fn tight_layouts_rank_after_every_fit() {
+        let arch = llama_7b();
+        let accs = [hardware::find("A100-SXM-80GB").unwrap().clone()];
+        let req = request(vec![8], 64, 4000);
+        let plan = search(&arch, &accs, &req).unwrap();
+        assert!(plan.tally.tight > 0 && plan.tally.tight < plan.tally.kept);
+        let tiers: Vec<FitVerdict> = plan.top.iter().map(|e| e.estimate.verdict).collect();
+        // every row fits, tight ones last, and the tally counts them all
+        let first_tight = tiers.iter().position(|&v| v == FitVerdict::Tight).unwrap();
+        assert!(tiers[..first_tight].iter().all(|&v| v == FitVerdict::Fits));
+        assert!(tiers[first_tight..].iter().all(|&v| v == FitVerdict::Tight));
+        assert_eq!((tiers.len() - first_tight) as u64, plan.tally.tight);
+        // some tight layout is faster than the last fit: the tier, not the time, put it after
+        let last_fit = plan.top[first_tight - 1].estimate.time.total_seconds;
+        assert!(plan.top[first_tight..]
+            .iter()
+            .any(|e| e.estimate.time.total_seconds < last_fit));
     }
 
     #[test]

@@ -35,6 +35,7 @@ mod memo;
 pub mod parallel;
 pub mod states;
 pub mod time;
+pub mod verdict;
 
 use serde::{Deserialize, Serialize};
 
@@ -216,6 +217,12 @@ impl MemoryPerGpu {
         self.total_bytes <= self.capacity_bytes
     }
 
+    /// Whether the total fits with the margin [`verdict::FIT_MARGIN`] to spare,
+    /// inside it, or not at all.
+    pub fn verdict(&self) -> verdict::FitVerdict {
+        verdict::FitVerdict::of(self.total_bytes, self.capacity_bytes)
+    }
+
     /// The line items in display order, `(name, bytes, part of the peak)`; the
     /// total is the sum of those part of the peak ([`Peak`]).
     pub fn items(&self) -> [(&'static str, u64, bool); 8] {
@@ -369,8 +376,11 @@ pub struct TrainEstimate {
     pub params_trainable: u64,
     /// Memory per GPU.
     pub memory: MemoryPerGpu,
-    /// Whether it fits.
+    /// Whether the counted peak fits the memory (a tight fit included).
     pub fits: bool,
+    /// Whether it fits with [`verdict::FIT_MARGIN`] to spare, inside that
+    /// margin (tight), or not at all.
+    pub verdict: verdict::FitVerdict,
     /// The largest micro-batch that fits (memory only; `None` if not even 1 does).
     pub largest_micro_batch: Option<u64>,
     /// FLOPs.
@@ -777,7 +787,7 @@ impl Pricer<'_, '_> {
     ) -> Result<Outcome> {
         let p = self.priced(gpus, layout, micro_batch, recompute)?;
         Ok(Outcome {
-            fits: p.mem.fits(),
+            verdict: p.mem.verdict(),
             total_bytes: p.mem.total_bytes,
             total_seconds: p.time.total_seconds,
             cost_usd: p.time.cost_usd,
@@ -817,7 +827,7 @@ impl Pricer<'_, '_> {
 /// What a search needs of one priced layout.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Outcome {
-    pub fits: bool,
+    pub verdict: verdict::FitVerdict,
     pub total_bytes: u64,
     pub total_seconds: f64,
     pub cost_usd: Option<f64>,
@@ -857,6 +867,14 @@ fn estimate_with(
             p.mem.peak.describe(),
             "PyTorch 2.0 (zero_grad(set_to_none=True) by default); Megatron-LM and DeepSpeed keep gradient buffers; the loss's backward frees the logits before a recomputed layer is rebuilt, all but what DeepSpeed's pipeline engine keeps in its pipe buffers",
         ));
+        out.push(Assumption::new(
+            "fit verdict",
+            format!(
+                "a fit leaves {:.0}% of the memory free for what the count leaves out (the caching allocator's free blocks, NCCL and framework buffers); a peak inside that margin is tight",
+                verdict::FIT_MARGIN * 100.0
+            ),
+            "the smallest margin at which no out-of-memory run of the published bigscience layout grids is called a fit (sizeup validate)",
+        ));
         out
     } else {
         Vec::new()
@@ -869,6 +887,7 @@ fn estimate_with(
         params_active: count.active,
         params_trainable: p.adapters.unwrap_or(count.total),
         fits: p.mem.fits(),
+        verdict: p.mem.verdict(),
         memory: p.mem,
         largest_micro_batch: p.largest,
         flops: FlopsEstimate {

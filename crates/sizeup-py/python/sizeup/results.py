@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from ._result import Result, SweepFrame, register
 
-__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'OptimizerImpl', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
+__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FitVerdict', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'OptimizerImpl', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
 
 
 class Accelerator(Result):
@@ -843,7 +843,7 @@ class SweepResponse(SweepFrame, Result):
 class Tally(Result):
     """How many candidates met which fate."""
     __slots__ = ()
-    _fields = {'evaluated': None, 'kept': None, 'priced': None, 'pruned_by_memory': None, 'pruned_by_states': None, 'refused': None}
+    _fields = {'evaluated': None, 'kept': None, 'priced': None, 'pruned_by_memory': None, 'pruned_by_states': None, 'refused': None, 'tight': None}
 
 
 class TargetCheck(Result):
@@ -881,7 +881,7 @@ class Totals(Result):
 class TrainEstimate(Result):
     """Everything `sizeup train` reports."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'assumptions': ('list', 'Assumption'), 'compute_optimal_tokens': None, 'fits': None, 'flops': 'FlopsEstimate', 'largest_micro_batch': None, 'layout': 'Layout', 'memory': 'TrainMemoryPerGpu', 'method': ('union', ('MethodFull', 'MethodLora', 'MethodQlora')), 'params_active': None, 'params_total': None, 'params_trainable': None, 'time': 'TimeEstimate', 'tokens': None, 'tokens_per_parameter': None}
+    _fields = {'accelerator': None, 'assumptions': ('list', 'Assumption'), 'compute_optimal_tokens': None, 'fits': None, 'flops': 'FlopsEstimate', 'largest_micro_batch': None, 'layout': 'Layout', 'memory': 'TrainMemoryPerGpu', 'method': ('union', ('MethodFull', 'MethodLora', 'MethodQlora')), 'params_active': None, 'params_total': None, 'params_trainable': None, 'time': 'TimeEstimate', 'tokens': None, 'tokens_per_parameter': None, 'verdict': None}
 
 
 class TrainMemoryPerGpu(Result):
@@ -893,7 +893,7 @@ class TrainMemoryPerGpu(Result):
 class TrainPoint(Result):
     """What training looks like at one point, in base units."""
     __slots__ = ()
-    _fields = {'cost_usd': None, 'dp': None, 'fits': None, 'global_batch': None, 'gpu_hours': None, 'gpus': None, 'largest_micro_batch': None, 'memory': 'TrainMemoryPerGpu', 'mfu': None, 'micro_batch': None, 'params_total': None, 'params_trainable': None, 'pp': None, 'seq_len': None, 'shape': 'PointShape', 'step_seconds': None, 'tokens_per_second': None, 'tp': None}
+    _fields = {'cost_usd': None, 'dp': None, 'fits': None, 'global_batch': None, 'gpu_hours': None, 'gpus': None, 'largest_micro_batch': None, 'memory': 'TrainMemoryPerGpu', 'mfu': None, 'micro_batch': None, 'params_total': None, 'params_trainable': None, 'pp': None, 'seq_len': None, 'shape': 'PointShape', 'step_seconds': None, 'tokens_per_second': None, 'tp': None, 'verdict': None}
 
 
 class TrainRequest(Result):
@@ -911,7 +911,7 @@ class TrainResponse(Result):
 class TrainingSection(Result):
     """Training cost as the card shows it."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'activations_bytes_per_gpu': None, 'capacity_bytes': None, 'compute_optimal_tokens': None, 'cost_usd': None, 'fits': None, 'gpu_hours': None, 'gpus': None, 'gradients_bytes_per_gpu': None, 'method': None, 'mfu': None, 'model_flops': None, 'optimizer_states_bytes_per_gpu': None, 'params_trainable': None, 'step_seconds': None, 'tokens': None, 'total_bytes_per_gpu': None, 'total_seconds': None, 'weights_bytes_per_gpu': None}
+    _fields = {'accelerator': None, 'activations_bytes_per_gpu': None, 'capacity_bytes': None, 'compute_optimal_tokens': None, 'cost_usd': None, 'fits': None, 'gpu_hours': None, 'gpus': None, 'gradients_bytes_per_gpu': None, 'method': None, 'mfu': None, 'model_flops': None, 'optimizer_states_bytes_per_gpu': None, 'params_trainable': None, 'step_seconds': None, 'tokens': None, 'total_bytes_per_gpu': None, 'total_seconds': None, 'verdict': None, 'weights_bytes_per_gpu': None}
 
 
 class WeightBreakdown(Result):
@@ -948,6 +948,7 @@ Detail = Literal['full', 'point']
 Dtype = str
 Engine = str
 EstimateWarning = Union[EstimateWarningContextBeyondModel, EstimateWarningContextShorterThanRequest, EstimateWarningNoTensorPath, EstimateWarningNoPrice]
+FitVerdict = Literal['fits', 'tight', 'does_not_fit']
 HeadroomMethod = Literal['simulation']
 Kernels = Literal['fused', 'eager']
 KvDtype = Literal['fp16', 'bf16', 'fp8', 'int8', 'q8_0', 'q4_0']

@@ -6,7 +6,7 @@ responses (sizeup::api); do not edit: run the script after a response changes.
 from typing import Any, Dict, List, Literal, Optional, Union
 from ._result import Result, SweepFrame
 
-__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'OptimizerImpl', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
+__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FitVerdict', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'OptimizerImpl', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
 
 Arrivals = Union[ArrivalsPoisson, ArrivalsClosedLoop]
 """How requests arrive."""
@@ -41,6 +41,9 @@ Engine = str
 
 EstimateWarning = Union[EstimateWarningContextBeyondModel, EstimateWarningContextShorterThanRequest, EstimateWarningNoTensorPath, EstimateWarningNoPrice]
 """Something the user should know that does not stop the estimate."""
+
+FitVerdict = Literal['fits', 'tight', 'does_not_fit']
+"""The memory verdict of a training run."""
 
 HeadroomMethod = Literal['simulation']
 """How the headroom was found."""
@@ -2875,7 +2878,7 @@ class Tally(Result):
         """Candidates decided: priced, pruned by memory or refused."""
     @property
     def kept(self) -> int:
-        """Candidates that fit."""
+        """Candidates that fit (tight ones included)."""
     @property
     def priced(self) -> int:
         """Calls to `training::estimate`."""
@@ -2888,6 +2891,11 @@ class Tally(Result):
     @property
     def refused(self) -> int:
         """Refused by the layout checks (should be 0: the walk applies them)."""
+    @property
+    def tight(self) -> int:
+        """Of those, tight: their memory fits only inside the margin, and they rank
+        after every candidate that fits with it to spare.
+        """
 
 class TargetCheck(Result):
     """One target, the setup's figure for it, and whether it is met."""
@@ -3008,7 +3016,7 @@ class TrainEstimate(Result):
         """Compute-optimal tokens for this model (20 per parameter)."""
     @property
     def fits(self) -> bool:
-        """Whether it fits."""
+        """Whether the counted peak fits the memory (a tight fit included)."""
     @property
     def flops(self) -> FlopsEstimate:
         """FLOPs."""
@@ -3042,6 +3050,11 @@ class TrainEstimate(Result):
     @property
     def tokens_per_parameter(self) -> float:
         """Training tokens per parameter."""
+    @property
+    def verdict(self) -> FitVerdict:
+        """Whether it fits with [`verdict::FIT_MARGIN`] to spare, inside that
+        margin (tight), or not at all.
+        """
 
 class TrainMemoryPerGpu(Result):
     """Memory on one GPU, line by line, in bytes."""
@@ -3100,7 +3113,7 @@ class TrainPoint(Result):
         """Data-parallel size."""
     @property
     def fits(self) -> bool:
-        """Whether it fits."""
+        """Whether it fits (a tight fit included)."""
     @property
     def global_batch(self) -> int:
         """Sequences per optimizer step."""
@@ -3146,6 +3159,9 @@ class TrainPoint(Result):
     @property
     def tp(self) -> int:
         """Tensor-parallel size."""
+    @property
+    def verdict(self) -> FitVerdict:
+        """Whether it fits with the margin to spare, tightly, or not at all."""
 
 class TrainRequest(Result):
     """A training run to estimate."""
@@ -3270,7 +3286,7 @@ class TrainingSection(Result):
         """US dollars, if priced."""
     @property
     def fits(self) -> bool:
-        """Whether it fits."""
+        """Whether it fits (a tight fit included)."""
     @property
     def gpu_hours(self) -> float:
         """GPU-hours of the run."""
@@ -3307,6 +3323,9 @@ class TrainingSection(Result):
     @property
     def total_seconds(self) -> float:
         """Wall-clock seconds of the run."""
+    @property
+    def verdict(self) -> FitVerdict:
+        """Whether it fits with the margin to spare, tightly, or not at all."""
     @property
     def weights_bytes_per_gpu(self) -> int:
         """Weights on each GPU (forward)."""

@@ -11,6 +11,7 @@ use sizeup_core::inference::{Bound, Engine};
 use sizeup_core::training::activations::Recompute;
 use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::parallel::ZeroStage;
+use sizeup_core::training::verdict::{FitVerdict, FIT_MARGIN};
 use sizeup_core::training::TrainRequest;
 use sizeup_core::{params, Architecture, Assumption, KvDtype, WeightFormat};
 
@@ -401,7 +402,14 @@ fn reason_rows(r: &Reason) -> Vec<(&'static str, Cell)> {
         } => vec![
             (
                 "why",
-                Cell::Text(format!("the training state does not fit; the largest item is {largest_item}")),
+                Cell::Text(if needed_bytes <= capacity_bytes {
+                    format!(
+                        "the training state fits only inside the {:.0}% margin a fit leaves (tight: it may run out of memory); the largest item is {largest_item}",
+                        FIT_MARGIN * 100.0
+                    )
+                } else {
+                    format!("the training state does not fit; the largest item is {largest_item}")
+                }),
             ),
             ("needed per GPU", Cell::Bytes(needed_bytes)),
             ("GPU memory", Cell::Bytes(capacity_bytes)),
@@ -514,7 +522,11 @@ impl Report for CardReport {
                     humanize::bytes(tr.activations_bytes_per_gpu, units),
                     humanize::bytes(tr.total_bytes_per_gpu, units),
                     humanize::bytes(tr.capacity_bytes, units),
-                    if tr.fits { "" } else { " (does not fit)" }
+                    match tr.verdict {
+                        FitVerdict::Fits => "",
+                        FitVerdict::Tight => " (tight)",
+                        FitVerdict::DoesNotFit => " (does not fit)",
+                    }
                 )),
             );
             row(

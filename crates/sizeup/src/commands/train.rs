@@ -10,6 +10,7 @@ use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::loss::Loss;
 use sizeup_core::training::parallel::{LayoutRequest, ZeroStage};
 use sizeup_core::training::states::{Optimizer, OptimizerImpl, Precision, Stage};
+use sizeup_core::training::verdict::{FitVerdict, FIT_MARGIN};
 use sizeup_core::training::{self, MemoryPerGpu, TrainEstimate, TrainRequest};
 use sizeup_core::Assumption;
 
@@ -449,7 +450,7 @@ impl Report for TrainReport {
             &[("quantity", "quantity"), ("value", "value")],
         );
         let mut row = |name: &str, c: Cell| run.row(vec![Cell::Text(name.into()), c]);
-        row("fits", Cell::Text(if e.fits { "yes" } else { "no" }.into()));
+        row("fits", Cell::Text(e.verdict.word().into()));
         row(
             "largest micro-batch that fits",
             e.largest_micro_batch
@@ -484,7 +485,7 @@ impl Report for TrainReport {
         }
 
         let mut notes = Vec::new();
-        if !e.fits {
+        if e.verdict != FitVerdict::Fits {
             let mut ways = Vec::new();
             if r.recompute != Recompute::Full {
                 ways.push("--recompute full".to_string());
@@ -507,12 +508,20 @@ impl Report for TrainReport {
                 ways.push("--method lora or qlora".into());
             }
             ways.push("more GPUs with --tp or --pp".into());
-            notes.push(format!(
-                "does not fit: {} per GPU against {}; try {}",
-                humanize::bytes(m.total_bytes, units),
-                humanize::bytes(m.capacity_bytes, units),
-                ways.join(", ")
-            ));
+            let verdict = match e.verdict {
+                FitVerdict::Tight => format!(
+                    "tight, may run out of memory: {} per GPU counted against {}, inside the {:.0}% margin a fit leaves for the memory the count leaves out",
+                    humanize::bytes(m.total_bytes, units),
+                    humanize::bytes(m.capacity_bytes, units),
+                    FIT_MARGIN * 100.0
+                ),
+                _ => format!(
+                    "does not fit: {} per GPU against {}",
+                    humanize::bytes(m.total_bytes, units),
+                    humanize::bytes(m.capacity_bytes, units),
+                ),
+            };
+            notes.push(format!("{verdict}; try {}", ways.join(", ")));
         }
         notes.extend(model::assumption_notes(&e.assumptions));
         notes.extend(model::assumption_notes(&self.model_assumptions));

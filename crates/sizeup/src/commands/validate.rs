@@ -391,6 +391,7 @@ impl Report for ValidateReport {
         let mut tables = vec![summary];
         if !self.layout_grids.is_empty() {
             tables.push(grids::summary(&self.layout_grids));
+            tables.push(grids::margin(&self.layout_grids));
         }
         tables.extend([constants, cases]);
         if !self.layout_grids.is_empty() {

@@ -675,6 +675,7 @@ impl Report for PlanTrainReport {
                 ("ZeRO", "zero"),
                 ("SP", "sequence_parallel"),
                 ("memory", "memory_bytes"),
+                ("fits", "verdict"),
                 ("step", "step_seconds"),
                 ("MFU", "mfu"),
                 ("wall time", "total_seconds"),
@@ -702,6 +703,7 @@ impl Report for PlanTrainReport {
                 Cell::Exact(u64::from(c.zero.number())),
                 Cell::Text(on(c.sequence_parallel).into()),
                 Cell::Bytes(e.memory.total_bytes),
+                Cell::Text(e.verdict.word().into()),
                 Cell::Seconds(e.time.step_seconds),
                 Cell::Ratio(e.time.mfu),
                 Cell::Seconds(e.time.total_seconds),
@@ -799,6 +801,10 @@ impl Report for PlanTrainReport {
             Cell::Exact(t.pruned_by_states),
         );
         row("kept (fit)", Cell::Exact(t.kept));
+        row(
+            "  of which tight (ranked after the rest)",
+            Cell::Exact(t.tight),
+        );
         row("search time", Cell::Seconds(self.speed.seconds));
         row(
             "evaluated per second",

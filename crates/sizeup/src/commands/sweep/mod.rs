@@ -22,6 +22,7 @@ use serde::de;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sizeup_core::hardware::Accelerator;
+use sizeup_core::training::verdict::FitVerdict;
 use sizeup_core::{Architecture, Assumption};
 use sizeup_formats::hf::Quantization;
 
@@ -136,19 +137,27 @@ pub enum Rank {
     Cost,
 }
 
-/// The sort key of a point under `rank`: fitting points before those that do
-/// not fit, before errors; then the figure (unpriced points after priced ones).
+/// The sort key of a point under `rank`: fitting points before tight ones
+/// (training), before those that do not fit, before errors; then the figure
+/// (unpriced points after priced ones).
 fn rank_key(p: &SweepPoint, rank: Rank) -> (u8, f64) {
-    let (fits, speed, cost) = match &p.outcome {
+    let (class, speed, cost) = match &p.outcome {
         Outcome::Serve(s) => (
-            s.fits,
+            if s.fits { 0 } else { 2 },
             s.output_tokens_per_sec,
             s.usd_per_million_output_tokens,
         ),
-        Outcome::Train(t) => (t.fits, t.tokens_per_second, t.cost_usd),
-        Outcome::Error(_) => return (2, 0.0),
+        Outcome::Train(t) => (
+            match t.verdict {
+                FitVerdict::Fits => 0,
+                FitVerdict::Tight => 1,
+                FitVerdict::DoesNotFit => 2,
+            },
+            t.tokens_per_second,
+            t.cost_usd,
+        ),
+        Outcome::Error(_) => return (3, 0.0),
     };
-    let class = if fits { 0 } else { 1 };
     let figure = match rank {
         Rank::Speed => -speed,
         Rank::Cost => cost.unwrap_or(f64::INFINITY),

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
+use sizeup_core::training::verdict::FitVerdict;
 use sizeup_core::training::{self, MemoryPerGpu, TrainRequest};
 use sizeup_core::{Architecture, Assumption};
 
@@ -38,8 +39,10 @@ pub struct TrainPoint {
     pub seq_len: u64,
     /// Memory per GPU of the stage that needs the most, line by line.
     pub memory: MemoryPerGpu,
-    /// Whether it fits.
+    /// Whether it fits (a tight fit included).
     pub fits: bool,
+    /// Whether it fits with the margin to spare, tightly, or not at all.
+    pub verdict: FitVerdict,
     /// The largest micro-batch that fits (`None`: not even 1).
     pub largest_micro_batch: Option<u64>,
     /// Seconds per optimizer step.
@@ -91,6 +94,7 @@ pub fn evaluate(base: &Base<'_>, values: &[f64]) -> Result<TrainPoint, AppError>
         seq_len: req.seq_len,
         memory: e.memory,
         fits: e.fits,
+        verdict: e.verdict,
         largest_micro_batch: e.largest_micro_batch,
         step_seconds: e.time.step_seconds,
         tokens_per_second: e.time.tokens_per_second,
@@ -188,7 +192,7 @@ impl Columns {
         row.extend(memory_items(p).map(|(_, b)| Cell::Bytes(b)));
         row.extend([
             Cell::Bytes(p.memory.total_bytes),
-            Cell::Text(if p.fits { "yes" } else { "no" }.into()),
+            Cell::Text(p.verdict.word().into()),
             p.largest_micro_batch.map_or(Cell::Empty, Cell::Exact),
             Cell::Seconds(p.step_seconds),
             Cell::Number(p.tokens_per_second, ""),

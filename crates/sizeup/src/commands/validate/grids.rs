@@ -1,7 +1,8 @@
 //! The "layout grids" section of `sizeup validate`: published layout searches
 //! ranked by the plan's own estimate ([`sizeup_validation::grids`]).
 
-use sizeup_validation::grids::{self, GridOutcome, PricedLayout, FIRST_CHOICE_GAP_BAR};
+use sizeup_core::training::verdict::FIT_MARGIN;
+use sizeup_validation::grids::{self, margin, GridOutcome, PricedLayout, FIRST_CHOICE_GAP_BAR};
 
 use super::ratio;
 use crate::render::{Cell, Table};
@@ -71,6 +72,9 @@ pub fn summary(outcomes: &[GridOutcome]) -> Table {
             ("median |error|", "median_abs_error"),
             ("ran, predicted OOM", "measured_but_predicted_oom"),
             ("OOM, predicted to fit", "oom_but_predicted_fit"),
+            ("ran, tight", "measured_but_tight"),
+            ("OOM, tight", "oom_and_tight"),
+            ("memory read / counted", "memory_read_over_counted_median"),
         ],
     );
     for o in outcomes {
@@ -88,6 +92,9 @@ pub fn summary(outcomes: &[GridOutcome]) -> Table {
             ratio(o.median_abs_error),
             Cell::Exact(o.measured_but_predicted_oom as u64),
             Cell::Exact(o.oom_but_predicted_fit as u64),
+            Cell::Exact(o.measured_but_tight as u64),
+            Cell::Exact(o.oom_and_tight as u64),
+            median_reading(o),
         ]);
     }
     t
@@ -107,7 +114,8 @@ pub fn layouts(outcomes: &[GridOutcome]) -> Table {
             ("measured rank", "measured_rank"),
             ("predicted rank", "predicted_rank"),
             ("predicted memory", "predicted_memory_bytes"),
-            ("predicted fits", "predicted_fits"),
+            ("memory read", "memory_read_bytes"),
+            ("predicted fits", "predicted_verdict"),
             ("plan", "plan"),
             ("note", "note"),
         ],
@@ -141,9 +149,11 @@ pub fn layouts(outcomes: &[GridOutcome]) -> Table {
                 rank(l.measured_rank),
                 rank(l.predicted_rank),
                 l.predicted_memory_bytes.map_or(Cell::Empty, Cell::Bytes),
-                l.predicted_fits.map_or(Cell::Empty, |f| {
-                    Cell::Text(if f { "yes" } else { "no" }.into())
+                l.layout.memory_gib.map_or(Cell::Empty, |g| {
+                    Cell::Bytes((g * (1u64 << 30) as f64) as u64)
                 }),
+                l.predicted_verdict
+                    .map_or(Cell::Empty, |v| Cell::Text(v.word().into())),
                 Cell::Text(plan),
                 l.note.clone().map_or(Cell::Empty, Cell::Text),
             ]);
@@ -152,10 +162,62 @@ pub fn layouts(outcomes: &[GridOutcome]) -> Table {
     t
 }
 
-/// The note under the tables: where the grids come from.
+/// The median of a grid's memory readings over the counted peaks.
+fn median_reading(o: &GridOutcome) -> Cell {
+    let mut r = margin::reading_ratios(o);
+    if r.is_empty() {
+        return Cell::Empty;
+    }
+    r.sort_by(f64::total_cmp);
+    let n = r.len();
+    let median = if n % 2 == 1 {
+        r[n / 2]
+    } else {
+        (r[n / 2 - 1] + r[n / 2]) / 2.0
+    };
+    Cell::Text(format!("{median:.2}× ({n})"))
+}
+
+/// The fit margin of `sizeup train`'s verdicts, fitted on the grids'
+/// out-of-memory runs, with each source document held out.
+pub fn margin(outcomes: &[GridOutcome]) -> Table {
+    let fit = margin::fit_margin(grids::shipped(), outcomes);
+    let title = format!(
+        "fit margin: a training run fits when its counted peak leaves {:.2} of the memory free, and is tight inside that margin; fitted as the smallest step of 0.01 at which none of the grids' {} out-of-memory runs the count fits is called a fit (training::verdict::FIT_MARGIN = {:.2}); each source document held out",
+        fit.margin,
+        fit.runs,
+        FIT_MARGIN
+    );
+    let mut t = Table::new(
+        Some(&title),
+        &[
+            ("held out", "document"),
+            ("margin fitted without it", "margin_without"),
+            ("its OOM runs called a fit", "oom_called_fit"),
+            ("its runs that ran called tight", "ran_called_tight"),
+        ],
+    );
+    for h in &fit.held_out {
+        t.row(vec![
+            Cell::Text(h.document.clone()),
+            Cell::Number(h.margin_without, ""),
+            Cell::Exact(h.oom_called_fit as u64),
+            Cell::Exact(h.ran_called_tight as u64),
+        ]);
+    }
+    t
+}
+
+/// The note under the tables: where the grids and their memory readings come from.
 pub fn notes(outcomes: &[GridOutcome]) -> Vec<String> {
-    outcomes
+    let mut notes: Vec<String> = outcomes
         .iter()
         .map(|o| format!("layout grid {}: {}", o.id, o.source))
-        .collect()
+        .collect();
+    for g in grids::shipped() {
+        if let Some(how) = &g.memory_reading {
+            notes.push(format!("layout grid {} memory read: {how}", g.id));
+        }
+    }
+    notes
 }
