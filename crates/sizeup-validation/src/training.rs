@@ -1017,6 +1017,16 @@ fn longest_context(case: &Case) -> Result<CaseOutcome, Unpredictable> {
     let longest = f
         .longest
         .ok_or_else(|| fail("not even one token fits".into()))?;
+    if let Some(m) = f
+        .longest_with_margin
+        .filter(|m| m.seq_len < longest.seq_len)
+    {
+        notes.push(format!(
+            "the longest that fits with the {:.0}% margin to spare: {} tokens (the edge scored is the counted capacity's)",
+            sizeup_core::training::verdict::FIT_MARGIN * 100.0,
+            m.seq_len
+        ));
+    }
     Ok(outcome(
         case,
         metric,

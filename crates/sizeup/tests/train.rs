@@ -201,6 +201,13 @@ fn issue_11_a_peak_inside_the_margin_is_tight() {
         .unwrap()
         .iter()
         .any(|a| a["name"] == "fit verdict"));
+    // the longest sequence: 5,120 tokens within the capacity, 4,608 with the margin
+    let f = &json(&[&args[..], &["--max-seq-len"]].concat())["longest_fit"];
+    let len = |k: &str| f[k]["seq_len"].as_u64();
+    assert_eq!(
+        (len("longest_with_margin"), len("longest"), len("next")),
+        (Some(4608), Some(5120), Some(5376))
+    );
     sizeup()
         .args(["train"])
         .args(args)

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::verdict::FitVerdict;
 use super::{estimate, MemoryPerGpu, TrainRequest};
 use crate::arch::Architecture;
 use crate::error::{CoreError, Result};
@@ -82,6 +83,11 @@ pub struct LongestFit {
     pub micro_batch: u64,
     /// The longest length that fits; `None` when not even the first step does.
     pub longest: Option<AtLength>,
+    /// The longest length that fits with [`super::verdict::FIT_MARGIN`] to spare
+    /// (the same as `longest` where that one is not tight); `None` when not even
+    /// the first step does.
+    #[serde(default)]
+    pub longest_with_margin: Option<AtLength>,
     /// The next step, which does not fit; `None` when the search reached [`SEQ_LEN_LIMIT`].
     pub next: Option<AtLength>,
     /// The model's own context (`max_position_embeddings`), for comparison.
@@ -89,11 +95,13 @@ pub struct LongestFit {
 }
 
 /// The longest `seq_len` (a multiple of the step, or a power of two) at which
-/// `req` fits on `acc`, every other setting held.
+/// `req` fits on `acc`, every other setting held, and the longest at which it fits
+/// with the margin to spare.
 ///
 /// # Formula
 /// ```text
-/// longest = max { s ∈ steps, s ≤ 2^22 : memory(s) ≤ capacity }
+/// longest             = max { s ∈ steps, s ≤ 2^22 : memory(s) ≤ capacity }
+/// longest_with_margin = max { s ∈ steps, s ≤ 2^22 : memory(s) ≤ (1 − FIT_MARGIN) · capacity }
 /// ```
 /// found by doubling the length until it does not fit, then bisecting between
 /// the last length that fits and the first that does not.
@@ -134,25 +142,22 @@ pub fn longest_seq_len(
             expected: format!("lengths the context-parallel size {cp} divides"),
         });
     }
-    let at = |seq_len: u64| -> Result<(bool, AtLength)> {
+    let at = |seq_len: u64, with_margin: bool| -> Result<(bool, AtLength)> {
         let mut r = req.clone();
         r.seq_len = seq_len;
         let e = estimate(arch, acc, &r)?;
         Ok((
-            e.fits,
+            if with_margin {
+                e.verdict == FitVerdict::Fits
+            } else {
+                e.fits
+            },
             AtLength {
                 seq_len,
                 memory: e.memory,
                 largest_micro_batch: e.largest_micro_batch,
             },
         ))
-    };
-    let answer = |longest, next| LongestFit {
-        step,
-        micro_batch: req.micro_batch,
-        longest,
-        next,
-        model_context: arch.max_context,
     };
     // the first power of two cp divides is cp itself
     let first = step.first().max(match step {
@@ -164,13 +169,25 @@ pub fn longest_seq_len(
         SeqLenStep::Multiple(n) => (n, true),
         SeqLenStep::PowerOfTwo => (1, false),
     };
-    let (longest, next) =
-        double_then_bisect(first / unit, SEQ_LEN_LIMIT / unit, bisect, |k| at(k * unit))?;
+    let (first, limit) = (first / unit, SEQ_LEN_LIMIT / unit);
+    let (longest, next) = double_then_bisect(first, limit, bisect, |k| at(k * unit, false))?;
     // the step after the answer is the first length that does not fit
     if let (Some(lo), Some(hi)) = (&longest, &next) {
         debug_assert_eq!(step.next(lo.seq_len), Some(hi.seq_len));
     }
-    Ok(answer(longest, next))
+    let longest_with_margin = match &longest {
+        Some(a) if a.memory.verdict() == FitVerdict::Fits => Some(*a),
+        Some(_) => double_then_bisect(first, limit, bisect, |k| at(k * unit, true))?.0,
+        None => None,
+    };
+    Ok(LongestFit {
+        step,
+        micro_batch: req.micro_batch,
+        longest,
+        longest_with_margin,
+        next,
+        model_context: arch.max_context,
+    })
 }
 
 /// The largest `k` in `first..=limit` whose `at(k)` fits, for a `fits` that holds on
@@ -281,6 +298,32 @@ mod tests {
         let mut at = req.clone();
         at.seq_len = lo.seq_len;
         assert_eq!(estimate(&arch, acc, &at).unwrap().memory, lo.memory);
+    }
+
+    #[test]
+    fn the_answer_with_the_margin_is_the_last_fit_before_the_tight_ones() {
+        let arch = llama_7b();
+        let acc = hardware::find("H100-SXM").unwrap();
+        let mut req = TrainRequest::new(8, 4096, 8, 1);
+        req.layout.fsdp = true;
+        req.recompute = Recompute::Full;
+        let f = longest_seq_len(&arch, acc, &req, SeqLenStep::default()).unwrap();
+        let (safe, longest) = (f.longest_with_margin.unwrap(), f.longest.unwrap());
+        assert!(safe.seq_len < longest.seq_len);
+        assert_eq!(safe.memory.verdict(), FitVerdict::Fits);
+        assert_eq!(longest.memory.verdict(), FitVerdict::Tight);
+        // the step after it is tight: its memory is over (1 − m) of the capacity
+        let mut at = req.clone();
+        at.seq_len = safe.seq_len + 256;
+        assert_eq!(
+            estimate(&arch, acc, &at).unwrap().verdict,
+            FitVerdict::Tight
+        );
+        // in powers of two the longest, 131,072, fits with the margin: both answers agree
+        let pow2 = longest_seq_len(&arch, acc, &req, SeqLenStep::PowerOfTwo).unwrap();
+        let p = pow2.longest.unwrap();
+        assert_eq!(p.memory.verdict(), FitVerdict::Fits);
+        assert_eq!(pow2.longest_with_margin, pow2.longest);
     }
 
     #[test]

@@ -337,7 +337,7 @@ class LoadConcurrency(Result):
 class LongestFit(Result):
     """The answer of [`longest_seq_len`]."""
     __slots__ = ()
-    _fields = {'longest': 'AtLength', 'micro_batch': None, 'model_context': None, 'next': 'AtLength', 'step': ('union', ('SeqLenStepMultiple', 'SeqLenStepPowerOfTwo'))}
+    _fields = {'longest': 'AtLength', 'longest_with_margin': 'AtLength', 'micro_batch': None, 'model_context': None, 'next': 'AtLength', 'step': ('union', ('SeqLenStepMultiple', 'SeqLenStepPowerOfTwo'))}
 
 
 class LossChunked(Result):

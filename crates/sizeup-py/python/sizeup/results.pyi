@@ -1310,6 +1310,12 @@ class LongestFit(Result):
     def longest(self) -> Optional[AtLength]:
         """The longest length that fits; `None` when not even the first step does."""
     @property
+    def longest_with_margin(self) -> Optional[AtLength]:
+        """The longest length that fits with [`super::verdict::FIT_MARGIN`] to spare
+        (the same as `longest` where that one is not tight); `None` when not even
+        the first step does.
+        """
+    @property
     def micro_batch(self) -> int:
         """The micro-batch the search holds fixed."""
     @property

@@ -546,7 +546,25 @@ fn longest_fit_view(f: &LongestFit) -> (Table, String) {
         SeqLenStep::Multiple(n) => format!("multiples of {}", humanize::grouped(n)),
         SeqLenStep::PowerOfTwo => "powers of two".into(),
     };
+    // the longest with the margin, where it is shorter than the longest
+    let safe = f
+        .longest_with_margin
+        .as_ref()
+        .filter(|m| f.longest.as_ref().is_some_and(|a| a.seq_len != m.seq_len));
+    let tight_from = f
+        .longest
+        .as_ref()
+        .filter(|a| a.memory.verdict() == FitVerdict::Tight);
     let title = match &f.longest {
+        Some(a) if tight_from.is_some() => format!(
+            "Longest sequence that fits ({steps}, micro-batch {}): {} tokens, tight; {} with the {:.0}% margin to spare",
+            f.micro_batch,
+            humanize::grouped(a.seq_len),
+            f.longest_with_margin
+                .as_ref()
+                .map_or("none".into(), |m| format!("{} tokens", humanize::grouped(m.seq_len))),
+            FIT_MARGIN * 100.0
+        ),
         Some(a) => format!(
             "Longest sequence that fits ({steps}, micro-batch {}): {} tokens",
             f.micro_batch,
@@ -559,9 +577,21 @@ fn longest_fit_view(f: &LongestFit) -> (Table, String) {
     };
     let mut cols: Vec<(String, String)> = vec![("item".into(), "item".into())];
     let mut at: Vec<&fit::AtLength> = Vec::new();
-    if let Some(a) = &f.longest {
+    if let Some(m) = safe {
         cols.push((
-            format!("at {} (fits)", humanize::grouped(a.seq_len)),
+            format!("at {} (fits with the margin)", humanize::grouped(m.seq_len)),
+            format!("bytes_at_{}", m.seq_len),
+        ));
+        at.push(m);
+    }
+    if let Some(a) = &f.longest {
+        let verdict = if tight_from.is_some() {
+            "tight"
+        } else {
+            "fits"
+        };
+        cols.push((
+            format!("at {} ({verdict})", humanize::grouped(a.seq_len)),
             format!("bytes_at_{}", a.seq_len),
         ));
         at.push(a);
