@@ -187,6 +187,13 @@ function drawServing(r) {
   for (const w of e.warnings || []) body("serving").append(el("p", { class: "note" }, "warning: " + words(w.kind)));
 }
 
+/** A training verdict's class and words: tight is within 9% of the capacity. */
+const VERDICT = {
+  fits: ["good", "fits"],
+  tight: ["warn", "tight: may run out of memory"],
+  does_not_fit: ["bad", "does not fit"],
+};
+
 function drawTraining(r) {
   const e = r.estimate, m = e.memory, t = e.time;
   const items = [["weights", m.weights_bytes], ["gradients", m.gradients_bytes], ["optimizer", m.optimizer_states_bytes],
@@ -194,7 +201,7 @@ function drawTraining(r) {
     ["framework", m.framework_overhead_bytes]].filter(([, b]) => b > 0).map(([k, b]) => [k, b, bytes(b)]);
   show("training",
     el("p", {}, `${e.accelerator}: memory per GPU `, fig("training-memory-total", m.total_bytes, bytes(m.total_bytes)), ` of ${bytes(m.capacity_bytes)}: `,
-      el("strong", { class: e.fits ? "good" : "bad" }, e.fits ? "fits" : "does not fit")),
+      el("strong", { class: VERDICT[e.verdict][0] }, VERDICT[e.verdict][1])),
     bars(items, Math.max(m.capacity_bytes, m.total_bytes)),
     table([
       ["tokens", count(e.tokens) + ` (${num(e.tokens_per_parameter)} per parameter)`],
