@@ -342,7 +342,8 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         ..LayoutRequest::default()
     };
     let precision = text(s, "precision").unwrap_or("").to_ascii_lowercase();
-    req.precision = if precision.contains("fp8") {
+    // torchao's "Float8 linears" are FP8 products as much as TransformerEngine's "fp8"
+    req.precision = if precision.contains("fp8") || precision.contains("float8") {
         Precision::Fp8
     } else if precision.contains("fp16") {
         Precision::Fp16

@@ -268,7 +268,7 @@ fn a_zero_stage_past_a_byte_is_refused_not_wrapped() {
 
 /// Megatron-LM's 2024 table states neither micro-batch nor recomputation for its
 /// 16B run: at the reader's guesses (micro-batch 1, none) the prediction is
-/// 10.7% slow, and the plausible values (micro-batches 2 to 8 that divide the
+/// 7.3% slow, and the plausible values (micro-batches 2 to 8 that divide the
 /// batch, selective recomputation) span the measured 489 TFLOP/s, so the case
 /// scores 0 by its distance to that range; its guess is kept and reported apart.
 #[test]
@@ -283,7 +283,7 @@ fn unstated_inputs_give_a_range_the_case_is_scored_against() {
     assert_eq!(o.predicted, Some(o.reported));
     assert_eq!(o.error(), Some(0.0));
     let guess = o.guess_error().unwrap();
-    assert!((-0.12..-0.09).contains(&guess), "{guess}");
+    assert!((-0.074..-0.073).contains(&guess), "{guess}");
     assert_eq!(r.guess, r.low);
     // a case stating all it ran has no range
     let stated = shared_cases()
