@@ -65,7 +65,7 @@ fn steady(c: &mut Criterion) {
         ),
     ] {
         let req = request(load, 2000, 500);
-        let n = req.space.count(&arch, &accs).setups;
+        let n = req.count(&arch, &accs).setups;
         group.throughput(Throughput::Elements(n));
         let prepared = Prepared::new(&arch);
         let front = front_size(req.top, &req.space);

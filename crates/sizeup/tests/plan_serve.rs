@@ -651,6 +651,63 @@ fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
     assert!(v["request"]["space"]["expert_parallel"] == serde_json::json!([true]));
 }
 
+/// Under SGLang, whose `--ep-size` may be any divisor of the ranks, the plan
+/// searches every expert group size: on 4 ranks of Mixtral's 8 experts, 2 and 4;
+/// the ep 2 row (two groups of two ranks, each holding 4 whole experts split over
+/// its 2 ranks) reproduces under `sizeup infer` to the bit.
+#[test]
+fn issue_12_expert_groups_of_several_ranks_are_searched_where_the_engine_allows() {
+    let v = plan(&[
+        "mixtral-8x7b-v0.1",
+        "--rate",
+        "4",
+        "--prompt",
+        "2000",
+        "--output",
+        "500",
+        "--ttft",
+        "1",
+        "--tpot",
+        "0.05",
+        "--gpu",
+        "H100-SXM",
+        "--gpus",
+        "4",
+        "--tp",
+        "4",
+        "--weights",
+        "bf16",
+        "--expert-parallel",
+        "yes",
+        "--engine",
+        "sglang",
+        "--requests-per-replica",
+        "100",
+        "--disaggregated",
+        "no",
+        "--top",
+        "4",
+    ]);
+    let rows = v["rows"].as_array().unwrap();
+    let mut eps: Vec<u64> = rows
+        .iter()
+        .map(|r| r["candidate"]["ep"].as_u64().unwrap())
+        .collect();
+    eps.sort_unstable();
+    eps.dedup();
+    assert_eq!(eps, [2, 4]);
+    // 2 group sizes × 2 KV formats make the 4 machines; × 2 sequence caps × 2 step budgets
+    assert_eq!(v["plan"]["space"]["machines"], 4);
+    assert_eq!(v["plan"]["space"]["setups"], 16);
+    let row = rows.iter().find(|r| r["candidate"]["ep"] == 2).unwrap();
+    let flags = strings(&row["infer_args"]);
+    assert!(
+        flags.windows(2).any(|w| w[0] == "--ep" && w[1] == "2"),
+        "{flags:?}"
+    );
+    reproduced("mixtral-8x7b-v0.1", row);
+}
+
 /// A row of data-parallel attention groups (`--attention-dp`): its flags carry
 /// the groups, and `sizeup infer` with them gives the row's estimate and
 /// simulation to the bit, under a rate and under a user count.

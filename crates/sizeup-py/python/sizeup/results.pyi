@@ -2313,8 +2313,11 @@ class ServeSpace(Result):
     @property
     def expert_parallel(self) -> List[bool]:
         """Expert parallelism for MoE models: `false` the experts split like every
-        other matrix, `true` each rank of a stage holds whole experts (`ep = tp`,
-        vLLM `--enable-expert-parallel`); both by default.
+        other matrix, `true` groups of ranks hold whole experts: every rank (`ep`
+        = `tp · attention_dp`, vLLM `--enable-expert-parallel`), or for an engine
+        whose expert groups may span several ranks (SGLang `--ep-size`,
+        TensorRT-LLM `moe_expert_parallel_size`) every divisor of the ranks; both
+        by default.
         """
     @property
     def gpus(self) -> List[int]:

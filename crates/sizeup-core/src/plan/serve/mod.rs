@@ -55,7 +55,7 @@ use crate::inference::{Engine, InferEstimate, InferRequest, Load, Prepared, Stag
 pub use confirm::{
     confirm, ConfirmTally, Confirmed, Headroom, HeadroomMethod, ServeEntry, Simulated,
 };
-pub use space::{default_accelerators, ServeSpace, SpaceCount, DEFAULT_MAX_GPUS};
+pub use space::{default_accelerators, Machine, ServeSpace, SpaceCount, DEFAULT_MAX_GPUS};
 pub use split::SplitSteady;
 pub use steady::{
     evaluate, search_steady, Miss, MissReason, ParetoPoint, Ranked, ServeTally, Steady, SteadyFound,
@@ -268,6 +268,21 @@ pub struct ServePlanRequest {
     pub top: usize,
     /// The simulation's bounds.
     pub simulation: SimBounds,
+}
+
+impl ServePlanRequest {
+    /// Every machine of the space on `accs`, with the expert groups the engine
+    /// allows ([`ServeSpace::machines`]).
+    pub fn machines(&self, arch: &Architecture, accs: &[Accelerator]) -> Vec<Machine> {
+        self.space
+            .machines(arch, accs, self.workload.engine.expert_groups())
+    }
+
+    /// The size of the space on `accs`, counted without pricing it.
+    pub fn count(&self, arch: &Architecture, accs: &[Accelerator]) -> SpaceCount {
+        self.space
+            .count(arch, accs, self.workload.engine.expert_groups())
+    }
 }
 
 /// The prefill pool of a disaggregated setup: replicas that only run prompts
@@ -526,7 +541,7 @@ pub fn search(
     Ok(ServePlan {
         by: req.by,
         accelerators: accs.iter().map(|a| a.name.clone()).collect(),
-        space: req.space.count(arch, accs),
+        space: req.count(arch, accs),
         tally: found.tally,
         confirmed: confirmed.tally,
         top: confirmed.top,

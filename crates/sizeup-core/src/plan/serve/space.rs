@@ -28,6 +28,7 @@ use crate::arch::Architecture;
 use crate::dtype::{KvDtype, WeightFormat};
 use crate::hardware::Accelerator;
 use crate::inference::has_tensor_path;
+use crate::inference::ExpertGroups;
 
 /// The setups to search; every axis lists the values allowed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +42,11 @@ pub struct ServeSpace {
     #[serde(default = "one_stage")]
     pub pp: Vec<u64>,
     /// Expert parallelism for MoE models: `false` the experts split like every
-    /// other matrix, `true` each rank of a stage holds whole experts (`ep = tp`,
-    /// vLLM `--enable-expert-parallel`); both by default.
+    /// other matrix, `true` groups of ranks hold whole experts: every rank (`ep`
+    /// = `tp · attention_dp`, vLLM `--enable-expert-parallel`), or for an engine
+    /// whose expert groups may span several ranks (SGLang `--ep-size`,
+    /// TensorRT-LLM `moe_expert_parallel_size`) every divisor of the ranks; both
+    /// by default.
     #[serde(default = "both_splits")]
     pub expert_parallel: Vec<bool>,
     /// Data-parallel attention groups per replica for MoE models (vLLM
@@ -317,14 +321,21 @@ impl ServeSpace {
     }
 
     /// Expert-parallel sizes a replica of `arch` whose experts spread over
-    /// `ranks` ranks (`tp · attention_dp`) may take: 1 where the space keeps the
-    /// experts split, `ranks` where it holds them whole and `arch` has at least
-    /// that many routed experts (ranks > 1).
-    pub fn eps(&self, arch: &Architecture, ranks: u64) -> Vec<u64> {
+    /// `ranks` ranks (`tp · attention_dp`) may take under an engine whose expert
+    /// groups are `groups`: 1 where the space keeps the experts split; where it
+    /// holds them whole, `ranks` ([`ExpertGroups::AllRanks`]) or every divisor of
+    /// `ranks` above 1 ([`ExpertGroups::DivisorOfRanks`]), each no more than
+    /// `arch`'s routed experts; nothing more for an engine without expert
+    /// parallelism (`None`).
+    pub fn eps(&self, arch: &Architecture, ranks: u64, groups: Option<ExpertGroups>) -> Vec<u64> {
         let experts = arch.first_moe().map_or(0, |m| m.num_experts);
         let split = self.expert_parallel.contains(&false).then_some(1);
-        let whole = (self.expert_parallel.contains(&true) && ranks > 1 && ranks <= experts)
-            .then_some(ranks);
+        let sizes: Vec<u64> = match groups.filter(|_| self.expert_parallel.contains(&true)) {
+            Some(ExpertGroups::AllRanks) => vec![ranks],
+            Some(ExpertGroups::DivisorOfRanks) => (2..=ranks).filter(|d| ranks % d == 0).collect(),
+            None => Vec::new(),
+        };
+        let whole = sizes.into_iter().filter(|&e| e > 1 && e <= experts);
         split.into_iter().chain(whole).collect()
     }
 
@@ -344,8 +355,14 @@ impl ServeSpace {
         out
     }
 
-    /// Every machine of the space on `accs` for `arch`, in walk order.
-    pub fn machines(&self, arch: &Architecture, accs: &[Accelerator]) -> Vec<Machine> {
+    /// Every machine of the space on `accs` for `arch` under an engine whose
+    /// expert groups are `groups` ([`crate::inference::Engine::expert_groups`]), in walk order.
+    pub fn machines(
+        &self,
+        arch: &Architecture,
+        accs: &[Accelerator],
+        groups: Option<ExpertGroups>,
+    ) -> Vec<Machine> {
         let mut out = Vec::new();
         let largest = self.gpus.iter().copied().max().unwrap_or(0);
         for (a, acc) in accs.iter().enumerate() {
@@ -365,7 +382,7 @@ impl ServeSpace {
                             if attention_dp > 1 && !linked {
                                 continue;
                             }
-                            for ep in self.eps(arch, tp.saturating_mul(attention_dp)) {
+                            for ep in self.eps(arch, tp.saturating_mul(attention_dp), groups) {
                                 for kv in 0..self.kv_dtypes.len() {
                                     out.push(Machine {
                                         accelerator: a,
@@ -387,8 +404,13 @@ impl ServeSpace {
     }
 
     /// Count the space without pricing it.
-    pub fn count(&self, arch: &Architecture, accs: &[Accelerator]) -> SpaceCount {
-        let machines = self.machines(arch, accs);
+    pub fn count(
+        &self,
+        arch: &Architecture,
+        accs: &[Accelerator],
+        groups: Option<ExpertGroups>,
+    ) -> SpaceCount {
+        let machines = self.machines(arch, accs, groups);
         let disaggregated = machines.iter().fold(0u64, |n, m| {
             n.saturating_add(self.split_setups(arch, &accs[m.accelerator], m))
         });

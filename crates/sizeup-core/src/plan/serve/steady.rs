@@ -903,7 +903,7 @@ pub fn search_steady(
 ) -> Result<SteadyFound> {
     super::validate(accs, req)?;
     prepared.arch().check_layers()?;
-    let machines = req.space.machines(prepared.arch(), accs);
+    let machines = req.machines(prepared.arch(), accs);
     // a format's stored tensors depend on nothing else: store each once
     let stored: Vec<Result<Vec<StoredTensor>>> = req
         .space

@@ -59,7 +59,7 @@ fn small(load: ServeLoad) -> (Vec<Accelerator>, ServePlanRequest) {
 fn brute_force(arch: &Architecture, accs: &[Accelerator], req: &ServePlanRequest) -> Vec<Ranked> {
     let prepared = Prepared::new(arch);
     let mut kept = Vec::new();
-    for m in req.space.machines(arch, accs) {
+    for m in req.machines(arch, accs) {
         // (prefill tp, prefill replicas, decode replicas) of every layout: aggregated first
         let mut layouts: Vec<(u64, u64, u64)> = Vec::new();
         if req.space.aggregated() {
@@ -133,7 +133,7 @@ fn the_steady_tier_keeps_what_deciding_each_setup_alone_keeps() {
             req.by = by;
             let found = search_steady(&Prepared::new(&arch), &accs, &req, 10).unwrap();
             let all = brute_force(&arch, &accs, &req);
-            let count = req.space.count(&arch, &accs);
+            let count = req.count(&arch, &accs);
             assert_eq!(found.tally.evaluated, count.setups);
             // 2 accelerators × 2 formats × 2 KV × 6 (tp, pp) of tp 1, 2 and pp 1, 2, 4;
             // 2 chunks × 2 caps × the replica counts of 1 to 8 GPUs: 8 of 1 GPU, 4 of
@@ -396,7 +396,7 @@ fn the_steady_tier_keeps_what_deciding_each_disaggregated_setup_alone_keeps() {
         req.space.disaggregated = vec![true];
         let found = search_steady(&Prepared::new(&arch), &accs, &req, 10).unwrap();
         let all = brute_force(&arch, &accs, &req);
-        let count = req.space.count(&arch, &accs);
+        let count = req.count(&arch, &accs);
         // (P, D) with P·t_p + D·t_d ≤ 8: t_d 1 beside t_p 1 (28) and 2 (12),
         // t_d 2 beside t_p 1 (12) and 2 (6); 8 (accelerator, weights, KV) × 4 caps
         assert_eq!(count.setups, 8 * 4 * (28 + 12 + 12 + 6));
@@ -656,7 +656,7 @@ fn expert_parallel_machines_are_walked_as_deciding_each_setup_alone() {
     req.space.tp = vec![1, 2, 4];
     req.space.pp = vec![1];
     req.space.weights = vec![WeightFormat::Bf16];
-    let count = req.space.count(&arch, &accs);
+    let count = req.count(&arch, &accs);
     // per accelerator and KV precision, (tp, attention groups) with tp · groups ≤ 8:
     // experts split, and held whole where they spread over 2 to 8 ranks
     // tp 1: groups 1 (split only), 2, 4, 8; tp 2: 1, 2, 4; tp 4: 1, 2
@@ -690,4 +690,21 @@ fn expert_parallel_machines_are_walked_as_deciding_each_setup_alone() {
             e.schedule.time_per_output_token_seconds.to_bits()
         );
     }
+}
+
+#[test]
+fn expert_group_sizes_follow_the_engine() {
+    let arch = mixtral();
+    let space = request(ServeLoad::Rate { per_sec: 4.0 }).space;
+    // vLLM: all ranks or none; SGLang and TensorRT-LLM: every divisor, up to the 8 experts
+    let all = Engine::Vllm.expert_groups();
+    let divisors = Engine::Sglang.expert_groups();
+    assert_eq!(space.eps(&arch, 4, all), [1, 4]);
+    assert_eq!(space.eps(&arch, 4, divisors), [1, 2, 4]);
+    assert_eq!(space.eps(&arch, 12, divisors), [1, 2, 3, 4, 6]);
+    assert_eq!(space.eps(&arch, 16, all), [1]);
+    assert_eq!(space.eps(&arch, 4, Engine::LlamaCpp.expert_groups()), [1]);
+    let mut whole = space.clone();
+    whole.expert_parallel = vec![true];
+    assert_eq!(whole.eps(&arch, 6, divisors), [2, 3, 6]);
 }

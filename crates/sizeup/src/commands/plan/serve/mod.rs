@@ -139,9 +139,11 @@ pub struct PlanServeArgs {
     /// to D decode replicas; the simulation runs the two pools apart): no, yes or both
     #[arg(long, value_enum, default_value_t = Searched::Both)]
     pub disaggregated: Searched,
-    /// Expert parallelism for MoE models (each rank of a stage holds whole experts,
-    /// `--ep` = `--tp`, vLLM's `--enable-expert-parallel`): no, yes or both (default
-    /// both for vllm, sglang and trtllm; no for the others)
+    /// Expert parallelism for MoE models (groups of ranks hold whole experts: under
+    /// vllm every rank, `--ep` = `--tp` · `--attention-dp`, vLLM's
+    /// `--enable-expert-parallel`; under sglang and trtllm every group size that
+    /// divides the ranks): no, yes or both (default both for vllm, sglang and
+    /// trtllm; no for the others)
     #[arg(long, value_enum)]
     pub expert_parallel: Option<Searched>,
     /// Serving engine: vllm, sglang, trtllm, llama.cpp, transformers
@@ -506,7 +508,7 @@ pub fn run_serve(args: &PlanServeArgs) -> Result<PlanServeReport, AppError> {
     let accs = args.accelerators()?;
     let mut req = args.request();
     serve_plan::validate(&accs, &req)?;
-    let count = req.space.count(arch, &accs);
+    let count = req.count(arch, &accs);
     if count.setups == 0 {
         return Err(empty_space(args, arch.heads(), &req));
     }
@@ -684,7 +686,7 @@ fn assumptions(
         ),
         Assumption::new(
             "parallelism",
-            "tensor parallelism within a stage; pipeline stages per replica (`--pp`), as many batches in flight, aggregated setups only; replicas independent; for MoE models, data-parallel attention groups (`--attention-dp`) and experts split as tensors or held whole by each rank (`--ep` = `--tp` · `--attention-dp`), aggregated setups only; expert groups of several ranks are not searched",
+            "tensor parallelism within a stage; pipeline stages per replica (`--pp`), as many batches in flight, aggregated setups only; replicas independent; for MoE models, data-parallel attention groups (`--attention-dp`) and experts split as tensors or held whole by groups of ranks (`--ep`: every rank, `--tp` · `--attention-dp`, under vLLM; every divisor of the ranks under SGLang and TensorRT-LLM), aggregated setups only",
             scope,
         ),
         Assumption::new(
