@@ -605,11 +605,11 @@ fn issue_12_a_model_beyond_one_node_is_planned_across_stages() {
     );
 }
 
-/// An expert-parallel row (`--ep` = `--tp`): its flags carry the groups, and
-/// `sizeup infer` with them gives the row's estimate and simulation to the bit.
-#[test]
-fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
-    let v = plan(&[
+/// `plan serve` of Mixtral-8x7B in bf16 on H100s at 4 req/s (2,000-token prompts,
+/// 500-token outputs, p95 TTFT ≤ 1 s, TPOT ≤ 50 ms), experts held whole,
+/// aggregated, 100 requests a replica, with `extra` flags.
+fn mixtral_experts_held_whole(extra: &[&str]) -> Value {
+    let base = [
         "mixtral-8x7b-v0.1",
         "--rate",
         "4",
@@ -623,10 +623,6 @@ fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
         "0.05",
         "--gpu",
         "H100-SXM",
-        "--gpus",
-        "2,4",
-        "--tp",
-        "2,4",
         "--weights",
         "bf16",
         "--expert-parallel",
@@ -635,9 +631,15 @@ fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
         "100",
         "--disaggregated",
         "no",
-        "--top",
-        "1",
-    ]);
+    ];
+    plan(&[&base[..], extra].concat())
+}
+
+/// An expert-parallel row (`--ep` = `--tp`): its flags carry the groups, and
+/// `sizeup infer` with them gives the row's estimate and simulation to the bit.
+#[test]
+fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
+    let v = mixtral_experts_held_whole(&["--gpus", "2,4", "--tp", "2,4", "--top", "1"]);
     let row = &v["rows"][0];
     let c = &row["candidate"];
     assert_eq!(c["ep"], c["tp"], "{row}");
@@ -657,36 +659,8 @@ fn issue_12_an_expert_parallel_row_matches_infer_to_the_bit() {
 /// its 2 ranks) reproduces under `sizeup infer` to the bit.
 #[test]
 fn issue_12_expert_groups_of_several_ranks_are_searched_where_the_engine_allows() {
-    let v = plan(&[
-        "mixtral-8x7b-v0.1",
-        "--rate",
-        "4",
-        "--prompt",
-        "2000",
-        "--output",
-        "500",
-        "--ttft",
-        "1",
-        "--tpot",
-        "0.05",
-        "--gpu",
-        "H100-SXM",
-        "--gpus",
-        "4",
-        "--tp",
-        "4",
-        "--weights",
-        "bf16",
-        "--expert-parallel",
-        "yes",
-        "--engine",
-        "sglang",
-        "--requests-per-replica",
-        "100",
-        "--disaggregated",
-        "no",
-        "--top",
-        "4",
+    let v = mixtral_experts_held_whole(&[
+        "--gpus", "4", "--tp", "4", "--engine", "sglang", "--top", "4",
     ]);
     let rows = v["rows"].as_array().unwrap();
     let mut eps: Vec<u64> = rows

@@ -103,10 +103,20 @@ pub(crate) fn one() -> u64 {
     1
 }
 
+/// Devices of one serving replica: `tp` ranks per stage, `pp` stages, and
+/// `attention_dp` data-parallel attention groups (each of `tp · pp` devices)
+/// sharing the experts; `None` past `u64`.
+///
+/// # Formula
+/// `gpus = tp · pp · attention_dp`
+pub fn replica_devices(tp: u64, pp: u64, attention_dp: u64) -> Option<u64> {
+    tp.checked_mul(pp)?.checked_mul(attention_dp)
+}
+
 impl InferRequest {
-    /// Devices of one replica, `tp · pp · attention_dp` (`None` past `u64`).
+    /// Devices of one replica ([`replica_devices`]).
     pub fn gpus_per_replica(&self) -> Option<u64> {
-        self.tp.checked_mul(self.pp)?.checked_mul(self.attention_dp)
+        replica_devices(self.tp, self.pp, self.attention_dp)
     }
 }
 

@@ -281,13 +281,19 @@ mod tests {
         assert!(calls <= 2 * 20 + 1, "{calls}");
     }
 
+    /// LLaMA-7B under FSDP on 8 GPUs, one sequence each, recomputing every layer.
+    fn fsdp_full_recompute() -> TrainRequest {
+        let mut req = TrainRequest::new(8, 4096, 8, 1);
+        req.layout.fsdp = true;
+        req.recompute = Recompute::Full;
+        req
+    }
+
     #[test]
     fn the_answer_fits_and_the_next_step_does_not() {
         let arch = llama_7b();
         let acc = hardware::find("H100-SXM").unwrap();
-        let mut req = TrainRequest::new(8, 4096, 8, 1);
-        req.layout.fsdp = true;
-        req.recompute = Recompute::Full;
+        let req = fsdp_full_recompute();
         let f = longest_seq_len(&arch, acc, &req, SeqLenStep::default()).unwrap();
         let (lo, hi) = (f.longest.unwrap(), f.next.unwrap());
         assert_eq!(lo.seq_len % 256, 0);
@@ -304,9 +310,7 @@ mod tests {
     fn the_answer_with_the_margin_is_the_last_fit_before_the_tight_ones() {
         let arch = llama_7b();
         let acc = hardware::find("H100-SXM").unwrap();
-        let mut req = TrainRequest::new(8, 4096, 8, 1);
-        req.layout.fsdp = true;
-        req.recompute = Recompute::Full;
+        let req = fsdp_full_recompute();
         let f = longest_seq_len(&arch, acc, &req, SeqLenStep::default()).unwrap();
         let (safe, longest) = (f.longest_with_margin.unwrap(), f.longest.unwrap());
         assert!(safe.seq_len < longest.seq_len);

@@ -393,11 +393,9 @@ impl ServeCandidate {
         self.gpus_per_replica().saturating_mul(self.replicas)
     }
 
-    /// GPUs of one (decode) replica, `tp · pp · attention_dp`.
+    /// GPUs of one (decode) replica ([`crate::inference::replica_devices`]; `u64::MAX` past it).
     pub fn gpus_per_replica(&self) -> u64 {
-        self.tp
-            .saturating_mul(self.pp)
-            .saturating_mul(self.attention_dp)
+        crate::inference::replica_devices(self.tp, self.pp, self.attention_dp).unwrap_or(u64::MAX)
     }
 
     /// The request `sizeup infer` builds from this setup's flags: on `gpu`

@@ -151,11 +151,9 @@ impl Machine {
         self.pp == 1 && self.attention_dp == 1 && self.ep == 1
     }
 
-    /// GPUs of one replica, `tp · pp · attention_dp`.
+    /// GPUs of one replica ([`crate::inference::replica_devices`]; `u64::MAX` past it).
     pub fn gpus_per_replica(&self) -> u64 {
-        self.tp
-            .saturating_mul(self.pp)
-            .saturating_mul(self.attention_dp)
+        crate::inference::replica_devices(self.tp, self.pp, self.attention_dp).unwrap_or(u64::MAX)
     }
 
     /// One setup on this machine: `replicas` (decode replicas where `prefill` is a
