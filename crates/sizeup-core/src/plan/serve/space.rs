@@ -330,7 +330,10 @@ impl ServeSpace {
         let split = self.expert_parallel.contains(&false).then_some(1);
         let sizes: Vec<u64> = match groups.filter(|_| self.expert_parallel.contains(&true)) {
             Some(ExpertGroups::AllRanks) => vec![ranks],
-            Some(ExpertGroups::DivisorOfRanks) => (2..=ranks).filter(|d| ranks % d == 0).collect(),
+            // no group may hold less than one expert: divisors up to the expert count
+            Some(ExpertGroups::DivisorOfRanks) => (2..=ranks.min(experts))
+                .filter(|d| ranks % d == 0)
+                .collect(),
             None => Vec::new(),
         };
         let whole = sizes.into_iter().filter(|&e| e > 1 && e <= experts);

@@ -702,6 +702,8 @@ fn expert_group_sizes_follow_the_engine() {
     assert_eq!(space.eps(&arch, 4, all), [1, 4]);
     assert_eq!(space.eps(&arch, 4, divisors), [1, 2, 4]);
     assert_eq!(space.eps(&arch, 12, divisors), [1, 2, 3, 4, 6]);
+    // the divisors are sought only up to the expert count, however many the ranks
+    assert_eq!(space.eps(&arch, 1 << 40, divisors), [1, 2, 4, 8]);
     assert_eq!(space.eps(&arch, 16, all), [1]);
     assert_eq!(space.eps(&arch, 4, Engine::LlamaCpp.expert_groups()), [1]);
     let mut whole = space.clone();
