@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 ///
 /// # Source
-/// Fitted by `sizeup validate` (`sizeup_validation::grids::fit_margin`): the
+/// Fitted by `sizeup validate` (`sizeup_validation::grids::margin::fit_margin`): the
 /// smallest margin, on a grid of 0.01, at which no out-of-memory run of the
 /// published layout grids (bigscience-workshop/bigscience: the tr11 BLOOM
 /// chronicles and the tr3m 1B3 V100 tables) is called a fit, with the margin
@@ -45,9 +45,14 @@ pub enum FitVerdict {
 impl FitVerdict {
     /// The verdict on a counted peak of `total` bytes on `capacity` bytes.
     pub fn of(total: u64, capacity: u64) -> Self {
+        Self::with_margin(total, capacity, FIT_MARGIN)
+    }
+
+    /// The verdict under another margin `m` (the validator's fit tries each).
+    pub fn with_margin(total: u64, capacity: u64, m: f64) -> Self {
         if total > capacity {
             FitVerdict::DoesNotFit
-        } else if total as f64 > (1.0 - FIT_MARGIN) * capacity as f64 {
+        } else if total as f64 > (1.0 - m) * capacity as f64 {
             FitVerdict::Tight
         } else {
             FitVerdict::Fits

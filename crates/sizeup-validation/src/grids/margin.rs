@@ -84,15 +84,9 @@ fn fit<'r>(runs: impl Iterator<Item = &'r Run> + Clone) -> (f64, usize) {
     ((margin / GRID_STEP).round() * GRID_STEP, oom.count())
 }
 
-/// [`FitVerdict::of`] under another margin.
-fn verdict(r: &Run, margin: f64) -> FitVerdict {
-    if r.counted > r.capacity {
-        FitVerdict::DoesNotFit
-    } else if r.counted as f64 > (1.0 - margin) * r.capacity as f64 {
-        FitVerdict::Tight
-    } else {
-        FitVerdict::Fits
-    }
+/// A run's verdict under the margin `m`.
+fn verdict(r: &Run, m: f64) -> FitVerdict {
+    FitVerdict::with_margin(r.counted, r.capacity, m)
 }
 
 /// Fit the margin on `grids` (priced as `outcomes`, in the same order).

@@ -162,20 +162,12 @@ pub fn layouts(outcomes: &[GridOutcome]) -> Table {
     t
 }
 
-/// The median of a grid's memory readings over the counted peaks.
+/// The median of a grid's memory readings over the counted peaks (all positive).
 fn median_reading(o: &GridOutcome) -> Cell {
-    let mut r = margin::reading_ratios(o);
-    if r.is_empty() {
-        return Cell::Empty;
-    }
-    r.sort_by(f64::total_cmp);
-    let n = r.len();
-    let median = if n % 2 == 1 {
-        r[n / 2]
-    } else {
-        (r[n / 2 - 1] + r[n / 2]) / 2.0
-    };
-    Cell::Text(format!("{median:.2}× ({n})"))
+    let r = margin::reading_ratios(o);
+    sizeup_validation::abs_quantile(&r, 0.5).map_or(Cell::Empty, |m| {
+        Cell::Text(format!("{m:.2}× ({})", r.len()))
+    })
 }
 
 /// The fit margin of `sizeup train`'s verdicts, fitted on the grids'
