@@ -557,6 +557,7 @@ mod tests {
                 let mut full = training::estimate(&arch, acc, &r).unwrap();
                 let point = training::estimate_point(&arch, acc, &r).unwrap();
                 full.largest_micro_batch = None;
+                full.largest_micro_batch_with_margin = None;
                 full.assumptions.clear();
                 assert_eq!(full, point);
                 n += 1;

@@ -383,6 +383,10 @@ pub struct TrainEstimate {
     pub verdict: verdict::FitVerdict,
     /// The largest micro-batch that fits (memory only; `None` if not even 1 does).
     pub largest_micro_batch: Option<u64>,
+    /// The largest micro-batch that fits with [`verdict::FIT_MARGIN`] to spare
+    /// (`None` if not even 1 does).
+    #[serde(default)]
+    pub largest_micro_batch_with_margin: Option<u64>,
     /// FLOPs.
     pub flops: FlopsEstimate,
     /// Time and cost.
@@ -582,7 +586,8 @@ fn memory(
     })
 }
 
-/// The largest micro-batch whose memory fits, by doubling then bisection.
+/// The largest micro-batch whose memory fits (with `with_margin`, with
+/// [`verdict::FIT_MARGIN`] to spare), by doubling then bisection.
 #[allow(clippy::too_many_arguments)]
 fn largest_micro_batch(
     arch: &Architecture,
@@ -591,16 +596,18 @@ fn largest_micro_batch(
     acc: &Accelerator,
     req: &TrainRequest,
     layout: &Layout,
+    with_margin: bool,
     memo: &mut Memo,
 ) -> Result<Option<u64>> {
     const LIMIT: u64 = 1 << 20;
     let mut fits = |b: u64| -> Result<(bool, u64)> {
-        Ok((
-            memory(arch, list, inputs, acc, req, layout, b, memo)?
-                .0
-                .fits(),
-            b,
-        ))
+        let mem = memory(arch, list, inputs, acc, req, layout, b, memo)?.0;
+        let fits = if with_margin {
+            mem.verdict() == verdict::FitVerdict::Fits
+        } else {
+            mem.fits()
+        };
+        Ok((fits, b))
     };
     // Memory grows with the micro-batch except at the first one that makes a
     // step a single micro-batch, where the gradients may leave the peak (Peak):
@@ -841,6 +848,7 @@ struct Priced<'p> {
     fabric: Fabric,
     mem: MemoryPerGpu,
     largest: Option<u64>,
+    largest_with_margin: Option<u64>,
     adapters: Option<u64>,
     per_token: flops::FlopsPerToken,
     model_step: f64,
@@ -890,6 +898,7 @@ fn estimate_with(
         verdict: p.mem.verdict(),
         memory: p.mem,
         largest_micro_batch: p.largest,
+        largest_micro_batch_with_margin: p.largest_with_margin,
         flops: FlopsEstimate {
             per_token: p.per_token,
             model_flops_per_step: p.model_step,
@@ -988,10 +997,13 @@ fn price<'p>(
 
     // memory
     let (mem, stage_params) = memory(arch, list, inputs, acc, req, &layout, req.micro_batch, memo)?;
-    let largest = if full {
-        largest_micro_batch(arch, list, inputs, acc, req, &layout, memo)?
+    let (largest, largest_with_margin) = if full {
+        (
+            largest_micro_batch(arch, list, inputs, acc, req, &layout, false, memo)?,
+            largest_micro_batch(arch, list, inputs, acc, req, &layout, true, memo)?,
+        )
     } else {
-        None
+        (None, None)
     };
 
     // FLOPs
@@ -1069,6 +1081,7 @@ fn price<'p>(
         fabric,
         mem,
         largest,
+        largest_with_margin,
         adapters,
         per_token,
         model_step,

@@ -881,7 +881,7 @@ class Totals(Result):
 class TrainEstimate(Result):
     """Everything `sizeup train` reports."""
     __slots__ = ()
-    _fields = {'accelerator': None, 'assumptions': ('list', 'Assumption'), 'compute_optimal_tokens': None, 'fits': None, 'flops': 'FlopsEstimate', 'largest_micro_batch': None, 'layout': 'Layout', 'memory': 'TrainMemoryPerGpu', 'method': ('union', ('MethodFull', 'MethodLora', 'MethodQlora')), 'params_active': None, 'params_total': None, 'params_trainable': None, 'time': 'TimeEstimate', 'tokens': None, 'tokens_per_parameter': None, 'verdict': None}
+    _fields = {'accelerator': None, 'assumptions': ('list', 'Assumption'), 'compute_optimal_tokens': None, 'fits': None, 'flops': 'FlopsEstimate', 'largest_micro_batch': None, 'largest_micro_batch_with_margin': None, 'layout': 'Layout', 'memory': 'TrainMemoryPerGpu', 'method': ('union', ('MethodFull', 'MethodLora', 'MethodQlora')), 'params_active': None, 'params_total': None, 'params_trainable': None, 'time': 'TimeEstimate', 'tokens': None, 'tokens_per_parameter': None, 'verdict': None}
 
 
 class TrainMemoryPerGpu(Result):

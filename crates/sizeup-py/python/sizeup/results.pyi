@@ -3033,6 +3033,11 @@ class TrainEstimate(Result):
     def largest_micro_batch(self) -> Optional[int]:
         """The largest micro-batch that fits (memory only; `None` if not even 1 does)."""
     @property
+    def largest_micro_batch_with_margin(self) -> Optional[int]:
+        """The largest micro-batch that fits with [`verdict::FIT_MARGIN`] to spare
+        (`None` if not even 1 does).
+        """
+    @property
     def layout(self) -> Layout:
         """The checked layout."""
     @property

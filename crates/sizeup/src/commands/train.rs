@@ -456,6 +456,11 @@ impl Report for TrainReport {
             e.largest_micro_batch
                 .map_or(Cell::Text("none (not even 1)".into()), Cell::Exact),
         );
+        row(
+            &format!("  with the {:.0}% margin to spare", FIT_MARGIN * 100.0),
+            e.largest_micro_batch_with_margin
+                .map_or(Cell::Text("none (not even 1)".into()), Cell::Exact),
+        );
         row("training tokens", Cell::Text(tokens(e.tokens)));
         row(
             "compute-optimal tokens (20 per parameter)",
