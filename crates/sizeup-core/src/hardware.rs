@@ -34,9 +34,10 @@ pub struct Accelerator {
     /// Memory in bytes (HBM, GDDR or unified memory), the nominal size.
     pub memory_bytes: u64,
     /// What a program can allocate where the driver or the OS says less than the
-    /// nominal size (`nvidia-smi`'s total, a unified-memory GPU's limit); shown
-    /// beside the nominal figure. The estimates still use `memory_bytes` and
-    /// count the driver's part as runtime overhead.
+    /// nominal size (CUDA's total, a unified-memory GPU's limit); shown beside the
+    /// nominal figure. Serving counts the difference as runtime and takes an
+    /// engine's memory fraction of this figure ([`Accelerator::usable_bytes`]);
+    /// training's framework overhead covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usable_memory_bytes: Option<u64>,
     /// Where the usable figure comes from.
@@ -307,6 +308,12 @@ impl Accelerator {
             });
         }
         Ok(())
+    }
+
+    /// What a program can allocate: the usable figure where the row states one,
+    /// else the nominal size.
+    pub fn usable_bytes(&self) -> u64 {
+        self.usable_memory_bytes.unwrap_or(self.memory_bytes)
     }
 
     /// Whether `query` names this accelerator (name or alias, ignoring case, `-`, `_` and spaces).

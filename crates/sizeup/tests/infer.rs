@@ -679,7 +679,7 @@ fn issue_12_data_parallel_attention_serving() {
     let kv = |e: &serde_json::Value| e["memory"]["kv_cache_bytes"].as_u64().unwrap();
     assert_eq!(kv(t), 8 * kv(g));
     let most = |e: &serde_json::Value| e["max_batch_at_context"].as_u64().unwrap();
-    assert_eq!((most(t), most(g)), (228, 1200));
+    assert_eq!((most(t), most(g)), (233, 1240));
     let pool = |e: &serde_json::Value| e["kv_pool"]["concurrency_at_context"].as_f64().unwrap();
     assert!(
         pool(g) >= most(g) as f64 && pool(g) < most(g) as f64 + 8.0,

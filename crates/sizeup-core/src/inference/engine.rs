@@ -270,6 +270,11 @@ pub struct EngineProfile {
     /// Tokens one prefill step processes (sizes the activation workspace);
     /// `None` for the whole batch at once.
     pub prefill_chunk_tokens: Option<u64>,
+    /// The engine sizes its KV pool after a profiling pass of one whole prefill
+    /// chunk (vLLM's `profile_run` at `max_num_batched_tokens`), so the workspace
+    /// it keeps back is the chunk's, however short the prompts served.
+    #[serde(default)]
+    pub profiles_whole_chunk: bool,
     /// Fraction of the accelerator's measured 16-bit (and FP32) matmul rate (after the
     /// device model's size curve) its kernels reach.
     pub matmul_efficiency_16bit: f64,
@@ -312,7 +317,12 @@ pub struct EngineProfile {
 /// # Source
 /// - vLLM: `gpu_memory_utilization = 0.9` and 16-token blocks (vLLM engine
 ///   arguments docs); `max_num_batched_tokens = 8192` chunked prefill (vLLM
-///   "Optimization and Tuning"); CUDA graphs for decode.
+///   "Optimization and Tuning"). The pool is what the utilization leaves after
+///   the weights, a profiling pass of one whole chunk and the memory torch does
+///   not hold (0.35 GiB on an RTX 3090, vllm-project/vllm issue #10517); CUDA
+///   graphs are captured after the pool is allocated, out of the reserve
+///   (vllm/worker/worker.py: `determine_num_available_blocks`, then
+///   `capture_model`).
 /// - SGLang: `mem_fraction_static = 0.88`, page size 1, `chunked_prefill_size = 8192`
 ///   (SGLang server arguments docs).
 /// - TensorRT-LLM: `kv_cache_free_gpu_mem_fraction = 0.9`, 64-token blocks,
@@ -329,7 +339,8 @@ pub struct EngineProfile {
 ///
 /// # Assumptions / limits
 /// Runtime bytes are estimates: about 0.5 GiB of CUDA context and cuBLAS
-/// workspace, plus CUDA graphs for engines that capture them.
+/// workspace, plus CUDA graphs for engines that capture them before sizing
+/// their pool.
 pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
     let base = EngineProfile {
         engine,
@@ -339,6 +350,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         runtime_bytes: 1536 * MIB,
         comm_buffer_bytes: 512 * MIB,
         prefill_chunk_tokens: Some(8192),
+        profiles_whole_chunk: false,
         // fitted by sizeup_validation::calibration (Knob::ServingMatmul16 / ServingMatmul8), as
         // shares of the accelerator's measured matmul rates (device::Device::matmul)
         matmul_efficiency_16bit: 0.81,
@@ -357,6 +369,8 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
     };
     match (engine, backend) {
         (Engine::Vllm, _) => EngineProfile {
+            runtime_bytes: 512 * MIB,
+            profiles_whole_chunk: true,
             source: "vLLM docs (gpu_memory_utilization 0.9, block 16, max_num_batched_tokens 8192); efficiencies shared with TensorRT-LLM's calibration".into(),
             ..base
         },
@@ -517,7 +531,7 @@ impl EngineProfile {
             Assumption::new(
                 "runtime memory (context, workspaces, graphs, driver)",
                 mib(self.runtime_bytes),
-                "estimate: CUDA context + cuBLAS workspace ≈ 0.5 GiB, plus CUDA graphs where captured",
+                "estimate: CUDA context + cuBLAS workspace ≈ 0.5 GiB, plus CUDA graphs where the engine captures them before sizing its pool; the driver's part (nominal − usable memory) is added where the accelerator states it",
             ),
             Assumption::new(
                 "communication buffers at tp ≥ 2",
@@ -526,8 +540,13 @@ impl EngineProfile {
             ),
             Assumption::new(
                 "prefill chunk",
-                self.prefill_chunk_tokens
-                    .map_or("whole batch".to_string(), |t| format!("{t} tokens")),
+                match (self.prefill_chunk_tokens, self.profiles_whole_chunk) {
+                    (None, _) => "whole batch".to_string(),
+                    (Some(t), false) => format!("{t} tokens"),
+                    (Some(t), true) => format!(
+                        "{t} tokens; the pool is sized after a profiling pass of a whole chunk, so its workspace is kept back"
+                    ),
+                },
                 src,
             ),
             Assumption::new("matmul efficiency factor (16-bit)", self.matmul_efficiency_16bit, src),

@@ -22,7 +22,7 @@ pub struct MemoryPerGpu {
     pub runtime_bytes: u64,
     /// Communication buffers (0 on a device that exchanges with none).
     pub comm_buffer_bytes: u64,
-    /// What the engine keeps back by design (vLLM `1 − gpu_memory_utilization`).
+    /// What the engine keeps back by design (vLLM `1 − gpu_memory_utilization` of the usable memory).
     pub engine_reserve_bytes: u64,
     /// What is left; 0 when it does not fit.
     pub free_bytes: u64,
@@ -126,21 +126,27 @@ pub(super) fn workspace_bytes_of(
 ///
 /// # Formula
 /// ```text
-/// reserve = fraction · total                       (Total)
-///         = fraction · (total − weights − runtime)  (Free)
+/// runtime = engine runtime + (total − usable)          the driver's part counted as runtime
+/// reserve = fraction · usable                          (Total)
+///         = fraction · (usable − weights − runtime)    (Free)
 /// free    = total − weights − KV − workspace − runtime − comm − reserve
 /// ```
 ///
 /// # Source
-/// DESIGN.md "Inference": runtime overheads are separate line items.
+/// DESIGN.md "Inference": runtime overheads are separate line items. vLLM takes
+/// `gpu_memory_utilization` of the total CUDA reports (`torch.cuda.mem_get_info`),
+/// not of the nominal size (vllm/worker/worker.py `determine_num_available_blocks`).
 pub fn layout(
     total: u64,
+    usable: u64,
     weights: u64,
     kv: u64,
     workspace: u64,
     profile: &EngineProfile,
     ranks: u64,
 ) -> MemoryPerGpu {
+    let usable = usable.min(total);
+    let runtime = profile.runtime_bytes.saturating_add(total - usable);
     // buffers for the collectives among the `ranks` devices of a replica's stage
     let comm = if ranks > 1 {
         profile.comm_buffer_bytes
@@ -148,15 +154,15 @@ pub fn layout(
         0
     };
     let reserve = match profile.reserve {
-        Reserve::Total { fraction } => (total as f64 * fraction) as u64,
+        Reserve::Total { fraction } => (usable as f64 * fraction) as u64,
         Reserve::Free { fraction } => {
-            (total
+            (usable
                 .saturating_sub(weights)
                 .saturating_sub(profile.runtime_bytes) as f64
                 * fraction) as u64
         }
     };
-    let used = [weights, kv, workspace, profile.runtime_bytes, comm, reserve]
+    let used = [weights, kv, workspace, runtime, comm, reserve]
         .iter()
         .fold(0u64, |a, b| a.saturating_add(*b));
     MemoryPerGpu {
@@ -164,7 +170,7 @@ pub fn layout(
         weights_bytes: weights,
         kv_cache_bytes: kv,
         activation_workspace_bytes: workspace,
-        runtime_bytes: profile.runtime_bytes,
+        runtime_bytes: runtime,
         comm_buffer_bytes: comm,
         engine_reserve_bytes: reserve,
         free_bytes: total.saturating_sub(used),
@@ -180,13 +186,28 @@ mod tests {
     #[test]
     fn vllm_keeps_a_tenth_back() {
         let p = profile(Engine::Vllm, Backend::Cuda);
-        let m = layout(80 << 30, 16 << 30, 10 << 30, 1 << 30, &p, 1);
+        let m = layout(80 << 30, 80 << 30, 16 << 30, 10 << 30, 1 << 30, &p, 1);
         assert_eq!(m.engine_reserve_bytes, 8 << 30);
         assert!(m.fits());
         assert_eq!(m.comm_buffer_bytes, 0);
-        let over = layout(80 << 30, 70 << 30, 10 << 30, 1 << 30, &p, 2);
+        let over = layout(80 << 30, 80 << 30, 70 << 30, 10 << 30, 1 << 30, &p, 2);
         assert!(!over.fits());
         assert_eq!(over.free_bytes, 0);
         assert!(over.shortfall_bytes > 9 << 30);
+    }
+
+    /// An RTX 3090's 24 GiB of which CUDA reports 23.58 GiB: the fraction is of
+    /// what CUDA reports and the rest is the driver's, counted as runtime.
+    #[test]
+    fn the_fraction_is_of_the_usable_memory_and_the_rest_is_runtime() {
+        let p = profile(Engine::Vllm, Backend::Cuda);
+        let (total, usable) = (24u64 << 30, 25_319_178_158u64);
+        let m = layout(total, usable, 15 << 30, 0, 2 << 30, &p, 1);
+        assert_eq!(m.engine_reserve_bytes, 2_531_917_815);
+        assert_eq!(m.runtime_bytes, (512 << 20) + 450_625_618);
+        assert_eq!(
+            m.kv_budget_bytes(),
+            total - (15 << 30) - (2 << 30) - (512 << 20) - 450_625_618 - 2_531_917_815
+        );
     }
 }

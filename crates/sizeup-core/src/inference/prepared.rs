@@ -277,6 +277,19 @@ impl<'a> Prepared<'a> {
                 "KV read grows linearly over the output: its average",
             ),
         ];
+        if let (Some(usable), Some(source)) =
+            (req.gpu.usable_memory_bytes, &req.gpu.usable_memory_source)
+        {
+            assumptions.push(Assumption::new(
+                "usable memory",
+                format!(
+                    "{:.2} GiB of the nominal {:.2} GiB: the engine's memory fraction is of this, the rest is counted as runtime",
+                    usable as f64 / crate::units::GIB,
+                    req.gpu.memory_bytes as f64 / crate::units::GIB
+                ),
+                source,
+            ));
+        }
         assumptions.extend(crate::device::assumptions(&req.gpu));
         assumptions.extend(req.profile.assumptions());
         assumptions.extend(stages::assumptions(arch, req.pp, req.profile.engine));
@@ -632,10 +645,17 @@ impl Replica<'_> {
         let kv = kv::size(&stage.arch, kv_req)?.bytes_per_gpu;
         let batch = kv_req.batch;
         let prompt_tokens = batch.saturating_mul(req.prompt.max(1));
-        let chunk = chunk.map_or(prompt_tokens, |c| c.min(prompt_tokens));
+        let chunk = chunk.map_or(prompt_tokens, |c| {
+            if req.profile.profiles_whole_chunk {
+                c
+            } else {
+                c.min(prompt_tokens)
+            }
+        });
         let workspace = memory::workspace_bytes_of(self.arch, self.list, chunk, batch, req.tp);
         Ok(memory::layout(
             req.gpu.memory_bytes,
+            req.gpu.usable_bytes(),
             weights,
             kv,
             workspace,

@@ -158,7 +158,7 @@ class Decision(Result):
 class EngineProfile(Result):
     """Everything an estimate assumes about an engine. Each field is overridable."""
     __slots__ = ()
-    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'fp16_accumulate': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'overhead_on_host': None, 'prefill_chunk_tokens': None, 'product_per_tensor': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree')), 'runtime_bytes': None, 'source': None}
+    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'fp16_accumulate': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'overhead_on_host': None, 'prefill_chunk_tokens': None, 'product_per_tensor': None, 'profiles_whole_chunk': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree')), 'runtime_bytes': None, 'source': None}
 
 
 class EstimateWarningContextBeyondModel(Result):

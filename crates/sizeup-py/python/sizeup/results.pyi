@@ -229,9 +229,10 @@ class Accelerator(Result):
     @property
     def usable_memory_bytes(self) -> Optional[int]:
         """What a program can allocate where the driver or the OS says less than the
-        nominal size (`nvidia-smi`'s total, a unified-memory GPU's limit); shown
-        beside the nominal figure. The estimates still use `memory_bytes` and
-        count the driver's part as runtime overhead.
+        nominal size (CUDA's total, a unified-memory GPU's limit); shown beside the
+        nominal figure. Serving counts the difference as runtime and takes an
+        engine's memory fraction of this figure ([`Accelerator::usable_bytes`]);
+        training's framework overhead covers it.
         """
     @property
     def usable_memory_source(self) -> Optional[str]:
@@ -623,6 +624,12 @@ class EngineProfile(Result):
         """Each weight tensor is its own product (llama.cpp multiplies `wq`, `wk`, `wv`,
         `ffn_gate` and `ffn_up` one by one); `false` where the engine fuses a block's
         projections that share an input (vLLM's `qkv_proj` and `gate_up_proj`).
+        """
+    @property
+    def profiles_whole_chunk(self) -> bool:
+        """The engine sizes its KV pool after a profiling pass of one whole prefill
+        chunk (vLLM's `profile_run` at `max_num_batched_tokens`), so the workspace
+        it keeps back is the chunk's, however short the prompts served.
         """
     @property
     def reserve(self) -> Reserve:
@@ -2163,7 +2170,7 @@ class ServeMemoryPerGpu(Result):
         """Communication buffers (0 on a device that exchanges with none)."""
     @property
     def engine_reserve_bytes(self) -> int:
-        """What the engine keeps back by design (vLLM `1 − gpu_memory_utilization`)."""
+        """What the engine keeps back by design (vLLM `1 − gpu_memory_utilization` of the usable memory)."""
     @property
     def free_bytes(self) -> int:
         """What is left; 0 when it does not fit."""
