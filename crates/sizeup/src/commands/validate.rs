@@ -105,6 +105,30 @@ pub struct KindSummary {
     pub baseline_p90_abs_error: Option<f64>,
 }
 
+/// Speed errors of one source family, held out: issue 11's bar is a
+/// leave-one-source-out error below the flat baseline's on every family.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FamilySummary {
+    /// The union of kinds (`training speed (throughput + time)`…).
+    pub group: String,
+    /// The source family.
+    pub family: String,
+    /// Its cases with both a leave-one-source-out and a baseline prediction
+    /// (cases their sources mark uncertain left out).
+    pub cases: usize,
+    /// Median absolute relative error, leave-one-source-out.
+    pub loso_median_abs_error: Option<f64>,
+    /// Median absolute relative error of the baseline on the same cases.
+    pub baseline_median_abs_error: Option<f64>,
+}
+
+impl FamilySummary {
+    /// Whether sizeup, without this family's cases, beats the baseline on them.
+    pub fn below_baseline(&self) -> Option<bool> {
+        Some(self.loso_median_abs_error? < self.baseline_median_abs_error?)
+    }
+}
+
 /// What `sizeup validate` reports.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ValidateReport {
@@ -112,6 +136,8 @@ pub struct ValidateReport {
     pub cases: Vec<CaseRow>,
     /// Statistics per kind.
     pub summary: Vec<KindSummary>,
+    /// Speed errors per source family, each held out.
+    pub families: Vec<FamilySummary>,
     /// The fitted constants: value in the code, value fitted here, on which cases.
     pub constants: Vec<FittedConstant>,
     /// Published layout searches ranked by the plan's estimate (never fitted on).
@@ -193,17 +219,7 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
     kinds.dedup();
     let mut groups: Vec<(String, Vec<String>)> =
         kinds.iter().map(|k| (k.clone(), vec![k.clone()])).collect();
-    // The bars of issues 4 and 5 are stated over these unions.
-    for (name, members) in [
-        (
-            "inference speed (decode + prefill)",
-            ["infer_decode", "infer_prefill"],
-        ),
-        (
-            "training speed (throughput + time)",
-            ["train_throughput", "train_time"],
-        ),
-    ] {
+    for (name, members) in UNIONS {
         if members.iter().all(|m| kinds.iter().any(|k| k == m)) {
             groups.push((
                 name.to_string(),
@@ -211,6 +227,10 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
             ));
         }
     }
+    let families = UNIONS
+        .iter()
+        .flat_map(|(name, members)| by_family(name, members, &rows))
+        .collect();
     let mut summary = Vec::new();
     for (kind, members) in groups {
         for uncertain in [false, true] {
@@ -227,9 +247,56 @@ pub fn run(args: &ValidateArgs) -> Result<ValidateReport, AppError> {
     Ok(ValidateReport {
         cases: rows,
         summary,
+        families,
         constants: v.constants,
         layout_grids: grids::outcomes(args.kind.as_deref()),
     })
+}
+
+/// The unions of kinds the bars of issues 4, 5 and 11 are stated over.
+const UNIONS: [(&str, [&str; 2]); 2] = [
+    (
+        "inference speed (decode + prefill)",
+        ["infer_decode", "infer_prefill"],
+    ),
+    (
+        "training speed (throughput + time)",
+        ["train_throughput", "train_time"],
+    ),
+];
+
+/// [`FamilySummary`] of every source family with cases of `members`, in the
+/// order the families first appear.
+fn by_family(group: &str, members: &[&str], rows: &[CaseRow]) -> Vec<FamilySummary> {
+    let scored: Vec<&CaseRow> = rows
+        .iter()
+        .filter(|r| members.contains(&r.outcome.kind.as_str()) && !r.uncertain)
+        .filter(|r| r.loso_error.is_some() && r.baseline_error.is_some())
+        .collect();
+    let mut families: Vec<&str> = Vec::new();
+    for r in &scored {
+        if !families.contains(&r.source_family.as_str()) {
+            families.push(&r.source_family);
+        }
+    }
+    families
+        .into_iter()
+        .map(|family| {
+            let of: Vec<&&CaseRow> = scored
+                .iter()
+                .filter(|r| r.source_family == family)
+                .collect();
+            let loso: Vec<f64> = of.iter().filter_map(|r| r.loso_error).collect();
+            let baseline: Vec<f64> = of.iter().filter_map(|r| r.baseline_error).collect();
+            FamilySummary {
+                group: group.to_string(),
+                family: family.to_string(),
+                cases: of.len(),
+                loso_median_abs_error: abs_quantile(&loso, 0.5),
+                baseline_median_abs_error: abs_quantile(&baseline, 0.5),
+            }
+        })
+        .collect()
 }
 
 /// Error statistics over `rows`: in-sample, leave-one-source-out, and the
@@ -388,7 +455,30 @@ impl Report for ValidateReport {
                 Cell::Number(c.loso_range.1, ""),
             ]);
         }
-        let mut tables = vec![summary];
+        let mut families = Table::new(
+            Some("per source family: each family held out (leave-one-source-out) against the baseline on the same cases; issue 11's bar: below the baseline on every family"),
+            &[
+                ("kinds", "group"),
+                ("family", "family"),
+                ("cases", "cases"),
+                ("LOSO median", "loso_median_abs_error"),
+                ("baseline median", "baseline_median_abs_error"),
+                ("below the baseline", "below_baseline"),
+            ],
+        );
+        for f in &self.families {
+            families.row(vec![
+                Cell::Text(f.group.clone()),
+                Cell::Text(f.family.clone()),
+                Cell::Exact(f.cases as u64),
+                ratio(f.loso_median_abs_error),
+                ratio(f.baseline_median_abs_error),
+                f.below_baseline().map_or(Cell::Empty, |b| {
+                    Cell::Text(if b { "yes" } else { "no" }.into())
+                }),
+            ]);
+        }
+        let mut tables = vec![summary, families];
         if !self.layout_grids.is_empty() {
             tables.push(grids::summary(&self.layout_grids));
             tables.push(grids::margin(&self.layout_grids));
