@@ -684,10 +684,15 @@ fn issue_12_expert_groups_of_several_ranks_are_searched_where_the_engine_allows(
 
 /// A row of data-parallel attention groups (`--attention-dp`): its flags carry
 /// the groups, and `sizeup infer` with them gives the row's estimate and
-/// simulation to the bit, under a rate and under a user count.
+/// simulation to the bit, under a rate and under a user count, for vLLM's
+/// groups and SGLang's (which share the LM head).
 #[test]
 fn issue_12_an_attention_group_row_matches_infer_to_the_bit() {
-    for load in [["--rate", "3"], ["--users", "24"]] {
+    for (engine, load) in [
+        ("vllm", ["--rate", "3"]),
+        ("vllm", ["--users", "24"]),
+        ("sglang", ["--rate", "3"]),
+    ] {
         let v = plan(
             &[
                 &[
@@ -716,6 +721,8 @@ fn issue_12_an_attention_group_row_matches_infer_to_the_bit() {
                     "no",
                     "--top",
                     "1",
+                    "--engine",
+                    engine,
                 ][..],
                 &load[..],
             ]

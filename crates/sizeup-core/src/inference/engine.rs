@@ -126,14 +126,18 @@ impl Engine {
     /// `--tensor-parallel-size` ranks, attention and dense layers whole in each,
     /// its own scheduler, `max_num_seqs` and KV cache. TensorRT-LLM
     /// `enable_attention_dp`: attention on single ranks (`Mapping`: attention tp
-    /// 1). SGLang `--enable-dp-attention` spreads its dense layers and LM head
-    /// over all ranks and divides `max_running_requests` among the groups
-    /// (`moe_dense_tp_size`, `enable_dp_lm_head`): not modelled.
+    /// 1). SGLang `--enable-dp-attention` (`--tp` = all the replica's ranks,
+    /// `--dp` groups): attention tensor-parallel inside a group, the dense MLPs
+    /// (`moe_dense_tp_size` unset) and the LM head (`enable_dp_lm_head` unset) over
+    /// every rank of the replica, the token embedding whole on each
+    /// (`VocabParallelEmbedding(enable_tp=not is_dp_attention_enabled())`,
+    /// python/sglang/srt/models/deepseek_v2.py).
     pub fn attention_groups(self) -> Option<AttentionGroups> {
         match self {
             Engine::Vllm => Some(AttentionGroups::AnyTp),
+            Engine::Sglang => Some(AttentionGroups::SharedDense),
             Engine::Trtllm => Some(AttentionGroups::SingleRank),
-            Engine::Sglang | Engine::LlamaCpp | Engine::Transformers => None,
+            Engine::LlamaCpp | Engine::Transformers => None,
         }
     }
 
@@ -174,10 +178,21 @@ impl ExpertGroups {
 /// The tensor-parallel sizes an engine's data-parallel attention groups take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttentionGroups {
-    /// Groups of any `tp` ranks (vLLM).
+    /// Groups of any `tp` ranks, each with whole dense layers (vLLM).
     AnyTp,
     /// Groups of one rank each (TensorRT-LLM).
     SingleRank,
+    /// Groups of any `tp` ranks; the dense MLPs, shared experts and LM head split
+    /// over every rank of the replica and take every group's tokens, like the
+    /// routed experts; the token embedding whole on each rank (SGLang).
+    SharedDense,
+}
+
+impl AttentionGroups {
+    /// Whether a group may hold any number of ranks.
+    pub fn any_tp(self) -> bool {
+        matches!(self, AttentionGroups::AnyTp | AttentionGroups::SharedDense)
+    }
 }
 
 /// How an engine runs the `pp` devices of a layer split.

@@ -429,7 +429,7 @@ fn validate_attention_dp(arch: &Architecture, req: &InferRequest) -> Result<()> 
     match engine.attention_groups() {
         None => {
             return Err(invalid(format!(
-                "1: {engine}'s data-parallel attention is not modelled (vllm's and trtllm's are)"
+                "1: {engine}'s data-parallel attention is not modelled (vllm's, sglang's and trtllm's are)"
             )))
         }
         Some(AttentionGroups::SingleRank) if req.tp > 1 => {

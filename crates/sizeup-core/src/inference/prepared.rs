@@ -14,9 +14,9 @@ use super::roofline::PassWeights;
 use super::stages::{self, Stage};
 use super::{
     advise, cost, effective_ridge, has_tensor_path, kv_pool, max_batch, max_context, memory,
-    peak_flops, roofline, schedule, stored_tensors, validate, weights, Detail, InferEstimate,
-    InferRequest, KvPool, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase, StoredTensor,
-    Warning,
+    peak_flops, roofline, schedule, stored_tensors, validate, weights, AttentionGroups, Detail,
+    InferEstimate, InferRequest, KvPool, Load, Machine, MemoryPerGpu, Pass, PassTime, Phase,
+    StoredTensor, Warning,
 };
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
@@ -309,7 +309,11 @@ impl<'a> Prepared<'a> {
             ));
         }
         if req.attention_dp > 1 {
-            assumptions.push(attention_dp_assumption(req.attention_dp, req.tp));
+            assumptions.push(attention_dp_assumption(
+                req.attention_dp,
+                req.tp,
+                req.profile.engine.attention_groups(),
+            ));
         }
         if let Some(p) = price {
             let source = if req.price_per_gpu_hour.is_some() {
@@ -379,15 +383,31 @@ pub(super) fn machine(req: &InferRequest) -> Machine<'_> {
     }
 }
 
-/// What a serving estimate assumes of `dp` data-parallel attention groups of `tp` ranks.
-fn attention_dp_assumption(dp: u64, tp: u64) -> Assumption {
-    Assumption::new(
-        "data-parallel attention",
-        format!(
-            "{dp} groups of {tp} rank(s), each with whole attention and dense layers, its own 1/{dp} of the replica's sequences and its own KV cache; every MoE layer gathers the groups' hidden states to the experts and reduce-scatters their outputs over the {dp} groups (then the tp all-reduce); a decode step's experts take every group's batch (equal batches, in lockstep), a prompt's its own tokens only"
-        ),
-        "vLLM --data-parallel-size with an MoE model (one engine per group; VLLM_ALL2ALL_BACKEND naive / allgather_reducescatter over the data-parallel group); TensorRT-LLM enable_attention_dp with tp 1",
-    )
+/// What a serving estimate assumes of `dp` data-parallel attention groups of `tp`
+/// ranks, as `groups` runs them.
+fn attention_dp_assumption(dp: u64, tp: u64, groups: Option<AttentionGroups>) -> Assumption {
+    let common = format!(
+        "{dp} groups of {tp} rank(s), each with whole attention, its own 1/{dp} of the replica's sequences and its own KV cache"
+    );
+    let exchange = format!(
+        "gathers the groups' hidden states and reduce-scatters its outputs over the {dp} groups (then the tp all-reduce); a decode step takes every group's batch there (equal batches, in lockstep), a prompt its own tokens only"
+    );
+    if groups == Some(AttentionGroups::SharedDense) {
+        Assumption::new(
+            "data-parallel attention",
+            format!(
+                "{common}; the dense MLPs, shared experts and LM head split over all {} ranks and the token embedding whole on each; every layer's FFN {exchange}; max sequences count per group",
+                dp.saturating_mul(tp)
+            ),
+            "SGLang --enable-dp-attention (--tp = all ranks, --dp groups): moe_dense_tp_size and enable_dp_lm_head unset; VocabParallelEmbedding(enable_tp=not is_dp_attention_enabled()) (python/sglang/srt/models/deepseek_v2.py); its --max-running-requests is the groups' sum",
+        )
+    } else {
+        Assumption::new(
+            "data-parallel attention",
+            format!("{common}, and whole dense layers; every MoE layer {exchange}"),
+            "vLLM --data-parallel-size with an MoE model (one engine per group; VLLM_ALL2ALL_BACKEND naive / allgather_reducescatter over the data-parallel group); TensorRT-LLM enable_attention_dp with tp 1",
+        )
+    }
 }
 
 /// What a serving estimate assumes of `ep` expert-parallel groups over `ranks`

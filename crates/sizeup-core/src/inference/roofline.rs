@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::engine::EngineProfile;
+use super::engine::{AttentionGroups, EngineProfile};
 use super::weights::{RankSplit, StoredTensor};
 use crate::arch::Architecture;
 use crate::assumption::Assumption;
@@ -547,6 +547,17 @@ fn groups_in_step(m: Machine<'_>, pass: &Pass) -> f64 {
     }
 }
 
+/// How many groups' tokens a pass's dense MLPs, shared experts and LM head take:
+/// [`groups_in_step`] where the groups share them ([`RankSplit::across_groups`]),
+/// else the group's own.
+fn groups_in_dense(m: Machine<'_>, pass: &Pass) -> f64 {
+    if m.split().shares_dense() {
+        groups_in_step(m, pass)
+    } else {
+        1.0
+    }
+}
+
 /// The engine's kernels as a device-model library: its matmul and memory factors;
 /// attention kernels at the row's measured forward rate; the fixed per-kernel costs are the
 /// engine's per-layer overhead, added per layer; FP16 accumulation where the engine
@@ -604,6 +615,8 @@ impl Machine<'_> {
             tp: self.tp,
             ep: self.ep,
             dp: self.dp,
+            shared_dense: self.profile.engine.attention_groups()
+                == Some(AttentionGroups::SharedDense),
         }
     }
 
@@ -631,9 +644,11 @@ impl Machine<'_> {
 /// experts:    weights of E·(1 − (1 − e/E)^T) experts touched, F for e per token;
 ///             with ep groups, the busiest group's: experts_touched_busiest and
 ///             routed_tokens_busiest; with d attention groups, a decode step's
-///             experts take d·T tokens
-/// MoE layer with d > 1: all-gather + reduce-scatter of the groups' hidden states
-///             over the d groups, then the tp all-reduce
+///             experts take d·T tokens (and, shared-dense groups, its dense MLPs,
+///             shared experts and LM head, their weights over t·d ranks)
+/// MoE layer with d > 1 (every layer for shared-dense groups): all-gather +
+///             reduce-scatter of the groups' hidden states over the d groups,
+///             then the tp all-reduce
 /// ```
 ///
 /// # Symbols
@@ -706,12 +721,19 @@ pub(super) fn pass_time_in_stages(
     } else {
         allreduce
     };
+    // shared-dense groups exchange around every layer's FFN, dense or not
+    let shared_dense = m.split().shares_dense();
     let communication: Vec<f64> = weights
         .kinds
         .iter()
         .map(|(_, w)| {
             let moe = w.at(Stage::Experts).elements > 0.0;
-            allreduce + if moe { exchange } else { allreduce }
+            allreduce
+                + if moe || shared_dense {
+                    exchange
+                } else {
+                    allreduce
+                }
         })
         .collect();
 
@@ -742,9 +764,11 @@ pub(super) fn pass_time_in_stages(
         stage += communication[kind];
     }
 
-    // LM head: one row of logits per sequence (the last new token)
+    // LM head: one row of logits per sequence (the last new token), of every
+    // group where the groups share it
     let mut head = BlockCost::default();
-    pricer.linear(&mut head, &weights.head, pass.sequences as f64);
+    let rows = pass.sequences as f64 * groups_in_dense(m, pass);
+    pricer.linear(&mut head, &weights.head, rows);
     head.add_to(&mut t);
     slowest = slowest.max(stage + head.seconds());
 
@@ -847,8 +871,10 @@ fn block_cost(
     }
 
     pricer.linear(&mut out, w.at(Stage::MixerOut), tokens);
-    pricer.linear(&mut out, w.at(Stage::FfnUp), tokens);
-    pricer.linear(&mut out, w.at(Stage::FfnDown), tokens);
+    // the dense MLP or shared experts: every group's tokens where the groups share them
+    let ffn_tokens = tokens * groups_in_dense(pricer.m, pass);
+    pricer.linear(&mut out, w.at(Stage::FfnUp), ffn_tokens);
+    pricer.linear(&mut out, w.at(Stage::FfnDown), ffn_tokens);
     let routed = ops
         .matmuls()
         .find(|m| Stage::of(m.role) == Some(Stage::Experts));

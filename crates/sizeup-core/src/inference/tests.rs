@@ -586,11 +586,13 @@ fn data_parallel_attention_the_model_or_engine_cannot_run_is_refused() {
         "gpus: a multiple of tp · pp · attention_dp = 4"
     );
     req.gpus = 4;
-    req.profile = profile(Engine::Sglang, Backend::Cuda);
+    req.profile = profile(Engine::Transformers, Backend::Cuda);
     assert_eq!(
         refused(&mixtral(), &req),
-        "attention_dp: 1: sglang's data-parallel attention is not modelled (vllm's and trtllm's are)"
+        "attention_dp: 1: transformers's data-parallel attention is not modelled (vllm's, sglang's and trtllm's are)"
     );
+    req.profile = profile(Engine::Sglang, Backend::Cuda);
+    assert!(estimate(&mixtral(), &req).is_ok());
     req.profile = profile(Engine::Trtllm, Backend::Cuda);
     assert_eq!(
         refused(&mixtral(), &req),
@@ -632,4 +634,47 @@ fn attention_groups_of_two_ranks_exchange_over_the_groups_then_all_reduce() {
         e1.prefill.tokens_per_sec,
         req.prompt as f64 / e1.prefill.seconds
     );
+}
+
+/// Mixtral's token embedding or LM head in bf16: 32000 · 4096 · 2 bytes.
+const MIXTRAL_VOCAB_MATRIX_BYTES: u64 = 262_144_000;
+
+#[test]
+fn sglang_attention_groups_share_the_lm_head_and_keep_the_embedding_whole() {
+    // SGLang's --enable-dp-attention: the LM head over every rank of the replica,
+    // the token embedding whole on each; vLLM's groups hold both as tp alone would
+    let arch = mixtral();
+    let weights = |engine: Engine, tp: u64| {
+        let mut req = request("H100-SXM", engine);
+        req.gpus = 2 * tp;
+        req.tp = tp;
+        req.attention_dp = 2;
+        estimate(&arch, &req).unwrap().memory.weights_bytes
+    };
+    // groups of one rank: the head halves, the embedding is whole in both
+    assert_eq!(
+        weights(Engine::Sglang, 1),
+        weights(Engine::Vllm, 1) - MIXTRAL_VOCAB_MATRIX_BYTES / 2
+    );
+    // groups of two: the head a quarter instead of a half, the embedding whole
+    // instead of a half
+    assert_eq!(
+        weights(Engine::Sglang, 2),
+        weights(Engine::Vllm, 2) + MIXTRAL_VOCAB_MATRIX_BYTES / 2 - MIXTRAL_VOCAB_MATRIX_BYTES / 4
+    );
+    // a decode step's LM head computes every group's rows over its quarter
+    let mut req = request("H100-SXM", Engine::Sglang);
+    req.gpus = 4;
+    req.tp = 2;
+    req.attention_dp = 2;
+    req.load = Load::Concurrency(2);
+    let sglang = estimate(&arch, &req).unwrap();
+    req.profile = profile(Engine::Vllm, Backend::Cuda);
+    let vllm = estimate(&arch, &req).unwrap();
+    assert_eq!(sglang.decode.breakdown.flops, vllm.decode.breakdown.flops);
+    assert!(sglang
+        .assumptions
+        .iter()
+        .any(|a| a.name == "data-parallel attention"
+            && a.value.contains("LM head split over all 4 ranks")));
 }

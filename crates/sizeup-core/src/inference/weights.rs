@@ -46,7 +46,9 @@ impl StoredTensor {
 /// (`ep | tp · dp`) gives each group `⌈E/ep⌉` whole routed experts, each split
 /// over the group's `tp · dp / ep` ranks (vLLM `--enable-expert-parallel`:
 /// `ep = tp · dp`; SGLang `--ep-size`, TensorRT-LLM `moe_expert_parallel_size`:
-/// any divisor).
+/// any divisor). With `shared_dense` (SGLang's data-parallel attention) the
+/// dense MLPs, shared experts and LM head split over all `tp · dp` ranks too,
+/// and the token embedding is whole on each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RankSplit {
     /// Tensor-parallel ranks of one attention group.
@@ -55,12 +57,32 @@ pub struct RankSplit {
     pub ep: u64,
     /// Attention data-parallel groups sharing the experts (1: none).
     pub dp: u64,
+    /// The groups share the dense MLPs and LM head as well
+    /// ([`super::engine::AttentionGroups::SharedDense`]).
+    pub shared_dense: bool,
 }
 
 impl RankSplit {
     /// Tensor parallelism alone.
     pub fn tensor(tp: u64) -> RankSplit {
-        RankSplit { tp, ep: 1, dp: 1 }
+        RankSplit {
+            tp,
+            ep: 1,
+            dp: 1,
+            shared_dense: false,
+        }
+    }
+
+    /// Whether several data-parallel attention groups share the dense MLPs and LM head.
+    pub fn shares_dense(&self) -> bool {
+        self.shared_dense && self.dp > 1
+    }
+
+    /// Whether `role` is split over every rank of the replica, not only the
+    /// group's: the dense MLPs, shared experts and LM head of shared-dense groups.
+    pub fn across_groups(&self, role: TensorRole) -> bool {
+        self.shares_dense()
+            && ((role.is_mlp() && !role.is_routed_expert()) || role == TensorRole::LmHead)
     }
 
     /// Ranks the routed experts spread over, `tp · dp`.
@@ -73,13 +95,17 @@ impl RankSplit {
         (self.expert_ranks() / self.ep.max(1)).max(1)
     }
 
-    /// The ways one rank's share of `s` divides it: 1 for a replicated tensor,
-    /// `tp · dp / ep` for routed experts, else `tp`.
+    /// The ways one rank's share of `s` divides it: 1 for a replicated tensor
+    /// (and shared-dense groups' token embedding), `tp · dp / ep` for routed
+    /// experts, `tp · dp` for what [`RankSplit::across_groups`] names, else `tp`.
     pub fn ways(&self, s: &StoredTensor) -> u64 {
-        if s.replicated_under_tp() {
+        let role = s.tensor.role;
+        if s.replicated_under_tp() || (self.shares_dense() && role == TensorRole::TokenEmbedding) {
             1
         } else if s.is_routed_experts() {
             self.expert_tp()
+        } else if self.across_groups(role) {
+            self.expert_ranks()
         } else {
             self.tp.max(1)
         }
@@ -92,6 +118,7 @@ impl RankSplit {
     /// replicated        b
     /// routed experts    ⌈E/ep⌉ · ⌈⌈b/E⌉ / (t·d/ep)⌉    (ep > 1)
     ///                   ⌈b / (t·d)⌉                   (ep = 1)
+    /// shared dense      ⌈b / (t·d)⌉ (MLPs, LM head); b (token embedding)
     /// otherwise         ⌈b / t⌉
     /// ```
     pub fn bytes_on_rank(&self, s: &StoredTensor) -> u64 {

@@ -637,7 +637,7 @@ pub fn validate(accs: &[Accelerator], req: &ServePlanRequest) -> Result<()> {
             "attention_dp",
             d.to_string(),
             &format!(
-                "1: {}'s data-parallel attention is not modelled (the plan searches it for vllm and trtllm)",
+                "1: {}'s data-parallel attention is not modelled (the plan searches it for vllm, sglang and trtllm)",
                 req.workload.engine
             ),
         );

@@ -303,7 +303,11 @@ impl PlanServeArgs {
         }
         if !self.attention_dp.is_empty() {
             s.attention_dp = self.attention_dp.clone();
-        } else if self.engine.attention_groups() != Some(AttentionGroups::AnyTp) {
+        } else if !self
+            .engine
+            .attention_groups()
+            .is_some_and(AttentionGroups::any_tp)
+        {
             // groups are searched over every tp where the engine allows any
             s.attention_dp = vec![1];
         }
