@@ -603,17 +603,23 @@ fn data_parallel_attention_the_model_or_engine_cannot_run_is_refused() {
     assert!(estimate(&mixtral(), &req).is_ok());
 }
 
+/// 4 H100s as 2 data-parallel attention groups of tp 2, one sequence each.
+fn two_groups_of_two(engine: Engine) -> InferRequest {
+    let mut req = request("H100-SXM", engine);
+    req.gpus = 4;
+    req.tp = 2;
+    req.attention_dp = 2;
+    req.load = Load::Concurrency(2);
+    req
+}
+
 #[test]
 fn attention_groups_of_two_ranks_exchange_over_the_groups_then_all_reduce() {
     // Mixtral on 4 GPUs as 2 groups of tp 2: each MoE layer gathers and scatters
     // over the 2 groups (peers 2 ranks apart), then all-reduces over the group's 2
     // ranks; attention all-reduces as under tp alone
     let arch = mixtral();
-    let mut req = request("H100-SXM", Engine::Vllm);
-    req.gpus = 4;
-    req.tp = 2;
-    req.attention_dp = 2;
-    req.load = Load::Concurrency(2);
+    let mut req = two_groups_of_two(Engine::Vllm);
     let e = estimate(&arch, &req).unwrap();
     // a decode step of one sequence per group: 4096 · 2 bytes of hidden state each
     let own = 4096.0 * 2.0;
@@ -663,14 +669,8 @@ fn sglang_attention_groups_share_the_lm_head_and_keep_the_embedding_whole() {
         weights(Engine::Vllm, 2) + MIXTRAL_VOCAB_MATRIX_BYTES / 2 - MIXTRAL_VOCAB_MATRIX_BYTES / 4
     );
     // a decode step's LM head computes every group's rows over its quarter
-    let mut req = request("H100-SXM", Engine::Sglang);
-    req.gpus = 4;
-    req.tp = 2;
-    req.attention_dp = 2;
-    req.load = Load::Concurrency(2);
-    let sglang = estimate(&arch, &req).unwrap();
-    req.profile = profile(Engine::Vllm, Backend::Cuda);
-    let vllm = estimate(&arch, &req).unwrap();
+    let sglang = estimate(&arch, &two_groups_of_two(Engine::Sglang)).unwrap();
+    let vllm = estimate(&arch, &two_groups_of_two(Engine::Vllm)).unwrap();
     assert_eq!(sglang.decode.breakdown.flops, vllm.decode.breakdown.flops);
     assert!(sglang
         .assumptions
