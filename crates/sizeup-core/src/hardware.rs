@@ -35,7 +35,7 @@ pub struct Accelerator {
     pub memory_bytes: u64,
     /// What a program can allocate where the driver or the OS says less than the
     /// nominal size (CUDA's total, a unified-memory GPU's limit); shown beside the
-    /// nominal figure. Serving counts the difference as runtime and takes an
+    /// nominal figure. Serving shows the difference as a line item and takes an
     /// engine's memory fraction of this figure ([`Accelerator::usable_bytes`]);
     /// training's framework overhead covers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

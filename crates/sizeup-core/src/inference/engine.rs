@@ -544,9 +544,9 @@ impl EngineProfile {
                 ),
             },
             Assumption::new(
-                "runtime memory (context, workspaces, graphs, driver)",
+                "runtime memory (context, workspaces, graphs)",
                 mib(self.runtime_bytes),
-                "estimate: CUDA context + cuBLAS workspace ≈ 0.5 GiB, plus CUDA graphs where the engine captures them before sizing its pool; the driver's part (nominal − usable memory) is added where the accelerator states it",
+                "estimate: CUDA context + cuBLAS workspace ≈ 0.5 GiB, plus CUDA graphs where the engine captures them before sizing its pool",
             ),
             Assumption::new(
                 "communication buffers at tp ≥ 2",

@@ -18,8 +18,12 @@ pub struct MemoryPerGpu {
     pub kv_cache_bytes: u64,
     /// Activation workspace for one prefill chunk (and its logits).
     pub activation_workspace_bytes: u64,
-    /// Runtime: context, library workspaces, CUDA graphs, driver reserve.
+    /// Runtime: context, library workspaces, CUDA graphs.
     pub runtime_bytes: u64,
+    /// What no program may allocate: the nominal size less the usable one the
+    /// driver or the OS reports ([`crate::hardware::Accelerator::usable_bytes`]).
+    #[serde(default)]
+    pub unusable_bytes: u64,
     /// Communication buffers (0 on a device that exchanges with none).
     pub comm_buffer_bytes: u64,
     /// What the engine keeps back by design (vLLM `1 − gpu_memory_utilization` of the usable memory).
@@ -42,6 +46,7 @@ impl MemoryPerGpu {
             .saturating_sub(self.weights_bytes)
             .saturating_sub(self.activation_workspace_bytes)
             .saturating_sub(self.runtime_bytes)
+            .saturating_sub(self.unusable_bytes)
             .saturating_sub(self.comm_buffer_bytes)
             .saturating_sub(self.engine_reserve_bytes)
     }
@@ -126,10 +131,10 @@ pub(super) fn workspace_bytes_of(
 ///
 /// # Formula
 /// ```text
-/// runtime = engine runtime + (total − usable)          the driver's part counted as runtime
-/// reserve = fraction · usable                          (Total)
-///         = fraction · (usable − weights − runtime)    (Free)
-/// free    = total − weights − KV − workspace − runtime − comm − reserve
+/// unusable = total − usable                           the driver's or the OS's part
+/// reserve  = fraction · usable                         (Total)
+///          = fraction · (usable − weights − runtime)   (Free)
+/// free     = total − weights − KV − workspace − runtime − unusable − comm − reserve
 /// ```
 ///
 /// # Source
@@ -146,7 +151,7 @@ pub fn layout(
     ranks: u64,
 ) -> MemoryPerGpu {
     let usable = usable.min(total);
-    let runtime = profile.runtime_bytes.saturating_add(total - usable);
+    let unusable = total - usable;
     // buffers for the collectives among the `ranks` devices of a replica's stage
     let comm = if ranks > 1 {
         profile.comm_buffer_bytes
@@ -162,15 +167,24 @@ pub fn layout(
                 * fraction) as u64
         }
     };
-    let used = [weights, kv, workspace, runtime, comm, reserve]
-        .iter()
-        .fold(0u64, |a, b| a.saturating_add(*b));
+    let used = [
+        weights,
+        kv,
+        workspace,
+        profile.runtime_bytes,
+        unusable,
+        comm,
+        reserve,
+    ]
+    .iter()
+    .fold(0u64, |a, b| a.saturating_add(*b));
     MemoryPerGpu {
         total_bytes: total,
         weights_bytes: weights,
         kv_cache_bytes: kv,
         activation_workspace_bytes: workspace,
-        runtime_bytes: runtime,
+        runtime_bytes: profile.runtime_bytes,
+        unusable_bytes: unusable,
         comm_buffer_bytes: comm,
         engine_reserve_bytes: reserve,
         free_bytes: total.saturating_sub(used),
@@ -197,14 +211,17 @@ mod tests {
     }
 
     /// An RTX 3090's 24 GiB of which CUDA reports 23.58 GiB: the fraction is of
-    /// what CUDA reports and the rest is the driver's, counted as runtime.
+    /// what CUDA reports and the rest is the driver's.
     #[test]
-    fn the_fraction_is_of_the_usable_memory_and_the_rest_is_runtime() {
+    fn the_fraction_is_of_the_usable_memory_and_the_rest_is_the_drivers() {
         let p = profile(Engine::Vllm, Backend::Cuda);
         let (total, usable) = (24u64 << 30, 25_319_178_158u64);
         let m = layout(total, usable, 15 << 30, 0, 2 << 30, &p, 1);
         assert_eq!(m.engine_reserve_bytes, 2_531_917_815);
-        assert_eq!(m.runtime_bytes, (512 << 20) + 450_625_618);
+        assert_eq!(
+            (m.runtime_bytes, m.unusable_bytes),
+            (512 << 20, 450_625_618)
+        );
         assert_eq!(
             m.kv_budget_bytes(),
             total - (15 << 30) - (2 << 30) - (512 << 20) - 450_625_618 - 2_531_917_815

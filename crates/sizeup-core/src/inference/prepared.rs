@@ -283,7 +283,7 @@ impl<'a> Prepared<'a> {
             assumptions.push(Assumption::new(
                 "usable memory",
                 format!(
-                    "{:.2} GiB of the nominal {:.2} GiB: the engine's memory fraction is of this, the rest is counted as runtime",
+                    "{:.2} GiB of the nominal {:.2} GiB: the engine's memory fraction is of this, the rest is a line item of its own (not usable)",
                     usable as f64 / crate::units::GIB,
                     req.gpu.memory_bytes as f64 / crate::units::GIB
                 ),

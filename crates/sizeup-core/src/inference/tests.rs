@@ -211,6 +211,7 @@ fn issue_11_llama_cpp_layer_split_runs_the_devices_in_turn() {
             - m.weights_bytes
             - m.activation_workspace_bytes
             - m.runtime_bytes
+            - m.unusable_bytes
             - m.engine_reserve_bytes
     });
 }

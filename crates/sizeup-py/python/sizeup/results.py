@@ -693,7 +693,7 @@ class ServeLoadUsers(Result):
 class ServeMemoryPerGpu(Result):
     """Memory of one device, in bytes, as separate line items."""
     __slots__ = ()
-    _fields = {'activation_workspace_bytes': None, 'comm_buffer_bytes': None, 'engine_reserve_bytes': None, 'free_bytes': None, 'kv_cache_bytes': None, 'runtime_bytes': None, 'shortfall_bytes': None, 'total_bytes': None, 'weights_bytes': None}
+    _fields = {'activation_workspace_bytes': None, 'comm_buffer_bytes': None, 'engine_reserve_bytes': None, 'free_bytes': None, 'kv_cache_bytes': None, 'runtime_bytes': None, 'shortfall_bytes': None, 'total_bytes': None, 'unusable_bytes': None, 'weights_bytes': None}
 
 
 class ServePlanRequest(Result):

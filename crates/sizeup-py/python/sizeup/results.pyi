@@ -230,7 +230,7 @@ class Accelerator(Result):
     def usable_memory_bytes(self) -> Optional[int]:
         """What a program can allocate where the driver or the OS says less than the
         nominal size (CUDA's total, a unified-memory GPU's limit); shown beside the
-        nominal figure. Serving counts the difference as runtime and takes an
+        nominal figure. Serving shows the difference as a line item and takes an
         engine's memory fraction of this figure ([`Accelerator::usable_bytes`]);
         training's framework overhead covers it.
         """
@@ -2179,13 +2179,18 @@ class ServeMemoryPerGpu(Result):
         """KV cache for the requested batch at the requested context."""
     @property
     def runtime_bytes(self) -> int:
-        """Runtime: context, library workspaces, CUDA graphs, driver reserve."""
+        """Runtime: context, library workspaces, CUDA graphs."""
     @property
     def shortfall_bytes(self) -> int:
         """What is missing; 0 when it fits."""
     @property
     def total_bytes(self) -> int:
         """The device's memory."""
+    @property
+    def unusable_bytes(self) -> int:
+        """What no program may allocate: the nominal size less the usable one the
+        driver or the OS reports ([`crate::hardware::Accelerator::usable_bytes`]).
+        """
     @property
     def weights_bytes(self) -> int:
         """Weights held by this rank."""

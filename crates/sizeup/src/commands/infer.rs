@@ -594,6 +594,9 @@ impl Report for InferReport {
         );
         item("activation workspace", m.activation_workspace_bytes);
         item("runtime (context, workspaces, graphs)", m.runtime_bytes);
+        if m.unusable_bytes > 0 {
+            item("not usable (driver, OS)", m.unusable_bytes);
+        }
         if e.tp > 1 {
             item("communication buffers", m.comm_buffer_bytes);
         }

@@ -280,13 +280,14 @@ fn memory_bars(report: &SweepReport, units: ByteUnits) -> StackedBars {
     type Item = (&'static str, fn(&ServePoint) -> u64);
     // No `free` layer: the gap up to the device line shows it, and a bar that
     // does not fit rises above the line.
-    let items: [Item; 6] = [
+    let items: [Item; 7] = [
         ("weights", |p| p.memory.weights_bytes),
         ("KV cache", |p| p.memory.kv_cache_bytes),
         ("activation workspace", |p| {
             p.memory.activation_workspace_bytes
         }),
         ("runtime", |p| p.memory.runtime_bytes),
+        ("not usable", |p| p.memory.unusable_bytes),
         ("communication buffers", |p| p.memory.comm_buffer_bytes),
         ("engine reserve", |p| p.memory.engine_reserve_bytes),
     ];

@@ -144,7 +144,8 @@ function drawParams(r) {
 }
 
 const MEMORY = [["weights_bytes", "weights"], ["kv_cache_bytes", "KV cache"], ["activation_workspace_bytes", "activations"],
-  ["runtime_bytes", "runtime"], ["comm_buffer_bytes", "comm buffers"], ["engine_reserve_bytes", "engine reserve"], ["free_bytes", "free"]];
+  ["runtime_bytes", "runtime"], ["comm_buffer_bytes", "comm buffers"], ["engine_reserve_bytes", "engine reserve"],
+  ["unusable_bytes", "not usable (driver, OS)"], ["free_bytes", "free"]];
 function drawMemory(r) {
   const e = r.estimate, m = e.memory;
   const total = Math.max(m.total_bytes, m.total_bytes + m.shortfall_bytes);
