@@ -198,6 +198,8 @@ struct Rebuilt {
     /// The same request at the other plausible values of each input the source
     /// leaves unstated (one input varied at a time), each with what it varies.
     alternatives: Vec<(String, TrainRequest)>,
+    /// The source states no recomputation and the reader guessed one.
+    recompute_guessed: bool,
 }
 
 /// Micro-batches tried beside the guessed 1 where the source states none.
@@ -509,6 +511,7 @@ fn rebuild(case: &Case) -> Result<Rebuilt, String> {
         notes,
         layout_guessed,
         alternatives,
+        recompute_guessed,
     })
 }
 
@@ -647,7 +650,19 @@ fn speed(case: &Case, cal: &Calibration) -> Result<CaseOutcome, Unpredictable> {
             }
         }
     }
-    let fits = (!r.layout_guessed).then_some(e.fits);
+    // a run that ran fits at some plausible value of what its source leaves
+    // unstated: at the guesses, at a varied value, or with every layer recomputed
+    let mut fits = (!r.layout_guessed).then_some(e.fits || !varied.is_empty());
+    if fits == Some(false) && r.recompute_guessed && r.req.recompute != Recompute::Full {
+        let mut full = r.req.clone();
+        full.recompute = Recompute::Full;
+        if estimate(&r.arch, &r.acc, &full).is_ok_and(|f| f.fits) {
+            fits = Some(true);
+            r.notes.push(
+                "does not fit at the guesses, fits with full recomputation: the source's unstated recomputation cannot have been none (the speed is scored at the guesses)".into(),
+            );
+        }
+    }
     if fits == Some(false) {
         r.notes.push(super::inference::DOES_NOT_FIT.into());
     }

@@ -28,6 +28,22 @@ fn every_case_is_predicted_or_says_why_with_both_errors() {
         assert!(s.get("loso_median_abs_error").is_some());
         assert!(s.get("median_abs_error").is_some());
     }
+    // issue 11: every training run that ran fits at some plausible value of what
+    // its source leaves unstated; DeepSeek-V3's only with full recomputation
+    for c in cases
+        .iter()
+        .filter(|c| c["kind"].as_str().unwrap().starts_with("train"))
+    {
+        assert_ne!(c["fits"], false, "{}", c["id"]);
+    }
+    let deepseek = cases
+        .iter()
+        .find(|c| c["id"] == "deepseek_v3_training_cost")
+        .unwrap();
+    assert!(deepseek["note"]
+        .as_str()
+        .unwrap()
+        .contains("fits with full recomputation"));
     // issue 11: held out, every training family but one beats the flat-MFU
     // baseline; Llama 3's one 405B case (6.1% against 3.5%) does not
     let behind: Vec<&str> = v["families"]
