@@ -263,6 +263,24 @@ pub enum Reserve {
         /// The fraction kept back.
         fraction: f64,
     },
+    /// A fraction of the device's memory is kept back and holds the activation
+    /// workspace and CUDA graphs; the weights and the KV pool take the rest
+    /// (SGLang `1 − mem_fraction_static`).
+    HoldsActivations {
+        /// The fraction kept back.
+        fraction: f64,
+    },
+}
+
+impl Reserve {
+    /// The fraction kept back.
+    pub fn fraction(self) -> f64 {
+        match self {
+            Reserve::Total { fraction }
+            | Reserve::Free { fraction }
+            | Reserve::HoldsActivations { fraction } => fraction,
+        }
+    }
 }
 
 /// Everything an estimate assumes about an engine. Each field is overridable.
@@ -338,7 +356,9 @@ pub struct EngineProfile {
 ///   graphs are captured after the pool is allocated, out of the reserve
 ///   (vllm/worker/worker.py: `determine_num_available_blocks`, then
 ///   `capture_model`).
-/// - SGLang: `mem_fraction_static = 0.88`, page size 1, `chunked_prefill_size = 8192`
+/// - SGLang: `mem_fraction_static = 0.88`, page size 1, `chunked_prefill_size = 8192`;
+///   the weights and the KV pool take the static fraction of the memory free at
+///   start, the activations and CUDA graphs the rest (`profile_max_num_token`)
 ///   (SGLang server arguments docs).
 /// - TensorRT-LLM: `kv_cache_free_gpu_mem_fraction = 0.9`, 64-token blocks,
 ///   `max_num_tokens = 8192` (TensorRT-LLM docs); efficiencies calibrated on
@@ -391,7 +411,8 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         },
         (Engine::Sglang, _) => EngineProfile {
             kv_block_tokens: Some(1),
-            reserve: Reserve::Total { fraction: 0.12 },
+            reserve: Reserve::HoldsActivations { fraction: 0.12 },
+            runtime_bytes: 512 * MIB,
             source: "SGLang server arguments (mem_fraction_static 0.88, page size 1, chunked_prefill_size 8192); efficiencies shared with TensorRT-LLM's calibration".into(),
             ..base
         },
@@ -459,9 +480,7 @@ impl EngineProfile {
     /// # Errors
     /// [`CoreError::Invalid`] naming the field.
     pub fn validate(&self) -> Result<()> {
-        let reserve = match self.reserve {
-            Reserve::Total { fraction } | Reserve::Free { fraction } => fraction,
-        };
+        let reserve = self.reserve.fraction();
         for (field, v, lo_open) in [
             ("reserve fraction", reserve, false),
             (
@@ -541,6 +560,11 @@ impl EngineProfile {
                     "engine reserve",
                     format!("{fraction} of memory free after weights"),
                     src,
+                ),
+                Reserve::HoldsActivations { fraction } => Assumption::new(
+                    "engine reserve",
+                    format!("{fraction} of device memory, holding the activation workspace and CUDA graphs (the reserve line is what is left of it)"),
+                    "SGLang python/sglang/srt/model_executor/model_runner.py profile_max_num_token: rest_memory = available_gpu_memory − total_gpu_memory · (1 − mem_fraction_static)",
                 ),
             },
             Assumption::new(

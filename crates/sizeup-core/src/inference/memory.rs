@@ -134,6 +134,7 @@ pub(super) fn workspace_bytes_of(
 /// unusable = total − usable                           the driver's or the OS's part
 /// reserve  = fraction · usable                         (Total)
 ///          = fraction · (usable − weights − runtime)   (Free)
+///          = fraction · usable − workspace, at least 0 (HoldsActivations)
 /// free     = total − weights − KV − workspace − runtime − unusable − comm − reserve
 /// ```
 ///
@@ -160,6 +161,10 @@ pub fn layout(
     };
     let reserve = match profile.reserve {
         Reserve::Total { fraction } => (usable as f64 * fraction) as u64,
+        // the workspace is a line of its own: the reserve line is what is left
+        Reserve::HoldsActivations { fraction } => {
+            ((usable as f64 * fraction) as u64).saturating_sub(workspace)
+        }
         Reserve::Free { fraction } => {
             (usable
                 .saturating_sub(weights)
@@ -208,6 +213,28 @@ mod tests {
         assert!(!over.fits());
         assert_eq!(over.free_bytes, 0);
         assert!(over.shortfall_bytes > 9 << 30);
+    }
+
+    /// SGLang keeps 12% of the memory back for the activations and CUDA graphs:
+    /// a workspace inside it does not shrink the pool, one larger than it does.
+    #[test]
+    fn sglang_holds_the_workspace_inside_its_reserve() {
+        let p = profile(Engine::Sglang, Backend::Cuda);
+        let gib = 1u64 << 30;
+        let m = layout(80 * gib, 80 * gib, 16 * gib, 0, gib, &p, 1);
+        let reserve = (80.0 * gib as f64 * 0.12) as u64;
+        assert_eq!(m.engine_reserve_bytes, reserve - gib);
+        // the pool: 0.88 of the memory less the weights and the runtime
+        assert_eq!(
+            m.kv_budget_bytes(),
+            80 * gib - reserve - 16 * gib - (512 << 20)
+        );
+        let big = layout(80 * gib, 80 * gib, 16 * gib, 0, 12 * gib, &p, 1);
+        assert_eq!(big.engine_reserve_bytes, 0);
+        assert_eq!(
+            big.kv_budget_bytes(),
+            80 * gib - 12 * gib - 16 * gib - (512 << 20)
+        );
     }
 
     /// An RTX 3090's 24 GiB of which CUDA reports 23.58 GiB: the fraction is of

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from ._result import Result, SweepFrame, register
 
-__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FitVerdict', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'OptimizerImpl', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
+__all__ = ['Accelerator', 'Arrivals', 'ArrivalsClosedLoop', 'ArrivalsPoisson', 'Assumption', 'AtLength', 'AxisReport', 'Backend', 'Bottleneck', 'BottleneckKind', 'Bound', 'Breakdown', 'Candidate', 'CardResponse', 'Change', 'ChangeAccelerator', 'ChangeKvDtype', 'ChangeReplicas', 'ChangeTp', 'ChangeWeights', 'CheckpointTensors', 'ComputePrecision', 'ConfigComparison', 'ConfirmTally', 'Cost', 'Decision', 'Detail', 'Dtype', 'Engine', 'EngineProfile', 'EstimateWarning', 'EstimateWarningContextBeyondModel', 'EstimateWarningContextShorterThanRequest', 'EstimateWarningNoPrice', 'EstimateWarningNoTensorPath', 'EvidenceCard', 'Figure', 'FitAdvice', 'FitVerdict', 'FlopsEstimate', 'FlopsPerToken', 'GpusResponse', 'Headroom', 'HeadroomMethod', 'InferEstimate', 'InferRequest', 'InferResponse', 'InferenceSection', 'KernelRates', 'Kernels', 'KvDtype', 'KvPool', 'KvRequest', 'KvResponse', 'LatencyTargets', 'LayerCache', 'Layout', 'LayoutRequest', 'Level', 'Load', 'LoadBatch', 'LoadConcurrency', 'LongestFit', 'Loss', 'LossChunked', 'Method', 'MethodFull', 'MethodLora', 'MethodQlora', 'Mode', 'ModelRow', 'ModelSummary', 'ModelsResponse', 'Network', 'Node', 'Optimizer', 'OptimizerImpl', 'Overlap', 'ParamsResponse', 'ParamsSection', 'ParetoPoint', 'PassTime', 'Peak', 'PeakFlops', 'Percentile', 'Percentiles', 'Phase', 'PlanRequest', 'PlanRow', 'PlanServeResponse', 'PlanSummary', 'PlanTrainResponse', 'PointShape', 'PointValues', 'Precision', 'PrefillPool', 'Projection', 'Proposal', 'RankBy', 'Reason', 'ReasonDecodeLatency', 'ReasonKvCache', 'ReasonNoRoomForOneRequest', 'ReasonPrefillLatency', 'ReasonThroughput', 'ReasonTrainingCompute', 'ReasonTrainingMemory', 'Recompute', 'Reserve', 'ReserveFree', 'ReserveHoldsActivations', 'ReserveTotal', 'Role', 'RoughComparison', 'RoughComponent', 'RunState', 'RunStateOverloaded', 'RunStateSteady', 'RunStateStepCap', 'RunStateTooShortToJudge', 'Schedule', 'SchedulerConfig', 'SearchSpeed', 'SeqLenStep', 'SeqLenStepMultiple', 'SeqLenStepPowerOfTwo', 'ServeCandidate', 'ServeLoad', 'ServeLoadRate', 'ServeLoadUsers', 'ServeMemoryPerGpu', 'ServePlanRequest', 'ServePoint', 'ServeRankBy', 'ServeRow', 'ServeSpace', 'ServeSpeed', 'ServeSummary', 'ServeTally', 'ServeTargets', 'ServeWorkload', 'Settings', 'SettingsServing', 'SettingsTraining', 'SimBounds', 'SimReport', 'Simulated', 'SlidingWindow', 'Space', 'SpaceCount', 'SpaceCount2', 'SplitSteady', 'Stage', 'Steady', 'StepTime', 'SweepPoint', 'SweepResponse', 'Tally', 'Target', 'TargetCheck', 'TensorInfo', 'TensorTable', 'TimeEstimate', 'Totals', 'TrainEstimate', 'TrainMemoryPerGpu', 'TrainPoint', 'TrainRequest', 'TrainResponse', 'TrainingSection', 'WeightBreakdown', 'WeightFormat', 'WeightGroup', 'WeightOptions', 'WhatIf', 'Workload', 'ZeroStage']
 
 
 class Accelerator(Result):
@@ -158,7 +158,7 @@ class Decision(Result):
 class EngineProfile(Result):
     """Everything an estimate assumes about an engine. Each field is overridable."""
     __slots__ = ()
-    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'fp16_accumulate': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'overhead_on_host': None, 'prefill_chunk_tokens': None, 'product_per_tensor': None, 'profiles_whole_chunk': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree')), 'runtime_bytes': None, 'source': None}
+    _fields = {'allreduce_efficiency': None, 'allreduce_latency_seconds': None, 'backend': None, 'comm_buffer_bytes': None, 'dequantize_for_batched_matmul': None, 'engine': None, 'expand_gqa_kv': None, 'fp16_accumulate': None, 'kv_block_tokens': None, 'layer_overhead_seconds': None, 'matmul_efficiency_16bit': None, 'matmul_efficiency_8bit': None, 'memory_efficiency': None, 'overhead_on_host': None, 'prefill_chunk_tokens': None, 'product_per_tensor': None, 'profiles_whole_chunk': None, 'reserve': ('union', ('ReserveTotal', 'ReserveFree', 'ReserveHoldsActivations')), 'runtime_bytes': None, 'source': None}
 
 
 class EstimateWarningContextBeyondModel(Result):
@@ -575,6 +575,17 @@ class ReserveFree(Result):
     _required = ('fraction', 'of')
 
 
+class ReserveHoldsActivations(Result):
+    """A fraction of the device's memory is kept back and holds the activation
+    workspace and CUDA graphs; the weights and the KV pool take the rest
+    (SGLang `1 − mem_fraction_static`).
+    """
+    __slots__ = ()
+    _fields = {'fraction': None, 'of': None}
+    _tags = {'of': 'holds_activations'}
+    _required = ('fraction', 'of')
+
+
 class ReserveTotal(Result):
     """A fraction of the device's memory stays unused (vLLM `1 − gpu_memory_utilization`)."""
     __slots__ = ()
@@ -966,7 +977,7 @@ Projection = Literal['q', 'k', 'v', 'o', 'gate', 'up', 'down']
 RankBy = Literal['time', 'cost']
 Reason = Union[ReasonNoRoomForOneRequest, ReasonKvCache, ReasonDecodeLatency, ReasonPrefillLatency, ReasonThroughput, ReasonTrainingMemory, ReasonTrainingCompute]
 Recompute = Literal['none', 'selective', 'full', 'op_selective']
-Reserve = Union[ReserveTotal, ReserveFree]
+Reserve = Union[ReserveTotal, ReserveFree, ReserveHoldsActivations]
 Role = Literal['embedding', 'position_embedding', 'attention', 'mlp', 'moe_routed_experts', 'moe_shared_experts', 'moe_router', 'norm', 'lm_head', 'vision_and_projector', 'quant_scales', 'buffer', 'other']
 RunState = Union[RunStateSteady, RunStateOverloaded, RunStateTooShortToJudge, RunStateStepCap]
 SeqLenStep = Union[SeqLenStepMultiple, SeqLenStepPowerOfTwo]

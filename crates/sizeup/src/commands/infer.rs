@@ -254,7 +254,8 @@ pub struct ServeArgs {
     /// in turn, llama.cpp's default; row: each matrix split across the GPUs, as tensor parallelism)
     #[arg(long, value_enum)]
     pub split_mode: Option<SplitMode>,
-    /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`)
+    /// Fraction of device memory the engine may use (vLLM `gpu_memory_utilization`,
+    /// SGLang `mem_fraction_static`)
     #[arg(long, value_parser = crate::door::FRACTION)]
     pub gpu_memory_utilization: Option<f64>,
     /// Paged KV block size in tokens (0: a contiguous cache)
@@ -404,7 +405,11 @@ impl ServeArgs {
         let p = &mut req.profile;
         let mut overridden = Vec::new();
         if let Some(u) = self.gpu_memory_utilization {
-            p.reserve = Reserve::Total { fraction: 1.0 - u };
+            // SGLang's mem_fraction_static keeps its reserve holding the activations
+            p.reserve = match p.reserve {
+                Reserve::HoldsActivations { .. } => Reserve::HoldsActivations { fraction: 1.0 - u },
+                _ => Reserve::Total { fraction: 1.0 - u },
+            };
             overridden.push("gpu_memory_utilization");
         }
         if let Some(b) = self.kv_block {
