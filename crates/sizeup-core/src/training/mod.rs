@@ -878,10 +878,11 @@ fn estimate_with(
         out.push(Assumption::new(
             "fit verdict",
             format!(
-                "a fit leaves {:.0}% of the memory free for what the count leaves out (the caching allocator's free blocks, NCCL and framework buffers); a peak inside that margin is tight",
-                verdict::FIT_MARGIN * 100.0
+                "a fit leaves {:.0}% of the memory free for what the count leaves out (the caching allocator's free blocks, NCCL and framework buffers); a peak inside that margin is tight; nvidia-smi shows about {:.2}× the counted peak",
+                verdict::FIT_MARGIN * 100.0,
+                verdict::READING_RATIO
             ),
-            "the smallest margin at which no out-of-memory run of the published bigscience layout grids is called a fit (sizeup validate)",
+            "the smallest margin at which no out-of-memory run of the published bigscience layout grids is called a fit, and the median of the 53 nvidia-smi readings those grids printed over the counted peak (sizeup validate)",
         ));
         out
     } else {

@@ -146,7 +146,7 @@ pub fn reading_ratios(o: &GridOutcome) -> Vec<f64> {
 mod tests {
     use super::*;
     use crate::grids::{evaluate_shipped, shipped};
-    use sizeup_core::training::verdict::FIT_MARGIN;
+    use sizeup_core::training::verdict::{FIT_MARGIN, READING_RATIO};
 
     #[test]
     fn the_code_margin_is_the_fitted_one() {
@@ -154,6 +154,14 @@ mod tests {
         assert_eq!(fit.margin, FIT_MARGIN);
         // BLOOM's two tight out-of-memory runs and the V100 one
         assert_eq!(fit.runs, 3);
+    }
+
+    #[test]
+    fn the_code_reading_ratio_is_the_grids_median() {
+        let ratios: Vec<f64> = evaluate_shipped().iter().flat_map(reading_ratios).collect();
+        assert_eq!(ratios.len(), 53);
+        let median = crate::abs_quantile(&ratios, 0.5).unwrap();
+        assert_eq!((median * 100.0).round() / 100.0, READING_RATIO);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sizeup_core::training::lora::{Method, Projection};
 use sizeup_core::training::loss::Loss;
 use sizeup_core::training::parallel::{LayoutRequest, ZeroStage};
 use sizeup_core::training::states::{Optimizer, OptimizerImpl, Precision, Stage};
-use sizeup_core::training::verdict::{FitVerdict, FIT_MARGIN};
+use sizeup_core::training::verdict::{FitVerdict, FIT_MARGIN, READING_RATIO};
 use sizeup_core::training::{self, MemoryPerGpu, TrainEstimate, TrainRequest};
 use sizeup_core::Assumption;
 
@@ -403,6 +403,13 @@ impl Report for TrainReport {
             }
         }
         item("total at the peak", m.total_bytes);
+        if m.total_bytes <= m.capacity_bytes {
+            // the caching allocator keeps what it frees, up to the device's memory
+            item(
+                &format!("  as nvidia-smi shows it (≈{READING_RATIO:.2}×, at most all)"),
+                ((m.total_bytes as f64 * READING_RATIO) as u64).min(m.capacity_bytes),
+            );
+        }
         if m.total_bytes > m.capacity_bytes {
             item("SHORT BY", m.total_bytes - m.capacity_bytes);
         } else {
