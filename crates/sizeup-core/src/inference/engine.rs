@@ -273,6 +273,22 @@ pub enum Reserve {
 }
 
 impl Reserve {
+    /// The same reserve with its fraction rounded to 6 decimals, for display.
+    fn rounded(self) -> Reserve {
+        let r = |f: f64| (f * 1e6).round() / 1e6;
+        match self {
+            Reserve::Total { fraction } => Reserve::Total {
+                fraction: r(fraction),
+            },
+            Reserve::Free { fraction } => Reserve::Free {
+                fraction: r(fraction),
+            },
+            Reserve::HoldsActivations { fraction } => Reserve::HoldsActivations {
+                fraction: r(fraction),
+            },
+        }
+    }
+
     /// The fraction kept back.
     pub fn fraction(self) -> f64 {
         match self {
@@ -550,7 +566,8 @@ impl EngineProfile {
                     .map_or("contiguous".to_string(), |b| format!("{b} tokens")),
                 src,
             ),
-            match self.reserve {
+            // `1 − 0.8` prints as 0.2, not 0.19999999999999996
+            match self.reserve.rounded() {
                 Reserve::Total { fraction } => Assumption::new(
                     "engine reserve",
                     format!("{fraction} of device memory"),
@@ -659,6 +676,22 @@ impl EngineProfile {
 mod tests {
     use super::*;
     use crate::hardware::find;
+
+    /// A reserve set from a utilization reads as the user typed it.
+    #[test]
+    fn a_reserve_from_a_utilization_prints_its_decimals() {
+        let mut p = profile(Engine::Sglang, Backend::Cuda);
+        p.reserve = Reserve::HoldsActivations {
+            fraction: 1.0 - 0.8,
+        };
+        let a = p.assumptions();
+        let reserve = a.iter().find(|a| a.name == "engine reserve").unwrap();
+        assert!(
+            reserve.value.starts_with("0.2 of device memory,"),
+            "{}",
+            reserve.value
+        );
+    }
 
     /// JSON spells an engine as the command line does, and reads that spelling back.
     #[test]
