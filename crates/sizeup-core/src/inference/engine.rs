@@ -273,22 +273,6 @@ pub enum Reserve {
 }
 
 impl Reserve {
-    /// The same reserve with its fraction rounded to 6 decimals, for display.
-    fn rounded(self) -> Reserve {
-        let r = |f: f64| (f * 1e6).round() / 1e6;
-        match self {
-            Reserve::Total { fraction } => Reserve::Total {
-                fraction: r(fraction),
-            },
-            Reserve::Free { fraction } => Reserve::Free {
-                fraction: r(fraction),
-            },
-            Reserve::HoldsActivations { fraction } => Reserve::HoldsActivations {
-                fraction: r(fraction),
-            },
-        }
-    }
-
     /// The fraction kept back.
     pub fn fraction(self) -> f64 {
         match self {
@@ -398,7 +382,7 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         backend,
         kv_block_tokens: Some(16),
         reserve: Reserve::Total { fraction: 0.10 },
-        runtime_bytes: 1536 * MIB,
+        runtime_bytes: 512 * MIB,
         comm_buffer_bytes: 512 * MIB,
         prefill_chunk_tokens: Some(8192),
         profiles_whole_chunk: false,
@@ -420,7 +404,6 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
     };
     match (engine, backend) {
         (Engine::Vllm, _) => EngineProfile {
-            runtime_bytes: 512 * MIB,
             profiles_whole_chunk: true,
             source: "vLLM docs (gpu_memory_utilization 0.9, block 16, max_num_batched_tokens 8192); efficiencies shared with TensorRT-LLM's calibration".into(),
             ..base
@@ -428,7 +411,6 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         (Engine::Sglang, _) => EngineProfile {
             kv_block_tokens: Some(1),
             reserve: Reserve::HoldsActivations { fraction: 0.12 },
-            runtime_bytes: 512 * MIB,
             source: "SGLang server arguments (mem_fraction_static 0.88, page size 1, chunked_prefill_size 8192); efficiencies shared with TensorRT-LLM's calibration".into(),
             ..base
         },
@@ -457,7 +439,6 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         (Engine::LlamaCpp, _) => EngineProfile {
             kv_block_tokens: None,
             reserve: Reserve::Total { fraction: 0.0 },
-            runtime_bytes: 512 * MIB,
             comm_buffer_bytes: 0,
             prefill_chunk_tokens: Some(512),
             // fitted by sizeup_validation::calibration (Knob::LlamaCppCudaMatmul / LlamaCppCudaMemory),
@@ -475,7 +456,6 @@ pub fn profile(engine: Engine, backend: Backend) -> EngineProfile {
         (Engine::Transformers, _) => EngineProfile {
             kv_block_tokens: None,
             reserve: Reserve::Total { fraction: 0.0 },
-            runtime_bytes: 512 * MIB,
             prefill_chunk_tokens: None,
             matmul_efficiency_16bit: 0.65,
             matmul_efficiency_8bit: 0.4,
@@ -567,18 +547,18 @@ impl EngineProfile {
                 src,
             ),
             // `1 − 0.8` prints as 0.2, not 0.19999999999999996
-            match self.reserve.rounded() {
-                Reserve::Total { fraction } => Assumption::new(
+            match (self.reserve, (self.reserve.fraction() * 1e6).round() / 1e6) {
+                (Reserve::Total { .. }, fraction) => Assumption::new(
                     "engine reserve",
                     format!("{fraction} of device memory"),
                     src,
                 ),
-                Reserve::Free { fraction } => Assumption::new(
+                (Reserve::Free { .. }, fraction) => Assumption::new(
                     "engine reserve",
                     format!("{fraction} of memory free after weights"),
                     src,
                 ),
-                Reserve::HoldsActivations { fraction } => Assumption::new(
+                (Reserve::HoldsActivations { .. }, fraction) => Assumption::new(
                     "engine reserve",
                     format!("{fraction} of device memory, holding the activation workspace and CUDA graphs (the reserve line is what is left of it)"),
                     "SGLang python/sglang/srt/model_executor/model_runner.py profile_max_num_token: rest_memory = available_gpu_memory − total_gpu_memory · (1 − mem_fraction_static)",

@@ -26,7 +26,8 @@ pub struct MemoryPerGpu {
     pub unusable_bytes: u64,
     /// Communication buffers (0 on a device that exchanges with none).
     pub comm_buffer_bytes: u64,
-    /// What the engine keeps back by design (vLLM `1 − gpu_memory_utilization` of the usable memory).
+    /// What the engine keeps back by design (vLLM `1 − gpu_memory_utilization` of the
+    /// usable memory; under SGLang what its reserve holds beside the workspace).
     pub engine_reserve_bytes: u64,
     /// What is left; 0 when it does not fit.
     pub free_bytes: u64,
@@ -40,15 +41,23 @@ impl MemoryPerGpu {
         self.shortfall_bytes == 0
     }
 
+    /// Bytes of every line but the KV cache, free and shortfall.
+    pub fn held_bytes(&self) -> u64 {
+        [
+            self.weights_bytes,
+            self.activation_workspace_bytes,
+            self.runtime_bytes,
+            self.unusable_bytes,
+            self.comm_buffer_bytes,
+            self.engine_reserve_bytes,
+        ]
+        .iter()
+        .fold(0u64, |a, b| a.saturating_add(*b))
+    }
+
     /// Bytes available for the KV cache once everything else is placed (0 if none).
     pub fn kv_budget_bytes(&self) -> u64 {
-        self.total_bytes
-            .saturating_sub(self.weights_bytes)
-            .saturating_sub(self.activation_workspace_bytes)
-            .saturating_sub(self.runtime_bytes)
-            .saturating_sub(self.unusable_bytes)
-            .saturating_sub(self.comm_buffer_bytes)
-            .saturating_sub(self.engine_reserve_bytes)
+        self.total_bytes.saturating_sub(self.held_bytes())
     }
 }
 
@@ -172,18 +181,7 @@ pub fn layout(
                 * fraction) as u64
         }
     };
-    let used = [
-        weights,
-        kv,
-        workspace,
-        profile.runtime_bytes,
-        unusable,
-        comm,
-        reserve,
-    ]
-    .iter()
-    .fold(0u64, |a, b| a.saturating_add(*b));
-    MemoryPerGpu {
+    let mut m = MemoryPerGpu {
         total_bytes: total,
         weights_bytes: weights,
         kv_cache_bytes: kv,
@@ -192,9 +190,13 @@ pub fn layout(
         unusable_bytes: unusable,
         comm_buffer_bytes: comm,
         engine_reserve_bytes: reserve,
-        free_bytes: total.saturating_sub(used),
-        shortfall_bytes: used.saturating_sub(total),
-    }
+        free_bytes: 0,
+        shortfall_bytes: 0,
+    };
+    let used = m.held_bytes().saturating_add(kv);
+    m.free_bytes = total.saturating_sub(used);
+    m.shortfall_bytes = used.saturating_sub(total);
+    m
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ pub fn reading_ratios(o: &GridOutcome) -> Vec<f64> {
     o.layouts
         .iter()
         .filter_map(|l| {
-            let read = l.layout.memory_gib? * (1u64 << 30) as f64;
+            let read = l.layout.memory_gib? * sizeup_core::units::GIB;
             let counted = l.predicted_memory_bytes? as f64;
             (counted > 0.0).then(|| read / counted)
         })

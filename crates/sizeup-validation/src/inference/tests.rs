@@ -115,12 +115,14 @@ fn vllm_pool_on_an_rtx_3090_is_what_the_engine_printed() {
         .filter(|c| c.kind == "serving_memory_fit")
         .filter_map(predict)
         .collect();
-    let tokens: Vec<(f64, f64)> = os
-        .iter()
-        .map(|o| (o.reported, o.predicted.unwrap()))
-        .collect();
-    // 1952 and 1478 blocks of 16 tokens printed; 1974 and 1535 blocks predicted
-    assert_eq!(tokens, [(31232.0, 31584.0), (23648.0, 24560.0)]);
+    // the engine printed 1952 and 1478 blocks of 16 tokens: each within 5%
+    assert_eq!(os.len(), 2);
+    let reported: Vec<f64> = os.iter().map(|o| o.reported).collect();
+    assert_eq!(reported, [31232.0, 23648.0]);
+    for o in &os {
+        let e = o.error().unwrap();
+        assert!(e.abs() <= 0.05, "{}: {e}", o.id);
+    }
     // the 29,000-token context does not fit its pool, as the engine said
     assert!(os[1]
         .note

@@ -150,7 +150,7 @@ pub fn layouts(outcomes: &[GridOutcome]) -> Table {
                 rank(l.predicted_rank),
                 l.predicted_memory_bytes.map_or(Cell::Empty, Cell::Bytes),
                 l.layout.memory_gib.map_or(Cell::Empty, |g| {
-                    Cell::Bytes((g * (1u64 << 30) as f64) as u64)
+                    Cell::Bytes((g * sizeup_core::units::GIB) as u64)
                 }),
                 l.predicted_verdict
                     .map_or(Cell::Empty, |v| Cell::Text(v.word().into())),

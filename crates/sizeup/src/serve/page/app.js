@@ -188,7 +188,7 @@ function drawServing(r) {
   for (const w of e.warnings || []) body("serving").append(el("p", { class: "note" }, "warning: " + words(w.kind)));
 }
 
-/** A training verdict's class and words: tight is within 9% of the capacity. */
+/** A training verdict's class and words: tight is inside the fit margin below the capacity. */
 const VERDICT = {
   fits: ["good", "fits"],
   tight: ["warn", "tight: may run out of memory"],
