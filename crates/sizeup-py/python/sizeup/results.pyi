@@ -2182,7 +2182,9 @@ class ServeMemoryPerGpu(Result):
         """Communication buffers (0 on a device that exchanges with none)."""
     @property
     def engine_reserve_bytes(self) -> int:
-        """What the engine keeps back by design (vLLM `1 − gpu_memory_utilization` of the usable memory)."""
+        """What the engine keeps back by design (vLLM `1 − gpu_memory_utilization` of the
+        usable memory; under SGLang what its reserve holds beside the workspace).
+        """
     @property
     def free_bytes(self) -> int:
         """What is left; 0 when it does not fit."""
